@@ -1,0 +1,97 @@
+# dpn — one non-recursive Makefile. Each component describes itself in its
+# own build.mk (included below), appending to the variables declared here.
+#
+#   make                 build everything (build/rel)
+#   make SANITIZE=1      build with AddressSanitizer + UBSan (build/san)
+#   make check           setup, sanitized build, every test
+#   make check ONLY=x    only the tests whose path contains x
+#   make demo            the suite on loopback;  make demo-stop
+#   make install         honours PREFIX and DESTDIR
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SANITIZE ?= 0
+WERROR   ?= $(if $(CI),1,0)
+CC       ?= cc
+CXX      ?= c++
+CFLAGS   ?= -O2 -g
+CXXFLAGS ?= -O2 -g
+
+ifeq ($(SANITIZE),1)
+B   := build/san
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
+       -fno-sanitize-recover=undefined
+else
+B   := build/rel
+SAN :=
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wformat=2
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+DPN_CFLAGS   := -std=c11 -D_GNU_SOURCE -I. -Ilib $(WARN) \
+                -Wstrict-prototypes -Wmissing-prototypes $(SAN) $(CFLAGS)
+DPN_CXXFLAGS := -std=c++17 -I. -Ilib $(WARN) $(SAN) -fPIC $(CXXFLAGS)
+DPN_LDFLAGS  := $(SAN) $(LDFLAGS)
+
+# Filled by the build.mk files:
+LIB_SRCS    :=   # lib/**.c, archived into $(B)/libdpn.a
+LIB_LDLIBS  :=   # what libdpn.a needs at link time
+BINS        :=   # programs installed to $(PREFIX)/sbin
+UNIT_TESTS  :=   # cmocka binaries, $(B)/tests/unit/test_NAME
+CHECKS      :=   # integration test programs (scripts), run after the units
+TEST_DEPS   :=   # anything else the tests need built
+INSTALLS    :=   # phony targets that install more than BINS (hooks, data)
+
+all:
+
+include $(sort $(wildcard */build.mk lib/*/build.mk))
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
+LIBDPN   := $(B)/libdpn.a
+
+all: $(BINS)
+tests: all $(UNIT_TESTS) $(TEST_DEPS)
+
+$(LIBDPN): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(DPN_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/%.o: %.cc
+	@mkdir -p $(@D)
+	$(CXX) $(DPN_CXXFLAGS) -MMD -MP -c $< -o $@
+
+# A unit test links its own object, the library and cmocka; a module may add
+# libraries with UNIT_LDLIBS_<name> (name without the test_ prefix).
+$(B)/tests/unit/test_%: $(B)/tests/unit/test_%.o $(LIBDPN)
+	$(CC) $(DPN_LDFLAGS) $< $(LIBDPN) -lcmocka $(UNIT_LDLIBS_$*) \
+	  $(LIB_LDLIBS) -o $@
+
+check:
+	@scripts/setup
+	@$(MAKE) --no-print-directory SANITIZE=1 tests
+	@tests/run --build build/san --only "$(ONLY)" $(UNIT_TESTS:build/rel/%=build/san/%) $(CHECKS)
+
+demo:
+	@scripts/setup
+	@$(MAKE) --no-print-directory all
+	@scripts/demo start
+
+demo-stop:
+	@scripts/demo stop
+
+install: all $(INSTALLS)
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	$(if $(BINS),install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/sbin/)
+
+clean:
+	rm -rf build
+
+.PHONY: all tests check demo demo-stop install clean
+.DELETE_ON_ERROR:
+-include $(shell find build -name '*.d' 2>/dev/null)

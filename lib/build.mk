@@ -1,0 +1,3 @@
+# lib/ — code shared by the daemons. Submodules (lib/sip/, ...) have their own
+# build.mk and append to LIB_SRCS too.
+LIB_SRCS += lib/log.c
