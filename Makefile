@@ -94,4 +94,5 @@ clean:
 
 .PHONY: all tests check demo demo-stop install clean
 .DELETE_ON_ERROR:
+.SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)
