@@ -1,0 +1,29 @@
+# mgmtd/ — the management server: REST/JSON API, broker endpoints, web admin
+# files, schema migrations. Every mgmtd/*.c is part of the program, so a new
+# resource file (mgmtd/api_*.c) needs no change here; list its routes in
+# mgmtd/routes.c.
+MGMTD_PKGS   := libmicrohttpd json-c libpq libcrypto
+MGMTD_CFLAGS := $(shell pkg-config --cflags $(MGMTD_PKGS)) \
+                -DDPN_SCHEMA_DIR='"$(PREFIX)/share/dpn/schema"'
+MGMTD_LIBS   := $(shell pkg-config --libs $(MGMTD_PKGS)) -lcrypt -lpthread
+MGMTD_SRCS   := $(sort $(wildcard mgmtd/*.c))
+MGMTD_OBJS   := $(MGMTD_SRCS:%.c=$(B)/%.o)
+
+BINS    += $(B)/bin/dpn-mgmtd
+INSTALLS += install-mgmtd
+
+$(MGMTD_OBJS): DPN_CFLAGS += $(MGMTD_CFLAGS)
+
+$(B)/bin/dpn-mgmtd: $(MGMTD_OBJS) $(B)/libdpn.a
+	@mkdir -p $(@D)
+	$(CC) $(DPN_LDFLAGS) $(MGMTD_OBJS) $(B)/libdpn.a $(MGMTD_LIBS) $(LIB_LDLIBS) -o $@
+
+# The schema migrations and the man page go with the program.
+install-mgmtd:
+	install -d $(DESTDIR)$(PREFIX)/share/dpn/schema $(DESTDIR)$(PREFIX)/share/man/man8
+	$(if $(wildcard schema/*.sql),install -m 0644 $(wildcard schema/*.sql) $(DESTDIR)$(PREFIX)/share/dpn/schema/)
+	install -m 0644 mgmtd/dpn-mgmtd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+
+CHECKS += $(sort $(wildcard tests/integration/test_mgmtd_*.py))
+
+.PHONY: install-mgmtd
