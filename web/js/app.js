@@ -1,0 +1,155 @@
+// web/js/app.js — the admin's shell: session check, hash routes
+// (#/sites/3, #/flats/12?handset=2), the always-visible number search, the
+// header's navigation and log-out. Each page module exports
+// render(params, ctx) and resolves with the node to show.
+
+import * as api from './api.js';
+import { h, notice } from './dom.js';
+import { cleanNumber } from './numbers.js';
+import * as login from './pages/login.js';
+import * as sites from './pages/sites.js';
+import * as site from './pages/site.js';
+import * as provision from './pages/provision.js';
+import * as building from './pages/building.js';
+import * as flat from './pages/flat.js';
+import * as search from './pages/search.js';
+import * as audit from './pages/audit.js';
+import * as users from './pages/users.js';
+
+const ROUTES = [
+  [/^\/login$/, login, null],
+  [/^\/$/, sites, 'sites'],
+  [/^\/sites\/(\d+)$/, site, 'sites'],
+  [/^\/sites\/(\d+)\/provision$/, provision, 'sites'],
+  [/^\/buildings\/(\d+)$/, building, 'sites'],
+  [/^\/flats\/(\d+)$/, flat, 'sites'],
+  [/^\/search\/([^/]+)$/, search, null],
+  [/^\/audit$/, audit, 'audit'],
+  [/^\/users$/, users, 'users'],
+];
+
+const state = { user: null, seq: 0, afterLogin: '#/' };
+const main = document.getElementById('main');
+const header = document.querySelector('header.top');
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, '') || '/';
+  const [path, qs] = raw.split('?');
+  return { path: path || '/', query: new URLSearchParams(qs || '') };
+}
+
+/** Moves to a route; `replace` keeps the history entry. */
+export function go(hash, replace) {
+  if (location.hash === hash) { route(); return; }
+  if (replace) { history.replaceState(null, '', hash); route(); }
+  else location.hash = hash;
+}
+
+function crumbs(items) {
+  return h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('ol', null,
+    items.map(([label, href], i) => h('li', null, href && i < items.length - 1
+      ? h('a', { href, text: label }) : h('span', { 'aria-current': 'page', text: label })))));
+}
+
+function showHeader() {
+  const u = state.user;
+  header.hidden = !u;
+  if (!u) return;
+  header.querySelector('.who-name').textContent = u.username + ' · ' + u.role;
+  for (const a of header.querySelectorAll('[data-operator]')) a.hidden = u.role !== 'operator';
+}
+
+function markNav(section) {
+  for (const a of header.querySelectorAll('[data-nav]')) {
+    if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+async function route() {
+  const seq = ++state.seq;
+  const { path, query } = parseHash();
+  if (!state.user && path !== '/login') {
+    state.afterLogin = '#' + path + (query.toString() ? '?' + query : '');
+    go('#/login', true);
+    return;
+  }
+  const hit = ROUTES.find(([re]) => re.test(path));
+  const ctx = {
+    user: state.user, query, go, crumbs, reload: () => { if (seq === state.seq) route(); },
+    isOperator: state.user && state.user.role === 'operator',
+    loggedIn: (u) => { state.user = u; showHeader(); go(state.afterLogin || '#/', true); },
+    stale: () => seq !== state.seq,
+  };
+  markNav(hit ? hit[2] : null);
+  main.setAttribute('aria-busy', 'true');
+  let node;
+  try {
+    node = hit ? await hit[1].render(path.match(hit[0]).slice(1), ctx)
+      : h('section', null, h('h1', { text: 'Not found' }), notice('error', 'No page at ' + path + '.'));
+  } catch (e) {
+    node = errorPage(e);
+  }
+  if (seq !== state.seq) return;
+  main.removeAttribute('aria-busy');
+  main.replaceChildren(node);
+  const title = main.querySelector('h1');
+  document.title = (title ? title.textContent + ' · ' : '') + 'dpn admin';
+  (title || main).setAttribute('tabindex', '-1');
+  (title || main).focus({ preventScroll: true });
+  window.scrollTo(0, 0);
+}
+
+function errorPage(e) {
+  const what = e.status === 404 ? 'Not found' : e.status === 403 ? 'Not allowed' : 'Something went wrong';
+  return h('section', null, h('h1', { text: what }), notice('error', e.message || String(e)),
+    h('p', null, h('a', { href: '#/', text: 'Back to the complexes' })));
+}
+
+function wireHeader() {
+  const form = header.querySelector('form.search');
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const input = form.elements.q;
+    const n = cleanNumber(input.value);
+    go('#/search/' + encodeURIComponent(n || input.value.trim() || '-'));
+  });
+  header.querySelector('.logout').addEventListener('click', async () => {
+    try { await api.logout(); } catch { /* the session is gone either way */ }
+    state.user = null;
+    state.afterLogin = '#/';
+    showHeader();
+    go('#/login');
+  });
+  // "/" jumps to the search box from anywhere but a text field.
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key !== '/' || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const t = ev.target;
+    if (t.closest && t.closest('input, textarea, select, [contenteditable]')) return;
+    ev.preventDefault();
+    form.elements.q.focus();
+  });
+}
+
+async function boot() {
+  api.setUnauthorizedHandler(() => {
+    if (!state.user) return;
+    state.user = null;
+    showHeader();
+    const { path } = parseHash();
+    state.afterLogin = '#' + path;
+    go('#/login', true);
+  });
+  wireHeader();
+  try {
+    state.user = await api.currentUser();
+  } catch (e) {
+    main.replaceChildren(errorPage(e));
+    return;
+  }
+  showHeader();
+  window.addEventListener('hashchange', route);
+  route();
+}
+
+boot();

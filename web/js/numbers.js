@@ -1,0 +1,64 @@
+// web/js/numbers.js — number helpers for the pages: the flat numbering
+// pattern of whole-building provisioning (for the live preview; mgmtd stays
+// the authority) and search-box input clean-up. Pure functions: the browser
+// tests and node can load this module as is.
+
+const TOKEN = /\{(floor|unit)(?::(0?)(\d))?\}/g;
+
+/** Checks a pattern: only digits and {floor} / {unit} tokens, optionally
+ *  zero-padded ({unit:02}), each token at least once. Returns null when fine,
+ *  otherwise a sentence for the pattern field. */
+export function patternError(pattern) {
+  if (!pattern) return 'Enter a pattern, e.g. {floor}{unit:02}.';
+  const rest = pattern.replace(TOKEN, '');
+  if (/[{}]/.test(rest)) return 'Only {floor} and {unit} (optionally {unit:02}) are allowed.';
+  if (/[^0-9]/.test(rest)) return 'Besides the tokens, a pattern may hold digits only.';
+  if (!/\{floor(:0?\d)?\}/.test(pattern)) return 'The pattern needs {floor}.';
+  if (!/\{unit(:0?\d)?\}/.test(pattern)) return 'The pattern needs {unit}.';
+  return null;
+}
+
+/** The flat number for floor and unit under pattern (no validation). */
+export function expand(pattern, floor, unit) {
+  return pattern.replace(TOKEN, (_, name, _zero, width) => {
+    const v = String(name === 'floor' ? floor : unit);
+    return width ? v.padStart(Number(width), '0') : v;
+  });
+}
+
+/** Every flat number of a building, floor by floor:
+ *  [{floor, numbers: [...]}, ...]. */
+export function plan(pattern, floors, unitsPerFloor, firstFloor) {
+  const out = [];
+  for (let f = firstFloor; f < firstFloor + floors; f++) {
+    const numbers = [];
+    for (let u = 1; u <= unitsPerFloor; u++) numbers.push(expand(pattern, f, u));
+    out.push({ floor: f, numbers });
+  }
+  return out;
+}
+
+/** Problems of a plan under a flat-number width: numbers too long, and the
+ *  first number produced twice. [] when none. */
+export function planProblems(rows, width) {
+  const seen = new Set();
+  const problems = [];
+  for (const r of rows) {
+    for (const n of r.numbers) {
+      const digits = n.replace(/^0+(?=\d)/, '');
+      if (digits.length > width && !problems.some((p) => p.kind === 'long'))
+        problems.push({ kind: 'long', text: `${n} has more than ${width} digits.` });
+      if (seen.has(n) && !problems.some((p) => p.kind === 'dup'))
+        problems.push({ kind: 'dup', text: `${n} would be created twice.` });
+      seen.add(n);
+    }
+  }
+  return problems;
+}
+
+/** Search-box input reduced to what the API accepts: digits and dashes,
+ *  spaces and dots read as dashes. Returns '' when it is not a number. */
+export function cleanNumber(s) {
+  const t = String(s || '').trim().replace(/[\s.]+/g, '-').replace(/-+/g, '-');
+  return /^[0-9-]+$/.test(t) && /\d/.test(t) ? t.replace(/^-+|-+$/g, '') : '';
+}

@@ -1,0 +1,205 @@
+// web/js/pages/flat.js — one flat: its block, gateway (registered or not,
+// since when, from where; credentials), handsets (registered, last seen,
+// address; add, remove, new credentials), recent calls, and deletion.
+// Secrets the API hands out once are shown once, with copy buttons.
+
+import * as api from '../api.js';
+import { h, confirmDialog, copyButton, field, form, notice, table, timeAgo } from '../dom.js';
+
+// A secret to show on the next render of one flat, then forget.
+let flash = null;
+
+const pick = (o, ...names) => {
+  for (const n of names) if (o && o[n] !== undefined && o[n] !== null) return o[n];
+  return undefined;
+};
+
+export async function render([id], ctx) {
+  const flat = await api.get('/flats/' + id);
+  const b = await api.get('/buildings/' + flat.building_id).catch(() => null);
+  const site = b && await api.get('/sites/' + b.site_id).catch(() => null);
+  const shown = flash && flash.flatId === String(id) ? flash.node : null;
+  flash = null;
+  const title = 'Flat ' + flat.number;
+  return h('section', { class: 'page flat' },
+    ctx.crumbs([['Complexes', '#/'],
+      site ? ['Complex ' + site.number, '#/sites/' + site.id] : ['Complex'],
+      b ? ['Building ' + b.number, '#/buildings/' + b.id] : ['Building'], [title]]),
+    h('div', { class: 'title-row' },
+      h('h1', null, title, h('code', { class: 'sub-title number', text: flat.full_number || '' }))),
+    shown,
+    h('div', { class: 'cards' }, blockCard(flat), gatewayCard(flat, ctx)),
+    handsets(flat, ctx),
+    calls(flat),
+    danger(flat, b, ctx));
+}
+
+function row(k, v) { return [h('dt', { text: k }), h('dd', null, v ?? h('span', { class: 'muted', text: '—' }))]; }
+
+function blockCard(flat) {
+  const bl = flat.block;
+  return h('section', { class: 'card', 'aria-labelledby': 'h-block' },
+    h('h2', { id: 'h-block', text: 'Address block' }),
+    bl ? h('dl', { class: 'kv' },
+      row('Addresses', h('code', { text: `${bl.first} – ${bl.last}` })),
+      row('Size', String(bl.size ?? '')),
+      row('Circuit id', h('code', { text: flat.circuit_id || '' })))
+      : [h('p', { class: 'muted', text: 'No block yet: one is allotted when the gateway first asks for addresses.' }),
+        h('dl', { class: 'kv' }, row('Circuit id', h('code', { text: flat.circuit_id || '' })))]);
+}
+
+function registeredBadge(on) {
+  return h('span', { class: 'badge ' + (on ? 'ok' : 'off'), text: on ? 'registered' : 'not registered' });
+}
+
+function gatewayCard(flat, ctx) {
+  const g = flat.gateway;
+  const err = h('p', { class: 'form-error', role: 'alert' });
+  const creds = h('button', { type: 'button', text: g ? 'New gateway credentials' : 'Create gateway credentials' });
+  creds.addEventListener('click', async () => {
+    if (g && !await confirmDialog('Replace the gateway\'s credentials? The box must be given the new ones.', 'Replace')) return;
+    try {
+      const c = await api.put('/flats/' + flat.id + '/gateway');
+      flash = { flatId: String(flat.id), node: secretPanel('Gateway credentials',
+        [['User name', c.username], ['Secret', c.secret]]) };
+      ctx.reload();
+    } catch (e) { err.textContent = e.message; }
+  });
+  const remove = g && h('button', { type: 'button', class: 'danger', text: 'Delete gateway and block' });
+  if (remove) remove.addEventListener('click', async () => {
+    if (!await confirmDialog('Delete the gateway? Its whole block returns to the pool and every handset loses its address.')) return;
+    try { await api.del('/flats/' + flat.id + '/gateway'); ctx.reload(); } catch (e) { err.textContent = e.message; }
+  });
+  const on = !!pick(g, 'registered', 'online');
+  return h('section', { class: 'card', 'aria-labelledby': 'h-gw' },
+    h('div', { class: 'title-row' }, h('h2', { id: 'h-gw', text: 'Gateway' }), g && registeredBadge(on)),
+    g ? h('dl', { class: 'kv' },
+      row(on ? 'Registered since' : 'Last seen',
+        timeAgo(pick(g, on ? 'registered_since' : 'last_seen', 'since', 'last_seen', 'registered_at'))),
+      row('From', pick(g, 'source', 'contact', 'from') !== undefined
+        ? h('code', { text: String(pick(g, 'source', 'contact', 'from')) }) : undefined),
+      row('Address', g.address ? h('code', { text: g.address }) : undefined),
+      row('MAC', g.mac ? h('code', { text: g.mac }) : undefined),
+      row('User name', g.username ? h('code', { text: g.username }) : undefined))
+      : h('p', { class: 'muted', text: 'No gateway yet. Create its credentials and give them to the installer.' }),
+    h('div', { class: 'actions' }, creds, remove), err);
+}
+
+function handsetAddress(flat, hs) {
+  if (hs.address) return hs.address;
+  const a = (flat.assignments || []).find((x) => (x.handset_id !== undefined && x.handset_id === hs.id)
+    || (hs.mac && x.mac && x.mac.toLowerCase() === hs.mac.toLowerCase()));
+  return a && a.address;
+}
+
+function handsets(flat, ctx) {
+  const list = flat.handsets || [];
+  const focus = ctx.query.get('handset');
+  const t = table([
+    { label: 'Handset', cell: (x) => h('strong', { text: String(x.suffix) }) },
+    { label: 'Number', cell: (x) => h('code', { text: x.full_number || '' }) },
+    { label: 'State', cell: (x) => registeredBadge(!!pick(x, 'registered', 'online')) },
+    { label: 'Last seen', cell: (x) => timeAgo(x.last_seen) },
+    { label: 'Address', cell: (x) => { const a = handsetAddress(flat, x); return a ? h('code', { text: a }) : h('span', { class: 'muted', text: 'none' }); } },
+    { label: 'MAC', cell: (x) => x.mac ? h('code', { text: x.mac }) : h('span', { class: 'muted', text: 'not learnt' }) },
+    { label: 'Actions', cell: (x) => handsetActions(flat, x, ctx), class: 'row-actions' },
+  ], list, { class: 'handsets', caption: 'Handsets', empty: 'No handset yet.' });
+  if (focus) for (const tr of t.querySelectorAll('tbody tr'))
+    if (tr.querySelector('strong')?.textContent === String(list.find((x) => String(x.id) === focus)?.suffix))
+      tr.classList.add('highlight');
+  return h('section', { class: 'sub', 'aria-labelledby': 'h-hs' },
+    h('h2', { id: 'h-hs', text: `Handsets (${list.length})` }), t, addHandset(flat, ctx));
+}
+
+function handsetActions(flat, x, ctx) {
+  const name = x.full_number || 'handset ' + x.suffix;
+  const regen = h('button', { type: 'button', class: 'small', text: 'New credentials', 'aria-label': 'New credentials for ' + name });
+  const del = h('button', { type: 'button', class: 'small danger', text: 'Remove', 'aria-label': 'Remove ' + name });
+  regen.addEventListener('click', async () => {
+    if (!await confirmDialog(`Replace the SIP credentials of ${name}? The handset must be given the new ones.`, 'Replace')) return;
+    try {
+      const c = await api.post('/handsets/' + x.id + '/credentials');
+      flash = { flatId: String(flat.id), node: sipPanel(name, c) };
+      ctx.reload();
+    } catch (e) { alertIn(regen, e); }
+  });
+  del.addEventListener('click', async () => {
+    if (!await confirmDialog(`Remove ${name}? Its address becomes free.`, 'Remove')) return;
+    try { await api.del('/handsets/' + x.id); ctx.reload(); } catch (e) { alertIn(del, e); }
+  });
+  return h('div', { class: 'actions' }, regen, del);
+}
+
+function alertIn(el, e) {
+  const p = h('p', { class: 'form-error', role: 'alert', text: e.message });
+  el.parentElement.after(p);
+}
+
+function sipPanel(name, c) {
+  return secretPanel('SIP credentials of ' + name, [
+    ['SIP user name', pick(c, 'sip_username', 'username')],
+    ['SIP password', pick(c, 'sip_password', 'password')]]);
+}
+
+function addHandset(flat, ctx) {
+  const f = form({ class: 'inline-form', 'aria-label': 'Add a handset' }, [
+    field({ name: 'suffix', label: 'Handset number (optional)', type: 'number', min: 1,
+      hint: 'Empty: the next free one.' }),
+    field({ name: 'mac', label: 'MAC (optional)', placeholder: 'aa:bb:cc:dd:ee:ff',
+      hint: 'Empty: learnt when the handset first asks for an address.' }),
+  ], async (v) => {
+    const body = {};
+    if (v.suffix) body.suffix = /^\d+$/.test(v.suffix) ? Number(v.suffix) : v.suffix;
+    if (v.mac) body.mac = v.mac;
+    const x = await api.post('/flats/' + flat.id + '/handsets', body);
+    flash = { flatId: String(flat.id), node: sipPanel(x.full_number || 'handset ' + x.suffix, x) };
+    ctx.reload();
+  }, 'Add handset');
+  return f;
+}
+
+/** A panel with secrets shown once: read-only fields with copy buttons, and
+ *  a button to dismiss it. */
+function secretPanel(title, pairs) {
+  const panel = h('section', { class: 'card secret', role: 'status', 'aria-labelledby': 'h-secret' },
+    h('h2', { id: 'h-secret', text: title }),
+    notice('warn', 'Shown once: copy them now. They cannot be shown again, only replaced.'),
+    h('dl', { class: 'kv' }, pairs.map(([k, v]) => {
+      const id = 'secret-' + k.toLowerCase().replace(/\W+/g, '-');
+      const input = h('input', { id, readonly: true, value: v ?? '', class: 'mono', spellcheck: 'false' });
+      return [h('dt', null, h('label', { for: id, text: k })),
+        h('dd', null, input, copyButton(() => input.value, 'Copy ' + k.split(' ').pop().toLowerCase()))];
+    })));
+  const done = h('button', { type: 'button', class: 'primary', text: 'I have copied them' });
+  done.addEventListener('click', () => panel.remove());
+  panel.append(h('div', { class: 'actions' }, done));
+  return panel;
+}
+
+function calls(flat) {
+  const list = Array.isArray(flat.calls) ? flat.calls : [];
+  return h('section', { class: 'sub', 'aria-labelledby': 'h-calls' },
+    h('h2', { id: 'h-calls', text: 'Recent calls' }),
+    table([
+      { label: 'When', cell: (c) => timeAgo(pick(c, 'start', 'started_at', 'at')) },
+      { label: 'From', cell: (c) => h('code', { text: String(pick(c, 'from', 'caller') ?? '') }) },
+      { label: 'To', cell: (c) => h('code', { text: String(pick(c, 'to', 'callee') ?? '') }) },
+      { label: 'Result', cell: (c) => String(pick(c, 'result', 'status') ?? '') },
+      { label: 'Duration', cell: (c) => pick(c, 'duration') !== undefined ? c.duration + ' s' : '', class: 'num' },
+    ], list, { caption: 'Recent calls', empty: 'No calls yet.' }));
+}
+
+function danger(flat, b, ctx) {
+  const out = h('p', { class: 'form-error', role: 'alert' });
+  const btn = h('button', { type: 'button', class: 'danger', text: 'Delete flat' });
+  btn.addEventListener('click', async () => {
+    const blk = flat.block ? ` Its block ${flat.block.first} – ${flat.block.last} returns to the pool.` : '';
+    if (!await confirmDialog(`Delete flat ${flat.number} with its gateway and handsets?${blk}`)) return;
+    try {
+      await api.del('/flats/' + flat.id);
+      ctx.go(b ? '#/sites/' + b.site_id : '#/');
+    } catch (e) { out.textContent = e.message; }
+  });
+  return h('section', { class: 'sub danger-zone', 'aria-labelledby': 'h-danger' },
+    h('h2', { id: 'h-danger', text: 'Remove' }), btn, out);
+}

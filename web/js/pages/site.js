@@ -1,0 +1,82 @@
+// web/js/pages/site.js — one complex: its pools (utilisation bar, address
+// map, near-exhaustion warning, add/remove) and its buildings (paginated,
+// filtered server-side), with the way to provision a new building.
+
+import * as api from '../api.js';
+import * as addrmap from '../addrmap.js';
+import { h, confirmDialog, field, filterForm, form, link, listHash, notice, pager, table } from '../dom.js';
+import { widthsText } from './sites.js';
+
+const PER_PAGE = 50;
+
+export async function render([id], ctx) {
+  const page = Number(ctx.query.get('page')) || 1;
+  const q = ctx.query.get('q') || '';
+  const [site, util, list] = await Promise.all([
+    api.get('/sites/' + id),
+    api.get('/sites/' + id + '/utilisation').catch((e) => e),
+    api.get('/sites/' + id + '/buildings', { page, per_page: PER_PAGE, q }),
+  ]);
+  const title = 'Complex ' + site.number;
+  return h('section', { class: 'page' },
+    ctx.crumbs([['Complexes', '#/'], [title]]),
+    h('div', { class: 'title-row' },
+      h('h1', null, title, site.name && h('span', { class: 'sub-title', text: ' · ' + site.name })),
+      h('a', { class: 'button primary', href: '#/sites/' + id + '/provision', text: 'Provision a building' })),
+    h('p', { class: 'facts' },
+      fact('Digit widths', widthsText(site.widths)), fact('Block size', site.block_size)),
+    buildings(site, list, q, ctx),
+    pools(site, util, ctx));
+}
+
+const fact = (k, v) => h('span', { class: 'fact' }, h('span', { class: 'k', text: k }), ' ', String(v ?? '—'));
+
+function buildings(site, list, q, ctx) {
+  const base = '#/sites/' + site.id;
+  const filter = filterForm('Filter buildings', q, (t) => ctx.go(listHash(base, 1, t)), 'numeric');
+  const t = table([
+    { label: 'Building', cell: (b) => link('#/buildings/' + b.id, String(b.number), 'strong') },
+    { label: 'Name', cell: (b) => b.name || '' },
+    { label: 'Flats', cell: (b) => String(b.flats ?? ''), class: 'num' },
+  ], list.items, { caption: 'Buildings', empty: q ? 'No building matches.' : 'No building yet.' });
+  return h('section', { class: 'sub', 'aria-labelledby': 'h-buildings' },
+    h('div', { class: 'title-row' }, h('h2', { id: 'h-buildings', text: 'Buildings' }), filter),
+    t,
+    list.total > list.per_page && pager(list, (p) => ctx.go(listHash(base, p, q)), 'buildings'));
+}
+
+function pools(site, util, ctx) {
+  const sec = h('section', { class: 'sub', 'aria-labelledby': 'h-pools' }, h('h2', { id: 'h-pools', text: 'Address pools' }));
+  if (util instanceof Error) {
+    sec.append(notice('error', 'Utilisation unavailable: ' + util.message));
+  } else {
+    const items = Array.isArray(util) ? util : (util.items || util.pools || []);
+    if (!items.length) sec.append(notice('warn', 'This complex has no pool yet: no flat can get addresses.'));
+    for (const p of items) sec.append(poolCard(p, ctx));
+  }
+  if (ctx.isOperator) sec.append(addPool(site, ctx));
+  return sec;
+}
+
+function poolCard(p, ctx) {
+  const m = addrmap.map(p);
+  const del = ctx.isOperator && h('button', { type: 'button', class: 'danger small', text: 'Remove pool' });
+  const err = h('p', { class: 'form-error', role: 'alert' });
+  if (del) del.addEventListener('click', async () => {
+    if (!await confirmDialog(`Remove pool ${p.cidr}? Only a pool without blocks can go.`, 'Remove')) return;
+    try { await api.del('/pools/' + (p.pool_id ?? p.id)); ctx.reload(); } catch (e) { err.textContent = e.message; }
+  });
+  return h('article', { class: 'card pool' },
+    h('div', { class: 'title-row' }, h('h3', { text: p.cidr }), del),
+    addrmap.bar(p), m, err);
+}
+
+function addPool(site, ctx) {
+  const f = form({ class: 'inline-form', 'aria-label': 'Add a pool' }, [
+    field({ name: 'cidr', label: 'New pool (CIDR)', placeholder: '10.0.0.0/24', required: true }),
+  ], async (v) => {
+    await api.post('/sites/' + site.id + '/pools', { cidr: v.cidr });
+    ctx.reload();
+  }, 'Add pool');
+  return f;
+}
