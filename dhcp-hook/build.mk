@@ -1,0 +1,67 @@
+# dhcp-hook/ — dpn's Kea DHCPv4 hooks library: a C core (ident, queue,
+# core) that the unit tests link directly, and a thin C++ shim (shim.cc).
+#
+# The shared object is always built WITHOUT sanitizers, even in build/san:
+# kea-dhcp4 is not linked with the ASan runtime and could not load it. The
+# C core is still checked under ASan/UBSan by tests/unit/test_dhcp_*.
+#
+#   $(B)/lib/libdpn_dhcp.so     the hook (load it by absolute path in Kea's
+#                               "hooks-libraries")
+#   make install                copies it to $(DESTDIR)$(KEA_HOOKS_DIR)
+
+KEA_HOOKS_DIR ?= $(PREFIX)/lib/kea/hooks
+KEA_INC       ?= /usr/include/kea
+DHCP_PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null)
+DHCP_PQ_LIBS   := $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
+# Debian's kea-dev 2.2.0 lacks dhcpsrv/cfg_globals.h; fall back on ours.
+DHCP_COMPAT   := $(if $(wildcard $(KEA_INC)/dhcpsrv/cfg_globals.h),,-Idhcp-hook/compat)
+DHCP_KEA_LIBS := -lkea-dhcpsrv -lkea-dhcp++ -lkea-hooks -lkea-cc \
+                 -lkea-asiolink -lkea-log -lkea-util -lkea-exceptions \
+                 -lkea-process
+
+DHCP_CORE_SRCS := dhcp-hook/ident.c dhcp-hook/queue.c dhcp-hook/core.c
+DHCP_CORE_A    := $(B)/dhcp-hook/libdhcpcore.a
+DHCP_SO        := $(B)/lib/libdpn_dhcp.so
+DHCP_SO_OBJS   := $(DHCP_CORE_SRCS:%.c=$(B)/dhcp-hook/so/%.o) \
+                  $(B)/dhcp-hook/so/dhcp-hook/shim.o
+
+# No sanitizer flags here (see above); the project's warnings still apply.
+DHCP_SO_CFLAGS   := -std=c11 -D_GNU_SOURCE -I. -Ilib $(WARN) -fPIC \
+                    -Wstrict-prototypes -Wmissing-prototypes $(DHCP_PQ_CFLAGS) $(CFLAGS)
+DHCP_SO_CXXFLAGS := -std=c++17 -I. -I$(KEA_INC) $(DHCP_COMPAT) $(WARN) -fPIC \
+                    -Wno-unused-parameter $(CXXFLAGS)
+
+$(B)/dhcp-hook/%.o: DPN_CFLAGS += $(DHCP_PQ_CFLAGS)
+
+$(DHCP_CORE_A): $(DHCP_CORE_SRCS:%.c=$(B)/%.o)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(B)/dhcp-hook/so/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(DHCP_SO_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/dhcp-hook/so/%.o: %.cc
+	@mkdir -p $(@D)
+	$(CXX) $(DHCP_SO_CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(DHCP_SO): $(DHCP_SO_OBJS)
+	@mkdir -p $(@D)
+	$(CXX) -shared -Wl,--no-undefined -Wl,-z,defs $(LDFLAGS) $^ -o $@ \
+	  -L/usr/lib/x86_64-linux-gnu $(DHCP_KEA_LIBS) $(DHCP_PQ_LIBS) -lpthread
+
+all: $(DHCP_SO)
+TEST_DEPS += $(DHCP_SO)
+
+UNIT_TESTS += $(B)/tests/unit/test_dhcp_ident $(B)/tests/unit/test_dhcp_core
+$(B)/tests/unit/test_dhcp_ident $(B)/tests/unit/test_dhcp_core: $(DHCP_CORE_A)
+UNIT_LDLIBS_dhcp_ident := $(DHCP_CORE_A) -lpthread
+UNIT_LDLIBS_dhcp_core  := $(DHCP_CORE_A) $(DHCP_PQ_LIBS) -lpthread
+
+CHECKS += $(sort $(wildcard tests/integration/test_dhcp_*.py))
+
+INSTALLS += install-dhcp-hook
+install-dhcp-hook: $(DHCP_SO)
+	install -d $(DESTDIR)$(KEA_HOOKS_DIR)
+	install -m 0644 $(DHCP_SO) $(DESTDIR)$(KEA_HOOKS_DIR)/libdpn_dhcp.so
+.PHONY: install-dhcp-hook

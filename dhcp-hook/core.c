@@ -1,0 +1,547 @@
+/* dhcp-hook/core.c — the hook's decisions, event writer and counters (see
+ * core.h). The identify path borrows a connection from a locked pool (Kea
+ * may call it from several packet threads); the writer thread owns one
+ * connection of its own. After a database error the core stops trying for
+ * cfg.retry_ms so that a dead server costs Kea no time per packet. */
+#include "dhcp-hook/core.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define POOL_MAX 64
+#define BATCH_MAX 512
+
+struct dhcp_core {
+	struct dhcp_cfg cfg;
+	struct dhcp_cache *cache;
+	struct dhcp_queue *queue;
+
+	pthread_mutex_t pool_lock;
+	pthread_cond_t pool_cond;
+	PGconn *conns[POOL_MAX];
+	int busy[POOL_MAX];
+
+	pthread_t writer;
+	atomic_int stop;
+	atomic_llong retry_at_ms;	/* identify skips the db until then */
+
+	atomic_ullong enrolled, known, lookups, dropped_unknown,
+		      dropped_invalid, enrol_failed, db_skipped, events_queued,
+		      events_written, events_dropped, db_errors,
+		      gateways_deleted;
+};
+
+void dhcp_cfg_defaults(struct dhcp_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->db_pool = 4;
+	cfg->db_timeout_ms = 2000;
+	cfg->retry_ms = 1000;
+	cfg->queue_size = 8192;
+	cfg->batch = 64;
+	cfg->cache_size = 65536;
+	cfg->cache_ttl_s = 30;
+	cfg->grace_s = 300;
+	cfg->probation_s = 86400;
+	cfg->sweep_s = 5;
+	cfg->drop_unknown = 1;
+	cfg->enrol = 1;
+}
+
+static int cfg_bad(char *err, size_t errlen, const char *name)
+{
+	snprintf(err, errlen, "dpn dhcp hook: parameter '%s' missing or out of range",
+		 name);
+	return EINVAL;
+}
+
+int dhcp_cfg_check(const struct dhcp_cfg *c, char *err, size_t errlen)
+{
+	if (c->conninfo[0] == '\0')
+		return cfg_bad(err, errlen, "database");
+	if (c->db_pool < 1 || c->db_pool > POOL_MAX)
+		return cfg_bad(err, errlen, "db-pool");
+	if (c->db_timeout_ms < 100 || c->db_timeout_ms > 60000)
+		return cfg_bad(err, errlen, "db-timeout-ms");
+	if (c->retry_ms < 10 || c->retry_ms > 600000)
+		return cfg_bad(err, errlen, "db-retry-ms");
+	if (c->queue_size < 1 || c->queue_size > (1u << 20))
+		return cfg_bad(err, errlen, "queue-size");
+	if (c->batch < 1 || c->batch > BATCH_MAX)
+		return cfg_bad(err, errlen, "batch-size");
+	if (c->cache_size < 1 || c->cache_size > (1u << 24))
+		return cfg_bad(err, errlen, "cache-size");
+	if (c->cache_ttl_s > 86400)
+		return cfg_bad(err, errlen, "cache-ttl");
+	if (c->grace_s > 30 * 86400)
+		return cfg_bad(err, errlen, "gateway-grace");
+	if (c->probation_s > 30 * 86400)
+		return cfg_bad(err, errlen, "decline-probation");
+	if (c->sweep_s < 1 || c->sweep_s > 3600)
+		return cfg_bad(err, errlen, "sweep-interval");
+	return 0;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void core_log(struct dhcp_core *core, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void core_log(struct dhcp_core *core, int level, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (!core->cfg.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	core->cfg.log(level, line);
+}
+
+/* Logs a database failure at most once per back-off period, counts it and
+ * starts the back-off. */
+static void db_failed(struct dhcp_core *core, const char *what, PGconn *conn)
+{
+	int64_t now = mono_ms();
+	long long prev = atomic_exchange(&core->retry_at_ms,
+					 now + core->cfg.retry_ms);
+
+	atomic_fetch_add(&core->db_errors, 1);
+	if (prev <= now) {
+		const char *m = conn ? PQerrorMessage(conn) : "no connection";
+		core_log(core, 0, "%s failed: %.300s", what, m);
+	}
+}
+
+static PGconn *db_connect(const struct dhcp_cfg *cfg)
+{
+	char timeout[16], options[64];
+	const char *keys[] = { "dbname", "connect_timeout", "options",
+			       "application_name", NULL };
+	const char *vals[] = { cfg->conninfo, timeout, options,
+			       "dpn-dhcp-hook", NULL };
+
+	snprintf(timeout, sizeof(timeout), "%u",
+		 cfg->db_timeout_ms < 2000 ? 2 : cfg->db_timeout_ms / 1000);
+	snprintf(options, sizeof(options), "-c statement_timeout=%u",
+		 cfg->db_timeout_ms);
+	return PQconnectdbParams(keys, vals, 1);
+}
+
+/* A usable connection (reconnecting if needed) or NULL. */
+static PGconn *db_ready(struct dhcp_core *core, PGconn **slot)
+{
+	if (*slot && PQstatus(*slot) == CONNECTION_OK)
+		return *slot;
+	if (*slot)
+		PQfinish(*slot);
+	*slot = db_connect(&core->cfg);
+	if (*slot && PQstatus(*slot) == CONNECTION_OK)
+		return *slot;
+	db_failed(core, "connect", *slot);
+	return NULL;
+}
+
+static int pool_take(struct dhcp_core *core)
+{
+	unsigned i;
+	int idx = -1;
+
+	pthread_mutex_lock(&core->pool_lock);
+	while (idx < 0) {
+		for (i = 0; i < core->cfg.db_pool && idx < 0; i++)
+			if (!core->busy[i])
+				idx = (int)i;
+		if (idx < 0)
+			pthread_cond_wait(&core->pool_cond, &core->pool_lock);
+	}
+	core->busy[idx] = 1;
+	pthread_mutex_unlock(&core->pool_lock);
+	return idx;
+}
+
+static void pool_give(struct dhcp_core *core, int idx)
+{
+	pthread_mutex_lock(&core->pool_lock);
+	core->busy[idx] = 0;
+	pthread_cond_signal(&core->pool_cond);
+	pthread_mutex_unlock(&core->pool_lock);
+}
+
+enum db_answer { ANS_ERROR, ANS_KNOWN, ANS_ENROLLED, ANS_UNKNOWN, ANS_ABSENT,
+		 ANS_FULL };
+
+static enum db_answer answer_parse(const char *s)
+{
+	static const struct { const char *word; enum db_answer a; } map[] = {
+		{ "known", ANS_KNOWN }, { "enrolled", ANS_ENROLLED },
+		{ "unknown-circuit", ANS_UNKNOWN }, { "absent", ANS_ABSENT },
+		{ "full", ANS_FULL },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(s, map[i].word))
+			return map[i].a;
+	return ANS_ERROR;
+}
+
+/* Asks dpn.dhcp_identify (schema/010_dhcp.sql) about one device. */
+static enum db_answer db_identify(struct dhcp_core *core, uint32_t subnet_id,
+				  const uint8_t *circuit, size_t clen,
+				  const uint8_t *mac, int enrol)
+{
+	char sid[16], circ[DHCP_CIRCUIT_MAX + 1], macs[18];
+	const char *params[4] = { sid, circ, macs, enrol ? "t" : "f" };
+	enum db_answer a = ANS_ERROR;
+	PGresult *res = NULL;
+	PGconn *conn;
+	int idx;
+
+	snprintf(sid, sizeof(sid), "%u", subnet_id);
+	memcpy(circ, circuit, clen);
+	circ[clen] = '\0';
+	dhcp_mac_format(mac, macs);
+	idx = pool_take(core);
+	conn = db_ready(core, &core->conns[idx]);
+	if (!conn)
+		goto out;
+	atomic_fetch_add(&core->lookups, 1);
+	res = PQexecParams(conn, "SELECT dpn.dhcp_identify($1::bigint, $2::text,"
+			   " $3::macaddr, $4::boolean)", 4, NULL, params, NULL,
+			   NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		db_failed(core, "dpn.dhcp_identify", conn);
+		goto out;
+	}
+	a = answer_parse(PQgetvalue(res, 0, 0));
+out:
+	PQclear(res);
+	pool_give(core, idx);
+	return a;
+}
+
+static enum dhcp_verdict drop_invalid(struct dhcp_core *core)
+{
+	atomic_fetch_add(&core->dropped_invalid, 1);
+	return core->cfg.drop_unknown ? DHCP_DROP : DHCP_SERVE;
+}
+
+/* Turns the database's answer into a verdict, updating cache and counters. */
+static enum dhcp_verdict apply_answer(struct dhcp_core *core, enum db_answer a,
+				      const uint8_t *dkey, size_t dlen,
+				      const uint8_t *ckey, size_t cl)
+{
+	uint64_t now_s = (uint64_t)(mono_ms() / 1000);
+
+	switch (a) {
+	case ANS_ENROLLED:
+		atomic_fetch_add(&core->enrolled, 1);
+		/* fall through */
+	case ANS_KNOWN:
+		dhcp_cache_put(core->cache, dkey, dlen, DHCP_CACHE_KNOWN, now_s);
+		return DHCP_SERVE;
+	case ANS_UNKNOWN:
+		dhcp_cache_put(core->cache, ckey, cl, DHCP_CACHE_UNKNOWN, now_s);
+		atomic_fetch_add(&core->dropped_unknown, 1);
+		return core->cfg.drop_unknown ? DHCP_DROP : DHCP_SERVE;
+	case ANS_FULL:
+		atomic_fetch_add(&core->enrol_failed, 1);
+		return DHCP_SERVE;
+	case ANS_ABSENT:
+	case ANS_ERROR:
+		break;
+	}
+	return DHCP_SERVE;
+}
+
+enum dhcp_verdict dhcp_core_identify(struct dhcp_core *core, enum dhcp_msg msg,
+				     uint32_t subnet_id, const uint8_t *circuit,
+				     size_t clen, const uint8_t *mac,
+				     size_t mac_len, uint8_t *flexid,
+				     size_t *flexid_len)
+{
+	uint8_t dkey[DHCP_KEY_MAX], ckey[DHCP_KEY_MAX];
+	size_t dlen, cl;
+	uint64_t now_s = (uint64_t)(mono_ms() / 1000);
+
+	*flexid_len = 0;
+	if (dhcp_flexid_build(circuit, clen, mac, mac_len, flexid, flexid_len))
+		return drop_invalid(core);
+	if (msg == DHCP_MSG_OTHER)
+		return DHCP_SERVE;
+	dlen = dhcp_cache_key(subnet_id, 'd', flexid, *flexid_len, dkey);
+	cl = dhcp_cache_key(subnet_id, 'c', circuit, clen, ckey);
+	if (dhcp_cache_get(core->cache, dkey, dlen, now_s) == DHCP_CACHE_KNOWN) {
+		atomic_fetch_add(&core->known, 1);
+		return DHCP_SERVE;
+	}
+	if (dhcp_cache_get(core->cache, ckey, cl, now_s) == DHCP_CACHE_UNKNOWN) {
+		atomic_fetch_add(&core->dropped_unknown, 1);
+		return core->cfg.drop_unknown ? DHCP_DROP : DHCP_SERVE;
+	}
+	if (mono_ms() < atomic_load(&core->retry_at_ms)) {
+		atomic_fetch_add(&core->db_skipped, 1);
+		return DHCP_SERVE;
+	}
+	return apply_answer(core, db_identify(core, subnet_id, circuit, clen, mac,
+			    core->cfg.enrol && msg == DHCP_MSG_DISCOVER),
+			    dkey, dlen, ckey, cl);
+}
+
+int dhcp_core_event(struct dhcp_core *core, const struct dhcp_event *ev)
+{
+	if (dhcp_queue_push(core->queue, ev)) {
+		atomic_fetch_add(&core->events_dropped, 1);
+		return ENOSPC;
+	}
+	atomic_fetch_add(&core->events_queued, 1);
+	return 0;
+}
+
+static const char *event_word(enum dhcp_event_kind k)
+{
+	switch (k) {
+	case DHCP_EV_COMMITTED: return "committed";
+	case DHCP_EV_RELEASE: return "release";
+	case DHCP_EV_DECLINE: return "decline";
+	case DHCP_EV_EXPIRE: return "expire";
+	}
+	return "committed";
+}
+
+static int exec_ok(PGconn *conn, const char *sql, int n, const char *const *p,
+		   ExecStatusType want)
+{
+	PGresult *res = PQexecParams(conn, sql, n, NULL, p, NULL, NULL, 0);
+	int ok = PQresultStatus(res) == want;
+
+	PQclear(res);
+	return ok;
+}
+
+/* Writes one event inside the writer's open transaction. */
+static int write_event(struct dhcp_core *core, PGconn *conn,
+		       const struct dhcp_event *ev)
+{
+	char sid[16], addr[16], mac[18], at[32], prob[16];
+	const char *p[6] = { event_word(ev->kind), sid, addr, mac, at, prob };
+
+	snprintf(sid, sizeof(sid), "%u", ev->subnet_id);
+	snprintf(addr, sizeof(addr), "%u", ev->addr);
+	dhcp_mac_format(ev->mac, mac);
+	snprintf(at, sizeof(at), "%lld", (long long)ev->at_us);
+	snprintf(prob, sizeof(prob), "%u", core->cfg.probation_s);
+	return exec_ok(conn, "SELECT dpn.dhcp_lease_event($1::text, $2::bigint,"
+		       " $3::bigint, $4::macaddr, $5::bigint, $6::integer)", 6, p,
+		       PGRES_TUPLES_OK);
+}
+
+/* Writes a batch in one transaction. Returns 1 when committed. */
+static int write_batch(struct dhcp_core *core, PGconn *conn,
+		       const struct dhcp_event *evs, size_t n)
+{
+	size_t i;
+
+	if (!exec_ok(conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!write_event(core, conn, &evs[i]))
+			goto fail;
+	if (exec_ok(conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK))
+		return 1;
+fail:
+	db_failed(core, "writing lease events", conn);
+	exec_ok(conn, "ROLLBACK", 0, NULL, PGRES_COMMAND_OK);
+	return 0;
+}
+
+/* Deletes the blocks of gateways whose grace period ran out. */
+static void sweep_gateways(struct dhcp_core *core, PGconn *conn)
+{
+	char grace[16];
+	const char *p[1] = { grace };
+	PGresult *res;
+
+	snprintf(grace, sizeof(grace), "%u", core->cfg.grace_s);
+	res = PQexecParams(conn, "SELECT dpn.dhcp_gateway_sweep($1::integer)", 1,
+			   NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		long n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+		if (n > 0) {
+			atomic_fetch_add(&core->gateways_deleted, (unsigned long long)n);
+			core_log(core, 1, "deleted %ld gateway(s) after their grace period", n);
+		}
+	} else {
+		db_failed(core, "dpn.dhcp_gateway_sweep", conn);
+	}
+	PQclear(res);
+}
+
+/* One writer round: commit what is queued (or wait for it), sweep when due.
+ * Returns how many milliseconds to back off before the next round. */
+static unsigned writer_round(struct dhcp_core *core, PGconn **conn,
+			     struct dhcp_event *buf, int64_t *next_sweep)
+{
+	size_t n = dhcp_queue_peek(core->queue, buf, core->cfg.batch, 200);
+	PGconn *c;
+
+	if (n == 0 && mono_ms() < *next_sweep)
+		return 0;
+	c = db_ready(core, conn);
+	if (!c)
+		return core->cfg.retry_ms;
+	if (n > 0) {
+		if (!write_batch(core, c, buf, n))
+			return core->cfg.retry_ms;
+		dhcp_queue_pop(core->queue, n);
+		atomic_fetch_add(&core->events_written, n);
+	}
+	if (mono_ms() >= *next_sweep) {
+		sweep_gateways(core, c);
+		*next_sweep = mono_ms() + (int64_t)core->cfg.sweep_s * 1000;
+	}
+	return 0;
+}
+
+/* Sleeps up to ms, waking early when the core stops. */
+static void writer_pause(struct dhcp_core *core, unsigned ms)
+{
+	while (ms > 0 && !atomic_load(&core->stop)) {
+		unsigned step = ms < 50 ? ms : 50;
+		struct timespec ts = { 0, (long)step * 1000000L };
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	struct dhcp_core *core = arg;
+	struct dhcp_event buf[BATCH_MAX];
+	int64_t next_sweep = mono_ms() + (int64_t)core->cfg.sweep_s * 1000;
+	PGconn *conn = NULL;
+
+	while (!atomic_load(&core->stop))
+		writer_pause(core, writer_round(core, &conn, buf, &next_sweep));
+	/* One last bounded attempt, so a reload loses nothing when the
+	 * database is up; what stays queued is counted as dropped. */
+	if (dhcp_queue_depth(core->queue) > 0)
+		writer_round(core, &conn, buf, &next_sweep);
+	atomic_fetch_add(&core->events_dropped, dhcp_queue_depth(core->queue));
+	if (conn)
+		PQfinish(conn);
+	return NULL;
+}
+
+int dhcp_core_new(const struct dhcp_cfg *cfg, struct dhcp_core **out)
+{
+	struct dhcp_core *core;
+	char err[128];
+	int rc;
+
+	if (dhcp_cfg_check(cfg, err, sizeof(err)))
+		return EINVAL;
+	core = calloc(1, sizeof(*core));
+	if (!core)
+		return ENOMEM;
+	core->cfg = *cfg;
+	pthread_mutex_init(&core->pool_lock, NULL);
+	pthread_cond_init(&core->pool_cond, NULL);
+	rc = dhcp_cache_new(cfg->cache_size, cfg->cache_ttl_s, &core->cache);
+	if (rc)
+		goto fail;
+	rc = dhcp_queue_new(cfg->queue_size, &core->queue);
+	if (rc)
+		goto fail;
+	rc = pthread_create(&core->writer, NULL, writer_main, core);
+	if (rc)
+		goto fail;
+	*out = core;
+	return 0;
+fail:
+	dhcp_queue_free(core->queue);
+	dhcp_cache_free(core->cache);
+	pthread_cond_destroy(&core->pool_cond);
+	pthread_mutex_destroy(&core->pool_lock);
+	free(core);
+	return rc;
+}
+
+void dhcp_core_free(struct dhcp_core *core)
+{
+	unsigned i;
+
+	if (!core)
+		return;
+	atomic_store(&core->stop, 1);
+	dhcp_queue_close(core->queue);
+	pthread_join(core->writer, NULL);
+	for (i = 0; i < POOL_MAX; i++)
+		if (core->conns[i])
+			PQfinish(core->conns[i]);
+	dhcp_queue_free(core->queue);
+	dhcp_cache_free(core->cache);
+	pthread_cond_destroy(&core->pool_cond);
+	pthread_mutex_destroy(&core->pool_lock);
+	free(core);
+}
+
+void dhcp_core_stats(struct dhcp_core *core, struct dhcp_stats *o)
+{
+	o->enrolled = atomic_load(&core->enrolled);
+	o->known = atomic_load(&core->known);
+	o->lookups = atomic_load(&core->lookups);
+	o->dropped_unknown = atomic_load(&core->dropped_unknown);
+	o->dropped_invalid = atomic_load(&core->dropped_invalid);
+	o->enrol_failed = atomic_load(&core->enrol_failed);
+	o->db_skipped = atomic_load(&core->db_skipped);
+	o->events_queued = atomic_load(&core->events_queued);
+	o->events_written = atomic_load(&core->events_written);
+	o->events_dropped = atomic_load(&core->events_dropped);
+	o->db_errors = atomic_load(&core->db_errors);
+	o->gateways_deleted = atomic_load(&core->gateways_deleted);
+	o->queue_depth = dhcp_queue_depth(core->queue);
+	o->queue_size = core->cfg.queue_size;
+}
+
+int dhcp_stats_json(const struct dhcp_stats *s, char *buf, size_t len)
+{
+	int n = snprintf(buf, len,
+		"{\"enrolled\": %llu, \"known\": %llu, \"lookups\": %llu, "
+		"\"dropped-unknown\": %llu, \"dropped-invalid\": %llu, "
+		"\"enrol-failed\": %llu, \"db-skipped\": %llu, "
+		"\"events-queued\": %llu, \"events-written\": %llu, "
+		"\"events-dropped\": %llu, \"db-errors\": %llu, "
+		"\"gateways-deleted\": %llu, \"queue-depth\": %llu, "
+		"\"queue-size\": %llu}",
+		(unsigned long long)s->enrolled, (unsigned long long)s->known,
+		(unsigned long long)s->lookups,
+		(unsigned long long)s->dropped_unknown,
+		(unsigned long long)s->dropped_invalid,
+		(unsigned long long)s->enrol_failed,
+		(unsigned long long)s->db_skipped,
+		(unsigned long long)s->events_queued,
+		(unsigned long long)s->events_written,
+		(unsigned long long)s->events_dropped,
+		(unsigned long long)s->db_errors,
+		(unsigned long long)s->gateways_deleted,
+		(unsigned long long)s->queue_depth,
+		(unsigned long long)s->queue_size);
+	return (n < 0 || (size_t)n >= len) ? ENOSPC : 0;
+}

@@ -1,0 +1,93 @@
+/* dhcp-hook/core.h — the C core of dpn's Kea DHCPv4 hook: decides whether a
+ * packet is served (identity, first-sight enrolment through the broker,
+ * unknown circuits), queues lease events and writes them to PostgreSQL from
+ * its own thread, sweeps gateways whose grace period ran out, and keeps the
+ * counters. The C++ shim (shim.cc) only translates Kea objects to calls
+ * here. Library code: it never logs itself, it hands lines to cfg.log. */
+#ifndef DPN_DHCP_CORE_H
+#define DPN_DHCP_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dhcp-hook/ident.h"
+#include "dhcp-hook/queue.h"
+
+#define DHCP_CONNINFO_MAX 1024
+
+/* Hook parameters (docs/dhcp.md lists them with their Kea names). */
+struct dhcp_cfg {
+	char conninfo[DHCP_CONNINFO_MAX];  /* "database" */
+	unsigned db_pool;	  /* "db-pool": connections for identify, 1..64 */
+	unsigned db_timeout_ms;	  /* "db-timeout-ms": statement timeout */
+	unsigned retry_ms;	  /* "db-retry-ms": back-off after an error */
+	unsigned queue_size;	  /* "queue-size": lease events held at most */
+	unsigned batch;		  /* "batch-size": events per transaction */
+	unsigned cache_size;	  /* "cache-size": identity cache slots */
+	unsigned cache_ttl_s;	  /* "cache-ttl": seconds an answer is kept */
+	unsigned grace_s;	  /* "gateway-grace": seconds before a gone
+				   * gateway's block is deleted */
+	unsigned probation_s;	  /* "decline-probation": seconds a declined
+				   * address is held back */
+	unsigned sweep_s;	  /* "sweep-interval": grace check period */
+	int drop_unknown;	  /* "drop-unknown-circuit" */
+	int enrol;		  /* "enrol": first-sight enrolment on */
+	/* Where the core's log lines go (level 0 warn, 1 info); may be NULL. */
+	void (*log)(int level, const char *line);
+};
+
+/* Fills cfg with the defaults (no database). */
+void dhcp_cfg_defaults(struct dhcp_cfg *cfg);
+
+/* Checks cfg; on error returns EINVAL and names the parameter in err. */
+int dhcp_cfg_check(const struct dhcp_cfg *cfg, char *err, size_t errlen);
+
+enum dhcp_msg { DHCP_MSG_DISCOVER, DHCP_MSG_REQUEST, DHCP_MSG_OTHER };
+
+enum dhcp_verdict {
+	DHCP_SERVE,	/* let Kea go on (reservations decide the address) */
+	DHCP_DROP,	/* drop the packet (counted) */
+};
+
+struct dhcp_stats {
+	uint64_t enrolled, known, lookups, dropped_unknown, dropped_invalid,
+		 enrol_failed, db_skipped, events_queued, events_written,
+		 events_dropped, db_errors, gateways_deleted, queue_depth,
+		 queue_size;
+};
+
+struct dhcp_core;
+
+/* Creates the core and starts its writer thread; connections open lazily.
+ * Returns 0, EINVAL (bad cfg), ENOMEM or the pthread error. *out owned by
+ * the caller: dhcp_core_free stops the thread and closes everything. */
+int dhcp_core_new(const struct dhcp_cfg *cfg, struct dhcp_core **out);
+
+/* Stops the writer (it makes one last attempt to write what is queued,
+ * bounded by the statement timeout), closes connections, frees. */
+void dhcp_core_free(struct dhcp_core *core);
+
+/* Decides about one client packet of subnet_id (= dpn pool id): circuit is
+ * option 82.1 (NULL if absent), mac the client's hardware address. A
+ * DISCOVER from a device without a reservation on a known flat port is
+ * enrolled (dpn.broker_enrol) before returning. On DHCP_SERVE with a valid
+ * identity, the flex-id is written to flexid (DHCP_FLEXID_MAX bytes) and
+ * *flexid_len set; otherwise *flexid_len is 0. Never fails: a database
+ * error is counted and the packet served (Kea falls back on what it has). */
+enum dhcp_verdict dhcp_core_identify(struct dhcp_core *core, enum dhcp_msg msg,
+				     uint32_t subnet_id, const uint8_t *circuit,
+				     size_t clen, const uint8_t *mac,
+				     size_t mac_len, uint8_t *flexid,
+				     size_t *flexid_len);
+
+/* Queues a lease event for the writer. Returns 0, or ENOSPC when the queue
+ * is full (the event is dropped and counted). */
+int dhcp_core_event(struct dhcp_core *core, const struct dhcp_event *ev);
+
+/* Copies the counters. */
+void dhcp_core_stats(struct dhcp_core *core, struct dhcp_stats *out);
+
+/* Writes the counters as a JSON object into buf. Returns 0 or ENOSPC. */
+int dhcp_stats_json(const struct dhcp_stats *st, char *buf, size_t len);
+
+#endif

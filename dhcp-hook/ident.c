@@ -1,0 +1,148 @@
+/* dhcp-hook/ident.c — circuit-id checks, flex-id keys and the identity
+ * cache of the Kea hook (see ident.h). */
+#include "dhcp-hook/ident.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct dhcp_cache_slot {
+	uint8_t key[DHCP_KEY_MAX];
+	uint8_t len;
+	uint8_t state;
+	uint64_t expires_s;
+};
+
+int dhcp_circuit_check(const uint8_t *circuit, size_t len)
+{
+	size_t i;
+
+	if (!circuit || len == 0 || len > DHCP_CIRCUIT_MAX)
+		return EINVAL;
+	for (i = 0; i < len; i++)
+		if (circuit[i] < 0x20 || circuit[i] > 0x7e)
+			return EINVAL;
+	return 0;
+}
+
+int dhcp_flexid_build(const uint8_t *circuit, size_t clen, const uint8_t *mac,
+		      size_t mac_len, uint8_t *out, size_t *out_len)
+{
+	if (dhcp_circuit_check(circuit, clen) || !mac || mac_len != DHCP_MAC_LEN)
+		return EINVAL;
+	memcpy(out, circuit, clen);
+	memcpy(out + clen, mac, DHCP_MAC_LEN);
+	*out_len = clen + DHCP_MAC_LEN;
+	return 0;
+}
+
+void dhcp_mac_format(const uint8_t mac[DHCP_MAC_LEN], char out[18])
+{
+	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
+		 mac[2], mac[3], mac[4], mac[5]);
+}
+
+int dhcp_cache_new(size_t nslots, unsigned ttl_s, struct dhcp_cache **out)
+{
+	struct dhcp_cache *c;
+	size_t n = 16;
+
+	if (nslots == 0 || nslots > ((size_t)1 << 24))
+		return EINVAL;
+	while (n < nslots)
+		n <<= 1;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return ENOMEM;
+	c->slots = calloc(n, sizeof(*c->slots));
+	if (!c->slots) {
+		free(c);
+		return ENOMEM;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	c->nslots = n;
+	c->ttl_s = ttl_s;
+	*out = c;
+	return 0;
+}
+
+void dhcp_cache_free(struct dhcp_cache *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_destroy(&c->lock);
+	free(c->slots);
+	free(c);
+}
+
+/* FNV-1a: keys come from the network, but a collision only costs one more
+ * database lookup, never a wrong answer (the whole key is compared). */
+static size_t cache_hash(const uint8_t *key, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ key[i]) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 29));
+}
+
+enum dhcp_cache_state dhcp_cache_get(struct dhcp_cache *c, const uint8_t *key,
+				     size_t len, uint64_t now_s)
+{
+	struct dhcp_cache_slot *s;
+	enum dhcp_cache_state st = DHCP_CACHE_MISS;
+
+	if (len == 0 || len > DHCP_KEY_MAX)
+		return DHCP_CACHE_MISS;
+	pthread_mutex_lock(&c->lock);
+	s = &c->slots[cache_hash(key, len) & (c->nslots - 1)];
+	if (s->len == len && s->expires_s > now_s && !memcmp(s->key, key, len))
+		st = (enum dhcp_cache_state)s->state;
+	pthread_mutex_unlock(&c->lock);
+	return st;
+}
+
+void dhcp_cache_put(struct dhcp_cache *c, const uint8_t *key, size_t len,
+		    enum dhcp_cache_state state, uint64_t now_s)
+{
+	struct dhcp_cache_slot *s;
+
+	if (len == 0 || len > DHCP_KEY_MAX || c->ttl_s == 0)
+		return;
+	pthread_mutex_lock(&c->lock);
+	s = &c->slots[cache_hash(key, len) & (c->nslots - 1)];
+	memcpy(s->key, key, len);
+	s->len = (uint8_t)len;
+	s->state = (uint8_t)state;
+	s->expires_s = now_s + c->ttl_s;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void dhcp_cache_del(struct dhcp_cache *c, const uint8_t *key, size_t len)
+{
+	struct dhcp_cache_slot *s;
+
+	if (len == 0 || len > DHCP_KEY_MAX)
+		return;
+	pthread_mutex_lock(&c->lock);
+	s = &c->slots[cache_hash(key, len) & (c->nslots - 1)];
+	if (s->len == len && !memcmp(s->key, key, len))
+		s->len = 0;
+	pthread_mutex_unlock(&c->lock);
+}
+
+size_t dhcp_cache_key(uint32_t subnet_id, uint8_t tag, const uint8_t *data,
+		      size_t len, uint8_t out[DHCP_KEY_MAX])
+{
+	if (len > DHCP_KEY_MAX - 5)
+		return 0;
+	out[0] = (uint8_t)(subnet_id >> 24);
+	out[1] = (uint8_t)(subnet_id >> 16);
+	out[2] = (uint8_t)(subnet_id >> 8);
+	out[3] = (uint8_t)subnet_id;
+	out[4] = tag;
+	memcpy(out + 5, data, len);
+	return len + 5;
+}
