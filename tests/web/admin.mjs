@@ -1,0 +1,409 @@
+#!/usr/bin/env node
+// tests/web/admin.mjs — the web admin end to end in real headless Chromium
+// against a running dpn-mgmtd and PostgreSQL (started by test_web.py, which
+// passes DPN_WEB_URL, DPN_ADMIN_USER and DPN_ADMIN_PASSWORD). Cases share one
+// browser and build on each other, in the order a person would work.
+// Screenshots go to tests/web/artifacts/ (and to docs/screenshots/ with
+// UPDATE_SCREENSHOTS=1).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Api, check, checkEq, launch, runCases, testCase } from './browser.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ARTIFACTS = path.join(HERE, 'artifacts');
+const DOCS_SHOTS = path.join(HERE, '..', '..', 'docs', 'screenshots');
+const URL = process.env.DPN_WEB_URL;
+const ADMIN = process.env.DPN_ADMIN_USER;
+const ADMIN_PW = process.env.DPN_ADMIN_PASSWORD;
+const MANAGER = 'manager1101';
+const MANAGER_PW = 'mgr-' + Math.random().toString(36).slice(2) + '-Pw1';
+const POOL = '127.20.0.0/24';
+
+async function shot(ctx, name, page) {
+  const p = page || ctx.page;
+  await p.waitForLoadState('networkidle').catch(() => {});
+  const file = path.join(ARTIFACTS, name + '.png');
+  await p.screenshot({ path: file, fullPage: false });
+  if (process.env.UPDATE_SCREENSHOTS === '1') {
+    fs.mkdirSync(DOCS_SHOTS, { recursive: true });
+    fs.copyFileSync(file, path.join(DOCS_SHOTS, name + '.png'));
+  }
+}
+
+/** Waits for the page's h1 to read `text` (routes render asynchronously). */
+async function heading(page, text) {
+  await page.locator('main h1', { hasText: text }).first().waitFor();
+}
+
+/** Every form control on the page has a label (accessibility basics). */
+async function allLabelled(page) {
+  const bad = await page.$$eval('input, select, textarea', (els) => els
+    .filter((e) => e.type !== 'hidden' && !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+    .map((e) => e.outerHTML.slice(0, 80)));
+  checkEq(bad, [], 'controls without a label');
+}
+
+const errorFor = (page, name) => page.locator(`[data-error-for="${name}"]`);
+
+async function searchFor(page, text) {
+  const box = page.getByLabel('Find a flat or handset by number');
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+async function confirm(page, label) {
+  const dlg = page.locator('dialog.confirm');
+  await dlg.waitFor();
+  await dlg.getByRole('button', { name: label }).click();
+}
+
+async function logIn(page, user, pw) {
+  await page.getByLabel('User name', { exact: true }).fill(user);
+  await page.getByLabel('Password', { exact: true }).fill(pw);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+testCase('admin_page_sends_security_headers', async () => {
+  const res = await fetch(URL + '/', { signal: AbortSignal.timeout(10000) });
+  checkEq(res.status, 200, 'GET /');
+  const csp = res.headers.get('content-security-policy') || '';
+  check(/default-src 'self'/.test(csp), 'CSP lacks default-src self: ' + csp);
+  check(/frame-ancestors 'none'/.test(csp), 'CSP lacks frame-ancestors none: ' + csp);
+  check(!/unsafe-inline/.test(csp), 'CSP allows inline: ' + csp);
+  checkEq(res.headers.get('x-content-type-options'), 'nosniff', 'X-Content-Type-Options');
+  const body = await res.text();
+  check(body.includes('/js/app.js'), 'index.html not served at /');
+  const js = await fetch(URL + '/js/app.js', { signal: AbortSignal.timeout(10000) });
+  check(/javascript/.test(js.headers.get('content-type') || ''), 'app.js content type: ' + js.headers.get('content-type'));
+});
+
+testCase('wrong_password_is_refused', async (ctx) => {
+  const { page } = ctx;
+  await page.goto(URL + '/');
+  await heading(page, 'Log in');
+  await shot(ctx, 'login');
+  await logIn(page, ADMIN, ADMIN_PW + 'x');
+  await page.locator('.form-error', { hasText: 'Wrong user name or password' }).waitFor();
+  checkEq(await page.getByLabel('User name', { exact: true }).inputValue(), ADMIN, 'user name kept after refusal');
+  check(await page.locator('header.top').isHidden(), 'header shown without a session');
+  const r = await new Api(URL).call('POST', '/session', { username: ADMIN, password: 'nope' });
+  checkEq(r.status, 401, 'API refuses the wrong password');
+  check(!/dpn_session=/.test(r.headers.get('set-cookie') || ''), 'refused login set a session cookie');
+});
+
+testCase('operator_logs_in', async (ctx) => {
+  const { page } = ctx;
+  await logIn(page, ADMIN, ADMIN_PW);
+  await heading(page, 'Complexes');
+  check((await page.locator('.who-name').textContent()).includes(ADMIN), 'header names the user');
+  check(await page.getByRole('link', { name: 'Users' }).isVisible(), 'operator sees Users');
+  await allLabelled(page);
+  await ctx.api.login(ADMIN, ADMIN_PW);
+});
+
+testCase('add_complex_and_pool_bad_cidr_shown_at_field', async (ctx) => {
+  const { page } = ctx;
+  await page.getByLabel('Complex number').fill('100');
+  await page.getByLabel('Name', { exact: true }).fill('Riverside Gardens');
+  await page.getByRole('button', { name: 'Add complex' }).click();
+  await heading(page, 'Complex 100');
+  ctx.siteId = /#\/sites\/(\d+)/.exec(page.url())[1];
+  const cidr = page.getByLabel('New pool (CIDR)');
+  await cidr.fill('127.20.0.0/33');
+  await page.getByRole('button', { name: 'Add pool' }).click();
+  await errorFor(page, 'cidr').filter({ hasText: /./ }).waitFor();
+  checkEq(await cidr.inputValue(), '127.20.0.0/33', 'typed CIDR kept after the error');
+  checkEq(await cidr.getAttribute('aria-invalid'), 'true', 'CIDR marked invalid');
+  const pools = await ctx.api.must(200, 'GET', `/sites/${ctx.siteId}/pools`);
+  checkEq(pools.total ?? pools.items.length, 0, 'no pool written by the bad request');
+  await cidr.fill(POOL);
+  await page.getByRole('button', { name: 'Add pool' }).click();
+  await page.locator('.pool h3', { hasText: POOL }).waitFor();
+  await page.locator('.usage-text', { hasText: '0 of 256' }).waitFor();
+});
+
+testCase('provision_10x4_building_with_live_preview', async (ctx) => {
+  const { page } = ctx;
+  await page.getByRole('link', { name: 'Provision a building' }).click();
+  await heading(page, 'Provision a building');
+  await page.getByLabel('Building number').fill('1101');
+  await page.getByLabel('Floors', { exact: true }).fill('10');
+  await page.getByLabel('Units per floor').fill('4');
+  await page.getByLabel('First floor').fill('3');
+  const preview = page.locator('.preview');
+  await preview.locator('.preview-total', { hasText: '40 flats' }).waitFor();
+  checkEq(await preview.locator('td').count(), 40, 'preview cells');
+  check((await preview.textContent()).includes('1201'), 'preview shows 1201');
+  checkEq(await preview.locator('tbody tr').first().locator('th').textContent(), 'Floor 12', 'top floor first');
+  await allLabelled(page);
+  await shot(ctx, 'provision');
+  await page.getByRole('button', { name: 'Create building and flats' }).click();
+  await heading(page, 'Building 1101');
+  ctx.buildingId = /#\/buildings\/(\d+)/.exec(page.url())[1];
+  checkEq(await page.locator('table.flats tbody tr').count(), 40, 'flats listed');
+  const cells = await page.locator('table.flats tbody tr td:first-child').allTextContents();
+  check(cells.includes('1201') && cells.includes('301') && cells.includes('1204'), 'flat numbers: ' + cells.join(','));
+  const list = await ctx.api.must(200, 'GET', `/buildings/${ctx.buildingId}/flats`, undefined);
+  checkEq(list.total, 40, 'flats in the database');
+  await shot(ctx, 'building');
+});
+
+testCase('bad_provisioning_input_is_shown_next_to_its_field', async (ctx) => {
+  const { page } = ctx;
+  await page.goto(`${URL}/#/sites/${ctx.siteId}/provision`);
+  await heading(page, 'Provision a building');
+  await page.getByLabel('Building number').fill('1103');
+  await page.getByLabel('Floors', { exact: true }).fill('3');
+  await page.getByLabel('Units per floor').fill('0');
+  await page.getByLabel('Numbering pattern').fill('{floor}-{unit}');
+  await page.locator('.preview .notice', { hasText: 'digits only' }).waitFor();
+  await page.getByLabel('Numbering pattern').fill('{floor}{unit:02}');
+  await page.getByRole('button', { name: 'Create building and flats' }).click();
+  await errorFor(page, 'units_per_floor').filter({ hasText: /./ }).waitFor();
+  checkEq(await page.getByLabel('Units per floor').inputValue(), '0', 'typed value kept');
+  checkEq(await page.getByLabel('Building number').inputValue(), '1103', 'other fields kept');
+  await page.getByLabel('Units per floor').fill('2');
+  await page.getByLabel('Building number').fill('1101');
+  await page.getByRole('button', { name: 'Create building and flats' }).click();
+  await errorFor(page, 'number').filter({ hasText: /./ }).waitFor();
+  const b = await ctx.api.must(200, 'GET', `/sites/${ctx.siteId}/buildings`);
+  checkEq(b.total, 1, 'buildings after two refused submits');
+});
+
+testCase('find_flat_1201_by_number', async (ctx) => {
+  const { page } = ctx;
+  await searchFor(page, '100-1101-1201');
+  await heading(page, 'Flat 1201');
+  check((await page.locator('h1 .number').textContent()).includes('100-1101-1201'), 'full number shown');
+  ctx.flat1201 = /#\/flats\/(\d+)/.exec(page.url())[1];
+  await page.goto(URL + '/#/');
+  await heading(page, 'Complexes');
+  await searchFor(page, '10011011201');
+  await heading(page, 'Flat 1201');
+  await page.locator('#h-calls ~ .empty', { hasText: 'No calls yet' }).waitFor();
+  await searchFor(page, '100-1101-9999');
+  await page.locator('.notice.error', { hasText: 'No flat or handset' }).waitFor();
+});
+
+testCase('new_handset_credentials_are_shown_once', async (ctx) => {
+  const { page } = ctx;
+  await page.goto(`${URL}/#/flats/${ctx.flat1201}`);
+  await heading(page, 'Flat 1201');
+  const mac = page.getByLabel('MAC (optional)');
+  await mac.fill('zz:not:a:mac');
+  await page.getByRole('button', { name: 'Add handset' }).click();
+  await errorFor(page, 'mac').filter({ hasText: /./ }).waitFor();
+  checkEq(await mac.inputValue(), 'zz:not:a:mac', 'typed MAC kept');
+  await mac.fill('');
+  await page.getByRole('button', { name: 'Add handset' }).click();
+  const secret = page.locator('.secret');
+  await secret.waitFor();
+  const pw = await page.getByLabel('SIP password').inputValue();
+  const user = await page.getByLabel('SIP user name').inputValue();
+  check(pw.length >= 12, 'SIP password too short: ' + pw.length);
+  check(user.length > 0, 'SIP user name shown');
+  check(await secret.getByRole('button', { name: 'Copy password' }).isVisible(), 'copy button');
+  checkEq(await page.locator('table.handsets tbody tr').count(), 1, 'handsets listed');
+  await shot(ctx, 'flat-credentials');
+  const flat = await ctx.api.must(200, 'GET', `/flats/${ctx.flat1201}`);
+  check(!JSON.stringify(flat).includes(pw), 'the flat API repeats the SIP password');
+  await page.reload();
+  await heading(page, 'Flat 1201');
+  checkEq(await page.locator('.secret').count(), 0, 'credentials shown again after reload');
+  check(!(await page.content()).includes(pw), 'password still in the page');
+  await page.getByRole('button', { name: /^New credentials/ }).click();
+  await confirm(page, 'Replace');
+  await page.locator('.secret').waitFor();
+  const pw2 = await page.getByLabel('SIP password').inputValue();
+  check(pw2.length >= 12 && pw2 !== pw, 'regenerated password differs');
+  await page.getByRole('button', { name: 'I have copied them' }).click();
+  checkEq(await page.locator('.secret').count(), 0, 'panel dismissed');
+});
+
+testCase('deleted_flat_returns_its_block_to_the_pool', async (ctx) => {
+  const { page } = ctx;
+  await searchFor(page, '100-1101-1202');
+  await heading(page, 'Flat 1202');
+  const flatId = /#\/flats\/(\d+)/.exec(page.url())[1];
+  await page.getByRole('button', { name: 'Create gateway credentials' }).click();
+  await page.locator('.secret').waitFor();
+  const gwUser = await page.getByLabel('User name', { exact: true }).inputValue();
+  const gwSecret = await page.getByLabel('Secret', { exact: true }).inputValue();
+  const gw = Api.basic(URL, gwUser, gwSecret);
+  const alloc = await gw.must(200, 'POST', '/broker/allocate',
+    { gateway_mac: '02:00:00:11:12:02', handset_macs: ['02:00:00:11:12:12'] });
+  const size = alloc.block.size;
+  await page.reload();
+  await heading(page, 'Flat 1202');
+  await page.locator('#h-block ~ dl', { hasText: alloc.block.first }).waitFor();
+  await page.locator('.badge', { hasText: /registered/ }).first().waitFor();
+  await shot(ctx, 'flat');
+  await page.goto(`${URL}/#/sites/${ctx.siteId}`);
+  await page.locator('.usage-text', { hasText: `${size} of 256` }).waitFor();
+  check(await page.locator('.addrmap .cell.gw').count() >= 1, 'gateway square on the address map');
+  await shot(ctx, 'complex');
+  await page.goto(`${URL}/#/flats/${flatId}`);
+  await heading(page, 'Flat 1202');
+  await page.getByRole('button', { name: 'Delete flat' }).click();
+  await confirm(page, 'Delete');
+  await heading(page, 'Complex 100');
+  await page.locator('.usage-text', { hasText: '0 of 256' }).waitFor();
+  const u = await ctx.api.must(200, 'GET', `/sites/${ctx.siteId}/utilisation`);
+  const pools = Array.isArray(u) ? u : (u.items || u.pools);
+  checkEq(Number(pools[0].allotted), 0, 'addresses allotted after the delete');
+  const gone = await ctx.api.call('GET', `/flats/${flatId}`);
+  checkEq(gone.status, 404, 'deleted flat');
+});
+
+testCase('flat_list_is_paginated_by_the_server', async (ctx) => {
+  const { page } = ctx;
+  const b = await ctx.api.must(201, 'POST', `/sites/${ctx.siteId}/buildings`,
+    { number: 1102, name: 'East wing', floors: 12, units_per_floor: 10 });
+  ctx.otherBuildingId = String(b.id);
+  await page.goto(`${URL}/#/buildings/${b.id}`);
+  await heading(page, 'Building 1102');
+  await page.locator('.pager-info', { hasText: '1–100 of 120' }).waitFor();
+  checkEq(await page.locator('table.flats tbody tr').count(), 100, 'rows on page 1');
+  await page.getByRole('button', { name: 'Next ›' }).click();
+  await page.locator('.pager-info', { hasText: '101–120 of 120' }).waitFor();
+  checkEq(await page.locator('table.flats tbody tr').count(), 20, 'rows on page 2');
+  await page.getByLabel('Filter flats').fill('1205');
+  await page.getByLabel('Filter flats').press('Enter');
+  await page.locator('table.flats tbody tr', { hasText: '1205' }).first().waitFor();
+  const cells = await page.locator('table.flats tbody tr td:first-child').allTextContents();
+  check(cells.length >= 1 && cells.every((c) => c.includes('1205')), 'filtered rows: ' + cells.join(','));
+});
+
+testCase('operator_adds_a_building_manager', async (ctx) => {
+  const { page } = ctx;
+  await page.getByRole('link', { name: 'Users' }).click();
+  await heading(page, 'Users');
+  await page.getByLabel('User name', { exact: true }).fill(MANAGER);
+  await page.getByLabel('Password', { exact: true }).fill(MANAGER_PW);
+  await page.getByLabel('Role').selectOption('manager');
+  await page.getByLabel('Buildings (managers)').selectOption(ctx.buildingId);
+  await page.getByRole('button', { name: 'Add user' }).click();
+  await page.locator('tbody tr', { hasText: MANAGER }).waitFor();
+  check((await page.locator('tbody tr', { hasText: MANAGER }).textContent()).includes('100-1101'),
+    'manager row names building 1101');
+  await allLabelled(page);
+  await shot(ctx, 'users');
+});
+
+testCase('manager_cannot_see_or_change_another_building', async (ctx) => {
+  const { page } = ctx;
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await heading(page, 'Log in');
+  const after = await ctx.api.call('GET', '/session');
+  check(after.status === 200, 'operator API session unaffected by the page logout');
+  await logIn(page, MANAGER, MANAGER_PW);
+  await heading(page, 'Complexes');
+  check(await page.getByRole('link', { name: 'Users' }).isHidden(), 'Users hidden from managers');
+  await page.goto(`${URL}/#/sites/${ctx.siteId}`);
+  await heading(page, 'Complex 100');
+  const shown = await page.locator('#h-buildings ~ .table-wrap tbody td:first-child').allTextContents();
+  checkEq(shown, ['1101'], 'buildings a manager sees');
+  await page.goto(`${URL}/#/buildings/${ctx.otherBuildingId}`);
+  await heading(page, 'Not found');
+  await searchFor(page, '100-1102-1205');
+  await page.locator('.notice.error').waitFor();
+  check(!page.url().includes('#/flats/'), 'search opened a flat of another building');
+  await page.goto(`${URL}/#/buildings/${ctx.buildingId}`);
+  await heading(page, 'Building 1101');
+  const m = new Api(URL);
+  await m.login(MANAGER, MANAGER_PW);
+  const other = ctx.otherBuildingId;
+  checkEq((await m.call('GET', `/buildings/${other}`)).status, 404, 'manager GET other building');
+  checkEq((await m.call('GET', `/buildings/${other}/flats`)).status, 404, 'manager lists other flats');
+  checkEq((await m.call('POST', `/buildings/${other}/flats`, { number: 1299 })).status, 404, 'manager adds a flat elsewhere');
+  checkEq((await m.call('PATCH', `/buildings/${other}`, { name: 'mine now' })).status, 404, 'manager renames another building');
+  checkEq((await m.call('DELETE', `/buildings/${other}`)).status, 404, 'manager deletes another building');
+  check([403, 404].includes((await m.call('POST', '/sites', { number: 200 })).status), 'manager creates a site');
+  checkEq((await m.call('GET', `/buildings/${ctx.buildingId}`)).status, 200, 'manager reads own building');
+  const still = await ctx.api.must(200, 'GET', `/buildings/${other}`);
+  checkEq(still.name, 'East wing', 'other building unchanged');
+  checkEq((await ctx.api.must(200, 'GET', `/buildings/${other}/flats`)).total, 120, 'other building flats');
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await heading(page, 'Log in');
+});
+
+testCase('audit_log_shows_who_changed_what', async (ctx) => {
+  const { page } = ctx;
+  await logIn(page, ADMIN, ADMIN_PW);
+  await heading(page, 'Complexes');
+  await shot(ctx, 'complexes');
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await heading(page, 'Audit log');
+  const rows = page.locator('table.audit tbody tr');
+  await rows.first().waitFor();
+  check(await rows.count() >= 5, 'audit rows: ' + await rows.count());
+  const text = await page.locator('table.audit').textContent();
+  check(text.includes(ADMIN), 'audit names the operator');
+  await shot(ctx, 'audit');
+});
+
+testCase('keyboard_reaches_search_and_focus_is_visible', async (ctx) => {
+  const { page } = ctx;
+  await page.goto(`${URL}/#/buildings/${ctx.buildingId}`);
+  await heading(page, 'Building 1101');
+  await page.keyboard.press('/');
+  checkEq(await page.evaluate(() => document.activeElement.id), 'search-q', 'focus after "/"');
+  await page.keyboard.type('100-1101-1203');
+  await page.keyboard.press('Enter');
+  await heading(page, 'Flat 1203');
+  await page.keyboard.press('Tab');
+  const outline = await page.evaluate(() => {
+    const s = getComputedStyle(document.activeElement);
+    return { style: s.outlineStyle, width: s.outlineWidth, tag: document.activeElement.tagName };
+  });
+  check(outline.style !== 'none' && outline.width !== '0px', 'focus not visible: ' + JSON.stringify(outline));
+});
+
+testCase('tablet_width_has_no_sideways_scroll', async (ctx) => {
+  const tab = await ctx.context.newPage();
+  try {
+    await tab.setViewportSize({ width: 800, height: 1100 });
+    for (const route of [`#/sites/${ctx.siteId}`, `#/buildings/${ctx.buildingId}`, `#/flats/${ctx.flat1201}`]) {
+      await tab.goto(`${URL}/${route}`);
+      await tab.locator('main h1').waitFor();
+      await tab.waitForLoadState('networkidle');
+      const w = await tab.evaluate(() => document.documentElement.scrollWidth);
+      check(w <= 800, `${route} is ${w}px wide at 800`);
+    }
+    await shot(ctx, 'flat-tablet', tab);
+  } finally {
+    await tab.close();
+  }
+});
+
+testCase('no_script_errors_or_csp_violations', async (ctx) => {
+  checkEq(ctx.problems, [], 'console errors and CSP reports');
+});
+
+async function main() {
+  if (!URL || !ADMIN || !ADMIN_PW) {
+    console.error('admin.mjs: needs DPN_WEB_URL, DPN_ADMIN_USER, DPN_ADMIN_PASSWORD (run test_web.py)');
+    process.exit(2);
+  }
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const browser = await launch({ width: 1280, height: 800 });
+  const ctx = { context: browser.context, api: new Api(URL), problems: [] };
+  ctx.page = await browser.context.newPage();
+  browser.context.on('console', (m) => {
+    // 4xx answers are logged by Chromium as failed resources: expected here.
+    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text()))
+      ctx.problems.push(m.text());
+  });
+  browser.context.on('weberror', (e) => ctx.problems.push(String(e.error())));
+  let failures = 1;
+  try {
+    failures = await runCases(ctx, (name) => shot(ctx, 'failed-' + name));
+  } finally {
+    await browser.close();
+  }
+  process.exit(failures ? 1 : 0);
+}
+
+main();
