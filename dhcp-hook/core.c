@@ -31,6 +31,7 @@ struct dhcp_core {
 	pthread_t writer;
 	atomic_int stop;
 	atomic_llong retry_at_ms;	/* identify skips the db until then */
+	int suspect;			/* writer only: last batch refused */
 
 	atomic_ullong enrolled, known, lookups, dropped_unknown,
 		      dropped_invalid, enrol_failed, db_skipped, events_queued,
@@ -393,6 +394,22 @@ static void sweep_gateways(struct dhcp_core *core, PGconn *conn)
 	PQclear(res);
 }
 
+/* A batch failed on a live connection: the database refused an event, not
+ * the network. Retry events one at a time; one that still fails alone is
+ * dropped (counted, logged) so that it cannot block the queue for ever. */
+static void skip_poison(struct dhcp_core *core, PGconn *conn, size_t n)
+{
+	if (PQstatus(conn) != CONNECTION_OK)
+		return;
+	if (n > 1 || !core->suspect) {
+		core->suspect = 1;
+		return;
+	}
+	dhcp_queue_pop(core->queue, 1);
+	atomic_fetch_add(&core->events_dropped, 1);
+	core_log(core, 0, "a lease event was refused by the database and dropped");
+}
+
 /* One writer round: commit what is queued (or wait for it), sweep when due.
  * Returns how many milliseconds to back off before the next round. */
 static unsigned writer_round(struct dhcp_core *core, PGconn **conn,
@@ -406,11 +423,16 @@ static unsigned writer_round(struct dhcp_core *core, PGconn **conn,
 	c = db_ready(core, conn);
 	if (!c)
 		return core->cfg.retry_ms;
+	if (n > 0 && core->suspect)
+		n = 1;
+	if (n > 0 && !write_batch(core, c, buf, n)) {
+		skip_poison(core, c, n);
+		return core->cfg.retry_ms;
+	}
 	if (n > 0) {
-		if (!write_batch(core, c, buf, n))
-			return core->cfg.retry_ms;
 		dhcp_queue_pop(core->queue, n);
 		atomic_fetch_add(&core->events_written, n);
+		core->suspect = 0;
 	}
 	if (mono_ms() >= *next_sweep) {
 		sweep_gateways(core, c);

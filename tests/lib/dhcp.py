@@ -1,0 +1,299 @@
+"""tests/lib/dhcp.py — what the dhcp-hook tests and benches share: relayed
+DHCPv4 packets (DISCOVER, REQUEST, RELEASE, DECLINE with option 82
+circuit-id, giaddr 127.0.0.1 and the relay-port sub-option so that Kea
+answers the test's own port), a Kea configuration generator, a kea-dhcp4
+process runner and a control-socket client.
+
+    kea = Kea(pg, tmp, pools=[(pool_id, '10.77.0.0/24')])
+    kea.start()
+    relay = Relay(kea.port)
+    ack = relay.dora(b'1101-1201', mac)     # -> Reply or None
+    kea.command('dpn-stats')
+    kea.stop(); relay.close()
+"""
+import ipaddress
+import json
+import os
+import random
+import signal
+import socket
+import struct
+import subprocess
+import time
+
+from dpn_test import BUILD, free_port, wait_for
+
+KEA_DHCP4 = os.environ.get('KEA_DHCP4', '/usr/sbin/kea-dhcp4')
+KEA_HOOKS = '/usr/lib/x86_64-linux-gnu/kea/hooks'
+HOOK = os.path.join(BUILD, 'lib', 'libdpn_dhcp.so')
+
+DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE = 1, 2, 3, 4, 5, 6, 7
+MAGIC = b'\x63\x82\x53\x63'
+GIADDR = '127.0.0.1'
+
+
+def mac_bytes(mac):
+    """'aa:bb:..' or 'aa-bb-..' -> 6 bytes."""
+    return bytes(int(x, 16) for x in mac.replace('-', ':').split(':'))
+
+
+def option(code, data):
+    return bytes([code, len(data)]) + data
+
+
+def relay_agent(circuit, relay_port=True):
+    """Option 82: circuit-id (sub-option 1) and, by default, an empty
+    relay-port sub-option (19, RFC 8357) so Kea answers our source port."""
+    sub = b''
+    if circuit is not None:
+        sub += bytes([1, len(circuit)]) + circuit
+    if relay_port:
+        sub += bytes([19, 0])
+    return option(82, sub)
+
+
+def packet(msgtype, mac, circuit, xid, ciaddr='0.0.0.0', requested=None,
+           server_id=None, giaddr=GIADDR, extra=b''):
+    """A relayed BOOTREQUEST: circuit is bytes (None: no option 82)."""
+    chaddr = mac_bytes(mac).ljust(16, b'\0')
+    hdr = struct.pack('!BBBBIHH4s4s4s4s16s64s128s', 1, 1, 6, 1, xid, 0, 0,
+                      socket.inet_aton(ciaddr), b'\0' * 4, b'\0' * 4,
+                      socket.inet_aton(giaddr), chaddr, b'', b'')
+    opts = option(53, bytes([msgtype]))
+    if requested:
+        opts += option(50, socket.inet_aton(requested))
+    if server_id:
+        opts += option(54, socket.inet_aton(server_id))
+    opts += extra
+    # Option 82 goes last (RFC 3046), before the end option.
+    opts += relay_agent(circuit) if circuit is not None else b''
+    return hdr + MAGIC + opts + b'\xff'
+
+
+class Reply:
+    """A parsed BOOTREPLY: type (OFFER/ACK/NAK), yiaddr, server_id, xid."""
+
+    def __init__(self, data):
+        if len(data) < 240 or data[236:240] != MAGIC:
+            raise ValueError('not a DHCP reply')
+        self.xid = struct.unpack('!I', data[4:8])[0]
+        self.yiaddr = socket.inet_ntoa(data[16:20])
+        self.options = {}
+        i = 240
+        while i < len(data) and data[i] != 255:
+            if data[i] == 0:
+                i += 1
+                continue
+            code, ln = data[i], data[i + 1]
+            self.options[code] = data[i + 2:i + 2 + ln]
+            i += 2 + ln
+        self.type = self.options.get(53, b'\0')[0]
+        sid = self.options.get(54)
+        self.server_id = socket.inet_ntoa(sid) if sid else None
+
+    def __repr__(self):
+        return 'Reply(type=%d, yiaddr=%s)' % (self.type, self.yiaddr)
+
+
+class Relay:
+    """A relay agent on 127.0.0.1 talking to Kea on `port`."""
+
+    def __init__(self, port, timeout=2.0):
+        self.kea = ('127.0.0.1', port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(('127.0.0.1', 0))
+        self.timeout = timeout
+
+    def close(self):
+        self.sock.close()
+
+    def exchange(self, pkt, timeout=None, want_reply=True):
+        """Send pkt; return the Reply with the same xid, or None on timeout."""
+        xid = struct.unpack('!I', pkt[4:8])[0]
+        self.sock.sendto(pkt, self.kea)
+        if not want_reply:
+            return None
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                data, _ = self.sock.recvfrom(4096)
+            except socket.timeout:
+                return None
+            try:
+                r = Reply(data)
+            except ValueError:
+                continue
+            if r.xid == xid:
+                return r
+
+    def discover(self, circuit, mac, timeout=None):
+        return self.exchange(packet(DISCOVER, mac, circuit, _xid()), timeout)
+
+    def request(self, circuit, mac, addr, server_id=None, renew=False,
+                timeout=None):
+        """SELECTING (requested address + server id) or, with renew, a
+        RENEWING request (ciaddr set), both relayed."""
+        if renew:
+            pkt = packet(REQUEST, mac, circuit, _xid(), ciaddr=addr)
+        else:
+            pkt = packet(REQUEST, mac, circuit, _xid(), requested=addr,
+                         server_id=server_id)
+        return self.exchange(pkt, timeout)
+
+    def dora(self, circuit, mac, timeout=None):
+        """DISCOVER then REQUEST; the final Reply (ACK/NAK) or None."""
+        offer = self.discover(circuit, mac, timeout)
+        if offer is None or offer.type != OFFER:
+            return offer
+        return self.request(circuit, mac, offer.yiaddr, offer.server_id,
+                            timeout=timeout)
+
+    def release(self, circuit, mac, addr, server_id):
+        self.exchange(packet(RELEASE, mac, circuit, _xid(), ciaddr=addr,
+                             server_id=server_id), want_reply=False)
+
+    def decline(self, circuit, mac, addr, server_id):
+        self.exchange(packet(DECLINE, mac, circuit, _xid(), requested=addr,
+                             server_id=server_id), want_reply=False)
+
+
+def _xid():
+    return random.getrandbits(32)
+
+
+def kea_config(tmp, pg_dir, pools, hook_params=None, hook=True,
+               identifiers=('flex-id',), lifetime=600, probation=3600,
+               extra=None, hosts_db=True, lease_cmds=True):
+    """Kea dhcp4 configuration (a dict): interfaces ["lo"], udp sockets,
+    control socket and memfile leases in tmp, host reservations in the dpn
+    database at pg_dir (unix socket), one subnet per (pool_id, cidr) relayed
+    from 127.0.0.1, and the hook (hook_params merged into the defaults)."""
+    params = {'database': 'host=%s dbname=dpn user=dpn' % pg_dir,
+              'sweep-interval': 1}
+    params.update(hook_params or {})
+    libs = []
+    if lease_cmds:
+        libs.append({'library': os.path.join(KEA_HOOKS, 'libdhcp_lease_cmds.so')})
+    if hook:
+        libs.append({'library': HOOK, 'parameters': params})
+    subnets = [{'id': int(pid), 'subnet': str(ipaddress.ip_network(cidr)),
+                'relay': {'ip-addresses': [GIADDR]},
+                'reservations-in-subnet': True,
+                'reservations-out-of-pool': True} for pid, cidr in pools]
+    cfg = {
+        'interfaces-config': {'interfaces': ['lo'], 'dhcp-socket-type': 'udp'},
+        'control-socket': {'socket-type': 'unix',
+                           'socket-name': os.path.join(tmp, 'kea.sock')},
+        'lease-database': {'type': 'memfile', 'persist': True,
+                           'name': os.path.join(tmp, 'leases4.csv'),
+                           'lfc-interval': 0},
+        'host-reservation-identifiers': list(identifiers),
+        'valid-lifetime': lifetime, 'min-valid-lifetime': 1,
+        'renew-timer': max(1, lifetime // 2),
+        'rebind-timer': max(1, lifetime * 7 // 8),
+        'decline-probation-period': probation,
+        'expired-leases-processing': {'reclaim-timer-wait-time': 1,
+                                      'hold-reclaimed-time': 0,
+                                      'flush-reclaimed-timer-wait-time': 0},
+        'subnet4': subnets,
+        'hooks-libraries': libs,
+        'loggers': [{'name': 'kea-dhcp4', 'severity': 'INFO',
+                     'output_options': [{'output': os.path.join(tmp, 'kea.log')}]}],
+    }
+    if hosts_db:
+        cfg['hosts-database'] = {
+            'type': 'postgresql', 'name': 'dpn', 'host': pg_dir, 'user': 'dpn',
+            'on-fail': 'serve-retry-continue', 'max-reconnect-tries': 100000,
+            'reconnect-wait-time': 500, 'connect-timeout': 2}
+    cfg.update(extra or {})
+    return {'Dhcp4': cfg}
+
+
+class Kea:
+    """A kea-dhcp4 process on 127.0.0.1:port (free port) with the config
+    from kea_config(); files in tmp. stop() always kills it by PID."""
+
+    def __init__(self, pg, tmp, pools, **cfg_args):
+        self.tmp = tmp
+        self.port = free_port(socket.SOCK_DGRAM)
+        self.conf = os.path.join(tmp, 'kea-dhcp4.conf')
+        self.sock = os.path.join(tmp, 'kea.sock')
+        self.log = os.path.join(tmp, 'kea.log')
+        self.out = os.path.join(tmp, 'kea.out')
+        self.proc = None
+        self.write_config(kea_config(tmp, pg.dir, pools, **cfg_args))
+
+    def write_config(self, cfg):
+        with open(self.conf, 'w') as f:
+            json.dump(cfg, f, indent=1)
+
+    def start(self):
+        env = dict(os.environ, KEA_PIDFILE_DIR=self.tmp,
+                   KEA_LOCKFILE_DIR=self.tmp)
+        # ASan options of the test run do not apply: kea-dhcp4 is not built
+        # with it, and neither is the hook it loads.
+        env.pop('LD_PRELOAD', None)
+        with open(self.out, 'ab') as out:
+            self.proc = subprocess.Popen(
+                [KEA_DHCP4, '-c', self.conf, '-p', str(self.port)],
+                stdout=out, stderr=subprocess.STDOUT, env=env)
+        wait_for(lambda: self._alive() and self.command('version-get'),
+                 timeout=20, what='kea-dhcp4 control socket')
+        return self
+
+    def _alive(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError('kea-dhcp4 exited %s:\n%s' % (
+                self.proc.returncode, self.output()))
+        return True
+
+    def output(self):
+        text = ''
+        for p in (self.out, self.log):
+            if os.path.exists(p):
+                with open(p, errors='replace') as f:
+                    text += f.read()[-4000:]
+        return text
+
+    def command(self, name, arguments=None, timeout=10):
+        """Send a control command; return the decoded answer (a dict)."""
+        req = {'command': name}
+        if arguments is not None:
+            req['arguments'] = arguments
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(self.sock)
+            s.sendall(json.dumps(req).encode())
+            buf = b''
+            while True:
+                try:
+                    ans = json.loads(buf.decode()) if buf else None
+                    if ans is not None:
+                        return ans
+                except ValueError:
+                    pass
+                chunk = s.recv(65536)
+                if not chunk:
+                    return json.loads(buf.decode())
+                buf += chunk
+
+    def stats(self):
+        """The hook's counters (dpn-stats)."""
+        ans = self.command('dpn-stats')
+        if ans.get('result') != 0:
+            raise RuntimeError('dpn-stats: %r' % ans)
+        return ans['arguments']
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
