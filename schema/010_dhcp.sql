@@ -114,7 +114,8 @@ BEGIN
 END $$;
 
 -- Deletes the block of every flat whose gateway has been gone for p_grace
--- seconds (dpn.broker_delete_gateway). Returns how many were deleted.
+-- seconds (dpn.broker_delete_gateway). The gateway row and its credentials
+-- stay, so the box can ask again when it comes back. Returns how many.
 CREATE FUNCTION dpn.dhcp_gateway_sweep(p_grace integer) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -125,7 +126,7 @@ BEGIN
               WHERE since <= now() - make_interval(secs => p_grace)
               ORDER BY since FOR UPDATE SKIP LOCKED LOOP
         BEGIN
-            PERFORM dpn.broker_delete_gateway(r.flat_id);
+            PERFORM dpn.broker_delete_gateway(r.flat_id, keep_gateway => true);
             n := n + 1;
         EXCEPTION WHEN SQLSTATE 'D1001' THEN
             NULL;   -- already gone (deleted through mgmtd meanwhile)

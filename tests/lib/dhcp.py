@@ -173,7 +173,7 @@ def kea_config(tmp, pg_dir, pools, hook_params=None, hook=True,
     database at pg_dir (unix socket), one subnet per (pool_id, cidr) relayed
     from 127.0.0.1, and the hook (hook_params merged into the defaults)."""
     params = {'database': 'host=%s dbname=dpn user=dpn' % pg_dir,
-              'sweep-interval': 1}
+              'sweep-interval': 1, 'decline-probation': probation}
     params.update(hook_params or {})
     libs = []
     if lease_cmds:
@@ -297,3 +297,9 @@ class Kea:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+def migrate(pg):
+    """Apply the dpn schema with the real runner (dpn-mgmtd migrate)."""
+    import mgmtd
+    mgmtd.migrate(pg)

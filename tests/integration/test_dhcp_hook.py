@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""tests/integration/test_dhcp_hook.py — the dhcp-hook in a real kea-dhcp4
+against a real PostgreSQL with the dpn schema, driven by relayed DHCPv4
+packets on loopback: reservations by flex-id (circuit-id || MAC), first-sight
+enrolment, extension of a full block, unknown circuits dropped, lease events
+recorded, the dpn-stats counters."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
+from dpn_test import Cluster, case, check, check_eq, run, tmpdir, wait_for
+import shutil
+import broker
+import dhcp
+
+C1, C2 = b'1101-1201', b'1101-1202'      # circuit-ids of flats 1 and 2
+
+
+class Ctx:
+    pass
+
+
+def block_of(pg, flat):
+    """(first, last) dotted quads of a flat's block."""
+    r = pg.psql("SELECT dpn.ip4(lower(range)), dpn.ip4(upper(range) - 1) "
+                "FROM dpn.blocks WHERE flat_id = %d" % flat)
+    return tuple(r[0]) if r else None
+
+
+def in_block(pg, flat, addr):
+    return pg.scalar("SELECT range @> dpn.ip4_num('%s') FROM dpn.blocks "
+                     "WHERE flat_id = %d" % (addr, flat)) == 't'
+
+
+def allocate(pg, gw, gw_mac, handsets=()):
+    arr = "ARRAY[%s]::macaddr[]" % ','.join("'%s'" % m for m in handsets)
+    return pg.scalar("SELECT dpn.broker_allocate(%d, '%s', %s)" % (gw, gw_mac, arr))
+
+
+@case
+def gateway_gets_its_first_address(ctx):
+    allocate(ctx.pg, ctx.site['gateways'][0], ctx.gw1)
+    ack = ctx.relay.dora(C1, ctx.gw1)
+    check(ack is not None, 'no answer to the gateway')
+    check_eq(ack.type, dhcp.ACK, 'reply type')
+    check_eq(ack.yiaddr, block_of(ctx.pg, ctx.flat1)[0], 'gateway address')
+
+
+@case
+def handsets_get_second_addresses_of_their_flat(ctx):
+    hs = [broker.mac(0x100 + i) for i in range(2)]
+    allocate(ctx.pg, ctx.site['gateways'][0], ctx.gw1, hs)
+    first, _ = block_of(ctx.pg, ctx.flat1)
+    got = set()
+    for m in hs:
+        ack = ctx.relay.dora(C1, m)
+        check(ack is not None and ack.type == dhcp.ACK, 'handset %s: %r' % (m, ack))
+        check(in_block(ctx.pg, ctx.flat1, ack.yiaddr), '%s outside the block' % ack.yiaddr)
+        check(ack.yiaddr != first, 'a handset got the gateway address')
+        got.add(ack.yiaddr)
+    check_eq(len(got), 2, 'distinct handset addresses')
+
+
+@case
+def two_flats_never_get_each_others_addresses(ctx):
+    gw2, h2 = broker.mac(0x201), broker.mac(0x202)
+    allocate(ctx.pg, ctx.site['gateways'][1], gw2, [h2])
+    a = ctx.relay.dora(C2, h2)
+    check(a is not None and a.type == dhcp.ACK, 'flat 2 handset: %r' % a)
+    check(in_block(ctx.pg, ctx.flat2, a.yiaddr), 'flat 2 handset outside its block')
+    check(not in_block(ctx.pg, ctx.flat1, a.yiaddr), 'flat 2 handset in flat 1 block')
+    # Flat 2's handset plugged into flat 1's port: never a flat 2 address.
+    b = ctx.relay.dora(C1, h2, timeout=1)
+    if b is not None and b.type == dhcp.ACK:
+        check(not in_block(ctx.pg, ctx.flat2, b.yiaddr),
+              'flat 1 port served a flat 2 address')
+    # And the reverse with flat 1's gateway on flat 2's port.
+    c = ctx.relay.dora(C2, ctx.gw1, timeout=1)
+    if c is not None and c.type == dhcp.ACK:
+        check(not in_block(ctx.pg, ctx.flat1, c.yiaddr),
+              'flat 2 port served a flat 1 address')
+
+
+@case
+def new_handset_is_enrolled_on_first_sight(ctx):
+    m = broker.mac(0x300)
+    before = ctx.kea.stats()['enrolled']
+    offer = ctx.relay.discover(C1, m)
+    check(offer is not None and offer.type == dhcp.OFFER,
+          'first DISCOVER of a new handset: %r' % offer)
+    check(in_block(ctx.pg, ctx.flat1, offer.yiaddr), 'offer outside the flat block')
+    check_eq(ctx.kea.stats()['enrolled'], before + 1, 'enrolled counter')
+    check_eq(ctx.pg.scalar("SELECT count(*) FROM dpn.handsets WHERE mac = '%s' "
+                           "AND flat_id = %d" % (m, ctx.flat1)), '1', 'handset row')
+    ack = ctx.relay.request(C1, m, offer.yiaddr, offer.server_id)
+    check(ack is not None and ack.type == dhcp.ACK, 'REQUEST after enrolment: %r' % ack)
+    check_eq(ack.yiaddr, offer.yiaddr, 'acked address')
+
+
+@case
+def a_full_block_is_extended(ctx):
+    size0 = int(ctx.pg.scalar("SELECT upper(range) - lower(range) FROM dpn.blocks "
+                              "WHERE flat_id = %d" % ctx.flat1))
+    used = int(ctx.pg.scalar("SELECT count(*) FROM dpn.assignments WHERE flat_id = %d"
+                             % ctx.flat1))
+    addrs = set()
+    for i in range(size0 - used + 1):   # one more handset than there is room
+        m = broker.mac(0x400 + i)
+        ack = ctx.relay.dora(C1, m)
+        check(ack is not None and ack.type == dhcp.ACK, 'handset %d: %r' % (i, ack))
+        check(in_block(ctx.pg, ctx.flat1, ack.yiaddr), 'address outside the block')
+        addrs.add(ack.yiaddr)
+    size1 = int(ctx.pg.scalar("SELECT upper(range) - lower(range) FROM dpn.blocks "
+                              "WHERE flat_id = %d" % ctx.flat1))
+    check(size1 > size0, 'block not extended (%d -> %d)' % (size0, size1))
+    check_eq(len(addrs), size0 - used + 1, 'distinct addresses')
+    # Whatever moved, every device of the flat still gets its own address.
+    first, _ = block_of(ctx.pg, ctx.flat1)
+    ack = ctx.relay.dora(C1, ctx.gw1)
+    check(ack is not None and ack.type == dhcp.ACK and ack.yiaddr == first,
+          'gateway after extension: %r (first %s)' % (ack, first))
+
+
+@case
+def unknown_circuit_and_bad_packets_are_dropped(ctx):
+    st0 = ctx.kea.stats()
+    check(ctx.relay.discover(b'9999-9999', broker.mac(0x500), timeout=1) is None,
+          'unknown circuit answered')
+    check(ctx.relay.discover(b'9999-9999', broker.mac(0x501), timeout=1) is None,
+          'unknown circuit answered (second MAC)')
+    # No circuit-id at all, and a binary circuit-id.
+    check(ctx.relay.exchange(dhcp.packet(dhcp.DISCOVER, broker.mac(0x502), None, 7),
+                             timeout=1) is None, 'packet without option 82 answered')
+    check(ctx.relay.discover(b'\x00\x01\xff', broker.mac(0x503), timeout=1) is None,
+          'binary circuit-id answered')
+    st1 = ctx.kea.stats()
+    check_eq(st1['dropped-unknown'] - st0['dropped-unknown'], 2, 'dropped-unknown')
+    check_eq(st1['dropped-invalid'] - st0['dropped-invalid'], 2, 'dropped-invalid')
+    check_eq(st1['enrolled'], st0['enrolled'], 'nothing enrolled')
+    check_eq(ctx.pg.scalar("SELECT count(*) FROM dpn.handsets WHERE mac IN "
+                           "('%s', '%s')" % (broker.mac(0x500), broker.mac(0x501))),
+             '0', 'handsets created for an unknown circuit')
+
+
+def events(pg, kind, mac):
+    return int(pg.scalar("SELECT count(*) FROM dpn.lease_events WHERE kind = '%s' "
+                         "AND mac = '%s'" % (kind, mac)))
+
+
+@case
+def committed_and_released_leases_are_recorded(ctx):
+    m = broker.mac(0x600)
+    ack = ctx.relay.dora(C1, m)
+    check(ack is not None and ack.type == dhcp.ACK, 'dora: %r' % ack)
+    wait_for(lambda: events(ctx.pg, 'committed', m) == 1, 10, 'committed event')
+    check_eq(ctx.pg.scalar("SELECT online FROM dpn.assignments WHERE mac = '%s'" % m),
+             't', 'online after ACK')
+    ctx.relay.release(C1, m, ack.yiaddr, ack.server_id)
+    wait_for(lambda: events(ctx.pg, 'release', m) == 1, 10, 'release event')
+    check_eq(ctx.pg.scalar("SELECT online FROM dpn.assignments WHERE mac = '%s'" % m),
+             'f', 'online after RELEASE')
+    check_eq(ctx.pg.scalar("SELECT dpn.ip4(addr) FROM dpn.lease_events WHERE "
+                           "kind = 'release' AND mac = '%s'" % m), ack.yiaddr,
+             'released address')
+
+
+@case
+def declined_address_is_put_on_probation(ctx):
+    m = broker.mac(0x700)
+    ack = ctx.relay.dora(C1, m)
+    check(ack is not None and ack.type == dhcp.ACK, 'dora: %r' % ack)
+    ctx.relay.decline(C1, m, ack.yiaddr, ack.server_id)
+    wait_for(lambda: events(ctx.pg, 'decline', m) == 1, 10, 'decline event')
+    row = ctx.pg.psql("SELECT until - since FROM dpn.dhcp_probation WHERE "
+                      "addr = dpn.ip4_num('%s')" % ack.yiaddr)
+    check_eq(row, [['01:00:00']], 'probation period')
+    # Kea holds the declined address back too: nobody gets it meanwhile.
+    again = ctx.relay.dora(C1, m, timeout=1)
+    check(again is None or again.yiaddr != ack.yiaddr,
+          'declined address handed out again: %r' % again)
+
+
+@case
+def counters_add_up(ctx):
+    st = ctx.kea.stats()
+    for k in ('enrolled', 'known', 'lookups', 'dropped-unknown', 'dropped-invalid',
+              'events-queued', 'events-written', 'events-dropped', 'db-errors',
+              'queue-depth', 'queue-size', 'gateways-deleted'):
+        check(k in st, 'dpn-stats lacks ' + k)
+    wait_for(lambda: ctx.kea.stats()['queue-depth'] == 0, 10, 'queue drained')
+    st = ctx.kea.stats()
+    check_eq(st['events-written'], st['events-queued'], 'every event written')
+    check_eq(st['events-dropped'], 0, 'events dropped')
+    check_eq(st['db-errors'], 0, 'db errors')
+    check_eq(int(ctx.pg.scalar("SELECT count(*) FROM dpn.lease_events")),
+             st['events-written'], 'lease_events rows')
+
+
+def main():
+    with Cluster() as pg:
+        tmp = tmpdir('dpn-dhcp-')
+        ctx = Ctx()
+        ctx.pg = pg
+        try:
+            dhcp.migrate(pg)
+            ctx.site = broker.make_site(pg, flats=2, block_size=4, max_block_size=12)
+            ctx.flat1, ctx.flat2 = ctx.site['flats']
+            ctx.gw1 = broker.mac(0x1001)
+            ctx.kea = dhcp.Kea(pg, tmp, [(ctx.site['pool'], '127.16.0.0/16')],
+                               probation=3600).start()
+            ctx.relay = dhcp.Relay(ctx.kea.port)
+            try:
+                run(ctx)
+            finally:
+                ctx.relay.close()
+                ctx.kea.stop()
+                if os.environ.get('DPN_KEEP_LOGS'):
+                    print(ctx.kea.output())
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()
