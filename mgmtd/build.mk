@@ -4,7 +4,8 @@
 # mgmtd/routes.c.
 MGMTD_PKGS   := libmicrohttpd json-c libpq libcrypto
 MGMTD_CFLAGS := $(shell pkg-config --cflags $(MGMTD_PKGS)) \
-                -DDPN_SCHEMA_DIR='"$(PREFIX)/share/dpn/schema"'
+                -DDPN_SCHEMA_DIR='"$(PREFIX)/share/dpn/schema"' \
+                -DDPN_WEB_DIR='"$(PREFIX)/share/dpn/web"'
 MGMTD_LIBS   := $(shell pkg-config --libs $(MGMTD_PKGS)) -lcrypt -lpthread
 MGMTD_SRCS   := $(sort $(wildcard mgmtd/*.c))
 MGMTD_OBJS   := $(MGMTD_SRCS:%.c=$(B)/%.o)

@@ -1,17 +1,40 @@
-/* mgmtd/main.c — dpn-mgmtd: command line (migrate, serve, user add, token
- * add), option parsing, and the hand-off to the server. */
+/* mgmtd/main.c — dpn-mgmtd: the commands (migrate, serve, user add, token
+ * add), serve's options, binding, the privilege drop and the signal wait. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
-#include "log.h"
 #include "migrate.h"
+#include <pthread.h>
+
+#include "server.h"
+
+#ifndef DPN_WEB_DIR
+#define DPN_WEB_DIR "/usr/local/share/dpn/web"
+#endif
 
 static void usage(FILE *f)
 {
-	fputs("usage: dpn-mgmtd migrate --db CONNINFO [--schema-dir DIR]\n", f);
+	fputs("usage: dpn-mgmtd migrate --db CONNINFO [--schema-dir DIR]\n"
+	    "       dpn-mgmtd serve --db CONNINFO [--listen ADDR:PORT] [--web-dir DIR]\n"
+	    "                 [--user USER] [--threads N] [--max-conns N]\n"
+	    "                 [--max-conns-per-ip N] [--timeout SECONDS]\n"
+	    "                 [--login-rate PER_MINUTE] [--syslog] [-d] [-n]\n"
+	    "       dpn-mgmtd user add --db CONNINFO [--role operator|manager] "
+	    "[--building ID]... NAME\n"
+	    "       dpn-mgmtd token add --db CONNINFO [--name NAME] USER\n", f);
 }
 
 static int cmd_migrate(int argc, char **argv)
@@ -49,6 +72,258 @@ static int cmd_migrate(int argc, char **argv)
 	return 0;
 }
 
+/* The web folder of the source tree this binary was built in, if any, else
+ * the installed one. Static storage. */
+static const char *default_web_dir(void)
+{
+	static char path[PATH_MAX];
+	char exe[PATH_MAX], web[PATH_MAX + 32];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	struct stat st;
+
+	if (n > 0) {
+		exe[n] = '\0';
+		snprintf(web, sizeof(web), "%s/../../../web", dirname(exe));
+		if (realpath(web, path) && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			return path;
+	}
+	return stat(DPN_WEB_DIR, &st) == 0 ? DPN_WEB_DIR : NULL;
+}
+
+/* A number option in [lo, hi]. */
+static int num_opt(const char *name, const char *s, unsigned lo, unsigned hi,
+    unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || v < lo || v > hi) {
+		fprintf(stderr, "dpn-mgmtd: --%s must be %u to %u\n", name, lo, hi);
+		return EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_serve(int argc, char **argv, struct mgmtd_config *cfg)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'D' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "web-dir", required_argument, NULL, 'w' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "max-conns", required_argument, NULL, 'C' },
+		{ "max-conns-per-ip", required_argument, NULL, 'I' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "login-rate", required_argument, NULL, 'L' },
+		{ "syslog", no_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, rc = 0;
+
+	while (rc == 0 && (c = getopt_long(argc, argv, "dn", opts, NULL)) != -1) {
+		switch (c) {
+		case 'D': cfg->db = optarg; break;
+		case 'l': cfg->listen = optarg; break;
+		case 'w': cfg->web_dir = optarg; break;
+		case 'u': cfg->user = optarg; break;
+		case 'd': cfg->debug = 1; break;
+		case 'n': cfg->check_only = 1; break;
+		case 's': cfg->foreground = 0; break;
+		case 't': rc = num_opt("threads", optarg, 1, 256, &cfg->threads); break;
+		case 'C': rc = num_opt("max-conns", optarg, 1, 60000, &cfg->max_conns); break;
+		case 'I': rc = num_opt("max-conns-per-ip", optarg, 1, 60000,
+		    &cfg->max_conns_per_ip); break;
+		case 'T': rc = num_opt("timeout", optarg, 1, 3600, &cfg->timeout_s); break;
+		case 'L': rc = num_opt("login-rate", optarg, 1, 100000, &cfg->login_per_min); break;
+		default: rc = EINVAL; break;
+		}
+	}
+	if (rc == 0 && (!cfg->db || optind != argc)) {
+		usage(stderr);
+		rc = EINVAL;
+	}
+	return rc;
+}
+
+/* Splits "host:port" / "[v6]:port" and resolves it (numeric only). */
+static int listen_addr(const char *spec, struct addrinfo **out)
+{
+	char host[128];
+	const char *colon = strrchr(spec, ':');
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+	    .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
+	size_t n;
+
+	if (!colon || colon == spec || !colon[1])
+		return EINVAL;
+	n = (size_t)(colon - spec);
+	if (spec[0] == '[' && colon[-1] == ']') {
+		spec++;
+		n -= 2;
+	}
+	if (n >= sizeof(host))
+		return EINVAL;
+	memcpy(host, spec, n);
+	host[n] = '\0';
+	return getaddrinfo(host, colon + 1, &hints, out) ? EINVAL : 0;
+}
+
+static int bind_listen(const char *spec, int *fd_out)
+{
+	struct addrinfo *ai;
+	int fd, one = 1, rc;
+
+	if ((rc = listen_addr(spec, &ai))) {
+		log_warnx("--listen %s: want ADDRESS:PORT, numeric", spec);
+		return rc;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1024)) {
+		rc = errno;
+		log_warn("listen on %s", spec);
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return rc;
+	}
+	freeaddrinfo(ai);
+	*fd_out = fd;
+	return 0;
+}
+
+/* As root: become cfg->user for good (groups, gid, uid). */
+static int drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return 0;
+	if (!(pw = getpwnam(user))) {
+		log_warnx("no such user %s to run as", user);
+		return ENOENT;
+	}
+	if (setgroups(1, &pw->pw_gid) || setgid(pw->pw_gid) || setuid(pw->pw_uid)) {
+		log_warn("dropping privileges to %s", user);
+		return EPERM;
+	}
+	if (setuid(0) == 0) {
+		log_warnx("could regain root after dropping privileges");
+		return EPERM;
+	}
+	log_info("running as %s (uid %u)", user, (unsigned)pw->pw_uid);
+	return 0;
+}
+
+static int check_config(const struct mgmtd_config *cfg)
+{
+	struct addrinfo *ai;
+	PQconninfoOption *o;
+	char *err = NULL;
+	struct stat st;
+
+	if (listen_addr(cfg->listen, &ai)) {
+		log_warnx("--listen %s: want ADDRESS:PORT, numeric", cfg->listen);
+		return EINVAL;
+	}
+	freeaddrinfo(ai);
+	if (!(o = PQconninfoParse(cfg->db, &err))) {
+		log_warnx("--db: %s", err ? err : "cannot parse");
+		PQfreemem(err);
+		return EINVAL;
+	}
+	PQconninfoFree(o);
+	if (cfg->web_dir && (stat(cfg->web_dir, &st) || !S_ISDIR(st.st_mode))) {
+		log_warnx("--web-dir %s: not a folder", cfg->web_dir);
+		return EINVAL;
+	}
+	if (geteuid() == 0 && !getpwnam(cfg->user)) {
+		log_warnx("--user %s: no such user", cfg->user);
+		return EINVAL;
+	}
+	return 0;
+}
+
+static int serve_init(const struct mgmtd_config *cfg)
+{
+	int rc;
+
+	if ((rc = router_init()) || (rc = db_init(cfg->db, cfg->threads)) ||
+	    (rc = auth_init(cfg)))
+		return rc;
+	metrics_init(router_count());
+	if (cfg->web_dir && (rc = static_init(cfg->web_dir)))
+		log_warnx("--web-dir %s: %s", cfg->web_dir, strerror(rc));
+	return rc;
+}
+
+static void serve_free(void)
+{
+	static_free();
+	metrics_free();
+	auth_free();
+	db_free();
+	router_free();
+}
+
+/* Waits for SIGINT or SIGTERM (blocked in every thread). */
+static void wait_signal(const sigset_t *set)
+{
+	int sig = 0;
+
+	while (sigwait(set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
+		;
+	log_info("signal %d: shutting down", sig);
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	struct mgmtd_config cfg = { .listen = "127.0.0.1:8080", .user = "dpn",
+	    .foreground = 1, .threads = 8, .max_conns = 4096,
+	    .max_conns_per_ip = 1024, .timeout_s = 30, .login_per_min = 30 };
+	struct MHD_Daemon *d = NULL;
+	sigset_t set;
+	int fd = -1, rc = 1;
+
+	if (parse_serve(argc, argv, &cfg))
+		return 2;
+	if (!cfg.web_dir)
+		cfg.web_dir = default_web_dir();
+	log_init("dpn-mgmtd", cfg.foreground, cfg.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (check_config(&cfg))
+		return 1;
+	if (cfg.check_only) {
+		printf("dpn-mgmtd: configuration OK\n");
+		return 0;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (bind_listen(cfg.listen, &fd) || drop_privileges(cfg.user) ||
+	    serve_init(&cfg))
+		goto out;
+	if (http_start(&cfg, fd, &d)) {
+		log_warnx("cannot start the HTTP server");
+		goto out;
+	}
+	log_info("listening on http://%s (%u threads, web %s)", cfg.listen,
+	    cfg.threads, cfg.web_dir ? cfg.web_dir : "off");
+	wait_signal(&set);
+	MHD_stop_daemon(d);
+	rc = 0;
+out:
+	if (!d && fd >= 0)
+		close(fd);
+	serve_free();
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	log_init("dpn-mgmtd", 1, LOG_LVL_INFO);
@@ -58,6 +333,12 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "migrate") == 0)
 		return cmd_migrate(argc - 1, argv + 1);
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	if (argc >= 3 && strcmp(argv[1], "user") == 0 && strcmp(argv[2], "add") == 0)
+		return cmd_user_add(argc - 2, argv + 2);
+	if (argc >= 3 && strcmp(argv[1], "token") == 0 && strcmp(argv[2], "add") == 0)
+		return cmd_token_add(argc - 2, argv + 2);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		usage(stdout);
 		return 0;

@@ -1,0 +1,238 @@
+/* mgmtd/broker.c — the broker endpoints gatewayd calls with its Basic
+ * credentials: allocation request, one more handset, deletion request and
+ * address report. Each is one call of a dpn.broker_* function (one
+ * transaction, docs/schema.md) for the authenticated gateway's flat. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "server.h"
+
+#define BROKER_MAX_MACS 1000      /* handsets listed in one request */
+#define BROKER_MAX_REPORT 4096    /* addresses in one report */
+
+/* Sets dpn.actor (the audit log's actor) in the statement's own
+ * transaction before the function runs: a FROM subquery with a volatile
+ * call is evaluated first and not flattened. */
+#define AS_GATEWAY(n) "FROM (SELECT set_config('dpn.actor', $" n ", true)) AS actor"
+
+/* "gateway:USERNAME", kept for the request. */
+static const char *actor(struct api_req *r)
+{
+	char buf[96];
+
+	snprintf(buf, sizeof(buf), "gateway:%s", r->gw.username);
+	return http_keep(r->http, strdup(buf));
+}
+
+/* Answers a broker function's jsonb result. */
+static void broker_answer(struct api_req *r, const char *op, PGresult *res)
+{
+	api_json_text(r, 200, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	metrics_broker(op, 1);
+}
+
+/* Turns a JSON array of MAC strings into a PostgreSQL array literal of
+ * canonical MACs (safe: only hex digits and colons); answers 4xx naming
+ * the element on a bad one. *out is kept for the request. */
+static int mac_array(struct api_req *r, json_object *arr, const char *name,
+    const char **out)
+{
+	size_t n = arr ? json_object_array_length(arr) : 0;
+	char *lit = malloc(n * 18 + 3), mac[18], field[64];
+	size_t len = 0;
+
+	if (!lit || !http_keep(r->http, lit)) {
+		api_error(r, 503, NULL, "out of memory");
+		return ENOMEM;
+	}
+	lit[len++] = '{';
+	for (size_t i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+
+		snprintf(field, sizeof(field), "%s[%zu]", name, i);
+		if (!json_object_is_type(v, json_type_string) ||
+		    api_mac_canon(json_object_get_string(v), mac)) {
+			api_error(r, json_object_is_type(v, json_type_string) ? 422 : 400,
+			    field, "%s must be a MAC address like aa:bb:cc:dd:ee:ff", field);
+			return EINVAL;
+		}
+		if (i)
+			lit[len++] = ',';
+		memcpy(lit + len, mac, 17);
+		len += 17;
+	}
+	lit[len++] = '}';
+	lit[len] = '\0';
+	*out = lit;
+	return 0;
+}
+
+static void broker_allocate(struct api_req *r)
+{
+	const char *gw_mac, *macs;
+	json_object *list = NULL;
+	struct api_field f[] = {
+		API_MAC("gateway_mac", API_REQUIRED, &gw_mac),
+		API_ARR("handset_macs", 0, &list, BROKER_MAX_MACS),
+		API_FIELDS_END
+	};
+	PGresult *res;
+
+	if (api_decode(r, f) || mac_array(r, list, "handset_macs", &macs))
+		return;
+	if (api_sql1(r, &res, NULL, "SELECT dpn.broker_allocate($1::bigint, "
+	    "$2::macaddr, $3::macaddr[]) " AS_GATEWAY("4"), r->gw.id, gw_mac, macs,
+	    actor(r))) {
+		metrics_broker("allocate", 0);
+		return;
+	}
+	broker_answer(r, "allocate", res);
+}
+
+static void broker_handsets(struct api_req *r)
+{
+	const char *mac;
+	struct api_field f[] = {
+		API_MAC("mac", API_REQUIRED, &mac),
+		API_FIELDS_END
+	};
+	PGresult *res;
+
+	if (api_decode(r, f))
+		return;
+	if (api_sql1(r, &res, NULL, "SELECT dpn.broker_add_handset($1::bigint, "
+	    "$2::macaddr) " AS_GATEWAY("3"), r->gw.flat_id, mac, actor(r))) {
+		metrics_broker("handsets", 0);
+		return;
+	}
+	broker_answer(r, "handsets", res);
+}
+
+static void broker_delete(struct api_req *r)
+{
+	const char *mac = NULL;
+	int gateway = 0;
+	struct api_field f[] = {
+		API_MAC("mac", 0, &mac),
+		API_BOOL("gateway", 0, &gateway),
+		API_FIELDS_END
+	};
+	PGresult *res;
+	int rc;
+
+	if (api_decode(r, f))
+		return;
+	if (f[0].present == f[1].present) {
+		api_error(r, f[0].present ? 422 : 400, f[0].present ? "gateway" : "mac",
+		    "give either mac (a handset) or \"gateway\": true");
+		return;
+	}
+	if (f[1].present && !gateway) {
+		api_error(r, 422, "gateway", "gateway must be true (or give mac)");
+		return;
+	}
+	if (mac)
+		rc = api_sql1(r, &res, NULL, "SELECT dpn.broker_delete_handset("
+		    "$1::bigint, $2::macaddr) " AS_GATEWAY("3"), r->gw.flat_id, mac, actor(r));
+	else
+		rc = api_sql1(r, &res, NULL, "SELECT dpn.broker_delete_gateway($1::bigint, "
+		    "true) " AS_GATEWAY("2"), r->gw.flat_id, actor(r));
+	if (rc) {
+		metrics_broker("delete", 0);
+		return;
+	}
+	broker_answer(r, "delete", res);
+}
+
+static int is_ipv4(json_object *v)
+{
+	struct in_addr a;
+	const char *s;
+
+	if (!json_object_is_type(v, json_type_string))
+		return 0;
+	s = json_object_get_string(v);
+	return strlen(s) <= 15 && inet_pton(AF_INET, s, &a) == 1;
+}
+
+/* allotted: [{"mac", "address"}], each checked strictly. */
+static int check_allotted(struct api_req *r, json_object *arr)
+{
+	char prefix[48];
+
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+		const char *mac, *addr;
+		struct api_field f[] = {
+			API_MAC("mac", API_REQUIRED, &mac),
+			API_IPV4("address", API_REQUIRED, &addr),
+			API_FIELDS_END
+		};
+
+		snprintf(prefix, sizeof(prefix), "allotted[%zu]", i);
+		if (!json_object_is_type(v, json_type_object)) {
+			api_error(r, 400, prefix, "%s must be an object {mac, address}", prefix);
+			return EINVAL;
+		}
+		if (api_decode_obj(r, v, prefix, f))
+			return EINVAL;
+		/* The function reads the canonical MAC. */
+		json_object_object_add(v, "mac", json_object_new_string(mac));
+	}
+	return 0;
+}
+
+static int check_free(struct api_req *r, json_object *arr)
+{
+	char field[48];
+
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+
+		if (!is_ipv4(v)) {
+			snprintf(field, sizeof(field), "free[%zu]", i);
+			api_error(r, json_object_is_type(v, json_type_string) ? 422 : 400,
+			    field, "%s must be an IPv4 address like 10.0.0.1", field);
+			return EINVAL;
+		}
+	}
+	return 0;
+}
+
+static const char *json_text(json_object *v)
+{
+	return v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN) : "[]";
+}
+
+static void broker_report(struct api_req *r)
+{
+	json_object *allotted = NULL, *freel = NULL;
+	struct api_field f[] = {
+		API_ARR("allotted", API_REQUIRED, &allotted, BROKER_MAX_REPORT),
+		API_ARR("free", API_REQUIRED, &freel, BROKER_MAX_REPORT),
+		API_FIELDS_END
+	};
+	PGresult *res;
+
+	if (api_decode(r, f) || check_allotted(r, allotted) || check_free(r, freel))
+		return;
+	if (api_sql1(r, &res, NULL, "SELECT dpn.broker_report($1::bigint, $2::jsonb, "
+	    "$3::jsonb) " AS_GATEWAY("4"), r->gw.id, json_text(allotted), json_text(freel),
+	    actor(r))) {
+		metrics_broker("report", 0);
+		return;
+	}
+	broker_answer(r, "report", res);
+}
+
+const struct api_route api_broker_routes[] = {
+	{ "POST", "/api/v1/broker/allocate", broker_allocate, API_GATEWAY },
+	{ "POST", "/api/v1/broker/handsets", broker_handsets, API_GATEWAY },
+	{ "POST", "/api/v1/broker/delete", broker_delete, API_GATEWAY },
+	{ "POST", "/api/v1/broker/report", broker_report, API_GATEWAY },
+	API_ROUTES_END
+};

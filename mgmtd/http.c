@@ -1,0 +1,435 @@
+/* mgmtd/http.c — libmicrohttpd glue: request state, body accumulation under
+ * a size cap, answers with security headers, and the api_* answer functions
+ * of api.h. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "server.h"
+
+static const char CSP[] = "default-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'; object-src 'none'";
+
+uint64_t http_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+char *http_keep(struct api_http *h, char *s)
+{
+	char **v;
+
+	if (!s)
+		return NULL;
+	v = realloc(h->strs, (h->nstrs + 1) * sizeof(*v));
+	if (!v) {
+		free(s);
+		return NULL;
+	}
+	h->strs = v;
+	h->strs[h->nstrs++] = s;
+	return s;
+}
+
+static void answer_clear(struct api_http *h)
+{
+	free(h->resp);
+	h->resp = NULL;
+	h->resp_len = 0;
+	if (h->resp_fd >= 0)
+		close(h->resp_fd);
+	h->resp_fd = -1;
+	h->status = 0;
+}
+
+void http_answer(struct api_http *h, unsigned status, const char *type,
+    char *body, size_t len)
+{
+	answer_clear(h);
+	h->status = status;
+	h->resp_type = type;
+	h->resp = body;
+	h->resp_len = len;
+}
+
+void http_answer_fd(struct api_http *h, int fd, uint64_t size, const char *type)
+{
+	answer_clear(h);
+	h->status = 200;
+	h->resp_type = type;
+	h->resp_fd = fd;
+	h->resp_fd_size = size;
+}
+
+/* Out of memory while answering: a fixed 500 (body NULL -> static text). */
+static void answer_oom(struct api_http *h)
+{
+	static const char oom[] = "{\"error\":\"out of memory\"}";
+	char *b = strdup(oom);
+
+	http_answer(h, b ? 500 : 503, "application/json", b, b ? sizeof(oom) - 1 : 0);
+}
+
+void api_json_text(struct api_req *r, unsigned status, const char *text)
+{
+	char *b = strdup(text);
+
+	if (!b) {
+		answer_oom(r->http);
+		return;
+	}
+	http_answer(r->http, status, "application/json", b, strlen(b));
+}
+
+void api_json(struct api_req *r, unsigned status, json_object *obj)
+{
+	const char *s;
+
+	if (!obj) {
+		answer_oom(r->http);
+		return;
+	}
+	s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (s)
+		api_json_text(r, status, s);
+	else
+		answer_oom(r->http);
+	json_object_put(obj);
+}
+
+void api_error(struct api_req *r, unsigned status, const char *field,
+    const char *fmt, ...)
+{
+	json_object *o = json_object_new_object();
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (o) {
+		json_object_object_add(o, "error", json_object_new_string(msg));
+		if (field)
+			json_object_object_add(o, "field", json_object_new_string(field));
+	}
+	api_json(r, status, o);
+}
+
+void api_no_content(struct api_req *r)
+{
+	http_answer(r->http, 204, NULL, NULL, 0);
+}
+
+int api_answered(const struct api_req *r)
+{
+	return r->http->status != 0;
+}
+
+int api_header(struct api_req *r, const char *name, const char *value)
+{
+	struct api_http *h = r->http;
+	char *n, *v;
+
+	if (h->nhdr == MAX_HEADERS)
+		return ENOSPC;
+	n = strdup(name);
+	v = strdup(value);
+	if (!n || !v) {
+		free(n);
+		free(v);
+		return ENOMEM;
+	}
+	h->hdr_name[h->nhdr] = n;
+	h->hdr_value[h->nhdr++] = v;
+	return 0;
+}
+
+const char *api_query(struct api_req *r, const char *key)
+{
+	return MHD_lookup_connection_value(r->http->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static void add_security_headers(struct MHD_Response *resp, int is_static)
+{
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "Content-Security-Policy", CSP);
+	MHD_add_response_header(resp, "Cache-Control",
+	    is_static ? "no-cache" : "no-store");
+}
+
+/* Builds and queues the answer; MHD keeps its own reference. */
+static enum MHD_Result queue_answer(struct api_http *h)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (h->status == 0) {
+		log_warnx("%s %s: handler gave no answer", h->req.method, h->req.path);
+		api_error(&h->req, 500, NULL, "internal error");
+	}
+	if (h->resp_fd >= 0) {
+		resp = MHD_create_response_from_fd64(h->resp_fd_size, h->resp_fd);
+		if (resp)
+			h->resp_fd = -1;      /* MHD owns it now */
+	} else {
+		resp = MHD_create_response_from_buffer(h->resp_len, h->resp,
+		    MHD_RESPMEM_MUST_FREE);
+		if (resp)
+			h->resp = NULL;
+	}
+	if (!resp)
+		return MHD_NO;
+	if (h->resp_type)
+		MHD_add_response_header(resp, "Content-Type", h->resp_type);
+	add_security_headers(resp, h->route_idx < 0);
+	for (int i = 0; i < h->nhdr; i++)
+		MHD_add_response_header(resp, h->hdr_name[i], h->hdr_value[i]);
+	ret = MHD_queue_response(h->conn, h->status, resp);
+	MHD_destroy_response(resp);
+	h->done = 1;
+	return ret;
+}
+
+static void client_addr(struct api_http *h)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(h->conn,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(h->client, sizeof(h->client), "?");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		    h->client, sizeof(h->client));
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		    h->client, sizeof(h->client));
+}
+
+static struct api_http *req_new(struct MHD_Connection *conn, const char *url,
+    const char *method)
+{
+	struct api_http *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->conn = conn;
+	h->resp_fd = -1;
+	h->route_idx = -1;
+	h->t0_ns = http_now_ns();
+	h->req.http = h;
+	h->req.method = method;
+	h->req.path = url;
+	h->req.body = "";
+	client_addr(h);
+	return h;
+}
+
+static void req_free(struct api_http *h)
+{
+	answer_clear(h);
+	for (int i = 0; i < h->nhdr; i++) {
+		free(h->hdr_name[i]);
+		free(h->hdr_value[i]);
+	}
+	for (size_t i = 0; i < h->nstrs; i++)
+		free(h->strs[i]);
+	free(h->strs);
+	if (h->json)
+		json_object_put(h->json);
+	free(h->buf);
+	free(h->path);
+	free(h);
+}
+
+/* The declared length is over the cap: answer 413 before reading it. */
+static int declared_too_big(struct api_http *h)
+{
+	const char *cl = MHD_lookup_connection_value(h->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	char *end;
+	unsigned long long n;
+
+	if (!cl)
+		return 0;
+	errno = 0;
+	n = strtoull(cl, &end, 10);
+	return errno != 0 || *end != '\0' || n > h->limit;
+}
+
+static void answer_too_big(struct api_http *h)
+{
+	api_error(&h->req, 413, NULL, "request body too large (limit %zu bytes)",
+	    h->limit);
+}
+
+/* Appends an upload chunk, or only counts it once over the cap. */
+static int body_append(struct api_http *h, const char *data, size_t n)
+{
+	size_t cap;
+	char *b;
+
+	if (h->too_big || h->len + n > h->limit) {
+		h->too_big = 1;
+		return 0;
+	}
+	if (h->len + n + 1 > h->cap) {
+		cap = h->cap ? h->cap : 1024;
+		while (cap < h->len + n + 1)
+			cap *= 2;
+		if (!(b = realloc(h->buf, cap)))
+			return ENOMEM;
+		h->buf = b;
+		h->cap = cap;
+	}
+	memcpy(h->buf + h->len, data, n);
+	h->len += n;
+	h->buf[h->len] = '\0';
+	return 0;
+}
+
+static enum MHD_Result first_call(struct api_http *h, const char *method,
+    const char *url)
+{
+	router_match(h, method, url);
+	h->limit = h->route && (h->route->flags & API_BULK) ? BODY_MAX_BULK : BODY_MAX;
+	if (declared_too_big(h)) {
+		answer_too_big(h);
+		return queue_answer(h);
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result ahc(void *cls, struct MHD_Connection *conn,
+    const char *url, const char *method, const char *version,
+    const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct api_http *h = *con_cls;
+
+	(void)cls;
+	(void)version;
+	if (!h) {
+		if (!(h = req_new(conn, url, method)))
+			return MHD_NO;
+		*con_cls = h;
+		return first_call(h, method, url);
+	}
+	if (h->done) {               /* answered early: drop the rest */
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (body_append(h, upload, *upload_size))
+			return MHD_NO;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (h->too_big) {
+		answer_too_big(h);
+	} else {
+		if (h->buf) {
+			h->req.body = h->buf;
+			h->req.body_len = h->len;
+		}
+		router_dispatch(h);
+	}
+	return queue_answer(h);
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct api_http *h = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (!h)
+		return;
+	metrics_observe(h->route_idx, h->status, http_now_ns() - h->t0_ns);
+	req_free(h);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	static struct log_rl rl = LOG_RL_INIT(10, 60);
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_warnx_rl(&rl, "http: %s", msg);
+}
+
+int http_start(const struct mgmtd_config *cfg, int listen_fd,
+    struct MHD_Daemon **out)
+{
+	struct MHD_Daemon *d;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	    MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+
+	d = MHD_start_daemon(flags, 0, NULL, NULL, ahc, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_conns,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_conns_per_ip,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+	    MHD_OPTION_END);
+	if (!d)
+		return EIO;
+	*out = d;
+	return 0;
+}
+
+/* One paging parameter: absent -> def; else 1..max digits only. */
+static int paging_param(struct api_req *r, const char *key, int64_t def,
+    int64_t max, int64_t *out)
+{
+	const char *s = api_query(r, key);
+	char *end;
+	long long v;
+
+	if (!s) {
+		*out = def;
+		return 0;
+	}
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (!*s || *end || errno || v < 1 || v > max) {
+		api_error(r, 422, key, "%s must be a whole number from 1 to %lld", key,
+		    (long long)max);
+		return EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+int api_paging(struct api_req *r, char limit[24], char offset[24],
+    int64_t *page, int64_t *per_page)
+{
+	if (paging_param(r, "page", 1, 1000000, page) ||
+	    paging_param(r, "per_page", 50, 500, per_page))
+		return EINVAL;
+	snprintf(limit, 24, "%lld", (long long)*per_page);
+	snprintf(offset, 24, "%lld", (long long)((*page - 1) * *per_page));
+	return 0;
+}

@@ -1,0 +1,13 @@
+/* mgmtd/routes.c — every route table of mgmtd. A new resource file adds its
+ * table here (declare it below, list it in api_route_tables). */
+#include "server.h"
+
+extern const struct api_route api_sites_routes[];
+
+const struct api_route *const api_route_tables[] = {
+	api_ops_routes,
+	api_session_routes,
+	api_broker_routes,
+	api_sites_routes,
+	NULL
+};
