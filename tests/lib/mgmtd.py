@@ -77,6 +77,62 @@ def add_gateway(cluster, flat_id):
     return user, secret
 
 
+def seed(cluster, site_number=100, cidr='127.16.0.0/16', flats=4,
+         building=1101, block_size=4, max_block_size=10):
+    """A site with one pool and one building of `flats` flats (numbers 1201,
+    1202, ...) made straight in SQL; return (site_id, [flat ids])."""
+    site = cluster.scalar(
+        "INSERT INTO dpn.sites (number, block_size, max_block_size) VALUES "
+        "(%d, %d, %d) RETURNING id" % (site_number, block_size, max_block_size))
+    cluster.psql("INSERT INTO dpn.pools (site_id, cidr) VALUES (%s, '%s')"
+                 % (site, cidr))
+    b = cluster.scalar("INSERT INTO dpn.buildings (site_id, number) VALUES "
+                       "(%s, %d) RETURNING id" % (site, building))
+    cluster.psql("INSERT INTO dpn.flats (building_id, number) SELECT %s, "
+                 "1201 + g FROM generate_series(0, %d) g" % (b, flats - 1))
+    ids = [int(r[0]) for r in cluster.psql(
+        "SELECT id FROM dpn.flats WHERE building_id = %s ORDER BY number" % b)]
+    return int(site), ids
+
+
+def invariants(cluster):
+    """What must hold whatever happened: a list of violations (empty when
+    all is well). Every block has its gateway's assignment at its first
+    address, every assignment lies in its flat's block and has its Kea host
+    row, no address is held twice in a site, no blocks overlap."""
+    checks = {
+        'block without its gateway assignment':
+            "SELECT b.id FROM dpn.blocks b WHERE NOT EXISTS (SELECT 1 FROM "
+            "dpn.assignments a WHERE a.block_id = b.id AND a.gateway_id IS NOT "
+            "NULL AND a.addr = lower(b.range))",
+        'assignment outside a block of its flat':
+            "SELECT a.id FROM dpn.assignments a LEFT JOIN dpn.blocks b ON "
+            "b.id = a.block_id AND b.flat_id = a.flat_id WHERE b.id IS NULL OR "
+            "NOT b.range @> a.addr",
+        'assignment without its Kea host row':
+            "SELECT a.id FROM dpn.assignments a WHERE NOT EXISTS (SELECT 1 FROM "
+            "public.hosts h WHERE h.dhcp_identifier = dpn.kea_flex_id("
+            "a.circuit_id, a.mac) AND h.dhcp_identifier_type = 4 AND "
+            "h.dhcp4_subnet_id = a.pool_id AND h.ipv4_address = a.addr)",
+        'Kea host row without an assignment':
+            "SELECT h.host_id FROM public.hosts h WHERE NOT EXISTS (SELECT 1 "
+            "FROM dpn.assignments a WHERE h.dhcp_identifier = dpn.kea_flex_id("
+            "a.circuit_id, a.mac) AND h.dhcp4_subnet_id = a.pool_id)",
+        'address held twice':
+            "SELECT site_id, addr FROM dpn.assignments GROUP BY 1, 2 "
+            "HAVING count(*) > 1",
+        'overlapping blocks':
+            "SELECT x.id FROM dpn.blocks x JOIN dpn.blocks y ON x.site_id = "
+            "y.site_id AND x.id < y.id AND x.range && y.range",
+    }
+    bad = []
+    for what, sql in checks.items():
+        rows = cluster.psql(sql)
+        if rows:
+            bad.append('%s: %r' % (what, rows[:5]))
+    return bad
+
+
 def dump(cluster, skip=('sessions',)):
     """Every row of every dpn table and of public.hosts, as text, for
     before/after comparisons."""
@@ -240,14 +296,20 @@ class Server:
         return self.proc.returncode if self.proc else None
 
     def kill9(self):
+        """kill -9 by PID; a later start() brings it back on the same port."""
         self.stop(signal.SIGKILL)
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.stop()
+    def __exit__(self, exc_type, exc, tb):
+        """Stops mgmtd; a clean stop must exit 0 (the sanitizers' leak check
+        runs at exit and fails it otherwise)."""
+        rc = self.stop()
+        log = self.log()
         os.unlink(self.log_path)
+        if exc_type is None and rc != 0:
+            raise RuntimeError('mgmtd exited %s on SIGTERM:\n%s' % (rc, log))
 
 
 def wait_503_then(client, path, want, timeout=20):
