@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# tests/integration/test_install.sh — `make install` honours PREFIX and
+# DESTDIR: the programs, schema, web admin, man page and Kea hook land under
+# DESTDIR/PREFIX, and nothing lands elsewhere.
+set -euo pipefail
+cd "${DPN_ROOT:-$(dirname "$0")/../..}"
+san=0; case "${DPN_BUILD:-}" in */build/san) san=1 ;; esac
+dest=$(mktemp -d)
+trap 'rm -rf "$dest"' EXIT
+fail() { echo "not ok: $*"; exit 1; }
+
+make -s --no-print-directory SANITIZE=$san install DESTDIR="$dest" PREFIX=/opt/dpn >/dev/null
+echo "installed files:"; (cd "$dest" && find . -type f | sort | sed 's/^/  /')
+
+[ -x "$dest/opt/dpn/sbin/dpn-mgmtd" ] || fail "dpn-mgmtd not in PREFIX/sbin"
+ls "$dest"/opt/dpn/share/dpn/schema/001_*.sql >/dev/null || fail "schema not installed"
+[ -f "$dest/opt/dpn/share/dpn/web/index.html" ] || fail "web admin not installed"
+[ -f "$dest/opt/dpn/share/man/man8/dpn-mgmtd.8" ] || fail "man page not installed"
+find "$dest" -name 'libdpn_dhcp.so' | grep -q . || fail "Kea hook not installed"
+outside=$(cd "$dest" && find . -mindepth 1 -maxdepth 1 ! -name opt)
+[ -z "$outside" ] || fail "installed outside PREFIX: $outside"
+# The man page is well-formed enough for man(1) to render.
+if command -v groff >/dev/null; then
+  groff -man -Tutf8 -ww "$dest/opt/dpn/share/man/man8/dpn-mgmtd.8" >/dev/null 2>&1 \
+    || fail "man page does not render"
+fi
+echo "1 passed, 0 failed"
