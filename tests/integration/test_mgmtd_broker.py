@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""test_mgmtd_broker — the broker flows over HTTP as gatewayd drives them:
+allocation (idempotent), one more handset with the block extended when full,
+deletion of a handset and of the gateway's whole block, and the gateway's
+report reconciled with the database; each checked against the rows in
+PostgreSQL and Kea's reservations."""
+import ipaddress
+import os
+import sys
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
+from dpn_test import Cluster, case, check, check_eq, run  # noqa: E402
+import mgmtd  # noqa: E402
+
+S = {}
+
+
+def gw(i):
+    """Client of flat i's gateway."""
+    user, secret = S['creds'][i]
+    return S['srv'].client().basic(user, secret)
+
+
+def mac(flat, n):
+    return '02:00:00:00:%02x:%02x' % (flat, n)
+
+
+def assigned(pg, flat_id):
+    """{mac: address} of the flat's assignments, from SQL."""
+    return {m: a for m, a in pg.psql(
+        'SELECT mac::text, dpn.ip4(addr) FROM dpn.assignments WHERE flat_id = %d'
+        % flat_id)}
+
+
+def free_count(pg):
+    return int(pg.scalar(
+        "SELECT (e->>'free')::int FROM jsonb_array_elements("
+        "dpn.pool_utilisation(%d)) e" % S['site']))
+
+
+@case
+def allocation_gives_a_block_and_is_idempotent(pg):
+    c = gw(0)
+    req = {'gateway_mac': mac(0, 0).upper(), 'handset_macs': [mac(0, 1), mac(0, 2).replace(':', '-')]}
+    status, a = c.post('/api/v1/broker/allocate', req)
+    check_eq(status, 200, 'allocate: %r' % a)
+    first = ipaddress.ip_address(a['block']['first'])
+    check_eq(a['block']['size'], 4, 'block size of the site')
+    check_eq(a['gateway'], {'mac': mac(0, 0), 'address': str(first)}, 'gateway first address')
+    got = {h['mac']: h['address'] for h in a['handsets']}
+    check_eq(sorted(got), [mac(0, 1), mac(0, 2)], 'both handsets')
+    for addr in got.values():
+        check(first < ipaddress.ip_address(addr) <= first + 3, 'inside the block')
+    check_eq(assigned(pg, S['flats'][0]), dict(got, **{mac(0, 0): str(first)}),
+             'assignments in SQL')
+    hosts = pg.scalar('SELECT count(*) FROM public.hosts WHERE dhcp4_subnet_id = %s'
+                      % S['pool'])
+    check_eq(hosts, '3', 'Kea reservations')
+    status, again = c.post('/api/v1/broker/allocate', req)
+    check_eq((status, again), (200, a), 'second allocation: same answer')
+    check_eq(mgmtd.invariants(pg), [], 'invariants')
+
+
+@case
+def more_handsets_extend_the_block(pg):
+    c = gw(0)
+    seen = set(assigned(pg, S['flats'][0]).values())
+    for n in range(3, 10):
+        status, h = c.post('/api/v1/broker/handsets', {'mac': mac(0, n)})
+        check_eq(status, 200, 'handset %d: %r' % (n, h))
+        check(h['address'] not in seen, 'a new address for handset %d' % n)
+        seen.add(h['address'])
+        blk = h['block']
+        lo, hi = (ipaddress.ip_address(blk['first']), ipaddress.ip_address(blk['last']))
+        check(lo < ipaddress.ip_address(h['address']) <= hi, 'inside its block')
+    check_eq(h['block']['size'], 10, 'block grew to max_block_size')
+    status, again = c.post('/api/v1/broker/handsets', {'mac': mac(0, 9)})
+    check_eq((status, again['address']), (200, h['address']), 'idempotent')
+    # Gateway + 9 handsets fill max_block_size 10 and the handset numbers 1-9.
+    status, full = c.post('/api/v1/broker/handsets', {'mac': mac(0, 10)})
+    check_eq(status, 409, 'flat full: %r' % full)
+    status, a = c.post('/api/v1/broker/allocate', {'gateway_mac': mac(0, 0)})
+    check_eq(a['gateway']['address'], h['block']['first'], 'gateway kept its address')
+    check_eq(mgmtd.invariants(pg), [], 'invariants')
+
+
+@case
+def handset_deletion_frees_its_address_for_reuse(pg):
+    c = gw(0)
+    before = assigned(pg, S['flats'][0])
+    status, d = c.post('/api/v1/broker/delete', {'mac': mac(0, 3)})
+    check_eq((status, d['deleted']), (200, [before[mac(0, 3)]]), 'deleted')
+    check(mac(0, 3) not in assigned(pg, S['flats'][0]), 'gone from SQL')
+    queued = pg.scalar("SELECT count(*) FROM dpn.lease_deletions WHERE dpn.ip4(addr) = '%s'"
+                       % before[mac(0, 3)])
+    check_eq(queued, '1', 'lease deletion queued for Kea')
+    # The handset keeps its number; the block is full but for the freed one.
+    status, h = c.post('/api/v1/broker/handsets', {'mac': mac(0, 3)})
+    check_eq(status, 200, 'handset after a deletion: %r' % h)
+    check_eq(h['address'], before[mac(0, 3)], 'freed address reused')
+    status, d = c.post('/api/v1/broker/delete', {'mac': '02:ff:ff:ff:ff:ff'})
+    check_eq(status, 404, 'unknown handset: %r' % d)
+
+
+@case
+def report_is_reconciled_and_the_database_wins(pg):
+    c = gw(0)
+    truth = assigned(pg, S['flats'][0])
+    wrong_addr = '127.30.0.250'
+    report = {'allotted': [{'mac': mac(0, 1), 'address': wrong_addr}],
+              'free': [truth[mac(0, 2)]]}
+    before = mgmtd.dump(pg, skip=('sessions', 'audit_log'))
+    status, r = c.post('/api/v1/broker/report', report)
+    check_eq(status, 200, 'report: %r' % r)
+    diffs = {d['address'] for d in r['differences']}
+    check(wrong_addr in diffs and truth[mac(0, 2)] in diffs,
+          'both differences listed: %r' % r['differences'])
+    check_eq({a['mac']: a['address'] for a in r['assignments']}, truth,
+             'answer carries the database view')
+    check_eq(mgmtd.dump(pg, skip=('sessions', 'audit_log')), before,
+             'the database won: nothing changed')
+
+
+@case
+def gateway_deletion_returns_the_whole_block(pg):
+    start = S['free0']
+    c1 = gw(1)
+    status, a = c1.post('/api/v1/broker/allocate',
+                        {'gateway_mac': mac(1, 0), 'handset_macs': [mac(1, 1)]})
+    check_eq(status, 200, 'second flat allocates')
+    check(a['block']['first'] != gw(0).post('/api/v1/broker/allocate',
+                                           {'gateway_mac': mac(0, 0)})[1]['block']['first'],
+          'different blocks')
+    for i in (0, 1):
+        status, d = gw(i).post('/api/v1/broker/delete', {'gateway': True})
+        check_eq(status, 200, 'delete gateway %d: %r' % (i, d))
+    check_eq(free_count(pg), start, 'pool free count back to the start')
+    check_eq(pg.scalar('SELECT count(*) FROM dpn.assignments'), '0', 'no assignments')
+    check_eq(pg.scalar('SELECT count(*) FROM public.hosts'), '0', 'no reservations')
+    status, a = gw(0).post('/api/v1/broker/allocate', {'gateway_mac': mac(0, 0)})
+    check_eq(status, 200, 'the gateway can ask again after its deletion')
+    gw(0).post('/api/v1/broker/delete', {'gateway': True})
+    check_eq(mgmtd.invariants(pg), [], 'invariants')
+
+
+@case
+def pool_exhaustion_is_a_409(pg):
+    # 127.30.0.0/24 has 254 usable addresses: 63 blocks of 4, then 2 left.
+    codes = {}
+    for i in range(len(S['flats'])):
+        status, body = gw(i).post('/api/v1/broker/allocate', {'gateway_mac': mac(i, 0)})
+        codes.setdefault(status, []).append(i)
+    check_eq(sorted(codes), [200, 409], 'answers: %r' % {k: len(v) for k, v in codes.items()})
+    check_eq(len(codes[200]), 63, 'blocks that fit')
+    status, body = gw(codes[409][0]).post('/api/v1/broker/allocate',
+                                          {'gateway_mac': mac(codes[409][0], 0)})
+    check('exhausted' in body['error'] or 'room' in body['error'], 'says why: %r' % body)
+    for i in codes[200]:
+        gw(i).post('/api/v1/broker/delete', {'gateway': True})
+    check_eq(free_count(pg), S['free0'], 'pool free count back to the start')
+
+
+if __name__ == '__main__':
+    with Cluster() as cluster:
+        mgmtd.migrate(cluster)
+        S['site'], S['flats'] = mgmtd.seed(cluster, cidr='127.30.0.0/24', flats=70)
+        S['pool'] = cluster.scalar('SELECT id FROM dpn.pools')
+        S['creds'] = [mgmtd.add_gateway(cluster, f) for f in S['flats']]
+        S['free0'] = free_count(cluster)
+        with mgmtd.Server(cluster) as server:
+            S['srv'] = server
+            try:
+                run(cluster)
+            finally:
+                print(server.log())
