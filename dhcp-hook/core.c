@@ -34,7 +34,7 @@ struct dhcp_core {
 	int suspect;			/* writer only: last batch refused */
 
 	atomic_ullong enrolled, known, lookups, dropped_unknown,
-		      dropped_invalid, enrol_failed, db_skipped, events_queued,
+		      dropped_invalid, refused, enrol_failed, db_skipped, events_queued,
 		      events_written, events_dropped, db_errors,
 		      gateways_deleted;
 };
@@ -265,6 +265,8 @@ static enum dhcp_verdict apply_answer(struct dhcp_core *core, enum db_answer a,
 		atomic_fetch_add(&core->enrol_failed, 1);
 		return DHCP_SERVE;
 	case ANS_ABSENT:
+		atomic_fetch_add(&core->refused, 1);
+		return DHCP_REFUSE;
 	case ANS_ERROR:
 		break;
 	}
@@ -385,6 +387,7 @@ static void sweep_gateways(struct dhcp_core *core, PGconn *conn)
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
 		long n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 		if (n > 0) {
+			dhcp_cache_clear(core->cache);
 			atomic_fetch_add(&core->gateways_deleted, (unsigned long long)n);
 			core_log(core, 1, "deleted %ld gateway(s) after their grace period", n);
 		}
@@ -524,6 +527,11 @@ void dhcp_core_free(struct dhcp_core *core)
 	free(core);
 }
 
+void dhcp_core_forget(struct dhcp_core *core)
+{
+	dhcp_cache_clear(core->cache);
+}
+
 void dhcp_core_stats(struct dhcp_core *core, struct dhcp_stats *o)
 {
 	o->enrolled = atomic_load(&core->enrolled);
@@ -531,6 +539,7 @@ void dhcp_core_stats(struct dhcp_core *core, struct dhcp_stats *o)
 	o->lookups = atomic_load(&core->lookups);
 	o->dropped_unknown = atomic_load(&core->dropped_unknown);
 	o->dropped_invalid = atomic_load(&core->dropped_invalid);
+	o->refused = atomic_load(&core->refused);
 	o->enrol_failed = atomic_load(&core->enrol_failed);
 	o->db_skipped = atomic_load(&core->db_skipped);
 	o->events_queued = atomic_load(&core->events_queued);
@@ -547,6 +556,7 @@ int dhcp_stats_json(const struct dhcp_stats *s, char *buf, size_t len)
 	int n = snprintf(buf, len,
 		"{\"enrolled\": %llu, \"known\": %llu, \"lookups\": %llu, "
 		"\"dropped-unknown\": %llu, \"dropped-invalid\": %llu, "
+		"\"refused\": %llu, "
 		"\"enrol-failed\": %llu, \"db-skipped\": %llu, "
 		"\"events-queued\": %llu, \"events-written\": %llu, "
 		"\"events-dropped\": %llu, \"db-errors\": %llu, "
@@ -556,6 +566,7 @@ int dhcp_stats_json(const struct dhcp_stats *s, char *buf, size_t len)
 		(unsigned long long)s->lookups,
 		(unsigned long long)s->dropped_unknown,
 		(unsigned long long)s->dropped_invalid,
+		(unsigned long long)s->refused,
 		(unsigned long long)s->enrol_failed,
 		(unsigned long long)s->db_skipped,
 		(unsigned long long)s->events_queued,

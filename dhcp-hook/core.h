@@ -47,11 +47,13 @@ enum dhcp_msg { DHCP_MSG_DISCOVER, DHCP_MSG_REQUEST, DHCP_MSG_OTHER };
 enum dhcp_verdict {
 	DHCP_SERVE,	/* let Kea go on (reservations decide the address) */
 	DHCP_DROP,	/* drop the packet (counted) */
+	DHCP_REFUSE,	/* a REQUEST from a known flat port whose device has no
+			 * reservation (deleted): Kea must answer NAK */
 };
 
 struct dhcp_stats {
 	uint64_t enrolled, known, lookups, dropped_unknown, dropped_invalid,
-		 enrol_failed, db_skipped, events_queued, events_written,
+		 refused, enrol_failed, db_skipped, events_queued, events_written,
 		 events_dropped, db_errors, gateways_deleted, queue_depth,
 		 queue_size;
 };
@@ -83,6 +85,10 @@ enum dhcp_verdict dhcp_core_identify(struct dhcp_core *core, enum dhcp_msg msg,
 /* Queues a lease event for the writer. Returns 0, or ENOSPC when the queue
  * is full (the event is dropped and counted). */
 int dhcp_core_event(struct dhcp_core *core, const struct dhcp_event *ev);
+
+/* Forgets what the database said about every device, so the next packet
+ * asks again (after deletions: a deleted device must be enrolled anew). */
+void dhcp_core_forget(struct dhcp_core *core);
 
 /* Copies the counters. */
 void dhcp_core_stats(struct dhcp_core *core, struct dhcp_stats *out);

@@ -120,6 +120,16 @@ void dhcp_cache_put(struct dhcp_cache *c, const uint8_t *key, size_t len,
 	pthread_mutex_unlock(&c->lock);
 }
 
+void dhcp_cache_clear(struct dhcp_cache *c)
+{
+	size_t i;
+
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->nslots; i++)
+		c->slots[i].len = 0;
+	pthread_mutex_unlock(&c->lock);
+}
+
 void dhcp_cache_del(struct dhcp_cache *c, const uint8_t *key, size_t len)
 {
 	struct dhcp_cache_slot *s;

@@ -55,6 +55,8 @@ enum dhcp_cache_state dhcp_cache_get(struct dhcp_cache *c, const uint8_t *key,
 /* Stores state for key; a key longer than DHCP_KEY_MAX is not stored. */
 void dhcp_cache_put(struct dhcp_cache *c, const uint8_t *key, size_t len,
 		    enum dhcp_cache_state state, uint64_t now_s);
+/* Forgets every entry. */
+void dhcp_cache_clear(struct dhcp_cache *c);
 /* Forgets key if present. */
 void dhcp_cache_del(struct dhcp_cache *c, const uint8_t *key, size_t len);
 

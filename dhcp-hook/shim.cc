@@ -148,6 +148,20 @@ enum dhcp_msg msg_of(const Pkt4Ptr& q)
 	}
 }
 
+// Kea stays silent on a RENEWING or REBINDING REQUEST (ciaddr set) for an
+// address it has no lease and no reservation for, and only NAKs such a
+// request in INIT-REBOOT form. A deleted device must be told at once: ask
+// again as INIT-REBOOT (ciaddr moved to option 50) so that Kea NAKs it.
+void refuse_renewal(const Pkt4Ptr& q)
+{
+	isc::asiolink::IOAddress ciaddr = q->getCiaddr();
+	if (ciaddr.isV4Zero() || q->getOption(DHO_DHCP_REQUESTED_ADDRESS))
+		return;
+	q->addOption(OptionPtr(new Option(Option::V4, DHO_DHCP_REQUESTED_ADDRESS,
+					  ciaddr.toBytes())));
+	q->setCiaddr(isc::asiolink::IOAddress::IPV4_ZERO_ADDRESS());
+}
+
 void queue_lease(enum dhcp_event_kind kind, const Lease4Ptr& lease)
 {
 	struct dhcp_event ev;
@@ -182,6 +196,7 @@ int version() { return KEA_HOOKS_VERSION; }
 int multi_threading_compatible() { return 1; }
 
 int dpn_stats(CalloutHandle& h);
+int dpn_cache_flush(CalloutHandle& h);
 
 int load(LibraryHandle& h)
 {
@@ -204,6 +219,7 @@ int load(LibraryHandle& h)
 		return 1;
 	}
 	h.registerCommandCallout("dpn-stats", dpn_stats);
+	h.registerCommandCallout("dpn-cache-flush", dpn_cache_flush);
 	return 0;
 }
 
@@ -229,11 +245,19 @@ int subnet4_select(CalloutHandle& h)
 	if (!g_core || !q || !subnet)
 		return 0;
 	std::vector<uint8_t> circuit = circuit_of(q), mac = mac_of(q);
-	if (dhcp_core_identify(g_core, msg_of(q), subnet->getID(),
-			       circuit.empty() ? NULL : circuit.data(),
-			       circuit.size(), mac.data(), mac.size(), flexid,
-			       &flen) == DHCP_DROP)
+	switch (dhcp_core_identify(g_core, msg_of(q), subnet->getID(),
+				   circuit.empty() ? NULL : circuit.data(),
+				   circuit.size(), mac.data(), mac.size(),
+				   flexid, &flen)) {
+	case DHCP_DROP:
 		h.setStatus(CalloutHandle::NEXT_STEP_DROP);
+		break;
+	case DHCP_REFUSE:
+		refuse_renewal(q);
+		break;
+	case DHCP_SERVE:
+		break;
+	}
 	return 0;
 }
 
@@ -290,6 +314,21 @@ int dpn_stats(CalloutHandle& h)
 	h.setArgument("response", isc::config::createAnswer(
 		isc::config::CONTROL_RESULT_SUCCESS, "dpn counters",
 		Element::fromJSON(json)));
+	return 0;
+}
+
+} // extern "C"
+
+extern "C" {
+
+// Control command "dpn-cache-flush": forget cached identities (mgmtd's
+// lease-deletion drain sends it after deleting leases).
+int dpn_cache_flush(CalloutHandle& h)
+{
+	if (g_core)
+		dhcp_core_forget(g_core);
+	h.setArgument("response", isc::config::createAnswer(
+		isc::config::CONTROL_RESULT_SUCCESS, "dpn identity cache flushed"));
 	return 0;
 }
 

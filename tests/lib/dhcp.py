@@ -191,6 +191,9 @@ def kea_config(tmp, pg_dir, pools, hook_params=None, hook=True,
         'lease-database': {'type': 'memfile', 'persist': True,
                            'name': os.path.join(tmp, 'leases4.csv'),
                            'lfc-interval': 0},
+        # Authoritative: a REQUEST for an address Kea has no lease and no
+        # reservation for (a deleted device) gets a NAK, not silence.
+        'authoritative': True,
         'host-reservation-identifiers': list(identifiers),
         'valid-lifetime': lifetime, 'min-valid-lifetime': 1,
         'renew-timer': max(1, lifetime // 2),
@@ -228,6 +231,7 @@ class Kea:
         self.write_config(kea_config(tmp, pg.dir, pools, **cfg_args))
 
     def write_config(self, cfg):
+        self.config = cfg
         with open(self.conf, 'w') as f:
             json.dump(cfg, f, indent=1)
 
