@@ -260,6 +260,27 @@ int api_decode_obj(struct api_req *r, json_object *obj, const char *prefix,
 	return 0;
 }
 
+/* json-c's strict mode still takes single-quoted names; JSON has only
+ * these characters outside strings. 1 if the body keeps to them. */
+static int only_json_chars(const char *s, size_t n)
+{
+	int in_str = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (in_str) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				in_str = 0;
+		} else if (s[i] == '"') {
+			in_str = 1;
+		} else if (!strchr(" \t\r\n{}[],:-+.0123456789eEtruefalsn", s[i]) || !s[i]) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
 /* Parses the whole body as one JSON value; answers 400 on any error. */
 static int parse_body(struct api_req *r, json_object **out)
 {
@@ -267,6 +288,11 @@ static int parse_body(struct api_req *r, json_object **out)
 	json_object *o;
 	size_t end;
 
+	if (!only_json_chars(r->body, r->body_len)) {
+		json_tokener_free(tok);
+		api_error(r, 400, NULL, "malformed JSON");
+		return EINVAL;
+	}
 	if (!tok) {
 		api_error(r, 503, NULL, "out of memory");
 		return ENOMEM;
@@ -286,7 +312,7 @@ static int parse_body(struct api_req *r, json_object **out)
 		return EINVAL;
 	}
 	json_tokener_free(tok);
-	while (end < r->body_len && strchr(" \t\r\n", r->body[end]))
+	while (end < r->body_len && r->body[end] && strchr(" \t\r\n", r->body[end]))
 		end++;
 	if (end != r->body_len) {
 		json_object_put(o);
