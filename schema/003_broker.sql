@@ -131,9 +131,12 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- Claims p_n free addresses in some pool of the site (pools in id order;
--- next fit from each pool's hint, then from its start) and returns the
--- range; D1002 when no pool has room. Caller holds the site lock.
+-- Claims p_n free addresses in some pool of the site (pools in id order) and
+-- returns the pool with alloc_hint set to the start of the room; D1002 when
+-- no pool has room. Caller holds the site lock. In each pool: first the room
+-- after the pool's highest block (one index probe: the common case while a
+-- pool fills up), then the holes, next fit from the pool's hint (stored only
+-- on this path), then from the pool's start.
 CREATE FUNCTION dpn.broker_claim(p_site bigint, p_n integer) RETURNS dpn.pools
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -141,6 +144,13 @@ DECLARE
     a bigint;
 BEGIN
     FOR p IN SELECT * FROM dpn.pools WHERE site_id = p_site ORDER BY id LOOP
+        SELECT upper(b.range) INTO a FROM dpn.blocks b
+         WHERE b.pool_id = p.id ORDER BY lower(b.range) DESC LIMIT 1;
+        a := coalesce(a, lower(p.range));
+        IF upper(p.range) - a >= p_n THEN
+            p.alloc_hint := a;   -- hands the start back to the caller
+            RETURN p;
+        END IF;
         a := dpn.broker_gap(p.id, upper(p.range),
                  greatest(coalesce(p.alloc_hint, lower(p.range)), lower(p.range)), p_n);
         IF a IS NULL AND p.alloc_hint > lower(p.range) THEN
@@ -148,7 +158,7 @@ BEGIN
         END IF;
         IF a IS NOT NULL THEN
             UPDATE dpn.pools SET alloc_hint = a + p_n WHERE id = p.id;
-            p.alloc_hint := a;   -- hands the start back to the caller
+            p.alloc_hint := a;
             RETURN p;
         END IF;
     END LOOP;
@@ -316,8 +326,6 @@ BEGIN
     SELECT * INTO b FROM dpn.blocks WHERE flat_id = f.id;
     IF NOT FOUND THEN
         b := dpn.broker_new_block(f, p_n);
-        PERFORM dpn.broker_audit('broker.block', 'flat:' || f.id,
-            jsonb_build_object('block', dpn.block_json(b.range)));
     END IF;
     RETURN b;
 END $$;
@@ -502,7 +510,8 @@ BEGIN
         h := dpn.broker_handset(f, mac);
         x := dpn.broker_assign_handset(f, h);
         PERFORM dpn.broker_audit('broker.add_handset', 'handset:' || h.id,
-            jsonb_build_object('mac', mac, 'address', dpn.ip4(x.addr)));
+            jsonb_build_object('mac', mac, 'address', dpn.ip4(x.addr),
+                               'block', dpn.block_json(x.block_range)));
     END IF;
     RETURN dpn.broker_handset_json(x) ||
         jsonb_build_object('block', dpn.block_json(x.block_range));
