@@ -3,11 +3,17 @@
 #include "server.h"
 
 extern const struct api_route api_sites_routes[];
+extern const struct api_route api_buildings_routes[];
+extern const struct api_route api_flats_routes[];
+extern const struct api_route api_handsets_routes[];
 
 const struct api_route *const api_route_tables[] = {
 	api_ops_routes,
 	api_session_routes,
 	api_broker_routes,
 	api_sites_routes,
+	api_buildings_routes,
+	api_flats_routes,
+	api_handsets_routes,
 	NULL
 };

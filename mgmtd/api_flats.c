@@ -1,0 +1,167 @@
+/* mgmtd/api_flats.c — flats: /api/v1/buildings/{id}/flats (list, create)
+ * and /api/v1/flats/{id} (get with block, gateway, handsets and
+ * assignments; change number or circuit-id; delete, its block returned to
+ * the pool through dpn.broker_delete_gateway in the same transaction). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api_res.h"
+
+static const struct api_constraint flat_constraints[] = {
+	{ "flats_number_unique", 409, "number", "a flat with this number exists in the building" },
+	{ "flats_number_fits", 422, "number", "number has more digits than the site's flat width" },
+	{ "flats_circuit_unique", 409, "circuit_id", "another flat of the site has this circuit_id" },
+	{ "flats_circuit_id_text", 422, "circuit_id",
+	  "circuit_id must be 1 to 64 printable ASCII characters without spaces" },
+	API_CONSTRAINTS_END
+};
+
+/* A flat in full (f, b, s in scope). */
+#define FLAT_DETAIL "json_build_object('id', f.id, 'building_id', f.building_id, " \
+	"'number', f.number, 'circuit_id', f.circuit_id, 'full_number', " RES_FLAT_NUMBER ", " \
+	"'block', (SELECT dpn.block_json(k.range) FROM dpn.blocks k WHERE k.flat_id = f.id), " \
+	"'gateway', (SELECT json_build_object('id', g.id, 'username', g.username, " \
+	"'mac', g.mac::text, 'address', (SELECT dpn.ip4(a.addr) FROM dpn.assignments a " \
+	"WHERE a.gateway_id = g.id)) FROM dpn.gateways g WHERE g.flat_id = f.id), " \
+	"'handsets', coalesce((SELECT json_agg(" RES_HANDSET_JSON " ORDER BY h.suffix) " \
+	"FROM dpn.handsets h WHERE h.flat_id = f.id), '[]'), " \
+	"'assignments', coalesce((SELECT json_agg(json_build_object('address', " \
+	"dpn.ip4(a.addr), 'mac', a.mac::text, 'device', CASE WHEN a.gateway_id IS NULL " \
+	"THEN 'handset' ELSE 'gateway' END, 'handset_id', a.handset_id, 'online', " \
+	"a.online, 'last_seen', a.last_seen) ORDER BY a.addr) FROM dpn.assignments a " \
+	"WHERE a.flat_id = f.id), '[]'))"
+
+/* ---- read ----------------------------------------------------------------- */
+
+static void flats_list(struct api_req *r)
+{
+	struct res_page p;
+
+	if (res_paging(r, &p))
+		return;
+	/* q: the start of a flat number ("12" finds 1201..1299) or a circuit-id. */
+	api_get_one(r, "no such building", "WITH m AS (SELECT * FROM dpn.flats f "
+	    "WHERE f.building_id = $1 AND ($2::text IS NULL OR starts_with(f.number::text, $2) "
+	    "OR f.circuit_id = $2)) "
+	    "SELECT json_build_object('items', coalesce((SELECT json_agg(" RES_FLAT_JSON
+	    " ORDER BY f.number) FROM (SELECT * FROM m ORDER BY number LIMIT $4 OFFSET $5) f), "
+	    "'[]'), 'total', (SELECT count(*) FROM m), 'page', $6::bigint, 'per_page', $4::bigint) "
+	    "FROM dpn.buildings b JOIN dpn.sites s ON s.id = b.site_id "
+	    "WHERE b.id = $1 AND " RES_SCOPE("3", "b.id"),
+	    r->id[0], api_query(r, "q"), api_scope(r), p.limit, p.offset, p.page);
+}
+
+static void flat_get(struct api_req *r)
+{
+	api_get_one(r, "no such flat", "SELECT " FLAT_DETAIL " FROM " RES_FLAT_FROM
+	    " WHERE f.id = $1 AND " RES_SCOPE("2", "f.building_id"), r->id[0], api_scope(r));
+}
+
+/* ---- create / update ------------------------------------------------------ */
+
+struct flat_in {
+	struct api_req *r;
+	int64_t number;
+	const char *circuit_id;
+	struct api_field f[3];
+};
+
+static int flat_decode(struct api_req *r, struct flat_in *fl, unsigned required)
+{
+	struct api_field f[] = {
+		API_INT("number", required, &fl->number, 0, 999999999),
+		API_STR("circuit_id", 0, &fl->circuit_id, 1, 64),
+		API_FIELDS_END
+	};
+
+	if (api_decode(r, f))
+		return EINVAL;
+	memcpy(fl->f, f, sizeof(f));
+	return 0;
+}
+
+static int flat_create_txn(struct api_tx *tx, void *arg)
+{
+	struct flat_in *fl = arg;
+	PGresult *res;
+
+	if (api_sql(tx, &res, "WITH n AS (INSERT INTO dpn.flats (building_id, number, "
+	    "circuit_id) SELECT b.id, $3, $4 FROM dpn.buildings b WHERE b.id = $1 AND "
+	    RES_SCOPE("2", "b.id") " RETURNING *) SELECT " RES_FLAT_JSON " FROM n f "
+	    "JOIN dpn.buildings b ON b.id = f.building_id JOIN dpn.sites s ON s.id = f.site_id",
+	    fl->r->id[0], api_scope(fl->r), api_param(&fl->f[0]), api_param(&fl->f[1])))
+		return -1;
+	return api_answer_audited(tx, res, 201, "no such building", "flat.create", "flat");
+}
+
+static void flat_create(struct api_req *r)
+{
+	struct flat_in fl = { .r = r };
+
+	if (flat_decode(r, &fl, API_REQUIRED) == 0)
+		api_txn(r, flat_create_txn, &fl, flat_constraints);
+}
+
+/* A new circuit-id cascades to the flat's assignments and so to Kea's
+ * reservations (the schema's foreign keys and trigger). */
+static int flat_update_txn(struct api_tx *tx, void *arg)
+{
+	struct flat_in *fl = arg;
+	PGresult *res;
+
+	if (api_sql(tx, &res, "UPDATE dpn.flats f SET number = coalesce($3, f.number), "
+	    "circuit_id = coalesce($4, f.circuit_id) FROM dpn.buildings b, dpn.sites s "
+	    "WHERE f.id = $1 AND b.id = f.building_id AND s.id = f.site_id AND "
+	    RES_SCOPE("2", "f.building_id") " RETURNING " RES_FLAT_JSON,
+	    fl->r->id[0], api_scope(fl->r), api_param(&fl->f[0]), api_param(&fl->f[1])))
+		return -1;
+	return api_answer_audited(tx, res, 200, "no such flat", "flat.update", "flat");
+}
+
+static void flat_update(struct api_req *r)
+{
+	struct flat_in fl = { .r = r };
+
+	if (flat_decode(r, &fl, 0) == 0)
+		api_txn(r, flat_update_txn, &fl, flat_constraints);
+}
+
+/* ---- delete --------------------------------------------------------------- */
+
+static int flat_delete_txn(struct api_tx *tx, void *arg)
+{
+	struct api_req *r = arg;
+	PGresult *res;
+
+	if (api_sql(tx, &res, "SELECT f.id FROM dpn.flats f WHERE f.id = $1 AND "
+	    RES_SCOPE("2", "f.building_id") " FOR UPDATE", r->id[0], api_scope(r)))
+		return -1;
+	if (res_found(r, res, "no such flat"))
+		return -1;
+	if (api_sql(tx, &res, "SELECT dpn.broker_delete_gateway(f.id) FROM dpn.flats f "
+	    "WHERE f.id = $1 AND (EXISTS (SELECT 1 FROM dpn.blocks k WHERE k.flat_id = f.id) "
+	    "OR EXISTS (SELECT 1 FROM dpn.gateways g WHERE g.flat_id = f.id))", r->id[0]))
+		return -1;
+	PQclear(res);
+	if (api_sql(tx, &res, "WITH d AS (DELETE FROM dpn.flats WHERE id = $1 RETURNING *) "
+	    "SELECT " RES_FLAT_JSON " FROM d f JOIN dpn.buildings b ON b.id = f.building_id "
+	    "JOIN dpn.sites s ON s.id = f.site_id", r->id[0]))
+		return -1;
+	return api_answer_audited(tx, res, 204, "no such flat", "flat.delete", "flat");
+}
+
+static void flat_delete(struct api_req *r)
+{
+	if (api_decode_empty(r) == 0)
+		api_txn(r, flat_delete_txn, r, flat_constraints);
+}
+
+const struct api_route api_flats_routes[] = {
+	{ "GET", "/api/v1/buildings/{id}/flats", flats_list, API_ADMIN },
+	{ "POST", "/api/v1/buildings/{id}/flats", flat_create, API_ADMIN },
+	{ "GET", "/api/v1/flats/{id}", flat_get, API_ADMIN },
+	{ "PATCH", "/api/v1/flats/{id}", flat_update, API_ADMIN },
+	{ "DELETE", "/api/v1/flats/{id}", flat_delete, API_ADMIN },
+	API_ROUTES_END
+};
