@@ -26,5 +26,11 @@ install-mgmtd:
 	install -m 0644 mgmtd/dpn-mgmtd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 CHECKS += $(sort $(wildcard tests/integration/test_mgmtd_*.py))
+CHECKS += $(sort $(wildcard tests/integration/test_api_*.py))
 
 .PHONY: install-mgmtd
+
+# The broker load generator of bench/mgmtd_bench (not installed).
+$(B)/bench/mgmtd_load: $(B)/bench/mgmtd_load.o
+	$(CC) $(DPN_LDFLAGS) $< -o $@
+TEST_DEPS += $(B)/bench/mgmtd_load

@@ -6,6 +6,9 @@ extern const struct api_route api_sites_routes[];
 extern const struct api_route api_buildings_routes[];
 extern const struct api_route api_flats_routes[];
 extern const struct api_route api_handsets_routes[];
+extern const struct api_route api_numbers_routes[];
+extern const struct api_route api_audit_routes[];
+extern const struct api_route api_users_routes[];
 
 const struct api_route *const api_route_tables[] = {
 	api_ops_routes,
@@ -15,5 +18,8 @@ const struct api_route *const api_route_tables[] = {
 	api_buildings_routes,
 	api_flats_routes,
 	api_handsets_routes,
+	api_numbers_routes,
+	api_audit_routes,
+	api_users_routes,
 	NULL
 };
