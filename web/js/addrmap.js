@@ -1,7 +1,9 @@
-// web/js/addrmap.js — a pool's utilisation bar and address map: every
-// address (or, in big pools, every run of addresses) as a cell coloured by
-// state: gateway, handset, block but unused, free. Built from the pool's
-// utilisation answer; the map needs its `blocks` as a list.
+// web/js/addrmap.js — a pool's utilisation bar, split by address state
+// (gateway, handset, in a block but unused, free), and its address map: every
+// address (or, in big pools, every run of addresses) as a square coloured by
+// state. The bar needs the utilisation counts only; the map needs the pool's
+// blocks as a list ({first, last, assignments}), which mgmtd does not give
+// yet, so the map is drawn only when it does.
 
 import { h } from './dom.js';
 
@@ -40,26 +42,44 @@ export function usage(pool) {
   return { pct, free, warn: size > 0 && pct >= WARN_AT };
 }
 
-/** The utilisation bar with its figures. */
+/** Addresses of a pool by state, from the utilisation counts: every block
+ *  has its gateway at its first address (a schema invariant), the other
+ *  assignments are handsets. {gw, hs, blk, free}. */
+export function counts(pool) {
+  const size = Number(pool.size) || 0;
+  const allotted = Number(pool.allotted) || 0;
+  const blocks = Array.isArray(pool.blocks) ? pool.blocks.length : Number(pool.blocks) || 0;
+  const assigned = pool.assigned !== undefined ? Number(pool.assigned) : blocks;
+  const gw = Math.min(blocks, assigned);
+  return { gw, hs: Math.max(0, assigned - gw), blk: Math.max(0, allotted - assigned),
+    free: Math.max(0, size - allotted) };
+}
+
+/** The utilisation bar, split by state, with its figures and a warning
+ *  near exhaustion. */
 export function bar(pool) {
   const u = usage(pool);
-  const fill = h('span', { class: 'bar-fill' + (u.warn ? ' warn' : '') });
-  fill.style.width = Math.min(100, u.pct * 100).toFixed(1) + '%';
-  return h('div', { class: 'usage' },
+  const c = counts(pool);
+  const size = Number(pool.size) || 1;
+  const segs = ['gw', 'hs', 'blk'].filter((k) => c[k] > 0).map((k) => {
+    const seg = h('span', { class: 'bar-seg ' + k, title: `${LABEL[k]}: ${c[k]}` });
+    seg.style.width = (c[k] / size * 100).toFixed(2) + '%';
+    return seg;
+  });
+  return h('div', { class: 'usage' + (u.warn ? ' warn' : '') },
     h('div', {
       class: 'bar', role: 'meter', 'aria-valuemin': 0, 'aria-valuemax': pool.size,
       'aria-valuenow': pool.allotted, 'aria-label': 'Addresses allotted in ' + pool.cidr,
-    }, fill),
+      'aria-valuetext': `${pool.allotted} of ${pool.size} allotted`,
+    }, segs),
     h('p', { class: 'usage-text' },
       h('strong', { text: `${(u.pct * 100).toFixed(1)}%` }),
       ` allotted · ${pool.allotted} of ${pool.size} addresses · ${u.free} free · `,
-      `${blockCount(pool)} blocks`),
+      `${Array.isArray(pool.blocks) ? pool.blocks.length : (pool.blocks ?? 0)} blocks`),
+    h('p', { class: 'legend' }, ['gw', 'hs', 'blk', 'free'].map((k) => h('span', { class: 'key' },
+      h('span', { class: 'cell ' + k }), `${LABEL[k]} ${c[k]}`))),
     u.warn && h('p', { class: 'notice warn', role: 'status',
       text: `Nearly exhausted: only ${u.free} addresses left in ${pool.cidr}. Add a pool to this complex.` }));
-}
-
-function blockCount(pool) {
-  return Array.isArray(pool.blocks) ? pool.blocks.length : (pool.blocks ?? 0);
 }
 
 /** Address state per offset in the pool, from the blocks list. */
@@ -91,7 +111,8 @@ function usedAddresses(b) {
   return out;
 }
 
-/** The address map of a pool, or null when the answer lists no blocks. */
+/** The address map of a pool (each address placed where it is), or null
+ *  when the answer does not list the pool's blocks. */
 export function map(pool) {
   const range = cidrRange(pool.cidr);
   if (!range || !Array.isArray(pool.blocks)) return null;

@@ -128,6 +128,7 @@ function wireHeader() {
     if (t.closest && t.closest('input, textarea, select, [contenteditable]')) return;
     ev.preventDefault();
     form.elements.q.focus();
+    form.elements.q.select();
   });
 }
 

@@ -52,8 +52,19 @@ function registeredBadge(on) {
   return h('span', { class: 'badge ' + (on ? 'ok' : 'off'), text: on ? 'registered' : 'not registered' });
 }
 
+// The assignment (address, online, last_seen) of the gateway or a handset.
+function gatewayAssignment(flat) {
+  return (flat.assignments || []).find((a) => a.device === 'gateway');
+}
+
+function handsetAssignment(flat, hs) {
+  return (flat.assignments || []).find((a) => (a.handset_id !== undefined && a.handset_id === hs.id)
+    || (hs.mac && a.mac && a.mac.toLowerCase() === hs.mac.toLowerCase()));
+}
+
 function gatewayCard(flat, ctx) {
   const g = flat.gateway;
+  const ga = g && { ...gatewayAssignment(flat), ...g };
   const err = h('p', { class: 'form-error', role: 'alert' });
   const creds = h('button', { type: 'button', text: g ? 'New gateway credentials' : 'Create gateway credentials' });
   creds.addEventListener('click', async () => {
@@ -70,15 +81,15 @@ function gatewayCard(flat, ctx) {
     if (!await confirmDialog('Delete the gateway? Its whole block returns to the pool and every handset loses its address.')) return;
     try { await api.del('/flats/' + flat.id + '/gateway'); ctx.reload(); } catch (e) { err.textContent = e.message; }
   });
-  const on = !!pick(g, 'registered', 'online');
+  const on = !!pick(ga, 'registered', 'online');
   return h('section', { class: 'card', 'aria-labelledby': 'h-gw' },
     h('div', { class: 'title-row' }, h('h2', { id: 'h-gw', text: 'Gateway' }), g && registeredBadge(on)),
     g ? h('dl', { class: 'kv' },
       row(on ? 'Registered since' : 'Last seen',
-        timeAgo(pick(g, on ? 'registered_since' : 'last_seen', 'since', 'last_seen', 'registered_at'))),
-      row('From', pick(g, 'source', 'contact', 'from') !== undefined
-        ? h('code', { text: String(pick(g, 'source', 'contact', 'from')) }) : undefined),
-      row('Address', g.address ? h('code', { text: g.address }) : undefined),
+        timeAgo(pick(ga, on ? 'registered_since' : 'last_seen', 'since', 'last_seen'))),
+      row('From', pick(ga, 'source', 'contact', 'from', 'address') !== undefined
+        ? h('code', { text: String(pick(ga, 'source', 'contact', 'from', 'address')) })
+        : h('span', { class: 'muted', text: 'no address yet' })),
       row('MAC', g.mac ? h('code', { text: g.mac }) : undefined),
       row('User name', g.username ? h('code', { text: g.username }) : undefined))
       : h('p', { class: 'muted', text: 'No gateway yet. Create its credentials and give them to the installer.' }),
@@ -87,19 +98,20 @@ function gatewayCard(flat, ctx) {
 
 function handsetAddress(flat, hs) {
   if (hs.address) return hs.address;
-  const a = (flat.assignments || []).find((x) => (x.handset_id !== undefined && x.handset_id === hs.id)
-    || (hs.mac && x.mac && x.mac.toLowerCase() === hs.mac.toLowerCase()));
+  const a = handsetAssignment(flat, hs);
   return a && a.address;
 }
+
+const handsetNumber = (x) => x.number || x.full_number || 'handset ' + x.suffix;
 
 function handsets(flat, ctx) {
   const list = flat.handsets || [];
   const focus = ctx.query.get('handset');
   const t = table([
     { label: 'Handset', cell: (x) => h('strong', { text: String(x.suffix) }) },
-    { label: 'Number', cell: (x) => h('code', { text: x.full_number || '' }) },
+    { label: 'Number', cell: (x) => h('code', { text: handsetNumber(x) }) },
     { label: 'State', cell: (x) => registeredBadge(!!pick(x, 'registered', 'online')) },
-    { label: 'Last seen', cell: (x) => timeAgo(x.last_seen) },
+    { label: 'Last seen', cell: (x) => timeAgo(x.last_seen || handsetAssignment(flat, x)?.last_seen) },
     { label: 'Address', cell: (x) => { const a = handsetAddress(flat, x); return a ? h('code', { text: a }) : h('span', { class: 'muted', text: 'none' }); } },
     { label: 'MAC', cell: (x) => x.mac ? h('code', { text: x.mac }) : h('span', { class: 'muted', text: 'not learnt' }) },
     { label: 'Actions', cell: (x) => handsetActions(flat, x, ctx), class: 'row-actions' },
@@ -112,7 +124,7 @@ function handsets(flat, ctx) {
 }
 
 function handsetActions(flat, x, ctx) {
-  const name = x.full_number || 'handset ' + x.suffix;
+  const name = handsetNumber(x);
   const regen = h('button', { type: 'button', class: 'small', text: 'New credentials', 'aria-label': 'New credentials for ' + name });
   const del = h('button', { type: 'button', class: 'small danger', text: 'Remove', 'aria-label': 'Remove ' + name });
   regen.addEventListener('click', async () => {
@@ -152,7 +164,7 @@ function addHandset(flat, ctx) {
     if (v.suffix) body.suffix = /^\d+$/.test(v.suffix) ? Number(v.suffix) : v.suffix;
     if (v.mac) body.mac = v.mac;
     const x = await api.post('/flats/' + flat.id + '/handsets', body);
-    flash = { flatId: String(flat.id), node: sipPanel(x.full_number || 'handset ' + x.suffix, x) };
+    flash = { flatId: String(flat.id), node: sipPanel(handsetNumber(x), x) };
     ctx.reload();
   }, 'Add handset');
   return f;

@@ -15,7 +15,7 @@ export async function render([id], ctx) {
   const [site, util, list] = await Promise.all([
     api.get('/sites/' + id),
     api.get('/sites/' + id + '/utilisation').catch((e) => e),
-    api.get('/sites/' + id + '/buildings', { page, per_page: PER_PAGE, q }),
+    api.get('/sites/' + id + '/buildings', { page, per_page: PER_PAGE, q }).catch((e) => e),
   ]);
   const title = 'Complex ' + site.number;
   return h('section', { class: 'page' },
@@ -34,6 +34,9 @@ const fact = (k, v) => h('span', { class: 'fact' }, h('span', { class: 'k', text
 function buildings(site, list, q, ctx) {
   const base = '#/sites/' + site.id;
   const filter = filterForm('Filter buildings', q, (t) => ctx.go(listHash(base, 1, t)), 'numeric');
+  if (list instanceof Error)
+    return h('section', { class: 'sub' }, h('h2', { text: 'Buildings' }),
+      notice('error', 'Buildings unavailable: ' + list.message));
   const t = table([
     { label: 'Building', cell: (b) => link('#/buildings/' + b.id, String(b.number), 'strong') },
     { label: 'Name', cell: (b) => b.name || '' },
