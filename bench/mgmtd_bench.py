@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""bench/mgmtd_bench.py — mgmtd broker figures on loopback: allocation
+requests/s and p50/p99 at 1, 8 and 64 clients (idempotent repeats, and
+allocate+delete cycles that make and free a block each time), the 1,000-flat
+building provisioning request, and the power-cut case (1,000 gateways and
+4,000 handsets all asking at once). Bounded: every run has a time limit.
+
+    make build/rel/bin/dpn-mgmtd build/rel/bench/mgmtd_load
+    bench/mgmtd_bench.py [--seconds 5] [--threads 8] [--durable]
+
+Uses a throwaway PostgreSQL cluster (fsync off unless --durable) and the
+release build; prints one JSON line per run and a Markdown table."""
+import argparse
+import base64
+import hashlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
+os.environ.setdefault('DPN_BUILD', os.path.join(ROOT, 'build', 'rel'))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'lib'))
+from dpn_test import Cluster  # noqa: E402
+import mgmtd  # noqa: E402
+
+LOAD = os.path.join(os.environ['DPN_BUILD'], 'bench', 'mgmtd_load')
+FLATS = 1000
+
+
+def setup(pg):
+    """Site 100 with pool 127.64.0.0/12 and building 1101 of 1,000 flats
+    (SQL), a gateway with fresh credentials per flat; returns the path of
+    the load generator's gateway file."""
+    mgmtd.migrate(pg)
+    site, flats = mgmtd.seed(pg, cidr='127.64.0.0/12', flats=FLATS)
+    lines, values = [], []
+    for i, f in enumerate(flats):
+        user, secret = 'gw-%d' % f, secrets.token_hex(32)
+        values.append("(%d, '%s', decode('%s', 'hex'))"
+                      % (f, user, hashlib.sha256(secret.encode()).hexdigest()))
+        auth = base64.b64encode(('%s:%s' % (user, secret)).encode()).decode()
+        lines.append('%s 02:00:%02x:%02x:00:00' % (auth, i >> 8, i & 255))
+    pg.psql('INSERT INTO dpn.gateways (flat_id, username, secret_hash) VALUES '
+            + ', '.join(values))
+    # A running system has planner statistics (autovacuum); a fresh cluster
+    # would plan the Kea host trigger's lookups as for empty tables.
+    pg.psql('ANALYZE')
+    fd, path = tempfile.mkstemp(prefix='dpn-bench-gw-')
+    with os.fdopen(fd, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return site, path
+
+
+def load(port, gwfile, clients, mode, seconds, handsets=4):
+    p = subprocess.run([LOAD, '--port', str(port), '--gateways', gwfile,
+                        '--clients', str(clients), '--mode', mode,
+                        '--seconds', str(seconds), '--handsets', str(handsets)],
+                       capture_output=True, text=True, timeout=seconds + 120)
+    if p.stderr:
+        sys.stderr.write(p.stderr[-2000:])
+    out = json.loads(p.stdout)
+    print(json.dumps(out), flush=True)
+    return out
+
+
+def reset(pg):
+    """Every block back to the pool (cascades to assignments and Kea)."""
+    pg.psql('DELETE FROM dpn.blocks')
+
+
+def provision(pg, srv, token, site):
+    """Times POST /sites/{id}/buildings with 25 floors x 40 units (1,000
+    flats in one transaction), when the buildings endpoint exists."""
+    c = srv.client().bearer(token)
+    body = {'number': 2202, 'name': 'bench', 'floors': 25, 'units_per_floor': 40,
+            'first_floor': 10}
+    t0 = time.monotonic()
+    status, answer = c.post('/api/v1/sites/%d/buildings' % site, body)
+    secs = time.monotonic() - t0
+    flats = pg.scalar("SELECT count(*) FROM dpn.flats f JOIN dpn.buildings b ON "
+                      "b.id = f.building_id WHERE b.number = 2202")
+    out = {'mode': 'provision', 'status': status, 'flats': int(flats), 'seconds': round(secs, 3)}
+    if status != 201:
+        out['answer'] = answer
+    print(json.dumps(out), flush=True)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--seconds', type=float, default=5)
+    ap.add_argument('--threads', type=int, default=8)
+    ap.add_argument('--durable', action='store_true')
+    a = ap.parse_args()
+    rows = []
+    with Cluster(durable=a.durable) as pg:
+        site, gwfile = setup(pg)
+        mgmtd.add_user(pg, 'bench')
+        token = mgmtd.add_token(pg, 'bench')
+        try:
+            with mgmtd.Server(pg, ['--threads', str(a.threads), '--max-conns-per-ip',
+                                   '4096', '--max-conns', '8192']) as srv:
+                for mode in ('repeat', 'cycle'):
+                    for clients in (1, 8, 64):
+                        reset(pg)
+                        rows.append(load(srv.port, gwfile, clients, mode, a.seconds))
+                reset(pg)
+                pg.psql('ANALYZE')
+                # Cold: nothing allotted yet, every block made and grown.
+                rows.append(load(srv.port, gwfile, FLATS, 'powercut', 60, handsets=4))
+                rows[-1]['mode'] = 'powercut cold'
+                devices = int(pg.scalar('SELECT count(*) FROM dpn.assignments'))
+                print(json.dumps({'powercut_devices_with_address': devices}))
+                # Warm: power back after a cut, every device asks again.
+                rows.append(load(srv.port, gwfile, FLATS, 'powercut', 60, handsets=4))
+                rows[-1]['mode'] = 'powercut warm'
+                rows.append(provision(pg, srv, token, site))
+        finally:
+            os.unlink(gwfile)
+    print('\n| run | clients | requests | errors | req/s | p50 ms | p99 ms | seconds |')
+    print('|---|---|---|---|---|---|---|---|')
+    for r in rows:
+        if r['mode'] == 'provision':
+            print('| provision 1,000 flats (HTTP %s) | 1 | 1 | %s | | | | %.3f |'
+                  % (r['status'], 0 if r['status'] == 201 else 1, r['seconds']))
+            continue
+        print('| %s | %d | %d | %d | %.0f | %.2f | %.2f | %.3f |' % (
+            r['mode'], r['clients'], r['requests'], r['errors'], r['rps'],
+            r['p50_ms'], r['p99_ms'], r['seconds']))
+
+
+if __name__ == '__main__':
+    main()
