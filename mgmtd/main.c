@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "kea_ctrl.h"
 #include "migrate.h"
 #include <pthread.h>
 
@@ -31,7 +32,8 @@ static void usage(FILE *f)
 	    "       dpn-mgmtd serve --db CONNINFO [--listen ADDR:PORT] [--web-dir DIR]\n"
 	    "                 [--user USER] [--threads N] [--max-conns N]\n"
 	    "                 [--max-conns-per-ip N] [--timeout SECONDS]\n"
-	    "                 [--login-rate PER_MINUTE] [--syslog] [-d] [-n]\n"
+	    "                 [--login-rate PER_MINUTE] [--kea-socket PATH]\n"
+	    "                 [--kea-poll-ms MS] [--syslog] [-d] [-n]\n"
 	    "       dpn-mgmtd user add --db CONNINFO [--role operator|manager] "
 	    "[--building ID]... NAME\n"
 	    "       dpn-mgmtd token add --db CONNINFO [--name NAME] USER\n", f);
@@ -120,6 +122,8 @@ static int parse_serve(int argc, char **argv, struct mgmtd_config *cfg)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "login-rate", required_argument, NULL, 'L' },
 		{ "syslog", no_argument, NULL, 's' },
+		{ "kea-socket", required_argument, NULL, 'k' },
+		{ "kea-poll-ms", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc = 0;
@@ -139,6 +143,8 @@ static int parse_serve(int argc, char **argv, struct mgmtd_config *cfg)
 		    &cfg->max_conns_per_ip); break;
 		case 'T': rc = num_opt("timeout", optarg, 1, 3600, &cfg->timeout_s); break;
 		case 'L': rc = num_opt("login-rate", optarg, 1, 100000, &cfg->login_per_min); break;
+		case 'k': cfg->kea_socket = optarg; break;
+		case 'K': rc = num_opt("kea-poll-ms", optarg, 50, 60000, &cfg->kea_poll_ms); break;
 		default: rc = EINVAL; break;
 		}
 	}
@@ -284,8 +290,10 @@ static int cmd_serve(int argc, char **argv)
 {
 	struct mgmtd_config cfg = { .listen = "127.0.0.1:8080", .user = "dpn",
 	    .foreground = 1, .threads = 8, .max_conns = 4096,
-	    .max_conns_per_ip = 1024, .timeout_s = 30, .login_per_min = 30 };
+	    .max_conns_per_ip = 1024, .timeout_s = 30, .login_per_min = 30,
+	    .kea_poll_ms = 1000 };
 	struct MHD_Daemon *d = NULL;
+	struct kea_ctrl *kea = NULL;
 	sigset_t set;
 	int fd = -1, rc = 1;
 
@@ -308,6 +316,11 @@ static int cmd_serve(int argc, char **argv)
 	if (bind_listen(cfg.listen, &fd) || drop_privileges(cfg.user) ||
 	    serve_init(&cfg))
 		goto out;
+	if (cfg.kea_socket && kea_ctrl_start(cfg.db, cfg.kea_socket, cfg.kea_poll_ms, &kea)) {
+		log_warnx("cannot start the Kea lease remover for %s", cfg.kea_socket);
+		goto out;
+	}
+	metrics_kea(kea);
 	if (http_start(&cfg, fd, &d)) {
 		log_warnx("cannot start the HTTP server");
 		goto out;
@@ -318,6 +331,8 @@ static int cmd_serve(int argc, char **argv)
 	MHD_stop_daemon(d);
 	rc = 0;
 out:
+	metrics_kea(NULL);
+	kea_ctrl_stop(kea);
 	if (!d && fd >= 0)
 		close(fd);
 	serve_free();

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kea_ctrl.h"
 #include "server.h"
 
 static const unsigned codes[] = { 200, 201, 204, 400, 401, 403, 404, 405, 409,
@@ -23,6 +24,12 @@ static size_t nroutes;
 static atomic_ulong hist[NBUCKETS + 1];
 static atomic_ulong hist_sum_us, hist_count;
 static atomic_ulong broker[NOPS][2];
+static struct kea_ctrl *_Atomic kea;
+
+void metrics_kea(struct kea_ctrl *k)
+{
+	atomic_store(&kea, k);
+}
 
 void metrics_init(size_t n)
 {
@@ -151,6 +158,12 @@ static void write_broker(struct buf *b)
 			bprintf(b, "dpn_broker_operations_total{op=\"%s\",result=\"%s\"} %lu\n",
 			    broker_ops[i], ok == 0 ? "ok" : "error",
 			    atomic_load(&broker[i][ok]));
+	if (atomic_load(&kea))
+		bprintf(b, "# HELP dpn_kea_lease_deletions_total lease4-del sent to Kea.\n"
+		    "# TYPE dpn_kea_lease_deletions_total counter\n"
+		    "dpn_kea_lease_deletions_total{result=\"ok\"} %lu\n"
+		    "dpn_kea_lease_deletions_total{result=\"error\"} %lu\n",
+		    kea_ctrl_done(atomic_load(&kea)), kea_ctrl_errors(atomic_load(&kea)));
 	bprintf(b, "# HELP dpn_db_errors_total Failed statements and connections.\n"
 	    "# TYPE dpn_db_errors_total counter\ndpn_db_errors_total %lu\n", db_errors());
 }

@@ -26,6 +26,8 @@ struct mgmtd_config {
 	unsigned max_conns_per_ip;
 	unsigned timeout_s;       /* per connection, idle */
 	unsigned login_per_min;   /* login attempts per client address */
+	const char *kea_socket;   /* Kea control socket: lease4-del; NULL off */
+	unsigned kea_poll_ms;
 };
 
 /* Per-request state behind struct api_req (owned by http.c). */
@@ -103,6 +105,9 @@ void metrics_init(size_t nroutes);
 void metrics_free(void);
 void metrics_observe(int route_idx, unsigned status, uint64_t ns);
 void metrics_broker(const char *op, int ok);
+struct kea_ctrl;
+/* Reports the Kea lease remover's counters (NULL: none). */
+void metrics_kea(struct kea_ctrl *k);
 extern const struct api_route api_ops_routes[];
 
 /* static.c */
