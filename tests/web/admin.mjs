@@ -211,7 +211,9 @@ testCase('new_handset_credentials_are_shown_once', async (ctx) => {
   const user = await page.getByLabel('SIP user name').inputValue();
   check(pw.length >= 12, 'SIP password too short: ' + pw.length);
   check(user.length > 0, 'SIP user name shown');
-  check(await secret.getByRole('button', { name: 'Copy password' }).isVisible(), 'copy button');
+  await secret.getByRole('button', { name: 'Copy password' }).click();
+  await secret.getByRole('button', { name: 'Copied' }).waitFor();
+  checkEq(await page.evaluate(() => navigator.clipboard.readText()), pw, 'clipboard after Copy password');
   checkEq(await page.locator('table.handsets tbody tr').count(), 1, 'handsets listed');
   await shot(ctx, 'flat-credentials');
   const flat = await ctx.api.must(200, 'GET', `/flats/${ctx.flat1201}`);
@@ -227,6 +229,11 @@ testCase('new_handset_credentials_are_shown_once', async (ctx) => {
   check(pw2.length >= 12 && pw2 !== pw, 'regenerated password differs');
   await page.getByRole('button', { name: 'I have copied them' }).click();
   checkEq(await page.locator('.secret').count(), 0, 'panel dismissed');
+  await page.goto(URL + '/#/');
+  await heading(page, 'Complexes');
+  await searchFor(page, '100110112011');
+  await heading(page, 'Flat 1201');
+  await page.locator('table.handsets tr.highlight', { hasText: '100-1101-1201-1' }).waitFor();
 });
 
 testCase('deleted_flat_returns_its_block_to_the_pool', async (ctx) => {

@@ -18,7 +18,7 @@ export async function launch(viewport) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dpn-chromium-'));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM, headless: true, args: ARGS, viewport,
-    timeout: 30000,
+    timeout: 30000, permissions: ['clipboard-read', 'clipboard-write'],
   });
   context.setDefaultTimeout(10000);
   return {

@@ -149,7 +149,12 @@ async function boot() {
     return;
   }
   showHeader();
-  window.addEventListener('hashchange', route);
+  window.addEventListener('hashchange', () => {
+    // Moving on by hand clears the search box; a search's own jump to the
+    // flat it found replaces history instead, so the number stays there.
+    if (!location.hash.startsWith('#/search/')) header.querySelector('#search-q').value = '';
+    route();
+  });
   route();
 }
 

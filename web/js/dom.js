@@ -210,6 +210,17 @@ export function timeAgo(iso) {
   return h('time', { datetime: t.toISOString(), title: t.toISOString(), text: txt });
 }
 
+/** An ISO time as "2026-11-21 20:00:14" in the browser's zone, exact
+ *  time with zone as title. */
+export function timeAt(iso) {
+  const t = new Date(iso);
+  if (!iso || Number.isNaN(t.getTime())) return String(iso ?? '');
+  const p = (n) => String(n).padStart(2, '0');
+  const txt = `${t.getFullYear()}-${p(t.getMonth() + 1)}-${p(t.getDate())} ` +
+    `${p(t.getHours())}:${p(t.getMinutes())}:${p(t.getSeconds())}`;
+  return h('time', { datetime: t.toISOString(), title: t.toISOString(), text: txt });
+}
+
 /** A link inside the app. */
 export const link = (href, text, cls) => h('a', { href, class: cls, text });
 

@@ -2,7 +2,7 @@
 // first, paginated and filtered server-side.
 
 import * as api from '../api.js';
-import { h, filterForm, listHash, pager, table, timeAgo } from '../dom.js';
+import { h, filterForm, listHash, pager, table, timeAt } from '../dom.js';
 
 const PER_PAGE = 50;
 
@@ -21,7 +21,7 @@ export async function render(_params, ctx) {
     ctx.crumbs([['Audit log']]),
     h('div', { class: 'title-row' }, h('h1', { text: 'Audit log' }), filter),
     table([
-      { label: 'When', cell: (a) => timeAgo(a.at) },
+      { label: 'When', cell: (a) => timeAt(a.at), class: 'nowrap' },
       { label: 'Who', cell: (a) => h('strong', { text: String(a.actor ?? '') }) },
       { label: 'Action', cell: (a) => h('span', { class: 'action', text: String(a.action ?? '') }) },
       { label: 'Object', cell: (a) => h('code', { text: String(a.object ?? '') }) },

@@ -180,7 +180,7 @@ function secretPanel(title, pairs) {
       const id = 'secret-' + k.toLowerCase().replace(/\W+/g, '-');
       const input = h('input', { id, readonly: true, value: v ?? '', class: 'mono', spellcheck: 'false' });
       return [h('dt', null, h('label', { for: id, text: k })),
-        h('dd', null, input, copyButton(() => input.value, 'Copy ' + k.split(' ').pop().toLowerCase()))];
+        h('dd', null, input, copyButton(() => input.value, 'Copy ' + k.replace(/^SIP /, '').toLowerCase()))];
     })));
   const done = h('button', { type: 'button', class: 'primary', text: 'I have copied them' });
   done.addEventListener('click', () => panel.remove());

@@ -34,7 +34,7 @@ export async function render([siteId], ctx) {
     const b = await api.post('/sites/' + siteId + '/buildings', body);
     ctx.go('#/buildings/' + b.id);
   }, 'Create building and flats');
-  const update = () => preview.replaceChildren(...previewOf(f, site));
+  const update = () => preview.replaceChildren(...previewOf(f, site).filter(Boolean));
   f.addEventListener('input', update);
   update();
   return h('section', { class: 'page' },

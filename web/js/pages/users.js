@@ -54,7 +54,7 @@ function addUser(groups, ctx) {
   const f = form({ class: 'card grid-form', 'aria-labelledby': 'h-adduser' }, [
     field({ name: 'username', label: 'User name', required: true }),
     field({ name: 'password', label: 'Password', type: 'password', required: true, autocomplete: 'new-password',
-      hint: 'At least 12 characters.' }),
+      hint: 'At least 8 characters.' }),
     field({ name: 'role', label: 'Role', options: [['manager', 'Building manager'], ['operator', 'Operator']] }),
     buildings,
   ], async (v) => {
