@@ -17,6 +17,7 @@
 
 #define POOL_MAX 64
 #define BATCH_MAX 512
+#define LOG_EVERY_MS 30000
 
 struct dhcp_core {
 	struct dhcp_cfg cfg;
@@ -31,6 +32,7 @@ struct dhcp_core {
 	pthread_t writer;
 	atomic_int stop;
 	atomic_llong retry_at_ms;	/* identify skips the db until then */
+	atomic_llong logged_at_ms;	/* last database error logged */
 	int suspect;			/* writer only: last batch refused */
 
 	atomic_ullong enrolled, known, lookups, dropped_unknown,
@@ -123,9 +125,11 @@ static void db_failed(struct dhcp_core *core, const char *what, PGconn *conn)
 					 now + core->cfg.retry_ms);
 
 	atomic_fetch_add(&core->db_errors, 1);
-	if (prev <= now) {
-		const char *m = conn ? PQerrorMessage(conn) : "no connection";
-		core_log(core, 0, "%s failed: %.300s", what, m);
+	/* One line per outage and then one per LOG_EVERY_MS at most. */
+	if (prev <= now && now - atomic_load(&core->logged_at_ms) >= LOG_EVERY_MS) {
+		atomic_store(&core->logged_at_ms, now);
+		core_log(core, 0, "%s failed: %.300s", what,
+			 conn ? PQerrorMessage(conn) : "no connection");
 	}
 }
 

@@ -207,6 +207,8 @@ def kea_config(tmp, pg_dir, pools, hook_params=None, hook=True,
         'loggers': [{'name': 'kea-dhcp4', 'severity': 'INFO',
                      'output_options': [{'output': os.path.join(tmp, 'kea.log')}]}],
     }
+    if os.environ.get('DPN_KEA_DEBUG'):
+        cfg['loggers'][0].update(severity='DEBUG', debuglevel=55)
     if hosts_db:
         cfg['hosts-database'] = {
             'type': 'postgresql', 'name': 'dpn', 'host': pg_dir, 'user': 'dpn',
