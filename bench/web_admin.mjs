@@ -1,6 +1,6 @@
 // bench/web_admin.mjs — the browser half of bench/web_admin.sh (which starts
-// PostgreSQL and mgmtd and passes DPN_WEB_URL, DPN_ADMIN_USER,
-// DPN_ADMIN_PASSWORD, RUNS). Prints one line per figure: median and worst
+// PostgreSQL and mgmtd through tests/lib/web.py and passes DPN_WEB_URL,
+// DPN_ADMIN_USER, DPN_ADMIN_PASSWORD, RUNS). Prints one line per figure: median and worst
 // of RUNS, in milliseconds.
 
 import { Api, launch } from '../tests/web/browser.mjs';
