@@ -32,14 +32,10 @@ def in_block(pg, flat, addr):
                      "WHERE flat_id = %d" % (addr, flat)) == 't'
 
 
-def allocate(pg, gw, gw_mac, handsets=()):
-    arr = "ARRAY[%s]::macaddr[]" % ','.join("'%s'" % m for m in handsets)
-    return pg.scalar("SELECT dpn.broker_allocate(%d, '%s', %s)" % (gw, gw_mac, arr))
-
 
 @case
 def gateway_gets_its_first_address(ctx):
-    allocate(ctx.pg, ctx.site['gateways'][0], ctx.gw1)
+    dhcp.allocate(ctx.pg, ctx.site['gateways'][0], ctx.gw1)
     ack = ctx.relay.dora(C1, ctx.gw1)
     check(ack is not None, 'no answer to the gateway')
     check_eq(ack.type, dhcp.ACK, 'reply type')
@@ -49,7 +45,7 @@ def gateway_gets_its_first_address(ctx):
 @case
 def handsets_get_second_addresses_of_their_flat(ctx):
     hs = [broker.mac(0x100 + i) for i in range(2)]
-    allocate(ctx.pg, ctx.site['gateways'][0], ctx.gw1, hs)
+    dhcp.allocate(ctx.pg, ctx.site['gateways'][0], ctx.gw1, hs)
     first, _ = block_of(ctx.pg, ctx.flat1)
     got = set()
     for m in hs:
@@ -64,7 +60,7 @@ def handsets_get_second_addresses_of_their_flat(ctx):
 @case
 def two_flats_never_get_each_others_addresses(ctx):
     gw2, h2 = broker.mac(0x201), broker.mac(0x202)
-    allocate(ctx.pg, ctx.site['gateways'][1], gw2, [h2])
+    dhcp.allocate(ctx.pg, ctx.site['gateways'][1], gw2, [h2])
     a = ctx.relay.dora(C2, h2)
     check(a is not None and a.type == dhcp.ACK, 'flat 2 handset: %r' % a)
     check(in_block(ctx.pg, ctx.flat2, a.yiaddr), 'flat 2 handset outside its block')
@@ -142,26 +138,15 @@ def unknown_circuit_and_bad_packets_are_dropped(ctx):
              '0', 'handsets created for an unknown circuit')
 
 
-def events(pg, kind, mac):
-    return int(pg.scalar("SELECT count(*) FROM dpn.lease_events WHERE kind = '%s' "
-                         "AND mac = '%s'" % (kind, mac)))
-
 
 @case
 def committed_and_released_leases_are_recorded(ctx):
     m = broker.mac(0x600)
     ack = ctx.relay.dora(C1, m)
     check(ack is not None and ack.type == dhcp.ACK, 'dora: %r' % ack)
-    wait_for(lambda: events(ctx.pg, 'committed', m) == 1, 10, 'committed event')
-    check_eq(ctx.pg.scalar("SELECT online FROM dpn.assignments WHERE mac = '%s'" % m),
-             't', 'online after ACK')
+    dhcp.check_recorded(ctx.pg, 'committed', m, ack.yiaddr, online=True)
     ctx.relay.release(C1, m, ack.yiaddr, ack.server_id)
-    wait_for(lambda: events(ctx.pg, 'release', m) == 1, 10, 'release event')
-    check_eq(ctx.pg.scalar("SELECT online FROM dpn.assignments WHERE mac = '%s'" % m),
-             'f', 'online after RELEASE')
-    check_eq(ctx.pg.scalar("SELECT dpn.ip4(addr) FROM dpn.lease_events WHERE "
-                           "kind = 'release' AND mac = '%s'" % m), ack.yiaddr,
-             'released address')
+    dhcp.check_recorded(ctx.pg, 'release', m, ack.yiaddr, online=False)
 
 
 @case
@@ -170,7 +155,7 @@ def declined_address_is_put_on_probation(ctx):
     ack = ctx.relay.dora(C1, m)
     check(ack is not None and ack.type == dhcp.ACK, 'dora: %r' % ack)
     ctx.relay.decline(C1, m, ack.yiaddr, ack.server_id)
-    wait_for(lambda: events(ctx.pg, 'decline', m) == 1, 10, 'decline event')
+    wait_for(lambda: dhcp.lease_events(ctx.pg, 'decline', m) == 1, 10, 'decline event')
     row = ctx.pg.psql("SELECT until - since FROM dpn.dhcp_probation WHERE "
                       "addr = dpn.ip4_num('%s')" % ack.yiaddr)
     check_eq(row, [['01:00:00']], 'probation period')

@@ -309,3 +309,39 @@ def migrate(pg):
     """Apply the dpn schema with the real runner (dpn-mgmtd migrate)."""
     import mgmtd
     mgmtd.migrate(pg)
+
+
+# ---- dpn side of the tests: broker set-up and what the hook recorded.
+
+def allocate(pg, gateway_id, gateway_mac, handsets=()):
+    """Flow 1 through the broker (dpn.broker_allocate)."""
+    arr = "ARRAY[%s]::macaddr[]" % ','.join("'%s'" % m for m in handsets)
+    return pg.scalar("SELECT dpn.broker_allocate(%d, '%s', %s)"
+                     % (gateway_id, gateway_mac, arr))
+
+
+def lease_events(pg, kind, mac):
+    """How many lease events of this kind the hook wrote for mac."""
+    return int(pg.scalar("SELECT count(*) FROM dpn.lease_events WHERE "
+                         "kind = '%s' AND mac = '%s'" % (kind, mac)))
+
+
+def acked(relay, circuit, mac, timeout=None):
+    """DORA that must end in an ACK; returns the ACK."""
+    from dpn_test import check
+    ack = relay.dora(circuit, mac, timeout)
+    check(ack is not None and ack.type == ACK, 'dora %s: %r' % (mac, ack))
+    return ack
+
+
+def check_recorded(pg, kind, mac, addr, online, count=1, timeout=15):
+    """Wait until the hook has written `count` events of kind for mac, then
+    check the device's online flag and the event's address."""
+    from dpn_test import check_eq
+    wait_for(lambda: lease_events(pg, kind, mac) == count, timeout,
+             '%s event of %s' % (kind, mac))
+    check_eq(pg.scalar("SELECT online FROM dpn.assignments WHERE mac = '%s'"
+                       % mac), 't' if online else 'f', 'online after ' + kind)
+    check_eq(pg.scalar("SELECT dpn.ip4(addr) FROM dpn.lease_events WHERE "
+                       "kind = '%s' AND mac = '%s' ORDER BY id DESC LIMIT 1"
+                       % (kind, mac)), addr, kind + ' address')
