@@ -18,7 +18,8 @@
  *    any one non-empty segment into r->arg[i]. Method not allowed on a known
  *    path -> 405. The flags say who may call (API_PUBLIC, API_ADMIN: any
  *    admin user, API_OPERATOR: operators only (managers get 403),
- *    API_GATEWAY: gateway Basic auth) and API_BULK (body up to 1 MiB instead
+ *    API_GATEWAY: gateway Basic auth, checked by the handler's own SQL —
+ *    see struct api_gateway) and API_BULK (body up to 1 MiB instead
  *    of 64 KiB). The framework authenticates, checks CSRF on cookie writes,
  *    caps bodies (413) and refuses non-JSON bodies (415) before the handler
  *    runs.
@@ -104,7 +105,7 @@ enum {
 	API_PUBLIC   = 1 << 0,   /* no authentication */
 	API_ADMIN    = 1 << 1,   /* admin session (cookie + CSRF) or bearer */
 	API_OPERATOR = 1 << 2,   /* as API_ADMIN, and role operator */
-	API_GATEWAY  = 1 << 3,   /* gateway Basic auth (the broker) */
+	API_GATEWAY  = 1 << 3,   /* gateway Basic auth (the broker; see api_gateway) */
 	API_BULK     = 1 << 4,   /* body cap 1 MiB instead of 64 KiB */
 };
 
@@ -124,11 +125,13 @@ struct api_user {
 	enum api_role role;
 };
 
+/* API_GATEWAY routes: the credentials as sent, not yet checked. The
+ * handler's statement must check them (broker.c's AS_GATEWAY: username and
+ * secret_hash against dpn.gateways) and answer 401 when no gateway matches:
+ * one round trip for authentication and work. */
 struct api_gateway {
-	char id[24];             /* dpn.gateways.id */
-	char flat_id[24];
-	char site_id[24];
 	char username[72];
+	char secret_hash[65];    /* hex SHA-256 of the secret */
 };
 
 struct api_req {

@@ -1,7 +1,9 @@
 /* mgmtd/broker.c — the broker endpoints gatewayd calls with its Basic
  * credentials: allocation request, one more handset, deletion request and
- * address report. Each is one call of a dpn.broker_* function (one
- * transaction, docs/schema.md) for the authenticated gateway's flat. */
+ * address report. Each is one statement, one round trip: it checks the
+ * credentials (username and SHA-256 of the secret, parsed by auth.c), tells
+ * the audit log who acts, and calls the dpn.broker_* function (one
+ * transaction, docs/schema.md) for that gateway's flat. No row: 401. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,26 +15,27 @@
 #define BROKER_MAX_MACS 1000      /* handsets listed in one request */
 #define BROKER_MAX_REPORT 4096    /* addresses in one report */
 
-/* Sets dpn.actor (the audit log's actor) in the statement's own
- * transaction before the function runs: a FROM subquery with a volatile
- * call is evaluated first and not flattened. */
-#define AS_GATEWAY(n) "FROM (SELECT set_config('dpn.actor', $" n ", true)) AS actor"
+/* The gateway g whose username is $1 and secret's SHA-256 $2 (hex), with
+ * dpn.actor set for the audit log in the statement's own transaction before
+ * the function in the select list runs: a FROM subquery with a volatile
+ * call is evaluated first and never flattened. */
+#define AS_GATEWAY "FROM dpn.gateways g, (SELECT set_config('dpn.actor', " \
+	"'gateway:' || $1, true)) AS actor WHERE g.username = $1 " \
+	"AND g.secret_hash = decode($2, 'hex')"
 
-/* "gateway:USERNAME", kept for the request. */
-static const char *actor(struct api_req *r)
-{
-	char buf[96];
-
-	snprintf(buf, sizeof(buf), "gateway:%s", r->gw.username);
-	return http_keep(r->http, strdup(buf));
-}
-
-/* Answers a broker function's jsonb result. */
+/* Answers a broker function's jsonb result, or 401 when the credentials
+ * matched no gateway. */
 static void broker_answer(struct api_req *r, const char *op, PGresult *res)
 {
-	api_json_text(r, 200, PQgetvalue(res, 0, 0));
+	if (PQntuples(res) == 0) {
+		api_header(r, "WWW-Authenticate", "Basic realm=\"dpn gateway\"");
+		api_error(r, 401, NULL, "gateway credentials required");
+		metrics_broker(op, 0);
+	} else {
+		api_json_text(r, 200, PQgetvalue(res, 0, 0));
+		metrics_broker(op, 1);
+	}
 	PQclear(res);
-	metrics_broker(op, 1);
 }
 
 /* Turns a JSON array of MAC strings into a PostgreSQL array literal of
@@ -84,9 +87,9 @@ static void broker_allocate(struct api_req *r)
 
 	if (api_decode(r, f) || mac_array(r, list, "handset_macs", &macs))
 		return;
-	if (api_sql1(r, &res, NULL, "SELECT dpn.broker_allocate($1::bigint, "
-	    "$2::macaddr, $3::macaddr[]) " AS_GATEWAY("4"), r->gw.id, gw_mac, macs,
-	    actor(r))) {
+	if (api_sql1(r, &res, NULL, "SELECT dpn.broker_allocate(g.id, $3::macaddr, "
+	    "$4::macaddr[]) " AS_GATEWAY, r->gw.username, r->gw.secret_hash, gw_mac,
+	    macs)) {
 		metrics_broker("allocate", 0);
 		return;
 	}
@@ -104,8 +107,8 @@ static void broker_handsets(struct api_req *r)
 
 	if (api_decode(r, f))
 		return;
-	if (api_sql1(r, &res, NULL, "SELECT dpn.broker_add_handset($1::bigint, "
-	    "$2::macaddr) " AS_GATEWAY("3"), r->gw.flat_id, mac, actor(r))) {
+	if (api_sql1(r, &res, NULL, "SELECT dpn.broker_add_handset(g.flat_id, "
+	    "$3::macaddr) " AS_GATEWAY, r->gw.username, r->gw.secret_hash, mac)) {
 		metrics_broker("handsets", 0);
 		return;
 	}
@@ -137,10 +140,11 @@ static void broker_delete(struct api_req *r)
 	}
 	if (mac)
 		rc = api_sql1(r, &res, NULL, "SELECT dpn.broker_delete_handset("
-		    "$1::bigint, $2::macaddr) " AS_GATEWAY("3"), r->gw.flat_id, mac, actor(r));
+		    "g.flat_id, $3::macaddr) " AS_GATEWAY, r->gw.username,
+		    r->gw.secret_hash, mac);
 	else
-		rc = api_sql1(r, &res, NULL, "SELECT dpn.broker_delete_gateway($1::bigint, "
-		    "true) " AS_GATEWAY("2"), r->gw.flat_id, actor(r));
+		rc = api_sql1(r, &res, NULL, "SELECT dpn.broker_delete_gateway("
+		    "g.flat_id, true) " AS_GATEWAY, r->gw.username, r->gw.secret_hash);
 	if (rc) {
 		metrics_broker("delete", 0);
 		return;
@@ -220,9 +224,9 @@ static void broker_report(struct api_req *r)
 
 	if (api_decode(r, f) || check_allotted(r, allotted) || check_free(r, freel))
 		return;
-	if (api_sql1(r, &res, NULL, "SELECT dpn.broker_report($1::bigint, $2::jsonb, "
-	    "$3::jsonb) " AS_GATEWAY("4"), r->gw.id, json_text(allotted), json_text(freel),
-	    actor(r))) {
+	if (api_sql1(r, &res, NULL, "SELECT dpn.broker_report(g.id, $3::jsonb, "
+	    "$4::jsonb) " AS_GATEWAY, r->gw.username, r->gw.secret_hash,
+	    json_text(allotted), json_text(freel))) {
 		metrics_broker("report", 0);
 		return;
 	}
