@@ -12,6 +12,7 @@ from dpn_test import Cluster, case, check, check_eq, run, tmpdir, wait_for
 import shutil
 import broker
 import dhcp
+import mgmtd
 
 C1, C2 = b'1101-1201', b'1101-1202'      # circuit-ids of flats 1 and 2
 
@@ -145,8 +146,14 @@ def committed_and_released_leases_are_recorded(ctx):
     ack = ctx.relay.dora(C1, m)
     check(ack is not None and ack.type == dhcp.ACK, 'dora: %r' % ack)
     dhcp.check_recorded(ctx.pg, 'committed', m, ack.yiaddr, online=True)
+    a = dhcp.api_assignment(ctx.api, ctx.flat1, m)
+    check(a is not None and a['online'] is True and a['address'] == ack.yiaddr,
+          'leased device in mgmtd: %r' % a)
     ctx.relay.release(C1, m, ack.yiaddr, ack.server_id)
     dhcp.check_recorded(ctx.pg, 'release', m, ack.yiaddr, online=False)
+    a = dhcp.api_assignment(ctx.api, ctx.flat1, m)
+    check(a is not None and a['online'] is False and a['last_seen'],
+          'released device in mgmtd: %r' % a)
 
 
 @case
@@ -156,6 +163,8 @@ def declined_address_is_put_on_probation(ctx):
     check(ack is not None and ack.type == dhcp.ACK, 'dora: %r' % ack)
     ctx.relay.decline(C1, m, ack.yiaddr, ack.server_id)
     wait_for(lambda: dhcp.lease_events(ctx.pg, 'decline', m) == 1, 10, 'decline event')
+    a = dhcp.api_assignment(ctx.api, ctx.flat1, m)
+    check(a is not None and a['online'] is False, 'declined device in mgmtd: %r' % a)
     row = ctx.pg.psql("SELECT until - since FROM dpn.dhcp_probation WHERE "
                       "addr = dpn.ip4_num('%s')" % ack.yiaddr)
     check_eq(row, [['01:00:00']], 'probation period')
@@ -186,6 +195,7 @@ def main():
         tmp = tmpdir('dpn-dhcp-')
         ctx = Ctx()
         ctx.pg = pg
+        ctx.kea = ctx.relay = ctx.mgmtd = ctx.api = None
         try:
             dhcp.migrate(pg)
             ctx.site = broker.make_site(pg, flats=2, block_size=4, max_block_size=12)
@@ -194,16 +204,11 @@ def main():
             ctx.kea = dhcp.Kea(pg, tmp, [(ctx.site['pool'], '127.16.0.0/16')],
                                probation=3600).start()
             ctx.relay = dhcp.Relay(ctx.kea.port)
-            try:
-                run(ctx)
-            finally:
-                ctx.relay.close()
-                ctx.kea.stop()
-                if os.environ.get('DPN_KEEP_LOGS'):
-                    print(ctx.kea.output())
+            ctx.mgmtd = mgmtd.Server(pg)
+            ctx.api = dhcp.api_admin(pg, ctx.mgmtd)
+            run(ctx)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-
+            dhcp.teardown(ctx, tmp)
 
 if __name__ == '__main__':
     main()

@@ -7,14 +7,14 @@ block; PostgreSQL stopped during traffic (Kea goes on, the hook counts and
 catches up, nothing lost or double-allotted); config-reload leaks nothing."""
 import os
 import shutil
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import BUILD, Cluster, case, check, check_eq, run, tmpdir, wait_for
+from dpn_test import Cluster, case, check, check_eq, run, tmpdir, wait_for
 import broker
 import dhcp
+import mgmtd
 
 C1, C2 = b'1101-1201', b'1101-1202'
 LIFETIME = 3       # seconds: leases expire during the test
@@ -34,7 +34,13 @@ def deletion_removes_the_lease_and_next_request_is_naked(ctx):
     ack = dhcp.acked(ctx.relay, C1, m)
     renew = ctx.relay.request(C1, m, ack.yiaddr, renew=True)
     check(renew is not None and renew.type == dhcp.ACK, 'renew before: %r' % renew)
-    ctx.pg.scalar("SELECT dpn.broker_delete_handset(%d, '%s')" % (ctx.flat1, m))
+    # The operator deletes the handset in mgmtd; mgmtd's lease remover
+    # (kea_ctrl) tells Kea.
+    status, body = ctx.api.get('/api/v1/flats/%d/handsets' % ctx.flat1)
+    check_eq(status, 200, 'GET handsets')
+    hid = [h['id'] for h in body['items'] if h['mac'] == m]
+    check_eq(len(hid), 1, 'handset listed')
+    check_eq(ctx.api.delete('/api/v1/handsets/%d' % hid[0])[0], 204, 'DELETE handset')
     wait_for(lambda: ctx.pg.scalar("SELECT count(*) FROM dpn.lease_deletions") == '0',
              10, 'lease_deletions drained')
     got = ctx.kea.command('lease4-get', {'ip-address': ack.yiaddr})
@@ -53,8 +59,14 @@ def deletion_removes_the_lease_and_next_request_is_naked(ctx):
 def expiry_is_recorded(ctx):
     m = broker.mac(0x2002)
     ack = dhcp.acked(ctx.relay, C1, m)
+    wait_for(lambda: dhcp.api_assignment(ctx.api, ctx.flat1, m)['online'], 10,
+             'online in mgmtd')
     dhcp.check_recorded(ctx.pg, 'expire', m, ack.yiaddr, online=False,
                         timeout=LIFETIME + 10)
+    a = dhcp.api_assignment(ctx.api, ctx.flat1, m)
+    check(a is not None and a['online'] is False and a['last_seen'],
+          'expired device in mgmtd: %r' % a)
+    check_eq(a['address'], ack.yiaddr, 'address in mgmtd')
 
 
 @case
@@ -227,7 +239,7 @@ def main():
         tmp = tmpdir('dpn-dhcp-')
         ctx = Ctx()
         ctx.pg = pg
-        drain = None
+        ctx.kea = ctx.relay = ctx.mgmtd = ctx.api = None
         try:
             dhcp.migrate(pg)
             ctx.site = broker.make_site(pg, flats=2, block_size=4, max_block_size=12)
@@ -238,22 +250,12 @@ def main():
                                hook_params={'gateway-grace': GRACE,
                                             'db-retry-ms': 200}).start()
             ctx.relay = dhcp.Relay(ctx.kea.port)
-            drain = subprocess.Popen([os.path.join(BUILD, 'tests', 'dhcp', 'kea-ctrl-run'),
-                                      pg.conninfo, ctx.kea.sock, '100'])
-            try:
-                run(ctx)
-            finally:
-                ctx.relay.close()
-                ctx.kea.stop()
-                if os.environ.get('DPN_KEEP_LOGS'):
-                    print(ctx.kea.output())
+            ctx.mgmtd = mgmtd.Server(pg, ['--kea-socket', ctx.kea.sock,
+                                          '--kea-poll-ms', '100'])
+            ctx.api = dhcp.api_admin(pg, ctx.mgmtd)
+            run(ctx)
         finally:
-            if drain:
-                drain.terminate()
-                drain.wait(timeout=15)
-            if not os.environ.get('DPN_KEEP_LOGS'):
-                shutil.rmtree(tmp, ignore_errors=True)
-
+            dhcp.teardown(ctx, tmp)
 
 if __name__ == '__main__':
     main()

@@ -249,6 +249,12 @@ class Kea:
                 stdout=out, stderr=subprocess.STDOUT, env=env)
         wait_for(lambda: self._alive() and self.command('version-get'),
                  timeout=20, what='kea-dhcp4 control socket')
+        # mgmtd drops to user dpn and must reach the socket (a deployment
+        # gives the dpn user the socket's group instead).
+        if os.getuid() == 0:
+            import pwd
+            dpn = pwd.getpwnam('dpn')
+            os.chown(self.sock, dpn.pw_uid, dpn.pw_gid)
         return self
 
     def _alive(self):
@@ -345,3 +351,39 @@ def check_recorded(pg, kind, mac, addr, online, count=1, timeout=15):
     check_eq(pg.scalar("SELECT dpn.ip4(addr) FROM dpn.lease_events WHERE "
                        "kind = '%s' AND mac = '%s' ORDER BY id DESC LIMIT 1"
                        % (kind, mac)), addr, kind + ' address')
+
+
+def api_assignment(client, flat_id, mac):
+    """The flat's assignment of mac as mgmtd shows it (GET /flats/{id}:
+    {address, mac, device, online, last_seen}), or None."""
+    status, body = client.get('/api/v1/flats/%d' % flat_id)
+    if status != 200:
+        raise RuntimeError('GET /flats/%d: %s %r' % (flat_id, status, body))
+    for a in body.get('assignments') or []:
+        if a.get('mac', '').lower() == mac.lower():
+            return a
+    return None
+
+
+def api_admin(pg, server):
+    """An operator's API client (bearer token) for a mgmtd Server."""
+    import mgmtd
+    mgmtd.add_user(pg, 'dhcp-test-op')
+    return server.client().bearer(mgmtd.add_token(pg, 'dhcp-test-op'))
+
+
+def teardown(ctx, tmp):
+    """Stop what a test started (ctx.api, ctx.relay, ctx.mgmtd, ctx.kea; any
+    may be None) and remove tmp (kept, with Kea's log printed, when
+    DPN_KEEP_LOGS is set)."""
+    import shutil
+    for name, stop in (('api', 'close'), ('relay', 'close'),
+                       ('mgmtd', 'stop'), ('kea', 'stop')):
+        obj = getattr(ctx, name, None)
+        if obj is not None:
+            getattr(obj, stop)()
+    if os.environ.get('DPN_KEEP_LOGS'):
+        if getattr(ctx, 'kea', None):
+            print(ctx.kea.output())
+        return
+    shutil.rmtree(tmp, ignore_errors=True)
