@@ -212,7 +212,7 @@ testCase('new_handset_credentials_are_shown_once', async (ctx) => {
   check(pw.length >= 12, 'SIP password too short: ' + pw.length);
   check(user.length > 0, 'SIP user name shown');
   await secret.getByRole('button', { name: 'Copy password' }).click();
-  await secret.getByRole('button', { name: 'Copied' }).waitFor();
+  await secret.getByRole('button', { name: 'Copied', exact: true }).waitFor();
   checkEq(await page.evaluate(() => navigator.clipboard.readText()), pw, 'clipboard after Copy password');
   checkEq(await page.locator('table.handsets tbody tr').count(), 1, 'handsets listed');
   await shot(ctx, 'flat-credentials');
@@ -285,9 +285,11 @@ testCase('flat_list_is_paginated_by_the_server', async (ctx) => {
   checkEq(await page.locator('table.flats tbody tr').count(), 20, 'rows on page 2');
   await page.getByLabel('Filter flats').fill('1205');
   await page.getByLabel('Filter flats').press('Enter');
-  await page.locator('table.flats tbody tr', { hasText: '1205' }).first().waitFor();
+  // Page 2 holds 1205 too: wait for the filtered answer, not just the row.
+  await page.waitForURL(/q=1205/);
+  await page.locator('.pager').waitFor({ state: 'detached' });
   const cells = await page.locator('table.flats tbody tr td:first-child').allTextContents();
-  check(cells.length >= 1 && cells.every((c) => c.includes('1205')), 'filtered rows: ' + cells.join(','));
+  checkEq(cells, ['1205'], 'filtered rows');
 });
 
 testCase('operator_adds_a_building_manager', async (ctx) => {
@@ -356,6 +358,29 @@ testCase('audit_log_shows_who_changed_what', async (ctx) => {
   const text = await page.locator('table.audit').textContent();
   check(text.includes(ADMIN), 'audit names the operator');
   await shot(ctx, 'audit');
+});
+
+testCase('operator_gives_the_manager_a_second_building', async (ctx) => {
+  const { page } = ctx;
+  await page.getByRole('link', { name: 'Users' }).click();
+  await heading(page, 'Users');
+  await page.getByRole('button', { name: 'Edit ' + MANAGER }).click();
+  const dlg = page.locator('dialog.edit');
+  await dlg.waitFor();
+  await dlg.getByLabel('Buildings (managers)').selectOption([ctx.buildingId, ctx.otherBuildingId]);
+  await dlg.getByLabel('New password (optional)').fill('short');
+  await dlg.getByRole('button', { name: 'Save' }).click();
+  await dlg.locator('[data-error-for="password"]').filter({ hasText: /./ }).waitFor();
+  checkEq(await dlg.getByLabel('New password (optional)').inputValue(), 'short', 'typed password kept');
+  checkEq((await dlg.getByLabel('Buildings (managers)').evaluate((s) => [...s.selectedOptions].length)), 2,
+    'selection kept after the error');
+  const m = new Api(URL);
+  await m.login(MANAGER, MANAGER_PW);
+  checkEq((await m.call('GET', `/buildings/${ctx.otherBuildingId}`)).status, 404, 'refused edit changed nothing');
+  await dlg.getByLabel('New password (optional)').fill('');
+  await dlg.getByRole('button', { name: 'Save' }).click();
+  await page.locator('tbody tr', { hasText: MANAGER }).filter({ hasText: '100-1102' }).waitFor();
+  checkEq((await m.call('GET', `/buildings/${ctx.otherBuildingId}`)).status, 200, 'manager reads the added building');
 });
 
 testCase('keyboard_reaches_search_and_focus_is_visible', async (ctx) => {
