@@ -65,13 +65,3 @@ install-dhcp-hook: $(DHCP_SO)
 	install -d $(DESTDIR)$(KEA_HOOKS_DIR)
 	install -m 0644 $(DHCP_SO) $(DESTDIR)$(KEA_HOOKS_DIR)/libdpn_dhcp.so
 .PHONY: install-dhcp-hook
-
-# kea-ctrl-run: mgmtd's lease-deletion drain (mgmtd/kea_ctrl.c) on its own.
-KEA_CTRL_RUN := $(B)/tests/dhcp/kea-ctrl-run
-$(B)/dhcp-hook/tools/kea_ctrl_run.o: DPN_CFLAGS += $(shell pkg-config --cflags json-c libpq)
-$(B)/mgmtd/kea_ctrl.o: DPN_CFLAGS += $(shell pkg-config --cflags json-c libpq)
-$(KEA_CTRL_RUN): $(B)/dhcp-hook/tools/kea_ctrl_run.o $(B)/mgmtd/kea_ctrl.o $(B)/libdpn.a
-	@mkdir -p $(@D)
-	$(CC) $(DPN_LDFLAGS) $^ $(shell pkg-config --libs json-c) $(DHCP_PQ_LIBS) \
-	  -lpthread $(LIB_LDLIBS) -o $@
-TEST_DEPS += $(KEA_CTRL_RUN)

@@ -167,7 +167,7 @@ def _xid():
 
 def kea_config(tmp, pg_dir, pools, hook_params=None, hook=True,
                identifiers=('flex-id',), lifetime=600, probation=3600,
-               extra=None, hosts_db=True, lease_cmds=True):
+               extra=None, hosts_db=True, lease_cmds=True, dynamic_pool=None):
     """Kea dhcp4 configuration (a dict): interfaces ["lo"], udp sockets,
     control socket and memfile leases in tmp, host reservations in the dpn
     database at pg_dir (unix socket), one subnet per (pool_id, cidr) relayed
@@ -184,6 +184,8 @@ def kea_config(tmp, pg_dir, pools, hook_params=None, hook=True,
                 'relay': {'ip-addresses': [GIADDR]},
                 'reservations-in-subnet': True,
                 'reservations-out-of-pool': True} for pid, cidr in pools]
+    if dynamic_pool:    # benches without reservations: a pool to allocate from
+        subnets[0]['pools'] = [{'pool': dynamic_pool}]
     cfg = {
         'interfaces-config': {'interfaces': ['lo'], 'dhcp-socket-type': 'udp'},
         'control-socket': {'socket-type': 'unix',
@@ -222,9 +224,10 @@ class Kea:
     """A kea-dhcp4 process on 127.0.0.1:port (free port) with the config
     from kea_config(); files in tmp. stop() always kills it by PID."""
 
-    def __init__(self, pg, tmp, pools, **cfg_args):
+    def __init__(self, pg, tmp, pools, client_port=None, **cfg_args):
         self.tmp = tmp
         self.port = free_port(socket.SOCK_DGRAM)
+        self.client_port = client_port     # -P: where relayed answers go
         self.conf = os.path.join(tmp, 'kea-dhcp4.conf')
         self.sock = os.path.join(tmp, 'kea.sock')
         self.log = os.path.join(tmp, 'kea.log')
@@ -244,8 +247,10 @@ class Kea:
         # with it, and neither is the hook it loads.
         env.pop('LD_PRELOAD', None)
         with open(self.out, 'ab') as out:
-            self.proc = subprocess.Popen(
-                [KEA_DHCP4, '-c', self.conf, '-p', str(self.port)],
+            args = [KEA_DHCP4, '-c', self.conf, '-p', str(self.port)]
+            if self.client_port:
+                args += ['-P', str(self.client_port)]
+            self.proc = subprocess.Popen(args,
                 stdout=out, stderr=subprocess.STDOUT, env=env)
         wait_for(lambda: self._alive() and self.command('version-get'),
                  timeout=20, what='kea-dhcp4 control socket')

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""bench/dhcp_perf.py — zero-drop DHCPv4 leases per second of kea-dhcp4 on
+loopback, measured with perfdhcp (DORA, relayed with option 82), for:
+
+  (a) memfile leases, no reservations (the ceiling)
+  (b) + PostgreSQL host reservations looked up by circuit-id, no hook
+  (c) + the dpn hook: flex-id reservations (circuit-id || MAC) of devices
+      enrolled in dpn, identity checks, lease events written to dpn
+
+The same CLIENTS MACs (perfdhcp -M) and circuit-id are used in every run;
+for (c) they are the flat's enrolled handsets. For each configuration the
+rate goes up RATES until a run drops a packet; the figure is the highest
+zero-drop rate's completed leases per second. Bounded: RUN_S seconds per
+run, at most len(RATES) runs per configuration, loopback only.
+
+  bench/dhcp_perf.py [--clients 500] [--run 5] [--rates 250,500,...]
+  (needs make: build/rel/lib/libdpn_dhcp.so and build/rel/bin/dpn-mgmtd)
+"""
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
+os.environ.setdefault('DPN_BUILD', os.path.join(ROOT, 'build', 'rel'))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'lib'))
+from dpn_test import Cluster, free_port, tmpdir, wait_for  # noqa: E402
+import broker  # noqa: E402
+import dhcp  # noqa: E402
+
+CIRCUIT = b'1101-1201'
+CIDR = '127.16.0.0/16'
+
+
+def perfdhcp(kea, client_port, macs_file, rate, clients, run_s):
+    """One perfdhcp run; returns (leases_per_s, drops)."""
+    opt82 = (bytes([1, len(CIRCUIT)]) + CIRCUIT).hex()
+    args = ['perfdhcp', '-4', '-l', '127.0.0.1', '-N', str(kea.port),
+            '-L', str(client_port), '-r', str(rate), '-R', str(clients),
+            '-M', macs_file, '-p', str(run_s), '-W', '500000',
+            '-o', '82,' + opt82, '127.0.0.1']
+    p = subprocess.run(args, capture_output=True, text=True,
+                       timeout=run_s + 30)
+    out = p.stdout
+    blocks = re.split(r'\*\*\*Statistics for: ', out)
+    stats = {}
+    for b in blocks[1:]:
+        name = b.split('*', 1)[0].strip()
+        sent = int(re.search(r'sent packets: (\d+)', b).group(1))
+        recv = int(re.search(r'received packets: (\d+)', b).group(1))
+        drops = int(re.search(r'drops: (\d+)', b).group(1))
+        stats[name] = (sent, recv, drops)
+    if 'REQUEST-ACK' not in stats:
+        raise RuntimeError('perfdhcp said:\n' + out + p.stderr)
+    drops = sum(v[2] for v in stats.values())
+    return stats['REQUEST-ACK'][1] / float(run_s), drops
+
+
+def measure(name, kea, client_port, macs_file, args):
+    best = 0.0
+    for rate in args.rates:
+        lps, drops = perfdhcp(kea, client_port, macs_file, rate, args.clients,
+                              args.run)
+        print('  %s rate %5d: %7.1f leases/s, drops %d' % (name, rate, lps, drops),
+              flush=True)
+        if drops:
+            break
+        best = max(best, lps)
+    return best
+
+
+def site(pg, clients):
+    """One flat with a gateway and `clients` enrolled handsets; their MACs."""
+    s = broker.make_site(pg, flats=1, block_size=4, max_block_size=1024)
+    pg.psql("UPDATE dpn.sites SET w_handset = 4 WHERE id = %d" % s['site'])
+    macs = [broker.mac(0x10000 + i) for i in range(clients)]
+    dhcp.allocate(pg, s['gateways'][0], broker.mac(0x1), macs)
+    return s, macs
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--clients', type=int, default=500)
+    ap.add_argument('--run', type=int, default=5)
+    ap.add_argument('--rates', default='250,500,750,1000,1250,1500,2000,2500,3000')
+    args = ap.parse_args()
+    args.rates = [int(r) for r in args.rates.split(',')]
+    results = {}
+    with Cluster() as pg:
+        tmp = tmpdir('dpn-dhcp-bench-')
+        try:
+            dhcp.migrate(pg)
+            s, macs = site(pg, args.clients)
+            macs_file = os.path.join(tmp, 'macs.txt')
+            with open(macs_file, 'w') as f:
+                f.write('\n'.join(macs) + '\n')
+            pool = [(s['pool'], CIDR)]
+            configs = [
+                ('a', dict(hook=False, hosts_db=False, dynamic_pool='127.16.128.1 - 127.16.255.254')),
+                ('b', dict(hook=False, identifiers=('circuit-id',),
+                           dynamic_pool='127.16.128.1 - 127.16.255.254')),
+                ('c', dict()),
+            ]
+            for name, kw in configs:
+                run_dir = os.path.join(tmp, name)
+                os.mkdir(run_dir)
+                os.chmod(run_dir, 0o755)
+                cport = free_port(socket.SOCK_DGRAM)
+                kea = dhcp.Kea(pg, run_dir, pool, client_port=cport,
+                               lease_cmds=False, **kw).start()
+                try:
+                    results[name] = measure(name, kea, cport, macs_file, args)
+                    if name == 'c':
+                        wait_for(lambda: kea.stats()['queue-depth'] == 0, 30,
+                                 'hook queue drained')
+                        results['c-stats'] = kea.stats()
+                finally:
+                    kea.stop()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print('RESULT clients=%d run=%ds' % (args.clients, args.run))
+    for k in ('a', 'b', 'c'):
+        print('RESULT (%s) %.0f leases/s' % (k, results.get(k, 0)))
+    if results.get('b'):
+        print('RESULT (c)/(b) = %.0f%%' % (100.0 * results['c'] / results['b']))
+    print('RESULT hook counters: %r' % results.get('c-stats'))
+
+
+if __name__ == '__main__':
+    main()
