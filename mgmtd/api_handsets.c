@@ -182,18 +182,19 @@ static int handset_mac_ok(struct api_tx *tx, const char *flat, const char *mac)
 }
 
 /* The flat (locked against the broker), its full number, handset width and
- * lowest free suffix; answers 404 when it is not there or not in scope. */
+ * lowest free suffix (0: none); answers 404 when it is not there or not in
+ * scope. The suffix is read by a statement of its own, after the lock: in
+ * READ COMMITTED only a new statement sees what the previous holder of the
+ * lock committed. */
 static int handset_flat(struct api_tx *tx, char full[NUMPLAN_MAX_LEN], int *width,
     long long *next)
 {
 	struct api_req *r = api_tx_req(tx);
 	PGresult *res;
 
-	if (api_sql(tx, &res, "SELECT " RES_FLAT_NUMBER ", s.w_handset, (SELECT x FROM "
-	    "generate_series(1, (10::numeric ^ s.w_handset)::integer - 1) x WHERE NOT EXISTS "
-	    "(SELECT 1 FROM dpn.handsets z WHERE z.flat_id = f.id AND z.suffix = x) LIMIT 1) "
-	    "FROM " RES_FLAT_FROM " WHERE f.id = $1 AND " RES_SCOPE("2", "f.building_id")
-	    " FOR NO KEY UPDATE OF f", r->id[0], api_scope(r)))
+	if (api_sql(tx, &res, "SELECT " RES_FLAT_NUMBER ", s.w_handset FROM " RES_FLAT_FROM
+	    " WHERE f.id = $1 AND " RES_SCOPE("2", "f.building_id") " FOR NO KEY UPDATE OF f",
+	    r->id[0], api_scope(r)))
 		return -1;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -202,7 +203,13 @@ static int handset_flat(struct api_tx *tx, char full[NUMPLAN_MAX_LEN], int *widt
 	}
 	snprintf(full, NUMPLAN_MAX_LEN, "%s", PQgetvalue(res, 0, 0));
 	*width = atoi(PQgetvalue(res, 0, 1));
-	*next = PQgetisnull(res, 0, 2) ? 0 : atoll(PQgetvalue(res, 0, 2));
+	PQclear(res);
+	if (api_sql(tx, &res, "SELECT coalesce((SELECT x FROM generate_series(1, "
+	    "(10::numeric ^ f.w_handset)::integer - 1) x WHERE NOT EXISTS (SELECT 1 FROM "
+	    "dpn.handsets z WHERE z.flat_id = f.id AND z.suffix = x) LIMIT 1), 0) "
+	    "FROM dpn.flats f WHERE f.id = $1", r->id[0]))
+		return -1;
+	*next = atoll(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return 0;
 }

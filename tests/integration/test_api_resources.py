@@ -8,6 +8,7 @@ import hashlib
 import os
 import re
 import sys
+import threading
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 from dpn_test import Cluster, case, check, check_eq, run  # noqa: E402
 import mgmtd  # noqa: E402
@@ -147,6 +148,30 @@ def handset_credentials_are_shown_once_and_regenerated(pg):
     status, err = env.c.post('/api/v1/flats/%d/handsets' % fid)
     check_eq((status, err.get('field')), (409, 'suffix'), 'flat full (1-digit handsets)')
     check_eq(mgmtd.dump(pg), before, 'nothing written when full')
+
+
+@case
+def concurrent_handset_creation_gives_distinct_suffixes(pg):
+    env = E['env']
+    fid = E['flats'][1301]['id']
+    token = mgmtd.add_token(pg, 'admin', 'concurrency')
+    got = []
+
+    def add():
+        c = env.srv.client().bearer(token)
+        got.append(c.post('/api/v1/flats/%d/handsets' % fid))
+        c.close()
+    threads = [threading.Thread(target=add) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    codes = sorted(status for status, _ in got)
+    check_eq(codes, [201] * 9 + [409] * 3, 'nine handsets fit, three find the flat full')
+    check_eq(sorted(b['suffix'] for status, b in got if status == 201), list(range(1, 10)),
+             'distinct suffixes')
+    check_eq(len({b['sip_username'] for status, b in got if status == 201}), 9,
+             'distinct SIP usernames')
 
 
 @case
