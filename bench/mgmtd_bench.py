@@ -110,14 +110,24 @@ def main():
                         rows.append(load(srv.port, gwfile, clients, mode, a.seconds))
                 reset(pg)
                 pg.psql('ANALYZE')
+                # Power back: every gateway sends its allocation request
+                # listing its 4 handsets (flow 1), all at once.
+                rows.append(load(srv.port, gwfile, FLATS, 'powerlist', 60, handsets=4))
+                rows[-1]['mode'] = 'powercut: allocate listing 4 handsets, cold'
+                devices = int(pg.scalar('SELECT count(*) FROM dpn.assignments'))
+                print(json.dumps({'powercut_devices_with_address': devices}))
+                rows.append(load(srv.port, gwfile, FLATS, 'powerlist', 60, handsets=4))
+                rows[-1]['mode'] = 'powercut: allocate listing 4 handsets, warm'
+                reset(pg)
+                pg.psql('ANALYZE')
                 # Cold: nothing allotted yet, every block made and grown.
                 rows.append(load(srv.port, gwfile, FLATS, 'powercut', 60, handsets=4))
-                rows[-1]['mode'] = 'powercut cold'
+                rows[-1]['mode'] = 'powercut: allocate + 4 handset requests, cold'
                 devices = int(pg.scalar('SELECT count(*) FROM dpn.assignments'))
                 print(json.dumps({'powercut_devices_with_address': devices}))
                 # Warm: power back after a cut, every device asks again.
                 rows.append(load(srv.port, gwfile, FLATS, 'powercut', 60, handsets=4))
-                rows[-1]['mode'] = 'powercut warm'
+                rows[-1]['mode'] = 'powercut: allocate + 4 handset requests, warm'
                 rows.append(provision(pg, srv, token, site))
         finally:
             os.unlink(gwfile)

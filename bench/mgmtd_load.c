@@ -8,8 +8,10 @@
  * FILE has one gateway per line: "BASE64(user:secret) MAC". MODE:
  *   repeat    each client repeats its (idempotent) allocation request
  *   cycle     each client alternates allocation and gateway deletion
- *   powercut  each client allocates once, then asks for K handsets; the
- *             run ends when every client is done (all N start at once)
+ *   powercut  each client allocates once, then asks for K handsets one by
+ *             one; the run ends when every client is done (all N at once)
+ *   powerlist each client sends one allocation request listing its K
+ *             handsets (flow 1 of the design) and is done
  * Prints one JSON object: requests, errors (non-2xx), seconds, rps, and
  * latency p50/p99/max in milliseconds. */
 #include <errno.h>
@@ -30,7 +32,7 @@
 #define MAX_SAMPLES 5000000
 #define BUF 8192
 
-enum mode { REPEAT, CYCLE, POWERCUT };
+enum mode { REPEAT, CYCLE, POWERCUT, POWERLIST };
 
 struct client {
 	int fd;
@@ -69,13 +71,27 @@ static void die(const char *what)
 	exit(1);
 }
 
+/* An allocation request body listing the client's K handsets: MACs with
+ * byte 5 set to 1..K (the setup script gives gateways byte 5 zero). */
+static void handset_list(const struct client *c, char *body, size_t size)
+{
+	int n = snprintf(body, size, "{\"gateway_mac\": \"%s\", \"handset_macs\": [",
+	    c->mac);
+
+	for (int k = 1; k <= g.handsets; k++)
+		n += snprintf(body + n, size - (size_t)n, "%s\"%.12s%02x%s\"",
+		    k > 1 ? ", " : "", c->mac, (unsigned)k, c->mac + 14);
+	snprintf(body + n, size - (size_t)n, "]}");
+}
+
 /* The next request of client c into c->out; 0, or 1 when c is done. */
 static int next_request(struct client *c)
 {
-	char body[256];
+	char body[512];
 	const char *path = "/api/v1/broker/allocate";
 
-	if (g.mode == POWERCUT && c->step > g.handsets)
+	if ((g.mode == POWERCUT && c->step > g.handsets) ||
+	    (g.mode == POWERLIST && c->step > 0))
 		return 1;
 	if (g.mode == CYCLE && c->step % 2 == 1) {
 		path = "/api/v1/broker/delete";
@@ -86,6 +102,8 @@ static int next_request(struct client *c)
 		 * setup script gives gateways MACs with byte 5 zero) */
 		snprintf(body, sizeof(body), "{\"mac\": \"%.12s%02x%s\"}", c->mac,
 		    (unsigned)c->step, c->mac + 14);
+	} else if (g.mode == POWERLIST) {
+		handset_list(c, body, sizeof(body));
 	} else {
 		snprintf(body, sizeof(body), "{\"gateway_mac\": \"%s\"}", c->mac);
 	}
@@ -238,7 +256,8 @@ static void parse(int argc, char **argv, const char **file)
 		case 's': g.seconds = atof(optarg); break;
 		case 'k': g.handsets = atoi(optarg); break;
 		case 'm': g.mode = !strcmp(optarg, "cycle") ? CYCLE :
-		    !strcmp(optarg, "powercut") ? POWERCUT : REPEAT; break;
+		    !strcmp(optarg, "powercut") ? POWERCUT :
+		    !strcmp(optarg, "powerlist") ? POWERLIST : REPEAT; break;
 		default: exit(2);
 		}
 	}
@@ -253,6 +272,7 @@ static void parse(int argc, char **argv, const char **file)
 
 int main(int argc, char **argv)
 {
+	static const char *const modes[] = { "repeat", "cycle", "powercut", "powerlist" };
 	const char *file = NULL;
 	struct epoll_event ev[256];
 	double start, end, limit;
@@ -273,7 +293,7 @@ int main(int argc, char **argv)
 
 		if (!stop && now() > limit) {
 			stop = 1;         /* let in-flight requests finish */
-			if (g.mode == POWERCUT)
+			if (g.mode == POWERCUT || g.mode == POWERLIST)
 				fprintf(stderr, "power-cut run cut at %.0f s\n", g.seconds);
 		}
 		for (int i = 0; i < n; i++)
@@ -283,8 +303,7 @@ int main(int argc, char **argv)
 	qsort(g.lat, g.nlat, sizeof(double), cmp);
 	printf("{\"mode\": \"%s\", \"clients\": %d, \"requests\": %zu, \"errors\": %ld, "
 	    "\"seconds\": %.3f, \"rps\": %.0f, \"p50_ms\": %.2f, \"p99_ms\": %.2f, "
-	    "\"max_ms\": %.2f}\n", g.mode == CYCLE ? "cycle" : g.mode == POWERCUT ?
-	    "powercut" : "repeat", g.nclients, g.nlat, g.errors, end - start,
+	    "\"max_ms\": %.2f}\n", modes[g.mode], g.nclients, g.nlat, g.errors, end - start,
 	    g.nlat / (end - start), g.nlat ? g.lat[g.nlat / 2] : 0,
 	    g.nlat ? g.lat[(size_t)(g.nlat * 0.99)] : 0, g.nlat ? g.lat[g.nlat - 1] : 0);
 	free(g.c);
