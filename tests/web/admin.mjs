@@ -50,6 +50,23 @@ async function poolsOf(ctx) {
   return Array.isArray(u) ? u : u.items;
 }
 
+/** As the gateways of the given flats would: credentials, then an
+ *  allocation with `handsets` handset MACs each. Resolves with the blocks. */
+async function allocate(ctx, site, building, flats, handsets) {
+  const blocks = [];
+  for (const [i, n] of flats.entries()) {
+    const found = await ctx.api.must(200, 'GET', `/numbers/${site}-${building}-${n}`);
+    const c = await ctx.api.must(201, 'PUT', `/flats/${found.flat.id}/gateway`);
+    const macs = Array.from({ length: handsets(i) }, (_, k) =>
+      `02:00:${building % 100}:${Math.floor(n / 100)}:${n % 100}:${k + 1}`.replace(/:(\d)(?=:|$)/g, ':0$1'));
+    const r = await Api.basic(URL, c.username, c.secret).must(200, 'POST', '/broker/allocate',
+      { gateway_mac: `02:00:${building % 100}:${Math.floor(n / 100)}:${n % 100}:00`.replace(/:(\d)(?=:|$)/g, ':0$1'),
+        handset_macs: macs });
+    blocks.push(r.block);
+  }
+  return blocks;
+}
+
 const errorFor = (page, name) => page.locator(`[data-error-for="${name}"]`);
 
 async function searchFor(page, text) {
@@ -238,6 +255,10 @@ testCase('new_handset_credentials_are_shown_once', async (ctx) => {
 
 testCase('deleted_flat_returns_its_block_to_the_pool', async (ctx) => {
   const { page } = ctx;
+  // Ten other flats hold blocks with 0-3 handsets: the pool is not empty.
+  const others = [301, 302, 303, 304, 401, 402, 403, 404, 501, 502];
+  const blocks = await allocate(ctx, 100, 1101, others, (i) => i % 4);
+  const before = blocks.reduce((a, b) => a + b.size, 0);
   await searchFor(page, '100-1101-1202');
   await heading(page, 'Flat 1202');
   const flatId = /#\/flats\/(\d+)/.exec(page.url())[1];
@@ -255,20 +276,38 @@ testCase('deleted_flat_returns_its_block_to_the_pool', async (ctx) => {
   await page.locator('.badge', { hasText: /registered/ }).first().waitFor();
   await shot(ctx, 'flat');
   await page.goto(`${URL}/#/sites/${ctx.siteId}`);
-  await page.locator('.usage-text', { hasText: `${size} of ${ctx.poolSize} addresses` }).waitFor();
-  checkEq(Number((await poolsOf(ctx))[0].allotted), size, 'allotted after the allocation');
-  await page.locator('.usage .legend', { hasText: 'gateway 1' }).waitFor();
-  await page.locator('.usage .legend', { hasText: 'handset 1' }).waitFor();
+  await page.locator('.usage-text', { hasText: `${before + size} of ${ctx.poolSize} addresses` }).waitFor();
+  checkEq(Number((await poolsOf(ctx))[0].allotted), before + size, 'allotted after the allocation');
+  await page.locator('.usage .legend', { hasText: 'gateway 11' }).waitFor();
+  await page.locator('.usage .legend', { hasText: 'handset 14' }).waitFor();
   await shot(ctx, 'complex');
   await page.goto(`${URL}/#/flats/${flatId}`);
   await heading(page, 'Flat 1202');
   await page.getByRole('button', { name: 'Delete flat' }).click();
   await confirm(page, 'Delete');
   await heading(page, 'Complex 100');
-  await page.locator('.usage-text', { hasText: `0 of ${ctx.poolSize} addresses` }).waitFor();
-  checkEq(Number((await poolsOf(ctx))[0].allotted), 0, 'addresses allotted after the delete');
+  await page.locator('.usage-text', { hasText: `${before} of ${ctx.poolSize} addresses` }).waitFor();
+  await page.locator('.usage .legend', { hasText: 'gateway 10' }).waitFor();
+  checkEq(Number((await poolsOf(ctx))[0].allotted), before, 'addresses allotted after the delete');
   const gone = await ctx.api.call('GET', `/flats/${flatId}`);
   checkEq(gone.status, 404, 'deleted flat');
+});
+
+testCase('pool_near_exhaustion_warns', async (ctx) => {
+  const { page } = ctx;
+  const s = await ctx.api.must(201, 'POST', '/sites', { number: 200, name: 'Small court', block_size: 4 });
+  await ctx.api.must(201, 'POST', `/sites/${s.id}/pools`, { cidr: '127.21.0.0/28' });
+  await ctx.api.must(201, 'POST', `/sites/${s.id}/buildings`, { number: 1, floors: 1, units_per_floor: 4 });
+  await page.goto(`${URL}/#/sites/${s.id}`);
+  await heading(page, 'Complex 200');
+  checkEq(await page.locator('.usage .notice.warn').count(), 0, 'warning on an empty pool');
+  const [pool] = await ctx.api.must(200, 'GET', `/sites/${s.id}/utilisation`).then((u) => u.items);
+  const fit = Math.floor(pool.size / 4);
+  await allocate(ctx, 200, 1, [101, 102, 103, 104].slice(0, fit), () => 1);
+  await page.reload();
+  await heading(page, 'Complex 200');
+  await page.locator('.usage .notice.warn', { hasText: 'Nearly exhausted' }).waitFor();
+  await shot(ctx, 'pool-warning');
 });
 
 testCase('flat_list_is_paginated_by_the_server', async (ctx) => {

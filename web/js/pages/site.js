@@ -1,9 +1,9 @@
-// web/js/pages/site.js — one complex: its pools (utilisation bar, address
-// map, near-exhaustion warning, add/remove) and its buildings (paginated,
+// web/js/pages/site.js — one complex: its pools (utilisation bar by address
+// state, near-exhaustion warning, add/remove) and its buildings (paginated,
 // filtered server-side), with the way to provision a new building.
 
 import * as api from '../api.js';
-import * as addrmap from '../addrmap.js';
+import * as poolbar from '../poolbar.js';
 import { h, confirmDialog, field, filterForm, form, link, listHash, notice, pager, table } from '../dom.js';
 import { widthsText } from './sites.js';
 
@@ -55,14 +55,13 @@ function pools(site, util, ctx) {
   } else {
     const items = Array.isArray(util) ? util : (util.items || util.pools || []);
     if (!items.length) sec.append(notice('warn', 'This complex has no pool yet: no flat can get addresses.'));
-    for (const p of items) sec.append(poolCard(p, ctx));
+    for (const p of items) sec.append(poolCard(p, site, ctx));
   }
   if (ctx.isOperator) sec.append(addPool(site, ctx));
   return sec;
 }
 
-function poolCard(p, ctx) {
-  const m = addrmap.map(p);
+function poolCard(p, site, ctx) {
   const del = ctx.isOperator && h('button', { type: 'button', class: 'danger small', text: 'Remove pool' });
   const err = h('p', { class: 'form-error', role: 'alert' });
   if (del) del.addEventListener('click', async () => {
@@ -71,7 +70,7 @@ function poolCard(p, ctx) {
   });
   return h('article', { class: 'card pool' },
     h('div', { class: 'title-row' }, h('h3', { text: p.cidr }), del),
-    addrmap.bar(p), m, err);
+    poolbar.bar(p, Number(site.block_size)), err);
 }
 
 function addPool(site, ctx) {

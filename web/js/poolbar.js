@@ -1,0 +1,66 @@
+// web/js/poolbar.js — a pool's utilisation bar, split by address state
+// (gateway, handset, in a block but unused, free), with its figures and the
+// near-exhaustion warning. Built from GET /sites/{id}/utilisation counts:
+// mgmtd does not list a pool's blocks, so the states are shown by share, not
+// placed address by address.
+
+import { h } from './dom.js';
+
+const WARN_AT = 0.9;
+const LABEL = { gw: 'gateway', hs: 'handset', blk: 'allotted, unused', free: 'free' };
+
+/** Share of a pool in use and whether to warn: {pct, free, room, warn}.
+ *  It warns from 90 % allotted, or when fewer than two more blocks of
+ *  blockSize fit (small pools run out long before 90 %). `room` counts whole
+ *  blocks the free addresses could hold (an upper bound: free space may be
+ *  split). */
+export function usage(pool, blockSize) {
+  const size = Number(pool.size) || 0;
+  const allotted = Number(pool.allotted) || 0;
+  const pct = size ? allotted / size : 0;
+  const free = pool.free !== undefined ? Number(pool.free) : size - allotted;
+  const room = blockSize > 0 ? Math.floor(free / blockSize) : Infinity;
+  return { pct, free, room, warn: size > 0 && (pct >= WARN_AT || room < 2) };
+}
+
+/** Addresses of a pool by state, from the utilisation counts: every block
+ *  has its gateway at its first address (a schema invariant), the other
+ *  assignments are handsets. {gw, hs, blk, free}. */
+export function counts(pool) {
+  const size = Number(pool.size) || 0;
+  const allotted = Number(pool.allotted) || 0;
+  const blocks = Number(pool.blocks) || 0;
+  const assigned = pool.assigned !== undefined ? Number(pool.assigned) : blocks;
+  const gw = Math.min(blocks, assigned);
+  return { gw, hs: Math.max(0, assigned - gw), blk: Math.max(0, allotted - assigned),
+    free: Math.max(0, size - allotted) };
+}
+
+/** The utilisation bar, split by state, with its figures and a warning
+ *  near exhaustion (blockSize: the site's block size, for that warning). */
+export function bar(pool, blockSize) {
+  const u = usage(pool, blockSize);
+  const c = counts(pool);
+  const size = Number(pool.size) || 1;
+  const segs = ['gw', 'hs', 'blk'].filter((k) => c[k] > 0).map((k) => {
+    const seg = h('span', { class: 'bar-seg ' + k, title: `${LABEL[k]}: ${c[k]}` });
+    seg.style.width = (c[k] / size * 100).toFixed(2) + '%';
+    return seg;
+  });
+  return h('div', { class: 'usage' + (u.warn ? ' warn' : '') },
+    h('div', {
+      class: 'bar', role: 'meter', 'aria-valuemin': 0, 'aria-valuemax': pool.size,
+      'aria-valuenow': pool.allotted, 'aria-label': 'Addresses allotted in ' + pool.cidr,
+      'aria-valuetext': `${pool.allotted} of ${pool.size} allotted`,
+    }, segs),
+    h('p', { class: 'usage-text' },
+      h('strong', { text: `${(u.pct * 100).toFixed(1)}%` }),
+      ` allotted · ${pool.allotted} of ${pool.size} addresses · ${u.free} free · `,
+      `${pool.blocks ?? 0} blocks`),
+    h('p', { class: 'legend' }, ['gw', 'hs', 'blk', 'free'].map((k) => h('span', { class: 'key' },
+      h('span', { class: 'cell ' + k }), `${LABEL[k]} ${c[k]}`))),
+    u.warn && h('p', { class: 'notice warn', role: 'status',
+      text: `Nearly exhausted: ${u.free} addresses left in ${pool.cidr}` +
+        (Number.isFinite(u.room) ? `, room for at most ${u.room} more block${u.room === 1 ? '' : 's'} of ${blockSize}` : '') +
+        '. Add a pool to this complex.' }));
+}
