@@ -170,16 +170,35 @@ static void add_security_headers(struct MHD_Response *resp, int is_static)
 	    is_static ? "no-cache" : "no-store");
 }
 
+/* s with anything but printable ASCII as '?', cut to size: safe to log. */
+static const char *printable(const char *s, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < size; i++)
+		buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
 /* Builds and queues the answer; MHD keeps its own reference. */
 static enum MHD_Result queue_answer(struct api_http *h)
 {
 	struct MHD_Response *resp;
+	char path[128];
 	enum MHD_Result ret;
+
+	static struct log_rl rl = LOG_RL_INIT(20, 60);
 
 	if (h->status == 0) {
 		log_warnx("%s %s: handler gave no answer", h->req.method, h->req.path);
 		api_error(&h->req, 500, NULL, "internal error");
 	}
+	/* Refused input is logged (rate-limited) as well as counted. */
+	if (h->status >= 400 && h->status != 404)
+		log_warnx_rl(&rl, "%s: %s %s -> %u %.*s", h->client, h->req.method,
+		    printable(h->req.path, path, sizeof(path)), h->status, h->resp ? (int)(h->resp_len < 160 ?
+		    h->resp_len : 160) : 0, h->resp ? h->resp : "");
 	if (h->resp_fd >= 0) {
 		resp = MHD_create_response_from_fd64(h->resp_fd_size, h->resp_fd);
 		if (resp)
