@@ -5,11 +5,12 @@ request limits, static files, healthz/metrics, privilege drop, and what
 happens when PostgreSQL goes away and comes back."""
 import http.client
 import os
+import shutil
 import socket
 import subprocess
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
+from dpn_test import Cluster, case, check, check_eq, run, tmpdir, wait_for  # noqa: E402
 import mgmtd  # noqa: E402
 
 S = {}   # shared: server, users, tokens
@@ -183,6 +184,46 @@ def static_files_are_safe(pg):
         status, body = c.get(path)
         check_eq(status, 404, 'GET %s' % path)
     check_eq(c.raw('POST', '/index.html', '{}')[0], 405, 'POST to a file')
+
+
+@case
+def static_files_never_follow_links_out_of_the_web_folder(pg):
+    web = tmpdir('dpn-web-')
+    try:
+        with open(os.path.join(web, 'index.html'), 'w') as f:
+            f.write('<html>home</html>')
+        with open(os.path.join(web, 'ok.txt'), 'w') as f:
+            f.write('fine')
+        os.symlink('/etc/passwd', os.path.join(web, 'passwd.txt'))
+        os.symlink('/etc', os.path.join(web, 'etc'))
+        with mgmtd.Server(pg, ['--web-dir', web]) as srv:
+            c = srv.client()
+            check_eq(c.get('/ok.txt'), (200, 'fine'), 'a plain file')
+            for path in ('/passwd.txt', '/etc/hostname.txt', '/etc/passwd'):
+                check_eq(c.get(path)[0], 404, 'GET %s' % path)
+    finally:
+        shutil.rmtree(web)
+
+
+@case
+def connections_per_address_are_limited(pg):
+    with mgmtd.Server(pg, ['--max-conns-per-ip', '3']) as srv:
+        held = [socket.create_connection(('127.0.0.1', srv.port), timeout=5)
+                for _ in range(3)]
+        for s in held:
+            s.sendall(b'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+            check(s.recv(4096).startswith(b'HTTP/1.1 200'), 'held connection served')
+        extra = socket.create_connection(('127.0.0.1', srv.port), timeout=5)
+        try:
+            extra.sendall(b'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+            data = extra.recv(4096)
+        except ConnectionResetError:
+            data = b''
+        check_eq(data, b'', 'a fourth connection from one address is closed')
+        for s in held + [extra]:
+            s.close()
+        wait_for(lambda: srv.client().get('/healthz')[0] == 200, timeout=10,
+                 what='served again once the others closed')
 
 
 @case
