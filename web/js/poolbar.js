@@ -61,6 +61,7 @@ export function bar(pool, blockSize) {
       h('span', { class: 'cell ' + k }), `${LABEL[k]} ${c[k]}`))),
     u.warn && h('p', { class: 'notice warn', role: 'status',
       text: `Nearly exhausted: ${u.free} addresses left in ${pool.cidr}` +
-        (Number.isFinite(u.room) ? `, room for at most ${u.room} more block${u.room === 1 ? '' : 's'} of ${blockSize}` : '') +
+        (!Number.isFinite(u.room) ? '' : u.room === 0 ? `, no room for another block of ${blockSize}`
+          : `, room for at most ${u.room} more block${u.room === 1 ? '' : 's'} of ${blockSize}`) +
         '. Add a pool to this complex.' }));
 }
