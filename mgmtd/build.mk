@@ -34,3 +34,10 @@ CHECKS += $(sort $(wildcard tests/integration/test_api_*.py))
 $(B)/bench/mgmtd_load: $(B)/bench/mgmtd_load.o
 	$(CC) $(DPN_LDFLAGS) $< -o $@
 TEST_DEPS += $(B)/bench/mgmtd_load
+
+# Unit test of the strict JSON decoding: json.c and answer.c link on their
+# own (no server).
+UNIT_TESTS += $(B)/tests/unit/test_mgmtd_json
+UNIT_LDLIBS_mgmtd_json := $(B)/mgmtd/json.o $(B)/mgmtd/answer.o $(B)/libdpn.a $(MGMTD_LIBS)
+$(B)/tests/unit/test_mgmtd_json: $(B)/mgmtd/json.o $(B)/mgmtd/answer.o
+$(B)/tests/unit/test_mgmtd_json.o: DPN_CFLAGS += $(MGMTD_CFLAGS)

@@ -56,7 +56,7 @@ struct api_http {
 	int cookie_auth;          /* authenticated by session cookie */
 };
 
-/* http.c */
+/* http.c, answer.c */
 int http_start(const struct mgmtd_config *cfg, int listen_fd,
     struct MHD_Daemon **out);
 uint64_t http_now_ns(void);
@@ -67,6 +67,9 @@ char *http_keep(struct api_http *h, char *s);
 void http_answer(struct api_http *h, unsigned status, const char *type,
     char *body, size_t len);
 void http_answer_fd(struct api_http *h, int fd, uint64_t size, const char *type);
+/* Frees what a request owns (answer, headers, kept strings, decoded body);
+ * h itself stays. */
+void http_req_cleanup(struct api_http *h);
 
 /* router.c */
 int router_init(void);
