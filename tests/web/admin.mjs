@@ -253,6 +253,43 @@ testCase('new_handset_credentials_are_shown_once', async (ctx) => {
   await page.locator('table.handsets tr.highlight', { hasText: '100-1101-1201-1' }).waitFor();
 });
 
+testCase('add_and_remove_a_flat_and_a_handset', async (ctx) => {
+  const { page } = ctx;
+  await page.goto(`${URL}/#/buildings/${ctx.buildingId}`);
+  await heading(page, 'Building 1101');
+  const number = page.getByLabel('Flat number');
+  await number.fill('12345');
+  await page.getByRole('button', { name: 'Add flat' }).click();
+  await errorFor(page, 'number').filter({ hasText: /./ }).waitFor();
+  checkEq(await number.inputValue(), '12345', 'typed flat number kept');
+  await number.fill('1301');
+  await page.getByLabel('Circuit id (optional)').fill('port-1301');
+  await page.getByRole('button', { name: 'Add flat' }).click();
+  await heading(page, 'Flat 1301');
+  await page.locator('#h-block ~ dl', { hasText: 'port-1301' }).waitFor();
+  const flatId = /#\/flats\/(\d+)/.exec(page.url())[1];
+  for (const suffix of ['2', '5']) {
+    await page.getByLabel('Handset number (optional)').fill(suffix);
+    await page.getByRole('button', { name: 'Add handset' }).click();
+    await page.locator('.secret h2', { hasText: '100-1101-1301-' + suffix }).waitFor();
+    await page.getByRole('button', { name: 'I have copied them' }).click();
+  }
+  await page.getByLabel('Handset number (optional)').fill('5');
+  await page.getByRole('button', { name: 'Add handset' }).click();
+  await errorFor(page, 'suffix').filter({ hasText: /./ }).waitFor();
+  checkEq((await ctx.api.must(200, 'GET', `/flats/${flatId}`)).handsets.length, 2, 'handsets after a refused duplicate');
+  await page.getByRole('button', { name: 'Remove 100-1101-1301-2' }).click();
+  await confirm(page, 'Remove');
+  await page.locator('#h-hs', { hasText: 'Handsets (1)' }).waitFor();
+  const left = (await ctx.api.must(200, 'GET', `/flats/${flatId}`)).handsets.map((x) => x.suffix);
+  checkEq(left, [5], 'handsets after removing 2');
+  await page.getByRole('button', { name: 'Delete flat' }).click();
+  await confirm(page, 'Delete');
+  await heading(page, 'Complex 100');
+  checkEq((await ctx.api.call('GET', `/flats/${flatId}`)).status, 404, 'deleted flat 1301');
+  checkEq((await ctx.api.must(200, 'GET', `/buildings/${ctx.buildingId}/flats`)).total, 40, 'flats of 1101');
+});
+
 testCase('deleted_flat_returns_its_block_to_the_pool', async (ctx) => {
   const { page } = ctx;
   // Ten other flats hold blocks with 0-3 handsets: the pool is not empty.
@@ -420,6 +457,17 @@ testCase('operator_gives_the_manager_a_second_building', async (ctx) => {
   await dlg.getByRole('button', { name: 'Save' }).click();
   await page.locator('tbody tr', { hasText: MANAGER }).filter({ hasText: '100-1102' }).waitFor();
   checkEq((await m.call('GET', `/buildings/${ctx.otherBuildingId}`)).status, 200, 'manager reads the added building');
+});
+
+testCase('expired_session_asks_to_log_in_and_returns', async (ctx) => {
+  const { page } = ctx;
+  await page.goto(`${URL}/#/`);
+  await heading(page, 'Complexes');
+  await ctx.context.clearCookies();
+  await page.goto(`${URL}/#/buildings/${ctx.buildingId}`);
+  await heading(page, 'Log in');
+  await logIn(page, ADMIN, ADMIN_PW);
+  await heading(page, 'Building 1101');
 });
 
 testCase('keyboard_reaches_search_and_focus_is_visible', async (ctx) => {
