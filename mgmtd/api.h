@@ -33,7 +33,7 @@
  *    400/422 naming the field and returns nonzero, so the handler just
  *    returns:
  *
- *        const char *name = NULL; int64_t number; int has_name = 0;
+ *        const char *name = NULL; int64_t number;
  *        struct api_field f[] = {
  *            API_INT("number", API_REQUIRED, &number, 1, 999999999),
  *            API_STR("name", 0, &name, 1, 200),   // optional
@@ -45,9 +45,11 @@
  *    400; out of range -> 422; unknown field -> 400 naming it. f[i].present
  *    says whether an optional field came. String outputs point into the
  *    decoded body (alive until the request ends); API_INT also sets .text,
- *    the decimal text, handy as an SQL parameter. Nested objects: API_OBJ
- *    then api_decode_obj(r, obj, "widths", fields) names fields
- *    "widths.flat".
+ *    the decimal text, handy as an SQL parameter; api_param(&f[i]) gives any
+ *    field as an SQL parameter (NULL when absent: "coalesce($2, name)" in a
+ *    PATCH). A null value is refused like a wrong type. Nested objects:
+ *    API_OBJ then api_decode_obj(r, obj, "widths", fields) names fields
+ *    "widths.flat". Bodyless requests: api_decode_empty(r).
  *
  * 4. SQL: api_txn(r, fn, arg, constraints) runs fn in one transaction on a
  *    pooled connection, retries the whole fn on serialization failure or
@@ -63,14 +65,22 @@
  *    more than once: no side effects outside the database in fn. Every
  *    PGresult it gets is its own to PQclear.
  *
- *        static int get(struct api_tx *tx, void *arg) {
- *            struct api_req *r = arg; PGresult *res;
- *            if (api_sql(tx, &res, "SELECT dpn_json FROM ... WHERE id = $1",
- *                r->id[0])) return -1;
- *            if (PQntuples(res) == 0) api_error(r, 404, NULL, "no such site");
- *            else api_json_text(r, 200, PQgetvalue(res, 0, 0));
- *            PQclear(res); return PQntuples... ;
+ *        static int rename_txn(struct api_tx *tx, void *arg) {
+ *            struct rename *x = arg; PGresult *res;
+ *            if (api_sql(tx, &res, "UPDATE dpn.sites s SET name = $2 "
+ *                "WHERE id = $1 RETURNING " SITE_JSON, x->r->id[0], x->name))
+ *                return -1;
+ *            return api_answer_audited(tx, res, 200, "no such site",
+ *                "site.update", "site");   // 404, or audit + answer
  *        }
+ *        ... api_txn(r, rename_txn, &x, site_constraints);
+ *
+ *    Reads in one statement need no transaction function:
+ *        api_get_one(r, "no such site", "SELECT " SITE_JSON " FROM dpn.sites s "
+ *            "WHERE s.id = $1", r->id[0]);
+ *    and api_sql1(r, &res, constraints, SQL, ...) runs any one statement
+ *    as its own transaction (the broker's calls). Build answers in SQL
+ *    (json_build_object, json_agg): one row, one column, handed through.
  *
  * 5. Roles and scope: r->user is set for admin routes. Operators see all;
  *    a manager sees only the buildings in dpn.user_buildings. Pass
@@ -80,8 +90,10 @@
  *    and answer 404 when the row is filtered out (a manager must not learn
  *    that other buildings exist).
  *
- * 6. Audit: api_audit(tx, r, action, object, detail_json) inside the same
- *    transaction as the change.
+ * 6. Audit: api_audit(tx, action, object, detail_json) inside the same
+ *    transaction as the change (api_answer_audited does it for the usual
+ *    case). The actor is "user:NAME" or "gateway:NAME"; api_txn also sets
+ *    dpn.actor for the schema's own audit records.
  */
 #ifndef DPN_MGMTD_API_H
 #define DPN_MGMTD_API_H
