@@ -374,6 +374,36 @@ def freed_room_is_found_again_after_the_hint(c):
 
 
 @case
+def replaced_gateway_box_takes_over_its_address(c):
+    st = c.site()
+    gw, flat = st['gateways'][0], st['flats'][0]
+    old, new, h = c.mac(), c.mac(), c.mac()
+    c.allocate(gw, old, [h])
+    r = c.allocate(gw, new)
+    check_eq(r['gateway'], {'mac': new, 'address': '10.1.0.1'}, 'same address')
+    check_eq(c.hosts(flat), {new: '10.1.0.1', h: '10.1.0.2'},
+             'Kea reservation moved to the new MAC')
+    check_eq(c.s.query("SELECT dpn.ip4(addr), mac FROM dpn.lease_deletions "
+                       "WHERE site_id = %d" % st['site']), [['10.1.0.1', old]],
+             'the old box\'s lease queued for deletion')
+
+
+@case
+def handset_before_its_gateway_gets_a_block_with_the_first_kept(c):
+    st = c.site()
+    gw, flat = st['gateways'][0], st['flats'][0]
+    h = c.mac()
+    r = c.add(flat, h)
+    check_eq((r['address'], r['block']['first']), ('10.1.0.2', '10.1.0.1'),
+             'second address; first kept for the gateway')
+    g = c.mac()
+    a = c.allocate(gw, g)
+    check_eq(a['gateway']['address'], '10.1.0.1', 'gateway gets the first later')
+    check_eq(a['handsets'], [{'mac': h, 'suffix': 1, 'address': '10.1.0.2'}],
+             'the earlier handset is listed')
+
+
+@case
 def bad_arguments_are_refused_and_change_nothing(c):
     st = c.site()
     gw, flat = st['gateways'][0], st['flats'][0]
