@@ -142,6 +142,19 @@ def bodies_methods_and_paths_are_bounded(pg):
     resp = conn.getresponse()
     check_eq(resp.status, 413, 'declared 100 MiB')
     conn.close()
+    # Chunked, no length given: counted while it arrives.
+    s = socket.create_connection(('127.0.0.1', S['srv'].port), timeout=10)
+    s.sendall(('POST /api/v1/sites HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s'
+               '\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked'
+               '\r\n\r\n' % S['token']).encode())
+    try:
+        for _ in range(10):
+            s.sendall(b'2000\r\n' + b' ' * 0x2000 + b'\r\n')
+        s.sendall(b'0\r\n\r\n')
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    check(s.recv(100).startswith(b'HTTP/1.1 413'), 'chunked body over 64 KiB')
+    s.close()
     c = S['srv'].client().bearer(S['token'])
     status, body = c.raw('POST', '/api/v1/sites', '{"number": 5}',
                          {'Content-Type': 'text/plain'})
