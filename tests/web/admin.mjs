@@ -69,6 +69,16 @@ async function allocate(ctx, site, building, flats, handsets) {
 
 const errorFor = (page, name) => page.locator(`[data-error-for="${name}"]`);
 
+/** Types `value` into `input`, presses the `button`, and checks that the
+ *  error shows next to `name` and that the typed value is still there. */
+async function refusedAt(page, input, value, button, name) {
+  await input.fill(value);
+  await page.getByRole('button', { name: button }).click();
+  await errorFor(page, name).filter({ hasText: /./ }).waitFor();
+  checkEq(await input.inputValue(), value, `typed ${name} kept after the error`);
+  checkEq(await input.getAttribute('aria-invalid'), 'true', `${name} marked invalid`);
+}
+
 async function searchFor(page, text) {
   const box = page.getByLabel('Find a flat or handset by number');
   await box.fill(text);
@@ -133,11 +143,7 @@ testCase('add_complex_and_pool_bad_cidr_shown_at_field', async (ctx) => {
   await heading(page, 'Complex 100');
   ctx.siteId = /#\/sites\/(\d+)/.exec(page.url())[1];
   const cidr = page.getByLabel('New pool (CIDR)');
-  await cidr.fill('127.20.0.0/33');
-  await page.getByRole('button', { name: 'Add pool' }).click();
-  await errorFor(page, 'cidr').filter({ hasText: /./ }).waitFor();
-  checkEq(await cidr.inputValue(), '127.20.0.0/33', 'typed CIDR kept after the error');
-  checkEq(await cidr.getAttribute('aria-invalid'), 'true', 'CIDR marked invalid');
+  await refusedAt(page, cidr, '127.20.0.0/33', 'Add pool', 'cidr');
   const pools = await ctx.api.must(200, 'GET', `/sites/${ctx.siteId}/pools`);
   checkEq(pools.total ?? pools.items.length, 0, 'no pool written by the bad request');
   await cidr.fill(POOL);
@@ -216,10 +222,7 @@ testCase('new_handset_credentials_are_shown_once', async (ctx) => {
   await page.goto(`${URL}/#/flats/${ctx.flat1201}`);
   await heading(page, 'Flat 1201');
   const mac = page.getByLabel('MAC (optional)');
-  await mac.fill('zz:not:a:mac');
-  await page.getByRole('button', { name: 'Add handset' }).click();
-  await errorFor(page, 'mac').filter({ hasText: /./ }).waitFor();
-  checkEq(await mac.inputValue(), 'zz:not:a:mac', 'typed MAC kept');
+  await refusedAt(page, mac, 'zz:not:a:mac', 'Add handset', 'mac');
   await mac.fill('');
   await page.getByRole('button', { name: 'Add handset' }).click();
   const secret = page.locator('.secret');
@@ -258,10 +261,7 @@ testCase('add_and_remove_a_flat_and_a_handset', async (ctx) => {
   await page.goto(`${URL}/#/buildings/${ctx.buildingId}`);
   await heading(page, 'Building 1101');
   const number = page.getByLabel('Flat number');
-  await number.fill('12345');
-  await page.getByRole('button', { name: 'Add flat' }).click();
-  await errorFor(page, 'number').filter({ hasText: /./ }).waitFor();
-  checkEq(await number.inputValue(), '12345', 'typed flat number kept');
+  await refusedAt(page, number, '12345', 'Add flat', 'number');
   await number.fill('1301');
   await page.getByLabel('Circuit id (optional)').fill('port-1301');
   await page.getByRole('button', { name: 'Add flat' }).click();
@@ -274,9 +274,7 @@ testCase('add_and_remove_a_flat_and_a_handset', async (ctx) => {
     await page.locator('.secret h2', { hasText: '100-1101-1301-' + suffix }).waitFor();
     await page.getByRole('button', { name: 'I have copied them' }).click();
   }
-  await page.getByLabel('Handset number (optional)').fill('5');
-  await page.getByRole('button', { name: 'Add handset' }).click();
-  await errorFor(page, 'suffix').filter({ hasText: /./ }).waitFor();
+  await refusedAt(page, page.getByLabel('Handset number (optional)'), '5', 'Add handset', 'suffix');
   checkEq((await ctx.api.must(200, 'GET', `/flats/${flatId}`)).handsets.length, 2, 'handsets after a refused duplicate');
   await page.getByRole('button', { name: 'Remove 100-1101-1301-2' }).click();
   await confirm(page, 'Remove');
