@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
-#include <libgen.h>
 #include <limits.h>
 #include <netdb.h>
 #include <pwd.h>
@@ -18,6 +17,7 @@
 
 #include "kea_ctrl.h"
 #include "migrate.h"
+#include "paths.h"
 #include <pthread.h>
 
 #include "server.h"
@@ -74,22 +74,13 @@ static int cmd_migrate(int argc, char **argv)
 	return 0;
 }
 
-/* The web folder of the source tree this binary was built in, if any, else
- * the installed one. Static storage. */
 static const char *default_web_dir(void)
 {
-	static char path[PATH_MAX];
-	char exe[PATH_MAX], web[PATH_MAX + 32];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	static char buf[PATH_MAX];
 	struct stat st;
+	const char *d = path_default("web", DPN_WEB_DIR, buf);
 
-	if (n > 0) {
-		exe[n] = '\0';
-		snprintf(web, sizeof(web), "%s/../../../web", dirname(exe));
-		if (realpath(web, path) && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-			return path;
-	}
-	return stat(DPN_WEB_DIR, &st) == 0 ? DPN_WEB_DIR : NULL;
+	return stat(d, &st) == 0 && S_ISDIR(st.st_mode) ? d : NULL;
 }
 
 /* A number option in [lo, hi]. */

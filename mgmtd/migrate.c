@@ -2,16 +2,15 @@
  * yet recorded in dpn.schema_migrations runs once, in order, in its own
  * transaction, under an advisory lock. */
 #include "migrate.h"
+#include "paths.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -264,18 +263,7 @@ out:
 
 const char *migrate_default_dir(void)
 {
-	static char path[PATH_MAX];
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	struct stat st;
+	static char buf[PATH_MAX];
 
-	/* A binary built at TREE/build/{rel,san}/bin/dpn-mgmtd */
-	if (n > 0) {
-		exe[n] = '\0';
-		snprintf(path, sizeof(path), "%s/../../../schema", dirname(exe));
-		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
-		    realpath(path, exe))
-			return snprintf(path, sizeof(path), "%s", exe), path;
-	}
-	return DPN_SCHEMA_DIR;
+	return path_default("schema", DPN_SCHEMA_DIR, buf);
 }

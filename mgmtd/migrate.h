@@ -13,8 +13,7 @@
 int migrate_run(const char *conninfo, const char *dir, int *applied,
     char *err, size_t errlen);
 
-/* The default schema folder: schema/ of the source tree this binary was built
- * in when it exists, else the installed one. Static storage. */
+/* The default schema folder (path_default of "schema"). Static storage. */
 const char *migrate_default_dir(void);
 
 #endif
