@@ -167,7 +167,8 @@ def _xid():
 
 def kea_config(tmp, pg_dir, pools, hook_params=None, hook=True,
                identifiers=('flex-id',), lifetime=600, probation=3600,
-               extra=None, hosts_db=True, lease_cmds=True, dynamic_pool=None):
+               extra=None, hosts_db=True, lease_cmds=True, dynamic_pool=None,
+               hook_path=None):
     """Kea dhcp4 configuration (a dict): interfaces ["lo"], udp sockets,
     control socket and memfile leases in tmp, host reservations in the dpn
     database at pg_dir (unix socket), one subnet per (pool_id, cidr) relayed
@@ -179,7 +180,7 @@ def kea_config(tmp, pg_dir, pools, hook_params=None, hook=True,
     if lease_cmds:
         libs.append({'library': os.path.join(KEA_HOOKS, 'libdhcp_lease_cmds.so')})
     if hook:
-        libs.append({'library': HOOK, 'parameters': params})
+        libs.append({'library': hook_path or HOOK, 'parameters': params})
     subnets = [{'id': int(pid), 'subnet': str(ipaddress.ip_network(cidr)),
                 'relay': {'ip-addresses': [GIADDR]},
                 'reservations-in-subnet': True,
