@@ -11,6 +11,7 @@
 #   repeat  broker_allocate of gateways that have their block (idempotent path)
 #   storm   power cut: 1,000 gateways allocate and 4,000 handsets enrol, all
 #           interleaved, 64 clients; wall time of the whole storm
+#   serial  the storm's operations in one statement (no round trips)
 #   frag    new blocks in a /16 pool of 7,000 blocks where every other one was
 #           freed (the gap search at scale), 64 clients
 # Prints one line per run: clients, transactions, tps, p50 and p99 latency.
@@ -104,6 +105,20 @@ bench storm 64 $(( flats * 5 / 64 + 1 )) "$work/storm.sql"
 t1=$(date +%s.%N)
 served=$(sql "SELECT count(*) FROM dpn.assignments WHERE site_id = $sid")
 echo "storm   $flats gateways + $((flats * 4)) handsets: $served addresses in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s (pgbench wall time, connections included)"
+
+# The same storm inside one statement on a fresh site: the database's own cost
+# per operation, without client round trips (on a loaded machine those
+# round trips and lock hand-offs wait for a CPU, and dominate the figures).
+site=$((site + 1))
+make_site $site $flats "10.$site.0.0/16"
+first=$(gw_min $site); sid=$(sql "SELECT id FROM dpn.sites WHERE number = $site")
+sql "SELECT count(CASE WHEN n % 5 = 0 THEN dpn.broker_allocate(g.id, g.mac, '{}')
+       ELSE dpn.broker_enrol($sid, f.circuit_id, ('02:02:' || regexp_replace(
+         lpad(to_hex(n), 8, '0'), '(..)(?!\$)', '\1:', 'g'))::macaddr) END),
+       round(extract(epoch FROM clock_timestamp() - statement_timestamp())::numeric, 2)
+  FROM generate_series(0, $flats * 5 - 1) n
+  JOIN dpn.gateways g ON g.id = $first + n / 5 JOIN dpn.flats f ON f.id = g.flat_id" |
+  awk -F'|' '{ printf "serial  %d operations of the storm in one statement: %s s (%.2f ms each)\n", $1, $2, $2 * 1000 / $1 }'
 
 # Fragmented pool: 7,000 blocks of 8, every other one freed, then new blocks
 # (the top of the pool fills first, then the holes).
