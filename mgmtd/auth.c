@@ -337,45 +337,57 @@ static void answer_session(struct api_req *r, PGresult *res, const char *csrf)
 struct login {
 	const char *username, *password;
 	char token[65], csrf[65];
+	PGresult *user;          /* the user's row (USER_COLS) */
 };
 
 #define USER_COLS "u.id, u.username, u.role, " \
 	"coalesce((SELECT json_agg(ub.building_id ORDER BY ub.building_id) " \
 	"FROM dpn.user_buildings ub WHERE ub.user_id = u.id), '[]'), u.password_hash"
 
+/* Writes the session of the user in l->user (row 0) and answers. */
 static int login_txn(struct api_tx *tx, void *arg)
 {
 	struct login *l = arg;
 	struct api_req *r = api_tx_req(tx);
 	char hash[65], detail[128];
-	PGresult *res, *ins;
+	PGresult *res;
 
-	if (api_sql(tx, &res, "SELECT " USER_COLS " FROM dpn.users u "
-	    "WHERE u.username = $1", l->username))
-		return -1;
-	if (!password_ok(l->password, PQntuples(res) ? PQgetvalue(res, 0, 4) : dummy_hash)
-	    || PQntuples(res) == 0) {
-		PQclear(res);
-		api_error(r, 401, NULL, "wrong username or password");
-		return -1;
-	}
 	auth_sha256_hex(l->token, 64, hash);
 	snprintf(detail, sizeof(detail), "{\"address\":\"%s\"}", r->http->client);
-	set_user(r, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
-	if (api_sql(tx, &ins, "DELETE FROM dpn.sessions WHERE expires_at < now()")) {
-		PQclear(res);
+	if (api_sql(tx, &res, "DELETE FROM dpn.sessions WHERE expires_at < now()"))
 		return -1;
-	}
-	PQclear(ins);
-	if (api_sql(tx, &ins, "INSERT INTO dpn.sessions (token_hash, user_id, csrf, "
-	    "expires_at) VALUES (decode($1, 'hex'), $2, $3, now() + "
-	    "make_interval(secs => 43200))", hash, PQgetvalue(res, 0, 0), l->csrf) ||
-	    (PQclear(ins), api_audit(tx, "login", "session", detail))) {
-		PQclear(res);
-		return -1;
-	}
-	answer_session(r, res, l->csrf);
 	PQclear(res);
+	if (api_sql(tx, &res, "INSERT INTO dpn.sessions (token_hash, user_id, csrf, "
+	    "expires_at) VALUES (decode($1, 'hex'), $2, $3, now() + "
+	    "make_interval(secs => 43200))", hash, r->user.id, l->csrf))
+		return -1;
+	PQclear(res);
+	if (api_audit(tx, "login", "session", detail))
+		return -1;
+	answer_session(r, l->user, l->csrf);
+	return 0;
+}
+
+/* Checks the password outside any transaction (yescrypt is slow on
+ * purpose: no connection is held meanwhile); unknown users cost the same.
+ * 0 and l->user set, or answered. */
+static int login_check(struct api_req *r, struct login *l)
+{
+	PGresult *res;
+	int known;
+
+	if (api_sql1(r, &res, NULL, "SELECT " USER_COLS " FROM dpn.users u "
+	    "WHERE u.username = $1", l->username))
+		return EIO;
+	known = PQntuples(res) > 0;
+	if (!password_ok(l->password, known ? PQgetvalue(res, 0, 4) : dummy_hash) ||
+	    !known) {
+		PQclear(res);
+		api_error(r, 401, NULL, "wrong username or password");
+		return EACCES;
+	}
+	set_user(r, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+	l->user = res;
 	return 0;
 }
 
@@ -383,6 +395,7 @@ static void session_create(struct api_req *r)
 {
 	struct login l = { 0 };
 	char cookie[160];
+	int rc;
 	struct api_field f[] = {
 		API_STR("username", API_REQUIRED, &l.username, 1, 64),
 		API_STR("password", API_REQUIRED, &l.password, 1, 1024),
@@ -400,7 +413,11 @@ static void session_create(struct api_req *r)
 		api_error(r, 503, NULL, "no randomness available");
 		return;
 	}
-	if (api_txn(r, login_txn, &l, NULL))
+	if (login_check(r, &l))
+		return;
+	rc = api_txn(r, login_txn, &l, NULL);
+	PQclear(l.user);
+	if (rc)
 		return;
 	snprintf(cookie, sizeof(cookie), "dpn_session=%s; HttpOnly; SameSite=Strict; "
 	    "Path=/; Max-Age=%d", l.token, SESSION_SECONDS);
