@@ -21,11 +21,11 @@ const MANAGER = 'manager1101';
 const MANAGER_PW = 'mgr-' + Math.random().toString(36).slice(2) + '-Pw1';
 const POOL = '127.20.0.0/24';
 
-async function shot(ctx, name, page) {
+async function shot(ctx, name, page, fullPage) {
   const p = page || ctx.page;
   await p.waitForLoadState('networkidle').catch(() => {});
   const file = path.join(ARTIFACTS, name + '.png');
-  await p.screenshot({ path: file, fullPage: false });
+  await p.screenshot({ path: file, fullPage: !!fullPage });
   if (process.env.UPDATE_SCREENSHOTS === '1') {
     fs.mkdirSync(DOCS_SHOTS, { recursive: true });
     fs.copyFileSync(file, path.join(DOCS_SHOTS, name + '.png'));
@@ -260,6 +260,11 @@ testCase('add_and_remove_a_flat_and_a_handset', async (ctx) => {
   const { page } = ctx;
   await page.goto(`${URL}/#/buildings/${ctx.buildingId}`);
   await heading(page, 'Building 1101');
+  await page.getByLabel('Building name').fill('North tower');
+  await page.getByRole('button', { name: 'Rename' }).click();
+  await page.locator('main h1', { hasText: 'North tower' }).waitFor();
+  checkEq((await ctx.api.must(200, 'GET', `/buildings/${ctx.buildingId}`)).name, 'North tower', 'renamed');
+  await shot(ctx, 'building-whole-page', page, true);
   const number = page.getByLabel('Flat number');
   await refusedAt(page, number, '12345', 'Add flat', 'number');
   await number.fill('1301');
@@ -281,6 +286,19 @@ testCase('add_and_remove_a_flat_and_a_handset', async (ctx) => {
   await page.locator('#h-hs', { hasText: 'Handsets (1)' }).waitFor();
   const left = (await ctx.api.must(200, 'GET', `/flats/${flatId}`)).handsets.map((x) => x.suffix);
   checkEq(left, [5], 'handsets after removing 2');
+  await refusedAt(page, page.getByLabel('Circuit id', { exact: true }), '1101-1201', 'Save changes', 'circuit_id');
+  await page.getByLabel('Circuit id', { exact: true }).fill('port-1305');
+  await page.getByLabel('Flat number', { exact: true }).fill('1305');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await heading(page, 'Flat 1305');
+  await shot(ctx, 'flat-whole-page', page, true);
+  await page.locator('h1 .number', { hasText: '100-1101-1305' }).waitFor();
+  await page.getByRole('button', { name: 'Create gateway credentials' }).click();
+  await page.locator('.secret').waitFor();
+  await page.getByRole('button', { name: 'Delete gateway and block' }).click();
+  await confirm(page, 'Delete');
+  await page.locator('section[aria-labelledby="h-gw"] p', { hasText: 'No gateway yet' }).waitFor();
+  checkEq((await ctx.api.call('GET', `/flats/${flatId}/gateway`)).status, 404, 'gateway after delete');
   await page.getByRole('button', { name: 'Delete flat' }).click();
   await confirm(page, 'Delete');
   await heading(page, 'Complex 100');

@@ -54,6 +54,16 @@ function addFlat(b, ctx) {
   return h('section', { class: 'sub' }, h('h2', { id: 'h-addflat', text: 'Add a flat' }), f);
 }
 
+function rename(b, ctx) {
+  const f = form({ class: 'inline-form', 'aria-label': 'Rename the building' }, [
+    field({ name: 'name', label: 'Building name', value: b.name || '' }),
+  ], async (v) => {
+    await api.patch('/buildings/' + b.id, { name: v.name });
+    ctx.reload();
+  }, 'Rename');
+  return f;
+}
+
 function danger(b, site, ctx) {
   const out = h('p', { class: 'form-error', role: 'alert' });
   const btn = h('button', { type: 'button', class: 'danger', text: 'Delete building' });
@@ -64,7 +74,8 @@ function danger(b, site, ctx) {
       ctx.go('#/sites/' + b.site_id);
     } catch (e) { out.textContent = e.message; }
   });
-  return h('section', { class: 'sub danger-zone' }, h('h2', { text: 'Remove' }),
+  return h('section', { class: 'sub danger-zone', 'aria-labelledby': 'h-manage' },
+    h('h2', { id: 'h-manage', text: 'Manage' }), rename(b, ctx),
     notice('info', 'Deleting a building removes its flats, gateways and handsets.'), btn, out,
     site === null && notice('warn', 'The complex of this building could not be read.'));
 }

@@ -4,7 +4,7 @@
 // Secrets the API hands out once are shown once, with copy buttons.
 
 import * as api from '../api.js';
-import { h, confirmDialog, copyButton, field, form, notice, table, timeAgo } from '../dom.js';
+import { h, confirmDialog, copyButton, field, form, intOr, notice, table, timeAgo } from '../dom.js';
 
 // A secret to show on the next render of one flat, then forget.
 let flash = null;
@@ -31,7 +31,7 @@ export async function render([id], ctx) {
     h('div', { class: 'cards' }, blockCard(flat), gatewayCard(flat, ctx)),
     handsets(flat, ctx),
     calls(flat),
-    danger(flat, b, ctx));
+    h('div', { class: 'split' }, editFlat(flat, ctx), danger(flat, b, ctx)));
 }
 
 function row(k, v) { return [h('dt', { text: k }), h('dd', null, v ?? h('span', { class: 'muted', text: '—' }))]; }
@@ -199,6 +199,18 @@ function calls(flat) {
       { label: 'Result', cell: (c) => String(pick(c, 'result', 'status') ?? '') },
       { label: 'Duration', cell: (c) => pick(c, 'duration') !== undefined ? c.duration + ' s' : '', class: 'num' },
     ], list, { caption: 'Recent calls', empty: 'No calls yet.' }));
+}
+
+function editFlat(flat, ctx) {
+  const f = form({ class: 'inline-form', 'aria-label': 'Change the flat' }, [
+    field({ name: 'number', label: 'Flat number', value: flat.number, inputmode: 'numeric', required: true }),
+    field({ name: 'circuit_id', label: 'Circuit id', value: flat.circuit_id || '', required: true }),
+  ], async (v) => {
+    await api.patch('/flats/' + flat.id, { number: intOr(v.number), circuit_id: v.circuit_id });
+    ctx.reload();
+  }, 'Save changes');
+  return h('section', { class: 'sub', 'aria-labelledby': 'h-edit-flat' },
+    h('h2', { id: 'h-edit-flat', text: 'Change' }), f);
 }
 
 function danger(flat, b, ctx) {
