@@ -8,7 +8,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import Cluster, case, check, check_eq, run, tmpdir, wait_for
+from dpn_test import ROOT, Cluster, case, check, check_eq, run, tmpdir, wait_for
 import shutil
 import broker
 import dhcp
@@ -188,6 +188,33 @@ def counters_add_up(ctx):
     check_eq(st['db-errors'], 0, 'db errors')
     check_eq(int(ctx.pg.scalar("SELECT count(*) FROM dpn.lease_events")),
              st['events-written'], 'lease_events rows')
+
+
+@case
+def demo_config_generator_matches_the_pools(ctx):
+    """dhcp-hook/dpn-kea-config (what make demo runs) writes one subnet per
+    dpn pool and a configuration kea-dhcp4 -t accepts."""
+    import json
+    import subprocess
+    gen = os.path.join(ROOT, 'dhcp-hook', 'dpn-kea-config')
+    st = tmpdir('dpn-dhcp-gen-')
+    try:
+        out = subprocess.run([gen, '--pg', ctx.pg.dir, '--state', st,
+                              '--hook', dhcp.HOOK, '--param', 'gateway-grace=60'],
+                             check=True, capture_output=True, text=True).stdout
+        cfg = json.loads(out)['Dhcp4']
+        check_eq([(s['id'], s['subnet']) for s in cfg['subnet4']],
+                 [(ctx.site['pool'], '127.16.0.0/16')], 'subnets')
+        check_eq(cfg['hooks-libraries'][-1]['parameters']['gateway-grace'], 60,
+                 'hook parameter')
+        conf = os.path.join(st, 'kea-dhcp4.conf')
+        with open(conf, 'w') as f:
+            f.write(out)
+        t = subprocess.run([dhcp.KEA_DHCP4, '-t', conf], capture_output=True,
+                           text=True, timeout=60)
+        check_eq(t.returncode, 0, 'kea-dhcp4 -t: ' + t.stdout[-500:])
+    finally:
+        shutil.rmtree(st, ignore_errors=True)
 
 
 def main():
