@@ -281,6 +281,12 @@ testCase('add_and_remove_a_flat_and_a_handset', async (ctx) => {
   }
   await refusedAt(page, page.getByLabel('Handset number (optional)'), '5', 'Add handset', 'suffix');
   checkEq((await ctx.api.must(200, 'GET', `/flats/${flatId}`)).handsets.length, 2, 'handsets after a refused duplicate');
+  // Escape on the confirmation keeps the handset; then it is removed.
+  await page.getByRole('button', { name: 'Remove 100-1101-1301-2' }).click();
+  await page.locator('dialog.confirm').waitFor();
+  await page.keyboard.press('Escape');
+  await page.locator('dialog.confirm').waitFor({ state: 'detached' });
+  checkEq((await ctx.api.must(200, 'GET', `/flats/${flatId}`)).handsets.length, 2, 'handsets after Escape');
   await page.getByRole('button', { name: 'Remove 100-1101-1301-2' }).click();
   await confirm(page, 'Remove');
   await page.locator('#h-hs', { hasText: 'Handsets (1)' }).waitFor();
@@ -450,6 +456,14 @@ testCase('audit_log_shows_who_changed_what', async (ctx) => {
   const text = await page.locator('table.audit').textContent();
   check(text.includes(ADMIN), 'audit names the operator');
   await shot(ctx, 'audit');
+  await page.getByLabel('Filter', { exact: true }).fill('flat.delete');
+  await page.getByLabel('Filter', { exact: true }).press('Enter');
+  await page.waitForURL(/q=flat.delete/);
+  await page.locator('table.audit tbody tr').first().waitFor();
+  await page.waitForFunction(() => [...document.querySelectorAll('table.audit tbody tr')]
+    .every((tr) => tr.textContent.includes('flat.delete')));
+  const actions = await page.locator('table.audit tbody td:nth-child(3)').allTextContents();
+  check(actions.length >= 2 && actions.every((a) => a === 'flat.delete'), 'filtered actions: ' + actions);
 });
 
 testCase('operator_gives_the_manager_a_second_building', async (ctx) => {
