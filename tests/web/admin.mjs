@@ -215,6 +215,15 @@ testCase('find_flat_1201_by_number', async (ctx) => {
   await page.locator('#h-calls ~ .empty', { hasText: 'No calls yet' }).waitFor();
   await searchFor(page, '100-1101-9999');
   await page.locator('.notice.error', { hasText: 'No flat or handset' }).waitFor();
+  // A short number means a flat of the building last looked at.
+  await page.goto(`${URL}/#/buildings/${ctx.buildingId}`);
+  await heading(page, 'Building 1101');
+  await searchFor(page, '1201');
+  await heading(page, 'Flat 1201');
+  await searchFor(page, '12');
+  await page.locator('.notice.info', { hasText: 'starting with 12' }).waitFor();
+  const rows = await page.locator('main table tbody td:first-child').allTextContents();
+  checkEq(rows, ['1201', '1202', '1203', '1204'], 'flats starting with 12');
 });
 
 testCase('new_handset_credentials_are_shown_once', async (ctx) => {

@@ -6,6 +6,7 @@
 import * as api from './api.js';
 import { h, notice } from './dom.js';
 import { cleanNumber } from './numbers.js';
+import { recent } from './recent.js';
 import * as login from './pages/login.js';
 import * as sites from './pages/sites.js';
 import * as site from './pages/site.js';
@@ -118,6 +119,7 @@ function wireHeader() {
     try { await api.logout(); } catch { /* the session is gone either way */ }
     state.user = null;
     state.afterLogin = '#/';
+    recent.building = null;
     showHeader();
     go('#/login');
   });
@@ -136,6 +138,7 @@ async function boot() {
   api.setUnauthorizedHandler(() => {
     if (!state.user) return;
     state.user = null;
+    recent.building = null;
     showHeader();
     const { path } = parseHash();
     state.afterLogin = '#' + path;

@@ -3,6 +3,7 @@
 // building.
 
 import * as api from '../api.js';
+import { sawBuilding } from '../recent.js';
 import { h, confirmDialog, field, filterForm, form, intOr, link, listHash, notice, pager, table } from '../dom.js';
 
 const PER_PAGE = 100;
@@ -15,6 +16,7 @@ export async function render([id], ctx) {
     api.get('/buildings/' + id + '/flats', { page, per_page: PER_PAGE, q }),
   ]);
   const site = await api.get('/sites/' + b.site_id).catch(() => null);
+  sawBuilding(b);
   const title = 'Building ' + b.number;
   const siteCrumb = site ? ['Complex ' + site.number, '#/sites/' + site.id] : ['Complex', '#/sites/' + b.site_id];
   return h('section', { class: 'page' },

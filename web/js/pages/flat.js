@@ -4,6 +4,7 @@
 // Secrets the API hands out once are shown once, with copy buttons.
 
 import * as api from '../api.js';
+import { sawBuilding } from '../recent.js';
 import { h, confirmDialog, copyButton, field, form, intOr, notice, table, timeAgo } from '../dom.js';
 
 // A secret to show on the next render of one flat, then forget.
@@ -18,6 +19,7 @@ export async function render([id], ctx) {
   const flat = await api.get('/flats/' + id);
   const b = await api.get('/buildings/' + flat.building_id).catch(() => null);
   const site = b && await api.get('/sites/' + b.site_id).catch(() => null);
+  sawBuilding(b);
   const shown = flash && flash.flatId === String(id) ? flash.node : null;
   flash = null;
   const title = 'Flat ' + flat.number;
