@@ -236,6 +236,7 @@ testCase('new_handset_credentials_are_shown_once', async (ctx) => {
   await page.getByRole('button', { name: 'Add handset' }).click();
   const secret = page.locator('.secret');
   await secret.waitFor();
+  checkEq(await page.evaluate(() => document.activeElement.id), 'secret-sip-user-name', 'focus on the new credentials');
   const pw = await page.getByLabel('SIP password').inputValue();
   const user = await page.getByLabel('SIP user name').inputValue();
   check(pw.length >= 12, 'SIP password too short: ' + pw.length);

@@ -97,7 +97,8 @@ async function route() {
   const title = main.querySelector('h1');
   document.title = (title ? title.textContent + ' · ' : '') + 'dpn admin';
   (title || main).setAttribute('tabindex', '-1');
-  (title || main).focus({ preventScroll: true });
+  const first = main.querySelector('[data-autofocus]');
+  (first || title || main).focus({ preventScroll: true });
   window.scrollTo(0, 0);
 }
 

@@ -144,9 +144,11 @@ function handsetActions(flat, x, ctx) {
   return h('div', { class: 'actions' }, regen, del);
 }
 
+// Shows e under the row's buttons, replacing an earlier message there.
 function alertIn(el, e) {
-  const p = h('p', { class: 'form-error', role: 'alert', text: e.message });
-  el.parentElement.after(p);
+  const box = el.parentElement;
+  if (box.nextElementSibling?.classList.contains('form-error')) box.nextElementSibling.remove();
+  box.after(h('p', { class: 'form-error', role: 'alert', text: e.message }));
 }
 
 function sipPanel(name, c) {
@@ -180,7 +182,8 @@ function secretPanel(title, pairs) {
     notice('warn', 'Shown once: copy them now. They cannot be shown again, only replaced.'),
     h('dl', { class: 'kv' }, pairs.map(([k, v]) => {
       const id = 'secret-' + k.toLowerCase().replace(/\W+/g, '-');
-      const input = h('input', { id, readonly: true, value: v ?? '', class: 'mono', spellcheck: 'false' });
+      const input = h('input', { id, readonly: true, value: v ?? '', class: 'mono', spellcheck: 'false',
+        dataset: k === pairs[0][0] ? { autofocus: '' } : undefined });
       return [h('dt', null, h('label', { for: id, text: k })),
         h('dd', null, input, copyButton(() => input.value, 'Copy ' + k.replace(/^SIP /, '').toLowerCase()))];
     })));
