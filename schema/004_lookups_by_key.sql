@@ -6,7 +6,8 @@
 --   dhcp_identifier_type alone while public.hosts grew faster than
 --   autovacuum analysed it: 12 ms per deleted assignment at 6,000
 --   reservations. Replaces 002's trigger.
--- * the gap search is one LIMIT 1 query (below).
+-- * the gap search is one LIMIT 1 query, and a flat's handsets are listed
+--   by primary-key lookups (below).
 
 ALTER TABLE dpn.assignments ADD COLUMN kea_host_id integer;
 ALTER TABLE dpn.assignments
@@ -116,3 +117,16 @@ BEGIN
              WHERE least(coalesce(g.e, p_hi), p_hi) - g.s >= p_n
              LIMIT 1);
 END $$;
+
+-- Every handset address of a flat, by suffix. A join let the planner hash
+-- the whole handsets table (statistics of an emptier table); the suffix is
+-- a primary-key lookup per assignment of the flat.
+CREATE OR REPLACE FUNCTION dpn.broker_flat_handsets(p_flat bigint) RETURNS jsonb
+LANGUAGE sql AS $$
+    SELECT coalesce(jsonb_agg(jsonb_build_object('mac', x.mac::text,
+               'suffix', x.suffix, 'address', dpn.ip4(x.addr)) ORDER BY x.suffix), '[]')
+      FROM (SELECT a.mac, a.addr,
+                   (SELECT h.suffix FROM dpn.handsets h WHERE h.id = a.handset_id) AS suffix
+              FROM dpn.assignments a
+             WHERE a.flat_id = p_flat AND a.handset_id IS NOT NULL) x
+$$;
