@@ -28,12 +28,16 @@ testCase('plan_problems_name_long_and_repeated_numbers', () => {
   check(long[0].text.startsWith('10001 '), 'names the first long number: ' + long[0].text);
   const dup = planProblems(plan('{floor}{unit}', 12, 12, 1), 4);
   checkEq(dup.map((p) => p.kind), ['dup'], '1+11 and 11+1 give 111 twice');
+  const zero = planProblems(plan('{floor:02}{unit}', 2, 1, 0).concat(plan('{floor}{unit}', 1, 1, 1)), 4);
+  checkEq(zero.map((p) => p.text), ['11 would be created twice.'], '011 and 11 are one number');
 });
 
 testCase('pattern_errors_for_bad_patterns', () => {
   checkEq(patternError('{floor}{unit:02}'), null, 'default');
   checkEq(patternError('{floor:02}-{unit}') !== null, true, 'dash');
+  checkEq(patternError('{floor:09}{unit:01}'), null, 'padding 1-9');
   for (const bad of ['', '{floor}', '{unit}', '{floor}{unit}{room}', '{floor}{unit:x}', '{{floor}}{unit}',
+    '{floor}{unit:2}', '{floor}{unit:00}', '{floor}{unit:010}', '{Floor}{unit}',
     '{floor}{unit}x', '<script>{floor}{unit}', '{floor}{unit', '\u0661{floor}{unit}'])
     check(patternError(bad) !== null, 'accepted bad pattern ' + JSON.stringify(bad));
 });

@@ -3,24 +3,25 @@
 // the authority) and search-box input clean-up. Pure functions: the browser
 // tests and node can load this module as is.
 
-const TOKEN = /\{(floor|unit)(?::(0?)(\d))?\}/g;
+const TOKEN = /\{(floor|unit)(?::0([1-9]))?\}/g;
 
-/** Checks a pattern: only digits and {floor} / {unit} tokens, optionally
- *  zero-padded ({unit:02}), each token at least once. Returns null when fine,
+/** Checks a pattern as mgmtd does: only digits and {floor} / {unit}
+ *  tokens, optionally zero-padded to N digits ({unit:0N}, N 1-9); and, so
+ *  that numbers do not repeat, each token at least once. Returns null when fine,
  *  otherwise a sentence for the pattern field. */
 export function patternError(pattern) {
   if (!pattern) return 'Enter a pattern, e.g. {floor}{unit:02}.';
   const rest = pattern.replace(TOKEN, '');
-  if (/[{}]/.test(rest)) return 'Only {floor} and {unit} (optionally {unit:02}) are allowed.';
+  if (/[{}]/.test(rest)) return 'Only {floor} and {unit} (padded: {unit:02}) are allowed.';
   if (/[^0-9]/.test(rest)) return 'Besides the tokens, a pattern may hold digits only.';
-  if (!/\{floor(:0?\d)?\}/.test(pattern)) return 'The pattern needs {floor}.';
-  if (!/\{unit(:0?\d)?\}/.test(pattern)) return 'The pattern needs {unit}.';
+  if (!/\{floor(:0[1-9])?\}/.test(pattern)) return 'The pattern needs {floor}.';
+  if (!/\{unit(:0[1-9])?\}/.test(pattern)) return 'The pattern needs {unit}.';
   return null;
 }
 
 /** The flat number for floor and unit under pattern (no validation). */
 export function expand(pattern, floor, unit) {
-  return pattern.replace(TOKEN, (_, name, _zero, width) => {
+  return pattern.replace(TOKEN, (_, name, width) => {
     const v = String(name === 'floor' ? floor : unit);
     return width ? v.padStart(Number(width), '0') : v;
   });
@@ -39,7 +40,7 @@ export function plan(pattern, floors, unitsPerFloor, firstFloor) {
 }
 
 /** Problems of a plan under a flat-number width: numbers too long, and the
- *  first number produced twice. [] when none. */
+ *  first number produced twice (as numbers: 0301 is 301). [] when none. */
 export function planProblems(rows, width) {
   const seen = new Set();
   const problems = [];
@@ -48,9 +49,9 @@ export function planProblems(rows, width) {
       const digits = n.replace(/^0+(?=\d)/, '');
       if (digits.length > width && !problems.some((p) => p.kind === 'long'))
         problems.push({ kind: 'long', text: `${n} has more than ${width} digits.` });
-      if (seen.has(n) && !problems.some((p) => p.kind === 'dup'))
-        problems.push({ kind: 'dup', text: `${n} would be created twice.` });
-      seen.add(n);
+      if (seen.has(digits) && !problems.some((p) => p.kind === 'dup'))
+        problems.push({ kind: 'dup', text: `${digits} would be created twice.` });
+      seen.add(digits);
     }
   }
   return problems;
