@@ -377,6 +377,15 @@ testCase('pool_near_exhaustion_warns', async (ctx) => {
   await heading(page, 'Complex 200');
   await page.locator('.usage .notice.warn', { hasText: 'Nearly exhausted' }).waitFor();
   await shot(ctx, 'pool-warning');
+  await refusedAt(page, page.getByLabel('Addresses per new flat block'), '1', 'Save changes', 'block_size');
+  await page.getByLabel('Addresses per new flat block').fill('2');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.locator('.fact', { hasText: 'Block size 2' }).waitFor();
+  await shot(ctx, 'complex-whole-page', page, true);
+  await page.getByRole('button', { name: 'Delete complex' }).click();
+  await confirm(page, 'Delete');
+  await page.locator('section[aria-labelledby="h-manage-site"] .form-error', { hasText: /building/ }).waitFor();
+  checkEq((await ctx.api.call('GET', `/sites/${s.id}`)).status, 200, 'complex with a building kept');
 });
 
 testCase('flat_list_is_paginated_by_the_server', async (ctx) => {
@@ -553,8 +562,11 @@ async function main() {
     console.error('admin.mjs: needs DPN_WEB_URL, DPN_ADMIN_USER, DPN_ADMIN_PASSWORD (run test_web.py)');
     process.exit(2);
   }
-  fs.rmSync(ARTIFACTS, { recursive: true, force: true });
+  // Several people may run this at once in one tree: never remove the
+  // folder under another run, only this run's stale failure pictures.
   fs.mkdirSync(ARTIFACTS, { recursive: true });
+  for (const f of fs.readdirSync(ARTIFACTS))
+    if (f.startsWith('failed-')) fs.rmSync(path.join(ARTIFACTS, f), { force: true });
   const browser = await launch({ width: 1280, height: 800 });
   const ctx = { context: browser.context, api: new Api(URL), problems: [] };
   ctx.page = await browser.context.newPage();

@@ -4,7 +4,7 @@
 
 import * as api from '../api.js';
 import * as poolbar from '../poolbar.js';
-import { h, confirmDialog, field, filterForm, form, link, listHash, notice, pager, table } from '../dom.js';
+import { h, confirmDialog, field, filterForm, form, intOr, link, listHash, notice, pager, table } from '../dom.js';
 import { widthsText } from './sites.js';
 
 const PER_PAGE = 50;
@@ -26,7 +26,31 @@ export async function render([id], ctx) {
     h('p', { class: 'facts' },
       fact('Digit widths', widthsText(site.widths)), fact('Block size', site.block_size)),
     buildings(site, list, q, ctx),
-    pools(site, util, ctx));
+    pools(site, util, ctx),
+    ctx.isOperator && manage(site, ctx));
+}
+
+// Name and block size of the complex, and its deletion (mgmtd refuses while
+// it has buildings, and the page says so).
+function manage(site, ctx) {
+  const f = form({ class: 'grid-form', 'aria-label': 'Change the complex' }, [
+    field({ name: 'name', label: 'Complex name', value: site.name || '' }),
+    field({ name: 'block_size', label: 'Addresses per new flat block', type: 'number', min: 2,
+      value: site.block_size, hint: 'Blocks already allotted keep their size.' }),
+  ], async (v) => {
+    await api.patch('/sites/' + site.id, { name: v.name, block_size: intOr(v.block_size) });
+    ctx.reload();
+  }, 'Save changes');
+  const out = h('p', { class: 'form-error', role: 'alert' });
+  const del = h('button', { type: 'button', class: 'danger', text: 'Delete complex' });
+  del.addEventListener('click', async () => {
+    if (!await confirmDialog(`Delete complex ${site.number}? Only a complex without buildings can go.`)) return;
+    try { await api.del('/sites/' + site.id); ctx.go('#/'); } catch (e) { out.textContent = e.message; }
+  });
+  return h('section', { class: 'sub', 'aria-labelledby': 'h-manage-site' },
+    h('h2', { id: 'h-manage-site', text: 'Manage' }),
+    h('div', { class: 'split' }, h('div', { class: 'card' }, f),
+      h('div', { class: 'danger-zone' }, del, out)));
 }
 
 const fact = (k, v) => h('span', { class: 'fact' }, h('span', { class: 'k', text: k }), ' ', String(v ?? '—'));
