@@ -295,6 +295,23 @@ def kea_hosts_follow_direct_assignment_changes(c):
 
 
 @case
+def deleting_a_site_removes_everything_down_to_kea(c):
+    site, f = c.b['site'], c.b['flats'][0]
+    c.s.query("SELECT dpn.broker_allocate(%d, %s, ARRAY[%s]::macaddr[])"
+              % (c.b['gateways'][0], q(mac(0x501)), q(mac(0x502))))
+    hosts = ("SELECT count(*) FROM public.hosts WHERE dhcp4_subnet_id = %d"
+             % c.b['pool'])
+    check_eq(c.s.query(hosts), [['2']], 'reservations before')
+    queued = c.s.query("SELECT count(*) FROM dpn.lease_deletions")[0][0]
+    c.s.query("DELETE FROM dpn.sites WHERE id = %d" % site)
+    check_eq(c.s.query(hosts), [['0']], 'reservations after')
+    check_eq(c.s.query("SELECT count(*) FROM dpn.lease_deletions")[0][0],
+             str(int(queued) + 2), 'both leases queued')
+    check_eq(c.s.query("SELECT count(*) FROM dpn.flats WHERE id = %d" % f),
+             [['0']], 'flats gone')
+
+
+@case
 def audit_log_is_append_only(c):
     c.s.query("INSERT INTO dpn.audit_log (actor, action, object) VALUES "
               "('t', 'test', 'x')")
