@@ -90,6 +90,9 @@ def pools_are_ipv4_and_do_not_overlap_within_a_site(c):
             "'10.9.0.0/31')" % site, CHECK, 'pools_ipv4')
     refused(c.s, "INSERT INTO dpn.pools (site_id, cidr) VALUES (999, "
             "'10.9.0.0/24')", FK)
+    refused(c.s, "INSERT INTO dpn.pools (id, site_id, cidr) VALUES "
+            "(4294967295, %d, '10.9.0.0/24')" % site, CHECK,
+            'pools_kea_subnet_id')
     check_eq(c.s.query("SELECT dpn.ip4(lower(range)), dpn.ip4(upper(range)-1)"
                        " FROM dpn.pools WHERE id = %d" % c.a['pool']),
              [['10.0.0.1', '10.0.0.254']],
@@ -321,6 +324,14 @@ def audit_log_is_append_only(c):
 
 
 @case
+def lease_events_of_known_kinds_only(c):
+    ins = ("INSERT INTO dpn.lease_events (site_id, kind, addr) VALUES "
+           "(%d, %s, 167772161)")
+    c.s.query(ins % (c.a['site'], q('committed')))
+    refused(c.s, ins % (c.a['site'], q('stolen')), CHECK, 'lease_events_kind')
+
+
+@case
 def admin_tables_refuse_bad_values(c):
     refused(c.s, "INSERT INTO dpn.users (username, password_hash, role) "
             "VALUES ('ann', 'plain', 'operator')", CHECK,
@@ -336,6 +347,11 @@ def admin_tables_refuse_bad_values(c):
             CHECK, 'sessions_token_sha256')
     refused(c.s, "INSERT INTO dpn.api_tokens (token_hash, user_id, name) "
             "VALUES (sha256('t'), 999999, 'ci')", FK)
+    refused(c.s, "INSERT INTO dpn.api_tokens (token_hash, user_id, name) "
+            "VALUES (sha256('t'), %s, '')" % uid, CHECK, 'api_tokens_name_length')
+    refused(c.s, "INSERT INTO dpn.users (username, password_hash, role) "
+            "VALUES ('two words', '$y$j9T$x$y', 'manager')", CHECK,
+            'users_username_text')
     c.s.query("INSERT INTO dpn.user_buildings VALUES (%s, %d)"
               % (uid, c.a['building']))
     c.s.query("DELETE FROM dpn.users WHERE id = %s" % uid)
