@@ -3,8 +3,8 @@
 // against a running dpn-mgmtd and PostgreSQL (started by test_web.py, which
 // passes DPN_WEB_URL, DPN_ADMIN_USER and DPN_ADMIN_PASSWORD). Cases share one
 // browser and build on each other, in the order a person would work.
-// Screenshots go to tests/web/artifacts/ (and to docs/screenshots/ with
-// UPDATE_SCREENSHOTS=1).
+// Screenshots go to tests/web/artifacts/ (and, all but the whole-page ones,
+// to docs/screenshots/ with UPDATE_SCREENSHOTS=1).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,7 +26,7 @@ async function shot(ctx, name, page, fullPage) {
   await p.waitForLoadState('networkidle').catch(() => {});
   const file = path.join(ARTIFACTS, name + '.png');
   await p.screenshot({ path: file, fullPage: !!fullPage });
-  if (process.env.UPDATE_SCREENSHOTS === '1') {
+  if (process.env.UPDATE_SCREENSHOTS === '1' && !fullPage) {
     fs.mkdirSync(DOCS_SHOTS, { recursive: true });
     fs.copyFileSync(file, path.join(DOCS_SHOTS, name + '.png'));
   }
