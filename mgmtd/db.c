@@ -21,6 +21,7 @@
 struct db_conn {
 	PGconn *pg;
 	const char *stmts[DB_MAX_STMTS];   /* index i is statement "s<i>" */
+	char *texts[DB_MAX_STMTS];         /* copies: a reused buffer is caught */
 	int nstmts;
 	int busy;
 };
@@ -60,22 +61,24 @@ int db_init(const char *conninfo, unsigned size)
 	return 0;
 }
 
+static void conn_drop(struct db_conn *c)
+{
+	PQfinish(c->pg);
+	c->pg = NULL;
+	for (int i = 0; i < c->nstmts; i++)
+		free(c->texts[i]);
+	c->nstmts = 0;
+}
+
 void db_free(void)
 {
 	for (unsigned i = 0; i < pool.n; i++)
-		PQfinish(pool.conns[i].pg);
+		conn_drop(&pool.conns[i]);
 	free(pool.conns);
 	free(pool.conninfo);
 	pool.conns = NULL;
 	pool.conninfo = NULL;
 	pool.n = 0;
-}
-
-static void conn_drop(struct db_conn *c)
-{
-	PQfinish(c->pg);
-	c->pg = NULL;
-	c->nstmts = 0;
 }
 
 /* Connects c if it has no live connection; EAGAIN when PostgreSQL is away
@@ -177,8 +180,9 @@ static void tx_fail(struct api_tx *tx, const PGresult *res)
 		tx->conn_lost = 1;
 }
 
-/* The prepared name of sql on this connection, preparing it on first use;
- * NULL when the cache is full (the caller runs it unprepared). */
+/* The prepared name of sql on this connection, preparing it on first use.
+ * *prepared 0 when the cache is full or memory short: the caller runs it
+ * unprepared. EIO when preparing failed (recorded in tx). */
 static int stmt_name(struct api_tx *tx, const char *sql, int n, char name[16],
     int *prepared)
 {
@@ -188,16 +192,19 @@ static int stmt_name(struct api_tx *tx, const char *sql, int n, char name[16],
 
 	*prepared = 0;
 	for (i = 0; i < c->nstmts; i++)
-		if (c->stmts[i] == sql)
+		if (c->stmts[i] == sql && strcmp(c->texts[i], sql) == 0)
 			break;
 	if (i == DB_MAX_STMTS)
 		return 0;
 	snprintf(name, 16, "s%d", i);
 	if (i == c->nstmts) {
+		if (!(c->texts[i] = strdup(sql)))
+			return 0;
 		res = PQprepare(c->pg, name, sql, n, NULL);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			tx_fail(tx, res);
 			PQclear(res);
+			free(c->texts[i]);
 			return EIO;
 		}
 		PQclear(res);
