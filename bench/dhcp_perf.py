@@ -38,9 +38,9 @@ CIRCUIT = b'1101-1201'
 CIDR = '127.16.0.0/16'
 
 
-def perfdhcp(kea, client_port, macs_file, rate, clients, run_s):
+def perfdhcp(kea, client_port, macs_file, rate, clients, run_s, circuit=CIRCUIT):
     """One perfdhcp run; returns (leases_per_s, drops)."""
-    opt82 = (bytes([1, len(CIRCUIT)]) + CIRCUIT).hex()
+    opt82 = (bytes([1, len(circuit)]) + circuit).hex()
     args = ['perfdhcp', '-4', '-l', '127.0.0.1', '-N', str(kea.port),
             '-L', str(client_port), '-r', str(rate), '-R', str(clients),
             '-M', macs_file, '-p', str(run_s), '-W', '500000',
@@ -85,6 +85,32 @@ def measure(keas, macs_file, args):
     return best
 
 
+def enrolment(pg, s, kea, cport, tmp, args):
+    """First sight: each rate on a flat of its own whose devices are all
+    new (the DISCOVER enrols them). Returns [(rate, leases/s, drops,
+    enrolled)]."""
+    out = []
+    bld = int(pg.scalar("SELECT building_id FROM dpn.flats WHERE id = %d"
+                        % s['flats'][0]))
+    for i, rate in enumerate(args.enrol_rates):
+        number = 1300 + i
+        pg.psql("INSERT INTO dpn.flats (building_id, number) VALUES (%d, %d)"
+                % (bld, number))
+        circuit = ('1101-%04d' % number).encode()
+        n = rate * args.run
+        macs = [broker.mac(0x200000 + 0x1000 * i + k) for k in range(n)]
+        f = os.path.join(tmp, 'enrol-%d.txt' % rate)
+        with open(f, 'w') as fh:
+            fh.write('\n'.join(macs) + '\n')
+        before = kea.stats()['enrolled']
+        lps, drops = perfdhcp(kea, cport, f, rate, n, args.run, circuit)
+        got = kea.stats()['enrolled'] - before
+        print('  enrol rate %4d: %6.1f leases/s, drops %d, enrolled %d'
+              % (rate, lps, drops, got), flush=True)
+        out.append((rate, lps, drops, got))
+    return out
+
+
 def site(pg, clients):
     """One flat with a gateway and `clients` enrolled handsets; their MACs."""
     s = broker.make_site(pg, flats=1, block_size=4, max_block_size=1024)
@@ -102,8 +128,11 @@ def main():
     ap.add_argument('--warm', type=int, default=8, help='warm-up seconds')
     ap.add_argument('--warm-rate', type=int, default=100)
     ap.add_argument('--configs', default='abc')
+    ap.add_argument('--enrol-rates', default='50,100,200',
+                    help='first-sight enrolment runs (c only; empty: none)')
     args = ap.parse_args()
     args.rates = [int(r) for r in args.rates.split(',')]
+    args.enrol_rates = [int(r) for r in args.enrol_rates.split(',') if r]
     results = {}
     with Cluster() as pg:
         tmp = tmpdir('dpn-dhcp-bench-')
@@ -138,6 +167,9 @@ def main():
                     print('  %s warm-up %d/s: %.1f leases/s, drops %d'
                           % (name, args.warm_rate, cold[0], cold[1]), flush=True)
                 results.update(measure(keas, macs_file, args))
+                if 'c' in keas and args.enrol_rates:
+                    results['enrol'] = enrolment(pg, s, keas['c'][0], keas['c'][1],
+                                                 tmp, args)
                 if 'c' in keas:
                     kc = keas['c'][0]
                     wait_for(lambda: kc.stats()['queue-depth'] == 0, 30,
@@ -153,6 +185,9 @@ def main():
         print('RESULT (%s) %.0f leases/s' % (k, results.get(k, 0)))
     if results.get('b') and 'c' in results:
         print('RESULT (c)/(b) = %.0f%%' % (100.0 * results['c'] / results['b']))
+    for rate, lps, drops, got in results.get('enrol', []):
+        print('RESULT enrolment at %d/s: %.0f leases/s, drops %d, enrolled %d'
+              % (rate, lps, drops, got))
     print('RESULT hook counters: %r' % results.get('c-stats'))
 
 

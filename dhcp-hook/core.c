@@ -18,7 +18,7 @@
 #define POOL_MAX 64
 #define BATCH_MAX 512
 #define LOG_EVERY_MS 30000
-#define LINGER_MS 20
+#define LINGER_MS 100
 
 struct dhcp_core {
 	struct dhcp_cfg cfg;
@@ -49,9 +49,10 @@ void dhcp_cfg_defaults(struct dhcp_cfg *cfg)
 	cfg->db_timeout_ms = 2000;
 	cfg->retry_ms = 1000;
 	cfg->queue_size = 8192;
-	cfg->batch = 64;
+	cfg->batch = 256;
 	cfg->cache_size = 65536;
-	cfg->cache_ttl_s = 30;
+	cfg->cache_ttl_s = 300;
+	cfg->unknown_ttl_s = 10;
 	cfg->grace_s = 300;
 	cfg->probation_s = 86400;
 	cfg->sweep_s = 5;
@@ -84,6 +85,8 @@ int dhcp_cfg_check(const struct dhcp_cfg *c, char *err, size_t errlen)
 		return cfg_bad(err, errlen, "cache-size");
 	if (c->cache_ttl_s > 86400)
 		return cfg_bad(err, errlen, "cache-ttl");
+	if (c->unknown_ttl_s > 86400)
+		return cfg_bad(err, errlen, "unknown-ttl");
 	if (c->grace_s > 30 * 86400)
 		return cfg_bad(err, errlen, "gateway-grace");
 	if (c->probation_s > 30 * 86400)
@@ -260,10 +263,12 @@ static enum dhcp_verdict apply_answer(struct dhcp_core *core, enum db_answer a,
 		atomic_fetch_add(&core->enrolled, 1);
 		/* fall through */
 	case ANS_KNOWN:
-		dhcp_cache_put(core->cache, dkey, dlen, DHCP_CACHE_KNOWN, now_s);
+		dhcp_cache_put(core->cache, dkey, dlen, DHCP_CACHE_KNOWN, now_s,
+			       core->cfg.cache_ttl_s);
 		return DHCP_SERVE;
 	case ANS_UNKNOWN:
-		dhcp_cache_put(core->cache, ckey, cl, DHCP_CACHE_UNKNOWN, now_s);
+		dhcp_cache_put(core->cache, ckey, cl, DHCP_CACHE_UNKNOWN, now_s,
+			       core->cfg.unknown_ttl_s);
 		atomic_fetch_add(&core->dropped_unknown, 1);
 		return core->cfg.drop_unknown ? DHCP_DROP : DHCP_SERVE;
 	case ANS_FULL:
@@ -529,7 +534,7 @@ int dhcp_core_new(const struct dhcp_cfg *cfg, struct dhcp_core **out)
 	core->cfg = *cfg;
 	pthread_mutex_init(&core->pool_lock, NULL);
 	pthread_cond_init(&core->pool_cond, NULL);
-	rc = dhcp_cache_new(cfg->cache_size, cfg->cache_ttl_s, &core->cache);
+	rc = dhcp_cache_new(cfg->cache_size, &core->cache);
 	if (rc)
 		goto fail;
 	rc = dhcp_queue_new(cfg->queue_size, &core->queue);

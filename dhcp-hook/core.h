@@ -24,7 +24,9 @@ struct dhcp_cfg {
 	unsigned queue_size;	  /* "queue-size": lease events held at most */
 	unsigned batch;		  /* "batch-size": events per transaction */
 	unsigned cache_size;	  /* "cache-size": identity cache slots */
-	unsigned cache_ttl_s;	  /* "cache-ttl": seconds an answer is kept */
+	unsigned cache_ttl_s;	  /* "cache-ttl": seconds a device stays known */
+	unsigned unknown_ttl_s;	  /* "unknown-ttl": seconds an unknown
+				   * circuit-id stays unknown */
 	unsigned grace_s;	  /* "gateway-grace": seconds before a gone
 				   * gateway's block is deleted */
 	unsigned probation_s;	  /* "decline-probation": seconds a declined

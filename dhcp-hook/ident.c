@@ -43,7 +43,7 @@ void dhcp_mac_format(const uint8_t mac[DHCP_MAC_LEN], char out[18])
 		 mac[2], mac[3], mac[4], mac[5]);
 }
 
-int dhcp_cache_new(size_t nslots, unsigned ttl_s, struct dhcp_cache **out)
+int dhcp_cache_new(size_t nslots, struct dhcp_cache **out)
 {
 	struct dhcp_cache *c;
 	size_t n = 16;
@@ -62,7 +62,6 @@ int dhcp_cache_new(size_t nslots, unsigned ttl_s, struct dhcp_cache **out)
 	}
 	pthread_mutex_init(&c->lock, NULL);
 	c->nslots = n;
-	c->ttl_s = ttl_s;
 	*out = c;
 	return 0;
 }
@@ -105,18 +104,18 @@ enum dhcp_cache_state dhcp_cache_get(struct dhcp_cache *c, const uint8_t *key,
 }
 
 void dhcp_cache_put(struct dhcp_cache *c, const uint8_t *key, size_t len,
-		    enum dhcp_cache_state state, uint64_t now_s)
+		    enum dhcp_cache_state state, uint64_t now_s, unsigned ttl_s)
 {
 	struct dhcp_cache_slot *s;
 
-	if (len == 0 || len > DHCP_KEY_MAX || c->ttl_s == 0)
+	if (len == 0 || len > DHCP_KEY_MAX || ttl_s == 0)
 		return;
 	pthread_mutex_lock(&c->lock);
 	s = &c->slots[cache_hash(key, len) & (c->nslots - 1)];
 	memcpy(s->key, key, len);
 	s->len = (uint8_t)len;
 	s->state = (uint8_t)state;
-	s->expires_s = now_s + c->ttl_s;
+	s->expires_s = now_s + ttl_s;
 	pthread_mutex_unlock(&c->lock);
 }
 

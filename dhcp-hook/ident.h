@@ -34,27 +34,27 @@ enum dhcp_cache_state {
 };
 
 /* A direct-mapped cache of fixed size: a new key simply replaces whatever
- * shared its slot, so memory is bounded whatever the clients send. Entries
- * expire after ttl seconds. Thread-safe. */
+ * shared its slot, so memory is bounded whatever the clients send. Each
+ * entry expires after the ttl it was stored with. Thread-safe. */
 struct dhcp_cache {
 	pthread_mutex_t lock;
 	size_t nslots;
-	unsigned ttl_s;
 	struct dhcp_cache_slot *slots;
 };
 
 /* Allocates a cache of nslots (rounded up to a power of two, at least 16).
  * Returns 0, EINVAL for nslots 0, or ENOMEM. *out owned by the caller:
  * free with dhcp_cache_free. */
-int dhcp_cache_new(size_t nslots, unsigned ttl_s, struct dhcp_cache **out);
+int dhcp_cache_new(size_t nslots, struct dhcp_cache **out);
 void dhcp_cache_free(struct dhcp_cache *c);
 
 /* Looks up key (1..DHCP_KEY_MAX bytes) at time now_s (monotonic seconds). */
 enum dhcp_cache_state dhcp_cache_get(struct dhcp_cache *c, const uint8_t *key,
 				     size_t len, uint64_t now_s);
-/* Stores state for key; a key longer than DHCP_KEY_MAX is not stored. */
+/* Stores state for key for ttl_s seconds; a key longer than DHCP_KEY_MAX,
+ * or a ttl of 0, stores nothing. */
 void dhcp_cache_put(struct dhcp_cache *c, const uint8_t *key, size_t len,
-		    enum dhcp_cache_state state, uint64_t now_s);
+		    enum dhcp_cache_state state, uint64_t now_s, unsigned ttl_s);
 /* Forgets every entry. */
 void dhcp_cache_clear(struct dhcp_cache *c);
 /* Forgets key if present. */

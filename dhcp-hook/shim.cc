@@ -97,7 +97,8 @@ bool read_params(LibraryHandle& h, struct dhcp_cfg& c, std::string& bad)
 		{ "db-pool", &c.db_pool }, { "db-timeout-ms", &c.db_timeout_ms },
 		{ "db-retry-ms", &c.retry_ms }, { "queue-size", &c.queue_size },
 		{ "batch-size", &c.batch }, { "cache-size", &c.cache_size },
-		{ "cache-ttl", &c.cache_ttl_s }, { "gateway-grace", &c.grace_s },
+		{ "cache-ttl", &c.cache_ttl_s }, { "unknown-ttl", &c.unknown_ttl_s },
+		{ "gateway-grace", &c.grace_s },
 		{ "decline-probation", &c.probation_s },
 		{ "sweep-interval", &c.sweep_s },
 	};

@@ -62,15 +62,17 @@ static void cache_remembers_until_ttl(void **state)
 	size_t l2 = dhcp_cache_key(8, 'd', (const uint8_t *)"abc", 3, k2);
 	(void)state;
 
-	assert_int_equal(dhcp_cache_new(100, 10, &c), 0);
+	assert_int_equal(dhcp_cache_new(100, &c), 0);
 	assert_int_equal(dhcp_cache_get(c, k1, l1, 1000), DHCP_CACHE_MISS);
-	dhcp_cache_put(c, k1, l1, DHCP_CACHE_KNOWN, 1000);
+	dhcp_cache_put(c, k1, l1, DHCP_CACHE_KNOWN, 1000, 10);
 	assert_int_equal(dhcp_cache_get(c, k1, l1, 1009), DHCP_CACHE_KNOWN);
 	/* Same data, other subnet: another site's device. */
 	assert_int_equal(dhcp_cache_get(c, k2, l2, 1009), DHCP_CACHE_MISS);
 	assert_int_equal(dhcp_cache_get(c, k1, l1, 1010), DHCP_CACHE_MISS);
-	dhcp_cache_put(c, k1, l1, DHCP_CACHE_UNKNOWN, 1010);
-	assert_int_equal(dhcp_cache_get(c, k1, l1, 1011), DHCP_CACHE_UNKNOWN);
+	dhcp_cache_put(c, k1, l1, DHCP_CACHE_UNKNOWN, 1010, 1);
+	assert_int_equal(dhcp_cache_get(c, k1, l1, 1010), DHCP_CACHE_UNKNOWN);
+	assert_int_equal(dhcp_cache_get(c, k1, l1, 1011), DHCP_CACHE_MISS);
+	dhcp_cache_put(c, k1, l1, DHCP_CACHE_UNKNOWN, 1011, 5);
 	dhcp_cache_del(c, k1, l1);
 	assert_int_equal(dhcp_cache_get(c, k1, l1, 1011), DHCP_CACHE_MISS);
 	dhcp_cache_free(c);
@@ -85,11 +87,11 @@ static void cache_is_bounded_and_never_wrong(void **state)
 	uint32_t i, hits = 0;
 	(void)state;
 
-	assert_int_equal(dhcp_cache_new(16, 60, &c), 0);
+	assert_int_equal(dhcp_cache_new(16, &c), 0);
 	assert_int_equal(c->nslots, 16);
 	for (i = 0; i < 5000; i++) {
 		size_t l = dhcp_cache_key(i, 'd', (const uint8_t *)"x", 1, k);
-		dhcp_cache_put(c, k, l, (i & 1) ? DHCP_CACHE_KNOWN : DHCP_CACHE_UNKNOWN, 1);
+		dhcp_cache_put(c, k, l, (i & 1) ? DHCP_CACHE_KNOWN : DHCP_CACHE_UNKNOWN, 1, 60);
 	}
 	for (i = 0; i < 5000; i++) {
 		size_t l = dhcp_cache_key(i, 'd', (const uint8_t *)"x", 1, k);
@@ -109,12 +111,12 @@ static void cache_refuses_bad_sizes(void **state)
 	uint8_t k[DHCP_KEY_MAX + 10];
 	(void)state;
 
-	assert_int_equal(dhcp_cache_new(0, 1, &c), EINVAL);
+	assert_int_equal(dhcp_cache_new(0, &c), EINVAL);
 	assert_null(c);
 	assert_int_equal(dhcp_cache_key(1, 'd', k, DHCP_KEY_MAX, k), 0);
-	assert_int_equal(dhcp_cache_new(1, 1, &c), 0);
+	assert_int_equal(dhcp_cache_new(1, &c), 0);
 	memset(k, 1, sizeof(k));
-	dhcp_cache_put(c, k, sizeof(k), DHCP_CACHE_KNOWN, 1);	/* ignored */
+	dhcp_cache_put(c, k, sizeof(k), DHCP_CACHE_KNOWN, 1, 60);	/* ignored */
 	assert_int_equal(dhcp_cache_get(c, k, sizeof(k), 1), DHCP_CACHE_MISS);
 	assert_int_equal(dhcp_cache_get(c, k, 0, 1), DHCP_CACHE_MISS);
 	dhcp_cache_free(c);
@@ -129,8 +131,8 @@ static void cache_ttl_zero_stores_nothing(void **state)
 	size_t l = dhcp_cache_key(1, 'd', (const uint8_t *)"a", 1, k);
 	(void)state;
 
-	assert_int_equal(dhcp_cache_new(16, 0, &c), 0);
-	dhcp_cache_put(c, k, l, DHCP_CACHE_KNOWN, 1);
+	assert_int_equal(dhcp_cache_new(16, &c), 0);
+	dhcp_cache_put(c, k, l, DHCP_CACHE_KNOWN, 1, 0);
 	assert_int_equal(dhcp_cache_get(c, k, l, 1), DHCP_CACHE_MISS);
 	dhcp_cache_free(c);
 }
