@@ -115,6 +115,7 @@ testCase('wrong_password_is_refused', async (ctx) => {
   const { page } = ctx;
   await page.goto(URL + '/');
   await heading(page, 'Log in');
+  checkEq(await page.evaluate(() => document.activeElement.name), 'username', 'focus on the user name');
   await shot(ctx, 'login');
   await logIn(page, ADMIN, ADMIN_PW + 'x');
   await page.locator('.form-error', { hasText: 'Wrong user name or password' }).waitFor();

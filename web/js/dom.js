@@ -37,7 +37,8 @@ let uid = 0;
 export const nextId = (p) => (p || 'f') + '-' + (++uid);
 
 /** A labelled field. opts: name, label, type, value, hint, required,
- *  min/max, options ([value,label] for a select), multiple, autocomplete.
+ *  min/max, options ([value,label] for a select), multiple, autocomplete,
+ *  autofocus (the page focuses it when shown).
  *  The error slot below it is found by the field's name. */
 export function field(opts) {
   const id = nextId('fld');
@@ -47,6 +48,7 @@ export function field(opts) {
     id, name: opts.name, required: !!opts.required,
     'aria-describedby': [hintId, errId].filter(Boolean).join(' '),
     autocomplete: opts.autocomplete || 'off',
+    dataset: opts.autofocus ? { autofocus: '' } : undefined,
   };
   let input;
   if (opts.options) {

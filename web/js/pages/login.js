@@ -7,7 +7,7 @@ import { h, field, form } from '../dom.js';
 export async function render(_params, ctx) {
   if (ctx.user) { ctx.go('#/', true); return h('p'); }
   const f = form({ class: 'login-form', 'aria-labelledby': 'login-title' }, [
-    field({ name: 'username', label: 'User name', required: true, autocomplete: 'username' }),
+    field({ name: 'username', label: 'User name', required: true, autocomplete: 'username', autofocus: true }),
     field({ name: 'password', label: 'Password', type: 'password', required: true,
       autocomplete: 'current-password' }),
   ], async (v) => {
