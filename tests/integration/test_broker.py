@@ -9,8 +9,9 @@ import ipaddress
 import os
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import Cluster, case, check, check_eq, run  # noqa: E402
-from broker import Session, SqlError, apply_schema, make_site, mac, q  # noqa: E402
+from dpn_test import case, check, check_eq  # noqa: E402
+from broker import (Session, SqlError, apply_schema, make_site, mac, q,  # noqa: E402
+                    run_cases)
 
 STATE_TABLES = ('blocks', 'assignments', 'handsets', 'gateways', 'audit_log',
                 'lease_deletions')
@@ -443,9 +444,4 @@ def bad_arguments_are_refused_and_change_nothing(c):
 
 
 if __name__ == '__main__':
-    with Cluster() as pg:
-        ctx = Ctx(pg)
-        try:
-            run(ctx)
-        finally:
-            ctx.s.close()
+    run_cases(Ctx)

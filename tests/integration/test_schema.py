@@ -6,8 +6,9 @@ parent, and a parent change that would break a child is refused."""
 import os
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import Cluster, case, check, check_eq, run  # noqa: E402
-from broker import Session, SqlError, apply_schema, make_site, mac, q  # noqa: E402
+from dpn_test import case, check, check_eq  # noqa: E402
+from broker import (Session, SqlError, apply_schema, make_site, mac, q,  # noqa: E402
+                    run_cases)
 
 UNIQUE, CHECK, FK, EXCLUSION = '23505', '23514', '23503', '23P01'
 TABLES = ('sites', 'pools', 'buildings', 'flats', 'gateways', 'handsets',
@@ -360,9 +361,4 @@ def admin_tables_refuse_bad_values(c):
 
 
 if __name__ == '__main__':
-    with Cluster() as pg:
-        ctx = Ctx(pg)
-        try:
-            run(ctx)
-        finally:
-            ctx.s.close()
+    run_cases(Ctx)

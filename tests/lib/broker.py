@@ -135,3 +135,15 @@ def make_site(pg, number=100, cidr='127.16.0.0/16', flats=4, block_size=4,
         "FROM dpn.flats f WHERE f.building_id = %d ORDER BY f.id "
         "RETURNING id" % (site, bld))]
     return dict(site=site, pool=pool, building=bld, flats=fl, gateways=gws)
+
+
+def run_cases(ctx_class):
+    """Run the registered cases against ctx_class(pg) on a fresh cluster,
+    closing the context's session (ctx.s) at the end, pass or fail."""
+    from dpn_test import Cluster, run
+    with Cluster() as pg:
+        ctx = ctx_class(pg)
+        try:
+            run(ctx)
+        finally:
+            ctx.s.close()
