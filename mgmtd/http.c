@@ -223,9 +223,16 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)cls;
 	(void)conn;
 	(void)toe;
+	uint64_t ns;
+	char path[128];
+
 	if (!h)
 		return;
-	metrics_observe(h->route_idx, h->status, http_now_ns() - h->t0_ns);
+	ns = http_now_ns() - h->t0_ns;
+	metrics_observe(h->route_idx, h->status, ns);
+	if (log_debug_enabled())
+		log_debug("%s: %s %s -> %u in %.2f ms", h->client, h->req.method,
+		    printable(h->req.path, path, sizeof(path)), h->status, ns / 1e6);
 	req_free(h);
 	*con_cls = NULL;
 }
