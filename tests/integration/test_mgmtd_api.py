@@ -331,7 +331,7 @@ def database_gone_gives_503_then_recovers(pg):
         check_eq(status, 503, 'broker while down')
     finally:
         pg.start()
-    mgmtd.wait_503_then(c, '/healthz', 200)
+    mgmtd.wait_status(c, '/healthz', 200)
     check_eq(c.get('/api/v1/sites')[0], 200, 'API after the restart')
     check(S['srv'].proc.poll() is None, 'mgmtd still running')
 

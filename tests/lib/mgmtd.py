@@ -22,7 +22,6 @@ import secrets
 import signal
 import subprocess
 import tempfile
-import time
 
 from dpn_test import BUILD, ROOT, free_port, wait_for
 
@@ -177,7 +176,7 @@ class Client:
     def raw(self, method, path, body=None, headers=None):
         """Send body (bytes/str as is, else JSON) and return (status, body)."""
         h = {}
-        if isinstance(body, (dict, list, int, bool)) or body is None and False:
+        if isinstance(body, (dict, list, int, bool)):
             body = json.dumps(body)
         if body is not None:
             h['Content-Type'] = 'application/json'
@@ -312,8 +311,8 @@ class Server:
             raise RuntimeError('mgmtd exited %s on SIGTERM:\n%s' % (rc, log))
 
 
-def wait_503_then(client, path, want, timeout=20):
-    """Poll path until its status is want; return the last (status, body)."""
+def wait_status(client, path, want, timeout=20):
+    """Poll GET path until its status is want; return the last (status, body)."""
     last = [None]
 
     def ok():
@@ -322,6 +321,3 @@ def wait_503_then(client, path, want, timeout=20):
     wait_for(ok, timeout=timeout, what='%s -> %d' % (path, want), step=0.2)
     return last[0]
 
-
-def now():
-    return time.monotonic()
