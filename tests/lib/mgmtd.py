@@ -320,4 +320,3 @@ def wait_status(client, path, want, timeout=20):
         return last[0][0] == want
     wait_for(ok, timeout=timeout, what='%s -> %d' % (path, want), step=0.2)
     return last[0]
-
