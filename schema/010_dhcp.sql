@@ -66,6 +66,39 @@ BEGIN
     RETURN 'enrolled';
 END $$;
 
+-- A handset whose address was declined moves to the lowest free second
+-- address of its block that is not on probation, under the flat's lock (the
+-- broker's order); the schema's trigger moves its Kea reservation and queues
+-- the old lease for removal. With none free it stays, and Kea serves it
+-- again once its probation is over. Never raises: a refused move is logged.
+CREATE FUNCTION dpn.dhcp_move_declined(p_assignment bigint, p_addr bigint)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    a     dpn.assignments;
+    v_new bigint;
+BEGIN
+    SELECT * INTO a FROM dpn.assignments WHERE id = p_assignment;
+    PERFORM dpn.broker_lock_flat(a.flat_id);
+    SELECT * INTO a FROM dpn.assignments WHERE id = p_assignment AND addr = p_addr;
+    IF NOT FOUND THEN
+        RETURN;             -- moved or gone meanwhile
+    END IF;
+    SELECT x INTO v_new
+      FROM generate_series(lower(a.block_range) + 1, upper(a.block_range) - 1) x
+     WHERE NOT EXISTS (SELECT 1 FROM dpn.assignments y
+                        WHERE y.site_id = a.site_id AND y.addr = x)
+       AND NOT EXISTS (SELECT 1 FROM dpn.dhcp_probation p
+                        WHERE p.site_id = a.site_id AND p.addr = x
+                          AND p.until > now())
+     ORDER BY x LIMIT 1;
+    IF v_new IS NOT NULL THEN
+        UPDATE dpn.assignments SET addr = v_new WHERE id = a.id;
+    END IF;
+EXCEPTION WHEN unique_violation OR check_violation OR SQLSTATE 'D1001' THEN
+    RAISE LOG 'dpn.dhcp_move_declined(%): %', p_assignment, SQLERRM;
+END $$;
+
 -- Records one lease event reported by the hook (kind committed, release,
 -- decline, expire; at_us = microseconds since the epoch, when Kea saw it).
 -- Events may arrive late (the hook catches up after a database outage), so
@@ -98,6 +131,9 @@ BEGIN
     END IF;
     IF a.id IS NULL THEN
         RETURN;
+    END IF;
+    IF p_kind = 'decline' AND a.handset_id IS NOT NULL THEN
+        PERFORM dpn.dhcp_move_declined(a.id, p_addr);
     END IF;
     UPDATE dpn.assignments
        SET last_seen = v_at, online = (p_kind = 'committed')

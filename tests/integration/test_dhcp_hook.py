@@ -168,10 +168,13 @@ def declined_address_is_put_on_probation(ctx):
     row = ctx.pg.psql("SELECT until - since FROM dpn.dhcp_probation WHERE "
                       "addr = dpn.ip4_num('%s')" % ack.yiaddr)
     check_eq(row, [['01:00:00']], 'probation period')
-    # Kea holds the declined address back too: nobody gets it meanwhile.
-    again = ctx.relay.dora(C1, m, timeout=1)
-    check(again is None or again.yiaddr != ack.yiaddr,
-          'declined address handed out again: %r' % again)
+    # The handset moves to another free address of its flat (Kea holds the
+    # declined one back for its probation period).
+    again = wait_for(lambda: (lambda r: r if r is not None and r.type == dhcp.ACK
+                              else None)(ctx.relay.dora(C1, m, timeout=1)),
+                     10, 'the declining handset served again')
+    check(again.yiaddr != ack.yiaddr, 'declined address handed out again')
+    check(in_block(ctx.pg, ctx.flat1, again.yiaddr), 'new address outside the block')
 
 
 @case
