@@ -216,6 +216,14 @@ testCase('find_flat_1201_by_number', async (ctx) => {
   await page.locator('#h-calls ~ .empty', { hasText: 'No calls yet' }).waitFor();
   await searchFor(page, '100-1101-9999');
   await page.locator('.notice.error', { hasText: 'No flat or handset' }).waitFor();
+  for (const junk of ['<img src=x onerror=alert(1)>', '%E0%A4%A', '1'.repeat(300)]) {
+    await searchFor(page, junk);
+    await heading(page, 'Find ' + junk.slice(0, 30));
+    await page.locator('main .notice.error').waitFor();
+    checkEq(await page.locator('main img').count(), 0, 'markup from the search box rendered');
+  }
+  await page.goto(`${URL}/#/search/%`);
+  await page.locator('main .notice.error').waitFor();
   // A short number means a flat of the building last looked at.
   await page.goto(`${URL}/#/buildings/${ctx.buildingId}`);
   await heading(page, 'Building 1101');

@@ -11,7 +11,8 @@ import { cleanNumber } from '../numbers.js';
 const idOf = (x) => (x && typeof x === 'object' ? x.id : x);
 
 export async function render([raw], ctx) {
-  const typed = decodeURIComponent(raw);
+  let typed;
+  try { typed = decodeURIComponent(raw); } catch { typed = raw; }
   const n = cleanNumber(typed);
   const head = [ctx.crumbs([['Complexes', '#/'], ['Find ' + typed]]), h('h1', { text: 'Find ' + typed })];
   if (!n) return h('section', { class: 'page' }, head,
