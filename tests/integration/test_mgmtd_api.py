@@ -69,6 +69,22 @@ def session_cookie_csrf_and_logout(pg):
 
 
 @case
+def expired_sessions_are_refused(pg):
+    c = S['srv'].client()
+    c.login('admin', S['pw'])
+    check_eq(c.get('/api/v1/session')[0], 200, 'fresh session')
+    pg.psql("UPDATE dpn.sessions SET expires_at = now() - interval '1 second'")
+    check_eq(c.get('/api/v1/session')[0], 401, 'expired session')
+    c.cookie = 'not-a-token'
+    check_eq(c.get('/api/v1/session')[0], 401, 'garbage cookie')
+    # The next login sweeps expired sessions away.
+    S['srv'].client().login('admin', S['pw'])
+    check_eq(pg.scalar('SELECT count(*) FROM dpn.sessions WHERE expires_at < now()'),
+             '0', 'expired sessions removed')
+    pg.psql('DELETE FROM dpn.sessions')
+
+
+@case
 def bearer_token_needs_no_csrf_and_bad_tokens_are_refused(pg):
     c = S['srv'].client().bearer(S['token'])
     status, site = c.post('/api/v1/sites', {'number': 902})
@@ -79,6 +95,7 @@ def bearer_token_needs_no_csrf_and_bad_tokens_are_refused(pg):
         check_eq(status, 401, 'bad bearer %r' % bad)
     status, body = c.get('/api/v1/session')
     check_eq((status, body['csrf']), (200, None), 'bearer session has no csrf')
+    check_eq(c.delete('/api/v1/session')[0], 400, 'no session to end with a token')
     actors = pg.psql("SELECT DISTINCT actor FROM dpn.audit_log WHERE action LIKE 'site.%'")
     check(['user:admin'] in actors, 'audit names the token user: %r' % actors)
 
