@@ -549,7 +549,8 @@ testCase('tablet_width_has_no_sideways_scroll', async (ctx) => {
   const tab = await ctx.context.newPage();
   try {
     await tab.setViewportSize({ width: 800, height: 1100 });
-    for (const route of [`#/sites/${ctx.siteId}`, `#/buildings/${ctx.buildingId}`, `#/flats/${ctx.flat1201}`]) {
+    for (const route of [`#/sites/${ctx.siteId}`, `#/buildings/${ctx.buildingId}`, `#/flats/${ctx.flat1201}`,
+      `#/sites/${ctx.siteId}/provision`, '#/audit', '#/users', '#/']) {
       await tab.goto(`${URL}/${route}`);
       await tab.locator('main h1').waitFor();
       await tab.waitForLoadState('networkidle');
@@ -557,6 +558,9 @@ testCase('tablet_width_has_no_sideways_scroll', async (ctx) => {
       check(w <= 800, `${route} is ${w}px wide at 800`);
     }
     await shot(ctx, 'flat-tablet', tab);
+    await tab.goto(`${URL}/#/sites/${ctx.siteId}/provision`);
+    await tab.locator('.preview table').waitFor();
+    await shot(ctx, 'provision-tablet', tab);
   } finally {
     await tab.close();
   }
