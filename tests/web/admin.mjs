@@ -386,6 +386,13 @@ testCase('pool_near_exhaustion_warns', async (ctx) => {
   await heading(page, 'Complex 200');
   await page.locator('.usage .notice.warn', { hasText: 'Nearly exhausted' }).waitFor();
   await shot(ctx, 'pool-warning');
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Complexes' }).click();
+  await heading(page, 'Complexes');
+  await page.locator('tbody tr', { hasText: 'Small court' }).locator('.badge.warn', { hasText: 'nearly full' }).waitFor();
+  checkEq(await page.locator('tbody tr', { hasText: 'Riverside' }).locator('.badge.warn').count(), 0,
+    'complex with room flagged');
+  await page.goto(`${URL}/#/sites/${s.id}`);
+  await heading(page, 'Complex 200');
   await refusedAt(page, page.getByLabel('Addresses per new flat block'), '1', 'Save changes', 'block_size');
   await page.getByLabel('Addresses per new flat block').fill('2');
   await page.getByRole('button', { name: 'Save changes' }).click();

@@ -65,3 +65,18 @@ export function bar(pool, blockSize) {
           : `, room for at most ${u.room} more block${u.room === 1 ? '' : 's'} of ${blockSize}`) +
         '. Add a pool to this complex.' }));
 }
+
+/** A complex's pools in one table cell: a small bar and "34.6 % of 254",
+ *  flagged when the complex as a whole nears exhaustion. */
+export function summary(pools, blockSize) {
+  if (!pools.length) return h('span', { class: 'badge off', text: 'no pool' });
+  const total = pools.reduce((t, p) => ({ size: t.size + Number(p.size || 0),
+    allotted: t.allotted + Number(p.allotted || 0) }), { size: 0, allotted: 0 });
+  const u = usage(total, blockSize);
+  const fill = h('span', { class: 'bar-seg hs' });
+  fill.style.width = Math.min(100, u.pct * 100).toFixed(1) + '%';
+  return h('div', { class: 'mini' + (u.warn ? ' warn' : '') },
+    h('span', { class: 'bar', 'aria-hidden': 'true' }, fill),
+    h('span', { class: 'mini-text', text: `${(u.pct * 100).toFixed(1)}% of ${total.size}` }),
+    u.warn && h('span', { class: 'badge warn', text: 'nearly full' }));
+}

@@ -2,6 +2,7 @@
 // operators, the form that adds one.
 
 import * as api from '../api.js';
+import * as poolbar from '../poolbar.js';
 import { h, field, form, intOr, link, pager, table } from '../dom.js';
 
 const PER_PAGE = 50;
@@ -11,11 +12,18 @@ export const widthsText = (w) => w ? [w.complex, w.building, w.flat, w.handset].
 export async function render(_params, ctx) {
   const page = Number(ctx.query.get('page')) || 1;
   const list = await api.get('/sites', { page, per_page: PER_PAGE });
+  // One small request per listed complex (at most PER_PAGE): pool use at a glance.
+  const use = await Promise.all(list.items.map((s) =>
+    api.get('/sites/' + s.id + '/utilisation').then((u) => u.items || [], () => null)));
   const rows = table([
     { label: 'Complex', cell: (s) => link('#/sites/' + s.id, String(s.number), 'strong') },
     { label: 'Name', cell: (s) => s.name || '' },
     { label: 'Digit widths', cell: (s) => widthsText(s.widths), class: 'num' },
     { label: 'Block size', cell: (s) => String(s.block_size ?? ''), class: 'num' },
+    { label: 'Addresses allotted', cell: (s) => {
+      const pools = use[list.items.indexOf(s)];
+      return pools ? poolbar.summary(pools, Number(s.block_size)) : h('span', { class: 'muted', text: '—' });
+    } },
   ], list.items, { caption: 'Complexes', empty: ctx.isOperator
     ? 'No complex yet: add the first one below.' : 'No complex is assigned to you yet.' });
   return h('section', { class: 'page' },
