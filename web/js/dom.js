@@ -140,13 +140,15 @@ export function intOr(s) {
   return /^-?\d+$/.test(s) ? Number(s) : s;
 }
 
-/** A table. cols: [{label, cell(row) -> node|string, class}]. */
+/** A table. cols: [{label, cell(row) -> node|string, class}]; opts: class,
+ *  caption (for screen readers), empty (text when no rows), rowClass(row). */
 export function table(cols, rows, opts = {}) {
   if (!rows.length) return h('p', { class: 'empty', text: opts.empty || 'Nothing here yet.' });
   return h('div', { class: 'table-wrap' }, h('table', { class: opts.class },
     opts.caption && h('caption', { class: 'sr-only', text: opts.caption }),
     h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col', class: c.class, text: c.label })))),
-    h('tbody', null, rows.map((r) => h('tr', null, cols.map((c) => h('td', { class: c.class }, c.cell(r))))))));
+    h('tbody', null, rows.map((r) => h('tr', { class: opts.rowClass && opts.rowClass(r) },
+      cols.map((c) => h('td', { class: c.class }, c.cell(r))))))));
 }
 
 /** Prev/next pager for a server-side list answer {total, page, per_page};

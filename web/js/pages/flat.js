@@ -117,10 +117,8 @@ function handsets(flat, ctx) {
     { label: 'Address', cell: (x) => { const a = handsetAddress(flat, x); return a ? h('code', { text: a }) : h('span', { class: 'muted', text: 'none' }); } },
     { label: 'MAC', cell: (x) => x.mac ? h('code', { text: x.mac }) : h('span', { class: 'muted', text: 'not learnt' }) },
     { label: 'Actions', cell: (x) => handsetActions(flat, x, ctx), class: 'row-actions' },
-  ], list, { class: 'handsets', caption: 'Handsets', empty: 'No handset yet.' });
-  if (focus) for (const tr of t.querySelectorAll('tbody tr'))
-    if (tr.querySelector('strong')?.textContent === String(list.find((x) => String(x.id) === focus)?.suffix))
-      tr.classList.add('highlight');
+  ], list, { class: 'handsets', caption: 'Handsets', empty: 'No handset yet.',
+    rowClass: (x) => (String(x.id) === focus ? 'highlight' : null) });
   return h('section', { class: 'sub', 'aria-labelledby': 'h-hs' },
     h('h2', { id: 'h-hs', text: `Handsets (${list.length})` }), t, addHandset(flat, ctx));
 }
