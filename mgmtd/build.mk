@@ -41,3 +41,9 @@ UNIT_TESTS += $(B)/tests/unit/test_mgmtd_json
 UNIT_LDLIBS_mgmtd_json := $(B)/mgmtd/json.o $(B)/mgmtd/answer.o $(B)/libdpn.a $(MGMTD_LIBS)
 $(B)/tests/unit/test_mgmtd_json: $(B)/mgmtd/json.o $(B)/mgmtd/answer.o
 $(B)/tests/unit/test_mgmtd_json.o: DPN_CFLAGS += $(MGMTD_CFLAGS)
+
+# Unit test of the path router over a route table of its own.
+UNIT_TESTS += $(B)/tests/unit/test_mgmtd_router
+UNIT_LDLIBS_mgmtd_router := $(B)/mgmtd/router.o $(B)/libdpn.a $(MGMTD_LIBS)
+$(B)/tests/unit/test_mgmtd_router: $(B)/mgmtd/router.o
+$(B)/tests/unit/test_mgmtd_router.o: DPN_CFLAGS += $(MGMTD_CFLAGS)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -121,6 +122,59 @@ static void req_free(struct api_http *h)
 	free(h);
 }
 
+/* A request body must say it is JSON. */
+static int is_json(struct api_http *h)
+{
+	const char *ct = MHD_lookup_connection_value(h->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	size_t n = strlen("application/json");
+
+	return ct && strncasecmp(ct, "application/json", n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static int is_api_path(const char *url)
+{
+	return strncmp(url, "/api/", 5) == 0 || strcmp(url, "/api") == 0;
+}
+
+static void no_route(struct api_http *h)
+{
+	const char *m = h->req.method;
+
+	if (h->route_idx == -2) {
+		api_error(&h->req, 405, NULL, "method %s not allowed here", m);
+		return;
+	}
+	h->route_idx = -1;
+	if (is_api_path(h->req.path)) {
+		api_error(&h->req, 404, NULL, "no such resource");
+		return;
+	}
+	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
+		api_error(&h->req, 405, NULL, "method %s not allowed here", m);
+		return;
+	}
+	static_serve(h, h->req.path);
+}
+
+/* Runs the matched route's handler after authentication and the content
+ * type check, or answers for a path without a route. */
+static void dispatch(struct api_http *h)
+{
+	if (!h->route) {
+		no_route(h);
+		return;
+	}
+	if (auth_check(h))
+		return;
+	if (h->req.body_len > 0 && !is_json(h)) {
+		api_error(&h->req, 415, NULL, "request body must be application/json");
+		return;
+	}
+	h->route->fn(&h->req);
+}
+
 /* The declared length is over the cap: answer 413 before reading it. */
 static int declared_too_big(struct api_http *h)
 {
@@ -210,7 +264,7 @@ static enum MHD_Result ahc(void *cls, struct MHD_Connection *conn,
 			h->req.body = h->buf;
 			h->req.body_len = h->len;
 		}
-		router_dispatch(h);
+		dispatch(h);
 	}
 	return queue_answer(h);
 }

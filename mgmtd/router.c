@@ -1,11 +1,10 @@
-/* mgmtd/router.c — method + path pattern -> handler. The route tables of
- * the resource files (mgmtd/routes.c) are flattened once at start; a request
- * is matched segment by segment, `{id}` taking a positive decimal id and
- * `{*}` any one segment. */
+/* mgmtd/router.c — method + path pattern -> route (http.c dispatches).
+ * The route tables of the resource files (mgmtd/routes.c) are flattened
+ * once at start; a request is matched segment by segment, `{id}` taking a
+ * positive decimal id and `{*}` any one segment. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "server.h"
 
@@ -130,55 +129,4 @@ int router_match(struct api_http *h, const char *method, const char *url)
 	if (known)
 		h->route_idx = -2;
 	return ENOENT;
-}
-
-/* A request body must say it is JSON. */
-static int is_json(struct api_http *h)
-{
-	const char *ct = MHD_lookup_connection_value(h->conn, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_TYPE);
-	size_t n = strlen("application/json");
-
-	return ct && strncasecmp(ct, "application/json", n) == 0 &&
-	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
-}
-
-static int is_api_path(const char *url)
-{
-	return strncmp(url, "/api/", 5) == 0 || strcmp(url, "/api") == 0;
-}
-
-static void no_route(struct api_http *h)
-{
-	const char *m = h->req.method;
-
-	if (h->route_idx == -2) {
-		api_error(&h->req, 405, NULL, "method %s not allowed here", m);
-		return;
-	}
-	h->route_idx = -1;
-	if (is_api_path(h->req.path)) {
-		api_error(&h->req, 404, NULL, "no such resource");
-		return;
-	}
-	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
-		api_error(&h->req, 405, NULL, "method %s not allowed here", m);
-		return;
-	}
-	static_serve(h, h->req.path);
-}
-
-void router_dispatch(struct api_http *h)
-{
-	if (!h->route) {
-		no_route(h);
-		return;
-	}
-	if (auth_check(h))
-		return;
-	if (h->req.body_len > 0 && !is_json(h)) {
-		api_error(&h->req, 415, NULL, "request body must be application/json");
-		return;
-	}
-	h->route->fn(&h->req);
 }

@@ -74,12 +74,13 @@ void http_req_cleanup(struct api_http *h);
 /* router.c */
 int router_init(void);
 void router_free(void);
-/* Finds the route of method+path; fills h->route, h->route_idx and the
- * params. 0, ENOENT (no path), EMSGSIZE... see router.c. */
+/* Finds the route of method+path (HEAD takes GET routes): fills h->route,
+ * h->route_idx and the {id}/{*} params of h->req; route_idx is -2 when the
+ * path has routes but not this method, -1 when it has none. 0, ENOENT (no
+ * route) or ENOMEM. */
 int router_match(struct api_http *h, const char *method, const char *url);
 size_t router_count(void);
 const struct api_route *router_get(size_t i);
-void router_dispatch(struct api_http *h);
 
 /* db.c */
 int db_init(const char *conninfo, unsigned size);
