@@ -405,6 +405,44 @@ def handset_before_its_gateway_gets_a_block_with_the_first_kept(c):
 
 
 @case
+def a_busy_lane_does_not_hold_up_new_blocks(c):
+    # 10.1.0.0/20: 4,094 usable addresses, 3 lanes of 1,364 (the last 1,366).
+    st = c.site(cidr='10.1.0.0/20')
+    lane1 = ipaddress.IPv4Address('10.1.0.1') + 1364
+    other = Session(c.pg)
+    try:
+        other.query("BEGIN")
+        first = other.json("SELECT dpn.broker_allocate(%d, %s, '{}')"
+                           % (st['gateways'][0], q(c.mac())))
+        check_eq(first['block']['first'], '10.1.0.1', 'lane 0 first')
+        c.s.query("SET statement_timeout = '3s'")
+        r = c.allocate(st['gateways'][1], c.mac())
+        c.s.query("RESET statement_timeout")
+        check_eq(r['block']['first'], str(lane1),
+                 'the next lane, without waiting for lane 0')
+    finally:
+        other.query("COMMIT")
+        other.close()
+    r = c.allocate(st['gateways'][2], c.mac())
+    check_eq(r['block']['first'], '10.1.0.5', 'back to the end of lane 0')
+    # A lane without room gives its lock back at once.
+    c.s.query("BEGIN")
+    try:
+        got = c.s.query("SELECT dpn.broker_lane_try(p, 0, 2000) IS NULL, "
+                        "(SELECT count(*) FROM pg_locks WHERE locktype = "
+                        "'advisory' AND pid = pg_backend_pid()) FROM dpn.pools p "
+                        "WHERE p.id = %d" % st['pool'])
+        check_eq(got, [['t', '0']], 'no room: NULL and no lock held')
+        got = c.s.query("SELECT dpn.broker_lane_try(p, 0, 4) IS NULL, "
+                        "(SELECT count(*) FROM pg_locks WHERE locktype = "
+                        "'advisory' AND pid = pg_backend_pid()) FROM dpn.pools p "
+                        "WHERE p.id = %d" % st['pool'])
+        check_eq(got, [['f', '1']], 'room: the lane is held')
+    finally:
+        c.s.query("ROLLBACK")
+
+
+@case
 def bad_arguments_are_refused_and_change_nothing(c):
     st = c.site()
     gw, flat = st['gateways'][0], st['flats'][0]

@@ -42,6 +42,7 @@ class Load:
         self.outcomes = {}
         self.lock = threading.Lock()
         self.stop = threading.Event()
+        self.lanes = 0            # most lanes seen holding blocks at once
 
     def flat_macs(self, i):
         return [mac(0x10000 * (i + 1) + k) for k in range(1, 12)]
@@ -96,6 +97,10 @@ class Load:
                 row = s.query(MISMATCH % {'site': self.st['site']})[0]
                 if row != ['0', '0']:
                     bad.append(row)
+                lanes = s.query("SELECT count(DISTINCT (lower(b.range) - "
+                                "lower(p.range)) / 1364) FROM dpn.blocks b "
+                                "JOIN dpn.pools p ON p.id = b.pool_id")[0][0]
+                self.lanes = max(self.lanes, int(lanes))
                 time.sleep(0.3)
         finally:
             s.close()
@@ -104,7 +109,8 @@ class Load:
 @case
 def sixty_four_sessions_at_random_keep_every_invariant(pg):
     apply_schema(pg)
-    st = make_site(pg, number=100, cidr='127.16.0.0/22', flats=FLATS,
+    # /20: three lanes, so new blocks are made in parallel and spill over.
+    st = make_site(pg, number=100, cidr='127.16.0.0/20', flats=FLATS,
                    block_size=4, max_block_size=10)
     s = Session(pg)
     # Gateways known by MAC up front, so that enrol sees them as gateways.
@@ -139,6 +145,8 @@ def sixty_four_sessions_at_random_keep_every_invariant(pg):
           int(grew.get('broker.extend', 0)) > 0,
           'the load both extended and moved blocks: %r' % grew)
     check_eq(bad, [], 'Kea reservations equal the assignments during the load')
+    print('lanes holding blocks at once: %d of 3' % load.lanes)
+    check(load.lanes >= 2, 'new blocks spilled into other lanes under load')
     check_eq(s.query(MISMATCH % {'site': st['site']}), [['0', '0']],
              'Kea reservations equal the assignments after the load')
     check_eq(s.query("SELECT count(*) FROM (SELECT addr FROM dpn.assignments "
