@@ -65,17 +65,21 @@ def perfdhcp(kea, client_port, macs_file, rate, clients, run_s, circuit=CIRCUIT)
 def measure(keas, macs_file, args):
     """Raise the rate for every configuration in turn (a, b, c at one rate,
     then the next rate), so that the machine's changing load hits them
-    alike; a configuration stops at its first run with drops. Returns
+    alike; a configuration stops at the first rate where --tries runs in a
+    row dropped (one noisy run on a shared machine does not end it). Returns
     {name: best zero-drop leases/s}."""
     best = {name: 0.0 for name in keas}
     live = sorted(keas)
     for rate in args.rates:
         for name in list(live):
             kea, cport = keas[name]
-            lps, drops = perfdhcp(kea, cport, macs_file, rate, args.clients,
-                                  args.run)
-            print('  %s rate %5d: %7.1f leases/s, drops %d' % (name, rate, lps,
-                                                             drops), flush=True)
+            for attempt in range(args.tries):
+                lps, drops = perfdhcp(kea, cport, macs_file, rate, args.clients,
+                                      args.run)
+                print('  %s rate %5d: %7.1f leases/s, drops %d' % (
+                    name, rate, lps, drops), flush=True)
+                if not drops:
+                    break
             if drops:
                 live.remove(name)
             else:
@@ -128,6 +132,8 @@ def main():
     ap.add_argument('--warm', type=int, default=8, help='warm-up seconds')
     ap.add_argument('--warm-rate', type=int, default=100)
     ap.add_argument('--configs', default='abc')
+    ap.add_argument('--tries', type=int, default=2,
+                    help='runs at one rate before it counts as dropping')
     ap.add_argument('--enrol-rates', default='50,100,200',
                     help='first-sight enrolment runs (c only; empty: none)')
     args = ap.parse_args()
@@ -176,8 +182,11 @@ def main():
                              'hook queue drained')
                     results['c-stats'] = kc.stats()
             finally:
-                for kea, _ in keas.values():
+                for name, (kea, _) in keas.items():
                     kea.stop()
+                    warn = [l for l in kea.output().splitlines() if 'DPN_DHCP' in l]
+                    if warn:
+                        print('  %s hook log:\n    %s' % (name, '\n    '.join(warn[-10:])))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     print('RESULT clients=%d run=%ds' % (args.clients, args.run))
