@@ -24,7 +24,8 @@ export async function render([id], ctx) {
       h('h1', null, title, site.name && h('span', { class: 'sub-title', text: ' · ' + site.name })),
       ctx.isOperator && h('a', { class: 'button primary', href: '#/sites/' + id + '/provision', text: 'Provision a building' })),
     h('p', { class: 'facts' },
-      fact('Digit widths', widthsText(site.widths)), fact('Block size', site.block_size)),
+      fact('Digit widths', widthsText(site.widths)), fact('Block size', site.block_size),
+      fact('Largest block', site.max_block_size)),
     buildings(site, list, q, ctx),
     pools(site, util, ctx),
     ctx.isOperator && manage(site, ctx));
@@ -37,8 +38,11 @@ function manage(site, ctx) {
     field({ name: 'name', label: 'Complex name', value: site.name || '' }),
     field({ name: 'block_size', label: 'Addresses per new flat block', type: 'number', min: 2,
       value: site.block_size, hint: 'Blocks already allotted keep their size.' }),
+    field({ name: 'max_block_size', label: 'Largest block a flat may grow to', type: 'number', min: 2,
+      value: site.max_block_size }),
   ], async (v) => {
-    await api.patch('/sites/' + site.id, { name: v.name, block_size: intOr(v.block_size) });
+    await api.patch('/sites/' + site.id, { name: v.name, block_size: intOr(v.block_size),
+      max_block_size: intOr(v.max_block_size) });
     ctx.reload();
   }, 'Save changes');
   const out = h('p', { class: 'form-error', role: 'alert' });

@@ -19,7 +19,7 @@ export async function render(_params, ctx) {
     { label: 'Complex', cell: (s) => link('#/sites/' + s.id, String(s.number), 'strong') },
     { label: 'Name', cell: (s) => s.name || '' },
     { label: 'Digit widths', cell: (s) => widthsText(s.widths), class: 'num' },
-    { label: 'Block size', cell: (s) => String(s.block_size ?? ''), class: 'num' },
+    { label: 'Block size', cell: (s) => `${s.block_size ?? ''} (max ${s.max_block_size ?? '—'})`, class: 'num' },
     { label: 'Addresses allotted', cell: (s) => {
       const pools = use[list.items.indexOf(s)];
       return pools ? poolbar.summary(pools, Number(s.block_size)) : h('span', { class: 'muted', text: '—' });
@@ -44,8 +44,10 @@ function addForm(ctx) {
       field({ name: 'widths.building', label: 'Building', type: 'number', value: 4, min: 1, max: 9 }),
       field({ name: 'widths.flat', label: 'Flat', type: 'number', value: 4, min: 1, max: 9 }),
       field({ name: 'widths.handset', label: 'Handset', type: 'number', value: 1, min: 1, max: 9 })),
-    field({ name: 'block_size', label: 'Addresses per flat block', type: 'number', value: 8, min: 2,
+    field({ name: 'block_size', label: 'Addresses per flat block', type: 'number', value: 4, min: 2,
       hint: 'The first goes to the gateway, the rest to handsets.' }),
+    field({ name: 'max_block_size', label: 'Largest block a flat may grow to', type: 'number', value: 10, min: 2,
+      hint: 'A flat whose handsets outgrow its block gets a bigger one, up to this.' }),
   ], async (v) => {
     const body = {
       number: intOr(v.number),
@@ -54,6 +56,7 @@ function addForm(ctx) {
         flat: intOr(v['widths.flat']), handset: intOr(v['widths.handset']),
       },
       block_size: intOr(v.block_size),
+      max_block_size: intOr(v.max_block_size),
     };
     if (v.name) body.name = v.name;
     const s = await api.post('/sites', body);
