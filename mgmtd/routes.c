@@ -9,6 +9,7 @@ extern const struct api_route api_handsets_routes[];
 extern const struct api_route api_numbers_routes[];
 extern const struct api_route api_audit_routes[];
 extern const struct api_route api_users_routes[];
+extern const struct api_route api_pool_blocks_routes[];
 
 const struct api_route *const api_route_tables[] = {
 	api_ops_routes,
@@ -21,5 +22,6 @@ const struct api_route *const api_route_tables[] = {
 	api_numbers_routes,
 	api_audit_routes,
 	api_users_routes,
+	api_pool_blocks_routes,
 	NULL
 };
