@@ -125,6 +125,27 @@ def pages_cover_every_block_once_in_order(pg):
 
 
 @case
+def from_starts_at_the_block_holding_an_address(pg):
+    env = E['env']
+    blocks = E['blocks']
+    firsts = [b['first'] for b in blocks]
+    third = blocks[2]
+    inside = str(ipaddress.IPv4Address(ip(third['first']) + 1))
+    for frm, want, why in ((third['first'], firsts[2:], 'a block\'s first address'),
+                           (inside, firsts[2:], 'inside a block'),
+                           (third['last'], firsts[2:], 'a block\'s last address'),
+                           (str(ipaddress.IPv4Address(ip(third['last']) + 1)), firsts[3:],
+                            'just after a block'),
+                           ('0.0.0.0', firsts, 'before the pool'),
+                           ('127.16.255.255', [], 'after every block')):
+        status, body = env.c.get(blocks_url(env.pool['id'], '?per_page=500&from=' + frm))
+        check_eq((status, [b['first'] for b in body['blocks']], body['total']),
+                 (200, want, len(want)), 'from %s (%s)' % (frm, why))
+    status, body = env.c.get(blocks_url(env.pool['id'], '?per_page=1&page=2&from=' + inside))
+    check_eq([b['first'] for b in body['blocks']], firsts[3:4], 'pages after from')
+
+
+@case
 def a_manager_sees_only_the_blocks_of_their_buildings(pg):
     env = E['env']
     pw = mgmtd.add_user(pg, 'mgr-b', role='manager', buildings=[E['bb']['id']])
@@ -178,7 +199,10 @@ def bad_input_is_refused_and_writes_nothing(pg):
                      ('?page=99999999999999999999', 'page'),
                      ('?per_page=0', 'per_page'), ('?per_page=501', 'per_page'),
                      ('?per_page=1e3', 'per_page'), ('?per_page=%00', 'per_page'),
-                     ('?page=1&per_page=x', 'per_page')):
+                     ('?page=1&per_page=x', 'per_page'), ('?from=', 'from'),
+                     ('?from=127.16.0', 'from'), ('?from=127.16.0.256', 'from'),
+                     ('?from=::1', 'from'), ('?from=127.16.0.1/24', 'from'),
+                     ("?from=1'%3B--", 'from')):
         status, err = env.c.get(blocks_url(pid, q))
         check_eq((status, err.get('field')), (422, field), '%s: %r' % (q, err))
     for path in ('/api/v1/pools/999999/blocks', '/api/v1/pools/0/blocks',
