@@ -1,8 +1,8 @@
 -- schema/006_lanes.sql — new blocks of one site made in parallel. Each pool
 -- is split into lanes (up to 16 address ranges of at least 1,024 addresses)
 -- with an advisory lock each. A new block first goes to the end of the
--- first lane whose lock is free and which has room there (no contention: lane
--- 0, then lane 1, ... — the same addresses as before); only when no lane
+-- first lane whose lock is free and which has room there (without
+-- contention lane 0 fills first, then lane 1, ...); only when no lane
 -- can take it does the broker fall back to the exclusive path of 003 (holes,
 -- growth, moves), which now takes the site lock and then every lane lock in
 -- ascending order. Why this cannot deadlock: docs/broker.md, Concurrency.
