@@ -69,6 +69,39 @@ async function allocate(ctx, site, building, flats, handsets) {
 
 const errorFor = (page, name) => page.locator(`[data-error-for="${name}"]`);
 
+/** The address map's cell of a dotted address (first map on the page). */
+const mapCell = (page, addr) => page.locator(`.poolmap .map-grid [data-a="${addr}"]`).first();
+
+/** The classes of the map cells of addresses, as {address: 'gw start'}. */
+async function mapStates(page, addrs) {
+  const out = {};
+  for (const a of addrs) {
+    const cls = await mapCell(page, a).getAttribute('class');
+    out[a] = cls.split(' ').filter((c) => c !== 'cell').sort().join(' ');
+  }
+  return out;
+}
+
+/** Addresses first..last (dotted) as a list. */
+function range(first, last) {
+  const n = (s) => s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+  const t = (x) => [24, 16, 8, 0].map((b) => Math.floor(x / 2 ** b) % 256).join('.');
+  const out = [];
+  for (let a = n(first); a <= n(last); a++) out.push(t(a));
+  return out;
+}
+
+/** A screenshot of one element (artifact, and docs with UPDATE_SCREENSHOTS=1). */
+async function shotOf(locator, name) {
+  await locator.page().waitForLoadState('networkidle').catch(() => {});
+  const file = path.join(ARTIFACTS, name + '.png');
+  await locator.screenshot({ path: file });
+  if (process.env.UPDATE_SCREENSHOTS === '1') {
+    fs.mkdirSync(DOCS_SHOTS, { recursive: true });
+    fs.copyFileSync(file, path.join(DOCS_SHOTS, name + '.png'));
+  }
+}
+
 /** Types `value` into `input`, presses the `button`, and checks that the
  *  error shows next to `name` and that the typed value is still there. */
 async function refusedAt(page, input, value, button, name) {
@@ -359,11 +392,56 @@ testCase('deleted_flat_returns_its_block_to_the_pool', async (ctx) => {
   await page.locator('.usage .legend', { hasText: 'gateway 11' }).waitFor();
   await page.locator('.usage .legend', { hasText: 'handset 14' }).waitFor();
   await shot(ctx, 'complex');
-  await page.goto(`${URL}/#/flats/${flatId}`);
+  // The address map: this flat's gateway and handset cells, the rest of its
+  // block allotted but unused, free cells elsewhere, the network address
+  // never given out.
+  const hsAddr = alloc.handsets[0].address;
+  const mine = range(alloc.block.first, alloc.block.last);
+  const want = {};
+  for (const a of mine) want[a] = a === alloc.gateway.address ? 'gw start' : a === hsAddr ? 'hs' : 'blk';
+  want[alloc.block.last] += ' end';
+  want['127.20.0.254'] = 'free';
+  want['127.20.0.0'] = 'res';
+  await mapCell(page, alloc.gateway.address).waitFor();
+  checkEq(await mapStates(page, Object.keys(want)), want, 'map cells of flat 1202 and beyond');
+  checkEq(await page.locator('.poolmap .map-grid .cell').count(), 256, 'one cell per address of the /24');
+  const used = await ctx.api.must(200, 'GET', `/pools/${(await poolsOf(ctx))[0].pool_id}/blocks?per_page=500`);
+  checkEq(await page.locator('.poolmap .map-grid .cell.gw').count(), used.total, 'a gateway cell per block');
+  checkEq(await page.locator('.poolmap .map-grid .cell.hs').count(),
+    used.blocks.reduce((n, b) => n + b.assignments.filter((x) => x.device === 'handset').length, 0),
+    'a handset cell per handset');
+  await mapCell(page, hsAddr).hover();
+  await page.locator('.map-detail', { hasText: `${hsAddr} · flat 100-1101-1202` }).waitFor();
+  check((await page.locator('.map-detail').textContent()).includes('handset'), 'hover names the handset');
+  await mapCell(page, '127.20.0.254').hover();
+  await page.locator('.map-detail', { hasText: '127.20.0.254 · free' }).waitFor();
+  await shotOf(page.locator('.pool').first(), 'pool-map');
+  // Keyboard: one tab stop, End goes to the highest block, Enter opens its flat.
+  const last = used.blocks[used.blocks.length - 1];
+  await page.locator('.poolmap .map-grid a.cell[tabindex="0"]').focus();
+  await page.keyboard.press('End');
+  await page.locator('.map-detail', { hasText: `Flat ${last.full_number}: block ${last.first}` }).waitFor();
+  checkEq(await page.evaluate(() => document.activeElement.dataset.a), last.first, 'focus on the last block');
+  checkEq(await page.locator('.poolmap .map-grid a.cell[tabindex="0"]').count(), 1, 'one tab stop');
+  await page.keyboard.press('Home');
+  checkEq(await page.evaluate(() => document.activeElement.dataset.a), used.blocks[0].first, 'Home');
+  await page.keyboard.press('ArrowRight');
+  checkEq(await page.evaluate(() => document.activeElement.dataset.a), used.blocks[1].first, 'ArrowRight');
+  await page.keyboard.press('End');
+  await page.keyboard.press('Enter');
+  await heading(page, 'Flat ' + last.flat_number);
+  // A click on any cell of a block opens its flat.
+  await page.goto(`${URL}/#/sites/${ctx.siteId}`);
+  await mapCell(page, hsAddr).click();
   await heading(page, 'Flat 1202');
+  checkEq(/#\/flats\/(\d+)/.exec(page.url())[1], flatId, 'the clicked block\'s flat');
   await page.getByRole('button', { name: 'Delete flat' }).click();
   await confirm(page, 'Delete');
   await heading(page, 'Complex 100');
+  await mapCell(page, alloc.gateway.address).waitFor();
+  const freed = {};
+  for (const a of mine) freed[a] = 'free';
+  checkEq(await mapStates(page, mine), freed, 'the deleted flat\'s cells are free');
   await page.locator('.usage-text', { hasText: `${before} of ${ctx.poolSize} addresses` }).waitFor();
   await page.locator('.usage .legend', { hasText: 'gateway 10' }).waitFor();
   checkEq(Number((await poolsOf(ctx))[0].allotted), before, 'addresses allotted after the delete');
@@ -402,6 +480,34 @@ testCase('pool_near_exhaustion_warns', async (ctx) => {
   await confirm(page, 'Delete');
   await page.locator('section[aria-labelledby="h-manage-site"] .form-error', { hasText: /building/ }).waitFor();
   checkEq((await ctx.api.call('GET', `/sites/${s.id}`)).status, 200, 'complex with a building kept');
+});
+
+testCase('pool_map_of_a_large_pool_shows_a_window_at_a_time', async (ctx) => {
+  const { page } = ctx;
+  const s = await ctx.api.must(201, 'POST', '/sites', { number: 300, name: 'Hilltop' });
+  await ctx.api.must(201, 'POST', `/sites/${s.id}/pools`, { cidr: '127.22.0.0/21' });
+  await ctx.api.must(201, 'POST', `/sites/${s.id}/buildings`, { number: 7, floors: 1, units_per_floor: 2 });
+  const [blk] = await allocate(ctx, 300, 7, [101], () => 2);
+  await page.goto(`${URL}/#/sites/${s.id}`);
+  await heading(page, 'Complex 300');
+  const map = page.locator('.poolmap');
+  await map.locator('.map-range', { hasText: '127.22.0.0 – 127.22.3.255 · 1 of 2' }).waitFor();
+  await mapCell(page, blk.first).waitFor();
+  checkEq(await map.locator('.map-grid .cell').count(), 1024, 'cells of window 1');
+  checkEq(await mapStates(page, [blk.first, '127.22.3.255']), { [blk.first]: 'gw start', '127.22.3.255': 'free' },
+    'window 1');
+  await map.getByRole('button', { name: 'Lower' }).isDisabled().then((d) => check(d, 'Lower disabled on window 1'));
+  await map.getByRole('button', { name: 'Higher ›' }).click();
+  await map.locator('.map-range', { hasText: '127.22.4.0 – 127.22.7.255 · 2 of 2' }).waitFor();
+  await mapCell(page, '127.22.7.255').waitFor();
+  checkEq(await map.locator('.map-grid .cell').count(), 1024, 'cells of window 2');
+  checkEq(await map.locator('.map-grid .cell.gw, .map-grid .cell.hs, .map-grid .cell.blk').count(), 0,
+    'nothing allotted in window 2');
+  checkEq(await mapStates(page, ['127.22.4.0', '127.22.7.255']), { '127.22.4.0': 'free', '127.22.7.255': 'res' },
+    'window 2 ends at the broadcast address');
+  check(await map.getByRole('button', { name: 'Higher ›' }).isDisabled(), 'Higher disabled on the last window');
+  await map.getByRole('button', { name: '‹ Lower' }).click();
+  await mapCell(page, blk.first).waitFor();
 });
 
 testCase('flat_list_is_paginated_by_the_server', async (ctx) => {
@@ -565,6 +671,9 @@ testCase('tablet_width_has_no_sideways_scroll', async (ctx) => {
       check(w <= 800, `${route} is ${w}px wide at 800`);
     }
     await shot(ctx, 'flat-tablet', tab);
+    await tab.goto(`${URL}/#/sites/${ctx.siteId}`);
+    await tab.locator('.poolmap .map-grid').waitFor();
+    await shotOf(tab.locator('.pool').first(), 'pool-map-tablet');
     await tab.goto(`${URL}/#/sites/${ctx.siteId}/provision`);
     await tab.locator('.preview table').waitFor();
     await shot(ctx, 'provision-tablet', tab);

@@ -1,9 +1,10 @@
 // web/js/pages/site.js — one complex: its pools (utilisation bar by address
-// state, near-exhaustion warning, add/remove) and its buildings (paginated,
+// state, near-exhaustion warning, address map, add/remove) and its buildings (paginated,
 // filtered server-side), with the way to provision a new building.
 
 import * as api from '../api.js';
 import * as poolbar from '../poolbar.js';
+import * as poolmap from '../poolmap.js';
 import { h, confirmDialog, field, filterForm, form, intOr, link, listHash, notice, pager, table } from '../dom.js';
 import { widthsText } from './sites.js';
 
@@ -98,7 +99,7 @@ function poolCard(p, site, ctx) {
   });
   return h('article', { class: 'card pool' },
     h('div', { class: 'title-row' }, h('h3', { text: p.cidr }), del),
-    poolbar.bar(p, Number(site.block_size)), err);
+    poolbar.bar(p, Number(site.block_size)), poolmap.map(p, ctx), err);
 }
 
 function addPool(site, ctx) {
