@@ -485,6 +485,7 @@ testCase('pool_near_exhaustion_warns', async (ctx) => {
 testCase('pool_map_of_a_large_pool_shows_a_window_at_a_time', async (ctx) => {
   const { page } = ctx;
   const s = await ctx.api.must(201, 'POST', '/sites', { number: 300, name: 'Hilltop' });
+  ctx.largeSiteId = s.id;
   await ctx.api.must(201, 'POST', `/sites/${s.id}/pools`, { cidr: '127.22.0.0/21' });
   await ctx.api.must(201, 'POST', `/sites/${s.id}/buildings`, { number: 7, floors: 1, units_per_floor: 2 });
   const [blk] = await allocate(ctx, 300, 7, [101], () => 2);
@@ -508,6 +509,28 @@ testCase('pool_map_of_a_large_pool_shows_a_window_at_a_time', async (ctx) => {
   check(await map.getByRole('button', { name: 'Higher ›' }).isDisabled(), 'Higher disabled on the last window');
   await map.getByRole('button', { name: '‹ Lower' }).click();
   await mapCell(page, blk.first).waitFor();
+  // Go to an address: its window, the cell marked and described.
+  const go = map.getByLabel('Go to address');
+  for (const [bad, why] of [['127.99.0.1', 'is not in 127.22.0.0/21'], ['127.22.0.256', 'Type an address'],
+    ['<b>x</b>', 'Type an address']]) {
+    await go.fill(bad);
+    await map.getByRole('button', { name: 'Show' }).click();
+    await map.locator('.map-goto .field-error', { hasText: why }).waitFor();
+    checkEq(await go.inputValue(), bad, 'typed address kept');
+    checkEq(await go.getAttribute('aria-invalid'), '', 'marked invalid');
+  }
+  await map.locator('.map-range', { hasText: '1 of 2' }).waitFor();
+  await go.fill('127.22.6.9');
+  await go.press('Enter');
+  await map.locator('.map-range', { hasText: '2 of 2' }).waitFor();
+  await map.locator('.map-grid .cell.found[data-a="127.22.6.9"]').waitFor();
+  await map.locator('.map-detail', { hasText: '127.22.6.9 · free' }).waitFor();
+  checkEq(await map.locator('.map-goto .field-error').textContent(), '', 'error cleared');
+  await go.fill(blk.last);
+  await go.press('Enter');
+  await map.locator('.map-range', { hasText: '1 of 2' }).waitFor();
+  await map.locator(`.map-detail`, { hasText: `${blk.last} · flat 300-0007-0101` }).waitFor();
+  await shotOf(page.locator('.pool').first(), 'pool-map-large');
 });
 
 testCase('flat_list_is_paginated_by_the_server', async (ctx) => {
@@ -662,7 +685,7 @@ testCase('tablet_width_has_no_sideways_scroll', async (ctx) => {
   const tab = await ctx.context.newPage();
   try {
     await tab.setViewportSize({ width: 800, height: 1100 });
-    for (const route of [`#/sites/${ctx.siteId}`, `#/buildings/${ctx.buildingId}`, `#/flats/${ctx.flat1201}`,
+    for (const route of [`#/sites/${ctx.siteId}`, `#/sites/${ctx.largeSiteId}`, `#/buildings/${ctx.buildingId}`, `#/flats/${ctx.flat1201}`,
       `#/sites/${ctx.siteId}/provision`, '#/audit', '#/users', '#/']) {
       await tab.goto(`${URL}/${route}`);
       await tab.locator('main h1').waitFor();
@@ -674,6 +697,9 @@ testCase('tablet_width_has_no_sideways_scroll', async (ctx) => {
     await tab.goto(`${URL}/#/sites/${ctx.siteId}`);
     await tab.locator('.poolmap .map-grid').waitFor();
     await shotOf(tab.locator('.pool').first(), 'pool-map-tablet');
+    await tab.goto(`${URL}/#/sites/${ctx.largeSiteId}`);
+    await tab.locator('.poolmap .map-grid').waitFor();
+    await shotOf(tab.locator('.pool').first(), 'pool-map-large-tablet');
     await tab.goto(`${URL}/#/sites/${ctx.siteId}/provision`);
     await tab.locator('.preview table').waitFor();
     await shot(ctx, 'provision-tablet', tab);

@@ -8,7 +8,7 @@
 // is one tab stop: arrow keys move between blocks, Enter opens the flat.
 
 import * as api from './api.js';
-import { h, notice } from './dom.js';
+import { h, nextId, notice } from './dom.js';
 
 export const WINDOW = 1024;
 const COLS = 64;
@@ -185,6 +185,29 @@ function legend(operator) {
     h('span', { class: 'cell ' + k }), label)));
 }
 
+/** "Go to address" for a pool of several windows: calls show(address
+ *  number) for an address of the pool, else says what is wrong. */
+function gotoForm(cidr, sp, show) {
+  const id = nextId('goto');
+  const err = h('span', { class: 'field-error', id: id + '-err', 'aria-live': 'polite' });
+  const input = h('input', { id, name: 'address', type: 'text', inputmode: 'decimal', autocomplete: 'off',
+    spellcheck: 'false', placeholder: sp.base === 0 ? '' : ipText(sp.base + 1), 'aria-describedby': id + '-err' });
+  const f = h('form', { class: 'map-goto', role: 'search' },
+    h('label', { for: id, text: 'Go to address' }), input, h('button', { type: 'submit', class: 'small', text: 'Show' }),
+    err);
+  f.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const t = input.value.trim();
+    const ok = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(t);
+    const a = ok && ok.slice(1).every((o) => Number(o) <= 255) ? ipNum(t) : -1;
+    err.textContent = a < 0 ? 'Type an address like ' + ipText(sp.base + 1)
+      : a < sp.base || a > sp.end ? `${t} is not in ${cidr}` : '';
+    input.toggleAttribute('aria-invalid', !!err.textContent);
+    if (!err.textContent) show(a);
+  });
+  return f;
+}
+
 /** The map of pool {pool_id|id, cidr}: a node that fills itself in (reads
  *  the blocks of its first window at once). ctx: the page context (go,
  *  isOperator). */
@@ -196,11 +219,12 @@ export function map(pool, ctx) {
   const sec = h('div', { class: 'poolmap' },
     h('div', { class: 'map-head' }, h('h4', { text: 'Address map' }), nav), legend(ctx.isOperator), body);
   let seq = 0;
-  const show = async (w) => {
+  const goto = sp.windows > 1 && gotoForm(pool.cidr, sp, (a) => show(Math.floor((a - sp.base) / WINDOW), a));
+  const show = async (w, found) => {
     const mine = ++seq;
     const lo = sp.base + w * WINDOW;
     const hi = Math.min(sp.end, lo + WINDOW - 1);
-    nav.replaceChildren(...(sp.windows > 1 ? pager(w, lo, hi, show) : []));
+    nav.replaceChildren(...(sp.windows > 1 ? [...pager(w, lo, hi, show), goto] : []));
     let blocks;
     try {
       blocks = await blocksIn(id, lo, hi);
@@ -215,6 +239,11 @@ export function map(pool, ctx) {
     const g = grid(blocks, states(blocks, lo, hi, sp), detail, ctx);
     g.setAttribute('aria-label', `Addresses ${ipText(lo)} to ${ipText(hi)}: ${blocks.length} blocks`);
     body.replaceChildren(g, detail);
+    const el = found !== undefined && g.querySelector(`[data-a="${ipText(found)}"]`);
+    if (el) {
+      el.classList.add('found');
+      el.dispatchEvent(new Event('mouseover', { bubbles: true }));
+    }
   };
   const pager = (w, lo, hi, go) => [
     h('button', { type: 'button', class: 'small', disabled: w === 0, onclick: () => go(w - 1), text: '‹ Lower' }),
