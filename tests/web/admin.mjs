@@ -572,6 +572,8 @@ testCase('operator_adds_a_building_manager', async (ctx) => {
 
 testCase('manager_cannot_see_or_change_another_building', async (ctx) => {
   const { page } = ctx;
+  // A block of the other building: the manager's map must not show it.
+  const [elsewhere] = await allocate(ctx, 100, 1102, [1205], () => 1);
   await page.getByRole('button', { name: 'Log out' }).click();
   await heading(page, 'Log in');
   const after = await ctx.api.call('GET', '/session');
@@ -583,6 +585,13 @@ testCase('manager_cannot_see_or_change_another_building', async (ctx) => {
   await heading(page, 'Complex 100');
   const shown = await page.locator('section[aria-labelledby="h-buildings"] tbody td:first-child').allTextContents();
   checkEq(shown, ['1101'], 'buildings a manager sees');
+  await page.locator('.poolmap .map-grid .cell.gw').first().waitFor();
+  const otherCells = range(elsewhere.first, elsewhere.last);
+  checkEq(Object.values(await mapStates(page, otherCells)), otherCells.map(() => 'free'),
+    'another building\'s block shows as free');
+  await mapCell(page, elsewhere.first).hover();
+  await page.locator('.map-detail', { hasText: `${elsewhere.first} · free or another building's` }).waitFor();
+  check(!(await page.locator('.poolmap').textContent()).includes('1102'), 'the map names building 1102');
   await page.goto(`${URL}/#/buildings/${ctx.otherBuildingId}`);
   await heading(page, 'Not found');
   await searchFor(page, '100-1102-1205');
