@@ -33,6 +33,9 @@ static struct {
 	double per_min;
 } rl = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
+/* Behind TLS: the session cookie carries Secure. */
+static int cookie_secure;
+
 /* A yescrypt hash of nothing anybody knows: unknown users cost the same. */
 static char dummy_hash[CRYPT_OUTPUT_SIZE];
 
@@ -43,6 +46,7 @@ int auth_init(const struct mgmtd_config *cfg)
 	int rc = 0;
 
 	rl.per_min = cfg->login_per_min;
+	cookie_secure = cfg->cookie_secure;
 	if (auth_random_token(pw) || !crypt_gensalt_rn("$y$", 0, NULL, 0, salt,
 	    sizeof(salt)))
 		return EIO;
@@ -420,7 +424,8 @@ static void session_create(struct api_req *r)
 	if (rc)
 		return;
 	snprintf(cookie, sizeof(cookie), "dpn_session=%s; HttpOnly; SameSite=Strict; "
-	    "Path=/; Max-Age=%d", l.token, SESSION_SECONDS);
+	    "Path=/; Max-Age=%d%s", l.token, SESSION_SECONDS,
+	    cookie_secure ? "; Secure" : "");
 	api_header(r, "Set-Cookie", cookie);
 }
 
@@ -492,8 +497,9 @@ static void session_delete(struct api_req *r)
 		return;
 	}
 	if (api_txn(r, session_delete_txn, (void *)cookie, NULL) == 0)
-		api_header(r, "Set-Cookie", "dpn_session=; HttpOnly; SameSite=Strict; "
-		    "Path=/; Max-Age=0");
+		api_header(r, "Set-Cookie", cookie_secure ? "dpn_session=; HttpOnly; "
+		    "SameSite=Strict; Path=/; Max-Age=0; Secure" : "dpn_session=; "
+		    "HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
 }
 
 const struct api_route api_session_routes[] = {

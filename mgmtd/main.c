@@ -33,7 +33,7 @@ static void usage(FILE *f)
 	    "                 [--user USER] [--threads N] [--max-conns N]\n"
 	    "                 [--max-conns-per-ip N] [--timeout SECONDS]\n"
 	    "                 [--login-rate PER_MINUTE] [--kea-socket PATH]\n"
-	    "                 [--kea-poll-ms MS] [--syslog] [-d] [-n]\n"
+	    "                 [--kea-poll-ms MS] [--cookie-secure] [--syslog] [-d] [-n]\n"
 	    "       dpn-mgmtd user add --db CONNINFO [--role operator|manager] "
 	    "[--building ID]... NAME\n"
 	    "       dpn-mgmtd token add --db CONNINFO [--name NAME] USER\n", f);
@@ -115,6 +115,7 @@ static int parse_serve(int argc, char **argv, struct mgmtd_config *cfg)
 		{ "syslog", no_argument, NULL, 's' },
 		{ "kea-socket", required_argument, NULL, 'k' },
 		{ "kea-poll-ms", required_argument, NULL, 'K' },
+		{ "cookie-secure", no_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc = 0;
@@ -135,6 +136,7 @@ static int parse_serve(int argc, char **argv, struct mgmtd_config *cfg)
 		case 'T': rc = num_opt("timeout", optarg, 1, 3600, &cfg->timeout_s); break;
 		case 'L': rc = num_opt("login-rate", optarg, 1, 100000, &cfg->login_per_min); break;
 		case 'k': cfg->kea_socket = optarg; break;
+		case 'c': cfg->cookie_secure = 1; break;
 		case 'K': rc = num_opt("kea-poll-ms", optarg, 50, 60000, &cfg->kea_poll_ms); break;
 		default: rc = EINVAL; break;
 		}

@@ -26,6 +26,7 @@ struct mgmtd_config {
 	unsigned max_conns_per_ip;
 	unsigned timeout_s;       /* per connection, idle */
 	unsigned login_per_min;   /* login attempts per client address */
+	int cookie_secure;        /* behind a TLS proxy: Secure cookies */
 	const char *kea_socket;   /* Kea control socket: lease4-del; NULL off */
 	unsigned kea_poll_ms;
 };

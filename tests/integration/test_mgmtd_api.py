@@ -69,6 +69,20 @@ def session_cookie_csrf_and_logout(pg):
 
 
 @case
+def cookie_secure_flag_behind_tls(pg):
+    with mgmtd.Server(pg, ['--cookie-secure']) as srv:
+        c = srv.client()
+        c.login('admin', S['pw'])
+        check('; Secure' in c.headers['set-cookie'], 'Secure: %s' % c.headers['set-cookie'])
+        check_eq(c.delete('/api/v1/session')[0], 204, 'logout')
+        check('; Secure' in c.headers['set-cookie'], 'Secure on the cleared cookie')
+    c = S['srv'].client()
+    c.login('admin', S['pw'])
+    check('Secure' not in c.headers['set-cookie'], 'no Secure by default')
+    c.delete('/api/v1/session')
+
+
+@case
 def expired_sessions_are_refused(pg):
     c = S['srv'].client()
     c.login('admin', S['pw'])
