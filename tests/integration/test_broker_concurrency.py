@@ -15,7 +15,9 @@ from dpn_test import Cluster, case, check, check_eq, run  # noqa: E402
 from broker import Session, SqlError, apply_schema, make_site, mac, q  # noqa: E402
 
 SESSIONS = 64
-FLATS = 120
+FLATS = int(os.environ.get('BROKER_FLATS', '120'))
+# Longer or bigger runs by hand: BROKER_LOAD_SECONDS=25 BROKER_FLATS=900
+# reaches pool exhaustion (D1002) with lanes and the exclusive path mixed.
 LOAD_SECONDS = float(os.environ.get('BROKER_LOAD_SECONDS', '8'))
 ALLOWED = {'D1001', 'D1002', 'D1003'}
 
@@ -45,7 +47,7 @@ class Load:
         self.lanes = 0            # most lanes seen holding blocks at once
 
     def flat_macs(self, i):
-        return [mac(0x10000 * (i + 1) + k) for k in range(1, 12)]
+        return [mac(0x10000 * (i + 1) + k, prefix=0x06) for k in range(1, 12)]
 
     def op(self, s, rnd):
         i = rnd.randrange(FLATS)
@@ -110,7 +112,8 @@ class Load:
 def sixty_four_sessions_at_random_keep_every_invariant(pg):
     apply_schema(pg)
     # /20: three lanes, so new blocks are made in parallel and spill over.
-    st = make_site(pg, number=100, cidr='127.16.0.0/20', flats=FLATS,
+    cidr = os.environ.get('BROKER_CIDR', '127.16.0.0/20')
+    st = make_site(pg, number=100, cidr=cidr, flats=FLATS,
                    block_size=4, max_block_size=10)
     s = Session(pg)
     # Gateways known by MAC up front, so that enrol sees them as gateways.
