@@ -1,8 +1,8 @@
 // web/js/poolbar.js — a pool's utilisation bar, split by address state
 // (gateway, handset, in a block but unused, free), with its figures and the
-// near-exhaustion warning. Built from GET /sites/{id}/utilisation counts:
-// mgmtd does not list a pool's blocks, so the states are shown by share, not
-// placed address by address.
+// near-exhaustion warning. Built from GET /sites/{id}/utilisation counts,
+// so the states are shown by share; poolmap.js places them address by
+// address.
 
 import { h } from './dom.js';
 

@@ -42,8 +42,10 @@ async function blocksIn(poolId, lo, hi) {
   return out;
 }
 
-/** State of each address of [lo, hi]: {cls, block, dev} per address. */
-function states(blocks, lo, hi, sp) {
+/** State of each address of [lo, hi] (numbers) of the pool of span sp,
+ *  given the blocks that hold some of them: [{a, cls, block (index into
+ *  blocks or null), dev (the assignment or null)}]. */
+export function states(blocks, lo, hi, sp) {
   const cells = [];
   for (let a = lo; a <= hi; a++)
     cells.push({ a, cls: a === sp.base || a === sp.end ? 'res' : 'free', block: null, dev: null });
