@@ -86,8 +86,9 @@ function blockText(b) {
     `gateway ${gw ? gw.address : 'none'}, ${hs} handset${hs === 1 ? '' : 's'}`;
 }
 
-/** The grid of one window: cells, the blocks' links and keyboard moves. */
-function grid(blocks, cells, detail, ctx) {
+/** The elements of the cells: {nodes, links (per block, its first cell
+ *  in the window: an <a> to its flat), byBlock (per block, its cells)}. */
+function cellNodes(blocks, cells) {
   const links = [];
   const byBlock = blocks.map(() => []);
   const nodes = cells.map((c) => {
@@ -103,6 +104,12 @@ function grid(blocks, cells, detail, ctx) {
     if (b) byBlock[c.block].push(el);
     return el;
   });
+  return { nodes, links, byBlock };
+}
+
+/** The grid of one window: cells, the blocks' links and keyboard moves. */
+function grid(blocks, cells, detail, ctx) {
+  const { nodes, links, byBlock } = cellNodes(blocks, cells);
   const g = h('div', { class: 'map-grid', role: 'group' }, rows(cells, nodes));
   const byAddr = new Map(cells.map((c) => [ipText(c.a), c]));
   const say = (el) => {
