@@ -367,6 +367,22 @@ def database_gone_gives_503_then_recovers(pg):
     check(S['srv'].proc.poll() is None, 'mgmtd still running')
 
 
+@case
+def starts_without_the_database_and_connects_when_it_comes(pg):
+    pg.stop()
+    try:
+        with mgmtd.Server(pg, wait_healthy=False) as srv:
+            c = srv.client()
+            status, body = c.get('/healthz')
+            check_eq(status, 503, 'healthz before the database: %r' % body)
+            check_eq(c.get('/')[0], 200, 'static files need no database')
+            pg.start()
+            mgmtd.wait_status(c, '/healthz', 200)
+            check_eq(srv.client().bearer(S['token']).get('/api/v1/sites')[0], 200,
+                     'API once the database is up')
+    finally:
+        pg.start()
+
 if __name__ == '__main__':
     with Cluster() as cluster:
         mgmtd.migrate(cluster)
