@@ -427,6 +427,8 @@ testCase('deleted_flat_returns_its_block_to_the_pool', async (ctx) => {
   checkEq(await page.evaluate(() => document.activeElement.dataset.a), used.blocks[0].first, 'Home');
   await page.keyboard.press('ArrowRight');
   checkEq(await page.evaluate(() => document.activeElement.dataset.a), used.blocks[1].first, 'ArrowRight');
+  checkEq(await page.locator('.poolmap .map-grid .cell.sel').count(), used.blocks[1].size, 'focused block marked');
+  await page.locator('.pool').first().screenshot({ path: path.join(ARTIFACTS, 'pool-map-focus.png') });
   await page.keyboard.press('End');
   await page.keyboard.press('Enter');
   await heading(page, 'Flat ' + last.flat_number);
@@ -703,12 +705,15 @@ testCase('tablet_width_has_no_sideways_scroll', async (ctx) => {
       check(w <= 800, `${route} is ${w}px wide at 800`);
     }
     await shot(ctx, 'flat-tablet', tab);
-    await tab.goto(`${URL}/#/sites/${ctx.siteId}`);
-    await tab.locator('.poolmap .map-grid').waitFor();
-    await shotOf(tab.locator('.pool').first(), 'pool-map-tablet');
-    await tab.goto(`${URL}/#/sites/${ctx.largeSiteId}`);
-    await tab.locator('.poolmap .map-grid').waitFor();
-    await shotOf(tab.locator('.pool').first(), 'pool-map-large-tablet');
+    // Hash routes keep the old page until the new one renders: wait for
+    // the pool's own map.
+    for (const [site, cidr, name] of [[ctx.siteId, POOL, 'pool-map-tablet'],
+      [ctx.largeSiteId, '127.22.0.0/21', 'pool-map-large-tablet']]) {
+      await tab.goto(`${URL}/#/sites/${site}`);
+      const pool = tab.locator('.pool', { has: tab.locator('h3', { hasText: cidr }) });
+      await pool.locator('.map-grid').waitFor();
+      await shotOf(pool, name);
+    }
     await tab.goto(`${URL}/#/sites/${ctx.siteId}/provision`);
     await tab.locator('.preview table').waitFor();
     await shot(ctx, 'provision-tablet', tab);
