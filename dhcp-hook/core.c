@@ -16,7 +16,6 @@
 #include <time.h>
 
 #define POOL_MAX 64
-#define BATCH_MAX 512
 #define LOG_EVERY_MS 30000
 #define LINGER_MS 100
 
@@ -79,7 +78,7 @@ int dhcp_cfg_check(const struct dhcp_cfg *c, char *err, size_t errlen)
 		return cfg_bad(err, errlen, "db-retry-ms");
 	if (c->queue_size < 1 || c->queue_size > (1u << 20))
 		return cfg_bad(err, errlen, "queue-size");
-	if (c->batch < 1 || c->batch > BATCH_MAX)
+	if (c->batch < 1 || c->batch > DHCP_BATCH_MAX)
 		return cfg_bad(err, errlen, "batch-size");
 	if (c->cache_size < 1 || c->cache_size > (1u << 24))
 		return cfg_bad(err, errlen, "cache-size");
@@ -360,17 +359,15 @@ static int lit_add(char *buf, size_t len, size_t *used, const char *item)
 	return 0;
 }
 
-/* The batch as five PostgreSQL array literals ({a,b,...}); lit holds
- * 5 buffers of LIT_MAX bytes. Every item is digits, a MAC or a fixed word,
- * so no quoting is needed. */
-#define LIT_MAX (BATCH_MAX * 24 + 8)
-static int batch_literals(const struct dhcp_event *evs, size_t n,
-			  char lit[5][LIT_MAX])
+int dhcp_events_literals(const struct dhcp_event *evs, size_t n,
+			 char lit[5][DHCP_LIT_MAX])
 {
 	size_t used[5], i, k;
 	char item[5][32];
 	int rc = 0;
 
+	if (n > DHCP_BATCH_MAX)
+		return ENOSPC;
 	for (k = 0; k < 5; k++) {
 		lit[k][0] = '{';
 		used[k] = 1;
@@ -382,10 +379,10 @@ static int batch_literals(const struct dhcp_event *evs, size_t n,
 		dhcp_mac_format(evs[i].mac, item[3]);
 		snprintf(item[4], sizeof(item[4]), "%lld", (long long)evs[i].at_us);
 		for (k = 0; k < 5 && !rc; k++)
-			rc = lit_add(lit[k], LIT_MAX, &used[k], item[k]);
+			rc = lit_add(lit[k], DHCP_LIT_MAX, &used[k], item[k]);
 	}
 	for (k = 0; k < 5 && !rc; k++) {
-		if (used[k] + 2 > LIT_MAX)
+		if (used[k] + 2 > DHCP_LIT_MAX)
 			return ENOSPC;
 		lit[k][used[k]++] = '}';
 		lit[k][used[k]] = '\0';
@@ -398,11 +395,11 @@ static int batch_literals(const struct dhcp_event *evs, size_t n,
 static int write_batch(struct dhcp_core *core, PGconn *conn,
 		       const struct dhcp_event *evs, size_t n)
 {
-	char lit[5][LIT_MAX];	/* ~60 KiB: the writer thread's own stack */
+	char lit[5][DHCP_LIT_MAX];	/* ~60 KiB: the writer thread's own stack */
 	char prob[16];
 	const char *p[6] = { lit[0], lit[1], lit[2], lit[3], lit[4], prob };
 
-	if (batch_literals(evs, n, lit))
+	if (dhcp_events_literals(evs, n, lit))
 		return 0;
 	snprintf(prob, sizeof(prob), "%u", core->cfg.probation_s);
 	if (exec_ok(conn, "SELECT dpn.dhcp_lease_events($1::text[], $2::bigint[],"
@@ -504,7 +501,7 @@ static unsigned writer_round(struct dhcp_core *core, PGconn **conn,
 static void *writer_main(void *arg)
 {
 	struct dhcp_core *core = arg;
-	struct dhcp_event buf[BATCH_MAX];
+	struct dhcp_event buf[DHCP_BATCH_MAX];
 	int64_t next_sweep = mono_ms() + (int64_t)core->cfg.sweep_s * 1000;
 	PGconn *conn = NULL;
 

@@ -14,6 +14,8 @@
 #include "dhcp-hook/queue.h"
 
 #define DHCP_CONNINFO_MAX 1024
+#define DHCP_BATCH_MAX 512		/* events per transaction at most */
+#define DHCP_LIT_MAX (DHCP_BATCH_MAX * 24 + 8)	/* one array literal */
 
 /* Hook parameters (docs/dhcp.md lists them with their Kea names). */
 struct dhcp_cfg {
@@ -94,6 +96,13 @@ void dhcp_core_forget(struct dhcp_core *core);
 
 /* Copies the counters. */
 void dhcp_core_stats(struct dhcp_core *core, struct dhcp_stats *out);
+
+/* Formats up to DHCP_BATCH_MAX events as the five PostgreSQL array
+ * literals dpn.dhcp_lease_events takes ({kinds}, {pools}, {addresses},
+ * {MACs}, {times}); items are words, digits and MACs, never quoted.
+ * Returns 0, or ENOSPC when n is too big (lit then unusable). */
+int dhcp_events_literals(const struct dhcp_event *evs, size_t n,
+			 char lit[5][DHCP_LIT_MAX]);
 
 /* Writes the counters as a JSON object into buf. Returns 0 or ENOSPC. */
 int dhcp_stats_json(const struct dhcp_stats *st, char *buf, size_t len);

@@ -216,6 +216,52 @@ static void stats_json_is_complete_or_refused(void **state)
 	assert_int_equal(dhcp_stats_json(&st, small, sizeof(small)), ENOSPC);
 }
 
+static char lit[5][DHCP_LIT_MAX];
+
+static void events_become_array_literals(void **state)
+{
+	struct dhcp_event ev[2];
+	(void)state;
+
+	memset(ev, 0, sizeof(ev));
+	ev[0].kind = DHCP_EV_COMMITTED;
+	ev[0].subnet_id = 7;
+	ev[0].addr = 0x7f100002;
+	memcpy(ev[0].mac, MAC, 6);
+	ev[0].at_us = 1763700000123456LL;
+	ev[1].kind = DHCP_EV_DECLINE;
+	ev[1].subnet_id = 4294967294u;
+	ev[1].addr = 0xffffffff;
+	ev[1].at_us = 1;
+	assert_int_equal(dhcp_events_literals(ev, 2, lit), 0);
+	assert_string_equal(lit[0], "{committed,decline}");
+	assert_string_equal(lit[1], "{7,4294967294}");
+	assert_string_equal(lit[2], "{2131755010,4294967295}");
+	assert_string_equal(lit[3], "{02:00:00:00:01:aa,00:00:00:00:00:00}");
+	assert_string_equal(lit[4], "{1763700000123456,1}");
+	assert_int_equal(dhcp_events_literals(ev, 0, lit), 0);
+	assert_string_equal(lit[0], "{}");
+}
+
+/* A full batch of the widest values fits; one more than the batch does not. */
+static void full_batch_fits_and_no_more(void **state)
+{
+	static struct dhcp_event ev[DHCP_BATCH_MAX + 1];
+	size_t i;
+	(void)state;
+
+	for (i = 0; i < DHCP_BATCH_MAX + 1; i++) {
+		ev[i].kind = DHCP_EV_COMMITTED;
+		ev[i].subnet_id = 4294967295u;
+		ev[i].addr = 4294967295u;
+		memset(ev[i].mac, 0xff, 6);
+		ev[i].at_us = 9999999999999999LL;
+	}
+	assert_int_equal(dhcp_events_literals(ev, DHCP_BATCH_MAX, lit), 0);
+	assert_int_equal(lit[3][strlen(lit[3]) - 1], '}');
+	assert_int_equal(dhcp_events_literals(ev, DHCP_BATCH_MAX + 1, lit), ENOSPC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +272,8 @@ int main(void)
 		cmocka_unit_test(database_down_serves_and_backs_off),
 		cmocka_unit_test(full_queue_drops_and_counts),
 		cmocka_unit_test(stats_json_is_complete_or_refused),
+		cmocka_unit_test(events_become_array_literals),
+		cmocka_unit_test(full_batch_fits_and_no_more),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
