@@ -1,0 +1,5 @@
+# lib/sip — the SIP stack (parser, editor, SDP, digest, transactions,
+# transports) archived into libdpn.a.
+LIB_SRCS += lib/sip/parse.c lib/sip/uri.c lib/sip/hdr.c lib/sip/check.c lib/sip/proxy.c lib/sip/edit.c
+LIB_LDLIBS += -lcrypto
+UNIT_TESTS += $(B)/tests/unit/test_sip_rfc4475
