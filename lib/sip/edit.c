@@ -41,7 +41,8 @@ int sip_msg_strdup(struct sip_msg *m, const char *s, size_t len,
 
 	if (!p)
 		return ENOMEM;
-	memcpy(p, s, len);
+	if (len)
+		memcpy(p, s, len);
 	*out = p;
 	return 0;
 }
@@ -171,7 +172,7 @@ struct out {
 
 static void put(struct out *o, const char *s, size_t n)
 {
-	if (o->p && o->len + n <= o->cap)
+	if (o->p && n && o->len + n <= o->cap)
 		memcpy(o->p + o->len, s, n);
 	o->len += n;
 }

@@ -98,7 +98,9 @@ struct sip_perr {
  * buf, which must stay valid and unchanged while m is used. Checks the start
  * line, header line syntax and names, and Content-Length against the body.
  * Returns 0, or EBADMSG (malformed; err says status and reason), EMSGSIZE
- * (too large or too many headers). On error m holds nothing to free. */
+ * (too large or too many headers). On error m holds nothing to free; its
+ * start line and the header lines before the fault stay readable (when
+ * m->nhdrs > 0), enough for sip_response_write() to answer a 400. */
 int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len,
 		  unsigned flags, struct sip_perr *err);
 

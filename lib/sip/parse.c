@@ -425,7 +425,8 @@ static int start_header(struct sip_msg *m, const char *p, size_t n,
 	h = &m->hdrs[m->nhdrs++];
 	h->name = (struct sip_str){ p, (size_t)(ne - p) };
 	h->id = sip_hdr_id_from(p, (size_t)(ne - p));
-	h->raw.s = p;
+	h->raw = (struct sip_str){ p, 0 };
+	h->value = (struct sip_str){ colon + 1, 0 };
 	*vstart = colon + 1;
 	return 0;
 }

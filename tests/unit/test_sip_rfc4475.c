@@ -598,6 +598,44 @@ static void t_regescrt(void **st)
 	unload(l);
 }
 
+static void t_sdp01(void **st)
+{
+	struct loaded *l = valid("sdp01");
+	int i = sip_msg_hdr_find(&l->m, SIP_HDR_ACCEPT, 0);
+	(void)st;
+
+	/* The UAS answers 406; a proxy forwards it untouched. */
+	assert_slice(l->m.hdrs[i].value, "text/nobodyKnowsThis");
+	assert_int_equal(proxy_verdict(&l->m), 0);
+	unload(l);
+}
+
+/* ---- 3.4 backward compatibility ---- */
+
+static void t_inv2543(void **st)
+{
+	struct loaded *l = valid("inv2543");
+	struct sip_tsx_key k;
+	struct sip_addr a;
+	struct sip_via v;
+	unsigned mf;
+	(void)st;
+
+	assert_int_equal(sip_msg_via(&l->m, 0, &v), 0);
+	assert_false(v.has_branch);
+	assert_int_equal(sip_msg_from(&l->m, &a), 0);
+	assert_false(a.has_tag);
+	assert_int_equal(sip_tsx_key(&l->m, 0, &k), 0);
+	assert_int_equal(k.rfc3261, 0);
+	/* no Content-Length over UDP: the body is the rest of the datagram */
+	assert_int_equal(l->m.body.len, l->len - (size_t)(l->m.body.s - l->buf));
+	assert_int_equal(proxy_verdict(&l->m), 0);
+	assert_int_equal(sip_proxy_dec_max_forwards(&l->m), 0);
+	assert_int_equal(sip_msg_max_forwards(&l->m, &mf), 0);
+	assert_int_equal(mf, 70);
+	unload(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -626,6 +664,7 @@ int main(void)
 		cmocka_unit_test(t_mcl01), cmocka_unit_test(t_bcast),
 		cmocka_unit_test(t_zeromf), cmocka_unit_test(t_cparam01),
 		cmocka_unit_test(t_cparam02), cmocka_unit_test(t_regescrt),
+		cmocka_unit_test(t_sdp01), cmocka_unit_test(t_inv2543),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
