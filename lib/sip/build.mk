@@ -8,3 +8,8 @@ UNIT_TESTS += $(B)/tests/unit/test_sip_edit
 UNIT_TESTS += $(B)/tests/unit/test_sip_transport
 UNIT_TESTS += $(B)/tests/unit/test_sip_tsx
 UNIT_TESTS += $(B)/tests/unit/test_sip_digest
+TEST_DEPS += $(B)/tests/sip/sip-proxy
+CHECKS += tests/integration/test_sip_proxy.py
+
+$(B)/tests/sip/sip-proxy: $(B)/tests/sip/proxy.o $(LIBDPN)
+	$(CC) $(DPN_LDFLAGS) $< $(LIBDPN) $(LIB_LDLIBS) -o $@

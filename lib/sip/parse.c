@@ -309,8 +309,11 @@ static int parse_request_line(struct sip_msg *m, struct sip_str l,
 {
 	const char *sp1 = memchr(l.s, ' ', l.len), *sp2, *end = l.s + l.len;
 
+	m->is_request = 1;
 	if (!sp1 || sp1 == l.s)
 		return fail(err, 400, "Malformed Request-Line", EBADMSG);
+	m->method_str = (struct sip_str){ l.s, (size_t)(sp1 - l.s) };
+	m->method = sip_method_from(m->method_str);
 	for (const char *p = l.s; p < sp1; p++)
 		if (!sip_is_token_char((unsigned char)*p))
 			return fail(err, 400, "Malformed method", EBADMSG);
@@ -338,8 +341,6 @@ static int parse_request_line(struct sip_msg *m, struct sip_str l,
 				    EBADMSG);
 	if (!uri_scheme_ok(m->ruri))
 		return fail(err, 400, "Malformed Request-URI", EBADMSG);
-	m->method = sip_method_from(m->method_str);
-	m->is_request = 1;
 	return parse_version((struct sip_str){ sp2 + 1,
 					       (size_t)(end - sp2 - 1) }, err);
 }
@@ -565,11 +566,17 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len,
 	if (memchr(p, '\0', (size_t)n))
 		return fail(err, 400, "NUL byte in start line", EBADMSG);
 	rc = parse_start_line(m, (struct sip_str){ p, (size_t)n }, err);
-	if (rc)
-		return rc;
 	m->buf.s = p;
 	p += full;
 	hdr_end = p;
+	if (rc) {
+		/* Read the headers anyway, so that a bad request line can
+		 * still be answered (400, 505) through its Via. */
+		struct sip_perr ignored;
+		parse_headers(m, &hdr_end, end, flags & SIP_PARSE_STREAM,
+			      &ignored);
+		return rc;
+	}
 	rc = parse_headers(m, &hdr_end, end, flags & SIP_PARSE_STREAM, err);
 	if (rc)
 		return rc;

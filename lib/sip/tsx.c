@@ -467,6 +467,9 @@ void sip_tsx_layer_free(struct sip_tsx_layer *l)
 		while (l->b[i]) {
 			struct sip_tsx *t = l->b[i];
 			l->b[i] = t->next;
+			if (l->ops->terminated)
+				l->ops->terminated(l->arg, t,
+						   SIP_TSX_END_SHUTDOWN);
 			tsx_free(t);
 		}
 	free(l);

@@ -30,7 +30,7 @@ enum sip_tsx_state { SIP_TSX_CALLING, SIP_TSX_TRYING, SIP_TSX_PROCEEDING,
 		     SIP_TSX_TERMINATED };
 /* Why a transaction ended (ops->terminated). */
 enum sip_tsx_end { SIP_TSX_END_DONE, SIP_TSX_END_TIMEOUT,
-		   SIP_TSX_END_TRANSPORT };
+		   SIP_TSX_END_TRANSPORT, SIP_TSX_END_SHUTDOWN };
 
 struct sip_tsx;
 struct sip_tsx_layer;
@@ -62,7 +62,8 @@ struct sip_tsx_cfg {
 int sip_tsx_layer_new(struct ev_loop *loop, const struct sip_tsx_cfg *cfg,
 		      const struct sip_tsx_ops *ops, void *arg,
 		      struct sip_tsx_layer **out);
-/* Free the layer and every transaction (without callbacks). */
+/* Free the layer and every transaction; ops->terminated is called for
+ * each with SIP_TSX_END_SHUTDOWN (send nothing from there). */
 void sip_tsx_layer_free(struct sip_tsx_layer *l);
 
 /* Feed a received message (from the transport callback). Returns 0, or

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""tests/integration/test_sip_proxy.py — the test proxy built from lib/sip
+between a sipp UAC and a sipp UAS on 127.0.0.1: calls (INVITE, 180, 200,
+ACK, BYE), 486 from the UAS, CANCEL before the answer, calls with packet
+loss on the UAC leg (sipp -lost, so both sides retransmit through the
+proxy's transactions), and malformed or unroutable requests answered with
+the right status. Every sipp run is bounded in calls and time."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
+from dpn_test import case, check, check_eq, run  # noqa: E402
+from sip import Proxy, Sipp, free_udp_port, udp_exchange  # noqa: E402
+
+
+def call_round(calls, uac_scen='uac', uas_scen='uas', uac_extra=(),
+               uas_extra=()):
+    """Run `calls` calls UAC -> proxy -> UAS; return (uac, uas, counters)."""
+    uas_port, uac_port = free_udp_port(), free_udp_port()
+    with Proxy(uas_port) as px:
+        uas = Sipp.uas(uas_port, calls, uas_scen, uas_extra)
+        try:
+            uac = Sipp.uac(px.port, uac_port, calls, uac_scen, uac_extra)
+            uac.wait()
+            uas.wait()
+        finally:
+            uas.kill()
+        counters = px.stop()
+        check(px.rc == 0, 'proxy exit %s: %s' % (px.rc, px.stderr[-2000:]))
+        check('Sanitizer' not in px.stderr, px.stderr[-3000:])
+    for s, name in ((uac, 'uac'), (uas, 'uas')):
+        check(s.rc == 0, '%s exit %s\n%s\n%s' % (name, s.rc, s.out[-1500:],
+                                                 s.errors[-1500:]))
+    check_eq(uac.count('Successful call'), calls, 'successful calls')
+    check_eq(uac.count('Failed call'), 0, 'failed calls')
+    return uac, uas, counters
+
+
+@case
+def calls_invite_ringing_ok_ack_bye(ctx):
+    _, _, c = call_round(20)
+    check_eq(c['forwarded'], '40', 'INVITE and BYE forwarded statefully')
+    check_eq(c['stray'], '20', 'ACKs for 2xx forwarded statelessly')
+    check_eq(c['rx_bad'], '0', 'nothing malformed')
+
+
+@case
+def busy_486_from_uas(ctx):
+    _, _, c = call_round(10, 'uac_486', 'uas_486')
+    check_eq(c['forwarded'], '10', 'INVITEs forwarded')
+
+
+@case
+def cancel_before_answer(ctx):
+    _, _, c = call_round(10, 'uac_cancel', 'uas_cancel')
+    check_eq(c['answered'], '10', 'CANCELs answered 200 by the proxy')
+    check_eq(c['timeouts'], '0', 'no transaction timed out')
+
+
+@case
+def calls_with_packet_loss(ctx):
+    # 10% of what the UAC sends and receives is lost: INVITE, BYE and their
+    # responses are retransmitted through the proxy's transactions, and the
+    # UAS retransmits 200 until the (retransmitted) ACK arrives.
+    _, _, c = call_round(30, uac_extra=('-lost', '10'))
+    check_eq(c['forwarded'], '60', 'one INVITE and BYE forwarded per call')
+    check_eq(c['timeouts'], '0', 'no transaction timed out')
+
+
+_branch = [0]
+
+
+def bad_request(port, first_line, extra_headers='', cseq='1 OPTIONS',
+                max_forwards='70'):
+    """A request with its own branch (a new transaction each time)."""
+    _branch[0] += 1
+    return ('%s\r\n'
+            'Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKbad%d;rport\r\n'
+            'From: <sip:t@127.0.0.1>;tag=x1\r\nTo: <sip:u@127.0.0.1>\r\n'
+            'Call-ID: bad1@127.0.0.1\r\nCSeq: %s\r\nMax-Forwards: %s\r\n'
+            '%sContent-Length: 0\r\n\r\n' % (first_line, _branch[0], cseq,
+                                            max_forwards,
+                                            extra_headers)).encode()
+
+
+@case
+def bad_requests_get_clear_answers(ctx):
+    target = free_udp_port()     # nobody listens: nothing may be forwarded
+    with Proxy(target) as px:
+        uri = 'sip:u@127.0.0.1:%d' % px.port
+        cases = [
+            (bad_request(px.port, 'OPTIONS %s SIP/2.0' % uri, cseq='1 INVITE'),
+             b'SIP/2.0 400 Bad CSeq: method does not match Request-Line'),
+            (bad_request(px.port, 'OPTIONS  %s SIP/2.0' % uri),
+             b'SIP/2.0 400 Malformed Request-Line: extra white space'),
+            (bad_request(px.port, 'OPTIONS %s SIP/3.0' % uri),
+             b'SIP/2.0 505 Version Not Supported'),
+            (bad_request(px.port, 'OPTIONS %s SIP/2.0' % uri,
+                         'To: <sip:dup@127.0.0.1>\r\n'),
+             b'SIP/2.0 400 Multiple To header fields'),
+            (bad_request(px.port, 'OPTIONS %s SIP/2.0' % uri,
+                         max_forwards='0'),
+             b'SIP/2.0 483 Too Many Hops'),
+            (bad_request(px.port, 'OPTIONS %s SIP/2.0' % uri,
+                         'Proxy-Require: foo\r\n'),
+             b'SIP/2.0 420 Bad Extension'),
+            (bad_request(px.port, 'OPTIONS mailto:u@127.0.0.1 SIP/2.0'),
+             b'SIP/2.0 416 Unsupported URI Scheme'),
+        ]
+        for msg, want in cases:
+            ans = udp_exchange(px.port, msg)
+            check(ans is not None, 'no answer to %r' % msg[:60])
+            check_eq(ans.split(b'\r\n')[0], want, 'answer to %r' % msg[:40])
+        ans = udp_exchange(px.port, bad_request(
+            px.port, 'OPTIONS %s SIP/2.0' % uri, 'Proxy-Require: foo\r\n'))
+        check(b'\r\nUnsupported: foo\r\n' in ans, '420 lists the tag')
+        # NUL-laden and oversized garbage: dropped, counted, no answer
+        check(udp_exchange(px.port, b'\0' * 500, timeout=0.5) is None,
+              'NULs answered')
+        check(udp_exchange(px.port, b'X' * 60000, timeout=0.5) is None,
+              'garbage answered')
+        c = px.stop()
+        check_eq(c['forwarded'], '0', 'nothing forwarded')
+        check_eq(c['rx_bad'], '6', 'malformed messages counted')
+        check('Sanitizer' not in px.stderr, px.stderr[-3000:])
+
+
+if __name__ == '__main__':
+    run()
