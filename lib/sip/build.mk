@@ -13,3 +13,26 @@ CHECKS += tests/integration/test_sip_proxy.py
 
 $(B)/tests/sip/sip-proxy: $(B)/tests/sip/proxy.o $(LIBDPN)
 	$(CC) $(DPN_LDFLAGS) $< $(LIBDPN) $(LIB_LDLIBS) -o $@
+
+# The parser fuzzer (libFuzzer, clang): its own instrumented build of the
+# parsing code. `make fuzz` runs it for FUZZ_SECONDS (default 600) on the
+# seed corpus; `make check` runs it for 60 s (tests/integration/
+# test_sip_fuzz.sh).
+FUZZ_SECONDS ?= 600
+SIP_FUZZ := build/fuzz/sip_fuzz_parse
+SIP_FUZZ_SRCS := tests/sip/fuzz_parse.c lib/sip/parse.c lib/sip/uri.c \
+	lib/sip/hdr.c lib/sip/check.c lib/sip/edit.c lib/sip/build.c \
+	lib/sip/sdp.c lib/sip/proxy.c
+TEST_DEPS += $(SIP_FUZZ)
+CHECKS += tests/integration/test_sip_fuzz.sh
+
+$(SIP_FUZZ): $(SIP_FUZZ_SRCS) $(wildcard lib/sip/*.h)
+	@mkdir -p $(@D)
+	clang -std=c11 -D_GNU_SOURCE -I. -Ilib -g -O1 $(WARN) \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  $(SIP_FUZZ_SRCS) -o $@
+
+fuzz: $(SIP_FUZZ)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/integration/test_sip_fuzz.sh
+
+.PHONY: fuzz

@@ -114,8 +114,11 @@ static int parse_name_addr(const char *p, const char *end,
 		if (lt == end || *lt != '<')
 			return fail(why, "Malformed name-addr");
 	} else {
+		const char *de;
 		lt = memchr(p, '<', (size_t)(end - p));
-		const char *de = lt;
+		if (!lt)
+			return fail(why, "Malformed name-addr");
+		de = lt;
 		while (de > p && is_ws(de[-1]))
 			de--;
 		if (!display_ok(p, de))

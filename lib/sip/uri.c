@@ -247,7 +247,7 @@ static int opaque_ok(struct sip_str r)
 
 int sip_uri_parse(struct sip_str s, struct sip_uri *u, const char **why)
 {
-	const char *colon = memchr(s.s, ':', s.len);
+	const char *colon = s.len ? memchr(s.s, ':', s.len) : NULL;
 	struct sip_str rest;
 
 	memset(u, 0, sizeof(*u));

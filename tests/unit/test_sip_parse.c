@@ -146,6 +146,9 @@ static void t_uris(void **st)
 	assert_int_equal(sip_uri_parse(SIP_STR("tel:"), &u, NULL), EBADMSG);
 	assert_int_equal(sip_uri_parse(SIP_STR(":x"), &u, NULL), EBADMSG);
 	assert_int_equal(sip_uri_parse(SIP_STR("sip:a@b?x"), &u, NULL), EBADMSG);
+	/* found by the fuzzer: an empty slice (a response's Request-URI) */
+	assert_int_equal(sip_uri_parse((struct sip_str){ NULL, 0 }, &u, NULL),
+			 EBADMSG);
 }
 
 static void t_addr_edges(void **st)
@@ -165,6 +168,9 @@ static void t_addr_edges(void **st)
 	assert_string_equal(why, "Unterminated <URI>");
 	assert_int_equal(sip_addr_parse(SIP_STR("<sip:a@b> junk"), 0, &a,
 					&why), EBADMSG);
+	/* found by the fuzzer: an unterminated quote after a token */
+	assert_int_equal(sip_addr_parse(SIP_STR("x \"sip:a@b"), 0, &a, &why),
+			 EBADMSG);
 	assert_int_equal(sip_addr_parse(SIP_STR("sip:a@b;expires=60;q=0.5"),
 					0, &a, NULL), 0);
 	assert_int_equal(a.angle, 0);
