@@ -36,3 +36,7 @@ fuzz: $(SIP_FUZZ)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/integration/test_sip_fuzz.sh
 
 .PHONY: fuzz
+
+# bench/sip_bench: parse and proxy-rewrite throughput (bench/sip_bench.sh).
+$(B)/bench/sip_bench: $(B)/bench/sip_bench.o $(LIBDPN)
+	$(CC) $(DPN_LDFLAGS) $< $(LIBDPN) $(LIB_LDLIBS) -o $@

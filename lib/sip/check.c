@@ -91,6 +91,13 @@ static int contact_fn(struct sip_str v, const char **why)
 	return 0;
 }
 
+static int reason_fn(struct sip_str v, const char **why)
+{
+	struct sip_str proto, params;
+
+	return sip_reason_parse(v, &proto, &params, why);
+}
+
 static int token_fn(struct sip_str v, const char **why)
 {
 	for (size_t i = 0; i < v.len; i++)
@@ -112,7 +119,7 @@ static int check_lists(const struct sip_msg *m, struct sip_perr *err)
 		{ SIP_HDR_P_ASSERTED_IDENTITY, addr_fn },
 		{ SIP_HDR_SUPPORTED, token_fn }, { SIP_HDR_REQUIRE, token_fn },
 		{ SIP_HDR_PROXY_REQUIRE, token_fn },
-		{ SIP_HDR_UNSUPPORTED, token_fn },
+		{ SIP_HDR_UNSUPPORTED, token_fn }, { SIP_HDR_REASON, reason_fn },
 	};
 	const char *why = NULL;
 

@@ -303,6 +303,17 @@ int sip_via_parse(struct sip_str s, struct sip_via *v, const char **why)
 	return via_params(v, why);
 }
 
+int sip_reason_parse(struct sip_str s, struct sip_str *protocol,
+		     struct sip_str *params, const char **why)
+{
+	const char *p = s.s, *end = s.s + s.len, *t = skip_token(p, end);
+
+	if (t == p)
+		return fail(why, "Malformed Reason protocol");
+	*protocol = (struct sip_str){ p, (size_t)(t - p) };
+	return parse_gen_params(t, end, params, why);
+}
+
 int sip_delta_parse(struct sip_str s, uint64_t max, uint64_t *out,
 		    const char **why)
 {

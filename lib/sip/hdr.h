@@ -82,6 +82,10 @@ int sip_max_forwards_parse(struct sip_str s, unsigned *out, const char **why);
 int sip_delta_parse(struct sip_str s, uint64_t max, uint64_t *out,
 		    const char **why);
 
+/* Reason (RFC 3326): protocol *( ";" param ), e.g. SIP ;cause=200. */
+int sip_reason_parse(struct sip_str s, struct sip_str *protocol,
+		     struct sip_str *params, const char **why);
+
 /* Call-ID: word [ "@" word ]. */
 int sip_callid_check(struct sip_str s, const char **why);
 

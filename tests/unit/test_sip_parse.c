@@ -225,6 +225,17 @@ static void t_scalars(void **st)
 	assert_true(sip_auth_param(&au, "qop", &v));
 	assert_slice(v, "auth");
 	assert_false(sip_auth_param(&au, "opaque", &v));
+	{
+		struct sip_str proto, params;
+		assert_int_equal(sip_reason_parse(SIP_STR("SIP ;cause=200 ;"
+			"text=\"Call completed elsewhere\""), &proto, &params,
+			NULL), 0);
+		assert_slice(proto, "SIP");
+		assert_true(sip_param_find(params, "text", &v));
+		assert_slice(v, "\"Call completed elsewhere\"");
+		assert_int_equal(sip_reason_parse(SIP_STR("SIP cause=200"),
+			&proto, &params, &why), EBADMSG);
+	}
 }
 
 static void t_bad_lines(void **st)
