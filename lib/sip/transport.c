@@ -118,14 +118,35 @@ static size_t strip_rport(struct sip_str v, char *dst, size_t cap)
 	return o;
 }
 
+/* The new top Via value into out (capacity cap): first with received
+ * (and rport filled), then the rest of the line. Returns the length. */
+static size_t via_with_received(const struct sip_via *v, struct sip_str first,
+				struct sip_str rest, const char *ip,
+				unsigned port, char *out, size_t cap)
+{
+	size_t o = strip_rport(first, out, cap);
+
+	if (v->has_rport)
+		o += (size_t)snprintf(out + o, cap - o, ";received=%s;rport=%u",
+				      ip, port);
+	else
+		o += (size_t)snprintf(out + o, cap - o, ";received=%s", ip);
+	if (rest.len) {
+		out[o++] = ',';
+		memcpy(out + o, rest.s, rest.len);
+		o += rest.len;
+	}
+	return o;
+}
+
 int sip_msg_via_received(struct sip_msg *m, const struct sip_peer *src)
 {
-	int i = sip_msg_hdr_find(m, SIP_HDR_VIA, 0);
-	struct sip_str first, line;
+	int i = sip_msg_hdr_find(m, SIP_HDR_VIA, 0), rc;
+	struct sip_str first, line, rest;
 	struct sip_via v;
-	char ip[INET6_ADDRSTRLEN], out[1024];
+	char ip[INET6_ADDRSTRLEN], *out;
 	unsigned port;
-	size_t pos = 0, o;
+	size_t pos = 0, cap, n;
 
 	if (i < 0)
 		return EBADMSG;
@@ -134,27 +155,17 @@ int sip_msg_via_received(struct sip_msg *m, const struct sip_peer *src)
 	    sip_via_parse(first, &v, NULL))
 		return EBADMSG;
 	sip_peer_addr(src, ip, sizeof(ip), &port);
-	if (sip_str_eq(v.host, ip) && !v.has_rport)
-		return 0;
-	if (first.len + 64 > sizeof(out) - (line.len - pos) - 2)
-		return EBADMSG;
-	o = v.has_received ? (memcpy(out, first.s, first.len), first.len)
-			   : strip_rport(first, out, sizeof(out));
-	if (v.has_rport && !v.has_received) {
-		o += (size_t)snprintf(out + o, sizeof(out) - o,
-				      ";received=%s;rport=%u", ip, port);
-	} else if (!v.has_received) {
-		o += (size_t)snprintf(out + o, sizeof(out) - o,
-				      ";received=%s", ip);
-	} else {
-		return 0;	/* an upstream element already set it */
-	}
-	if (pos < line.len) {
-		out[o++] = ',';
-		memcpy(out + o, line.s + pos, line.len - pos);
-		o += line.len - pos;
-	}
-	return sip_msg_hdr_set(m, (unsigned)i, out, o);
+	if (v.has_received || (sip_str_eq(v.host, ip) && !v.has_rport))
+		return 0;	/* nothing to add, or set by an upstream hop */
+	rest = (struct sip_str){ line.s + pos, line.len - pos };
+	cap = first.len + rest.len + INET6_ADDRSTRLEN + 32;
+	out = malloc(cap);
+	if (!out)
+		return ENOMEM;
+	n = via_with_received(&v, first, rest, ip, port, out, cap);
+	rc = sip_msg_hdr_set(m, (unsigned)i, out, n);
+	free(out);
+	return rc;
 }
 
 /* ---- receiving ---- */

@@ -307,6 +307,44 @@ static void t_tcp_outgoing_reuse(void **st)
 	ev_loop_free(l);
 }
 
+static void t_via_received_multi(void **st)
+{
+	static const char msg[] = "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.9;branch=z9hG4bKa, "
+		"SIP/2.0/UDP 127.0.0.8;branch=z9hG4bKb\r\n"
+		"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\n"
+		"Call-ID: v@1\r\nCSeq: 1 OPTIONS\r\nl: 0\r\n\r\n";
+	struct sip_msg m;
+	struct sip_perr e;
+	struct sip_peer p;
+	char *big;
+	size_t n = 0;
+	(void)st;
+
+	assert_int_equal(sip_peer_set(&p, SIP_PROTO_UDP, SIP_STR("127.0.0.1"),
+				      5000), 0);
+	assert_int_equal(sip_msg_parse(&m, msg, sizeof(msg) - 1, 0, &e), 0);
+	assert_int_equal(sip_msg_via_received(&m, &p), 0);
+	assert_slice(m.hdrs[0].value, "SIP/2.0/UDP 127.0.0.9;branch=z9hG4bKa;"
+		     "received=127.0.0.1, SIP/2.0/UDP 127.0.0.8;branch=z9hG4bKb");
+	sip_msg_release(&m);
+	/* a Via line far longer than any fixed buffer */
+	big = malloc(20000);
+	n += (size_t)sprintf(big, "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: "
+			     "SIP/2.0/UDP 127.0.0.9;rport;branch=z9hG4bKa");
+	for (int i = 0; i < 200; i++)
+		n += (size_t)sprintf(big + n, ", SIP/2.0/UDP 127.0.0.8;branch="
+				     "z9hG4bK%d", i);
+	n += (size_t)sprintf(big + n, "\r\nCall-ID: v@1\r\nl: 0\r\n\r\n");
+	assert_int_equal(sip_msg_parse(&m, big, n, 0, &e), 0);
+	assert_int_equal(sip_msg_via_received(&m, &p), 0);
+	assert_memory_equal(m.hdrs[0].value.s, "SIP/2.0/UDP 127.0.0.9;"
+		"branch=z9hG4bKa;received=127.0.0.1;rport=5000, ", 65);
+	assert_int_equal(m.hdrs[0].value.len > 6000, 1);
+	sip_msg_release(&m);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +353,7 @@ int main(void)
 		cmocka_unit_test(t_tcp_bytewise_and_reuse),
 		cmocka_unit_test(t_tcp_limits),
 		cmocka_unit_test(t_tcp_outgoing_reuse),
+		cmocka_unit_test(t_via_received_multi),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
