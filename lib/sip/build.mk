@@ -11,8 +11,8 @@ UNIT_TESTS += $(B)/tests/unit/test_sip_digest
 TEST_DEPS += $(B)/tests/sip/sip-proxy
 CHECKS += tests/integration/test_sip_proxy.py
 
-$(B)/tests/sip/sip-proxy: $(B)/tests/sip/proxy.o $(LIBDPN)
-	$(CC) $(DPN_LDFLAGS) $< $(LIBDPN) $(LIB_LDLIBS) -o $@
+$(B)/tests/sip/sip-proxy: $(B)/tests/sip/proxy.o $(B)/libdpn.a
+	$(CC) $(DPN_LDFLAGS) $< $(B)/libdpn.a $(LIB_LDLIBS) -o $@
 
 # The parser fuzzer (libFuzzer, clang): its own instrumented build of the
 # parsing code. `make fuzz` runs it for FUZZ_SECONDS (default 600) on the
@@ -38,5 +38,5 @@ fuzz: $(SIP_FUZZ)
 .PHONY: fuzz
 
 # bench/sip_bench: parse and proxy-rewrite throughput (bench/sip_bench.sh).
-$(B)/bench/sip_bench: $(B)/bench/sip_bench.o $(LIBDPN)
-	$(CC) $(DPN_LDFLAGS) $< $(LIBDPN) $(LIB_LDLIBS) -o $@
+$(B)/bench/sip_bench: $(B)/bench/sip_bench.o $(B)/libdpn.a
+	$(CC) $(DPN_LDFLAGS) $< $(B)/libdpn.a $(LIB_LDLIBS) -o $@
