@@ -125,5 +125,31 @@ def bad_requests_get_clear_answers(ctx):
         check('Sanitizer' not in px.stderr, px.stderr[-3000:])
 
 
+@case
+def tcp_bytewise_keepalive_and_answer(ctx):
+    import socket
+    import time
+    target = free_udp_port()
+    with Proxy(target, tcp=True) as px:
+        with socket.create_connection(('127.0.0.1', px.port), timeout=5) as s:
+            s.sendall(b'\r\n\r\n')              # RFC 5626 ping
+            check_eq(s.recv(16), b'\r\n', 'pong')
+            msg = bad_request(px.port, 'OPTIONS sip:u@127.0.0.1:%d SIP/2.0'
+                              % px.port, max_forwards='0')
+            for i in range(len(msg)):               # one byte at a time
+                s.sendall(msg[i:i + 1])
+                if i % 50 == 0:
+                    time.sleep(0.001)
+            data = b''
+            while b'\r\n\r\n' not in data:
+                chunk = s.recv(4096)
+                check(chunk, 'connection closed before the answer')
+                data += chunk
+            check_eq(data.split(b'\r\n')[0], b'SIP/2.0 483 Too Many Hops',
+                     'answer on the same connection')
+        c = px.stop()
+        check_eq(c['forwarded'], '0', 'nothing forwarded')
+
+
 if __name__ == '__main__':
     run()
