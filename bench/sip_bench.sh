@@ -11,12 +11,12 @@ make --no-print-directory build/rel/bench/sip_bench >/dev/null
 b=build/rel/bench/sip_bench
 pin=""
 command -v taskset >/dev/null && pin="taskset -c 0"
-for mode in parse proxy; do
+for mode in parse check proxy; do
   for i in 1 2 3; do $pin $b $mode; done
 done
 if command -v valgrind >/dev/null; then
   n=20000
-  for mode in parse proxy; do
+  for mode in parse check proxy; do
     ir() {
       valgrind --tool=callgrind --callgrind-out-file=/dev/null "$b" "$mode" "$1" 2>&1 |
         sed -n 's/.*Collected : \([0-9]*\).*/\1/p'

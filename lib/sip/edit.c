@@ -197,11 +197,16 @@ static void put_start(struct out *o, const struct sip_msg *m)
 
 static void put_clen(struct out *o, const struct sip_msg *m)
 {
-	char buf[32];
-	int n = snprintf(buf, sizeof(buf), "Content-Length: %zu\r\n",
-			 m->body.len);
+	char num[24];
+	size_t v = m->body.len, n = sizeof(num);
 
-	put(o, buf, (size_t)n);
+	do {
+		num[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(o, "Content-Length: ", 16);
+	put(o, num + n, sizeof(num) - n);
+	put(o, "\r\n", 2);
 }
 
 static void write_msg(struct out *o, const struct sip_msg *m)

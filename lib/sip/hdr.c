@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "sip/hdr.h"
+#include "sip/chars.h"
 
 static int fail(const char **why, const char *reason)
 {
@@ -28,7 +29,7 @@ static const char *skip_ws(const char *p, const char *end)
 
 static const char *skip_token(const char *p, const char *end)
 {
-	while (p < end && sip_is_token_char((unsigned char)*p))
+	while (p < end && SIP_IS(*p, SIP_C_TOKEN))
 		p++;
 	return p;
 }
@@ -53,7 +54,7 @@ static const char *skip_gen_value(const char *p, const char *end)
 {
 	if (p < end && *p == '"')
 		return skip_quoted(p, end);
-	while (p < end && (sip_is_token_char((unsigned char)*p) || *p == ':' ||
+	while (p < end && (SIP_IS(*p, SIP_C_TOKEN) || *p == ':' ||
 			   *p == '[' || *p == ']'))
 		p++;
 	return p;
@@ -95,7 +96,7 @@ static int parse_gen_params(const char *p, const char *end,
 static int display_ok(const char *p, const char *end)
 {
 	for (; p < end; p++)
-		if (!sip_is_token_char((unsigned char)*p) && !is_ws(*p))
+		if (!SIP_IS(*p, SIP_C_TOKEN) && !is_ws(*p))
 			return 0;
 	return 1;
 }
@@ -268,19 +269,29 @@ static const char *parse_sent_by(const char *p, const char *end,
 	return p;
 }
 
+/* branch, received, maddr and rport in one pass over the parameters. */
 static int via_params(struct sip_via *v, const char **why)
 {
-	struct sip_str val;
+	struct sip_str n, val;
+	size_t pos = 0;
 
-	v->has_branch = sip_param_find(v->params, "branch", &v->branch);
-	if (v->has_branch && v->branch.len == 0)
-		return fail(why, "Empty Via branch");
-	v->has_received = sip_param_find(v->params, "received", &v->received);
-	v->has_maddr = sip_param_find(v->params, "maddr", &v->maddr);
-	v->has_rport = sip_param_find(v->params, "rport", &val);
-	if (v->has_rport && val.len &&
-	    via_port(val.s, val.s + val.len, &v->rport_val))
-		return fail(why, "Malformed Via rport");
+	while (sip_param_next(v->params, &pos, &n, &val)) {
+		if (sip_str_ieq(n, "branch")) {
+			if (v->has_branch++)
+				continue;
+			v->branch = val;
+			if (val.len == 0)
+				return fail(why, "Empty Via branch");
+		} else if (sip_str_ieq(n, "received") && !v->has_received++) {
+			v->received = val;
+		} else if (sip_str_ieq(n, "maddr") && !v->has_maddr++) {
+			v->maddr = val;
+		} else if (sip_str_ieq(n, "rport") && !v->has_rport++ &&
+			   val.len && via_port(val.s, val.s + val.len,
+					       &v->rport_val)) {
+			return fail(why, "Malformed Via rport");
+		}
+	}
 	return 0;
 }
 

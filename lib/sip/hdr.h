@@ -36,6 +36,11 @@ int sip_uri_parse(struct sip_str s, struct sip_uri *u, const char **why);
 int sip_param_find(struct sip_str params, const char *name,
 		   struct sip_str *val);
 
+/* Iterate a parameter list: from *pos (0 to start), the next name and
+ * value (empty when it has none); returns 1, or 0 at the end. */
+int sip_param_next(struct sip_str params, size_t *pos, struct sip_str *name,
+		   struct sip_str *val);
+
 /* Decode %HH escapes of s into dst (capacity cap). NUL bytes (%00) are
  * kept; *outlen is the decoded length. Returns 0, EBADMSG for a bad escape,
  * ENOSPC. */

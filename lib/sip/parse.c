@@ -7,6 +7,7 @@
 
 #include "sip/msg.h"
 #include "sip/hdr.h"
+#include "sip/chars.h"
 
 static int fail(struct sip_perr *err, int status, const char *reason, int rc)
 {
@@ -62,20 +63,6 @@ int sip_str_to_u64(struct sip_str s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-/* token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" /
- * "'" / "~") — RFC 3261 section 25.1. */
-int sip_is_token_char(unsigned char c)
-{
-	static const unsigned char tab[256] = {
-		['-'] = 1, ['.'] = 1, ['!'] = 1, ['%'] = 1, ['*'] = 1,
-		['_'] = 1, ['+'] = 1, ['`'] = 1, ['\''] = 1, ['~'] = 1,
-	};
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return 1;
-	return tab[c];
-}
-
 static const struct { const char *name; enum sip_method m; } methods[] = {
 	{ "INVITE", SIP_INVITE }, { "ACK", SIP_ACK }, { "BYE", SIP_BYE },
 	{ "CANCEL", SIP_CANCEL }, { "OPTIONS", SIP_OPTIONS },
@@ -129,6 +116,41 @@ static const char *const hdr_names[SIP_HDR_COUNT] = {
 	[SIP_HDR_RETRY_AFTER] = "Retry-After", [SIP_HDR_WARNING] = "Warning",
 };
 
+static const unsigned char hdr_len[SIP_HDR_COUNT] = {
+	[SIP_HDR_VIA] = 3,
+	[SIP_HDR_FROM] = 4,
+	[SIP_HDR_TO] = 2,
+	[SIP_HDR_CALL_ID] = 7,
+	[SIP_HDR_CSEQ] = 4,
+	[SIP_HDR_CONTACT] = 7,
+	[SIP_HDR_ROUTE] = 5,
+	[SIP_HDR_RECORD_ROUTE] = 12,
+	[SIP_HDR_MAX_FORWARDS] = 12,
+	[SIP_HDR_CONTENT_LENGTH] = 14,
+	[SIP_HDR_CONTENT_TYPE] = 12,
+	[SIP_HDR_CONTENT_ENCODING] = 16,
+	[SIP_HDR_EXPIRES] = 7,
+	[SIP_HDR_AUTHORIZATION] = 13,
+	[SIP_HDR_PROXY_AUTHORIZATION] = 19,
+	[SIP_HDR_WWW_AUTHENTICATE] = 16,
+	[SIP_HDR_PROXY_AUTHENTICATE] = 18,
+	[SIP_HDR_SUPPORTED] = 9,
+	[SIP_HDR_REQUIRE] = 7,
+	[SIP_HDR_PROXY_REQUIRE] = 13,
+	[SIP_HDR_UNSUPPORTED] = 11,
+	[SIP_HDR_P_ASSERTED_IDENTITY] = 19,
+	[SIP_HDR_REASON] = 6,
+	[SIP_HDR_DATE] = 4,
+	[SIP_HDR_SUBJECT] = 7,
+	[SIP_HDR_ALLOW] = 5,
+	[SIP_HDR_EVENT] = 5,
+	[SIP_HDR_REFER_TO] = 8,
+	[SIP_HDR_ACCEPT] = 6,
+	[SIP_HDR_USER_AGENT] = 10,
+	[SIP_HDR_RETRY_AFTER] = 11,
+	[SIP_HDR_WARNING] = 7,
+};
+
 const char *sip_hdr_name(enum sip_hdr_id id)
 {
 	return (unsigned)id < SIP_HDR_COUNT ? hdr_names[id] : "";
@@ -151,6 +173,17 @@ static enum sip_hdr_id compact_id(int c)
 	case 'r': return SIP_HDR_REFER_TO;
 	default: return SIP_HDR_OTHER;
 	}
+}
+
+/* Case-insensitive compare of a known header name with a token: OR-ing
+ * 0x20 folds case, and no other token character folds onto a letter,
+ * digit or '-' of a known name. */
+static int name_eq(const char *known, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((known[i] | 0x20) != (s[i] | 0x20))
+			return 0;
+	return 1;
 }
 
 /* The candidates share the first letter, so a switch on it leaves one or
@@ -193,8 +226,7 @@ enum sip_hdr_id sip_hdr_id_from(const char *name, size_t len)
 		enum sip_hdr_id id = by_letter[c - 'a'][i];
 		if (id == SIP_HDR_OTHER)
 			break;
-		if (strlen(hdr_names[id]) == len &&
-		    strncasecmp(hdr_names[id], name, len) == 0)
+		if (hdr_len[id] == len && name_eq(hdr_names[id], name, len))
 			return id;
 	}
 	return SIP_HDR_OTHER;
@@ -315,7 +347,7 @@ static int parse_request_line(struct sip_msg *m, struct sip_str l,
 	m->method_str = (struct sip_str){ l.s, (size_t)(sp1 - l.s) };
 	m->method = sip_method_from(m->method_str);
 	for (const char *p = l.s; p < sp1; p++)
-		if (!sip_is_token_char((unsigned char)*p))
+		if (!SIP_IS(*p, SIP_C_TOKEN))
 			return fail(err, 400, "Malformed method", EBADMSG);
 	sp2 = memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1));
 	if (!sp2)
@@ -406,29 +438,28 @@ static void hdr_trim_value(struct sip_hdr *h, const char *vstart,
 static int start_header(struct sip_msg *m, const char *p, size_t n,
 			const char **vstart, struct sip_perr *err)
 {
-	const char *colon = memchr(p, ':', n), *ne;
+	const char *q = p, *end = p + n, *ne;
 	struct sip_hdr *h;
 
-	if (!colon)
-		return fail(err, 400, "Malformed header line: no colon",
-			    EBADMSG);
-	ne = colon;
-	while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
-		ne--;
-	if (ne == p)
-		return fail(err, 400, "Malformed header name", EBADMSG);
-	for (const char *q = p; q < ne; q++)
-		if (!sip_is_token_char((unsigned char)*q))
-			return fail(err, 400, "Malformed header name",
+	while (q < end && SIP_IS(*q, SIP_C_TOKEN))
+		q++;
+	ne = q;
+	while (q < end && (*q == ' ' || *q == '\t'))
+		q++;
+	if (q == end || *q != ':' || ne == p) {
+		if (!memchr(p, ':', n))
+			return fail(err, 400, "Malformed header line: no colon",
 				    EBADMSG);
+		return fail(err, 400, "Malformed header name", EBADMSG);
+	}
 	if (m->nhdrs >= SIP_MAX_HDRS)
 		return fail(err, 400, "Too many header fields", EMSGSIZE);
 	h = &m->hdrs[m->nhdrs++];
 	h->name = (struct sip_str){ p, (size_t)(ne - p) };
 	h->id = sip_hdr_id_from(p, (size_t)(ne - p));
 	h->raw = (struct sip_str){ p, 0 };
-	h->value = (struct sip_str){ colon + 1, 0 };
-	*vstart = colon + 1;
+	h->value = (struct sip_str){ q + 1, 0 };
+	*vstart = q + 1;
 	return 0;
 }
 

@@ -34,6 +34,14 @@ static uint64_t hash_lines(uint64_t h, const struct sip_msg *m,
 	return h;
 }
 
+static void hex16(char *dst, uint64_t v)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (int i = 15; i >= 0; i--, v >>= 4)
+		dst[i] = hx[v & 15];
+}
+
 static int is_supported(const struct sip_proxy_self *self, struct sip_str t)
 {
 	if (!self->supported)
@@ -139,8 +147,8 @@ static int looped(const struct sip_msg *m, const struct sip_proxy_self *self)
 	char want[17];
 	struct sip_via v;
 
-	snprintf(want, sizeof(want), "%016llx",
-		 (unsigned long long)loop_hash(m));
+	hex16(want, loop_hash(m));
+	want[16] = '\0';
 	for (unsigned n = 0; sip_msg_via(m, n, &v) == 0; n++) {
 		if (!is_self(self, &v) || v.branch.len < 17)
 			continue;
@@ -191,7 +199,10 @@ int sip_proxy_dec_max_forwards(struct sip_msg *m)
 		return sip_msg_hdr_add(m, SIP_HDR_MAX_FORWARDS, "70");
 	if (sip_max_forwards_parse(m->hdrs[i].value, &mf, NULL) || mf == 0)
 		return EBADMSG;
-	n = snprintf(buf, sizeof(buf), "%u", mf - 1);
+	mf--;
+	n = mf >= 100 ? 3 : mf >= 10 ? 2 : 1;
+	for (int d = n - 1; d >= 0; d--, mf /= 10)
+		buf[d] = (char)('0' + mf % 10);
 	return sip_msg_hdr_set(m, (unsigned)i, buf, (size_t)n);
 }
 
@@ -204,9 +215,11 @@ int sip_proxy_branch(const struct sip_msg *m, char *dst, size_t cap)
 		return rc;
 	if (cap < SIP_BRANCH_LEN)
 		return ENOSPC;
-	snprintf(dst, cap, "z9hG4bK%016llx.%016llx",
-		 (unsigned long long)k.hash,
-		 (unsigned long long)loop_hash(m));
+	memcpy(dst, "z9hG4bK", 7);
+	hex16(dst + 7, k.hash);
+	dst[23] = '.';
+	hex16(dst + 24, loop_hash(m));
+	dst[40] = '\0';
 	return 0;
 }
 

@@ -6,40 +6,19 @@
 #include <strings.h>
 
 #include "sip/hdr.h"
+#include "sip/chars.h"
 
-enum { C_ALNUM = 1, C_MARK = 2, C_USER = 4, C_PASS = 8, C_PARAM = 16,
-       C_HDR = 32, C_HOST = 64 };
+#define C_ALNUM SIP_C_ALNUM
+#define C_MARK SIP_C_MARK
+#define C_USER SIP_C_USER
+#define C_PASS SIP_C_PASS
+#define C_PARAM SIP_C_PARAM
+#define C_HDR SIP_C_HDR
+#define C_HOST SIP_C_HOST
 
-/* Character classes, RFC 3261 section 25.1: mark, user-unreserved,
- * password extras, param-unreserved, hnv-unreserved, host characters. */
-static unsigned char cls(unsigned char c)
+static inline unsigned char cls(unsigned char c)
 {
-	static unsigned char tab[256];
-	static int ready;
-
-	if (!ready) {
-		for (int i = 0; i < 256; i++) {
-			unsigned char v = 0;
-			if ((i >= 'a' && i <= 'z') || (i >= 'A' && i <= 'Z') ||
-			    (i >= '0' && i <= '9'))
-				v |= C_ALNUM | C_HOST;
-			if (strchr("-_.!~*'()", i) && i)
-				v |= C_MARK;
-			if (strchr("&=+$,;?/", i) && i)
-				v |= C_USER;
-			if (strchr("&=+$,", i) && i)
-				v |= C_PASS;
-			if (strchr("[]/:&+$", i) && i)
-				v |= C_PARAM;
-			if (strchr("[]/?:+$", i) && i)
-				v |= C_HDR;
-			if (strchr("-._", i) && i)
-				v |= C_HOST;
-			tab[i] = v;
-		}
-		ready = 1;	/* idempotent: racing threads write the same */
-	}
-	return tab[c];
+	return sip_chars[c];
 }
 
 static int is_hex(unsigned char c)
@@ -274,59 +253,62 @@ int sip_uri_parse(struct sip_str s, struct sip_uri *u, const char **why)
 	return parse_sip_uri(rest, u, why);
 }
 
+static inline int pws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int sip_param_next(struct sip_str params, size_t *pos, struct sip_str *name,
+		   struct sip_str *val)
+{
+	const char *p = params.s;
+	size_t i = *pos, s, ne, vs, ve;
+	int quoted = 0;
+
+	while (i < params.len && (pws(p[i]) || p[i] == ';'))
+		i++;
+	if (i >= params.len)
+		return 0;
+	s = i;
+	while (i < params.len && p[i] != '=' && p[i] != ';' && !pws(p[i]))
+		i++;
+	ne = i;
+	while (i < params.len && pws(p[i]))
+		i++;
+	vs = ve = i;
+	if (i < params.len && p[i] == '=') {
+		for (i++; i < params.len && pws(p[i]); i++)
+			;
+		for (vs = i; i < params.len; i++) {
+			if (quoted && p[i] == '\\' && i + 1 < params.len)
+				i++;
+			else if (p[i] == '"')
+				quoted = !quoted;
+			else if (!quoted && p[i] == ';')
+				break;
+		}
+		for (ve = i; ve > vs && pws(p[ve - 1]); ve--)
+			;
+	}
+	if (i == s)
+		i++;	/* a stray character: step over it */
+	*name = (struct sip_str){ p + s, ne - s };
+	*val = (struct sip_str){ p + vs, ve - vs };
+	*pos = i;
+	return 1;
+}
+
 int sip_param_find(struct sip_str params, const char *name,
 		   struct sip_str *val)
 {
-	size_t nlen = strlen(name), i = 0;
+	size_t nlen = strlen(name), pos = 0;
+	struct sip_str n, v;
 
-	while (i < params.len) {
-		size_t s, ne, vs, ve;
-		int quoted = 0;
-		while (i < params.len && (params.s[i] == ' ' ||
-		       params.s[i] == '\t' || params.s[i] == '\r' ||
-		       params.s[i] == '\n' || params.s[i] == ';'))
-			i++;
-		s = i;
-		while (i < params.len && params.s[i] != '=' &&
-		       params.s[i] != ';' && params.s[i] != ' ' &&
-		       params.s[i] != '\t' && params.s[i] != '\r')
-			i++;
-		ne = i;
-		while (i < params.len && (params.s[i] == ' ' ||
-		       params.s[i] == '\t' || params.s[i] == '\r' ||
-		       params.s[i] == '\n'))
-			i++;
-		vs = ve = i;
-		if (i < params.len && params.s[i] == '=') {
-			i++;
-			while (i < params.len && (params.s[i] == ' ' ||
-			       params.s[i] == '\t' || params.s[i] == '\r' ||
-			       params.s[i] == '\n'))
-				i++;
-			vs = i;
-			for (; i < params.len; i++) {
-				char c = params.s[i];
-				if (quoted && c == '\\' && i + 1 < params.len)
-					i++;
-				else if (c == '"')
-					quoted = !quoted;
-				else if (!quoted && c == ';')
-					break;
-			}
-			ve = i;
-			while (ve > vs && (params.s[ve - 1] == ' ' ||
-			       params.s[ve - 1] == '\t' ||
-			       params.s[ve - 1] == '\r' ||
-			       params.s[ve - 1] == '\n'))
-				ve--;
-		}
-		if (ne - s == nlen && strncasecmp(params.s + s, name, nlen) == 0) {
-			*val = (struct sip_str){ params.s + vs, ve - vs };
+	while (sip_param_next(params, &pos, &n, &v))
+		if (n.len == nlen && strncasecmp(n.s, name, nlen) == 0) {
+			*val = v;
 			return 1;
 		}
-		if (i == s)
-			i++;
-	}
 	return 0;
 }
 

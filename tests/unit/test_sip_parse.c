@@ -160,6 +160,9 @@ static void t_addr_edges(void **st)
 	assert_int_equal(sip_addr_parse(SIP_STR("*"), SIP_ADDR_ALLOW_STAR, &a,
 					NULL), 0);
 	assert_true(a.star);
+	/* found by the fuzzer: parameters of a star Contact are an empty
+	 * slice with no pointer */
+	assert_false(sip_param_find(a.params, "expires", &a.tag));
 	assert_int_equal(sip_addr_parse(SIP_STR("*"), 0, &a, &why), EBADMSG);
 	assert_int_equal(sip_addr_parse(SIP_STR("<sip:a@b>;tag="), 0, &a,
 					&why), EBADMSG);
