@@ -272,6 +272,68 @@ static void t_bad_lines(void **st)
 	}
 }
 
+/* One header line added to a good OPTIONS: accepted (why == NULL) or
+ * rejected by sip_msg_check with a reason containing why. */
+static void t_header_edges(void **st)
+{
+	static const struct { const char *hdr; const char *why; } t[] = {
+		{ "Max-Forwards: 255", NULL },
+		{ "Max-Forwards: 256", "Bad Max-Forwards" },
+		{ "Max-Forwards: -1", "Bad Max-Forwards" },
+		{ "Max-Forwards: 7 8", "Bad Max-Forwards" },
+		{ "Expires: 4294967295", NULL },
+		{ "Expires: 4294967296", "Bad Expires" },
+		{ "Contact: *", NULL },
+		{ "Contact: <sip:a@127.0.0.1>;expires=4294967296", "Bad Contact" },
+		{ "Contact: <sip:a@127.0.0.1>;expires=60, <sip:b@127.0.0.1>;q=0.1",
+		  NULL },
+		{ "Contact: <sip:a@127.0.0.1>,", "Bad Contact" },
+		{ "Contact: sip:a@127.0.0.1, sip:b@127.0.0.1;x=y", NULL },
+		{ "Route: <sip:127.0.0.2;lr>, <sip:127.0.0.3;lr>", NULL },
+		{ "Route: sip:127.0.0.2;lr?x=y", "Bad Route" },
+		{ "Record-Route: <sip:127.0.0.2;lr", "Bad Record-Route" },
+		{ "Supported: path, 100rel", NULL },
+		{ "Supported: pa th", "Bad Supported" },
+		{ "Require: a/b", "Bad Require" },
+		{ "Proxy-Require: x y", "Bad Proxy-Require" },
+		{ "P-Asserted-Identity: <sip:100-1101-1201-1@127.0.0.1>, "
+		  "<tel:+10011011201>", NULL },
+		{ "P-Asserted-Identity: \"unterminated <sip:a@b>", "Bad P-Asserted" },
+		{ "Reason: SIP ;cause=487 ;text=\"x\"", NULL },
+		{ "Reason: ;cause=1", "Bad Reason" },
+		{ "Authorization: Digest username=\"a\"", NULL },
+		{ "Authorization: ", "Bad Authorization" },
+		{ "WWW-Authenticate: \"x\"", "Bad WWW-Authenticate" },
+		{ "Date: Sat, 21 Nov 2026 20:00:00 GMT", NULL },
+		{ "Date: Sat, 21 Nov 2026 20:00:00 CET", "Bad Date" },
+		{ "Content-Type: text/plain\r\nc: text/html", "Multiple Content-Type" },
+		{ "i: second-call-id", "Multiple Call-ID" },
+		{ "Via: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKx;ttl=1;maddr=127.0.0.1",
+		  NULL },
+		{ "Via: SIP/2.0/UDP 127.0.0.1;;branch=z9hG4bKx", "Bad Via" },
+		{ "v: SIP/2.0/UDP 127.0.0.1:0x;branch=z9hG4bKx", "Bad Via" },
+	};
+	(void)st;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char buf[1024];
+		struct sip_msg m;
+		struct sip_perr e = { 0 };
+		int n = snprintf(buf, sizeof(buf),
+			"OPTIONS sip:u@127.0.0.1 SIP/2.0\r\n"
+			"Via: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKe\r\n"
+			"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:u@127.0.0.1>\r\n"
+			"Call-ID: e@1\r\nCSeq: 1 OPTIONS\r\n%s\r\n"
+			"Content-Length: 0\r\n\r\n", t[i].hdr);
+		int rc = parse(buf, (size_t)n, &m, &e);
+		if (rc == 0)
+			rc = sip_msg_check(&m, &e);
+		if (t[i].why ? (rc == 0 || !strstr(e.reason, t[i].why)) : rc != 0)
+			fail_msg("case %zu (%s): rc %d %s", i, t[i].hdr, rc,
+				 rc ? e.reason : "accepted");
+	}
+}
+
 static void t_nul_laden(void **st)
 {
 	char buf[sizeof(invite)];
@@ -513,6 +575,7 @@ int main(void)
 		cmocka_unit_test(t_via_edges),
 		cmocka_unit_test(t_scalars),
 		cmocka_unit_test(t_bad_lines),
+		cmocka_unit_test(t_header_edges),
 		cmocka_unit_test(t_nul_laden),
 		cmocka_unit_test(t_truncated),
 		cmocka_unit_test(t_oversized),
