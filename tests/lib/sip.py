@@ -22,11 +22,19 @@ SIPP_TIMEOUT = 120          # hard bound on any one sipp run, seconds
 
 
 def free_udp_port():
-    """A UDP port on 127.0.0.1 that was free a moment ago (sipp and the
-    proxy use UDP)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+    """A port on 127.0.0.1 that was free a moment ago for both UDP and TCP
+    (sipp and the proxy use the same number for both)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            t.bind(('127.0.0.1', 0))
+            port = t.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                try:
+                    u.bind(('127.0.0.1', port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError('no free port')
 
 
 class Proxy:
@@ -115,6 +123,20 @@ class Sipp:
         m = re.findall(r'%s\s*\|\s*\d+\s*\|\s*(\d+)' % re.escape(what),
                        self.out)
         return int(m[-1]) if m else None
+
+    def lost_and_retrans(self):
+        """Sums of the 'Lost' and 'Retrans' columns of the final message
+        table (lines with an arrow and at least four counters)."""
+        lost = retrans = 0
+        table = self.out.rsplit('Messages  Retrans', 1)[-1]
+        for line in table.splitlines():
+            if '----' not in line or '>' not in line and '<' not in line:
+                continue
+            nums = [int(x) for x in re.findall(r'\b\d+\b', line)]
+            if len(nums) >= 4:
+                lost += nums[-1]
+                retrans += nums[1]
+        return lost, retrans
 
     def kill(self):
         if self.p.poll() is None:

@@ -7,7 +7,9 @@
  *
  *   sip-proxy -l 127.0.0.1:PORT -t 127.0.0.1:PORT [-T] [-v]
  *
- * -T also listens on TCP. Prints "ready" on stdout when listening; exits
+ * -T: listen on TCP too and forward everything over TCP (requests by
+ * connection reuse or a new connection; responses on the connection the
+ * request came in on). Prints "ready" on stdout when listening; exits
  * on SIGTERM/SIGINT after printing its counters. Loopback only by intent:
  * it refuses to bind or target other addresses. */
 #include <errno.h>
@@ -40,6 +42,7 @@ struct proxy {
 	struct sip_proxy_self self;
 	char host[64], rr[128];
 	unsigned port;
+	enum sip_proto proto;	/* how we forward */
 	struct sip_peer target;
 	char target_host[64];
 	unsigned target_port;
@@ -98,12 +101,12 @@ static int next_hop(struct proxy *p, struct sip_msg *m, struct sip_peer *to)
 	pos = 0;
 	if (i >= 0 && sip_hdr_next_value(m->hdrs[i].value, &pos, &v) == 1 &&
 	    sip_addr_parse(v, 0, &a, NULL) == 0)
-		return sip_peer_set(to, SIP_PROTO_UDP, a.uri.host,
+		return sip_peer_set(to, p->proto, a.uri.host,
 				    a.uri.port ? a.uri.port : 5060);
 	if (sip_uri_parse(m->ruri, &u, NULL) || u.scheme != SIP_SCHEME_SIP)
 		return EINVAL;
 	if (!is_self(p, &u))
-		return sip_peer_set(to, SIP_PROTO_UDP, u.host,
+		return sip_peer_set(to, p->proto, u.host,
 				    u.port ? u.port : 5060);
 	n = snprintf(ruri, sizeof(ruri), "sip:%.*s%s%s:%u", (int)u.user.len,
 		     u.user.s, u.has_user ? "@" : "", p->target_host,
@@ -126,8 +129,9 @@ static int prepare(struct proxy *p, struct sip_msg *m, struct sip_peer *to,
 	    (rc = sip_proxy_branch(m, branch, sizeof(branch))) != 0 ||
 	    (rc = next_hop(p, m, to)) != 0)
 		return rc;
-	k = snprintf(via, sizeof(via), "SIP/2.0/UDP %s:%u;branch=%s;rport",
-		     p->host, p->port, branch);
+	k = snprintf(via, sizeof(via), "SIP/2.0/%s %s:%u;branch=%s;rport",
+		     p->proto == SIP_PROTO_TCP ? "TCP" : "UDP", p->host, p->port,
+		     branch);
 	if ((rc = sip_msg_hdr_insert(m, 0, SIP_HDR_VIA, NULL, via,
 				     (size_t)k)) != 0)
 		return rc;
@@ -254,7 +258,7 @@ static void on_stray(void *arg, struct sip_msg *m, const struct sip_peer *from)
 	}
 	/* a 2xx retransmission: by the next Via (RFC 3581 aware) */
 	if (sip_proxy_response_target(m, &host, &port) ||
-	    sip_peer_set(&to, SIP_PROTO_UDP, host, port) ||
+	    sip_peer_set(&to, p->proto, host, port) ||
 	    strip_via(m, out, &n) || sip_tp_send(p->tp, &to, out, n))
 		return;
 	p->stray_fwd++;
@@ -324,7 +328,7 @@ static void run(struct proxy *p)
 
 int main(int argc, char **argv)
 {
-	struct proxy p = { 0 };
+	struct proxy p = { .proto = SIP_PROTO_UDP };
 	struct sip_tp_cfg cfg = { .udp = 1 };
 	struct sip_tsx_cfg tcfg = { .auto_100 = 1 };
 	int c, rc;
@@ -338,6 +342,7 @@ int main(int argc, char **argv)
 			continue;
 		if (c == 'T') {
 			cfg.tcp = 1;
+			p.proto = SIP_PROTO_TCP;
 			continue;
 		}
 		if (c == 'v')
@@ -354,7 +359,7 @@ int main(int argc, char **argv)
 	snprintf(p.rr, sizeof(p.rr), "<sip:%s:%u;lr>", p.host, p.port);
 	cfg.host = p.host;
 	cfg.port = p.port;
-	if (sip_peer_set(&p.target, SIP_PROTO_UDP, (struct sip_str){
+	if (sip_peer_set(&p.target, p.proto, (struct sip_str){
 		p.target_host, strlen(p.target_host) }, p.target_port))
 		fatalx("bad target");
 	if ((rc = ev_loop_new(&p.loop)) != 0 ||
