@@ -41,6 +41,8 @@ struct sip_tp {
 	uint32_t next_id;
 	struct sip_tp_stats st;
 	struct sip_msg msg;	/* the message handed to cb */
+	unsigned tokens;	/* answers left in the bucket */
+	uint64_t refilled;	/* loop time of the last refill */
 	char *udp_buf;
 };
 
@@ -170,6 +172,23 @@ int sip_msg_via_received(struct sip_msg *m, const struct sip_peer *src)
 
 /* ---- receiving ---- */
 
+/* Token bucket: answers_per_s per second, the same as burst. */
+static int answer_allowed(struct sip_tp *tp)
+{
+	uint64_t now = ev_now(tp->loop), add;
+
+	add = (now - tp->refilled) * tp->cfg.answers_per_s / 1000;
+	if (add) {
+		tp->tokens = tp->tokens + add > tp->cfg.answers_per_s ?
+			     tp->cfg.answers_per_s : tp->tokens + (unsigned)add;
+		tp->refilled = now;
+	}
+	if (!tp->tokens)
+		return 0;
+	tp->tokens--;
+	return 1;
+}
+
 static void answer_bad(struct sip_tp *tp, const struct sip_msg *m,
 		       const struct sip_perr *e, const struct sip_peer *from)
 {
@@ -179,6 +198,10 @@ static void answer_bad(struct sip_tp *tp, const struct sip_msg *m,
 	if (!m->is_request || m->method == SIP_ACK || e->status < 400 ||
 	    sip_msg_hdr_find(m, SIP_HDR_VIA, 0) < 0) {
 		tp->st.rx_dropped++;
+		return;
+	}
+	if (!answer_allowed(tp)) {
+		tp->st.answers_limited++;
 		return;
 	}
 	if (sip_response_write(m, e->status, e->reason, NULL, NULL,
@@ -540,6 +563,8 @@ static void apply_defaults(struct sip_tp_cfg *c)
 		c->max_conns = 256;
 	if (!c->max_outq)
 		c->max_outq = 256 * 1024;
+	if (!c->answers_per_s)
+		c->answers_per_s = 50;
 }
 
 static int open_sockets(struct sip_tp *tp)
@@ -582,6 +607,8 @@ int sip_tp_open(struct ev_loop *loop, const struct sip_tp_cfg *cfg,
 	tp->cb = cb;
 	tp->arg = arg;
 	tp->udp_fd = tp->tcp_fd = -1;
+	tp->tokens = tp->cfg.answers_per_s;
+	tp->refilled = ev_now(loop);
 	tp->udp_buf = malloc(UDP_MAX + 1);
 	rc = tp->udp_buf ? open_sockets(tp) : ENOMEM;
 	if (rc) {

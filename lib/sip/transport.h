@@ -2,7 +2,8 @@
  *
  * A transport binds one address and port for UDP and/or TCP. Each received
  * message is parsed and checked (sip_msg_parse + sip_msg_check); a request
- * that fails gets the 400/505/513 answer with the reason from the parser,
+ * that fails gets the 400/505/513 answer with the reason from the parser
+ * (at most answers_per_s of them: a token bucket on the loop's clock),
  * anything else bad is dropped; both are counted. Requests get RFC 3581
  * received/rport in their top Via before the callback sees them.
  *
@@ -42,12 +43,14 @@ struct sip_tp_cfg {
 	unsigned idle_ms;	/* TCP idle limit; default 300000 */
 	unsigned max_conns;	/* default 256 */
 	size_t max_outq;	/* default 256 KiB */
+	unsigned answers_per_s;	/* 400s sent per second, burst the same;
+				   default 50 (no reflection floods) */
 };
 
 struct sip_tp_stats {
 	uint64_t rx_msgs, rx_bad, rx_dropped, tx_answers, rx_pings;
 	uint64_t conns_accepted, conns_opened, conns_closed, conns_idle;
-	uint64_t conns_refused, tx_errors;
+	uint64_t conns_refused, tx_errors, answers_limited;
 };
 
 struct sip_tp;

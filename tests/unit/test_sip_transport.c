@@ -171,6 +171,48 @@ static void t_udp_bad_request_gets_400(void **st)
 	ev_loop_free(l);
 }
 
+static uint64_t frozen_clock(void *arg)
+{
+	return *(uint64_t *)arg;
+}
+
+/* With the clock stopped, exactly answers_per_s bad requests are answered
+ * and the rest only counted; once the clock moves, answers resume. */
+static void t_udp_answers_are_rate_limited(void **st)
+{
+	static const char bad[] = "OPTIONS sip:x@127.0.0.1 SIP/3.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKt3\r\n"
+		"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\n"
+		"Call-ID: t3@127.0.0.1\r\nCSeq: 1 OPTIONS\r\n\r\n";
+	struct ev_loop *l;
+	struct rx r = { 0 };
+	struct sip_tp_cfg cfg = { .udp = 1, .answers_per_s = 5 };
+	struct sip_tp *tp;
+	uint64_t t = 1000;
+	int fd;
+	(void)st;
+
+	assert_int_equal(ev_loop_new(&l), 0);
+	ev_set_clock(l, frozen_clock, &t);
+	tp = open_tp(l, &r, &cfg);
+	fd = sock_to(SOCK_DGRAM, sip_tp_port(tp, SIP_PROTO_UDP));
+	for (int i = 0; i < 20; i++)
+		assert_true(send(fd, bad, sizeof(bad) - 1, 0) > 0);
+	for (int i = 0; i < 100 && sip_tp_stats(tp)->rx_bad < 20; i++)
+		ev_run_once(l, 10);
+	assert_int_equal(sip_tp_stats(tp)->rx_bad, 20);
+	assert_int_equal(sip_tp_stats(tp)->tx_answers, 5);
+	assert_int_equal(sip_tp_stats(tp)->answers_limited, 15);
+	t += 1000;	/* a second later: the bucket is full again */
+	assert_true(send(fd, bad, sizeof(bad) - 1, 0) > 0);
+	for (int i = 0; i < 100 && sip_tp_stats(tp)->rx_bad < 21; i++)
+		ev_run_once(l, 10);
+	assert_int_equal(sip_tp_stats(tp)->tx_answers, 6);
+	close(fd);
+	sip_tp_close(tp);
+	ev_loop_free(l);
+}
+
 static void t_tcp_bytewise_and_reuse(void **st)
 {
 	struct ev_loop *l;
@@ -350,6 +392,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_udp_received_rport),
 		cmocka_unit_test(t_udp_bad_request_gets_400),
+		cmocka_unit_test(t_udp_answers_are_rate_limited),
 		cmocka_unit_test(t_tcp_bytewise_and_reuse),
 		cmocka_unit_test(t_tcp_limits),
 		cmocka_unit_test(t_tcp_outgoing_reuse),
