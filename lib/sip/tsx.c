@@ -173,6 +173,18 @@ static void start_retr(struct sip_tsx *t)
 	arm(t, &t->retr, on_retr, t->interval);
 }
 
+/* Timer C: the TU cancels; we give the final 64*T1 more (like B). */
+static void on_timer_c(struct ev_loop *loop, struct ev_timer *tm, void *arg)
+{
+	struct sip_tsx *t = arg;
+	(void)loop;
+	(void)tm;
+
+	arm(t, &t->tmo, on_timeout, 64 * t->l->cfg.t1);
+	if (t->l->ops->expired)
+		t->l->ops->expired(t->l->arg, t);
+}
+
 static void start_timeout(struct sip_tsx *t)
 {
 	arm(t, &t->tmo, on_timeout, 64 * t->l->cfg.t1);
@@ -276,8 +288,9 @@ static void client_response(struct sip_tsx *t, struct sip_msg *m)
 	}
 	if (!final) {
 		if (t->kind == SIP_TSX_UAC_INVITE) {
+			/* A and B stop; C (re)starts with each provisional */
 			ev_timer_stop(t->l->loop, &t->retr);
-			ev_timer_stop(t->l->loop, &t->tmo);
+			arm(t, &t->tmo, on_timer_c, t->l->cfg.timer_c);
 		}
 		t->state = SIP_TSX_PROCEEDING;
 		ops->response(t->l->arg, t, m);
@@ -453,6 +466,8 @@ int sip_tsx_layer_new(struct ev_loop *loop, const struct sip_tsx_cfg *cfg,
 		l->cfg.t4 = 5000;
 	if (!l->cfg.max_tsx)
 		l->cfg.max_tsx = 65536;
+	if (!l->cfg.timer_c)
+		l->cfg.timer_c = 180000;
 	l->ops = ops;
 	l->arg = arg;
 	*out = l;

@@ -50,12 +50,18 @@ struct sip_tsx_ops {
 		      const struct sip_peer *from);
 	/* t ends (after its last timer); t is freed when this returns. */
 	void (*terminated)(void *arg, struct sip_tsx *t, enum sip_tsx_end why);
+	/* Timer C (RFC 3261 16.6 step 11) fired on client INVITE t: no
+	 * provisional for timer_c ms. The TU should CANCEL it; t waits 64*T1
+	 * more for a final, then ends with SIP_TSX_END_TIMEOUT. May be NULL. */
+	void (*expired)(void *arg, struct sip_tsx *t);
 };
 
 struct sip_tsx_cfg {
 	unsigned t1, t2, t4;	/* ms; defaults 500, 4000, 5000 */
 	unsigned max_tsx;	/* default 65536; beyond it: 503 / ENOSPC */
 	int auto_100;		/* answer a new INVITE with 100 Trying */
+	unsigned timer_c;	/* ms, client INVITE in Proceeding; default
+				   180000 (more than 3 minutes, 16.8) */
 };
 
 /* Returns 0, ENOMEM. */

@@ -14,13 +14,13 @@ from sip import Proxy, Sipp, free_udp_port, udp_exchange  # noqa: E402
 
 
 def call_round(calls, uac_scen='uac', uas_scen='uas', uac_extra=(),
-               uas_extra=(), tcp=False):
+               uas_extra=(), tcp=False, timer_c_ms=None):
     """Run `calls` calls UAC -> proxy -> UAS (all legs over TCP when tcp);
     return (uac, uas, counters)."""
     uas_port, uac_port = free_udp_port(), free_udp_port()
     if tcp:
         uac_extra, uas_extra = ('-t', 't1') + uac_extra, ('-t', 't1') + uas_extra
-    with Proxy(uas_port, tcp=tcp) as px:
+    with Proxy(uas_port, tcp=tcp, timer_c_ms=timer_c_ms) as px:
         uas = Sipp.uas(uas_port, calls, uas_scen, uas_extra)
         try:
             uac = Sipp.uac(px.port, uac_port, calls, uac_scen, uac_extra)
@@ -58,6 +58,15 @@ def cancel_before_answer(ctx):
     _, _, c = call_round(10, 'uac_cancel', 'uas_cancel')
     check_eq(c['answered'], '10', 'CANCELs answered 200 by the proxy')
     check_eq(c['timeouts'], '0', 'no transaction timed out')
+
+
+@case
+def timer_c_cancels_a_callee_ringing_too_long(ctx):
+    # The UAS rings and never answers; after timer C (1 s here) the proxy
+    # sends CANCEL, the UAS answers 487, and the UAC gets the 487.
+    _, _, c = call_round(5, 'uac_ring', 'uas_cancel', timer_c_ms=1000)
+    check_eq(c['forwarded'], '5', 'INVITEs forwarded')
+    check_eq(c['answered'], '0', 'the proxy answered nothing itself')
 
 
 @case

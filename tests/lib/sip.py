@@ -40,11 +40,13 @@ def free_udp_port():
 class Proxy:
     """The test proxy on 127.0.0.1:port forwarding to 127.0.0.1:target."""
 
-    def __init__(self, target_port, tcp=False):
+    def __init__(self, target_port, tcp=False, timer_c_ms=None):
         self.port = free_udp_port()
         args = [os.path.join(BUILD, 'tests', 'sip', 'sip-proxy'),
                 '-l', '127.0.0.1:%d' % self.port,
                 '-t', '127.0.0.1:%d' % target_port] + (['-T'] if tcp else [])
+        if timer_c_ms:
+            args += ['-C', str(timer_c_ms)]
         self.p = subprocess.Popen(args, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         line = self.p.stdout.readline()

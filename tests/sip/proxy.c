@@ -5,8 +5,9 @@
  * a client transaction timeout becomes 408; ACKs for 2xx and stray
  * responses are forwarded statelessly (RFC 3261 16.7, 16.11).
  *
- *   sip-proxy -l 127.0.0.1:PORT -t 127.0.0.1:PORT [-T] [-v]
+ *   sip-proxy -l 127.0.0.1:PORT -t 127.0.0.1:PORT [-T] [-C ms] [-v]
  *
+ * -C: timer C in ms (how long a callee may ring before the proxy cancels).
  * -T: listen on TCP too and forward everything over TCP (requests by
  * connection reuse or a new connection; responses on the connection the
  * request came in on). Prints "ready" on stdout when listening; exits
@@ -286,8 +287,17 @@ static void on_terminated(void *arg, struct sip_tsx *t, enum sip_tsx_end why)
 		free(f);
 }
 
+/* Timer C: the callee rang too long; cancel it (the 487 goes upstream). */
+static void on_expired(void *arg, struct sip_tsx *t)
+{
+	struct fwd *f = sip_tsx_user(t);
+
+	if (f && !f->final_sent)
+		send_cancel(arg, f);
+}
+
 static const struct sip_tsx_ops ops = { send_cb, on_request, on_response,
-					on_stray, on_terminated };
+					on_stray, on_terminated, on_expired };
 
 static void on_msg(void *arg, struct sip_msg *m, const struct sip_peer *from)
 {
@@ -313,7 +323,7 @@ static int parse_hostport(const char *s, char *host, size_t cap,
 static void usage(void)
 {
 	fprintf(stderr, "usage: sip-proxy -l 127.x.x.x:port -t 127.x.x.x:port"
-		" [-T] [-v]\n");
+		" [-T] [-C ms] [-v]\n");
 	exit(2);
 }
 
@@ -333,7 +343,7 @@ int main(int argc, char **argv)
 	struct sip_tsx_cfg tcfg = { .auto_100 = 1 };
 	int c, rc;
 
-	while ((c = getopt(argc, argv, "l:t:Tv")) != -1) {
+	while ((c = getopt(argc, argv, "l:t:TC:v")) != -1) {
 		if (c == 'l' && !parse_hostport(optarg, p.host, sizeof(p.host),
 						&p.port))
 			continue;
@@ -343,6 +353,10 @@ int main(int argc, char **argv)
 		if (c == 'T') {
 			cfg.tcp = 1;
 			p.proto = SIP_PROTO_TCP;
+			continue;
+		}
+		if (c == 'C') {
+			tcfg.timer_c = (unsigned)strtoul(optarg, NULL, 10);
 			continue;
 		}
 		if (c == 'v')

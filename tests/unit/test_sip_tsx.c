@@ -73,8 +73,19 @@ static void op_terminated(void *arg, struct sip_tsx *t, enum sip_tsx_end why)
 	ended_at = now;
 }
 
+static unsigned nexpired;
+static uint64_t expired_at;
+
+static void op_expired(void *arg, struct sip_tsx *t)
+{
+	(void)arg;
+	(void)t;
+	nexpired++;
+	expired_at = now;
+}
+
 static const struct sip_tsx_ops ops = { op_send, op_request, op_response,
-					op_stray, op_terminated };
+					op_stray, op_terminated, op_expired };
 
 static struct ev_loop *loop;
 static struct sip_tsx_layer *layer;
@@ -82,9 +93,10 @@ static struct sip_peer udp, tcp;
 
 static int setup(void **st)
 {
-	struct sip_tsx_cfg cfg = { .auto_100 = 1 };
+	struct sip_tsx_cfg cfg = { .auto_100 = 1, .timer_c = 10000 };
 	(void)st;
 	now = 0;
+	nexpired = 0;
 	nsent = nresp = nstray = nreq = 0;
 	ended = end_why = 0;
 	last_server = NULL;
@@ -274,6 +286,29 @@ static void t_uac_invite_2xx_ends(void **st)
 	assert_int_equal(nstray, 1);
 }
 
+static void t_uac_invite_timer_c(void **st)
+{
+	struct sip_tsx *t;
+	struct sip_msg r;
+	char buf[1024], rb[4096];
+	size_t n;
+	(void)st;
+
+	mkreq("INVITE", "z9hG4bKc9", buf, &n);
+	assert_int_equal(sip_tsx_client(layer, buf, n, &udp, NULL, &t), 0);
+	run_to(100);
+	mkresp(buf, n, 180, &r, rb);
+	assert_int_equal(sip_tsx_layer_recv(layer, &r, &udp), 0);
+	run_to(5000);
+	assert_int_equal(sip_tsx_layer_recv(layer, &r, &udp), 0); /* resets C */
+	run_to(60000);
+	assert_int_equal(nexpired, 1);
+	assert_int_equal(expired_at, 15000);	/* 10 s after the last 180 */
+	assert_int_equal(ended_at, 47000);	/* then 64*T1 for a final */
+	assert_int_equal(end_why, SIP_TSX_END_TIMEOUT);
+	assert_int_equal(nsent, 1);		/* no timer A after the 1xx */
+}
+
 static void t_uac_tcp_timeout(void **st)
 {
 	struct sip_tsx *t;
@@ -456,6 +491,7 @@ int main(void)
 		T(t_uac_invite_timeout), T(t_uac_noninvite_timeout),
 		T(t_uac_noninvite_proceeding), T(t_uac_invite_486_acks),
 		T(t_uac_invite_2xx_ends), T(t_uac_tcp_timeout),
+		T(t_uac_invite_timer_c),
 		T(t_uas_invite_486_no_ack), T(t_uas_invite_486_acked),
 		T(t_uas_invite_2xx_and_ack), T(t_uas_noninvite),
 		T(t_cancel_matches_invite), T(t_rfc2543_matching),
