@@ -97,6 +97,9 @@ def busy_and_cancel_over_tcp(ctx):
     check_eq(c['answered'], '5', 'CANCELs answered over TCP')
 
 
+_branch = [0]
+
+
 def bad_request(port, first_line, extra_headers='', cseq='1 OPTIONS',
                 max_forwards='70'):
     """A request with its own branch (a new transaction each time)."""
