@@ -656,30 +656,27 @@ static ssize_t header_end(const char *buf, size_t len)
 	return -1;
 }
 
-/* Content-Length of a raw header block, looked up without a full parse. */
+/* Content-Length of a raw header block: the header lines are split (not
+ * their values) into a scratch message. EMSGSIZE for too many headers. */
 static int frame_content_length(const char *buf, size_t hlen, uint64_t *cl)
 {
-	struct sip_msg *m = NULL;
+	const char *p = buf, *end = buf + hlen;
 	struct sip_msg tmp;
 	struct sip_perr err;
+	size_t full;
 	int64_t v;
 	int rc;
 
-	m = &tmp;
-	msg_reset(m, buf);
-	{
-		const char *p = buf, *end = buf + hlen;
-		size_t full;
-		while (p < end && (*p == '\r' || *p == '\n'))
-			p++;
-		if (line_len(p, end, &full) < 0)
-			return EBADMSG;
-		p += full;
-		rc = parse_headers(m, &p, end, 1, &err);
-		if (rc)
-			return rc == EMSGSIZE ? EMSGSIZE : EBADMSG;
-	}
-	rc = content_length(m, &v, &err);
+	msg_reset(&tmp, buf);
+	while (p < end && (*p == '\r' || *p == '\n'))
+		p++;
+	if (line_len(p, end, &full) < 0)
+		return EBADMSG;
+	p += full;
+	rc = parse_headers(&tmp, &p, end, 1, &err);
+	if (rc)
+		return rc == EMSGSIZE ? EMSGSIZE : EBADMSG;
+	rc = content_length(&tmp, &v, &err);
 	if (rc)
 		return rc;
 	*cl = v < 0 ? 0 : (uint64_t)v;
