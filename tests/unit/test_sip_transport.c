@@ -349,6 +349,37 @@ static void t_tcp_outgoing_reuse(void **st)
 	ev_loop_free(l);
 }
 
+/* A TCP send to a port where nobody listens: queued, then the refused
+ * connection is closed and counted, and nothing is left open. */
+static void t_tcp_connect_refused(void **st)
+{
+	struct ev_loop *l;
+	struct rx r = { 0 };
+	struct sip_tp_cfg cfg = { .tcp = 1 };
+	struct sip_tp *tp;
+	struct sip_peer to;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	(void)st;
+
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	getsockname(fd, (struct sockaddr *)&a, &al);
+	close(fd);	/* the port is now closed */
+	assert_int_equal(ev_loop_new(&l), 0);
+	tp = open_tp(l, &r, &cfg);
+	assert_int_equal(sip_peer_set(&to, SIP_PROTO_TCP, SIP_STR("127.0.0.1"),
+				      ntohs(a.sin_port)), 0);
+	assert_int_equal(sip_tp_send(tp, &to, options, sizeof(options) - 1), 0);
+	for (int i = 0; i < 300 && sip_tp_conns(tp); i++)
+		ev_run_once(l, 10);
+	assert_int_equal(sip_tp_conns(tp), 0);
+	assert_int_equal(sip_tp_stats(tp)->tx_errors, 1);
+	sip_tp_close(tp);
+	ev_loop_free(l);
+}
+
 static void t_via_received_multi(void **st)
 {
 	static const char msg[] = "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n"
@@ -397,6 +428,7 @@ int main(void)
 		cmocka_unit_test(t_tcp_limits),
 		cmocka_unit_test(t_tcp_outgoing_reuse),
 		cmocka_unit_test(t_via_received_multi),
+		cmocka_unit_test(t_tcp_connect_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
