@@ -5,12 +5,13 @@
 # network. Bounded: three 2-second runs per mode, callgrind on 20000.
 #
 #   bench/sip_bench.sh            (builds build/rel/bench/sip_bench)
+#   BENCH_CPU=1 bench/sip_bench.sh  (pin to another core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make --no-print-directory build/rel/bench/sip_bench >/dev/null
 b=build/rel/bench/sip_bench
 pin=""
-command -v taskset >/dev/null && pin="taskset -c 0"
+command -v taskset >/dev/null && pin="taskset -c ${BENCH_CPU:-0}"
 for mode in parse check proxy; do
   for i in 1 2 3; do $pin $b $mode; done
 done
