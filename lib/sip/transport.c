@@ -217,7 +217,8 @@ static void deliver(struct sip_tp *tp, const char *buf, size_t len,
 	struct sip_msg *m = &tp->msg;
 	struct sip_perr e = { 0 };
 
-	if (sip_msg_parse(m, buf, len, flags, &e) || sip_msg_check(m, &e)) {
+	if (sip_msg_parse(m, buf, len, flags, &e) ||
+	    (!tp->cfg.lazy && sip_msg_check(m, &e))) {
 		tp->st.rx_bad++;
 		answer_bad(tp, m, &e, from);
 		return;

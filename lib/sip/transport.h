@@ -45,6 +45,9 @@ struct sip_tp_cfg {
 	size_t max_outq;	/* default 256 KiB */
 	unsigned answers_per_s;	/* 400s sent per second, burst the same;
 				   default 50 (no reflection floods) */
+	int lazy;		/* skip sip_msg_check: only the start line,
+				   header names and framing are checked, and
+				   the TU parses the values it reads */
 };
 
 struct sip_tp_stats {

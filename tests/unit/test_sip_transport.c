@@ -168,6 +168,15 @@ static void t_udp_bad_request_gets_400(void **st)
 	assert_int_equal(sip_tp_stats(tp)->tx_answers, 1);
 	close(fd);
 	sip_tp_close(tp);
+	/* lazy: the CSeq is not looked at, so the request reaches the TU */
+	cfg.lazy = 1;
+	tp = open_tp(l, &r, &cfg);
+	fd = sock_to(SOCK_DGRAM, sip_tp_port(tp, SIP_PROTO_UDP));
+	assert_true(send(fd, bad, sizeof(bad) - 1, 0) > 0);
+	spin(l, &r.n);
+	assert_int_equal(sip_tp_stats(tp)->rx_bad, 0);
+	close(fd);
+	sip_tp_close(tp);
 	ev_loop_free(l);
 }
 
