@@ -190,12 +190,13 @@ static void start_timeout(struct sip_tsx *t)
 	arm(t, &t->tmo, on_timeout, 64 * t->l->cfg.t1);
 }
 
-/* Enter a waiting state that ends the transaction after ms (D, I, J, K);
- * zero over TCP. */
+/* Enter a waiting state that ends the transaction after ms: D, I, J, K
+ * (zero over TCP) or L, M (RFC 6026: on every transport). */
 static void linger(struct sip_tsx *t, enum sip_tsx_state st, unsigned ms)
 {
 	t->state = st;
-	end_in(t, t->reliable ? 0 : ms, SIP_TSX_END_DONE);
+	end_in(t, t->reliable && st != SIP_TSX_ACCEPTED ? 0 : ms,
+	       SIP_TSX_END_DONE);
 }
 
 /* ---- creation ---- */
@@ -281,6 +282,11 @@ static void client_response(struct sip_tsx *t, struct sip_msg *m)
 	const struct sip_tsx_ops *ops = t->l->ops;
 	int final = m->status >= 200;
 
+	if (t->state == SIP_TSX_ACCEPTED) {
+		if (m->status >= 200 && m->status < 300)
+			ops->response(t->l->arg, t, m);	/* RFC 6026 */
+		return;
+	}
 	if (t->state == SIP_TSX_COMPLETED) {
 		if (t->kind == SIP_TSX_UAC_INVITE && final)
 			resend(t);	/* the final again: ACK again */
@@ -300,7 +306,7 @@ static void client_response(struct sip_tsx *t, struct sip_msg *m)
 	ev_timer_stop(t->l->loop, &t->tmo);
 	ops->response(t->l->arg, t, m);
 	if (t->kind == SIP_TSX_UAC_INVITE && m->status < 300)
-		end_now(t, SIP_TSX_END_DONE);
+		linger(t, SIP_TSX_ACCEPTED, 64 * t->l->cfg.t1);	/* M */
 	else if (t->kind == SIP_TSX_UAC_INVITE)
 		client_invite_final(t, m);
 	else
@@ -376,9 +382,10 @@ static int recv_request(struct sip_tsx_layer *l, struct sip_msg *m,
 		return EBADMSG;
 	t = find(l, k.hash, 0);
 	if (m->method == SIP_ACK) {
-		if (t && t->kind == SIP_TSX_UAS_INVITE)
+		if (t && t->kind == SIP_TSX_UAS_INVITE &&
+		    t->state != SIP_TSX_ACCEPTED)
 			server_ack(t);
-		else
+		else	/* a 2xx ACK: the TU's (RFC 6026 Accepted too) */
 			l->ops->stray(l->arg, m, from);
 		return 0;
 	}
@@ -418,6 +425,9 @@ int sip_tsx_respond(struct sip_tsx *t, const char *resp, size_t len)
 		return EINVAL;
 	if (sip_msg_parse(&m, resp, len, SIP_PARSE_STREAM, &e) || m.is_request)
 		return EINVAL;
+	if (t->state == SIP_TSX_ACCEPTED)	/* only more 2xx (RFC 6026) */
+		return m.status >= 200 && m.status < 300 ?
+		       t->l->ops->send(t->l->arg, &t->peer, resp, len) : EINVAL;
 	if ((rc = store_out(t, resp, len)) != 0 || (rc = resend(t)) != 0)
 		return rc;
 	if (m.status < 200) {
@@ -425,7 +435,7 @@ int sip_tsx_respond(struct sip_tsx *t, const char *resp, size_t len)
 	} else if (t->kind == SIP_TSX_UAS) {
 		linger(t, SIP_TSX_COMPLETED, 64 * t->l->cfg.t1);	/* J */
 	} else if (m.status < 300) {
-		end_now(t, SIP_TSX_END_DONE);
+		linger(t, SIP_TSX_ACCEPTED, 64 * t->l->cfg.t1);	/* L */
 	} else {
 		t->state = SIP_TSX_COMPLETED;
 		start_retr(t);		/* G */

@@ -10,6 +10,11 @@
  * its transaction ended, an ACK for a 2xx, a response to nobody) goes to
  * ops->stray for the TU to handle statelessly.
  *
+ * INVITE transactions that saw a 2xx stay in the Accepted state of RFC
+ * 6026 for 64*T1 (timers L and M): a server one absorbs retransmitted
+ * INVITEs and lets the TU send more 2xx, a client one hands further 2xx
+ * to ops->response (a proxy forwards them).
+ *
  * Retransmissions and timeouts run only over UDP; over TCP the timers that
  * wait for stragglers (D, I, J, K) are zero, as the RFC says.
  *
@@ -26,7 +31,7 @@
 enum sip_tsx_kind { SIP_TSX_UAC_INVITE, SIP_TSX_UAC, SIP_TSX_UAS_INVITE,
 		    SIP_TSX_UAS };
 enum sip_tsx_state { SIP_TSX_CALLING, SIP_TSX_TRYING, SIP_TSX_PROCEEDING,
-		     SIP_TSX_COMPLETED, SIP_TSX_CONFIRMED,
+		     SIP_TSX_COMPLETED, SIP_TSX_CONFIRMED, SIP_TSX_ACCEPTED,
 		     SIP_TSX_TERMINATED };
 /* Why a transaction ended (ops->terminated). */
 enum sip_tsx_end { SIP_TSX_END_DONE, SIP_TSX_END_TIMEOUT,
@@ -43,7 +48,8 @@ struct sip_tsx_ops {
 	/* A new server transaction for request m (valid during the call). */
 	void (*request)(void *arg, struct sip_tsx *t, struct sip_msg *m,
 			const struct sip_peer *from);
-	/* A response for client transaction t (1xx, and the first final). */
+	/* A response for client transaction t (1xx, the first final, and
+	 * further 2xx to an INVITE in Accepted). */
 	void (*response)(void *arg, struct sip_tsx *t, struct sip_msg *m);
 	/* A message no transaction matched. */
 	void (*stray)(void *arg, struct sip_msg *m,
@@ -87,9 +93,9 @@ int sip_tsx_client(struct sip_tsx_layer *l, const char *req, size_t len,
 
 /* Send a response on server transaction t: a whole message whose Via,
  * CSeq etc. match the request. Moves the state machine (a 2xx to INVITE
- * ends the transaction: the TU or the other end retransmits it). Returns
- * 0, EINVAL (t is not a server transaction or has a final already), or the
- * send error. */
+ * moves to Accepted, where only more 2xx may be sent: the TU or the other
+ * end retransmits them). Returns 0, EINVAL (t is not a server transaction,
+ * or has a final already), or the send error. */
 int sip_tsx_respond(struct sip_tsx *t, const char *resp, size_t len);
 
 /* The server INVITE transaction that a CANCEL (or ACK) names, or NULL. */

@@ -222,6 +222,23 @@ static int strip_via(struct sip_msg *m, char *out, size_t *n)
 	return sip_msg_serialize(m, out, BUF, n);
 }
 
+/* A response without a server transaction: by the next Via (16.11,
+ * RFC 3581 aware). */
+static void forward_response(struct proxy *p, struct sip_msg *m)
+{
+	struct sip_peer to;
+	struct sip_str host;
+	unsigned port;
+	char out[BUF];
+	size_t n;
+
+	if (sip_proxy_response_target(m, &host, &port) ||
+	    sip_peer_set(&to, p->proto, host, port) ||
+	    strip_via(m, out, &n) || sip_tp_send(p->tp, &to, out, n))
+		return;
+	p->stray_fwd++;
+}
+
 static void on_response(void *arg, struct sip_tsx *t, struct sip_msg *m)
 {
 	struct proxy *p = arg;
@@ -235,9 +252,14 @@ static void on_response(void *arg, struct sip_tsx *t, struct sip_msg *m)
 		f->got_1xx = 1;
 	if (f->cancel_pending && m->status < 200)
 		send_cancel(p, f);
-	if (m->status == 100 || !f->srv || strip_via(m, out, &n))
+	if (m->status == 100)
 		return;
-	if (sip_tsx_respond(f->srv, out, n) == 0 && m->status >= 200)
+	if (!f->srv) {		/* a late 2xx: the server side is gone */
+		forward_response(p, m);
+		return;
+	}
+	if (strip_via(m, out, &n) == 0 &&
+	    sip_tsx_respond(f->srv, out, n) == 0 && m->status >= 200)
 		f->final_sent = 1;
 }
 
@@ -245,8 +267,6 @@ static void on_stray(void *arg, struct sip_msg *m, const struct sip_peer *from)
 {
 	struct proxy *p = arg;
 	struct sip_peer to;
-	struct sip_str host;
-	unsigned port;
 	char out[BUF];
 	size_t n;
 	(void)from;
@@ -257,12 +277,7 @@ static void on_stray(void *arg, struct sip_msg *m, const struct sip_peer *from)
 			p->stray_fwd++;
 		return;
 	}
-	/* a 2xx retransmission: by the next Via (RFC 3581 aware) */
-	if (sip_proxy_response_target(m, &host, &port) ||
-	    sip_peer_set(&to, p->proto, host, port) ||
-	    strip_via(m, out, &n) || sip_tp_send(p->tp, &to, out, n))
-		return;
-	p->stray_fwd++;
+	forward_response(p, m);
 }
 
 static void on_terminated(void *arg, struct sip_tsx *t, enum sip_tsx_end why)

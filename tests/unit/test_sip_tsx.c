@@ -279,9 +279,14 @@ static void t_uac_invite_2xx_ends(void **st)
 	mkresp(buf, n, 200, &r, rb);
 	assert_int_equal(sip_tsx_layer_recv(layer, &r, &tcp), 0);
 	assert_int_equal(nresp, 2);
-	run_to(5100);
+	assert_int_equal(sip_tsx_state(t), SIP_TSX_ACCEPTED);
+	/* RFC 6026: a 2xx retransmission in Accepted goes to the TU */
+	assert_int_equal(sip_tsx_layer_recv(layer, &r, &tcp), 0);
+	assert_int_equal(nresp, 3);
+	run_to(40000);
 	assert_int_equal(ended, 1);
-	/* a 2xx retransmission now matches nothing: the TU gets it */
+	assert_int_equal(ended_at, 37000);	/* timer M = 64*T1, even on TCP */
+	/* after it, a 2xx matches nothing: the TU gets it as stray */
 	assert_int_equal(sip_tsx_layer_recv(layer, &r, &tcp), 0);
 	assert_int_equal(nstray, 1);
 }
@@ -388,11 +393,30 @@ static void t_uas_invite_2xx_and_ack(void **st)
 	mkreq("INVITE", "z9hG4bKs3", buf, &n);
 	feed(buf, n, &udp);
 	respond(last_server, 200);
-	run_to(100);
-	assert_int_equal(ended, 1);
+	assert_int_equal(nsent, 2);			/* 100, 200 */
+	assert_int_equal(sip_tsx_state(last_server), SIP_TSX_ACCEPTED);
+	feed(buf, n, &udp);	/* RFC 6026: INVITE retransmission absorbed */
+	assert_int_equal(nreq, 1);
+	assert_int_equal(nsent, 2);			/* the TU resends 2xx */
+	respond(last_server, 200);			/* ... like this */
+	assert_int_equal(nsent, 3);
+	{	/* a non-2xx after a 2xx: refused (the message itself is fine) */
+		char rb[4096];
+		size_t rn;
+		assert_int_equal(sip_response_write(sip_tsx_request(last_server),
+			486, NULL, "u1", NULL, (struct sip_str){ 0 }, rb,
+			sizeof(rb), &rn), 0);
+		assert_int_equal(sip_tsx_respond(last_server, rb, rn), EINVAL);
+	}
 	mkreq("ACK", "z9hG4bKnew", ack, &an);	/* 2xx ACK: new branch */
 	feed(ack, an, &udp);
 	assert_int_equal(nstray, 1);
+	mkreq("ACK", "z9hG4bKs3", ack, &an);	/* same branch: still the TU's */
+	feed(ack, an, &udp);
+	assert_int_equal(nstray, 2);
+	run_to(40000);
+	assert_int_equal(ended, 1);
+	assert_int_equal(ended_at, 32000);	/* timer L = 64*T1 */
 }
 
 static void t_uas_noninvite(void **st)
