@@ -1,0 +1,194 @@
+/* lib/sip/build.c — new messages as text: responses, ACK/CANCEL, requests. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sip/build.h"
+#include "sip/hdr.h"
+#include "sip/wbuf.h"
+
+static void w(struct wbuf *b, const char *s, size_t n)
+{
+	wbuf_put(b, s, n);
+}
+
+static void ws(struct wbuf *b, const char *s)
+{
+	w(b, s, strlen(s));
+}
+
+static void wstr(struct wbuf *b, struct sip_str s)
+{
+	w(b, s.s, s.len);
+}
+
+static void whdr(struct wbuf *b, const char *name, struct sip_str v)
+{
+	ws(b, name);
+	w(b, ": ", 2);
+	wstr(b, v);
+	w(b, "\r\n", 2);
+}
+
+const char *sip_reason_phrase(int status)
+{
+	static const struct { int code; const char *text; } t[] = {
+		{ 100, "Trying" }, { 180, "Ringing" }, { 183, "Session Progress" },
+		{ 200, "OK" }, { 202, "Accepted" }, { 400, "Bad Request" },
+		{ 401, "Unauthorized" }, { 403, "Forbidden" },
+		{ 404, "Not Found" }, { 405, "Method Not Allowed" },
+		{ 407, "Proxy Authentication Required" },
+		{ 408, "Request Timeout" }, { 413, "Request Entity Too Large" },
+		{ 415, "Unsupported Media Type" },
+		{ 416, "Unsupported URI Scheme" }, { 420, "Bad Extension" },
+		{ 423, "Interval Too Brief" },
+		{ 480, "Temporarily Unavailable" },
+		{ 481, "Call/Transaction Does Not Exist" },
+		{ 482, "Loop Detected" }, { 483, "Too Many Hops" },
+		{ 486, "Busy Here" }, { 487, "Request Terminated" },
+		{ 488, "Not Acceptable Here" }, { 500, "Server Internal Error" },
+		{ 501, "Not Implemented" }, { 503, "Service Unavailable" },
+		{ 504, "Server Time-out" }, { 505, "Version Not Supported" },
+		{ 513, "Message Too Large" }, { 603, "Decline" },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].code == status)
+			return t[i].text;
+	return "Unknown";
+}
+
+static void copy_lines(struct wbuf *b, const struct sip_msg *m,
+		       enum sip_hdr_id id)
+{
+	for (int i = sip_msg_hdr_find(m, id, 0); i >= 0;
+	     i = sip_msg_hdr_find(m, id, (unsigned)i + 1))
+		whdr(b, sip_hdr_name(id), m->hdrs[i].value);
+}
+
+static void write_to(struct wbuf *b, const struct sip_msg *req,
+		     const char *to_tag)
+{
+	int i = sip_msg_hdr_find(req, SIP_HDR_TO, 0);
+	struct sip_addr a;
+
+	if (i < 0)
+		return;
+	ws(b, "To: ");
+	wstr(b, req->hdrs[i].value);
+	if (to_tag && sip_addr_parse(req->hdrs[i].value, 0, &a, NULL) == 0 &&
+	    !a.has_tag) {
+		ws(b, ";tag=");
+		ws(b, to_tag);
+	}
+	w(b, "\r\n", 2);
+}
+
+static void write_clen(struct wbuf *b, size_t n)
+{
+	char num[32];
+
+	snprintf(num, sizeof(num), "Content-Length: %zu\r\n\r\n", n);
+	ws(b, num);
+}
+
+int sip_response_write(const struct sip_msg *req, int status,
+		       const char *reason, const char *to_tag,
+		       const char *extra, struct sip_str body, char *dst,
+		       size_t cap, size_t *len)
+{
+	struct wbuf b = { dst, cap, 0, 0 };
+	char line[48];
+
+	if (status < 100 || status > 699 || !req->is_request)
+		return EINVAL;
+	if (!reason)
+		reason = sip_reason_phrase(status);
+	if (strpbrk(reason, "\r\n"))
+		return EINVAL;
+	snprintf(line, sizeof(line), "SIP/2.0 %d ", status);
+	ws(&b, line);
+	ws(&b, reason);
+	w(&b, "\r\n", 2);
+	copy_lines(&b, req, SIP_HDR_VIA);
+	copy_lines(&b, req, SIP_HDR_FROM);
+	write_to(&b, req, to_tag);
+	copy_lines(&b, req, SIP_HDR_CALL_ID);
+	copy_lines(&b, req, SIP_HDR_CSEQ);
+	if (extra)
+		ws(&b, extra);
+	write_clen(&b, body.len);
+	wstr(&b, body);
+	return wbuf_finish(&b, len);
+}
+
+int sip_ack_cancel_write(const struct sip_msg *invite, enum sip_method method,
+			 const struct sip_msg *resp, char *dst, size_t cap,
+			 size_t *len)
+{
+	struct wbuf b = { dst, cap, 0, 0 };
+	struct sip_cseq cs;
+	struct sip_str via;
+	size_t pos = 0;
+	int i = sip_msg_hdr_find(invite, SIP_HDR_VIA, 0);
+	char num[48];
+	const struct sip_msg *tosrc = method == SIP_ACK ? resp : invite;
+	int to = tosrc ? sip_msg_hdr_find(tosrc, SIP_HDR_TO, 0) : -1;
+
+	if ((method != SIP_ACK && method != SIP_CANCEL) || i < 0 || to < 0 ||
+	    sip_msg_cseq(invite, &cs) ||
+	    sip_hdr_next_value(invite->hdrs[i].value, &pos, &via) != 1)
+		return EINVAL;
+	ws(&b, sip_method_name(method));
+	w(&b, " ", 1);
+	wstr(&b, invite->ruri);
+	ws(&b, " SIP/2.0\r\n");
+	whdr(&b, "Via", via);
+	copy_lines(&b, invite, SIP_HDR_ROUTE);
+	copy_lines(&b, invite, SIP_HDR_MAX_FORWARDS);
+	copy_lines(&b, invite, SIP_HDR_FROM);
+	whdr(&b, "To", tosrc->hdrs[to].value);
+	copy_lines(&b, invite, SIP_HDR_CALL_ID);
+	snprintf(num, sizeof(num), "CSeq: %u %s\r\n", cs.num,
+		 sip_method_name(method));
+	ws(&b, num);
+	write_clen(&b, 0);
+	return wbuf_finish(&b, len);
+}
+
+static void opt_hdr(struct wbuf *b, const char *name, const char *v)
+{
+	if (v)
+		whdr(b, name, (struct sip_str){ v, strlen(v) });
+}
+
+int sip_request_write(const struct sip_request_spec *s, char *dst, size_t cap,
+		      size_t *len)
+{
+	struct wbuf b = { dst, cap, 0, 0 };
+	char num[48];
+
+	if (!s->method || !s->ruri || !s->via || !s->from || !s->to ||
+	    !s->call_id)
+		return EINVAL;
+	ws(&b, s->method);
+	w(&b, " ", 1);
+	ws(&b, s->ruri);
+	ws(&b, " SIP/2.0\r\n");
+	opt_hdr(&b, "Via", s->via);
+	opt_hdr(&b, "Route", s->route);
+	snprintf(num, sizeof(num), "Max-Forwards: %u\r\n",
+		 s->max_forwards ? s->max_forwards : 70);
+	ws(&b, num);
+	opt_hdr(&b, "From", s->from);
+	opt_hdr(&b, "To", s->to);
+	opt_hdr(&b, "Call-ID", s->call_id);
+	snprintf(num, sizeof(num), "CSeq: %u %s\r\n", s->cseq, s->method);
+	ws(&b, num);
+	opt_hdr(&b, "Contact", s->contact);
+	opt_hdr(&b, "Content-Type", s->content_type);
+	if (s->extra)
+		ws(&b, s->extra);
+	write_clen(&b, s->body.len);
+	wstr(&b, s->body);
+	return wbuf_finish(&b, len);
+}

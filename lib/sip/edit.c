@@ -1,0 +1,286 @@
+/* lib/sip/edit.c — edit a parsed message in place and write it out. New
+ * text goes to a per-message arena of chunks that never move, so slices
+ * into it stay valid; untouched headers remain slices of the input. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sip/msg.h"
+
+struct sip_arena {
+	struct sip_arena *next;
+	size_t used, cap;
+	char data[];
+};
+
+#define ARENA_CHUNK 1024
+
+static char *arena_alloc(struct sip_msg *m, size_t n)
+{
+	struct sip_arena *a = m->arena;
+
+	if (!a || a->cap - a->used < n) {
+		size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+		a = malloc(sizeof(*a) + cap);
+		if (!a)
+			return NULL;
+		a->next = m->arena;
+		a->used = 0;
+		a->cap = cap;
+		m->arena = a;
+	}
+	a->used += n;
+	return a->data + a->used - n;
+}
+
+int sip_msg_strdup(struct sip_msg *m, const char *s, size_t len,
+		   const char **out)
+{
+	char *p = arena_alloc(m, len ? len : 1);
+
+	if (!p)
+		return ENOMEM;
+	if (len)
+		memcpy(p, s, len);
+	*out = p;
+	return 0;
+}
+
+void sip_msg_release(struct sip_msg *m)
+{
+	struct sip_arena *a = m->arena, *next;
+
+	for (; a; a = next) {
+		next = a->next;
+		free(a);
+	}
+	m->arena = NULL;
+}
+
+int sip_msg_hdr_insert(struct sip_msg *m, unsigned at, enum sip_hdr_id id,
+		       const char *name, const char *value, size_t vlen)
+{
+	struct sip_hdr h = { .id = id };
+	const char *v, *n;
+
+	if (at > m->nhdrs)
+		return EINVAL;
+	if (m->nhdrs >= SIP_MAX_HDRS)
+		return E2BIG;
+	if (!name)
+		name = sip_hdr_name(id);
+	if (!name || !*name)
+		return EINVAL;
+	if (sip_msg_strdup(m, value, vlen, &v) ||
+	    sip_msg_strdup(m, name, strlen(name), &n))
+		return ENOMEM;
+	h.name = (struct sip_str){ n, strlen(name) };
+	h.value = (struct sip_str){ v, vlen };
+	memmove(&m->hdrs[at + 1], &m->hdrs[at],
+		(m->nhdrs - at) * sizeof(m->hdrs[0]));
+	m->hdrs[at] = h;
+	m->nhdrs++;
+	return 0;
+}
+
+int sip_msg_hdr_add(struct sip_msg *m, enum sip_hdr_id id, const char *value)
+{
+	return sip_msg_hdr_insert(m, m->nhdrs, id, NULL, value, strlen(value));
+}
+
+int sip_msg_hdr_set(struct sip_msg *m, unsigned idx, const char *value,
+		    size_t vlen)
+{
+	const char *v;
+
+	if (idx >= m->nhdrs)
+		return EINVAL;
+	if (sip_msg_strdup(m, value, vlen, &v))
+		return ENOMEM;
+	m->hdrs[idx].value = (struct sip_str){ v, vlen };
+	m->hdrs[idx].raw = (struct sip_str){ NULL, 0 };
+	return 0;
+}
+
+int sip_msg_hdr_del(struct sip_msg *m, unsigned idx)
+{
+	if (idx >= m->nhdrs)
+		return EINVAL;
+	memmove(&m->hdrs[idx], &m->hdrs[idx + 1],
+		(m->nhdrs - idx - 1) * sizeof(m->hdrs[0]));
+	m->nhdrs--;
+	return 0;
+}
+
+int sip_msg_hdr_del_first_value(struct sip_msg *m, unsigned idx)
+{
+	struct sip_str v, rest;
+	size_t pos = 0;
+
+	if (idx >= m->nhdrs)
+		return EINVAL;
+	if (sip_hdr_next_value(m->hdrs[idx].value, &pos, &v) != 1)
+		return EBADMSG;
+	rest = (struct sip_str){ m->hdrs[idx].value.s + pos,
+				 m->hdrs[idx].value.len - pos };
+	while (rest.len && (rest.s[0] == ' ' || rest.s[0] == '\t' ||
+			    rest.s[0] == '\r' || rest.s[0] == '\n')) {
+		rest.s++;
+		rest.len--;
+	}
+	if (rest.len == 0)
+		return sip_msg_hdr_del(m, idx);
+	/* The remainder is already in stable storage: point at it. */
+	m->hdrs[idx].value = rest;
+	m->hdrs[idx].raw = (struct sip_str){ NULL, 0 };
+	return 0;
+}
+
+int sip_msg_set_ruri(struct sip_msg *m, const char *uri, size_t len)
+{
+	const char *v;
+
+	if (!m->is_request || len == 0 || memchr(uri, ' ', len) ||
+	    memchr(uri, '\r', len) || memchr(uri, '\n', len))
+		return EINVAL;
+	if (sip_msg_strdup(m, uri, len, &v))
+		return ENOMEM;
+	m->ruri = (struct sip_str){ v, len };
+	m->start_edited = 1;
+	return 0;
+}
+
+int sip_msg_set_body(struct sip_msg *m, const char *body, size_t len)
+{
+	const char *v;
+
+	if (len > SIP_MAX_MSG)
+		return E2BIG;
+	if (sip_msg_strdup(m, body, len, &v))
+		return ENOMEM;
+	m->body = (struct sip_str){ v, len };
+	return 0;
+}
+
+/* ---- serialise ---- */
+
+struct out {
+	char *p;
+	size_t cap, len;	/* len counts even past cap, for sizing */
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+	if (o->p && n && o->len + n <= o->cap)
+		memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static void put_str(struct out *o, struct sip_str s)
+{
+	put(o, s.s, s.len);
+}
+
+static void put_start(struct out *o, const struct sip_msg *m)
+{
+	if (m->start_edited) {
+		put_str(o, m->method_str);
+		put(o, " ", 1);
+		put_str(o, m->ruri);
+		put(o, " SIP/2.0", 8);
+	} else {
+		put_str(o, m->start_line);
+	}
+	put(o, "\r\n", 2);
+}
+
+static void put_clen(struct out *o, const struct sip_msg *m)
+{
+	char num[24];
+	size_t v = m->body.len, n = sizeof(num);
+
+	do {
+		num[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(o, "Content-Length: ", 16);
+	put(o, num + n, sizeof(num) - n);
+	put(o, "\r\n", 2);
+}
+
+static void write_msg(struct out *o, const struct sip_msg *m)
+{
+	int clen_done = 0;
+
+	put_start(o, m);
+	for (unsigned i = 0; i < m->nhdrs; i++) {
+		const struct sip_hdr *h = &m->hdrs[i];
+		if (h->id == SIP_HDR_CONTENT_LENGTH) {
+			if (!clen_done)
+				put_clen(o, m);
+			clen_done = 1;
+		} else if (h->raw.len) {
+			put_str(o, h->raw);
+		} else {
+			put_str(o, h->name);
+			put(o, ": ", 2);
+			put_str(o, h->value);
+			put(o, "\r\n", 2);
+		}
+	}
+	if (!clen_done)
+		put_clen(o, m);
+	put(o, "\r\n", 2);
+	put_str(o, m->body);
+}
+
+size_t sip_msg_size(const struct sip_msg *m)
+{
+	struct out o = { NULL, 0, 0 };
+
+	write_msg(&o, m);
+	return o.len;
+}
+
+int sip_msg_serialize(const struct sip_msg *m, char *dst, size_t cap,
+		      size_t *outlen)
+{
+	struct out o = { dst, cap, 0 };
+
+	write_msg(&o, m);
+	if (o.len > cap)
+		return ENOSPC;
+	*outlen = o.len;
+	return 0;
+}
+
+struct sip_msg_copy {
+	struct sip_msg m;
+	char buf[];
+};
+
+int sip_msg_dup(const struct sip_msg *m, struct sip_msg **out)
+{
+	size_t n = sip_msg_size(m), len;
+	struct sip_msg_copy *c = malloc(sizeof(*c) + n);
+	struct sip_perr err;
+
+	if (!c)
+		return ENOMEM;
+	if (sip_msg_serialize(m, c->buf, n, &len) ||
+	    sip_msg_parse(&c->m, c->buf, len, SIP_PARSE_STREAM, &err)) {
+		free(c);
+		return EBADMSG;
+	}
+	*out = &c->m;
+	return 0;
+}
+
+void sip_msg_free(struct sip_msg *m)
+{
+	if (!m)
+		return;
+	sip_msg_release(m);
+	free(m);	/* m is the first member of its sip_msg_copy */
+}

@@ -1,0 +1,654 @@
+/* lib/sip/transport.c — UDP and TCP transports for SIP on a lib/event
+ * loop: framing, size and idle limits, connection reuse, keep-alives,
+ * received/rport, and 400 answers to malformed requests. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+
+#include "sip/transport.h"
+#include "sip/hdr.h"
+#include "sip/build.h"
+
+#define UDP_MAX 65507
+
+struct conn {
+	struct conn *next;
+	struct sip_tp *tp;
+	int fd, connecting, dead;
+	uint32_t id;
+	struct sip_peer peer;
+	char *rbuf, *wbuf;
+	size_t rlen, rcap, wlen, wcap;
+	unsigned pongs;		/* lone CRLFs in a row (a split ping) */
+	struct ev_timer idle;
+};
+
+struct sip_tp {
+	struct ev_loop *loop;
+	struct sip_tp_cfg cfg;
+	sip_tp_recv_cb cb;
+	void *arg;
+	int udp_fd, tcp_fd;
+	unsigned udp_port, tcp_port;
+	struct conn *conns;
+	unsigned nconns;
+	uint32_t next_id;
+	struct sip_tp_stats st;
+	struct sip_msg msg;	/* the message handed to cb */
+	unsigned tokens;	/* answers left in the bucket */
+	uint64_t refilled;	/* loop time of the last refill */
+	char *udp_buf;
+};
+
+/* ---- addresses ---- */
+
+int sip_peer_set(struct sip_peer *p, enum sip_proto proto,
+		 struct sip_str host, unsigned port)
+{
+	char buf[INET6_ADDRSTRLEN + 2];
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&p->sa;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&p->sa;
+
+	if (host.len >= 2 && host.s[0] == '[' && host.s[host.len - 1] == ']') {
+		host.s++;
+		host.len -= 2;
+	}
+	if (host.len == 0 || host.len >= sizeof(buf) || port == 0 ||
+	    port > 65535)
+		return EINVAL;
+	memcpy(buf, host.s, host.len);
+	buf[host.len] = '\0';
+	memset(p, 0, sizeof(*p));
+	p->proto = proto;
+	if (inet_pton(AF_INET, buf, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		p->salen = sizeof(*a4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, buf, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		p->salen = sizeof(*a6);
+		return 0;
+	}
+	return EINVAL;
+}
+
+void sip_peer_addr(const struct sip_peer *p, char *buf, size_t cap,
+		   unsigned *port)
+{
+	const struct sockaddr_in *a4 = (const struct sockaddr_in *)&p->sa;
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&p->sa;
+
+	if (p->sa.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a6->sin6_addr, buf, (socklen_t)cap);
+		*port = ntohs(a6->sin6_port);
+	} else {
+		inet_ntop(AF_INET, &a4->sin_addr, buf, (socklen_t)cap);
+		*port = ntohs(a4->sin_port);
+	}
+}
+
+static int same_addr(const struct sip_peer *a, const struct sip_peer *b)
+{
+	return a->salen == b->salen && memcmp(&a->sa, &b->sa, a->salen) == 0;
+}
+
+/* ---- RFC 3581 ---- */
+
+/* The Via text with any valueless ";rport" removed. */
+static size_t strip_rport(struct sip_str v, char *dst, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < v.len && o < cap; i++) {
+		if (v.s[i] == ';' && i + 6 <= v.len &&
+		    strncasecmp(v.s + i + 1, "rport", 5) == 0 &&
+		    (i + 6 == v.len || v.s[i + 6] == ';' || v.s[i + 6] == ' ')) {
+			i += 5;
+			continue;
+		}
+		dst[o++] = v.s[i];
+	}
+	return o;
+}
+
+/* The new top Via value into out (capacity cap): first with received
+ * (and rport filled), then the rest of the line. Returns the length. */
+static size_t via_with_received(const struct sip_via *v, struct sip_str first,
+				struct sip_str rest, const char *ip,
+				unsigned port, char *out, size_t cap)
+{
+	size_t o = strip_rport(first, out, cap);
+
+	if (v->has_rport)
+		o += (size_t)snprintf(out + o, cap - o, ";received=%s;rport=%u",
+				      ip, port);
+	else
+		o += (size_t)snprintf(out + o, cap - o, ";received=%s", ip);
+	if (rest.len) {
+		out[o++] = ',';
+		memcpy(out + o, rest.s, rest.len);
+		o += rest.len;
+	}
+	return o;
+}
+
+int sip_msg_via_received(struct sip_msg *m, const struct sip_peer *src)
+{
+	int i = sip_msg_hdr_find(m, SIP_HDR_VIA, 0), rc;
+	struct sip_str first, line, rest;
+	struct sip_via v;
+	char ip[INET6_ADDRSTRLEN], *out;
+	unsigned port;
+	size_t pos = 0, cap, n;
+
+	if (i < 0)
+		return EBADMSG;
+	line = m->hdrs[i].value;
+	if (sip_hdr_next_value(line, &pos, &first) != 1 ||
+	    sip_via_parse(first, &v, NULL))
+		return EBADMSG;
+	sip_peer_addr(src, ip, sizeof(ip), &port);
+	if (v.has_received || (sip_str_eq(v.host, ip) && !v.has_rport))
+		return 0;	/* nothing to add, or set by an upstream hop */
+	rest = (struct sip_str){ line.s + pos, line.len - pos };
+	cap = first.len + rest.len + INET6_ADDRSTRLEN + 32;
+	out = malloc(cap);
+	if (!out)
+		return ENOMEM;
+	n = via_with_received(&v, first, rest, ip, port, out, cap);
+	rc = sip_msg_hdr_set(m, (unsigned)i, out, n);
+	free(out);
+	return rc;
+}
+
+/* ---- receiving ---- */
+
+/* Token bucket: answers_per_s per second, the same as burst. */
+static int answer_allowed(struct sip_tp *tp)
+{
+	uint64_t now = ev_now(tp->loop), add;
+
+	add = (now - tp->refilled) * tp->cfg.answers_per_s / 1000;
+	if (add) {
+		tp->tokens = tp->tokens + add > tp->cfg.answers_per_s ?
+			     tp->cfg.answers_per_s : tp->tokens + (unsigned)add;
+		tp->refilled = now;
+	}
+	if (!tp->tokens)
+		return 0;
+	tp->tokens--;
+	return 1;
+}
+
+static void answer_bad(struct sip_tp *tp, const struct sip_msg *m,
+		       const struct sip_perr *e, const struct sip_peer *from)
+{
+	char out[4096];
+	size_t n;
+
+	if (!m->is_request || m->method == SIP_ACK || e->status < 400 ||
+	    sip_msg_hdr_find(m, SIP_HDR_VIA, 0) < 0) {
+		tp->st.rx_dropped++;
+		return;
+	}
+	if (!answer_allowed(tp)) {
+		tp->st.answers_limited++;
+		return;
+	}
+	if (sip_response_write(m, e->status, e->reason, NULL, NULL,
+			       (struct sip_str){ 0 }, out, sizeof(out), &n) ||
+	    sip_tp_send(tp, from, out, n))
+		return;
+	tp->st.tx_answers++;
+}
+
+static void deliver(struct sip_tp *tp, const char *buf, size_t len,
+		    unsigned flags, const struct sip_peer *from)
+{
+	struct sip_msg *m = &tp->msg;
+	struct sip_perr e = { 0 };
+
+	if (sip_msg_parse(m, buf, len, flags, &e) ||
+	    (!tp->cfg.lazy && sip_msg_check(m, &e))) {
+		tp->st.rx_bad++;
+		answer_bad(tp, m, &e, from);
+		return;
+	}
+	tp->st.rx_msgs++;
+	if (m->is_request && sip_msg_via_received(m, from)) {
+		tp->st.rx_dropped++;
+		sip_msg_release(m);
+		return;
+	}
+	tp->cb(tp->arg, m, from);
+	sip_msg_release(m);
+}
+
+static void on_udp(struct ev_loop *loop, int fd, unsigned ev, void *arg)
+{
+	struct sip_tp *tp = arg;
+	struct sip_peer from;
+	(void)loop;
+	(void)ev;
+
+	for (int i = 0; i < 64; i++) {	/* bounded batch per wake-up */
+		ssize_t n;
+		memset(&from, 0, sizeof(from));
+		from.proto = SIP_PROTO_UDP;
+		from.salen = sizeof(from.sa);
+		n = recvfrom(fd, tp->udp_buf, UDP_MAX, MSG_TRUNC,
+			     (struct sockaddr *)&from.sa, &from.salen);
+		if (n < 0)
+			return;
+		if ((size_t)n > tp->cfg.max_msg || n > UDP_MAX) {
+			tp->st.rx_bad++;
+			continue;
+		}
+		if (n <= 4 && memchr("\r\n", tp->udp_buf[0], 2)) {
+			tp->st.rx_pings++;	/* UDP keep-alive: ignore */
+			continue;
+		}
+		deliver(tp, tp->udp_buf, (size_t)n, 0, &from);
+	}
+}
+
+/* ---- TCP connections ---- */
+
+static void conn_close(struct conn *c)
+{
+	struct sip_tp *tp = c->tp;
+
+	for (struct conn **pp = &tp->conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	tp->nconns--;
+	tp->st.conns_closed++;
+	ev_timer_stop(tp->loop, &c->idle);
+	ev_io_del(tp->loop, c->fd);
+	close(c->fd);
+	free(c->rbuf);
+	free(c->wbuf);
+	free(c);
+}
+
+static void on_idle(struct ev_loop *loop, struct ev_timer *t, void *arg)
+{
+	struct conn *c = arg;
+	(void)loop;
+	(void)t;
+
+	c->tp->st.conns_idle++;
+	conn_close(c);
+}
+
+static void touch(struct conn *c)
+{
+	ev_timer_start(c->tp->loop, &c->idle, c->tp->cfg.idle_ms);
+}
+
+static int conn_flush(struct conn *c)
+{
+	while (c->wlen) {
+		ssize_t n = send(c->fd, c->wbuf, c->wlen, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return errno;
+		}
+		memmove(c->wbuf, c->wbuf + n, c->wlen - (size_t)n);
+		c->wlen -= (size_t)n;
+	}
+	return ev_io_mod(c->tp->loop, c->fd,
+			 EV_READ | (c->wlen ? EV_WRITE : 0));
+}
+
+static int conn_queue(struct conn *c, const char *buf, size_t len)
+{
+	if (c->wlen + len > c->tp->cfg.max_outq)
+		return ENOBUFS;
+	if (c->wlen + len > c->wcap) {
+		size_t cap = c->wcap ? c->wcap : 4096;
+		char *w;
+		while (cap < c->wlen + len)
+			cap *= 2;
+		w = realloc(c->wbuf, cap);
+		if (!w)
+			return ENOMEM;
+		c->wbuf = w;
+		c->wcap = cap;
+	}
+	memcpy(c->wbuf + c->wlen, buf, len);
+	c->wlen += len;
+	touch(c);
+	return c->connecting ? 0 : conn_flush(c);
+}
+
+/* Frame and deliver what is buffered. Returns nonzero when c was closed
+ * or must be. */
+static int conn_consume(struct conn *c)
+{
+	struct sip_frame f;
+	size_t off = 0;
+	int rc;
+
+	while ((rc = sip_frame(c->rbuf + off, c->rlen - off, c->tp->cfg.max_msg,
+			       &f)) == 0) {
+		if (f.kind == SIP_FRAME_MSG) {
+			c->pongs = 0;
+			deliver(c->tp, c->rbuf + off, f.len, SIP_PARSE_STREAM,
+				&c->peer);
+		} else if (f.kind == SIP_FRAME_PING ||
+			   (f.kind == SIP_FRAME_PONG && ++c->pongs == 2)) {
+			c->pongs = 0;
+			c->tp->st.rx_pings++;
+			if (conn_queue(c, "\r\n", 2))
+				return 1;
+		}
+		off += f.len;
+	}
+	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+	c->rlen -= off;
+	if (rc != EAGAIN)
+		c->tp->st.rx_bad++;
+	return rc != EAGAIN;
+}
+
+static void on_conn(struct ev_loop *loop, int fd, unsigned ev, void *arg)
+{
+	struct conn *c = arg;
+	(void)loop;
+
+	if (ev & EV_WRITE) {
+		c->connecting = 0;
+		if (conn_flush(c)) {
+			c->tp->st.tx_errors++;
+			conn_close(c);
+			return;
+		}
+	}
+	if (!(ev & EV_READ))
+		return;
+	for (;;) {
+		ssize_t n = read(fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			conn_close(c);
+			return;
+		}
+		c->rlen += (size_t)n;
+		touch(c);
+		if (conn_consume(c) || c->dead) {
+			conn_close(c);
+			return;
+		}
+	}
+}
+
+static struct conn *conn_new(struct sip_tp *tp, int fd,
+			     const struct sip_peer *peer)
+{
+	struct conn *c;
+
+	if (tp->nconns >= tp->cfg.max_conns) {
+		tp->st.conns_refused++;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->rcap = tp->cfg.max_msg + 4;
+	c->rbuf = malloc(c->rcap);
+	if (!c->rbuf || ev_io_add(tp->loop, fd, EV_READ, on_conn, c)) {
+		free(c->rbuf);
+		free(c);
+		return NULL;
+	}
+	c->tp = tp;
+	c->fd = fd;
+	c->peer = *peer;
+	c->peer.proto = SIP_PROTO_TCP;
+	c->id = c->peer.conn = ++tp->next_id ? tp->next_id : ++tp->next_id;
+	ev_timer_init(&c->idle, on_idle, c);
+	touch(c);
+	c->next = tp->conns;
+	tp->conns = c;
+	tp->nconns++;
+	return c;
+}
+
+static void on_accept(struct ev_loop *loop, int fd, unsigned ev, void *arg)
+{
+	struct sip_tp *tp = arg;
+	(void)loop;
+	(void)ev;
+
+	for (int i = 0; i < 16; i++) {
+		struct sip_peer p = { .salen = sizeof(p.sa) };
+		int cfd = accept4(fd, (struct sockaddr *)&p.sa, &p.salen,
+				  SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0)
+			return;
+		if (!conn_new(tp, cfd, &p)) {
+			close(cfd);
+			continue;
+		}
+		tp->st.conns_accepted++;
+	}
+}
+
+static struct conn *conn_find(struct sip_tp *tp, const struct sip_peer *to)
+{
+	struct conn *by_addr = NULL;
+
+	for (struct conn *c = tp->conns; c; c = c->next) {
+		if (c->dead)
+			continue;
+		if (to->conn && c->id == to->conn)
+			return c;
+		if (!by_addr && same_addr(&c->peer, to))
+			by_addr = c;
+	}
+	return by_addr;
+}
+
+static int conn_open(struct sip_tp *tp, const struct sip_peer *to,
+		     struct conn **out)
+{
+	int fd = socket(to->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+			SOCK_CLOEXEC, 0), rc;
+	struct conn *c;
+
+	if (fd < 0)
+		return errno;
+	if (connect(fd, (const struct sockaddr *)&to->sa, to->salen) < 0 &&
+	    errno != EINPROGRESS) {
+		rc = errno;
+		close(fd);
+		return rc;
+	}
+	c = conn_new(tp, fd, to);
+	if (!c) {
+		close(fd);
+		return tp->nconns >= tp->cfg.max_conns ? EMFILE : ENOMEM;
+	}
+	c->connecting = 1;
+	tp->st.conns_opened++;
+	ev_io_mod(tp->loop, fd, EV_READ | EV_WRITE);
+	*out = c;
+	return 0;
+}
+
+int sip_tp_send(struct sip_tp *tp, const struct sip_peer *to,
+		const char *buf, size_t len)
+{
+	struct conn *c;
+	int rc;
+
+	if (to->proto == SIP_PROTO_UDP) {
+		if (tp->udp_fd < 0)
+			return EPROTONOSUPPORT;
+		if (len > UDP_MAX)
+			return EMSGSIZE;
+		if (sendto(tp->udp_fd, buf, len, 0,
+			   (const struct sockaddr *)&to->sa, to->salen) < 0) {
+			tp->st.tx_errors++;
+			return errno;
+		}
+		return 0;
+	}
+	if (tp->tcp_fd < 0)
+		return EPROTONOSUPPORT;
+	c = conn_find(tp, to);
+	if (!c && (rc = conn_open(tp, to, &c)) != 0)
+		return rc;
+	rc = conn_queue(c, buf, len);
+	if (rc && rc != ENOBUFS) {
+		/* Not closed here: we may be inside this connection's own
+		 * callback. The shutdown wakes on_conn, which closes it. */
+		tp->st.tx_errors++;
+		c->dead = 1;
+		shutdown(c->fd, SHUT_RDWR);
+	}
+	return rc;
+}
+
+/* ---- setup ---- */
+
+static int bind_socket(struct sip_tp *tp, int type, unsigned port, int *fdp,
+		       unsigned *bound)
+{
+	struct sip_peer p;
+	int fd, one = 1, rc;
+
+	if (sip_peer_set(&p, SIP_PROTO_UDP, (struct sip_str){ tp->cfg.host,
+			 strlen(tp->cfg.host) }, port ? port : 1))
+		return EINVAL;
+	if (!port)
+		((struct sockaddr_in *)&p.sa)->sin_port = 0; /* same offset v6 */
+	fd = socket(p.sa.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&p.sa, p.salen) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 128) < 0)) {
+		rc = errno;
+		close(fd);
+		return rc;
+	}
+	p.salen = sizeof(p.sa);
+	getsockname(fd, (struct sockaddr *)&p.sa, &p.salen);
+	*bound = ntohs(((struct sockaddr_in *)&p.sa)->sin_port);
+	*fdp = fd;
+	return 0;
+}
+
+static void apply_defaults(struct sip_tp_cfg *c)
+{
+	if (!c->max_msg || c->max_msg > SIP_MAX_MSG)
+		c->max_msg = SIP_MAX_MSG;
+	if (!c->idle_ms)
+		c->idle_ms = 300000;
+	if (!c->max_conns)
+		c->max_conns = 256;
+	if (!c->max_outq)
+		c->max_outq = 256 * 1024;
+	if (!c->answers_per_s)
+		c->answers_per_s = 50;
+}
+
+static int open_sockets(struct sip_tp *tp)
+{
+	unsigned port = tp->cfg.port;
+	int rc;
+
+	if (tp->cfg.udp) {
+		rc = bind_socket(tp, SOCK_DGRAM, port, &tp->udp_fd,
+				 &tp->udp_port);
+		if (rc || (rc = ev_io_add(tp->loop, tp->udp_fd, EV_READ,
+					  on_udp, tp)) != 0)
+			return rc;
+		port = port ? port : tp->udp_port;
+	}
+	if (tp->cfg.tcp) {
+		rc = bind_socket(tp, SOCK_STREAM, port, &tp->tcp_fd,
+				 &tp->tcp_port);
+		if (rc || (rc = ev_io_add(tp->loop, tp->tcp_fd, EV_READ,
+					  on_accept, tp)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int sip_tp_open(struct ev_loop *loop, const struct sip_tp_cfg *cfg,
+		sip_tp_recv_cb cb, void *arg, struct sip_tp **out)
+{
+	struct sip_tp *tp;
+	int rc;
+
+	if (!cfg->host || !cb || (!cfg->udp && !cfg->tcp))
+		return EINVAL;
+	tp = calloc(1, sizeof(*tp));
+	if (!tp)
+		return ENOMEM;
+	tp->loop = loop;
+	tp->cfg = *cfg;
+	apply_defaults(&tp->cfg);
+	tp->cb = cb;
+	tp->arg = arg;
+	tp->udp_fd = tp->tcp_fd = -1;
+	tp->tokens = tp->cfg.answers_per_s;
+	tp->refilled = ev_now(loop);
+	tp->udp_buf = malloc(UDP_MAX + 1);
+	rc = tp->udp_buf ? open_sockets(tp) : ENOMEM;
+	if (rc) {
+		sip_tp_close(tp);
+		return rc;
+	}
+	*out = tp;
+	return 0;
+}
+
+void sip_tp_close(struct sip_tp *tp)
+{
+	if (!tp)
+		return;
+	while (tp->conns)
+		conn_close(tp->conns);
+	if (tp->udp_fd >= 0) {
+		ev_io_del(tp->loop, tp->udp_fd);
+		close(tp->udp_fd);
+	}
+	if (tp->tcp_fd >= 0) {
+		ev_io_del(tp->loop, tp->tcp_fd);
+		close(tp->tcp_fd);
+	}
+	free(tp->udp_buf);
+	free(tp);
+}
+
+unsigned sip_tp_port(const struct sip_tp *tp, enum sip_proto proto)
+{
+	return proto == SIP_PROTO_UDP ? tp->udp_port : tp->tcp_port;
+}
+
+const struct sip_tp_stats *sip_tp_stats(const struct sip_tp *tp)
+{
+	return &tp->st;
+}
+
+unsigned sip_tp_conns(const struct sip_tp *tp)
+{
+	return tp->nconns;
+}
