@@ -172,6 +172,42 @@ def database_down_during_traffic_then_catch_up(ctx):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+@case
+def full_queue_drops_new_events_and_counts_them(ctx):
+    """Back-pressure: with the database down and the queue full, a new
+    event is dropped and counted; the queued ones are written once the
+    database is back, in order."""
+    tmp = tmpdir('dpn-dhcp-full-')
+    kea = dhcp.Kea(ctx.pg, tmp, [(ctx.site['pool'], '127.16.0.0/16')],
+                   hook_params={'queue-size': 2, 'db-retry-ms': 200}).start()
+    relay = dhcp.Relay(kea.port)
+    try:
+        devs = [broker.mac(0x2400 + i) for i in range(3)]
+        acks = {m: wait_for(lambda m=m: (lambda a: a if a is not None and
+                                         a.type == dhcp.ACK else None)(
+            relay.dora(C1, m, timeout=1)), 20, 'dora ' + m) for m in devs}
+        wait_for(lambda: kea.stats()['queue-depth'] == 0, 10, 'queue drained')
+        st0 = kea.stats()
+        ctx.pg.stop()
+        try:
+            for m in devs:
+                relay.release(C1, m, acks[m].yiaddr, acks[m].server_id)
+            wait_for(lambda: kea.stats()['events-dropped'] > st0['events-dropped'],
+                     10, 'a dropped event')
+            st1 = kea.stats()
+            check_eq(st1['queue-depth'], 2, 'queue depth (queue-size 2)')
+            check_eq(st1['events-dropped'] - st0['events-dropped'], 1, 'events dropped')
+        finally:
+            ctx.pg.start()
+        wait_for(lambda: kea.stats()['queue-depth'] == 0, 30, 'catch-up')
+        check_eq([dhcp.lease_events(ctx.pg, 'release', m) for m in devs], [1, 1, 0],
+                 'release events written')
+    finally:
+        relay.close()
+        kea.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def hook_connections(pg):
     return int(pg.scalar("SELECT count(*) FROM pg_stat_activity WHERE "
                          "application_name = 'dpn-dhcp-hook'"))
