@@ -61,12 +61,15 @@ def handsets_get_second_addresses_of_their_flat(ctx):
 @case
 def two_flats_never_get_each_others_addresses(ctx):
     gw2, h2 = broker.mac(0x201), broker.mac(0x202)
+    dhcp.allocate(ctx.pg, ctx.site['gateways'][0], ctx.gw1)    # idempotent
     dhcp.allocate(ctx.pg, ctx.site['gateways'][1], gw2, [h2])
     a = ctx.relay.dora(C2, h2)
     check(a is not None and a.type == dhcp.ACK, 'flat 2 handset: %r' % a)
     check(in_block(ctx.pg, ctx.flat2, a.yiaddr), 'flat 2 handset outside its block')
     check(not in_block(ctx.pg, ctx.flat1, a.yiaddr), 'flat 2 handset in flat 1 block')
-    # Flat 2's handset plugged into flat 1's port: never a flat 2 address.
+    # Flat 2's handset plugged into flat 1's port: never a flat 2 address
+    # (the broker refuses to enrol a MAC another flat of the site has).
+    failed = ctx.kea.stats()['enrol-failed']
     b = ctx.relay.dora(C1, h2, timeout=1)
     if b is not None and b.type == dhcp.ACK:
         check(not in_block(ctx.pg, ctx.flat2, b.yiaddr),
@@ -76,6 +79,8 @@ def two_flats_never_get_each_others_addresses(ctx):
     if c is not None and c.type == dhcp.ACK:
         check(not in_block(ctx.pg, ctx.flat1, c.yiaddr),
               'flat 2 port served a flat 1 address')
+    check_eq((b, c), (None, None), 'answers to devices on the wrong port')
+    check_eq(ctx.kea.stats()['enrol-failed'] - failed, 2, 'enrol-failed')
 
 
 @case
