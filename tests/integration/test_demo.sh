@@ -10,6 +10,7 @@ export DPN_DEMO_STATE; DPN_DEMO_STATE=$(mktemp -d)
 chmod 0755 "$DPN_DEMO_STATE"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export DPN_DEMO_LISTEN=127.0.0.1:$port
+export DPN_DEMO_DHCP_PORT; DPN_DEMO_DHCP_PORT=$(python3 -c 'import socket; s=socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url=http://$DPN_DEMO_LISTEN
 cleanup() { scripts/demo stop >/dev/null 2>&1 || true; rm -rf "$DPN_DEMO_STATE"; }
 trap cleanup EXIT
@@ -37,6 +38,22 @@ for n in 100-1101-1201 10011011202 100-1101-1203; do
 done
 curl -sf "$url/" | grep -qi '<html' || fail "web admin not served at /"
 ok "the demo complex is provisioned and the admin is served"
+
+# A handset plugged into flat 1201's port asks Kea for an address: the hook
+# enrols it and it gets one from the demo pool.
+addr=$(python3 - "$DPN_DEMO_DHCP_PORT" <<'PY'
+import os, sys
+sys.path.insert(0, os.path.join(os.environ.get('DPN_ROOT', '.'), 'tests', 'lib'))
+import dhcp
+relay = dhcp.Relay(int(sys.argv[1]), timeout=5)
+ack = relay.dora(b'1101-1201', '02:00:00:de:00:01')
+print(ack.yiaddr if ack and ack.type == dhcp.ACK else 'none')
+PY
+)
+case "$addr" in 127.16.*) ;; *) fail "no DHCP address from the demo Kea (got $addr)" ;; esac
+curl -sf -b "$jar" "$url/api/v1/numbers/100-1101-1201-1" | grep -q "$addr" \
+  || fail "the enrolled handset 100-1101-1201-1 does not show $addr"
+ok "Kea with the hook serves the demo pool: a new handset gets $addr"
 
 out=$(scripts/demo start) || fail "second start failed: $out"
 echo "$out" | grep -q "login: admin / $pw" || fail "second start changed the login"
