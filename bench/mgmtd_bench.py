@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """bench/mgmtd_bench.py — mgmtd broker figures on loopback: allocation
 requests/s and p50/p99 at 1, 8 and 64 clients (idempotent repeats, and
-allocate+delete cycles that make and free a block each time), the 1,000-flat
+allocate+delete cycles that make and free a block each time; the first
+second of each run is a warm-up, not counted), the 1,000-flat
 building provisioning request, and the power-cut case (1,000 gateways and
 4,000 handsets all asking at once). Bounded: every run has a time limit.
 
@@ -55,11 +56,12 @@ def setup(pg):
     return site, path
 
 
-def load(port, gwfile, clients, mode, seconds, handsets=4):
+def load(port, gwfile, clients, mode, seconds, handsets=4, warmup=0):
     p = subprocess.run([LOAD, '--port', str(port), '--gateways', gwfile,
                         '--clients', str(clients), '--mode', mode,
-                        '--seconds', str(seconds), '--handsets', str(handsets)],
-                       capture_output=True, text=True, timeout=seconds + 120)
+                        '--seconds', str(seconds), '--handsets', str(handsets),
+                        '--warmup', str(warmup)],
+                       capture_output=True, text=True, timeout=seconds + warmup + 120)
     if p.stderr:
         sys.stderr.write(p.stderr[-2000:])
     out = json.loads(p.stdout)
@@ -107,7 +109,8 @@ def main():
                 for mode in ('repeat', 'cycle'):
                     for clients in (1, 8, 64):
                         reset(pg)
-                        rows.append(load(srv.port, gwfile, clients, mode, a.seconds))
+                        rows.append(load(srv.port, gwfile, clients, mode, a.seconds,
+                                         warmup=1))
                 reset(pg)
                 pg.psql('ANALYZE')
                 # Power back: every gateway sends its allocation request

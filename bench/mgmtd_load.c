@@ -3,7 +3,7 @@
  * gateway, loopback only). Bounded in time and in count.
  *
  *   mgmtd_load --port P --gateways FILE --clients N --mode MODE
- *              [--seconds S] [--handsets K]
+ *              [--seconds S] [--warmup S] [--handsets K]
  *
  * FILE has one gateway per line: "BASE64(user:secret) MAC". MODE:
  *   repeat    each client repeats its (idempotent) allocation request
@@ -12,6 +12,7 @@
  *             one; the run ends when every client is done (all N at once)
  *   powerlist each client sends one allocation request listing its K
  *             handsets (flow 1 of the design) and is done
+ * Requests sent in the first --warmup seconds (default 0) are not counted.
  * Prints one JSON object: requests, errors (non-2xx), seconds, rps, and
  * latency p50/p99/max in milliseconds. */
 #include <errno.h>
@@ -49,7 +50,7 @@ struct client {
 static struct {
 	enum mode mode;
 	int port, nclients, handsets;
-	double seconds;
+	double seconds, warmup, measure_from;
 	struct client *c;
 	double *lat;
 	size_t nlat;
@@ -174,7 +175,7 @@ static void on_response(struct client *c, int stop)
 {
 	int status = atoi(c->in + 9);
 
-	if (g.nlat < MAX_SAMPLES)
+	if (g.nlat < MAX_SAMPLES && c->t0 >= g.measure_from)
 		g.lat[g.nlat++] = (now() - c->t0) * 1000.0;
 	if (status < 200 || status > 299) {
 		if (g.errors < 5)
@@ -243,6 +244,7 @@ static void parse(int argc, char **argv, const char **file)
 		{ "port", 1, NULL, 'p' }, { "gateways", 1, NULL, 'g' },
 		{ "clients", 1, NULL, 'c' }, { "mode", 1, NULL, 'm' },
 		{ "seconds", 1, NULL, 's' }, { "handsets", 1, NULL, 'k' },
+		{ "warmup", 1, NULL, 'w' },
 		{ NULL, 0, NULL, 0 } };
 	int ch;
 
@@ -254,6 +256,7 @@ static void parse(int argc, char **argv, const char **file)
 		case 'g': *file = optarg; break;
 		case 'c': g.nclients = atoi(optarg); break;
 		case 's': g.seconds = atof(optarg); break;
+		case 'w': g.warmup = atof(optarg); break;
 		case 'k': g.handsets = atoi(optarg); break;
 		case 'm': g.mode = !strcmp(optarg, "cycle") ? CYCLE :
 		    !strcmp(optarg, "powercut") ? POWERCUT :
@@ -262,7 +265,8 @@ static void parse(int argc, char **argv, const char **file)
 		}
 	}
 	if (!g.port || !*file || g.nclients < 1 || g.nclients > MAX_CLIENTS ||
-	    g.seconds <= 0 || g.seconds > 120 || g.handsets < 0 || g.handsets > 9) {
+	    g.seconds <= 0 || g.seconds > 120 || g.warmup < 0 || g.warmup > 60 ||
+	    g.handsets < 0 || g.handsets > 9) {
 		fprintf(stderr, "usage: mgmtd_load --port P --gateways FILE --clients N "
 		    "(1..%d) --mode repeat|cycle|powercut [--seconds S (<=120)] "
 		    "[--handsets K (0..9)]\n", MAX_CLIENTS);
@@ -285,7 +289,8 @@ int main(int argc, char **argv)
 		die("setup");
 	load_gateways(file);
 	start = now();
-	limit = start + g.seconds;
+	g.measure_from = start + g.warmup;
+	limit = g.measure_from + g.seconds;
 	for (int i = 0; i < g.nclients; i++)
 		client_open(&g.c[i]);
 	while (g.active > 0) {
@@ -303,8 +308,8 @@ int main(int argc, char **argv)
 	qsort(g.lat, g.nlat, sizeof(double), cmp);
 	printf("{\"mode\": \"%s\", \"clients\": %d, \"requests\": %zu, \"errors\": %ld, "
 	    "\"seconds\": %.3f, \"rps\": %.0f, \"p50_ms\": %.2f, \"p99_ms\": %.2f, "
-	    "\"max_ms\": %.2f}\n", modes[g.mode], g.nclients, g.nlat, g.errors, end - start,
-	    g.nlat / (end - start), g.nlat ? g.lat[g.nlat / 2] : 0,
+	    "\"max_ms\": %.2f}\n", modes[g.mode], g.nclients, g.nlat, g.errors, end - g.measure_from,
+	    g.nlat / (end - g.measure_from), g.nlat ? g.lat[g.nlat / 2] : 0,
 	    g.nlat ? g.lat[(size_t)(g.nlat * 0.99)] : 0, g.nlat ? g.lat[g.nlat - 1] : 0);
 	free(g.c);
 	free(g.lat);

@@ -310,7 +310,7 @@ int http_start(const struct mgmtd_config *cfg, int listen_fd,
 {
 	struct MHD_Daemon *d;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-	    MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+	    MHD_USE_ERROR_LOG;
 
 	d = MHD_start_daemon(flags, 0, NULL, NULL, ahc, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
