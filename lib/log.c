@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,27 +82,47 @@ void fatalx(const char *fmt, ...)
 	exit(1);
 }
 
-void log_warnx_rl(struct log_rl *rl, const char *fmt, ...)
+/* One lock for every limiter: call sites are shared by a daemon's threads
+ * (mgmtd's HTTP pool), and the lock is only taken on the warning path. */
+static pthread_mutex_t log_rl_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Counts one message against rl; returns whether it may be written, and the
+ * count suppressed in the window that just closed (0 if none closed). */
+static int log_rl_pass(struct log_rl *rl, uint64_t *closed_suppressed)
 {
 	struct timespec ts;
-	va_list ap;
 	uint64_t now;
+	int pass;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec;
+	*closed_suppressed = 0;
+	pthread_mutex_lock(&log_rl_lock);
 	if (now - rl->window_start >= rl->period_s) {
-		if (rl->suppressed)
-			log_warnx("(%llu similar messages suppressed)",
-			    (unsigned long long)rl->suppressed);
+		*closed_suppressed = rl->suppressed;
 		rl->window_start = now;
 		rl->used = 0;
 		rl->suppressed = 0;
 	}
-	if (rl->used >= rl->burst) {
+	pass = rl->used < rl->burst;
+	if (pass)
+		rl->used++;
+	else
 		rl->suppressed++;
+	pthread_mutex_unlock(&log_rl_lock);
+	return pass;
+}
+
+void log_warnx_rl(struct log_rl *rl, const char *fmt, ...)
+{
+	uint64_t suppressed;
+	va_list ap;
+
+	if (!log_rl_pass(rl, &suppressed))
 		return;
-	}
-	rl->used++;
+	if (suppressed)
+		log_warnx("(%llu similar messages suppressed)",
+		    (unsigned long long)suppressed);
 	va_start(ap, fmt);
 	log_vwrite(LOG_WARNING, 0, fmt, ap);
 	va_end(ap);
