@@ -137,7 +137,7 @@ static int site_create_txn(struct api_tx *tx, void *arg)
 	if (api_sql(tx, &res, "INSERT INTO dpn.sites AS s (number, name, w_complex, "
 	    "w_building, w_flat, w_handset, block_size, max_block_size) VALUES ($1, "
 	    "coalesce($2, ''), coalesce($3, 3), coalesce($4, 4), coalesce($5, 4), "
-	    "coalesce($6, 1), coalesce($7, 4), coalesce($8, 10)) RETURNING " SITE_JSON,
+	    "coalesce($6, 1), coalesce($7, 8), coalesce($8, 10)) RETURNING " SITE_JSON,
 	    api_param(&s->f[0]), api_param(&s->f[1]), api_param(&s->w[0]), api_param(&s->w[1]), api_param(&s->w[2]),
 	    api_param(&s->w[3]), api_param(&s->f[3]), api_param(&s->f[4])))
 		return -1;
