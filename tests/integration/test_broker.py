@@ -251,6 +251,28 @@ def delete_handset_frees_its_address_for_reuse(c):
 
 
 @case
+def addresses_on_decline_probation_are_not_handed_out(c):
+    st = c.site(block_size=4, max_block_size=10)
+    gw, flat = st['gateways'][0], st['flats'][0]
+    h1 = c.mac()
+    c.allocate(gw, c.mac(), [h1])                        # .1 gateway, .2 h1
+    c.s.query("INSERT INTO dpn.dhcp_probation (site_id, addr, since, until) "
+              "VALUES (%d, dpn.ip4_num('10.1.0.3'), now(), now() + interval '1 hour')"
+              % st['site'])
+    check_eq(c.add(flat, c.mac())['address'], '10.1.0.4', 'skips .3 on probation')
+    r = c.add(flat, c.mac())
+    check_eq((r['address'], r['block']['size']), ('10.1.0.5', 8),
+             'block grows rather than hand out .3')
+    c.s.query("UPDATE dpn.dhcp_probation SET since = now() - interval '2 hours', "
+              "until = now() - interval '1 second' "
+              "WHERE site_id = %d" % st['site'])
+    check_eq(c.add(flat, c.mac())['address'], '10.1.0.3', 'free again after probation')
+    check_eq(c.s.query("SELECT count(*) FROM dpn.assignments a JOIN dpn.assignments b "
+                       "ON a.site_id = b.site_id AND a.addr = b.addr AND a.id < b.id"),
+             [['0']], 'no address twice')
+
+
+@case
 def delete_gateway_returns_the_block_to_the_pool(c):
     st = c.site()
     gw, flat = st['gateways'][0], st['flats'][0]
