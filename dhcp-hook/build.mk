@@ -1,5 +1,5 @@
 # dhcp-hook/ — dpn's Kea DHCPv4 hooks library: a C core (ident, queue,
-# core) that the unit tests link directly, and a thin C++ shim (shim.cc).
+# seen, core) that the unit tests link directly, and a thin C++ shim (shim.cc).
 #
 # The shared object is always built WITHOUT sanitizers, even in build/san:
 # kea-dhcp4 is not linked with the ASan runtime and could not load it. The
@@ -19,7 +19,8 @@ DHCP_KEA_LIBS := -lkea-dhcpsrv -lkea-dhcp++ -lkea-hooks -lkea-cc \
                  -lkea-asiolink -lkea-log -lkea-util -lkea-exceptions \
                  -lkea-process
 
-DHCP_CORE_SRCS := dhcp-hook/ident.c dhcp-hook/queue.c dhcp-hook/core.c
+DHCP_CORE_SRCS := dhcp-hook/ident.c dhcp-hook/queue.c dhcp-hook/seen.c \
+                  dhcp-hook/core.c
 DHCP_CORE_A    := $(B)/dhcp-hook/libdhcpcore.a
 DHCP_SO        := $(B)/lib/libdpn_dhcp.so
 DHCP_SO_OBJS   := $(DHCP_CORE_SRCS:%.c=$(B)/dhcp-hook/so/%.o) \

@@ -23,6 +23,7 @@ struct dhcp_core {
 	struct dhcp_cfg cfg;
 	struct dhcp_cache *cache;
 	struct dhcp_queue *queue;
+	struct dhcp_seen *seen;
 
 	pthread_mutex_t pool_lock;
 	pthread_cond_t pool_cond;
@@ -37,7 +38,7 @@ struct dhcp_core {
 
 	atomic_ullong enrolled, known, lookups, dropped_unknown,
 		      dropped_invalid, refused, enrol_failed, db_skipped, events_queued,
-		      events_written, events_dropped, db_errors,
+		      events_written, events_dropped, events_coalesced, db_errors,
 		      gateways_deleted;
 };
 
@@ -55,6 +56,7 @@ void dhcp_cfg_defaults(struct dhcp_cfg *cfg)
 	cfg->grace_s = 300;
 	cfg->probation_s = 86400;
 	cfg->sweep_s = 5;
+	cfg->seen_s = 60;
 	cfg->drop_unknown = 1;
 	cfg->enrol = 1;
 }
@@ -92,6 +94,8 @@ int dhcp_cfg_check(const struct dhcp_cfg *c, char *err, size_t errlen)
 		return cfg_bad(err, errlen, "decline-probation");
 	if (c->sweep_s < 1 || c->sweep_s > 3600)
 		return cfg_bad(err, errlen, "sweep-interval");
+	if (c->seen_s > 86400)
+		return cfg_bad(err, errlen, "seen-interval");
 	return 0;
 }
 
@@ -318,7 +322,12 @@ enum dhcp_verdict dhcp_core_identify(struct dhcp_core *core, enum dhcp_msg msg,
 
 int dhcp_core_event(struct dhcp_core *core, const struct dhcp_event *ev)
 {
+	if (!dhcp_seen_admit(core->seen, ev, mono_ms(), core->cfg.seen_s)) {
+		atomic_fetch_add(&core->events_coalesced, 1);
+		return 0;
+	}
 	if (dhcp_queue_push(core->queue, ev)) {
+		dhcp_seen_forget(core->seen, ev);
 		atomic_fetch_add(&core->events_dropped, 1);
 		return ENOSPC;
 	}
@@ -424,6 +433,7 @@ static void sweep_gateways(struct dhcp_core *core, PGconn *conn)
 		long n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 		if (n > 0) {
 			dhcp_cache_clear(core->cache);
+			dhcp_seen_clear(core->seen);
 			atomic_fetch_add(&core->gateways_deleted, (unsigned long long)n);
 			core_log(core, 1, "deleted %ld gateway(s) after their grace period", n);
 		}
@@ -537,12 +547,16 @@ int dhcp_core_new(const struct dhcp_cfg *cfg, struct dhcp_core **out)
 	rc = dhcp_queue_new(cfg->queue_size, &core->queue);
 	if (rc)
 		goto fail;
+	rc = dhcp_seen_new(cfg->cache_size, &core->seen);
+	if (rc)
+		goto fail;
 	rc = pthread_create(&core->writer, NULL, writer_main, core);
 	if (rc)
 		goto fail;
 	*out = core;
 	return 0;
 fail:
+	dhcp_seen_free(core->seen);
 	dhcp_queue_free(core->queue);
 	dhcp_cache_free(core->cache);
 	pthread_cond_destroy(&core->pool_cond);
@@ -563,6 +577,7 @@ void dhcp_core_free(struct dhcp_core *core)
 	for (i = 0; i < POOL_MAX; i++)
 		if (core->conns[i])
 			PQfinish(core->conns[i]);
+	dhcp_seen_free(core->seen);
 	dhcp_queue_free(core->queue);
 	dhcp_cache_free(core->cache);
 	pthread_cond_destroy(&core->pool_cond);
@@ -573,6 +588,7 @@ void dhcp_core_free(struct dhcp_core *core)
 void dhcp_core_forget(struct dhcp_core *core)
 {
 	dhcp_cache_clear(core->cache);
+	dhcp_seen_clear(core->seen);
 }
 
 void dhcp_core_stats(struct dhcp_core *core, struct dhcp_stats *o)
@@ -588,6 +604,7 @@ void dhcp_core_stats(struct dhcp_core *core, struct dhcp_stats *o)
 	o->events_queued = atomic_load(&core->events_queued);
 	o->events_written = atomic_load(&core->events_written);
 	o->events_dropped = atomic_load(&core->events_dropped);
+	o->events_coalesced = atomic_load(&core->events_coalesced);
 	o->db_errors = atomic_load(&core->db_errors);
 	o->gateways_deleted = atomic_load(&core->gateways_deleted);
 	o->queue_depth = dhcp_queue_depth(core->queue);
@@ -602,7 +619,8 @@ int dhcp_stats_json(const struct dhcp_stats *s, char *buf, size_t len)
 		"\"refused\": %llu, "
 		"\"enrol-failed\": %llu, \"db-skipped\": %llu, "
 		"\"events-queued\": %llu, \"events-written\": %llu, "
-		"\"events-dropped\": %llu, \"db-errors\": %llu, "
+		"\"events-dropped\": %llu, \"events-coalesced\": %llu, "
+		"\"db-errors\": %llu, "
 		"\"gateways-deleted\": %llu, \"queue-depth\": %llu, "
 		"\"queue-size\": %llu}",
 		(unsigned long long)s->enrolled, (unsigned long long)s->known,
@@ -615,6 +633,7 @@ int dhcp_stats_json(const struct dhcp_stats *s, char *buf, size_t len)
 		(unsigned long long)s->events_queued,
 		(unsigned long long)s->events_written,
 		(unsigned long long)s->events_dropped,
+		(unsigned long long)s->events_coalesced,
 		(unsigned long long)s->db_errors,
 		(unsigned long long)s->gateways_deleted,
 		(unsigned long long)s->queue_depth,

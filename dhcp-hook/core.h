@@ -12,6 +12,7 @@
 
 #include "dhcp-hook/ident.h"
 #include "dhcp-hook/queue.h"
+#include "dhcp-hook/seen.h"
 
 #define DHCP_CONNINFO_MAX 1024
 #define DHCP_BATCH_MAX 512		/* events per transaction at most */
@@ -34,6 +35,9 @@ struct dhcp_cfg {
 	unsigned probation_s;	  /* "decline-probation": seconds a declined
 				   * address is held back */
 	unsigned sweep_s;	  /* "sweep-interval": grace check period */
+	unsigned seen_s;	  /* "seen-interval": seconds within which a
+				   * renewal of an unchanged device is not
+				   * written again (0: write every event) */
 	int drop_unknown;	  /* "drop-unknown-circuit" */
 	int enrol;		  /* "enrol": first-sight enrolment on */
 	/* Where the core's log lines go (level 0 warn, 1 info); may be NULL. */
@@ -58,8 +62,8 @@ enum dhcp_verdict {
 struct dhcp_stats {
 	uint64_t enrolled, known, lookups, dropped_unknown, dropped_invalid,
 		 refused, enrol_failed, db_skipped, events_queued, events_written,
-		 events_dropped, db_errors, gateways_deleted, queue_depth,
-		 queue_size;
+		 events_dropped, events_coalesced, db_errors, gateways_deleted,
+		 queue_depth, queue_size;
 };
 
 struct dhcp_core;
@@ -86,12 +90,16 @@ enum dhcp_verdict dhcp_core_identify(struct dhcp_core *core, enum dhcp_msg msg,
 				     size_t mac_len, uint8_t *flexid,
 				     size_t *flexid_len);
 
-/* Queues a lease event for the writer. Returns 0, or ENOSPC when the queue
- * is full (the event is dropped and counted). */
+/* Queues a lease event for the writer, unless it is a renewal of a device
+ * whose last queued state (same address, online) is younger than
+ * cfg.seen_s: that one is only counted as coalesced (see seen.h). Returns
+ * 0 (queued or coalesced), or ENOSPC when the queue is full (the event is
+ * dropped and counted). */
 int dhcp_core_event(struct dhcp_core *core, const struct dhcp_event *ev);
 
 /* Forgets what the database said about every device, so the next packet
- * asks again (after deletions: a deleted device must be enrolled anew). */
+ * asks again (after deletions: a deleted device must be enrolled anew), and
+ * what was last written about each, so its next event is written. */
 void dhcp_core_forget(struct dhcp_core *core);
 
 /* Copies the counters. */

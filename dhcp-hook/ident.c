@@ -43,25 +43,38 @@ void dhcp_mac_format(const uint8_t mac[DHCP_MAC_LEN], char out[18])
 		 mac[2], mac[3], mac[4], mac[5]);
 }
 
-int dhcp_cache_new(size_t nslots, struct dhcp_cache **out)
+int dhcp_slots_alloc(size_t nslots, size_t size, void **out, size_t *n)
 {
-	struct dhcp_cache *c;
-	size_t n = 16;
+	void *p;
+	size_t k = 16;
 
 	if (nslots == 0 || nslots > ((size_t)1 << 24))
 		return EINVAL;
-	while (n < nslots)
-		n <<= 1;
-	c = calloc(1, sizeof(*c));
+	while (k < nslots)
+		k <<= 1;
+	p = calloc(k, size);
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	*n = k;
+	return 0;
+}
+
+int dhcp_cache_new(size_t nslots, struct dhcp_cache **out)
+{
+	struct dhcp_cache *c = calloc(1, sizeof(*c));
+	void *slots;
+	int rc;
+
 	if (!c)
 		return ENOMEM;
-	c->slots = calloc(n, sizeof(*c->slots));
-	if (!c->slots) {
+	rc = dhcp_slots_alloc(nslots, sizeof(*c->slots), &slots, &c->nslots);
+	if (rc) {
 		free(c);
-		return ENOMEM;
+		return rc;
 	}
+	c->slots = slots;
 	pthread_mutex_init(&c->lock, NULL);
-	c->nslots = n;
 	*out = c;
 	return 0;
 }
@@ -76,8 +89,9 @@ void dhcp_cache_free(struct dhcp_cache *c)
 }
 
 /* FNV-1a: keys come from the network, but a collision only costs one more
- * database lookup, never a wrong answer (the whole key is compared). */
-static size_t cache_hash(const uint8_t *key, size_t len)
+ * database lookup (or write), never a wrong answer (the whole key is
+ * compared). */
+size_t dhcp_hash(const uint8_t *key, size_t len)
 {
 	uint64_t h = 1469598103934665603ULL;
 	size_t i;
@@ -96,7 +110,7 @@ enum dhcp_cache_state dhcp_cache_get(struct dhcp_cache *c, const uint8_t *key,
 	if (len == 0 || len > DHCP_KEY_MAX)
 		return DHCP_CACHE_MISS;
 	pthread_mutex_lock(&c->lock);
-	s = &c->slots[cache_hash(key, len) & (c->nslots - 1)];
+	s = &c->slots[dhcp_hash(key, len) & (c->nslots - 1)];
 	if (s->len == len && s->expires_s > now_s && !memcmp(s->key, key, len))
 		st = (enum dhcp_cache_state)s->state;
 	pthread_mutex_unlock(&c->lock);
@@ -111,7 +125,7 @@ void dhcp_cache_put(struct dhcp_cache *c, const uint8_t *key, size_t len,
 	if (len == 0 || len > DHCP_KEY_MAX || ttl_s == 0)
 		return;
 	pthread_mutex_lock(&c->lock);
-	s = &c->slots[cache_hash(key, len) & (c->nslots - 1)];
+	s = &c->slots[dhcp_hash(key, len) & (c->nslots - 1)];
 	memcpy(s->key, key, len);
 	s->len = (uint8_t)len;
 	s->state = (uint8_t)state;
@@ -136,7 +150,7 @@ void dhcp_cache_del(struct dhcp_cache *c, const uint8_t *key, size_t len)
 	if (len == 0 || len > DHCP_KEY_MAX)
 		return;
 	pthread_mutex_lock(&c->lock);
-	s = &c->slots[cache_hash(key, len) & (c->nslots - 1)];
+	s = &c->slots[dhcp_hash(key, len) & (c->nslots - 1)];
 	if (s->len == len && !memcmp(s->key, key, len))
 		s->len = 0;
 	pthread_mutex_unlock(&c->lock);

@@ -42,6 +42,14 @@ struct dhcp_cache {
 	struct dhcp_cache_slot *slots;
 };
 
+/* Allocates a zeroed array for a direct-mapped table: nslots (1..1<<24)
+ * rounded up to a power of two, at least 16, of size bytes each; sets *n.
+ * Returns 0, EINVAL or ENOMEM. *out freed with free(). */
+int dhcp_slots_alloc(size_t nslots, size_t size, void **out, size_t *n);
+
+/* FNV-1a of key, folded: a slot index once masked. */
+size_t dhcp_hash(const uint8_t *key, size_t len);
+
 /* Allocates a cache of nslots (rounded up to a power of two, at least 16).
  * Returns 0, EINVAL for nslots 0, or ENOMEM. *out owned by the caller:
  * free with dhcp_cache_free. */

@@ -101,6 +101,7 @@ bool read_params(LibraryHandle& h, struct dhcp_cfg& c, std::string& bad)
 		{ "gateway-grace", &c.grace_s },
 		{ "decline-probation", &c.probation_s },
 		{ "sweep-interval", &c.sweep_s },
+		{ "seen-interval", &c.seen_s },
 	};
 	for (auto& p : u)
 		if (!param_uint(h, p.name, *p.v)) {

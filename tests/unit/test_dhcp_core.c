@@ -1,6 +1,7 @@
 /* tests/unit/test_dhcp_core.c — the hook core without a database: config
  * checks, the bounded event queue, verdicts for bad packets, back-off when
- * PostgreSQL cannot be reached, counters and their JSON. The database side
+ * PostgreSQL cannot be reached, coalescing of renewals (seen-interval),
+ * counters and their JSON. The database side
  * is covered against real PostgreSQL and kea-dhcp4 by
  * tests/integration/test_dhcp_*.py. */
 #include <errno.h>
@@ -182,6 +183,7 @@ static void full_queue_drops_and_counts(void **state)
 
 	cfg_unreachable(&c);
 	c.queue_size = 4;
+	c.seen_s = 0;		/* the same event ten times: no coalescing */
 	assert_int_equal(dhcp_core_new(&c, &core), 0);
 	memset(&ev, 0, sizeof(ev));
 	memcpy(ev.mac, MAC, 6);
@@ -198,6 +200,151 @@ static void full_queue_drops_and_counts(void **state)
 	dhcp_core_free(core);
 }
 
+static struct dhcp_event ev_make(enum dhcp_event_kind kind, uint32_t addr)
+{
+	struct dhcp_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = kind;
+	ev.subnet_id = 7;
+	ev.addr = addr;
+	memcpy(ev.mac, MAC, 6);
+	return ev;
+}
+
+/* The rules, with the clock in the test's hands: renewals of an unchanged
+ * online device within the interval are coalesced; the first one after it,
+ * an address change and an online transition are written; release,
+ * decline and expire always are; interval 0 writes everything. */
+static void seen_coalesces_unchanged_renewals(void **state)
+{
+	struct dhcp_seen *s;
+	struct dhcp_event c1 = ev_make(DHCP_EV_COMMITTED, 0x7f100002);
+	struct dhcp_event c2 = ev_make(DHCP_EV_COMMITTED, 0x7f100003);
+	struct dhcp_event other = c1;
+	enum dhcp_event_kind k;
+	(void)state;
+
+	assert_int_equal(dhcp_seen_new(0, &s), EINVAL);
+	assert_int_equal(dhcp_seen_new(16, &s), 0);
+	assert_int_equal(dhcp_seen_admit(s, &c1, 1000, 60), 1);	/* first */
+	assert_int_equal(dhcp_seen_admit(s, &c1, 1500, 60), 0);
+	assert_int_equal(dhcp_seen_admit(s, &c1, 60999, 60), 0);
+	assert_int_equal(dhcp_seen_admit(s, &c1, 61000, 60), 1);	/* interval over */
+	assert_int_equal(dhcp_seen_admit(s, &c1, 61001, 60), 0);
+	assert_int_equal(dhcp_seen_admit(s, &c2, 62000, 60), 1);	/* new address */
+	assert_int_equal(dhcp_seen_admit(s, &c2, 62001, 60), 0);
+	/* Another pool or another MAC is another device. */
+	other.subnet_id = 8;
+	assert_int_equal(dhcp_seen_admit(s, &other, 62002, 60), 1);
+	other = c2;
+	other.mac[5] ^= 1;
+	assert_int_equal(dhcp_seen_admit(s, &other, 62003, 60), 1);
+	/* Release, decline, expire: written even twice in a row, and the
+	 * next committed event (back online) is written too. */
+	for (k = DHCP_EV_RELEASE; k <= DHCP_EV_EXPIRE; k++) {
+		struct dhcp_event e = ev_make(k, c2.addr);
+		assert_int_equal(dhcp_seen_admit(s, &e, 63000, 60), 1);
+		assert_int_equal(dhcp_seen_admit(s, &e, 63001, 60), 1);
+		assert_int_equal(dhcp_seen_admit(s, &c2, 63002, 60), 1);
+		assert_int_equal(dhcp_seen_admit(s, &c2, 63003, 60), 0);
+	}
+	/* A clock that went backwards never coalesces. */
+	assert_int_equal(dhcp_seen_admit(s, &c2, 100, 60), 1);
+	/* Forgotten device, cleared table: written again. */
+	dhcp_seen_forget(s, &c2);
+	assert_int_equal(dhcp_seen_admit(s, &c2, 101, 60), 1);
+	dhcp_seen_clear(s);
+	assert_int_equal(dhcp_seen_admit(s, &c2, 102, 60), 1);
+	/* Interval 0: every event. */
+	assert_int_equal(dhcp_seen_admit(s, &c2, 103, 0), 1);
+	assert_int_equal(dhcp_seen_admit(s, &c2, 103, 0), 1);
+	dhcp_seen_free(s);
+}
+
+/* A full table evicts: a device pushed out is simply written again, and
+ * memory stays what it was (16 slots here for 1000 devices). */
+static void seen_eviction_writes_again(void **state)
+{
+	struct dhcp_seen *s;
+	struct dhcp_event e = ev_make(DHCP_EV_COMMITTED, 1);
+	unsigned i, again = 0;
+	(void)state;
+
+	assert_int_equal(dhcp_seen_new(1, &s), 0);
+	assert_int_equal(s->nslots, 16);
+	for (i = 0; i < 1000; i++) {
+		e.mac[4] = (uint8_t)(i >> 8);
+		e.mac[5] = (uint8_t)i;
+		assert_int_equal(dhcp_seen_admit(s, &e, 10, 60), 1);
+	}
+	for (i = 0; i < 1000; i++) {
+		e.mac[4] = (uint8_t)(i >> 8);
+		e.mac[5] = (uint8_t)i;
+		again += (unsigned)dhcp_seen_admit(s, &e, 11, 60);
+	}
+	assert_true(again >= 1000 - 16);
+	dhcp_seen_free(s);
+}
+
+/* Through the core (database unreachable, so queued events stay queued):
+ * coalesced renewals are counted, not queued; a cache flush (mgmtd's
+ * deletion drain) makes the next one queued again; seen-interval 0 queues
+ * every event; a renewal refused by a full queue is written next time. */
+static void core_counts_coalesced_events(void **state)
+{
+	struct dhcp_cfg c;
+	struct dhcp_core *core;
+	struct dhcp_stats st;
+	struct dhcp_event c1 = ev_make(DHCP_EV_COMMITTED, 0x7f100002);
+	struct dhcp_event c2 = ev_make(DHCP_EV_COMMITTED, 0x7f100003);
+	struct dhcp_event rel = ev_make(DHCP_EV_RELEASE, 0x7f100003);
+	char err[160];
+	int i;
+	(void)state;
+
+	cfg_unreachable(&c);
+	assert_int_equal(c.seen_s, 60);		/* the default */
+	c.seen_s = 86401;
+	assert_int_equal(dhcp_cfg_check(&c, err, sizeof(err)), EINVAL);
+	assert_non_null(strstr(err, "'seen-interval'"));
+	c.seen_s = 60;
+	assert_int_equal(dhcp_core_new(&c, &core), 0);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(dhcp_core_event(core, &c1), 0);
+	assert_int_equal(dhcp_core_event(core, &c2), 0);
+	assert_int_equal(dhcp_core_event(core, &c2), 0);
+	assert_int_equal(dhcp_core_event(core, &rel), 0);
+	assert_int_equal(dhcp_core_event(core, &c2), 0);
+	dhcp_core_forget(core);
+	assert_int_equal(dhcp_core_event(core, &c2), 0);
+	dhcp_core_stats(core, &st);
+	assert_int_equal(st.events_queued, 5);	/* c1, c2, rel, c2, c2 */
+	assert_int_equal(st.events_coalesced, 5);	/* 4 x c1, 1 x c2 */
+	assert_int_equal(st.queue_depth, 5);
+	dhcp_core_free(core);
+
+	c.seen_s = 0;
+	assert_int_equal(dhcp_core_new(&c, &core), 0);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(dhcp_core_event(core, &c1), 0);
+	dhcp_core_stats(core, &st);
+	assert_int_equal(st.events_queued, 5);
+	assert_int_equal(st.events_coalesced, 0);
+	dhcp_core_free(core);
+
+	c.seen_s = 60;
+	c.queue_size = 1;
+	assert_int_equal(dhcp_core_new(&c, &core), 0);
+	assert_int_equal(dhcp_core_event(core, &c2), 0);
+	assert_int_equal(dhcp_core_event(core, &c1), ENOSPC);
+	assert_int_equal(dhcp_core_event(core, &c1), ENOSPC);	/* not coalesced */
+	dhcp_core_stats(core, &st);
+	assert_int_equal(st.events_dropped, 2);
+	assert_int_equal(st.events_coalesced, 0);
+	dhcp_core_free(core);
+}
+
 static void stats_json_is_complete_or_refused(void **state)
 {
 	struct dhcp_stats st;
@@ -208,10 +355,12 @@ static void stats_json_is_complete_or_refused(void **state)
 	st.enrolled = 3;
 	st.queue_depth = 7;
 	st.db_errors = 18446744073709551615ULL;
+	st.events_coalesced = 42;
 	assert_int_equal(dhcp_stats_json(&st, buf, sizeof(buf)), 0);
 	assert_non_null(strstr(buf, "\"enrolled\": 3,"));
 	assert_non_null(strstr(buf, "\"queue-depth\": 7,"));
 	assert_non_null(strstr(buf, "\"db-errors\": 18446744073709551615,"));
+	assert_non_null(strstr(buf, "\"events-coalesced\": 42,"));
 	assert_int_equal(buf[strlen(buf) - 1], '}');
 	assert_int_equal(dhcp_stats_json(&st, small, sizeof(small)), ENOSPC);
 }
@@ -271,6 +420,9 @@ int main(void)
 		cmocka_unit_test(bad_packets_are_dropped_and_counted),
 		cmocka_unit_test(database_down_serves_and_backs_off),
 		cmocka_unit_test(full_queue_drops_and_counts),
+		cmocka_unit_test(seen_coalesces_unchanged_renewals),
+		cmocka_unit_test(seen_eviction_writes_again),
+		cmocka_unit_test(core_counts_coalesced_events),
 		cmocka_unit_test(stats_json_is_complete_or_refused),
 		cmocka_unit_test(events_become_array_literals),
 		cmocka_unit_test(full_batch_fits_and_no_more),
