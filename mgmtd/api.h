@@ -323,6 +323,11 @@ int api_audit(struct api_tx *tx, const char *action, const char *object,
 int api_answer_audited(struct api_tx *tx, PGresult *res, unsigned status,
     const char *notfound, const char *action, const char *object);
 
+/* ---- secrets ------------------------------------------------------------ */
+/* The yescrypt hash (libcrypt, fresh salt) of password pw into out[size]
+ * (CRYPT_OUTPUT_SIZE is always enough). 0, ENOSPC, ENOMEM or EIO. */
+int auth_password_hash(const char *pw, char *out, size_t size);
+
 /* ---- route tables (mgmtd/routes.c) -------------------------------------- */
 
 extern const struct api_route *const api_route_tables[];

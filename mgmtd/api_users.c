@@ -37,25 +37,6 @@ struct user_in {
 	size_t nids;
 };
 
-/* yescrypt of pw into out. 0, ENOMEM or EIO. */
-static int user_hash(const char *pw, char out[CRYPT_OUTPUT_SIZE])
-{
-	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-	struct crypt_data *cd = calloc(1, sizeof(*cd));
-	int rc = EIO;
-
-	if (!cd)
-		return ENOMEM;
-	if (crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)) &&
-	    crypt_rn(pw, salt, cd, sizeof(*cd)) && cd->output[0] != '*') {
-		snprintf(out, CRYPT_OUTPUT_SIZE, "%s", cd->output);
-		rc = 0;
-	}
-	explicit_bzero(cd, sizeof(*cd));
-	free(cd);
-	return rc;
-}
-
 /* The building ids as an SQL array literal in u->ids; 400 naming buildings
  * for anything but positive integers. */
 static int user_buildings(struct api_req *r, struct user_in *u)
@@ -108,7 +89,7 @@ static int user_decode(struct api_req *r, struct user_in *u, int create)
 		    "buildings are for managers");
 		return EINVAL;
 	}
-	if (u->password && user_hash(u->password, u->hash)) {
+	if (u->password && auth_password_hash(u->password, u->hash, sizeof(u->hash))) {
 		api_error(r, 503, NULL, "could not hash the password; try again");
 		return EIO;
 	}

@@ -39,25 +39,31 @@ static int cookie_secure;
 /* A yescrypt hash of nothing anybody knows: unknown users cost the same. */
 static char dummy_hash[CRYPT_OUTPUT_SIZE];
 
+int auth_password_hash(const char *pw, char *out, size_t size)
+{
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data *cd;
+	int rc = EIO;
+
+	if (!(cd = calloc(1, sizeof(*cd))))
+		return ENOMEM;
+	if (crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)) &&
+	    crypt_rn(pw, salt, cd, sizeof(*cd)) && cd->output[0] != '*')
+		rc = (size_t)snprintf(out, size, "%s", cd->output) < size ? 0 : ENOSPC;
+	explicit_bzero(cd, sizeof(*cd));
+	free(cd);
+	return rc;
+}
+
 int auth_init(const struct mgmtd_config *cfg)
 {
-	char salt[CRYPT_GENSALT_OUTPUT_SIZE], pw[65];
-	struct crypt_data *cd;
-	int rc = 0;
+	char pw[65];
 
 	rl.per_min = cfg->login_per_min;
 	cookie_secure = cfg->cookie_secure;
-	if (auth_random_token(pw) || !crypt_gensalt_rn("$y$", 0, NULL, 0, salt,
-	    sizeof(salt)))
+	if (auth_random_token(pw))
 		return EIO;
-	if (!(cd = calloc(1, sizeof(*cd))))
-		return ENOMEM;
-	if (!crypt_rn(pw, salt, cd, sizeof(*cd)) || cd->output[0] == '*')
-		rc = EIO;
-	else
-		snprintf(dummy_hash, sizeof(dummy_hash), "%s", cd->output);
-	free(cd);
-	return rc;
+	return auth_password_hash(pw, dummy_hash, sizeof(dummy_hash));
 }
 
 void auth_free(void) {}

@@ -74,23 +74,6 @@ static int read_password(char *pw, size_t size, int *generated)
 	return 0;
 }
 
-static int hash_password(const char *pw, char out[CRYPT_OUTPUT_SIZE])
-{
-	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-	struct crypt_data *cd = calloc(1, sizeof(*cd));
-	int rc = 0;
-
-	if (!cd)
-		return ENOMEM;
-	if (!crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)) ||
-	    !crypt_rn(pw, salt, cd, sizeof(*cd)) || cd->output[0] == '*')
-		rc = EIO;
-	else
-		snprintf(out, CRYPT_OUTPUT_SIZE, "%s", cd->output);
-	free(cd);
-	return rc;
-}
-
 static int user_insert(PGconn *c, const char *name, const char *role,
     const char *hash, char **buildings, int nb)
 {
@@ -160,7 +143,7 @@ int cmd_user_add(int argc, char **argv)
 		user_usage(stderr);
 		return 2;
 	}
-	if (read_password(pw, sizeof(pw), &generated) || hash_password(pw, hash))
+	if (read_password(pw, sizeof(pw), &generated) || auth_password_hash(pw, hash, sizeof(hash)))
 		goto out;
 	if (!(pg = cli_connect(db)) ||
 	    user_insert(pg, argv[optind], role, hash, buildings, nb))
