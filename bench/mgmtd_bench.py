@@ -7,7 +7,7 @@ building provisioning request, and the power-cut case (1,000 gateways and
 4,000 handsets all asking at once). Bounded: every run has a time limit.
 
     make build/rel/bin/dpn-mgmtd build/rel/bench/mgmtd_load
-    bench/mgmtd_bench.py [--seconds 5] [--threads 8] [--durable]
+    bench/mgmtd_bench.py [--seconds 5] [--threads N] [--durable]
 
 Uses a throwaway PostgreSQL cluster (fsync off unless --durable) and the
 release build; prints one JSON line per run and a Markdown table."""
@@ -95,7 +95,8 @@ def provision(pg, srv, token, site):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--seconds', type=float, default=5)
-    ap.add_argument('--threads', type=int, default=8)
+    ap.add_argument('--threads', type=int, default=0,
+                    help="mgmtd's --threads (0: mgmtd's default, two per CPU)")
     ap.add_argument('--durable', action='store_true')
     a = ap.parse_args()
     rows = []
@@ -104,8 +105,9 @@ def main():
         mgmtd.add_user(pg, 'bench')
         token = mgmtd.add_token(pg, 'bench')
         try:
-            with mgmtd.Server(pg, ['--threads', str(a.threads), '--max-conns-per-ip',
-                                   '4096', '--max-conns', '8192']) as srv:
+            threads = ['--threads', str(a.threads)] if a.threads else []
+            with mgmtd.Server(pg, threads + ['--max-conns-per-ip', '4096',
+                                             '--max-conns', '8192']) as srv:
                 for mode in ('repeat', 'cycle'):
                     for clients in (1, 8, 64):
                         reset(pg)

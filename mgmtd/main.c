@@ -279,10 +279,21 @@ static void wait_signal(const sigset_t *set)
 	log_info("signal %d: shutting down", sig);
 }
 
+/* Two HTTP workers (and database connections) per core: with fewer, a core
+ * idles while a worker waits for PostgreSQL; with more, requests queue inside
+ * PostgreSQL instead and the latency tail grows (docs/bench.md, threads 4, 8
+ * and 16 on 2 cores). */
+static unsigned default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 2 ? 4 : n > 32 ? 64 : (unsigned)(2 * n);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct mgmtd_config cfg = { .listen = "127.0.0.1:8080", .user = "dpn",
-	    .foreground = 1, .threads = 8, .max_conns = 4096,
+	    .foreground = 1, .threads = default_threads(), .max_conns = 4096,
 	    .max_conns_per_ip = 1024, .timeout_s = 30, .login_per_min = 30,
 	    .kea_poll_ms = 1000 };
 	struct MHD_Daemon *d = NULL;
