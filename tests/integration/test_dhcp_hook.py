@@ -3,13 +3,14 @@
 against a real PostgreSQL with the dpn schema, driven by relayed DHCPv4
 packets on loopback: reservations by flex-id (circuit-id || MAC), first-sight
 enrolment, extension of a full block, unknown circuits dropped, lease events
-recorded, the dpn-stats counters."""
+recorded, renewals coalesced within seen-interval, the dpn-stats counters."""
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 from dpn_test import ROOT, Cluster, case, check, check_eq, run, tmpdir, wait_for
 import shutil
+import time
 import broker
 import dhcp
 import mgmtd
@@ -186,7 +187,8 @@ def declined_address_is_put_on_probation(ctx):
 def counters_add_up(ctx):
     st = ctx.kea.stats()
     for k in ('enrolled', 'known', 'lookups', 'dropped-unknown', 'dropped-invalid',
-              'events-queued', 'events-written', 'events-dropped', 'db-errors',
+              'events-queued', 'events-written', 'events-dropped',
+              'events-coalesced', 'db-errors',
               'queue-depth', 'queue-size', 'gateways-deleted'):
         check(k in st, 'dpn-stats lacks ' + k)
     wait_for(lambda: ctx.kea.stats()['queue-depth'] == 0, 10, 'queue drained')
@@ -196,6 +198,64 @@ def counters_add_up(ctx):
     check_eq(st['db-errors'], 0, 'db errors')
     check_eq(int(ctx.pg.scalar("SELECT count(*) FROM dpn.lease_events")),
              st['events-written'], 'lease_events rows')
+
+
+def last_seen(pg, mac):
+    """The assignment's last_seen as epoch seconds (float)."""
+    return float(pg.scalar("SELECT extract(epoch FROM last_seen) FROM "
+                           "dpn.assignments WHERE mac = '%s'" % mac))
+
+
+@case
+def renewals_within_seen_interval_leave_one_row(ctx):
+    """seen-interval 3: renewals of an unchanged device within 3 s are
+    counted as coalesced and leave the one committed row; the first renewal
+    after the interval is written and moves last_seen; a device coming back
+    online after a release is written at once. (After counters_add_up: this
+    case's own kea-dhcp4 writes rows too.)"""
+    interval = 3
+    tmp = tmpdir('dpn-dhcp-seen-')
+    kea = dhcp.Kea(ctx.pg, tmp, [(ctx.site['pool'], '127.16.0.0/16')],
+                   hook_params={'seen-interval': interval}).start()
+    relay = dhcp.Relay(kea.port)
+    try:
+        m = broker.mac(0x900)
+        t0 = time.monotonic()
+        ack = dhcp.acked(relay, C1, m)
+        for _ in range(3):
+            r = relay.request(C1, m, ack.yiaddr, renew=True)
+            check(r is not None and r.type == dhcp.ACK, 'renewal: %r' % r)
+        elapsed = time.monotonic() - t0
+        check(elapsed < interval, 'DORA and renewals took %.1f s, not within '
+              'the %d s interval (machine too slow for this case)' % (elapsed, interval))
+        wait_for(lambda: kea.stats()['queue-depth'] == 0, 10, 'queue drained')
+        st = kea.stats()
+        check_eq(st['events-coalesced'], 3, 'renewals coalesced')
+        check_eq(dhcp.lease_events(ctx.pg, 'committed', m), 1, 'committed rows')
+        seen0 = last_seen(ctx.pg, m)
+        api0 = dhcp.api_assignment(ctx.api, ctx.flat1, m)
+        check(api0 is not None and api0['online'] is True and api0['last_seen'],
+              'device in mgmtd: %r' % api0)
+        time.sleep(max(0.0, interval - (time.monotonic() - t0)) + 0.5)
+        r = relay.request(C1, m, ack.yiaddr, renew=True)
+        check(r is not None and r.type == dhcp.ACK, 'renewal after the interval: %r' % r)
+        dhcp.check_recorded(ctx.pg, 'committed', m, ack.yiaddr, online=True, count=2)
+        check(last_seen(ctx.pg, m) >= seen0 + interval,
+              'last_seen did not move past the interval')
+        api1 = dhcp.api_assignment(ctx.api, ctx.flat1, m)
+        check(api1['last_seen'] != api0['last_seen'], 'last_seen in mgmtd: %r' % api1)
+        # Release, then back online within the interval: both written.
+        relay.release(C1, m, ack.yiaddr, ack.server_id)
+        dhcp.check_recorded(ctx.pg, 'release', m, ack.yiaddr, online=False)
+        again = dhcp.acked(relay, C1, m)
+        dhcp.check_recorded(ctx.pg, 'committed', m, again.yiaddr, online=True, count=3)
+        st = kea.stats()
+        check_eq(st['events-coalesced'], 3, 'nothing else coalesced')
+        check_eq(st['events-written'], st['events-queued'], 'every queued event written')
+    finally:
+        relay.close()
+        kea.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @case
