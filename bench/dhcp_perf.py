@@ -14,8 +14,13 @@ zero-drop rate's completed leases per second. Bounded: RUN_S seconds per
 run, at most len(RATES) runs per configuration after one warm-up run
 (--warm seconds at --warm-rate, not counted), loopback only.
 
+With --cpu-rate R, each configuration then runs once more at R/s while
+the CPU time (user + system, from /proc) of kea-dhcp4 and of the
+PostgreSQL processes is counted, the hook's own connections apart: where
+the cost of a lease goes.
+
   bench/dhcp_perf.py [--clients 500] [--run 5] [--rates 200,300,...]
-                     [--configs abc]
+                     [--configs abc] [--cpu-rate 1500]
   (needs make: build/rel/lib/libdpn_dhcp.so and build/rel/bin/dpn-mgmtd)
 """
 import argparse
@@ -137,6 +142,66 @@ def enrolment(pg, s, kea, cport, tmp, args):
     return out
 
 
+def cpu_of(pid):
+    """User + system CPU seconds of a process (0 if it is gone)."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / float(os.sysconf('SC_CLK_TCK'))
+
+
+def pg_backends(pg):
+    """{pid: cpu seconds} of the cluster's postmaster and its children."""
+    with open(os.path.join(pg.dir, 'data', 'postmaster.pid')) as f:
+        master = int(f.readline())
+    out = {master: cpu_of(master)}
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % d) as f:
+                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == master:
+            out[int(d)] = cpu_of(int(d))
+    return out
+
+
+def xacts(pg):
+    """Transactions committed in the dpn database so far."""
+    return int(pg.scalar("SELECT xact_commit FROM pg_stat_database "
+                         "WHERE datname = 'dpn'"))
+
+
+def cpu_profile(pg, keas, macs_file, args):
+    """Each configuration alone at --cpu-rate: CPU seconds of kea-dhcp4,
+    of all PostgreSQL processes and of the hook's connections among them."""
+    for name in sorted(keas):
+        kea, cport = keas[name]
+        alive(kea, cport, macs_file, args)
+        hook = {int(r[0]) for r in pg.psql(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = "
+            "'dpn-dhcp-hook'")}
+        x0 = xacts(pg)
+        k0, p0 = cpu_of(kea.proc.pid), pg_backends(pg)
+        lps, drops = perfdhcp(kea, cport, macs_file, args.cpu_rate,
+                              args.clients, args.run)
+        k1, p1 = cpu_of(kea.proc.pid), pg_backends(pg)
+        time.sleep(1.5)     # backends report their statistics within 1 s
+        x1 = xacts(pg)
+        delta = {pid: p1[pid] - p0.get(pid, 0.0) for pid in p1}
+        print('  %s cpu at %d/s for %d s: %.1f leases/s, drops %d; CPU s: '
+              'kea-dhcp4 %.2f, postgres %.2f (hook connections %.2f); '
+              '%.2f transactions per lease'
+              % (name, args.cpu_rate, args.run, lps, drops, k1 - k0,
+                 sum(delta.values()),
+                 sum(v for pid, v in delta.items() if pid in hook),
+                 (x1 - x0) / max(1.0, lps * args.run)), flush=True)
+
+
 def site(pg, clients):
     """One flat with a gateway and `clients` enrolled handsets; their MACs."""
     s = broker.make_site(pg, flats=1, block_size=4, max_block_size=1024)
@@ -156,6 +221,8 @@ def main():
     ap.add_argument('--configs', default='abc')
     ap.add_argument('--tries', type=int, default=2,
                     help='runs at one rate before it counts as dropping')
+    ap.add_argument('--cpu-rate', type=int, default=0,
+                    help='then count CPU seconds per process at this rate')
     ap.add_argument('--enrol-rates', default='50,100,200',
                     help='first-sight enrolment runs (c only; empty: none)')
     args = ap.parse_args()
@@ -195,6 +262,8 @@ def main():
                     print('  %s warm-up %d/s: %.1f leases/s, drops %d'
                           % (name, args.warm_rate, cold[0], cold[1]), flush=True)
                 results.update(measure(keas, macs_file, args))
+                if args.cpu_rate:
+                    cpu_profile(pg, keas, macs_file, args)
                 if 'c' in keas and args.enrol_rates:
                     alive(keas['c'][0], keas['c'][1], macs_file, args)
                     results['enrol'] = enrolment(pg, s, keas['c'][0], keas['c'][1],
