@@ -6,6 +6,10 @@ loopback, measured with perfdhcp (DORA, relayed with option 82), for:
   (b) + PostgreSQL host reservations looked up by circuit-id, no hook
   (c) + the dpn hook: flex-id reservations (circuit-id || MAC) of devices
       enrolled in dpn, identity checks, lease events written to dpn
+  (d) PostgreSQL host reservations by hw-address that Kea finds (the same
+      addresses as (c), in a subnet of their own), no hook: what Kea itself
+      costs when every client has a reservation outside any pool, so that
+      (c)/(d) is the hook's own share
 
 The same CLIENTS MACs (perfdhcp -M) and circuit-id are used in every run;
 for (c) they are the flat's enrolled handsets. For each configuration the
@@ -202,6 +206,18 @@ def cpu_profile(pg, keas, macs_file, args):
                  (x1 - x0) / max(1.0, lps * args.run)), flush=True)
 
 
+D_SUBNET, D_CIDR = 999999, '127.17.0.0/16'
+
+
+def hw_reservations(pg, site_id):
+    """(d): a hw-address reservation in subnet D_SUBNET for every device of
+    the site, at its dpn address moved to D_CIDR."""
+    pg.psql("INSERT INTO public.hosts (dhcp_identifier, dhcp_identifier_type,"
+            " dhcp4_subnet_id, ipv4_address) SELECT decode(replace(mac::text,"
+            " ':', ''), 'hex'), 0, %d, addr + 65536 FROM dpn.assignments"
+            " WHERE site_id = %d" % (D_SUBNET, site_id))
+
+
 def site(pg, clients):
     """One flat with a gateway and `clients` enrolled handsets; their MACs."""
     s = broker.make_site(pg, flats=1, block_size=4, max_block_size=1024)
@@ -242,8 +258,13 @@ def main():
                 ('a', dict(hook=False, hosts_db=False, dynamic_pool='127.16.128.1 - 127.16.255.254')),
                 ('b', dict(hook=False, identifiers=('circuit-id',),
                            dynamic_pool='127.16.128.1 - 127.16.255.254')),
-                ('c', dict()),
+                # The hook with its production defaults (the tests' Kea
+                # sweeps every second).
+                ('c', dict(hook_params={'sweep-interval': 5})),
+                ('d', dict(hook=False, identifiers=('hw-address',))),
             ]
+            if 'd' in args.configs:
+                hw_reservations(pg, s['site'])
             keas = {}
             try:
                 for name, kw in configs:
@@ -253,7 +274,9 @@ def main():
                     os.mkdir(run_dir)
                     os.chmod(run_dir, 0o755)
                     cport = free_port(socket.SOCK_DGRAM)
-                    keas[name] = (dhcp.Kea(pg, run_dir, pool, client_port=cport,
+                    keas[name] = (dhcp.Kea(pg, run_dir, [(D_SUBNET, D_CIDR)]
+                                           if name == 'd' else pool,
+                                           client_port=cport,
                                            lease_cmds=False, **kw).start(), cport)
                     # Warm-up, not measured: every client gets its lease and
                     # the hook's identity cache fills.
@@ -284,8 +307,9 @@ def main():
     print('RESULT clients=%d run=%ds' % (args.clients, args.run))
     for k in args.configs:
         print('RESULT (%s) %.0f leases/s' % (k, results.get(k, 0)))
-    if results.get('b') and 'c' in results:
-        print('RESULT (c)/(b) = %.0f%%' % (100.0 * results['c'] / results['b']))
+    for base in ('b', 'd'):
+        if results.get(base) and 'c' in results:
+            print('RESULT (c)/(%s) = %.0f%%' % (base, 100.0 * results['c'] / results[base]))
     for rate, lps, drops, got in results.get('enrol', []):
         print('RESULT enrolment at %d/s: %.0f leases/s, drops %d, enrolled %d'
               % (rate, lps, drops, got))
