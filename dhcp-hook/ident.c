@@ -121,11 +121,18 @@ void dhcp_cache_put(struct dhcp_cache *c, const uint8_t *key, size_t len,
 		    enum dhcp_cache_state state, uint64_t now_s, unsigned ttl_s)
 {
 	struct dhcp_cache_slot *s;
+	size_t h;
 
 	if (len == 0 || len > DHCP_KEY_MAX || ttl_s == 0)
 		return;
+	h = dhcp_hash(key, len);
+	/* Keys stored in the same second (a warm-up, a restart) must not all
+	 * expire in the same second and send every device back to the
+	 * database at once, in Kea's packet path: each keeps between 3/4 of
+	 * ttl and all of it, by its hash. */
+	ttl_s -= (unsigned)((h >> 20) % (ttl_s / 4 + 1));
 	pthread_mutex_lock(&c->lock);
-	s = &c->slots[dhcp_hash(key, len) & (c->nslots - 1)];
+	s = &c->slots[h & (c->nslots - 1)];
 	memcpy(s->key, key, len);
 	s->len = (uint8_t)len;
 	s->state = (uint8_t)state;

@@ -59,8 +59,9 @@ void dhcp_cache_free(struct dhcp_cache *c);
 /* Looks up key (1..DHCP_KEY_MAX bytes) at time now_s (monotonic seconds). */
 enum dhcp_cache_state dhcp_cache_get(struct dhcp_cache *c, const uint8_t *key,
 				     size_t len, uint64_t now_s);
-/* Stores state for key for ttl_s seconds; a key longer than DHCP_KEY_MAX,
- * or a ttl of 0, stores nothing. */
+/* Stores state for key for between 3/4 of ttl_s and ttl_s seconds (spread
+ * by the key's hash, so that keys stored together do not expire together);
+ * a key longer than DHCP_KEY_MAX, or a ttl of 0, stores nothing. */
 void dhcp_cache_put(struct dhcp_cache *c, const uint8_t *key, size_t len,
 		    enum dhcp_cache_state state, uint64_t now_s, unsigned ttl_s);
 /* Forgets every entry. */

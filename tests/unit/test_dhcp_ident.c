@@ -65,9 +65,10 @@ static void cache_remembers_until_ttl(void **state)
 	assert_int_equal(dhcp_cache_new(100, &c), 0);
 	assert_int_equal(dhcp_cache_get(c, k1, l1, 1000), DHCP_CACHE_MISS);
 	dhcp_cache_put(c, k1, l1, DHCP_CACHE_KNOWN, 1000, 10);
-	assert_int_equal(dhcp_cache_get(c, k1, l1, 1009), DHCP_CACHE_KNOWN);
+	/* Kept at least 3/4 of the ttl (8 s of 10), at most all of it. */
+	assert_int_equal(dhcp_cache_get(c, k1, l1, 1007), DHCP_CACHE_KNOWN);
 	/* Same data, other subnet: another site's device. */
-	assert_int_equal(dhcp_cache_get(c, k2, l2, 1009), DHCP_CACHE_MISS);
+	assert_int_equal(dhcp_cache_get(c, k2, l2, 1007), DHCP_CACHE_MISS);
 	assert_int_equal(dhcp_cache_get(c, k1, l1, 1010), DHCP_CACHE_MISS);
 	dhcp_cache_put(c, k1, l1, DHCP_CACHE_UNKNOWN, 1010, 1);
 	assert_int_equal(dhcp_cache_get(c, k1, l1, 1010), DHCP_CACHE_UNKNOWN);
@@ -137,6 +138,47 @@ static void cache_ttl_zero_stores_nothing(void **state)
 	dhcp_cache_free(c);
 }
 
+/* Devices cached in the same second (a warm-up) expire spread over the
+ * last quarter of the ttl, not all in one second: none before 3/4 of it,
+ * all by its end, and no second holds more than a few of them. */
+static void cache_expiry_is_spread(void **state)
+{
+	struct dhcp_cache *c;
+	uint8_t k[DHCP_KEY_MAX], mac[6] = { 2, 0, 0, 0, 0, 0 };
+	unsigned i, t, stored = 0, left, prev, most = 0;
+	size_t l;
+	(void)state;
+
+	assert_int_equal(dhcp_cache_new(1 << 16, &c), 0);
+	for (i = 0; i < 1000; i++) {
+		mac[4] = (uint8_t)(i >> 8);
+		mac[5] = (uint8_t)i;
+		l = dhcp_cache_key(7, 'd', mac, 6, k);
+		dhcp_cache_put(c, k, l, DHCP_CACHE_KNOWN, 0, 300);
+	}
+	prev = 0;
+	for (t = 0; t <= 300; t++) {
+		left = 0;
+		for (i = 0; i < 1000; i++) {
+			mac[4] = (uint8_t)(i >> 8);
+			mac[5] = (uint8_t)i;
+			l = dhcp_cache_key(7, 'd', mac, 6, k);
+			left += dhcp_cache_get(c, k, l, t) == DHCP_CACHE_KNOWN;
+		}
+		if (t == 0)
+			stored = left;
+		else if (prev - left > most)
+			most = prev - left;
+		if (t < 225)
+			assert_int_equal(left, stored);
+		prev = left;
+	}
+	assert_true(stored > 950);	/* a few collisions evict */
+	assert_int_equal(prev, 0);
+	assert_true(most < 60);		/* ~13 a second on average */
+	dhcp_cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -144,6 +186,7 @@ int main(void)
 		cmocka_unit_test(flexid_refuses_bad_input),
 		cmocka_unit_test(mac_is_formatted_for_postgres),
 		cmocka_unit_test(cache_remembers_until_ttl),
+		cmocka_unit_test(cache_expiry_is_spread),
 		cmocka_unit_test(cache_is_bounded_and_never_wrong),
 		cmocka_unit_test(cache_refuses_bad_sizes),
 		cmocka_unit_test(cache_ttl_zero_stores_nothing),
