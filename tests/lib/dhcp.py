@@ -11,7 +11,6 @@ process runner and a control-socket client.
     kea.command('dpn-stats')
     kea.stop(); relay.close()
 """
-import ipaddress
 import json
 import os
 import random
@@ -19,12 +18,16 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import time
 
-from dpn_test import BUILD, free_port, wait_for
+from dpn_test import BUILD, ROOT, free_port, wait_for
+
+sys.path.insert(0, os.path.join(ROOT, 'dhcp-hook'))
+import kea_config as _kc  # noqa: E402  (the generator deployments use)
 
 KEA_DHCP4 = os.environ.get('KEA_DHCP4', '/usr/sbin/kea-dhcp4')
-KEA_HOOKS = '/usr/lib/x86_64-linux-gnu/kea/hooks'
+KEA_HOOKS = _kc.KEA_HOOKS
 HOOK = os.path.join(BUILD, 'lib', 'libdpn_dhcp.so')
 
 DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE = 1, 2, 3, 4, 5, 6, 7
@@ -165,60 +168,12 @@ def _xid():
     return random.getrandbits(32)
 
 
-def kea_config(tmp, pg_dir, pools, hook_params=None, hook=True,
-               identifiers=('flex-id',), lifetime=600, probation=3600,
-               extra=None, hosts_db=True, lease_cmds=True, dynamic_pool=None,
-               hook_path=None):
-    """Kea dhcp4 configuration (a dict): interfaces ["lo"], udp sockets,
-    control socket and memfile leases in tmp, host reservations in the dpn
-    database at pg_dir (unix socket), one subnet per (pool_id, cidr) relayed
-    from 127.0.0.1, and the hook (hook_params merged into the defaults)."""
-    params = {'database': 'host=%s dbname=dpn user=dpn' % pg_dir,
-              'sweep-interval': 1, 'decline-probation': probation}
-    params.update(hook_params or {})
-    libs = []
-    if lease_cmds:
-        libs.append({'library': os.path.join(KEA_HOOKS, 'libdhcp_lease_cmds.so')})
-    if hook:
-        libs.append({'library': hook_path or HOOK, 'parameters': params})
-    subnets = [{'id': int(pid), 'subnet': str(ipaddress.ip_network(cidr)),
-                'relay': {'ip-addresses': [GIADDR]},
-                'reservations-in-subnet': True,
-                'reservations-out-of-pool': True} for pid, cidr in pools]
-    if dynamic_pool:    # benches without reservations: a pool to allocate from
-        subnets[0]['pools'] = [{'pool': dynamic_pool}]
-    cfg = {
-        'interfaces-config': {'interfaces': ['lo'], 'dhcp-socket-type': 'udp'},
-        'control-socket': {'socket-type': 'unix',
-                           'socket-name': os.path.join(tmp, 'kea.sock')},
-        'lease-database': {'type': 'memfile', 'persist': True,
-                           'name': os.path.join(tmp, 'leases4.csv'),
-                           'lfc-interval': 0},
-        # Authoritative: a REQUEST for an address Kea has no lease and no
-        # reservation for (a deleted device) gets a NAK, not silence.
-        'authoritative': True,
-        'host-reservation-identifiers': list(identifiers),
-        'valid-lifetime': lifetime, 'min-valid-lifetime': 1,
-        'renew-timer': max(1, lifetime // 2),
-        'rebind-timer': max(1, lifetime * 7 // 8),
-        'decline-probation-period': probation,
-        'expired-leases-processing': {'reclaim-timer-wait-time': 1,
-                                      'hold-reclaimed-time': 0,
-                                      'flush-reclaimed-timer-wait-time': 0},
-        'subnet4': subnets,
-        'hooks-libraries': libs,
-        'loggers': [{'name': 'kea-dhcp4', 'severity': 'INFO',
-                     'output_options': [{'output': os.path.join(tmp, 'kea.log')}]}],
-    }
-    if os.environ.get('DPN_KEA_DEBUG'):
-        cfg['loggers'][0].update(severity='DEBUG', debuglevel=55)
-    if hosts_db:
-        cfg['hosts-database'] = {
-            'type': 'postgresql', 'name': 'dpn', 'host': pg_dir, 'user': 'dpn',
-            'on-fail': 'serve-retry-continue', 'max-reconnect-tries': 100000,
-            'reconnect-wait-time': 500, 'connect-timeout': 2}
-    cfg.update(extra or {})
-    return {'Dhcp4': cfg}
+def kea_config(tmp, pg_dir, pools, **kw):
+    """dhcp-hook/kea_config.py's configuration with the tests' defaults: the
+    hook of this build, relayed from GIADDR."""
+    kw.setdefault('hook_path', HOOK)
+    kw.setdefault('relay', GIADDR)
+    return _kc.kea_config(tmp, pg_dir, pools, **kw)
 
 
 class Kea:
