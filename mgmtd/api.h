@@ -324,6 +324,13 @@ int api_answer_audited(struct api_tx *tx, PGresult *res, unsigned status,
     const char *notfound, const char *action, const char *object);
 
 /* ---- secrets ------------------------------------------------------------ */
+/* 2*nbytes lower-case hex digits of fresh random bytes (at most 64) and a
+ * NUL into out. 0, or EIO when there is no randomness (or nbytes > 64). */
+int auth_random_hex(char *out, size_t nbytes);
+
+/* Lower-case hex SHA-256 of s[0..len) into out. */
+void auth_sha256_hex(const char *s, size_t len, char out[65]);
+
 /* The yescrypt hash (libcrypt, fresh salt) of password pw into out[size]
  * (CRYPT_OUTPUT_SIZE is always enough). 0, ENOSPC, ENOMEM or EIO. */
 int auth_password_hash(const char *pw, char *out, size_t size);

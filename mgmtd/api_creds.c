@@ -1,25 +1,13 @@
 /* mgmtd/api_creds.c — credential helpers of the resource files: random
- * secrets, hex digests, answering a row with a secret shown once. */
+ * the MD5 digest of SIP HA1s, answering a row with a secret shown once
+ * (random secrets and SHA-256: auth_random_hex, auth_sha256_hex). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "api_res.h"
-
-int res_random_hex(char *out, size_t nbytes)
-{
-	unsigned char b[64];
-
-	if (nbytes > sizeof(b) || RAND_bytes(b, (int)nbytes) != 1)
-		return EIO;
-	for (size_t i = 0; i < nbytes; i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
-	out[2 * nbytes] = '\0';
-	return 0;
-}
 
 /* Hex digest of s with md into out (room for 2 * its size + 1). */
 static int digest_hex(const EVP_MD *md, const char *s, char *out)
@@ -33,11 +21,6 @@ static int digest_hex(const EVP_MD *md, const char *s, char *out)
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
 	out[2 * n] = '\0';
 	return 0;
-}
-
-int res_sha256_hex(const char *s, char out[65])
-{
-	return digest_hex(EVP_sha256(), s, out);
 }
 
 int res_md5_hex(const char *s, char out[33])

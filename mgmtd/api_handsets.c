@@ -73,10 +73,11 @@ static void gateway_put(struct api_req *r)
 
 	if (res_decode_nothing(r))
 		return;
-	if (res_random_hex(g.secret, 32) || res_sha256_hex(g.secret, g.hash)) {
+	if (auth_random_hex(g.secret, 32)) {
 		api_error(r, 503, NULL, "no random numbers; try again");
 		return;
 	}
+	auth_sha256_hex(g.secret, strlen(g.secret), g.hash);
 	api_txn(r, gateway_put_txn, &g, handset_constraints);
 	explicit_bzero(g.secret, sizeof(g.secret));
 }
@@ -122,13 +123,14 @@ static int sip_creds_make(struct sip_creds *c)
 {
 	char in[NUMPLAN_MAX_LEN + sizeof(RES_SIP_REALM) + 40];
 
-	if (res_random_hex(c->password, 16))
+	if (auth_random_hex(c->password, 16))
 		return EIO;
 	snprintf(in, sizeof(in), "%s:" RES_SIP_REALM ":%s", c->username, c->password);
-	if (res_md5_hex(in, c->md5) || res_sha256_hex(in, c->sha256)) {
+	if (res_md5_hex(in, c->md5)) {
 		explicit_bzero(in, sizeof(in));
 		return EIO;
 	}
+	auth_sha256_hex(in, strlen(in), c->sha256);
 	explicit_bzero(in, sizeof(in));
 	return 0;
 }

@@ -40,14 +40,7 @@
 /* The SIP digest realm of handset credentials (HA1 = H(user:realm:pass)). */
 #define RES_SIP_REALM "dpn"
 
-/* Fills out with 2*nbytes lower-case hex digits of fresh random bytes and a
- * NUL (out has room for 2*nbytes+1). 0, or EIO when the random generator
- * fails. */
-int res_random_hex(char *out, size_t nbytes);
-
-/* Lower-case hex SHA-256 (out[65]) / MD5 (out[33]) of the string s. 0 or
- * EIO. */
-int res_sha256_hex(const char *s, char out[65]);
+/* Lower-case hex MD5 (out[33]) of the string s (digest HA1). 0 or EIO. */
 int res_md5_hex(const char *s, char out[33]);
 
 /* Answers status with the JSON object text plus one string member

@@ -61,7 +61,7 @@ int auth_init(const struct mgmtd_config *cfg)
 
 	rl.per_min = cfg->login_per_min;
 	cookie_secure = cfg->cookie_secure;
-	if (auth_random_token(pw))
+	if (auth_random_hex(pw, 32))
 		return EIO;
 	return auth_password_hash(pw, dummy_hash, sizeof(dummy_hash));
 }
@@ -77,17 +77,18 @@ void auth_sha256_hex(const char *s, size_t len, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-int auth_random_token(char out[65])
+int auth_random_hex(char *out, size_t nbytes)
 {
-	unsigned char b[32];
+	unsigned char b[64];
 
-	if (RAND_bytes(b, sizeof(b)) != 1)
+	if (nbytes > sizeof(b) || RAND_bytes(b, (int)nbytes) != 1)
 		return EIO;
-	for (int i = 0; i < 32; i++)
+	for (size_t i = 0; i < nbytes; i++)
 		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	out[2 * nbytes] = '\0';
+	explicit_bzero(b, sizeof(b));
 	return 0;
 }
-
 /* 1 if s is 64 lower-case hex digits (the form of every token we make). */
 static int is_token(const char *s)
 {
@@ -419,7 +420,7 @@ static void session_create(struct api_req *r)
 	}
 	if (api_decode(r, f))
 		return;
-	if (auth_random_token(l.token) || auth_random_token(l.csrf)) {
+	if (auth_random_hex(l.token, 32) || auth_random_hex(l.csrf, 32)) {
 		api_error(r, 503, NULL, "no randomness available");
 		return;
 	}

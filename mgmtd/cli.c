@@ -55,7 +55,7 @@ static int read_password(char *pw, size_t size, int *generated)
 
 	*generated = 0;
 	if (!fgets(pw, (int)size, stdin) || pw[0] == '\0' || pw[0] == '\n') {
-		if (auth_random_token(tok))
+		if (auth_random_hex(tok, 32))
 			return EIO;
 		snprintf(pw, size, "%.20s", tok);
 		*generated = 1;
@@ -182,7 +182,7 @@ int cmd_token_add(int argc, char **argv)
 	}
 	if (!db || optind != argc - 1)
 		goto usage;
-	if (auth_random_token(tok))
+	if (auth_random_hex(tok, 32))
 		return 1;
 	auth_sha256_hex(tok, 64, hash);
 	snprintf(defname, sizeof(defname), "token-%.12s", hash);

@@ -99,8 +99,6 @@ void auth_free(void);
 /* Authenticates per route flags; answers 401/403 itself and returns
  * nonzero. */
 int auth_check(struct api_http *h);
-void auth_sha256_hex(const char *s, size_t len, char out[65]);
-int auth_random_token(char out[65]);
 int cmd_user_add(int argc, char **argv);
 int cmd_token_add(int argc, char **argv);
 extern const struct api_route api_session_routes[];
