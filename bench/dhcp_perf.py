@@ -10,6 +10,8 @@ loopback, measured with perfdhcp (DORA, relayed with option 82), for:
       addresses as (c), in a subnet of their own), no hook: what Kea itself
       costs when every client has a reservation outside any pool, so that
       (c)/(d) is the hook's own share
+  (u) (c) with the hook's host cache off ("host-cache": false): every
+      reservation lookup goes to PostgreSQL, as Kea 2.2 does by itself
 
 The same CLIENTS MACs (perfdhcp -M) and circuit-id are used in every run;
 for (c) they are the flat's enrolled handsets. For each configuration the
@@ -262,6 +264,10 @@ def main():
                 # sweeps every second).
                 ('c', dict(hook_params={'sweep-interval': 5})),
                 ('d', dict(hook=False, identifiers=('hw-address',))),
+                # (c) without the hook's host cache: every lookup goes to
+                # Kea's PostgreSQL hosts backend.
+                ('u', dict(hook_params={'sweep-interval': 5,
+                                        'host-cache': False})),
             ]
             if 'd' in args.configs:
                 hw_reservations(pg, s['site'])
@@ -307,7 +313,7 @@ def main():
     print('RESULT clients=%d run=%ds' % (args.clients, args.run))
     for k in args.configs:
         print('RESULT (%s) %.0f leases/s' % (k, results.get(k, 0)))
-    for base in ('b', 'd'):
+    for base in ('b', 'd', 'u'):
         if results.get(base) and 'c' in results:
             print('RESULT (c)/(%s) = %.0f%%' % (base, 100.0 * results['c'] / results[base]))
     for rate, lps, drops, got in results.get('enrol', []):

@@ -1,5 +1,6 @@
 # dhcp-hook/ — dpn's Kea DHCPv4 hooks library: a C core (ident, queue,
-# seen, core) that the unit tests link directly, and a thin C++ shim (shim.cc).
+# seen, pg, hostcache, core) that the unit tests link directly, and a thin
+# C++ shim (shim.cc, and hostcache_kea.cc: the host cache as Kea sees it).
 #
 # The shared object is always built WITHOUT sanitizers, even in build/san:
 # kea-dhcp4 is not linked with the ASan runtime and could not load it. The
@@ -20,11 +21,12 @@ DHCP_KEA_LIBS := -lkea-dhcpsrv -lkea-dhcp++ -lkea-hooks -lkea-cc \
                  -lkea-process
 
 DHCP_CORE_SRCS := dhcp-hook/ident.c dhcp-hook/queue.c dhcp-hook/seen.c \
-                  dhcp-hook/core.c
+                  dhcp-hook/pg.c dhcp-hook/hostcache.c dhcp-hook/core.c
 DHCP_CORE_A    := $(B)/dhcp-hook/libdhcpcore.a
 DHCP_SO        := $(B)/lib/libdpn_dhcp.so
 DHCP_SO_OBJS   := $(DHCP_CORE_SRCS:%.c=$(B)/dhcp-hook/so/%.o) \
-                  $(B)/dhcp-hook/so/dhcp-hook/shim.o
+                  $(B)/dhcp-hook/so/dhcp-hook/shim.o \
+                  $(B)/dhcp-hook/so/dhcp-hook/hostcache_kea.o
 
 # No sanitizer flags here (see above); the project's warnings still apply.
 DHCP_SO_CFLAGS   := -std=c11 -D_GNU_SOURCE -I. -Ilib $(WARN) -fPIC \
@@ -54,10 +56,13 @@ $(DHCP_SO): $(DHCP_SO_OBJS)
 all: $(DHCP_SO)
 TEST_DEPS += $(DHCP_SO)
 
-UNIT_TESTS += $(B)/tests/unit/test_dhcp_ident $(B)/tests/unit/test_dhcp_core
-$(B)/tests/unit/test_dhcp_ident $(B)/tests/unit/test_dhcp_core: $(DHCP_CORE_A)
-UNIT_LDLIBS_dhcp_ident := $(DHCP_CORE_A) -lpthread
-UNIT_LDLIBS_dhcp_core  := $(DHCP_CORE_A) $(DHCP_PQ_LIBS) -lpthread
+UNIT_TESTS += $(B)/tests/unit/test_dhcp_ident $(B)/tests/unit/test_dhcp_core \
+              $(B)/tests/unit/test_dhcp_hostcache
+$(B)/tests/unit/test_dhcp_ident $(B)/tests/unit/test_dhcp_core \
+$(B)/tests/unit/test_dhcp_hostcache: $(DHCP_CORE_A)
+UNIT_LDLIBS_dhcp_ident     := $(DHCP_CORE_A) $(DHCP_PQ_LIBS) -lpthread
+UNIT_LDLIBS_dhcp_core      := $(DHCP_CORE_A) $(DHCP_PQ_LIBS) -lpthread
+UNIT_LDLIBS_dhcp_hostcache := $(DHCP_CORE_A) $(DHCP_PQ_LIBS) -lpthread
 
 CHECKS += $(sort $(wildcard tests/integration/test_dhcp_*.py))
 

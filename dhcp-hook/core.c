@@ -4,6 +4,7 @@
  * connection of its own. After a database error the core stops trying for
  * cfg.retry_ms so that a dead server costs Kea no time per packet. */
 #include "dhcp-hook/core.h"
+#include "dhcp-hook/pg.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -24,6 +25,7 @@ struct dhcp_core {
 	struct dhcp_cache *cache;
 	struct dhcp_queue *queue;
 	struct dhcp_seen *seen;
+	struct dhcp_hostcache *hc;	/* NULL: off */
 
 	pthread_mutex_t pool_lock;
 	pthread_cond_t pool_cond;
@@ -59,6 +61,9 @@ void dhcp_cfg_defaults(struct dhcp_cfg *cfg)
 	cfg->seen_s = 60;
 	cfg->drop_unknown = 1;
 	cfg->enrol = 1;
+	cfg->host_cache = 1;
+	cfg->hc_size = 131072;
+	cfg->hc_ttl_s = 300;
 }
 
 static int cfg_bad(char *err, size_t errlen, const char *name)
@@ -96,6 +101,10 @@ int dhcp_cfg_check(const struct dhcp_cfg *c, char *err, size_t errlen)
 		return cfg_bad(err, errlen, "sweep-interval");
 	if (c->seen_s > 86400)
 		return cfg_bad(err, errlen, "seen-interval");
+	if (c->hc_size < 1 || c->hc_size > (1u << 24))
+		return cfg_bad(err, errlen, "host-cache-size");
+	if (c->hc_ttl_s < 1 || c->hc_ttl_s > 86400)
+		return cfg_bad(err, errlen, "host-cache-ttl");
 	return 0;
 }
 
@@ -140,21 +149,6 @@ static void db_failed(struct dhcp_core *core, const char *what, PGconn *conn)
 	}
 }
 
-static PGconn *db_connect(const struct dhcp_cfg *cfg)
-{
-	char timeout[16], options[64];
-	const char *keys[] = { "dbname", "connect_timeout", "options",
-			       "application_name", NULL };
-	const char *vals[] = { cfg->conninfo, timeout, options,
-			       "dpn-dhcp-hook", NULL };
-
-	snprintf(timeout, sizeof(timeout), "%u",
-		 cfg->db_timeout_ms < 2000 ? 2 : cfg->db_timeout_ms / 1000);
-	snprintf(options, sizeof(options), "-c statement_timeout=%u",
-		 cfg->db_timeout_ms);
-	return PQconnectdbParams(keys, vals, 1);
-}
-
 /* A usable connection (reconnecting if needed) or NULL. */
 static PGconn *db_ready(struct dhcp_core *core, PGconn **slot)
 {
@@ -162,7 +156,8 @@ static PGconn *db_ready(struct dhcp_core *core, PGconn **slot)
 		return *slot;
 	if (*slot)
 		PQfinish(*slot);
-	*slot = db_connect(&core->cfg);
+	*slot = dhcp_pg_connect(core->cfg.conninfo, core->cfg.db_timeout_ms,
+				 "dpn-dhcp-hook");
 	if (*slot && PQstatus(*slot) == CONNECTION_OK)
 		return *slot;
 	db_failed(core, "connect", *slot);
@@ -264,6 +259,11 @@ static enum dhcp_verdict apply_answer(struct dhcp_core *core, enum db_answer a,
 	switch (a) {
 	case ANS_ENROLLED:
 		atomic_fetch_add(&core->enrolled, 1);
+		/* Enrolment may have moved the flat's block, and with it the
+		 * reservations of its other devices: their notifications come
+		 * on another connection a moment later, so do not wait. */
+		if (core->hc)
+			dhcp_hostcache_flush(core->hc);
 		/* fall through */
 	case ANS_KNOWN:
 		dhcp_cache_put(core->cache, dkey, dlen, DHCP_CACHE_KNOWN, now_s,
@@ -527,6 +527,21 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/* The host cache, when the shim gave its ops and the config wants it. */
+static int host_cache_new(struct dhcp_core *core)
+{
+	struct dhcp_hc_cfg hc = {
+		.nslots = core->cfg.hc_size, .ttl_s = core->cfg.hc_ttl_s,
+		.conninfo = core->cfg.conninfo,
+		.timeout_ms = core->cfg.db_timeout_ms,
+		.retry_ms = core->cfg.retry_ms, .log = core->cfg.log,
+	};
+
+	if (!core->cfg.host_cache || !core->cfg.hc_ops)
+		return 0;
+	return dhcp_hostcache_new(&hc, core->cfg.hc_ops, &core->hc);
+}
+
 int dhcp_core_new(const struct dhcp_cfg *cfg, struct dhcp_core **out)
 {
 	struct dhcp_core *core;
@@ -550,12 +565,16 @@ int dhcp_core_new(const struct dhcp_cfg *cfg, struct dhcp_core **out)
 	rc = dhcp_seen_new(cfg->cache_size, &core->seen);
 	if (rc)
 		goto fail;
+	rc = host_cache_new(core);
+	if (rc)
+		goto fail;
 	rc = pthread_create(&core->writer, NULL, writer_main, core);
 	if (rc)
 		goto fail;
 	*out = core;
 	return 0;
 fail:
+	dhcp_hostcache_free(core->hc);
 	dhcp_seen_free(core->seen);
 	dhcp_queue_free(core->queue);
 	dhcp_cache_free(core->cache);
@@ -577,6 +596,7 @@ void dhcp_core_free(struct dhcp_core *core)
 	for (i = 0; i < POOL_MAX; i++)
 		if (core->conns[i])
 			PQfinish(core->conns[i]);
+	dhcp_hostcache_free(core->hc);
 	dhcp_seen_free(core->seen);
 	dhcp_queue_free(core->queue);
 	dhcp_cache_free(core->cache);
@@ -589,6 +609,13 @@ void dhcp_core_forget(struct dhcp_core *core)
 {
 	dhcp_cache_clear(core->cache);
 	dhcp_seen_clear(core->seen);
+	if (core->hc)
+		dhcp_hostcache_flush(core->hc);
+}
+
+struct dhcp_hostcache *dhcp_core_hostcache(struct dhcp_core *core)
+{
+	return core->hc;
 }
 
 void dhcp_core_stats(struct dhcp_core *core, struct dhcp_stats *o)
@@ -609,10 +636,14 @@ void dhcp_core_stats(struct dhcp_core *core, struct dhcp_stats *o)
 	o->gateways_deleted = atomic_load(&core->gateways_deleted);
 	o->queue_depth = dhcp_queue_depth(core->queue);
 	o->queue_size = core->cfg.queue_size;
+	memset(&o->hc, 0, sizeof(o->hc));
+	if (core->hc)
+		dhcp_hostcache_stats(core->hc, &o->hc);
 }
 
 int dhcp_stats_json(const struct dhcp_stats *s, char *buf, size_t len)
 {
+	const struct dhcp_hc_stats *h = &s->hc;
 	int n = snprintf(buf, len,
 		"{\"enrolled\": %llu, \"known\": %llu, \"lookups\": %llu, "
 		"\"dropped-unknown\": %llu, \"dropped-invalid\": %llu, "
@@ -622,7 +653,14 @@ int dhcp_stats_json(const struct dhcp_stats *s, char *buf, size_t len)
 		"\"events-dropped\": %llu, \"events-coalesced\": %llu, "
 		"\"db-errors\": %llu, "
 		"\"gateways-deleted\": %llu, \"queue-depth\": %llu, "
-		"\"queue-size\": %llu}",
+		"\"queue-size\": %llu, "
+		"\"host-cache-hits\": %llu, \"host-cache-misses\": %llu, "
+		"\"host-cache-entries\": %llu, \"host-cache-inserts\": %llu, "
+		"\"host-cache-skipped\": %llu, \"host-cache-evicted\": %llu, "
+		"\"host-cache-invalidations\": %llu, "
+		"\"host-cache-notifications\": %llu, "
+		"\"host-cache-bad-notifications\": %llu, "
+		"\"host-cache-flushes\": %llu, \"host-cache-listening\": %s}",
 		(unsigned long long)s->enrolled, (unsigned long long)s->known,
 		(unsigned long long)s->lookups,
 		(unsigned long long)s->dropped_unknown,
@@ -637,6 +675,13 @@ int dhcp_stats_json(const struct dhcp_stats *s, char *buf, size_t len)
 		(unsigned long long)s->db_errors,
 		(unsigned long long)s->gateways_deleted,
 		(unsigned long long)s->queue_depth,
-		(unsigned long long)s->queue_size);
+		(unsigned long long)s->queue_size,
+		(unsigned long long)h->hits, (unsigned long long)h->misses,
+		(unsigned long long)h->entries, (unsigned long long)h->inserts,
+		(unsigned long long)h->skipped, (unsigned long long)h->evicted,
+		(unsigned long long)h->invalidated,
+		(unsigned long long)h->notifications,
+		(unsigned long long)h->bad_notifications,
+		(unsigned long long)h->flushes, h->listening ? "true" : "false");
 	return (n < 0 || (size_t)n >= len) ? ENOSPC : 0;
 }

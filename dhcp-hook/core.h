@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dhcp-hook/hostcache.h"
 #include "dhcp-hook/ident.h"
 #include "dhcp-hook/queue.h"
 #include "dhcp-hook/seen.h"
@@ -40,6 +41,12 @@ struct dhcp_cfg {
 				   * written again (0: write every event) */
 	int drop_unknown;	  /* "drop-unknown-circuit" */
 	int enrol;		  /* "enrol": first-sight enrolment on */
+	int host_cache;		  /* "host-cache": cache Kea's reservations */
+	unsigned hc_size;	  /* "host-cache-size": slots (2 per device) */
+	unsigned hc_ttl_s;	  /* "host-cache-ttl": seconds at most */
+	/* Set by the shim: what the host cache does with Kea's Host objects.
+	 * NULL: no host cache (the core alone, as in the unit tests). */
+	const struct dhcp_hc_ops *hc_ops;
 	/* Where the core's log lines go (level 0 warn, 1 info); may be NULL. */
 	void (*log)(int level, const char *line);
 };
@@ -64,6 +71,7 @@ struct dhcp_stats {
 		 refused, enrol_failed, db_skipped, events_queued, events_written,
 		 events_dropped, events_coalesced, db_errors, gateways_deleted,
 		 queue_depth, queue_size;
+	struct dhcp_hc_stats hc;	/* all 0 without a host cache */
 };
 
 struct dhcp_core;
@@ -98,9 +106,13 @@ enum dhcp_verdict dhcp_core_identify(struct dhcp_core *core, enum dhcp_msg msg,
 int dhcp_core_event(struct dhcp_core *core, const struct dhcp_event *ev);
 
 /* Forgets what the database said about every device, so the next packet
- * asks again (after deletions: a deleted device must be enrolled anew), and
- * what was last written about each, so its next event is written. */
+ * asks again (after deletions: a deleted device must be enrolled anew),
+ * every cached reservation, and what was last written about each device,
+ * so its next event is written. */
 void dhcp_core_forget(struct dhcp_core *core);
+
+/* The host cache (NULL when off), for the shim to hand to Kea. */
+struct dhcp_hostcache *dhcp_core_hostcache(struct dhcp_core *core);
 
 /* Copies the counters. */
 void dhcp_core_stats(struct dhcp_core *core, struct dhcp_stats *out);

@@ -22,6 +22,7 @@
 extern "C" {
 #include "dhcp-hook/core.h"
 }
+#include "dhcp-hook/hostcache_kea.h"
 
 using namespace isc::data;
 using namespace isc::dhcp;
@@ -102,6 +103,8 @@ bool read_params(LibraryHandle& h, struct dhcp_cfg& c, std::string& bad)
 		{ "decline-probation", &c.probation_s },
 		{ "sweep-interval", &c.sweep_s },
 		{ "seen-interval", &c.seen_s },
+		{ "host-cache-size", &c.hc_size },
+		{ "host-cache-ttl", &c.hc_ttl_s },
 	};
 	for (auto& p : u)
 		if (!param_uint(h, p.name, *p.v)) {
@@ -114,6 +117,10 @@ bool read_params(LibraryHandle& h, struct dhcp_cfg& c, std::string& bad)
 	}
 	if (!param_bool(h, "enrol", c.enrol)) {
 		bad = "enrol";
+		return false;
+	}
+	if (!param_bool(h, "host-cache", c.host_cache)) {
+		bad = "host-cache";
 		return false;
 	}
 	if (!param_string(h, "database", c.conninfo, sizeof(c.conninfo))) {
@@ -208,6 +215,7 @@ int load(LibraryHandle& h)
 
 	dhcp_cfg_defaults(&cfg);
 	cfg.log = core_log;
+	cfg.hc_ops = &dpn_host_ops;
 	if (!read_params(h, cfg, bad)) {
 		core_log(0, ("parameter '" + bad + "' has the wrong type or is too big").c_str());
 		return 1;
@@ -220,6 +228,8 @@ int load(LibraryHandle& h)
 		core_log(0, "cannot start the hook's core");
 		return 1;
 	}
+	if (dhcp_core_hostcache(g_core))
+		dpn_hostcache_register(dhcp_core_hostcache(g_core));
 	h.registerCommandCallout("dpn-stats", dpn_stats);
 	h.registerCommandCallout("dpn-cache-flush", dpn_cache_flush);
 	return 0;
@@ -227,6 +237,8 @@ int load(LibraryHandle& h)
 
 int unload()
 {
+	if (g_core && dhcp_core_hostcache(g_core))
+		dpn_hostcache_deregister();
 	dhcp_core_free(g_core);
 	g_core = NULL;
 	return 0;
@@ -304,7 +316,7 @@ int lease4_expire(CalloutHandle& h) { return lease_callout(h, DHCP_EV_EXPIRE); }
 int dpn_stats(CalloutHandle& h)
 {
 	struct dhcp_stats st;
-	char json[1024];
+	char json[2048];
 
 	if (!g_core) {
 		h.setArgument("response", isc::config::createAnswer(
