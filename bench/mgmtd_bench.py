@@ -98,10 +98,15 @@ def main():
     ap.add_argument('--threads', type=int, default=0,
                     help="mgmtd's --threads (0: mgmtd's default, two per CPU)")
     ap.add_argument('--durable', action='store_true')
+    ap.add_argument('--no-hosts-notify', action='store_true',
+                    help="disable schema 012's NOTIFY trigger on public.hosts "
+                         "(to measure what it costs the broker)")
     a = ap.parse_args()
     rows = []
     with Cluster(durable=a.durable) as pg:
         site, gwfile = setup(pg)
+        if a.no_hosts_notify:
+            pg.psql('ALTER TABLE public.hosts DISABLE TRIGGER hosts_notify')
         mgmtd.add_user(pg, 'bench')
         token = mgmtd.add_token(pg, 'bench')
         try:
