@@ -67,7 +67,16 @@ UNIT_LDLIBS_dhcp_hostcache := $(DHCP_CORE_A) $(DHCP_PQ_LIBS) -lpthread
 CHECKS += $(sort $(wildcard tests/integration/test_dhcp_*.py))
 
 INSTALLS += install-dhcp-hook
+# The config generator goes with it: PREFIX/sbin/dpn-kea-config, a link to
+# its folder in PREFIX/share/dpn/dhcp-hook (with kea_config.py), where it
+# names the installed hook by default.
+DHCP_SHARE := $(PREFIX)/share/dpn/dhcp-hook
 install-dhcp-hook: $(DHCP_SO)
-	install -d $(DESTDIR)$(KEA_HOOKS_DIR)
+	install -d $(DESTDIR)$(KEA_HOOKS_DIR) $(DESTDIR)$(DHCP_SHARE) $(DESTDIR)$(PREFIX)/sbin
 	install -m 0644 $(DHCP_SO) $(DESTDIR)$(KEA_HOOKS_DIR)/libdpn_dhcp.so
+	install -m 0644 dhcp-hook/kea_config.py $(DESTDIR)$(DHCP_SHARE)/kea_config.py
+	sed 's|^INSTALLED_HOOK = None$$|INSTALLED_HOOK = "$(KEA_HOOKS_DIR)/libdpn_dhcp.so"|' \
+	  dhcp-hook/dpn-kea-config > $(DESTDIR)$(DHCP_SHARE)/dpn-kea-config
+	chmod 0755 $(DESTDIR)$(DHCP_SHARE)/dpn-kea-config
+	ln -sf ../share/dpn/dhcp-hook/dpn-kea-config $(DESTDIR)$(PREFIX)/sbin/dpn-kea-config
 .PHONY: install-dhcp-hook

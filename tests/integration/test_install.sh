@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/integration/test_install.sh — `make install` honours PREFIX and
-# DESTDIR: the programs, schema, web admin, man page and Kea hook land under
-# DESTDIR/PREFIX, and nothing lands elsewhere.
+# DESTDIR: the programs, schema, web admin, man page, Kea hook and its config
+# generator land under DESTDIR/PREFIX, and nothing lands elsewhere.
 set -euo pipefail
 cd "${DPN_ROOT:-$(dirname "$0")/../..}"
 san=0; case "${DPN_BUILD:-}" in */build/san) san=1 ;; esac
@@ -17,6 +17,14 @@ ls "$dest"/opt/dpn/share/dpn/schema/001_*.sql >/dev/null || fail "schema not ins
 [ -f "$dest/opt/dpn/share/dpn/web/index.html" ] || fail "web admin not installed"
 [ -f "$dest/opt/dpn/share/man/man8/dpn-mgmtd.8" ] || fail "man page not installed"
 find "$dest" -name 'libdpn_dhcp.so' | grep -q . || fail "Kea hook not installed"
+# The Kea config generator: on PATH in PREFIX/sbin, runs from there, and
+# names the installed hook by default.
+kc="$dest/opt/dpn/sbin/dpn-kea-config"
+[ -L "$kc" ] && [ -x "$kc" ] || fail "dpn-kea-config not in PREFIX/sbin"
+"$kc" --help >/dev/null || fail "installed dpn-kea-config does not run"
+grep -q '^INSTALLED_HOOK = "/opt/dpn/lib/kea/hooks/libdpn_dhcp.so"$' \
+  "$dest/opt/dpn/share/dpn/dhcp-hook/dpn-kea-config" \
+  || fail "dpn-kea-config does not default to the installed hook"
 outside=$(cd "$dest" && find . -mindepth 1 -maxdepth 1 ! -name opt)
 [ -z "$outside" ] || fail "installed outside PREFIX: $outside"
 # The man page is well-formed enough for man(1) to render.
