@@ -4,8 +4,8 @@ real kea-dhcp4 against a real PostgreSQL: Kea answers known devices from
 the cache (so it keeps serving them while PostgreSQL is down), a reservation
 changed in the database is served at once (LISTEN/NOTIFY), a change made
 while the hook's listener was cut off is not served stale once it is back,
-the cache survives config-reload, can be switched off, and refuses bad
-parameters."""
+the cache survives config-reload, works in Kea's multi-threaded mode, can
+be switched off, and refuses bad parameters."""
 import os
 import shutil
 import sys
@@ -172,6 +172,44 @@ def the_cache_can_be_switched_off(ctx):
                  'listeners (the other Kea only)')
     finally:
         relay.close()
+        kea.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@case
+def multi_threaded_kea_serves_every_device_its_own_address(ctx):
+    """Kea's multi-threaded packet processing (off by default in 2.2): the
+    hook's callouts and the cache run in four packet threads at once."""
+    import threading
+    tmp = tmpdir('dpn-dhcp-mt-')
+    kea = dhcp.Kea(ctx.pg, tmp, [(ctx.site['pool'], CIDR)], extra={
+        'multi-threading': {'enable-multi-threading': True,
+                            'thread-pool-size': 4, 'packet-queue-size': 64}}).start()
+    devices = [ctx.gw] + [broker.mac(0x500 + i) for i in range(4)]
+    want = {m: address_of(ctx.pg, m) for m in devices}
+    bad = []
+
+    def client(mac):
+        relay = dhcp.Relay(kea.port)
+        try:
+            for _ in range(20):
+                a = relay.dora(C1, mac, timeout=2)
+                if a is None or a.type != dhcp.ACK or a.yiaddr != want[mac]:
+                    bad.append((mac, a))
+        finally:
+            relay.close()
+    try:
+        check('enabled: yes' in open(kea.log).read(), 'Kea not multi-threaded')
+        threads = [threading.Thread(target=client, args=(m,)) for m in devices]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        check_eq(bad, [], 'answers that were not the device\'s own address')
+        st = kea.stats()
+        check(st['host-cache-hits'] >= 2 * 3 * 20 * len(devices) // 3,
+              'cache hardly used: %r' % st)
+    finally:
         kea.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
