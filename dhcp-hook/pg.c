@@ -7,9 +7,15 @@ PGconn *dhcp_pg_connect(const char *conninfo, unsigned timeout_ms,
 			const char *app)
 {
 	char timeout[16], options[64];
-	const char *keys[] = { "dbname", "connect_timeout", "options",
-			       "application_name", NULL };
-	const char *vals[] = { conninfo, timeout, options, app, NULL };
+	/* TCP keepalives first, so that a conninfo's own settings win: the
+	 * host cache's listener only ever reads, and would not otherwise
+	 * notice a server host that vanished (about a minute here, not
+	 * the kernel's two hours). Unix sockets ignore them. */
+	const char *keys[] = { "keepalives_idle", "keepalives_interval",
+			       "keepalives_count", "dbname", "connect_timeout",
+			       "options", "application_name", NULL };
+	const char *vals[] = { "30", "10", "3", conninfo, timeout, options, app,
+			       NULL };
 
 	snprintf(timeout, sizeof(timeout), "%u",
 		 timeout_ms < 2000 ? 2 : timeout_ms / 1000);

@@ -7,8 +7,9 @@
 
 /* Connects with conninfo (a libpq connection string), a connect timeout of
  * timeout_ms rounded to seconds (at least 2: libpq's floor), the same
- * statement_timeout, and application_name app (what pg_stat_activity
- * shows). Returns what PQconnectdbParams returns: check PQstatus. */
+ * statement_timeout, application_name app (what pg_stat_activity shows)
+ * and TCP keepalives (30 s idle, unless conninfo sets them). Returns what
+ * PQconnectdbParams returns: check PQstatus. */
 PGconn *dhcp_pg_connect(const char *conninfo, unsigned timeout_ms,
 			const char *app);
 
