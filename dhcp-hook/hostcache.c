@@ -16,6 +16,7 @@
 
 #include "dhcp-hook/ident.h"
 #include "dhcp-hook/pg.h"
+#include "lib/hex.h"
 
 #define HC_CHANNEL "dpn_hosts"
 #define HC_POLL_MS 1000
@@ -112,9 +113,14 @@ static void slot_clear(struct dhcp_hostcache *hc, struct hc_entry **s)
 	hc->st.entries--;
 }
 
+static uint64_t next_gen(void)
+{
+	return atomic_fetch_add(&hc_gen_seq, 1) + 1;
+}
+
 static void invalidated(struct dhcp_hostcache *hc)
 {
-	hc->gen = atomic_fetch_add(&hc_gen_seq, 1) + 1;
+	hc->gen = next_gen();
 	hc->st.invalidated++;
 }
 
@@ -206,15 +212,6 @@ void dhcp_hostcache_flush(struct dhcp_hostcache *hc)
 	pthread_mutex_unlock(&hc->lock);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* "SUBNET TYPE HEXID ADDR" -> the two keys; 0 or EINVAL. */
 static int payload_parse(const char *p, uint8_t idk[DHCP_HC_KEY_MAX],
 			 size_t *idlen, uint8_t ak[DHCP_HC_KEY_MAX],
@@ -231,15 +228,13 @@ static int payload_parse(const char *p, uint8_t idk[DHCP_HC_KEY_MAX],
 	    subnet > UINT32_MAX || type > 255 || addr > UINT32_MAX)
 		return EINVAL;
 	n = strlen(hex);
-	if (n == 0 || n % 2 || n / 2 > DHCP_HC_ID_MAX)
+	/* encode(..., 'hex') writes lowercase: anything else is not ours. */
+	if (n == 0 || n % 2 || n / 2 > DHCP_HC_ID_MAX ||
+	    strspn(hex, "0123456789abcdef") != n)
 		return EINVAL;
-	for (i = 0; i < n / 2; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return EINVAL;
-		id[i] = (uint8_t)(hi << 4 | lo);
-	}
+	for (i = 0; i < n / 2; i++)
+		id[i] = (uint8_t)(hex_digit(hex[2 * i]) << 4 |
+				  hex_digit(hex[2 * i + 1]));
 	*idlen = dhcp_hc_id_key((uint32_t)subnet, (uint8_t)type, id, n / 2, idk);
 	*alen = addr ? dhcp_hc_addr_key((uint32_t)subnet, (uint32_t)addr, ak) : 0;
 	return 0;
@@ -389,8 +384,7 @@ int dhcp_hostcache_new(const struct dhcp_hc_cfg *cfg, const struct dhcp_hc_ops *
 	hc->ops = *ops;
 	hc->wake_fd = -1;
 	pthread_mutex_init(&hc->lock, NULL);
-	invalidated(hc);
-	hc->st.invalidated = 0;
+	hc->gen = next_gen();
 	if (cfg->conninfo) {
 		strcpy(hc->conninfo, cfg->conninfo);
 		hc->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

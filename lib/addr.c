@@ -1,5 +1,6 @@
 /* lib/addr.c — IPv4, CIDR and MAC parsing and arithmetic (see addr.h). */
 #include "addr.h"
+#include "hex.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -103,17 +104,6 @@ int cidr4_overlap(const struct cidr4 *a, const struct cidr4 *b)
 	return cidr4_first(a) <= cidr4_last(b) && cidr4_first(b) <= cidr4_last(a);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int mac_parse(const char *s, size_t len, uint8_t out[6])
 {
 	uint8_t m[6];
@@ -121,7 +111,7 @@ int mac_parse(const char *s, size_t len, uint8_t out[6])
 	if (s == NULL || len != 17 || (s[2] != ':' && s[2] != '-'))
 		return EINVAL;
 	for (int i = 0; i < 6; i++) {
-		int hi = hexval(s[i * 3]), lo = hexval(s[i * 3 + 1]);
+		int hi = hex_digit(s[i * 3]), lo = hex_digit(s[i * 3 + 1]);
 
 		if (hi < 0 || lo < 0 || (i < 5 && s[i * 3 + 2] != s[2]))
 			return EINVAL;

@@ -7,6 +7,7 @@
 
 #include "sip/hdr.h"
 #include "sip/chars.h"
+#include "hex.h"
 
 #define C_ALNUM SIP_C_ALNUM
 #define C_MARK SIP_C_MARK
@@ -312,11 +313,6 @@ int sip_param_find(struct sip_str params, const char *name,
 	return 0;
 }
 
-static int hexval(unsigned char c)
-{
-	return c <= '9' ? c - '0' : (c | 32) - 'a' + 10;
-}
-
 int sip_unescape(struct sip_str s, char *dst, size_t cap, size_t *outlen)
 {
 	size_t o = 0;
@@ -327,8 +323,8 @@ int sip_unescape(struct sip_str s, char *dst, size_t cap, size_t *outlen)
 			if (i + 2 >= s.len || !is_hex((unsigned char)s.s[i + 1]) ||
 			    !is_hex((unsigned char)s.s[i + 2]))
 				return EBADMSG;
-			c = (char)(hexval((unsigned char)s.s[i + 1]) * 16 +
-				   hexval((unsigned char)s.s[i + 2]));
+			c = (char)(hex_digit((unsigned char)s.s[i + 1]) * 16 +
+				   hex_digit((unsigned char)s.s[i + 2]));
 			i += 2;
 		}
 		if (o >= cap)
