@@ -216,15 +216,10 @@ def multi_threaded_kea_serves_every_device_its_own_address(ctx):
 
 @case
 def bad_cache_parameters_are_refused(ctx):
-    cfg = ctx.kea.config
     for name, value in (('host-cache', 'yes'), ('host-cache-size', 0),
                         ('host-cache-size', 1 << 25), ('host-cache-ttl', 0),
                         ('host-cache-ttl', -5)):
-        bad = dict(cfg['Dhcp4'])
-        bad['hooks-libraries'] = [dict(l) for l in cfg['Dhcp4']['hooks-libraries']]
-        bad['hooks-libraries'][-1]['parameters'] = dict(
-            bad['hooks-libraries'][-1]['parameters'], **{name: value})
-        ans = ctx.kea.command('config-set', {'Dhcp4': bad})
+        ans = ctx.kea.command('config-set', {'Dhcp4': ctx.kea.config_with(**{name: value})})
         check(ans['result'] != 0, 'config-set accepted %s=%r: %r' % (name, value, ans))
         check('dpn' in ctx.kea.output() and name in ctx.kea.output(),
               'the log does not name %s' % name)

@@ -258,12 +258,7 @@ def reload_and_unload_leak_nothing(ctx):
     check(c1 <= c0 and c1 <= 4 + 1 + 1, 'database connections %d -> %d' % (c0, c1))
     check(r1 - r0 < 4096, 'RSS grew by %d KiB over 30 reloads' % (r1 - r0))
     # A bad parameter refuses the configuration and keeps the old one.
-    cfg = ctx.kea.config
-    bad = dict(cfg['Dhcp4'])
-    bad['hooks-libraries'] = [dict(l) for l in cfg['Dhcp4']['hooks-libraries']]
-    bad['hooks-libraries'][-1]['parameters'] = dict(
-        bad['hooks-libraries'][-1]['parameters'], **{'queue-size': 0})
-    ans = ctx.kea.command('config-set', {'Dhcp4': bad})
+    ans = ctx.kea.command('config-set', {'Dhcp4': ctx.kea.config_with(**{'queue-size': 0})})
     print('    config-set with queue-size 0: %r' % ans)
     check(ans['result'] != 0, 'config-set accepted queue-size 0: %r' % ans)
     # Kea 2.2 runs without its hooks after a refused hook configuration;

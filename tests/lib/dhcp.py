@@ -191,6 +191,15 @@ class Kea:
         self.proc = None
         self.write_config(kea_config(tmp, pg.dir, pools, **cfg_args))
 
+    def config_with(self, **hook_params):
+        """This Kea's Dhcp4 configuration with the dpn hook's parameters
+        changed (for config-set); the running configuration is untouched."""
+        cfg = dict(self.config['Dhcp4'])
+        cfg['hooks-libraries'] = [dict(l) for l in cfg['hooks-libraries']]
+        cfg['hooks-libraries'][-1]['parameters'] = dict(
+            cfg['hooks-libraries'][-1]['parameters'], **hook_params)
+        return cfg
+
     def write_config(self, cfg):
         self.config = cfg
         with open(self.conf, 'w') as f:
