@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,8 @@
 #include <time.h>
 
 static int log_fg = 1;
-static enum log_level log_lvl = LOG_LVL_INFO;
+/* Atomic: SIGHUP may change it on the loop thread while others log. */
+static _Atomic int log_lvl = LOG_LVL_INFO;
 static const char *log_ident = "dpn";
 
 void log_init(const char *ident, int foreground, enum log_level level)
