@@ -44,12 +44,18 @@ CHECKS      :=   # integration test programs (scripts), run after the units
 TEST_DEPS   :=   # anything else the tests need built
 INSTALLS    :=   # phony targets that install more than BINS (hooks, data)
 
+# libdpn.a, and the same library for shared objects (the Kea hook):
+# position-independent and never sanitized, since a host program such as
+# kea-dhcp4 has no ASan runtime to load.
+LIBDPN     := $(B)/libdpn.a
+LIBDPN_PIC := $(B)/pic/libdpn.a
+
 all:
 
 include $(sort $(wildcard */build.mk lib/*/build.mk))
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
-LIBDPN   := $(B)/libdpn.a
+PIC_CFLAGS := $(filter-out $(SAN),$(DPN_CFLAGS)) -fPIC
 
 all: $(BINS)
 tests: all $(UNIT_TESTS) $(TEST_DEPS)
@@ -57,6 +63,14 @@ tests: all $(UNIT_TESTS) $(TEST_DEPS)
 $(LIBDPN): $(LIB_OBJS)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
+
+$(LIBDPN_PIC): $(LIB_SRCS:%.c=$(B)/pic/%.o)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(B)/pic/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(PIC_CFLAGS) -MMD -MP -c $< -o $@
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
