@@ -48,9 +48,12 @@ $(B)/dhcp-hook/so/%.o: %.cc
 	@mkdir -p $(@D)
 	$(CXX) $(DHCP_SO_CXXFLAGS) -MMD -MP -c $< -o $@
 
-$(DHCP_SO): $(DHCP_SO_OBJS)
+# The hook links the shared code of lib/ (addresses, PostgreSQL connections)
+# from the position-independent libdpn, never a copy of it.
+$(DHCP_SO): $(DHCP_SO_OBJS) $(LIBDPN_PIC)
 	@mkdir -p $(@D)
-	$(CXX) -shared -Wl,--no-undefined -Wl,-z,defs $(LDFLAGS) $^ -o $@ \
+	$(CXX) -shared -Wl,--no-undefined -Wl,-z,defs $(LDFLAGS) $(DHCP_SO_OBJS) \
+	  $(LIBDPN_PIC) -o $@ \
 	  -L/usr/lib/x86_64-linux-gnu $(DHCP_KEA_LIBS) $(DHCP_PQ_LIBS) -lpthread
 
 all: $(DHCP_SO)
@@ -60,9 +63,9 @@ UNIT_TESTS += $(B)/tests/unit/test_dhcp_ident $(B)/tests/unit/test_dhcp_core \
               $(B)/tests/unit/test_dhcp_hostcache
 $(B)/tests/unit/test_dhcp_ident $(B)/tests/unit/test_dhcp_core \
 $(B)/tests/unit/test_dhcp_hostcache: $(DHCP_CORE_A)
-UNIT_LDLIBS_dhcp_ident     := $(DHCP_CORE_A) $(DHCP_PQ_LIBS) -lpthread
-UNIT_LDLIBS_dhcp_core      := $(DHCP_CORE_A) $(DHCP_PQ_LIBS) -lpthread
-UNIT_LDLIBS_dhcp_hostcache := $(DHCP_CORE_A) $(DHCP_PQ_LIBS) -lpthread
+UNIT_LDLIBS_dhcp_ident     := $(DHCP_CORE_A) $(LIBDPN) $(DHCP_PQ_LIBS) -lpthread
+UNIT_LDLIBS_dhcp_core      := $(DHCP_CORE_A) $(LIBDPN) $(DHCP_PQ_LIBS) -lpthread
+UNIT_LDLIBS_dhcp_hostcache := $(DHCP_CORE_A) $(LIBDPN) $(DHCP_PQ_LIBS) -lpthread
 
 CHECKS += $(sort $(wildcard tests/integration/test_dhcp_*.py))
 

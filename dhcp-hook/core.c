@@ -5,6 +5,7 @@
  * cfg.retry_ms so that a dead server costs Kea no time per packet. */
 #include "dhcp-hook/core.h"
 #include "dhcp-hook/pg.h"
+#include "lib/addr.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -223,7 +224,7 @@ static enum db_answer db_identify(struct dhcp_core *core, uint32_t subnet_id,
 	snprintf(sid, sizeof(sid), "%u", subnet_id);
 	memcpy(circ, circuit, clen);
 	circ[clen] = '\0';
-	dhcp_mac_format(mac, macs);
+	mac_format(mac, macs);
 	idx = pool_take(core);
 	conn = db_ready(core, &core->conns[idx]);
 	if (!conn)
@@ -385,7 +386,7 @@ int dhcp_events_literals(const struct dhcp_event *evs, size_t n,
 		snprintf(item[0], sizeof(item[0]), "%s", event_word(evs[i].kind));
 		snprintf(item[1], sizeof(item[1]), "%u", evs[i].subnet_id);
 		snprintf(item[2], sizeof(item[2]), "%u", evs[i].addr);
-		dhcp_mac_format(evs[i].mac, item[3]);
+		mac_format(evs[i].mac, item[3]);
 		snprintf(item[4], sizeof(item[4]), "%lld", (long long)evs[i].at_us);
 		for (k = 0; k < 5 && !rc; k++)
 			rc = lit_add(lit[k], DHCP_LIT_MAX, &used[k], item[k]);

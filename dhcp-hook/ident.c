@@ -3,7 +3,6 @@
 #include "dhcp-hook/ident.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,12 +34,6 @@ int dhcp_flexid_build(const uint8_t *circuit, size_t clen, const uint8_t *mac,
 	memcpy(out + clen, mac, DHCP_MAC_LEN);
 	*out_len = clen + DHCP_MAC_LEN;
 	return 0;
-}
-
-void dhcp_mac_format(const uint8_t mac[DHCP_MAC_LEN], char out[18])
-{
-	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
-		 mac[2], mac[3], mac[4], mac[5]);
 }
 
 int dhcp_slots_alloc(size_t nslots, size_t size, void **out, size_t *n)

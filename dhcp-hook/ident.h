@@ -24,9 +24,6 @@ int dhcp_circuit_check(const uint8_t *circuit, size_t len);
 int dhcp_flexid_build(const uint8_t *circuit, size_t clen, const uint8_t *mac,
 		      size_t mac_len, uint8_t *out, size_t *out_len);
 
-/* Formats 6 MAC bytes as "aa:bb:cc:dd:ee:ff" into out (18 bytes). */
-void dhcp_mac_format(const uint8_t mac[DHCP_MAC_LEN], char out[18]);
-
 enum dhcp_cache_state {
 	DHCP_CACHE_MISS = 0,
 	DHCP_CACHE_KNOWN,	/* the device has a reservation in this subnet */

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "dhcp-hook/ident.h"
+#include "lib/addr.h"
 
 static const uint8_t MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x01, 0xaa };
 
@@ -50,7 +51,7 @@ static void mac_is_formatted_for_postgres(void **state)
 	char s[18];
 	(void)state;
 
-	dhcp_mac_format(MAC, s);
+	mac_format(MAC, s);
 	assert_string_equal(s, "02:00:00:00:01:aa");
 }
 
