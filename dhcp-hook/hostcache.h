@@ -7,7 +7,7 @@
  * objects, opaque here: the C++ side, hostcache_kea.cc, gives a copy and a
  * release function) under two kinds of keys, by identifier and by
  * address. Every change to public.hosts sends a notification (trigger in
- * schema/012_hosts_notify.sql) that a listener thread of this module reads
+ * schema/012_hosts_notify.sql) that the listener thread of lib/ncache reads
  * on its own connection (LISTEN dpn_hosts) and turns into deletions, so a
  * change is seen milliseconds after its commit. Missed notifications are
  * never trusted: after the listener (re)connects the table is emptied, and

@@ -36,23 +36,6 @@ int dhcp_flexid_build(const uint8_t *circuit, size_t clen, const uint8_t *mac,
 	return 0;
 }
 
-int dhcp_slots_alloc(size_t nslots, size_t size, void **out, size_t *n)
-{
-	void *p;
-	size_t k = 16;
-
-	if (nslots == 0 || nslots > ((size_t)1 << 24))
-		return EINVAL;
-	while (k < nslots)
-		k <<= 1;
-	p = calloc(k, size);
-	if (!p)
-		return ENOMEM;
-	*out = p;
-	*n = k;
-	return 0;
-}
-
 int dhcp_cache_new(size_t nslots, struct dhcp_cache **out)
 {
 	struct dhcp_cache *c = calloc(1, sizeof(*c));
@@ -61,7 +44,7 @@ int dhcp_cache_new(size_t nslots, struct dhcp_cache **out)
 
 	if (!c)
 		return ENOMEM;
-	rc = dhcp_slots_alloc(nslots, sizeof(*c->slots), &slots, &c->nslots);
+	rc = ncache_slots_alloc(nslots, sizeof(*c->slots), &slots, &c->nslots);
 	if (rc) {
 		free(c);
 		return rc;
@@ -84,16 +67,6 @@ void dhcp_cache_free(struct dhcp_cache *c)
 /* FNV-1a: keys come from the network, but a collision only costs one more
  * database lookup (or write), never a wrong answer (the whole key is
  * compared). */
-size_t dhcp_hash(const uint8_t *key, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ key[i]) * 1099511628211ULL;
-	return (size_t)(h ^ (h >> 29));
-}
-
 enum dhcp_cache_state dhcp_cache_get(struct dhcp_cache *c, const uint8_t *key,
 				     size_t len, uint64_t now_s)
 {
@@ -103,7 +76,7 @@ enum dhcp_cache_state dhcp_cache_get(struct dhcp_cache *c, const uint8_t *key,
 	if (len == 0 || len > DHCP_KEY_MAX)
 		return DHCP_CACHE_MISS;
 	pthread_mutex_lock(&c->lock);
-	s = &c->slots[dhcp_hash(key, len) & (c->nslots - 1)];
+	s = &c->slots[ncache_hash(key, len) & (c->nslots - 1)];
 	if (s->len == len && s->expires_s > now_s && !memcmp(s->key, key, len))
 		st = (enum dhcp_cache_state)s->state;
 	pthread_mutex_unlock(&c->lock);
@@ -118,7 +91,7 @@ void dhcp_cache_put(struct dhcp_cache *c, const uint8_t *key, size_t len,
 
 	if (len == 0 || len > DHCP_KEY_MAX || ttl_s == 0)
 		return;
-	h = dhcp_hash(key, len);
+	h = ncache_hash(key, len);
 	/* Keys stored in the same second (a warm-up, a restart) must not all
 	 * expire in the same second and send every device back to the
 	 * database at once, in Kea's packet path: each keeps between 3/4 of
@@ -150,7 +123,7 @@ void dhcp_cache_del(struct dhcp_cache *c, const uint8_t *key, size_t len)
 	if (len == 0 || len > DHCP_KEY_MAX)
 		return;
 	pthread_mutex_lock(&c->lock);
-	s = &c->slots[dhcp_hash(key, len) & (c->nslots - 1)];
+	s = &c->slots[ncache_hash(key, len) & (c->nslots - 1)];
 	if (s->len == len && !memcmp(s->key, key, len))
 		s->len = 0;
 	pthread_mutex_unlock(&c->lock);

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/ncache.h"	/* ncache_hash, ncache_slots_alloc */
+
 #define DHCP_CIRCUIT_MAX 64	/* longest circuit-id we accept (bytes) */
 #define DHCP_MAC_LEN 6
 #define DHCP_FLEXID_MAX (DHCP_CIRCUIT_MAX + DHCP_MAC_LEN)
@@ -38,14 +40,6 @@ struct dhcp_cache {
 	size_t nslots;
 	struct dhcp_cache_slot *slots;
 };
-
-/* Allocates a zeroed array for a direct-mapped table: nslots (1..1<<24)
- * rounded up to a power of two, at least 16, of size bytes each; sets *n.
- * Returns 0, EINVAL or ENOMEM. *out freed with free(). */
-int dhcp_slots_alloc(size_t nslots, size_t size, void **out, size_t *n);
-
-/* FNV-1a of key, folded: a slot index once masked. */
-size_t dhcp_hash(const uint8_t *key, size_t len);
 
 /* Allocates a cache of nslots (rounded up to a power of two, at least 16).
  * Returns 0, EINVAL for nslots 0, or ENOMEM. *out owned by the caller:

@@ -23,7 +23,7 @@ int dhcp_seen_new(size_t nslots, struct dhcp_seen **out)
 
 	if (!s)
 		return ENOMEM;
-	rc = dhcp_slots_alloc(nslots, sizeof(*s->slots), &slots, &s->nslots);
+	rc = ncache_slots_alloc(nslots, sizeof(*s->slots), &slots, &s->nslots);
 	if (rc) {
 		free(s);
 		return rc;
@@ -55,7 +55,7 @@ static struct dhcp_seen_slot *slot_of(struct dhcp_seen *s,
 	key[2] = (uint8_t)(ev->subnet_id >> 8);
 	key[3] = (uint8_t)ev->subnet_id;
 	memcpy(key + 4, ev->mac, DHCP_MAC_LEN);
-	return &s->slots[dhcp_hash(key, sizeof(key)) & (s->nslots - 1)];
+	return &s->slots[ncache_hash(key, sizeof(key)) & (s->nslots - 1)];
 }
 
 static int slot_is(const struct dhcp_seen_slot *sl, const struct dhcp_event *ev)

@@ -2,14 +2,15 @@
 # build.mk and append to LIB_SRCS too.
 #
 # The daemon skeleton: conf.c (settings table), daemon.c (signals, binding,
-# privileges), prom.c + prom_http.c (metrics), pg.c (PostgreSQL connections).
+# privileges), prom.c + prom_http.c (metrics), pg.c (PostgreSQL connections),
+# ncache.c (a cache kept true by LISTEN/NOTIFY).
 LIB_PKGS := libmicrohttpd libpq
-LIB_SRCS += lib/log.c lib/numplan.c lib/addr.c lib/conf.c lib/daemon.c \
+LIB_SRCS += lib/log.c lib/numplan.c lib/addr.c lib/conf.c lib/daemon.c lib/ncache.c \
             lib/prom.c lib/prom_http.c lib/pg.c
 LIB_LDLIBS += $(shell pkg-config --libs $(LIB_PKGS)) -lpthread
-$(B)/lib/prom_http.o $(B)/lib/pg.o $(B)/pic/lib/prom_http.o $(B)/pic/lib/pg.o: \
-  DPN_CFLAGS += $(shell pkg-config --cflags $(LIB_PKGS))
+DPN_CFLAGS += $(shell pkg-config --cflags $(LIB_PKGS))
 UNIT_TESTS += $(B)/tests/unit/test_numplan $(B)/tests/unit/test_addr \
               $(B)/tests/unit/test_log $(B)/tests/unit/test_conf \
-              $(B)/tests/unit/test_prom $(B)/tests/unit/test_daemon
+              $(B)/tests/unit/test_prom $(B)/tests/unit/test_daemon \
+              $(B)/tests/unit/test_ncache
 UNIT_LDLIBS_log := -lpthread
