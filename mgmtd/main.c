@@ -1,24 +1,22 @@
 /* mgmtd/main.c — dpn-mgmtd: the commands (migrate, serve, user add, token
- * add), serve's options, binding, the privilege drop and the signal wait. */
+ * add); serve stands on the daemon skeleton (lib/daemon.h): its settings
+ * table, binding, the privilege drop and the signals in the loop. */
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
 #include <limits.h>
-#include <netdb.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "daemon.h"
 #include "kea_ctrl.h"
 #include "migrate.h"
 #include "paths.h"
-#include <pthread.h>
+#include "pg.h"
 
 #include "server.h"
 
@@ -29,11 +27,8 @@
 static void usage(FILE *f)
 {
 	fputs("usage: dpn-mgmtd migrate --db CONNINFO [--schema-dir DIR]\n"
-	    "       dpn-mgmtd serve --db CONNINFO [--listen ADDR:PORT] [--web-dir DIR]\n"
-	    "                 [--user USER] [--threads N] [--max-conns N]\n"
-	    "                 [--max-conns-per-ip N] [--timeout SECONDS]\n"
-	    "                 [--login-rate PER_MINUTE] [--kea-socket PATH]\n"
-	    "                 [--kea-poll-ms MS] [--cookie-secure] [--syslog] [-d] [-n]\n"
+	    "       dpn-mgmtd serve [-f FILE] [-n] [--db CONNINFO] [OPTIONS] "
+	    "(dpn-mgmtd serve --help)\n"
 	    "       dpn-mgmtd user add --db CONNINFO [--role operator|manager] "
 	    "[--building ID]... NAME\n"
 	    "       dpn-mgmtd token add --db CONNINFO [--name NAME] USER\n", f);
@@ -74,6 +69,51 @@ static int cmd_migrate(int argc, char **argv)
 	return 0;
 }
 
+/* serve's settings: the config file's names and the command line's. */
+struct serve_conf {
+	struct daemon_conf base;
+	char *db, *web_dir, *kea_socket;
+	struct conf_addr listen;
+	unsigned threads, max_conns, max_conns_per_ip, timeout_s, login_per_min,
+	    kea_poll_ms;
+	int cookie_secure;
+};
+
+#define SC(f) offsetof(struct serve_conf, f)
+static const struct conf_item serve_table[] = {
+	{ .name = "db", .type = CONF_STR, .off = SC(db), .flags = CONF_REQUIRED,
+	  .arg = "CONNINFO", .check = pg_conninfo_check,
+	  .help = "PostgreSQL connection string (libpq)" },
+	{ .name = "listen", .type = CONF_ADDR, .off = SC(listen),
+	  .def = "127.0.0.1:8080", .help = "HTTP address to serve" },
+	{ .name = "web-dir", .type = CONF_PATH, .off = SC(web_dir), .arg = "DIR",
+	  .help = "the web admin's files (default: beside the binary, "
+	  "else the installed ones)" },
+	{ .name = "threads", .type = CONF_UINT, .off = SC(threads), .min = 1,
+	  .max = 256, .help = "HTTP workers = database connections (default: "
+	  "two per core)" },
+	{ .name = "max-conns", .type = CONF_UINT, .off = SC(max_conns),
+	  .def = "4096", .min = 1, .max = 60000, .help = "connections in all" },
+	{ .name = "max-conns-per-ip", .type = CONF_UINT, .off = SC(max_conns_per_ip),
+	  .def = "1024", .min = 1, .max = 60000, .help = "connections per client address" },
+	{ .name = "timeout", .type = CONF_DURATION, .off = SC(timeout_s),
+	  .def = "30", .unit = 1000, .min = 1, .max = 3600,
+	  .help = "idle connection timeout (bare number: seconds)" },
+	{ .name = "login-rate", .type = CONF_UINT, .off = SC(login_per_min),
+	  .def = "30", .min = 1, .max = 100000, .arg = "PER_MINUTE",
+	  .help = "login attempts per client address and minute" },
+	{ .name = "kea-socket", .type = CONF_PATH, .off = SC(kea_socket),
+	  .help = "Kea's control socket: leases removed on deletion (off unless set)" },
+	{ .name = "kea-poll-ms", .type = CONF_DURATION, .off = SC(kea_poll_ms),
+	  .def = "1000", .min = 50, .max = 60000,
+	  .help = "how often the Kea lease remover looks for work (bare number: ms)" },
+	{ .name = "cookie-secure", .type = CONF_BOOL, .off = SC(cookie_secure),
+	  .def = "no", .flags = CONF_FLAG,
+	  .help = "behind a TLS proxy: session cookies marked Secure" },
+	DAEMON_CONF_ROWS(struct serve_conf, base, "dpn"),
+	{ .name = NULL },
+};
+
 static const char *default_web_dir(void)
 {
 	static char buf[PATH_MAX];
@@ -83,201 +123,53 @@ static const char *default_web_dir(void)
 	return stat(d, &st) == 0 && S_ISDIR(st.st_mode) ? d : NULL;
 }
 
-/* A number option in [lo, hi]. */
-static int num_opt(const char *name, const char *s, unsigned lo, unsigned hi,
-    unsigned *out)
+/* Reports "NAME: VALUE: why" through err. */
+static void report(conf_err_fn err, void *arg, const char *name, const char *v,
+    const char *why)
 {
-	char *end;
-	unsigned long v;
+	char msg[PATH_MAX + 128];
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (!*s || *end || errno || v < lo || v > hi) {
-		fprintf(stderr, "dpn-mgmtd: --%s must be %u to %u\n", name, lo, hi);
-		return EINVAL;
-	}
-	*out = (unsigned)v;
-	return 0;
+	snprintf(msg, sizeof(msg), "%s: %s: %s", name, v, why);
+	err(arg, msg);
 }
 
-static int parse_serve(int argc, char **argv, struct mgmtd_config *cfg)
+/* Checks across settings, for -n and SIGHUP. */
+static int serve_check(const void *cfg, conf_err_fn err, void *arg)
 {
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'D' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "web-dir", required_argument, NULL, 'w' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "max-conns", required_argument, NULL, 'C' },
-		{ "max-conns-per-ip", required_argument, NULL, 'I' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "login-rate", required_argument, NULL, 'L' },
-		{ "syslog", no_argument, NULL, 's' },
-		{ "kea-socket", required_argument, NULL, 'k' },
-		{ "kea-poll-ms", required_argument, NULL, 'K' },
-		{ "cookie-secure", no_argument, NULL, 'c' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c, rc = 0;
+	const struct serve_conf *sc = cfg;
+	struct stat st;
+	int rc = 0;
 
-	while (rc == 0 && (c = getopt_long(argc, argv, "dn", opts, NULL)) != -1) {
-		switch (c) {
-		case 'D': cfg->db = optarg; break;
-		case 'l': cfg->listen = optarg; break;
-		case 'w': cfg->web_dir = optarg; break;
-		case 'u': cfg->user = optarg; break;
-		case 'd': cfg->debug = 1; break;
-		case 'n': cfg->check_only = 1; break;
-		case 's': cfg->foreground = 0; break;
-		case 't': rc = num_opt("threads", optarg, 1, 256, &cfg->threads); break;
-		case 'C': rc = num_opt("max-conns", optarg, 1, 60000, &cfg->max_conns); break;
-		case 'I': rc = num_opt("max-conns-per-ip", optarg, 1, 60000,
-		    &cfg->max_conns_per_ip); break;
-		case 'T': rc = num_opt("timeout", optarg, 1, 3600, &cfg->timeout_s); break;
-		case 'L': rc = num_opt("login-rate", optarg, 1, 100000, &cfg->login_per_min); break;
-		case 'k': cfg->kea_socket = optarg; break;
-		case 'c': cfg->cookie_secure = 1; break;
-		case 'K': rc = num_opt("kea-poll-ms", optarg, 50, 60000, &cfg->kea_poll_ms); break;
-		default: rc = EINVAL; break;
-		}
+	if (sc->web_dir && (stat(sc->web_dir, &st) || !S_ISDIR(st.st_mode))) {
+		report(err, arg, "web-dir", sc->web_dir, "not a folder");
+		rc = EINVAL;
 	}
-	if (rc == 0 && (!cfg->db || optind != argc)) {
-		usage(stderr);
+	if (geteuid() == 0 && !getpwnam(sc->base.user)) {
+		report(err, arg, "user", sc->base.user, "no such user");
 		rc = EINVAL;
 	}
 	return rc;
 }
 
-/* Splits "host:port" / "[v6]:port" and resolves it (numeric only). */
-static int listen_addr(const char *spec, struct addrinfo **out)
+static int serve_health(void *arg, char *why, size_t len)
 {
-	char host[128];
-	const char *colon = strrchr(spec, ':');
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-	    .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
-	size_t n;
-
-	if (!colon || colon == spec || !colon[1])
-		return EINVAL;
-	n = (size_t)(colon - spec);
-	if (spec[0] == '[' && colon[-1] == ']') {
-		spec++;
-		n -= 2;
-	}
-	if (n >= sizeof(host))
-		return EINVAL;
-	memcpy(host, spec, n);
-	host[n] = '\0';
-	return getaddrinfo(host, colon + 1, &hints, out) ? EINVAL : 0;
-}
-
-static int bind_listen(const char *spec, int *fd_out)
-{
-	struct addrinfo *ai;
-	int fd, one = 1, rc;
-
-	if ((rc = listen_addr(spec, &ai))) {
-		log_warnx("--listen %s: want ADDRESS:PORT, numeric", spec);
-		return rc;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1024)) {
-		rc = errno;
-		log_warn("listen on %s", spec);
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(ai);
-		return rc;
-	}
-	freeaddrinfo(ai);
-	*fd_out = fd;
+	(void)arg;
+	if (db_ping())
+		return 1;
+	snprintf(why, len, "database unavailable");
 	return 0;
 }
 
-/* As root: become cfg->user for good (groups, gid, uid). */
-static int drop_privileges(const char *user)
-{
-	struct passwd *pw;
-
-	if (geteuid() != 0)
-		return 0;
-	if (!(pw = getpwnam(user))) {
-		log_warnx("no such user %s to run as", user);
-		return ENOENT;
-	}
-	if (setgroups(1, &pw->pw_gid) || setgid(pw->pw_gid) || setuid(pw->pw_uid)) {
-		log_warn("dropping privileges to %s", user);
-		return EPERM;
-	}
-	if (setuid(0) == 0) {
-		log_warnx("could regain root after dropping privileges");
-		return EPERM;
-	}
-	log_info("running as %s (uid %u)", user, (unsigned)pw->pw_uid);
-	return 0;
-}
-
-static int check_config(const struct mgmtd_config *cfg)
-{
-	struct addrinfo *ai;
-	PQconninfoOption *o;
-	char *err = NULL;
-	struct stat st;
-
-	if (listen_addr(cfg->listen, &ai)) {
-		log_warnx("--listen %s: want ADDRESS:PORT, numeric", cfg->listen);
-		return EINVAL;
-	}
-	freeaddrinfo(ai);
-	if (!(o = PQconninfoParse(cfg->db, &err))) {
-		log_warnx("--db: %s", err ? err : "cannot parse");
-		PQfreemem(err);
-		return EINVAL;
-	}
-	PQconninfoFree(o);
-	if (cfg->web_dir && (stat(cfg->web_dir, &st) || !S_ISDIR(st.st_mode))) {
-		log_warnx("--web-dir %s: not a folder", cfg->web_dir);
-		return EINVAL;
-	}
-	if (geteuid() == 0 && !getpwnam(cfg->user)) {
-		log_warnx("--user %s: no such user", cfg->user);
-		return EINVAL;
-	}
-	return 0;
-}
-
-static int serve_init(const struct mgmtd_config *cfg)
-{
-	int rc;
-
-	if ((rc = router_init()) || (rc = db_init(cfg->db, cfg->threads)) ||
-	    (rc = auth_init(cfg)))
-		return rc;
-	metrics_init(router_count());
-	if (cfg->web_dir && (rc = static_init(cfg->web_dir)))
-		log_warnx("--web-dir %s: %s", cfg->web_dir, strerror(rc));
-	return rc;
-}
-
-static void serve_free(void)
-{
-	static_free();
-	metrics_free();
-	auth_free();
-	db_free();
-	router_free();
-}
-
-/* Waits for SIGINT or SIGTERM (blocked in every thread). */
-static void wait_signal(const sigset_t *set)
-{
-	int sig = 0;
-
-	while (sigwait(set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
-		;
-	log_info("signal %d: shutting down", sig);
-}
+static const struct daemon_def serve_def = {
+	.name = "dpn-mgmtd",
+	.usage = "usage: dpn-mgmtd serve [-f FILE] [-n] [OPTIONS]\n"
+	    "Serves the REST API, the broker and the web admin.",
+	.conf = serve_table,
+	.conf_size = sizeof(struct serve_conf),
+	.base_off = offsetof(struct serve_conf, base),
+	.check = serve_check,
+	.health = serve_health,
+};
 
 /* Two HTTP workers (and database connections) per core: with fewer, a core
  * idles while a worker waits for PostgreSQL; with more, requests queue inside
@@ -290,56 +182,76 @@ static unsigned default_threads(void)
 	return n < 2 ? 4 : n > 32 ? 64 : (unsigned)(2 * n);
 }
 
+/* The settings as the HTTP server, auth and the rest read them. */
+static void to_config(const struct serve_conf *sc, struct mgmtd_config *cfg)
+{
+	*cfg = (struct mgmtd_config){ .db = sc->db, .listen = sc->listen.text,
+	    .web_dir = sc->web_dir ? sc->web_dir : default_web_dir(),
+	    .user = sc->base.user, .foreground = !sc->base.syslog,
+	    .debug = sc->base.debug,
+	    .threads = sc->threads ? sc->threads : default_threads(),
+	    .max_conns = sc->max_conns, .max_conns_per_ip = sc->max_conns_per_ip,
+	    .timeout_s = sc->timeout_s, .login_per_min = sc->login_per_min,
+	    .cookie_secure = sc->cookie_secure, .kea_socket = sc->kea_socket,
+	    .kea_poll_ms = sc->kea_poll_ms };
+}
+
+static int serve_init(const struct mgmtd_config *cfg, struct prom *reg)
+{
+	int rc;
+
+	if ((rc = router_init()) || (rc = db_init(cfg->db, cfg->threads)) ||
+	    (rc = auth_init(cfg)) || (rc = metrics_init(reg)))
+		return rc;
+	if (cfg->web_dir && (rc = static_init(cfg->web_dir)))
+		log_warnx("web-dir %s: %s", cfg->web_dir, strerror(rc));
+	return rc;
+}
+
+static void serve_free(void)
+{
+	static_free();
+	metrics_free();
+	auth_free();
+	db_free();
+	router_free();
+}
+
 static int cmd_serve(int argc, char **argv)
 {
-	struct mgmtd_config cfg = { .listen = "127.0.0.1:8080", .user = "dpn",
-	    .foreground = 1, .threads = default_threads(), .max_conns = 4096,
-	    .max_conns_per_ip = 1024, .timeout_s = 30, .login_per_min = 30,
-	    .kea_poll_ms = 1000 };
-	struct MHD_Daemon *d = NULL;
+	struct mgmtd_config cfg;
+	struct MHD_Daemon *mhd = NULL;
 	struct kea_ctrl *kea = NULL;
-	sigset_t set;
-	int fd = -1, rc = 1;
+	struct daemon *d;
+	int fd = -1, rc;
 
-	if (parse_serve(argc, argv, &cfg))
-		return 2;
-	if (!cfg.web_dir)
-		cfg.web_dir = default_web_dir();
-	log_init("dpn-mgmtd", cfg.foreground, cfg.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
-	if (check_config(&cfg))
-		return 1;
-	if (cfg.check_only) {
-		printf("dpn-mgmtd: configuration OK\n");
-		return 0;
-	}
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (bind_listen(cfg.listen, &fd) || drop_privileges(cfg.user) ||
-	    serve_init(&cfg))
+	if ((rc = daemon_init(&serve_def, argc - 1, argv + 1, &d)) >= 0)
+		return rc;
+	rc = 1;
+	to_config(d->cfg, &cfg);
+	if (daemon_bind(&((struct serve_conf *)d->cfg)->listen, SOCK_STREAM, &fd) ||
+	    daemon_bound(d) || serve_init(&cfg, d->metrics))
 		goto out;
 	if (cfg.kea_socket && kea_ctrl_start(cfg.db, cfg.kea_socket, cfg.kea_poll_ms, &kea)) {
 		log_warnx("cannot start the Kea lease remover for %s", cfg.kea_socket);
 		goto out;
 	}
 	metrics_kea(kea);
-	if (http_start(&cfg, fd, &d)) {
+	if (http_start(&cfg, fd, &mhd)) {
 		log_warnx("cannot start the HTTP server");
 		goto out;
 	}
 	log_info("listening on http://%s (%u threads, web %s)", cfg.listen,
 	    cfg.threads, cfg.web_dir ? cfg.web_dir : "off");
-	wait_signal(&set);
-	MHD_stop_daemon(d);
-	rc = 0;
+	rc = daemon_run(d) ? 1 : 0;
+	MHD_stop_daemon(mhd);
 out:
 	metrics_kea(NULL);
 	kea_ctrl_stop(kea);
-	if (!d && fd >= 0)
+	if (!mhd && fd >= 0)
 		close(fd);
 	serve_free();
+	daemon_free(d);
 	return rc;
 }
 

@@ -104,7 +104,10 @@ int cmd_token_add(int argc, char **argv);
 extern const struct api_route api_session_routes[];
 
 /* metrics.c */
-void metrics_init(size_t nroutes);
+struct prom;
+/* Declares mgmtd's families in reg (the daemon's registry, which must
+ * outlive the server). 0, EINVAL or ENOMEM. */
+int metrics_init(struct prom *reg);
 void metrics_free(void);
 void metrics_observe(int route_idx, unsigned status, uint64_t ns);
 void metrics_broker(const char *op, int ok);
