@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pg.h"
 #include "server.h"
 
 #define PW_MIN 8
@@ -17,7 +18,8 @@
 /* Connects, or prints why and returns NULL. */
 static PGconn *cli_connect(const char *db)
 {
-	PGconn *c = PQconnectdb(db);
+	PGconn *c = pg_connect(&(const struct pg_opts){ .conninfo = db,
+	    .app = "dpn-mgmtd" });
 
 	if (PQstatus(c) != CONNECTION_OK) {
 		fprintf(stderr, "dpn-mgmtd: database: %s", PQerrorMessage(c));

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pg.h"
 #include "server.h"
 
 #define DB_MAX_STMTS   256
@@ -85,9 +86,8 @@ void db_free(void)
  * (and at most one attempt per DB_RECONNECT_NS across the pool). */
 static int conn_ensure(struct db_conn *c)
 {
-	static const char *const kw[] = { "dbname", "connect_timeout",
-	    "application_name", NULL };
-	const char *val[] = { pool.conninfo, "3", "dpn-mgmtd", NULL };
+	const struct pg_opts o = { .conninfo = pool.conninfo,
+	    .connect_timeout_ms = 3000, .app = "dpn-mgmtd" };
 	static struct log_rl rl = LOG_RL_INIT(5, 60);
 	uint64_t now = http_now_ns(), last;
 	PGresult *res;
@@ -100,7 +100,7 @@ static int conn_ensure(struct db_conn *c)
 	pthread_mutex_unlock(&pool.mu);
 	if (last && now - last < DB_RECONNECT_NS)
 		return EAGAIN;
-	c->pg = PQconnectdbParams(kw, val, 1);
+	c->pg = pg_connect(&o);
 	if (PQstatus(c->pg) == CONNECTION_OK) {
 		res = PQexec(c->pg, "SET statement_timeout = 15000; "
 		    "SET lock_timeout = 10000; SET client_min_messages = warning");

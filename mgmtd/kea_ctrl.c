@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "pg.h"
 
 #define KC_BATCH 64
 #define KC_MAX_ATTEMPTS 1000
@@ -183,13 +184,13 @@ static void kc_sleep(struct kea_ctrl *k, unsigned ms)
 static PGconn *kc_db(struct kea_ctrl *k, PGconn *db)
 {
 	static struct log_rl rl = LOG_RL_INIT(1, 60);
-	const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
-	const char *vals[] = { k->conninfo, "5", "dpn-mgmtd-kea-ctrl", NULL };
+	const struct pg_opts o = { .conninfo = k->conninfo,
+	    .connect_timeout_ms = 5000, .app = "dpn-mgmtd-kea-ctrl" };
 
 	if (db && PQstatus(db) == CONNECTION_OK)
 		return db;
 	PQfinish(db);
-	db = PQconnectdbParams(keys, vals, 1);
+	db = pg_connect(&o);
 	if (PQstatus(db) != CONNECTION_OK) {
 		log_warnx_rl(&rl, "kea_ctrl: database: %s", PQerrorMessage(db));
 		PQfinish(db);

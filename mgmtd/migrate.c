@@ -15,6 +15,8 @@
 
 #include <libpq-fe.h>
 
+#include "pg.h"
+
 #define MIGRATE_LOCK_KEY "7283921001"   /* pg_advisory_lock key of dpn */
 #define MIGRATE_MAX      1000
 #define MIGRATE_MAX_SIZE (16 * 1024 * 1024)
@@ -236,7 +238,8 @@ int migrate_run(const char *conninfo, const char *dir, int *applied,
 
 	if ((rc = mig_list(dir, &v, &n, err, errlen)))
 		return rc;
-	c = PQconnectdb(conninfo);
+	c = pg_connect(&(const struct pg_opts){ .conninfo = conninfo,
+	    .app = "dpn-mgmtd-migrate" });
 	if (PQstatus(c) != CONNECTION_OK) {
 		snprintf(err, errlen, "database: %s", PQerrorMessage(c));
 		rc = EIO;
