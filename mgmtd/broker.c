@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
 
+#include "addr.h"
 #include "server.h"
 
 #define BROKER_MAX_MACS 1000      /* handsets listed in one request */
@@ -154,13 +154,11 @@ static void broker_delete(struct api_req *r)
 
 static int is_ipv4(json_object *v)
 {
-	struct in_addr a;
-	const char *s;
+	uint32_t a;
 
-	if (!json_object_is_type(v, json_type_string))
-		return 0;
-	s = json_object_get_string(v);
-	return strlen(s) <= 15 && inet_pton(AF_INET, s, &a) == 1;
+	return json_object_is_type(v, json_type_string) &&
+	    addr4_parse(json_object_get_string(v),
+		(size_t)json_object_get_string_len(v), &a) == 0;
 }
 
 /* allotted: [{"mac", "address"}], each checked strictly. */
