@@ -48,6 +48,7 @@ static size_t field_size(enum conf_type t)
 	case CONF_ENUM: return sizeof(int);
 	case CONF_SIZE: return sizeof(uint64_t);
 	case CONF_ADDR: return sizeof(struct conf_addr);
+	case CONF_ADDRS: return sizeof(struct conf_addrs);
 	}
 	return 0;
 }
@@ -247,6 +248,42 @@ bad:
 	return EINVAL;
 }
 
+/* "A:P, B:P C:P": each parsed as CONF_ADDR, none twice. */
+static int parse_addrs(const char *s, struct conf_addrs *out, char *why,
+		       size_t wlen)
+{
+	struct conf_addrs l;
+	char one[CONF_ADDR_TEXT + 1];
+	size_t n;
+
+	memset(&l, 0, sizeof(l));
+	for (s += strspn(s, ", \t"); *s; s += strspn(s, ", \t")) {
+		n = strcspn(s, ", \t");
+		if (l.n == CONF_ADDRS_MAX || n > CONF_ADDR_TEXT) {
+			snprintf(why, wlen, "at most %d addresses", CONF_ADDRS_MAX);
+			return EINVAL;
+		}
+		memcpy(one, s, n);
+		one[n] = '\0';
+		if (parse_addr(one, &l.a[l.n], why, wlen))
+			return EINVAL;
+		for (unsigned i = 0; i < l.n; i++) {
+			if (!strcmp(l.a[i].text, one)) {
+				snprintf(why, wlen, "%s given twice", one);
+				return EINVAL;
+			}
+		}
+		l.n++;
+		s += n;
+	}
+	if (l.n == 0) {
+		snprintf(why, wlen, "want at least one ADDRESS:PORT");
+		return EINVAL;
+	}
+	*out = l;
+	return 0;
+}
+
 static int parse_str(const struct conf_item *it, const char *s, char **out,
 		     char *why, size_t wlen)
 {
@@ -284,6 +321,7 @@ int conf_parse_value(const struct conf_item *it, void *field, const char *val,
 	case CONF_SIZE: rc = parse_size(it, val, field, why, wlen); break;
 	case CONF_ENUM: rc = parse_enum(it, val, field, why, wlen); break;
 	case CONF_ADDR: rc = parse_addr(val, field, why, wlen); break;
+	case CONF_ADDRS: rc = parse_addrs(val, field, why, wlen); break;
 	}
 	if (rc == 0 && it->check && it->check(field, why, wlen))
 		rc = EINVAL;
@@ -295,7 +333,7 @@ int conf_parse_value(const struct conf_item *it, void *field, const char *val,
 static int set_value(const struct conf_item *it, void *cfg, const char *val,
 		     char *why, size_t wlen)
 {
-	union { char *s; unsigned u; int i; uint64_t z; struct conf_addr a; } tmp;
+	union { char *s; unsigned u; int i; uint64_t z; struct conf_addrs a; } tmp;
 	void *f = field_of(it, cfg);
 	size_t size = field_size(it->type);
 	int rc;
@@ -591,7 +629,9 @@ int conf_check_required(const struct conf_item *tab, const void *cfg,
 		int unset = (it->type == CONF_STR || it->type == CONF_PATH) ?
 			    !*(char *const *)f :
 			    it->type == CONF_ADDR ?
-			    !((const struct conf_addr *)f)->len : 0;
+			    !((const struct conf_addr *)f)->len :
+			    it->type == CONF_ADDRS ?
+			    !((const struct conf_addrs *)f)->n : 0;
 
 		if ((it->flags & CONF_REQUIRED) && unset) {
 			report(err, arg, "%s: must be set (in the config file "
@@ -648,6 +688,14 @@ int conf_differs(const struct conf_item *it, const void *a, const void *b)
 	if (it->type == CONF_ADDR)
 		return strcmp(((const struct conf_addr *)fa)->text,
 			      ((const struct conf_addr *)fb)->text) != 0;
+	if (it->type == CONF_ADDRS) {
+		const struct conf_addrs *la = fa, *lb = fb;
+		unsigned i = 0;
+
+		while (i < la->n && i < lb->n && !strcmp(la->a[i].text, lb->a[i].text))
+			i++;
+		return la->n != lb->n || i != la->n;
+	}
 	return memcmp(fa, fb, field_size(it->type)) != 0;
 }
 
@@ -655,7 +703,7 @@ unsigned conf_apply_reload(const struct conf_item *tab, void *live,
 			   void *fresh, conf_err_fn err, void *arg)
 {
 	unsigned changed = 0;
-	union { char *s; struct conf_addr a; uint64_t z; } tmp;
+	union { char *s; struct conf_addrs a; uint64_t z; } tmp;
 
 	for (const struct conf_item *it = tab; it->name; it++) {
 		size_t n = field_size(it->type);
@@ -700,6 +748,7 @@ static const char *arg_name(const struct conf_item *it, char *buf, size_t len)
 	case CONF_DURATION: return "DURATION";
 	case CONF_SIZE: return "SIZE";
 	case CONF_ADDR: return "ADDR:PORT";
+	case CONF_ADDRS: return "ADDR:PORT,...";
 	case CONF_ENUM: break;
 	}
 	buf[0] = '\0';

@@ -32,6 +32,8 @@ enum conf_type {
 	CONF_SIZE,	/* uint64_t bytes, in [min, max]: "64k" "2M" "1G" */
 	CONF_ENUM,	/* int, index into choices */
 	CONF_ADDR,	/* struct conf_addr: numeric "ADDR:PORT" or "[V6]:PORT" */
+	CONF_ADDRS,	/* struct conf_addrs: 1..CONF_ADDRS_MAX of them,
+			 * separated by commas and/or spaces */
 };
 
 #define CONF_RELOAD   0x1	/* SIGHUP may change it while running */
@@ -41,12 +43,19 @@ enum conf_type {
 				 * means yes (no value follows) */
 
 #define CONF_ADDR_TEXT 64
+#define CONF_ADDRS_MAX 8
 
 /* A listen or peer address, parsed numerically (no DNS). */
 struct conf_addr {
 	struct sockaddr_storage sa;
 	socklen_t len;
 	char text[CONF_ADDR_TEXT];	/* as written, for logs */
+};
+
+/* Several addresses (a daemon listening on a public and a private side). */
+struct conf_addrs {
+	unsigned n;
+	struct conf_addr a[CONF_ADDRS_MAX];
 };
 
 /* Reports one problem; `msg` is the full line without newline. */

@@ -154,6 +154,20 @@ static void values_of_every_type(void **state)
 	assert_int_equal(conf_parse_value(b, &i, "YES", why, sizeof(why)), 0);
 	assert_int_equal(i, 1);
 	assert_int_equal(conf_parse_value(b, &i, "maybe", why, sizeof(why)), EINVAL);
+	struct conf_item li = { .name = "listens", .type = CONF_ADDRS };
+	struct conf_addrs l;
+	assert_int_equal(conf_parse_value(&li, &l, " 127.0.0.1:5060, [::1]:5060 10.0.0.1:5080,",
+					  why, sizeof(why)), 0);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.a[2].text, "10.0.0.1:5080");
+	assert_int_equal(l.a[1].sa.ss_family, AF_INET6);
+	assert_int_equal(conf_parse_value(&li, &l, "1.2.3.4:1,1.2.3.4:1", why, sizeof(why)), EINVAL);
+	assert_non_null(strstr(why, "given twice"));
+	assert_int_equal(conf_parse_value(&li, &l, " , ", why, sizeof(why)), EINVAL);
+	assert_int_equal(conf_parse_value(&li, &l, "1.2.3.4:1,nowhere", why, sizeof(why)), EINVAL);
+	assert_int_equal(conf_parse_value(&li, &l, "1.1.1.1:1 1.1.1.1:2 1.1.1.1:3 1.1.1.1:4 "
+		"1.1.1.1:5 1.1.1.1:6 1.1.1.1:7 1.1.1.1:8 1.1.1.1:9", why, sizeof(why)), EINVAL);
+	assert_non_null(strstr(why, "at most 8"));
 	assert_int_equal(conf_parse_value(ad, &a, "[::1]:5060", why, sizeof(why)), 0);
 	assert_int_equal(a.sa.ss_family, AF_INET6);
 	assert_string_equal(a.text, "[::1]:5060");
