@@ -30,6 +30,15 @@ static void usage(const struct daemon_def *def, FILE *f)
 	conf_usage(def->conf, f);
 }
 
+/* As root, the user to drop to must exist (checked by -n too). */
+static int user_check(const struct daemon_conf *base)
+{
+	if (geteuid() != 0 || (base->user && getpwnam(base->user)))
+		return 0;
+	log_warnx("user: %s: no such user", base->user ? base->user : "(unset)");
+	return EINVAL;
+}
+
 /* Defaults, file, command line and the daemon's own checks into cfg. */
 static int load(struct daemon *d, void *cfg, struct conf_cli *cli)
 {
@@ -38,7 +47,11 @@ static int load(struct daemon *d, void *cfg, struct conf_cli *cli)
 
 	rc = conf_load(def->conf, cfg, d->argc, d->argv, def->default_file, cli,
 		       to_log, NULL);
-	if (rc == 0 && !cli->help && def->check && def->check(cfg, to_log, NULL))
+	if (rc || cli->help)
+		return rc;
+	if (def->check && def->check(cfg, to_log, NULL))
+		rc = EINVAL;
+	if (user_check((const void *)((const char *)cfg + def->base_off)))
 		rc = EINVAL;
 	return rc;
 }

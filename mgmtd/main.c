@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,10 +141,6 @@ static int serve_check(const void *cfg, conf_err_fn err, void *arg)
 
 	if (sc->web_dir && (stat(sc->web_dir, &st) || !S_ISDIR(st.st_mode))) {
 		report(err, arg, "web-dir", sc->web_dir, "not a folder");
-		rc = EINVAL;
-	}
-	if (geteuid() == 0 && !getpwnam(sc->base.user)) {
-		report(err, arg, "user", sc->base.user, "no such user");
 		rc = EINVAL;
 	}
 	return rc;
