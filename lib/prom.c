@@ -239,28 +239,40 @@ void prom_escape(struct prom_text *t, const char *v)
 	}
 }
 
-/* The label string of values, malloc'd into *out. */
-static int labels_text(const struct prom_family *f, const char *const *values,
-		       char **out)
+/* Appends s to buf (PROM_LABELS_TEXT bytes) at *n, escaped for a quoted
+ * label value if esc. 0 or E2BIG. */
+static int put(char *buf, size_t *n, const char *s, int esc)
 {
-	struct prom_text t = { 0 };
+	for (; *s; s++) {
+		char c = *s == '\n' && esc ? 'n' : *s;
+		int two = esc && (*s == '\\' || *s == '"' || *s == '\n');
 
+		if (*n + 2 + (size_t)two >= PROM_LABELS_TEXT)
+			return E2BIG;
+		if (two)
+			buf[(*n)++] = '\\';
+		buf[(*n)++] = c;
+	}
+	buf[*n] = '\0';
+	return 0;
+}
+
+/* The label string of values (`a="x",b="y"`) into buf. 0, or EINVAL for
+ * the wrong number of values or a text over PROM_LABELS_TEXT bytes. */
+static int labels_text(const struct prom_family *f, const char *const *values,
+		       char buf[PROM_LABELS_TEXT])
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
 	for (size_t i = 0; i < f->nlabels; i++) {
-		if (!values || !values[i])
+		if (!values || !values[i] || put(buf, &n, i ? "," : "", 0) ||
+		    put(buf, &n, f->label[i], 0) || put(buf, &n, "=\"", 0) ||
+		    put(buf, &n, values[i], 1) || put(buf, &n, "\"", 0))
 			return EINVAL;
-		prom_printf(&t, "%s%s=\"", i ? "," : "", f->label[i]);
-		prom_escape(&t, values[i]);
-		tputc(&t, '"');
 	}
 	if (f->nlabels && values[f->nlabels])
-		t.failed = 2;
-	if (!f->nlabels)
-		text_grow(&t, 0);
-	if (t.failed) {
-		free(t.s);
-		return t.failed == 2 ? EINVAL : ENOMEM;
-	}
-	*out = t.s;
+		return EINVAL;
 	return 0;
 }
 
@@ -273,8 +285,8 @@ static size_t hash_of(const char *s)
 	return (size_t)(h % NHASH);
 }
 
-/* Finds or creates the series with label text lt (lock held; takes lt). */
-static int series_locked(struct prom_family *f, char *lt,
+/* Finds or creates the series with label text lt (lock held). */
+static int series_locked(struct prom_family *f, const char *lt,
 			 struct prom_series **out)
 {
 	size_t h = hash_of(lt), nb = f->type == PROM_HISTOGRAM ? f->nbounds + 1 : 0;
@@ -282,17 +294,17 @@ static int series_locked(struct prom_family *f, char *lt,
 
 	for (s = f->hash[h]; s; s = s->hnext) {
 		if (!strcmp(s->labels, lt)) {
-			free(lt);
 			*out = s;
 			return 0;
 		}
 	}
-	if (f->nseries >= PROM_SERIES_MAX || !(s = calloc(1, sizeof(*s) +
-	    nb * sizeof(s->buckets[0])))) {
-		free(lt);
-		return f->nseries >= PROM_SERIES_MAX ? EOVERFLOW : ENOMEM;
+	if (f->nseries >= PROM_SERIES_MAX)
+		return EOVERFLOW;
+	if (!(s = calloc(1, sizeof(*s) + nb * sizeof(s->buckets[0]))) ||
+	    !(s->labels = strdup(lt))) {
+		free(s);
+		return ENOMEM;
 	}
-	s->labels = lt;
 	s->fam = f;
 	s->hnext = f->hash[h];
 	f->hash[h] = s;
@@ -306,10 +318,10 @@ static int series_locked(struct prom_family *f, char *lt,
 int prom_series(struct prom_family *f, const char *const *values,
 		struct prom_series **out)
 {
-	char *lt;
+	char lt[PROM_LABELS_TEXT];
 	int rc;
 
-	if ((rc = labels_text(f, values, &lt)))
+	if ((rc = labels_text(f, values, lt)))
 		return rc;
 	pthread_mutex_lock(&f->reg->lock);
 	rc = series_locked(f, lt, out);

@@ -17,6 +17,7 @@
 #define PROM_LABELS_MAX 4
 #define PROM_SERIES_MAX 4096	/* per family: bounded whatever the input */
 #define PROM_BUCKETS_MAX 24
+#define PROM_LABELS_TEXT 1024	/* a series' escaped labels, in all */
 
 enum prom_type { PROM_COUNTER, PROM_GAUGE, PROM_HISTOGRAM };
 
@@ -41,7 +42,8 @@ int prom_family_add(struct prom *p, enum prom_type type, const char *name,
 		    struct prom_family **out);
 
 /* The series of these label values (one per label name; escaped as the
- * format wants), created at 0 on first use. 0, EINVAL (wrong count),
+ * format wants), created at 0 on first use; no allocation once it exists.
+ * 0, EINVAL (wrong count, or labels longer than PROM_LABELS_TEXT escaped),
  * EOVERFLOW (the family already has PROM_SERIES_MAX series: the caller
  * should count into an "other" series) or ENOMEM. *out belongs to the
  * registry and lives as long as it does. */

@@ -117,6 +117,14 @@ static void bad_declarations(void **state)
 	assert_int_equal(prom_family_add(p, PROM_GAUGE, "x", "", NULL, NULL, 0, &f), EINVAL);
 	assert_int_equal(prom_series(f, NULL, &s), EINVAL);
 	assert_int_equal(prom_series(f, two, &s), EINVAL);
+	/* A label value from the network cannot make a series of any size. */
+	char big[PROM_LABELS_TEXT];
+	const char *bigv[] = { big, NULL };
+	memset(big, '"', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(prom_series(f, bigv, &s), EINVAL);
+	big[PROM_LABELS_TEXT / 2 - 8] = '\0';	/* doubled by escaping: fits */
+	assert_int_equal(prom_series(f, bigv, &s), 0);
 	prom_free(p);
 }
 
