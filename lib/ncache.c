@@ -328,7 +328,7 @@ static void *listener_main(void *arg)
 		listen_wait(hc, conn, HC_POLL_MS);
 		if (listen_drain(hc, conn)) {
 			/* Entries stay: while the database is gone nothing can
-			 * change, and Kea keeps serving the devices it knows.
+			 * change, and the daemon keeps serving what it knows.
 			 * The reconnect empties the table. */
 			atomic_store(&hc->listening, 0);
 			hc_log(hc, 0, "lost the LISTEN connection", conn);
@@ -343,7 +343,7 @@ static void *listener_main(void *arg)
 }
 
 int ncache_new(const struct ncache_cfg *cfg, const struct ncache_ops *ops,
-		       struct ncache **out)
+	       struct ncache **out)
 {
 	struct ncache *hc;
 	void *slots;
