@@ -33,7 +33,10 @@ endif
 DPN_CFLAGS   := -std=c11 -D_GNU_SOURCE -I. -Ilib $(WARN) \
                 -Wstrict-prototypes -Wmissing-prototypes $(SAN) $(CFLAGS)
 DPN_CXXFLAGS := -std=c++17 -I. -Ilib $(WARN) $(SAN) -fPIC $(CXXFLAGS)
-DPN_LDFLAGS  := $(SAN) $(LDFLAGS)
+# --as-needed: a program records only the libraries it uses, so one that
+# does not pull lib/pg.o or lib/prom_http.o out of libdpn.a (gatewayd, the
+# SIP test proxy) loads no libpq or libmicrohttpd.
+DPN_LDFLAGS  := $(SAN) -Wl,--as-needed $(LDFLAGS)
 
 # Filled by the build.mk files:
 LIB_SRCS    :=   # lib/**.c, archived into $(B)/libdpn.a
