@@ -87,6 +87,7 @@ def sighup_applies_a_changed_setting(pg):
     with mgmtd.Server(pg, ['-f', path]) as srv:
         c = srv.client()
         check_eq(c.get('/healthz')[0], 200, 'healthz')
+        sock = c.conn.sock
         check(not log_has(srv, 'GET /healthz -> 200'), 'no debug lines yet')
         conf('debug = yes\nmax-conns = 600\n')
         srv.proc.send_signal(signal.SIGHUP)
@@ -95,8 +96,9 @@ def sighup_applies_a_changed_setting(pg):
         check(log_has(srv, 'reload: debug changed'), 'debug reloaded')
         check(log_has(srv, 'max-conns: changed; needs a restart'),
               'max-conns needs a restart: ' + srv.log())
-        c = srv.client()
         check_eq(c.get('/healthz')[0], 200, 'healthz after the reload')
+        check(c.conn is not None and c.conn.sock is sock,
+              'the keep-alive connection opened before SIGHUP still serves')
         wait_for(lambda: log_has(srv, 'GET /healthz -> 200'),
                  what='a debug line per request after the reload')
         # A bad file changes nothing and the server goes on.
