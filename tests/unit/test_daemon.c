@@ -233,8 +233,9 @@ static int free_port(void)
 	return port;
 }
 
-/* GET path from 127.0.0.1:port; the whole answer in buf. */
-static int http_get(int port, const char *p, char *buf, size_t len)
+/* METHOD path from 127.0.0.1:port; the whole answer in buf. */
+static int http_req(int port, const char *method, const char *p, char *buf,
+		    size_t len)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -244,12 +245,17 @@ static int http_get(int port, const char *p, char *buf, size_t len)
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
 		return -1;
-	dprintf(fd, "GET %s HTTP/1.0\r\n\r\n", p);
+	dprintf(fd, "%s %s HTTP/1.0\r\n\r\n", method, p);
 	while (n < len - 1 && (r = read(fd, buf + n, len - 1 - n)) > 0)
 		n += (size_t)r;
 	buf[n] = '\0';
 	close(fd);
 	return 0;
+}
+
+static int http_get(int port, const char *p, char *buf, size_t len)
+{
+	return http_req(port, "GET", p, buf, len);
 }
 
 static void metrics_endpoint(void **state)
@@ -277,6 +283,9 @@ static void metrics_endpoint(void **state)
 			_exit(4);
 		if (http_get(port, "/nope", buf, sizeof(buf)) || !strstr(buf, " 404 "))
 			_exit(5);
+		if (http_req(port, "DELETE", "/metrics", buf, sizeof(buf)) ||
+		    !strstr(buf, " 405 "))
+			_exit(6);
 		daemon_free(d);
 		_exit(0);
 	}
