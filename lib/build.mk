@@ -14,3 +14,8 @@ UNIT_TESTS += $(B)/tests/unit/test_numplan $(B)/tests/unit/test_addr \
               $(B)/tests/unit/test_prom $(B)/tests/unit/test_daemon \
               $(B)/tests/unit/test_ncache
 UNIT_LDLIBS_log := -lpthread
+
+# The smallest daemon on the skeleton, for bench/daemon_mem.sh (not installed).
+$(B)/bench/daemon_min: $(B)/bench/daemon_min.o $(LIBDPN)
+	$(CC) $(DPN_LDFLAGS) $< $(LIBDPN) $(LIB_LDLIBS) -o $@
+TEST_DEPS += $(B)/bench/daemon_min
