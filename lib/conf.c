@@ -469,7 +469,7 @@ int conf_read_file(const struct conf_item *tab, void *cfg, const char *path,
 		   conf_err_fn err, void *arg)
 {
 	char *line = NULL;
-	unsigned *seen = NULL, ln = 0;
+	unsigned *seen = NULL, ln = 0, nerr = 0;
 	int rc = 0;
 	FILE *f;
 
@@ -488,15 +488,22 @@ int conf_read_file(const struct conf_item *tab, void *cfg, const char *path,
 		size_t n = strlen(line);
 
 		ln++;
+		if (nerr == CONF_ERRORS_MAX) {
+			report(err, arg, "%s:%u: too many errors; stopping", path, ln);
+			break;
+		}
 		if (n > LINE_MAX_LEN && line[n - 1] != '\n') {
 			report(err, arg, "%s:%u: line longer than %d bytes", path,
 			       ln, LINE_MAX_LEN);
 			skip_line(f);
 			rc = EINVAL;
+			nerr++;
 			continue;
 		}
-		if (file_line(tab, cfg, line, seen, path, ln, err, arg))
+		if (file_line(tab, cfg, line, seen, path, ln, err, arg)) {
 			rc = EINVAL;
+			nerr++;
+		}
 	}
 	if (ferror(f)) {
 		rc = EIO;

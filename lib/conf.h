@@ -44,6 +44,7 @@ enum conf_type {
 
 #define CONF_ADDR_TEXT 64
 #define CONF_ADDRS_MAX 8
+#define CONF_ERRORS_MAX 50	/* errors reported for one file, then it stops */
 
 /* A listen or peer address, parsed numerically (no DNS). */
 struct conf_addr {
@@ -97,7 +98,8 @@ int conf_defaults(const struct conf_item *tab, void *cfg, conf_err_fn err,
 
 /* Reads `path` into cfg over what is there. Each bad line (unknown name,
  * bad value, set twice, too long) is reported as "PATH:LINE: ..." and the
- * rest still read. Returns 0, EINVAL (something reported), or the errno of
+ * rest still read; after CONF_ERRORS_MAX errors, one more line says so and
+ * reading stops. Returns 0, EINVAL (something reported), or the errno of
  * opening or reading the file (reported too). */
 int conf_read_file(const struct conf_item *tab, void *cfg, const char *path,
 		   conf_err_fn err, void *arg);

@@ -59,8 +59,12 @@ static char errs[8192];
 
 static void collect(void *arg, const char *msg)
 {
+	size_t n = strlen(errs);
+
 	(void)arg;
-	strncat(errs, msg, sizeof(errs) - strlen(errs) - 2);
+	if (n + strlen(msg) + 2 > sizeof(errs))
+		return;
+	strcat(errs, msg);
 	strcat(errs, "\n");
 }
 
@@ -243,6 +247,40 @@ static void file_missing_and_long_lines(void **state)
 	conf_free(tab, &c);
 }
 
+/* Random bytes (NULs, quotes, '=' and newlines among them): errors, no
+ * crash, nothing read past a line. */
+static void garbage_file(void **state)
+{
+	struct cfg c = { 0 };
+	char *junk = malloc(65536);
+	unsigned seed = 42;
+	FILE *f;
+
+	(void)state;
+	for (int i = 0; i < 65536; i++) {
+		seed = seed * 1103515245 + 12345;
+		junk[i] = "ab=\" \n#\\\0\t-k1"[(seed >> 16) % 12];
+		if ((seed >> 8) % 7 == 0)
+			junk[i] = (char)(seed >> 24);
+	}
+	write_file("");
+	f = fopen(path, "w");
+	fwrite(junk, 1, 65536, f);
+	fclose(f);
+	free(junk);
+	conf_defaults(tab, &c, collect, NULL);
+	errs[0] = '\0';
+	assert_int_equal(conf_read_file(tab, &c, path, collect, NULL), EINVAL);
+	assert_non_null(strstr(errs, path));
+	/* A file that is not a config file does not flood the log. */
+	assert_non_null(strstr(errs, "too many errors"));
+	size_t lines = 0;
+	for (char *p = errs; (p = strchr(p, '\n')); p++)
+		lines++;
+	assert_int_equal(lines, CONF_ERRORS_MAX + 1);
+	conf_free(tab, &c);
+}
+
 static void command_line_wins_over_file(void **state)
 {
 	struct cfg c = { 0 };
@@ -371,6 +409,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(values_of_every_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(file_errors_name_file_and_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(file_missing_and_long_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(garbage_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(command_line_wins_over_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(command_line_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(default_file_and_path_check, setup, teardown),
