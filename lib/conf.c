@@ -506,8 +506,8 @@ int conf_read_file(const struct conf_item *tab, void *cfg, const char *path,
 		}
 	}
 	if (ferror(f)) {
-		rc = EIO;
-		report(err, arg, "%s: read error", path);
+		rc = errno ? errno : EIO;
+		report(err, arg, "%s: %s", path, strerror(rc));
 	}
 out:
 	free(line);

@@ -229,6 +229,8 @@ static void file_missing_and_long_lines(void **state)
 	assert_int_equal(conf_read_file(tab, &c, "/nonexistent/x.conf", collect,
 					NULL), ENOENT);
 	assert_non_null(strstr(errs, "/nonexistent/x.conf: No such file"));
+	assert_int_equal(conf_read_file(tab, &c, "/tmp", collect, NULL), EISDIR);
+	assert_non_null(strstr(errs, "/tmp: Is a directory"));
 	memset(big, 'a', 5998);
 	memcpy(big, "name = ", 7);
 	big[5998] = '\n';
