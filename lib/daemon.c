@@ -18,6 +18,11 @@
 #include "log.h"
 #include "prom_http.h"
 
+/* Connections waiting to be accepted: under a connection flood a short
+ * queue overflows and a client's connect waits out a SYN retransmit (1 s);
+ * the kernel caps it at net.core.somaxconn. */
+#define DAEMON_BACKLOG 4096
+
 static void to_log(void *arg, const char *msg)
 {
 	(void)arg;
@@ -169,7 +174,7 @@ int daemon_bind(const struct conf_addr *addr, int socktype, int *fd_out)
 	fd = socket(addr->sa.ss_family, socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    bind(fd, (const struct sockaddr *)&addr->sa, addr->len) ||
-	    (socktype == SOCK_STREAM && listen(fd, 1024))) {
+	    (socktype == SOCK_STREAM && listen(fd, DAEMON_BACKLOG))) {
 		rc = errno;
 		log_warn("cannot listen on %s", addr->text);
 		if (fd >= 0)

@@ -98,7 +98,7 @@ struct daemon {
 int daemon_init(const struct daemon_def *def, int argc, char **argv,
 		struct daemon **out);
 
-/* Binds addr for `socktype` (SOCK_STREAM: also listens, backlog 1024),
+/* Binds addr for `socktype` (SOCK_STREAM: also listens, backlog 4096),
  * non-blocking, close-on-exec, SO_REUSEADDR. 0 or errno (logged). */
 int daemon_bind(const struct conf_addr *addr, int socktype, int *fd_out);
 
