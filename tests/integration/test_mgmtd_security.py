@@ -242,6 +242,42 @@ def empty_patch_changes_nothing(pg):
     check_eq(count(pg, 'audit_log'), audit + 1, 'audited')
 
 
+@case
+def a_manager_sees_only_their_buildings_figures(pg):
+    site, flats = mgmtd.seed(pg, site_number=960, cidr='127.96.0.0/24', flats=1,
+                             building=1)
+    mine = pg.scalar('SELECT building_id FROM dpn.flats WHERE id = %d' % flats[0])
+    c = admin()
+    status, other = c.post('/api/v1/sites/%d/buildings' % site,
+                           {'number': 2, 'floors': 1, 'units_per_floor': 1})
+    check_eq(status, 201, 'second building')
+    other_flat = int(pg.scalar('SELECT id FROM dpn.flats WHERE building_id = %d' % other['id']))
+    gw = S['srv'].client().basic(*mgmtd.add_gateway(pg, other_flat))
+    check_eq(gw.post('/api/v1/broker/allocate', {'gateway_mac': '02:00:00:00:96:01'})[0],
+             200, 'a block for the other building')
+    pw = mgmtd.add_user(pg, 'mgr960', role='manager', buildings=[mine])
+    m = S['srv'].client()
+    m.login('mgr960', pw)
+    status, util = m.get('/api/v1/sites/%d/utilisation' % site)
+    check_eq(status, 200, 'manager utilisation')
+    item = util['items'][0]
+    check_eq((item['blocks'], item['allotted'], item['assigned'], item['free']),
+             (0, 0, 0, None), "the other building's block is not counted: %r" % item)
+    check_eq(item['size'], 254, 'the pool size stays')
+    item = c.get('/api/v1/sites/%d/utilisation' % site)[1]['items'][0]
+    check_eq((item['blocks'], item['free']), (1, 254 - item['allotted']), 'operator figures')
+    # Renumbering to another building's number would reveal it with a 409.
+    status, err = m.patch('/api/v1/buildings/%s' % mine, {'number': 2})
+    check_eq((status, err.get('field')), (403, 'number'), 'manager renumbers: %r' % err)
+    check('exists' not in err['error'], 'says nothing of the others: %r' % err)
+    check_eq(m.patch('/api/v1/buildings/%s' % mine, {'number': 1, 'name': 'A'})[0], 200,
+             'the same number with a new name')
+    check_eq(m.patch('/api/v1/buildings/%d' % other['id'], {'number': 3})[0], 404,
+             "another manager's building")
+    check_eq(c.patch('/api/v1/buildings/%s' % mine, {'number': 2})[0], 409,
+             'an operator gets the 409')
+
+
 if __name__ == '__main__':
     with Cluster() as cluster:
         mgmtd.migrate(cluster)
