@@ -22,13 +22,15 @@ HEAD = b'POST /api/v1/broker/allocate HTTP/1.1\r\nHost: dpn\r\nX-Slow: '
 class Attack:
     """per_address connections from each address, each sending HEAD and then
     one byte every trickle_s; a connection the server closes is opened
-    again after reconnect_s. Runs in a thread from __enter__ to __exit__
+    again after reconnect_s (idle: connections that send nothing). Runs in
+    a thread from __enter__ to __exit__
     (or duration seconds). .cuts counts connections the server closed;
     .refused connects that failed."""
 
     def __init__(self, port, addresses, per_address, trickle_s=1.0,
-                 reconnect_s=0.05, duration=30.0):
+                 reconnect_s=0.05, duration=30.0, idle=False):
         self.port = port
+        self.idle = idle          # connect and send nothing at all
         self.slots = [a for a in addresses for _ in range(per_address)]
         self.trickle_s = trickle_s
         self.reconnect_s = reconnect_s
@@ -65,7 +67,7 @@ class Attack:
                     due[i] = now + (0 if socks[i] else self.reconnect_s)
                     if socks[i]:
                         sel.register(socks[i], selectors.EVENT_READ, i)
-                if socks[i] is not None and now >= due[i]:
+                if socks[i] is not None and now >= due[i] and not self.idle:
                     try:
                         socks[i].send(HEAD if sent[i] == 0 else b'x')
                         sent[i] += 1
