@@ -36,6 +36,7 @@ static struct {
 	int running, stop;
 	struct http_conn head;    /* list in accept order (oldest first) */
 	unsigned count, high, low;
+	unsigned cut_pending;     /* cut, not yet closed by MHD */
 	uint64_t deadline_ns;
 	unsigned long cut_slow, cut_shed;   /* for the log at exit */
 } g = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
@@ -65,6 +66,7 @@ int guard_fd_budget(unsigned *max_conns)
 static void cut(struct http_conn *c, unsigned long *counter)
 {
 	c->cut = 1;
+	g.cut_pending++;
 	(*counter)++;
 	/* MHD sees the end of the stream and closes the connection itself;
 	 * the fd stays valid until its CLOSED notification, which takes
@@ -76,7 +78,7 @@ static void cut(struct http_conn *c, unsigned long *counter)
  * while over the high-water mark. Called with g.mu held. */
 static void reap(uint64_t now)
 {
-	unsigned left = g.count;
+	unsigned left = g.count - g.cut_pending;
 	struct http_conn *c;
 
 	for (c = g.head.next; c != &g.head; c = c->next) {
@@ -84,7 +86,7 @@ static void reap(uint64_t now)
 			continue;
 		if (now - c->phase_ns > g.deadline_ns)
 			cut(c, &g.cut_slow);
-		else if (left > g.low && g.count >= g.high &&
+		else if (left > g.low && g.count - g.cut_pending >= g.high &&
 		    now - c->phase_ns > GUARD_YOUNG_NS)
 			cut(c, &g.cut_shed);
 		else
@@ -170,6 +172,8 @@ void guard_notify(void *cls, struct MHD_Connection *conn, void **ctx,
 	c->prev->next = c->next;
 	c->next->prev = c->prev;
 	g.count--;
+	if (c->cut)
+		g.cut_pending--;
 	pthread_mutex_unlock(&g.mu);
 	free(c);
 	*ctx = NULL;
