@@ -2,7 +2,9 @@
  * connection must deliver a whole request within a deadline (slow senders
  * are cut however steadily they trickle), and when connections near the
  * server's limit the oldest ones that are not being answered are shed, so
- * that a gateway's broker call always finds room. libmicrohttpd bounds
+ * that a gateway's broker call always finds room; a connection a gateway
+ * has used for the broker is spared (the gateways' share of the capacity).
+ * libmicrohttpd bounds
  * connections per address and idle time; this adds what it lacks. */
 #include <errno.h>
 #include <pthread.h>
@@ -25,6 +27,7 @@ struct http_conn {
 	int fd;
 	uint64_t phase_ns;        /* since accept, or since the last answer */
 	int busy;                 /* a handler runs for it: never cut */
+	int broker;               /* a gateway used it: never shed */
 	int cut;                  /* shut down by the guard */
 	int nul_seen;             /* its current URL had %00 */
 };
@@ -87,7 +90,7 @@ static void reap(uint64_t now)
 		if (now - c->phase_ns > g.deadline_ns)
 			cut(c, &g.cut_slow);
 		else if (left > g.low && g.count - g.cut_pending >= g.high &&
-		    now - c->phase_ns > GUARD_YOUNG_NS)
+		    !c->broker && now - c->phase_ns > GUARD_YOUNG_NS)
 			cut(c, &g.cut_shed);
 		else
 			continue;
@@ -196,6 +199,17 @@ void guard_busy(struct MHD_Connection *conn, int busy)
 	pthread_mutex_lock(&g.mu);
 	c->busy = busy;
 	c->phase_ns = http_now_ns();
+	pthread_mutex_unlock(&g.mu);
+}
+
+void guard_mark_broker(struct MHD_Connection *conn)
+{
+	struct http_conn *c = conn_of(conn);
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&g.mu);
+	c->broker = 1;
 	pthread_mutex_unlock(&g.mu);
 }
 

@@ -331,6 +331,8 @@ static enum MHD_Result ahc(void *cls, struct MHD_Connection *conn,
 		}
 		dispatch(h);
 	}
+	if (h->route && (h->route->flags & API_GATEWAY) && h->status < 400)
+		guard_mark_broker(conn);
 	ret = queue_answer(h);
 	guard_busy(conn, 0);
 	return ret;

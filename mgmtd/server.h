@@ -94,6 +94,9 @@ void guard_notify(void *cls, struct MHD_Connection *conn, void **ctx,
 /* A handler runs (1) or has answered (0): busy connections are never cut;
  * either call restarts the connection's deadline. */
 void guard_busy(struct MHD_Connection *conn, int busy);
+/* A gateway's broker call succeeded on conn: shedding spares it from now
+ * on (the request deadline still holds). */
+void guard_mark_broker(struct MHD_Connection *conn);
 /* The request line held %00 (set while unescaping; taken once per
  * request: guard_take_nul returns it and clears it). */
 void guard_mark_nul(struct MHD_Connection *conn);

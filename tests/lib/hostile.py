@@ -108,26 +108,45 @@ class Attack:
         self.thread.join(timeout=10)
 
 
+def allocation_request(user, secret, mac, close=True):
+    """The bytes of a gateway's POST /api/v1/broker/allocate."""
+    auth = base64.b64encode(('%s:%s' % (user, secret)).encode()).decode()
+    body = json.dumps({'gateway_mac': mac}).encode()
+    return (b'POST /api/v1/broker/allocate HTTP/1.1\r\nHost: dpn\r\n'
+            b'Authorization: Basic ' + auth.encode() + b'\r\n'
+            b'Content-Type: application/json\r\n' +
+            (b'Connection: close\r\n' if close else b'') +
+            b'Content-Length: %d\r\n\r\n' % len(body) + body)
+
+
+def read_answer(s):
+    """Reads one HTTP answer (with Content-Length) from socket s; its status,
+    or None when the connection ended first."""
+    data = b''
+    while b'\r\n\r\n' not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, body = data.partition(b'\r\n\r\n')
+    n = [int(h.split(b':')[1]) for h in head.split(b'\r\n')
+         if h.lower().startswith(b'content-length:')]
+    while n and len(body) < n[0]:
+        chunk = s.recv(4096)
+        if not chunk:
+            return None
+        body += chunk
+    return int(head.split(b' ', 2)[1])
+
+
 def allocate_once(port, user, secret, mac, timeout=5.0):
     """One allocation on a fresh connection; (status, seconds) — status None
     when the connection failed or timed out."""
-    auth = base64.b64encode(('%s:%s' % (user, secret)).encode()).decode()
-    body = json.dumps({'gateway_mac': mac}).encode()
-    req = (b'POST /api/v1/broker/allocate HTTP/1.1\r\nHost: dpn\r\n'
-           b'Authorization: Basic ' + auth.encode() + b'\r\n'
-           b'Content-Type: application/json\r\nConnection: close\r\n'
-           b'Content-Length: %d\r\n\r\n' % len(body) + body)
     t0 = time.monotonic()
     try:
         with socket.create_connection(('127.0.0.1', port), timeout=timeout) as s:
-            s.sendall(req)
-            data = b''
-            while b'\r\n' not in data:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-        status = int(data.split(b' ', 2)[1]) if data.startswith(b'HTTP/1.1 ') else None
+            s.sendall(allocation_request(user, secret, mac))
+            status = read_answer(s)
     except OSError:
         status = None
     return status, time.monotonic() - t0
