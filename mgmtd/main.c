@@ -19,6 +19,8 @@
 
 #include "server.h"
 
+#define TLS_FILE_MAX (64 * 1024)
+
 #ifndef DPN_WEB_DIR
 #define DPN_WEB_DIR "/usr/local/share/dpn/web"
 #endif
@@ -71,10 +73,10 @@ static int cmd_migrate(int argc, char **argv)
 /* serve's settings: the config file's names and the command line's. */
 struct serve_conf {
 	struct daemon_conf base;
-	char *db, *web_dir, *kea_socket;
+	char *db, *web_dir, *kea_socket, *tls_cert, *tls_key;
 	struct conf_addr listen;
-	unsigned threads, max_conns, max_conns_per_ip, timeout_s, login_per_min,
-	    kea_poll_ms;
+	unsigned threads, max_conns, max_conns_per_ip, timeout_s,
+	    request_timeout_s, login_per_min, kea_poll_ms;
 	int cookie_secure;
 };
 
@@ -94,10 +96,17 @@ static const struct conf_item serve_table[] = {
 	{ .name = "max-conns", .type = CONF_UINT, .off = SC(max_conns),
 	  .def = "4096", .min = 1, .max = 60000, .help = "connections in all" },
 	{ .name = "max-conns-per-ip", .type = CONF_UINT, .off = SC(max_conns_per_ip),
-	  .def = "1024", .min = 1, .max = 60000, .help = "connections per client address" },
+	  .def = "64", .min = 1, .max = 60000, .help = "connections per client address" },
 	{ .name = "timeout", .type = CONF_DURATION, .off = SC(timeout_s),
 	  .def = "30", .unit = 1000, .min = 1, .max = 3600,
 	  .help = "idle connection timeout (bare number: seconds)" },
+	{ .name = "request-timeout", .type = CONF_DURATION,
+	  .off = SC(request_timeout_s), .def = "10", .unit = 1000, .min = 1,
+	  .max = 3600, .help = "time to deliver a whole request (bare number: seconds)" },
+	{ .name = "tls-cert", .type = CONF_PATH, .off = SC(tls_cert), .arg = "PEM",
+	  .help = "serve HTTPS with this certificate (with tls-key)" },
+	{ .name = "tls-key", .type = CONF_PATH, .off = SC(tls_key), .arg = "PEM",
+	  .help = "the certificate's private key (read before dropping privileges)" },
 	{ .name = "login-rate", .type = CONF_UINT, .off = SC(login_per_min),
 	  .def = "30", .min = 1, .max = 100000, .arg = "PER_MINUTE",
 	  .help = "login attempts per client address and minute" },
@@ -132,6 +141,29 @@ static void report(conf_err_fn err, void *arg, const char *name, const char *v,
 	err(arg, msg);
 }
 
+/* tls-cert and tls-key: together, readable, and a libmicrohttpd that
+ * speaks TLS. */
+static int tls_check(const struct serve_conf *sc, conf_err_fn err, void *arg)
+{
+	if (!sc->tls_cert != !sc->tls_key) {
+		err(arg, "tls-cert and tls-key go together");
+		return EINVAL;
+	}
+	if (sc->tls_key && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		err(arg, "tls-key: this libmicrohttpd has no TLS support");
+		return EINVAL;
+	}
+	if (sc->tls_key && access(sc->tls_key, R_OK)) {
+		report(err, arg, "tls-key", sc->tls_key, strerror(errno));
+		return EINVAL;
+	}
+	if (sc->tls_cert && access(sc->tls_cert, R_OK)) {
+		report(err, arg, "tls-cert", sc->tls_cert, strerror(errno));
+		return EINVAL;
+	}
+	return 0;
+}
+
 /* Checks across settings, for -n and SIGHUP. */
 static int serve_check(const void *cfg, conf_err_fn err, void *arg)
 {
@@ -143,7 +175,7 @@ static int serve_check(const void *cfg, conf_err_fn err, void *arg)
 		report(err, arg, "web-dir", sc->web_dir, "not a folder");
 		rc = EINVAL;
 	}
-	return rc;
+	return rc | tls_check(sc, err, arg);
 }
 
 static int serve_health(void *arg, char *why, size_t len)
@@ -186,9 +218,51 @@ static void to_config(const struct serve_conf *sc, struct mgmtd_config *cfg)
 	    .debug = sc->base.debug,
 	    .threads = sc->threads ? sc->threads : default_threads(),
 	    .max_conns = sc->max_conns, .max_conns_per_ip = sc->max_conns_per_ip,
-	    .timeout_s = sc->timeout_s, .login_per_min = sc->login_per_min,
-	    .cookie_secure = sc->cookie_secure, .kea_socket = sc->kea_socket,
-	    .kea_poll_ms = sc->kea_poll_ms };
+	    .timeout_s = sc->timeout_s, .request_timeout_s = sc->request_timeout_s,
+	    .tls_cert = sc->tls_cert, .tls_key = sc->tls_key,
+	    .login_per_min = sc->login_per_min,
+	    .cookie_secure = sc->cookie_secure || sc->tls_cert,
+	    .kea_socket = sc->kea_socket, .kea_poll_ms = sc->kea_poll_ms };
+}
+
+/* The whole of a small file (a PEM key or certificate), NUL-terminated,
+ * into *out (malloc'd; the caller frees). 0 or errno. */
+static int read_small(const char *path, char **out)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t n;
+	int rc = 0;
+
+	if (!f)
+		return errno;
+	if (!(buf = malloc(TLS_FILE_MAX + 1)))
+		rc = ENOMEM;
+	else if ((n = fread(buf, 1, TLS_FILE_MAX + 1, f)) == 0 || n > TLS_FILE_MAX)
+		rc = ferror(f) ? EIO : n == 0 ? EINVAL : EFBIG;
+	fclose(f);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
+/* Reads the TLS key and certificate (before the privilege drop: keys are
+ * often readable by root only). */
+static int read_tls(const struct mgmtd_config *cfg, char **key, char **cert)
+{
+	int rc;
+
+	if (!cfg->tls_key)
+		return 0;
+	if ((rc = read_small(cfg->tls_key, key)))
+		log_warnx("tls-key %s: %s", cfg->tls_key, strerror(rc));
+	else if ((rc = read_small(cfg->tls_cert, cert)))
+		log_warnx("tls-cert %s: %s", cfg->tls_cert, strerror(rc));
+	return rc;
 }
 
 static int serve_init(const struct mgmtd_config *cfg, struct prom *reg)
@@ -196,8 +270,18 @@ static int serve_init(const struct mgmtd_config *cfg, struct prom *reg)
 	int rc;
 
 	if ((rc = router_init()) || (rc = db_init(cfg->db, cfg->threads)) ||
-	    (rc = auth_init(cfg)) || (rc = metrics_init(reg)))
+	    (rc = auth_init(cfg)))
 		return rc;
+	return metrics_init(reg);
+}
+
+/* Opens the web folder while still privileged: an unprivileged user then
+ * reads it through the descriptor, even when a parent (root's 0700 home,
+ * say) is closed to it. */
+static int open_web(const struct mgmtd_config *cfg)
+{
+	int rc = 0;
+
 	if (cfg->web_dir && (rc = static_init(cfg->web_dir)))
 		log_warnx("web-dir %s: %s", cfg->web_dir, strerror(rc));
 	return rc;
@@ -216,6 +300,7 @@ static int cmd_serve(int argc, char **argv)
 {
 	struct mgmtd_config cfg;
 	struct MHD_Daemon *mhd = NULL;
+	char *tls_key = NULL, *tls_cert = NULL;
 	struct kea_ctrl *kea = NULL;
 	struct daemon *d;
 	int fd = -1, rc;
@@ -224,23 +309,30 @@ static int cmd_serve(int argc, char **argv)
 		return rc;
 	rc = 1;
 	to_config(d->cfg, &cfg);
-	if (daemon_bind(&((struct serve_conf *)d->cfg)->listen, SOCK_STREAM, &fd) ||
-	    daemon_bound(d) || serve_init(&cfg, d->metrics))
+	if (guard_fd_budget(&cfg.max_conns) ||
+	    daemon_bind(&((struct serve_conf *)d->cfg)->listen, SOCK_STREAM, &fd) ||
+	    open_web(&cfg) || read_tls(&cfg, &tls_key, &tls_cert) ||
+	    daemon_bound(d) || serve_init(&cfg, d->metrics) || guard_start(&cfg))
 		goto out;
 	if (cfg.kea_socket && kea_ctrl_start(cfg.db, cfg.kea_socket, cfg.kea_poll_ms, &kea)) {
 		log_warnx("cannot start the Kea lease remover for %s", cfg.kea_socket);
 		goto out;
 	}
 	metrics_kea(kea);
-	if (http_start(&cfg, fd, &mhd)) {
+	if (http_start(&cfg, fd, tls_key, tls_cert, &mhd)) {
 		log_warnx("cannot start the HTTP server");
 		goto out;
 	}
-	log_info("listening on http://%s (%u threads, web %s)", cfg.listen,
-	    cfg.threads, cfg.web_dir ? cfg.web_dir : "off");
+	log_info("listening on %s://%s (%u threads, web %s)", tls_key ? "https" :
+	    "http", cfg.listen, cfg.threads, cfg.web_dir ? cfg.web_dir : "off");
 	rc = daemon_run(d) ? 1 : 0;
 	MHD_stop_daemon(mhd);
 out:
+	guard_stop();
+	if (tls_key)
+		explicit_bzero(tls_key, strlen(tls_key));
+	free(tls_key);
+	free(tls_cert);
 	metrics_kea(NULL);
 	kea_ctrl_stop(kea);
 	if (!mhd && fd >= 0)

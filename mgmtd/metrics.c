@@ -127,7 +127,9 @@ static void write_scraped(struct prom_text *t, void *arg)
 		    "dpn_kea_lease_deletions_total{result=\"ok\"} %lu\n"
 		    "dpn_kea_lease_deletions_total{result=\"error\"} %lu\n",
 		    kea_ctrl_done(k), kea_ctrl_errors(k));
-	prom_printf(t, "# HELP dpn_db_errors_total Failed statements and connections.\n"
+	prom_printf(t, "# HELP dpn_db_errors_total Database failures: lost or refused "
+	    "connections, statements failing but not for the request's content "
+	    "(a 409 or 422 is not one).\n"
 	    "# TYPE dpn_db_errors_total counter\ndpn_db_errors_total %lu\n", db_errors());
 	write_pools(t);
 }
