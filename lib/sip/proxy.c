@@ -263,40 +263,66 @@ static int rfc3261_branch(const struct sip_via *v)
 	       memcmp(v->branch.s, "z9hG4bK", 7) == 0;
 }
 
+/* Key text: fields each followed by a NUL, so no two keys run together. */
+static void key_put(struct sip_tsx_key *k, const void *p, size_t n, int *full)
+{
+	if (k->len + n + 1 > sizeof(k->text)) {
+		*full = 1;
+		return;
+	}
+	if (n)
+		memcpy(k->text + k->len, p, n);
+	k->len += n;
+	k->text[k->len++] = '\0';
+}
+
+static void key_str(struct sip_tsx_key *k, struct sip_str s, int *full)
+{
+	key_put(k, s.s, s.len, full);
+}
+
+static void key_2543(const struct sip_msg *m, int own, struct sip_tsx_key *k,
+		     int *full)
+{
+	struct sip_addr a;
+	struct sip_str cid = { 0 };
+
+	if (m->is_request)
+		key_str(k, m->ruri, full);
+	if (sip_msg_from(m, &a) == 0)
+		key_str(k, a.tag, full);
+	if (own && sip_msg_to(m, &a) == 0)
+		key_str(k, a.tag, full);
+	if (sip_msg_callid(m, &cid) == 0)
+		key_str(k, cid, full);
+}
+
 int sip_tsx_key(const struct sip_msg *m, enum sip_method method,
 		struct sip_tsx_key *key)
 {
 	struct sip_via v;
 	struct sip_cseq cs;
-	struct sip_addr a;
-	struct sip_str cid;
-	uint64_t h = SIP_HASH_INIT;
-	int own = method == SIP_METHOD_OTHER;
+	int own = method == SIP_METHOD_OTHER, full = 0;
 
 	if (sip_msg_via(m, 0, &v) || sip_msg_cseq(m, &cs))
 		return EBADMSG;
 	if (own)
 		method = cs.method;
-	h = sip_hash(h, &method, sizeof(method));
-	if (method == SIP_METHOD_OTHER)
-		h = hash_str(h, cs.method_str);
+	key->len = 0;
 	key->rfc3261 = rfc3261_branch(&v);
+	key_put(key, &method, sizeof(method), &full);
+	if (method == SIP_METHOD_OTHER)
+		key_str(key, cs.method_str, &full);
 	if (key->rfc3261) {
-		h = hash_str(h, v.branch);
-		h = hash_str(h, v.host);
-		key->hash = sip_hash(h, &v.port, sizeof(v.port));
-		return 0;
+		key_str(key, v.branch, &full);
+	} else {
+		key_2543(m, own, key, &full);
+		key_put(key, &cs.num, sizeof(cs.num), &full);
 	}
-	if (m->is_request)
-		h = hash_str(h, m->ruri);
-	if (sip_msg_from(m, &a) == 0)
-		h = hash_str(h, a.tag);
-	if (own && sip_msg_to(m, &a) == 0)
-		h = hash_str(h, a.tag);
-	if (sip_msg_callid(m, &cid) == 0)
-		h = hash_str(h, cid);
-	h = sip_hash(h, &cs.num, sizeof(cs.num));
-	h = hash_str(h, v.host);
-	key->hash = sip_hash(h, &v.port, sizeof(v.port));
+	key_str(key, v.host, &full);
+	key_put(key, &v.port, sizeof(v.port), &full);
+	if (full)
+		return EBADMSG;
+	key->hash = sip_hash(SIP_HASH_INIT, key->text, key->len);
 	return 0;
 }

@@ -15,7 +15,7 @@
 struct sip_tsx {
 	struct sip_tsx *next;	/* hash chain */
 	struct sip_tsx_layer *l;
-	uint64_t key;
+	uint64_t key;		/* hash of keytext, masked */
 	enum sip_tsx_kind kind;
 	enum sip_tsx_state state;
 	struct sip_peer peer;
@@ -27,6 +27,8 @@ struct sip_tsx {
 	unsigned interval;
 	struct ev_timer retr, tmo;
 	void *user;
+	size_t keylen;
+	char keytext[];		/* the full key: matched after the hash */
 };
 
 struct sip_tsx_layer {
@@ -35,6 +37,7 @@ struct sip_tsx_layer {
 	const struct sip_tsx_ops *ops;
 	void *arg;
 	unsigned count;
+	uint64_t mask;		/* of key hashes (cfg.key_hash_bits) */
 	struct sip_tsx *b[NBUCKETS];
 };
 
@@ -45,10 +48,23 @@ static int is_client(const struct sip_tsx *t)
 
 /* ---- table ---- */
 
-static struct sip_tsx *find(struct sip_tsx_layer *l, uint64_t key, int client)
+static uint64_t key_hash(const struct sip_tsx_layer *l,
+			 const struct sip_tsx_key *k)
 {
-	for (struct sip_tsx *t = l->b[key % NBUCKETS]; t; t = t->next)
-		if (t->key == key && is_client(t) == client && !t->ending)
+	return k->hash & l->mask;
+}
+
+/* By hash, then by the whole key: two requests whose keys collide on the
+ * hash stay two transactions. */
+static struct sip_tsx *find(struct sip_tsx_layer *l,
+			    const struct sip_tsx_key *k, int client)
+{
+	uint64_t h = key_hash(l, k);
+
+	for (struct sip_tsx *t = l->b[h % NBUCKETS]; t; t = t->next)
+		if (t->key == h && is_client(t) == client && !t->ending &&
+		    t->keylen == k->len &&
+		    memcmp(t->keytext, k->text, k->len) == 0)
 			return t;
 	return NULL;
 }
@@ -202,14 +218,15 @@ static void linger(struct sip_tsx *t, enum sip_tsx_state st, unsigned ms)
 /* ---- creation ---- */
 
 static int tsx_new(struct sip_tsx_layer *l, const struct sip_msg *m,
-		   enum sip_tsx_kind kind, uint64_t key,
+		   enum sip_tsx_kind kind, const struct sip_tsx_key *k,
 		   const struct sip_peer *peer, struct sip_tsx **out)
 {
+	uint64_t key = key_hash(l, k);
 	struct sip_tsx *t;
 
 	if (l->count >= l->cfg.max_tsx)
 		return ENOSPC;
-	t = calloc(1, sizeof(*t));
+	t = calloc(1, sizeof(*t) + k->len);
 	if (!t)
 		return ENOMEM;
 	if (sip_msg_dup(m, &t->req)) {
@@ -218,6 +235,8 @@ static int tsx_new(struct sip_tsx_layer *l, const struct sip_msg *m,
 	}
 	t->l = l;
 	t->key = key;
+	t->keylen = k->len;
+	memcpy(t->keytext, k->text, k->len);
 	t->kind = kind;
 	t->peer = *peer;
 	t->reliable = peer->proto == SIP_PROTO_TCP;
@@ -242,10 +261,10 @@ int sip_tsx_client(struct sip_tsx_layer *l, const char *req, size_t len,
 	if (sip_msg_parse(&m, req, len, SIP_PARSE_STREAM, &e) ||
 	    !m.is_request || m.method == SIP_ACK || sip_tsx_key(&m, 0, &k))
 		return EBADMSG;
-	if (find(l, k.hash, 1))
+	if (find(l, &k, 1))
 		return EEXIST;
 	rc = tsx_new(l, &m, m.method == SIP_INVITE ? SIP_TSX_UAC_INVITE :
-		     SIP_TSX_UAC, k.hash, to, &t);
+		     SIP_TSX_UAC, &k, to, &t);
 	if (rc)
 		return rc;
 	t->user = user;
@@ -353,7 +372,7 @@ static void answer_503(struct sip_tsx_layer *l, const struct sip_msg *m,
 }
 
 static int new_server(struct sip_tsx_layer *l, struct sip_msg *m,
-		      uint64_t key, const struct sip_peer *from)
+		      const struct sip_tsx_key *key, const struct sip_peer *from)
 {
 	int inv = m->method == SIP_INVITE;
 	struct sip_tsx *t;
@@ -380,7 +399,7 @@ static int recv_request(struct sip_tsx_layer *l, struct sip_msg *m,
 	if (sip_tsx_key(m, m->method == SIP_ACK || m->method == SIP_INVITE ?
 			SIP_INVITE : 0, &k))
 		return EBADMSG;
-	t = find(l, k.hash, 0);
+	t = find(l, &k, 0);
 	if (m->method == SIP_ACK) {
 		if (t && t->kind == SIP_TSX_UAS_INVITE &&
 		    t->state != SIP_TSX_ACCEPTED)
@@ -393,7 +412,7 @@ static int recv_request(struct sip_tsx_layer *l, struct sip_msg *m,
 		server_retransmission(t);
 		return 0;
 	}
-	return new_server(l, m, k.hash, from);
+	return new_server(l, m, &k, from);
 }
 
 int sip_tsx_layer_recv(struct sip_tsx_layer *l, struct sip_msg *m,
@@ -406,7 +425,7 @@ int sip_tsx_layer_recv(struct sip_tsx_layer *l, struct sip_msg *m,
 		return recv_request(l, m, from);
 	if (sip_tsx_key(m, 0, &k))
 		return EBADMSG;
-	t = find(l, k.hash, 1);
+	t = find(l, &k, 1);
 	if (t)
 		client_response(t, m);
 	else
@@ -452,7 +471,7 @@ struct sip_tsx *sip_tsx_find_invite(struct sip_tsx_layer *l,
 
 	if (sip_tsx_key(m, SIP_INVITE, &k))
 		return NULL;
-	t = find(l, k.hash, 0);
+	t = find(l, &k, 0);
 	return t && t->kind == SIP_TSX_UAS_INVITE ? t : NULL;
 }
 
@@ -478,6 +497,8 @@ int sip_tsx_layer_new(struct ev_loop *loop, const struct sip_tsx_cfg *cfg,
 		l->cfg.max_tsx = 65536;
 	if (!l->cfg.timer_c)
 		l->cfg.timer_c = 180000;
+	l->mask = !l->cfg.key_hash_bits || l->cfg.key_hash_bits >= 64 ?
+		  ~0ULL : (1ULL << l->cfg.key_hash_bits) - 1;
 	l->ops = ops;
 	l->arg = arg;
 	*out = l;

@@ -68,6 +68,8 @@ struct sip_tsx_cfg {
 	int auto_100;		/* answer a new INVITE with 100 Trying */
 	unsigned timer_c;	/* ms, client INVITE in Proceeding; default
 				   180000 (more than 3 minutes, 16.8) */
+	unsigned key_hash_bits;	/* 0 (= 64): the whole key hash; tests use
+				   fewer to make keys collide on purpose */
 };
 
 /* Returns 0, ENOMEM. */
