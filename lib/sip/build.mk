@@ -10,6 +10,7 @@ UNIT_TESTS += $(B)/tests/unit/test_sip_tsx
 UNIT_TESTS += $(B)/tests/unit/test_sip_digest
 TEST_DEPS += $(B)/tests/sip/sip-proxy
 CHECKS += tests/integration/test_sip_proxy.py
+CHECKS += tests/integration/test_sip_fork.py
 
 $(B)/tests/sip/sip-proxy: $(B)/tests/sip/proxy.o $(B)/libdpn.a
 	$(CC) $(DPN_LDFLAGS) $< $(B)/libdpn.a $(LIB_LDLIBS) -o $@
