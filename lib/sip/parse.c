@@ -453,7 +453,8 @@ static int start_header(struct sip_msg *m, const char *p, size_t n,
 		return fail(err, 400, "Malformed header name", EBADMSG);
 	}
 	if (m->nhdrs >= SIP_MAX_HDRS)
-		return fail(err, 400, "Too many header fields", EMSGSIZE);
+		return fail(err, 513, "Message Too Large (Too many header "
+			    "fields)", EMSGSIZE);
 	h = &m->hdrs[m->nhdrs++];
 	h->name = (struct sip_str){ p, (size_t)(ne - p) };
 	h->id = sip_hdr_id_from(p, (size_t)(ne - p));

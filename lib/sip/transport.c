@@ -26,7 +26,10 @@ struct conn {
 	char *rbuf, *wbuf;
 	size_t rlen, rcap, wlen, wcap;
 	unsigned pongs;		/* lone CRLFs in a row (a split ping) */
-	struct ev_timer idle;
+	int outbound;		/* we opened it (its own budget) */
+	int draining;		/* answered and half-closed: reads dropped */
+	struct ev_timer idle;	/* no whole message for idle_ms */
+	struct ev_timer deadline;	/* a begun message must end in time */
 };
 
 struct sip_tp {
@@ -37,10 +40,11 @@ struct sip_tp {
 	int udp_fd, tcp_fd;
 	unsigned udp_port, tcp_port;
 	struct conn *conns;
-	unsigned nconns;
+	unsigned nconns, nout;
 	uint32_t next_id;
 	struct sip_tp_stats st;
 	struct sip_msg msg;	/* the message handed to cb */
+	struct sip_msg scratch;	/* for answers that must be trimmed */
 	unsigned tokens;	/* answers left in the bucket */
 	uint64_t refilled;	/* loop time of the last refill */
 	char *udp_buf;
@@ -189,11 +193,30 @@ static int answer_allowed(struct sip_tp *tp)
 	return 1;
 }
 
+/* The answer to m when copying every Via would not fit: m with its first
+ * Via line only (the answer goes there anyway), in tp's scratch message. */
+static const struct sip_msg *top_via_only(struct sip_tp *tp,
+					  const struct sip_msg *m)
+{
+	struct sip_msg *s = &tp->scratch;
+	int via = 0;
+
+	*s = *m;
+	s->nhdrs = 0;
+	for (unsigned i = 0; i < m->nhdrs; i++) {
+		if (m->hdrs[i].id == SIP_HDR_VIA && via++)
+			continue;
+		s->hdrs[s->nhdrs++] = m->hdrs[i];
+	}
+	return s;
+}
+
 static void answer_bad(struct sip_tp *tp, const struct sip_msg *m,
 		       const struct sip_perr *e, const struct sip_peer *from)
 {
-	char out[4096];
+	char out[8192];
 	size_t n;
+	int rc;
 
 	if (!m->is_request || m->method == SIP_ACK || e->status < 400 ||
 	    sip_msg_hdr_find(m, SIP_HDR_VIA, 0) < 0) {
@@ -204,9 +227,14 @@ static void answer_bad(struct sip_tp *tp, const struct sip_msg *m,
 		tp->st.answers_limited++;
 		return;
 	}
-	if (sip_response_write(m, e->status, e->reason, NULL, NULL,
-			       (struct sip_str){ 0 }, out, sizeof(out), &n) ||
-	    sip_tp_send(tp, from, out, n))
+	rc = sip_response_write(m, e->status, e->reason, NULL, NULL,
+				(struct sip_str){ 0 }, out, sizeof(out), &n);
+	if (rc == ENOSPC)
+		rc = sip_response_write(top_via_only(tp, m), e->status,
+					e->reason, NULL, NULL,
+					(struct sip_str){ 0 }, out, sizeof(out),
+					&n);
+	if (rc || sip_tp_send(tp, from, out, n))
 		return;
 	tp->st.tx_answers++;
 }
@@ -273,8 +301,10 @@ static void conn_close(struct conn *c)
 			break;
 		}
 	tp->nconns--;
+	tp->nout -= (unsigned)c->outbound;
 	tp->st.conns_closed++;
 	ev_timer_stop(tp->loop, &c->idle);
+	ev_timer_stop(tp->loop, &c->deadline);
 	ev_io_del(tp->loop, c->fd);
 	close(c->fd);
 	free(c->rbuf);
@@ -292,9 +322,34 @@ static void on_idle(struct ev_loop *loop, struct ev_timer *t, void *arg)
 	conn_close(c);
 }
 
+/* A message begun and not finished in msg_deadline_ms: a trickle does not
+ * hold the connection. Also ends the linger of a draining connection. */
+static void on_deadline(struct ev_loop *loop, struct ev_timer *t, void *arg)
+{
+	struct conn *c = arg;
+	(void)loop;
+	(void)t;
+
+	if (!c->draining)
+		c->tp->st.conns_slow++;
+	conn_close(c);
+}
+
+/* Traffic that counts against idleness: a whole message or keep-alive
+ * received, or something sent. Bytes alone do not. */
 static void touch(struct conn *c)
 {
 	ev_timer_start(c->tp->loop, &c->idle, c->tp->cfg.idle_ms);
+}
+
+/* Arm the message deadline while a partial message is buffered. */
+static void watch_partial(struct conn *c)
+{
+	if (!c->rlen)
+		ev_timer_stop(c->tp->loop, &c->deadline);
+	else if (!ev_timer_active(&c->deadline))
+		ev_timer_start(c->tp->loop, &c->deadline,
+			       c->tp->cfg.msg_deadline_ms);
 }
 
 static int conn_flush(struct conn *c)
@@ -334,6 +389,27 @@ static int conn_queue(struct conn *c, const char *buf, size_t len)
 	return c->connecting ? 0 : conn_flush(c);
 }
 
+/* A message past max_msg: answer 513 from its head when it has one we can
+ * answer, half-close, and drop what else comes until the peer closes or a
+ * second passes (closing at once could reset the answer away). */
+static void answer_too_large(struct conn *c)
+{
+	struct sip_tp *tp = c->tp;
+	struct sip_msg *m = &tp->msg;
+	struct sip_perr e = { 0 };
+
+	if (sip_msg_parse(m, c->rbuf, c->rlen, 0, &e) == 0)
+		sip_msg_release(m);
+	e.status = 513;
+	e.reason = "Message Too Large";
+	answer_bad(tp, m, &e, &c->peer);
+	c->draining = 1;
+	c->rlen = 0;
+	shutdown(c->fd, SHUT_WR);
+	ev_timer_stop(tp->loop, &c->idle);
+	ev_timer_start(tp->loop, &c->deadline, 1000);
+}
+
 /* Frame and deliver what is buffered. Returns nonzero when c was closed
  * or must be. */
 static int conn_consume(struct conn *c)
@@ -344,6 +420,7 @@ static int conn_consume(struct conn *c)
 
 	while ((rc = sip_frame(c->rbuf + off, c->rlen - off, c->tp->cfg.max_msg,
 			       &f)) == 0) {
+		touch(c);
 		if (f.kind == SIP_FRAME_MSG) {
 			c->pongs = 0;
 			deliver(c->tp, c->rbuf + off, f.len, SIP_PARSE_STREAM,
@@ -359,9 +436,14 @@ static int conn_consume(struct conn *c)
 	}
 	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 	c->rlen -= off;
-	if (rc != EAGAIN)
-		c->tp->st.rx_bad++;
-	return rc != EAGAIN;
+	if (rc == EAGAIN) {
+		watch_partial(c);
+		return 0;
+	}
+	c->tp->st.rx_bad++;
+	if (rc == EMSGSIZE)
+		answer_too_large(c);
+	return !c->draining;
 }
 
 static void on_conn(struct ev_loop *loop, int fd, unsigned ev, void *arg)
@@ -387,8 +469,10 @@ static void on_conn(struct ev_loop *loop, int fd, unsigned ev, void *arg)
 			conn_close(c);
 			return;
 		}
+		if (c->draining) {
+			continue;	/* the answer is out: drop the rest */
+		}
 		c->rlen += (size_t)n;
-		touch(c);
 		if (conn_consume(c) || c->dead) {
 			conn_close(c);
 			return;
@@ -396,12 +480,43 @@ static void on_conn(struct ev_loop *loop, int fd, unsigned ev, void *arg)
 	}
 }
 
+static unsigned conns_from(const struct sip_tp *tp, const struct sip_peer *p)
+{
+	const struct sockaddr_in *a = (const struct sockaddr_in *)&p->sa;
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&p->sa;
+	unsigned n = 0;
+
+	for (const struct conn *c = tp->conns; c; c = c->next) {
+		const struct sockaddr_storage *b = &c->peer.sa;
+		if (c->outbound || b->ss_family != p->sa.ss_family)
+			continue;
+		if (b->ss_family == AF_INET ? ((const struct sockaddr_in *)b)->
+		    sin_addr.s_addr == a->sin_addr.s_addr :
+		    memcmp(&((const struct sockaddr_in6 *)b)->sin6_addr,
+			   &a6->sin6_addr, sizeof(a6->sin6_addr)) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* Inbound connections: max_conns in all, max_conns_per_src from one
+ * address; outbound ones have their own max_out_conns, so a crowd of idle
+ * callers cannot stop the element from reaching its next hops. */
+static int conn_allowed(const struct sip_tp *tp, const struct sip_peer *p,
+			int outbound)
+{
+	if (outbound)
+		return tp->nout < tp->cfg.max_out_conns;
+	return tp->nconns - tp->nout < tp->cfg.max_conns &&
+	       conns_from(tp, p) < tp->cfg.max_conns_per_src;
+}
+
 static struct conn *conn_new(struct sip_tp *tp, int fd,
-			     const struct sip_peer *peer)
+			     const struct sip_peer *peer, int outbound)
 {
 	struct conn *c;
 
-	if (tp->nconns >= tp->cfg.max_conns) {
+	if (!conn_allowed(tp, peer, outbound)) {
 		tp->st.conns_refused++;
 		return NULL;
 	}
@@ -421,10 +536,13 @@ static struct conn *conn_new(struct sip_tp *tp, int fd,
 	c->peer.proto = SIP_PROTO_TCP;
 	c->id = c->peer.conn = ++tp->next_id ? tp->next_id : ++tp->next_id;
 	ev_timer_init(&c->idle, on_idle, c);
+	ev_timer_init(&c->deadline, on_deadline, c);
 	touch(c);
+	c->outbound = outbound;
 	c->next = tp->conns;
 	tp->conns = c;
 	tp->nconns++;
+	tp->nout += (unsigned)outbound;
 	return c;
 }
 
@@ -440,7 +558,7 @@ static void on_accept(struct ev_loop *loop, int fd, unsigned ev, void *arg)
 				  SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0)
 			return;
-		if (!conn_new(tp, cfd, &p)) {
+		if (!conn_new(tp, cfd, &p, 0)) {
 			close(cfd);
 			continue;
 		}
@@ -453,7 +571,7 @@ static struct conn *conn_find(struct sip_tp *tp, const struct sip_peer *to)
 	struct conn *by_addr = NULL;
 
 	for (struct conn *c = tp->conns; c; c = c->next) {
-		if (c->dead)
+		if (c->dead || c->draining)
 			continue;
 		if (to->conn && c->id == to->conn)
 			return c;
@@ -478,10 +596,10 @@ static int conn_open(struct sip_tp *tp, const struct sip_peer *to,
 		close(fd);
 		return rc;
 	}
-	c = conn_new(tp, fd, to);
+	c = conn_new(tp, fd, to, 1);
 	if (!c) {
 		close(fd);
-		return tp->nconns >= tp->cfg.max_conns ? EMFILE : ENOMEM;
+		return tp->nout >= tp->cfg.max_out_conns ? EMFILE : ENOMEM;
 	}
 	c->connecting = 1;
 	tp->st.conns_opened++;
@@ -562,6 +680,12 @@ static void apply_defaults(struct sip_tp_cfg *c)
 		c->idle_ms = 300000;
 	if (!c->max_conns)
 		c->max_conns = 256;
+	if (!c->max_out_conns)
+		c->max_out_conns = 256;
+	if (!c->max_conns_per_src)
+		c->max_conns_per_src = 32;
+	if (!c->msg_deadline_ms)
+		c->msg_deadline_ms = 10000;
 	if (!c->max_outq)
 		c->max_outq = 256 * 1024;
 	if (!c->answers_per_s)
