@@ -214,3 +214,35 @@ int sip_msg_check(const struct sip_msg *m, struct sip_perr *err)
 		return rc;
 	return check_auth(m, err);
 }
+
+static int check_top_via(const struct sip_msg *m, struct sip_perr *err)
+{
+	int i = sip_msg_hdr_find(m, SIP_HDR_VIA, 0);
+	const char *why = "Empty or unterminated list element";
+	struct sip_str val;
+	struct sip_via v;
+	size_t pos = 0;
+
+	if (i < 0)
+		return 0;	/* check_required said so already */
+	if (sip_hdr_next_value(m->hdrs[i].value, &pos, &val) != 1 ||
+	    sip_via_parse(val, &v, &why))
+		return bad(err, "Via", why);
+	return 0;
+}
+
+int sip_msg_check_lean(const struct sip_msg *m, struct sip_perr *err)
+{
+	const char *why = NULL;
+	int rc;
+
+	if (m->is_request && (rc = check_ruri(m, err)) != 0)
+		return rc;
+	if ((rc = check_required(m, err)) != 0 ||
+	    (rc = check_scalars(m, err)) != 0 ||
+	    (rc = check_top_via(m, err)) != 0)
+		return rc;
+	if (each_value(m, SIP_HDR_PROXY_REQUIRE, token_fn, &why))
+		return bad(err, "Proxy-Require", why);
+	return 0;
+}

@@ -51,7 +51,7 @@ struct sip_core {
 	struct sip_tsx_layer *tsx;
 	struct sip_proxy_self self;
 	char rr[128];
-	size_t rrlen;
+	size_t rrlen, hostlen;
 	struct sip_core_stats st;
 };
 
@@ -301,22 +301,62 @@ static void cancel_others(struct sip_fork *f, const struct branch *except,
 	}
 }
 
-static int build_branch(struct sip_fork *f, unsigned i, char *out,
-			size_t *n)
+/* Append a decimal number to dst (room for 10 digits); returns its end. */
+static char *put_uint(char *dst, unsigned v)
 {
-	struct sip_core *c = f->c;
+	char tmp[10];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*dst++ = tmp[--n];
+	return dst;
+}
+
+static char *put_cstr(char *dst, const char *s, size_t n)
+{
+	memcpy(dst, s, n);
+	return dst + n;
+}
+
+/* Our Via for branch i: the index goes before the loop hash, which must
+ * stay last (sip_proxy_check_request looks for it). No printf: this runs
+ * for every request forwarded. Returns the length, 0 if it does not fit. */
+static size_t branch_via(const struct sip_fork *f, unsigned i, char *via,
+			 size_t cap)
+{
+	const struct sip_core *c = f->c;
+	char *p = via;
+
+	if (c->hostlen + 2 * SIP_BRANCH_LEN + 48 > cap)
+		return 0;
+	p = put_cstr(p, f->b[i].to.proto == SIP_PROTO_TCP ?
+		     "SIP/2.0/TCP " : "SIP/2.0/UDP ", 12);
+	p = put_cstr(p, c->cfg.host, c->hostlen);
+	*p++ = ':';
+	p = put_uint(p, c->cfg.port);
+	p = put_cstr(p, ";branch=", 8);
+	p = put_cstr(p, f->base, 23);
+	p = put_uint(p, i);
+	p = put_cstr(p, f->base + 23, SIP_BRANCH_LEN - 1 - 23);
+	p = put_cstr(p, ";rport", 6);
+	return (size_t)(p - via);
+}
+
+/* Branch i's request: f->req with its Request-URI and our Via, written to
+ * out and handed to a new client transaction with the parsed form (no
+ * re-parse); the Via comes off again for the next branch. */
+static int send_branch(struct sip_fork *f, unsigned i)
+{
 	struct branch *b = &f->b[i];
-	char via[256];
-	size_t k;
+	char via[256], out[BUF];
+	size_t k = branch_via(f, i, via, sizeof(via)), n;
 	int rc;
 
-	/* the branch index goes before the loop hash, which must stay last
-	 * (sip_proxy_check_request looks for it) */
-	k = (size_t)snprintf(via, sizeof(via),
-			     "SIP/2.0/%s %s:%u;branch=%.23s%x%s;rport",
-			     b->to.proto == SIP_PROTO_TCP ? "TCP" : "UDP",
-			     c->cfg.host, c->cfg.port, f->base, i, f->base + 23);
-	if (k >= sizeof(via))
+	if (!k)
 		return ENOSPC;
 	if (b->ruri)
 		rc = sip_msg_set_ruri(f->req, b->ruri, b->ruri_len);
@@ -324,12 +364,13 @@ static int build_branch(struct sip_fork *f, unsigned i, char *out,
 		rc = sip_msg_set_ruri(f->req, f->ruri0.s, f->ruri0.len);
 	else
 		rc = 0;
-	if (rc)
+	if (rc || (rc = sip_msg_hdr_insert(f->req, 0, SIP_HDR_VIA, NULL, via,
+					   k)) != 0)
 		return rc;
-	if ((rc = sip_msg_hdr_insert(f->req, 0, SIP_HDR_VIA, NULL, via,
-				     k)) != 0)
-		return rc;
-	rc = sip_msg_serialize(f->req, out, BUF, n);
+	rc = sip_msg_serialize(f->req, out, sizeof(out), &n);
+	if (rc == 0)
+		rc = sip_tsx_client_msg(f->c->tsx, f->req, out, n, &b->to, b,
+					&b->cli);
 	sip_msg_hdr_del(f->req, 0);
 	return rc;
 }
@@ -337,13 +378,10 @@ static int build_branch(struct sip_fork *f, unsigned i, char *out,
 static void start_branch(struct sip_fork *f, unsigned i)
 {
 	struct branch *b = &f->b[i];
-	char out[BUF];
-	size_t n;
 
 	b->state = BR_CALLING;
 	f->c->st.branches++;
-	if (build_branch(f, i, out, &n) ||
-	    sip_tsx_client(f->c->tsx, out, n, &b->to, b, &b->cli)) {
+	if (send_branch(f, i)) {
 		b->cli = NULL;
 		f->c->st.send_failed++;
 		branch_final(b, 503, NULL);
@@ -697,6 +735,7 @@ int sip_core_new(struct ev_loop *loop, const struct sip_core_cfg *cfg,
 		return EINVAL;
 	}
 	c->rrlen = (size_t)k;
+	c->hostlen = strlen(cfg->host);
 	rc = sip_tsx_layer_new(loop, &cfg->tsx, &tsx_ops, c, &c->tsx);
 	if (rc) {
 		free(c);

@@ -260,19 +260,114 @@ struct sip_msg_copy {
 	char buf[];
 };
 
+/* ---- copies: written once and re-pointed, never re-parsed ---- */
+
+/* Slice s moved from inside `from` to the same place inside `to`. */
+static struct sip_str moved(struct sip_str s, const char *from, const char *to)
+{
+	return s.s ? (struct sip_str){ to + (s.s - from), s.len } : s;
+}
+
+static struct sip_str put_at(struct out *o, const char *p, size_t n)
+{
+	struct sip_str r = { o->p + o->len, n };
+
+	put(o, p, n);
+	return r;
+}
+
+static void copy_start(struct out *o, struct sip_msg *d,
+		       const struct sip_msg *m)
+{
+	const char *line = o->p + o->len;
+
+	if (m->start_edited) {
+		d->method_str = put_at(o, m->method_str.s, m->method_str.len);
+		put(o, " ", 1);
+		d->ruri = put_at(o, m->ruri.s, m->ruri.len);
+		put(o, " SIP/2.0", 8);
+		d->start_line = (struct sip_str){ line,
+			(size_t)(o->p + o->len - line) };
+	} else {
+		d->start_line = put_at(o, m->start_line.s, m->start_line.len);
+		d->method_str = moved(m->method_str, m->start_line.s, line);
+		d->ruri = moved(m->ruri, m->start_line.s, line);
+		d->reason = moved(m->reason, m->start_line.s, line);
+	}
+	put(o, "\r\n", 2);
+}
+
+static void copy_clen(struct out *o, struct sip_hdr *h,
+		      const struct sip_msg *m)
+{
+	const char *line = o->p + o->len;
+
+	put_clen(o, m);
+	h->id = SIP_HDR_CONTENT_LENGTH;
+	h->raw = (struct sip_str){ line, (size_t)(o->p + o->len - line) };
+	h->name = (struct sip_str){ line, 14 };
+	h->value = (struct sip_str){ line + 16, h->raw.len - 18 };
+}
+
+static void copy_hdr(struct out *o, struct sip_hdr *h, const struct sip_hdr *s)
+{
+	const char *line = o->p + o->len;
+
+	h->id = s->id;
+	if (s->raw.len) {
+		h->raw = put_at(o, s->raw.s, s->raw.len);
+		h->name = moved(s->name, s->raw.s, line);
+		h->value = moved(s->value, s->raw.s, line);
+		return;
+	}
+	h->name = put_at(o, s->name.s, s->name.len);
+	put(o, ": ", 2);
+	h->value = put_at(o, s->value.s, s->value.len);
+	put(o, "\r\n", 2);
+	h->raw = (struct sip_str){ line, (size_t)(o->p + o->len - line) };
+}
+
+/* Write m as sip_msg_serialize() does into o (sized for it) and fill d
+ * with slices of the written bytes: the parse of the copy, without
+ * parsing. */
+static void copy_msg(struct out *o, struct sip_msg *d, const struct sip_msg *m)
+{
+	int clen_done = 0;
+
+	d->is_request = m->is_request;
+	d->method = m->method;
+	d->status = m->status;
+	d->arena = NULL;
+	d->start_edited = 0;
+	d->reason = (struct sip_str){ 0 };
+	copy_start(o, d, m);
+	d->nhdrs = 0;
+	for (unsigned i = 0; i < m->nhdrs; i++) {
+		const struct sip_hdr *h = &m->hdrs[i];
+		if (h->id != SIP_HDR_CONTENT_LENGTH)
+			copy_hdr(o, &d->hdrs[d->nhdrs++], h);
+		else if (!clen_done++)
+			copy_clen(o, &d->hdrs[d->nhdrs++], m);
+	}
+	if (!clen_done && d->nhdrs < SIP_MAX_HDRS)
+		copy_clen(o, &d->hdrs[d->nhdrs++], m);
+	else if (!clen_done)
+		put_clen(o, m);
+	put(o, "\r\n", 2);
+	d->body = put_at(o, m->body.s, m->body.len);
+	d->buf = (struct sip_str){ o->p, o->len };
+}
+
 int sip_msg_dup(const struct sip_msg *m, struct sip_msg **out)
 {
-	size_t n = sip_msg_size(m), len;
+	size_t n = sip_msg_size(m);
 	struct sip_msg_copy *c = malloc(sizeof(*c) + n);
-	struct sip_perr err;
+	struct out o;
 
 	if (!c)
 		return ENOMEM;
-	if (sip_msg_serialize(m, c->buf, n, &len) ||
-	    sip_msg_parse(&c->m, c->buf, len, SIP_PARSE_STREAM, &err)) {
-		free(c);
-		return EBADMSG;
-	}
+	o = (struct out){ c->buf, n, 0 };
+	copy_msg(&o, &c->m, m);
 	*out = &c->m;
 	return 0;
 }

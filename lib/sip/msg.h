@@ -173,6 +173,14 @@ int sip_msg_serialize(const struct sip_msg *m, char *dst, size_t cap,
  * EBADMSG with err->status 400 and a reason naming the header and fault. */
 int sip_msg_check(const struct sip_msg *m, struct sip_perr *err);
 
+/* What a proxy must understand, and no more (the hot path): the checks of
+ * sip_msg_check() on the Request-URI, the required and single-valued
+ * headers, To, From, Call-ID, CSeq, Max-Forwards, Expires, Date, the top
+ * Via and Proxy-Require; the other Vias, Contact, Route and Record-Route
+ * values, option tags and credentials travel unchecked (the element that
+ * uses them checks them). Returns 0 or EBADMSG like sip_msg_check(). */
+int sip_msg_check_lean(const struct sip_msg *m, struct sip_perr *err);
+
 /* Stream framing (TCP): look at the unread bytes and say what comes first.
  * SIP_FRAME_MSG: a whole message of `len` bytes (parse with
  * SIP_PARSE_STREAM); SIP_FRAME_PING: a CRLFCRLF keep-alive of `len` bytes

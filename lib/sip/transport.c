@@ -246,7 +246,8 @@ static void deliver(struct sip_tp *tp, const char *buf, size_t len,
 	struct sip_perr e = { 0 };
 
 	if (sip_msg_parse(m, buf, len, flags, &e) ||
-	    (!tp->cfg.lazy && sip_msg_check(m, &e))) {
+	    (!tp->cfg.lazy && (tp->cfg.lean ? sip_msg_check_lean(m, &e) :
+			       sip_msg_check(m, &e)))) {
 		tp->st.rx_bad++;
 		answer_bad(tp, m, &e, from);
 		return;

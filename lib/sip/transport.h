@@ -54,6 +54,8 @@ struct sip_tp_cfg {
 	size_t max_outq;	/* default 256 KiB */
 	unsigned answers_per_s;	/* 400s sent per second, burst the same;
 				   default 50 (no reflection floods) */
+	int lean;		/* sip_msg_check_lean instead of
+				   sip_msg_check (a proxy's hot path) */
 	int lazy;		/* skip sip_msg_check: only the start line,
 				   header names and framing are checked, and
 				   the TU parses the values it reads */

@@ -21,7 +21,11 @@ struct sip_tsx {
 	struct sip_peer peer;
 	int reliable, ending;
 	enum sip_tsx_end why;
-	struct sip_msg *req;	/* parsed copy of the request */
+	struct sip_msg *req;	/* parsed request: a copy (server), or
+				   parsed from rtext when first asked for
+				   (client: most never need it) */
+	char *rtext;		/* client: the request as sent */
+	size_t rlen;
 	char *out;		/* what we retransmit: request, response */
 	size_t outlen;		/* or ACK (client INVITE completed) */
 	unsigned interval;
@@ -84,6 +88,7 @@ static void tsx_free(struct sip_tsx *t)
 	ev_timer_stop(t->l->loop, &t->retr);
 	ev_timer_stop(t->l->loop, &t->tmo);
 	sip_msg_free(t->req);
+	free(t->rtext);
 	free(t->out);
 	free(t);
 }
@@ -229,7 +234,7 @@ static int tsx_new(struct sip_tsx_layer *l, const struct sip_msg *m,
 	t = calloc(1, sizeof(*t) + k->len);
 	if (!t)
 		return ENOMEM;
-	if (sip_msg_dup(m, &t->req)) {
+	if (m && sip_msg_dup(m, &t->req)) {
 		free(t);
 		return ENOMEM;
 	}
@@ -249,28 +254,32 @@ static int tsx_new(struct sip_tsx_layer *l, const struct sip_msg *m,
 	return 0;
 }
 
-int sip_tsx_client(struct sip_tsx_layer *l, const char *req, size_t len,
-		   const struct sip_peer *to, void *user, struct sip_tsx **out)
+int sip_tsx_client_msg(struct sip_tsx_layer *l, const struct sip_msg *m,
+		       const char *req, size_t len, const struct sip_peer *to,
+		       void *user, struct sip_tsx **out)
 {
-	struct sip_msg m;
-	struct sip_perr e;
 	struct sip_tsx_key k;
 	struct sip_tsx *t;
 	int rc;
 
-	if (sip_msg_parse(&m, req, len, SIP_PARSE_STREAM, &e) ||
-	    !m.is_request || m.method == SIP_ACK || sip_tsx_key(&m, 0, &k))
+	if (!m->is_request || m->method == SIP_ACK || sip_tsx_key(m, 0, &k))
 		return EBADMSG;
 	if (find(l, &k, 1))
 		return EEXIST;
-	rc = tsx_new(l, &m, m.method == SIP_INVITE ? SIP_TSX_UAC_INVITE :
+	rc = tsx_new(l, NULL, m->method == SIP_INVITE ? SIP_TSX_UAC_INVITE :
 		     SIP_TSX_UAC, &k, to, &t);
 	if (rc)
 		return rc;
 	t->user = user;
 	t->state = t->kind == SIP_TSX_UAC_INVITE ? SIP_TSX_CALLING :
 		   SIP_TSX_TRYING;
-	if ((rc = store_out(t, req, len)) != 0 ||
+	t->rtext = malloc(len ? len : 1);
+	rc = t->rtext ? 0 : ENOMEM;
+	if (rc == 0) {
+		memcpy(t->rtext, req, len);
+		t->rlen = len;
+	}
+	if (rc || (rc = store_out(t, req, len)) != 0 ||
 	    (rc = l->ops->send(l->arg, to, req, len)) != 0) {
 		unlink_tsx(t);
 		l->count--;
@@ -283,6 +292,17 @@ int sip_tsx_client(struct sip_tsx_layer *l, const char *req, size_t len,
 	return 0;
 }
 
+int sip_tsx_client(struct sip_tsx_layer *l, const char *req, size_t len,
+		   const struct sip_peer *to, void *user, struct sip_tsx **out)
+{
+	struct sip_msg m;
+	struct sip_perr e;
+
+	if (sip_msg_parse(&m, req, len, SIP_PARSE_STREAM, &e))
+		return EBADMSG;
+	return sip_tsx_client_msg(l, &m, req, len, to, user, out);
+}
+
 /* ---- client side ---- */
 
 static void client_invite_final(struct sip_tsx *t, struct sip_msg *m)
@@ -290,7 +310,8 @@ static void client_invite_final(struct sip_tsx *t, struct sip_msg *m)
 	char ack[4096];
 	size_t n;
 
-	if (sip_ack_cancel_write(t->req, SIP_ACK, m, ack, sizeof(ack), &n) ||
+	if (!sip_tsx_request(t) ||
+	    sip_ack_cancel_write(t->req, SIP_ACK, m, ack, sizeof(ack), &n) ||
 	    store_out(t, ack, n) || resend(t))
 		return;
 	linger(t, SIP_TSX_COMPLETED, TIMER_D);
@@ -433,16 +454,28 @@ int sip_tsx_layer_recv(struct sip_tsx_layer *l, struct sip_msg *m,
 	return 0;
 }
 
+/* The status of a response we are given to send: its first line is
+ * enough (the TU wrote or forwarded a whole message). */
+static int status_of(const char *resp, size_t len, int *status)
+{
+	if (len < 12 || memcmp(resp, "SIP/2.0 ", 8) != 0 ||
+	    resp[8] < '1' || resp[8] > '6' || resp[9] < '0' || resp[9] > '9' ||
+	    resp[10] < '0' || resp[10] > '9' || resp[11] != ' ')
+		return EINVAL;
+	*status = (resp[8] - '0') * 100 + (resp[9] - '0') * 10 +
+		  (resp[10] - '0');
+	return 0;
+}
+
 int sip_tsx_respond(struct sip_tsx *t, const char *resp, size_t len)
 {
-	struct sip_msg m;
-	struct sip_perr e;
+	struct { int status; } m;
 	int rc;
 
 	if (is_client(t) || t->ending || t->state == SIP_TSX_COMPLETED ||
 	    t->state == SIP_TSX_CONFIRMED)
 		return EINVAL;
-	if (sip_msg_parse(&m, resp, len, SIP_PARSE_STREAM, &e) || m.is_request)
+	if (status_of(resp, len, &m.status))
 		return EINVAL;
 	if (t->state == SIP_TSX_ACCEPTED)	/* only more 2xx (RFC 6026) */
 		return m.status >= 200 && m.status < 300 ?
@@ -523,7 +556,24 @@ void sip_tsx_layer_free(struct sip_tsx_layer *l)
 
 enum sip_tsx_kind sip_tsx_kind(const struct sip_tsx *t) { return t->kind; }
 enum sip_tsx_state sip_tsx_state(const struct sip_tsx *t) { return t->state; }
-const struct sip_msg *sip_tsx_request(const struct sip_tsx *t) { return t->req; }
+const struct sip_msg *sip_tsx_request(const struct sip_tsx *t)
+{
+	struct sip_tsx *w = (struct sip_tsx *)t;	/* a cache fill */
+	struct sip_msg *m;
+	struct sip_perr e;
+
+	if (t->req || !t->rtext)
+		return t->req;
+	m = malloc(sizeof(*m));
+	if (!m)
+		return NULL;
+	if (sip_msg_parse(m, t->rtext, t->rlen, SIP_PARSE_STREAM, &e)) {
+		free(m);
+		return NULL;
+	}
+	w->req = m;
+	return m;
+}
 const struct sip_peer *sip_tsx_peer(const struct sip_tsx *t) { return &t->peer; }
 void *sip_tsx_user(const struct sip_tsx *t) { return t->user; }
 void sip_tsx_set_user(struct sip_tsx *t, void *user) { t->user = user; }

@@ -93,6 +93,13 @@ int sip_tsx_layer_recv(struct sip_tsx_layer *l, struct sip_msg *m,
 int sip_tsx_client(struct sip_tsx_layer *l, const char *req, size_t len,
 		   const struct sip_peer *to, void *user, struct sip_tsx **out);
 
+/* The same for a request the caller has parsed already: m must be what
+ * req (len bytes) parses to, e.g. an edited message and its serialisation;
+ * nothing is parsed again. */
+int sip_tsx_client_msg(struct sip_tsx_layer *l, const struct sip_msg *m,
+		       const char *req, size_t len, const struct sip_peer *to,
+		       void *user, struct sip_tsx **out);
+
 /* Send a response on server transaction t: a whole message whose Via,
  * CSeq etc. match the request. Moves the state machine (a 2xx to INVITE
  * moves to Accepted, where only more 2xx may be sent: the TU or the other

@@ -224,7 +224,7 @@ static void parse_args(int argc, char **argv, struct proxy *p,
 int main(int argc, char **argv)
 {
 	static struct proxy p = { .proto = SIP_PROTO_UDP };
-	struct sip_tp_cfg cfg = { .udp = 1 };
+	struct sip_tp_cfg cfg = { .udp = 1, .lean = 1 };
 	struct sip_core_cfg ccfg = { .tsx = { .auto_100 = 1 },
 				     .record_route = 1, .to_tag = "px" };
 	int rc;
