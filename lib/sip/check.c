@@ -23,9 +23,12 @@ static int check_required(const struct sip_msg *m, struct sip_perr *err)
 	static const enum sip_hdr_id once[] = { SIP_HDR_TO, SIP_HDR_FROM,
 		SIP_HDR_CALL_ID, SIP_HDR_CSEQ, SIP_HDR_MAX_FORWARDS,
 		SIP_HDR_CONTENT_TYPE, SIP_HDR_EXPIRES, SIP_HDR_DATE };
+	unsigned count[SIP_HDR_COUNT] = { 0 };
 
+	for (unsigned i = 0; i < m->nhdrs; i++)	/* one pass */
+		count[m->hdrs[i].id]++;
 	for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++)
-		if (sip_msg_hdr_find(m, req[i], 0) < 0) {
+		if (!count[req[i]]) {
 			snprintf(err->text, sizeof(err->text),
 				 "Missing Required Header Field: %s",
 				 sip_hdr_name(req[i]));
@@ -34,7 +37,7 @@ static int check_required(const struct sip_msg *m, struct sip_perr *err)
 			return EBADMSG;
 		}
 	for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++)
-		if (sip_msg_hdr_count(m, once[i]) > 1) {
+		if (count[once[i]] > 1) {
 			snprintf(err->text, sizeof(err->text),
 				 "Multiple %s header fields",
 				 sip_hdr_name(once[i]));
@@ -223,12 +226,24 @@ static int check_top_via(const struct sip_msg *m, struct sip_perr *err)
 	struct sip_via v;
 	size_t pos = 0;
 
-	if (i < 0)
-		return 0;	/* check_required said so already */
+	if (i < 0 || sip_msg_via(m, 0, &v) == 0)
+		return 0;	/* missing: check_required said so already */
 	if (sip_hdr_next_value(m->hdrs[i].value, &pos, &val) != 1 ||
 	    sip_via_parse(val, &v, &why))
 		return bad(err, "Via", why);
 	return 0;
+}
+
+/* A response is matched by its top Via and CSeq and forwarded as it is. */
+static int check_response_lean(const struct sip_msg *m, struct sip_perr *err)
+{
+	struct sip_cseq cs;
+	int rc;
+
+	if ((rc = check_required(m, err)) != 0 ||
+	    (rc = check_top_via(m, err)) != 0)
+		return rc;
+	return sip_msg_cseq(m, &cs) ? bad(err, "CSeq", NULL) : 0;
 }
 
 int sip_msg_check_lean(const struct sip_msg *m, struct sip_perr *err)
@@ -236,9 +251,10 @@ int sip_msg_check_lean(const struct sip_msg *m, struct sip_perr *err)
 	const char *why = NULL;
 	int rc;
 
-	if (m->is_request && (rc = check_ruri(m, err)) != 0)
-		return rc;
-	if ((rc = check_required(m, err)) != 0 ||
+	if (!m->is_request)
+		return check_response_lean(m, err);
+	if ((rc = check_ruri(m, err)) != 0 ||
+	    (rc = check_required(m, err)) != 0 ||
 	    (rc = check_scalars(m, err)) != 0 ||
 	    (rc = check_top_via(m, err)) != 0)
 		return rc;

@@ -2,6 +2,7 @@
  * N client branches), best-response choice, CANCEL in both directions,
  * and the stateless paths for ACKs and stray responses. See core.h. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,12 +37,12 @@ struct sip_fork {
 	char base[SIP_BRANCH_LEN];
 	unsigned n, started;
 	int serial, final, cancelled;
-	struct branch b[SIP_FORK_MAX];
 	struct sip_msg *best;	/* best final so far, or NULL */
 	int best_status;	/* its status, or a counted 408/503/487 */
 	unsigned nauth;		/* 401/407 challenges to merge */
 	struct { enum sip_hdr_id id; char *v; } auth[AUTH_MAX];
 	void *user;
+	struct branch b[SIP_FORK_MAX];	/* last: set up by sip_fork_add */
 };
 
 struct sip_core {
@@ -322,28 +323,43 @@ static char *put_cstr(char *dst, const char *s, size_t n)
 	return dst + n;
 }
 
-/* Our Via for branch i: the index goes before the loop hash, which must
- * stay last (sip_proxy_check_request looks for it). No printf: this runs
- * for every request forwarded. Returns the length, 0 if it does not fit. */
-static size_t branch_via(const struct sip_fork *f, unsigned i, char *via,
-			 size_t cap)
+/* "SIP/2.0/UDP host:port;branch=" + branch (blen bytes): our Via without
+ * printf, for every request forwarded. Returns the length, 0 if it does
+ * not fit in cap. */
+static size_t self_via(const struct sip_core *c, enum sip_proto proto,
+		       const char *branch, size_t blen, char *via, size_t cap)
 {
-	const struct sip_core *c = f->c;
 	char *p = via;
 
-	if (c->hostlen + 2 * SIP_BRANCH_LEN + 48 > cap)
+	if (c->hostlen + blen + 48 > cap)
 		return 0;
-	p = put_cstr(p, f->b[i].to.proto == SIP_PROTO_TCP ?
-		     "SIP/2.0/TCP " : "SIP/2.0/UDP ", 12);
+	p = put_cstr(p, proto == SIP_PROTO_TCP ? "SIP/2.0/TCP " :
+		     "SIP/2.0/UDP ", 12);
 	p = put_cstr(p, c->cfg.host, c->hostlen);
 	*p++ = ':';
 	p = put_uint(p, c->cfg.port);
 	p = put_cstr(p, ";branch=", 8);
+	p = put_cstr(p, branch, blen);
+	return (size_t)(p - via);
+}
+
+/* Our Via for branch i: the index goes before the loop hash, which must
+ * stay last (sip_proxy_check_request looks for it). */
+static size_t branch_via(const struct sip_fork *f, unsigned i, char *via,
+			 size_t cap)
+{
+	char br[SIP_BRANCH_LEN + 16], *p = br;
+	size_t k;
+
 	p = put_cstr(p, f->base, 23);
 	p = put_uint(p, i);
 	p = put_cstr(p, f->base + 23, SIP_BRANCH_LEN - 1 - 23);
-	p = put_cstr(p, ";rport", 6);
-	return (size_t)(p - via);
+	k = self_via(f->c, f->b[i].to.proto, br, (size_t)(p - br), via,
+		     cap - 6);
+	if (!k)
+		return 0;
+	memcpy(via + k, ";rport", 6);
+	return k + 6;
 }
 
 /* Branch i's request: f->req with its Request-URI and our Via, written to
@@ -503,11 +519,12 @@ static int edit_request(struct sip_core *c, struct sip_msg *m)
 static int fork_new(struct sip_core *c, struct sip_tsx *t, struct sip_msg *m,
 		    const struct sip_peer *from, struct sip_fork **out)
 {
-	struct sip_fork *f = calloc(1, sizeof(*f));
+	struct sip_fork *f = malloc(sizeof(*f));
 	int rc;
 
 	if (!f)
 		return ENOMEM;
+	memset(f, 0, offsetof(struct sip_fork, b));	/* b[]: sip_fork_add */
 	if ((rc = sip_proxy_branch(m, f->base, sizeof(f->base))) != 0 ||
 	    (rc = edit_request(c, m)) != 0 ||
 	    (rc = sip_msg_dup(m, &f->req)) != 0) {
@@ -678,10 +695,9 @@ static void stray_request(struct sip_core *c, struct sip_msg *m)
 	    sip_proxy_branch(m, branch, sizeof(branch)) ||
 	    edit_request(c, m) || c->ops->route(c->arg, m, &to))
 		return;
-	k = (size_t)snprintf(via, sizeof(via), "SIP/2.0/%s %s:%u;branch=%s",
-			     to.proto == SIP_PROTO_TCP ? "TCP" : "UDP",
-			     c->cfg.host, c->cfg.port, branch);
-	if (k < sizeof(via) &&
+	k = self_via(c, to.proto, branch, SIP_BRANCH_LEN - 1, via,
+		     sizeof(via));
+	if (k &&
 	    sip_msg_hdr_insert(m, 0, SIP_HDR_VIA, NULL, via, k) == 0 &&
 	    sip_msg_serialize(m, out, sizeof(out), &n) == 0 &&
 	    c->ops->send(c->arg, &to, out, n) == 0)

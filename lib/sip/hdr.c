@@ -431,7 +431,34 @@ int sip_auth_param(const struct sip_auth *a, const char *name,
 	return 0;
 }
 
+static int via_scan(const struct sip_msg *m, unsigned n, struct sip_via *v);
+
+/* The top Via is read by every layer (transport, transactions, proxy):
+ * parse it once per message and keep it in the message. */
 int sip_msg_via(const struct sip_msg *m, unsigned n, struct sip_via *v)
+{
+	struct sip_msg *w = (struct sip_msg *)m;	/* the memo only */
+	int rc;
+
+	if (n)
+		return via_scan(m, n, v);
+	if (m->via0_memo) {
+		if (m->via0_memo < 0)
+			return EBADMSG;
+		*v = m->via0;
+		return 0;
+	}
+	rc = via_scan(m, 0, v);
+	if (rc == 0) {
+		w->via0 = *v;
+		w->via0_memo = 1;
+	} else if (rc == EBADMSG) {
+		w->via0_memo = -1;
+	}
+	return rc;
+}
+
+static int via_scan(const struct sip_msg *m, unsigned n, struct sip_via *v)
 {
 	for (int i = sip_msg_hdr_find(m, SIP_HDR_VIA, 0); i >= 0;
 	     i = sip_msg_hdr_find(m, SIP_HDR_VIA, (unsigned)i + 1)) {
@@ -460,10 +487,20 @@ static int single(const struct sip_msg *m, enum sip_hdr_id id,
 
 int sip_msg_cseq(const struct sip_msg *m, struct sip_cseq *c)
 {
+	struct sip_msg *w = (struct sip_msg *)m;	/* the memo only */
 	struct sip_str v;
-	int rc = single(m, SIP_HDR_CSEQ, &v);
+	int rc;
 
-	return rc ? rc : sip_cseq_parse(v, c, NULL);
+	if (m->cseq_memo > 0) {
+		*c = m->cseq;
+		return 0;
+	}
+	rc = single(m, SIP_HDR_CSEQ, &v);
+	if (rc == 0 && (rc = sip_cseq_parse(v, c, NULL)) == 0) {
+		w->cseq = *c;
+		w->cseq_memo = 1;
+	}
+	return rc;
 }
 
 int sip_msg_from(const struct sip_msg *m, struct sip_addr *a)
@@ -493,4 +530,48 @@ int sip_msg_max_forwards(const struct sip_msg *m, unsigned *mf)
 	int rc = single(m, SIP_HDR_MAX_FORWARDS, &v);
 
 	return rc ? rc : sip_max_forwards_parse(v, mf, NULL);
+}
+
+/* Where the header parameters of a From/To value start: after the '>' of
+ * a name-addr (quoted display names skipped), else at the first ';' of an
+ * addr-spec. NULL if there are none. */
+static const char *hdr_params(struct sip_str v)
+{
+	const char *p = v.s, *end = v.s + v.len;
+	int quoted = 0;
+
+	for (; p < end; p++) {
+		if (quoted) {
+			if (*p == '\\' && p + 1 < end)
+				p++;
+			else if (*p == '"')
+				quoted = 0;
+		} else if (*p == '"') {
+			quoted = 1;
+		} else if (*p == '<') {
+			p = memchr(p, '>', (size_t)(end - p));
+			return p ? memchr(p, ';', (size_t)(end - p)) : NULL;
+		} else if (*p == ';') {
+			return p;
+		}
+	}
+	return NULL;
+}
+
+int sip_msg_tag(const struct sip_msg *m, enum sip_hdr_id id,
+		struct sip_str *tag)
+{
+	struct sip_str v, params;
+	const char *p;
+	int rc = single(m, id, &v);
+
+	if (rc)
+		return rc;
+	*tag = (struct sip_str){ NULL, 0 };
+	p = hdr_params(v);
+	if (!p)
+		return 0;
+	params = (struct sip_str){ p + 1, (size_t)(v.s + v.len - p - 1) };
+	sip_param_find(params, "tag", tag);
+	return 0;
 }

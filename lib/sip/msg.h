@@ -65,6 +65,21 @@ struct sip_hdr {
 
 struct sip_arena;
 
+/* A Via value (hdr.h: sip_via_parse). */
+struct sip_via {
+	struct sip_str proto, version, transport, host, params;
+	struct sip_str branch, received, maddr;
+	unsigned port, rport_val;
+	int has_branch, has_received, has_rport, has_maddr;
+};
+
+/* A CSeq value (hdr.h: sip_cseq_parse). */
+struct sip_cseq {
+	uint32_t num;
+	struct sip_str method_str;
+	enum sip_method method;
+};
+
 struct sip_msg {
 	struct sip_str buf;		/* the bytes this message was parsed from */
 	int is_request;
@@ -78,6 +93,12 @@ struct sip_msg {
 	struct sip_str body;
 	struct sip_arena *arena;	/* text added by edits; NULL until then */
 	int start_edited;		/* start line was rewritten */
+	/* Parse once: sip_msg_via(m, 0) and sip_msg_cseq() keep what they
+	 * parsed (1 ok, -1 malformed, 0 not yet); parsing, copying and every
+	 * header edit reset it. Internal to lib/sip. */
+	int via0_memo, cseq_memo;
+	struct sip_via via0;
+	struct sip_cseq cseq;
 };
 
 /* Why a message was rejected: the status to answer with (400, 505, 413,
@@ -173,10 +194,11 @@ int sip_msg_serialize(const struct sip_msg *m, char *dst, size_t cap,
  * EBADMSG with err->status 400 and a reason naming the header and fault. */
 int sip_msg_check(const struct sip_msg *m, struct sip_perr *err);
 
-/* What a proxy must understand, and no more (the hot path): the checks of
- * sip_msg_check() on the Request-URI, the required and single-valued
- * headers, To, From, Call-ID, CSeq, Max-Forwards, Expires, Date, the top
- * Via and Proxy-Require; the other Vias, Contact, Route and Record-Route
+/* What a proxy must understand, and no more (the hot path): for a request
+ * the checks of sip_msg_check() on the Request-URI, the required and
+ * single-valued headers, To, From, Call-ID, CSeq, Max-Forwards, Expires,
+ * Date, the top Via and Proxy-Require; for a response the required and
+ * single-valued headers, the top Via and CSeq. The other Vias, Contact, Route and Record-Route
  * values, option tags and credentials travel unchecked (the element that
  * uses them checks them). Returns 0 or EBADMSG like sip_msg_check(). */
 int sip_msg_check_lean(const struct sip_msg *m, struct sip_perr *err);

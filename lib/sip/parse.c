@@ -280,6 +280,15 @@ int sip_hdr_next_value(struct sip_str line, size_t *pos, struct sip_str *val)
 	if (i >= line.len)
 		return after_comma ? -1 : 0;
 	start = i;
+	{	/* the usual case, no quotes or <...> before the next comma:
+		   three memchr instead of a loop over every byte */
+		const char *s0 = line.s + i, *c = memchr(s0, ',', line.len - i);
+		size_t seg = c ? (size_t)(c - s0) : line.len - i;
+		if (!memchr(s0, '"', seg) && !memchr(s0, '<', seg)) {
+			i += seg;
+			goto found;
+		}
+	}
 	for (; i < line.len; i++) {
 		char c = line.s[i];
 		if (quoted) {
@@ -299,6 +308,7 @@ int sip_hdr_next_value(struct sip_str line, size_t *pos, struct sip_str *val)
 	}
 	if (quoted)
 		return -1;
+found:
 	end = i;
 	while (end > start && is_ws(line.s[end - 1]))
 		end--;
@@ -577,6 +587,7 @@ static void msg_reset(struct sip_msg *m, const char *buf)
 	m->nhdrs = 0;
 	m->arena = NULL;
 	m->start_edited = 0;
+	m->via0_memo = m->cseq_memo = 0;
 }
 
 int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len,

@@ -115,15 +115,15 @@ int sip_proxy_unsupported(const struct sip_msg *m,
  * spiral changes the Request-URI or Route and so the value. */
 static uint64_t loop_hash(const struct sip_msg *m)
 {
-	struct sip_addr a;
+	struct sip_str tag;
 	struct sip_cseq cs;
 	struct sip_str cid = { 0 };
 	uint64_t h = hash_str(SIP_HASH_INIT, m->ruri);
 
-	if (sip_msg_from(m, &a) == 0)
-		h = hash_str(h, a.tag);
-	if (sip_msg_to(m, &a) == 0)
-		h = hash_str(h, a.tag);
+	if (sip_msg_tag(m, SIP_HDR_FROM, &tag) == 0)
+		h = hash_str(h, tag);
+	if (sip_msg_tag(m, SIP_HDR_TO, &tag) == 0)
+		h = hash_str(h, tag);
 	if (sip_msg_callid(m, &cid) == 0)
 		h = hash_str(h, cid);
 	if (sip_msg_cseq(m, &cs) == 0)
@@ -146,12 +146,15 @@ static int looped(const struct sip_msg *m, const struct sip_proxy_self *self)
 {
 	char want[17];
 	struct sip_via v;
+	int have = 0;
 
-	hex16(want, loop_hash(m));
-	want[16] = '\0';
 	for (unsigned n = 0; sip_msg_via(m, n, &v) == 0; n++) {
 		if (!is_self(self, &v) || v.branch.len < 17)
 			continue;
+		if (!have++) {	/* only when a Via of ours is there */
+			hex16(want, loop_hash(m));
+			want[16] = '\0';
+		}
 		if (memcmp(v.branch.s + v.branch.len - 17, ".", 1) == 0 &&
 		    memcmp(v.branch.s + v.branch.len - 16, want, 16) == 0)
 			return 1;
@@ -284,15 +287,15 @@ static void key_str(struct sip_tsx_key *k, struct sip_str s, int *full)
 static void key_2543(const struct sip_msg *m, int own, struct sip_tsx_key *k,
 		     int *full)
 {
-	struct sip_addr a;
+	struct sip_str tag;
 	struct sip_str cid = { 0 };
 
 	if (m->is_request)
 		key_str(k, m->ruri, full);
-	if (sip_msg_from(m, &a) == 0)
-		key_str(k, a.tag, full);
-	if (own && sip_msg_to(m, &a) == 0)
-		key_str(k, a.tag, full);
+	if (sip_msg_tag(m, SIP_HDR_FROM, &tag) == 0)
+		key_str(k, tag, full);
+	if (own && sip_msg_tag(m, SIP_HDR_TO, &tag) == 0)
+		key_str(k, tag, full);
 	if (sip_msg_callid(m, &cid) == 0)
 		key_str(k, cid, full);
 }

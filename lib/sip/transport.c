@@ -145,6 +145,35 @@ static size_t via_with_received(const struct sip_via *v, struct sip_str first,
 	return o;
 }
 
+/* Is `host` the IPv4 address of src, written the usual way? Without
+ * formatting the address: this runs for every request. */
+static int same_ipv4(struct sip_str host, const struct sip_peer *src)
+{
+	const struct sockaddr_in *a = (const struct sockaddr_in *)&src->sa;
+	uint32_t want = ntohl(a->sin_addr.s_addr), got = 0, part = 0;
+	unsigned dots = 0, digits = 0;
+
+	if (src->sa.ss_family != AF_INET)
+		return 0;
+	for (size_t i = 0; i < host.len; i++) {
+		char ch = host.s[i];
+		if (ch == '.' && digits && dots < 3) {
+			got = got << 8 | part;
+			part = digits = 0;
+			dots++;
+		} else if (ch >= '0' && ch <= '9' && digits < 3 &&
+			   !(digits && part == 0)) {
+			part = part * 10 + (uint32_t)(ch - '0');
+			if (part > 255)
+				return 0;
+			digits++;
+		} else {
+			return 0;
+		}
+	}
+	return dots == 3 && digits && (got << 8 | part) == want;
+}
+
 int sip_msg_via_received(struct sip_msg *m, const struct sip_peer *src)
 {
 	int i = sip_msg_hdr_find(m, SIP_HDR_VIA, 0), rc;
@@ -154,15 +183,16 @@ int sip_msg_via_received(struct sip_msg *m, const struct sip_peer *src)
 	unsigned port;
 	size_t pos = 0, cap, n;
 
-	if (i < 0)
+	if (i < 0 || sip_msg_via(m, 0, &v))
 		return EBADMSG;
+	if (v.has_received || (!v.has_rport && same_ipv4(v.host, src)))
+		return 0;	/* nothing to add, or set by an upstream hop */
 	line = m->hdrs[i].value;
-	if (sip_hdr_next_value(line, &pos, &first) != 1 ||
-	    sip_via_parse(first, &v, NULL))
+	if (sip_hdr_next_value(line, &pos, &first) != 1)
 		return EBADMSG;
 	sip_peer_addr(src, ip, sizeof(ip), &port);
-	if (v.has_received || (sip_str_eq(v.host, ip) && !v.has_rport))
-		return 0;	/* nothing to add, or set by an upstream hop */
+	if (sip_str_eq(v.host, ip) && !v.has_rport)
+		return 0;
 	rest = (struct sip_str){ line.s + pos, line.len - pos };
 	cap = first.len + rest.len + INET6_ADDRSTRLEN + 32;
 	out = malloc(cap);
