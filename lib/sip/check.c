@@ -143,7 +143,10 @@ static int check_single(const struct sip_msg *m, enum sip_hdr_id id,
 	return 1;
 }
 
-static int check_scalars(const struct sip_msg *m, struct sip_perr *err)
+/* with_addrs: parse To and From whole (sip_msg_check); the lean check
+ * reads only their tags (sip_msg_tag), which need no URI parse. */
+static int check_scalars(const struct sip_msg *m, int with_addrs,
+			 struct sip_perr *err)
 {
 	struct sip_str v;
 	struct sip_addr a;
@@ -152,9 +155,11 @@ static int check_scalars(const struct sip_msg *m, struct sip_perr *err)
 	unsigned mf;
 	uint64_t x;
 
-	if (check_single(m, SIP_HDR_TO, &v) && sip_addr_parse(v, 0, &a, &why))
+	if (with_addrs && check_single(m, SIP_HDR_TO, &v) &&
+	    sip_addr_parse(v, 0, &a, &why))
 		return bad(err, "To", why);
-	if (check_single(m, SIP_HDR_FROM, &v) && sip_addr_parse(v, 0, &a, &why))
+	if (with_addrs && check_single(m, SIP_HDR_FROM, &v) &&
+	    sip_addr_parse(v, 0, &a, &why))
 		return bad(err, "From", why);
 	if (check_single(m, SIP_HDR_CALL_ID, &v) && sip_callid_check(v, &why))
 		return bad(err, "Call-ID", why);
@@ -211,7 +216,7 @@ int sip_msg_check(const struct sip_msg *m, struct sip_perr *err)
 		return rc;
 	if ((rc = check_required(m, err)) != 0)
 		return rc;
-	if ((rc = check_scalars(m, err)) != 0)
+	if ((rc = check_scalars(m, 1, err)) != 0)
 		return rc;
 	if ((rc = check_lists(m, err)) != 0)
 		return rc;
@@ -255,7 +260,7 @@ int sip_msg_check_lean(const struct sip_msg *m, struct sip_perr *err)
 		return check_response_lean(m, err);
 	if ((rc = check_ruri(m, err)) != 0 ||
 	    (rc = check_required(m, err)) != 0 ||
-	    (rc = check_scalars(m, err)) != 0 ||
+	    (rc = check_scalars(m, 0, err)) != 0 ||
 	    (rc = check_top_via(m, err)) != 0)
 		return rc;
 	if (each_value(m, SIP_HDR_PROXY_REQUIRE, token_fn, &why))

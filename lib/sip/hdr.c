@@ -270,27 +270,60 @@ static const char *parse_sent_by(const char *p, const char *end,
 }
 
 /* branch, received, maddr and rport in one pass over the parameters. */
-static int via_params(struct sip_via *v, const char **why)
+/* One Via parameter, as the single pass below found it. */
+static int via_param(struct sip_via *v, struct sip_str n, struct sip_str val,
+		     const char **why)
 {
-	struct sip_str n, val;
-	size_t pos = 0;
+	if (sip_str_ieq(n, "branch")) {
+		if (v->has_branch++)
+			return 0;
+		v->branch = val;
+		if (val.len == 0)
+			return fail(why, "Empty Via branch");
+	} else if (sip_str_ieq(n, "received") && !v->has_received++) {
+		v->received = val;
+	} else if (sip_str_ieq(n, "maddr") && !v->has_maddr++) {
+		v->maddr = val;
+	} else if (sip_str_ieq(n, "rport") && !v->has_rport++ && val.len &&
+		   via_port(val.s, val.s + val.len, &v->rport_val)) {
+		return fail(why, "Malformed Via rport");
+	}
+	return 0;
+}
 
-	while (sip_param_next(v->params, &pos, &n, &val)) {
-		if (sip_str_ieq(n, "branch")) {
-			if (v->has_branch++)
-				continue;
-			v->branch = val;
-			if (val.len == 0)
-				return fail(why, "Empty Via branch");
-		} else if (sip_str_ieq(n, "received") && !v->has_received++) {
-			v->received = val;
-		} else if (sip_str_ieq(n, "maddr") && !v->has_maddr++) {
-			v->maddr = val;
-		} else if (sip_str_ieq(n, "rport") && !v->has_rport++ &&
-			   val.len && via_port(val.s, val.s + val.len,
-					       &v->rport_val)) {
-			return fail(why, "Malformed Via rport");
+/* parse_gen_params() and the Via parameters in one pass: the Via is parsed for
+ * every message, so its parameters are walked once. */
+static int via_gen_params(const char *p, const char *end, struct sip_via *v,
+			  const char **why)
+{
+	p = skip_ws(p, end);
+	v->params = (struct sip_str){ end, 0 };
+	if (p == end)
+		return 0;
+	if (*p != ';')
+		return fail(why, "Malformed header parameters");
+	v->params = (struct sip_str){ p + 1, (size_t)(end - p - 1) };
+	while (p < end) {
+		struct sip_str n, val = { NULL, 0 };
+		const char *e;
+		if (*p != ';')
+			return fail(why, "Malformed header parameters");
+		p = skip_ws(p + 1, end);
+		e = skip_token(p, end);
+		if (e == p)
+			return fail(why, "Empty header parameter");
+		n = (struct sip_str){ p, (size_t)(e - p) };
+		p = skip_ws(e, end);
+		if (p < end && *p == '=') {
+			const char *vs = skip_ws(p + 1, end);
+			p = skip_gen_value(vs, end);
+			if (!p || p == vs)
+				return fail(why, "Malformed parameter value");
+			val = (struct sip_str){ vs, (size_t)(p - vs) };
+			p = skip_ws(p, end);
 		}
+		if (via_param(v, n, val, why))
+			return EBADMSG;
 	}
 	return 0;
 }
@@ -309,9 +342,7 @@ int sip_via_parse(struct sip_str s, struct sip_via *v, const char **why)
 	p = parse_sent_by(q, end, v);
 	if (!p)
 		return fail(why, "Malformed Via sent-by");
-	if (parse_gen_params(p, end, &v->params, why))
-		return EBADMSG;
-	return via_params(v, why);
+	return via_gen_params(p, end, v, why);
 }
 
 int sip_reason_parse(struct sip_str s, struct sip_str *protocol,

@@ -196,9 +196,10 @@ int sip_msg_check(const struct sip_msg *m, struct sip_perr *err);
 
 /* What a proxy must understand, and no more (the hot path): for a request
  * the checks of sip_msg_check() on the Request-URI, the required and
- * single-valued headers, To, From, Call-ID, CSeq, Max-Forwards, Expires,
- * Date, the top Via and Proxy-Require; for a response the required and
- * single-valued headers, the top Via and CSeq. The other Vias, Contact, Route and Record-Route
+ * single-valued headers, Call-ID, CSeq, Max-Forwards, Expires, Date, the
+ * top Via and Proxy-Require; for a response the required and single-valued
+ * headers, the top Via and CSeq. To and From are only read for their tags
+ * (sip_msg_tag); their URIs, the other Vias, Contact, Route and Record-Route
  * values, option tags and credentials travel unchecked (the element that
  * uses them checks them). Returns 0 or EBADMSG like sip_msg_check(). */
 int sip_msg_check_lean(const struct sip_msg *m, struct sip_perr *err);

@@ -31,7 +31,7 @@
 #define MAX_TARGETS 8
 
 struct target {
-	char host[64];
+	char host[64], portstr[8];
 	unsigned port;
 	struct sip_peer peer;
 };
@@ -86,6 +86,28 @@ static int direct_hop(struct proxy *p, const struct sip_msg *m,
 	return 1;
 }
 
+/* sip:user@host:port of target t (no printf: once per call). Returns the
+ * length, 0 if it does not fit. */
+static size_t target_uri(const struct target *t, const struct sip_uri *u,
+			 char *dst, size_t cap)
+{
+	size_t n = 4;
+
+	if (u->user.len + sizeof(t->host) + 16 > cap)
+		return 0;
+	memcpy(dst, "sip:", 4);
+	if (u->has_user) {
+		memcpy(dst + n, u->user.s, u->user.len);
+		n += u->user.len;
+		dst[n++] = '@';
+	}
+	memcpy(dst + n, t->host, strlen(t->host));
+	n += strlen(t->host);
+	dst[n++] = ':';
+	memcpy(dst + n, t->portstr, strlen(t->portstr));
+	return n + strlen(t->portstr);
+}
+
 static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 		       const struct sip_peer *from)
 {
@@ -106,11 +128,8 @@ static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 	}
 	for (unsigned i = 0; i < p->ntargets; i++) {
 		struct target *t = &p->targets[i];
-		int n = snprintf(ruri, sizeof(ruri), "sip:%.*s%s%s:%u",
-				 (int)u.user.len, u.user.s,
-				 u.has_user ? "@" : "", t->host, t->port);
-		if (n < 0 || (size_t)n >= sizeof(ruri) ||
-		    sip_fork_add(f, ruri, (size_t)n, &t->peer, 1000 - i))
+		size_t n = target_uri(t, &u, ruri, sizeof(ruri));
+		if (!n || sip_fork_add(f, ruri, n, &t->peer, 1000 - i))
 			break;
 	}
 	sip_fork_start(f, p->serial);
@@ -186,6 +205,7 @@ static int add_target(struct proxy *p, const char *arg)
 	if (p->ntargets >= MAX_TARGETS ||
 	    parse_hostport(arg, t->host, sizeof(t->host), &t->port))
 		return EINVAL;
+	snprintf(t->portstr, sizeof(t->portstr), "%u", t->port);
 	p->ntargets++;
 	return 0;
 }
