@@ -15,7 +15,8 @@ between a sipp UAC and a sipp UAS on 127.0.0.1 (UDP):
              failed calls. Load-sensitive.
 
     make && bench/sip_vs_kamailio.py [callgrind] [cpu] [rate]   (default all)
-    BENCH_RUNS=3 (cpu runs per element), BENCH_RATES=1000,2000,...
+    BENCH_RUNS=5 (cpu runs per element), BENCH_RATES=1000,2000,...,
+    BENCH_PROXY=path (another sip-proxy binary)
 
 Everything is bounded: sipp by -m and `timeout`, elements stopped by PID.
 Prints one line per figure and `uptime` before each mode."""
@@ -32,7 +33,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROXY = os.path.join(ROOT, 'build', 'rel', 'tests', 'sip', 'sip-proxy')
+PROXY = os.environ.get('BENCH_PROXY') or os.path.join(
+    ROOT, 'build', 'rel', 'tests', 'sip', 'sip-proxy')
 KCFG = os.path.join(ROOT, 'bench', 'kamailio.cfg')
 UAS_NO180 = os.path.join(ROOT, 'bench', 'sip_uas_no180.xml')
 WORK = tempfile.mkdtemp(prefix='dpn-sipbench-')

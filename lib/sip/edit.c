@@ -81,7 +81,7 @@ int sip_msg_hdr_insert(struct sip_msg *m, unsigned at, enum sip_hdr_id id,
 		(m->nhdrs - at) * sizeof(m->hdrs[0]));
 	m->hdrs[at] = h;
 	m->nhdrs++;
-	m->via0_memo = m->cseq_memo = 0;
+	m->via0_memo = m->cseq_memo = m->first_ok = 0;
 	return 0;
 }
 
@@ -101,7 +101,7 @@ int sip_msg_hdr_set(struct sip_msg *m, unsigned idx, const char *value,
 		return ENOMEM;
 	m->hdrs[idx].value = (struct sip_str){ v, vlen };
 	m->hdrs[idx].raw = (struct sip_str){ NULL, 0 };
-	m->via0_memo = m->cseq_memo = 0;
+	m->via0_memo = m->cseq_memo = m->first_ok = 0;
 	return 0;
 }
 
@@ -112,7 +112,7 @@ int sip_msg_hdr_del(struct sip_msg *m, unsigned idx)
 	memmove(&m->hdrs[idx], &m->hdrs[idx + 1],
 		(m->nhdrs - idx - 1) * sizeof(m->hdrs[0]));
 	m->nhdrs--;
-	m->via0_memo = m->cseq_memo = 0;
+	m->via0_memo = m->cseq_memo = m->first_ok = 0;
 	return 0;
 }
 
@@ -342,7 +342,7 @@ static void copy_msg(struct out *o, struct sip_msg *d, const struct sip_msg *m)
 	d->status = m->status;
 	d->arena = NULL;
 	d->start_edited = 0;
-	d->via0_memo = d->cseq_memo = 0;
+	d->via0_memo = d->cseq_memo = d->first_ok = 0;
 	d->reason = (struct sip_str){ 0 };
 	copy_start(o, d, m);
 	d->nhdrs = 0;

@@ -99,6 +99,10 @@ struct sip_msg {
 	int via0_memo, cseq_memo;
 	struct sip_via via0;
 	struct sip_cseq cseq;
+	/* First index of each header id (sip_msg_hdr_find from 0), built on
+	 * first use; first_ok = 0 after any change to hdrs[]. */
+	int first_ok;
+	signed char first[SIP_HDR_COUNT];
 };
 
 /* Why a message was rejected: the status to answer with (400, 505, 413,

@@ -235,6 +235,18 @@ enum sip_hdr_id sip_hdr_id_from(const char *name, size_t len)
 int sip_msg_hdr_find(const struct sip_msg *m, enum sip_hdr_id id,
 		     unsigned from)
 {
+	struct sip_msg *w = (struct sip_msg *)m;	/* the index only */
+
+	if (from == 0 && (unsigned)id < SIP_HDR_COUNT &&
+	    id != SIP_HDR_OTHER) {
+		if (!m->first_ok) {
+			memset(w->first, -1, sizeof(w->first));
+			for (unsigned i = m->nhdrs; i-- > 0;)
+				w->first[m->hdrs[i].id] = (signed char)i;
+			w->first_ok = 1;
+		}
+		return m->first[id];
+	}
 	for (unsigned i = from; i < m->nhdrs; i++)
 		if (m->hdrs[i].id == id)
 			return (int)i;
@@ -588,6 +600,7 @@ static void msg_reset(struct sip_msg *m, const char *buf)
 	m->arena = NULL;
 	m->start_edited = 0;
 	m->via0_memo = m->cseq_memo = 0;
+	m->first_ok = 0;
 }
 
 int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len,

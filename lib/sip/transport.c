@@ -233,6 +233,7 @@ static const struct sip_msg *top_via_only(struct sip_tp *tp,
 
 	*s = *m;
 	s->nhdrs = 0;
+	s->first_ok = 0;
 	for (unsigned i = 0; i < m->nhdrs; i++) {
 		if (m->hdrs[i].id == SIP_HDR_VIA && via++)
 			continue;

@@ -27,7 +27,7 @@ struct sip_tsx {
 	char *rtext;		/* client: the request as sent */
 	size_t rlen;
 	char *out;		/* what we retransmit: request, response */
-	size_t outlen;		/* or ACK (client INVITE completed) */
+	size_t outlen, outcap;	/* or ACK (client INVITE completed) */
 	unsigned interval;
 	struct ev_timer retr, tmo;
 	void *user;
@@ -88,8 +88,9 @@ static void tsx_free(struct sip_tsx *t)
 	ev_timer_stop(t->l->loop, &t->retr);
 	ev_timer_stop(t->l->loop, &t->tmo);
 	sip_msg_free(t->req);
+	if (t->out != t->rtext)
+		free(t->out);
 	free(t->rtext);
-	free(t->out);
 	free(t);
 }
 
@@ -133,14 +134,22 @@ static void end_now(struct sip_tsx *t, enum sip_tsx_end why)
 	end_in(t, 0, why);
 }
 
+/* Keep what we may retransmit. The buffer is reused while it is big
+ * enough (100, 180, 200 on one server transaction); a client's first
+ * `out` is its request text (rtext), which must survive an ACK. */
 static int store_out(struct sip_tsx *t, const char *buf, size_t len)
 {
-	char *p = malloc(len ? len : 1);
+	char *p = t->out;
 
-	if (!p)
-		return ENOMEM;
+	if (!p || p == t->rtext || len > t->outcap) {
+		p = malloc(len > 256 ? len : 256);
+		if (!p)
+			return ENOMEM;
+		if (t->out != t->rtext)
+			free(t->out);
+		t->outcap = len > 256 ? len : 256;
+	}
 	memcpy(p, buf, len);
-	free(t->out);
 	t->out = p;
 	t->outlen = len;
 	return 0;
@@ -278,9 +287,10 @@ int sip_tsx_client_msg(struct sip_tsx_layer *l, const struct sip_msg *m,
 	if (rc == 0) {
 		memcpy(t->rtext, req, len);
 		t->rlen = len;
+		t->out = t->rtext;	/* retransmitted as it is */
+		t->outlen = len;
 	}
-	if (rc || (rc = store_out(t, req, len)) != 0 ||
-	    (rc = l->ops->send(l->arg, to, req, len)) != 0) {
+	if (rc || (rc = l->ops->send(l->arg, to, req, len)) != 0) {
 		unlink_tsx(t);
 		l->count--;
 		tsx_free(t);

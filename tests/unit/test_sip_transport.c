@@ -489,7 +489,7 @@ static void t_oversized_gets_513(void **st)
 {
 	struct ev_loop *l;
 	struct rx r = { 0 };
-	struct sip_tp_cfg cfg = { .tcp = 1, .udp = 1, .max_msg = 1024 };
+	struct sip_tp_cfg cfg = { .tcp = 1, .max_msg = 1024 };
 	struct sip_tp *tp;
 	static char big[16000], ans[4096];
 	size_t n = 0;
