@@ -29,10 +29,23 @@ int sip_str_eq(struct sip_str a, const char *lit)
 	return a.len == n && memcmp(a.s, lit, n) == 0;
 }
 
+/* ASCII case-insensitive equality of n bytes (names, hosts, params: short,
+ * so a loop beats a call into libc). */
+static int ieq_n(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+		if (x != y && ((x | 0x20) != (y | 0x20) ||
+			       (unsigned char)((x | 0x20) - 'a') > 25))
+			return 0;
+	}
+	return 1;
+}
+
 int sip_str_ieq(struct sip_str a, const char *lit)
 {
 	size_t n = strlen(lit);
-	return a.len == n && strncasecmp(a.s, lit, n) == 0;
+	return a.len == n && ieq_n(a.s, lit, n);
 }
 
 int sip_str_eq_str(struct sip_str a, struct sip_str b)
@@ -42,7 +55,7 @@ int sip_str_eq_str(struct sip_str a, struct sip_str b)
 
 int sip_str_ieq_str(struct sip_str a, struct sip_str b)
 {
-	return a.len == b.len && (a.len == 0 || strncasecmp(a.s, b.s, a.len) == 0);
+	return a.len == b.len && ieq_n(a.s, b.s, a.len);
 }
 
 int sip_str_to_u64(struct sip_str s, uint64_t max, uint64_t *out)

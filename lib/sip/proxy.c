@@ -8,11 +8,21 @@
 
 #include "sip/proxy.h"
 
+/* FNV-1a over 8-byte words (then the tail byte by byte): an eighth of the
+ * multiplications of byte-wise FNV-1a, for the keys hashed per message. */
 uint64_t sip_hash(uint64_t h, const void *p, size_t n)
 {
 	const unsigned char *b = p;
+	size_t i = 0;
 
-	for (size_t i = 0; i < n; i++) {
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, b + i, 8);
+		h ^= w;
+		h *= 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	for (; i < n; i++) {
 		h ^= b[i];
 		h *= 0x100000001b3ULL;
 	}

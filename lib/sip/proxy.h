@@ -69,7 +69,8 @@ struct sip_tsx_key {
 int sip_tsx_key(const struct sip_msg *m, enum sip_method method,
 		struct sip_tsx_key *key);
 
-/* 64-bit FNV-1a, for keys and hashes (not for security). */
+/* A 64-bit FNV-1a variant that takes 8 bytes a step, for keys and
+ * hashes (not for security: the full key is compared after it). */
 uint64_t sip_hash(uint64_t h, const void *p, size_t n);
 #define SIP_HASH_INIT 0xcbf29ce484222325ULL
 
