@@ -98,16 +98,18 @@ class Element:
         return out
 
     def cpu_s(self):
+        """(user, system) CPU-seconds of all the element's processes."""
         tick = os.sysconf('SC_CLK_TCK')
-        total = 0
+        user = system = 0
         for pid in self.pids():
             try:
                 with open('/proc/%d/stat' % pid) as f:
                     fields = f.read().rsplit(')', 1)[1].split()
             except OSError:
                 continue
-            total += int(fields[11]) + int(fields[12])   # utime, stime
-        return total / tick
+            user += int(fields[11])
+            system += int(fields[12])
+        return user / tick, system / tick
 
     def stop(self):
         if self.p.poll() is None:
@@ -213,7 +215,7 @@ def cpu_run(kind, calls=10000, rate=1000):
     c1 = el.cpu_s()
     el.stop()
     stop_uas(u)
-    return c1 - c0, ok, failed
+    return (c1[0] - c0[0], c1[1] - c0[1]), ok, failed
 
 
 def mode_cpu():
@@ -221,10 +223,11 @@ def mode_cpu():
     got = {'dpn': [], 'kam': []}
     for i in range(runs):
         for kind in ('dpn', 'kam'):
-            cpu, ok, failed = cpu_run(kind)
-            got[kind].append(cpu)
+            (usr, sys_), ok, failed = cpu_run(kind)
+            got[kind].append(usr + sys_)
             print('cpu run %d %s: %.2f CPU-s per 10000 calls at 1000/s '
-                  '(%d ok, %d failed)' % (i + 1, kind, cpu, ok, failed),
+                  '(user %.2f, system %.2f; %d ok, %d failed)' %
+                  (i + 1, kind, usr + sys_, usr, sys_, ok, failed),
                   flush=True)
     m = {k: statistics.median(v) for k, v in got.items()}
     print('cpu median: dpn %.2f s, kam %.2f s, ratio %.3f' %

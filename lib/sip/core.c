@@ -31,7 +31,9 @@ struct branch {
 struct sip_fork {
 	struct sip_core *c;
 	struct sip_tsx *srv;
-	struct sip_msg *req;	/* edited copy; branches are made from it */
+	struct sip_msg *req;	/* the server transaction's copy, edited;
+				   branches are made from it; NULL once that
+				   transaction ended */
 	struct sip_str ruri0;	/* its Request-URI as received */
 	enum sip_proto up_proto;
 	char base[SIP_BRANCH_LEN];
@@ -372,8 +374,8 @@ static int send_branch(struct sip_fork *f, unsigned i)
 	size_t k = branch_via(f, i, via, sizeof(via)), n;
 	int rc;
 
-	if (!k)
-		return ENOSPC;
+	if (!k || !f->req)
+		return k ? EINVAL : ENOSPC;
 	if (b->ruri)
 		rc = sip_msg_set_ruri(f->req, b->ruri, b->ruri_len);
 	else if (f->req->ruri.s != f->ruri0.s)
@@ -478,7 +480,6 @@ static void fork_free(struct sip_fork *f)
 	for (unsigned i = 0; i < f->nauth; i++)
 		free(f->auth[i].v);
 	sip_msg_free(f->best);
-	sip_msg_free(f->req);
 	free(f);
 }
 
@@ -525,9 +526,9 @@ static int fork_new(struct sip_core *c, struct sip_tsx *t, struct sip_msg *m,
 	if (!f)
 		return ENOMEM;
 	memset(f, 0, offsetof(struct sip_fork, b));	/* b[]: sip_fork_add */
+	f->req = sip_tsx_request_edit(t);	/* edited in place: no copy */
 	if ((rc = sip_proxy_branch(m, f->base, sizeof(f->base))) != 0 ||
-	    (rc = edit_request(c, m)) != 0 ||
-	    (rc = sip_msg_dup(m, &f->req)) != 0) {
+	    (rc = edit_request(c, f->req)) != 0) {
 		free(f);
 		return rc;
 	}
@@ -653,6 +654,7 @@ static void on_terminated(void *arg, struct sip_tsx *t, enum sip_tsx_end why)
 		return;
 	if (!is_client_tsx(t)) {
 		((struct sip_fork *)u)->srv = NULL;
+		((struct sip_fork *)u)->req = NULL;	/* it was t's */
 		maybe_free(u);
 		return;
 	}
@@ -684,6 +686,25 @@ static void on_expired(void *arg, struct sip_tsx *t)
 	}
 }
 
+/* The branch of a forwarded 2xx ACK: stateless, so derived from the ACK
+ * itself (a retransmission gets the same one); no loop hash, as an ACK is
+ * never answered and an ACK loop ends with Max-Forwards. */
+static int ack_branch(const struct sip_msg *m, char *dst)
+{
+	static const char hx[] = "0123456789abcdef";
+	struct sip_tsx_key k;
+	uint64_t v;
+
+	if (sip_tsx_key(m, 0, &k))
+		return EBADMSG;
+	memcpy(dst, "z9hG4bK", 7);
+	v = k.hash;
+	for (int i = 22; i >= 7; i--, v >>= 4)
+		dst[i] = hx[v & 15];
+	dst[23] = '\0';
+	return 0;
+}
+
 /* An ACK for a 2xx (or another request no transaction wants). */
 static void stray_request(struct sip_core *c, struct sip_msg *m)
 {
@@ -691,12 +712,10 @@ static void stray_request(struct sip_core *c, struct sip_msg *m)
 	char branch[SIP_BRANCH_LEN], via[256], out[BUF];
 	size_t n, k;
 
-	if (m->method != SIP_ACK || !c->ops->route ||
-	    sip_proxy_branch(m, branch, sizeof(branch)) ||
+	if (m->method != SIP_ACK || !c->ops->route || ack_branch(m, branch) ||
 	    edit_request(c, m) || c->ops->route(c->arg, m, &to))
 		return;
-	k = self_via(c, to.proto, branch, SIP_BRANCH_LEN - 1, via,
-		     sizeof(via));
+	k = self_via(c, to.proto, branch, 23, via, sizeof(via));
 	if (k &&
 	    sip_msg_hdr_insert(m, 0, SIP_HDR_VIA, NULL, via, k) == 0 &&
 	    sip_msg_serialize(m, out, sizeof(out), &n) == 0 &&

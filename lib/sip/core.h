@@ -117,6 +117,8 @@ int sip_fork_start(struct sip_fork *f, int serial);
 int sip_fork_reply(struct sip_fork *f, int status, const char *reason,
 		   const char *extra);
 
+/* The request as edited for forwarding; valid until the server
+ * transaction ends (then NULL). */
 const struct sip_msg *sip_fork_request(const struct sip_fork *f);
 unsigned sip_fork_branches(const struct sip_fork *f);
 /* The final status of branch i so far (0 while pending). */

@@ -16,6 +16,9 @@
 #include "sip/build.h"
 
 #define UDP_MAX 65507
+#define UDP_BUF (UDP_MAX + 1)	/* one more: a datagram that fills it is
+				   too large (MSG_TRUNC says so too) */
+#define UDP_BATCH 8
 
 struct conn {
 	struct conn *next;
@@ -293,31 +296,57 @@ static void deliver(struct sip_tp *tp, const char *buf, size_t len,
 	sip_msg_release(m);
 }
 
+/* One received datagram. */
+static void udp_datagram(struct sip_tp *tp, char *buf, size_t n, int trunc,
+			 struct sip_peer *from)
+{
+	if (trunc || n > tp->cfg.max_msg || n > UDP_MAX) {
+		tp->st.rx_bad++;
+		return;
+	}
+	if (n <= 4 && (n == 0 || memchr("\r\n", buf[0], 2))) {
+		tp->st.rx_pings++;	/* UDP keep-alive: ignore */
+		return;
+	}
+	deliver(tp, buf, n, 0, from);
+}
+
+/* Datagrams come UDP_BATCH to a recvmmsg: a short batch means the socket
+ * is empty, so a quiet socket costs one call per wake-up, not a second
+ * one that says EAGAIN. Bounded: at most 8 batches per wake-up. */
 static void on_udp(struct ev_loop *loop, int fd, unsigned ev, void *arg)
 {
 	struct sip_tp *tp = arg;
-	struct sip_peer from;
+	struct mmsghdr mm[UDP_BATCH];
+	struct iovec iov[UDP_BATCH];
+	struct sip_peer from[UDP_BATCH];
 	(void)loop;
 	(void)ev;
 
-	for (int i = 0; i < 64; i++) {	/* bounded batch per wake-up */
-		ssize_t n;
-		memset(&from, 0, sizeof(from));
-		from.proto = SIP_PROTO_UDP;
-		from.salen = sizeof(from.sa);
-		n = recvfrom(fd, tp->udp_buf, UDP_MAX, MSG_TRUNC,
-			     (struct sockaddr *)&from.sa, &from.salen);
-		if (n < 0)
+	for (int round = 0; round < 8; round++) {
+		int n;
+		memset(mm, 0, sizeof(mm));
+		for (int i = 0; i < UDP_BATCH; i++) {
+			iov[i].iov_base = tp->udp_buf + (size_t)i * UDP_BUF;
+			iov[i].iov_len = UDP_BUF;
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_name = &from[i].sa;
+			mm[i].msg_hdr.msg_namelen = sizeof(from[i].sa);
+		}
+		n = recvmmsg(fd, mm, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
 			return;
-		if ((size_t)n > tp->cfg.max_msg || n > UDP_MAX) {
-			tp->st.rx_bad++;
-			continue;
+		for (int i = 0; i < n; i++) {
+			from[i].salen = mm[i].msg_hdr.msg_namelen;
+			from[i].proto = SIP_PROTO_UDP;
+			from[i].conn = 0;
+			udp_datagram(tp, iov[i].iov_base, mm[i].msg_len,
+				     (mm[i].msg_hdr.msg_flags & MSG_TRUNC) != 0,
+				     &from[i]);
 		}
-		if (n <= 4 && memchr("\r\n", tp->udp_buf[0], 2)) {
-			tp->st.rx_pings++;	/* UDP keep-alive: ignore */
-			continue;
-		}
-		deliver(tp, tp->udp_buf, (size_t)n, 0, &from);
+		if (n < UDP_BATCH)
+			return;
 	}
 }
 
@@ -766,7 +795,8 @@ int sip_tp_open(struct ev_loop *loop, const struct sip_tp_cfg *cfg,
 	tp->udp_fd = tp->tcp_fd = -1;
 	tp->tokens = tp->cfg.answers_per_s;
 	tp->refilled = ev_now(loop);
-	tp->udp_buf = malloc(UDP_MAX + 1);
+	tp->udp_buf = malloc((size_t)UDP_BATCH * UDP_BUF);	/* pages
+				   are touched only as far as datagrams go */
 	rc = tp->udp_buf ? open_sockets(tp) : ENOMEM;
 	if (rc) {
 		sip_tp_close(tp);

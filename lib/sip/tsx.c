@@ -585,6 +585,11 @@ const struct sip_msg *sip_tsx_request(const struct sip_tsx *t)
 	return m;
 }
 const struct sip_peer *sip_tsx_peer(const struct sip_tsx *t) { return &t->peer; }
+struct sip_msg *sip_tsx_request_edit(struct sip_tsx *t)
+{
+	return is_client(t) ? NULL : t->req;
+}
+
 void *sip_tsx_user(const struct sip_tsx *t) { return t->user; }
 void sip_tsx_set_user(struct sip_tsx *t, void *user) { t->user = user; }
 unsigned sip_tsx_layer_count(const struct sip_tsx_layer *l) { return l->count; }

@@ -116,6 +116,12 @@ enum sip_tsx_kind sip_tsx_kind(const struct sip_tsx *t);
 enum sip_tsx_state sip_tsx_state(const struct sip_tsx *t);
 const struct sip_msg *sip_tsx_request(const struct sip_tsx *t);
 const struct sip_peer *sip_tsx_peer(const struct sip_tsx *t);
+/* A server transaction's own copy of its request, for a TU that edits it
+ * to forward it (the proxy core: one copy per request, not two). Edits
+ * must leave Via, From, To, Call-ID and CSeq as they are (answers are
+ * built from them) or undo them before the transaction answers. Valid
+ * until the transaction ends. NULL for a client transaction. */
+struct sip_msg *sip_tsx_request_edit(struct sip_tsx *t);
 void *sip_tsx_user(const struct sip_tsx *t);
 void sip_tsx_set_user(struct sip_tsx *t, void *user);
 unsigned sip_tsx_layer_count(const struct sip_tsx_layer *l);
