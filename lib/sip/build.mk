@@ -7,6 +7,7 @@ UNIT_TESTS += $(B)/tests/unit/test_sip_parse
 UNIT_TESTS += $(B)/tests/unit/test_sip_edit
 UNIT_TESTS += $(B)/tests/unit/test_sip_transport
 UNIT_TESTS += $(B)/tests/unit/test_sip_tsx
+UNIT_TESTS += $(B)/tests/unit/test_sip_core
 UNIT_TESTS += $(B)/tests/unit/test_sip_digest
 TEST_DEPS += $(B)/tests/sip/sip-proxy
 CHECKS += tests/integration/test_sip_proxy.py

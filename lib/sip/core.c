@@ -364,6 +364,42 @@ static size_t branch_via(const struct sip_fork *f, unsigned i, char *via,
 	return k + 6;
 }
 
+/* Put our Via (text from branch_via) on top of f->req and fill the
+ * message's parse memo with what sip_via_parse would find in it, so the
+ * client transaction's key costs no parse; CSeq is untouched by the
+ * insert and keeps its memo. */
+static int insert_own_via(struct sip_fork *f, unsigned i, const char *via,
+			  size_t k)
+{
+	struct sip_msg *m = f->req;
+	const struct sip_core *c = f->c;
+	struct sip_cseq cs = m->cseq;
+	int cs_memo = m->cseq_memo, rc;
+	struct sip_via *v = &m->via0;
+	const char *s, *e;
+
+	rc = sip_msg_hdr_insert(m, 0, SIP_HDR_VIA, NULL, via, k);
+	if (rc)
+		return rc;
+	s = m->hdrs[0].value.s;		/* the copy in the message's arena */
+	e = s + k;
+	memset(v, 0, sizeof(*v));
+	v->proto = (struct sip_str){ s, 3 };
+	v->version = (struct sip_str){ s + 4, 3 };
+	v->transport = (struct sip_str){ s + 8, 3 };
+	v->host = (struct sip_str){ s + 12, c->hostlen };
+	v->port = c->cfg.port;
+	s = memchr(s + 12 + c->hostlen, ';', (size_t)(e - s) - 12 - c->hostlen);
+	v->params = (struct sip_str){ s + 1, (size_t)(e - s - 1) };
+	v->branch = (struct sip_str){ s + 8, (size_t)(e - s) - 8 - 6 };
+	v->has_branch = v->has_rport = 1;
+	m->via0_memo = 1;
+	m->cseq = cs;
+	m->cseq_memo = cs_memo;
+	(void)i;
+	return 0;
+}
+
 /* Branch i's request: f->req with its Request-URI and our Via, written to
  * out and handed to a new client transaction with the parsed form (no
  * re-parse); the Via comes off again for the next branch. */
@@ -382,8 +418,7 @@ static int send_branch(struct sip_fork *f, unsigned i)
 		rc = sip_msg_set_ruri(f->req, f->ruri0.s, f->ruri0.len);
 	else
 		rc = 0;
-	if (rc || (rc = sip_msg_hdr_insert(f->req, 0, SIP_HDR_VIA, NULL, via,
-					   k)) != 0)
+	if (rc || (rc = insert_own_via(f, i, via, k)) != 0)
 		return rc;
 	rc = sip_msg_serialize(f->req, out, sizeof(out), &n);
 	if (rc == 0)

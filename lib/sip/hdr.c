@@ -271,21 +271,24 @@ static const char *parse_sent_by(const char *p, const char *end,
 
 /* branch, received, maddr and rport in one pass over the parameters. */
 /* One Via parameter, as the single pass below found it. */
+/* One Via parameter, as the single pass below found it. By length first:
+ * most names are not one of these four. */
 static int via_param(struct sip_via *v, struct sip_str n, struct sip_str val,
 		     const char **why)
 {
-	if (sip_str_ieq(n, "branch")) {
+	if (n.len == 6 && sip_str_ieq(n, "branch")) {
 		if (v->has_branch++)
 			return 0;
 		v->branch = val;
 		if (val.len == 0)
 			return fail(why, "Empty Via branch");
-	} else if (sip_str_ieq(n, "received") && !v->has_received++) {
+	} else if (n.len == 8 && sip_str_ieq(n, "received") &&
+		   !v->has_received++) {
 		v->received = val;
-	} else if (sip_str_ieq(n, "maddr") && !v->has_maddr++) {
+	} else if (n.len == 5 && sip_str_ieq(n, "maddr") && !v->has_maddr++) {
 		v->maddr = val;
-	} else if (sip_str_ieq(n, "rport") && !v->has_rport++ && val.len &&
-		   via_port(val.s, val.s + val.len, &v->rport_val)) {
+	} else if (n.len == 5 && sip_str_ieq(n, "rport") && !v->has_rport++ &&
+		   val.len && via_port(val.s, val.s + val.len, &v->rport_val)) {
 		return fail(why, "Malformed Via rport");
 	}
 	return 0;
