@@ -201,7 +201,7 @@ static int check_ruri(const struct sip_msg *m, struct sip_perr *err)
 	struct sip_uri u;
 	const char *why = NULL;
 
-	if (sip_uri_parse(m->ruri, &u, &why))
+	if (sip_msg_ruri(m, &u) && sip_uri_parse(m->ruri, &u, &why))
 		return bad(err, "Request-URI", why);
 	if (u.headers.len)
 		return bad(err, "Request-URI", "headers not allowed");

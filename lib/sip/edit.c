@@ -151,6 +151,7 @@ int sip_msg_set_ruri(struct sip_msg *m, const char *uri, size_t len)
 		return ENOMEM;
 	m->ruri = (struct sip_str){ v, len };
 	m->start_edited = 1;
+	m->ruri_memo = 0;
 	return 0;
 }
 
@@ -342,7 +343,7 @@ static void copy_msg(struct out *o, struct sip_msg *d, const struct sip_msg *m)
 	d->status = m->status;
 	d->arena = NULL;
 	d->start_edited = 0;
-	d->via0_memo = d->cseq_memo = d->first_ok = 0;
+	d->via0_memo = d->cseq_memo = d->first_ok = d->ruri_memo = 0;
 	d->reason = (struct sip_str){ 0 };
 	copy_start(o, d, m);
 	d->nhdrs = 0;
@@ -362,6 +363,84 @@ static void copy_msg(struct out *o, struct sip_msg *d, const struct sip_msg *m)
 	d->buf = (struct sip_str){ o->p, o->len };
 }
 
+/* A slice of m that lies inside `in` (a header's value or raw line, or the
+ * Request-URI), moved to the same place inside `to` of the copy; the
+ * slice as it was when it lies elsewhere (then the memo is dropped). */
+static int rebase(struct sip_str *s, struct sip_str in, struct sip_str to)
+{
+	if (!s->s)
+		return 0;
+	if (s->s < in.s || s->s + s->len > in.s + in.len) {
+		if (s->len)
+			return -1;
+		s->s = to.s;	/* empty: any place in the copy will do */
+		return 0;
+	}
+	s->s = to.s + (s->s - in.s);
+	return 0;
+}
+
+static int rebase_in_hdr(struct sip_str *s, const struct sip_hdr *h,
+			 const struct sip_hdr *d)
+{
+	if (h->raw.len && rebase(s, h->raw, d->raw) == 0)
+		return 0;
+	return rebase(s, h->value, d->value);
+}
+
+/* The first header with id in m and in its copy d (same order). */
+static int first_pair(const struct sip_msg *m, const struct sip_msg *d,
+		      enum sip_hdr_id id, const struct sip_hdr **h,
+		      const struct sip_hdr **dh)
+{
+	int i = sip_msg_hdr_find(m, id, 0), k = sip_msg_hdr_find(d, id, 0);
+
+	if (i < 0 || k < 0)
+		return -1;
+	*h = &m->hdrs[i];
+	*dh = &d->hdrs[k];
+	return 0;
+}
+
+/* Carry the parse memos (top Via, CSeq, Request-URI) into the copy, their
+ * slices moved into the copy's bytes: a copy is not parsed again. */
+static void copy_memos(struct sip_msg *d, const struct sip_msg *m)
+{
+	const struct sip_hdr *h, *dh;
+
+	if (m->via0_memo > 0 && first_pair(m, d, SIP_HDR_VIA, &h, &dh) == 0) {
+		struct sip_via v = m->via0;
+		struct sip_str *f[] = { &v.proto, &v.version, &v.transport,
+			&v.host, &v.params, &v.branch, &v.received, &v.maddr };
+		int ok = 1;
+		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+			ok &= rebase_in_hdr(f[i], h, dh) == 0;
+		if (ok) {
+			d->via0 = v;
+			d->via0_memo = 1;
+		}
+	}
+	if (m->cseq_memo > 0 && first_pair(m, d, SIP_HDR_CSEQ, &h, &dh) == 0) {
+		struct sip_cseq c = m->cseq;
+		if (rebase_in_hdr(&c.method_str, h, dh) == 0) {
+			d->cseq = c;
+			d->cseq_memo = 1;
+		}
+	}
+	if (m->ruri_memo > 0) {
+		struct sip_uri u = m->ruri_u;
+		struct sip_str *f[] = { &u.scheme_str, &u.user, &u.password,
+			&u.host, &u.params, &u.headers, &u.opaque };
+		int ok = 1;
+		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+			ok &= rebase(f[i], m->ruri, d->ruri) == 0;
+		if (ok) {
+			d->ruri_u = u;
+			d->ruri_memo = 1;
+		}
+	}
+}
+
 int sip_msg_dup(const struct sip_msg *m, struct sip_msg **out)
 {
 	size_t n = sip_msg_size(m);
@@ -372,6 +451,7 @@ int sip_msg_dup(const struct sip_msg *m, struct sip_msg **out)
 		return ENOMEM;
 	o = (struct out){ c->buf, n, 0 };
 	copy_msg(&o, &c->m, m);
+	copy_memos(&c->m, m);
 	*out = &c->m;
 	return 0;
 }

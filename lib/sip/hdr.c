@@ -609,3 +609,24 @@ int sip_msg_tag(const struct sip_msg *m, enum sip_hdr_id id,
 	sip_param_find(params, "tag", tag);
 	return 0;
 }
+
+int sip_msg_ruri(const struct sip_msg *m, struct sip_uri *u)
+{
+	struct sip_msg *w = (struct sip_msg *)m;	/* the memo only */
+
+	if (!m->is_request)
+		return EINVAL;
+	if (m->ruri_memo) {
+		if (m->ruri_memo < 0)
+			return EBADMSG;
+		*u = m->ruri_u;
+		return 0;
+	}
+	if (sip_uri_parse(m->ruri, u, NULL)) {
+		w->ruri_memo = -1;
+		return EBADMSG;
+	}
+	w->ruri_u = *u;
+	w->ruri_memo = 1;
+	return 0;
+}

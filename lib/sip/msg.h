@@ -65,6 +65,22 @@ struct sip_hdr {
 
 struct sip_arena;
 
+enum sip_scheme { SIP_SCHEME_OTHER = 0, SIP_SCHEME_SIP, SIP_SCHEME_SIPS,
+		  SIP_SCHEME_TEL };
+
+/* A URI (hdr.h: sip_uri_parse): sip:user:password@host:port;params?headers
+ * — user and password stay escaped (sip_unescape() decodes them); port 0
+ * when absent. For tel: the number is in `user`, host is empty. For other
+ * schemes only `scheme` and `opaque` (all after the colon) are set.
+ * params/headers exclude the leading ';' / '?'. */
+struct sip_uri {
+	enum sip_scheme scheme;
+	struct sip_str scheme_str, user, password, host, params, headers;
+	struct sip_str opaque;
+	unsigned port;
+	int has_user, has_password;
+};
+
 /* A Via value (hdr.h: sip_via_parse). */
 struct sip_via {
 	struct sip_str proto, version, transport, host, params;
@@ -93,12 +109,13 @@ struct sip_msg {
 	struct sip_str body;
 	struct sip_arena *arena;	/* text added by edits; NULL until then */
 	int start_edited;		/* start line was rewritten */
-	/* Parse once: sip_msg_via(m, 0) and sip_msg_cseq() keep what they
-	 * parsed (1 ok, -1 malformed, 0 not yet); parsing, copying and every
-	 * header edit reset it. Internal to lib/sip. */
-	int via0_memo, cseq_memo;
+	/* Parse once: sip_msg_via(m, 0), sip_msg_cseq() and sip_msg_ruri()
+	 * keep what they parsed (1 ok, -1 malformed, 0 not yet); parsing,
+	 * copying and every edit reset it. Internal to lib/sip. */
+	int via0_memo, cseq_memo, ruri_memo;
 	struct sip_via via0;
 	struct sip_cseq cseq;
+	struct sip_uri ruri_u;
 	/* First index of each header id (sip_msg_hdr_find from 0), built on
 	 * first use; first_ok = 0 after any change to hdrs[]. */
 	int first_ok;

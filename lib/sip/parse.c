@@ -612,7 +612,7 @@ static void msg_reset(struct sip_msg *m, const char *buf)
 	m->nhdrs = 0;
 	m->arena = NULL;
 	m->start_edited = 0;
-	m->via0_memo = m->cseq_memo = 0;
+	m->via0_memo = m->cseq_memo = m->ruri_memo = 0;
 	m->first_ok = 0;
 }
 

@@ -180,7 +180,7 @@ int sip_proxy_check_request(const struct sip_msg *m,
 	unsigned mf;
 	int rc;
 
-	if (sip_uri_parse(m->ruri, &u, NULL) || u.scheme == SIP_SCHEME_OTHER) {
+	if (sip_msg_ruri(m, &u) || u.scheme == SIP_SCHEME_OTHER) {
 		*reason = "Unsupported URI Scheme";
 		return 416;
 	}

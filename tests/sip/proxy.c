@@ -78,7 +78,7 @@ static int direct_hop(struct proxy *p, const struct sip_msg *m,
 
 	if (rc != ENOENT)
 		return rc ? -1 : 0;
-	if (sip_uri_parse(m->ruri, u, NULL) || u->scheme != SIP_SCHEME_SIP)
+	if (sip_msg_ruri(m, u) || u->scheme != SIP_SCHEME_SIP)
 		return -1;
 	if (!is_self(p, u))
 		return sip_peer_set(to, p->proto, u->host,

@@ -189,7 +189,36 @@ static void assert_dup_is_parse(const struct sip_msg *m)
 
 	assert_int_equal(sip_msg_serialize(m, buf, sizeof(buf), &n), 0);
 	assert_int_equal(sip_msg_parse(&p, buf, n, SIP_PARSE_STREAM, &e), 0);
+	{	/* fill the parse memos: the copy must carry them, moved */
+		struct sip_via v;
+		struct sip_cseq c;
+		struct sip_uri u;
+		sip_msg_via(m, 0, &v);
+		sip_msg_cseq(m, &c);
+		sip_msg_ruri(m, &u);
+	}
 	assert_int_equal(sip_msg_dup(m, &d), 0);
+	{
+		struct sip_via v1, v2;
+		struct sip_cseq c1, c2;
+		struct sip_uri u1, u2;
+		assert_int_equal(sip_msg_via(d, 0, &v1), sip_msg_via(&p, 0, &v2));
+		assert_same_str(v1.host, v2.host);
+		assert_same_str(v1.branch, v2.branch);
+		assert_same_str(v1.params, v2.params);
+		assert_true(v1.host.s >= d->buf.s &&
+			    v1.host.s < d->buf.s + d->buf.len);
+		assert_int_equal(sip_msg_cseq(d, &c1), sip_msg_cseq(&p, &c2));
+		assert_same_str(c1.method_str, c2.method_str);
+		if (p.is_request) {
+			assert_int_equal(sip_msg_ruri(d, &u1), 0);
+			assert_int_equal(sip_msg_ruri(&p, &u2), 0);
+			assert_same_str(u1.host, u2.host);
+			assert_same_str(u1.user, u2.user);
+			assert_true(u1.host.s >= d->buf.s &&
+				    u1.host.s < d->buf.s + d->buf.len);
+		}
+	}
 	assert_int_equal(d->buf.len, n);
 	assert_memory_equal(d->buf.s, buf, n);
 	assert_same_str(d->start_line, p.start_line);
