@@ -163,7 +163,8 @@ static int check_scalars(const struct sip_msg *m, int with_addrs,
 		return bad(err, "From", why);
 	if (check_single(m, SIP_HDR_CALL_ID, &v) && sip_callid_check(v, &why))
 		return bad(err, "Call-ID", why);
-	if (check_single(m, SIP_HDR_CSEQ, &v) && sip_cseq_parse(v, &cs, &why))
+	if (check_single(m, SIP_HDR_CSEQ, &v) && sip_msg_cseq(m, &cs) &&
+	    sip_cseq_parse(v, &cs, &why))	/* parsed once, kept */
 		return bad(err, "CSeq", why);
 	if (m->is_request && !sip_str_eq_str(cs.method_str, m->method_str))
 		return bad(err, "CSeq", "method does not match Request-Line");

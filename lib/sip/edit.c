@@ -20,6 +20,11 @@ static char *arena_alloc(struct sip_msg *m, size_t n)
 {
 	struct sip_arena *a = m->arena;
 
+	if (!a && sizeof(m->inl) - m->inl_used >= n) {
+		m->inl_used += n;
+		return m->inl + m->inl_used - n;
+	}
+
 	if (!a || a->cap - a->used < n) {
 		size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
 		a = malloc(sizeof(*a) + cap);
@@ -56,6 +61,7 @@ void sip_msg_release(struct sip_msg *m)
 		free(a);
 	}
 	m->arena = NULL;
+	m->inl_used = 0;
 }
 
 int sip_msg_hdr_insert(struct sip_msg *m, unsigned at, enum sip_hdr_id id,
@@ -342,6 +348,7 @@ static void copy_msg(struct out *o, struct sip_msg *d, const struct sip_msg *m)
 	d->method = m->method;
 	d->status = m->status;
 	d->arena = NULL;
+	d->inl_used = 0;
 	d->start_edited = 0;
 	d->via0_memo = d->cseq_memo = d->first_ok = d->ruri_memo = 0;
 	d->reason = (struct sip_str){ 0 };

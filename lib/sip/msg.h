@@ -107,7 +107,9 @@ struct sip_msg {
 	unsigned nhdrs;
 	struct sip_hdr hdrs[SIP_MAX_HDRS];
 	struct sip_str body;
-	struct sip_arena *arena;	/* text added by edits; NULL until then */
+	struct sip_arena *arena;	/* text added by edits beyond inl[] */
+	size_t inl_used;		/* the first edits' text goes here: */
+	char inl[192];			/* most messages need no malloc */
 	int start_edited;		/* start line was rewritten */
 	/* Parse once: sip_msg_via(m, 0), sip_msg_cseq() and sip_msg_ruri()
 	 * keep what they parsed (1 ok, -1 malformed, 0 not yet); parsing,

@@ -611,6 +611,7 @@ static void msg_reset(struct sip_msg *m, const char *buf)
 	m->status = 0;
 	m->nhdrs = 0;
 	m->arena = NULL;
+	m->inl_used = 0;
 	m->start_edited = 0;
 	m->via0_memo = m->cseq_memo = m->ruri_memo = 0;
 	m->first_ok = 0;
