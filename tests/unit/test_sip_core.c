@@ -4,7 +4,8 @@
  * (forwarded at once, the ringing branch CANCELled without Reason), a 2xx
  * (the others CANCELled with Reason cause=200, a silent branch only once
  * it rings), an upstream CANCEL (200, CANCEL to the ringing branch, 487
- * up), and no branch at all (480). */
+ * up), no branch at all (480), and branches that cannot be sent (503 at
+ * once, 500 upstream when nothing better came). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -36,10 +37,16 @@ static struct sip_peer uac, uas[3];
 
 static uint64_t clock_fn(void *a) { (void)a; return now; }
 
+static unsigned refuse_port;	/* sends there fail (0: none) */
+
 static int fake_send(void *arg, const struct sip_peer *to, const char *buf,
 		     size_t len)
 {
 	(void)arg;
+	if (refuse_port &&
+	    ntohs(((const struct sockaddr_in *)&to->sa)->sin_port) ==
+	    refuse_port)
+		return ECONNREFUSED;
 	assert_true(nsent < MAXSENT && len < sizeof(sent[0].text));
 	sent[nsent].port = ntohs(((const struct sockaddr_in *)&to->sa)->
 				 sin_port);
@@ -71,6 +78,7 @@ static int setup(void **st)
 	(void)st;
 	nsent = 0;
 	nbranches = 3;
+	refuse_port = 0;
 	assert_int_equal(ev_loop_new(&loop), 0);
 	ev_set_clock(loop, clock_fn, NULL);
 	assert_int_equal(sip_core_new(loop, &cfg, &ops, NULL, &core), 0);
@@ -243,13 +251,38 @@ static void t_no_branch_480(void **st)
 	assert_non_null(last_to(5070, "SIP/2.0 480 "));
 }
 
+/* A branch that cannot be sent counts as 503 at once (no 32 s wait): with
+ * the other two busy, 486 goes up as soon as they answered; alone, it is
+ * a 500 (16.7: a 503 is not forwarded as such). */
+static void t_send_failure_counts_at_once(void **st)
+{
+	(void)st;
+	refuse_port = 6001;
+	feed(invite, sizeof(invite) - 1, &uac);
+	assert_int_equal(sip_core_stats(core)->send_failed, 1);
+	branch_says(0, 486, NULL);
+	assert_null(last_to(5070, "SIP/2.0 4"));
+	branch_says(2, 486, NULL);
+	assert_non_null(last_to(5070, "SIP/2.0 486 "));
+}
+
+static void t_send_failure_alone_is_500(void **st)
+{
+	(void)st;
+	refuse_port = 6000;
+	nbranches = 1;
+	feed(invite, sizeof(invite) - 1, &uac);
+	assert_non_null(last_to(5070, "SIP/2.0 500 "));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(t_challenges_merged), T(t_6xx_ends_the_fork),
 		T(t_2xx_cancels_the_others_with_reason), T(t_upstream_cancel),
-		T(t_no_branch_480),
+		T(t_no_branch_480), T(t_send_failure_counts_at_once),
+		T(t_send_failure_alone_is_500),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
