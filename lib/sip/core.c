@@ -368,8 +368,7 @@ static size_t branch_via(const struct sip_fork *f, unsigned i, char *via,
  * message's parse memo with what sip_via_parse would find in it, so the
  * client transaction's key costs no parse; CSeq is untouched by the
  * insert and keeps its memo. */
-static int insert_own_via(struct sip_fork *f, unsigned i, const char *via,
-			  size_t k)
+static int insert_own_via(struct sip_fork *f, const char *via, size_t k)
 {
 	struct sip_msg *m = f->req;
 	const struct sip_core *c = f->c;
@@ -379,8 +378,8 @@ static int insert_own_via(struct sip_fork *f, unsigned i, const char *via,
 	const char *s, *e;
 
 	rc = sip_msg_hdr_insert(m, 0, SIP_HDR_VIA, NULL, via, k);
-	if (rc)
-		return rc;
+	if (rc || memchr(c->cfg.host, ':', c->hostlen))
+		return rc;	/* IPv6: let sip_via_parse say what host is */
 	s = m->hdrs[0].value.s;		/* the copy in the message's arena */
 	e = s + k;
 	memset(v, 0, sizeof(*v));
@@ -396,7 +395,6 @@ static int insert_own_via(struct sip_fork *f, unsigned i, const char *via,
 	m->via0_memo = 1;
 	m->cseq = cs;
 	m->cseq_memo = cs_memo;
-	(void)i;
 	return 0;
 }
 
@@ -418,7 +416,7 @@ static int send_branch(struct sip_fork *f, unsigned i)
 		rc = sip_msg_set_ruri(f->req, f->ruri0.s, f->ruri0.len);
 	else
 		rc = 0;
-	if (rc || (rc = insert_own_via(f, i, via, k)) != 0)
+	if (rc || (rc = insert_own_via(f, via, k)) != 0)
 		return rc;
 	rc = sip_msg_serialize(f->req, out, sizeof(out), &n);
 	if (rc == 0)
