@@ -121,12 +121,21 @@ static int metric(struct gk *g, enum prom_type t, const char *name,
 		  const char *help, const char *label, const char *value,
 		  struct prom_series **out)
 {
-	const char *labels[2] = { label, NULL }, *values[1] = { value };
+	const char *labels[2] = { label, NULL }, *values[2] = { value, NULL };
 	struct prom_family *f;
 	int rc = prom_family_add(g->d->metrics, t, name, help,
 				 label ? labels : NULL, NULL, 0, &f);
 
 	return rc ? rc : prom_series(f, label ? values : NULL, out);
+}
+
+/* The series of a one-label family for value v (values end in NULL). */
+static int series1(struct prom_family *f, const char *v,
+		   struct prom_series **out)
+{
+	const char *values[2] = { v, NULL };
+
+	return prom_series(f, values, out);
 }
 
 static int reg_metrics(struct gk *g)
@@ -140,7 +149,7 @@ static int reg_metrics(struct gk *g)
 		labels, NULL, 0, &f);
 
 	for (int i = 0; rc == 0 && i < 6; i++)
-		rc = prom_series(f, &st[i], &g->m.reg[i]);
+		rc = series1(f, st[i], &g->m.reg[i]);
 	return rc;
 }
 
@@ -161,7 +170,7 @@ static int metrics_add(struct gk *g)
 		rc = prom_family_add(g->d->metrics, PROM_COUNTER, c, ch, labels,
 				     NULL, 0, &f);
 	for (int i = 0; rc == 0 && i < 6; i++)
-		rc = prom_series(f, &res[i], s[i]);
+		rc = series1(f, res[i], s[i]);
 	if (!rc)
 		rc = metric(g, PROM_COUNTER, "dpn_gk_asserted_identities_total",
 			    "P-Asserted-Identity set on requests from gateways",
@@ -220,16 +229,24 @@ static int sip_start(struct gk *g)
 
 static int start(struct gk *g)
 {
+	const char *what;
 	int rc;
 
-	if ((rc = metrics_add(g)) || (rc = gk_db_start(g)) ||
-	    (rc = registrar_new(g)) ||
-	    (rc = gk_store_new(g->cfg->db, g->cfg->max_queue, &g->store)) ||
-	    (rc = gk_db_restore(g)))
-		return rc;
-	if ((rc = sip_start(g)) != 0) {
-		log_warnx("gatekeeper: SIP on %s: %s", g->cfg->listen.text,
-			  strerror(rc));
+	if ((rc = metrics_add(g)) != 0)
+		what = "metrics";
+	else if ((rc = gk_db_start(g)) != 0)
+		what = "database";
+	else if ((rc = registrar_new(g)) != 0)
+		what = "registrar";
+	else if ((rc = gk_store_new(g->cfg->db, g->cfg->max_queue,
+				    &g->store)) != 0)
+		what = "binding writer";
+	else if ((rc = gk_db_restore(g)) != 0)
+		what = "bindings";
+	else if ((rc = sip_start(g)) != 0)
+		what = "SIP transport";
+	if (rc) {
+		log_warnx("gatekeeper: cannot start: %s: %s", what, strerror(rc));
 		return rc;
 	}
 	ev_timer_init(&g->tick, on_tick, g);

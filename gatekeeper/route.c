@@ -163,12 +163,25 @@ static int dialog_hop(struct gk *g, const struct sip_msg *m,
 	return gateway_of(g, from) ? 0 : EACCES;
 }
 
+static void do_new(struct gk *g, struct sip_fork *fk, const struct sip_msg *m,
+		   const struct sip_peer *from);
+static int ruri_is_self(struct gk *g, const struct sip_msg *m);
+
 static void do_in_dialog(struct gk *g, struct sip_fork *f,
 			 const struct sip_msg *m, const struct sip_peer *from)
 {
 	struct sip_peer to;
 
+	/* A UA that addresses in-dialog requests to the number it dialled
+	 * at the gatekeeper (no Route): routed by the number again. */
+	if (sip_msg_hdr_find(m, SIP_HDR_ROUTE, 0) < 0 && ruri_is_self(g, m)) {
+		do_new(g, f, m, from);
+		return;
+	}
 	if (dialog_hop(g, m, from, &to)) {
+		log_debug("gatekeeper: %.*s %.*s not relayed: no gateway at "
+			  "either end", (int)m->method_str.len, m->method_str.s,
+			  (int)m->ruri.len, m->ruri.s);
 		reply(f, 403, "Relaying denied", g->m.relay_refused);
 		return;
 	}
@@ -299,18 +312,27 @@ static void forward_to_flat(struct gk *g, struct sip_fork *fk,
 		assert_identity(g, em, gw);
 	else
 		strip_identity(em);
-	prom_inc(gw ? g->m.calls_flat : g->m.calls_in, 1);
+	if (em->method == SIP_INVITE)
+		prom_inc(gw ? g->m.calls_flat : g->m.calls_in, 1);
 	if (sip_fork_add(fk, ruri, n, &b->source, 1000) ||
 	    sip_fork_start(fk, 0))
 		sip_fork_reply(fk, 500, NULL, NULL);
+}
+
+static int ruri_is_self(struct gk *g, const struct sip_msg *m)
+{
+	struct sip_uri u;
+
+	return sip_msg_ruri(m, &u) == 0 && u.scheme == SIP_SCHEME_SIP &&
+	       sip_str_eq(u.host, g->host) &&
+	       (u.port ? u.port : 5060) == g->port;
 }
 
 static int for_us(struct gk *g, const struct sip_msg *m)
 {
 	struct sip_uri u;
 
-	return sip_msg_ruri(m, &u) == 0 && !u.has_user &&
-	       sip_str_eq(u.host, g->host);
+	return ruri_is_self(g, m) && sip_msg_ruri(m, &u) == 0 && !u.has_user;
 }
 
 static void do_new(struct gk *g, struct sip_fork *fk, const struct sip_msg *m,

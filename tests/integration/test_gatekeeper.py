@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""test_gatekeeper — dpn-gatekeeper against a real PostgreSQL and mgmtd, with
+flat gateways as UDP user agents bound to their flats' first private
+addresses (127.16/16 on loopback) and sipp as gateway and caller: gateway
+HA1s stored by mgmtd, REGISTER good (MD5 and SHA-256) / wrong password /
+wrong source / too brief, the binding in PostgreSQL; calls to a flat
+(sipp, INVITE..BYE), CANCEL, a handset number (handset part arrives),
+asserted identity on flat-to-flat calls (claim kept, forged claim
+replaced, identity from outside removed), unknown number 404, unregistered
+flat 480, another complex and relay attempts refused, a restart keeping
+bindings, and a flat deleted in the admin unroutable within a second."""
+import hashlib
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
+from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
+from gatekeeper import Gatekeeper, Ua  # noqa: E402
+from mgmtd_resources import Env  # noqa: E402
+from sip import Sipp, free_udp_port  # noqa: E402
+
+N1, N2, N3 = '100-1101-0101', '100-1101-0102', '100-1101-0103'
+
+
+class Flat:
+    """A flat with gateway credentials from mgmtd and a block (so a first
+    private address) allotted through the broker."""
+
+    def __init__(self, env, pg, flat, n):
+        self.id, self.number = flat['id'], flat['full_number']
+        status, g = env.c.put('/api/v1/flats/%d/gateway' % self.id)
+        check(status in (200, 201), 'gateway credentials: %s %r' % (status, g))
+        self.user, self.secret = g['username'], g['secret']
+        status, a = env.srv.client().basic(self.user, self.secret).post(
+            '/api/v1/broker/allocate', {'gateway_mac': '02:00:00:00:01:%02x' % n,
+                                        'handset_macs': []})
+        check_eq(status, 200, 'allocate')
+        self.addr = pg.scalar('SELECT first_addr FROM dpn.gk_flats WHERE '
+                              'flat_id = %d' % self.id)
+
+    def ua(self):
+        return Ua(self.addr)
+
+
+class Ctx:
+    def __init__(self, pg):
+        self.pg = pg
+        self.env = Env(pg)
+        b = self.env.building(1101, floors=1, units_per_floor=3)
+        flats = self.env.flats(b['id'])
+        self.f1, self.f2, self.f3 = (Flat(self.env, pg, flats[n], i)
+                                     for i, n in enumerate((101, 102, 103)))
+        self.gk = Gatekeeper(pg)
+
+    def close(self):
+        try:
+            self.gk.close()
+        finally:
+            self.env.srv.stop()
+
+
+def registered(ctx, flat, alg='MD5'):
+    """Register flat's gateway from its first address; returns the UA."""
+    ua = flat.ua()
+    r = ua.register(ctx.gk.port, flat.number, flat.user, flat.secret, alg)
+    check(r is not None and r.status == 200, 'REGISTER %s: %s' % (
+        flat.number, r and r.first))
+    return ua
+
+
+def binding_row(ctx, flat):
+    return ctx.pg.psql('SELECT host(source_addr), source_port, contact FROM '
+                       'dpn.gk_bindings WHERE flat_id = %d' % flat.id)
+
+
+@case
+def mgmtd_stores_gateway_ha1s(ctx):
+    f = ctx.f1
+    md5, sha = ctx.pg.psql('SELECT ha1_md5, ha1_sha256 FROM dpn.gateways '
+                           'WHERE flat_id = %d' % f.id)[0]
+    check_eq(f.user, 'gw-' + N1, 'gateway username')
+    src = ('%s:dpn:%s' % (f.user, f.secret)).encode()
+    check_eq(md5, hashlib.md5(src).hexdigest(), 'HA1 MD5')
+    check_eq(sha, hashlib.sha256(src).hexdigest(), 'HA1 SHA-256')
+
+
+@case
+def register_good_md5_and_sha256_written_to_postgresql(ctx):
+    ua = registered(ctx, ctx.f1, 'MD5')
+    r = ua.register(ctx.gk.port, N1, ctx.f1.user, ctx.f1.secret, 'SHA-256')
+    check_eq(r.status, 200, 'SHA-256 REGISTER')
+    check('<sip:%s@%s:%d>;expires=' % (N1, ctx.f1.addr, ua.port) in r.one('Contact'),
+          'Contact in the 200: %s' % r.one('Contact'))
+    wait_for(lambda: binding_row(ctx, ctx.f1) == [[ctx.f1.addr, str(ua.port),
+             'sip:%s@%s:%d' % (N1, ctx.f1.addr, ua.port)]], timeout=3,
+             what='binding row in dpn.gk_bindings')
+    ua.close()
+    m = ctx.gk.metrics()
+    check_eq(m.get('dpn_gk_registers_total{status="200"}'), 2.0, 'counted')
+    check_eq(m.get('dpn_gk_bindings'), 1.0, 'bindings gauge')
+
+
+@case
+def register_wrong_password_wrong_source_too_brief(ctx):
+    ua = ctx.f2.ua()
+    r = ua.register(ctx.gk.port, N2, ctx.f2.user, 'guess')
+    check_eq(r.status, 401, 'wrong password: challenged again')
+    # flat 2's own credentials, but from flat 3's address
+    other = ctx.f3.ua()
+    r = other.register(ctx.gk.port, N2, ctx.f2.user, ctx.f2.secret)
+    check_eq(r.status, 403, 'wrong source address')
+    # flat 1's gateway credentials for flat 2's number
+    r = ua.register(ctx.gk.port, N2, ctx.f1.user, ctx.f1.secret)
+    check_eq(r.status, 403, "another flat's credentials")
+    r = ua.register(ctx.gk.port, N2, ctx.f2.user, ctx.f2.secret, expires=5)
+    check_eq((r.status, r.one('Min-Expires')), (423, '60'), 'too brief')
+    time.sleep(0.3)
+    check_eq(binding_row(ctx, ctx.f2), [], 'no binding written')
+    ua.close()
+    other.close()
+
+
+@case
+def call_to_a_flat_sipp_invite_to_bye(ctx):
+    ua = registered(ctx, ctx.f1)
+    port = ua.port
+    ua.close()          # sipp takes the port the gateway registered from
+    uas = Sipp(Sipp._scenario('uas') + ['-i', ctx.f1.addr, '-p', str(port),
+                                        '-m', '5', '-timeout', '60'])
+    try:
+        uac = Sipp.uac(ctx.gk.port, free_udp_port(), 5, extra=('-s', N1)).wait()
+        uas.wait()
+    finally:
+        uas.p.kill()
+    check_eq(uac.count('Successful call'), 5, 'calls answered and hung up\n'
+             + uac.out[-1500:] + uac.errors[-1500:])
+    check_eq(ctx.gk.metrics().get('dpn_gk_requests_total{result="inbound"}'),
+             5.0, 'inbound calls counted')
+
+
+@case
+def cancel_before_answer(ctx):
+    ua = registered(ctx, ctx.f1)
+    port = ua.port
+    ua.close()
+    uas = Sipp(Sipp._scenario('uas_cancel') + ['-i', ctx.f1.addr, '-p', str(port),
+                                               '-m', '3', '-timeout', '60'])
+    try:
+        uac = Sipp.uac(ctx.gk.port, free_udp_port(), 3, 'uac_cancel', extra=('-s', N1)).wait()
+        uas.wait()
+    finally:
+        uas.p.kill()
+    check_eq(uac.count('Successful call'), 3, 'CANCELled calls\n' + uac.out[-1500:])
+    check_eq(uas.rc, 0, 'gateway saw CANCEL and answered 487\n' + uas.out[-1500:])
+
+
+@case
+def handset_number_and_asserted_identity_flat_to_flat(ctx):
+    gw1, gw2 = registered(ctx, ctx.f1), registered(ctx, ctx.f2)
+    caller = Ua('127.0.0.1')
+    try:
+        # flat 2's gateway calls handset 2 of flat 1, claiming its handset 3
+        gw2.call_async = gw2.request(
+            ctx.gk.port, 'INVITE', 'sip:%s-2@127.0.0.1:%d' % (N1, ctx.gk.port),
+            'sip:%s-2@dpn' % N1, 'P-Asserted-Identity: <sip:666@evil>\r\n',
+            call_id='c1', from_user=N2 + '-3')
+        inv = gw1.expect_request('INVITE')
+        check(inv is not None, 'INVITE reached flat 1')
+        check(inv.ruri.startswith('sip:%s-2@%s' % (N1, ctx.f1.addr)),
+              'handset part kept: ' + inv.ruri)
+        check_eq(inv.get('P-Asserted-Identity'), ['<sip:%s-3@127.0.0.1>' % N2],
+                 'identity asserted from the gateway and its claim')
+        gw1.answer(inv, 486, 'Busy Here')
+        r = gw2.final()
+        check_eq(r and r.status, 486, 'busy back to the caller')
+        gw2.ack(ctx.gk.port, r)
+        # a claim of another flat's handset is replaced by the flat number
+        r = gw2.request(ctx.gk.port, 'INVITE', 'sip:%s@127.0.0.1:%d' % (N1, ctx.gk.port),
+                        'sip:%s@dpn' % N1, call_id='c2', from_user=N1 + '-1')
+        inv = gw1.expect_request('INVITE')
+        check_eq(inv.get('P-Asserted-Identity'), ['<sip:%s@127.0.0.1>' % N2],
+                 'forged claim replaced')
+        gw1.answer(inv, 486, 'Busy Here')
+        gw2.ack(ctx.gk.port, gw2.final())
+        check_eq(ctx.gk.metrics().get('dpn_gk_identity_claims_replaced_total'),
+                 1.0, 'replacement counted')
+        # from outside: an identity header is removed
+        caller.request(ctx.gk.port, 'INVITE', 'sip:%s@127.0.0.1:%d' % (
+            N1.replace('-', ''), ctx.gk.port), 'sip:x@dpn',
+            'P-Asserted-Identity: <sip:%s@dpn>\r\n' % N2, call_id='c3')
+        inv = gw1.expect_request('INVITE')
+        check(inv is not None, 'dashless number routed')
+        check_eq(inv.get('P-Asserted-Identity'), [], 'outside identity removed')
+        gw1.answer(inv, 486, 'Busy Here')
+        caller.ack(ctx.gk.port, caller.final())
+    finally:
+        for u in (gw1, gw2, caller):
+            u.close()
+
+
+@case
+def unknown_404_unregistered_480_and_no_open_relay(ctx):
+    caller = Ua('127.0.0.1')
+    gw1 = registered(ctx, ctx.f1)
+    try:
+        check_eq(caller.call(ctx.gk.port, '100-1101-0999').status, 404, 'unknown flat')
+        check_eq(caller.call(ctx.gk.port, 'alice').status, 404, 'not a number')
+        check_eq(caller.call(ctx.gk.port, N3).status, 480, 'flat without gateway')
+        check_eq(caller.call(ctx.gk.port, '200-1101-0101').status, 404,
+                 'another complex, from outside')
+        check_eq(gw1.call(ctx.gk.port, '200-1101-0101').status, 403,
+                 'another complex, from a gateway: no outbound route')
+        # a request inside a "dialog" towards a stranger is not relayed
+        caller.request(ctx.gk.port, 'BYE', 'sip:bob@127.0.0.9:5099',
+                       'sip:bob@127.0.0.9', call_id='relay', to_tag='x')
+        check_eq(caller.final().status, 403, 'in-dialog relay refused')
+        m = ctx.gk.metrics()
+        check_eq(m.get('dpn_gk_requests_total{result="not_found"}'), 3.0, '404s')
+        check_eq(m.get('dpn_gk_requests_total{result="not_registered"}'), 1.0, '480s')
+    finally:
+        caller.close()
+        gw1.close()
+
+
+@case
+def restart_keeps_bindings(ctx):
+    gw1 = registered(ctx, ctx.f1)
+    wait_for(lambda: binding_row(ctx, ctx.f1) != [], timeout=3, what='row')
+    time.sleep(0.2)
+    ctx.gk.close()
+    ctx.gk = Gatekeeper(ctx.pg, port=ctx.gk.port)
+    caller = Ua('127.0.0.1')
+    try:
+        caller.request(ctx.gk.port, 'INVITE', 'sip:%s@127.0.0.1:%d' % (N1, ctx.gk.port),
+                       'sip:x@dpn', call_id='after-restart')
+        inv = gw1.expect_request('INVITE')
+        check(inv is not None, 'restored binding routes the call')
+        gw1.answer(inv, 486, 'Busy Here')
+        caller.ack(ctx.gk.port, caller.final())
+    finally:
+        caller.close()
+        gw1.close()
+
+
+@case
+def flat_deleted_in_admin_unroutable_within_a_second(ctx):
+    gw3 = registered(ctx, ctx.f1)
+    caller = Ua('127.0.0.1')
+    try:
+        status, _ = ctx.env.c.delete('/api/v1/flats/%d' % ctx.f1.id)
+        check_eq(status, 204, 'DELETE flat')
+        wait_for(lambda: ctx.gk.metrics().get('dpn_gk_flats') == 2.0,
+                 timeout=1.0, what='flat gone from memory within a second',
+                 step=0.05)
+        check_eq(caller.call(ctx.gk.port, N1).status, 404, 'deleted flat')
+    finally:
+        caller.close()
+        gw3.close()
+
+
+if __name__ == '__main__':
+    with Cluster() as pg:
+        ctx = Ctx(pg)
+        try:
+            run(ctx)
+        finally:
+            ctx.close()
