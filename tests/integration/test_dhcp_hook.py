@@ -184,9 +184,48 @@ def declined_address_is_put_on_probation(ctx):
 
 
 @case
+def release_and_decline_only_from_the_port_holding_the_lease(ctx):
+    """Issue 14 item 1: a RELEASE naming flat 1's gateway and a DECLINE
+    naming flat 1's handset, sent on flat 2's port or without option 82,
+    are ignored: Kea keeps both leases (not deleted, not declined), nothing
+    reaches dpn (no release event, no grace period, no probation) and
+    dpn-stats counts them."""
+    gw, h, m = ctx.gw1, broker.mac(0x100), broker.mac(0x101)  # flat 1's
+    g = dhcp.acked(ctx.relay, C1, gw)
+    a = dhcp.acked(ctx.relay, C1, h)
+    st0 = ctx.kea.stats()
+    for circuit in (C2, None):
+        ctx.relay.release(circuit, gw, g.yiaddr, g.server_id)
+        ctx.relay.decline(circuit, h, a.yiaddr, a.server_id)
+    # A release from the right port afterwards: once it is written, so is
+    # anything queued before it (the hook's queue is FIFO).
+    ack = dhcp.acked(ctx.relay, C1, m)
+    ctx.relay.release(C1, m, ack.yiaddr, ack.server_id)
+    dhcp.check_recorded(ctx.pg, 'release', m, ack.yiaddr, online=False)
+    for addr, mac in ((g.yiaddr, gw), (a.yiaddr, h)):
+        got = ctx.kea.command('lease4-get', {'ip-address': addr})
+        check_eq(got['result'], 0, 'lease of %s still in Kea: %r' % (mac, got))
+        check_eq((got['arguments']['hw-address'], got['arguments']['state']),
+                 (mac, 0), 'lease of %s (state 0: default, 1: declined)' % addr)
+    check_eq(dhcp.lease_events(ctx.pg, 'release', gw), 0, 'release events of the gateway')
+    check_eq(dhcp.lease_events(ctx.pg, 'decline', h), 0, 'decline events of the handset')
+    check_eq(ctx.pg.scalar("SELECT count(*) FROM dpn.dhcp_gateway_grace WHERE "
+                           "flat_id = %d" % ctx.flat1), '0', 'grace period started')
+    check_eq(ctx.pg.scalar("SELECT count(*) FROM dpn.dhcp_probation WHERE "
+                           "addr = dpn.ip4_num('%s')" % a.yiaddr), '0', 'probation')
+    r = ctx.relay.request(C1, h, a.yiaddr, renew=True)
+    check(r is not None and r.type == dhcp.ACK and r.yiaddr == a.yiaddr,
+          'handset renews its address after the forged DECLINE: %r' % r)
+    st1 = ctx.kea.stats()
+    check_eq(st1['release-refused'] - st0['release-refused'], 2, 'release-refused')
+    check_eq(st1['decline-refused'] - st0['decline-refused'], 2, 'decline-refused')
+
+
+@case
 def counters_add_up(ctx):
     st = ctx.kea.stats()
     for k in ('enrolled', 'known', 'lookups', 'dropped-unknown', 'dropped-invalid',
+              'release-refused', 'decline-refused',
               'events-queued', 'events-written', 'events-dropped',
               'events-coalesced', 'db-errors',
               'queue-depth', 'queue-size', 'gateways-deleted'):
