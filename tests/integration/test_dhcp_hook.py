@@ -125,6 +125,24 @@ def a_full_block_is_extended(ctx):
 
 
 @case
+def first_device_fills_the_handset_created_without_mac(ctx):
+    """Issue 14 item 3: a handset made in the admin without a MAC (SIP
+    credentials first) is the one the first new device of its flat's port
+    becomes, with its suffix and credentials; no new handset is made."""
+    status, made = ctx.api.post('/api/v1/flats/%d/handsets' % ctx.flat2, {})
+    check_eq(status, 201, 'admin handset without MAC: %r' % made)
+    n0 = ctx.pg.scalar("SELECT count(*) FROM dpn.handsets WHERE flat_id = %d" % ctx.flat2)
+    m = broker.mac(0x350)
+    ack = dhcp.acked(ctx.relay, C2, m)
+    check(in_block(ctx.pg, ctx.flat2, ack.yiaddr), 'address outside flat 2 block')
+    check_eq(ctx.pg.psql("SELECT suffix, sip_username FROM dpn.handsets WHERE mac = '%s'"
+                         % m), [[str(made['suffix']), made['sip_username']]],
+             'the device became the created handset')
+    check_eq(ctx.pg.scalar("SELECT count(*) FROM dpn.handsets WHERE flat_id = %d"
+                           % ctx.flat2), n0, 'handsets of flat 2')
+
+
+@case
 def unknown_circuit_and_bad_packets_are_dropped(ctx):
     st0 = ctx.kea.stats()
     check(ctx.relay.discover(b'9999-9999', broker.mac(0x500), timeout=1) is None,
