@@ -202,6 +202,33 @@ def declined_address_is_put_on_probation(ctx):
 
 
 @case
+def declined_handset_in_a_full_block_gets_another_address(ctx):
+    """Issue 14 item 8: flat 2's block is full when one of its handsets
+    declines its address; the block grows (or moves) so that the handset is
+    served another address at once, not after the probation."""
+    def size():
+        return int(ctx.pg.scalar("SELECT upper(range) - lower(range) FROM dpn.blocks "
+                                 "WHERE flat_id = %d" % ctx.flat2))
+
+    def used():
+        return int(ctx.pg.scalar("SELECT count(*) FROM dpn.assignments WHERE "
+                                 "flat_id = %d" % ctx.flat2))
+    size0 = size()
+    acks = [dhcp.acked(ctx.relay, C2, broker.mac(0x360 + k))
+            for k in range(size0 - used())]
+    check_eq((used(), size()), (size0, size0), 'flat 2 block full')
+    m, ack = broker.mac(0x360 + len(acks) - 1), acks[-1]
+    ctx.relay.decline(C2, m, ack.yiaddr, ack.server_id)
+    wait_for(lambda: dhcp.lease_events(ctx.pg, 'decline', m) == 1, 10, 'decline event')
+    again = wait_for(lambda: (lambda r: r if r is not None and r.type == dhcp.ACK
+                              else None)(ctx.relay.dora(C2, m, timeout=1)),
+                     10, 'the declining handset served again')
+    check(again.yiaddr != ack.yiaddr, 'declined address handed out again')
+    check(in_block(ctx.pg, ctx.flat2, again.yiaddr), 'new address outside the block')
+    check(size() > size0, 'block not grown (%d -> %d)' % (size0, size()))
+
+
+@case
 def release_and_decline_only_from_the_port_holding_the_lease(ctx):
     """Issue 14 item 1: a RELEASE naming flat 1's gateway and a DECLINE
     naming flat 1's handset, sent on flat 2's port or without option 82,
