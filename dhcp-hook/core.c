@@ -192,13 +192,14 @@ static void pool_give(struct dhcp_core *core, int idx)
 	pthread_mutex_unlock(&core->pool_lock);
 }
 
-enum db_answer { ANS_ERROR, ANS_KNOWN, ANS_ENROLLED, ANS_UNKNOWN, ANS_ABSENT,
-		 ANS_FULL };
+enum db_answer { ANS_ERROR, ANS_KNOWN, ANS_ENROLLED, ANS_MOVED, ANS_UNKNOWN,
+		 ANS_ABSENT, ANS_FULL };
 
 static enum db_answer answer_parse(const char *s)
 {
 	static const struct { const char *word; enum db_answer a; } map[] = {
 		{ "known", ANS_KNOWN }, { "enrolled", ANS_ENROLLED },
+		{ "moved", ANS_MOVED },
 		{ "unknown-circuit", ANS_UNKNOWN }, { "absent", ANS_ABSENT },
 		{ "full", ANS_FULL },
 	};
@@ -259,13 +260,16 @@ static enum dhcp_verdict apply_answer(struct dhcp_core *core, enum db_answer a,
 	uint64_t now_s = (uint64_t)(mono_ms() / 1000);
 
 	switch (a) {
-	case ANS_ENROLLED:
-		atomic_fetch_add(&core->enrolled, 1);
-		/* Enrolment may have moved the flat's block, and with it the
+	case ANS_MOVED:
+		/* Enrolment moved the flat's block, and with it the
 		 * reservations of its other devices: their notifications come
-		 * on another connection a moment later, so do not wait. */
+		 * on another connection a moment later, so do not wait. Any
+		 * other enrolment leaves every cached reservation true. */
 		if (core->hc)
 			dhcp_hostcache_flush(core->hc);
+		/* fall through */
+	case ANS_ENROLLED:
+		atomic_fetch_add(&core->enrolled, 1);
 		/* fall through */
 	case ANS_KNOWN:
 		dhcp_cache_put(core->cache, dkey, dlen, DHCP_CACHE_KNOWN, now_s,

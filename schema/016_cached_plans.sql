@@ -7,6 +7,10 @@
 --   called kea_flex_id once per row (500,495 calls for 1,000 lookups, a
 --   quarter of the function's time, growing with the site). The flex-id is
 --   now computed once and compared as a value.
+-- * dhcp_identify answers 'moved' instead of 'enrolled' when the enrolment
+--   moved the flat's block (its other devices' reservations changed): the
+--   hook then empties its host cache at once; after any other enrolment
+--   nothing cached is stale, and the notifications suffice.
 -- * a LANGUAGE sql function that cannot be inlined (DML, or called from
 --   PL/pgSQL with a row argument) is parsed and planned again on every
 --   call; PL/pgSQL caches its plans for the session. broker_free_addr
@@ -22,6 +26,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_id   bytea := dpn.kea_flex_id(p_circuit, p_mac);
     v_site bigint;
+    v_flat bigint;
+    v_lo   bigint;
 BEGIN
     PERFORM 1 FROM public.hosts
       WHERE dhcp_identifier = v_id AND dhcp_identifier_type = 4
@@ -30,13 +36,14 @@ BEGIN
         RETURN 'known';
     END IF;
     SELECT site_id INTO v_site FROM dpn.pools WHERE id = p_pool;
-    PERFORM 1 FROM dpn.flats WHERE site_id = v_site AND circuit_id = p_circuit;
-    IF v_site IS NULL OR NOT FOUND THEN
+    SELECT id INTO v_flat FROM dpn.flats WHERE site_id = v_site AND circuit_id = p_circuit;
+    IF v_site IS NULL OR v_flat IS NULL THEN
         RETURN 'unknown-circuit';
     END IF;
     IF NOT p_enrol THEN
         RETURN 'absent';
     END IF;
+    SELECT lower(range) INTO v_lo FROM dpn.blocks WHERE flat_id = v_flat;
     BEGIN
         PERFORM dpn.broker_enrol(v_site, p_circuit, p_mac);
     EXCEPTION WHEN SQLSTATE 'D1001' OR SQLSTATE 'D1002' OR SQLSTATE 'D1003'
@@ -45,6 +52,10 @@ BEGIN
             p_mac, p_circuit, SQLSTATE, SQLERRM;
         RETURN 'full';
     END;
+    IF v_lo IS NOT NULL AND v_lo IS DISTINCT FROM
+           (SELECT lower(range) FROM dpn.blocks WHERE flat_id = v_flat) THEN
+        RETURN 'moved';
+    END IF;
     RETURN 'enrolled';
 END $$;
 

@@ -128,8 +128,8 @@ def database_down_during_traffic_then_catch_up(ctx):
     try:
         known = [broker.mac(0x2200 + i) for i in range(3)]
         acks = {m: dhcp.acked(relay, C1, m) for m in known}
-        # Each enrolment empties the host cache (it may move the block):
-        # a second round puts every device in it with its final address.
+        # An enrolment that moves the block empties the host cache: a
+        # second round puts every device in it with its final address.
         # Only cached devices may RELEASE or DECLINE while PostgreSQL is
         # down: who holds a lease cannot be checked otherwise.
         acks = {m: dhcp.acked(relay, C1, m) for m in known}
