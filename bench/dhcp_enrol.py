@@ -126,15 +126,9 @@ def main():
             dhcp.migrate(pg)
             s = broker.make_site(pg, cidr=CIDR, flats=1, block_size=8,
                                  max_block_size=64)
-            params = {'sweep-interval': 5}
-            extra = None
-            if a.threads:
-                params['db-pool'] = a.threads
-                extra = {'multi-threading': {'enable-multi-threading': True,
-                                             'thread-pool-size': a.threads,
-                                             'packet-queue-size': 1024}}
             kea = dhcp.Kea(pg, tmp, [(s['pool'], CIDR)], lease_cmds=False,
-                           hook_params=params, extra=extra).start()
+                           hook_params={'sweep-interval': 5},
+                           threads=a.threads).start()
             for k, rate in enumerate(int(r) for r in a.rates.split(',')):
                 circuits = building(pg, s['site'], 2001 + k, a.flats)
                 devices = [(c, broker.mac(0x400000 + 0x10000 * k + d * a.flats + i))

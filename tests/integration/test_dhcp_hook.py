@@ -352,13 +352,17 @@ def demo_config_generator_matches_the_pools(ctx):
     st = tmpdir('dpn-dhcp-gen-')
     try:
         out = subprocess.run([gen, '--pg', ctx.pg.dir, '--state', st,
-                              '--hook', dhcp.HOOK, '--param', 'gateway-grace=60'],
+                              '--hook', dhcp.HOOK, '--param', 'gateway-grace=60',
+                              '--threads', '4'],
                              check=True, capture_output=True, text=True).stdout
         cfg = json.loads(out)['Dhcp4']
         check_eq([(s['id'], s['subnet']) for s in cfg['subnet4']],
                  [(ctx.site['pool'], '127.16.0.0/16')], 'subnets')
         check_eq(cfg['hooks-libraries'][-1]['parameters']['gateway-grace'], 60,
                  'hook parameter')
+        check_eq((cfg['multi-threading']['thread-pool-size'],
+                  cfg['hooks-libraries'][-1]['parameters']['db-pool']), (4, 4),
+                 'packet threads and the hook connections for them')
         conf = os.path.join(st, 'kea-dhcp4.conf')
         with open(conf, 'w') as f:
             f.write(out)
