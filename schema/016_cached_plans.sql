@@ -13,8 +13,8 @@
 --   nothing cached is stale, and the notifications suffice.
 -- * a LANGUAGE sql function that cannot be inlined (DML, or called from
 --   PL/pgSQL with a row argument) is parsed and planned again on every
---   call; PL/pgSQL caches its plans for the session. broker_free_addr
---   (0.6 ms a call), kea_host_write (0.4 ms), pool_lane_range (0.25 ms),
+--   call; PL/pgSQL caches its plans for the session. kea_host_write
+--   (0.4 ms a call), pool_lane_range (0.25 ms),
 --   broker_audit, block_json, broker_handset_json, hosts_notify_row,
 --   lease_deletion_queue and the lane helpers are restated in PL/pgSQL,
 --   same arguments, same results.
@@ -57,18 +57,6 @@ BEGIN
         RETURN 'moved';
     END IF;
     RETURN 'enrolled';
-END $$;
-
-CREATE OR REPLACE FUNCTION dpn.broker_free_addr(b dpn.blocks) RETURNS bigint
-LANGUAGE plpgsql AS $$
-BEGIN
-    RETURN (SELECT a FROM generate_series(lower(b.range) + 1, upper(b.range) - 1) a
-             WHERE NOT EXISTS (SELECT 1 FROM dpn.assignments x
-                                WHERE x.block_id = b.id AND x.addr = a)
-               AND NOT EXISTS (SELECT 1 FROM dpn.dhcp_probation p
-                                WHERE p.site_id = b.site_id AND p.addr = a
-                                  AND p.until > now())
-             ORDER BY a LIMIT 1);
 END $$;
 
 CREATE OR REPLACE FUNCTION dpn.kea_host_write(a dpn.assignments) RETURNS integer
