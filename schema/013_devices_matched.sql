@@ -80,14 +80,24 @@ LANGUAGE plpgsql AS $$
 DECLARE
     h dpn.handsets;
     sfx integer;
+    n integer;
 BEGIN
-    SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM dpn.handsets
-                                  WHERE flat_id = f.id AND suffix = 1) THEN 1
-           ELSE (SELECT min(a.suffix) + 1 FROM dpn.handsets a
-                  WHERE a.flat_id = f.id AND NOT EXISTS (
-                    SELECT 1 FROM dpn.handsets z
-                     WHERE z.flat_id = f.id AND z.suffix = a.suffix + 1)) END
-      INTO sfx;
+    -- Usually suffixes 1..n are all taken: one index read says so. Else
+    -- the first gap, one primary-key probe per suffix (plans that stay
+    -- cheap whatever the statistics; a subquery with NOT EXISTS over the
+    -- flat's handsets did not).
+    SELECT coalesce(max(suffix), 0), count(*) INTO sfx, n
+      FROM dpn.handsets WHERE flat_id = f.id;
+    IF sfx = n THEN
+        sfx := n + 1;
+    ELSE
+        sfx := 1;
+        LOOP
+            PERFORM 1 FROM dpn.handsets WHERE flat_id = f.id AND suffix = sfx;
+            EXIT WHEN NOT FOUND;
+            sfx := sfx + 1;
+        END LOOP;
+    END IF;
     IF sfx >= 10::numeric ^ f.w_handset THEN
         PERFORM dpn.broker_fail('D1003', NULL,
             'flat full: every handset number is in use');

@@ -145,3 +145,4 @@ BEGIN
                           coalesce(h.ipv4_address, 0));
     END IF;
 END $$;
+
