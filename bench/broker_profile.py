@@ -8,6 +8,9 @@ PostgreSQL (fsync on with --durable), each one psql session:
   cycle      500 allocations without handsets, each followed by the
              gateway's deletion request (a block made and freed)
   powerlist  500 allocations listing 4 handsets (cold)
+  handsets   500 allocations without handsets, then 2,000 separate
+             handset requests (dpn.broker_add_handset), the power cut's
+             second half
 
 Prints the wall time of each workload and its 12 costliest functions by
 self time (ms). Serial and CPU-bound: steadier on a shared machine than
@@ -84,6 +87,14 @@ def main():
                 % (g[i], broker.mac(0x100000 + i), ','.join(
                     "'%s'" % broker.mac(0x200000 + 4 * i + k) for k in range(4)))
                 for i in range(500)])
+        if 'handsets' in (a.only or 'handsets'):
+            pg.psql('DELETE FROM dpn.blocks')
+            pg.psql('DELETE FROM dpn.handsets')
+            profile(pg, 'handsets', [
+                "SELECT dpn.broker_allocate(%d, '%s', '{}');" % (g[i], broker.mac(0x100000 + i))
+                for i in range(500)] + [
+                "SELECT dpn.broker_add_handset(%d, '%s');"
+                % (f[i], broker.mac(0x300000 + 4 * i + k)) for k in range(4) for i in range(500)])
 
 
 if __name__ == '__main__':
