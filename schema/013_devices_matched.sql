@@ -205,9 +205,11 @@ BEGIN
     END LOOP;
     SELECT * INTO g FROM dpn.gateways WHERE id = broker_allocate.gateway_id;
     IF FOUND THEN
-        f := dpn.broker_lock_flat(g.flat_id);
-        SELECT * INTO g FROM dpn.gateways WHERE id = broker_allocate.gateway_id
-           FOR UPDATE;
+        -- The flat's lock (broker_lock_flat's, without its D1001: a flat
+        -- deleted meanwhile took its gateway along), then the gateway's.
+        SELECT * INTO f FROM dpn.flats WHERE id = g.flat_id FOR NO KEY UPDATE;
+        SELECT * INTO g FROM dpn.gateways
+         WHERE id = broker_allocate.gateway_id AND f.id IS NOT NULL FOR UPDATE;
     END IF;
     IF g.id IS NULL AND gone_is_null THEN
         RETURN NULL;

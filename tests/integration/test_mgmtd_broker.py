@@ -227,23 +227,18 @@ def another_flats_handset_is_named_by_its_index(pg):
     check_eq(assigned(pg, S['flats'][b]), {}, 'nothing written for flat b')
 
 
-@case
-def allocation_racing_the_gateway_deletion_is_a_401(pg):
-    """Issue 14 item 6: the admin deletes the gateway (flat locked, not yet
-    committed) while its allocation request runs; the request waits and is
-    then answered as one that came after the deletion: 401, no constraint
-    name, no internal id."""
+def race_allocation(pg, i, admin_sql):
+    """Flat i's gateway allocates while an admin transaction running
+    admin_sql (holding the flat's lock) is open; the transaction commits
+    once the request waits. Returns the request's (status, body)."""
     import threading
     import broker
-    i = 26
-    f = S['flats'][i]
-    check_eq(gw(i).post('/api/v1/broker/allocate', {'gateway_mac': mac(i, 0)})[0], 200,
-             'allocation before')
     adm = broker.Session(pg)
+    out = {}
     try:
         adm.query('BEGIN')
-        adm.query('SELECT dpn.broker_delete_gateway(%d)' % f)
-        out = {}
+        for sql in admin_sql:
+            adm.query(sql)
         t = threading.Thread(target=lambda: out.update(r=gw(i).post(
             '/api/v1/broker/allocate', {'gateway_mac': mac(i, 0),
                                         'handset_macs': [mac(i, 1)]})))
@@ -255,12 +250,28 @@ def allocation_racing_the_gateway_deletion_is_a_401(pg):
         t.join(20)
     finally:
         adm.close()
-    status, body = out['r']
-    check_eq(status, 401, 'allocation of a gateway deleted meanwhile: %r' % body)
-    check_eq(gw(i).post('/api/v1/broker/allocate', {'gateway_mac': mac(i, 0)})[0], 401,
-             'allocation after the deletion')
-    check_eq(assigned(pg, f), {}, 'nothing allotted to the deleted gateway')
-    S['gone'] = {i}
+    return out['r']
+
+
+@case
+def allocation_racing_the_gateway_deletion_is_a_401(pg):
+    """Issue 14 item 6: the admin deletes the gateway, or its whole flat
+    (flat locked, not yet committed), while the gateway's allocation
+    request runs; the request waits and is then answered as one that came
+    after the deletion: 401, no constraint name, no internal id."""
+    for i, what, sql in (
+            (26, 'gateway', ['SELECT dpn.broker_delete_gateway(%d)' % S['flats'][26]]),
+            (27, 'flat', ['SELECT id FROM dpn.flats WHERE id = %d FOR UPDATE' % S['flats'][27],
+                          'SELECT dpn.broker_delete_gateway(%d)' % S['flats'][27],
+                          'DELETE FROM dpn.flats WHERE id = %d' % S['flats'][27]])):
+        check_eq(gw(i).post('/api/v1/broker/allocate', {'gateway_mac': mac(i, 0)})[0],
+                 200, 'allocation before')
+        status, body = race_allocation(pg, i, sql)
+        check_eq(status, 401, 'allocation of a %s deleted meanwhile: %r' % (what, body))
+        check_eq(gw(i).post('/api/v1/broker/allocate', {'gateway_mac': mac(i, 0)})[0],
+                 401, 'allocation after the deletion')
+        check_eq(assigned(pg, S['flats'][i]), {}, 'nothing allotted (%s deleted)' % what)
+    S['gone'] = {26, 27}
 
 
 @case
