@@ -191,14 +191,14 @@ void queue_lease(enum dhcp_event_kind kind, const Lease4Ptr& lease)
 // Whether Kea has a reservation for the packet's circuit-id and the lease's
 // MAC in the lease's subnet (through the host cache, else PostgreSQL). A
 // lookup that fails (database down and not cached) finds nothing.
-int reserved_on_port(const std::vector<uint8_t>& circuit, const Lease4Ptr& lease)
+int reserved_on_port(const std::vector<uint8_t>& circuit,
+		     const std::vector<uint8_t>& mac, const Lease4Ptr& lease)
 {
 	uint8_t flexid[DHCP_FLEXID_MAX];
 	size_t flen;
 
-	if (dhcp_flexid_build(circuit.data(), circuit.size(),
-			      lease->hwaddr_->hwaddr_.data(),
-			      lease->hwaddr_->hwaddr_.size(), flexid, &flen))
+	if (dhcp_flexid_build(circuit.data(), circuit.size(), mac.data(),
+			      mac.size(), flexid, &flen))
 		return 0;
 	try {
 		return HostMgr::instance().get4(lease->subnet_id_, Host::IDENT_FLEX,
@@ -219,14 +219,16 @@ int holder_callout(CalloutHandle& h, enum dhcp_event_kind kind)
 
 	h.getArgument("query4", q);
 	h.getArgument("lease4", lease);
-	if (!g_core || !q || !lease || !lease->hwaddr_)
+	if (!g_core || !lease)
 		return 0;
-	std::vector<uint8_t> circuit = circuit_of(q);
-	if (!dhcp_core_lease_from_holder(g_core, kind,
+	// No packet or no MAC to match: nothing shows the sender holds it.
+	std::vector<uint8_t> circuit = q ? circuit_of(q) : std::vector<uint8_t>();
+	std::vector<uint8_t> mac = lease->hwaddr_ ? lease->hwaddr_->hwaddr_
+						   : std::vector<uint8_t>();
+	if (!q || !dhcp_core_lease_from_holder(g_core, kind,
 			circuit.empty() ? NULL : circuit.data(), circuit.size(),
-			lease->hwaddr_->hwaddr_.data(),
-			lease->hwaddr_->hwaddr_.size(), lease->addr_.toUint32(),
-			reserved_on_port(circuit, lease))) {
+			mac.data(), mac.size(), lease->addr_.toUint32(),
+			reserved_on_port(circuit, mac, lease))) {
 		h.setStatus(CalloutHandle::NEXT_STEP_SKIP);
 		return 0;
 	}
