@@ -146,3 +146,28 @@ BEGIN
     END IF;
 END $$;
 
+
+-- Lowest free second address of block b that is not on probation, or NULL
+-- (011's answer): the block's used and held-back addresses are read once,
+-- by index, and the block walked in memory. 011's one query (a series with
+-- two NOT EXISTS) cost 0.06-0.15 ms a call re-planned each time, and
+-- 0.36 ms under a cached generic plan.
+CREATE OR REPLACE FUNCTION dpn.broker_free_addr(b dpn.blocks) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    used bigint[];
+    held bigint[];
+BEGIN
+    SELECT coalesce(array_agg(x.addr), '{}') INTO used
+      FROM dpn.assignments x WHERE x.block_id = b.id;
+    SELECT coalesce(array_agg(p.addr), '{}') INTO held
+      FROM dpn.dhcp_probation p
+     WHERE p.site_id = b.site_id AND p.addr >= lower(b.range)
+       AND p.addr < upper(b.range) AND p.until > now();
+    FOR a IN lower(b.range) + 1 .. upper(b.range) - 1 LOOP
+        IF NOT a = ANY (used) AND NOT a = ANY (held) THEN
+            RETURN a;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END $$;
