@@ -135,6 +135,28 @@ static void do_register(struct gk *g, struct sip_fork *f,
 
 /* ---- in-dialog requests and 2xx ACKs ---- */
 
+static int ruri_is_self(struct gk *g, const struct sip_msg *m);
+static int dialled(const struct sip_msg *m, char *buf, size_t cap);
+
+/* The registered gateway of the flat m's Request-URI names (a UA that
+ * addresses in-dialog requests to the number it dialled at the
+ * gatekeeper): its source into *to. 0 or ENOENT. */
+static int number_hop(struct gk *g, const struct sip_msg *m,
+		      struct sip_peer *to)
+{
+	const struct sip_reg_binding *b;
+	const struct gk_flat *f;
+	char num[NUMPLAN_MAX_LEN + 8];
+	uint32_t hs;
+
+	if (dialled(m, num, sizeof(num)) ||
+	    gk_flats_lookup(g->flats, num, strlen(num), &f, &hs) ||
+	    !(b = sip_reg_find(g->reg, f->number, gk_now())))
+		return ENOENT;
+	*to = b->source;
+	return 0;
+}
+
 /* Next hop of an in-dialog request: its Route, else its Request-URI; a
  * flat gateway's address is replaced by where it registered from. 0 when
  * one end is a flat gateway of this site, EACCES otherwise. */
@@ -147,6 +169,8 @@ static int dialog_hop(struct gk *g, const struct sip_msg *m,
 	struct in_addr a;
 	int rc = sip_route_target(m, g->proto, to);
 
+	if (rc == ENOENT && ruri_is_self(g, m))
+		return number_hop(g, m, to) ? EACCES : 0;
 	if (rc == ENOENT) {
 		if (sip_msg_ruri(m, &u) || u.scheme != SIP_SCHEME_SIP ||
 		    sip_peer_set(to, g->proto, u.host, u.port ? u.port : 5060))
@@ -165,7 +189,6 @@ static int dialog_hop(struct gk *g, const struct sip_msg *m,
 
 static void do_new(struct gk *g, struct sip_fork *fk, const struct sip_msg *m,
 		   const struct sip_peer *from);
-static int ruri_is_self(struct gk *g, const struct sip_msg *m);
 
 static void do_in_dialog(struct gk *g, struct sip_fork *f,
 			 const struct sip_msg *m, const struct sip_peer *from)

@@ -135,6 +135,7 @@ def call_to_a_flat_sipp_invite_to_bye(ctx):
         uas.p.kill()
     check_eq(uac.count('Successful call'), 5, 'calls answered and hung up\n'
              + uac.out[-1500:] + uac.errors[-1500:])
+    check_eq(uas.rc, 0, 'the gateway saw every ACK and BYE\n' + uas.out[-1500:])
     check_eq(ctx.gk.metrics().get('dpn_gk_requests_total{result="inbound"}'),
              5.0, 'inbound calls counted')
 
@@ -197,6 +198,43 @@ def handset_number_and_asserted_identity_flat_to_flat(ctx):
     finally:
         for u in (gw1, gw2, caller):
             u.close()
+
+
+@case
+def answered_call_ack_and_bye_from_the_callee(ctx):
+    """A 2xx's ACK (sent to the dialled number at the gatekeeper, as simple
+    UAs do) reaches the gateway; the gateway's BYE, by the Record-Route,
+    reaches the caller."""
+    gw1, caller = registered(ctx, ctx.f1), Ua('127.0.0.1')
+    try:
+        caller.request(ctx.gk.port, 'INVITE', 'sip:%s@127.0.0.1:%d' % (N1, ctx.gk.port),
+                       'sip:%s@dpn' % N1, call_id='answered')
+        inv = gw1.expect_request('INVITE')
+        rr = inv.one('Record-Route')
+        check(rr is not None and str(ctx.gk.port) in rr, 'record-routed: %s' % rr)
+        gw1.answer(inv, 200, 'OK', 'Contact: <sip:%s@%s:%d>\r\nRecord-Route: %s\r\n'
+                   % (N1, gw1.addr, gw1.port, rr))
+        ok = caller.final()
+        check_eq(ok and ok.status, 200, '200 to the caller')
+        caller.request(ctx.gk.port, 'ACK', 'sip:%s@127.0.0.1:%d' % (N1, ctx.gk.port),
+                       'sip:%s@dpn' % N1, call_id='answered',
+                       to_tag=ok.one('To').split('tag=')[1])
+        check(gw1.expect_request('ACK', timeout=2) is not None, 'ACK reached the gateway')
+        # the gateway hangs up: BYE to the caller's contact, Route: the gatekeeper
+        bye = ('BYE sip:caller@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;'
+               'branch=z9hG4bKbye1;rport\r\nRoute: %s\r\nMax-Forwards: 70\r\n'
+               'From: %s\r\nTo: %s\r\nCall-ID: answered\r\nCSeq: 1 BYE\r\n'
+               'Content-Length: 0\r\n\r\n' % (caller.port, gw1.addr, gw1.port, rr,
+                                                 ok.one('To'), inv.one('From')))
+        gw1.s.sendto(bye.encode(), ('127.0.0.1', ctx.gk.port))
+        got = caller.expect_request('BYE')
+        check(got is not None, 'BYE from the callee reached the caller')
+        caller.answer(got, 200, 'OK')
+        r = gw1.final()
+        check_eq(r and r.status, 200, '200 for the BYE back at the gateway')
+    finally:
+        gw1.close()
+        caller.close()
 
 
 @case
