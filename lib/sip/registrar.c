@@ -122,6 +122,16 @@ void sip_reg_free(struct sip_reg *r)
 	free(r);
 }
 
+int sip_reg_set_expiry(struct sip_reg *r, unsigned min_expires,
+		       unsigned max_expires)
+{
+	if (!min_expires || min_expires > max_expires)
+		return EINVAL;
+	r->cfg.min_expires = min_expires;
+	r->cfg.max_expires = max_expires;
+	return 0;
+}
+
 const struct sip_reg_stats *sip_reg_stats(const struct sip_reg *r)
 {
 	return &r->stats;

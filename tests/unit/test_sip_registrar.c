@@ -263,6 +263,12 @@ static void t_expiry_limits(void **st)
 		"Contact: <sip:" AOR "@10.0.0.1:5060>;expires=100\r\n",
 		1000), 200);
 	assert_int_equal(sip_reg_find(c->r, AOR, 1000)->expires, 1100);
+	/* a reload raises the minimum: 100 s is now too brief; the binding stays */
+	assert_int_equal(sip_reg_set_expiry(c->r, 200, 100), EINVAL);
+	assert_int_equal(sip_reg_set_expiry(c->r, 120, 3600), 0);
+	assert_int_equal(reg_auth(c, "MD5", USER, PASS, AOR, "Contact: <sip:" AOR
+		"@10.0.0.1:5060>;expires=100\r\n", 1000), 423);
+	assert_string_equal(c->ans.extra, "Min-Expires: 120\r\n");
 	/* expiry: gone after its time, and sip_reg_expire reports it */
 	assert_non_null(sip_reg_find(c->r, AOR, 1099));
 	assert_null(sip_reg_find(c->r, AOR, 1100));
