@@ -102,19 +102,18 @@ static int registrar_new(struct gk *g)
 		.default_expires = g->cfg->max_expires, .max_bindings = 1,
 		.max_aors = g->cfg->max_flats };
 
-	sip_reg_free(g->reg);
-	g->reg = NULL;
 	return sip_reg_new(&rc, &gk_reg_ops, g, &g->reg);
 }
 
-/* New expiry limits: a new registrar with the same bindings. */
+/* New expiry limits; the bindings stay. */
 static void gk_reloaded(void *cfg, void *arg)
 {
 	struct gk *g = arg;
 	(void)cfg;
 
-	if (registrar_new(g) || gk_db_restore(g))
-		log_warnx("gatekeeper: reload: registrar not renewed");
+	if (sip_reg_set_expiry(g->reg, g->cfg->min_expires,
+			       g->cfg->max_expires))
+		log_warnx("gatekeeper: reload: expiry limits not changed");
 }
 
 static int metric(struct gk *g, enum prom_type t, const char *name,

@@ -262,6 +262,45 @@ def unknown_404_unregistered_480_and_no_open_relay(ctx):
 
 
 @case
+def check_mode_and_sighup_reload(ctx):
+    """-n checks the settings and exits; SIGHUP applies a new min-expires
+    from the file without a restart (REGISTERs keep being answered)."""
+    import signal
+    import subprocess
+    import tempfile
+    from gatekeeper import GK
+    base = [GK, '--db', ctx.pg.conninfo, '--site', '100']
+    p = subprocess.run(base + ['-n'], capture_output=True, text=True, timeout=30)
+    check_eq(p.returncode, 0, '-n with good settings: ' + p.stderr)
+    p = subprocess.run(base + ['-n', '--min-expires', '5', '--listen', 'nowhere'],
+                       capture_output=True, text=True, timeout=30)
+    check_eq(p.returncode, 1, '-n with bad settings')
+    check('min-expires' in p.stderr and 'listen' in p.stderr,
+          'both mistakes named: ' + p.stderr)
+    with tempfile.NamedTemporaryFile('w', suffix='.conf', delete=False) as f:
+        f.write('min-expires = 60\n')
+    os.chmod(f.name, 0o644)
+    gk = Gatekeeper(ctx.pg, args=['-f', f.name])
+    ua = ctx.f2.ua()
+    try:
+        r = ua.register(gk.port, N2, ctx.f2.user, ctx.f2.secret, expires=90)
+        check_eq(r.status, 200, '90 s accepted with min-expires 60')
+        with open(f.name, 'w') as fh:
+            fh.write('min-expires = 120\n')
+        gk.p.send_signal(signal.SIGHUP)
+        wait_for(lambda: 'reload: min-expires changed' in gk.log(), timeout=5,
+                 what='reload logged')
+        r = ua.register(gk.port, N2, ctx.f2.user, ctx.f2.secret, expires=90)
+        check_eq((r.status, r.one('Min-Expires')), (423, '120'), 'after SIGHUP')
+        r = ua.register(gk.port, N2, ctx.f2.user, ctx.f2.secret, expires=0)
+        check_eq(r.status, 200, 'unregister')
+    finally:
+        ua.close()
+        gk.close()
+        os.unlink(f.name)
+
+
+@case
 def restart_keeps_bindings(ctx):
     gw1 = registered(ctx, ctx.f1)
     wait_for(lambda: binding_row(ctx, ctx.f1) != [], timeout=3, what='row')
