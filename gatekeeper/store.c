@@ -1,6 +1,9 @@
 /* gatekeeper/store.c — the binding writer thread (see store.h). The queue
- * is a ring of fixed slots under one mutex; the thread takes one change at
- * a time and runs one parameterised statement for it. */
+ * is a ring of fixed slots under one mutex; the thread copies up to BATCH
+ * changes out and writes them in one transaction (a power cut brings every
+ * gateway back at once: one commit per REGISTER would not keep up). When a
+ * row is refused the batch is rolled back and written one change at a
+ * time, so one bad row costs only itself. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +23,8 @@ struct op {
 	struct sip_reg_binding b;
 };
 
+#define BATCH 256
+
 struct gk_store {
 	char *conninfo;
 	pthread_t thread;
@@ -30,6 +35,7 @@ struct gk_store {
 	struct op *ring;
 	struct gk_store_stats st;
 	PGconn *pg;		/* the writer's, touched only by it */
+	struct op batch[BATCH];	/* the writer's copy of the queue's head */
 };
 
 static const char upsert_sql[] =
@@ -62,7 +68,8 @@ static void source_text(const struct sip_reg_binding *b, char *addr,
 	}
 }
 
-/* Run op o; 0, or EIO (the connection is to be reset). */
+/* Run op o: 0, EINVAL (the row was refused; logged), or EIO (the
+ * connection is to be reset). */
 static int apply(struct gk_store *s, const struct op *o)
 {
 	char id[24], addr[64], port[8], cseq[16], since[24], exp[24];
@@ -84,9 +91,9 @@ static int apply(struct gk_store *s, const struct op *o)
 		log_warnx("gatekeeper: binding of flat %lld not written: %s",
 			  (long long)o->flat_id, PQerrorMessage(s->pg));
 	PQclear(r);
-	if (ok || PQstatus(s->pg) == CONNECTION_OK)
-		return 0;	/* a refused row is not retried */
-	return EIO;
+	if (ok)
+		return 0;
+	return PQstatus(s->pg) == CONNECTION_OK ? EINVAL : EIO;
 }
 
 static int connect_db(struct gk_store *s)
@@ -106,51 +113,98 @@ static int connect_db(struct gk_store *s)
 	return EIO;
 }
 
-/* The next op, waiting; 0, or ESHUTDOWN when stopping with nothing left. */
-static int take(struct gk_store *s, struct op *o)
+/* Copy up to BATCH queued ops to s->batch, waiting for one; returns how
+ * many (0: stopping with nothing left). They stay queued until done(). */
+static unsigned take(struct gk_store *s)
 {
+	unsigned n;
+
 	pthread_mutex_lock(&s->mu);
 	while (!s->n && !s->stop)
 		pthread_cond_wait(&s->cv, &s->mu);
-	if (!s->n) {
-		pthread_mutex_unlock(&s->mu);
-		return ESHUTDOWN;
-	}
-	*o = s->ring[s->head];
+	for (n = 0; n < s->n && n < BATCH; n++)
+		s->batch[n] = s->ring[(s->head + n) % s->cap];
 	pthread_mutex_unlock(&s->mu);
-	return 0;
+	return n;
 }
 
-static void done(struct gk_store *s, int ok)
+/* The first n queued ops are done, `ok` of them written. */
+static void done(struct gk_store *s, unsigned n, unsigned ok)
 {
 	pthread_mutex_lock(&s->mu);
-	s->head = (s->head + 1) % s->cap;
-	s->n--;
-	if (ok)
-		s->st.written++;
-	else
-		s->st.failed++;
+	s->head = (s->head + n) % s->cap;
+	s->n -= n;
+	s->st.written += ok;
+	s->st.failed += n - ok;
 	pthread_mutex_unlock(&s->mu);
+}
+
+static int exec_simple(struct gk_store *s, const char *sql)
+{
+	PGresult *r = PQexec(s->pg, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+	PQclear(r);
+	return ok ? 0 : EIO;
+}
+
+/* The batch in one transaction: 0, EIO (connection lost: retry later),
+ * EINVAL (a row refused: rolled back). */
+static int apply_batch(struct gk_store *s, unsigned n)
+{
+	unsigned i;
+
+	if (exec_simple(s, "BEGIN"))
+		return EIO;
+	for (i = 0; i < n; i++)
+		if (apply(s, &s->batch[i]))
+			break;
+	if (i == n && exec_simple(s, "COMMIT") == 0)
+		return 0;
+	if (PQstatus(s->pg) != CONNECTION_OK)
+		return EIO;
+	exec_simple(s, "ROLLBACK");
+	return EINVAL;
+}
+
+/* One at a time, after a refused row: how many were written, or -1 when
+ * the connection went. */
+static int apply_each(struct gk_store *s, unsigned n)
+{
+	unsigned i, ok = 0;
+
+	for (i = 0; i < n; i++) {
+		int rc = apply(s, &s->batch[i]);
+
+		if (rc == EIO)
+			return -1;
+		ok += rc == 0;
+	}
+	return (int)ok;
 }
 
 static void *writer(void *arg)
 {
 	struct gk_store *s = arg;
-	struct op o;
-	unsigned tries = 0;
+	unsigned n, tries = 0;
+	int rc, ok;
 
-	while (take(s, &o) == 0) {
-		if (connect_db(s) == 0 && apply(s, &o) == 0) {
-			done(s, 1);
+	while ((n = take(s)) > 0) {
+		rc = connect_db(s) ? EIO : apply_batch(s, n);
+		if (rc == 0) {
+			done(s, n, n);
 			tries = 0;
 			continue;
 		}
-		/* Down: retry, but not for ever when stopping. */
-		if (s->stop && ++tries > 4) {
-			done(s, 0);
+		if (rc == EINVAL && (ok = apply_each(s, n)) >= 0) {
+			done(s, n, (unsigned)ok);
 			continue;
 		}
-		usleep(500 * 1000);
+		/* Down: retry, but not for ever when stopping. */
+		if (s->stop && ++tries > 4)
+			done(s, n, 0);
+		else
+			usleep(500 * 1000);
 	}
 	PQfinish(s->pg);
 	return NULL;
