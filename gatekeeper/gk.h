@@ -27,6 +27,7 @@ struct gk_conf {
 	unsigned max_queue;
 	unsigned ring_s;
 	unsigned t1_ms;
+	uint64_t udp_rcvbuf;
 	char *domain;			/* host part of asserted identities */
 };
 

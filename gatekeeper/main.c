@@ -43,6 +43,10 @@ static const struct conf_item gk_table[] = {
 	{ .name = "ring-timeout", .type = CONF_DURATION, .off = G(ring_s),
 	  .def = "120s", .unit = 1000, .min = 5, .max = 600,
 	  .help = "timer C: how long a gateway may ring" },
+	{ .name = "udp-rcvbuf", .type = CONF_SIZE, .off = G(udp_rcvbuf),
+	  .def = "4M", .min = 65536, .max = 1 << 30,
+	  .help = "UDP receive buffer (a power cut's REGISTER burst; capped "
+		  "by net.core.rmem_max)" },
 	{ .name = "t1", .type = CONF_DURATION, .off = G(t1_ms), .def = "500ms",
 	  .unit = 1, .min = 50, .max = 5000, .help = "SIP timer T1" },
 	DAEMON_CONF_ROWS(struct gk_conf, base, "dpn"),
@@ -211,6 +215,7 @@ static int sip_start(struct gk *g)
 {
 	const struct sockaddr_in *sa = (const void *)&g->cfg->listen.sa;
 	struct sip_tp_cfg tc = { .host = g->host, .lean = 1,
+		.udp_rcvbuf = (size_t)g->cfg->udp_rcvbuf,
 		.udp = g->cfg->transport != 1, .tcp = g->cfg->transport != 0 };
 	struct sip_core_cfg cc = { .tsx = { .auto_100 = 1,
 		.t1 = g->cfg->t1_ms, .timer_c = g->cfg->ring_s * 1000 },

@@ -301,6 +301,30 @@ def check_mode_and_sighup_reload(ctx):
 
 
 @case
+def a_burst_of_400_registers_is_answered_in_full(ctx):
+    """After a power cut every gateway registers at once: a burst of 400
+    REGISTERs (from 400 sockets, sent before any answer is read) gets 400
+    challenges; none is lost in the receive buffer (udp-rcvbuf)."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    uas = [Ua('127.0.0.1') for _ in range(400)]
+    try:
+        for u in uas:
+            u.request(ctx.gk.port, 'REGISTER', 'sip:dpn', 'sip:%s@dpn' % N1,
+                      'Contact: <sip:%s@127.0.0.1:%d>\r\n' % (N1, u.port))
+            sel.register(u.s, selectors.EVENT_READ, u)
+        got, end = 0, time.time() + 10
+        while got < len(uas) and time.time() < end:
+            for key, _ in sel.select(timeout=1):
+                m = key.data.recv(0)
+                got += m is not None and m.status == 401
+        check_eq(got, 400, 'challenges for the burst')
+    finally:
+        for u in uas:
+            u.close()
+
+
+@case
 def restart_keeps_bindings(ctx):
     gw1 = registered(ctx, ctx.f1)
     wait_for(lambda: binding_row(ctx, ctx.f1) != [], timeout=3, what='row')
