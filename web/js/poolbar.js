@@ -4,7 +4,7 @@
 // so the states are shown by share; poolmap.js places them address by
 // address.
 
-import { h } from './dom.js';
+import { h, plural } from './dom.js';
 
 const WARN_AT = 0.9;
 const LABEL = { gw: 'gateway', hs: 'handset', blk: 'allotted, unused', free: 'free' };
@@ -56,7 +56,7 @@ export function bar(pool, blockSize) {
     h('p', { class: 'usage-text' },
       h('strong', { text: `${(u.pct * 100).toFixed(1)}%` }),
       ` allotted · ${pool.allotted} of ${pool.size} addresses · ${u.free} free · `,
-      `${pool.blocks ?? 0} blocks`),
+      plural(pool.blocks ?? 0, 'block')),
     h('p', { class: 'legend' }, ['gw', 'hs', 'blk', 'free'].map((k) => h('span', { class: 'key' },
       h('span', { class: 'cell ' + k }), `${LABEL[k]} ${c[k]}`))),
     u.warn && h('p', { class: 'notice warn', role: 'status',

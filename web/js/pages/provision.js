@@ -4,7 +4,7 @@
 // one transaction (mgmtd), so a refusal leaves nothing half made.
 
 import * as api from '../api.js';
-import { h, field, form, intOr } from '../dom.js';
+import { h, field, form, intOr, plural } from '../dom.js';
 import { plan, planProblems, patternError } from '../numbers.js';
 
 const PREVIEW_FLOORS = 40;
@@ -32,6 +32,9 @@ export async function render([siteId], ctx) {
     };
     if (v.name) body.name = v.name;
     const b = await api.post('/sites/' + siteId + '/buildings', body);
+    const n = b.flats ?? body.floors * body.units_per_floor;
+    ctx.flash(`Building ${b.number} created with ${plural(n, 'flat')}. ` +
+      'Next: create each flat\'s gateway credentials and give them to the installer.');
     ctx.go('#/buildings/' + b.id);
   }, 'Create building and flats');
   const update = () => preview.replaceChildren(...previewOf(f, site).filter(Boolean));
