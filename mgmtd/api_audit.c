@@ -18,7 +18,8 @@ static const char *const audit_kinds[] = {
 };
 
 /* A readable name of row a's object (kind a.kind, id a.oid): from the row
- * itself, else the object as it is now (broker rows name only the id). */
+ * itself, else the object as it is now (broker rows name only the id),
+ * else as mgmtd last wrote it down (a flat deleted since). */
 #define AUDIT_LABEL "coalesce(CASE a.kind " \
 	"WHEN 'flat' THEN a.detail->>'full_number' " \
 	"WHEN 'handset' THEN a.detail->>'number' " \
@@ -36,6 +37,11 @@ static const char *const audit_kinds[] = {
 	"FROM dpn.handsets h JOIN " RES_FLAT_FROM " ON f.id = h.flat_id " \
 	"WHERE a.kind = 'handset' AND h.id = a.oid), " \
 	"(SELECT g.username FROM dpn.gateways g WHERE a.kind = 'gateway' AND g.id = a.oid), " \
+	"(SELECT coalesce(p.detail->>'full_number', p.detail->>'number', p.detail->>'username') " \
+	"FROM dpn.audit_log p WHERE a.kind IN ('flat', 'handset', 'gateway') AND " \
+	"dpn.audit_kind(p.object, p.action) = a.kind AND " \
+	"dpn.audit_object_id(p.object, p.detail) = a.oid AND p.action NOT LIKE 'broker.%' " \
+	"ORDER BY p.id DESC LIMIT 1), " \
 	"a.detail->>'number')"
 
 /* For a change (*.update): [{field, from, to}] against the object's
