@@ -181,7 +181,8 @@ function tip(box, el, text) {
   box.style.left = '0px';
   const host = box.parentElement.getBoundingClientRect();
   const r = el.getBoundingClientRect();
-  box.style.left = Math.round(Math.max(0, Math.min(r.left - host.left - 12, host.width - box.offsetWidth))) + 'px';
+  const w = Math.ceil(box.getBoundingClientRect().width) + 1;
+  box.style.left = Math.floor(Math.max(0, Math.min(r.left - host.left - 12, host.width - w))) + 'px';
   const below = r.top - host.top < host.height / 2;
   const top = below ? r.bottom - host.top + 6 : r.top - host.top - box.offsetHeight - 6;
   box.style.top = Math.round(top) + 'px';
