@@ -259,6 +259,8 @@ testCase('provision_10x4_building_with_live_preview', async (ctx) => {
   await preview.locator('.preview-total', { hasText: '40 flats' }).waitFor();
   checkEq(await preview.locator('td').count(), 40, 'preview cells');
   check((await preview.textContent()).includes('1201'), 'preview shows 1201');
+  checkEq(await preview.locator('tbody tr').last().locator('td').first().textContent(), '0301',
+    'preview shows numbers as the list will (zero-padded)');
   checkEq(await preview.locator('tbody tr').first().locator('th').textContent(), 'Floor 12', 'top floor first');
   await allLabelled(page);
   await shot(ctx, 'provision');

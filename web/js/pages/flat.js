@@ -243,7 +243,7 @@ function calls(flat) {
 
 function editFlat(flat, site, ctx) {
   const f = form({ class: 'inline-form', 'aria-label': 'Change the flat' }, [
-    field({ name: 'number', label: 'Flat number', value: flat.number, inputmode: 'numeric', required: true }),
+    field({ name: 'number', label: 'Flat number', value: shownNumber(flat), inputmode: 'numeric', required: true }),
     field({ name: 'circuit_id', label: 'Circuit id', value: flat.circuit_id || '', required: true }),
   ], async (v) => {
     await api.patch('/flats/' + flat.id, { number: intOr(v.number), circuit_id: v.circuit_id });
