@@ -291,12 +291,16 @@ testCase('bad_provisioning_input_is_shown_next_to_its_field', async (ctx) => {
   await page.getByLabel('Numbering pattern').fill('{floor}{unit:02}');
   await page.getByRole('button', { name: 'Create building and flats' }).click();
   await errorFor(page, 'units_per_floor').filter({ hasText: /./ }).waitFor();
+  checkEq(await errorFor(page, 'units_per_floor').textContent(), 'Units per floor must be between 1 and 1000',
+    'the API\'s sentence with the field\'s label');
   checkEq(await page.getByLabel('Units per floor').inputValue(), '0', 'typed value kept');
   checkEq(await page.getByLabel('Building number').inputValue(), '1103', 'other fields kept');
   await page.getByLabel('Units per floor').fill('2');
   await page.getByLabel('Building number').fill('1101');
   await page.getByRole('button', { name: 'Create building and flats' }).click();
   await errorFor(page, 'number').filter({ hasText: /./ }).waitFor();
+  checkEq(await errorFor(page, 'number').textContent(), 'A building with this number exists in the complex',
+    'a site is a complex in the admin');
   const b = await ctx.api.must(200, 'GET', `/sites/${ctx.siteId}/buildings`);
   checkEq(b.total, 1, 'buildings after two refused submits');
 });

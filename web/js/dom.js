@@ -100,8 +100,9 @@ export function showError(form, err, words) {
 
 /** An API sentence about field `name` in a form's words: its leading field
  *  name becomes the field's label ("suffix must be 1 to 9" under "Handset
- *  number (optional)" reads "Handset number must be 1 to 9"), and a site is
- *  a complex, as everywhere in the admin. */
+ *  number (optional)" reads "Handset number must be 1 to 9"), a site is a
+ *  complex, as everywhere in the admin, and the sentence starts with a
+ *  capital. */
 export function inFormWords(msg, name, label) {
   let out = String(msg);
   const short = name ? name.split('.').pop() : null;
@@ -109,7 +110,8 @@ export function inFormWords(msg, name, label) {
   for (const n of [name, short]) {
     if (what && n && out.startsWith(n + ' ')) { out = what + out.slice(n.length); break; }
   }
-  return out.replace(/\bsites\b/g, 'complexes').replace(/\bsite('s)?\b/g, 'complex$1');
+  out = out.replace(/\bsites\b/g, 'complexes').replace(/\bsite('s)?\b/g, 'complex$1');
+  return out.charAt(0).toUpperCase() + out.slice(1);
 }
 
 function findErrorSlot(form, name) {
