@@ -818,6 +818,9 @@ testCase('manager_cannot_see_or_change_another_building', async (ctx) => {
   const shown = await page.locator('section[aria-labelledby="h-buildings"] tbody td:first-child').allTextContents();
   checkEq(shown, ['1101'], 'buildings a manager sees');
   await page.locator('.poolmap .map-grid .cell.gw').first().waitFor();
+  // The bar speaks as the map does: what is not the manager's is not "free".
+  await page.locator('.usage .legend', { hasText: 'free or another building\'s' }).waitFor();
+  await page.locator('.usage-text', { hasText: 'allotted to your buildings' }).waitFor();
   const otherCells = range(elsewhere.first, elsewhere.last);
   checkEq(Object.values(await mapStates(page, otherCells)), otherCells.map(() => 'free'),
     'another building\'s block shows as free');

@@ -37,13 +37,17 @@ export function counts(pool) {
 }
 
 /** The utilisation bar, split by state, with its figures and a warning
- *  near exhaustion (blockSize: the site's block size, for that warning). */
-export function bar(pool, blockSize) {
+ *  near exhaustion (blockSize: the site's block size, for that warning).
+ *  `mine` (a building manager's view): the counts are of their buildings
+ *  only, so what is not theirs reads "free or another building's", as on
+ *  the address map. */
+export function bar(pool, blockSize, mine) {
   const u = usage(pool, blockSize);
   const c = counts(pool);
+  const label = (k) => (k === 'free' && mine ? 'free or another building\'s' : LABEL[k]);
   const size = Number(pool.size) || 1;
   const segs = ['gw', 'hs', 'blk'].filter((k) => c[k] > 0).map((k) => {
-    const seg = h('span', { class: 'bar-seg ' + k, title: `${LABEL[k]}: ${c[k]}` });
+    const seg = h('span', { class: 'bar-seg ' + k, title: `${label(k)}: ${c[k]}` });
     seg.style.width = (c[k] / size * 100).toFixed(2) + '%';
     return seg;
   });
@@ -55,10 +59,11 @@ export function bar(pool, blockSize) {
     }, segs),
     h('p', { class: 'usage-text' },
       h('strong', { text: `${(u.pct * 100).toFixed(1)}%` }),
-      ` allotted · ${pool.allotted} of ${pool.size} addresses · ${u.free} free · `,
+      ` allotted${mine ? ' to your buildings' : ''} · ${pool.allotted} of ${pool.size} addresses · `
+        + `${u.free} ${label('free')} · `,
       plural(pool.blocks ?? 0, 'block')),
     h('p', { class: 'legend' }, ['gw', 'hs', 'blk', 'free'].map((k) => h('span', { class: 'key' },
-      h('span', { class: 'cell ' + k }), `${LABEL[k]} ${c[k]}`))),
+      h('span', { class: 'cell ' + k }), `${label(k)} ${c[k]}`))),
     u.warn && h('p', { class: 'notice warn', role: 'status',
       text: `Nearly exhausted: ${u.free} addresses left in ${pool.cidr}` +
         (!Number.isFinite(u.room) ? '' : u.room === 0 ? `, no room for another block of ${blockSize}`

@@ -107,7 +107,7 @@ function poolCard(p, site, ctx) {
     h('div', { class: 'title-row' }, h('h3', { text: p.cidr }),
       del && h('div', { class: 'pool-remove' }, why, del)),
     err,
-    poolbar.bar(p, Number(site.block_size)), poolmap.map(p, ctx));
+    poolbar.bar(p, Number(site.block_size), !ctx.isOperator), poolmap.map(p, ctx));
 }
 
 function addPool(site, ctx) {
