@@ -90,7 +90,8 @@ async function flatRows(page) {
       const cells = [...tr.children].map((td) => td.textContent.trim());
       const row = Object.fromEntries(labels.map((l, i) => [l, cells[i]]));
       row.attention = tr.classList.contains('attention');
-      out[cells[0]] = row;
+      row.needs = tr.querySelector('td a').title;
+      out[tr.querySelector('td a').textContent] = row;
     }
     return out;
   });
@@ -268,7 +269,7 @@ testCase('provision_10x4_building_with_live_preview', async (ctx) => {
   await heading(page, 'Building 1101');
   ctx.buildingId = /#\/buildings\/(\d+)/.exec(page.url())[1];
   checkEq(await page.locator('table.flats tbody tr').count(), 40, 'flats listed');
-  const cells = await page.locator('table.flats tbody tr td:first-child').allTextContents();
+  const cells = await page.locator('table.flats tbody tr td:first-child a').allTextContents();
   // Flat numbers as the complex writes them: zero-padded to its flat width.
   check(cells.includes('1201') && cells.includes('0301') && cells.includes('1204'), 'flat numbers: ' + cells.join(','));
   const list = await ctx.api.must(200, 'GET', `/buildings/${ctx.buildingId}/flats`, undefined);
@@ -535,6 +536,8 @@ testCase('flat_list_shows_what_each_flat_needs', async (ctx) => {
     [gw301.address + 'in use', 'none', false], 'flat 0301');
   check(/^127\.20\.0\.\d+ – \d+$/.test(rows['0301'].Block), 'block of 0301: ' + rows['0301'].Block);
   check(rows['0302'].Gateway.endsWith('not in use') && rows['0302'].attention, 'flat 0302: ' + JSON.stringify(rows['0302']));
+  checkEq([rows['0301'].needs, rows['0302'].needs], ['', 'Needs: gateway address not in use; 1 handset without credentials'],
+    'what the flats lack, on their links');
   check(rows['0302'].Handsets.includes('1 without credentials'), 'handsets of 0302: ' + rows['0302'].Handsets);
   checkEq([rows['1201'].Block, rows['1201'].Gateway, rows['1201'].attention], ['none', 'no credentials', true], 'flat 1201');
   check(rows['1201'].Handsets.includes('1 without address'), 'handsets of 1201: ' + rows['1201'].Handsets);
@@ -759,7 +762,7 @@ testCase('flat_filter_finds_numbers_as_shown', async (ctx) => {
     await page.getByLabel('Filter flats').press('Enter');
     await page.waitForURL(new RegExp('q=' + q + '$'));
     await page.locator('main section.page:not([data-old])').waitFor();
-    const cells = want.length ? await page.locator('table.flats tbody td:first-child').allTextContents() : [];
+    const cells = want.length ? await page.locator('table.flats tbody td:first-child a').allTextContents() : [];
     if (!want.length) await page.locator('main .empty', { hasText: 'No flat matches' }).waitFor();
     checkEq(cells, want, 'flats found by ' + q);
   }
@@ -782,7 +785,7 @@ testCase('flat_list_is_paginated_by_the_server', async (ctx) => {
   // Page 2 holds 1205 too: wait for the filtered answer, not just the row.
   await page.waitForURL(/q=1205/);
   await page.locator('.pager').waitFor({ state: 'detached' });
-  const cells = await page.locator('table.flats tbody tr td:first-child').allTextContents();
+  const cells = await page.locator('table.flats tbody tr td:first-child a').allTextContents();
   checkEq(cells, ['1205'], 'filtered rows');
 });
 
