@@ -9,18 +9,21 @@ import { h, plural } from './dom.js';
 const WARN_AT = 0.9;
 const LABEL = { gw: 'gateway', hs: 'handset', blk: 'allotted, unused', free: 'free' };
 
-/** Share of a pool in use and whether to warn: {pct, free, room, warn}.
- *  It warns from 90 % allotted, or when fewer than two more blocks of
- *  blockSize fit (small pools run out long before 90 %). `room` counts whole
- *  blocks the free addresses could hold (an upper bound: free space may be
- *  split). */
+/** Share of a pool in use and whether to warn: {pct, free, room, warn,
+ *  known}. It warns from 90 % allotted, or when fewer than two more blocks
+ *  of blockSize fit (small pools run out long before 90 %). `room` counts
+ *  whole blocks the free addresses could hold (an upper bound: free space
+ *  may be split). A manager's figures count only their buildings and
+ *  their `free` is null (known: false): then `free` is what is not theirs
+ *  and nothing warns, since how full the pool is cannot be told. */
 export function usage(pool, blockSize) {
   const size = Number(pool.size) || 0;
   const allotted = Number(pool.allotted) || 0;
   const pct = size ? allotted / size : 0;
-  const free = pool.free !== undefined ? Number(pool.free) : size - allotted;
+  const known = pool.free !== null;
+  const free = pool.free !== undefined && known ? Number(pool.free) : size - allotted;
   const room = blockSize > 0 ? Math.floor(free / blockSize) : Infinity;
-  return { pct, free, room, warn: size > 0 && (pct >= WARN_AT || room < 2) };
+  return { pct, free, room, known, warn: known && size > 0 && (pct >= WARN_AT || room < 2) };
 }
 
 /** Addresses of a pool by state, from the utilisation counts: every block
@@ -60,7 +63,7 @@ export function bar(pool, blockSize, mine) {
     h('p', { class: 'usage-text' },
       h('strong', { text: `${(u.pct * 100).toFixed(1)}%` }),
       ` allotted${mine ? ' to your buildings' : ''} · ${pool.allotted} of ${pool.size} addresses · `
-        + `${u.free} ${label('free')} · `,
+        + (u.known ? `${u.free} ${label('free')} · ` : ''),
       plural(pool.blocks ?? 0, 'block')),
     h('p', { class: 'legend' }, ['gw', 'hs', 'blk', 'free'].map((k) => h('span', { class: 'key' },
       h('span', { class: 'cell ' + k }), `${label(k)} ${c[k]}`))),
