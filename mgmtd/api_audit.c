@@ -7,6 +7,7 @@
  * "gateway:"), kind, object_id (with kind: one object's history).
  * Operators only: the log names every building, so a manager (who must not
  * learn of others' buildings) gets 403. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -73,16 +74,16 @@ static int audit_filters_check(struct api_req *r)
 	if (kind && !known) {
 		api_error(r, 422, "kind", "kind must be one of site, pool, building, flat, "
 		    "gateway, handset, user, session");
-		return -1;
+		return EINVAL;
 	}
 	n = id ? strspn(id, "0123456789") : 0;
 	if (id && (n == 0 || n > 18 || id[n])) {
 		api_error(r, 422, "object_id", "object_id must be a whole number");
-		return -1;
+		return EINVAL;
 	}
 	if (id && !kind) {
 		api_error(r, 422, "object_id", "object_id needs kind");
-		return -1;
+		return EINVAL;
 	}
 	return 0;
 }
