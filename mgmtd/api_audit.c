@@ -88,24 +88,32 @@ static int audit_filters_check(struct api_req *r)
 	return 0;
 }
 
+/* Audit row a matches the filters ($1 q, $5 actor, $6 kind, $7 object_id;
+ * a NULL parameter matches everything). */
+#define AUDIT_MATCH "($1::text IS NULL OR " \
+	"strpos(a.action || ' ' || a.object || ' ' || a.actor, $1) > 0) " \
+	"AND ($5::text IS NULL OR a.actor = $5 OR (right($5, 1) = ':' AND " \
+	"starts_with(a.actor, $5))) " \
+	"AND ($6::text IS NULL OR dpn.audit_kind(a.object, a.action) = $6) " \
+	"AND ($7::bigint IS NULL OR dpn.audit_object_id(a.object, a.detail) = $7)"
+
 static void audit_list(struct api_req *r)
 {
 	struct res_page p;
 
 	if (res_paging(r, &p) || audit_filters_check(r))
 		return;
-	api_get_one(r, "no audit log", "WITH m AS (SELECT a.*, "
-	    "dpn.audit_kind(a.object, a.action) AS kind, "
-	    "dpn.audit_object_id(a.object, a.detail) AS oid FROM dpn.audit_log a WHERE "
-	    "($1::text IS NULL OR strpos(a.action || ' ' || a.object || ' ' || a.actor, $1) > 0) "
-	    "AND ($5::text IS NULL OR a.actor = $5 OR (right($5, 1) = ':' AND "
-	    "starts_with(a.actor, $5))) "
-	    "AND ($6::text IS NULL OR dpn.audit_kind(a.object, a.action) = $6) "
-	    "AND ($7::bigint IS NULL OR dpn.audit_object_id(a.object, a.detail) = $7)) "
-	    "SELECT json_build_object('items', coalesce((SELECT json_agg(" AUDIT_ITEM
-	    " ORDER BY a.at DESC, a.id DESC) FROM (SELECT * FROM m "
-	    "ORDER BY at DESC, id DESC LIMIT $2 OFFSET $3) a), '[]'), 'total', "
-	    "(SELECT count(*) FROM m), 'page', $4::bigint, 'per_page', $2::bigint)",
+	/* The page walks audit_log_newest (or audit_log_object,
+	 * audit_log_actor) newest first and stops after it; kind and object id
+	 * are worked out for its rows only; only the count reads every match. */
+	api_get_one(r, "no audit log", "SELECT json_build_object('items', coalesce(("
+	    "SELECT json_agg(" AUDIT_ITEM " ORDER BY a.at DESC, a.id DESC) FROM (SELECT x.*, "
+	    "dpn.audit_kind(x.object, x.action) AS kind, "
+	    "dpn.audit_object_id(x.object, x.detail) AS oid FROM (SELECT a.* FROM "
+	    "dpn.audit_log a WHERE " AUDIT_MATCH " ORDER BY a.at DESC, a.id DESC "
+	    "LIMIT $2 OFFSET $3) x) a), '[]'), "
+	    "'total', (SELECT count(*) FROM dpn.audit_log a WHERE " AUDIT_MATCH "), "
+	    "'page', $4::bigint, 'per_page', $2::bigint)",
 	    api_query(r, "q"), p.limit, p.offset, p.page, api_query(r, "actor"),
 	    api_query(r, "kind"), api_query(r, "object_id"));
 }

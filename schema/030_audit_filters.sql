@@ -3,7 +3,9 @@
 -- whoever wrote the row (mgmtd writes object "flat" with the flat in
 -- detail, the broker "flat:12", `dpn-mgmtd user add` the user name), and
 -- indexes so that one object's history, one user's changes and the
--- previous state of an object (for "changed fields") are found directly.
+-- previous state of an object (for "changed fields") are found directly,
+-- and a page of the whole log, newest first (at, then id), is read off an
+-- index instead of sorting the log.
 
 -- The kind of object of an audit row: site, pool, building, flat, gateway,
 -- handset, user or session (else the action's first word).
@@ -29,4 +31,6 @@ $$;
 
 CREATE INDEX audit_log_object ON dpn.audit_log
     (dpn.audit_kind(object, action), dpn.audit_object_id(object, detail), id);
-CREATE INDEX audit_log_actor ON dpn.audit_log (actor, at DESC);
+CREATE INDEX audit_log_actor ON dpn.audit_log (actor, at DESC, id DESC);
+CREATE INDEX audit_log_newest ON dpn.audit_log (at DESC, id DESC);
+DROP INDEX dpn.audit_log_at;
