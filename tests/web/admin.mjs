@@ -541,6 +541,7 @@ testCase('flat_list_shows_what_each_flat_needs', async (ctx) => {
   check(rows['0302'].Handsets.includes('1 without credentials'), 'handsets of 0302: ' + rows['0302'].Handsets);
   checkEq([rows['1201'].Block, rows['1201'].Gateway, rows['1201'].attention], ['none', 'no credentials', true], 'flat 1201');
   check(rows['1201'].Handsets.includes('1 without address'), 'handsets of 1201: ' + rows['1201'].Handsets);
+  await allLabelled(page);
   await shot(ctx, 'building');
   // Only those needing attention: the same flats, by the server's test.
   const flagged = Object.keys(rows).filter((n) => rows[n].attention).sort();
@@ -553,8 +554,8 @@ testCase('flat_list_shows_what_each_flat_needs', async (ctx) => {
   checkEq(api.items.map((f) => f.full_number.split('-').pop()).sort(), flagged, 'API state=attention');
   check(!flagged.includes('0301') && flagged.includes('0302') && flagged.includes('1201'), 'flagged: ' + flagged);
   checkEq((await ctx.api.call('GET', `/buildings/${ctx.buildingId}/flats?state=all`)).body.field, 'state', 'bad state named');
-  await page.getByLabel('Only flats needing attention').uncheck();
-  await page.waitForURL((u) => !/state=/.test(u.toString()));
+  await nextPage(page, () => page.getByLabel('Only flats needing attention').uncheck());
+  check(!/state=/.test(page.url()), 'filter left in the address: ' + page.url());
 });
 
 testCase('flat_shows_handsets_without_credentials', async (ctx) => {
@@ -597,6 +598,30 @@ testCase('search_highlight_shows_on_even_rows_and_title_is_readable', async (ctx
   });
   checkEq(await bg(), odd, 'highlight on an even row');
   check(odd !== zebra, 'highlight looks like a plain row: ' + odd);
+});
+
+testCase('typing_a_search_while_a_page_loads_keeps_the_keys', async (ctx) => {
+  const { page } = ctx;
+  // The building's flats answer late; meanwhile the operator starts a search.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  const slow = async (route) => { await held; await route.continue(); };
+  await page.route(/\/api\/v1\/buildings\/\d+\/flats/, slow);
+  try {
+    await page.goto(`${URL}/#/buildings/${ctx.buildingId}`);
+    const box = page.getByLabel('Find a flat or handset by number');
+    await box.click();
+    await box.pressSequentially('100-1101-04');
+    release();
+    await heading(page, 'Building 1101');
+    checkEq(await page.evaluate(() => document.activeElement.id), 'search-q', 'focus after the page rendered');
+    await box.pressSequentially('02');
+    await box.press('Enter');
+    await heading(page, 'Flat 0402');
+  } finally {
+    release();
+    await page.unroute(/\/api\/v1\/buildings\/\d+\/flats/, slow);
+  }
 });
 
 testCase('handset_and_flat_errors_use_the_forms_words', async (ctx) => {
@@ -889,6 +914,7 @@ testCase('audit_log_shows_who_changed_what', async (ctx) => {
     return w.scrollWidth - w.clientWidth;
   });
   checkEq(wide, 0, 'audit table wider than its box by');
+  await allLabelled(page);
   await shot(ctx, 'audit');
   // Filter by user, then by kind of object.
   await nextPage(page, () => page.getByLabel('Who').selectOption('user:' + MANAGER));

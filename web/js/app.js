@@ -69,6 +69,7 @@ function markNav(section) {
 
 async function route() {
   const seq = ++state.seq;
+  const focusedBefore = document.activeElement;
   const { path, query } = parseHash();
   if (!state.user && path !== '/login') {
     state.afterLogin = '#' + path + (query.toString() ? '?' + query : '');
@@ -106,7 +107,11 @@ async function route() {
   document.title = (title ? (title.dataset.title || title.textContent) + ' · ' : '') + 'dpn admin';
   (title || main).setAttribute('tabindex', '-1');
   const first = main.querySelector('[data-autofocus]');
-  (first || title || main).focus({ preventScroll: true });
+  // The new page takes the focus, unless the user has since gone to the
+  // header (typing a search while the page loaded): their keys stay there.
+  const active = document.activeElement;
+  const typing = active !== focusedBefore && header.contains(active);
+  if (!typing) (first || title || main).focus({ preventScroll: true });
   window.scrollTo(0, 0);
 }
 
