@@ -96,7 +96,7 @@ function gatewayCard(flat, ctx) {
   return h('section', { class: 'card', 'aria-labelledby': 'h-gw' },
     h('div', { class: 'title-row' }, h('h2', { id: 'h-gw', text: 'Gateway' }), g && inUseBadge(on)),
     g ? h('dl', { class: 'kv' },
-      row(on ? 'In use since' : 'Last seen',
+      row(on ? 'Lease seen' : 'Last seen',
         timeAgo(pick(ga, on ? 'registered_since' : 'last_seen', 'since', 'last_seen'))),
       row('From', pick(ga, 'source', 'contact', 'from', 'address') !== undefined
         ? h('code', { text: String(pick(ga, 'source', 'contact', 'from', 'address')) })
