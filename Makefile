@@ -7,6 +7,8 @@
 #   make check ONLY=x    only the tests whose path contains x
 #   make demo            the suite on loopback;  make demo-stop
 #   make install         honours PREFIX and DESTDIR
+#   make V=1             show the compiler commands (quiet by default:
+#                        one "CC file" line per compiled file)
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -25,6 +27,14 @@ else
 B   := build/rel
 SAN :=
 endif
+
+V ?= 0
+ifneq ($(V),1)
+.SILENT:
+MAKEFLAGS += --no-print-directory
+endif
+# say KIND FILE: the one line a quiet build prints per step.
+say = $(if $(filter 1,$(V)),,@printf '  %-4s %s\n' $(1) $(2))
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2
 ifeq ($(WERROR),1)
@@ -56,14 +66,17 @@ tests: all $(UNIT_TESTS) $(TEST_DEPS)
 
 $(LIBDPN): $(LIB_OBJS)
 	@mkdir -p $(@D)
+	$(call say,AR,$@)
 	$(AR) rcs $@ $^
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
+	$(call say,CC,$<)
 	$(CC) $(DPN_CFLAGS) -MMD -MP -c $< -o $@
 
 $(B)/%.o: %.cc
 	@mkdir -p $(@D)
+	$(call say,CXX,$<)
 	$(CXX) $(DPN_CXXFLAGS) -MMD -MP -c $< -o $@
 
 # A unit test links its own object, the library and cmocka; a module may add

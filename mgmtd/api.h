@@ -323,6 +323,10 @@ int api_audit(struct api_tx *tx, const char *action, const char *object,
 int api_answer_audited(struct api_tx *tx, PGresult *res, unsigned status,
     const char *notfound, const char *action, const char *object);
 
+/* Ends every admin session of user_id but the one r came with (a
+ * password change must log the old holders out). 0 or nonzero as api_sql. */
+int api_end_sessions(struct api_tx *tx, const char *user_id);
+
 /* ---- secrets ------------------------------------------------------------ */
 /* 2*nbytes lower-case hex digits of fresh random bytes (at most 64) and a
  * NUL into out. 0, or EIO when there is no randomness (or nbytes > 64). */

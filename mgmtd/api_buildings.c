@@ -305,12 +305,39 @@ static int building_update_txn(struct api_tx *tx, void *arg)
 	return api_answer_audited(tx, res, 200, "no such building", "building.update", "building");
 }
 
+/* Building numbers are the site's plan: a manager renumbering one would
+ * learn from the 409 which numbers the other buildings have. */
+static int manager_renumbers(struct api_tx *tx, struct building_in *b)
+{
+	PGresult *res;
+	int other;
+
+	if (!api_scope(b->r) || !b->f[0].present)
+		return 0;
+	if (api_sql(tx, &res, "SELECT 1 FROM dpn.buildings b WHERE b.id = $1 AND "
+	    "b.number <> $3::int AND " RES_SCOPE("2", "b.id"), b->r->id[0],
+	    api_scope(b->r), api_param(&b->f[0])))
+		return -1;
+	other = PQntuples(res) > 0;
+	PQclear(res);
+	if (other)
+		api_error(b->r, 403, "number", "only operators renumber buildings");
+	return other ? -1 : 0;
+}
+
+static int building_update_scoped_txn(struct api_tx *tx, void *arg)
+{
+	if (manager_renumbers(tx, arg))
+		return -1;
+	return building_update_txn(tx, arg);
+}
+
 static void building_update(struct api_req *r)
 {
 	struct building_in b = { .r = r };
 
 	if (building_decode(r, &b, 0) == 0)
-		api_txn(r, building_update_txn, &b, building_constraints);
+		api_txn(r, building_update_scoped_txn, &b, building_constraints);
 }
 
 /* ---- delete --------------------------------------------------------------- */

@@ -336,10 +336,11 @@ static void pool_delete(struct api_req *r)
 
 /* ---- utilisation --------------------------------------------------------- */
 
+/* A manager's figures count their buildings only (schema 020). */
 static void utilisation(struct api_req *r)
 {
 	api_get_one(r, "no such site", "SELECT json_build_object('items', "
-	    "dpn.pool_utilisation(s.id)) FROM dpn.sites s WHERE s.id = $1 AND "
+	    "dpn.pool_utilisation_scoped(s.id, $2)) FROM dpn.sites s WHERE s.id = $1 AND "
 	    SITE_SCOPE("2"), r->id[0], api_scope(r));
 }
 

@@ -53,7 +53,10 @@ static int user_buildings(struct api_req *r, struct user_in *u)
 		int64_t id = json_object_get_int64(v);
 
 		if (json_object_get_type(v) != json_type_int || id < 1) {
-			api_error(r, 400, "buildings", "buildings must be an array of building ids");
+			char name[32];
+
+			snprintf(name, sizeof(name), "buildings[%zu]", i);
+			api_error(r, 400, name, "%s must be a building id", name);
 			return EINVAL;
 		}
 		at += (size_t)snprintf(u->ids + at, cap - at, "%s%lld", i ? "," : "", (long long)id);
@@ -167,6 +170,8 @@ static int user_update_txn(struct api_tx *tx, void *arg)
 	if (oper && api_sql(tx, &res, "DELETE FROM dpn.user_buildings WHERE user_id = $1",
 	    u->r->id[0]) == 0)
 		PQclear(res);
+	if (u->password && api_end_sessions(tx, u->r->id[0]))
+		return -1;
 	if (user_set_buildings(tx, u, u->r->id[0]) ||
 	    api_sql(tx, &res, "SELECT " USER_JSON " FROM dpn.users u WHERE u.id = $1", u->r->id[0]))
 		return -1;

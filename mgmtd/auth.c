@@ -18,18 +18,27 @@
 #include "server.h"
 
 #define SESSION_SECONDS 43200                 /* 12 hours */
-#define RL_SLOTS 1024
+#define RL_BUCKETS 4096
+#define RL_MAX_KEYS 65536
 
-/* A login rate limit bucket per client address (hashed; collisions share). */
-struct rl_slot {
-	char addr[64];
+/* Login rate limits: a token bucket per client address ("a:ADDR") and per
+ * account name ("u:NAME"), each holding per_min tokens and refilling
+ * per_min a minute. Keys live in a hash table (keyed with a random seed)
+ * until their bucket is full again, so no bucket is forgotten while it
+ * holds a debt; when RL_MAX_KEYS buckets are all in debt, new keys are
+ * refused (fail closed) until some refill. */
+struct rl_entry {
+	struct rl_entry *next;
 	double tokens;
 	uint64_t at_ns;
+	char key[];
 };
 
 static struct {
 	pthread_mutex_t mu;
-	struct rl_slot slot[RL_SLOTS];
+	struct rl_entry *bucket[RL_BUCKETS];
+	size_t n;
+	uint64_t seed;
 	double per_min;
 } rl = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
@@ -61,12 +70,25 @@ int auth_init(const struct mgmtd_config *cfg)
 
 	rl.per_min = cfg->login_per_min;
 	cookie_secure = cfg->cookie_secure;
-	if (auth_random_hex(pw, 32))
+	if (RAND_bytes((unsigned char *)&rl.seed, sizeof(rl.seed)) != 1 ||
+	    auth_random_hex(pw, 32))
 		return EIO;
 	return auth_password_hash(pw, dummy_hash, sizeof(dummy_hash));
 }
 
-void auth_free(void) {}
+void auth_free(void)
+{
+	pthread_mutex_lock(&rl.mu);
+	for (size_t b = 0; b < RL_BUCKETS; b++)
+		while (rl.bucket[b]) {
+			struct rl_entry *e = rl.bucket[b];
+
+			rl.bucket[b] = e->next;
+			free(e);
+		}
+	rl.n = 0;
+	pthread_mutex_unlock(&rl.mu);
+}
 
 void auth_sha256_hex(const char *s, size_t len, char out[65])
 {
@@ -95,31 +117,82 @@ static int is_token(const char *s)
 	return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
 }
 
-/* Takes one login attempt from the client's bucket; 0 if allowed. */
-static int rl_take(const char *addr)
+/* The tokens in e's bucket now. */
+static double rl_level(const struct rl_entry *e, uint64_t now)
 {
-	uint64_t now = http_now_ns(), h = 1469598103934665603u;
-	struct rl_slot *s;
-	int ok;
+	double t = e->tokens + (double)(now - e->at_ns) / 1e9 * rl.per_min / 60.0;
 
-	for (const char *p = addr; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211u;
-	pthread_mutex_lock(&rl.mu);
-	s = &rl.slot[h % RL_SLOTS];
-	if (strcmp(s->addr, addr) != 0) {
-		snprintf(s->addr, sizeof(s->addr), "%s", addr);
-		s->tokens = rl.per_min;
-		s->at_ns = now;
+	return t > rl.per_min ? rl.per_min : t;
+}
+
+/* Drops the buckets that are full again: a new one would be the same. */
+static void rl_prune(uint64_t now)
+{
+	for (size_t b = 0; b < RL_BUCKETS; b++) {
+		struct rl_entry **p = &rl.bucket[b];
+
+		while (*p) {
+			struct rl_entry *e = *p;
+
+			if (rl_level(e, now) >= rl.per_min) {
+				*p = e->next;
+				free(e);
+				rl.n--;
+			} else {
+				p = &e->next;
+			}
+		}
 	}
-	s->tokens += (double)(now - s->at_ns) / 1e9 * rl.per_min / 60.0;
-	if (s->tokens > rl.per_min)
-		s->tokens = rl.per_min;
-	s->at_ns = now;
-	ok = s->tokens >= 1.0;
-	if (ok)
-		s->tokens -= 1.0;
+}
+
+/* The bucket of key, made full when new; NULL when every slot holds a
+ * bucket in debt, or out of memory. Called with rl.mu held. */
+static struct rl_entry *rl_find(const char *key, uint64_t now)
+{
+	uint64_t h = 1469598103934665603u ^ rl.seed;
+	struct rl_entry **head, *e;
+	size_t n = strlen(key);
+
+	for (const char *p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211u;
+	head = &rl.bucket[(h ^ (h >> 29)) % RL_BUCKETS];
+	for (e = *head; e; e = e->next)
+		if (strcmp(e->key, key) == 0)
+			return e;
+	if (rl.n >= RL_MAX_KEYS)
+		rl_prune(now);
+	if (rl.n >= RL_MAX_KEYS || !(e = malloc(sizeof(*e) + n + 1)))
+		return NULL;
+	memcpy(e->key, key, n + 1);
+	e->tokens = rl.per_min;
+	e->at_ns = now;
+	e->next = *head;
+	*head = e;
+	rl.n++;
+	return e;
+}
+
+/* If the bucket of kind:name holds a token, takes `take` (0 or 1) of them
+ * and returns 0; else EBUSY. */
+static int rl_take(char kind, const char *name, int take)
+{
+	char key[96];
+	uint64_t now = http_now_ns();
+	struct rl_entry *e;
+	int rc = EBUSY;
+
+	snprintf(key, sizeof(key), "%c:%s", kind, name);
+	pthread_mutex_lock(&rl.mu);
+	if ((e = rl_find(key, now))) {
+		e->tokens = rl_level(e, now);
+		e->at_ns = now;
+		if (e->tokens >= 1.0) {
+			e->tokens -= take;
+			rc = 0;
+		}
+	}
 	pthread_mutex_unlock(&rl.mu);
-	return ok ? 0 : EBUSY;
+	return rc;
 }
 
 static void set_user(struct api_req *r, const char *id, const char *name,
@@ -302,6 +375,24 @@ int auth_check(struct api_http *h)
 	return auth_admin(h);
 }
 
+int api_end_sessions(struct api_tx *tx, const char *user_id)
+{
+	struct api_req *r = api_tx_req(tx);
+	const char *cookie = r->http->cookie_auth ? MHD_lookup_connection_value(
+	    r->http->conn, MHD_COOKIE_KIND, "dpn_session") : NULL;
+	char hash[65];
+	PGresult *res;
+
+	if (cookie)
+		auth_sha256_hex(cookie, strlen(cookie), hash);
+	if (api_sql(tx, &res, "DELETE FROM dpn.sessions WHERE user_id = $1 AND "
+	    "($2::text IS NULL OR token_hash <> decode($2, 'hex'))", user_id,
+	    cookie ? hash : NULL))
+		return EIO;
+	PQclear(res);
+	return 0;
+}
+
 /* ---- /api/v1/session ----------------------------------------------------- */
 
 /* 0 if password matches the yescrypt hash. */
@@ -413,18 +504,24 @@ static void session_create(struct api_req *r)
 		API_FIELDS_END
 	};
 
-	if (rl_take(r->http->client)) {
+	if (rl_take('a', r->http->client, 1) ||
+	    (api_decode(r, f) == 0 && rl_take('u', l.username, 0))) {
 		api_header(r, "Retry-After", "60");
 		api_error(r, 429, NULL, "too many login attempts; wait a minute");
 		return;
 	}
-	if (api_decode(r, f))
+	if (api_answered(r))
 		return;
 	if (auth_random_hex(l.token, 32) || auth_random_hex(l.csrf, 32)) {
 		api_error(r, 503, NULL, "no randomness available");
 		return;
 	}
-	if (login_check(r, &l))
+	/* A wrong password costs the account a token; a right one does not,
+	 * so an attacker's guesses lock the account for no longer than they
+	 * last. */
+	if ((rc = login_check(r, &l)) == EACCES)
+		rl_take('u', l.username, 1);
+	if (rc)
 		return;
 	rc = api_txn(r, login_txn, &l, NULL);
 	PQclear(l.user);

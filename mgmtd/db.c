@@ -45,6 +45,9 @@ static struct {
 	uint64_t last_fail_ns;
 } pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, NULL, 0 };
 
+/* Real database failures only (connection lost or refused, statements
+ * failing for reasons other than the request's content, busy after every
+ * retry): a refused request (409, 422) is the client's error. */
 static atomic_ulong db_error_count;
 
 unsigned long db_errors(void) { return atomic_load(&db_error_count); }
@@ -293,6 +296,7 @@ static void answer_sql_error(struct api_req *r, struct api_tx *tx,
 	const char *s = tx->sqlstate;
 
 	if (tx->conn_lost) {
+		atomic_fetch_add(&db_error_count, 1);
 		api_error(r, 503, NULL, "database unavailable; try again later");
 	} else if (!strcmp(s, "D1001")) {
 		api_error(r, 404, err_field(tx), "%s", tx->message);
@@ -308,8 +312,10 @@ static void answer_sql_error(struct api_req *r, struct api_tx *tx,
 		answer_conflict(r, tx, map, 422, "invalid value");
 	} else if (!strcmp(s, "40001") || !strcmp(s, "40P01") || !strcmp(s, "55P03") ||
 	    !strcmp(s, "57014")) {
+		atomic_fetch_add(&db_error_count, 1);
 		api_error(r, 503, NULL, "database busy; try again");
 	} else {
+		atomic_fetch_add(&db_error_count, 1);
 		log_warnx_rl(&rl, "%s %s: SQL error %s: %s", r->method, r->path, s,
 		    tx->message);
 		api_error(r, 500, NULL, "database error");
@@ -406,15 +412,16 @@ static int run_retrying(struct api_req *r, const struct attempt *a,
 		db_release(tx.c);
 		if (rc != EIO)
 			return rc;
-		atomic_fetch_add(&db_error_count, 1);
 		if (retryable(&tx)) {
 			backoff(n);
 			continue;
 		}
 		/* A connection that died under us (PostgreSQL restarted): once
 		 * more on a fresh one. */
-		if (tx.conn_lost && reconnects++ == 0)
+		if (tx.conn_lost && reconnects++ == 0) {
+			atomic_fetch_add(&db_error_count, 1);
 			continue;
+		}
 		break;
 	}
 	answer_sql_error(r, &tx, map);
@@ -496,6 +503,7 @@ int db_query(PGresult **out, const char *sql, int n, const char *const *params)
 		db_release(tx.c);
 		if (rc == 0)
 			return 0;
+		atomic_fetch_add(&db_error_count, 1);
 		if (!tx.conn_lost)
 			return EIO;
 	}

@@ -45,6 +45,7 @@ static enum MHD_Result queue_answer(struct api_http *h)
 	struct MHD_Response *resp;
 	char path[128];
 	enum MHD_Result ret;
+	int is_file;
 
 	static struct log_rl rl = LOG_RL_INIT(20, 60);
 
@@ -57,7 +58,8 @@ static enum MHD_Result queue_answer(struct api_http *h)
 		log_warnx_rl(&rl, "%s: %s %s -> %u %.*s", h->client, h->req.method,
 		    printable(h->req.path, path, sizeof(path)), h->status, h->resp ? (int)(h->resp_len < 160 ?
 		    h->resp_len : 160) : 0, h->resp ? h->resp : "");
-	if (h->resp_fd >= 0) {
+	is_file = h->resp_fd >= 0;
+	if (is_file) {
 		resp = MHD_create_response_from_fd64(h->resp_fd_size, h->resp_fd);
 		if (resp)
 			h->resp_fd = -1;      /* MHD owns it now */
@@ -71,7 +73,7 @@ static enum MHD_Result queue_answer(struct api_http *h)
 		return MHD_NO;
 	if (h->resp_type)
 		MHD_add_response_header(resp, "Content-Type", h->resp_type);
-	add_security_headers(resp, h->route_idx < 0);
+	add_security_headers(resp, is_file);
 	for (int i = 0; i < h->nhdr; i++)
 		MHD_add_response_header(resp, h->hdr_name[i], h->hdr_value[i]);
 	ret = MHD_queue_response(h->conn, h->status, resp);
@@ -143,6 +145,7 @@ static void no_route(struct api_http *h)
 	const char *m = h->req.method;
 
 	if (h->route_idx == -2) {
+		api_header(&h->req, "Allow", h->allow);
 		api_error(&h->req, 405, NULL, "method %s not allowed here", m);
 		return;
 	}
@@ -152,6 +155,7 @@ static void no_route(struct api_http *h)
 		return;
 	}
 	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
+		api_header(&h->req, "Allow", "GET, HEAD");
 		api_error(&h->req, 405, NULL, "method %s not allowed here", m);
 		return;
 	}
@@ -221,15 +225,74 @@ static int body_append(struct api_http *h, const char *data, size_t n)
 	return 0;
 }
 
+/* What first_call adds up over the request's headers. */
+struct header_sum {
+	size_t bytes;
+	int content_lengths, chunked;
+};
+
+static enum MHD_Result header_add(void *cls, enum MHD_ValueKind kind,
+    const char *key, const char *value)
+{
+	struct header_sum *sum = cls;
+
+	(void)kind;
+	sum->bytes += strlen(key) + (value ? strlen(value) : 0) + 4;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		sum->content_lengths++;
+	if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		sum->chunked = 1;
+	return MHD_YES;
+}
+
+static enum MHD_Result query_add(void *cls, enum MHD_ValueKind kind,
+    const char *key, const char *value)
+{
+	size_t *bytes = cls;
+
+	(void)kind;
+	*bytes += strlen(key) + (value ? strlen(value) : 0) + 2;
+	return MHD_YES;
+}
+
+/* Refuses what the request line and headers show before any body: %00 in
+ * the URL (it would cut the path short), an over-long URL or header block
+ * (JSON here; libmicrohttpd answers itself only far beyond these), and
+ * ambiguous framing. 0, or answered. */
+static int refuse_head(struct api_http *h, const char *url)
+{
+	struct header_sum sum = { 0 };
+	size_t url_bytes = strlen(url);
+
+	MHD_get_connection_values(h->conn, MHD_HEADER_KIND | MHD_COOKIE_KIND,
+	    header_add, &sum);
+	MHD_get_connection_values(h->conn, MHD_GET_ARGUMENT_KIND, query_add,
+	    &url_bytes);
+	if (guard_take_nul(h->conn))
+		api_error(&h->req, 400, NULL, "the URL holds %%00");
+	else if (url_bytes > HTTP_URL_MAX)
+		api_error(&h->req, 414, NULL, "URL too long (limit %d bytes)",
+		    HTTP_URL_MAX);
+	else if (sum.bytes > HTTP_HEADERS_MAX)
+		api_error(&h->req, 431, NULL, "request headers too large (limit %d "
+		    "bytes)", HTTP_HEADERS_MAX);
+	else if (sum.content_lengths > 1 || (sum.content_lengths && sum.chunked))
+		api_error(&h->req, 400, NULL, "ambiguous body length: one "
+		    "Content-Length, or chunked without it");
+	else if (declared_too_big(h))
+		answer_too_big(h);
+	else
+		return 0;
+	return EINVAL;
+}
+
 static enum MHD_Result first_call(struct api_http *h, const char *method,
     const char *url)
 {
 	router_match(h, method, url);
 	h->limit = h->route && (h->route->flags & API_BULK) ? BODY_MAX_BULK : BODY_MAX;
-	if (declared_too_big(h)) {
-		answer_too_big(h);
+	if (refuse_head(h, url))
 		return queue_answer(h);
-	}
 	return MHD_YES;
 }
 
@@ -238,6 +301,7 @@ static enum MHD_Result ahc(void *cls, struct MHD_Connection *conn,
     const char *upload, size_t *upload_size, void **con_cls)
 {
 	struct api_http *h = *con_cls;
+	enum MHD_Result ret;
 
 	(void)cls;
 	(void)version;
@@ -257,6 +321,7 @@ static enum MHD_Result ahc(void *cls, struct MHD_Connection *conn,
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	guard_busy(conn, 1);
 	if (h->too_big) {
 		answer_too_big(h);
 	} else {
@@ -266,7 +331,11 @@ static enum MHD_Result ahc(void *cls, struct MHD_Connection *conn,
 		}
 		dispatch(h);
 	}
-	return queue_answer(h);
+	if (h->route && (h->route->flags & API_GATEWAY) && h->status < 400)
+		guard_mark_broker(conn);
+	ret = queue_answer(h);
+	guard_busy(conn, 0);
+	return ret;
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -305,23 +374,48 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warnx_rl(&rl, "http: %s", msg);
 }
 
+/* MHD's own unescaping, noting a %00 first: decoded, it would end the
+ * path early ("/sites/1%00" read as "/sites/1"); refuse_head refuses it. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	(void)cls;
+	if (strstr(s, "%00"))
+		guard_mark_nul(conn);
+	return MHD_http_unescape(s);
+}
+
 int http_start(const struct mgmtd_config *cfg, int listen_fd,
-    struct MHD_Daemon **out)
+    const char *tls_key, const char *tls_cert, struct MHD_Daemon **out)
 {
 	struct MHD_Daemon *d;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	    MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem opts[] = {
+		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },
+		{ MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL },
+		{ MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, NULL },
+		{ MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns, NULL },
+		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip, NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s, NULL },
+		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL },
+		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, NULL },
+		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)guard_notify, NULL },
+		{ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL },
+		{ MHD_OPTION_END, 0, NULL },      /* TLS key, when given */
+		{ MHD_OPTION_END, 0, NULL },      /* TLS certificate */
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	size_t n = sizeof(opts) / sizeof(opts[0]) - 3;
 
+	if (tls_key) {
+		flags |= MHD_USE_TLS;
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+		    (void *)tls_key };
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+		    (void *)tls_cert };
+	}
 	d = MHD_start_daemon(flags, 0, NULL, NULL, ahc, NULL,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_conns,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_conns_per_ip,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-	    MHD_OPTION_END);
+	    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!d)
 		return EIO;
 	*out = d;

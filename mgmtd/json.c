@@ -281,6 +281,226 @@ static int only_json_chars(const char *s, size_t n)
 	return 1;
 }
 
+/* ---- what json-c lets through: duplicate names, lone surrogates -------- */
+
+/* A walk over text json-c has accepted, naming where it is ("a.b[2].c"). */
+struct scan {
+	const char *s;
+	size_t n, i;
+	char path[256];
+	const char *why;         /* set when refused */
+};
+
+static unsigned hex4(const char *p)
+{
+	unsigned v = 0;
+
+	for (int k = 0; k < 4; k++) {
+		char c = p[k];
+
+		v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+	}
+	return v;
+}
+
+static size_t utf8_put(char *d, unsigned cp)
+{
+	if (cp < 0x80) {
+		d[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		d[0] = (char)(0xC0 | cp >> 6);
+		d[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		d[0] = (char)(0xE0 | cp >> 12);
+		d[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		d[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	d[0] = (char)(0xF0 | cp >> 18);
+	d[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	d[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	d[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* One \\uXXXX escape (a surrogate pair counts as one) at s->i; its code
+ * point, or 0 for a lone surrogate (refused). */
+static unsigned scan_u(struct scan *s)
+{
+	unsigned cp, lo;
+
+	if (s->i + 6 > s->n)
+		return 0;
+	cp = hex4(s->s + s->i + 2);
+	s->i += 6;
+	if (cp >= 0xDC00 && cp <= 0xDFFF)
+		return 0;
+	if (cp < 0xD800 || cp > 0xDBFF)
+		return cp;
+	if (s->i + 6 > s->n || s->s[s->i] != '\\' || s->s[s->i + 1] != 'u')
+		return 0;
+	lo = hex4(s->s + s->i + 2);
+	if (lo < 0xDC00 || lo > 0xDFFF)
+		return 0;
+	s->i += 6;
+	return 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+}
+
+/* The string at s->i (its opening quote); with out, its decoded text
+ * (malloc'd, NUL-terminated; the caller frees). EINVAL (s->why set) for a
+ * lone surrogate, ENOMEM. */
+static int scan_string(struct scan *s, char **out)
+{
+	static const char esc_from[] = "\"\\/bfnrt", esc_to[] = "\"\\/\b\f\n\r\t";
+	char *d = NULL, *e;
+	size_t dn = 0;
+	unsigned cp;
+
+	if (out && !(d = malloc(s->n - s->i + 1)))
+		return ENOMEM;
+	for (s->i++; s->i < s->n && s->s[s->i] != '"';) {
+		if (s->s[s->i] != '\\') {
+			if (d)
+				d[dn++] = s->s[s->i];
+			s->i++;
+		} else if (s->s[s->i + 1] != 'u') {
+			e = strchr(esc_from, s->s[s->i + 1]);
+			if (d && e)
+				d[dn++] = esc_to[e - esc_from];
+			s->i += 2;
+		} else if ((cp = scan_u(s)) != 0) {
+			if (d)
+				dn += utf8_put(d + dn, cp);
+		} else {
+			free(d);
+			s->why = "holds a lone UTF-16 surrogate (\\ud800-\\udfff)";
+			return EINVAL;
+		}
+	}
+	s->i++;
+	if (d) {
+		d[dn] = '\0';
+		*out = d;
+	}
+	return 0;
+}
+
+static void skip_ws(struct scan *s)
+{
+	while (s->i < s->n && strchr(" \t\r\n", s->s[s->i]) && s->s[s->i])
+		s->i++;
+}
+
+static int scan_value(struct scan *s);
+
+/* Appends ".name" (or "name" at the top) or "[i]" to the path; returns
+ * the length to cut back to. */
+static size_t path_push(struct scan *s, const char *key, size_t idx)
+{
+	size_t at = strlen(s->path);
+
+	if (key)
+		snprintf(s->path + at, sizeof(s->path) - at, "%s%s", at ? "." : "", key);
+	else
+		snprintf(s->path + at, sizeof(s->path) - at, "[%zu]", idx);
+	return at;
+}
+
+/* The members of an object: each name once. */
+static int scan_object(struct scan *s)
+{
+	json_object *seen = json_object_new_object();
+	char *key;
+	size_t at;
+	int rc = 0;
+
+	if (!seen)
+		return ENOMEM;
+	for (s->i++, skip_ws(s); rc == 0 && s->i < s->n && s->s[s->i] == '"';) {
+		if ((rc = scan_string(s, &key)))
+			break;
+		at = path_push(s, key, 0);
+		if (json_object_object_get_ex(seen, key, NULL)) {
+			s->why = "is given twice";
+			rc = EINVAL;
+		} else if (json_object_object_add(seen, key, NULL)) {
+			rc = ENOMEM;
+		}
+		free(key);
+		skip_ws(s);
+		s->i++;                              /* ':' */
+		if (rc == 0 && (rc = scan_value(s)) == 0) {
+			s->path[at] = '\0';
+			skip_ws(s);
+			if (s->i < s->n && s->s[s->i] == ',')
+				s->i++;
+			skip_ws(s);
+		}
+	}
+	json_object_put(seen);
+	if (rc == 0)
+		s->i++;                              /* '}' */
+	return rc;
+}
+
+static int scan_array(struct scan *s)
+{
+	size_t at, k = 0;
+	int rc;
+
+	for (s->i++, skip_ws(s); s->i < s->n && s->s[s->i] != ']'; k++) {
+		at = path_push(s, NULL, k);
+		if ((rc = scan_value(s)))
+			return rc;
+		s->path[at] = '\0';
+		skip_ws(s);
+		if (s->i < s->n && s->s[s->i] == ',')
+			s->i++;
+		skip_ws(s);
+	}
+	s->i++;
+	return 0;
+}
+
+static int scan_value(struct scan *s)
+{
+	skip_ws(s);
+	if (s->i >= s->n)
+		return 0;
+	switch (s->s[s->i]) {
+	case '{':
+		return scan_object(s);
+	case '[':
+		return scan_array(s);
+	case '"':
+		return scan_string(s, NULL);
+	default:                                     /* number, true, ... */
+		while (s->i < s->n && !strchr(",]} \t\r\n", s->s[s->i]))
+			s->i++;
+		return 0;
+	}
+}
+
+/* Refuses what json-c takes silently: a name twice in one object (json-c
+ * keeps the last) and lone surrogates (json-c stores U+FFFD). 0, or
+ * answered 400 naming the field. */
+static int strict_scan(struct api_req *r)
+{
+	struct scan s = { .s = r->body, .n = r->body_len };
+	int rc = scan_value(&s);
+
+	if (rc == ENOMEM)
+		api_error(r, 503, NULL, "out of memory");
+	else if (rc)
+		api_error(r, 400, s.path[0] ? s.path : NULL, "%s %s",
+		    s.path[0] ? s.path : "a string", s.why);
+	return rc;
+}
+
 /* Parses the whole body as one JSON value; answers 400 on any error. */
 static int parse_body(struct api_req *r, json_object **out)
 {
@@ -319,6 +539,10 @@ static int parse_body(struct api_req *r, json_object **out)
 		api_error(r, 400, NULL, "malformed JSON: data after the object");
 		return EINVAL;
 	}
+	if (strict_scan(r)) {
+		json_object_put(o);
+		return EINVAL;
+	}
 	*out = o;
 	return 0;
 }
@@ -337,7 +561,14 @@ int api_decode(struct api_req *r, struct api_field *fields)
 	if (r->http->json)
 		json_object_put(r->http->json);
 	r->http->json = o;           /* freed when the request ends */
-	return api_decode_obj(r, o, NULL, fields);
+	if (api_decode_obj(r, o, NULL, fields))
+		return EINVAL;
+	/* An empty PATCH would change nothing yet leave an audit record. */
+	if (strcmp(r->method, "PATCH") == 0 && json_object_object_length(o) == 0) {
+		api_error(r, 400, NULL, "nothing to change: name at least one field");
+		return EINVAL;
+	}
+	return 0;
 }
 
 int api_decode_empty(struct api_req *r)

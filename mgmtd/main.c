@@ -22,6 +22,12 @@
 
 #include "server.h"
 
+#define TLS_FILE_MAX (64 * 1024)
+/* Connections waiting to be accepted: under a connection flood a short
+ * queue overflows and a gateway's connect waits out a SYN retransmit (1 s);
+ * the kernel caps it at net.core.somaxconn. */
+#define LISTEN_BACKLOG 4096
+
 #ifndef DPN_WEB_DIR
 #define DPN_WEB_DIR "/usr/local/share/dpn/web"
 #endif
@@ -32,6 +38,7 @@ static void usage(FILE *f)
 	    "       dpn-mgmtd serve --db CONNINFO [--listen ADDR:PORT] [--web-dir DIR]\n"
 	    "                 [--user USER] [--threads N] [--max-conns N]\n"
 	    "                 [--max-conns-per-ip N] [--timeout SECONDS]\n"
+	    "                 [--request-timeout SECONDS] [--tls-cert PEM --tls-key PEM]\n"
 	    "                 [--login-rate PER_MINUTE] [--kea-socket PATH]\n"
 	    "                 [--kea-poll-ms MS] [--cookie-secure] [--syslog] [-d] [-n]\n"
 	    "       dpn-mgmtd user add --db CONNINFO [--role operator|manager] "
@@ -116,6 +123,9 @@ static int parse_serve(int argc, char **argv, struct mgmtd_config *cfg)
 		{ "kea-socket", required_argument, NULL, 'k' },
 		{ "kea-poll-ms", required_argument, NULL, 'K' },
 		{ "cookie-secure", no_argument, NULL, 'c' },
+		{ "request-timeout", required_argument, NULL, 'R' },
+		{ "tls-cert", required_argument, NULL, 'E' },
+		{ "tls-key", required_argument, NULL, 'Y' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc = 0;
@@ -138,6 +148,10 @@ static int parse_serve(int argc, char **argv, struct mgmtd_config *cfg)
 		case 'k': cfg->kea_socket = optarg; break;
 		case 'c': cfg->cookie_secure = 1; break;
 		case 'K': rc = num_opt("kea-poll-ms", optarg, 50, 60000, &cfg->kea_poll_ms); break;
+		case 'R': rc = num_opt("request-timeout", optarg, 1, 3600,
+		    &cfg->request_timeout_s); break;
+		case 'E': cfg->tls_cert = optarg; break;
+		case 'Y': cfg->tls_key = optarg; break;
 		default: rc = EINVAL; break;
 		}
 	}
@@ -145,6 +159,12 @@ static int parse_serve(int argc, char **argv, struct mgmtd_config *cfg)
 		usage(stderr);
 		rc = EINVAL;
 	}
+	if (rc == 0 && !cfg->tls_cert != !cfg->tls_key) {
+		fprintf(stderr, "dpn-mgmtd: --tls-cert and --tls-key go together\n");
+		rc = EINVAL;
+	}
+	if (cfg->tls_cert)
+		cfg->cookie_secure = 1;
 	return rc;
 }
 
@@ -182,7 +202,7 @@ static int bind_listen(const char *spec, int *fd_out)
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1024)) {
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, LISTEN_BACKLOG)) {
 		rc = errno;
 		log_warn("listen on %s", spec);
 		if (fd >= 0)
@@ -193,6 +213,46 @@ static int bind_listen(const char *spec, int *fd_out)
 	freeaddrinfo(ai);
 	*fd_out = fd;
 	return 0;
+}
+
+/* The whole of a small file (a PEM key or certificate), NUL-terminated,
+ * into *out (malloc'd; the caller frees). 0 or errno. */
+static int read_small(const char *path, char **out)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t n;
+	int rc = 0;
+
+	if (!f)
+		return errno;
+	if (!(buf = malloc(TLS_FILE_MAX + 1)))
+		rc = ENOMEM;
+	else if ((n = fread(buf, 1, TLS_FILE_MAX + 1, f)) == 0 || n > TLS_FILE_MAX)
+		rc = ferror(f) ? EIO : n == 0 ? EINVAL : EFBIG;
+	fclose(f);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
+/* Reads the TLS key and certificate (before the privilege drop: keys are
+ * often readable by root only). */
+static int read_tls(const struct mgmtd_config *cfg, char **key, char **cert)
+{
+	int rc;
+
+	if (!cfg->tls_key)
+		return 0;
+	if ((rc = read_small(cfg->tls_key, key)))
+		log_warnx("--tls-key %s: %s", cfg->tls_key, strerror(rc));
+	else if ((rc = read_small(cfg->tls_cert, cert)))
+		log_warnx("--tls-cert %s: %s", cfg->tls_cert, strerror(rc));
+	return rc;
 }
 
 /* As root: become cfg->user for good (groups, gid, uid). */
@@ -240,6 +300,15 @@ static int check_config(const struct mgmtd_config *cfg)
 		log_warnx("--web-dir %s: not a folder", cfg->web_dir);
 		return EINVAL;
 	}
+	if (cfg->tls_key && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		log_warnx("--tls-key: this libmicrohttpd has no TLS support");
+		return EINVAL;
+	}
+	if (cfg->tls_key && (access(cfg->tls_key, R_OK) || access(cfg->tls_cert, R_OK))) {
+		log_warnx("--tls-key %s / --tls-cert %s: cannot read", cfg->tls_key,
+		    cfg->tls_cert);
+		return EINVAL;
+	}
 	if (geteuid() == 0 && !getpwnam(cfg->user)) {
 		log_warnx("--user %s: no such user", cfg->user);
 		return EINVAL;
@@ -255,6 +324,16 @@ static int serve_init(const struct mgmtd_config *cfg)
 	    (rc = auth_init(cfg)))
 		return rc;
 	metrics_init(router_count());
+	return 0;
+}
+
+/* Opens the web folder while still privileged: an unprivileged --user
+ * then reads it through the descriptor, even when a parent (root's 0700
+ * home, say) is closed to it. */
+static int open_web(const struct mgmtd_config *cfg)
+{
+	int rc = 0;
+
 	if (cfg->web_dir && (rc = static_init(cfg->web_dir)))
 		log_warnx("--web-dir %s: %s", cfg->web_dir, strerror(rc));
 	return rc;
@@ -294,9 +373,10 @@ static int cmd_serve(int argc, char **argv)
 {
 	struct mgmtd_config cfg = { .listen = "127.0.0.1:8080", .user = "dpn",
 	    .foreground = 1, .threads = default_threads(), .max_conns = 4096,
-	    .max_conns_per_ip = 1024, .timeout_s = 30, .login_per_min = 30,
-	    .kea_poll_ms = 1000 };
+	    .max_conns_per_ip = 64, .timeout_s = 30, .request_timeout_s = 10,
+	    .login_per_min = 30, .kea_poll_ms = 1000 };
 	struct MHD_Daemon *d = NULL;
+	char *tls_key = NULL, *tls_cert = NULL;
 	struct kea_ctrl *kea = NULL;
 	sigset_t set;
 	int fd = -1, rc = 1;
@@ -317,24 +397,30 @@ static int cmd_serve(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (bind_listen(cfg.listen, &fd) || drop_privileges(cfg.user) ||
-	    serve_init(&cfg))
+	if (guard_fd_budget(&cfg.max_conns) || bind_listen(cfg.listen, &fd) ||
+	    open_web(&cfg) || read_tls(&cfg, &tls_key, &tls_cert) ||
+	    drop_privileges(cfg.user) || serve_init(&cfg) || guard_start(&cfg))
 		goto out;
 	if (cfg.kea_socket && kea_ctrl_start(cfg.db, cfg.kea_socket, cfg.kea_poll_ms, &kea)) {
 		log_warnx("cannot start the Kea lease remover for %s", cfg.kea_socket);
 		goto out;
 	}
 	metrics_kea(kea);
-	if (http_start(&cfg, fd, &d)) {
+	if (http_start(&cfg, fd, tls_key, tls_cert, &d)) {
 		log_warnx("cannot start the HTTP server");
 		goto out;
 	}
-	log_info("listening on http://%s (%u threads, web %s)", cfg.listen,
-	    cfg.threads, cfg.web_dir ? cfg.web_dir : "off");
+	log_info("listening on %s://%s (%u threads, web %s)", tls_key ? "https" :
+	    "http", cfg.listen, cfg.threads, cfg.web_dir ? cfg.web_dir : "off");
 	wait_signal(&set);
 	MHD_stop_daemon(d);
 	rc = 0;
 out:
+	guard_stop();
+	if (tls_key)
+		explicit_bzero(tls_key, strlen(tls_key));
+	free(tls_key);
+	free(tls_cert);
 	metrics_kea(NULL);
 	kea_ctrl_stop(kea);
 	if (!d && fd >= 0)

@@ -164,7 +164,9 @@ static void write_broker(struct buf *b)
 		    "dpn_kea_lease_deletions_total{result=\"ok\"} %lu\n"
 		    "dpn_kea_lease_deletions_total{result=\"error\"} %lu\n",
 		    kea_ctrl_done(atomic_load(&kea)), kea_ctrl_errors(atomic_load(&kea)));
-	bprintf(b, "# HELP dpn_db_errors_total Failed statements and connections.\n"
+	bprintf(b, "# HELP dpn_db_errors_total Database failures: lost or refused "
+	    "connections, statements failing but not for the request's content "
+	    "(a 409 or 422 is not one).\n"
 	    "# TYPE dpn_db_errors_total counter\ndpn_db_errors_total %lu\n", db_errors());
 }
 

@@ -3,6 +3,7 @@
  * once at start; a request is matched segment by segment, `{id}` taking a
  * positive decimal id and `{*}` any one segment. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,12 +105,25 @@ static int match(const char *pat, char **seg, int nseg, struct api_req *r)
 	return i == nseg;
 }
 
+/* Adds method to the Allow list of h (once; GET brings HEAD). */
+static void allow_add(struct api_http *h, const char *method)
+{
+	size_t n = strlen(h->allow);
+
+	if (strstr(h->allow, method))
+		return;
+	snprintf(h->allow + n, sizeof(h->allow) - n, "%s%s", n ? ", " : "", method);
+	if (strcmp(method, "GET") == 0)
+		allow_add(h, "HEAD");
+}
+
 int router_match(struct api_http *h, const char *method, const char *url)
 {
 	char *seg[MAX_SEGS];
 	int nseg, known = 0;
 
 	h->route_idx = -1;
+	h->allow[0] = '\0';
 	free(h->path);
 	if (!(h->path = strdup(url)))
 		return ENOMEM;
@@ -125,6 +139,7 @@ int router_match(struct api_http *h, const char *method, const char *url)
 			return 0;
 		}
 		known = 1;
+		allow_add(h, routes[i]->method);
 	}
 	if (known)
 		h->route_idx = -2;

@@ -2,3 +2,5 @@
 # in their build.mk).
 CHECKS += tests/integration/test_install.sh
 CHECKS += tests/integration/test_demo.sh
+CHECKS += tests/integration/test_demo_private.sh
+CHECKS += tests/integration/test_build_quiet.sh

@@ -198,13 +198,15 @@ def bad_input_is_refused_and_writes_nothing(pg):
                      ('?page=1.5', 'page'), ('?page=', 'page'),
                      ('?page=99999999999999999999', 'page'),
                      ('?per_page=0', 'per_page'), ('?per_page=501', 'per_page'),
-                     ('?per_page=1e3', 'per_page'), ('?per_page=%00', 'per_page'),
+                     ('?per_page=1e3', 'per_page'),
                      ('?page=1&per_page=x', 'per_page'), ('?from=', 'from'),
                      ('?from=127.16.0', 'from'), ('?from=127.16.0.256', 'from'),
                      ('?from=::1', 'from'), ('?from=127.16.0.1/24', 'from'),
                      ("?from=1'%3B--", 'from')):
         status, err = env.c.get(blocks_url(pid, q))
         check_eq((status, err.get('field')), (422, field), '%s: %r' % (q, err))
+    status, err = env.c.get(blocks_url(pid, '?per_page=%00'))
+    check_eq(status, 400, '%%00 in the query (refused for the whole URL): %r' % err)
     for path in ('/api/v1/pools/999999/blocks', '/api/v1/pools/0/blocks',
                  '/api/v1/pools/abc/blocks', '/api/v1/pools/-1/blocks',
                  '/api/v1/pools/%d/blocks/x' % pid,

@@ -155,9 +155,11 @@ class Client:
     (status, body): body is the decoded JSON, or the text when not JSON.
     The last answer's headers are in .headers."""
 
-    def __init__(self, port, timeout=30):
+    def __init__(self, port, timeout=30, source=None, tls=None):
         self.port = port
         self.timeout = timeout
+        self.source = source      # a loopback address to connect from
+        self.tls = tls            # an ssl.SSLContext: speak HTTPS
         self.conn = None
         self.cookie = None
         self.csrf = None
@@ -189,8 +191,15 @@ class Client:
         h.update(headers or {})
         for attempt in (0, 1):
             if self.conn is None:
-                self.conn = http.client.HTTPConnection('127.0.0.1', self.port,
-                                                       timeout=self.timeout)
+                src = (self.source, 0) if self.source else None
+                if self.tls:
+                    self.conn = http.client.HTTPSConnection(
+                        '127.0.0.1', self.port, timeout=self.timeout,
+                        source_address=src, context=self.tls)
+                else:
+                    self.conn = http.client.HTTPConnection(
+                        '127.0.0.1', self.port, timeout=self.timeout,
+                        source_address=src)
             try:
                 self.conn.request(method, path, body=body, headers=h)
                 resp = self.conn.getresponse()
@@ -246,8 +255,9 @@ class Server:
     """dpn-mgmtd serve on a free 127.0.0.1 port against a cluster; stopped
     (SIGTERM, then SIGKILL) on exit. Its log is in .log_path."""
 
-    def __init__(self, cluster, args=(), wait_healthy=True):
+    def __init__(self, cluster, args=(), wait_healthy=True, tls=None):
         self.cluster = cluster
+        self.tls = tls            # ssl.SSLContext when it serves HTTPS
         self.args = list(args)
         self.port = free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
@@ -268,7 +278,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError('mgmtd exited %s: %s' % (self.proc.returncode,
                                                             self.log()))
-            c = Client(self.port, timeout=5)
+            c = Client(self.port, timeout=5, tls=self.tls)
             try:
                 status, _ = c.get('/healthz')
             finally:
@@ -276,8 +286,10 @@ class Server:
             return status == 200 or not wait_healthy
         wait_for(up, timeout=30, what='mgmtd on port %d' % self.port)
 
-    def client(self):
-        return Client(self.port)
+    def client(self, source=None):
+        """A Client of this server, connecting from address source (any
+        127/8 address) when given."""
+        return Client(self.port, source=source, tls=self.tls)
 
     def log(self):
         with open(self.log_path) as f:

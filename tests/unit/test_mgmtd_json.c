@@ -266,6 +266,54 @@ static void test_empty_body_rule(void **state)
 	req_done(h);
 }
 
+/* json-c keeps the last of two equal names and turns a lone surrogate
+ * into U+FFFD; the decoder refuses both, naming where. */
+static void test_duplicates_and_surrogates(void **state)
+{
+	static const struct { const char *body, *field; } bad[] = {
+		{ "{\"number\": 1, \"number\": 2}", "number" },
+		{ "{\"number\": 1, \"n\\u0061me\": \"a\", \"name\": \"b\"}", "name" },
+		{ "{\"number\": 1, \"widths\": {\"a\": 1, \"b\": {}, \"a\": 2}}", "widths.a" },
+		{ "{\"number\": 1, \"list\": [{}, {\"x\": 1, \"x\": 1}]}", "list[1].x" },
+		{ "{\"number\": 1, \"name\": \"\\ud800\"}", "name" },
+		{ "{\"number\": 1, \"name\": \"\\udfff\\ud800\"}", "name" },
+		{ "{\"number\": 1, \"name\": \"\\ud800\\u0041\"}", "name" },
+		{ "{\"number\": 1, \"list\": [\"ok\", \"\\uDBFF\"]}", "list[1]" },
+	};
+	char field[64];
+	struct site s = { 0 };
+	struct api_field f[] = SITE_FIELDS(&s);
+	const char *pair = "{\"number\": 1, \"name\": \"\\ud83d\\ude00\\\"\\\\\"}";
+	struct api_http *h = req(pair, strlen(pair));
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(decode(bad[i].body, strlen(bad[i].body), field,
+		    sizeof(field)), 400);
+		assert_string_equal(field, bad[i].field);
+	}
+	assert_int_equal(api_decode(&h->req, f), 0);
+	assert_string_equal(s.name, "\xf0\x9f\x98\x80\"\\");
+	req_done(h);
+}
+
+static void test_empty_patch_is_refused(void **state)
+{
+	struct site s = { 0 };
+	struct api_field f[] = { API_STR("name", 0, &s.name, 1, 10), API_FIELDS_END };
+	struct api_http *h = req("{}", 2);
+
+	(void)state;
+	h->req.method = "PATCH";
+	assert_int_equal(api_decode(&h->req, f), EINVAL);
+	assert_int_equal(h->status, 400);
+	req_done(h);
+	h = req("{\"name\": \"x\"}", strlen("{\"name\": \"x\"}"));
+	h->req.method = "PATCH";
+	assert_int_equal(api_decode(&h->req, f), 0);
+	req_done(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +326,8 @@ int main(void)
 		cmocka_unit_test(test_nested_names_are_dotted),
 		cmocka_unit_test(test_mac_canon),
 		cmocka_unit_test(test_empty_body_rule),
+		cmocka_unit_test(test_duplicates_and_surrogates),
+		cmocka_unit_test(test_empty_patch_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
