@@ -123,6 +123,8 @@ async function mapStates(page, addrs) {
   return out;
 }
 
+const plural = (n, noun) => `${n} ${n === 1 ? noun : noun + 's'}`;
+
 /** Addresses first..last (dotted) as a list. */
 function range(first, last) {
   const n = (s) => s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
@@ -849,6 +851,16 @@ testCase('manager_cannot_see_or_change_another_building', async (ctx) => {
   // The bar speaks as the map does: what is not the manager's is not "free".
   await page.locator('.usage .legend', { hasText: 'free or another building\'s' }).waitFor();
   await page.locator('.usage-text', { hasText: 'allotted to your buildings' }).waitFor();
+  // ... and counts what the map shows: the manager's blocks only (the
+  // utilisation API counts only their buildings, issue 15 item 7).
+  checkEq(await page.locator('.usage .notice.warn').count(), 0, 'an exhaustion warning for a manager');
+  check(!/free ·/.test(await page.locator('.usage-text').textContent()), 'a free count for a manager');
+  const gwShown = await page.locator('.poolmap .map-grid .cell.gw').count();
+  const hsShown = await page.locator('.poolmap .map-grid .cell.hs').count();
+  await page.locator('.usage .legend', { hasText: `gateway ${gwShown}` }).waitFor();
+  await page.locator('.usage .legend', { hasText: `handset ${hsShown}` }).waitFor();
+  check((await page.locator('.usage-text').textContent()).includes(`· ${plural(gwShown, 'block')}`),
+    'the bar\'s block count is the map\'s: ' + await page.locator('.usage-text').textContent());
   const otherCells = range(elsewhere.first, elsewhere.last);
   checkEq(Object.values(await mapStates(page, otherCells)), otherCells.map(() => 'free'),
     'another building\'s block shows as free');
