@@ -95,6 +95,15 @@ def register_good_md5_and_sha256_written_to_postgresql(ctx):
     wait_for(lambda: binding_row(ctx, ctx.f1) == [[ctx.f1.addr, str(ua.port),
              'sip:%s@%s:%d' % (N1, ctx.f1.addr, ua.port)]], timeout=3,
              what='binding row in dpn.gk_bindings')
+    status, g = ctx.env.c.get('/api/v1/flats/%d/gateway' % ctx.f1.id)
+    reg = g.get('registration') or {}
+    check_eq((status, reg.get('source'), reg.get('user_agent'), reg.get('transport'),
+              g.get('has_sip_credentials')),
+             (200, '%s:%d' % (ctx.f1.addr, ua.port), '', 'udp', True),
+             'registration shown by mgmtd: %r' % g)
+    status, g = ctx.env.c.get('/api/v1/flats/%d/gateway' % ctx.f3.id)
+    check_eq((status, g.get('registration', 'absent')), (200, None),
+             'no registration for flat 3')
     ua.close()
     m = ctx.gk.metrics()
     check_eq(m.get('dpn_gk_registers_total{status="200"}'), 2.0, 'counted')
