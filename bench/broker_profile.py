@@ -35,6 +35,17 @@ import broker  # noqa: E402
 import dhcp  # noqa: E402
 
 
+def reaped_cpu(pg):
+    """CPU seconds of the PostgreSQL processes that exited (the postmaster's
+    cutime + cstime): a psql session's backend once it is gone. Unlike wall
+    time, not stretched by the other work on a shared machine."""
+    with open(os.path.join(pg.dir, 'data', 'postmaster.pid')) as f:
+        pid = f.readline().strip()
+    with open('/proc/%s/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf('SC_CLK_TCK')
+
+
 def profile(pg, name, statements):
     fd, path = tempfile.mkstemp(prefix='dpn-profile-', suffix='.sql')
     with os.fdopen(fd, 'w') as f:
@@ -42,6 +53,7 @@ def profile(pg, name, statements):
     os.chmod(path, 0o644)     # psql runs as the cluster's user
     pg.psql('SELECT pg_stat_reset()')
     pg.psql("SELECT pg_stat_reset_shared('wal')")
+    cpu0 = reaped_cpu(pg)
     t0 = time.monotonic()
     try:
         subprocess.run([PGCLUSTER, 'psql', pg.dir, '-q', '-o', '/dev/null', '-f', path],
@@ -50,7 +62,9 @@ def profile(pg, name, statements):
         os.unlink(path)
     secs = time.monotonic() - t0
     time.sleep(0.7)      # the statistics collector's next report
-    print('== %s: %d statements, %.2f s' % (name, len(statements), secs))
+    cpu = reaped_cpu(pg) - cpu0     # the backend has exited by now
+    print('== %s: %d statements, %.2f s, backend CPU %.2f s' % (name, len(statements),
+                                                                 secs, cpu))
     rec, nbytes, syncs = pg.psql('SELECT wal_records, wal_bytes, wal_sync FROM pg_stat_wal')[0]
     n = len(statements)
     print('WAL per statement: %.1f records, %.0f bytes, %.2f flushes (fdatasync)'
