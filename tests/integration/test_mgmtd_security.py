@@ -318,6 +318,14 @@ def a_manager_cannot_probe_other_buildings_macs_or_circuit_ids(pg):
              'the manager resends the MAC it has')
     check_eq(c.patch('/api/v1/handsets/%d' % h['id'], {'mac': taken_mac})[0], 409,
              'an operator gets the 409')
+    # A MAC the handset has is not checked again, even when (learnt by the
+    # broker) another building's gateway has it too.
+    mgmtd.add_gateway(pg, theirs)
+    pg.psql("UPDATE dpn.gateways SET mac = '02:00:00:00:96:14' WHERE flat_id = %d; "
+            "UPDATE dpn.handsets SET mac = '02:00:00:00:96:14' WHERE id = %d"
+            % (theirs, h['id']))
+    check_eq(m.patch('/api/v1/handsets/%d' % h['id'], {'mac': '02:00:00:00:96:14'})[0], 200,
+             "the manager resends a MAC another building's gateway has")
     # Circuit-ids, on a flat of the manager's building and on a new one.
     answers = [m.patch('/api/v1/flats/%d' % mine, {'circuit_id': cid})
                for cid in ('probe-961', 'free-961')]
