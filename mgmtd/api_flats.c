@@ -126,29 +126,30 @@ static int flat_decode(struct api_req *r, struct flat_in *fl, unsigned required)
 }
 
 /* Circuit-ids are unique per site: a manager setting one would learn from
- * the 409 that a flat of another building presents it. Managers' flats
- * get the default circuit-id; a PATCH may resend the one the flat has. */
+ * the 409 that a flat of another building presents it. Managers' flats get
+ * the default circuit-id: a manager's circuit_id is refused (403), on a
+ * PATCH (tx given) only when it differs from the one the flat has (a flat
+ * out of scope goes on to its 404). */
 static int flat_circuit_scoped(struct api_tx *tx, struct flat_in *fl)
 {
 	PGresult *res;
-	int other;
+	int change = 1;
 
 	if (!api_scope(fl->r) || !fl->f[1].present)
 		return 0;
-	if (!tx)
-		other = 1;
-	else {
+	if (tx) {
 		if (api_sql(tx, &res, "SELECT 1 FROM dpn.flats f WHERE f.id = $1 AND "
 		    "f.circuit_id <> $3 AND " RES_SCOPE("2", "f.building_id"),
 		    fl->r->id[0], api_scope(fl->r), fl->circuit_id))
 			return -1;
-		other = PQntuples(res) > 0;
+		change = PQntuples(res) > 0;
 		PQclear(res);
 	}
-	if (other)
-		api_error(fl->r, 403, "circuit_id", "only operators set a flat's circuit-id; "
-		    "leave it out for the default (building-flat)");
-	return other ? -1 : 0;
+	if (!change)
+		return 0;
+	api_error(fl->r, 403, "circuit_id", "only operators set a flat's circuit-id; "
+	    "leave it out for the default (building-flat)");
+	return -1;
 }
 
 static int flat_create_txn(struct api_tx *tx, void *arg)

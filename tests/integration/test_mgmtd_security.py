@@ -336,6 +336,8 @@ def a_manager_cannot_probe_other_buildings_macs_or_circuit_ids(pg):
     status, flat = m.get('/api/v1/flats/%d' % mine)
     check_eq(m.patch('/api/v1/flats/%d' % mine, {'circuit_id': flat['circuit_id']})[0], 200,
              'the manager resends the circuit-id it has')
+    check_eq(m.patch('/api/v1/flats/%d' % theirs, {'circuit_id': 'x-961'})[0], 404,
+             "another building's flat stays unknown")
     status, err = m.post('/api/v1/buildings/%s/flats' % bld,
                          {'number': 7, 'circuit_id': 'probe-961'})
     check_eq((status, err.get('field')), (403, 'circuit_id'), 'create with a circuit-id')
