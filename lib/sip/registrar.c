@@ -584,7 +584,8 @@ static void fill_binding(struct sip_reg_binding *b, const struct reg_req *q,
 	snprintf(b->aor, sizeof(b->aor), "%s", q->aor);
 	memcpy(b->contact, c->uri.s, c->uri.len);
 	b->contact[c->uri.len] = '\0';
-	memcpy(b->user_agent, q->ua.s, ua);
+	if (ua)		/* no User-Agent: q->ua.s is NULL */
+		memcpy(b->user_agent, q->ua.s, ua);
 	b->user_agent[ua] = '\0';
 	memcpy(b->call_id, q->call_id.s, q->call_id.len);
 	b->call_id[q->call_id.len] = '\0';
