@@ -1,0 +1,483 @@
+#!/usr/bin/env python3
+"""test_gatewayd — dpn-gatewayd against real PostgreSQL + mgmtd, with sipp
+as the gatekeeper and as handsets (a small Python digest client registers
+the handsets, so that wrong passwords and SHA-256 can be tried):
+
+- start: allocation request -> block, first address bound (SIP answers
+  there), the flat registers with the "gatekeeper" (digest gw-<flat>);
+- handsets made in the admin get addresses through the gateway (FIG. 10)
+  and the report agrees with the database;
+- handset REGISTER: good (MD5, SHA-256), wrong password, wrong source;
+- the flat number rings every registered handset, the first answer wins
+  and the other gets CANCEL with Reason; a handset number rings one;
+- a handset's outgoing call reaches the gatekeeper;
+- restart -> same block; mgmtd down -> retried until it is back;
+- --decommission frees the block."""
+import hashlib
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
+from dpn_test import BUILD, Cluster, case, check, check_eq, free_port, run, tmpdir, wait_for  # noqa: E402
+import mgmtd  # noqa: E402
+from sip import Sipp, free_udp_port, SCEN  # noqa: E402
+
+GATEWAYD = os.path.join(BUILD, 'bin', 'dpn-gatewayd')
+POOL = '127.33.0.0/24'
+FLAT = '100-1101-1201'
+S = {}
+
+
+# ---- helpers ---------------------------------------------------------------
+
+class Gatewayd:
+    """dpn-gatewayd with a config file in a temp folder; log in .log_path."""
+
+    def __init__(self, extra=(), sip_port=None, start=True):
+        self.dir = tmpdir('dpn-gw-')
+        self.sip_port = sip_port or free_udp_port()
+        self.metrics_port = free_port()
+        sec = os.path.join(self.dir, 'secret')
+        with open(sec, 'w') as f:
+            f.write(S['gw_secret'] + '\n')
+        os.chmod(sec, 0o600)
+        self.conf = os.path.join(self.dir, 'gatewayd.conf')
+        with open(self.conf, 'w') as f:
+            f.write('flat = %s\nmgmtd-url = %s\ngateway-secret-file = %s\n'
+                    'mac = 02:00:00:33:00:00\naddresses = %s\nsip-port = %d\n'
+                    'gatekeeper = 127.0.0.1:%d\nmetrics-listen = 127.0.0.1:%d\n'
+                    'poll-interval = 300ms\nretry-max = 2s\nhttp-timeout = 3s\n'
+                    % (FLAT, S['srv'].url, sec, POOL, self.sip_port, S['gk_port'],
+                       self.metrics_port))
+        self.extra = list(extra)
+        self.log_path = os.path.join(self.dir, 'log')
+        self.p = None
+        if start:
+            self.start()
+
+    def start(self, args=()):
+        log = open(self.log_path, 'a')
+        self.p = subprocess.Popen([GATEWAYD, '-f', self.conf] + self.extra + list(args),
+                                  stdout=log, stderr=log)
+        log.close()
+        return self.p
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def wait_log(self, pattern, timeout=20):
+        return wait_for(lambda: re.search(pattern, self.log()), timeout=timeout,
+                        what='gatewayd log %r; log:\n%s' % (pattern, self.log()[-3000:]))
+
+    def metric(self, name):
+        import http.client
+        c = http.client.HTTPConnection('127.0.0.1', self.metrics_port, timeout=5)
+        try:
+            c.request('GET', '/metrics')
+            text = c.getresponse().read().decode()
+        finally:
+            c.close()
+        m = re.search(r'^%s(?:\{[^}]*\})? (\S+)$' % re.escape(name), text, re.M)
+        return float(m.group(1)) if m else None
+
+    def stop(self):
+        if self.p and self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        return self.p.returncode if self.p else None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *a):
+        rc = self.stop()
+        if exc_type is None and rc != 0:
+            raise RuntimeError('gatewayd exited %s:\n%s' % (rc, self.log()[-3000:]))
+
+
+def first_address(pg):
+    return pg.scalar("SELECT dpn.ip4(lower(range)) FROM dpn.blocks WHERE flat_id = %d"
+                     % S['flat'])
+
+
+def handset_address(pg, mac):
+    return pg.scalar("SELECT dpn.ip4(addr) FROM dpn.assignments WHERE mac = '%s'" % mac)
+
+
+def sip_request(dst, src, text, timeout=3.0):
+    """Send one request from src (ip, port) to dst; return the first final
+    (or non-100) answer as text, or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(src)
+        s.settimeout(timeout)
+        s.sendto(text.encode(), dst)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                data, _ = s.recvfrom(65535)
+            except socket.timeout:
+                return None
+            if data.startswith(b'SIP/2.0 ') and not data.startswith(b'SIP/2.0 100 '):
+                return data.decode('utf-8', 'replace')
+    return None
+
+
+def register_msg(dst, src, user, number, cseq, contact_port, auth=None, expires=300,
+                 call_id='reg'):
+    return ('REGISTER sip:%s:%d SIP/2.0\r\n'
+            'Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s;rport\r\n'
+            'From: <sip:%s@%s>;tag=t%d\r\nTo: <sip:%s@%s>\r\n'
+            'Call-ID: %s@test\r\nCSeq: %d REGISTER\r\n'
+            'Contact: <sip:%s@%s:%d>\r\nExpires: %d\r\nMax-Forwards: 70\r\n'
+            '%sContent-Length: 0\r\n\r\n'
+            % (dst[0], dst[1], src[0], src[1], secrets.token_hex(6), number, dst[0],
+               src[1], number, dst[0], call_id, cseq, number, src[0],
+               contact_port, expires, ('Authorization: %s\r\n' % auth) if auth else ''))
+
+
+def digest(chal_text, user, password, uri, alg):
+    """Authorization value for the challenge of algorithm alg."""
+    for line in chal_text.split('\r\n'):
+        if line.lower().startswith('www-authenticate:') and \
+                ('algorithm=%s' % alg).lower() in line.lower().replace('"', ''):
+            params = dict(re.findall(r'(\w+)="?([^",]*)"?', line.split(':', 1)[1]))
+            break
+    else:
+        raise AssertionError('no %s challenge in %r' % (alg, chal_text))
+    h = hashlib.md5 if alg == 'MD5' else hashlib.sha256
+    ha1 = h(('%s:%s:%s' % (user, params['realm'], password)).encode()).hexdigest()
+    ha2 = h(('REGISTER:%s' % uri).encode()).hexdigest()
+    cnonce = secrets.token_hex(4)
+    resp = h(('%s:%s:00000001:%s:auth:%s' % (ha1, params['nonce'], cnonce, ha2)).encode()).hexdigest()
+    return ('Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s", '
+            'algorithm=%s, qop=auth, nc=00000001, cnonce="%s"'
+            % (user, params['realm'], params['nonce'], uri, resp, alg, cnonce))
+
+
+def register(gw_addr, src, hs, password=None, alg='MD5', contact_port=None):
+    """Register handset hs (mgmtd's record + sip_password) from src; return
+    the final status of the authenticated REGISTER (or of the first one)."""
+    dst = (gw_addr, S['gw'].sip_port)
+    if not src[1]:
+        src = (src[0], free_udp_port())
+    contact_port = contact_port or src[1]
+    cid = 'reg-' + secrets.token_hex(8)
+    first = sip_request(dst, src, register_msg(dst, src, hs['sip_username'], hs['number'],
+                                               1, contact_port, call_id=cid))
+    check(first is not None, 'an answer to the first REGISTER')
+    if not first.startswith('SIP/2.0 401'):
+        return int(first.split()[1])
+    auth = digest(first, hs['sip_username'], password or hs['sip_password'],
+                  'sip:%s:%d' % dst, alg)
+    ans = sip_request(dst, src, register_msg(dst, src, hs['sip_username'], hs['number'],
+                                             2, contact_port, auth, call_id=cid))
+    check(ans is not None, 'an answer to the authenticated REGISTER')
+    return int(ans.split()[1])
+
+
+def gk_registrar_scenario(user, secret):
+    """A sipp 'gatekeeper' that challenges one REGISTER and checks the
+    digest answer with verifyauth: 200 when right, 403 (and a failed call)
+    when wrong."""
+    path = os.path.join(S['dir'], 'gk_register.xml')
+    with open(path, 'w') as f:
+        f.write('''<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="gatekeeper registrar">
+  <recv request="REGISTER"/>
+  <send><![CDATA[
+
+SIP/2.0 401 Unauthorized
+[last_Via:]
+[last_From:]
+[last_To:];tag=gk[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+WWW-Authenticate: Digest realm="dpn", nonce="n[call_number]x7", algorithm=MD5
+Content-Length: 0
+
+]]></send>
+  <recv request="REGISTER">
+    <action>
+      <ereg regexp="username=&quot;%s&quot;" search_in="hdr" header="Authorization:" check_it="true" assign_to="u"/>
+      <ereg regexp="&lt;sip:%s@" search_in="hdr" header="Contact:" check_it="true" assign_to="c"/>
+      <verifyauth assign_to="authok" username="%s" password="%s"/>
+    </action>
+  </recv>
+  <nop test="authok" next="good"/>
+  <send><![CDATA[
+
+SIP/2.0 403 Forbidden
+[last_Via:]
+[last_From:]
+[last_To:];tag=gk[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <nop next="bad"/>
+  <label id="good"/>
+  <send><![CDATA[
+
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=gk[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+[last_Contact:];expires=3600
+Content-Length: 0
+
+]]></send>
+  <nop next="end"/>
+  <label id="bad"/>
+  <!-- a wrong answer fails the call: nothing comes, the recv times out -->
+  <recv request="OPTIONS" timeout="100"/>
+  <label id="end"/>
+  <Reference variables="u,c"/>
+</scenario>
+''' % (re.escape(user), re.escape(FLAT), user, secret))
+    return path
+
+
+def sipp(args):
+    return Sipp(args + ['-timeout', '60', '-timeout_error'])
+
+
+def sipp_at(scenario, ip, port, service=None, target=None):
+    """One call of tests/sip/<scenario>.xml from ip:port (to target)."""
+    args = ['-sf', os.path.join(SCEN, scenario + '.xml'), '-i', ip, '-p', str(port), '-m', '1']
+    if service:
+        args += ['-s', service, target]
+    return sipp(args)
+
+
+def call_gateway(ip, port, service):
+    """sipp calling `service` at the gateway from ip:port."""
+    return sipp_at('uac_fork', ip, port, service, '%s:%d' % (S['first'], S['gw'].sip_port))
+
+
+def register_two():
+    """Handsets 1 and 2 registered with contacts on fresh ports; returns
+    the ports."""
+    ports = free_udp_port(), free_udp_port()
+    for h, p in zip(S['hs'][:2], ports):
+        check_eq(register(S['first'], (h['address'], 0), h, contact_port=p), 200,
+                 '%s registered' % h['number'])
+    return ports
+
+
+def invite(user, src):
+    """A bare INVITE for user from src (ip, port); the final answer."""
+    first = S['first']
+    return sip_request((first, S['gw'].sip_port), src,
+                       'INVITE sip:%s@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s\r\n'
+                       'From: <sip:x@127.0.0.1>;tag=1\r\nTo: <sip:%s@%s>\r\nCall-ID: %s@t\r\n'
+                       'CSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n'
+                       % (user, first, src[0], src[1] or 9, secrets.token_hex(6), user, first,
+                          secrets.token_hex(6)))
+
+
+def wait_all(*procs):
+    for p in procs:
+        p.wait()
+
+
+# ---- cases -----------------------------------------------------------------
+
+@case
+def start_allocates_binds_and_registers_the_flat(pg):
+    gk = sipp(['-sf', gk_registrar_scenario(S['gw_user'], S['gw_secret']), '-i', '127.0.0.1',
+               '-p', str(S['gk_port']), '-m', '1'])
+    S['gw'] = g = Gatewayd()
+    g.wait_log(r'SIP on 127\.33\.0\.\d+:%d' % g.sip_port)
+    first = first_address(pg)
+    check(first is not None, 'a block in the database')
+    check('first address %s' % first in g.log(), 'the log names the first address')
+    S['first'] = first
+    ans = sip_request((first, g.sip_port), ('127.0.0.1', 0),
+                      'OPTIONS sip:%s:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKo1\r\n'
+                      'From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:%s:%d>\r\nCall-ID: o1@t\r\n'
+                      'CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n'
+                      % (first, g.sip_port, first, g.sip_port))
+    check(ans and ans.startswith('SIP/2.0 200'), 'SIP answers on the first address: %r' % ans)
+    gk.wait()
+    check_eq(gk.rc, 0, 'the gatekeeper accepted the digest answer: %s %s' % (gk.out[-1500:], gk.errors))
+    g.wait_log(r'flat %s reachable' % FLAT)
+    wait_for(lambda: g.metric('dpn_gw_flat_reachable') == 1, what='reachable metric')
+
+
+@case
+def handsets_from_the_admin_get_addresses_and_the_report_agrees(pg):
+    a = S['admin']
+    S['hs'] = []
+    for n in range(1, 4):
+        status, h = a.post('/api/v1/flats/%d/handsets' % S['flat'],
+                           {'mac': '02:00:00:33:00:%02x' % n})
+        check_eq(status, 201, 'handset %d: %r' % (n, h))
+        S['hs'].append(h)
+    for h in S['hs']:
+        wait_for(lambda: handset_address(pg, h['mac']), what='address of %s' % h['mac'])
+        h['address'] = handset_address(pg, h['mac'])
+    S['gw'].wait_log(r'3 handsets from mgmtd')
+    S['gw'].wait_log(r'allotted and free addresses agree with mgmtd')
+    check_eq(mgmtd.invariants(pg), [], 'invariants')
+
+
+@case
+def handset_registers_from_its_own_address_only(pg):
+    h1, h2 = S['hs'][0], S['hs'][1]
+    first = S['first']
+    check_eq(register(first, (h1['address'], 0), h1, password='wrong' * 4), 401,
+             'wrong password: 401')
+    check_eq(register(first, (h2['address'], 0), h1), 403,
+             "from another handset's address: 403")
+    check_eq(register(first, ('127.0.0.1', 0), h1), 403, 'from outside the block: 403')
+    check_eq(register(first, (h1['address'], 0), h1, alg='SHA-256'), 200, 'SHA-256: 200')
+    check_eq(register(first, (h1['address'], 0), h1, alg='MD5'), 200, 'MD5: 200')
+    S['gw'].wait_log(r'handset %s registered' % h1['number'])
+
+
+@case
+def flat_number_rings_all_first_answer_wins(pg):
+    h1, h2 = S['hs'][0], S['hs'][1]
+    p1, p2 = register_two()
+    ans = sipp_at('uas_fork_answer', h1['address'], p1)
+    lose = sipp_at('uas_fork_cancel', h2['address'], p2)
+    time.sleep(0.5)
+    caller = call_gateway('127.0.0.1', free_udp_port(), FLAT)
+    wait_all(caller, ans, lose)
+    check_eq(caller.rc, 0, 'caller got the call: %s %s' % (caller.out[-1500:], caller.errors))
+    check_eq(ans.rc, 0, 'one handset answered: %s' % ans.errors)
+    check_eq(lose.rc, 0, 'the other got CANCEL with Reason: %s %s' % (lose.out[-800:], lose.errors))
+    S['gw'].wait_log(r'flat %s rings 2 handsets' % FLAT)
+
+
+@case
+def handset_number_rings_that_one_only(pg):
+    h1, h2 = S['hs'][0], S['hs'][1]
+    p1, p2 = register_two()
+    ans = sipp_at('uas_fork_answer', h2['address'], p2)
+    # h1 listens too: any INVITE there would be a call it must not get.
+    quiet = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    quiet.bind((h1['address'], p1))
+    quiet.settimeout(0.1)
+    time.sleep(0.5)
+    caller = call_gateway('127.0.0.1', free_udp_port(), h2['number'])
+    wait_all(caller, ans)
+    got = []
+    try:
+        while True:
+            got.append(quiet.recvfrom(65535)[0])
+    except socket.timeout:
+        pass
+    quiet.close()
+    check_eq(caller.rc, 0, 'caller got the call: %s %s' % (caller.out[-1500:], caller.errors))
+    check_eq(ans.rc, 0, 'handset 2 answered: %s' % ans.errors)
+    check_eq([x for x in got if x.startswith(b'INVITE')], [], 'handset 1 did not ring')
+    ans = invite(S['hs'][2]['number'], ('127.0.0.1', 0))
+    check(ans and ans.startswith('SIP/2.0 480'), 'unregistered handset: 480, got %r' % ans)
+    ans = invite('100-1101-1299', ('127.0.0.1', 0))
+    check(ans and ans.startswith('SIP/2.0 404'), 'another flat: 404, got %r' % ans)
+
+
+@case
+def outgoing_call_from_a_handset_reaches_the_gatekeeper(pg):
+    h1 = S['hs'][0]
+    port = free_udp_port()
+    check_eq(register(S['first'], (h1['address'], port), h1), 200, 'h1 registered from its port')
+    gk = sipp_at('uas_fork_answer', '127.0.0.1', S['gk_port'])
+    time.sleep(0.5)
+    caller = call_gateway(h1['address'], port, '200-1101-1201')
+    wait_all(caller, gk)
+    check_eq(caller.rc, 0, 'the call went through: %s %s' % (caller.out[-1500:], caller.errors))
+    check_eq(gk.rc, 0, 'the gatekeeper got it: %s' % gk.errors)
+    ans = invite('200-1101-1201', (S['hs'][2]['address'], 0))
+    check(ans and ans.startswith('SIP/2.0 403'), 'an unregistered device: 403, got %r' % ans)
+
+
+@case
+def gatekeeper_refusal_is_retried_with_backoff(pg):
+    g = S['gw']
+    check_eq(g.stop(), 0, 'clean stop')
+    wrong = sipp(['-sf', gk_registrar_scenario(S['gw_user'], 'not-the-secret'), '-i',
+                  '127.0.0.1', '-p', str(S['gk_port']), '-m', '1'])
+    g.start()
+    wrong.wait()
+    check(wrong.rc != 0, 'sipp saw a digest made with another secret (verifyauth works)')
+    g.wait_log(r'flat %s NOT reachable via gatekeeper .*: answered 403' % FLAT)
+    check_eq(g.metric('dpn_gw_flat_reachable'), 0, 'metric says unreachable')
+    good = sipp(['-sf', gk_registrar_scenario(S['gw_user'], S['gw_secret']), '-i',
+                 '127.0.0.1', '-p', str(S['gk_port']), '-m', '1'])
+    good.wait()
+    check_eq(good.rc, 0, 're-registered after the backoff: %s' % good.errors)
+    g.wait_log(r'(?s)answered 403.*flat %s reachable' % FLAT)
+    wait_for(lambda: g.metric('dpn_gw_flat_reachable') == 1, what='reachable again')
+
+
+@case
+def restart_gets_the_same_block(pg):
+    first = S['first']
+    check_eq(S['gw'].stop(), 0, 'clean stop')
+    S['gw'].start()
+    S['gw'].wait_log(r'(?s)stopping.*first address %s' % re.escape(first))
+    check_eq(first_address(pg), first, 'same block in the database')
+
+
+@case
+def mgmtd_down_is_retried_with_backoff(pg):
+    g = S['gw']
+    check_eq(g.stop(), 0, 'clean stop')
+    S['srv'].stop()
+    g.start()
+    g.wait_log(r'mgmtd: allocate: .*(refused|Couldn|timed out|connect)', timeout=15)
+    time.sleep(2)
+    S['srv'].start()
+    g.wait_log(r'(?s)allocate: .*first address %s' % re.escape(S['first']), timeout=20)
+    check(g.metric('dpn_gw_mgmtd_errors_total') >= 1, 'failures counted')
+
+
+@case
+def decommission_frees_the_block(pg):
+    g = S['gw']
+    check_eq(g.stop(), 0, 'clean stop')
+    p = g.start(['--decommission'])
+    check_eq(p.wait(timeout=30), 0, 'decommission exits 0: %s' % g.log()[-2000:])
+    check_eq(first_address(pg), None, 'no block any more')
+    check_eq(pg.scalar('SELECT count(*) FROM dpn.assignments WHERE flat_id = %d' % S['flat']),
+             '0', 'no assignments')
+    check_eq(mgmtd.invariants(pg), [], 'invariants')
+
+
+if __name__ == '__main__':
+    with Cluster() as cluster:
+        mgmtd.migrate(cluster)
+        site, flats = mgmtd.seed(cluster, cidr=POOL, flats=2)
+        S['flat'] = flats[0]
+        S['dir'] = tmpdir('dpn-gwtest-')
+        S['gk_port'] = free_udp_port()
+        mgmtd.add_user(cluster, 'op')
+        token = mgmtd.add_token(cluster, 'op')
+        with mgmtd.Server(cluster) as server:
+            S['srv'] = server
+            S['admin'] = server.client().bearer(token)
+            status, cred = S['admin'].put('/api/v1/flats/%d/gateway' % S['flat'])
+            assert status == 201, cred
+            S['gw_user'], S['gw_secret'] = cred['username'], cred['secret']
+            try:
+                run(cluster)
+            finally:
+                if S.get('gw'):
+                    S['gw'].stop()
+                    print(S['gw'].log()[-4000:])
