@@ -331,6 +331,8 @@ def handsets_from_the_admin_get_addresses_and_the_report_agrees(pg):
         wait_for(lambda: handset_address(pg, h['mac']), what='address of %s' % h['mac'])
         h['address'] = handset_address(pg, h['mac'])
     S['gw'].wait_log(r'3 handsets from mgmtd')
+    ans = invite(FLAT, ('127.0.0.1', 0))
+    check(ans and ans.startswith('SIP/2.0 480'), 'no handset registered: 480, got %r' % ans)
     S['gw'].wait_log(r'allotted and free addresses agree with mgmtd')
     check_eq(mgmtd.invariants(pg), [], 'invariants')
 
@@ -390,6 +392,39 @@ def handset_number_rings_that_one_only(pg):
     check(ans and ans.startswith('SIP/2.0 480'), 'unregistered handset: 480, got %r' % ans)
     ans = invite('100-1101-1299', ('127.0.0.1', 0))
     check(ans and ans.startswith('SIP/2.0 404'), 'another flat: 404, got %r' % ans)
+
+
+@case
+def all_busy_gives_486(pg):
+    h1, h2 = S['hs'][0], S['hs'][1]
+    p1, p2 = register_two()
+    b1 = sipp_at('uas_486', h1['address'], p1)
+    b2 = sipp_at('uas_486', h2['address'], p2)
+    time.sleep(0.5)
+    caller = sipp_at('uac_486', '127.0.0.1', free_udp_port(), FLAT,
+                     '%s:%d' % (S['first'], S['gw'].sip_port))
+    wait_all(caller, b1, b2)
+    check_eq((caller.rc, b1.rc, b2.rc), (0, 0, 0),
+             'both rang, both busy, the caller got 486: %s' % caller.errors)
+
+
+@case
+def new_credentials_and_removal_take_effect_within_2s(pg):
+    h3 = S['hs'][2]
+    status, cr = S['admin'].post('/api/v1/handsets/%d/credentials' % h3['id'])
+    check_eq(status, 200, 'new credentials: %r' % cr)
+    t0 = time.monotonic()
+    new = dict(h3, sip_password=cr['sip_password'])
+    wait_for(lambda: register(S['first'], (h3['address'], 0), new) == 200, timeout=2,
+             what='the new password works', step=0.1)
+    check_eq(register(S['first'], (h3['address'], 0), h3), 401, 'the old one does not')
+    check(time.monotonic() - t0 < 2.5, 'within 2 s')
+    status, _ = S['admin'].delete('/api/v1/handsets/%d' % h3['id'])
+    check_eq(status, 204, 'handset removed in the admin')
+    wait_for(lambda: register(S['first'], (h3['address'], 0), new) == 401, timeout=2,
+             what='a removed handset can no longer register', step=0.1)
+    S['gw'].wait_log(r'handset %s: credentials or address changed; binding removed'
+                     % h3['number'])
 
 
 @case
