@@ -261,6 +261,15 @@ static void poll_next(struct gw *g, int ok)
 	    gw_backoff_next(&g->poll_b, g->cfg->retry_max));
 }
 
+static unsigned with_address(const struct gw *g)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < g->nhs; i++)
+		n += g->hs[i].addr != 0;
+	return n;
+}
+
 static void poll_done(void *arg, int err, long status, const char *body,
 		      size_t len, const char *etag)
 {
@@ -289,8 +298,8 @@ static void poll_done(void *arg, int err, long status, const char *body,
 	snprintf(g->hs_etag, sizeof(g->hs_etag), "%s", etag);
 	g->hs_known = 1;
 	g->poll_b.cur_s = 0;
-	log_info("flat %s: %u handset%s from mgmtd", g->cfg->flat, g->nhs,
-	    g->nhs == 1 ? "" : "s");
+	log_info("flat %s: %u handset%s from mgmtd (%u with an address)",
+	    g->cfg->flat, g->nhs, g->nhs == 1 ? "" : "s", with_address(g));
 	gw_handsets_changed(g);
 	ask_addresses(g);
 	gw_mgmt_report_soon(g);

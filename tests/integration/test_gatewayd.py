@@ -330,7 +330,7 @@ def handsets_from_the_admin_get_addresses_and_the_report_agrees(pg):
     for h in S['hs']:
         wait_for(lambda: handset_address(pg, h['mac']), what='address of %s' % h['mac'])
         h['address'] = handset_address(pg, h['mac'])
-    S['gw'].wait_log(r'3 handsets from mgmtd')
+    S['gw'].wait_log(r'3 handsets from mgmtd \(3 with an address\)')
     ans = invite(FLAT, ('127.0.0.1', 0))
     check(ans and ans.startswith('SIP/2.0 480'), 'no handset registered: 480, got %r' % ans)
     S['gw'].wait_log(r'allotted and free addresses agree with mgmtd')
@@ -406,6 +406,29 @@ def all_busy_gives_486(pg):
     wait_all(caller, b1, b2)
     check_eq((caller.rc, b1.rc, b2.rc), (0, 0, 0),
              'both rang, both busy, the caller got 486: %s' % caller.errors)
+
+
+@case
+def caller_cancels_every_branch_is_cancelled(pg):
+    h1, h2 = S['hs'][0], S['hs'][1]
+    p1, p2 = register_two()
+    # One rings (180), the other only says 100: the caller sees one 180
+    # before it cancels, and both must get the CANCEL.
+    with open(os.path.join(SCEN, 'uas_fork_cancel.xml')) as f:
+        quiet = re.sub(r'<recv request="CANCEL">.*?</recv>', '<recv request="CANCEL"/>',
+                       f.read(), flags=re.S).replace('<Reference variables="reason"/>', '')
+    path = os.path.join(S['dir'], 'uas_trying_cancel.xml')
+    with open(path, 'w') as f:
+        f.write(quiet)
+    r1 = sipp_at('uas_cancel', h1['address'], p1)
+    r2 = sipp(['-sf', path, '-i', h2['address'], '-p', str(p2), '-m', '1'])
+    time.sleep(0.5)
+    caller = sipp_at('uac_cancel', '127.0.0.1', free_udp_port(), FLAT,
+                     '%s:%d' % (S['first'], S['gw'].sip_port))
+    wait_all(caller, r1, r2)
+    check_eq((caller.rc, r1.rc, r2.rc), (0, 0, 0),
+             'both rang and got CANCEL; the caller got 487: %s %s %s'
+             % (caller.errors, r1.errors, r2.errors))
 
 
 @case

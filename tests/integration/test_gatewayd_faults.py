@@ -141,7 +141,7 @@ def garbage_huge_and_slow_answers_do_not_stall_sip(ctx):
     g = Gw()
     try:
         g.wait_log(r'SIP on %s:%d' % (re.escape(FIRST), g.port))
-        g.wait_log(r'1 handset from mgmtd')
+        g.wait_log(r'1 handset from mgmtd \(1 with an address\)')
         S['mode'] = 'garbage'
         sip_stays_prompt(g, 1.5)
         g.wait_log(r'handsets: a malformed answer; kept the old list')
