@@ -821,6 +821,11 @@ void sip_core_free(struct sip_core *c)
 	free(c);
 }
 
+void sip_core_peer_failed(struct sip_core *c, const struct sip_peer *to)
+{
+	sip_tsx_layer_peer_failed(c->tsx, to);
+}
+
 const struct sip_core_stats *sip_core_stats(const struct sip_core *c)
 {
 	return &c->st;

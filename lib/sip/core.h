@@ -22,7 +22,8 @@
  * (6xx, then 3xx, then 4xx preferring 401/407 — their challenges merged —
  * then 486, then other 4xx, 480, 408; 5xx last; 503 becomes 500).
  *
- * A branch whose request cannot be sent counts as 503 at once; one whose
+ * A branch whose request cannot be sent counts as 503 at once (also when
+ * its TCP connection is refused later: sip_core_peer_failed); one whose
  * transaction times out counts as 408 at once. Timer C (tsx cfg.timer_c)
  * runs per branch: when it fires the branch is CANCELled. A CANCEL from
  * upstream is answered 200 and cancels every pending branch; a branch that
@@ -98,6 +99,9 @@ void sip_core_free(struct sip_core *c);
 /* Feed a received message (a sip_tp_recv_cb can call this). */
 void sip_core_recv(struct sip_core *c, struct sip_msg *m,
 		   const struct sip_peer *from);
+/* `to` cannot be reached (a sip_tp_cfg.failed callback can call this):
+ * branches still waiting on it count as 503 now. */
+void sip_core_peer_failed(struct sip_core *c, const struct sip_peer *to);
 const struct sip_core_stats *sip_core_stats(const struct sip_core *c);
 struct sip_tsx_layer *sip_core_tsx(struct sip_core *c);
 

@@ -513,9 +513,12 @@ static void on_conn(struct ev_loop *loop, int fd, unsigned ev, void *arg)
 	(void)loop;
 
 	if (ev & EV_WRITE) {
+		int was_connecting = c->connecting;
 		c->connecting = 0;
 		if (conn_flush(c)) {
 			c->tp->st.tx_errors++;
+			if (was_connecting && c->outbound && c->tp->cfg.failed)
+				c->tp->cfg.failed(c->tp->arg, &c->peer);
 			conn_close(c);
 			return;
 		}

@@ -56,6 +56,11 @@ struct sip_tp_cfg {
 				   default 50 (no reflection floods) */
 	int lean;		/* sip_msg_check_lean instead of
 				   sip_msg_check (a proxy's hot path) */
+	/* An outbound TCP connection failed before it was up (refused,
+	 * reset) with data queued for `to`: called with the recv callback's
+	 * arg, before the connection is closed. May be NULL. A proxy ends the
+	 * transactions waiting on `to` (sip_core_peer_failed). */
+	void (*failed)(void *arg, const struct sip_peer *to);
 	int lazy;		/* skip sip_msg_check: only the start line,
 				   header names and framing are checked, and
 				   the TU parses the values it reads */

@@ -506,6 +506,20 @@ int sip_tsx_respond(struct sip_tsx *t, const char *resp, size_t len)
 	return 0;
 }
 
+void sip_tsx_layer_peer_failed(struct sip_tsx_layer *l,
+			       const struct sip_peer *to)
+{
+	for (size_t i = 0; i < NBUCKETS; i++)
+		for (struct sip_tsx *t = l->b[i]; t; t = t->next)
+			if (is_client(t) && !t->ending &&
+			    (t->state == SIP_TSX_CALLING ||
+			     t->state == SIP_TSX_TRYING) &&
+			    t->peer.proto == to->proto &&
+			    t->peer.salen == to->salen &&
+			    memcmp(&t->peer.sa, &to->sa, to->salen) == 0)
+				end_now(t, SIP_TSX_END_TRANSPORT);
+}
+
 struct sip_tsx *sip_tsx_find_invite(struct sip_tsx_layer *l,
 				    const struct sip_msg *m)
 {

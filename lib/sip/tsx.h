@@ -107,6 +107,13 @@ int sip_tsx_client_msg(struct sip_tsx_layer *l, const struct sip_msg *m,
  * or has a final already), or the send error. */
 int sip_tsx_respond(struct sip_tsx *t, const char *resp, size_t len);
 
+/* The transport could not reach `to` over TCP (sip_tp_cfg.failed): every
+ * client transaction still waiting for its first response from it ends
+ * now with SIP_TSX_END_TRANSPORT (from a timer, as always), not after
+ * timer B/F. */
+void sip_tsx_layer_peer_failed(struct sip_tsx_layer *l,
+			       const struct sip_peer *to);
+
 /* The server INVITE transaction that a CANCEL (or ACK) names, or NULL. */
 struct sip_tsx *sip_tsx_find_invite(struct sip_tsx_layer *l,
 				    const struct sip_msg *m);

@@ -5,8 +5,9 @@ TCP. Parallel fork: one callee answers, the others get CANCEL with
 `Reason: SIP;cause=200;text="Call completed elsewhere"` (their scenario
 fails without it); all busy -> 486; busy and unreachable -> 486 (preferred
 over 408); nobody reachable -> 408 once timer B (64*T1, T1 = 100 ms here)
-ends each branch; serial fork by q: the first callee's 486 starts the
-second, which answers. Every sipp run is bounded in calls and time."""
+ends each branch (UDP), 500 at once when no TCP connection can be made;
+serial fork by q: the first callee's 486 starts the second, which
+answers. Every sipp run is bounded in calls and time."""
 import os
 import sys
 
@@ -90,8 +91,15 @@ def nobody_reachable_gives_408_udp(ctx):
 
 
 @case
-def nobody_reachable_gives_408_tcp(ctx):
-    fork_round([], 'uac_408', calls=2, unreachable=3, t1_ms=100, tcp=True)
+def nobody_listening_over_tcp_gives_500_at_once(ctx):
+    # Refused TCP connections end their branches at once (503 each, 500
+    # upstream), not after timer B (32 s with the default T1 here).
+    import time
+    t0 = time.monotonic()
+    c = fork_round([], 'uac_500', calls=2, unreachable=3, tcp=True)
+    check(time.monotonic() - t0 < 20, 'took %.1f s' % (time.monotonic() - t0))
+    check_eq(c['send_failed'], '6', 'every branch failed to connect')
+    check_eq(c['timeouts'], '0', 'none waited for timer B')
 
 
 @case

@@ -158,6 +158,13 @@ static void on_msg(void *arg, struct sip_msg *m, const struct sip_peer *from)
 	sip_core_recv(p->core, m, from);
 }
 
+static void on_failed(void *arg, const struct sip_peer *to)
+{
+	struct proxy *p = arg;
+
+	sip_core_peer_failed(p->core, to);
+}
+
 /* host:port, numeric, in 127.0.0.0/8 only (a test tool: loopback only). */
 static int parse_hostport(const char *s, char *host, size_t cap,
 			  unsigned *port)
@@ -244,7 +251,7 @@ static void parse_args(int argc, char **argv, struct proxy *p,
 int main(int argc, char **argv)
 {
 	static struct proxy p = { .proto = SIP_PROTO_UDP };
-	struct sip_tp_cfg cfg = { .udp = 1, .lean = 1 };
+	struct sip_tp_cfg cfg = { .udp = 1, .lean = 1, .failed = on_failed };
 	struct sip_core_cfg ccfg = { .tsx = { .auto_100 = 1 },
 				     .record_route = 1, .to_tag = "px" };
 	int rc;

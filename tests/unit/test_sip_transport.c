@@ -358,13 +358,24 @@ static void t_tcp_outgoing_reuse(void **st)
 	ev_loop_free(l);
 }
 
+static int nfailed;
+static struct sip_peer failed_peer;
+
+static void on_failed(void *arg, const struct sip_peer *to)
+{
+	(void)arg;
+	nfailed++;
+	failed_peer = *to;
+}
+
 /* A TCP send to a port where nobody listens: queued, then the refused
- * connection is closed and counted, and nothing is left open. */
+ * connection is reported (cfg.failed: the proxy ends its branch at once),
+ * closed and counted, and nothing is left open. */
 static void t_tcp_connect_refused(void **st)
 {
 	struct ev_loop *l;
 	struct rx r = { 0 };
-	struct sip_tp_cfg cfg = { .tcp = 1 };
+	struct sip_tp_cfg cfg = { .tcp = 1, .failed = on_failed };
 	struct sip_tp *tp;
 	struct sip_peer to;
 	struct sockaddr_in a = { .sin_family = AF_INET };
@@ -385,6 +396,8 @@ static void t_tcp_connect_refused(void **st)
 		ev_run_once(l, 10);
 	assert_int_equal(sip_tp_conns(tp), 0);
 	assert_int_equal(sip_tp_stats(tp)->tx_errors, 1);
+	assert_int_equal(nfailed, 1);
+	assert_memory_equal(&failed_peer.sa, &to.sa, to.salen);
 	sip_tp_close(tp);
 	ev_loop_free(l);
 }
