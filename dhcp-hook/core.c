@@ -345,7 +345,7 @@ int dhcp_core_lease_from_holder(struct dhcp_core *core,
 		return 0;
 	atomic_store(&core->spoof_logged_ms, now);
 	if (mac_len == DHCP_MAC_LEN)
-		dhcp_mac_format(mac, macs);
+		mac_format(mac, macs);
 	core_log(core, 0, "ignored a %s of %u.%u.%u.%u (MAC %s) from a port that "
 		 "does not hold it (further ones counted, logged every 30 s)",
 		 kind == DHCP_EV_DECLINE ? "DECLINE" : "RELEASE", addr >> 24,
