@@ -48,7 +48,7 @@ static const struct conf_item gw_table[] = {
 	  .def = "60s", .unit = 1000, .min = 1, .max = 3600, .flags = CONF_RELOAD,
 	  .help = "longest wait between retries (mgmtd, gatekeeper)" },
 	{ .name = "http-timeout", .type = CONF_DURATION, .off = G(http_timeout),
-	  .def = "10s", .unit = 1, .min = 100, .max = 120000, .flags = CONF_RELOAD,
+	  .def = "10s", .unit = 1, .min = 100, .max = 120000,
 	  .help = "whole-request limit of a call to mgmtd" },
 	{ .name = "ring-timeout", .type = CONF_DURATION, .off = G(ring_timeout),
 	  .def = "60s", .unit = 1000, .min = 5, .max = 600,

@@ -157,6 +157,25 @@ def garbage_huge_and_slow_answers_do_not_stall_sip(ctx):
 
 
 @case
+def malformed_sip_is_refused_and_the_flat_keeps_working(ctx):
+    S['mode'] = 'good'
+    g = Gw()
+    try:
+        g.wait_log(r'SIP on %s:%d' % (re.escape(FIRST), g.port))
+        junk = [b'\x00\xff' * 700, b'INVITE\r\n\r\n', b'SIP/2.0 200 OK\r\n\r\n',
+                b'INVITE sip:x@y SIP/2.0\r\nVia: nonsense\r\nContent-Length: 99999\r\n\r\n',
+                b'REGISTER sip:%s SIP/2.0\r\n' % FIRST.encode() + b'X: y\r\n' * 600 + b'\r\n']
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for j in junk * 20:
+                s.sendto(j, (FIRST, g.port))
+        time.sleep(0.2)
+        check(options_rtt(g.port) is not None, 'still answers after 100 malformed datagrams')
+        check(g.p.poll() is None, 'still running')
+    finally:
+        check_eq(g.stop(), 0, 'clean exit (no leak under ASan): %s' % g.log()[-1500:])
+
+
+@case
 def a_block_outside_the_allowed_addresses_is_refused(ctx):
     S['mode'] = 'outside'
     g = Gw()
