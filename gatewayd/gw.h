@@ -69,9 +69,9 @@ struct gw {
 	char hs_etag[96];
 	int hs_known;
 	/* mgmtd exchanges */
-	struct ev_timer alloc_t, poll_t, report_t;
-	struct gw_backoff alloc_b, poll_b, report_b;
-	int report_busy, report_again;
+	struct ev_timer alloc_t, poll_t, report_t, regs_t;
+	struct gw_backoff alloc_b, poll_b, report_b, regs_b;
+	int report_busy, report_again, regs_busy, regs_again;
 	/* SIP */
 	struct sip_tp *tp;
 	struct sip_core *core;
@@ -92,6 +92,8 @@ int gw_mgmt_start(struct gw *g);
 int gw_mgmt_decommission(struct gw *g);
 /* Asks for a report of allotted/free addresses soon. */
 void gw_mgmt_report_soon(struct gw *g);
+/* Tells mgmtd the handsets' registration state soon (after a change). */
+void gw_mgmt_registrations_soon(struct gw *g);
 void gw_mgmt_stop(struct gw *g);
 
 /* The next wait of a backoff (1 s, 2 s, 4 s ... max_s), in ms. */

@@ -14,8 +14,10 @@
 
 #include "gatewayd/gw.h"
 #include "gatewayd/http.h"
+#include "gatewayd/sip.h"
 #include "log.h"
 #include "prom.h"
+#include "sip/registrar.h"
 
 #define GW_MAX_HANDSETS 1000	/* handsets in one answer */
 #define GW_MAX_REPORT 4096	/* addresses in one report */
@@ -436,6 +438,98 @@ void gw_mgmt_report_soon(struct gw *g)
 		ev_timer_start(g->loop, &g->report_t, 0);
 }
 
+/* ---- registrations -------------------------------------------------------- */
+
+/* {"handsets": [{suffix, registered, since_s, contact, user_agent}]} for
+ * every handset. One reference, or NULL. */
+static json_object *regs_body(struct gw *g)
+{
+	json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	uint64_t now = ev_now(g->loop) / 1000;
+
+	if (!o || !arr) {
+		json_object_put(o);
+		json_object_put(arr);
+		return NULL;
+	}
+	json_object_object_add(o, "handsets", arr);
+	for (unsigned i = 0; i < g->nhs; i++) {
+		const struct sip_reg_binding *b = gw_sip_binding(g, g->hs[i].number);
+		json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "suffix", json_object_new_int((int)g->hs[i].suffix));
+		json_object_object_add(e, "registered", json_object_new_boolean(b != NULL));
+		if (b) {
+			json_object_object_add(e, "since_s",
+			    json_object_new_int64((int64_t)(now - b->since)));
+			json_object_object_add(e, "contact", json_object_new_string(b->contact));
+			json_object_object_add(e, "user_agent",
+			    json_object_new_string(b->user_agent));
+		}
+		json_object_array_add(arr, e);
+	}
+	return o;
+}
+
+static void regs_send(struct gw *g);
+
+static void regs_done(void *arg, int err, long status, const char *body,
+		      size_t len, const char *etag)
+{
+	struct gw *g = arg;
+
+	(void)len;
+	(void)etag;
+	g->regs_busy = 0;
+	if (err || status != 200) {
+		failed(g, "registrations", err, status, body);
+		ev_timer_start(g->loop, &g->regs_t, gw_backoff_next(&g->regs_b,
+		    g->cfg->retry_max));
+		return;
+	}
+	prom_inc(g->m_mgmtd_ok, 1);
+	g->regs_b.cur_s = 0;
+	if (g->regs_again) {
+		g->regs_again = 0;
+		regs_send(g);
+	}
+}
+
+static void regs_send(struct gw *g)
+{
+	json_object *o;
+	int rc = ENOMEM;
+
+	if (g->regs_busy) {
+		g->regs_again = 1;
+		return;
+	}
+	if ((o = regs_body(g)))
+		rc = gw_http_request(g->http, "PUT", "/api/v1/broker/registrations",
+		    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+		    NULL, regs_done, g);
+	json_object_put(o);
+	if (rc)
+		ev_timer_start(g->loop, &g->regs_t, gw_backoff_next(&g->regs_b,
+		    g->cfg->retry_max));
+	else
+		g->regs_busy = 1;
+}
+
+static void regs_timer(struct ev_loop *loop, struct ev_timer *t, void *arg)
+{
+	(void)loop;
+	(void)t;
+	regs_send(arg);
+}
+
+/* A burst of changes (a reboot of every handset) makes one request. */
+void gw_mgmt_registrations_soon(struct gw *g)
+{
+	if (!ev_timer_active(&g->regs_t))
+		ev_timer_start(g->loop, &g->regs_t, 200);
+}
+
 /* ---- start, stop, decommission ------------------------------------------- */
 
 int gw_mgmt_start(struct gw *g)
@@ -443,6 +537,7 @@ int gw_mgmt_start(struct gw *g)
 	ev_timer_init(&g->alloc_t, alloc_timer, g);
 	ev_timer_init(&g->poll_t, poll_timer, g);
 	ev_timer_init(&g->report_t, report_timer, g);
+	ev_timer_init(&g->regs_t, regs_timer, g);
 	ev_timer_start(g->loop, &g->alloc_t, 0);
 	return 0;
 }
@@ -452,6 +547,7 @@ void gw_mgmt_stop(struct gw *g)
 	ev_timer_stop(g->loop, &g->alloc_t);
 	ev_timer_stop(g->loop, &g->poll_t);
 	ev_timer_stop(g->loop, &g->report_t);
+	ev_timer_stop(g->loop, &g->regs_t);
 }
 
 static void decommission_done(void *arg, int err, long status,

@@ -148,8 +148,10 @@ static void reg_changed(void *arg, const struct sip_reg_binding *b,
 	static const char *const names[] = { "registered", "refreshed",
 	    "unregistered", "expired" };
 
-	if (what != SIP_REG_REFRESHED)
+	if (what != SIP_REG_REFRESHED) {
 		log_info("handset %s %s (%s)", b->aor, names[what], b->contact);
+		gw_mgmt_registrations_soon(g);
+	}
 	prom_set(g->m_handsets, sip_reg_bindings(S.reg));
 }
 
@@ -508,6 +510,11 @@ void gw_sip_handsets_changed(struct gw *g)
 	free(S.old);
 	S.old = copy;
 	S.nold = g->nhs;
+}
+
+const struct sip_reg_binding *gw_sip_binding(struct gw *g, const char *number)
+{
+	return S.reg ? sip_reg_find(S.reg, number, now_s(g)) : NULL;
 }
 
 int gw_sip_send(struct gw *g, const char *buf, size_t len)

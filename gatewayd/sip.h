@@ -33,6 +33,9 @@ void gw_sip_stop(struct gw *g);
 /* mgmtd gave a new handset list: bindings of handsets that went or whose
  * credentials changed are removed. */
 void gw_sip_handsets_changed(struct gw *g);
+struct sip_reg_binding;
+/* The live binding of handset `number`, or NULL. */
+const struct sip_reg_binding *gw_sip_binding(struct gw *g, const char *number);
 /* Sends a whole message (the uplink's REGISTER, keep-alives). 0 or errno. */
 int gw_sip_send(struct gw *g, const char *buf, size_t len);
 

@@ -349,6 +349,17 @@ def handset_registers_from_its_own_address_only(pg):
     check_eq(register(first, (h1['address'], 0), h1, alg='SHA-256'), 200, 'SHA-256: 200')
     check_eq(register(first, (h1['address'], 0), h1, alg='MD5'), 200, 'MD5: 200')
     S['gw'].wait_log(r'handset %s registered' % h1['number'])
+    row = wait_for(lambda: pg.psql(
+        "SELECT r.registered, r.contact, r.since IS NOT NULL FROM dpn.handset_registrations r "
+        "WHERE r.handset_id = %d AND r.registered" % h1['id']), timeout=5,
+        what='registration state in mgmtd')
+    check_eq(row[0][0], 't', 'registered in the database')
+    check(row[0][1].startswith('sip:%s@%s:' % (h1['number'], h1['address'])),
+          'contact there: %r' % row)
+    check_eq(row[0][2], 't', 'since set')
+    other = pg.scalar("SELECT registered FROM dpn.handset_registrations WHERE handset_id = %d"
+                      % S['hs'][1]['id'])
+    check_eq(other, 'f', 'a handset not registered says so')
 
 
 @case

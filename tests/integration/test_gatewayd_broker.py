@@ -109,6 +109,42 @@ def etag_gives_304_until_something_changes(pg):
     check_eq((status, [h['suffix'] for h in body['handsets']]), (200, [2]), 'removed')
 
 
+@case
+def registrations_are_stored_and_bad_input_named(pg):
+    c = gw(0)
+    P = '/api/v1/broker/registrations'
+    status, h = admin().post('/api/v1/flats/%d/handsets' % S['flats'][0], {'suffix': 5})
+    check_eq(status, 201, 'a handset to report on: %r' % h)
+    for body, field in (({}, 'handsets'),
+                        ({'handsets': [{'suffix': 5}]}, 'handsets[0].registered'),
+                        ({'handsets': [{'suffix': 5, 'registered': 'yes'}]}, 'handsets[0].registered'),
+                        ({'handsets': [{'suffix': 0, 'registered': True}]}, 'handsets[0].suffix'),
+                        ({'handsets': [{'suffix': 5, 'registered': True, 'contact': 'x' * 300}]},
+                         'handsets[0].contact'),
+                        ({'handsets': [{'suffix': 5, 'registered': True, 'oops': 1}]}, 'handsets[0].oops'),
+                        ({'handsets': [7]}, 'handsets[0]')):
+        status, ans = c.raw('PUT', P, body)
+        check(status in (400, 422) and ans.get('field') == field,
+              '%r -> 4xx naming %s: %s %r' % (body, field, status, ans))
+    check_eq(pg.scalar('SELECT count(*) FROM dpn.handset_registrations'), '0', 'nothing written')
+    status, ans = S['srv'].client().basic(S['creds'][0][0], 'nope').raw(
+        'PUT', P, {'handsets': [{'suffix': 5, 'registered': True}]})
+    check_eq(status, 401, 'wrong secret')
+    status, ans = c.raw('PUT', P, {'handsets': [
+        {'suffix': 5, 'registered': True, 'since_s': 60, 'contact': 'sip:x@127.31.0.3:5060',
+         'user_agent': 'phone/1'},
+        {'suffix': 7, 'registered': True}]})
+    check_eq((status, ans), (200, {'written': 1}), 'own handset written, unknown suffix skipped')
+    row = pg.psql("SELECT registered, contact, user_agent, now() - since > interval '59 s' "
+                  "FROM dpn.handset_registrations WHERE handset_id = %d" % h['id'])
+    check_eq(row, [['t', 'sip:x@127.31.0.3:5060', 'phone/1', 't']], 'the row')
+    status, ans = gw(1).raw('PUT', P, {'handsets': [{'suffix': 5, 'registered': False}]})
+    check_eq((status, ans), (200, {'written': 0}), "another flat's gateway cannot touch it")
+    status, ans = c.raw('PUT', P, {'handsets': [{'suffix': 5, 'registered': False}]})
+    check_eq(pg.psql("SELECT registered, since IS NULL FROM dpn.handset_registrations "
+                     "WHERE handset_id = %d" % h['id']), [['f', 't']], 'unregistered')
+
+
 if __name__ == '__main__':
     with Cluster() as cluster:
         mgmtd.migrate(cluster)
