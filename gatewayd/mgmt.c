@@ -96,13 +96,13 @@ static int take_block(struct gw *g, json_object *o)
 	    get_addr(blk, "first", &first) || get_addr(blk, "last", &last) ||
 	    !json_object_object_get_ex(o, "gateway", &blk) ||
 	    get_addr(blk, "address", &gw_addr) || gw_addr != first || last <= first) {
-		log_warnx("mgmtd: allocate: the answer lacks a usable block");
+		log_warnx("mgmtd: the answer lacks a usable block");
 		return EINVAL;
 	}
 	if (!cidr4_contains_range(&g->allowed, first, last)) {
 		char a[ADDR4_STRLEN], b[ADDR4_STRLEN];
 
-		log_warnx("mgmtd: allocate: block %s-%s is outside addresses %s; "
+		log_warnx("mgmtd: block %s-%s is outside addresses %s; "
 		    "not used", addr4_format(first, a), addr4_format(last, b),
 		    g->cfg->addresses);
 		return EINVAL;
@@ -359,6 +359,19 @@ static json_object *report_body(struct gw *g)
 
 static void report_send(struct gw *g);
 
+/* The report's answer carries the block as the database has it: a block
+ * moved by an extension (it could not grow in place) is taken here, and
+ * SIP moves to the new first address. */
+static void follow_block(struct gw *g, json_object *o)
+{
+	uint32_t old = g->first;
+
+	if (take_block(g, o) || g->first == old)
+		return;	/* grown in place (or unusable): nothing to move */
+	log_info("block moved: first address now %s", g->first_text);
+	gw_block_ready(g);
+}
+
 /* Logs what the database corrected: its differences list. */
 static void log_corrections(struct gw *g, const char *body, size_t len)
 {
@@ -367,6 +380,7 @@ static void log_corrections(struct gw *g, const char *body, size_t len)
 
 	if (!o)
 		return;
+	follow_block(g, o);
 	if (json_object_object_get_ex(o, "differences", &d) &&
 	    json_object_is_type(d, json_type_array) &&
 	    (n = json_object_array_length(d)) > 0) {

@@ -496,6 +496,36 @@ def gatekeeper_refusal_is_retried_with_backoff(pg):
 
 
 @case
+def a_moved_block_moves_sip_to_the_new_first_address(pg):
+    # Flat 2 takes the addresses right after flat 1's block, so flat 1
+    # cannot grow in place: its fifth device moves it to a new block.
+    status, cred = S['admin'].put('/api/v1/flats/%d/gateway' % S['flat2'])
+    check_eq(status, 201, 'flat 2 gateway: %r' % cred)
+    c2 = S['srv'].client().basic(cred['username'], cred['secret'])
+    status, a = c2.post('/api/v1/broker/allocate', {'gateway_mac': '02:00:00:33:01:00'})
+    check_eq(status, 200, 'flat 2 allocated: %r' % a)
+    old = S['first']
+    for n in (0x0a, 0x0b):
+        status, h = S['admin'].post('/api/v1/flats/%d/handsets' % S['flat'],
+                                    {'mac': '02:00:00:33:00:%02x' % n})
+        check_eq(status, 201, 'handset made: %r' % h)
+    g = S['gw']
+    m = g.wait_log(r'block moved: first address now (127\.33\.0\.\d+)')
+    new = m.group(1)
+    check(new != old, 'a new first address')
+    check_eq(first_address(pg), new, 'the database agrees')
+    g.wait_log(r'SIP on %s:%d' % (re.escape(new), g.sip_port))
+    ans = sip_request((new, g.sip_port), ('127.0.0.1', 0),
+                      'OPTIONS sip:%s:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKm1\r\n'
+                      'From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:%s>\r\nCall-ID: m1@t\r\n'
+                      'CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n'
+                      % (new, g.sip_port, new))
+    check(ans and ans.startswith('SIP/2.0 200'), 'SIP answers on the new address: %r' % ans)
+    S['first'] = new
+    check_eq(mgmtd.invariants(pg), [], 'invariants')
+
+
+@case
 def restart_gets_the_same_block(pg):
     first = S['first']
     check_eq(S['gw'].stop(), 0, 'clean stop')
@@ -533,7 +563,7 @@ if __name__ == '__main__':
     with Cluster() as cluster:
         mgmtd.migrate(cluster)
         site, flats = mgmtd.seed(cluster, cidr=POOL, flats=2)
-        S['flat'] = flats[0]
+        S['flat'], S['flat2'] = flats[0], flats[1]
         S['dir'] = tmpdir('dpn-gwtest-')
         S['gk_port'] = free_udp_port()
         mgmtd.add_user(cluster, 'op')
