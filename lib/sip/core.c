@@ -877,3 +877,8 @@ int sip_route_target(const struct sip_msg *m, enum sip_proto proto,
 	return sip_peer_set(to, proto, a.uri.host,
 			    a.uri.port ? a.uri.port : 5060);
 }
+
+struct sip_msg *sip_fork_request_edit(struct sip_fork *f)
+{
+	return f->started ? NULL : f->req;
+}
