@@ -316,6 +316,25 @@ static void from_gatekeeper(struct gw *g, struct sip_fork *f, struct sip_str use
 		ring_one(g, f, suffix);
 }
 
+/* The identity of an outgoing call is the handset's full number, never
+ * what the handset claims: any P-Asserted-Identity it sent goes, ours is
+ * added (the gatekeeper trusts its registered gateways and asserts it
+ * onward). 0 or errno. */
+static int assert_identity(struct gw *g, struct sip_fork *f, const struct gw_handset *h)
+{
+	struct sip_msg *m = sip_fork_request_edit(f);
+	char v[NUMPLAN_MAX_LEN + 80];
+	int i;
+
+	if (!m)
+		return EINVAL;
+	while ((i = sip_msg_hdr_find(m, SIP_HDR_P_ASSERTED_IDENTITY, 0)) >= 0)
+		if (sip_msg_hdr_del(m, (unsigned)i))
+			return EINVAL;
+	snprintf(v, sizeof(v), "<sip:%s@%s>", h->number, g->first_text);
+	return sip_msg_hdr_add(m, SIP_HDR_P_ASSERTED_IDENTITY, v);
+}
+
 /* A new request from a registered handset: inside the flat, or out
  * through the gatekeeper. */
 static void from_handset(struct gw *g, struct sip_fork *f, struct sip_str user,
@@ -332,7 +351,7 @@ static void from_handset(struct gw *g, struct sip_fork *f, struct sip_str user,
 		return;
 	}
 	log_info("call %s: handset %s out through the gatekeeper", cid, h->number);
-	if (sip_fork_add(f, NULL, 0, &S.gk, 1000)) {
+	if (assert_identity(g, f, h) || sip_fork_add(f, NULL, 0, &S.gk, 1000)) {
 		sip_fork_reply(f, 500, NULL, NULL);
 		return;
 	}

@@ -466,12 +466,30 @@ def outgoing_call_from_a_handset_reaches_the_gatekeeper(pg):
     h1 = S['hs'][0]
     port = free_udp_port()
     check_eq(register(S['first'], (h1['address'], port), h1), 200, 'h1 registered from its port')
-    gk = sipp_at('uas_fork_answer', '127.0.0.1', S['gk_port'])
+    # The handset claims another identity; the gatekeeper must see only
+    # the handset's own full number asserted.
+    with open(os.path.join(SCEN, 'uac_fork.xml')) as f:
+        spoof = f.read().replace('CSeq: 1 INVITE\n', 'CSeq: 1 INVITE\n'
+                                 '      P-Asserted-Identity: <sip:999-9999-9999-9@evil>\n', 1)
+    check('999-9999' in spoof, 'spoofed header in the scenario')
+    with open(os.path.join(SCEN, 'uas_fork_answer.xml')) as f:
+        gk_scen = f.read().replace(
+            '<recv request="INVITE"/>',
+            '<recv request="INVITE"><action><ereg regexp="^ *&lt;sip:%s@" search_in="hdr" '
+            'header="P-Asserted-Identity:" check_it="true" assign_to="pai"/></action></recv>'
+            % re.escape(h1['number']), 1).replace('</scenario>', '<Reference variables="pai"/></scenario>')
+    paths = [os.path.join(S['dir'], n) for n in ('uac_spoof.xml', 'gk_pai.xml')]
+    for path, text in zip(paths, (spoof, gk_scen)):
+        with open(path, 'w') as f:
+            f.write(text)
+    gk = sipp(['-sf', paths[1], '-i', '127.0.0.1', '-p', str(S['gk_port']), '-m', '1'])
     time.sleep(0.5)
-    caller = call_gateway(h1['address'], port, '200-1101-1201')
+    caller = sipp(['-sf', paths[0], '-i', h1['address'], '-p', str(port), '-m', '1',
+                   '-s', '200-1101-1201', '%s:%d' % (S['first'], S['gw'].sip_port)])
     wait_all(caller, gk)
     check_eq(caller.rc, 0, 'the call went through: %s %s' % (caller.out[-1500:], caller.errors))
-    check_eq(gk.rc, 0, 'the gatekeeper got it: %s' % gk.errors)
+    check_eq(gk.rc, 0, "the gatekeeper got it, asserted as the handset's number: %s"
+             % gk.errors)
     ans = invite('200-1101-1201', (S['hs'][2]['address'], 0))
     check(ans and ans.startswith('SIP/2.0 403'), 'an unregistered device: 403, got %r' % ans)
 
