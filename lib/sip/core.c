@@ -841,6 +841,11 @@ const struct sip_msg *sip_fork_request(const struct sip_fork *f)
 	return f->req;
 }
 
+struct sip_msg *sip_fork_request_edit(struct sip_fork *f)
+{
+	return f->req;
+}
+
 unsigned sip_fork_branches(const struct sip_fork *f)
 {
 	return f->n;
@@ -876,9 +881,4 @@ int sip_route_target(const struct sip_msg *m, enum sip_proto proto,
 		return EINVAL;
 	return sip_peer_set(to, proto, a.uri.host,
 			    a.uri.port ? a.uri.port : 5060);
-}
-
-struct sip_msg *sip_fork_request_edit(struct sip_fork *f)
-{
-	return f->started ? NULL : f->req;
 }

@@ -124,9 +124,10 @@ int sip_fork_reply(struct sip_fork *f, int status, const char *reason,
 /* The request as edited for forwarding; valid until the server
  * transaction ends (then NULL). */
 const struct sip_msg *sip_fork_request(const struct sip_fork *f);
-/* The same, for the TU to edit before sip_fork_start (e.g. replace an
- * identity header); NULL once started or when the server transaction has
- * ended. Via, From, To, Call-ID and CSeq must stay as they are. */
+/* The same request for the TU to edit before sip_fork_start (headers such
+ * as P-Asserted-Identity: every branch is written from it when it starts).
+ * Not its top Via; the Request-URI is set per branch by sip_fork_add. NULL
+ * once the server transaction ended. */
 struct sip_msg *sip_fork_request_edit(struct sip_fork *f);
 unsigned sip_fork_branches(const struct sip_fork *f);
 /* The final status of branch i so far (0 while pending). */

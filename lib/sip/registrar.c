@@ -122,6 +122,16 @@ void sip_reg_free(struct sip_reg *r)
 	free(r);
 }
 
+int sip_reg_set_expiry(struct sip_reg *r, unsigned min_expires,
+		       unsigned max_expires)
+{
+	if (!min_expires || min_expires > max_expires)
+		return EINVAL;
+	r->cfg.min_expires = min_expires;
+	r->cfg.max_expires = max_expires;
+	return 0;
+}
+
 const struct sip_reg_stats *sip_reg_stats(const struct sip_reg *r)
 {
 	return &r->stats;
@@ -584,7 +594,7 @@ static void fill_binding(struct sip_reg_binding *b, const struct reg_req *q,
 	snprintf(b->aor, sizeof(b->aor), "%s", q->aor);
 	memcpy(b->contact, c->uri.s, c->uri.len);
 	b->contact[c->uri.len] = '\0';
-	if (ua)		/* no User-Agent: q->ua.s is NULL */
+	if (ua)
 		memcpy(b->user_agent, q->ua.s, ua);
 	b->user_agent[ua] = '\0';
 	memcpy(b->call_id, q->call_id.s, q->call_id.len);

@@ -131,6 +131,11 @@ struct sip_reg_answer {
 	size_t extra_len;
 };
 
+/* New expiry limits (a reload); bindings are kept. 0, or EINVAL (0, or
+ * min above max; nothing changed). */
+int sip_reg_set_expiry(struct sip_reg *r, unsigned min_expires,
+		       unsigned max_expires);
+
 /* Handle REGISTER m (parsed, passed sip_msg_check_lean or better) from
  * `from` at time now; *ans says what to answer. Returns 0, or EINVAL (m is
  * not a REGISTER; nothing answered). */

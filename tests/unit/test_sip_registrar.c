@@ -29,6 +29,7 @@ struct ctx {
 	struct sip_msg m;
 	struct sip_reg_answer ans;
 	uint32_t cseq;
+	int no_ua;			/* leave User-Agent out */
 };
 
 static int t_ha1(void *arg, const char *aor, const char *user,
@@ -114,9 +115,9 @@ static int send_reg(struct ctx *c, const char *aor, const char *hdrs,
 		     "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK%u\r\n"
 		     "Max-Forwards: 70\r\nFrom: <sip:%s@dpn>;tag=f\r\n"
 		     "To: <sip:%s@dpn>\r\nCall-ID: reg-1\r\n"
-		     "CSeq: %u REGISTER\r\nUser-Agent: test-gw\r\n%s%s%s%s"
+		     "CSeq: %u REGISTER\r\n%s%s%s%s%s"
 		     "Content-Length: 0\r\n\r\n", c->cseq, aor, aor,
-		     c->cseq, hdrs, auth ? "Authorization: " : "",
+		     c->cseq, c->no_ua ? "" : "User-Agent: test-gw\r\n", hdrs, auth ? "Authorization: " : "",
 		     auth ? auth : "", auth ? "\r\n" : "");
 	assert_true(n > 0 && (size_t)n < sizeof(c->buf));
 	assert_int_equal(sip_msg_parse(&c->m, c->buf, (size_t)n, 0, &err), 0);
@@ -203,6 +204,18 @@ static void t_good_md5_and_sha256(void **st)
 	assert_int_equal(sip_reg_bindings(c->r), 1);
 }
 
+/* A REGISTER without User-Agent: an empty one stored (no copy from a
+ * NULL slice). */
+static void t_no_user_agent(void **st)
+{
+	struct ctx *c = *st;
+
+	c->no_ua = 1;
+	assert_int_equal(reg_auth(c, "MD5", USER, PASS, AOR, CONTACT1, 1000),
+			 200);
+	assert_string_equal(sip_reg_find(c->r, AOR, 1000)->user_agent, "");
+}
+
 static void t_wrong_password_and_users(void **st)
 {
 	struct ctx *c = *st;
@@ -250,6 +263,12 @@ static void t_expiry_limits(void **st)
 		"Contact: <sip:" AOR "@10.0.0.1:5060>;expires=100\r\n",
 		1000), 200);
 	assert_int_equal(sip_reg_find(c->r, AOR, 1000)->expires, 1100);
+	/* a reload raises the minimum: 100 s is now too brief; the binding stays */
+	assert_int_equal(sip_reg_set_expiry(c->r, 200, 100), EINVAL);
+	assert_int_equal(sip_reg_set_expiry(c->r, 120, 3600), 0);
+	assert_int_equal(reg_auth(c, "MD5", USER, PASS, AOR, "Contact: <sip:" AOR
+		"@10.0.0.1:5060>;expires=100\r\n", 1000), 423);
+	assert_string_equal(c->ans.extra, "Min-Expires: 120\r\n");
 	/* expiry: gone after its time, and sip_reg_expire reports it */
 	assert_non_null(sip_reg_find(c->r, AOR, 1099));
 	assert_null(sip_reg_find(c->r, AOR, 1100));
@@ -412,6 +431,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(t_challenge, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_good_md5_and_sha256, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(t_no_user_agent, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(t_wrong_password_and_users,
 						setup, teardown),
