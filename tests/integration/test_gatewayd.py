@@ -544,6 +544,34 @@ def a_moved_block_moves_sip_to_the_new_first_address(pg):
 
 
 @case
+def the_real_gatekeeper_rings_the_flat_through_gatewayd(pg):
+    """dpn-gatekeeper in place of the sipp stand-in: the flat registers with
+    it (digest against the HA1s mgmtd stored, from the first address) and a
+    call to the flat number at the gatekeeper rings the handsets."""
+    from gatekeeper import Gatekeeper
+    g = S['gw']
+    check_eq(g.stop(), 0, 'clean stop')
+    with Gatekeeper(pg, site=100, port=S['gk_port']) as gk:
+        g.start()
+        g.wait_log(r'(?s)stopping.*flat %s reachable via gatekeeper' % FLAT)
+        h1, h2 = S['hs'][0], S['hs'][1]
+        if h1['address'] != handset_address(pg, h1['mac']):
+            for h in (h1, h2):      # the block moved in an earlier case
+                h['address'] = handset_address(pg, h['mac'])
+        g.wait_log(r'(?s)stopping.*handsets from mgmtd \(\d+ with an address\)')
+        p1, p2 = register_two()
+        ans = sipp_at('uas_fork_answer', h1['address'], p1)
+        lose = sipp_at('uas_fork_cancel', h2['address'], p2)
+        time.sleep(0.5)
+        caller = sipp_at('uac_fork', '127.0.0.1', free_udp_port(), FLAT,
+                         '127.0.0.1:%d' % gk.port)
+        wait_all(caller, ans, lose)
+        check_eq((caller.rc, ans.rc, lose.rc), (0, 0, 0),
+                 'caller -> gatekeeper -> gatewayd -> both handsets, one answered, the other '
+                 'CANCELled: %s %s %s\n%s' % (caller.errors, ans.errors, lose.errors, gk.log()))
+
+
+@case
 def restart_gets_the_same_block(pg):
     first = S['first']
     check_eq(S['gw'].stop(), 0, 'clean stop')
