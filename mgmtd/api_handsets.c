@@ -1,7 +1,8 @@
 /* mgmtd/api_handsets.c — a flat's gateway credentials and its handsets:
  * /api/v1/flats/{id}/gateway (PUT makes or regenerates the gateway's
  * username and 256-bit secret, shown once, stored as SHA-256 and as the
- * digest HA1s the gatekeeper checks its REGISTER with; GET; DELETE =
+ * digest HA1s the gatekeeper checks its REGISTER with; GET, with the
+ * gateway's registration at the gatekeeper; DELETE =
  * dpn.broker_delete_gateway), /api/v1/flats/{id}/handsets (list, create
  * with SIP credentials shown once), /api/v1/handsets/{id} (get, change MAC,
  * delete freeing its address through dpn.broker_delete_handset) and
@@ -133,12 +134,21 @@ static void gateway_put(struct api_req *r)
 	explicit_bzero(&g, sizeof(g));
 }
 
+/* The gateway's registration with the gatekeeper (dpn.gk_bindings), or
+ * null when it has none that is still valid. */
+#define GATEWAY_REGISTRATION "(SELECT json_build_object('contact', k.contact, " \
+	"'source', host(k.source_addr) || ':' || k.source_port, 'transport', " \
+	"k.transport, 'user_agent', k.user_agent, 'since', k.registered_at, " \
+	"'expires_at', k.expires_at) FROM dpn.gk_bindings k WHERE k.flat_id = " \
+	"g.flat_id AND k.expires_at > now())"
+
 static void gateway_get(struct api_req *r)
 {
 	api_get_one(r, "the flat has no gateway", "SELECT json_build_object('flat_id', "
 	    "g.flat_id, 'username', g.username, 'mac', g.mac::text, 'address', (SELECT "
 	    "dpn.ip4(a.addr) FROM dpn.assignments a WHERE a.gateway_id = g.id), "
-	    "'created_at', g.created_at) FROM dpn.gateways g JOIN dpn.flats f ON "
+	    "'created_at', g.created_at, 'registration', " GATEWAY_REGISTRATION
+	    ", 'has_sip_credentials', g.ha1_md5 IS NOT NULL) FROM dpn.gateways g JOIN dpn.flats f ON "
 	    "f.id = g.flat_id WHERE g.flat_id = $1 AND " RES_SCOPE("2", "f.building_id"),
 	    r->id[0], api_scope(r));
 }

@@ -95,6 +95,15 @@ def register_good_md5_and_sha256_written_to_postgresql(ctx):
     wait_for(lambda: binding_row(ctx, ctx.f1) == [[ctx.f1.addr, str(ua.port),
              'sip:%s@%s:%d' % (N1, ctx.f1.addr, ua.port)]], timeout=3,
              what='binding row in dpn.gk_bindings')
+    status, g = ctx.env.c.get('/api/v1/flats/%d/gateway' % ctx.f1.id)
+    reg = g.get('registration') or {}
+    check_eq((status, reg.get('source'), reg.get('user_agent'), reg.get('transport'),
+              g.get('has_sip_credentials')),
+             (200, '%s:%d' % (ctx.f1.addr, ua.port), '', 'udp', True),
+             'registration shown by mgmtd: %r' % g)
+    status, g = ctx.env.c.get('/api/v1/flats/%d/gateway' % ctx.f3.id)
+    check_eq((status, g.get('registration', 'absent')), (200, None),
+             'no registration for flat 3')
     ua.close()
     m = ctx.gk.metrics()
     check_eq(m.get('dpn_gk_registers_total{status="200"}'), 2.0, 'counted')
@@ -322,6 +331,57 @@ def a_burst_of_400_registers_is_answered_in_full(ctx):
     finally:
         for u in uas:
             u.close()
+
+
+def tcp_exchange(sock, data, timeout=3.0):
+    """Send data on a TCP socket; return the next whole message parsed."""
+    from gatekeeper import Msg
+    sock.sendall(data.encode())
+    sock.settimeout(timeout)
+    buf = b''
+    while b'\r\n\r\n' not in buf:
+        buf += sock.recv(65535)
+    return Msg(buf)
+
+
+@case
+def gateway_over_tcp_registers_and_is_called_on_its_connection(ctx):
+    """A gateway behind NAT keeps one TCP connection: it registers on it and
+    the gatekeeper sends its calls down the same connection."""
+    import socket
+    from gatekeeper import digest
+    gk = Gatekeeper(ctx.pg, transport='both')
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    caller = Ua('127.0.0.1')
+    try:
+        t.bind((ctx.f2.addr, 0))
+        t.connect(('127.0.0.1', gk.port))
+        port = t.getsockname()[1]
+
+        def reg(auth=''):
+            return tcp_exchange(t, (
+                'REGISTER sip:dpn SIP/2.0\r\nVia: SIP/2.0/TCP %s:%d;branch=z9hG4bK%s\r\n'
+                'Max-Forwards: 70\r\nFrom: <sip:%s@dpn>;tag=a\r\nTo: <sip:%s@dpn>\r\n'
+                'Call-ID: tcp-reg\r\nCSeq: %d REGISTER\r\nContact: <sip:%s@%s:%d;'
+                'transport=tcp>\r\n%sContent-Length: 0\r\n\r\n'
+                % (ctx.f2.addr, port, 'b2' if auth else 'b1', N2, N2, 2 if auth else 1,
+                   N2, ctx.f2.addr, port, auth)))
+        r = reg()
+        check_eq(r.status, 401, 'challenge over TCP')
+        chal = [c for c in r.get('WWW-Authenticate') if 'MD5' in c][0]
+        r = reg('Authorization: %s\r\n' % digest(chal, 'MD5', ctx.f2.user,
+                                                  ctx.f2.secret, 'REGISTER', 'sip:dpn'))
+        check_eq(r.status, 200, 'registered over TCP')
+        caller.request(gk.port, 'INVITE', 'sip:%s@127.0.0.1:%d' % (N2, gk.port),
+                       'sip:%s@dpn' % N2, call_id='tcp-call')
+        t.settimeout(3)
+        data = t.recv(65535).decode(errors='replace')
+        check(data.startswith('INVITE sip:%s@%s:%d' % (N2, ctx.f2.addr, port)),
+              'INVITE down the gateway\'s connection: %r' % data[:200])
+    finally:
+        t.close()
+        caller.close()
+        gk.close()
 
 
 @case
