@@ -117,6 +117,9 @@ demo:
 demo-stop:
 	@scripts/demo stop
 
+demo-call:
+	@scripts/demo call $(NUMBER)
+
 install: all $(INSTALLS)
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	$(if $(BINS),install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/sbin/)
@@ -124,7 +127,7 @@ install: all $(INSTALLS)
 clean:
 	rm -rf build
 
-.PHONY: all tests check demo demo-stop install clean
+.PHONY: all tests check demo demo-stop demo-call install clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)
