@@ -18,6 +18,9 @@ cp -r scripts schema web dhcp-hook "$priv/dpn/"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export DPN_DEMO_LISTEN=127.0.0.1:$port
 export DPN_DEMO_DHCP_PORT; DPN_DEMO_DHCP_PORT=$(python3 -c 'import socket; s=socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+udp_port() { python3 -c 'import socket; s=socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+export DPN_DEMO_SIP_PORT; DPN_DEMO_SIP_PORT=$(udp_port)
+export DPN_DEMO_GW_SIP_PORT; DPN_DEMO_GW_SIP_PORT=$(udp_port)
 url=http://$DPN_DEMO_LISTEN
 state=""
 cleanup() {
