@@ -220,6 +220,19 @@ static int handset_mac_ok(struct api_tx *tx, const char *flat, const char *mac)
 	return 0;
 }
 
+/* MACs are unique per site: a manager setting one would learn from the 409
+ * that a handset of another building holds it. Managers add handsets
+ * without a MAC (the broker learns it from the device's first request) and
+ * may resend the MAC a handset already has (cur; NULL on create). */
+static int handset_mac_scoped(struct api_req *r, const char *mac, const char *cur)
+{
+	if (!api_scope(r) || !mac || (cur && strcmp(mac, cur) == 0))
+		return 0;
+	api_error(r, 403, "mac", "only operators set a handset's MAC; "
+	    "leave it out and it is learnt from the handset's first DHCP request");
+	return -1;
+}
+
 /* The flat (locked against the broker), its full number, handset width and
  * lowest free suffix (0: none); answers 404 when it is not there or not in
  * scope. The suffix is read by a statement of its own, after the lock: in
@@ -312,7 +325,7 @@ static void handset_create(struct api_req *r)
 {
 	struct handset_in h = { .r = r };
 
-	if (handset_decode(r, &h) == 0)
+	if (handset_decode(r, &h) == 0 && handset_mac_scoped(r, h.mac, NULL) == 0)
 		api_txn(r, handset_create_txn, &h, handset_constraints);
 	explicit_bzero(&h.c, sizeof(h.c));
 }
@@ -366,7 +379,10 @@ static int handset_update_txn(struct api_tx *tx, void *arg)
 	char flat[24], mac[18];
 	PGresult *res;
 
-	if (handset_lock(tx, flat, mac) || handset_mac_ok(tx, flat, h->mac))
+	if (handset_lock(tx, flat, mac) || handset_mac_scoped(h->r, h->mac, mac))
+		return -1;
+	/* The MAC it has is not checked again: no 409 from another building. */
+	if (strcmp(h->mac, mac) != 0 && handset_mac_ok(tx, flat, h->mac))
 		return -1;
 	if (api_sql(tx, &res, "UPDATE dpn.handsets h SET mac = $2::macaddr FROM dpn.flats f, "
 	    "dpn.buildings b, dpn.sites s WHERE h.id = $1 AND f.id = h.flat_id AND "
