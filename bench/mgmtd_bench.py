@@ -7,7 +7,10 @@ building provisioning request, and the power-cut case (1,000 gateways and
 4,000 handsets all asking at once). Bounded: every run has a time limit.
 
     make build/rel/bin/dpn-mgmtd build/rel/bench/mgmtd_load
-    bench/mgmtd_bench.py [--seconds 5] [--threads N] [--durable]
+    bench/mgmtd_bench.py [--seconds 5] [--threads N] [--durable] [--quick]
+
+--quick runs only what issue 14's goals name: allocate+delete cycles at 64
+clients and the cold power cut with 4,000 separate handset requests.
 
 Uses a throwaway PostgreSQL cluster (fsync off unless --durable) and the
 release build; prints one JSON line per run and a Markdown table."""
@@ -92,12 +95,28 @@ def provision(pg, srv, token, site):
     return out
 
 
+def powerlist(pg, srv, gwfile, rows):
+    """Power back: every gateway sends its allocation request listing its
+    4 handsets (flow 1), all at once; cold, then warm."""
+    reset(pg)
+    pg.psql('ANALYZE')
+    rows.append(load(srv.port, gwfile, FLATS, 'powerlist', 60, handsets=4))
+    rows[-1]['mode'] = 'powercut: allocate listing 4 handsets, cold'
+    devices = int(pg.scalar('SELECT count(*) FROM dpn.assignments'))
+    print(json.dumps({'powercut_devices_with_address': devices}))
+    rows.append(load(srv.port, gwfile, FLATS, 'powerlist', 60, handsets=4))
+    rows[-1]['mode'] = 'powercut: allocate listing 4 handsets, warm'
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--seconds', type=float, default=5)
     ap.add_argument('--threads', type=int, default=0,
                     help="mgmtd's --threads (0: mgmtd's default, two per CPU)")
     ap.add_argument('--durable', action='store_true')
+    ap.add_argument('--quick', action='store_true',
+                    help='only the cycle at 64 clients and the cold power cut '
+                         'with separate handset requests')
     ap.add_argument('--no-hosts-notify', action='store_true',
                     help="disable schema 012's NOTIFY trigger on public.hosts "
                          "(to measure what it costs the broker)")
@@ -115,19 +134,13 @@ def main():
                                              '--max-conns', '8192']) as srv:
                 for mode in ('repeat', 'cycle'):
                     for clients in (1, 8, 64):
+                        if a.quick and (mode, clients) != ('cycle', 64):
+                            continue
                         reset(pg)
                         rows.append(load(srv.port, gwfile, clients, mode, a.seconds,
                                          warmup=1))
-                reset(pg)
-                pg.psql('ANALYZE')
-                # Power back: every gateway sends its allocation request
-                # listing its 4 handsets (flow 1), all at once.
-                rows.append(load(srv.port, gwfile, FLATS, 'powerlist', 60, handsets=4))
-                rows[-1]['mode'] = 'powercut: allocate listing 4 handsets, cold'
-                devices = int(pg.scalar('SELECT count(*) FROM dpn.assignments'))
-                print(json.dumps({'powercut_devices_with_address': devices}))
-                rows.append(load(srv.port, gwfile, FLATS, 'powerlist', 60, handsets=4))
-                rows[-1]['mode'] = 'powercut: allocate listing 4 handsets, warm'
+                if not a.quick:
+                    powerlist(pg, srv, gwfile, rows)
                 reset(pg)
                 pg.psql('ANALYZE')
                 # Cold: nothing allotted yet, every block made and grown.
@@ -135,12 +148,18 @@ def main():
                 rows[-1]['mode'] = 'powercut: allocate + 4 handset requests, cold'
                 devices = int(pg.scalar('SELECT count(*) FROM dpn.assignments'))
                 print(json.dumps({'powercut_devices_with_address': devices}))
+                if a.quick:
+                    return print_rows(rows)
                 # Warm: power back after a cut, every device asks again.
                 rows.append(load(srv.port, gwfile, FLATS, 'powercut', 60, handsets=4))
                 rows[-1]['mode'] = 'powercut: allocate + 4 handset requests, warm'
                 rows.append(provision(pg, srv, token, site))
         finally:
             os.unlink(gwfile)
+    print_rows(rows)
+
+
+def print_rows(rows):
     print('\n| run | clients | requests | errors | req/s | p50 ms | p99 ms | seconds |')
     print('|---|---|---|---|---|---|---|---|')
     for r in rows:

@@ -37,10 +37,12 @@ struct dhcp_core {
 	atomic_int stop;
 	atomic_llong retry_at_ms;	/* identify skips the db until then */
 	atomic_llong logged_at_ms;	/* last database error logged */
+	atomic_llong spoof_logged_ms;	/* last refused RELEASE/DECLINE logged */
 	int suspect;			/* writer only: last batch refused */
 
 	atomic_ullong enrolled, known, lookups, dropped_unknown,
-		      dropped_invalid, refused, enrol_failed, db_skipped, events_queued,
+		      dropped_invalid, refused, release_refused, decline_refused,
+		      enrol_failed, db_skipped, events_queued,
 		      events_written, events_dropped, events_coalesced, db_errors,
 		      gateways_deleted;
 };
@@ -191,13 +193,14 @@ static void pool_give(struct dhcp_core *core, int idx)
 	pthread_mutex_unlock(&core->pool_lock);
 }
 
-enum db_answer { ANS_ERROR, ANS_KNOWN, ANS_ENROLLED, ANS_UNKNOWN, ANS_ABSENT,
-		 ANS_FULL };
+enum db_answer { ANS_ERROR, ANS_KNOWN, ANS_ENROLLED, ANS_MOVED, ANS_UNKNOWN,
+		 ANS_ABSENT, ANS_FULL };
 
 static enum db_answer answer_parse(const char *s)
 {
 	static const struct { const char *word; enum db_answer a; } map[] = {
 		{ "known", ANS_KNOWN }, { "enrolled", ANS_ENROLLED },
+		{ "moved", ANS_MOVED },
 		{ "unknown-circuit", ANS_UNKNOWN }, { "absent", ANS_ABSENT },
 		{ "full", ANS_FULL },
 	};
@@ -258,13 +261,16 @@ static enum dhcp_verdict apply_answer(struct dhcp_core *core, enum db_answer a,
 	uint64_t now_s = (uint64_t)(mono_ms() / 1000);
 
 	switch (a) {
-	case ANS_ENROLLED:
-		atomic_fetch_add(&core->enrolled, 1);
-		/* Enrolment may have moved the flat's block, and with it the
+	case ANS_MOVED:
+		/* Enrolment moved the flat's block, and with it the
 		 * reservations of its other devices: their notifications come
-		 * on another connection a moment later, so do not wait. */
+		 * on another connection a moment later, so do not wait. Any
+		 * other enrolment leaves every cached reservation true. */
 		if (core->hc)
 			dhcp_hostcache_flush(core->hc);
+		/* fall through */
+	case ANS_ENROLLED:
+		atomic_fetch_add(&core->enrolled, 1);
 		/* fall through */
 	case ANS_KNOWN:
 		dhcp_cache_put(core->cache, dkey, dlen, DHCP_CACHE_KNOWN, now_s,
@@ -319,6 +325,32 @@ enum dhcp_verdict dhcp_core_identify(struct dhcp_core *core, enum dhcp_msg msg,
 	return apply_answer(core, db_identify(core, subnet_id, circuit, clen, mac,
 			    core->cfg.enrol && msg == DHCP_MSG_DISCOVER),
 			    dkey, dlen, ckey, cl);
+}
+
+int dhcp_core_lease_from_holder(struct dhcp_core *core,
+				enum dhcp_event_kind kind,
+				const uint8_t *circuit, size_t clen,
+				const uint8_t *mac, size_t mac_len, uint32_t addr,
+				int reserved)
+{
+	int64_t now = mono_ms();
+	char macs[18] = "?";
+
+	if (circuit && dhcp_circuit_check(circuit, clen) == 0 &&
+	    mac_len == DHCP_MAC_LEN && reserved)
+		return 1;
+	atomic_fetch_add(kind == DHCP_EV_DECLINE ? &core->decline_refused
+			 : &core->release_refused, 1);
+	if (now - atomic_load(&core->spoof_logged_ms) < LOG_EVERY_MS)
+		return 0;
+	atomic_store(&core->spoof_logged_ms, now);
+	if (mac_len == DHCP_MAC_LEN)
+		mac_format(mac, macs);
+	core_log(core, 0, "ignored a %s of %u.%u.%u.%u (MAC %s) from a port that "
+		 "does not hold it (further ones counted, logged every 30 s)",
+		 kind == DHCP_EV_DECLINE ? "DECLINE" : "RELEASE", addr >> 24,
+		 (addr >> 16) & 255, (addr >> 8) & 255, addr & 255, macs);
+	return 0;
 }
 
 int dhcp_core_event(struct dhcp_core *core, const struct dhcp_event *ev)
@@ -627,6 +659,8 @@ void dhcp_core_stats(struct dhcp_core *core, struct dhcp_stats *o)
 	o->dropped_unknown = atomic_load(&core->dropped_unknown);
 	o->dropped_invalid = atomic_load(&core->dropped_invalid);
 	o->refused = atomic_load(&core->refused);
+	o->release_refused = atomic_load(&core->release_refused);
+	o->decline_refused = atomic_load(&core->decline_refused);
 	o->enrol_failed = atomic_load(&core->enrol_failed);
 	o->db_skipped = atomic_load(&core->db_skipped);
 	o->events_queued = atomic_load(&core->events_queued);
@@ -648,7 +682,8 @@ int dhcp_stats_json(const struct dhcp_stats *s, char *buf, size_t len)
 	int n = snprintf(buf, len,
 		"{\"enrolled\": %llu, \"known\": %llu, \"lookups\": %llu, "
 		"\"dropped-unknown\": %llu, \"dropped-invalid\": %llu, "
-		"\"refused\": %llu, "
+		"\"refused\": %llu, \"release-refused\": %llu, "
+		"\"decline-refused\": %llu, "
 		"\"enrol-failed\": %llu, \"db-skipped\": %llu, "
 		"\"events-queued\": %llu, \"events-written\": %llu, "
 		"\"events-dropped\": %llu, \"events-coalesced\": %llu, "
@@ -667,6 +702,8 @@ int dhcp_stats_json(const struct dhcp_stats *s, char *buf, size_t len)
 		(unsigned long long)s->dropped_unknown,
 		(unsigned long long)s->dropped_invalid,
 		(unsigned long long)s->refused,
+		(unsigned long long)s->release_refused,
+		(unsigned long long)s->decline_refused,
 		(unsigned long long)s->enrol_failed,
 		(unsigned long long)s->db_skipped,
 		(unsigned long long)s->events_queued,

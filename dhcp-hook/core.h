@@ -68,7 +68,7 @@ enum dhcp_verdict {
 
 struct dhcp_stats {
 	uint64_t enrolled, known, lookups, dropped_unknown, dropped_invalid,
-		 refused, enrol_failed, db_skipped, events_queued, events_written,
+		 refused, release_refused, decline_refused, enrol_failed, db_skipped, events_queued, events_written,
 		 events_dropped, events_coalesced, db_errors, gateways_deleted,
 		 queue_depth, queue_size;
 	struct dhcp_hc_stats hc;	/* all 0 without a host cache */
@@ -97,6 +97,22 @@ enum dhcp_verdict dhcp_core_identify(struct dhcp_core *core, enum dhcp_msg msg,
 				     size_t clen, const uint8_t *mac,
 				     size_t mac_len, uint8_t *flexid,
 				     size_t *flexid_len);
+
+/* Decides whether a RELEASE or DECLINE (kind) of the lease of mac on addr
+ * (host order, for the log) may act: only when it comes from the port that
+ * holds the lease, i.e. it carries a valid circuit-id (circuit, clen; NULL
+ * if absent) and Kea has a reservation for circuit || mac in the lease's
+ * subnet (reserved: what the shim's lookup found, 1 or 0; the address
+ * need not be the lease's: a device whose block moved still holds its old
+ * lease until it renews). Returns 1 (act: Kea releases or declines, the
+ * caller queues the event) or 0 (ignore: counted in release-refused or
+ * decline-refused, logged at most once per 30 s; the caller must keep Kea
+ * from touching the lease). */
+int dhcp_core_lease_from_holder(struct dhcp_core *core,
+				enum dhcp_event_kind kind,
+				const uint8_t *circuit, size_t clen,
+				const uint8_t *mac, size_t mac_len, uint32_t addr,
+				int reserved);
 
 /* Queues a lease event for the writer, unless it is a renewal of a device
  * whose last queued state (same address, online) is younger than

@@ -13,13 +13,18 @@ KEA_HOOKS = '/usr/lib/x86_64-linux-gnu/kea/hooks'
 def kea_config(tmp, pg_dir, pools, hook_params=None, hook=True,
                identifiers=('flex-id',), lifetime=600, probation=3600,
                extra=None, hosts_db=True, lease_cmds=True, dynamic_pool=None,
-               hook_path=None, relay='127.0.0.1'):
+               hook_path=None, relay='127.0.0.1', threads=0):
     """Kea dhcp4 configuration (a dict): interfaces ["lo"], udp sockets,
     control socket and memfile leases in tmp, host reservations in the dpn
     database at pg_dir (unix socket), one subnet per (pool_id, cidr) relayed
-    from `relay`, and the hook (hook_params merged into the defaults)."""
+    from `relay`, and the hook (hook_params merged into the defaults).
+    threads > 0: Kea multi-threaded with that many packet threads, and the
+    hook's db-pool as large (first-sight enrolment waits for a commit in
+    the packet path: one thread serves one enrolment at a time)."""
     params = {'database': 'host=%s dbname=dpn user=dpn' % pg_dir,
               'sweep-interval': 1, 'decline-probation': probation}
+    if threads:
+        params['db-pool'] = threads
     params.update(hook_params or {})
     libs = []
     if lease_cmds:
@@ -62,5 +67,9 @@ def kea_config(tmp, pg_dir, pools, hook_params=None, hook=True,
             'type': 'postgresql', 'name': 'dpn', 'host': pg_dir, 'user': 'dpn',
             'on-fail': 'serve-retry-continue', 'max-reconnect-tries': 100000,
             'reconnect-wait-time': 500, 'connect-timeout': 2}
+    if threads:
+        cfg['multi-threading'] = {'enable-multi-threading': True,
+                                  'thread-pool-size': threads,
+                                  'packet-queue-size': 1024}
     cfg.update(extra or {})
     return {'Dhcp4': cfg}

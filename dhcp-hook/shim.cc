@@ -7,6 +7,7 @@
 #include <dhcp/dhcp4.h>
 #include <dhcp/pkt4.h>
 #include <dhcpsrv/host.h>
+#include <dhcpsrv/host_mgr.h>
 #include <dhcpsrv/lease.h>
 #include <dhcpsrv/subnet.h>
 #include <hooks/hooks.h>
@@ -187,11 +188,50 @@ void queue_lease(enum dhcp_event_kind kind, const Lease4Ptr& lease)
 	dhcp_core_event(g_core, &ev);
 }
 
-// lease4_release, lease4_decline and lease4_expire all pass "lease4".
-int lease_callout(CalloutHandle& h, enum dhcp_event_kind kind)
+// Whether Kea has a reservation for the packet's circuit-id and the lease's
+// MAC in the lease's subnet (through the host cache, else PostgreSQL). A
+// lookup that fails (database down and not cached) finds nothing.
+int reserved_on_port(const std::vector<uint8_t>& circuit,
+		     const std::vector<uint8_t>& mac, const Lease4Ptr& lease)
 {
+	uint8_t flexid[DHCP_FLEXID_MAX];
+	size_t flen;
+
+	if (dhcp_flexid_build(circuit.data(), circuit.size(), mac.data(),
+			      mac.size(), flexid, &flen))
+		return 0;
+	try {
+		return HostMgr::instance().get4(lease->subnet_id_, Host::IDENT_FLEX,
+						flexid, flen) ? 1 : 0;
+	} catch (const std::exception&) {
+		return 0;
+	}
+}
+
+// lease4_release and lease4_decline: only the port that holds the lease
+// may give it back or decline it. Otherwise the packet is skipped: Kea
+// then neither deletes the lease (release) nor puts it on probation
+// (decline), and no event reaches dpn (no grace period, no probation).
+int holder_callout(CalloutHandle& h, enum dhcp_event_kind kind)
+{
+	Pkt4Ptr q;
 	Lease4Ptr lease;
+
+	h.getArgument("query4", q);
 	h.getArgument("lease4", lease);
+	if (!g_core || !lease)
+		return 0;
+	// No packet or no MAC to match: nothing shows the sender holds it.
+	std::vector<uint8_t> circuit = q ? circuit_of(q) : std::vector<uint8_t>();
+	std::vector<uint8_t> mac = lease->hwaddr_ ? lease->hwaddr_->hwaddr_
+						   : std::vector<uint8_t>();
+	if (!q || !dhcp_core_lease_from_holder(g_core, kind,
+			circuit.empty() ? NULL : circuit.data(), circuit.size(),
+			mac.data(), mac.size(), lease->addr_.toUint32(),
+			reserved_on_port(circuit, mac, lease))) {
+		h.setStatus(CalloutHandle::NEXT_STEP_SKIP);
+		return 0;
+	}
 	queue_lease(kind, lease);
 	return 0;
 }
@@ -308,9 +348,17 @@ int leases4_committed(CalloutHandle& h)
 	return 0;
 }
 
-int lease4_release(CalloutHandle& h) { return lease_callout(h, DHCP_EV_RELEASE); }
-int lease4_decline(CalloutHandle& h) { return lease_callout(h, DHCP_EV_DECLINE); }
-int lease4_expire(CalloutHandle& h) { return lease_callout(h, DHCP_EV_EXPIRE); }
+int lease4_release(CalloutHandle& h) { return holder_callout(h, DHCP_EV_RELEASE); }
+int lease4_decline(CalloutHandle& h) { return holder_callout(h, DHCP_EV_DECLINE); }
+
+// lease4_expire (Kea's own reclamation timer): always recorded.
+int lease4_expire(CalloutHandle& h)
+{
+	Lease4Ptr lease;
+	h.getArgument("lease4", lease);
+	queue_lease(DHCP_EV_EXPIRE, lease);
+	return 0;
+}
 
 // Control command "dpn-stats": the hook's counters.
 int dpn_stats(CalloutHandle& h)

@@ -24,10 +24,12 @@
 	"AND g.secret_hash = decode($2, 'hex')"
 
 /* Answers a broker function's jsonb result, or 401 when the credentials
- * matched no gateway. */
+ * matched no gateway, or matched one that was deleted while the request
+ * ran (the function answers NULL): the same answer as for a request that
+ * came after the deletion. */
 static void broker_answer(struct api_req *r, const char *op, PGresult *res)
 {
-	if (PQntuples(res) == 0) {
+	if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
 		api_header(r, "WWW-Authenticate", "Basic realm=\"dpn gateway\"");
 		api_error(r, 401, NULL, "gateway credentials required");
 		metrics_broker(op, 0);
@@ -88,7 +90,7 @@ static void broker_allocate(struct api_req *r)
 	if (api_decode(r, f) || mac_array(r, list, "handset_macs", &macs))
 		return;
 	if (api_sql1(r, &res, NULL, "SELECT dpn.broker_allocate(g.id, $3::macaddr, "
-	    "$4::macaddr[]) " AS_GATEWAY, r->gw.username, r->gw.secret_hash, gw_mac,
+	    "$4::macaddr[], gone_is_null => true) " AS_GATEWAY, r->gw.username, r->gw.secret_hash, gw_mac,
 	    macs)) {
 		metrics_broker("allocate", 0);
 		return;

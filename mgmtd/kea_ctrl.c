@@ -1,11 +1,18 @@
 /* mgmtd/kea_ctrl.c — the lease-deletion outbox to Kea (see kea_ctrl.h).
  *
- * Each round takes up to KC_BATCH rows of dpn.lease_deletions with FOR
- * UPDATE SKIP LOCKED (several mgmtd processes may run), sends lease4-del by
- * subnet and MAC (the address alone could name another device's lease
- * later), deletes the rows Kea acknowledged and counts an attempt on the
- * others, all in one transaction. A row that failed KC_MAX_ATTEMPTS times
- * is dropped with a warning: the lease then simply runs out in Kea. */
+ * Each round takes up to KC_BATCH due rows of dpn.lease_deletions (next_try
+ * passed, oldest first) with FOR UPDATE SKIP LOCKED (several mgmtd
+ * processes may run), sends lease4-del by subnet and MAC (the address
+ * alone could name another device's lease later) and deletes the rows Kea
+ * acknowledged, all in one transaction. A row is never dropped:
+ * - Kea refused it (answered an error, e.g. a subnet it does not have):
+ *   the row backs off on its own (next_try = now + poll * 2^attempts,
+ *   capped at KC_ROW_BACKOFF_MAX_S), so it costs Kea one call per hour at
+ *   most and cannot make the drain spin;
+ * - Kea cannot be reached (stopped, restarting, socket gone): the round
+ *   stops at once, no row is touched, and the thread waits longer each
+ *   time (poll doubled up to KC_DOWN_MAX_MS) until Kea answers again.
+ * Warnings are rate-limited (one per minute, with what was suppressed). */
 #include "kea_ctrl.h"
 
 #include <errno.h>
@@ -25,8 +32,13 @@
 #include "log.h"
 #include "pg.h"
 
+#define KC_STR2(x) #x
+#define KC_STR(x) KC_STR2(x)
+
 #define KC_BATCH 64
-#define KC_MAX_ATTEMPTS 1000
+#define KC_ROW_BACKOFF_MAX_S 3600
+#define KC_DOWN_MAX_MS 30000
+#define KC_DOWN (-2)		/* kc_round: Kea unreachable */
 #define KC_ANSWER_MAX 65536
 #define KC_IO_TIMEOUT_S 2
 
@@ -79,7 +91,8 @@ static int kc_read_result(int fd)
 	return result;
 }
 
-/* Sends a command without arguments; returns Kea's result or -1. */
+/* Sends a command; returns Kea's result, or -1 when Kea cannot be reached
+ * or its answer cannot be read. */
 static int kc_command(const struct kea_ctrl *k, const char *cmd)
 {
 	int fd = kc_connect(k), result = -1;
@@ -94,7 +107,8 @@ static int kc_command(const struct kea_ctrl *k, const char *cmd)
 }
 
 /* Asks Kea to delete the lease of mac in subnet pool_id. Returns 0 when
- * deleted or absent (Kea result 0 or 3), EIO otherwise. */
+ * deleted or absent (Kea result 0 or 3), ENOTCONN when Kea cannot be
+ * reached (or did not answer), EIO when it answered an error. */
 static int kc_lease_del(const struct kea_ctrl *k, const char *pool_id,
     const char *mac)
 {
@@ -107,7 +121,9 @@ static int kc_lease_del(const struct kea_ctrl *k, const char *pool_id,
 	if (n < 0 || (size_t)n >= sizeof(cmd))
 		return EIO;
 	result = kc_command(k, cmd);
-	return (result == 0 || result == 3) ? 0 : EIO;
+	if (result == 0 || result == 3)
+		return 0;
+	return result < 0 ? ENOTCONN : EIO;
 }
 
 static int kc_exec(PGconn *db, const char *sql, int n, const char *const *p)
@@ -119,52 +135,63 @@ static int kc_exec(PGconn *db, const char *sql, int n, const char *const *p)
 	return (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? 0 : EIO;
 }
 
-/* Settles one outbox row after the attempt to delete its lease. */
+/* Settles one outbox row after the attempt to delete its lease. Returns
+ * 0, EIO (database error) or ENOTCONN (Kea unreachable: row untouched). */
 static int kc_settle(struct kea_ctrl *k, PGconn *db, PGresult *rows, int i)
 {
+	static struct log_rl rl = LOG_RL_INIT(1, 60);
 	const char *id = PQgetvalue(rows, i, 0);
-	const char *p[1] = { id };
+	char poll[16];
+	const char *p[2] = { id, poll };
+	int rc = kc_lease_del(k, PQgetvalue(rows, i, 1), PQgetvalue(rows, i, 2));
 
-	if (kc_lease_del(k, PQgetvalue(rows, i, 1), PQgetvalue(rows, i, 2)) == 0) {
+	if (rc == 0) {
 		atomic_fetch_add(&k->done, 1);
 		return kc_exec(db, "DELETE FROM dpn.lease_deletions WHERE id = $1",
 		    1, p);
 	}
 	atomic_fetch_add(&k->errors, 1);
-	if (atoi(PQgetvalue(rows, i, 3)) + 1 >= KC_MAX_ATTEMPTS) {
-		log_warnx("kea_ctrl: giving up removing the lease of %s in subnet %s",
-		    PQgetvalue(rows, i, 2), PQgetvalue(rows, i, 1));
-		return kc_exec(db, "DELETE FROM dpn.lease_deletions WHERE id = $1",
-		    1, p);
-	}
-	return kc_exec(db, "UPDATE dpn.lease_deletions SET attempts = attempts + 1 "
-	    "WHERE id = $1", 1, p);
+	if (rc == ENOTCONN)
+		return ENOTCONN;
+	log_warnx_rl(&rl, "kea_ctrl: Kea refused to remove the lease of %s in "
+	    "subnet %s (attempt %d); trying again later",
+	    PQgetvalue(rows, i, 2), PQgetvalue(rows, i, 1),
+	    atoi(PQgetvalue(rows, i, 3)) + 1);
+	snprintf(poll, sizeof(poll), "%.3f", k->poll_ms / 1000.0);
+	return kc_exec(db, "UPDATE dpn.lease_deletions SET attempts = attempts + 1, "
+	    "next_try = now() + least(" KC_STR(KC_ROW_BACKOFF_MAX_S) ", $2::float8 * "
+	    "power(2, least(attempts, 20))) * interval '1 second' WHERE id = $1",
+	    2, p);
 }
 
-/* One round. Returns how many rows it handled, or -1 on a database error. */
+/* One round. Returns how many rows it handled, KC_DOWN when Kea could not
+ * be reached (what was settled before is kept), or -1 on a database
+ * error. */
 static int kc_round(struct kea_ctrl *k, PGconn *db)
 {
+	unsigned long done0 = atomic_load(&k->done);
 	PGresult *rows = NULL;
-	int i, n = -1;
+	int i, n = -1, rc = 0;
 
 	if (kc_exec(db, "BEGIN", 0, NULL))
 		return -1;
 	rows = PQexec(db, "SELECT id, pool_id, mac::text, attempts "
-	    "FROM dpn.lease_deletions ORDER BY id LIMIT 64 FOR UPDATE SKIP LOCKED");
+	    "FROM dpn.lease_deletions WHERE next_try <= now() "
+	    "ORDER BY next_try, id LIMIT " KC_STR(KC_BATCH) " FOR UPDATE SKIP LOCKED");
 	if (PQresultStatus(rows) != PGRES_TUPLES_OK)
 		goto out;
-	for (i = 0; i < PQntuples(rows); i++)
-		if (kc_settle(k, db, rows, i))
-			goto out;
-	if (kc_exec(db, "COMMIT", 0, NULL) == 0)
-		n = PQntuples(rows);
+	for (i = 0; i < PQntuples(rows) && rc == 0; i++)
+		rc = kc_settle(k, db, rows, i);
+	if (rc == EIO || kc_exec(db, "COMMIT", 0, NULL))
+		goto out;
+	n = rc == ENOTCONN ? KC_DOWN : PQntuples(rows);
 	/* The dpn hook caches which devices have reservations; after a
 	 * deletion it must ask the database again. Kea without the hook
 	 * answers "unsupported": nothing to do then. */
-	if (n > 0)
+	if (atomic_load(&k->done) > done0)
 		kc_command(k, "{\"command\": \"dpn-cache-flush\"}");
 out:
-	if (n < 0)
+	if (n == -1)
 		kc_exec(db, "ROLLBACK", 0, NULL);
 	PQclear(rows);
 	return n;
@@ -199,17 +226,36 @@ static PGconn *kc_db(struct kea_ctrl *k, PGconn *db)
 	return db;
 }
 
+/* The wait after a round: none after a full batch (more may be due), the
+ * poll interval after a short one, and while Kea cannot be reached a wait
+ * that doubles each time up to KC_DOWN_MAX_MS. */
+static unsigned kc_wait(struct kea_ctrl *k, int n, unsigned *down_ms)
+{
+	static struct log_rl rl = LOG_RL_INIT(1, 60);
+
+	if (n != KC_DOWN) {
+		*down_ms = 0;
+		return n == KC_BATCH ? 0 : k->poll_ms;
+	}
+	*down_ms = *down_ms ? *down_ms * 2 : k->poll_ms;
+	if (*down_ms > KC_DOWN_MAX_MS)
+		*down_ms = KC_DOWN_MAX_MS;
+	log_warnx_rl(&rl, "kea_ctrl: Kea's control socket %s does not answer; "
+	    "lease deletions wait (next try in %u ms)", k->sun.sun_path, *down_ms);
+	return *down_ms;
+}
+
 static void *kc_main(void *arg)
 {
 	struct kea_ctrl *k = arg;
 	PGconn *db = NULL;
+	unsigned down_ms = 0;
 	int n;
 
 	while (!atomic_load(&k->stop)) {
 		db = kc_db(k, db);
 		n = db ? kc_round(k, db) : -1;
-		if (n != KC_BATCH)
-			kc_sleep(k, k->poll_ms);
+		kc_sleep(k, kc_wait(k, n, &down_ms));
 	}
 	PQfinish(db);
 	return NULL;

@@ -1,4 +1,4 @@
-/* lib/event/event.c — epoll loop with a binary heap of timers. */
+/* lib/event/event.c — epoll loop with a pairing heap of timers. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +22,9 @@ struct ev_loop {
 	void *clock_arg;
 	struct watch *w;	/* indexed by fd */
 	size_t nw;
-	struct ev_timer **heap;
-	size_t nheap, capheap;
+	struct ev_timer *root;	/* pairing heap of active timers */
+	size_t ntimers;
+	uint64_t seq;
 };
 
 static uint64_t mono_ms(void *arg)
@@ -59,9 +60,8 @@ void ev_loop_free(struct ev_loop *l)
 	if (!l)
 		return;
 	close(l->epfd);
-	for (size_t i = 0; i < l->nheap; i++)
-		l->heap[i]->idx = 0;
-	free(l->heap);
+	while (l->root)
+		ev_timer_stop(l, l->root);
 	free(l->w);
 	free(l);
 }
@@ -128,88 +128,108 @@ int ev_io_del(struct ev_loop *l, int fd)
 	return 0;
 }
 
-/* ---- timers: a min-heap on `when`; idx is position + 1 ---- */
+/* ---- timers: a pairing heap ----
+ * The links live in the caller's struct ev_timer, so starting a timer never
+ * allocates and cannot fail: a transaction that has its timer structs has
+ * its timers. Ties on `when` fire in start order (seq). */
 
-static void heap_set(struct ev_loop *l, size_t i, struct ev_timer *t)
+static int before(const struct ev_timer *a, const struct ev_timer *b)
 {
-	l->heap[i] = t;
-	t->idx = i + 1;
+	return a->when < b->when || (a->when == b->when && a->seq < b->seq);
 }
 
-static void sift_up(struct ev_loop *l, size_t i)
+/* Meld two heap roots (next/prev of each are NULL); returns the root. */
+static struct ev_timer *meld(struct ev_timer *a, struct ev_timer *b)
 {
-	struct ev_timer *t = l->heap[i];
+	struct ev_timer *x;
 
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-		if (l->heap[p]->when <= t->when)
-			break;
-		heap_set(l, i, l->heap[p]);
-		i = p;
+	if (!a || !b)
+		return a ? a : b;
+	if (before(b, a)) {
+		x = a;
+		a = b;
+		b = x;
 	}
-	heap_set(l, i, t);
+	b->prev = a;
+	b->next = a->child;
+	if (a->child)
+		a->child->prev = b;
+	a->child = b;
+	return a;
 }
 
-static void sift_down(struct ev_loop *l, size_t i)
+static struct ev_timer *detach(struct ev_timer *t)
 {
-	struct ev_timer *t = l->heap[i];
+	struct ev_timer *n = t->next;
 
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= l->nheap)
-			break;
-		if (c + 1 < l->nheap && l->heap[c + 1]->when < l->heap[c]->when)
-			c++;
-		if (t->when <= l->heap[c]->when)
-			break;
-		heap_set(l, i, l->heap[c]);
-		i = c;
+	t->next = t->prev = NULL;
+	return n;
+}
+
+/* Two-pass pairing of a sibling list into one heap, without recursion. */
+static struct ev_timer *merge_pairs(struct ev_timer *first)
+{
+	struct ev_timer *acc = NULL, *root = NULL;
+
+	while (first) {
+		struct ev_timer *a = first, *b = detach(a), *m;
+		first = b ? detach(b) : NULL;
+		m = meld(a, b);
+		m->next = acc;
+		acc = m;
 	}
-	heap_set(l, i, t);
+	while (acc) {
+		struct ev_timer *n = detach(acc);
+		root = meld(root, acc);
+		acc = n;
+	}
+	return root;
 }
 
 void ev_timer_init(struct ev_timer *t, ev_timer_cb cb, void *arg)
 {
-	t->when = 0;
-	t->idx = 0;
+	memset(t, 0, sizeof(*t));
 	t->cb = cb;
 	t->arg = arg;
 }
 
 int ev_timer_active(const struct ev_timer *t)
 {
-	return t->idx != 0;
+	return t->active;
 }
 
 void ev_timer_stop(struct ev_loop *l, struct ev_timer *t)
 {
-	size_t i;
+	struct ev_timer *sub;
 
-	if (!t->idx)
+	if (!t->active)
 		return;
-	i = t->idx - 1;
-	t->idx = 0;
-	if (--l->nheap == i)
-		return;
-	heap_set(l, i, l->heap[l->nheap]);
-	sift_down(l, i);
-	sift_up(l, l->heap[i]->idx - 1);
+	if (t == l->root) {
+		l->root = merge_pairs(t->child);
+	} else {
+		if (t->prev->child == t)
+			t->prev->child = t->next;
+		else
+			t->prev->next = t->next;
+		if (t->next)
+			t->next->prev = t->prev;
+		t->next = t->prev = NULL;
+		sub = merge_pairs(t->child);
+		l->root = meld(l->root, sub);
+	}
+	t->child = NULL;
+	t->active = 0;
+	l->ntimers--;
 }
 
 int ev_timer_start(struct ev_loop *l, struct ev_timer *t, uint64_t after_ms)
 {
 	ev_timer_stop(l, t);
-	if (l->nheap == l->capheap) {
-		size_t cap = l->capheap ? l->capheap * 2 : 64;
-		struct ev_timer **h = realloc(l->heap, cap * sizeof(*h));
-		if (!h)
-			return ENOMEM;
-		l->heap = h;
-		l->capheap = cap;
-	}
 	t->when = l->now + after_ms;
-	heap_set(l, l->nheap++, t);
-	sift_up(l, l->nheap - 1);
+	t->seq = ++l->seq;
+	t->active = 1;
+	l->root = meld(l->root, t);
+	l->ntimers++;
 	return 0;
 }
 
@@ -230,8 +250,8 @@ unsigned ev_run_timers(struct ev_loop *l)
 	unsigned n = 0;
 
 	l->now = l->clock(l->clock_arg);
-	while (l->nheap && l->heap[0]->when <= l->now) {
-		struct ev_timer *t = l->heap[0];
+	while (l->root && l->root->when <= l->now) {
+		struct ev_timer *t = l->root;
 		ev_timer_stop(l, t);
 		t->cb(l, t, t->arg);
 		n++;
@@ -243,9 +263,9 @@ static int wait_ms(struct ev_loop *l, int max_wait_ms)
 {
 	uint64_t d;
 
-	if (!l->nheap)
+	if (!l->root)
 		return max_wait_ms;
-	d = l->heap[0]->when > l->now ? l->heap[0]->when - l->now : 0;
+	d = l->root->when > l->now ? l->root->when - l->now : 0;
 	if (d > 60000)
 		d = 60000;
 	if (max_wait_ms >= 0 && (uint64_t)max_wait_ms < d)

@@ -2,9 +2,9 @@
  * daemons share.
  *
  * One loop per thread. File descriptors are watched for reading and/or
- * writing with a callback each; timers are caller-owned structs kept in a
- * binary heap, so starting and stopping never allocates after the heap has
- * grown. Time is milliseconds of CLOCK_MONOTONIC, read once per iteration;
+ * writing with a callback each; timers are caller-owned structs linked
+ * into a pairing heap, so starting and stopping never allocates and never
+ * fails. Timers due at the same time fire in the order they were started. Time is milliseconds of CLOCK_MONOTONIC, read once per iteration;
  * tests replace the clock (ev_set_clock) and fire timers by hand
  * (ev_run_timers) to drive protocol timers exactly.
  *
@@ -30,8 +30,9 @@ typedef void (*ev_timer_cb)(struct ev_loop *loop, struct ev_timer *t,
 
 /* Embed in your object; ev_timer_init before first use. */
 struct ev_timer {
-	uint64_t when;
-	size_t idx;		/* heap position + 1; 0 when not active */
+	uint64_t when, seq;
+	struct ev_timer *child, *next, *prev;	/* pairing-heap links */
+	int active;
 	ev_timer_cb cb;
 	void *arg;
 };
@@ -51,7 +52,8 @@ int ev_io_mod(struct ev_loop *loop, int fd, unsigned events);
 int ev_io_del(struct ev_loop *loop, int fd);
 
 void ev_timer_init(struct ev_timer *t, ev_timer_cb cb, void *arg);
-/* (Re)start t to fire once, `after_ms` from now. Returns 0 or ENOMEM. */
+/* (Re)start t to fire once, `after_ms` from now. Always returns 0: it
+ * allocates nothing (the int stays for callers written against ENOMEM). */
 int ev_timer_start(struct ev_loop *loop, struct ev_timer *t,
 		   uint64_t after_ms);
 void ev_timer_stop(struct ev_loop *loop, struct ev_timer *t);

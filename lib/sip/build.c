@@ -105,7 +105,10 @@ int sip_response_write(const struct sip_msg *req, int status,
 		reason = sip_reason_phrase(status);
 	if (strpbrk(reason, "\r\n"))
 		return EINVAL;
-	snprintf(line, sizeof(line), "SIP/2.0 %d ", status);
+	memcpy(line, "SIP/2.0 000 ", 13);	/* no printf: every answer */
+	line[8] = (char)('0' + status / 100);
+	line[9] = (char)('0' + status / 10 % 10);
+	line[10] = (char)('0' + status % 10);
 	ws(&b, line);
 	ws(&b, reason);
 	w(&b, "\r\n", 2);

@@ -23,9 +23,12 @@ static int check_required(const struct sip_msg *m, struct sip_perr *err)
 	static const enum sip_hdr_id once[] = { SIP_HDR_TO, SIP_HDR_FROM,
 		SIP_HDR_CALL_ID, SIP_HDR_CSEQ, SIP_HDR_MAX_FORWARDS,
 		SIP_HDR_CONTENT_TYPE, SIP_HDR_EXPIRES, SIP_HDR_DATE };
+	unsigned count[SIP_HDR_COUNT] = { 0 };
 
+	for (unsigned i = 0; i < m->nhdrs; i++)	/* one pass */
+		count[m->hdrs[i].id]++;
 	for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++)
-		if (sip_msg_hdr_find(m, req[i], 0) < 0) {
+		if (!count[req[i]]) {
 			snprintf(err->text, sizeof(err->text),
 				 "Missing Required Header Field: %s",
 				 sip_hdr_name(req[i]));
@@ -34,7 +37,7 @@ static int check_required(const struct sip_msg *m, struct sip_perr *err)
 			return EBADMSG;
 		}
 	for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++)
-		if (sip_msg_hdr_count(m, once[i]) > 1) {
+		if (count[once[i]] > 1) {
 			snprintf(err->text, sizeof(err->text),
 				 "Multiple %s header fields",
 				 sip_hdr_name(once[i]));
@@ -140,7 +143,10 @@ static int check_single(const struct sip_msg *m, enum sip_hdr_id id,
 	return 1;
 }
 
-static int check_scalars(const struct sip_msg *m, struct sip_perr *err)
+/* with_addrs: parse To and From whole (sip_msg_check); the lean check
+ * reads only their tags (sip_msg_tag), which need no URI parse. */
+static int check_scalars(const struct sip_msg *m, int with_addrs,
+			 struct sip_perr *err)
 {
 	struct sip_str v;
 	struct sip_addr a;
@@ -149,13 +155,16 @@ static int check_scalars(const struct sip_msg *m, struct sip_perr *err)
 	unsigned mf;
 	uint64_t x;
 
-	if (check_single(m, SIP_HDR_TO, &v) && sip_addr_parse(v, 0, &a, &why))
+	if (with_addrs && check_single(m, SIP_HDR_TO, &v) &&
+	    sip_addr_parse(v, 0, &a, &why))
 		return bad(err, "To", why);
-	if (check_single(m, SIP_HDR_FROM, &v) && sip_addr_parse(v, 0, &a, &why))
+	if (with_addrs && check_single(m, SIP_HDR_FROM, &v) &&
+	    sip_addr_parse(v, 0, &a, &why))
 		return bad(err, "From", why);
 	if (check_single(m, SIP_HDR_CALL_ID, &v) && sip_callid_check(v, &why))
 		return bad(err, "Call-ID", why);
-	if (check_single(m, SIP_HDR_CSEQ, &v) && sip_cseq_parse(v, &cs, &why))
+	if (check_single(m, SIP_HDR_CSEQ, &v) && sip_msg_cseq(m, &cs) &&
+	    sip_cseq_parse(v, &cs, &why))	/* parsed once, kept */
 		return bad(err, "CSeq", why);
 	if (m->is_request && !sip_str_eq_str(cs.method_str, m->method_str))
 		return bad(err, "CSeq", "method does not match Request-Line");
@@ -193,7 +202,7 @@ static int check_ruri(const struct sip_msg *m, struct sip_perr *err)
 	struct sip_uri u;
 	const char *why = NULL;
 
-	if (sip_uri_parse(m->ruri, &u, &why))
+	if (sip_msg_ruri(m, &u) && sip_uri_parse(m->ruri, &u, &why))
 		return bad(err, "Request-URI", why);
 	if (u.headers.len)
 		return bad(err, "Request-URI", "headers not allowed");
@@ -208,9 +217,54 @@ int sip_msg_check(const struct sip_msg *m, struct sip_perr *err)
 		return rc;
 	if ((rc = check_required(m, err)) != 0)
 		return rc;
-	if ((rc = check_scalars(m, err)) != 0)
+	if ((rc = check_scalars(m, 1, err)) != 0)
 		return rc;
 	if ((rc = check_lists(m, err)) != 0)
 		return rc;
 	return check_auth(m, err);
+}
+
+static int check_top_via(const struct sip_msg *m, struct sip_perr *err)
+{
+	int i = sip_msg_hdr_find(m, SIP_HDR_VIA, 0);
+	const char *why = "Empty or unterminated list element";
+	struct sip_str val;
+	struct sip_via v;
+	size_t pos = 0;
+
+	if (i < 0 || sip_msg_via(m, 0, &v) == 0)
+		return 0;	/* missing: check_required said so already */
+	if (sip_hdr_next_value(m->hdrs[i].value, &pos, &val) != 1 ||
+	    sip_via_parse(val, &v, &why))
+		return bad(err, "Via", why);
+	return 0;
+}
+
+/* A response is matched by its top Via and CSeq and forwarded as it is. */
+static int check_response_lean(const struct sip_msg *m, struct sip_perr *err)
+{
+	struct sip_cseq cs;
+	int rc;
+
+	if ((rc = check_required(m, err)) != 0 ||
+	    (rc = check_top_via(m, err)) != 0)
+		return rc;
+	return sip_msg_cseq(m, &cs) ? bad(err, "CSeq", NULL) : 0;
+}
+
+int sip_msg_check_lean(const struct sip_msg *m, struct sip_perr *err)
+{
+	const char *why = NULL;
+	int rc;
+
+	if (!m->is_request)
+		return check_response_lean(m, err);
+	if ((rc = check_ruri(m, err)) != 0 ||
+	    (rc = check_required(m, err)) != 0 ||
+	    (rc = check_scalars(m, 0, err)) != 0 ||
+	    (rc = check_top_via(m, err)) != 0)
+		return rc;
+	if (each_value(m, SIP_HDR_PROXY_REQUIRE, token_fn, &why))
+		return bad(err, "Proxy-Require", why);
+	return 0;
 }

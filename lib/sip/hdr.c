@@ -270,27 +270,63 @@ static const char *parse_sent_by(const char *p, const char *end,
 }
 
 /* branch, received, maddr and rport in one pass over the parameters. */
-static int via_params(struct sip_via *v, const char **why)
+/* One Via parameter, as the single pass below found it. */
+/* One Via parameter, as the single pass below found it. By length first:
+ * most names are not one of these four. */
+static int via_param(struct sip_via *v, struct sip_str n, struct sip_str val,
+		     const char **why)
 {
-	struct sip_str n, val;
-	size_t pos = 0;
+	if (n.len == 6 && sip_str_ieq(n, "branch")) {
+		if (v->has_branch++)
+			return 0;
+		v->branch = val;
+		if (val.len == 0)
+			return fail(why, "Empty Via branch");
+	} else if (n.len == 8 && sip_str_ieq(n, "received") &&
+		   !v->has_received++) {
+		v->received = val;
+	} else if (n.len == 5 && sip_str_ieq(n, "maddr") && !v->has_maddr++) {
+		v->maddr = val;
+	} else if (n.len == 5 && sip_str_ieq(n, "rport") && !v->has_rport++ &&
+		   val.len && via_port(val.s, val.s + val.len, &v->rport_val)) {
+		return fail(why, "Malformed Via rport");
+	}
+	return 0;
+}
 
-	while (sip_param_next(v->params, &pos, &n, &val)) {
-		if (sip_str_ieq(n, "branch")) {
-			if (v->has_branch++)
-				continue;
-			v->branch = val;
-			if (val.len == 0)
-				return fail(why, "Empty Via branch");
-		} else if (sip_str_ieq(n, "received") && !v->has_received++) {
-			v->received = val;
-		} else if (sip_str_ieq(n, "maddr") && !v->has_maddr++) {
-			v->maddr = val;
-		} else if (sip_str_ieq(n, "rport") && !v->has_rport++ &&
-			   val.len && via_port(val.s, val.s + val.len,
-					       &v->rport_val)) {
-			return fail(why, "Malformed Via rport");
+/* parse_gen_params() and the Via parameters in one pass: the Via is parsed for
+ * every message, so its parameters are walked once. */
+static int via_gen_params(const char *p, const char *end, struct sip_via *v,
+			  const char **why)
+{
+	p = skip_ws(p, end);
+	v->params = (struct sip_str){ end, 0 };
+	if (p == end)
+		return 0;
+	if (*p != ';')
+		return fail(why, "Malformed header parameters");
+	v->params = (struct sip_str){ p + 1, (size_t)(end - p - 1) };
+	while (p < end) {
+		struct sip_str n, val = { NULL, 0 };
+		const char *e;
+		if (*p != ';')
+			return fail(why, "Malformed header parameters");
+		p = skip_ws(p + 1, end);
+		e = skip_token(p, end);
+		if (e == p)
+			return fail(why, "Empty header parameter");
+		n = (struct sip_str){ p, (size_t)(e - p) };
+		p = skip_ws(e, end);
+		if (p < end && *p == '=') {
+			const char *vs = skip_ws(p + 1, end);
+			p = skip_gen_value(vs, end);
+			if (!p || p == vs)
+				return fail(why, "Malformed parameter value");
+			val = (struct sip_str){ vs, (size_t)(p - vs) };
+			p = skip_ws(p, end);
 		}
+		if (via_param(v, n, val, why))
+			return EBADMSG;
 	}
 	return 0;
 }
@@ -309,9 +345,7 @@ int sip_via_parse(struct sip_str s, struct sip_via *v, const char **why)
 	p = parse_sent_by(q, end, v);
 	if (!p)
 		return fail(why, "Malformed Via sent-by");
-	if (parse_gen_params(p, end, &v->params, why))
-		return EBADMSG;
-	return via_params(v, why);
+	return via_gen_params(p, end, v, why);
 }
 
 int sip_reason_parse(struct sip_str s, struct sip_str *protocol,
@@ -431,7 +465,34 @@ int sip_auth_param(const struct sip_auth *a, const char *name,
 	return 0;
 }
 
+static int via_scan(const struct sip_msg *m, unsigned n, struct sip_via *v);
+
+/* The top Via is read by every layer (transport, transactions, proxy):
+ * parse it once per message and keep it in the message. */
 int sip_msg_via(const struct sip_msg *m, unsigned n, struct sip_via *v)
+{
+	struct sip_msg *w = (struct sip_msg *)m;	/* the memo only */
+	int rc;
+
+	if (n)
+		return via_scan(m, n, v);
+	if (m->via0_memo) {
+		if (m->via0_memo < 0)
+			return EBADMSG;
+		*v = m->via0;
+		return 0;
+	}
+	rc = via_scan(m, 0, v);
+	if (rc == 0) {
+		w->via0 = *v;
+		w->via0_memo = 1;
+	} else if (rc == EBADMSG) {
+		w->via0_memo = -1;
+	}
+	return rc;
+}
+
+static int via_scan(const struct sip_msg *m, unsigned n, struct sip_via *v)
 {
 	for (int i = sip_msg_hdr_find(m, SIP_HDR_VIA, 0); i >= 0;
 	     i = sip_msg_hdr_find(m, SIP_HDR_VIA, (unsigned)i + 1)) {
@@ -460,10 +521,20 @@ static int single(const struct sip_msg *m, enum sip_hdr_id id,
 
 int sip_msg_cseq(const struct sip_msg *m, struct sip_cseq *c)
 {
+	struct sip_msg *w = (struct sip_msg *)m;	/* the memo only */
 	struct sip_str v;
-	int rc = single(m, SIP_HDR_CSEQ, &v);
+	int rc;
 
-	return rc ? rc : sip_cseq_parse(v, c, NULL);
+	if (m->cseq_memo > 0) {
+		*c = m->cseq;
+		return 0;
+	}
+	rc = single(m, SIP_HDR_CSEQ, &v);
+	if (rc == 0 && (rc = sip_cseq_parse(v, c, NULL)) == 0) {
+		w->cseq = *c;
+		w->cseq_memo = 1;
+	}
+	return rc;
 }
 
 int sip_msg_from(const struct sip_msg *m, struct sip_addr *a)
@@ -493,4 +564,69 @@ int sip_msg_max_forwards(const struct sip_msg *m, unsigned *mf)
 	int rc = single(m, SIP_HDR_MAX_FORWARDS, &v);
 
 	return rc ? rc : sip_max_forwards_parse(v, mf, NULL);
+}
+
+/* Where the header parameters of a From/To value start: after the '>' of
+ * a name-addr (quoted display names skipped), else at the first ';' of an
+ * addr-spec. NULL if there are none. */
+static const char *hdr_params(struct sip_str v)
+{
+	const char *p = v.s, *end = v.s + v.len;
+	int quoted = 0;
+
+	for (; p < end; p++) {
+		if (quoted) {
+			if (*p == '\\' && p + 1 < end)
+				p++;
+			else if (*p == '"')
+				quoted = 0;
+		} else if (*p == '"') {
+			quoted = 1;
+		} else if (*p == '<') {
+			p = memchr(p, '>', (size_t)(end - p));
+			return p ? memchr(p, ';', (size_t)(end - p)) : NULL;
+		} else if (*p == ';') {
+			return p;
+		}
+	}
+	return NULL;
+}
+
+int sip_msg_tag(const struct sip_msg *m, enum sip_hdr_id id,
+		struct sip_str *tag)
+{
+	struct sip_str v, params;
+	const char *p;
+	int rc = single(m, id, &v);
+
+	if (rc)
+		return rc;
+	*tag = (struct sip_str){ NULL, 0 };
+	p = hdr_params(v);
+	if (!p)
+		return 0;
+	params = (struct sip_str){ p + 1, (size_t)(v.s + v.len - p - 1) };
+	sip_param_find(params, "tag", tag);
+	return 0;
+}
+
+int sip_msg_ruri(const struct sip_msg *m, struct sip_uri *u)
+{
+	struct sip_msg *w = (struct sip_msg *)m;	/* the memo only */
+
+	if (!m->is_request)
+		return EINVAL;
+	if (m->ruri_memo) {
+		if (m->ruri_memo < 0)
+			return EBADMSG;
+		*u = m->ruri_u;
+		return 0;
+	}
+	if (sip_uri_parse(m->ruri, u, NULL)) {
+		w->ruri_memo = -1;
+		return EBADMSG;
+	}
+	w->ruri_u = *u;
+	w->ruri_memo = 1;
+	return 0;
 }

@@ -12,21 +12,9 @@
 
 #include "sip/msg.h"
 
-enum sip_scheme { SIP_SCHEME_OTHER = 0, SIP_SCHEME_SIP, SIP_SCHEME_SIPS,
-		  SIP_SCHEME_TEL };
-
-/* sip:user:password@host:port;params?headers — user and password stay
- * escaped (sip_unescape() decodes them); port 0 when absent. For tel: the
- * number is in `user`, host is empty. For other schemes only `scheme` and
- * `opaque` (all after the colon) are set. params/headers exclude the leading
- * ';' / '?'. */
-struct sip_uri {
-	enum sip_scheme scheme;
-	struct sip_str scheme_str, user, password, host, params, headers;
-	struct sip_str opaque;
-	unsigned port;
-	int has_user, has_password;
-};
+/* enum sip_scheme and struct sip_uri (sip:user:password@host:port;params
+ * ?headers, user and password still escaped) are in msg.h: messages keep
+ * their Request-URI parsed. */
 
 int sip_uri_parse(struct sip_str s, struct sip_uri *u, const char **why);
 
@@ -63,21 +51,12 @@ int sip_addr_parse(struct sip_str s, unsigned flags, struct sip_addr *a,
 
 /* Via: SIP/2.0/transport host[:port];params. rport: has_rport set when the
  * parameter is present, rport_val its number or 0 when empty. */
-struct sip_via {
-	struct sip_str proto, version, transport, host, params;
-	struct sip_str branch, received, maddr;
-	unsigned port, rport_val;
-	int has_branch, has_received, has_rport, has_maddr;
-};
+/* struct sip_via is in msg.h (messages keep their top Via parsed). */
 
 int sip_via_parse(struct sip_str s, struct sip_via *v, const char **why);
 
 /* CSeq: number (< 2^31) and method; method must be a token. */
-struct sip_cseq {
-	uint32_t num;
-	struct sip_str method_str;
-	enum sip_method method;
-};
+/* struct sip_cseq is in msg.h (messages keep their CSeq parsed). */
 
 int sip_cseq_parse(struct sip_str s, struct sip_cseq *c, const char **why);
 
@@ -108,6 +87,14 @@ int sip_auth_param(const struct sip_auth *a, const char *name,
  * ENOENT when the header is absent, or EBADMSG. */
 int sip_msg_via(const struct sip_msg *m, unsigned n, struct sip_via *v);
 int sip_msg_cseq(const struct sip_msg *m, struct sip_cseq *c);
+/* The Request-URI parsed (once per message; sip_msg_set_ruri resets it).
+ * Returns 0, EINVAL (a response) or EBADMSG. */
+int sip_msg_ruri(const struct sip_msg *m, struct sip_uri *u);
+/* The tag parameter of From or To (id), without parsing the URI: an empty
+ * slice when there is none. For transaction keys and loop hashes of
+ * messages that passed sip_msg_check_lean(). Returns 0 or ENOENT. */
+int sip_msg_tag(const struct sip_msg *m, enum sip_hdr_id id,
+		struct sip_str *tag);
 int sip_msg_from(const struct sip_msg *m, struct sip_addr *a);
 int sip_msg_to(const struct sip_msg *m, struct sip_addr *a);
 int sip_msg_callid(const struct sip_msg *m, struct sip_str *id);

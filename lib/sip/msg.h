@@ -65,6 +65,37 @@ struct sip_hdr {
 
 struct sip_arena;
 
+enum sip_scheme { SIP_SCHEME_OTHER = 0, SIP_SCHEME_SIP, SIP_SCHEME_SIPS,
+		  SIP_SCHEME_TEL };
+
+/* A URI (hdr.h: sip_uri_parse): sip:user:password@host:port;params?headers
+ * — user and password stay escaped (sip_unescape() decodes them); port 0
+ * when absent. For tel: the number is in `user`, host is empty. For other
+ * schemes only `scheme` and `opaque` (all after the colon) are set.
+ * params/headers exclude the leading ';' / '?'. */
+struct sip_uri {
+	enum sip_scheme scheme;
+	struct sip_str scheme_str, user, password, host, params, headers;
+	struct sip_str opaque;
+	unsigned port;
+	int has_user, has_password;
+};
+
+/* A Via value (hdr.h: sip_via_parse). */
+struct sip_via {
+	struct sip_str proto, version, transport, host, params;
+	struct sip_str branch, received, maddr;
+	unsigned port, rport_val;
+	int has_branch, has_received, has_rport, has_maddr;
+};
+
+/* A CSeq value (hdr.h: sip_cseq_parse). */
+struct sip_cseq {
+	uint32_t num;
+	struct sip_str method_str;
+	enum sip_method method;
+};
+
 struct sip_msg {
 	struct sip_str buf;		/* the bytes this message was parsed from */
 	int is_request;
@@ -76,8 +107,21 @@ struct sip_msg {
 	unsigned nhdrs;
 	struct sip_hdr hdrs[SIP_MAX_HDRS];
 	struct sip_str body;
-	struct sip_arena *arena;	/* text added by edits; NULL until then */
+	struct sip_arena *arena;	/* text added by edits beyond inl[] */
+	size_t inl_used;		/* the first edits' text goes here: */
+	char inl[192];			/* most messages need no malloc */
 	int start_edited;		/* start line was rewritten */
+	/* Parse once: sip_msg_via(m, 0), sip_msg_cseq() and sip_msg_ruri()
+	 * keep what they parsed (1 ok, -1 malformed, 0 not yet); parsing,
+	 * copying and every edit reset it. Internal to lib/sip. */
+	int via0_memo, cseq_memo, ruri_memo;
+	struct sip_via via0;
+	struct sip_cseq cseq;
+	struct sip_uri ruri_u;
+	/* First index of each header id (sip_msg_hdr_find from 0), built on
+	 * first use; first_ok = 0 after any change to hdrs[]. */
+	int first_ok;
+	signed char first[SIP_HDR_COUNT];
 };
 
 /* Why a message was rejected: the status to answer with (400, 505, 413,
@@ -172,6 +216,16 @@ int sip_msg_serialize(const struct sip_msg *m, char *dst, size_t cap,
  * Request-URI (sip/sips/tel must parse; no headers part). Returns 0 or
  * EBADMSG with err->status 400 and a reason naming the header and fault. */
 int sip_msg_check(const struct sip_msg *m, struct sip_perr *err);
+
+/* What a proxy must understand, and no more (the hot path): for a request
+ * the checks of sip_msg_check() on the Request-URI, the required and
+ * single-valued headers, Call-ID, CSeq, Max-Forwards, Expires, Date, the
+ * top Via and Proxy-Require; for a response the required and single-valued
+ * headers, the top Via and CSeq. To and From are only read for their tags
+ * (sip_msg_tag); their URIs, the other Vias, Contact, Route and Record-Route
+ * values, option tags and credentials travel unchecked (the element that
+ * uses them checks them). Returns 0 or EBADMSG like sip_msg_check(). */
+int sip_msg_check_lean(const struct sip_msg *m, struct sip_perr *err);
 
 /* Stream framing (TCP): look at the unread bytes and say what comes first.
  * SIP_FRAME_MSG: a whole message of `len` bytes (parse with

@@ -29,10 +29,23 @@ int sip_str_eq(struct sip_str a, const char *lit)
 	return a.len == n && memcmp(a.s, lit, n) == 0;
 }
 
+/* ASCII case-insensitive equality of n bytes (names, hosts, params: short,
+ * so a loop beats a call into libc). */
+static int ieq_n(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+		if (x != y && ((x | 0x20) != (y | 0x20) ||
+			       (unsigned char)((x | 0x20) - 'a') > 25))
+			return 0;
+	}
+	return 1;
+}
+
 int sip_str_ieq(struct sip_str a, const char *lit)
 {
 	size_t n = strlen(lit);
-	return a.len == n && strncasecmp(a.s, lit, n) == 0;
+	return a.len == n && ieq_n(a.s, lit, n);
 }
 
 int sip_str_eq_str(struct sip_str a, struct sip_str b)
@@ -42,7 +55,7 @@ int sip_str_eq_str(struct sip_str a, struct sip_str b)
 
 int sip_str_ieq_str(struct sip_str a, struct sip_str b)
 {
-	return a.len == b.len && (a.len == 0 || strncasecmp(a.s, b.s, a.len) == 0);
+	return a.len == b.len && ieq_n(a.s, b.s, a.len);
 }
 
 int sip_str_to_u64(struct sip_str s, uint64_t max, uint64_t *out)
@@ -235,6 +248,18 @@ enum sip_hdr_id sip_hdr_id_from(const char *name, size_t len)
 int sip_msg_hdr_find(const struct sip_msg *m, enum sip_hdr_id id,
 		     unsigned from)
 {
+	struct sip_msg *w = (struct sip_msg *)m;	/* the index only */
+
+	if (from == 0 && (unsigned)id < SIP_HDR_COUNT &&
+	    id != SIP_HDR_OTHER) {
+		if (!m->first_ok) {
+			memset(w->first, -1, sizeof(w->first));
+			for (unsigned i = m->nhdrs; i-- > 0;)
+				w->first[m->hdrs[i].id] = (signed char)i;
+			w->first_ok = 1;
+		}
+		return m->first[id];
+	}
 	for (unsigned i = from; i < m->nhdrs; i++)
 		if (m->hdrs[i].id == id)
 			return (int)i;
@@ -280,6 +305,15 @@ int sip_hdr_next_value(struct sip_str line, size_t *pos, struct sip_str *val)
 	if (i >= line.len)
 		return after_comma ? -1 : 0;
 	start = i;
+	{	/* the usual case, no quotes or <...> before the next comma:
+		   three memchr instead of a loop over every byte */
+		const char *s0 = line.s + i, *c = memchr(s0, ',', line.len - i);
+		size_t seg = c ? (size_t)(c - s0) : line.len - i;
+		if (!memchr(s0, '"', seg) && !memchr(s0, '<', seg)) {
+			i += seg;
+			goto found;
+		}
+	}
 	for (; i < line.len; i++) {
 		char c = line.s[i];
 		if (quoted) {
@@ -299,6 +333,7 @@ int sip_hdr_next_value(struct sip_str line, size_t *pos, struct sip_str *val)
 	}
 	if (quoted)
 		return -1;
+found:
 	end = i;
 	while (end > start && is_ws(line.s[end - 1]))
 		end--;
@@ -453,7 +488,8 @@ static int start_header(struct sip_msg *m, const char *p, size_t n,
 		return fail(err, 400, "Malformed header name", EBADMSG);
 	}
 	if (m->nhdrs >= SIP_MAX_HDRS)
-		return fail(err, 400, "Too many header fields", EMSGSIZE);
+		return fail(err, 513, "Message Too Large (Too many header "
+			    "fields)", EMSGSIZE);
 	h = &m->hdrs[m->nhdrs++];
 	h->name = (struct sip_str){ p, (size_t)(ne - p) };
 	h->id = sip_hdr_id_from(p, (size_t)(ne - p));
@@ -575,7 +611,10 @@ static void msg_reset(struct sip_msg *m, const char *buf)
 	m->status = 0;
 	m->nhdrs = 0;
 	m->arena = NULL;
+	m->inl_used = 0;
 	m->start_edited = 0;
+	m->via0_memo = m->cseq_memo = m->ruri_memo = 0;
+	m->first_ok = 0;
 }
 
 int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len,

@@ -50,21 +50,27 @@ int sip_proxy_response_target(const struct sip_msg *m, struct sip_str *host,
 			      unsigned *port);
 
 /* Transaction key of a message (17.1.3, 17.2.3): for an RFC 3261 branch
- * (the magic cookie plus at least one more character) a hash of branch,
- * sent-by and method; otherwise (RFC 2543, including a branch that is the
- * bare cookie, RFC 4475 3.2.1) a hash of Request-URI, From tag, Call-ID,
- * CSeq number, top Via and method, plus the To tag unless `method` is
- * given (an ACK or CANCEL looked up as the INVITE it belongs to carries
- * the tag the INVITE lacked). `method` 0 means the message's own (CSeq
- * method). `rfc3261` tells which rule applied. Returns 0 or EBADMSG. */
+ * (the magic cookie plus at least one more character) branch, sent-by and
+ * method; otherwise (RFC 2543, including a branch that is the bare cookie,
+ * RFC 4475 3.2.1) Request-URI, From tag, Call-ID, CSeq number, top Via
+ * sent-by and method, plus the To tag unless `method` is given (an ACK or
+ * CANCEL looked up as the INVITE it belongs to carries the tag the INVITE
+ * lacked). `method` 0 means the message's own (CSeq method). The fields go
+ * into `text` (len bytes, compared byte for byte after the hash matched)
+ * and `hash` is their hash. `rfc3261` tells which rule applied. Returns 0
+ * or EBADMSG (no usable Via/CSeq, or fields longer than SIP_TSX_KEY_MAX). */
+#define SIP_TSX_KEY_MAX 1024
 struct sip_tsx_key {
 	uint64_t hash;
 	int rfc3261;
+	size_t len;
+	char text[SIP_TSX_KEY_MAX];
 };
 int sip_tsx_key(const struct sip_msg *m, enum sip_method method,
 		struct sip_tsx_key *key);
 
-/* 64-bit FNV-1a, for keys and hashes (not for security). */
+/* A 64-bit FNV-1a variant that takes 8 bytes a step, for keys and
+ * hashes (not for security: the full key is compared after it). */
 uint64_t sip_hash(uint64_t h, const void *p, size_t n);
 #define SIP_HASH_INIT 0xcbf29ce484222325ULL
 

@@ -16,6 +16,9 @@
 #include "sip/build.h"
 
 #define UDP_MAX 65507
+#define UDP_BUF (UDP_MAX + 1)	/* one more: a datagram that fills it is
+				   too large (MSG_TRUNC says so too) */
+#define UDP_BATCH 8
 
 struct conn {
 	struct conn *next;
@@ -26,7 +29,10 @@ struct conn {
 	char *rbuf, *wbuf;
 	size_t rlen, rcap, wlen, wcap;
 	unsigned pongs;		/* lone CRLFs in a row (a split ping) */
-	struct ev_timer idle;
+	int outbound;		/* we opened it (its own budget) */
+	int draining;		/* answered and half-closed: reads dropped */
+	struct ev_timer idle;	/* no whole message for idle_ms */
+	struct ev_timer deadline;	/* a begun message must end in time */
 };
 
 struct sip_tp {
@@ -37,10 +43,11 @@ struct sip_tp {
 	int udp_fd, tcp_fd;
 	unsigned udp_port, tcp_port;
 	struct conn *conns;
-	unsigned nconns;
+	unsigned nconns, nout;
 	uint32_t next_id;
 	struct sip_tp_stats st;
 	struct sip_msg msg;	/* the message handed to cb */
+	struct sip_msg scratch;	/* for answers that must be trimmed */
 	unsigned tokens;	/* answers left in the bucket */
 	uint64_t refilled;	/* loop time of the last refill */
 	char *udp_buf;
@@ -141,6 +148,35 @@ static size_t via_with_received(const struct sip_via *v, struct sip_str first,
 	return o;
 }
 
+/* Is `host` the IPv4 address of src, written the usual way? Without
+ * formatting the address: this runs for every request. */
+static int same_ipv4(struct sip_str host, const struct sip_peer *src)
+{
+	const struct sockaddr_in *a = (const struct sockaddr_in *)&src->sa;
+	uint32_t want = ntohl(a->sin_addr.s_addr), got = 0, part = 0;
+	unsigned dots = 0, digits = 0;
+
+	if (src->sa.ss_family != AF_INET)
+		return 0;
+	for (size_t i = 0; i < host.len; i++) {
+		char ch = host.s[i];
+		if (ch == '.' && digits && dots < 3) {
+			got = got << 8 | part;
+			part = digits = 0;
+			dots++;
+		} else if (ch >= '0' && ch <= '9' && digits < 3 &&
+			   !(digits && part == 0)) {
+			part = part * 10 + (uint32_t)(ch - '0');
+			if (part > 255)
+				return 0;
+			digits++;
+		} else {
+			return 0;
+		}
+	}
+	return dots == 3 && digits && (got << 8 | part) == want;
+}
+
 int sip_msg_via_received(struct sip_msg *m, const struct sip_peer *src)
 {
 	int i = sip_msg_hdr_find(m, SIP_HDR_VIA, 0), rc;
@@ -150,15 +186,16 @@ int sip_msg_via_received(struct sip_msg *m, const struct sip_peer *src)
 	unsigned port;
 	size_t pos = 0, cap, n;
 
-	if (i < 0)
+	if (i < 0 || sip_msg_via(m, 0, &v))
 		return EBADMSG;
+	if (v.has_received || (!v.has_rport && same_ipv4(v.host, src)))
+		return 0;	/* nothing to add, or set by an upstream hop */
 	line = m->hdrs[i].value;
-	if (sip_hdr_next_value(line, &pos, &first) != 1 ||
-	    sip_via_parse(first, &v, NULL))
+	if (sip_hdr_next_value(line, &pos, &first) != 1)
 		return EBADMSG;
 	sip_peer_addr(src, ip, sizeof(ip), &port);
-	if (v.has_received || (sip_str_eq(v.host, ip) && !v.has_rport))
-		return 0;	/* nothing to add, or set by an upstream hop */
+	if (sip_str_eq(v.host, ip) && !v.has_rport)
+		return 0;
 	rest = (struct sip_str){ line.s + pos, line.len - pos };
 	cap = first.len + rest.len + INET6_ADDRSTRLEN + 32;
 	out = malloc(cap);
@@ -189,11 +226,31 @@ static int answer_allowed(struct sip_tp *tp)
 	return 1;
 }
 
+/* The answer to m when copying every Via would not fit: m with its first
+ * Via line only (the answer goes there anyway), in tp's scratch message. */
+static const struct sip_msg *top_via_only(struct sip_tp *tp,
+					  const struct sip_msg *m)
+{
+	struct sip_msg *s = &tp->scratch;
+	int via = 0;
+
+	*s = *m;
+	s->nhdrs = 0;
+	s->first_ok = 0;
+	for (unsigned i = 0; i < m->nhdrs; i++) {
+		if (m->hdrs[i].id == SIP_HDR_VIA && via++)
+			continue;
+		s->hdrs[s->nhdrs++] = m->hdrs[i];
+	}
+	return s;
+}
+
 static void answer_bad(struct sip_tp *tp, const struct sip_msg *m,
 		       const struct sip_perr *e, const struct sip_peer *from)
 {
-	char out[4096];
+	char out[8192];
 	size_t n;
+	int rc;
 
 	if (!m->is_request || m->method == SIP_ACK || e->status < 400 ||
 	    sip_msg_hdr_find(m, SIP_HDR_VIA, 0) < 0) {
@@ -204,9 +261,14 @@ static void answer_bad(struct sip_tp *tp, const struct sip_msg *m,
 		tp->st.answers_limited++;
 		return;
 	}
-	if (sip_response_write(m, e->status, e->reason, NULL, NULL,
-			       (struct sip_str){ 0 }, out, sizeof(out), &n) ||
-	    sip_tp_send(tp, from, out, n))
+	rc = sip_response_write(m, e->status, e->reason, NULL, NULL,
+				(struct sip_str){ 0 }, out, sizeof(out), &n);
+	if (rc == ENOSPC)
+		rc = sip_response_write(top_via_only(tp, m), e->status,
+					e->reason, NULL, NULL,
+					(struct sip_str){ 0 }, out, sizeof(out),
+					&n);
+	if (rc || sip_tp_send(tp, from, out, n))
 		return;
 	tp->st.tx_answers++;
 }
@@ -218,7 +280,8 @@ static void deliver(struct sip_tp *tp, const char *buf, size_t len,
 	struct sip_perr e = { 0 };
 
 	if (sip_msg_parse(m, buf, len, flags, &e) ||
-	    (!tp->cfg.lazy && sip_msg_check(m, &e))) {
+	    (!tp->cfg.lazy && (tp->cfg.lean ? sip_msg_check_lean(m, &e) :
+			       sip_msg_check(m, &e)))) {
 		tp->st.rx_bad++;
 		answer_bad(tp, m, &e, from);
 		return;
@@ -233,31 +296,57 @@ static void deliver(struct sip_tp *tp, const char *buf, size_t len,
 	sip_msg_release(m);
 }
 
+/* One received datagram. */
+static void udp_datagram(struct sip_tp *tp, char *buf, size_t n, int trunc,
+			 struct sip_peer *from)
+{
+	if (trunc || n > tp->cfg.max_msg || n > UDP_MAX) {
+		tp->st.rx_bad++;
+		return;
+	}
+	if (n <= 4 && (n == 0 || memchr("\r\n", buf[0], 2))) {
+		tp->st.rx_pings++;	/* UDP keep-alive: ignore */
+		return;
+	}
+	deliver(tp, buf, n, 0, from);
+}
+
+/* Datagrams come UDP_BATCH to a recvmmsg: a short batch means the socket
+ * is empty, so a quiet socket costs one call per wake-up, not a second
+ * one that says EAGAIN. Bounded: at most 8 batches per wake-up. */
 static void on_udp(struct ev_loop *loop, int fd, unsigned ev, void *arg)
 {
 	struct sip_tp *tp = arg;
-	struct sip_peer from;
+	struct mmsghdr mm[UDP_BATCH];
+	struct iovec iov[UDP_BATCH];
+	struct sip_peer from[UDP_BATCH];
 	(void)loop;
 	(void)ev;
 
-	for (int i = 0; i < 64; i++) {	/* bounded batch per wake-up */
-		ssize_t n;
-		memset(&from, 0, sizeof(from));
-		from.proto = SIP_PROTO_UDP;
-		from.salen = sizeof(from.sa);
-		n = recvfrom(fd, tp->udp_buf, UDP_MAX, MSG_TRUNC,
-			     (struct sockaddr *)&from.sa, &from.salen);
-		if (n < 0)
+	for (int round = 0; round < 8; round++) {
+		int n;
+		memset(mm, 0, sizeof(mm));
+		for (int i = 0; i < UDP_BATCH; i++) {
+			iov[i].iov_base = tp->udp_buf + (size_t)i * UDP_BUF;
+			iov[i].iov_len = UDP_BUF;
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_name = &from[i].sa;
+			mm[i].msg_hdr.msg_namelen = sizeof(from[i].sa);
+		}
+		n = recvmmsg(fd, mm, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
 			return;
-		if ((size_t)n > tp->cfg.max_msg || n > UDP_MAX) {
-			tp->st.rx_bad++;
-			continue;
+		for (int i = 0; i < n; i++) {
+			from[i].salen = mm[i].msg_hdr.msg_namelen;
+			from[i].proto = SIP_PROTO_UDP;
+			from[i].conn = 0;
+			udp_datagram(tp, iov[i].iov_base, mm[i].msg_len,
+				     (mm[i].msg_hdr.msg_flags & MSG_TRUNC) != 0,
+				     &from[i]);
 		}
-		if (n <= 4 && memchr("\r\n", tp->udp_buf[0], 2)) {
-			tp->st.rx_pings++;	/* UDP keep-alive: ignore */
-			continue;
-		}
-		deliver(tp, tp->udp_buf, (size_t)n, 0, &from);
+		if (n < UDP_BATCH)
+			return;
 	}
 }
 
@@ -273,8 +362,10 @@ static void conn_close(struct conn *c)
 			break;
 		}
 	tp->nconns--;
+	tp->nout -= (unsigned)c->outbound;
 	tp->st.conns_closed++;
 	ev_timer_stop(tp->loop, &c->idle);
+	ev_timer_stop(tp->loop, &c->deadline);
 	ev_io_del(tp->loop, c->fd);
 	close(c->fd);
 	free(c->rbuf);
@@ -292,9 +383,34 @@ static void on_idle(struct ev_loop *loop, struct ev_timer *t, void *arg)
 	conn_close(c);
 }
 
+/* A message begun and not finished in msg_deadline_ms: a trickle does not
+ * hold the connection. Also ends the linger of a draining connection. */
+static void on_deadline(struct ev_loop *loop, struct ev_timer *t, void *arg)
+{
+	struct conn *c = arg;
+	(void)loop;
+	(void)t;
+
+	if (!c->draining)
+		c->tp->st.conns_slow++;
+	conn_close(c);
+}
+
+/* Traffic that counts against idleness: a whole message or keep-alive
+ * received, or something sent. Bytes alone do not. */
 static void touch(struct conn *c)
 {
 	ev_timer_start(c->tp->loop, &c->idle, c->tp->cfg.idle_ms);
+}
+
+/* Arm the message deadline while a partial message is buffered. */
+static void watch_partial(struct conn *c)
+{
+	if (!c->rlen)
+		ev_timer_stop(c->tp->loop, &c->deadline);
+	else if (!ev_timer_active(&c->deadline))
+		ev_timer_start(c->tp->loop, &c->deadline,
+			       c->tp->cfg.msg_deadline_ms);
 }
 
 static int conn_flush(struct conn *c)
@@ -334,6 +450,27 @@ static int conn_queue(struct conn *c, const char *buf, size_t len)
 	return c->connecting ? 0 : conn_flush(c);
 }
 
+/* A message past max_msg: answer 513 from its head when it has one we can
+ * answer, half-close, and drop what else comes until the peer closes or a
+ * second passes (closing at once could reset the answer away). */
+static void answer_too_large(struct conn *c)
+{
+	struct sip_tp *tp = c->tp;
+	struct sip_msg *m = &tp->msg;
+	struct sip_perr e = { 0 };
+
+	if (sip_msg_parse(m, c->rbuf, c->rlen, 0, &e) == 0)
+		sip_msg_release(m);
+	e.status = 513;
+	e.reason = "Message Too Large";
+	answer_bad(tp, m, &e, &c->peer);
+	c->draining = 1;
+	c->rlen = 0;
+	shutdown(c->fd, SHUT_WR);
+	ev_timer_stop(tp->loop, &c->idle);
+	ev_timer_start(tp->loop, &c->deadline, 1000);
+}
+
 /* Frame and deliver what is buffered. Returns nonzero when c was closed
  * or must be. */
 static int conn_consume(struct conn *c)
@@ -344,6 +481,7 @@ static int conn_consume(struct conn *c)
 
 	while ((rc = sip_frame(c->rbuf + off, c->rlen - off, c->tp->cfg.max_msg,
 			       &f)) == 0) {
+		touch(c);
 		if (f.kind == SIP_FRAME_MSG) {
 			c->pongs = 0;
 			deliver(c->tp, c->rbuf + off, f.len, SIP_PARSE_STREAM,
@@ -359,9 +497,14 @@ static int conn_consume(struct conn *c)
 	}
 	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 	c->rlen -= off;
-	if (rc != EAGAIN)
-		c->tp->st.rx_bad++;
-	return rc != EAGAIN;
+	if (rc == EAGAIN) {
+		watch_partial(c);
+		return 0;
+	}
+	c->tp->st.rx_bad++;
+	if (rc == EMSGSIZE)
+		answer_too_large(c);
+	return !c->draining;
 }
 
 static void on_conn(struct ev_loop *loop, int fd, unsigned ev, void *arg)
@@ -370,9 +513,12 @@ static void on_conn(struct ev_loop *loop, int fd, unsigned ev, void *arg)
 	(void)loop;
 
 	if (ev & EV_WRITE) {
+		int was_connecting = c->connecting;
 		c->connecting = 0;
 		if (conn_flush(c)) {
 			c->tp->st.tx_errors++;
+			if (was_connecting && c->outbound && c->tp->cfg.failed)
+				c->tp->cfg.failed(c->tp->arg, &c->peer);
 			conn_close(c);
 			return;
 		}
@@ -387,8 +533,10 @@ static void on_conn(struct ev_loop *loop, int fd, unsigned ev, void *arg)
 			conn_close(c);
 			return;
 		}
+		if (c->draining) {
+			continue;	/* the answer is out: drop the rest */
+		}
 		c->rlen += (size_t)n;
-		touch(c);
 		if (conn_consume(c) || c->dead) {
 			conn_close(c);
 			return;
@@ -396,12 +544,43 @@ static void on_conn(struct ev_loop *loop, int fd, unsigned ev, void *arg)
 	}
 }
 
+static unsigned conns_from(const struct sip_tp *tp, const struct sip_peer *p)
+{
+	const struct sockaddr_in *a = (const struct sockaddr_in *)&p->sa;
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&p->sa;
+	unsigned n = 0;
+
+	for (const struct conn *c = tp->conns; c; c = c->next) {
+		const struct sockaddr_storage *b = &c->peer.sa;
+		if (c->outbound || b->ss_family != p->sa.ss_family)
+			continue;
+		if (b->ss_family == AF_INET ? ((const struct sockaddr_in *)b)->
+		    sin_addr.s_addr == a->sin_addr.s_addr :
+		    memcmp(&((const struct sockaddr_in6 *)b)->sin6_addr,
+			   &a6->sin6_addr, sizeof(a6->sin6_addr)) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* Inbound connections: max_conns in all, max_conns_per_src from one
+ * address; outbound ones have their own max_out_conns, so a crowd of idle
+ * callers cannot stop the element from reaching its next hops. */
+static int conn_allowed(const struct sip_tp *tp, const struct sip_peer *p,
+			int outbound)
+{
+	if (outbound)
+		return tp->nout < tp->cfg.max_out_conns;
+	return tp->nconns - tp->nout < tp->cfg.max_conns &&
+	       conns_from(tp, p) < tp->cfg.max_conns_per_src;
+}
+
 static struct conn *conn_new(struct sip_tp *tp, int fd,
-			     const struct sip_peer *peer)
+			     const struct sip_peer *peer, int outbound)
 {
 	struct conn *c;
 
-	if (tp->nconns >= tp->cfg.max_conns) {
+	if (!conn_allowed(tp, peer, outbound)) {
 		tp->st.conns_refused++;
 		return NULL;
 	}
@@ -421,10 +600,13 @@ static struct conn *conn_new(struct sip_tp *tp, int fd,
 	c->peer.proto = SIP_PROTO_TCP;
 	c->id = c->peer.conn = ++tp->next_id ? tp->next_id : ++tp->next_id;
 	ev_timer_init(&c->idle, on_idle, c);
+	ev_timer_init(&c->deadline, on_deadline, c);
 	touch(c);
+	c->outbound = outbound;
 	c->next = tp->conns;
 	tp->conns = c;
 	tp->nconns++;
+	tp->nout += (unsigned)outbound;
 	return c;
 }
 
@@ -440,7 +622,7 @@ static void on_accept(struct ev_loop *loop, int fd, unsigned ev, void *arg)
 				  SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0)
 			return;
-		if (!conn_new(tp, cfd, &p)) {
+		if (!conn_new(tp, cfd, &p, 0)) {
 			close(cfd);
 			continue;
 		}
@@ -453,7 +635,7 @@ static struct conn *conn_find(struct sip_tp *tp, const struct sip_peer *to)
 	struct conn *by_addr = NULL;
 
 	for (struct conn *c = tp->conns; c; c = c->next) {
-		if (c->dead)
+		if (c->dead || c->draining)
 			continue;
 		if (to->conn && c->id == to->conn)
 			return c;
@@ -478,10 +660,10 @@ static int conn_open(struct sip_tp *tp, const struct sip_peer *to,
 		close(fd);
 		return rc;
 	}
-	c = conn_new(tp, fd, to);
+	c = conn_new(tp, fd, to, 1);
 	if (!c) {
 		close(fd);
-		return tp->nconns >= tp->cfg.max_conns ? EMFILE : ENOMEM;
+		return tp->nout >= tp->cfg.max_out_conns ? EMFILE : ENOMEM;
 	}
 	c->connecting = 1;
 	tp->st.conns_opened++;
@@ -562,6 +744,12 @@ static void apply_defaults(struct sip_tp_cfg *c)
 		c->idle_ms = 300000;
 	if (!c->max_conns)
 		c->max_conns = 256;
+	if (!c->max_out_conns)
+		c->max_out_conns = 256;
+	if (!c->max_conns_per_src)
+		c->max_conns_per_src = 32;
+	if (!c->msg_deadline_ms)
+		c->msg_deadline_ms = 10000;
 	if (!c->max_outq)
 		c->max_outq = 256 * 1024;
 	if (!c->answers_per_s)
@@ -610,7 +798,8 @@ int sip_tp_open(struct ev_loop *loop, const struct sip_tp_cfg *cfg,
 	tp->udp_fd = tp->tcp_fd = -1;
 	tp->tokens = tp->cfg.answers_per_s;
 	tp->refilled = ev_now(loop);
-	tp->udp_buf = malloc(UDP_MAX + 1);
+	tp->udp_buf = malloc((size_t)UDP_BATCH * UDP_BUF);	/* pages
+				   are touched only as far as datagrams go */
 	rc = tp->udp_buf ? open_sockets(tp) : ENOMEM;
 	if (rc) {
 		sip_tp_close(tp);

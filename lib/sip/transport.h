@@ -8,11 +8,15 @@
  * received/rport in their top Via before the callback sees them.
  *
  * TCP: messages are framed by Content-Length across any split of reads; a
- * connection is closed when a message would exceed max_msg, when framing
- * fails, or after idle_ms without traffic. CRLFCRLF pings are answered with
+ * connection is closed when framing fails, when a message would exceed
+ * max_msg (after a 513 answer), when a begun message is not complete
+ * within msg_deadline_ms, or after idle_ms without a whole message or
+ * keep-alive either way (bytes alone do not count: a trickle ends). CRLFCRLF pings are answered with
  * CRLF (RFC 5626). Outgoing messages reuse an open connection to the same
  * peer (the one a request came in on, or one opened earlier) and open one
- * otherwise; at most max_conns connections, max_outq queued bytes each.
+ * otherwise; at most max_conns inbound connections (max_conns_per_src
+ * from one address) and max_out_conns outbound ones, max_outq queued
+ * bytes each.
  *
  * Addresses are numeric IPv4/IPv6: no name resolution here. */
 #ifndef DPN_SIP_TRANSPORT_H
@@ -40,11 +44,23 @@ struct sip_tp_cfg {
 	unsigned port;		/* 0: any free port (see sip_tp_port) */
 	int udp, tcp;		/* which to open */
 	size_t max_msg;		/* default SIP_MAX_MSG */
-	unsigned idle_ms;	/* TCP idle limit; default 300000 */
-	unsigned max_conns;	/* default 256 */
+	unsigned idle_ms;	/* TCP: no whole message for this long closes
+				   a connection; default 300000 */
+	unsigned msg_deadline_ms;	/* TCP: a message begun must be
+				   complete within this; default 10000 */
+	unsigned max_conns;	/* inbound connections; default 256 */
+	unsigned max_conns_per_src;	/* inbound from one address; 32 */
+	unsigned max_out_conns;	/* connections we open; default 256 */
 	size_t max_outq;	/* default 256 KiB */
 	unsigned answers_per_s;	/* 400s sent per second, burst the same;
 				   default 50 (no reflection floods) */
+	int lean;		/* sip_msg_check_lean instead of
+				   sip_msg_check (a proxy's hot path) */
+	/* An outbound TCP connection failed before it was up (refused,
+	 * reset) with data queued for `to`: called with the recv callback's
+	 * arg, before the connection is closed. May be NULL. A proxy ends the
+	 * transactions waiting on `to` (sip_core_peer_failed). */
+	void (*failed)(void *arg, const struct sip_peer *to);
 	int lazy;		/* skip sip_msg_check: only the start line,
 				   header names and framing are checked, and
 				   the TU parses the values it reads */
@@ -53,7 +69,7 @@ struct sip_tp_cfg {
 struct sip_tp_stats {
 	uint64_t rx_msgs, rx_bad, rx_dropped, tx_answers, rx_pings;
 	uint64_t conns_accepted, conns_opened, conns_closed, conns_idle;
-	uint64_t conns_refused, tx_errors, answers_limited;
+	uint64_t conns_refused, tx_errors, answers_limited, conns_slow;
 };
 
 struct sip_tp;

@@ -15,18 +15,24 @@
 struct sip_tsx {
 	struct sip_tsx *next;	/* hash chain */
 	struct sip_tsx_layer *l;
-	uint64_t key;
+	uint64_t key;		/* hash of keytext, masked */
 	enum sip_tsx_kind kind;
 	enum sip_tsx_state state;
 	struct sip_peer peer;
 	int reliable, ending;
 	enum sip_tsx_end why;
-	struct sip_msg *req;	/* parsed copy of the request */
+	struct sip_msg *req;	/* parsed request: a copy (server), or
+				   parsed from rtext when first asked for
+				   (client: most never need it) */
+	char *rtext;		/* client: the request as sent */
+	size_t rlen;
 	char *out;		/* what we retransmit: request, response */
-	size_t outlen;		/* or ACK (client INVITE completed) */
+	size_t outlen, outcap;	/* or ACK (client INVITE completed) */
 	unsigned interval;
 	struct ev_timer retr, tmo;
 	void *user;
+	size_t keylen;
+	char keytext[];		/* the full key: matched after the hash */
 };
 
 struct sip_tsx_layer {
@@ -35,6 +41,7 @@ struct sip_tsx_layer {
 	const struct sip_tsx_ops *ops;
 	void *arg;
 	unsigned count;
+	uint64_t mask;		/* of key hashes (cfg.key_hash_bits) */
 	struct sip_tsx *b[NBUCKETS];
 };
 
@@ -45,10 +52,23 @@ static int is_client(const struct sip_tsx *t)
 
 /* ---- table ---- */
 
-static struct sip_tsx *find(struct sip_tsx_layer *l, uint64_t key, int client)
+static uint64_t key_hash(const struct sip_tsx_layer *l,
+			 const struct sip_tsx_key *k)
 {
-	for (struct sip_tsx *t = l->b[key % NBUCKETS]; t; t = t->next)
-		if (t->key == key && is_client(t) == client && !t->ending)
+	return k->hash & l->mask;
+}
+
+/* By hash, then by the whole key: two requests whose keys collide on the
+ * hash stay two transactions. */
+static struct sip_tsx *find(struct sip_tsx_layer *l,
+			    const struct sip_tsx_key *k, int client)
+{
+	uint64_t h = key_hash(l, k);
+
+	for (struct sip_tsx *t = l->b[h % NBUCKETS]; t; t = t->next)
+		if (t->key == h && is_client(t) == client && !t->ending &&
+		    t->keylen == k->len &&
+		    memcmp(t->keytext, k->text, k->len) == 0)
 			return t;
 	return NULL;
 }
@@ -68,7 +88,9 @@ static void tsx_free(struct sip_tsx *t)
 	ev_timer_stop(t->l->loop, &t->retr);
 	ev_timer_stop(t->l->loop, &t->tmo);
 	sip_msg_free(t->req);
-	free(t->out);
+	if (t->out != t->rtext)
+		free(t->out);
+	free(t->rtext);
 	free(t);
 }
 
@@ -112,14 +134,22 @@ static void end_now(struct sip_tsx *t, enum sip_tsx_end why)
 	end_in(t, 0, why);
 }
 
+/* Keep what we may retransmit. The buffer is reused while it is big
+ * enough (100, 180, 200 on one server transaction); a client's first
+ * `out` is its request text (rtext), which must survive an ACK. */
 static int store_out(struct sip_tsx *t, const char *buf, size_t len)
 {
-	char *p = malloc(len ? len : 1);
+	char *p = t->out;
 
-	if (!p)
-		return ENOMEM;
+	if (!p || p == t->rtext || len > t->outcap) {
+		p = malloc(len > 256 ? len : 256);
+		if (!p)
+			return ENOMEM;
+		if (t->out != t->rtext)
+			free(t->out);
+		t->outcap = len > 256 ? len : 256;
+	}
 	memcpy(p, buf, len);
-	free(t->out);
 	t->out = p;
 	t->outlen = len;
 	return 0;
@@ -202,22 +232,25 @@ static void linger(struct sip_tsx *t, enum sip_tsx_state st, unsigned ms)
 /* ---- creation ---- */
 
 static int tsx_new(struct sip_tsx_layer *l, const struct sip_msg *m,
-		   enum sip_tsx_kind kind, uint64_t key,
+		   enum sip_tsx_kind kind, const struct sip_tsx_key *k,
 		   const struct sip_peer *peer, struct sip_tsx **out)
 {
+	uint64_t key = key_hash(l, k);
 	struct sip_tsx *t;
 
 	if (l->count >= l->cfg.max_tsx)
 		return ENOSPC;
-	t = calloc(1, sizeof(*t));
+	t = calloc(1, sizeof(*t) + k->len);
 	if (!t)
 		return ENOMEM;
-	if (sip_msg_dup(m, &t->req)) {
+	if (m && sip_msg_dup(m, &t->req)) {
 		free(t);
 		return ENOMEM;
 	}
 	t->l = l;
 	t->key = key;
+	t->keylen = k->len;
+	memcpy(t->keytext, k->text, k->len);
 	t->kind = kind;
 	t->peer = *peer;
 	t->reliable = peer->proto == SIP_PROTO_TCP;
@@ -230,29 +263,34 @@ static int tsx_new(struct sip_tsx_layer *l, const struct sip_msg *m,
 	return 0;
 }
 
-int sip_tsx_client(struct sip_tsx_layer *l, const char *req, size_t len,
-		   const struct sip_peer *to, void *user, struct sip_tsx **out)
+int sip_tsx_client_msg(struct sip_tsx_layer *l, const struct sip_msg *m,
+		       const char *req, size_t len, const struct sip_peer *to,
+		       void *user, struct sip_tsx **out)
 {
-	struct sip_msg m;
-	struct sip_perr e;
 	struct sip_tsx_key k;
 	struct sip_tsx *t;
 	int rc;
 
-	if (sip_msg_parse(&m, req, len, SIP_PARSE_STREAM, &e) ||
-	    !m.is_request || m.method == SIP_ACK || sip_tsx_key(&m, 0, &k))
+	if (!m->is_request || m->method == SIP_ACK || sip_tsx_key(m, 0, &k))
 		return EBADMSG;
-	if (find(l, k.hash, 1))
+	if (find(l, &k, 1))
 		return EEXIST;
-	rc = tsx_new(l, &m, m.method == SIP_INVITE ? SIP_TSX_UAC_INVITE :
-		     SIP_TSX_UAC, k.hash, to, &t);
+	rc = tsx_new(l, NULL, m->method == SIP_INVITE ? SIP_TSX_UAC_INVITE :
+		     SIP_TSX_UAC, &k, to, &t);
 	if (rc)
 		return rc;
 	t->user = user;
 	t->state = t->kind == SIP_TSX_UAC_INVITE ? SIP_TSX_CALLING :
 		   SIP_TSX_TRYING;
-	if ((rc = store_out(t, req, len)) != 0 ||
-	    (rc = l->ops->send(l->arg, to, req, len)) != 0) {
+	t->rtext = malloc(len ? len : 1);
+	rc = t->rtext ? 0 : ENOMEM;
+	if (rc == 0) {
+		memcpy(t->rtext, req, len);
+		t->rlen = len;
+		t->out = t->rtext;	/* retransmitted as it is */
+		t->outlen = len;
+	}
+	if (rc || (rc = l->ops->send(l->arg, to, req, len)) != 0) {
 		unlink_tsx(t);
 		l->count--;
 		tsx_free(t);
@@ -264,6 +302,17 @@ int sip_tsx_client(struct sip_tsx_layer *l, const char *req, size_t len,
 	return 0;
 }
 
+int sip_tsx_client(struct sip_tsx_layer *l, const char *req, size_t len,
+		   const struct sip_peer *to, void *user, struct sip_tsx **out)
+{
+	struct sip_msg m;
+	struct sip_perr e;
+
+	if (sip_msg_parse(&m, req, len, SIP_PARSE_STREAM, &e))
+		return EBADMSG;
+	return sip_tsx_client_msg(l, &m, req, len, to, user, out);
+}
+
 /* ---- client side ---- */
 
 static void client_invite_final(struct sip_tsx *t, struct sip_msg *m)
@@ -271,7 +320,8 @@ static void client_invite_final(struct sip_tsx *t, struct sip_msg *m)
 	char ack[4096];
 	size_t n;
 
-	if (sip_ack_cancel_write(t->req, SIP_ACK, m, ack, sizeof(ack), &n) ||
+	if (!sip_tsx_request(t) ||
+	    sip_ack_cancel_write(t->req, SIP_ACK, m, ack, sizeof(ack), &n) ||
 	    store_out(t, ack, n) || resend(t))
 		return;
 	linger(t, SIP_TSX_COMPLETED, TIMER_D);
@@ -353,7 +403,7 @@ static void answer_503(struct sip_tsx_layer *l, const struct sip_msg *m,
 }
 
 static int new_server(struct sip_tsx_layer *l, struct sip_msg *m,
-		      uint64_t key, const struct sip_peer *from)
+		      const struct sip_tsx_key *key, const struct sip_peer *from)
 {
 	int inv = m->method == SIP_INVITE;
 	struct sip_tsx *t;
@@ -380,7 +430,7 @@ static int recv_request(struct sip_tsx_layer *l, struct sip_msg *m,
 	if (sip_tsx_key(m, m->method == SIP_ACK || m->method == SIP_INVITE ?
 			SIP_INVITE : 0, &k))
 		return EBADMSG;
-	t = find(l, k.hash, 0);
+	t = find(l, &k, 0);
 	if (m->method == SIP_ACK) {
 		if (t && t->kind == SIP_TSX_UAS_INVITE &&
 		    t->state != SIP_TSX_ACCEPTED)
@@ -393,7 +443,7 @@ static int recv_request(struct sip_tsx_layer *l, struct sip_msg *m,
 		server_retransmission(t);
 		return 0;
 	}
-	return new_server(l, m, k.hash, from);
+	return new_server(l, m, &k, from);
 }
 
 int sip_tsx_layer_recv(struct sip_tsx_layer *l, struct sip_msg *m,
@@ -406,7 +456,7 @@ int sip_tsx_layer_recv(struct sip_tsx_layer *l, struct sip_msg *m,
 		return recv_request(l, m, from);
 	if (sip_tsx_key(m, 0, &k))
 		return EBADMSG;
-	t = find(l, k.hash, 1);
+	t = find(l, &k, 1);
 	if (t)
 		client_response(t, m);
 	else
@@ -414,16 +464,28 @@ int sip_tsx_layer_recv(struct sip_tsx_layer *l, struct sip_msg *m,
 	return 0;
 }
 
+/* The status of a response we are given to send: its first line is
+ * enough (the TU wrote or forwarded a whole message). */
+static int status_of(const char *resp, size_t len, int *status)
+{
+	if (len < 12 || memcmp(resp, "SIP/2.0 ", 8) != 0 ||
+	    resp[8] < '1' || resp[8] > '6' || resp[9] < '0' || resp[9] > '9' ||
+	    resp[10] < '0' || resp[10] > '9' || resp[11] != ' ')
+		return EINVAL;
+	*status = (resp[8] - '0') * 100 + (resp[9] - '0') * 10 +
+		  (resp[10] - '0');
+	return 0;
+}
+
 int sip_tsx_respond(struct sip_tsx *t, const char *resp, size_t len)
 {
-	struct sip_msg m;
-	struct sip_perr e;
+	struct { int status; } m;
 	int rc;
 
 	if (is_client(t) || t->ending || t->state == SIP_TSX_COMPLETED ||
 	    t->state == SIP_TSX_CONFIRMED)
 		return EINVAL;
-	if (sip_msg_parse(&m, resp, len, SIP_PARSE_STREAM, &e) || m.is_request)
+	if (status_of(resp, len, &m.status))
 		return EINVAL;
 	if (t->state == SIP_TSX_ACCEPTED)	/* only more 2xx (RFC 6026) */
 		return m.status >= 200 && m.status < 300 ?
@@ -444,6 +506,20 @@ int sip_tsx_respond(struct sip_tsx *t, const char *resp, size_t len)
 	return 0;
 }
 
+void sip_tsx_layer_peer_failed(struct sip_tsx_layer *l,
+			       const struct sip_peer *to)
+{
+	for (size_t i = 0; i < NBUCKETS; i++)
+		for (struct sip_tsx *t = l->b[i]; t; t = t->next)
+			if (is_client(t) && !t->ending &&
+			    (t->state == SIP_TSX_CALLING ||
+			     t->state == SIP_TSX_TRYING) &&
+			    t->peer.proto == to->proto &&
+			    t->peer.salen == to->salen &&
+			    memcmp(&t->peer.sa, &to->sa, to->salen) == 0)
+				end_now(t, SIP_TSX_END_TRANSPORT);
+}
+
 struct sip_tsx *sip_tsx_find_invite(struct sip_tsx_layer *l,
 				    const struct sip_msg *m)
 {
@@ -452,7 +528,7 @@ struct sip_tsx *sip_tsx_find_invite(struct sip_tsx_layer *l,
 
 	if (sip_tsx_key(m, SIP_INVITE, &k))
 		return NULL;
-	t = find(l, k.hash, 0);
+	t = find(l, &k, 0);
 	return t && t->kind == SIP_TSX_UAS_INVITE ? t : NULL;
 }
 
@@ -478,6 +554,8 @@ int sip_tsx_layer_new(struct ev_loop *loop, const struct sip_tsx_cfg *cfg,
 		l->cfg.max_tsx = 65536;
 	if (!l->cfg.timer_c)
 		l->cfg.timer_c = 180000;
+	l->mask = !l->cfg.key_hash_bits || l->cfg.key_hash_bits >= 64 ?
+		  ~0ULL : (1ULL << l->cfg.key_hash_bits) - 1;
 	l->ops = ops;
 	l->arg = arg;
 	*out = l;
@@ -502,8 +580,30 @@ void sip_tsx_layer_free(struct sip_tsx_layer *l)
 
 enum sip_tsx_kind sip_tsx_kind(const struct sip_tsx *t) { return t->kind; }
 enum sip_tsx_state sip_tsx_state(const struct sip_tsx *t) { return t->state; }
-const struct sip_msg *sip_tsx_request(const struct sip_tsx *t) { return t->req; }
+const struct sip_msg *sip_tsx_request(const struct sip_tsx *t)
+{
+	struct sip_tsx *w = (struct sip_tsx *)t;	/* a cache fill */
+	struct sip_msg *m;
+	struct sip_perr e;
+
+	if (t->req || !t->rtext)
+		return t->req;
+	m = malloc(sizeof(*m));
+	if (!m)
+		return NULL;
+	if (sip_msg_parse(m, t->rtext, t->rlen, SIP_PARSE_STREAM, &e)) {
+		free(m);
+		return NULL;
+	}
+	w->req = m;
+	return m;
+}
 const struct sip_peer *sip_tsx_peer(const struct sip_tsx *t) { return &t->peer; }
+struct sip_msg *sip_tsx_request_edit(struct sip_tsx *t)
+{
+	return is_client(t) ? NULL : t->req;
+}
+
 void *sip_tsx_user(const struct sip_tsx *t) { return t->user; }
 void sip_tsx_set_user(struct sip_tsx *t, void *user) { t->user = user; }
 unsigned sip_tsx_layer_count(const struct sip_tsx_layer *l) { return l->count; }

@@ -68,6 +68,8 @@ struct sip_tsx_cfg {
 	int auto_100;		/* answer a new INVITE with 100 Trying */
 	unsigned timer_c;	/* ms, client INVITE in Proceeding; default
 				   180000 (more than 3 minutes, 16.8) */
+	unsigned key_hash_bits;	/* 0 (= 64): the whole key hash; tests use
+				   fewer to make keys collide on purpose */
 };
 
 /* Returns 0, ENOMEM. */
@@ -91,12 +93,26 @@ int sip_tsx_layer_recv(struct sip_tsx_layer *l, struct sip_msg *m,
 int sip_tsx_client(struct sip_tsx_layer *l, const char *req, size_t len,
 		   const struct sip_peer *to, void *user, struct sip_tsx **out);
 
+/* The same for a request the caller has parsed already: m must be what
+ * req (len bytes) parses to, e.g. an edited message and its serialisation;
+ * nothing is parsed again. */
+int sip_tsx_client_msg(struct sip_tsx_layer *l, const struct sip_msg *m,
+		       const char *req, size_t len, const struct sip_peer *to,
+		       void *user, struct sip_tsx **out);
+
 /* Send a response on server transaction t: a whole message whose Via,
  * CSeq etc. match the request. Moves the state machine (a 2xx to INVITE
  * moves to Accepted, where only more 2xx may be sent: the TU or the other
  * end retransmits them). Returns 0, EINVAL (t is not a server transaction,
  * or has a final already), or the send error. */
 int sip_tsx_respond(struct sip_tsx *t, const char *resp, size_t len);
+
+/* The transport could not reach `to` over TCP (sip_tp_cfg.failed): every
+ * client transaction still waiting for its first response from it ends
+ * now with SIP_TSX_END_TRANSPORT (from a timer, as always), not after
+ * timer B/F. */
+void sip_tsx_layer_peer_failed(struct sip_tsx_layer *l,
+			       const struct sip_peer *to);
 
 /* The server INVITE transaction that a CANCEL (or ACK) names, or NULL. */
 struct sip_tsx *sip_tsx_find_invite(struct sip_tsx_layer *l,
@@ -107,6 +123,12 @@ enum sip_tsx_kind sip_tsx_kind(const struct sip_tsx *t);
 enum sip_tsx_state sip_tsx_state(const struct sip_tsx *t);
 const struct sip_msg *sip_tsx_request(const struct sip_tsx *t);
 const struct sip_peer *sip_tsx_peer(const struct sip_tsx *t);
+/* A server transaction's own copy of its request, for a TU that edits it
+ * to forward it (the proxy core: one copy per request, not two). Edits
+ * must leave Via, From, To, Call-ID and CSeq as they are (answers are
+ * built from them) or undo them before the transaction answers. Valid
+ * until the transaction ends. NULL for a client transaction. */
+struct sip_msg *sip_tsx_request_edit(struct sip_tsx *t);
 void *sip_tsx_user(const struct sip_tsx *t);
 void sip_tsx_set_user(struct sip_tsx *t, void *user);
 unsigned sip_tsx_layer_count(const struct sip_tsx_layer *l);

@@ -484,7 +484,7 @@ def bad_arguments_are_refused_and_change_nothing(c):
     # Another flat's gateway may not claim this gateway's MAC, nor a handset's.
     c.refused(A % (st['gateways'][1], q(g), "'{}'"), 'D1004', 'gateway_mac')
     c.refused(A % (st['gateways'][1], q(h), "'{}'"), 'D1004', 'gateway_mac')
-    c.refused(A % (st['gateways'][1], q(c.mac()), macs_sql([h])), 'D1004', 'mac')
+    c.refused(A % (st['gateways'][1], q(c.mac()), macs_sql([h])), 'D1004', 'handset_macs[0]')
     H = "SELECT dpn.broker_add_handset(%s, %s)"
     c.refused(H % (999999, q(c.mac())), 'D1001', 'flat_id')
     c.refused(H % ('NULL', q(c.mac())), 'D1004', 'flat_id')

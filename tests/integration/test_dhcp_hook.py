@@ -125,6 +125,24 @@ def a_full_block_is_extended(ctx):
 
 
 @case
+def first_device_fills_the_handset_created_without_mac(ctx):
+    """Issue 14 item 3: a handset made in the admin without a MAC (SIP
+    credentials first) is the one the first new device of its flat's port
+    becomes, with its suffix and credentials; no new handset is made."""
+    status, made = ctx.api.post('/api/v1/flats/%d/handsets' % ctx.flat2, {})
+    check_eq(status, 201, 'admin handset without MAC: %r' % made)
+    n0 = ctx.pg.scalar("SELECT count(*) FROM dpn.handsets WHERE flat_id = %d" % ctx.flat2)
+    m = broker.mac(0x350)
+    ack = dhcp.acked(ctx.relay, C2, m)
+    check(in_block(ctx.pg, ctx.flat2, ack.yiaddr), 'address outside flat 2 block')
+    check_eq(ctx.pg.psql("SELECT suffix, sip_username FROM dpn.handsets WHERE mac = '%s'"
+                         % m), [[str(made['suffix']), made['sip_username']]],
+             'the device became the created handset')
+    check_eq(ctx.pg.scalar("SELECT count(*) FROM dpn.handsets WHERE flat_id = %d"
+                           % ctx.flat2), n0, 'handsets of flat 2')
+
+
+@case
 def unknown_circuit_and_bad_packets_are_dropped(ctx):
     st0 = ctx.kea.stats()
     check(ctx.relay.discover(b'9999-9999', broker.mac(0x500), timeout=1) is None,
@@ -184,9 +202,75 @@ def declined_address_is_put_on_probation(ctx):
 
 
 @case
+def declined_handset_in_a_full_block_gets_another_address(ctx):
+    """Issue 14 item 8: flat 2's block is full when one of its handsets
+    declines its address; the block grows (or moves) so that the handset is
+    served another address at once, not after the probation."""
+    def size():
+        return int(ctx.pg.scalar("SELECT upper(range) - lower(range) FROM dpn.blocks "
+                                 "WHERE flat_id = %d" % ctx.flat2))
+
+    def used():
+        return int(ctx.pg.scalar("SELECT count(*) FROM dpn.assignments WHERE "
+                                 "flat_id = %d" % ctx.flat2))
+    size0 = size()
+    acks = [dhcp.acked(ctx.relay, C2, broker.mac(0x360 + k))
+            for k in range(size0 - used())]
+    check_eq((used(), size()), (size0, size0), 'flat 2 block full')
+    m, ack = broker.mac(0x360 + len(acks) - 1), acks[-1]
+    ctx.relay.decline(C2, m, ack.yiaddr, ack.server_id)
+    wait_for(lambda: dhcp.lease_events(ctx.pg, 'decline', m) == 1, 10, 'decline event')
+    again = wait_for(lambda: (lambda r: r if r is not None and r.type == dhcp.ACK
+                              else None)(ctx.relay.dora(C2, m, timeout=1)),
+                     10, 'the declining handset served again')
+    check(again.yiaddr != ack.yiaddr, 'declined address handed out again')
+    check(in_block(ctx.pg, ctx.flat2, again.yiaddr), 'new address outside the block')
+    check(size() > size0, 'block not grown (%d -> %d)' % (size0, size()))
+
+
+@case
+def release_and_decline_only_from_the_port_holding_the_lease(ctx):
+    """Issue 14 item 1: a RELEASE naming flat 1's gateway and a DECLINE
+    naming flat 1's handset, sent on flat 2's port or without option 82,
+    are ignored: Kea keeps both leases (not deleted, not declined), nothing
+    reaches dpn (no release event, no grace period, no probation) and
+    dpn-stats counts them."""
+    gw, h, m = ctx.gw1, broker.mac(0x100), broker.mac(0x101)  # flat 1's
+    g = dhcp.acked(ctx.relay, C1, gw)
+    a = dhcp.acked(ctx.relay, C1, h)
+    st0 = ctx.kea.stats()
+    for circuit in (C2, None):
+        ctx.relay.release(circuit, gw, g.yiaddr, g.server_id)
+        ctx.relay.decline(circuit, h, a.yiaddr, a.server_id)
+    # A release from the right port afterwards: once it is written, so is
+    # anything queued before it (the hook's queue is FIFO).
+    ack = dhcp.acked(ctx.relay, C1, m)
+    ctx.relay.release(C1, m, ack.yiaddr, ack.server_id)
+    dhcp.check_recorded(ctx.pg, 'release', m, ack.yiaddr, online=False)
+    for addr, mac in ((g.yiaddr, gw), (a.yiaddr, h)):
+        got = ctx.kea.command('lease4-get', {'ip-address': addr})
+        check_eq(got['result'], 0, 'lease of %s still in Kea: %r' % (mac, got))
+        check_eq((got['arguments']['hw-address'], got['arguments']['state']),
+                 (mac, 0), 'lease of %s (state 0: default, 1: declined)' % addr)
+    check_eq(dhcp.lease_events(ctx.pg, 'release', gw), 0, 'release events of the gateway')
+    check_eq(dhcp.lease_events(ctx.pg, 'decline', h), 0, 'decline events of the handset')
+    check_eq(ctx.pg.scalar("SELECT count(*) FROM dpn.dhcp_gateway_grace WHERE "
+                           "flat_id = %d" % ctx.flat1), '0', 'grace period started')
+    check_eq(ctx.pg.scalar("SELECT count(*) FROM dpn.dhcp_probation WHERE "
+                           "addr = dpn.ip4_num('%s')" % a.yiaddr), '0', 'probation')
+    r = ctx.relay.request(C1, h, a.yiaddr, renew=True)
+    check(r is not None and r.type == dhcp.ACK and r.yiaddr == a.yiaddr,
+          'handset renews its address after the forged DECLINE: %r' % r)
+    st1 = ctx.kea.stats()
+    check_eq(st1['release-refused'] - st0['release-refused'], 2, 'release-refused')
+    check_eq(st1['decline-refused'] - st0['decline-refused'], 2, 'decline-refused')
+
+
+@case
 def counters_add_up(ctx):
     st = ctx.kea.stats()
     for k in ('enrolled', 'known', 'lookups', 'dropped-unknown', 'dropped-invalid',
+              'release-refused', 'decline-refused',
               'events-queued', 'events-written', 'events-dropped',
               'events-coalesced', 'db-errors',
               'queue-depth', 'queue-size', 'gateways-deleted'):
@@ -268,13 +352,17 @@ def demo_config_generator_matches_the_pools(ctx):
     st = tmpdir('dpn-dhcp-gen-')
     try:
         out = subprocess.run([gen, '--pg', ctx.pg.dir, '--state', st,
-                              '--hook', dhcp.HOOK, '--param', 'gateway-grace=60'],
+                              '--hook', dhcp.HOOK, '--param', 'gateway-grace=60',
+                              '--threads', '4'],
                              check=True, capture_output=True, text=True).stdout
         cfg = json.loads(out)['Dhcp4']
         check_eq([(s['id'], s['subnet']) for s in cfg['subnet4']],
                  [(ctx.site['pool'], '127.16.0.0/16')], 'subnets')
         check_eq(cfg['hooks-libraries'][-1]['parameters']['gateway-grace'], 60,
                  'hook parameter')
+        check_eq((cfg['multi-threading']['thread-pool-size'],
+                  cfg['hooks-libraries'][-1]['parameters']['db-pool']), (4, 4),
+                 'packet threads and the hook connections for them')
         conf = os.path.join(st, 'kea-dhcp4.conf')
         with open(conf, 'w') as f:
             f.write(out)

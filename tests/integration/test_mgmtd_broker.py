@@ -8,7 +8,7 @@ import ipaddress
 import os
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import Cluster, case, check, check_eq, run  # noqa: E402
+from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
 import mgmtd  # noqa: E402
 
 S = {}
@@ -142,11 +142,145 @@ def gateway_deletion_returns_the_whole_block(pg):
     check_eq(mgmtd.invariants(pg), [], 'invariants')
 
 
+def admin():
+    if 'admin' not in S:
+        mgmtd.add_user(S['pg'], 'broker-op')
+        S['admin'] = mgmtd.add_token(S['pg'], 'broker-op')
+    return S['srv'].client().bearer(S['admin'])
+
+
+def circuit(pg, flat_id):
+    return pg.scalar('SELECT circuit_id FROM dpn.flats WHERE id = %d' % flat_id)
+
+
+@case
+def gateway_box_enrolled_as_handset_is_taken_over(pg):
+    """Issue 14 item 2: the box asked DHCP before its allocation request and
+    the hook enrolled its MAC as a handset of its own flat; the allocation
+    request claiming that MAC takes it over (no operator needed). A handset
+    without SIP credentials (only ever the box) goes; one the operator made
+    keeps its credentials and waits for its own device: here the handset
+    the same request lists (item 3: the oldest handset without a MAC)."""
+    for i, with_creds in ((20, False), (21, True)):
+        f, box = S['flats'][i], mac(i, 0x33)
+        if with_creds:
+            status, h = admin().post('/api/v1/flats/%d/handsets' % f, {'mac': box})
+            check_eq(status, 201, 'admin handset: %r' % h)
+        else:
+            pg.scalar("SELECT dpn.broker_enrol(%d, '%s', '%s')"
+                      % (S['site'], circuit(pg, f), box))
+            check_eq(assigned(pg, f).get(box) is not None, True,
+                     'box has a handset address')
+        status, body = gw(i).post('/api/v1/broker/allocate',
+                                  {'gateway_mac': box, 'handset_macs': [mac(i, 1)]})
+        check_eq(status, 200, 'allocation claiming the box MAC: %r' % body)
+        check_eq(body['gateway'], {'mac': box, 'address': body['block']['first']},
+                 'gateway in the answer')
+        check_eq(assigned(pg, f).get(box), body['block']['first'], 'box address')
+        check_eq([h['mac'] for h in body['handsets']], [mac(i, 1)], 'handsets')
+        rows = pg.psql("SELECT suffix, mac::text, sip_username IS NOT NULL FROM "
+                       "dpn.handsets WHERE flat_id = %d ORDER BY suffix" % f)
+        want = [['1', mac(i, 1), 't']] if with_creds else [['1', mac(i, 1), 'f']]
+        check_eq(rows, want, 'handsets of the flat (credentials: %s)' % with_creds)
+    # Another flat's handset stays another flat's: still refused.
+    status, body = gw(22).post('/api/v1/broker/allocate', {'gateway_mac': mac(20, 1)})
+    check_eq((status, body.get('field')), (422, 'gateway_mac'), 'other flat: %r' % body)
+
+
+@case
+def handset_created_without_mac_is_filled_by_the_first_device(pg):
+    """Issue 14 item 3: handsets made in the admin without a MAC get the
+    first unknown devices of their flat, oldest first, with their SIP
+    credentials; only then is a new handset enrolled."""
+    i, f = 23, S['flats'][23]
+    made = []
+    for _ in range(2):
+        status, h = admin().post('/api/v1/flats/%d/handsets' % f, {})
+        check_eq(status, 201, 'admin handset without MAC: %r' % h)
+        made.append(h)
+    check_eq(gw(i).post('/api/v1/broker/allocate', {'gateway_mac': mac(i, 0)})[0], 200,
+             'allocation')
+    got = []
+    for n in (1, 2, 3):
+        status, body = gw(i).post('/api/v1/broker/handsets', {'mac': mac(i, n)})
+        check_eq(status, 200, 'handset %d: %r' % (n, body))
+        got.append(body['suffix'])
+    check_eq(got, [made[0]['suffix'], made[1]['suffix'], 3], 'suffixes taken')
+    rows = pg.psql("SELECT suffix, mac::text, sip_username FROM dpn.handsets "
+                   "WHERE flat_id = %d ORDER BY suffix" % f)
+    check_eq([r[:2] for r in rows], [['1', mac(i, 1)], ['2', mac(i, 2)], ['3', mac(i, 3)]],
+             'handsets of the flat')
+    check_eq([r[2] for r in rows[:2]], [made[0]['sip_username'], made[1]['sip_username']],
+             'credentials kept')
+
+
+@case
+def another_flats_handset_is_named_by_its_index(pg):
+    """Issue 14 item 7: the 422 names handset_macs[i], not mac."""
+    a, b = 24, 25
+    check_eq(gw(a).post('/api/v1/broker/allocate', {'gateway_mac': mac(a, 0),
+                                                    'handset_macs': [mac(a, 1)]})[0],
+             200, 'flat a')
+    status, body = gw(b).post('/api/v1/broker/allocate', {
+        'gateway_mac': mac(b, 0), 'handset_macs': [mac(b, 1), mac(a, 1)]})
+    check_eq((status, body.get('field')), (422, 'handset_macs[1]'), 'answer: %r' % body)
+    check_eq(assigned(pg, S['flats'][b]), {}, 'nothing written for flat b')
+
+
+def race_allocation(pg, i, admin_sql):
+    """Flat i's gateway allocates while an admin transaction running
+    admin_sql (holding the flat's lock) is open; the transaction commits
+    once the request waits. Returns the request's (status, body)."""
+    import threading
+    import broker
+    adm = broker.Session(pg)
+    out = {}
+    try:
+        adm.query('BEGIN')
+        for sql in admin_sql:
+            adm.query(sql)
+        t = threading.Thread(target=lambda: out.update(r=gw(i).post(
+            '/api/v1/broker/allocate', {'gateway_mac': mac(i, 0),
+                                        'handset_macs': [mac(i, 1)]})))
+        t.start()
+        wait_for(lambda: pg.scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE '%broker_allocate%'") == '1', 10, 'allocation waiting')
+        adm.query('COMMIT')
+        t.join(20)
+    finally:
+        adm.close()
+    return out['r']
+
+
+@case
+def allocation_racing_the_gateway_deletion_is_a_401(pg):
+    """Issue 14 item 6: the admin deletes the gateway, or its whole flat
+    (flat locked, not yet committed), while the gateway's allocation
+    request runs; the request waits and is then answered as one that came
+    after the deletion: 401, no constraint name, no internal id."""
+    for i, what, sql in (
+            (26, 'gateway', ['SELECT dpn.broker_delete_gateway(%d)' % S['flats'][26]]),
+            (27, 'flat', ['SELECT id FROM dpn.flats WHERE id = %d FOR UPDATE' % S['flats'][27],
+                          'SELECT dpn.broker_delete_gateway(%d)' % S['flats'][27],
+                          'DELETE FROM dpn.flats WHERE id = %d' % S['flats'][27]])):
+        check_eq(gw(i).post('/api/v1/broker/allocate', {'gateway_mac': mac(i, 0)})[0],
+                 200, 'allocation before')
+        status, body = race_allocation(pg, i, sql)
+        check_eq(status, 401, 'allocation of a %s deleted meanwhile: %r' % (what, body))
+        check_eq(gw(i).post('/api/v1/broker/allocate', {'gateway_mac': mac(i, 0)})[0],
+                 401, 'allocation after the deletion')
+        check_eq(assigned(pg, S['flats'][i]), {}, 'nothing allotted (%s deleted)' % what)
+    S['gone'] = {26, 27}
+
+
 @case
 def pool_exhaustion_is_a_409(pg):
     # 127.30.0.0/24 has 254 usable addresses: 63 blocks of 4, then 2 left.
     codes = {}
     for i in range(len(S['flats'])):
+        if i in S.get('gone', ()):
+            continue
         status, body = gw(i).post('/api/v1/broker/allocate', {'gateway_mac': mac(i, 0)})
         codes.setdefault(status, []).append(i)
     check_eq(sorted(codes), [200, 409], 'answers: %r' % {k: len(v) for k, v in codes.items()})
@@ -164,6 +298,7 @@ if __name__ == '__main__':
         mgmtd.migrate(cluster)
         S['site'], S['flats'] = mgmtd.seed(cluster, cidr='127.30.0.0/24', flats=70)
         S['pool'] = cluster.scalar('SELECT id FROM dpn.pools')
+        S['pg'] = cluster
         S['creds'] = [mgmtd.add_gateway(cluster, f) for f in S['flats']]
         S['free0'] = free_count(cluster)
         with mgmtd.Server(cluster) as server:

@@ -185,5 +185,68 @@ def tcp_bytewise_keepalive_and_answer(ctx):
         check_eq(c['forwarded'], '0', 'nothing forwarded')
 
 
+@case
+def request_without_final_crlf_is_forwarded_not_503(ctx):
+    # A datagram whose header block lacks the empty line parses (RFC 3261
+    # 18.3: the datagram ends the message); it must be forwarded, not
+    # answered 503 because the transaction's copy failed to re-parse.
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as uas:
+        uas.bind(('127.0.0.1', 0))
+        uas.settimeout(3.0)
+        with Proxy(uas.getsockname()[1]) as px:
+            msg = bad_request(px.port, 'OPTIONS sip:u@127.0.0.1:%d SIP/2.0'
+                              % px.port)
+            check(msg.endswith(b'\r\n\r\n'), 'test message shape')
+            ans = udp_exchange(px.port, msg[:-2], timeout=1.0)
+            check(ans is None, 'answered: %r' % ans)
+            got = uas.recv(65535)
+            check(got.startswith(b'OPTIONS sip:u@127.0.0.1:%d ' %
+                                 uas.getsockname()[1]),
+                  'forwarded: %r' % got[:80])
+            check(b'Max-Forwards: 69\r\n' in got, 'Max-Forwards decremented')
+            c = px.stop()
+            check_eq(c['forwarded'], '1', 'forwarded')
+
+
+def response_via(top_port, next_port, branch):
+    return ('SIP/2.0 200 OK\r\n'
+            'Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s\r\n'
+            'Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKup%s\r\n'
+            'From: <sip:t@127.0.0.1>;tag=x1\r\nTo: <sip:u@127.0.0.1>;tag=y\r\n'
+            'Call-ID: stray@127.0.0.1\r\nCSeq: 1 OPTIONS\r\n'
+            'Content-Length: 0\r\n\r\n' % (top_port, branch, next_port,
+                                            branch)).encode()
+
+
+@case
+def stray_response_forwarded_only_when_top_via_is_ours(ctx):
+    # RFC 3261 16.11 (and 16.7 step 3): a response whose top Via is not
+    # this proxy's is dropped, not sent on to the second Via.
+    import socket
+    target = free_udp_port()
+    with Proxy(target) as px, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
+        up.bind(('127.0.0.1', 0))
+        up.settimeout(1.0)
+        upport = up.getsockname()[1]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(response_via(free_udp_port(), upport, 'foreign'),
+                     ('127.0.0.1', px.port))
+            try:
+                got = up.recv(65535)
+            except socket.timeout:
+                got = None
+            check(got is None, 'a foreign response was forwarded: %r' % got)
+            s.sendto(response_via(px.port, upport, 'ours'),
+                     ('127.0.0.1', px.port))
+            got = up.recv(65535)
+            check(b'z9hG4bKupours' in got and b'z9hG4bKours' not in got,
+                  'ours forwarded with our Via removed: %r' % got)
+        c = px.stop()
+        check_eq(c['dropped'], '1', 'foreign response counted')
+        check_eq(c['stray'], '1', 'our stray response forwarded')
+
+
 if __name__ == '__main__':
     run()

@@ -38,13 +38,23 @@ def free_udp_port():
 
 
 class Proxy:
-    """The test proxy on 127.0.0.1:port forwarding to 127.0.0.1:target."""
+    """The test proxy on 127.0.0.1:port forwarding to 127.0.0.1:target (a
+    port, or a list of ports to fork to: in parallel, or in that order when
+    serial). t1_ms shortens T1 (and so timer B, 64*T1)."""
 
-    def __init__(self, target_port, tcp=False, timer_c_ms=None):
+    def __init__(self, target_port, tcp=False, timer_c_ms=None, serial=False,
+                 t1_ms=None):
         self.port = free_udp_port()
+        targets = target_port if isinstance(target_port, (list, tuple)) \
+            else [target_port]
         args = [os.path.join(BUILD, 'tests', 'sip', 'sip-proxy'),
-                '-l', '127.0.0.1:%d' % self.port,
-                '-t', '127.0.0.1:%d' % target_port] + (['-T'] if tcp else [])
+                '-l', '127.0.0.1:%d' % self.port] + (['-T'] if tcp else [])
+        for t in targets:
+            args += ['-t', '127.0.0.1:%d' % t]
+        if serial:
+            args += ['-S']
+        if t1_ms:
+            args += ['-1', str(t1_ms)]
         if timer_c_ms:
             args += ['-C', str(timer_c_ms)]
         self.p = subprocess.Popen(args, stdout=subprocess.PIPE,

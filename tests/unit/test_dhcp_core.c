@@ -141,6 +141,42 @@ static void bad_packets_are_dropped_and_counted(void **state)
 	dhcp_core_free(core);
 }
 
+/* Issue 14 item 1: a RELEASE or DECLINE acts only when it comes from the
+ * port that holds the lease (a circuit-id whose reservation with the
+ * lease's MAC exists); otherwise it is refused and counted, whatever
+ * drop-unknown-circuit says. */
+static void release_and_decline_only_from_the_holder(void **state)
+{
+	const uint8_t *circ = (const uint8_t *)"1101-1201";
+	struct dhcp_cfg c;
+	struct dhcp_core *core;
+	struct dhcp_stats st;
+	(void)state;
+
+	cfg_unreachable(&c);
+	c.drop_unknown = 0;
+	assert_int_equal(dhcp_core_new(&c, &core), 0);
+	assert_int_equal(dhcp_core_lease_from_holder(core, DHCP_EV_RELEASE, circ,
+			 9, MAC, 6, 0x7f100001, 1), 1);
+	assert_int_equal(dhcp_core_lease_from_holder(core, DHCP_EV_DECLINE, circ,
+			 9, MAC, 6, 0x7f100001, 1), 1);
+	/* Another port: no reservation for its circuit-id and this MAC. */
+	assert_int_equal(dhcp_core_lease_from_holder(core, DHCP_EV_RELEASE, circ,
+			 9, MAC, 6, 0x7f100001, 0), 0);
+	/* No option 82, a binary circuit-id, a MAC of the wrong size. */
+	assert_int_equal(dhcp_core_lease_from_holder(core, DHCP_EV_RELEASE, NULL,
+			 0, MAC, 6, 0x7f100001, 1), 0);
+	assert_int_equal(dhcp_core_lease_from_holder(core, DHCP_EV_DECLINE,
+			 (const uint8_t *)"\x01", 1, MAC, 6, 0x7f100001, 1), 0);
+	assert_int_equal(dhcp_core_lease_from_holder(core, DHCP_EV_DECLINE, circ,
+			 9, MAC, 4, 0x7f100001, 1), 0);
+	dhcp_core_stats(core, &st);
+	assert_int_equal(st.release_refused, 2);
+	assert_int_equal(st.decline_refused, 2);
+	assert_int_equal(st.events_queued, 0);
+	dhcp_core_free(core);
+}
+
 /* PostgreSQL unreachable: the packet is served (Kea decides with what it
  * has), the error counted once, and later packets skip the database during
  * the back-off instead of each waiting for a connection. */
@@ -418,6 +454,7 @@ int main(void)
 		cmocka_unit_test(core_new_refuses_bad_cfg),
 		cmocka_unit_test(queue_is_fifo_and_bounded),
 		cmocka_unit_test(bad_packets_are_dropped_and_counted),
+		cmocka_unit_test(release_and_decline_only_from_the_holder),
 		cmocka_unit_test(database_down_serves_and_backs_off),
 		cmocka_unit_test(full_queue_drops_and_counts),
 		cmocka_unit_test(seen_coalesces_unchanged_renewals),

@@ -85,6 +85,69 @@ static void t_many_timers(void **st)
 	ev_loop_free(l);
 }
 
+/* Random starts, restarts and stops of 2,000 timers against a reference:
+ * every live timer fires exactly once, in (deadline, start order), and a
+ * stopped one never fires. Starting cannot fail: nothing is allocated. */
+static struct ev_timer big[2000];
+static uint64_t want_when[2000], want_seq[2000], last_when, last_seq;
+static int live[2000], bad_order, fired_dead;
+static uint64_t seq_ctr;
+
+static void check_order(struct ev_loop *l, struct ev_timer *t, void *arg)
+{
+	size_t i = (size_t)(t - big);
+	(void)l;
+	(void)arg;
+
+	if (!live[i])
+		fired_dead++;
+	if (want_when[i] < last_when ||
+	    (want_when[i] == last_when && want_seq[i] < last_seq))
+		bad_order++;
+	last_when = want_when[i];
+	last_seq = want_seq[i];
+	live[i] = 0;
+	nfired++;
+}
+
+static void t_pairing_heap_order(void **st)
+{
+	struct ev_loop *l;
+	uint32_t x = 99;
+	unsigned nlive = 0;
+	(void)st;
+
+	assert_int_equal(ev_loop_new(&l), 0);
+	fake_now = 0;
+	ev_set_clock(l, fake_clock, NULL);
+	nfired = 0;
+	for (int i = 0; i < 2000; i++)
+		ev_timer_init(&big[i], check_order, NULL);
+	for (int k = 0; k < 20000; k++) {
+		size_t i;
+		x = x * 1103515245u + 12345u;
+		i = (x >> 8) % 2000;
+		if ((x >> 20) % 4 == 0) {
+			ev_timer_stop(l, &big[i]);
+			live[i] = 0;
+			continue;
+		}
+		assert_int_equal(ev_timer_start(l, &big[i], (x >> 4) % 50), 0);
+		want_when[i] = (x >> 4) % 50;
+		want_seq[i] = ++seq_ctr;
+		live[i] = 1;
+	}
+	for (int i = 0; i < 2000; i++)
+		nlive += (unsigned)live[i];
+	fake_now = 100;
+	assert_int_equal(ev_run_timers(l), nlive);
+	assert_int_equal(bad_order, 0);
+	assert_int_equal(fired_dead, 0);
+	for (int i = 0; i < 2000; i++)
+		assert_false(ev_timer_active(&big[i]));
+	ev_loop_free(l);
+}
+
 struct io_state {
 	int reads, fd_removed;
 	char got[16];
@@ -161,6 +224,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_timer_order),
 		cmocka_unit_test(t_many_timers),
+		cmocka_unit_test(t_pairing_heap_order),
 		cmocka_unit_test(t_io_pipe),
 		cmocka_unit_test(t_run_stops_on_timer),
 	};

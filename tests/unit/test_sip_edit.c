@@ -170,6 +170,101 @@ static void t_no_content_length(void **st)
 	sip_msg_free(d);
 }
 
+static void assert_same_str(struct sip_str a, struct sip_str b)
+{
+	assert_int_equal(a.len, b.len);
+	if (a.len)
+		assert_memory_equal(a.s, b.s, a.len);
+}
+
+/* sip_msg_dup re-points its copy instead of re-parsing it: the copy must
+ * look exactly like a parse of the serialised message, edited or not,
+ * with or without Content-Length, request or response. */
+static void assert_dup_is_parse(const struct sip_msg *m)
+{
+	static char buf[8192];
+	struct sip_msg *d, p;
+	struct sip_perr e;
+	size_t n;
+
+	assert_int_equal(sip_msg_serialize(m, buf, sizeof(buf), &n), 0);
+	assert_int_equal(sip_msg_parse(&p, buf, n, SIP_PARSE_STREAM, &e), 0);
+	{	/* fill the parse memos: the copy must carry them, moved */
+		struct sip_via v;
+		struct sip_cseq c;
+		struct sip_uri u;
+		sip_msg_via(m, 0, &v);
+		sip_msg_cseq(m, &c);
+		sip_msg_ruri(m, &u);
+	}
+	assert_int_equal(sip_msg_dup(m, &d), 0);
+	{
+		struct sip_via v1, v2;
+		struct sip_cseq c1, c2;
+		struct sip_uri u1, u2;
+		assert_int_equal(sip_msg_via(d, 0, &v1), sip_msg_via(&p, 0, &v2));
+		assert_same_str(v1.host, v2.host);
+		assert_same_str(v1.branch, v2.branch);
+		assert_same_str(v1.params, v2.params);
+		assert_true(v1.host.s >= d->buf.s &&
+			    v1.host.s < d->buf.s + d->buf.len);
+		assert_int_equal(sip_msg_cseq(d, &c1), sip_msg_cseq(&p, &c2));
+		assert_same_str(c1.method_str, c2.method_str);
+		if (p.is_request) {
+			assert_int_equal(sip_msg_ruri(d, &u1), 0);
+			assert_int_equal(sip_msg_ruri(&p, &u2), 0);
+			assert_same_str(u1.host, u2.host);
+			assert_same_str(u1.user, u2.user);
+			assert_true(u1.host.s >= d->buf.s &&
+				    u1.host.s < d->buf.s + d->buf.len);
+		}
+	}
+	assert_int_equal(d->buf.len, n);
+	assert_memory_equal(d->buf.s, buf, n);
+	assert_same_str(d->start_line, p.start_line);
+	assert_same_str(d->method_str, p.method_str);
+	assert_same_str(d->ruri, p.ruri);
+	assert_same_str(d->reason, p.reason);
+	assert_int_equal(d->status, p.status);
+	assert_int_equal(d->method, p.method);
+	assert_int_equal(d->nhdrs, p.nhdrs);
+	for (unsigned i = 0; i < p.nhdrs; i++) {
+		assert_int_equal(d->hdrs[i].id, p.hdrs[i].id);
+		assert_same_str(d->hdrs[i].name, p.hdrs[i].name);
+		assert_same_str(d->hdrs[i].value, p.hdrs[i].value);
+		assert_same_str(d->hdrs[i].raw, p.hdrs[i].raw);
+	}
+	assert_same_str(d->body, p.body);
+	sip_msg_free(d);
+}
+
+static void t_dup_equals_parse(void **st)
+{
+	static const char resp[] = "SIP/2.0 180 Ringing\r\n"
+		"Via: SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b\r\n"
+		"From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
+		"Call-ID: x\r\nCSeq: 1 INVITE\r\n\r\n";
+	struct sip_msg m;
+	struct sip_perr e;
+	(void)st;
+
+	assert_int_equal(sip_msg_parse(&m, req, sizeof(req) - 1, 0, &e), 0);
+	assert_dup_is_parse(&m);
+	assert_int_equal(sip_msg_set_ruri(&m, "sip:new@x", 9), 0);
+	assert_int_equal(sip_msg_hdr_insert(&m, 0, SIP_HDR_VIA, NULL,
+					    "SIP/2.0/UDP p;branch=z9hG4bKp",
+					    29), 0);
+	assert_int_equal(sip_msg_hdr_set(&m, 3, "x", 1), 0);
+	assert_int_equal(sip_msg_set_body(&m, "hello", 5), 0);
+	assert_dup_is_parse(&m);
+	sip_msg_release(&m);
+	assert_int_equal(sip_msg_parse(&m, resp, sizeof(resp) - 1, 0, &e), 0);
+	assert_dup_is_parse(&m);	/* no Content-Length: one is added */
+	assert_int_equal(sip_msg_hdr_del_first_value(&m, 0), 0);
+	assert_dup_is_parse(&m);
+	sip_msg_release(&m);
+}
+
 static void t_builders(void **st)
 {
 	static const char resp486[] = "SIP/2.0 486 Busy Here\r\n"
@@ -335,6 +430,7 @@ int main(void)
 		cmocka_unit_test(t_headers_and_body),
 		cmocka_unit_test(t_no_content_length),
 		cmocka_unit_test(t_builders),
+		cmocka_unit_test(t_dup_equals_parse),
 		cmocka_unit_test(t_request_write),
 		cmocka_unit_test(t_sdp),
 		cmocka_unit_test(t_sdp_rfc4475),

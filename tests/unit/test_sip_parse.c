@@ -421,6 +421,7 @@ static void t_too_many_headers(void **st)
 	n += (size_t)sprintf(b + n, "\r\n");
 	assert_int_equal(parse(b, n, &m, &e), EMSGSIZE);
 	assert_non_null(strstr(e.reason, "Too many"));
+	assert_int_equal(e.status, 513);	/* too large, not malformed */
 	free(b);
 }
 

@@ -358,13 +358,24 @@ static void t_tcp_outgoing_reuse(void **st)
 	ev_loop_free(l);
 }
 
+static int nfailed;
+static struct sip_peer failed_peer;
+
+static void on_failed(void *arg, const struct sip_peer *to)
+{
+	(void)arg;
+	nfailed++;
+	failed_peer = *to;
+}
+
 /* A TCP send to a port where nobody listens: queued, then the refused
- * connection is closed and counted, and nothing is left open. */
+ * connection is reported (cfg.failed: the proxy ends its branch at once),
+ * closed and counted, and nothing is left open. */
 static void t_tcp_connect_refused(void **st)
 {
 	struct ev_loop *l;
 	struct rx r = { 0 };
-	struct sip_tp_cfg cfg = { .tcp = 1 };
+	struct sip_tp_cfg cfg = { .tcp = 1, .failed = on_failed };
 	struct sip_tp *tp;
 	struct sip_peer to;
 	struct sockaddr_in a = { .sin_family = AF_INET };
@@ -385,6 +396,159 @@ static void t_tcp_connect_refused(void **st)
 		ev_run_once(l, 10);
 	assert_int_equal(sip_tp_conns(tp), 0);
 	assert_int_equal(sip_tp_stats(tp)->tx_errors, 1);
+	assert_int_equal(nfailed, 1);
+	assert_memory_equal(&failed_peer.sa, &to.sa, to.salen);
+	sip_tp_close(tp);
+	ev_loop_free(l);
+}
+
+/* A TCP connection from `src` (a 127.x address) to port. */
+static int sock_from(const char *src, unsigned port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET }, to = {
+		.sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, src, &a.sin_addr);
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	return fd;
+}
+
+/* A trickle (a byte every 20 ms, never a whole message) is closed after
+ * msg_deadline_ms although the idle limit is far off: bytes alone do not
+ * keep a connection. */
+static void t_tcp_trickle_hits_deadline(void **st)
+{
+	struct ev_loop *l;
+	struct rx r = { 0 };
+	struct sip_tp_cfg cfg = { .tcp = 1, .idle_ms = 60000,
+				  .msg_deadline_ms = 150 };
+	struct sip_tp *tp;
+	int fd, closed = 0;
+	(void)st;
+
+	assert_int_equal(ev_loop_new(&l), 0);
+	tp = open_tp(l, &r, &cfg);
+	fd = sock_to(SOCK_STREAM, sip_tp_port(tp, SIP_PROTO_TCP));
+	for (int i = 0; i < 60 && !closed; i++) {
+		closed = send(fd, options + i, 1, MSG_NOSIGNAL) < 0;
+		for (int k = 0; k < 4; k++)
+			ev_run_once(l, 5);
+		closed |= sip_tp_conns(tp) == 0;
+	}
+	assert_true(closed);
+	assert_int_equal(sip_tp_stats(tp)->conns_slow, 1);
+	assert_int_equal(r.n, 0);
+	close(fd);
+	sip_tp_close(tp);
+	ev_loop_free(l);
+}
+
+/* Inbound connections are capped per source address; when inbound ones
+ * fill max_conns, the element can still open its own (max_out_conns). */
+static void t_tcp_per_source_and_outbound_budget(void **st)
+{
+	struct ev_loop *l;
+	struct rx r = { 0 };
+	struct sip_tp_cfg cfg = { .tcp = 1, .max_conns = 2,
+				  .max_conns_per_src = 1, .max_out_conns = 1 };
+	struct sip_tp *tp;
+	struct sip_peer to;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+	int lfd, x, y, z;
+	unsigned port;
+	(void)st;
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	getsockname(lfd, (struct sockaddr *)&a, &al);
+	assert_int_equal(ev_loop_new(&l), 0);
+	tp = open_tp(l, &r, &cfg);
+	port = sip_tp_port(tp, SIP_PROTO_TCP);
+	x = sock_from("127.0.0.2", port);
+	for (int i = 0; i < 5; i++)
+		ev_run_once(l, 2);
+	y = sock_from("127.0.0.2", port);	/* same source: refused */
+	assert_closed(l, y);
+	z = sock_from("127.0.0.3", port);	/* another source: fine */
+	for (int i = 0; i < 5; i++)
+		ev_run_once(l, 2);
+	assert_int_equal(sip_tp_conns(tp), 2);	/* inbound budget full */
+	assert_int_equal(sip_peer_set(&to, SIP_PROTO_TCP, SIP_STR("127.0.0.1"),
+				      ntohs(a.sin_port)), 0);
+	assert_int_equal(sip_tp_send(tp, &to, options, sizeof(options) - 1), 0);
+	assert_int_equal(sip_tp_conns(tp), 3);
+	to.sa.ss_family = AF_INET;	/* a second outbound: over budget */
+	((struct sockaddr_in *)&to.sa)->sin_port = htons(1);
+	assert_int_equal(sip_tp_send(tp, &to, options, sizeof(options) - 1),
+			 EMFILE);
+	close(x);
+	close(y);
+	close(z);
+	close(lfd);
+	sip_tp_close(tp);
+	ev_loop_free(l);
+}
+
+/* A request whose header block passes max_msg over TCP gets 513 before
+ * the connection is closed; 200 Vias over UDP get 513 too (the answer
+ * carries the top Via when all of them would not fit). */
+static void t_oversized_gets_513(void **st)
+{
+	struct ev_loop *l;
+	struct rx r = { 0 };
+	struct sip_tp_cfg cfg = { .tcp = 1, .max_msg = 1024 };
+	struct sip_tp *tp;
+	static char big[16000], ans[4096];
+	size_t n = 0;
+	ssize_t k;
+	int fd;
+	(void)st;
+
+	assert_int_equal(ev_loop_new(&l), 0);
+	tp = open_tp(l, &r, &cfg);
+	n += (size_t)sprintf(big, "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n");
+	for (int i = 0; i < 200; i++)
+		n += (size_t)sprintf(big + n, "Via: SIP/2.0/TCP 127.0.0.9:%d"
+				     ";branch=z9hG4bKv%d\r\n", 5000 + i, i);
+	fd = sock_to(SOCK_STREAM, sip_tp_port(tp, SIP_PROTO_TCP));
+	assert_true(write(fd, big, n) > 0);
+	k = read_spin(l, fd, ans, sizeof(ans) - 1);
+	assert_true(k > 0);
+	ans[k] = '\0';
+	assert_non_null(strstr(ans, "SIP/2.0 513 "));
+	assert_closed(l, fd);
+	close(fd);
+	sip_tp_close(tp);
+
+	cfg = (struct sip_tp_cfg){ .udp = 1 };
+	tp = open_tp(l, &r, &cfg);
+	fd = sock_to(SOCK_DGRAM, sip_tp_port(tp, SIP_PROTO_UDP));
+	{
+		struct sockaddr_in me;
+		socklen_t ml = sizeof(me);
+		getsockname(fd, (struct sockaddr *)&me, &ml);
+		n = (size_t)sprintf(big, "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n"
+				    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch="
+				    "z9hG4bKu;rport\r\n", ntohs(me.sin_port));
+	}
+	for (int i = 0; i < 199; i++)
+		n += (size_t)sprintf(big + n, "Via: SIP/2.0/UDP 127.0.0.9:%d"
+				     ";branch=z9hG4bKv%d\r\n", 5000 + i, i);
+	n += (size_t)sprintf(big + n, "From: <sip:a@b>;tag=1\r\nTo: <sip:x@b>"
+			     "\r\nCall-ID: v@b\r\nCSeq: 1 OPTIONS\r\n"
+			     "Content-Length: 0\r\n\r\n");
+	assert_true(write(fd, big, n) > 0);
+	k = read_spin(l, fd, ans, sizeof(ans) - 1);
+	assert_true(k > 0);
+	ans[k] = '\0';
+	assert_non_null(strstr(ans, "SIP/2.0 513 "));
+	close(fd);
 	sip_tp_close(tp);
 	ev_loop_free(l);
 }
@@ -438,6 +602,9 @@ int main(void)
 		cmocka_unit_test(t_tcp_outgoing_reuse),
 		cmocka_unit_test(t_via_received_multi),
 		cmocka_unit_test(t_tcp_connect_refused),
+		cmocka_unit_test(t_tcp_trickle_hits_deadline),
+		cmocka_unit_test(t_tcp_per_source_and_outbound_budget),
+		cmocka_unit_test(t_oversized_gets_513),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include "sip/tsx.h"
 #include "sip/build.h"
 #include "sip/hdr.h"
+#include "sip/proxy.h"
 #include "sip_testutil.h"
 
 static uint64_t now;
@@ -508,6 +509,80 @@ static void t_limit_503(void **st)
 	sip_tsx_layer_free(small);
 }
 
+/* Two branches whose keys agree in the low `bits` of their hash: found by
+ * trying suffixes (a birthday search over sip_tsx_key). */
+static void colliding_branches(unsigned bits, const char *method,
+			       char *b1, char *b2)
+{
+	static uint64_t seen[4096];
+	char req[1024];
+	size_t n;
+	struct sip_msg m;
+	struct sip_perr e;
+	struct sip_tsx_key k;
+	uint64_t mask = (1ULL << bits) - 1;
+
+	for (unsigned i = 0; i < 4096; i++) {
+		char br[32];
+		snprintf(br, sizeof(br), "z9hG4bKcol%u", i);
+		mkreq(method, br, req, &n);
+		assert_int_equal(sip_msg_parse(&m, req, n, 0, &e), 0);
+		assert_int_equal(sip_tsx_key(&m, SIP_INVITE, &k), 0);
+		seen[i] = k.hash & mask;
+		for (unsigned j = 0; j < i; j++)
+			if (seen[j] == seen[i]) {
+				sprintf(b1, "z9hG4bKcol%u", j);
+				strcpy(b2, br);
+				return;
+			}
+	}
+	fail_msg("no collision in 4096 tries");
+}
+
+/* Keys that collide on the hash stay two transactions: server side (two
+ * INVITEs, each with its own CANCEL) and client side (two requests out, a
+ * response to each reaches its own). */
+static void t_hash_collision_full_key(void **st)
+{
+	struct sip_tsx_layer *cl;
+	struct sip_tsx_cfg cfg = { .key_hash_bits = 16 };
+	struct sip_tsx *s1, *s2, *c1, *c2;
+	char b1[32], b2[32], r1[1024], r2[1024], rb[4096];
+	size_t n1, n2;
+	struct sip_msg m;
+	struct sip_perr e;
+	(void)st;
+
+	assert_int_equal(sip_tsx_layer_new(loop, &cfg, &ops, NULL, &cl), 0);
+	colliding_branches(16, "INVITE", b1, b2);
+	mkreq("INVITE", b1, r1, &n1);
+	mkreq("INVITE", b2, r2, &n2);
+	assert_int_equal(sip_msg_parse(&m, r1, n1, 0, &e), 0);
+	assert_int_equal(sip_tsx_layer_recv(cl, &m, &udp), 0);
+	s1 = last_server;
+	assert_int_equal(sip_msg_parse(&m, r2, n2, 0, &e), 0);
+	assert_int_equal(sip_tsx_layer_recv(cl, &m, &udp), 0);
+	s2 = last_server;
+	assert_int_equal(nreq, 2);		/* not a retransmission of 1 */
+	assert_ptr_not_equal(s1, s2);
+	mkreq("CANCEL", b2, r2, &n2);
+	assert_int_equal(sip_msg_parse(&m, r2, n2, 0, &e), 0);
+	assert_ptr_equal(sip_tsx_find_invite(cl, &m), s2);
+
+	/* client side: both go out; each response finds its own */
+	mkreq("OPTIONS", b1, r1, &n1);
+	mkreq("OPTIONS", b2, r2, &n2);
+	assert_int_equal(sip_tsx_client(cl, r1, n1, &udp, NULL, &c1), 0);
+	assert_int_equal(sip_tsx_client(cl, r2, n2, &udp, NULL, &c2), 0);
+	mkresp(r2, n2, 200, &m, rb);
+	nresp = 0;
+	assert_int_equal(sip_tsx_layer_recv(cl, &m, &udp), 0);
+	assert_int_equal(nresp, 1);
+	assert_int_equal(sip_tsx_state(c2), SIP_TSX_COMPLETED);
+	assert_int_equal(sip_tsx_state(c1), SIP_TSX_TRYING);
+	sip_tsx_layer_free(cl);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 int main(void)
 {
@@ -519,7 +594,7 @@ int main(void)
 		T(t_uas_invite_486_no_ack), T(t_uas_invite_486_acked),
 		T(t_uas_invite_2xx_and_ack), T(t_uas_noninvite),
 		T(t_cancel_matches_invite), T(t_rfc2543_matching),
-		T(t_limit_503),
+		T(t_limit_503), T(t_hash_collision_full_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

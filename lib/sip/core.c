@@ -1,0 +1,879 @@
+/* lib/sip/core.c — the forking proxy core: forks (one server transaction,
+ * N client branches), best-response choice, CANCEL in both directions,
+ * and the stateless paths for ACKs and stray responses. See core.h. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sip/core.h"
+#include "sip/build.h"
+#include "sip/hdr.h"
+
+#define BUF 16384
+#define AUTH_MAX 8
+
+enum br_state { BR_IDLE, BR_CALLING, BR_PROCEEDING, BR_DONE };
+
+struct branch {
+	struct sip_fork *f;
+	struct sip_tsx *cli;
+	struct sip_peer to;
+	char *ruri;
+	size_t ruri_len;
+	unsigned q;
+	enum br_state state;
+	int status;		/* final (received or counted) */
+	int cancel;		/* CANCEL wanted: 1 plain, 2 with Reason 200 */
+};
+
+struct sip_fork {
+	struct sip_core *c;
+	struct sip_tsx *srv;
+	struct sip_msg *req;	/* the server transaction's copy, edited;
+				   branches are made from it; NULL once that
+				   transaction ended */
+	struct sip_str ruri0;	/* its Request-URI as received */
+	enum sip_proto up_proto;
+	char base[SIP_BRANCH_LEN];
+	unsigned n, started;
+	int serial, final, cancelled;
+	struct sip_msg *best;	/* best final so far, or NULL */
+	int best_status;	/* its status, or a counted 408/503/487 */
+	unsigned nauth;		/* 401/407 challenges to merge */
+	struct { enum sip_hdr_id id; char *v; } auth[AUTH_MAX];
+	void *user;
+	struct branch b[SIP_FORK_MAX];	/* last: set up by sip_fork_add */
+};
+
+struct sip_core {
+	struct sip_core_cfg cfg;
+	const struct sip_core_ops *ops;
+	void *arg;
+	struct sip_tsx_layer *tsx;
+	struct sip_proxy_self self;
+	char rr[128];
+	size_t rrlen, hostlen;
+	struct sip_core_stats st;
+};
+
+static const char reason_200[] =
+	"Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n";
+
+/* ---- helpers ---- */
+
+static int is_client_tsx(const struct sip_tsx *t)
+{
+	enum sip_tsx_kind k = sip_tsx_kind(t);
+
+	return k == SIP_TSX_UAC_INVITE || k == SIP_TSX_UAC;
+}
+
+static int self_hostport(const struct sip_core *c, struct sip_str host,
+			 unsigned port)
+{
+	return sip_str_ieq(host, c->cfg.host) &&
+	       (port ? port : 5060) == c->cfg.port;
+}
+
+/* Remove our own Via from a response; 0 or EBADMSG. */
+static int strip_via(struct sip_msg *m)
+{
+	int i = sip_msg_hdr_find(m, SIP_HDR_VIA, 0);
+
+	return i < 0 || sip_msg_hdr_del_first_value(m, (unsigned)i) ?
+	       EBADMSG : 0;
+}
+
+/* Lower is better (16.7 step 6 and the preferences of the issue). */
+static int rank(int st)
+{
+	if (st >= 600)
+		return 0;
+	if (st < 400)
+		return 100;
+	switch (st) {
+	case 401: case 407: return 200;
+	case 486: return 210;
+	case 415: case 420: case 484: return 220;
+	case 480: return 240;
+	case 408: return 250;
+	case 487: return 260;
+	default: return st < 500 ? 230 : 300;
+	}
+}
+
+/* ---- sending upstream ---- */
+
+static int respond_text(struct sip_fork *f, const char *buf, size_t n,
+			int status)
+{
+	int rc;
+
+	if (!f->srv)
+		return EINVAL;
+	rc = sip_tsx_respond(f->srv, buf, n);
+	if (rc == 0 && status >= 200)
+		f->final = status;
+	return rc;
+}
+
+int sip_fork_reply(struct sip_fork *f, int status, const char *reason,
+		   const char *extra)
+{
+	char out[BUF];
+	size_t n;
+	int rc;
+
+	if (f->final || !f->srv)
+		return EINVAL;
+	rc = sip_response_write(sip_tsx_request(f->srv), status, reason,
+				status > 100 ? f->c->cfg.to_tag : NULL, extra,
+				(struct sip_str){ 0 }, out, sizeof(out), &n);
+	if (rc == 0 && (rc = respond_text(f, out, n, status)) == 0)
+		f->c->st.answered++;
+	return rc;
+}
+
+/* A response without a server transaction: to the next Via (16.11,
+ * RFC 3581 aware), and only if the top Via is ours. */
+static void forward_stateless(struct sip_core *c, struct sip_msg *m,
+			      enum sip_proto proto)
+{
+	struct sip_peer to;
+	struct sip_str host;
+	struct sip_via v;
+	unsigned port;
+	char out[BUF];
+	size_t n;
+
+	if (sip_msg_via(m, 0, &v) || !self_hostport(c, v.host, v.port)) {
+		c->st.stray_dropped++;
+		return;
+	}
+	if (sip_proxy_response_target(m, &host, &port) ||
+	    sip_peer_set(&to, proto, host, port) || strip_via(m) ||
+	    sip_msg_serialize(m, out, sizeof(out), &n) ||
+	    c->ops->send(c->arg, &to, out, n))
+		return;
+	c->st.stray_fwd++;
+}
+
+/* Forward a branch's response upstream (our Via removed): through the
+ * server transaction while it can take it (no final yet, or more 2xx
+ * after a 2xx), else a 2xx statelessly; anything else after a final is
+ * dropped. */
+static void forward_up(struct sip_fork *f, struct sip_msg *m)
+{
+	int ok2xx = m->status >= 200 && m->status < 300;
+	char out[BUF];
+	size_t n;
+
+	if (f->srv && (!f->final || (ok2xx && f->final < 300))) {
+		if (strip_via(m) == 0 &&
+		    sip_msg_serialize(m, out, sizeof(out), &n) == 0)
+			respond_text(f, out, n, m->status);
+		return;
+	}
+	if (ok2xx)
+		forward_stateless(f->c, m, f->up_proto);
+}
+
+/* Keep a 401/407's challenges for merging (16.7 step 7). */
+static void keep_auth(struct sip_fork *f, const struct sip_msg *m)
+{
+	enum sip_hdr_id id = m->status == 401 ? SIP_HDR_WWW_AUTHENTICATE :
+			     SIP_HDR_PROXY_AUTHENTICATE;
+
+	for (int i = sip_msg_hdr_find(m, id, 0); i >= 0 && f->nauth < AUTH_MAX;
+	     i = sip_msg_hdr_find(m, id, (unsigned)i + 1)) {
+		char *v = strndup(m->hdrs[i].value.s, m->hdrs[i].value.len);
+		if (!v)
+			return;
+		f->auth[f->nauth].id = id;
+		f->auth[f->nauth++].v = v;
+	}
+}
+
+static void merge_auth(struct sip_fork *f, struct sip_msg *m)
+{
+	int i;
+
+	while ((i = sip_msg_hdr_find(m, SIP_HDR_WWW_AUTHENTICATE, 0)) >= 0 ||
+	       (i = sip_msg_hdr_find(m, SIP_HDR_PROXY_AUTHENTICATE, 0)) >= 0)
+		sip_msg_hdr_del(m, (unsigned)i);
+	for (unsigned k = 0; k < f->nauth; k++)
+		sip_msg_hdr_add(m, f->auth[k].id, f->auth[k].v);
+}
+
+/* The best final goes upstream (all branches ended, or a 6xx). */
+static void send_best(struct sip_fork *f)
+{
+	int st = f->best_status ? f->best_status : 480;
+
+	if (f->final || !f->srv)
+		return;
+	if (!f->best) {
+		sip_fork_reply(f, st == 503 ? 500 : st, NULL, NULL);
+		return;
+	}
+	if (st == 401 || st == 407)
+		merge_auth(f, f->best);
+	if (st == 503) {
+		sip_fork_reply(f, 500, NULL, NULL);
+		return;
+	}
+	forward_up(f, f->best);
+}
+
+/* ---- branches ---- */
+
+static int write_cancel(const struct branch *b, char *out, size_t cap,
+			size_t *n)
+{
+	size_t rl = sizeof(reason_200) - 1, cl;
+	int rc = sip_ack_cancel_write(sip_tsx_request(b->cli), SIP_CANCEL,
+				      NULL, out, cap, n);
+
+	if (rc || b->cancel != 2)
+		return rc;
+	if (*n + rl > cap)
+		return ENOSPC;
+	cl = sizeof("Content-Length: 0\r\n\r\n") - 1;	/* the last lines */
+	memmove(out + *n - cl + rl, out + *n - cl, cl);
+	memcpy(out + *n - cl, reason_200, rl);
+	*n += rl;
+	return 0;
+}
+
+static void send_cancel(struct branch *b)
+{
+	char out[BUF];
+	size_t n;
+	struct sip_tsx *t;
+
+	if (!b->cli || write_cancel(b, out, sizeof(out), &n))
+		return;
+	if (sip_tsx_client(sip_core_tsx(b->f->c), out, n, sip_tsx_peer(b->cli),
+			   NULL, &t) == 0)
+		b->f->c->st.cancels++;
+	b->cancel = 0;
+}
+
+static void complete(struct sip_fork *f);
+
+/* Branch b has a final: a received one (m) or a counted one (m NULL). */
+static void branch_final(struct branch *b, int status, struct sip_msg *m)
+{
+	struct sip_fork *f = b->f;
+
+	b->state = BR_DONE;
+	b->status = status;
+	if (m && (status == 401 || status == 407))
+		keep_auth(f, m);
+	if (!f->best_status || rank(status) < rank(f->best_status) ||
+	    (m && !f->best && rank(status) == rank(f->best_status))) {
+		struct sip_msg *d = NULL;
+		if (m && sip_msg_dup(m, &d))
+			d = NULL;
+		sip_msg_free(f->best);
+		f->best = d;
+		f->best_status = status;
+	}
+}
+
+/* Cancel every pending branch but `except`; kind 1 plain, 2 with Reason. */
+static void cancel_others(struct sip_fork *f, const struct branch *except,
+			  int kind)
+{
+	for (unsigned i = 0; i < f->n; i++) {
+		struct branch *b = &f->b[i];
+		if (b == except || b->state == BR_DONE)
+			continue;
+		if (b->state == BR_IDLE) {
+			b->state = BR_DONE;	/* serial: never started */
+			b->status = 487;
+			continue;
+		}
+		b->cancel = kind;
+		if (b->state == BR_PROCEEDING)
+			send_cancel(b);
+		else if (f->cancelled)	/* 9.1: no CANCEL before a 1xx */
+			branch_final(b, 487, NULL);
+	}
+}
+
+/* Append a decimal number to dst (room for 10 digits); returns its end. */
+static char *put_uint(char *dst, unsigned v)
+{
+	char tmp[10];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*dst++ = tmp[--n];
+	return dst;
+}
+
+static char *put_cstr(char *dst, const char *s, size_t n)
+{
+	memcpy(dst, s, n);
+	return dst + n;
+}
+
+/* "SIP/2.0/UDP host:port;branch=" + branch (blen bytes): our Via without
+ * printf, for every request forwarded. Returns the length, 0 if it does
+ * not fit in cap. */
+static size_t self_via(const struct sip_core *c, enum sip_proto proto,
+		       const char *branch, size_t blen, char *via, size_t cap)
+{
+	char *p = via;
+
+	if (c->hostlen + blen + 48 > cap)
+		return 0;
+	p = put_cstr(p, proto == SIP_PROTO_TCP ? "SIP/2.0/TCP " :
+		     "SIP/2.0/UDP ", 12);
+	p = put_cstr(p, c->cfg.host, c->hostlen);
+	*p++ = ':';
+	p = put_uint(p, c->cfg.port);
+	p = put_cstr(p, ";branch=", 8);
+	p = put_cstr(p, branch, blen);
+	return (size_t)(p - via);
+}
+
+/* Our Via for branch i: the index goes before the loop hash, which must
+ * stay last (sip_proxy_check_request looks for it). */
+static size_t branch_via(const struct sip_fork *f, unsigned i, char *via,
+			 size_t cap)
+{
+	char br[SIP_BRANCH_LEN + 16], *p = br;
+	size_t k;
+
+	p = put_cstr(p, f->base, 23);
+	p = put_uint(p, i);
+	p = put_cstr(p, f->base + 23, SIP_BRANCH_LEN - 1 - 23);
+	k = self_via(f->c, f->b[i].to.proto, br, (size_t)(p - br), via,
+		     cap - 6);
+	if (!k)
+		return 0;
+	memcpy(via + k, ";rport", 6);
+	return k + 6;
+}
+
+/* Put our Via (text from branch_via) on top of f->req and fill the
+ * message's parse memo with what sip_via_parse would find in it, so the
+ * client transaction's key costs no parse; CSeq is untouched by the
+ * insert and keeps its memo. */
+static int insert_own_via(struct sip_fork *f, const char *via, size_t k)
+{
+	struct sip_msg *m = f->req;
+	const struct sip_core *c = f->c;
+	struct sip_cseq cs = m->cseq;
+	int cs_memo = m->cseq_memo, rc;
+	struct sip_via *v = &m->via0;
+	const char *s, *e;
+
+	rc = sip_msg_hdr_insert(m, 0, SIP_HDR_VIA, NULL, via, k);
+	if (rc || memchr(c->cfg.host, ':', c->hostlen))
+		return rc;	/* IPv6: let sip_via_parse say what host is */
+	s = m->hdrs[0].value.s;		/* the copy in the message's arena */
+	e = s + k;
+	memset(v, 0, sizeof(*v));
+	v->proto = (struct sip_str){ s, 3 };
+	v->version = (struct sip_str){ s + 4, 3 };
+	v->transport = (struct sip_str){ s + 8, 3 };
+	v->host = (struct sip_str){ s + 12, c->hostlen };
+	v->port = c->cfg.port;
+	s = memchr(s + 12 + c->hostlen, ';', (size_t)(e - s) - 12 - c->hostlen);
+	v->params = (struct sip_str){ s + 1, (size_t)(e - s - 1) };
+	v->branch = (struct sip_str){ s + 8, (size_t)(e - s) - 8 - 6 };
+	v->has_branch = v->has_rport = 1;
+	m->via0_memo = 1;
+	m->cseq = cs;
+	m->cseq_memo = cs_memo;
+	return 0;
+}
+
+/* Branch i's request: f->req with its Request-URI and our Via, written to
+ * out and handed to a new client transaction with the parsed form (no
+ * re-parse); the Via comes off again for the next branch. */
+static int send_branch(struct sip_fork *f, unsigned i)
+{
+	struct branch *b = &f->b[i];
+	char via[256], out[BUF];
+	size_t k = branch_via(f, i, via, sizeof(via)), n;
+	int rc;
+
+	if (!k || !f->req)
+		return k ? EINVAL : ENOSPC;
+	if (b->ruri)
+		rc = sip_msg_set_ruri(f->req, b->ruri, b->ruri_len);
+	else if (f->req->ruri.s != f->ruri0.s)
+		rc = sip_msg_set_ruri(f->req, f->ruri0.s, f->ruri0.len);
+	else
+		rc = 0;
+	if (rc || (rc = insert_own_via(f, via, k)) != 0)
+		return rc;
+	rc = sip_msg_serialize(f->req, out, sizeof(out), &n);
+	if (rc == 0)
+		rc = sip_tsx_client_msg(f->c->tsx, f->req, out, n, &b->to, b,
+					&b->cli);
+	sip_msg_hdr_del(f->req, 0);
+	return rc;
+}
+
+static void start_branch(struct sip_fork *f, unsigned i)
+{
+	struct branch *b = &f->b[i];
+
+	b->state = BR_CALLING;
+	f->c->st.branches++;
+	if (send_branch(f, i)) {
+		b->cli = NULL;
+		f->c->st.send_failed++;
+		branch_final(b, 503, NULL);
+	}
+}
+
+/* Start the next serial group: every idle branch with the highest q. */
+static int start_group(struct sip_fork *f)
+{
+	unsigned top = 0;
+	int any = 0;
+
+	for (unsigned i = 0; i < f->n; i++)
+		if (f->b[i].state == BR_IDLE && (!any || f->b[i].q > top)) {
+			top = f->b[i].q;
+			any = 1;
+		}
+	for (unsigned i = 0; any && i < f->n; i++)
+		if (f->b[i].state == BR_IDLE &&
+		    (!f->serial || f->b[i].q == top))
+			start_branch(f, i);
+	return any;
+}
+
+/* After a branch ended: next serial group, or the best final upstream. */
+static void complete(struct sip_fork *f)
+{
+	for (unsigned i = 0; i < f->n; i++)
+		if (f->b[i].state == BR_CALLING ||
+		    f->b[i].state == BR_PROCEEDING)
+			return;
+	if (!f->final && !f->cancelled && f->serial && start_group(f)) {
+		complete(f);	/* every new branch may have failed at once */
+		return;
+	}
+	send_best(f);
+}
+
+int sip_fork_add(struct sip_fork *f, const char *ruri, size_t len,
+		 const struct sip_peer *to, unsigned q)
+{
+	struct branch *b;
+
+	if (f->started || f->final)
+		return EINVAL;
+	if (f->n >= SIP_FORK_MAX)
+		return E2BIG;
+	b = &f->b[f->n];
+	memset(b, 0, sizeof(*b));
+	if (ruri && !(b->ruri = strndup(ruri, len)))
+		return ENOMEM;
+	b->ruri_len = len;
+	b->f = f;
+	b->to = *to;
+	b->q = q > 1000 ? 1000 : q;
+	f->n++;
+	return 0;
+}
+
+int sip_fork_start(struct sip_fork *f, int serial)
+{
+	if (f->started || f->final)
+		return EINVAL;
+	f->started = 1;
+	f->serial = serial;
+	f->c->st.forwarded++;
+	start_group(f);
+	complete(f);
+	return 0;
+}
+
+/* ---- the fork's life ---- */
+
+static void fork_free(struct sip_fork *f)
+{
+	for (unsigned i = 0; i < f->n; i++)
+		free(f->b[i].ruri);
+	for (unsigned i = 0; i < f->nauth; i++)
+		free(f->auth[i].v);
+	sip_msg_free(f->best);
+	free(f);
+}
+
+static void maybe_free(struct sip_fork *f)
+{
+	if (f->srv)
+		return;
+	for (unsigned i = 0; i < f->n; i++)
+		if (f->b[i].cli)
+			return;
+	if (f->c->ops->done)
+		f->c->ops->done(f->c->arg, f, f->final);
+	fork_free(f);
+}
+
+/* 16.4: a Route naming us goes; 16.6 step 3: Max-Forwards - 1; an INVITE
+ * gets our Record-Route. */
+static int edit_request(struct sip_core *c, struct sip_msg *m)
+{
+	int i = sip_msg_hdr_find(m, SIP_HDR_ROUTE, 0), rc;
+	struct sip_addr a;
+	struct sip_str v;
+	size_t pos = 0;
+
+	if (i >= 0 && sip_hdr_next_value(m->hdrs[i].value, &pos, &v) == 1 &&
+	    sip_addr_parse(v, 0, &a, NULL) == 0 &&
+	    self_hostport(c, a.uri.host, a.uri.port) &&
+	    (rc = sip_msg_hdr_del_first_value(m, (unsigned)i)) != 0)
+		return rc;
+	if ((rc = sip_proxy_dec_max_forwards(m)) != 0)
+		return rc;
+	if (m->method == SIP_INVITE && c->cfg.record_route)
+		return sip_msg_hdr_insert(m, 0, SIP_HDR_RECORD_ROUTE, NULL,
+					  c->rr, c->rrlen);
+	return 0;
+}
+
+static int fork_new(struct sip_core *c, struct sip_tsx *t, struct sip_msg *m,
+		    const struct sip_peer *from, struct sip_fork **out)
+{
+	struct sip_fork *f = malloc(sizeof(*f));
+	int rc;
+
+	if (!f)
+		return ENOMEM;
+	memset(f, 0, offsetof(struct sip_fork, b));	/* b[]: sip_fork_add */
+	f->req = sip_tsx_request_edit(t);	/* edited in place: no copy */
+	if ((rc = sip_proxy_branch(m, f->base, sizeof(f->base))) != 0 ||
+	    (rc = edit_request(c, f->req)) != 0) {
+		free(f);
+		return rc;
+	}
+	f->c = c;
+	f->srv = t;
+	f->ruri0 = f->req->ruri;
+	f->up_proto = from->proto;
+	*out = f;
+	return 0;
+}
+
+/* ---- CANCEL from upstream ---- */
+
+static void on_cancel(struct sip_core *c, struct sip_tsx *t,
+		      struct sip_msg *m)
+{
+	struct sip_tsx *inv = sip_tsx_find_invite(c->tsx, m);
+	struct sip_fork *f = inv ? sip_tsx_user(inv) : NULL;
+	struct sip_fork tmp = { .c = c, .srv = t };
+
+	if (!f) {
+		sip_fork_reply(&tmp, 481, NULL, NULL);
+		return;
+	}
+	sip_fork_reply(&tmp, 200, NULL, NULL);
+	if (f->final || f->cancelled)
+		return;
+	f->cancelled = 1;
+	if (!f->best_status || rank(487) < rank(f->best_status))
+		f->best_status = 487;	/* replaced by any real final */
+	cancel_others(f, NULL, 1);
+	complete(f);
+}
+
+/* ---- transaction callbacks ---- */
+
+static int tsx_send(void *arg, const struct sip_peer *to, const char *buf,
+		    size_t len)
+{
+	struct sip_core *c = arg;
+
+	return c->ops->send(c->arg, to, buf, len);
+}
+
+static void on_request(void *arg, struct sip_tsx *t, struct sip_msg *m,
+		       const struct sip_peer *from)
+{
+	struct sip_core *c = arg;
+	struct sip_fork tmp = { .c = c, .srv = t }, *f;
+	const char *why;
+	char unsup[256], extra[300];
+	int st;
+
+	if (m->method == SIP_CANCEL) {
+		on_cancel(c, t, m);
+		return;
+	}
+	st = sip_proxy_check_request(m, &c->self, &why);
+	if (st) {
+		extra[0] = '\0';
+		if (st == 420 && sip_proxy_unsupported(m, &c->self, unsup,
+						       sizeof(unsup)) == 0)
+			snprintf(extra, sizeof(extra), "Unsupported: %s\r\n",
+				 unsup);
+		sip_fork_reply(&tmp, st, why, extra[0] ? extra : NULL);
+		return;
+	}
+	if (fork_new(c, t, m, from, &f)) {
+		sip_fork_reply(&tmp, 500, NULL, NULL);
+		return;
+	}
+	sip_tsx_set_user(t, f);
+	c->ops->request(c->arg, f, f->req, from);
+}
+
+static void on_response(void *arg, struct sip_tsx *t, struct sip_msg *m)
+{
+	struct branch *b = sip_tsx_user(t);
+	struct sip_fork *f;
+	(void)arg;
+
+	if (!b)
+		return;		/* our CANCEL's answer */
+	f = b->f;
+	if (f->c->ops->branch_response)
+		f->c->ops->branch_response(f->c->arg, f,
+					   (unsigned)(b - f->b), m);
+	if (m->status < 200) {
+		if (b->state == BR_CALLING)
+			b->state = BR_PROCEEDING;
+		if (b->cancel)
+			send_cancel(b);
+		if (m->status > 100 && !f->cancelled)
+			forward_up(f, m);
+		return;
+	}
+	if (m->status < 300) {
+		int first = b->state != BR_DONE;
+		b->state = BR_DONE;
+		b->status = m->status;
+		forward_up(f, m);	/* every 2xx (16.7 step 5) */
+		if (first)
+			cancel_others(f, b, 2);
+		return;
+	}
+	if (b->state == BR_DONE)
+		return;
+	branch_final(b, m->status, m);
+	if (m->status >= 600) {
+		cancel_others(f, b, 1);
+		send_best(f);
+	}
+	complete(f);
+}
+
+static void on_terminated(void *arg, struct sip_tsx *t, enum sip_tsx_end why)
+{
+	struct sip_core *c = arg;
+	void *u = sip_tsx_user(t);
+	struct branch *b;
+
+	if (!u)
+		return;
+	if (!is_client_tsx(t)) {
+		((struct sip_fork *)u)->srv = NULL;
+		((struct sip_fork *)u)->req = NULL;	/* it was t's */
+		maybe_free(u);
+		return;
+	}
+	b = u;
+	b->cli = NULL;
+	if (b->state != BR_DONE && why != SIP_TSX_END_SHUTDOWN) {
+		int st = why == SIP_TSX_END_TIMEOUT ? 408 : 503;
+		if (st == 408)
+			c->st.timeouts++;
+		else
+			c->st.send_failed++;
+		branch_final(b, st, NULL);
+		complete(b->f);
+	}
+	maybe_free(b->f);
+}
+
+/* Timer C fired on a branch: CANCEL it; its final (487) or its timeout
+ * (408) ends it. */
+static void on_expired(void *arg, struct sip_tsx *t)
+{
+	struct branch *b = sip_tsx_user(t);
+	(void)arg;
+
+	if (b && b->state != BR_DONE) {
+		b->cancel = 1;
+		if (b->state == BR_PROCEEDING)
+			send_cancel(b);
+	}
+}
+
+/* The branch of a forwarded 2xx ACK: stateless, so derived from the ACK
+ * itself (a retransmission gets the same one); no loop hash, as an ACK is
+ * never answered and an ACK loop ends with Max-Forwards. */
+static int ack_branch(const struct sip_msg *m, char *dst)
+{
+	static const char hx[] = "0123456789abcdef";
+	struct sip_tsx_key k;
+	uint64_t v;
+
+	if (sip_tsx_key(m, 0, &k))
+		return EBADMSG;
+	memcpy(dst, "z9hG4bK", 7);
+	v = k.hash;
+	for (int i = 22; i >= 7; i--, v >>= 4)
+		dst[i] = hx[v & 15];
+	dst[23] = '\0';
+	return 0;
+}
+
+/* An ACK for a 2xx (or another request no transaction wants). */
+static void stray_request(struct sip_core *c, struct sip_msg *m)
+{
+	struct sip_peer to;
+	char branch[SIP_BRANCH_LEN], via[256], out[BUF];
+	size_t n, k;
+
+	if (m->method != SIP_ACK || !c->ops->route || ack_branch(m, branch) ||
+	    edit_request(c, m) || c->ops->route(c->arg, m, &to))
+		return;
+	k = self_via(c, to.proto, branch, 23, via, sizeof(via));
+	if (k &&
+	    sip_msg_hdr_insert(m, 0, SIP_HDR_VIA, NULL, via, k) == 0 &&
+	    sip_msg_serialize(m, out, sizeof(out), &n) == 0 &&
+	    c->ops->send(c->arg, &to, out, n) == 0)
+		c->st.stray_fwd++;
+}
+
+static void on_stray(void *arg, struct sip_msg *m, const struct sip_peer *from)
+{
+	struct sip_core *c = arg;
+
+	if (m->is_request)
+		stray_request(c, m);
+	else
+		forward_stateless(c, m, from->proto);
+}
+
+static const struct sip_tsx_ops tsx_ops = { tsx_send, on_request,
+	on_response, on_stray, on_terminated, on_expired };
+
+/* ---- the core ---- */
+
+void sip_core_recv(struct sip_core *c, struct sip_msg *m,
+		   const struct sip_peer *from)
+{
+	sip_tsx_layer_recv(c->tsx, m, from);
+}
+
+int sip_core_new(struct ev_loop *loop, const struct sip_core_cfg *cfg,
+		 const struct sip_core_ops *ops, void *arg,
+		 struct sip_core **out)
+{
+	struct sip_core *c;
+	int rc, k;
+
+	if (!cfg->host || !cfg->port || !ops->send || !ops->request)
+		return EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return ENOMEM;
+	c->cfg = *cfg;
+	if (!c->cfg.to_tag)
+		c->cfg.to_tag = "dpn";
+	c->ops = ops;
+	c->arg = arg;
+	c->self = (struct sip_proxy_self){ cfg->host, cfg->port,
+					   cfg->supported };
+	k = snprintf(c->rr, sizeof(c->rr), "<sip:%s:%u;lr>", cfg->host,
+		     cfg->port);
+	if (k < 0 || (size_t)k >= sizeof(c->rr)) {
+		free(c);
+		return EINVAL;
+	}
+	c->rrlen = (size_t)k;
+	c->hostlen = strlen(cfg->host);
+	rc = sip_tsx_layer_new(loop, &cfg->tsx, &tsx_ops, c, &c->tsx);
+	if (rc) {
+		free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void sip_core_free(struct sip_core *c)
+{
+	if (!c)
+		return;
+	sip_tsx_layer_free(c->tsx);
+	free(c);
+}
+
+void sip_core_peer_failed(struct sip_core *c, const struct sip_peer *to)
+{
+	sip_tsx_layer_peer_failed(c->tsx, to);
+}
+
+const struct sip_core_stats *sip_core_stats(const struct sip_core *c)
+{
+	return &c->st;
+}
+
+struct sip_tsx_layer *sip_core_tsx(struct sip_core *c)
+{
+	return c->tsx;
+}
+
+const struct sip_msg *sip_fork_request(const struct sip_fork *f)
+{
+	return f->req;
+}
+
+unsigned sip_fork_branches(const struct sip_fork *f)
+{
+	return f->n;
+}
+
+int sip_fork_branch_status(const struct sip_fork *f, unsigned i)
+{
+	return i < f->n ? f->b[i].status : 0;
+}
+
+void *sip_fork_user(const struct sip_fork *f)
+{
+	return f->user;
+}
+
+void sip_fork_set_user(struct sip_fork *f, void *user)
+{
+	f->user = user;
+}
+
+int sip_route_target(const struct sip_msg *m, enum sip_proto proto,
+		     struct sip_peer *to)
+{
+	int i = sip_msg_hdr_find(m, SIP_HDR_ROUTE, 0);
+	struct sip_addr a;
+	struct sip_str v;
+	size_t pos = 0;
+
+	if (i < 0)
+		return ENOENT;
+	if (sip_hdr_next_value(m->hdrs[i].value, &pos, &v) != 1 ||
+	    sip_addr_parse(v, 0, &a, NULL))
+		return EINVAL;
+	return sip_peer_set(to, proto, a.uri.host,
+			    a.uri.port ? a.uri.port : 5060);
+}

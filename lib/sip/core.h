@@ -1,0 +1,138 @@
+/* lib/sip/core.h — a stateful, forking, record-routing proxy core (RFC 3261
+ * section 16) on the transaction layer: what the gatekeeper and gatewayd
+ * share, and what the test proxy (tests/sip/proxy.c) is a thin main over.
+ *
+ * The core owns a transaction layer. Feed it every message the transport
+ * delivers (sip_core_recv). For each new request that passes the proxy
+ * checks of 16.3 (416, 483, 482, 420 are answered here) the core removes a
+ * Route naming itself (16.4), decrements Max-Forwards, adds Record-Route to
+ * an INVITE when asked, and hands the TU a fork: the server transaction with
+ * room for SIP_FORK_MAX client branches. The TU adds targets
+ * (sip_fork_add) and starts them (sip_fork_start), or answers
+ * (sip_fork_reply); it may do so later, from another callback, as long as
+ * the fork is alive (until ops->done).
+ *
+ * Forking: parallel (every branch at once, ring-all) or serial by q-value
+ * (highest first; equal q in parallel; the next group starts when the last
+ * one ended without a 2xx or 6xx). Responses, per RFC 3261 16.7: 1xx other
+ * than 100 and every 2xx are forwarded at once; a 2xx CANCELs the other
+ * pending branches with `Reason: SIP;cause=200;text="Call completed
+ * elsewhere"` (RFC 3326); a 6xx CANCELs the others and is forwarded at
+ * once; otherwise the best final is chosen when every branch has ended
+ * (6xx, then 3xx, then 4xx preferring 401/407 — their challenges merged —
+ * then 486, then other 4xx, 480, 408; 5xx last; 503 becomes 500).
+ *
+ * A branch whose request cannot be sent counts as 503 at once (also when
+ * its TCP connection is refused later: sip_core_peer_failed); one whose
+ * transaction times out counts as 408 at once. Timer C (tsx cfg.timer_c)
+ * runs per branch: when it fires the branch is CANCELled. A CANCEL from
+ * upstream is answered 200 and cancels every pending branch; a branch that
+ * has not had a provisional yet cannot be CANCELled (9.1) and counts as 487
+ * at once, so the caller gets its 487 without waiting for it.
+ *
+ * ACKs for 2xx and responses without a transaction are handled
+ * statelessly: an ACK goes where ops->route says; a response goes to the
+ * next Via only when the top Via is this proxy's (16.11; others are
+ * dropped and counted).
+ *
+ * Ownership: the core owns forks. A fork lives until its server
+ * transaction and every branch transaction have ended; ops->done is called
+ * once then, and the fork is freed when it returns. */
+#ifndef DPN_SIP_CORE_H
+#define DPN_SIP_CORE_H
+
+#include "sip/proxy.h"
+#include "sip/transport.h"
+#include "sip/tsx.h"
+
+#define SIP_FORK_MAX 16
+
+struct sip_core;
+struct sip_fork;
+
+struct sip_core_cfg {
+	struct sip_tsx_cfg tsx;
+	const char *host;	/* our Via sent-by and Record-Route host */
+	unsigned port;
+	const char *const *supported;	/* option tags (Proxy-Require) */
+	int record_route;	/* add Record-Route to INVITEs */
+	const char *to_tag;	/* for the core's own answers; default "dpn" */
+};
+
+struct sip_core_ops {
+	/* Put bytes on the wire: 0 or an errno. */
+	int (*send)(void *arg, const struct sip_peer *to, const char *buf,
+		    size_t len);
+	/* A new request on fork f (m = the edited request, valid while f
+	 * lives). Add branches and start them, or reply. */
+	void (*request)(void *arg, struct sip_fork *f, const struct sip_msg *m,
+			const struct sip_peer *from);
+	/* Next hop of a request outside any transaction (an ACK for a 2xx):
+	 * fill *to and return 0, or nonzero to drop it. May be NULL (drop). */
+	int (*route)(void *arg, const struct sip_msg *m, struct sip_peer *to);
+	/* Every response a branch receives, before the core acts on it. May
+	 * be NULL. */
+	void (*branch_response)(void *arg, struct sip_fork *f, unsigned branch,
+				const struct sip_msg *resp);
+	/* f ends; `status` is the final sent upstream (0 if none). May be
+	 * NULL. f is freed when this returns. */
+	void (*done)(void *arg, struct sip_fork *f, int status);
+};
+
+struct sip_core_stats {
+	uint64_t forwarded;	/* requests forked (one per request) */
+	uint64_t branches;	/* client branches started */
+	uint64_t answered;	/* answers the core or TU made itself */
+	uint64_t stray_fwd;	/* ACKs and responses sent statelessly */
+	uint64_t stray_dropped;	/* responses whose top Via is not ours */
+	uint64_t timeouts;	/* branches that timed out (408) */
+	uint64_t send_failed;	/* branches that could not be sent (503) */
+	uint64_t cancels;	/* CANCELs sent to branches */
+};
+
+/* Returns 0, EINVAL (no host/port/send), ENOMEM. */
+int sip_core_new(struct ev_loop *loop, const struct sip_core_cfg *cfg,
+		 const struct sip_core_ops *ops, void *arg,
+		 struct sip_core **out);
+/* Ends every transaction (ops->done for each fork) and frees the core. */
+void sip_core_free(struct sip_core *c);
+/* Feed a received message (a sip_tp_recv_cb can call this). */
+void sip_core_recv(struct sip_core *c, struct sip_msg *m,
+		   const struct sip_peer *from);
+/* `to` cannot be reached (a sip_tp_cfg.failed callback can call this):
+ * branches still waiting on it count as 503 now. */
+void sip_core_peer_failed(struct sip_core *c, const struct sip_peer *to);
+const struct sip_core_stats *sip_core_stats(const struct sip_core *c);
+struct sip_tsx_layer *sip_core_tsx(struct sip_core *c);
+
+/* Add a target: `ruri` (len bytes, copied; NULL keeps the request's), sent
+ * to `to`, with q in 0..1000 (serial forking; higher first). Returns 0,
+ * E2BIG (SIP_FORK_MAX), EINVAL (started or answered already), ENOMEM. */
+int sip_fork_add(struct sip_fork *f, const char *ruri, size_t len,
+		 const struct sip_peer *to, unsigned q);
+/* Start the branches: all at once, or by q when `serial`. With no branch
+ * the caller gets 480. Returns 0 or EINVAL (started or answered). A branch
+ * that cannot be sent counts as 503; when none could, the best of those
+ * goes upstream at once. */
+int sip_fork_start(struct sip_fork *f, int serial);
+/* Answer the request with a final (or provisional) status; `extra` are
+ * whole header lines (CRLF-ended) or NULL. Returns 0, EINVAL (a final was
+ * sent already), or an error of the transaction layer. */
+int sip_fork_reply(struct sip_fork *f, int status, const char *reason,
+		   const char *extra);
+
+/* The request as edited for forwarding; valid until the server
+ * transaction ends (then NULL). */
+const struct sip_msg *sip_fork_request(const struct sip_fork *f);
+unsigned sip_fork_branches(const struct sip_fork *f);
+/* The final status of branch i so far (0 while pending). */
+int sip_fork_branch_status(const struct sip_fork *f, unsigned i);
+void *sip_fork_user(const struct sip_fork *f);
+void sip_fork_set_user(struct sip_fork *f, void *user);
+
+/* The next hop named by the top Route of m (after the core removed its
+ * own), as a peer of `proto`. Returns 0, ENOENT (no Route), EINVAL. */
+int sip_route_target(const struct sip_msg *m, enum sip_proto proto,
+		     struct sip_peer *to);
+
+#endif
