@@ -36,15 +36,18 @@ async function main() {
   console.log(`10,000 flats, 2 cores shared with other builds, ${RUNS} runs each`);
   report('provision 100 x 100 flats (POST, one request)', [provision]);
 
-  const list = { first: [], last: [], filter: [] };
+  const list = { first: [], last: [], filter: [], attention: [] };
   for (let i = 0; i < RUNS; i++) {
     list.first.push(await timed(() => api.must(200, 'GET', `/buildings/${b.id}/flats?page=1&per_page=100`)));
     list.last.push(await timed(() => api.must(200, 'GET', `/buildings/${b.id}/flats?page=100&per_page=100`)));
     list.filter.push(await timed(() => api.must(200, 'GET', `/buildings/${b.id}/flats?q=5050&per_page=100`)));
+    list.attention.push(await timed(() => api.must(200, 'GET',
+      `/buildings/${b.id}/flats?state=attention&page=100&per_page=100`)));
   }
   report('API flat list, page 1 of 100', list.first);
   report('API flat list, page 100 of 100', list.last);
   report('API flat list, q=5050', list.filter);
+  report('API flat list, state=attention, page 100 of 100', list.attention);
 
   const browser = await launch({ width: 1280, height: 800 });
   try {
@@ -55,7 +58,7 @@ async function main() {
     await page.getByLabel('Password', { exact: true }).fill(process.env.DPN_ADMIN_PASSWORD);
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.locator('main h1', { hasText: 'Complexes' }).waitFor();
-    const ui = { first: [], last: [], filter: [], search: [] };
+    const ui = { first: [], last: [], filter: [], attention: [], search: [] };
     for (let i = 0; i < RUNS; i++) {
       await page.goto(URL + '/#/');
       await page.locator('main h1', { hasText: 'Complexes' }).waitFor();
@@ -71,16 +74,21 @@ async function main() {
         await page.goto(`${URL}/#/buildings/${b.id}?q=5050`);
         await page.locator('table.flats tbody tr', { hasText: '5050' }).first().waitFor();
       }));
+      ui.attention.push(await timed(async () => {
+        await page.goto(`${URL}/#/buildings/${b.id}?state=attention`);
+        await page.locator('.pager-info', { hasText: '1–100 of 10000' }).waitFor();
+      }));
       ui.search.push(await timed(async () => {
         const box = page.getByLabel('Find a flat or handset by number');
         await box.fill('100-1101-' + String(7000 + i * 11 + 1).padStart(6, '0'));
         await box.press('Enter');
-        await page.locator('main h1', { hasText: 'Flat ' + (7000 + i * 11 + 1) }).waitFor();
+        await page.locator('main h1', { hasText: 'Flat ' + String(7000 + i * 11 + 1).padStart(6, '0') }).waitFor();
       }));
     }
     report('page: building, flats 1–100 shown', ui.first);
     report('page: building, flats 9901–10000 shown', ui.last);
     report('page: building filtered to 5050', ui.filter);
+  report('page: building, only flats needing attention', ui.attention);
     report('page: number search (100-1101-0070xx) to its flat page', ui.search);
   } finally {
     await browser.close();

@@ -3,8 +3,9 @@
 # floors x 100 units provisioned in one request, then in headless Chromium
 # (Debian's, via playwright-core) the time from navigation to a rendered
 # flat table for the first page, the last page (page 100 of 100-flat pages)
-# and a filtered list, the number search to a flat's page, and the API list
-# request as a client sees it. Release build, throwaway PostgreSQL cluster,
+# and a filtered list (by number, and to the flats needing attention), the
+# number search to a flat's page, and the API list request as a client
+# sees it. Release build, throwaway PostgreSQL cluster,
 # mgmtd on a free 127.0.0.1 port (tests/lib/web.py). Bounded: RUNS repeats
 # of each (default 5, clamped to 1..20), 30 s per step, 15 min in all.
 #

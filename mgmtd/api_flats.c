@@ -32,24 +32,68 @@ static const struct api_constraint flat_constraints[] = {
 	"a.online, 'last_seen', a.last_seen) ORDER BY a.addr) FROM dpn.assignments a " \
 	"WHERE a.flat_id = f.id), '[]'))"
 
+/* What an operator checks on each flat of a list (f in scope): its block,
+ * its gateway (credentials made; the address it holds, and whether that
+ * address is in use per the DHCP lease events) and its handsets (how many,
+ * how many lack an address or SIP credentials, how many are online). SIP
+ * registration is not known to mgmtd yet (no gatekeeper): a 'registered'
+ * member joins 'gateway' when it is. */
+#define FLAT_STATUS "json_build_object(" \
+	"'block', (SELECT dpn.block_json(k.range) FROM dpn.blocks k WHERE k.flat_id = f.id), " \
+	"'gateway', (SELECT json_build_object('mac', g.mac::text, 'address', " \
+	"dpn.ip4(a.addr), 'online', coalesce(a.online, false), 'last_seen', a.last_seen) " \
+	"FROM dpn.gateways g LEFT JOIN dpn.assignments a ON a.gateway_id = g.id " \
+	"WHERE g.flat_id = f.id), " \
+	"'handsets', (SELECT json_build_object('total', count(*), 'without_address', " \
+	"count(*) FILTER (WHERE a.id IS NULL), 'without_credentials', count(*) FILTER " \
+	"(WHERE h.ha1_md5 IS NULL), 'online', count(*) FILTER (WHERE a.online)) " \
+	"FROM dpn.handsets h LEFT JOIN dpn.assignments a ON a.handset_id = h.id " \
+	"WHERE h.flat_id = f.id))"
+
+/* Flat f needs attention: no gateway credentials, or its gateway's address
+ * not in use, or a handset without an address or SIP credentials. */
+#define FLAT_ATTENTION "(NOT EXISTS (SELECT 1 FROM dpn.gateways g JOIN " \
+	"dpn.assignments a ON a.gateway_id = g.id WHERE g.flat_id = f.id AND a.online) " \
+	"OR EXISTS (SELECT 1 FROM dpn.handsets h WHERE h.flat_id = f.id AND " \
+	"(h.ha1_md5 IS NULL OR NOT EXISTS (SELECT 1 FROM dpn.assignments a " \
+	"WHERE a.handset_id = h.id))))"
+
 /* ---- read ----------------------------------------------------------------- */
+
+/* ?state= when given must be "attention": 0, or answers 422 naming it. */
+static int state_check(struct api_req *r)
+{
+	const char *s = api_query(r, "state");
+
+	if (s && strcmp(s, "attention") != 0) {
+		api_error(r, 422, "state", "state must be attention (or absent)");
+		return EINVAL;
+	}
+	return 0;
+}
 
 static void flats_list(struct api_req *r)
 {
 	struct res_page p;
 
-	if (res_paging(r, &p))
+	if (res_paging(r, &p) || state_check(r))
 		return;
-	/* q: the start of a flat number ("12" finds 1201..1299) or a circuit-id. */
-	api_get_one(r, "no such building", "WITH m AS (SELECT * FROM dpn.flats f "
+	/* q: the start of a flat number as stored ("12" finds 1201..1299) or as
+	 * shown, zero-padded to the site's flat width ("0101" finds 101), or a
+	 * circuit-id. */
+	api_get_one(r, "no such building", "WITH m AS (SELECT f.* FROM dpn.flats f "
+	    "JOIN dpn.sites s ON s.id = f.site_id "
 	    "WHERE f.building_id = $1 AND ($2::text IS NULL OR starts_with(f.number::text, $2) "
-	    "OR f.circuit_id = $2)) "
+	    "OR starts_with(lpad(f.number::text, s.w_flat, '0'), $2) OR f.circuit_id = $2) "
+	    "AND ($7::text IS NULL OR " FLAT_ATTENTION ")) "
 	    "SELECT json_build_object('items', coalesce((SELECT json_agg(" RES_FLAT_JSON
-	    " ORDER BY f.number) FROM (SELECT * FROM m ORDER BY number LIMIT $4 OFFSET $5) f), "
+	    "::jsonb || jsonb_build_object('status', " FLAT_STATUS ") ORDER BY f.number) "
+	    "FROM (SELECT * FROM m ORDER BY number LIMIT $4 OFFSET $5) f), "
 	    "'[]'), 'total', (SELECT count(*) FROM m), 'page', $6::bigint, 'per_page', $4::bigint) "
 	    "FROM dpn.buildings b JOIN dpn.sites s ON s.id = b.site_id "
 	    "WHERE b.id = $1 AND " RES_SCOPE("3", "b.id"),
-	    r->id[0], api_query(r, "q"), api_scope(r), p.limit, p.offset, p.page);
+	    r->id[0], api_query(r, "q"), api_scope(r), p.limit, p.offset, p.page,
+	    api_query(r, "state"));
 }
 
 static void flat_get(struct api_req *r)

@@ -2,7 +2,8 @@
 PostgreSQL cluster, migrated, dpn-mgmtd serving web/ on a free loopback
 port, and an operator account; then a node script (tests/web/admin.mjs,
 bench/web_admin.mjs) run with DPN_WEB_URL, DPN_ADMIN_USER and
-DPN_ADMIN_PASSWORD in its environment. Everything is stopped and removed
+DPN_ADMIN_PASSWORD in its environment (and DPN_PGCLUSTER, DPN_PG_DIR: the
+cluster, for what only the DHCP hook writes, e.g. lease events). Everything is stopped and removed
 afterwards, pass or fail.
 
     import web; sys.exit(web.run_node('tests/web/admin.mjs'))
@@ -14,7 +15,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dpn_test import ROOT, Cluster  # noqa: E402
+from dpn_test import PGCLUSTER, ROOT, Cluster  # noqa: E402
 import mgmtd  # noqa: E402
 
 ADMIN = 'admin'
@@ -45,7 +46,7 @@ def run_node(script, timeout=600):
         with mgmtd.Server(pg) as srv:
             pw = mgmtd.add_user(pg, ADMIN)
             env = dict(os.environ, DPN_WEB_URL=srv.url, DPN_ADMIN_USER=ADMIN,
-                       DPN_ADMIN_PASSWORD=pw)
+                       DPN_ADMIN_PASSWORD=pw, DPN_PGCLUSTER=PGCLUSTER, DPN_PG_DIR=pg.dir)
             try:
                 rc = subprocess.run(['node', os.path.join(ROOT, script)], env=env,
                                     timeout=timeout).returncode

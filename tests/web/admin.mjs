@@ -6,6 +6,7 @@
 // Screenshots go to tests/web/artifacts/ (and, all but the whole-page ones,
 // to docs/screenshots/ with UPDATE_SCREENSHOTS=1).
 
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,6 +70,46 @@ async function allocate(ctx, site, building, flats, handsets) {
 
 const errorFor = (page, name) => page.locator(`[data-error-for="${name}"]`);
 
+/** As the DHCP hook reports a committed lease (dpn.dhcp_lease_event, the
+ *  function it calls): the devices at these addresses hold them now. */
+function leaseCommitted(addrs) {
+  for (const a of addrs) if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(a)) throw new Error('not an address: ' + a);
+  const list = addrs.map((a) => `'${a}'`).join(',');
+  execFileSync(process.env.DPN_PGCLUSTER, ['psql', process.env.DPN_PG_DIR, '-tAq', '-c',
+    'SELECT dpn.dhcp_lease_event(\'committed\', a.pool_id, a.addr, a.mac, ' +
+    `(extract(epoch FROM now()) * 1e6)::bigint, 0) FROM dpn.assignments a WHERE dpn.ip4(a.addr) IN (${list})`],
+  { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** The rows of the flat list as {flat: cells text by column label}. */
+async function flatRows(page) {
+  return page.$$eval('table.flats', ([t]) => {
+    const labels = [...t.querySelectorAll('thead th')].map((th) => th.textContent.trim());
+    const out = {};
+    for (const tr of t.querySelectorAll('tbody tr')) {
+      const cells = [...tr.children].map((td) => td.textContent.trim());
+      const row = Object.fromEntries(labels.map((l, i) => [l, cells[i]]));
+      row.attention = tr.classList.contains('attention');
+      row.needs = tr.querySelector('td a').title;
+      out[tr.querySelector('td a').textContent] = row;
+    }
+    return out;
+  });
+}
+
+/** Every element of `sel` lies inside the visible box of its .table-wrap
+ *  (nothing cut off or scrolled away), and no wrap scrolls sideways. */
+async function noneCutOff(page, sel, what) {
+  const bad = await page.$$eval(sel, (els) => els.map((el) => {
+    const wrap = el.closest('.table-wrap');
+    const w = wrap.getBoundingClientRect();
+    const r = el.getBoundingClientRect();
+    return { text: el.textContent.trim(), left: r.left, right: r.right, wl: w.left, wr: w.right,
+      scroll: wrap.scrollWidth - wrap.clientWidth, vw: innerWidth };
+  }).filter((x) => x.right > x.wr + 0.5 || x.left < x.wl - 0.5 || x.right > x.vw || x.scroll > 0));
+  check(!bad.length, `${what}: ${bad.length} cut off or scrolled, e.g. ` + JSON.stringify(bad.slice(0, 2)));
+}
+
 /** The address map's cell of a dotted address (first map on the page). */
 const mapCell = (page, addr) => page.locator(`.poolmap .map-grid [data-a="${addr}"]`).first();
 
@@ -81,6 +122,8 @@ async function mapStates(page, addrs) {
   }
   return out;
 }
+
+const plural = (n, noun) => `${n} ${n === 1 ? noun : noun + 's'}`;
 
 /** Addresses first..last (dotted) as a list. */
 function range(first, last) {
@@ -169,6 +212,25 @@ testCase('operator_logs_in', async (ctx) => {
   await ctx.api.login(ADMIN, ADMIN_PW);
 });
 
+testCase('add_complex_form_prefills_the_api_defaults', async (ctx) => {
+  const { page } = ctx;
+  // What the API makes when told nothing: the form must offer the same.
+  const bare = await ctx.api.must(201, 'POST', '/sites', { number: 999 });
+  await ctx.api.must(204, 'DELETE', `/sites/${bare.id}`);
+  const form = page.locator('form[aria-labelledby="add-site"]');
+  checkEq({
+    block_size: Number(await form.getByLabel('Addresses per flat block').inputValue()),
+    max_block_size: Number(await form.getByLabel('Largest block a flat may grow to').inputValue()),
+    widths: {
+      complex: Number(await form.getByLabel('Complex', { exact: true }).inputValue()),
+      building: Number(await form.getByLabel('Building', { exact: true }).inputValue()),
+      flat: Number(await form.getByLabel('Flat', { exact: true }).inputValue()),
+      handset: Number(await form.getByLabel('Handset', { exact: true }).inputValue()),
+    },
+  }, { block_size: bare.block_size, max_block_size: bare.max_block_size, widths: bare.widths },
+  'the add-a-complex form against the API defaults');
+});
+
 testCase('add_complex_and_pool_bad_cidr_shown_at_field', async (ctx) => {
   const { page } = ctx;
   await page.getByLabel('Complex number').fill('100');
@@ -200,6 +262,8 @@ testCase('provision_10x4_building_with_live_preview', async (ctx) => {
   await preview.locator('.preview-total', { hasText: '40 flats' }).waitFor();
   checkEq(await preview.locator('td').count(), 40, 'preview cells');
   check((await preview.textContent()).includes('1201'), 'preview shows 1201');
+  checkEq(await preview.locator('tbody tr').last().locator('td').first().textContent(), '0301',
+    'preview shows numbers as the list will (zero-padded)');
   checkEq(await preview.locator('tbody tr').first().locator('th').textContent(), 'Floor 12', 'top floor first');
   await allLabelled(page);
   await shot(ctx, 'provision');
@@ -207,11 +271,15 @@ testCase('provision_10x4_building_with_live_preview', async (ctx) => {
   await heading(page, 'Building 1101');
   ctx.buildingId = /#\/buildings\/(\d+)/.exec(page.url())[1];
   checkEq(await page.locator('table.flats tbody tr').count(), 40, 'flats listed');
-  const cells = await page.locator('table.flats tbody tr td:first-child').allTextContents();
-  check(cells.includes('1201') && cells.includes('301') && cells.includes('1204'), 'flat numbers: ' + cells.join(','));
+  const cells = await page.locator('table.flats tbody tr td:first-child a').allTextContents();
+  // Flat numbers as the complex writes them: zero-padded to its flat width.
+  check(cells.includes('1201') && cells.includes('0301') && cells.includes('1204'), 'flat numbers: ' + cells.join(','));
   const list = await ctx.api.must(200, 'GET', `/buildings/${ctx.buildingId}/flats`, undefined);
   checkEq(list.total, 40, 'flats in the database');
-  await shot(ctx, 'building');
+  await page.locator('.notice.ok', { hasText: 'Building 1101 created with 40 flats.' }).waitFor();
+  await page.reload();
+  await heading(page, 'Building 1101');
+  checkEq(await page.locator('.notice.ok').count(), 0, 'success message shown again after reload');
 });
 
 testCase('bad_provisioning_input_is_shown_next_to_its_field', async (ctx) => {
@@ -226,12 +294,16 @@ testCase('bad_provisioning_input_is_shown_next_to_its_field', async (ctx) => {
   await page.getByLabel('Numbering pattern').fill('{floor}{unit:02}');
   await page.getByRole('button', { name: 'Create building and flats' }).click();
   await errorFor(page, 'units_per_floor').filter({ hasText: /./ }).waitFor();
+  checkEq(await errorFor(page, 'units_per_floor').textContent(), 'Units per floor must be between 1 and 1000',
+    'the API\'s sentence with the field\'s label');
   checkEq(await page.getByLabel('Units per floor').inputValue(), '0', 'typed value kept');
   checkEq(await page.getByLabel('Building number').inputValue(), '1103', 'other fields kept');
   await page.getByLabel('Units per floor').fill('2');
   await page.getByLabel('Building number').fill('1101');
   await page.getByRole('button', { name: 'Create building and flats' }).click();
   await errorFor(page, 'number').filter({ hasText: /./ }).waitFor();
+  checkEq(await errorFor(page, 'number').textContent(), 'A building with this number exists in the complex',
+    'a site is a complex in the admin');
   const b = await ctx.api.must(200, 'GET', `/sites/${ctx.siteId}/buildings`);
   checkEq(b.total, 1, 'buildings after two refused submits');
 });
@@ -384,7 +456,7 @@ testCase('deleted_flat_returns_its_block_to_the_pool', async (ctx) => {
   await page.reload();
   await heading(page, 'Flat 1202');
   await page.locator('#h-block ~ dl', { hasText: alloc.block.first }).waitFor();
-  await page.locator('.badge', { hasText: /registered/ }).first().waitFor();
+  await page.locator('section[aria-labelledby="h-gw"] .badge', { hasText: 'not in use' }).waitFor();
   await shot(ctx, 'flat');
   await page.goto(`${URL}/#/sites/${ctx.siteId}`);
   await page.locator('.usage-text', { hasText: `${before + size} of ${ctx.poolSize} addresses` }).waitFor();
@@ -431,7 +503,7 @@ testCase('deleted_flat_returns_its_block_to_the_pool', async (ctx) => {
   await page.locator('.pool').first().screenshot({ path: path.join(ARTIFACTS, 'pool-map-focus.png') });
   await page.keyboard.press('End');
   await page.keyboard.press('Enter');
-  await heading(page, 'Flat ' + last.flat_number);
+  await heading(page, 'Flat ' + last.full_number.split('-').pop());
   // A click on any cell of a block opens its flat.
   await page.goto(`${URL}/#/sites/${ctx.siteId}`);
   await mapCell(page, hsAddr).click();
@@ -449,6 +521,154 @@ testCase('deleted_flat_returns_its_block_to_the_pool', async (ctx) => {
   checkEq(Number((await poolsOf(ctx))[0].allotted), before, 'addresses allotted after the delete');
   const gone = await ctx.api.call('GET', `/flats/${flatId}`);
   checkEq(gone.status, 404, 'deleted flat');
+});
+
+testCase('flat_list_shows_what_each_flat_needs', async (ctx) => {
+  const { page } = ctx;
+  // 0301: gateway's lease committed, no handset: nothing missing. 0302:
+  // one handset enrolled by the broker, so without SIP credentials. 1201:
+  // a handset with credentials but no gateway yet.
+  const f301 = await ctx.api.must(200, 'GET', '/numbers/100-1101-0301');
+  const gw301 = (await ctx.api.must(200, 'GET', `/flats/${f301.flat.id}`)).gateway;
+  leaseCommitted([gw301.address]);
+  await page.goto(`${URL}/#/buildings/${ctx.buildingId}`);
+  await heading(page, 'Building 1101');
+  const rows = await flatRows(page);
+  checkEq([rows['0301'].Gateway, rows['0301'].Handsets, rows['0301'].attention],
+    [gw301.address + 'in use', 'none', false], 'flat 0301');
+  check(/^127\.20\.0\.\d+ – \d+$/.test(rows['0301'].Block), 'block of 0301: ' + rows['0301'].Block);
+  check(rows['0302'].Gateway.endsWith('not in use') && rows['0302'].attention, 'flat 0302: ' + JSON.stringify(rows['0302']));
+  checkEq([rows['0301'].needs, rows['0302'].needs], ['', 'Needs: gateway address not in use; 1 handset without credentials'],
+    'what the flats lack, on their links');
+  check(rows['0302'].Handsets.includes('1 without credentials'), 'handsets of 0302: ' + rows['0302'].Handsets);
+  checkEq([rows['1201'].Block, rows['1201'].Gateway, rows['1201'].attention], ['none', 'no credentials', true], 'flat 1201');
+  check(rows['1201'].Handsets.includes('1 without address'), 'handsets of 1201: ' + rows['1201'].Handsets);
+  await allLabelled(page);
+  await shot(ctx, 'building');
+  // Only those needing attention: the same flats, by the server's test.
+  const flagged = Object.keys(rows).filter((n) => rows[n].attention).sort();
+  await page.getByLabel('Only flats needing attention').check();
+  await page.waitForURL(/state=attention/);
+  await page.locator('main p.muted', { hasText: 'Flats without gateway credentials' }).waitFor();
+  const shown = Object.keys(await flatRows(page)).sort();
+  checkEq(shown, flagged, 'flats listed as needing attention');
+  const api = await ctx.api.must(200, 'GET', `/buildings/${ctx.buildingId}/flats?state=attention&per_page=100`);
+  checkEq(api.items.map((f) => f.full_number.split('-').pop()).sort(), flagged, 'API state=attention');
+  check(!flagged.includes('0301') && flagged.includes('0302') && flagged.includes('1201'), 'flagged: ' + flagged);
+  checkEq((await ctx.api.call('GET', `/buildings/${ctx.buildingId}/flats?state=all`)).body.field, 'state', 'bad state named');
+  await nextPage(page, () => page.getByLabel('Only flats needing attention').uncheck());
+  check(!/state=/.test(page.url()), 'filter left in the address: ' + page.url());
+});
+
+testCase('flat_shows_handsets_without_credentials', async (ctx) => {
+  const { page } = ctx;
+  await searchFor(page, '100-1101-0302');
+  await heading(page, 'Flat 0302');
+  const row = page.locator('table.handsets tbody tr').first();
+  await row.locator('.badge.warn', { hasText: 'none yet' }).waitFor();
+  await page.locator('.notice.warn', { hasText: '1 handset without SIP credentials' }).waitFor();
+  const flat = await ctx.api.must(200, 'GET', `/flats/${/#\/flats\/(\d+)/.exec(page.url())[1]}`);
+  checkEq(flat.handsets.map((x) => x.has_credentials), [false], 'API has_credentials before');
+  await row.getByRole('button', { name: /^New credentials/ }).click();
+  await confirm(page, 'Replace');
+  await page.locator('.secret').waitFor();
+  await page.getByRole('button', { name: 'I have copied them' }).click();
+  checkEq(await page.locator('table.handsets tbody tr').first().locator('td').nth(4).textContent(), 'yes', 'credentials cell');
+  checkEq(await page.locator('.notice.warn', { hasText: 'without SIP credentials' }).count(), 0, 'warning after');
+  const after = await ctx.api.must(200, 'GET', `/flats/${flat.id}`);
+  checkEq(after.handsets.map((x) => x.has_credentials), [true], 'API has_credentials after');
+});
+
+testCase('search_highlight_shows_on_even_rows_and_title_is_readable', async (ctx) => {
+  const { page } = ctx;
+  // Flat 0304 has three handsets (allocated above): rows 1 (odd) and 2 (even).
+  const bg = () => page.locator('table.handsets tr.highlight').evaluate((tr) => getComputedStyle(tr).backgroundColor);
+  await searchFor(page, '100-1101-0304-1');
+  await heading(page, 'Flat 0304');
+  await page.locator('table.handsets tr.highlight', { hasText: '100-1101-0304-1' }).waitFor();
+  ctx.flat304 = /#\/flats\/(\d+)/.exec(page.url())[1];
+  const odd = await bg();
+  checkEq(await page.evaluate(() => document.title), 'Flat 0304 · 100-1101-0304 · dpn admin', 'tab title');
+  await searchFor(page, '100-1101-0304-2');
+  await page.locator('table.handsets tr.highlight', { hasText: '100-1101-0304-2' }).waitFor();
+  // The same row without the highlight: the zebra stripe.
+  const zebra = await page.locator('table.handsets tr.highlight').evaluate((tr) => {
+    tr.classList.remove('highlight');
+    const c = getComputedStyle(tr).backgroundColor;
+    tr.classList.add('highlight');
+    return c;
+  });
+  checkEq(await bg(), odd, 'highlight on an even row');
+  check(odd !== zebra, 'highlight looks like a plain row: ' + odd);
+});
+
+testCase('typing_a_search_while_a_page_loads_keeps_the_keys', async (ctx) => {
+  const { page } = ctx;
+  // The building's flats answer late; meanwhile the operator starts a search.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  const slow = async (route) => { await held; await route.continue(); };
+  await page.route(/\/api\/v1\/buildings\/\d+\/flats/, slow);
+  try {
+    await page.goto(`${URL}/#/buildings/${ctx.buildingId}`);
+    const box = page.getByLabel('Find a flat or handset by number');
+    await box.click();
+    await box.pressSequentially('100-1101-04');
+    release();
+    await heading(page, 'Building 1101');
+    checkEq(await page.evaluate(() => document.activeElement.id), 'search-q', 'focus after the page rendered');
+    await box.pressSequentially('02');
+    await box.press('Enter');
+    await heading(page, 'Flat 0402');
+  } finally {
+    release();
+    await page.unroute(/\/api\/v1\/buildings\/\d+\/flats/, slow);
+  }
+});
+
+testCase('handset_and_flat_errors_use_the_forms_words', async (ctx) => {
+  const { page } = ctx;
+  await page.goto(`${URL}/#/flats/${ctx.flat1201}`);
+  await heading(page, 'Flat 1201');
+  const number = page.getByLabel('Handset number (optional)');
+  await refusedAt(page, number, '12', 'Add handset', 'suffix');
+  checkEq(await errorFor(page, 'suffix').textContent(), 'Handset numbers in this complex have 1 digit: 1 to 9.',
+    'too many digits');
+  await refusedAt(page, number, '1', 'Add handset', 'suffix');
+  checkEq(await errorFor(page, 'suffix').textContent(), 'This flat already has a handset with this number.', 'taken');
+  await number.fill('');
+  await refusedAt(page, page.getByLabel('MAC (optional)'), '02:00:01:03:02:01', 'Add handset', 'mac');
+  checkEq(await errorFor(page, 'mac').textContent(), 'Another device of this complex has this MAC.', 'MAC taken');
+  await refusedAt(page, page.getByLabel('MAC (optional)'), 'nope', 'Add handset', 'mac');
+  checkEq(await errorFor(page, 'mac').textContent(), 'MAC must be a MAC address like aa:bb:cc:dd:ee:ff', 'bad MAC');
+  await refusedAt(page, page.getByLabel('Flat number', { exact: true }), '12345', 'Save changes', 'number');
+  checkEq(await errorFor(page, 'number').textContent(), 'Flat numbers in this complex have at most 4 digits.', 'flat width');
+  for (const id of ['suffix', 'mac', 'number'])
+    check(!/suffix|site|_id/.test(await errorFor(page, id).textContent()), 'API words under ' + id);
+  checkEq((await ctx.api.must(200, 'GET', `/flats/${ctx.flat1201}`)).handsets.length, 1, 'nothing written');
+});
+
+testCase('pool_holding_blocks_offers_no_remove', async (ctx) => {
+  const { page } = ctx;
+  await page.goto(`${URL}/#/sites/${ctx.siteId}`);
+  await heading(page, 'Complex 100');
+  await page.getByLabel('New pool (CIDR)').fill('127.20.1.0/24');
+  await page.getByRole('button', { name: 'Add pool' }).click();
+  const full = page.locator('.pool', { has: page.locator('h3', { hasText: POOL }) });
+  const empty = page.locator('.pool', { has: page.locator('h3', { hasText: '127.20.1.0/24' }) });
+  await empty.waitFor();
+  const blocks = (await poolsOf(ctx)).find((p) => p.cidr === POOL).blocks;
+  const btn = full.getByRole('button', { name: 'Remove pool' });
+  check(await btn.isDisabled(), 'Remove offered on a pool holding blocks');
+  const why = full.locator('.why', { hasText: `Holds ${blocks} blocks` });
+  await why.waitFor();
+  const [b, w] = [await btn.boundingBox(), await why.boundingBox()];
+  check(Math.abs(b.y - w.y) < 40 && Math.abs(b.x - (w.x + w.width)) < 60, 'the reason is not beside the button');
+  checkEq(await btn.getAttribute('aria-describedby'), await why.getAttribute('id'), 'button described by its reason');
+  await empty.getByRole('button', { name: 'Remove pool' }).click();
+  await confirm(page, 'Remove');
+  await empty.waitFor({ state: 'detached' });
+  checkEq((await poolsOf(ctx)).map((p) => p.cidr), [POOL], 'pools after removing the empty one');
 });
 
 testCase('pool_near_exhaustion_warns', async (ctx) => {
@@ -535,6 +755,46 @@ testCase('pool_map_of_a_large_pool_shows_a_window_at_a_time', async (ctx) => {
   await shotOf(page.locator('.pool').first(), 'pool-map-large');
 });
 
+testCase('pool_map_detail_shows_beside_the_cell', async (ctx) => {
+  const { page } = ctx;
+  // 1,024 addresses: 16 rows, taller than what an 800 px screen has left.
+  await page.goto(`${URL}/#/sites/${ctx.largeSiteId}`);
+  await heading(page, 'Complex 300');
+  await page.locator('.usage-text', { hasText: /· 1 block$/ }).waitFor();
+  const grid = page.locator('.poolmap .map-grid');
+  await grid.locator('.cell').first().waitFor();
+  for (const a of ['127.22.0.70', '127.22.3.250']) {
+    const cell = mapCell(page, a);
+    await cell.scrollIntoViewIfNeeded();
+    await cell.hover();
+    const tip = page.locator('.map-detail', { hasText: a + ' · ' });
+    await tip.waitFor();
+    const [c, t] = [await cell.boundingBox(), await tip.boundingBox()];
+    const gap = t.y > c.y ? t.y - (c.y + c.height) : c.y - (t.y + t.height);
+    check(gap >= 0 && gap < 24, `detail of ${a} is ${gap}px from its cell`);
+    check(t.y >= 0 && t.y + t.height <= 800 && t.x >= 0 && t.x + t.width <= 1280, `detail of ${a} off screen: ` + JSON.stringify(t));
+  }
+  await page.mouse.move(5, 5);
+  await page.locator('.map-detail').waitFor({ state: 'hidden' });
+});
+
+testCase('flat_filter_finds_numbers_as_shown', async (ctx) => {
+  const { page } = ctx;
+  const b = (await ctx.api.must(200, 'GET', `/sites/${ctx.largeSiteId}/buildings`)).items[0];
+  await page.goto(`${URL}/#/buildings/${b.id}`);
+  await heading(page, 'Building 7');
+  for (const [q, want] of [['0101', ['0101']], ['101', ['0101']], ['010', ['0101', '0102']], ['0103', []]]) {
+    await page.locator('main section.page').evaluate((el) => { el.dataset.old = '1'; });
+    await page.getByLabel('Filter flats').fill(q);
+    await page.getByLabel('Filter flats').press('Enter');
+    await page.waitForURL(new RegExp('q=' + q + '$'));
+    await page.locator('main section.page:not([data-old])').waitFor();
+    const cells = want.length ? await page.locator('table.flats tbody td:first-child a').allTextContents() : [];
+    if (!want.length) await page.locator('main .empty', { hasText: 'No flat matches' }).waitFor();
+    checkEq(cells, want, 'flats found by ' + q);
+  }
+});
+
 testCase('flat_list_is_paginated_by_the_server', async (ctx) => {
   const { page } = ctx;
   const b = await ctx.api.must(201, 'POST', `/sites/${ctx.siteId}/buildings`,
@@ -552,7 +812,7 @@ testCase('flat_list_is_paginated_by_the_server', async (ctx) => {
   // Page 2 holds 1205 too: wait for the filtered answer, not just the row.
   await page.waitForURL(/q=1205/);
   await page.locator('.pager').waitFor({ state: 'detached' });
-  const cells = await page.locator('table.flats tbody tr td:first-child').allTextContents();
+  const cells = await page.locator('table.flats tbody tr td:first-child a').allTextContents();
   checkEq(cells, ['1205'], 'filtered rows');
 });
 
@@ -588,6 +848,19 @@ testCase('manager_cannot_see_or_change_another_building', async (ctx) => {
   const shown = await page.locator('section[aria-labelledby="h-buildings"] tbody td:first-child').allTextContents();
   checkEq(shown, ['1101'], 'buildings a manager sees');
   await page.locator('.poolmap .map-grid .cell.gw').first().waitFor();
+  // The bar speaks as the map does: what is not the manager's is not "free".
+  await page.locator('.usage .legend', { hasText: 'free or another building\'s' }).waitFor();
+  await page.locator('.usage-text', { hasText: 'allotted to your buildings' }).waitFor();
+  // ... and counts what the map shows: the manager's blocks only (the
+  // utilisation API counts only their buildings, issue 15 item 7).
+  checkEq(await page.locator('.usage .notice.warn').count(), 0, 'an exhaustion warning for a manager');
+  check(!/free ·/.test(await page.locator('.usage-text').textContent()), 'a free count for a manager');
+  const gwShown = await page.locator('.poolmap .map-grid .cell.gw').count();
+  const hsShown = await page.locator('.poolmap .map-grid .cell.hs').count();
+  await page.locator('.usage .legend', { hasText: `gateway ${gwShown}` }).waitFor();
+  await page.locator('.usage .legend', { hasText: `handset ${hsShown}` }).waitFor();
+  check((await page.locator('.usage-text').textContent()).includes(`· ${plural(gwShown, 'block')}`),
+    'the bar\'s block count is the map\'s: ' + await page.locator('.usage-text').textContent());
   const otherCells = range(elsewhere.first, elsewhere.last);
   checkEq(Object.values(await mapStates(page, otherCells)), otherCells.map(() => 'free'),
     'another building\'s block shows as free');
@@ -618,6 +891,21 @@ testCase('manager_cannot_see_or_change_another_building', async (ctx) => {
   await heading(page, 'Log in');
 });
 
+/** The audit table's rows as {When, Who, What, Object, Changes} texts. */
+async function auditRows(page) {
+  return page.$$eval('table.audit tbody tr', (trs) => trs.map((tr) => {
+    const [When, Who, What, Object, Changes] = [...tr.children].map((td) => td.textContent.trim());
+    return { When, Who, What, Object, Changes };
+  }));
+}
+
+/** Marks the page shown now, acts, and waits for the next one. */
+async function nextPage(page, act) {
+  await page.locator('main section.page').evaluate((el) => { el.dataset.old = '1'; });
+  await act();
+  await page.locator('main section.page:not([data-old])').waitFor();
+}
+
 testCase('audit_log_shows_who_changed_what', async (ctx) => {
   const { page } = ctx;
   await logIn(page, ADMIN, ADMIN_PW);
@@ -625,20 +913,49 @@ testCase('audit_log_shows_who_changed_what', async (ctx) => {
   await shot(ctx, 'complexes');
   await page.getByRole('link', { name: 'Audit log' }).click();
   await heading(page, 'Audit log');
-  const rows = page.locator('table.audit tbody tr');
-  await rows.first().waitFor();
-  check(await rows.count() >= 5, 'audit rows: ' + await rows.count());
-  const text = await page.locator('table.audit').textContent();
-  check(text.includes(ADMIN), 'audit names the operator');
-  await shot(ctx, 'audit');
-  await page.getByLabel('Filter', { exact: true }).fill('flat.delete');
-  await page.getByLabel('Filter', { exact: true }).press('Enter');
-  await page.waitForURL(/q=flat.delete/);
   await page.locator('table.audit tbody tr').first().waitFor();
-  await page.waitForFunction(() => [...document.querySelectorAll('table.audit tbody tr')]
-    .every((tr) => tr.textContent.includes('flat.delete')));
-  const actions = await page.locator('table.audit tbody td:nth-child(3)').allTextContents();
-  check(actions.length >= 2 && actions.every((a) => a === 'flat.delete'), 'filtered actions: ' + actions);
+  let rows = await auditRows(page);
+  check(rows.length >= 5, 'audit rows: ' + rows.length);
+  check(rows.some((r) => r.Who === ADMIN), 'audit names the operator');
+  // Which object, readably, and what changed from what.
+  check(rows.some((r) => r.What === 'deleted' && r.Object.startsWith('flat 100-1101-1202')), 'deleted flat 1202 named');
+  check(rows.some((r) => r.What === 'block allotted to its gateway' && r.Object.startsWith('flat 100-1102-1205')
+    && r.Who === 'gw-100-1102-1205 (gateway)'), 'broker row names its flat and gateway');
+  const wide = await page.locator('table.audit').evaluate((t) => {
+    const w = t.closest('.table-wrap');
+    return w.scrollWidth - w.clientWidth;
+  });
+  checkEq(wide, 0, 'audit table wider than its box by');
+  await allLabelled(page);
+  await shot(ctx, 'audit');
+  // Filter by user, then by kind of object.
+  await nextPage(page, () => page.getByLabel('Who').selectOption('user:' + MANAGER));
+  rows = await auditRows(page);
+  check(rows.length >= 1 && rows.every((r) => r.Who === MANAGER), 'rows of the manager: ' + JSON.stringify(rows));
+  await nextPage(page, () => page.getByLabel('Who').selectOption(''));
+  await nextPage(page, () => page.getByLabel('Object').selectOption('building'));
+  rows = await auditRows(page);
+  const rename = rows.find((r) => r.What === 'changed' && r.Object.startsWith('building 100-1101'));
+  check(rename && rename.Changes.startsWith('name: (empty) → North tower'), 'rename row: ' + JSON.stringify(rows));
+  await nextPage(page, () => page.getByLabel('Object').selectOption('flat'));
+  rows = await auditRows(page);
+  check(rows.length >= 3 && rows.every((r) => r.Object.startsWith('flat ')), 'flat rows: ' + rows.map((r) => r.Object));
+  await nextPage(page, async () => {
+    await page.getByLabel('Filter', { exact: true }).fill('flat.delete');
+    await page.getByLabel('Filter', { exact: true }).press('Enter');
+  });
+  check(page.url().includes('q=flat.delete') && page.url().includes('kind=flat'), 'filters in the address: ' + page.url());
+  rows = await auditRows(page);
+  check(rows.length >= 2 && rows.every((r) => r.What === 'deleted'), 'filtered actions: ' + rows.map((r) => r.What));
+  // One flat's history, from its page.
+  await searchFor(page, '100-1101-0301');
+  await heading(page, 'Flat 0301');
+  await nextPage(page, () => page.getByRole('link', { name: 'History of this flat' }).click());
+  await page.locator('.notice.info', { hasText: 'History of flat 100-1101-0301' }).waitFor();
+  rows = await auditRows(page);
+  check(rows.length >= 1 && rows.every((r) => r.Object.startsWith('flat 100-1101-0301')), 'history: ' + JSON.stringify(rows));
+  checkEq((await ctx.api.call('GET', '/audit?kind=flats')).body.field, 'kind', 'bad kind named');
+  checkEq((await ctx.api.call('GET', '/audit?kind=flat&object_id=-1')).body.field, 'object_id', 'bad object_id named');
 });
 
 testCase('operator_gives_the_manager_a_second_building', async (ctx) => {
@@ -695,16 +1012,27 @@ testCase('keyboard_reaches_search_and_focus_is_visible', async (ctx) => {
 testCase('tablet_width_has_no_sideways_scroll', async (ctx) => {
   const tab = await ctx.context.newPage();
   try {
-    await tab.setViewportSize({ width: 800, height: 1100 });
+    await tab.setViewportSize({ width: 820, height: 1180 });
     for (const route of [`#/sites/${ctx.siteId}`, `#/sites/${ctx.largeSiteId}`, `#/buildings/${ctx.buildingId}`, `#/flats/${ctx.flat1201}`,
       `#/sites/${ctx.siteId}/provision`, '#/audit', '#/users', '#/']) {
       await tab.goto(`${URL}/${route}`);
       await tab.locator('main h1').waitFor();
       await tab.waitForLoadState('networkidle');
       const w = await tab.evaluate(() => document.documentElement.scrollWidth);
-      check(w <= 800, `${route} is ${w}px wide at 800`);
+      check(w <= 820, `${route} is ${w}px wide at 820`);
     }
-    await shot(ctx, 'flat-tablet', tab);
+    // Tables fit their box: no column or button scrolled out of sight.
+    for (const [route, sel, name] of [[`#/flats/${ctx.flat304}`, 'table.handsets td, table.handsets button', 'flat-tablet'],
+      [`#/buildings/${ctx.buildingId}`, 'table.flats td', 'building-tablet'],
+      ['#/audit', 'table.audit td', 'audit-tablet']]) {
+      await tab.goto(`${URL}/${route}`);
+      await tab.locator(sel).first().waitFor();
+      await tab.waitForLoadState('networkidle');
+      await noneCutOff(tab, sel, route);
+      if (name === 'flat-tablet')
+        checkEq(await tab.locator('table.handsets button', { hasText: 'Remove' }).count(), 3, 'Remove buttons of 0304');
+      await shot(ctx, name, tab);
+    }
     // Hash routes keep the old page until the new one renders: wait for
     // the pool's own map.
     for (const [site, cidr, name] of [[ctx.siteId, POOL, 'pool-map-tablet'],

@@ -4,12 +4,18 @@
 // Pure functions: no browser or server needed.
 
 import { check, checkEq, runCases, testCase } from './browser.mjs';
-import { cleanNumber, expand, patternError, plan, planProblems } from '../../web/js/numbers.js';
+import { cleanNumber, expand, patternError, plan, planProblems, shownFlat } from '../../web/js/numbers.js';
 
 testCase('default_pattern_gives_1201_for_floor_12_unit_1', () => {
   checkEq(expand('{floor}{unit:02}', 12, 1), '1201', 'floor 12 unit 1');
   checkEq(expand('{floor:02}{unit:02}', 3, 4), '0304', 'padded floor');
   checkEq(expand('9{floor}0{unit}', 1, 2), '9102', 'literal digits kept');
+});
+
+testCase('flat_numbers_are_shown_padded_to_the_flat_width', () => {
+  checkEq(['301', '0301', '00301', '1201', '12345', '0'].map((n) => shownFlat(n, 4)),
+    ['0301', '0301', '0301', '1201', '12345', '0000'], 'width 4');
+  checkEq(shownFlat(7, 1), '7', 'width 1');
 });
 
 testCase('plan_lists_every_flat_floor_by_floor', () => {

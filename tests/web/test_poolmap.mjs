@@ -2,10 +2,13 @@
 // tests/web/test_poolmap.mjs — the address map's pure parts (web/js/poolmap.js):
 // address arithmetic at the ends of the IPv4 space, windows of pools from
 // /8 to /30, and the state of each cell when blocks straddle a window's
-// edges. No browser or server needed (the map itself is tested in admin.mjs).
+// edges; and the utilisation bar's figures (web/js/poolbar.js), for an
+// operator and for a building manager. No browser or server needed (the
+// map itself is tested in admin.mjs).
 
 import { checkEq, runCases, testCase } from './browser.mjs';
 import { WINDOW, ipNum, ipText, span, states } from '../../web/js/poolmap.js';
+import { counts, usage } from '../../web/js/poolbar.js';
 
 testCase('addresses_convert_both_ways_at_the_ends', () => {
   for (const a of ['0.0.0.0', '0.0.0.1', '127.20.0.255', '128.0.0.0', '255.255.255.254', '255.255.255.255'])
@@ -21,6 +24,20 @@ testCase('pools_are_cut_into_windows', () => {
   checkEq(span('127.22.0.0/21').windows, 2, '/21');
   checkEq(span('10.0.0.0/16').windows, 65536 / WINDOW, '/16');
   checkEq(span('10.0.0.0/8'), { base: ipNum('10.0.0.0'), end: ipNum('10.255.255.255'), windows: 16384 }, '/8');
+});
+
+testCase('pool_bar_warns_only_on_what_it_knows', () => {
+  // An operator: the whole pool. 248 of 254 allotted: warn.
+  const op = usage({ size: 254, allotted: 248, free: 6, blocks: 31, assigned: 40 }, 8);
+  checkEq([op.known, op.free, op.room, op.warn], [true, 6, 0, true], 'operator, nearly full');
+  checkEq(counts({ size: 254, allotted: 248, blocks: 31, assigned: 40 }), { gw: 31, hs: 9, blk: 208, free: 6 }, 'states');
+  // A manager (issue 15 item 7): their 80 addresses, free null. Nothing
+  // is known of the rest, so no "0 addresses left" warning.
+  const mgr = usage({ size: 254, allotted: 80, free: null, blocks: 10, assigned: 23 }, 8);
+  checkEq([mgr.known, mgr.free, mgr.warn], [false, 174, false], 'manager');
+  checkEq(usage({ size: 254, allotted: 240, free: null, blocks: 30 }, 8).warn, false, 'manager, own blocks fill it');
+  // An older answer without free at all: computed.
+  checkEq(usage({ size: 16, allotted: 12 }, 4), { pct: 0.75, free: 4, room: 1, known: true, warn: true }, 'no free field');
 });
 
 const block = (first, last, devs) => ({ first, last, assignments: devs.map(([address, device]) =>

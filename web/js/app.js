@@ -29,7 +29,7 @@ const ROUTES = [
   [/^\/users$/, users, 'users'],
 ];
 
-const state = { user: null, seq: 0, afterLogin: '#/' };
+const state = { user: null, seq: 0, afterLogin: '#/', flash: null };
 const main = document.getElementById('main');
 const header = document.querySelector('header.top');
 
@@ -69,6 +69,7 @@ function markNav(section) {
 
 async function route() {
   const seq = ++state.seq;
+  const focusedBefore = document.activeElement;
   const { path, query } = parseHash();
   if (!state.user && path !== '/login') {
     state.afterLogin = '#' + path + (query.toString() ? '?' + query : '');
@@ -81,6 +82,8 @@ async function route() {
     isOperator: state.user && state.user.role === 'operator',
     loggedIn: (u) => { state.user = u; showHeader(); go(state.afterLogin || '#/', true); },
     stale: () => seq !== state.seq,
+    // A success message for the next page shown (after a create that moves on).
+    flash: (text) => { state.flash = text; },
   };
   markNav(hit ? hit[2] : null);
   main.setAttribute('aria-busy', 'true');
@@ -93,13 +96,31 @@ async function route() {
   }
   if (seq !== state.seq) return;
   main.removeAttribute('aria-busy');
+  if (state.flash) {
+    showFlash(node, state.flash);
+    state.flash = null;
+  }
   main.replaceChildren(node);
   const title = main.querySelector('h1');
-  document.title = (title ? title.textContent + ' · ' : '') + 'dpn admin';
+  // A heading may say how it reads as a tab title (data-title): "Flat 1201 ·
+  // 100-1101-1201", where its text would run the numbers together.
+  document.title = (title ? (title.dataset.title || title.textContent) + ' · ' : '') + 'dpn admin';
   (title || main).setAttribute('tabindex', '-1');
   const first = main.querySelector('[data-autofocus]');
-  (first || title || main).focus({ preventScroll: true });
+  // The new page takes the focus, unless the user has since gone to the
+  // header (typing a search while the page loaded): their keys stay there.
+  const active = document.activeElement;
+  const typing = active !== focusedBefore && header.contains(active);
+  if (!typing) (first || title || main).focus({ preventScroll: true });
   window.scrollTo(0, 0);
+}
+
+// The success message under the page's title row (or its heading).
+function showFlash(node, text) {
+  const anchor = node.querySelector('.title-row') || node.querySelector('h1');
+  const n = notice('ok', text);
+  n.classList.add('flash');
+  if (anchor) anchor.after(n); else node.prepend(n);
 }
 
 function errorPage(e) {

@@ -80,19 +80,38 @@ export function clearErrors(form) {
 
 /** Shows err on form: next to the named field when the API names one that
  *  the form has (dotted names match the field or its last part), otherwise
- *  in the form's error line. Focuses the field at fault. */
-export function showError(form, err) {
+ *  in the form's error line. Focuses the field at fault. The sentence is
+ *  said in the form's words: words(err, label) when it gives one, else the
+ *  API's sentence with the field's name replaced by its label. */
+export function showError(form, err, words) {
   const msg = err instanceof ApiError || err instanceof Error ? err.message : String(err);
   const name = err && err.field;
   const slot = name && findErrorSlot(form, name);
   if (slot) {
-    slot.textContent = msg;
     const input = form.querySelector('[name="' + CSS.escape(slot.dataset.errorFor) + '"]');
+    const label = input && input.labels && input.labels[0] ? input.labels[0].textContent : null;
+    slot.textContent = (words && words(err, label)) || inFormWords(msg, name, label);
     if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
     return;
   }
   const line = form.querySelector('.form-error');
-  if (line) line.textContent = name ? msg + ' (' + name + ')' : msg;
+  if (line) line.textContent = (words && words(err, null)) || (name ? msg + ' (' + name + ')' : msg);
+}
+
+/** An API sentence about field `name` in a form's words: its leading field
+ *  name becomes the field's label ("suffix must be 1 to 9" under "Handset
+ *  number (optional)" reads "Handset number must be 1 to 9"), a site is a
+ *  complex, as everywhere in the admin, and the sentence starts with a
+ *  capital. */
+export function inFormWords(msg, name, label) {
+  let out = String(msg);
+  const short = name ? name.split('.').pop() : null;
+  const what = label ? label.replace(/\s*\(.*\)\s*$/, '').trim() : null;
+  for (const n of [name, short]) {
+    if (what && n && out.startsWith(n + ' ')) { out = what + out.slice(n.length); break; }
+  }
+  out = out.replace(/\bsites\b/g, 'complexes').replace(/\bsite('s)?\b/g, 'complex$1');
+  return out.charAt(0).toUpperCase() + out.slice(1);
 }
 
 function findErrorSlot(form, name) {
@@ -102,9 +121,9 @@ function findErrorSlot(form, name) {
 }
 
 /** A form whose submit runs `action(values, form)`; while it runs the submit
- *  button is disabled; a rejection is shown in place and nothing typed is
- *  lost (inputs are never reset here). */
-export function form(attrs, children, action, submitLabel) {
+ *  button is disabled; a rejection is shown in place (in the form's words:
+ *  see showError) and nothing typed is lost (inputs are never reset here). */
+export function form(attrs, children, action, submitLabel, words) {
   const button = h('button', { type: 'submit', class: 'primary', text: submitLabel || 'Save' });
   const f = h('form', { ...attrs, novalidate: true },
     children, h('p', { class: 'form-error', role: 'alert' }), h('div', { class: 'actions' }, button));
@@ -115,7 +134,7 @@ export function form(attrs, children, action, submitLabel) {
     try {
       await action(values(f), f);
     } catch (e) {
-      showError(f, e);
+      showError(f, e, words);
     } finally {
       button.disabled = false;
     }
@@ -225,6 +244,9 @@ export function timeAt(iso) {
   return h('time', { datetime: t.toISOString(), title: t.toISOString(), text: txt });
 }
 
+/** "1 block", "2 blocks": n and the noun, plural unless n is 1. */
+export const plural = (n, noun, many) => `${n} ${Number(n) === 1 ? noun : many || noun + 's'}`;
+
 /** A link inside the app. */
 export const link = (href, text, cls) => h('a', { href, class: cls, text });
 
@@ -242,11 +264,13 @@ export function filterForm(label, q, go, inputmode) {
   return f;
 }
 
-/** The hash of a list page: base plus page and filter, when set. */
-export function listHash(base, page, q) {
+/** The hash of a list page: base plus page, filter and extra parameters
+ *  (an object; empty values left out), when set. */
+export function listHash(base, page, q, extra) {
   const p = new URLSearchParams();
   if (page > 1) p.set('page', page);
   if (q) p.set('q', q);
+  for (const [k, v] of Object.entries(extra || {})) if (v) p.set(k, v);
   const s = p.toString();
   return s ? base + '?' + s : base;
 }

@@ -57,6 +57,14 @@ export function planProblems(rows, width) {
   return problems;
 }
 
+/** A flat number as the complex shows it: as a number (0301 is 301),
+ *  zero-padded to the flat width (301 at width 4 is 0301); longer numbers
+ *  are left as they are. */
+export function shownFlat(n, width) {
+  const digits = String(n).replace(/^0+(?=\d)/, '');
+  return digits.padStart(width || 0, '0');
+}
+
 /** Search-box input reduced to what the API accepts: digits and dashes,
  *  spaces and dots read as dashes. Returns '' when it is not a number. */
 export function cleanNumber(s) {

@@ -4,23 +4,26 @@
 // so the states are shown by share; poolmap.js places them address by
 // address.
 
-import { h } from './dom.js';
+import { h, plural } from './dom.js';
 
 const WARN_AT = 0.9;
 const LABEL = { gw: 'gateway', hs: 'handset', blk: 'allotted, unused', free: 'free' };
 
-/** Share of a pool in use and whether to warn: {pct, free, room, warn}.
- *  It warns from 90 % allotted, or when fewer than two more blocks of
- *  blockSize fit (small pools run out long before 90 %). `room` counts whole
- *  blocks the free addresses could hold (an upper bound: free space may be
- *  split). */
+/** Share of a pool in use and whether to warn: {pct, free, room, warn,
+ *  known}. It warns from 90 % allotted, or when fewer than two more blocks
+ *  of blockSize fit (small pools run out long before 90 %). `room` counts
+ *  whole blocks the free addresses could hold (an upper bound: free space
+ *  may be split). A manager's figures count only their buildings and
+ *  their `free` is null (known: false): then `free` is what is not theirs
+ *  and nothing warns, since how full the pool is cannot be told. */
 export function usage(pool, blockSize) {
   const size = Number(pool.size) || 0;
   const allotted = Number(pool.allotted) || 0;
   const pct = size ? allotted / size : 0;
-  const free = pool.free !== undefined ? Number(pool.free) : size - allotted;
+  const known = pool.free !== null;
+  const free = pool.free !== undefined && known ? Number(pool.free) : size - allotted;
   const room = blockSize > 0 ? Math.floor(free / blockSize) : Infinity;
-  return { pct, free, room, warn: size > 0 && (pct >= WARN_AT || room < 2) };
+  return { pct, free, room, known, warn: known && size > 0 && (pct >= WARN_AT || room < 2) };
 }
 
 /** Addresses of a pool by state, from the utilisation counts: every block
@@ -37,13 +40,17 @@ export function counts(pool) {
 }
 
 /** The utilisation bar, split by state, with its figures and a warning
- *  near exhaustion (blockSize: the site's block size, for that warning). */
-export function bar(pool, blockSize) {
+ *  near exhaustion (blockSize: the site's block size, for that warning).
+ *  `mine` (a building manager's view): the counts are of their buildings
+ *  only, so what is not theirs reads "free or another building's", as on
+ *  the address map. */
+export function bar(pool, blockSize, mine) {
   const u = usage(pool, blockSize);
   const c = counts(pool);
+  const label = (k) => (k === 'free' && mine ? 'free or another building\'s' : LABEL[k]);
   const size = Number(pool.size) || 1;
   const segs = ['gw', 'hs', 'blk'].filter((k) => c[k] > 0).map((k) => {
-    const seg = h('span', { class: 'bar-seg ' + k, title: `${LABEL[k]}: ${c[k]}` });
+    const seg = h('span', { class: 'bar-seg ' + k, title: `${label(k)}: ${c[k]}` });
     seg.style.width = (c[k] / size * 100).toFixed(2) + '%';
     return seg;
   });
@@ -55,10 +62,11 @@ export function bar(pool, blockSize) {
     }, segs),
     h('p', { class: 'usage-text' },
       h('strong', { text: `${(u.pct * 100).toFixed(1)}%` }),
-      ` allotted · ${pool.allotted} of ${pool.size} addresses · ${u.free} free · `,
-      `${pool.blocks ?? 0} blocks`),
+      ` allotted${mine ? ' to your buildings' : ''} · ${pool.allotted} of ${pool.size} addresses · `
+        + (u.known ? `${u.free} ${label('free')} · ` : ''),
+      plural(pool.blocks ?? 0, 'block')),
     h('p', { class: 'legend' }, ['gw', 'hs', 'blk', 'free'].map((k) => h('span', { class: 'key' },
-      h('span', { class: 'cell ' + k }), `${LABEL[k]} ${c[k]}`))),
+      h('span', { class: 'cell ' + k }), `${label(k)} ${c[k]}`))),
     u.warn && h('p', { class: 'notice warn', role: 'status',
       text: `Nearly exhausted: ${u.free} addresses left in ${pool.cidr}` +
         (!Number.isFinite(u.room) ? '' : u.room === 0 ? `, no room for another block of ${blockSize}`

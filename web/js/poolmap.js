@@ -4,11 +4,13 @@
 // piece. Pools larger than WINDOW addresses are shown a window at a time,
 // each window read from GET /pools/{id}/blocks?from=ADDRESS (at most
 // WINDOW / 2 blocks, so at most two pages of 500). Hovering a cell or
-// focusing a block says what it is; a block is a link to its flat. The map
-// is one tab stop: arrow keys move between blocks, Enter opens the flat.
+// focusing a block says what it is in a tooltip beside it (a 16-row map
+// is taller than what is left of an 800 px screen: text under it would be
+// out of sight); a block is a link to its flat. The map is one tab stop:
+// arrow keys move between blocks, Enter opens the flat.
 
 import * as api from './api.js';
-import { h, nextId, notice } from './dom.js';
+import { h, nextId, notice, plural } from './dom.js';
 
 export const WINDOW = 1024;
 const COLS = 64;
@@ -114,7 +116,8 @@ function grid(blocks, cells, detail, ctx) {
   const byAddr = new Map(cells.map((c) => [ipText(c.a), c]));
   const say = (el) => {
     const c = el && el.dataset.a && byAddr.get(el.dataset.a);
-    if (c) detail.textContent = cellText(c, c.block === null ? null : blocks[c.block], ctx.isOperator);
+    if (c) tip(detail, el, cellText(c, c.block === null ? null : blocks[c.block], ctx.isOperator));
+    else if (focused < 0) tip(detail, null);
   };
   let focused = -1;
   const mark = (i, on) => { for (const el of byBlock[i] || []) el.classList.toggle('sel', on); };
@@ -127,17 +130,23 @@ function grid(blocks, cells, detail, ctx) {
     links[i].focus();
   };
   g.addEventListener('mouseover', (ev) => say(ev.target.closest('.cell')));
+  const sayBlock = (i) => tip(detail, links[i], blockText(blocks[i]) + ' · Enter opens the flat');
   g.addEventListener('mouseleave', () => {
-    if (focused >= 0) detail.textContent = blockText(blocks[focused]);
+    if (focused >= 0) sayBlock(focused);
+    else tip(detail, null);
   });
   g.addEventListener('focusin', (ev) => {
     const i = Number(ev.target.dataset.b);
     if (focused >= 0) mark(focused, false);
     focused = i;
     mark(i, true);
-    detail.textContent = blockText(blocks[i]) + ' · Enter opens the flat';
+    sayBlock(i);
   });
-  g.addEventListener('focusout', () => { if (focused >= 0) mark(focused, false); focused = -1; });
+  g.addEventListener('focusout', () => {
+    if (focused >= 0) mark(focused, false);
+    focused = -1;
+    tip(detail, null);
+  });
   g.addEventListener('click', (ev) => {
     const el = ev.target.closest('.cell[data-b]');
     if (!el || el.tagName === 'A') return;
@@ -158,6 +167,26 @@ function grid(blocks, cells, detail, ctx) {
     move(step());
   });
   return g;
+}
+
+/** Shows text in the tooltip `box` next to cell `el` (below its row, or
+ *  above it in the lower half of the map, kept inside the map's width);
+ *  hides it when el is null. */
+function tip(box, el, text) {
+  if (!el) { box.hidden = true; return; }
+  box.textContent = text;
+  box.hidden = false;
+  // Width first (at the left edge it may take its natural width), then the
+  // height it has where it lands.
+  box.style.left = '0px';
+  const host = box.parentElement.getBoundingClientRect();
+  const r = el.getBoundingClientRect();
+  const w = Math.ceil(box.getBoundingClientRect().width) + 1;
+  box.style.left = Math.floor(Math.max(0, Math.min(r.left - host.left - 12, host.width - w))) + 'px';
+  const below = r.top - host.top < host.height / 2;
+  const top = below ? r.bottom - host.top + 6 : r.top - host.top - box.offsetHeight - 6;
+  box.style.top = Math.round(top) + 'px';
+  box.classList.toggle('above', !below);
 }
 
 /** The cells with a label before each row: the row's first address, its
@@ -242,12 +271,13 @@ export function map(pool, ctx) {
       return;
     }
     if (mine !== seq) return;
-    const detail = h('p', { class: 'map-detail', 'aria-live': 'polite',
+    const hint = h('p', { class: 'map-hint',
       text: blocks.length ? 'Point at a cell or Tab to a block to see what it holds; click a block to open its flat.'
         : 'No block in these addresses.' });
+    const detail = h('p', { class: 'map-detail', role: 'status', hidden: true });
     const g = grid(blocks, states(blocks, lo, hi, sp), detail, ctx);
-    g.setAttribute('aria-label', `Addresses ${ipText(lo)} to ${ipText(hi)}: ${blocks.length} blocks`);
-    body.replaceChildren(g, detail);
+    g.setAttribute('aria-label', `Addresses ${ipText(lo)} to ${ipText(hi)}: ${plural(blocks.length, 'block')}`);
+    body.replaceChildren(hint, h('div', { class: 'map-area' }, g, detail));
     const el = found !== undefined && g.querySelector(`[data-a="${ipText(found)}"]`);
     if (el) {
       el.classList.add('found');

@@ -1,11 +1,15 @@
-// web/js/pages/flat.js — one flat: its block, gateway (registered or not,
-// since when, from where; credentials), handsets (registered, last seen,
-// address; add, remove, new credentials), recent calls, and deletion.
-// Secrets the API hands out once are shown once, with copy buttons.
+// web/js/pages/flat.js — one flat: its block, gateway (address in use or
+// not per DHCP, since when, from where; credentials), handsets (address in
+// use, last seen, address, SIP credentials or none yet; add, remove, new
+// credentials), recent calls, its audit history, and deletion. Secrets the
+// API hands out once are shown once, with copy buttons. SIP registration is
+// not known to mgmtd yet (no gatekeeper): the badges say "in use" (a DHCP
+// lease), and a "registered" badge joins them when it is.
 
 import * as api from '../api.js';
 import { sawBuilding } from '../recent.js';
-import { h, confirmDialog, copyButton, field, form, intOr, notice, table, timeAgo } from '../dom.js';
+import { flatWords, shownNumber } from './building.js';
+import { h, confirmDialog, copyButton, field, form, intOr, link, notice, plural, table, timeAgo } from '../dom.js';
 
 // A secret to show on the next render of one flat, then forget.
 let flash = null;
@@ -22,18 +26,20 @@ export async function render([id], ctx) {
   sawBuilding(b);
   const shown = flash && flash.flatId === String(id) ? flash.node : null;
   flash = null;
-  const title = 'Flat ' + flat.number;
+  const title = 'Flat ' + shownNumber(flat);
   return h('section', { class: 'page flat' },
     ctx.crumbs([['Complexes', '#/'],
       site ? ['Complex ' + site.number, '#/sites/' + site.id] : ['Complex'],
       b ? ['Building ' + b.number, '#/buildings/' + b.id] : ['Building'], [title]]),
     h('div', { class: 'title-row' },
-      h('h1', null, title, h('code', { class: 'sub-title number', text: flat.full_number || '' }))),
+      h('h1', { dataset: { title: title + ' · ' + (flat.full_number || '') } }, title,
+        h('code', { class: 'sub-title number', text: flat.full_number || '' })),
+      ctx.isOperator && link(`#/audit?kind=flat&object_id=${flat.id}`, 'History of this flat', 'history')),
     shown,
     h('div', { class: 'cards' }, blockCard(flat), gatewayCard(flat, ctx)),
-    handsets(flat, ctx),
+    handsets(flat, site, ctx),
     calls(flat),
-    h('div', { class: 'split' }, editFlat(flat, ctx), danger(flat, b, ctx)));
+    h('div', { class: 'split' }, editFlat(flat, site, ctx), danger(flat, b, ctx)));
 }
 
 function row(k, v) { return [h('dt', { text: k }), h('dd', null, v ?? h('span', { class: 'muted', text: '—' }))]; }
@@ -50,8 +56,11 @@ function blockCard(flat) {
         h('dl', { class: 'kv' }, row('Circuit id', h('code', { text: flat.circuit_id || '' })))]);
 }
 
-function registeredBadge(on) {
-  return h('span', { class: 'badge ' + (on ? 'ok' : 'off'), text: on ? 'registered' : 'not registered' });
+// In use: the device holds its address (a DHCP lease). SIP registration
+// gets its own badge once mgmtd knows it.
+function inUseBadge(on) {
+  return h('span', { class: 'badge ' + (on ? 'ok' : 'off'), text: on ? 'in use' : 'not in use',
+    title: on ? 'The address is leased (DHCP).' : 'No DHCP lease on the address.' });
 }
 
 // The assignment (address, online, last_seen) of the gateway or a handset.
@@ -85,9 +94,9 @@ function gatewayCard(flat, ctx) {
   });
   const on = !!pick(ga, 'registered', 'online');
   return h('section', { class: 'card', 'aria-labelledby': 'h-gw' },
-    h('div', { class: 'title-row' }, h('h2', { id: 'h-gw', text: 'Gateway' }), g && registeredBadge(on)),
+    h('div', { class: 'title-row' }, h('h2', { id: 'h-gw', text: 'Gateway' }), g && inUseBadge(on)),
     g ? h('dl', { class: 'kv' },
-      row(on ? 'Registered since' : 'Last seen',
+      row(on ? 'Lease seen' : 'Last seen',
         timeAgo(pick(ga, on ? 'registered_since' : 'last_seen', 'since', 'last_seen'))),
       row('From', pick(ga, 'source', 'contact', 'from', 'address') !== undefined
         ? h('code', { text: String(pick(ga, 'source', 'contact', 'from', 'address')) })
@@ -106,21 +115,32 @@ function handsetAddress(flat, hs) {
 
 const handsetNumber = (x) => x.number || x.full_number || 'handset ' + x.suffix;
 
-function handsets(flat, ctx) {
+function credentialsCell(x) {
+  return x.has_credentials ? h('span', { text: 'yes' })
+    : h('span', { class: 'badge warn', text: 'none yet', title: 'Enrolled by its first DHCP request: '
+      + 'give it credentials with New credentials.' });
+}
+
+function handsets(flat, site, ctx) {
   const list = flat.handsets || [];
   const focus = ctx.query.get('handset');
+  const missing = list.filter((x) => !x.has_credentials).length;
   const t = table([
-    { label: 'Handset', cell: (x) => h('strong', { text: String(x.suffix) }) },
-    { label: 'Number', cell: (x) => h('code', { text: handsetNumber(x) }) },
-    { label: 'State', cell: (x) => registeredBadge(!!pick(x, 'registered', 'online')) },
-    { label: 'Last seen', cell: (x) => timeAgo(x.last_seen || handsetAssignment(flat, x)?.last_seen) },
+    { label: 'Handset', cell: (x) => h('span', { class: 'stack' }, h('strong', { text: String(x.suffix) }),
+      h('code', { text: handsetNumber(x) })) },
+    { label: 'State', cell: (x) => h('span', { class: 'stack' }, inUseBadge(!!pick(x, 'registered', 'online')),
+      timeAgo(x.last_seen || handsetAssignment(flat, x)?.last_seen)) },
     { label: 'Address', cell: (x) => { const a = handsetAddress(flat, x); return a ? h('code', { text: a }) : h('span', { class: 'muted', text: 'none' }); } },
     { label: 'MAC', cell: (x) => x.mac ? h('code', { text: x.mac }) : h('span', { class: 'muted', text: 'not learnt' }) },
+    { label: 'Credentials', cell: credentialsCell },
     { label: 'Actions', cell: (x) => handsetActions(flat, x, ctx), class: 'row-actions' },
   ], list, { class: 'handsets', caption: 'Handsets', empty: 'No handset yet.',
     rowClass: (x) => (String(x.id) === focus ? 'highlight' : null) });
   return h('section', { class: 'sub', 'aria-labelledby': 'h-hs' },
-    h('h2', { id: 'h-hs', text: `Handsets (${list.length})` }), t, addHandset(flat, ctx));
+    h('h2', { id: 'h-hs', text: `Handsets (${list.length})` }),
+    missing > 0 && notice('warn', `${plural(missing, 'handset')} without SIP credentials: `
+      + 'press New credentials and give them to the resident.'),
+    t, addHandset(flat, site, ctx));
 }
 
 function handsetActions(flat, x, ctx) {
@@ -155,7 +175,24 @@ function sipPanel(name, c) {
     ['SIP password', pick(c, 'sip_password', 'password')]]);
 }
 
-function addHandset(flat, ctx) {
+// The handset form's errors in its own words (the API speaks of suffixes
+// and the site's handset width).
+function handsetWords(site) {
+  const w = site && site.widths ? Number(site.widths.handset) : null;
+  return (err) => {
+    if (err.field === 'suffix' && /more digits/.test(err.message) && w)
+      return `Handset numbers in this complex have ${plural(w, 'digit')}: 1 to ${10 ** w - 1}.`;
+    if (err.field === 'suffix' && /has a handset with this suffix/.test(err.message))
+      return 'This flat already has a handset with this number.';
+    if (err.field === 'suffix' && /full/.test(err.message))
+      return 'Every handset number of this flat is taken.';
+    if (err.field === 'mac' && /has this MAC/.test(err.message))
+      return 'Another device of this complex has this MAC.';
+    return null;
+  };
+}
+
+function addHandset(flat, site, ctx) {
   const f = form({ class: 'inline-form', 'aria-label': 'Add a handset' }, [
     field({ name: 'suffix', label: 'Handset number (optional)', type: 'number', min: 1,
       hint: 'Empty: the next free one.' }),
@@ -168,7 +205,7 @@ function addHandset(flat, ctx) {
     const x = await api.post('/flats/' + flat.id + '/handsets', body);
     flash = { flatId: String(flat.id), node: sipPanel(handsetNumber(x), x) };
     ctx.reload();
-  }, 'Add handset');
+  }, 'Add handset', handsetWords(site));
   return f;
 }
 
@@ -204,14 +241,14 @@ function calls(flat) {
     ], list, { caption: 'Recent calls', empty: 'No calls yet.' }));
 }
 
-function editFlat(flat, ctx) {
+function editFlat(flat, site, ctx) {
   const f = form({ class: 'inline-form', 'aria-label': 'Change the flat' }, [
-    field({ name: 'number', label: 'Flat number', value: flat.number, inputmode: 'numeric', required: true }),
+    field({ name: 'number', label: 'Flat number', value: shownNumber(flat), inputmode: 'numeric', required: true }),
     field({ name: 'circuit_id', label: 'Circuit id', value: flat.circuit_id || '', required: true }),
   ], async (v) => {
     await api.patch('/flats/' + flat.id, { number: intOr(v.number), circuit_id: v.circuit_id });
     ctx.reload();
-  }, 'Save changes');
+  }, 'Save changes', flatWords(site));
   return h('section', { class: 'sub', 'aria-labelledby': 'h-edit-flat' },
     h('h2', { id: 'h-edit-flat', text: 'Change' }), f);
 }
@@ -221,7 +258,7 @@ function danger(flat, b, ctx) {
   const btn = h('button', { type: 'button', class: 'danger', text: 'Delete flat' });
   btn.addEventListener('click', async () => {
     const blk = flat.block ? ` Its block ${flat.block.first} – ${flat.block.last} returns to the pool.` : '';
-    if (!await confirmDialog(`Delete flat ${flat.number} with its gateway and handsets?${blk}`)) return;
+    if (!await confirmDialog(`Delete flat ${shownNumber(flat)} with its gateway and handsets?${blk}`)) return;
     try {
       await api.del('/flats/' + flat.id);
       ctx.go(b ? '#/sites/' + b.site_id : '#/');

@@ -4,8 +4,8 @@
 // one transaction (mgmtd), so a refusal leaves nothing half made.
 
 import * as api from '../api.js';
-import { h, field, form, intOr } from '../dom.js';
-import { plan, planProblems, patternError } from '../numbers.js';
+import { h, field, form, intOr, plural } from '../dom.js';
+import { plan, planProblems, patternError, shownFlat } from '../numbers.js';
 
 const PREVIEW_FLOORS = 40;
 const PREVIEW_UNITS = 26;
@@ -32,6 +32,9 @@ export async function render([siteId], ctx) {
     };
     if (v.name) body.name = v.name;
     const b = await api.post('/sites/' + siteId + '/buildings', body);
+    const n = b.flats ?? body.floors * body.units_per_floor;
+    ctx.flash(`Building ${b.number} created with ${plural(n, 'flat')}. ` +
+      'Next: create each flat\'s gateway credentials and give them to the installer.');
     ctx.go('#/buildings/' + b.id);
   }, 'Create building and flats');
   const update = () => preview.replaceChildren(...previewOf(f, site).filter(Boolean));
@@ -61,18 +64,21 @@ function previewOf(f, site) {
   if (!(floors >= 1 && units >= 1 && first >= 0))
     return [h('p', { class: 'muted', text: 'Enter floors and units per floor to see the flat numbers.' })];
   const rows = plan(pattern, Math.min(floors, PREVIEW_FLOORS), Math.min(units, PREVIEW_UNITS), first);
-  const problems = planProblems(plan(pattern, floors, units, first), site.widths?.flat ?? 4);
+  const width = site.widths?.flat ?? 4;
+  const problems = planProblems(plan(pattern, floors, units, first), width);
   const total = floors * units;
+  // As the flat list will show them (zero-padded to the flat width).
+  const show = (n) => shownFlat(n, width);
   return [
     h('p', { class: 'preview-total' }, h('strong', { text: String(total) }),
-      ` flats on ${floors} floors, ${rows[0].numbers[0]} to `,
-      h('strong', { text: plan(pattern, 1, units, first + floors - 1)[0].numbers[units - 1] })),
+      ` flats on ${floors} floors, ${show(rows[0].numbers[0])} to `,
+      h('strong', { text: show(plan(pattern, 1, units, first + floors - 1)[0].numbers[units - 1]) })),
     ...problems.map((p) => h('p', { class: 'notice warn', text: p.text })),
     h('div', { class: 'table-wrap' }, h('table', { class: 'floors' },
       h('caption', { class: 'sr-only', text: 'Flat numbers by floor' }),
       h('tbody', null, rows.slice().reverse().map((r) => h('tr', null,
         h('th', { scope: 'row', text: 'Floor ' + r.floor }),
-        r.numbers.map((n) => h('td', { text: n }))))))),
+        r.numbers.map((n) => h('td', { text: show(n) }))))))),
     (floors > PREVIEW_FLOORS || units > PREVIEW_UNITS) &&
       h('p', { class: 'muted', text: 'Preview shortened; all flats are created.' }),
   ];

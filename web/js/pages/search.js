@@ -7,6 +7,7 @@ import * as api from '../api.js';
 import { h, link, notice, table } from '../dom.js';
 import { recent } from '../recent.js';
 import { cleanNumber } from '../numbers.js';
+import { shownNumber } from './building.js';
 
 const idOf = (x) => (x && typeof x === 'object' ? x.id : x);
 
@@ -55,14 +56,14 @@ async function inBuilding(n, ctx) {
   const exact = list.items.find((f) => String(f.number) === String(Number(n)));
   if (exact) {
     ctx.go('#/flats/' + exact.id, true);
-    return { open: h('p', { class: 'loading', text: 'Opening flat ' + exact.number + '…' }) };
+    return { open: h('p', { class: 'loading', text: 'Opening flat ' + shownNumber(exact) + '…' }) };
   }
   return { node: [
     notice(list.total ? 'info' : 'error', list.total
       ? `No whole number ${n}; flats of building ${b.number} starting with ${n}:`
       : `No flat or handset has the number ${n}, nor does a flat of building ${b.number} start with it.`),
     list.total > 0 && table([
-      { label: 'Flat', cell: (f) => link('#/flats/' + f.id, String(f.number), 'strong') },
+      { label: 'Flat', cell: (f) => link('#/flats/' + f.id, shownNumber(f), 'strong') },
       { label: 'Number', cell: (f) => h('code', { text: f.full_number || '' }) },
     ], list.items, { caption: 'Matching flats' }),
     list.total > list.items.length && h('p', { class: 'muted', text: `${list.total} in all; type more digits.` }),

@@ -5,7 +5,7 @@
 import * as api from '../api.js';
 import * as poolbar from '../poolbar.js';
 import * as poolmap from '../poolmap.js';
-import { h, confirmDialog, field, filterForm, form, intOr, link, listHash, notice, pager, table } from '../dom.js';
+import { h, confirmDialog, field, filterForm, form, intOr, link, listHash, nextId, notice, pager, plural, table } from '../dom.js';
 import { widthsText } from './sites.js';
 
 const PER_PAGE = 50;
@@ -90,16 +90,24 @@ function pools(site, util, ctx) {
   return sec;
 }
 
+// Removing a pool: offered only while it holds no block (mgmtd refuses
+// otherwise); else the button is disabled and says why, beside it.
 function poolCard(p, site, ctx) {
-  const del = ctx.isOperator && h('button', { type: 'button', class: 'danger small', text: 'Remove pool' });
+  const blocks = Number(p.blocks) || 0;
   const err = h('p', { class: 'form-error', role: 'alert' });
+  const why = ctx.isOperator && blocks > 0 && h('span', { class: 'why muted', id: nextId('why'),
+    text: `Holds ${plural(blocks, 'block')}: it can go once no flat has a block in it.` });
+  const del = ctx.isOperator && h('button', { type: 'button', class: 'danger small', text: 'Remove pool',
+    disabled: blocks > 0, 'aria-describedby': why ? why.id : null });
   if (del) del.addEventListener('click', async () => {
     if (!await confirmDialog(`Remove pool ${p.cidr}? Only a pool without blocks can go.`, 'Remove')) return;
     try { await api.del('/pools/' + (p.pool_id ?? p.id)); ctx.reload(); } catch (e) { err.textContent = e.message; }
   });
   return h('article', { class: 'card pool' },
-    h('div', { class: 'title-row' }, h('h3', { text: p.cidr }), del),
-    poolbar.bar(p, Number(site.block_size)), poolmap.map(p, ctx), err);
+    h('div', { class: 'title-row' }, h('h3', { text: p.cidr }),
+      del && h('div', { class: 'pool-remove' }, why, del)),
+    err,
+    poolbar.bar(p, Number(site.block_size), !ctx.isOperator), poolmap.map(p, ctx));
 }
 
 function addPool(site, ctx) {

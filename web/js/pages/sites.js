@@ -44,7 +44,9 @@ function addForm(ctx) {
       field({ name: 'widths.building', label: 'Building', type: 'number', value: 4, min: 1, max: 9 }),
       field({ name: 'widths.flat', label: 'Flat', type: 'number', value: 4, min: 1, max: 9 }),
       field({ name: 'widths.handset', label: 'Handset', type: 'number', value: 1, min: 1, max: 9 })),
-    field({ name: 'block_size', label: 'Addresses per flat block', type: 'number', value: 4, min: 2,
+    // The API's defaults (docs/api.md): a form that sends them as typed must
+    // not quietly make another complex than one made without them.
+    field({ name: 'block_size', label: 'Addresses per flat block', type: 'number', value: 8, min: 2,
       hint: 'The first goes to the gateway, the rest to handsets.' }),
     field({ name: 'max_block_size', label: 'Largest block a flat may grow to', type: 'number', value: 10, min: 2,
       hint: 'A flat whose handsets outgrow its block gets a bigger one, up to this.' }),
