@@ -6,14 +6,16 @@ PostgreSQL (fsync on with --durable), each one psql session:
   enrol      1,000 first-sight enrolments through dpn.dhcp_identify (the
              hook's call): 500 new flats, 2 devices each
   cycle      500 allocations without handsets, each followed by the
-             gateway's deletion request (a block made and freed)
+             gateway's deletion request (a block made and freed; the
+             functions mgmtd calls)
   powerlist  500 allocations listing 4 handsets (cold)
   handsets   500 allocations without handsets, then 2,000 separate
-             handset requests (dpn.broker_add_handset), the power cut's
+             handset requests (dpn.broker_gateway_add_handset), the power cut's
              second half
 
-Prints the wall time of each workload and its 12 costliest functions by
-self time (ms). Serial and CPU-bound: steadier on a shared machine than
+Prints the wall time of each workload, its WAL records, bytes and flushes
+per statement (pg_stat_wal) and its 12 costliest functions by self time
+(ms). Serial and CPU-bound: steadier on a shared machine than
 the throughput benches, and what to read before optimising.
 
     make && bench/broker_profile.py [--durable] [--only enrol]
@@ -33,12 +35,25 @@ import broker  # noqa: E402
 import dhcp  # noqa: E402
 
 
+def reaped_cpu(pg):
+    """CPU seconds of the PostgreSQL processes that exited (the postmaster's
+    cutime + cstime): a psql session's backend once it is gone. Unlike wall
+    time, not stretched by the other work on a shared machine."""
+    with open(os.path.join(pg.dir, 'data', 'postmaster.pid')) as f:
+        pid = f.readline().strip()
+    with open('/proc/%s/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf('SC_CLK_TCK')
+
+
 def profile(pg, name, statements):
     fd, path = tempfile.mkstemp(prefix='dpn-profile-', suffix='.sql')
     with os.fdopen(fd, 'w') as f:
         f.write("SET track_functions = 'all';\n" + '\n'.join(statements) + '\n')
     os.chmod(path, 0o644)     # psql runs as the cluster's user
     pg.psql('SELECT pg_stat_reset()')
+    pg.psql("SELECT pg_stat_reset_shared('wal')")
+    cpu0 = reaped_cpu(pg)
     t0 = time.monotonic()
     try:
         subprocess.run([PGCLUSTER, 'psql', pg.dir, '-q', '-o', '/dev/null', '-f', path],
@@ -47,7 +62,13 @@ def profile(pg, name, statements):
         os.unlink(path)
     secs = time.monotonic() - t0
     time.sleep(0.7)      # the statistics collector's next report
-    print('== %s: %d statements, %.2f s' % (name, len(statements), secs))
+    cpu = reaped_cpu(pg) - cpu0     # the backend has exited by now
+    print('== %s: %d statements, %.2f s, backend CPU %.2f s' % (name, len(statements),
+                                                                 secs, cpu))
+    rec, nbytes, syncs = pg.psql('SELECT wal_records, wal_bytes, wal_sync FROM pg_stat_wal')[0]
+    n = len(statements)
+    print('WAL per statement: %.1f records, %.0f bytes, %.2f flushes (fdatasync)'
+          % (int(rec) / n, int(nbytes) / n, int(syncs) / n))
     print('| function | calls | total ms | self ms |\n|---|---|---|---|')
     for r in pg.psql("SELECT funcname, calls, round(total_time::numeric, 1), "
                      "round(self_time::numeric, 1) FROM pg_stat_user_functions "
@@ -79,8 +100,8 @@ def main():
         if 'cycle' in (a.only or 'cycle'):
             profile(pg, 'cycle', [
                 "SELECT dpn.broker_allocate(%d, '%s', '{}'); "
-                "SELECT dpn.broker_delete_gateway(%d, true);"
-                % (g[i], broker.mac(0x100000 + i), f[i]) for i in range(500)])
+                "SELECT dpn.broker_gateway_delete(%d);"
+                % (g[i], broker.mac(0x100000 + i), g[i]) for i in range(500)])
         if 'powerlist' in (a.only or 'powerlist'):
             profile(pg, 'powerlist', [
                 "SELECT dpn.broker_allocate(%d, '%s', ARRAY[%s]::macaddr[]);"
@@ -93,8 +114,8 @@ def main():
             profile(pg, 'handsets', [
                 "SELECT dpn.broker_allocate(%d, '%s', '{}');" % (g[i], broker.mac(0x100000 + i))
                 for i in range(500)] + [
-                "SELECT dpn.broker_add_handset(%d, '%s');"
-                % (f[i], broker.mac(0x300000 + 4 * i + k)) for k in range(4) for i in range(500)])
+                "SELECT dpn.broker_gateway_add_handset(%d, '%s');"
+                % (g[i], broker.mac(0x300000 + 4 * i + k)) for k in range(4) for i in range(500)])
 
 
 if __name__ == '__main__':

@@ -125,6 +125,33 @@ static int flat_decode(struct api_req *r, struct flat_in *fl, unsigned required)
 	return 0;
 }
 
+/* Circuit-ids are unique per site: a manager setting one would learn from
+ * the 409 that a flat of another building presents it. Managers' flats get
+ * the default circuit-id: a manager's circuit_id is refused (403), on a
+ * PATCH (tx given) only when it differs from the one the flat has (a flat
+ * out of scope goes on to its 404). */
+static int flat_circuit_scoped(struct api_tx *tx, struct flat_in *fl)
+{
+	PGresult *res;
+	int change = 1;
+
+	if (!api_scope(fl->r) || !fl->f[1].present)
+		return 0;
+	if (tx) {
+		if (api_sql(tx, &res, "SELECT 1 FROM dpn.flats f WHERE f.id = $1 AND "
+		    "f.circuit_id <> $3 AND " RES_SCOPE("2", "f.building_id"),
+		    fl->r->id[0], api_scope(fl->r), fl->circuit_id))
+			return -1;
+		change = PQntuples(res) > 0;
+		PQclear(res);
+	}
+	if (!change)
+		return 0;
+	api_error(fl->r, 403, "circuit_id", "only operators set a flat's circuit-id; "
+	    "leave it out for the default (building-flat)");
+	return -1;
+}
+
 static int flat_create_txn(struct api_tx *tx, void *arg)
 {
 	struct flat_in *fl = arg;
@@ -143,7 +170,7 @@ static void flat_create(struct api_req *r)
 {
 	struct flat_in fl = { .r = r };
 
-	if (flat_decode(r, &fl, API_REQUIRED) == 0)
+	if (flat_decode(r, &fl, API_REQUIRED) == 0 && flat_circuit_scoped(NULL, &fl) == 0)
 		api_txn(r, flat_create_txn, &fl, flat_constraints);
 }
 
@@ -154,6 +181,8 @@ static int flat_update_txn(struct api_tx *tx, void *arg)
 	struct flat_in *fl = arg;
 	PGresult *res;
 
+	if (flat_circuit_scoped(tx, fl))
+		return -1;
 	if (api_sql(tx, &res, "UPDATE dpn.flats f SET number = coalesce($3, f.number), "
 	    "circuit_id = coalesce($4, f.circuit_id) FROM dpn.buildings b, dpn.sites s "
 	    "WHERE f.id = $1 AND b.id = f.building_id AND s.id = f.site_id AND "

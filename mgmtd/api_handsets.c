@@ -1,6 +1,8 @@
 /* mgmtd/api_handsets.c — a flat's gateway credentials and its handsets:
  * /api/v1/flats/{id}/gateway (PUT makes or regenerates the gateway's
- * username and 256-bit secret, shown once, stored as SHA-256; GET; DELETE =
+ * username and 256-bit secret, shown once, stored as SHA-256 and as the
+ * digest HA1s the gatekeeper checks its REGISTER with; GET, with the
+ * gateway's registration at the gatekeeper; DELETE =
  * dpn.broker_delete_gateway), /api/v1/flats/{id}/handsets (list, create
  * with SIP credentials shown once), /api/v1/handsets/{id} (get, change MAC,
  * delete freeing its address through dpn.broker_delete_handset) and
@@ -30,31 +32,81 @@ static const struct api_constraint handset_constraints[] = {
 #define HANDSET_FROM "dpn.handsets h JOIN dpn.flats f ON f.id = h.flat_id " \
 	"JOIN dpn.buildings b ON b.id = f.building_id JOIN dpn.sites s ON s.id = f.site_id"
 
+/* ---- SIP credentials ------------------------------------------------------ */
+
+struct sip_creds {
+	char username[NUMPLAN_MAX_LEN];
+	char password[33], md5[33], sha256[65];
+};
+
+/* HA1s (MD5 and SHA-256 hex) of "user:dpn:password". 0 or EIO. */
+static int sip_ha1s(const char *user, const char *password, char md5[33],
+		    char sha256[65])
+{
+	char in[NUMPLAN_MAX_LEN + sizeof(RES_SIP_REALM) + 72];
+	int rc = 0;
+
+	snprintf(in, sizeof(in), "%s:" RES_SIP_REALM ":%s", user, password);
+	if (res_md5_hex(in, md5))
+		rc = EIO;
+	else
+		auth_sha256_hex(in, strlen(in), sha256);
+	explicit_bzero(in, sizeof(in));
+	return rc;
+}
+
+/* Fresh password and its HA1s for username (already in c->username). */
+static int sip_creds_make(struct sip_creds *c)
+{
+	if (auth_random_hex(c->password, 16))
+		return EIO;
+	return sip_ha1s(c->username, c->password, c->md5, c->sha256);
+}
+
 /* ---- gateway credentials -------------------------------------------------- */
 
 struct gw_txn {
 	struct api_req *r;
 	char secret[65], hash[65];
+	char md5[33], sha256[65];
 };
+
+/* The gateway's digest HA1s (realm "dpn", as handsets'): the gatekeeper
+ * authenticates the gateway's REGISTER with them. */
+static int gateway_ha1s(struct gw_txn *g, const char *username)
+{
+	if (sip_ha1s(username, g->secret, g->md5, g->sha256) == 0)
+		return 0;
+	api_error(g->r, 500, NULL, "cannot hash the gateway credentials");
+	return -1;
+}
 
 static int gateway_put_txn(struct api_tx *tx, void *arg)
 {
 	struct gw_txn *g = arg;
 	PGresult *res;
 	unsigned status;
+	int rc;
 
-	if (api_sql(tx, &res, "SELECT f.id FROM dpn.flats f WHERE f.id = $1 AND "
-	    RES_SCOPE("2", "f.building_id") " FOR NO KEY UPDATE", g->r->id[0], api_scope(g->r)))
-		return -1;
-	if (res_found(g->r, res, "no such flat"))
-		return -1;
 	/* The username is the flat's full number: unique, and readable on the box. */
-	if (api_sql(tx, &res, "INSERT INTO dpn.gateways AS g (flat_id, username, secret_hash) "
-	    "SELECT f.id, 'gw-' || " RES_FLAT_NUMBER ", decode($2, 'hex') FROM " RES_FLAT_FROM
-	    " WHERE f.id = $1 ON CONFLICT (flat_id) DO UPDATE SET secret_hash = "
-	    "EXCLUDED.secret_hash RETURNING json_build_object('flat_id', g.flat_id, "
+	if (api_sql(tx, &res, "SELECT 'gw-' || " RES_FLAT_NUMBER " FROM " RES_FLAT_FROM
+	    " WHERE f.id = $1 AND " RES_SCOPE("2", "f.building_id") " FOR NO KEY UPDATE OF f",
+	    g->r->id[0], api_scope(g->r)))
+		return -1;
+	if (PQntuples(res) == 0)
+		return res_found(g->r, res, "no such flat");
+	rc = gateway_ha1s(g, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (rc)
+		return -1;
+	if (api_sql(tx, &res, "INSERT INTO dpn.gateways AS g (flat_id, username, secret_hash, "
+	    "ha1_md5, ha1_sha256) SELECT f.id, 'gw-' || " RES_FLAT_NUMBER ", decode($2, 'hex'), "
+	    "$3, $4 FROM " RES_FLAT_FROM " WHERE f.id = $1 ON CONFLICT (flat_id) DO UPDATE SET "
+	    "secret_hash = EXCLUDED.secret_hash, username = EXCLUDED.username, "
+	    "ha1_md5 = EXCLUDED.ha1_md5, ha1_sha256 = EXCLUDED.ha1_sha256 "
+	    "RETURNING json_build_object('flat_id', g.flat_id, "
 	    "'username', g.username, 'mac', g.mac::text), g.xmax = 0",
-	    g->r->id[0], g->hash))
+	    g->r->id[0], g->hash, g->md5, g->sha256))
 		return -1;
 	status = strcmp(PQgetvalue(res, 0, 1), "t") == 0 ? 201 : 200;
 	if (api_audit(tx, status == 201 ? "gateway.create" : "gateway.credentials",
@@ -79,15 +131,24 @@ static void gateway_put(struct api_req *r)
 	}
 	auth_sha256_hex(g.secret, strlen(g.secret), g.hash);
 	api_txn(r, gateway_put_txn, &g, handset_constraints);
-	explicit_bzero(g.secret, sizeof(g.secret));
+	explicit_bzero(&g, sizeof(g));
 }
+
+/* The gateway's registration with the gatekeeper (dpn.gk_bindings), or
+ * null when it has none that is still valid. */
+#define GATEWAY_REGISTRATION "(SELECT json_build_object('contact', k.contact, " \
+	"'source', host(k.source_addr) || ':' || k.source_port, 'transport', " \
+	"k.transport, 'user_agent', k.user_agent, 'since', k.registered_at, " \
+	"'expires_at', k.expires_at) FROM dpn.gk_bindings k WHERE k.flat_id = " \
+	"g.flat_id AND k.expires_at > now())"
 
 static void gateway_get(struct api_req *r)
 {
 	api_get_one(r, "the flat has no gateway", "SELECT json_build_object('flat_id', "
 	    "g.flat_id, 'username', g.username, 'mac', g.mac::text, 'address', (SELECT "
 	    "dpn.ip4(a.addr) FROM dpn.assignments a WHERE a.gateway_id = g.id), "
-	    "'created_at', g.created_at) FROM dpn.gateways g JOIN dpn.flats f ON "
+	    "'created_at', g.created_at, 'registration', " GATEWAY_REGISTRATION
+	    ", 'has_sip_credentials', g.ha1_md5 IS NOT NULL) FROM dpn.gateways g JOIN dpn.flats f ON "
 	    "f.id = g.flat_id WHERE g.flat_id = $1 AND " RES_SCOPE("2", "f.building_id"),
 	    r->id[0], api_scope(r));
 }
@@ -109,30 +170,6 @@ static void gateway_delete(struct api_req *r)
 {
 	if (api_decode_empty(r) == 0)
 		api_txn(r, gateway_delete_txn, r, handset_constraints);
-}
-
-/* ---- SIP credentials ------------------------------------------------------ */
-
-struct sip_creds {
-	char username[NUMPLAN_MAX_LEN];
-	char password[33], md5[33], sha256[65];
-};
-
-/* Fresh password and its HA1s for username (already in c->username). */
-static int sip_creds_make(struct sip_creds *c)
-{
-	char in[NUMPLAN_MAX_LEN + sizeof(RES_SIP_REALM) + 40];
-
-	if (auth_random_hex(c->password, 16))
-		return EIO;
-	snprintf(in, sizeof(in), "%s:" RES_SIP_REALM ":%s", c->username, c->password);
-	if (res_md5_hex(in, c->md5)) {
-		explicit_bzero(in, sizeof(in));
-		return EIO;
-	}
-	auth_sha256_hex(in, strlen(in), c->sha256);
-	explicit_bzero(in, sizeof(in));
-	return 0;
 }
 
 /* "full-suffix" with the suffix zero-padded to width into out (truncated
@@ -181,6 +218,19 @@ static int handset_mac_ok(struct api_tx *tx, const char *flat, const char *mac)
 		return -1;
 	}
 	return 0;
+}
+
+/* MACs are unique per site: a manager setting one would learn from the 409
+ * that a handset of another building holds it. Managers add handsets
+ * without a MAC (the broker learns it from the device's first request) and
+ * may resend the MAC a handset already has (cur; NULL on create). */
+static int handset_mac_scoped(struct api_req *r, const char *mac, const char *cur)
+{
+	if (!api_scope(r) || !mac || (cur && strcmp(mac, cur) == 0))
+		return 0;
+	api_error(r, 403, "mac", "only operators set a handset's MAC; "
+	    "leave it out and it is learnt from the handset's first DHCP request");
+	return -1;
 }
 
 /* The flat (locked against the broker), its full number, handset width and
@@ -275,7 +325,7 @@ static void handset_create(struct api_req *r)
 {
 	struct handset_in h = { .r = r };
 
-	if (handset_decode(r, &h) == 0)
+	if (handset_decode(r, &h) == 0 && handset_mac_scoped(r, h.mac, NULL) == 0)
 		api_txn(r, handset_create_txn, &h, handset_constraints);
 	explicit_bzero(&h.c, sizeof(h.c));
 }
@@ -329,7 +379,10 @@ static int handset_update_txn(struct api_tx *tx, void *arg)
 	char flat[24], mac[18];
 	PGresult *res;
 
-	if (handset_lock(tx, flat, mac) || handset_mac_ok(tx, flat, h->mac))
+	if (handset_lock(tx, flat, mac) || handset_mac_scoped(h->r, h->mac, mac))
+		return -1;
+	/* The MAC it has is not checked again: no 409 from another building. */
+	if (strcmp(h->mac, mac) != 0 && handset_mac_ok(tx, flat, h->mac))
 		return -1;
 	if (api_sql(tx, &res, "UPDATE dpn.handsets h SET mac = $2::macaddr FROM dpn.flats f, "
 	    "dpn.buildings b, dpn.sites s WHERE h.id = $1 AND f.id = h.flat_id AND "

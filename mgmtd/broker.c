@@ -3,7 +3,9 @@
  * address report. Each is one statement, one round trip: it checks the
  * credentials (username and SHA-256 of the secret, parsed by auth.c), tells
  * the audit log who acts, and calls the dpn.broker_* function (one
- * transaction, docs/schema.md) for that gateway's flat. No row: 401. */
+ * transaction, docs/schema.md) for that gateway: one deleted while its
+ * request runs is seen gone (the function answers NULL). No row or NULL:
+ * 401. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,8 +111,8 @@ static void broker_handsets(struct api_req *r)
 
 	if (api_decode(r, f))
 		return;
-	if (api_sql1(r, &res, NULL, "SELECT dpn.broker_add_handset(g.flat_id, "
-	    "$3::macaddr) " AS_GATEWAY, r->gw.username, r->gw.secret_hash, mac)) {
+	if (api_sql1(r, &res, NULL, "SELECT dpn.broker_gateway_add_handset("
+	    "g.id, $3::macaddr) " AS_GATEWAY, r->gw.username, r->gw.secret_hash, mac)) {
 		metrics_broker("handsets", 0);
 		return;
 	}
@@ -141,12 +143,12 @@ static void broker_delete(struct api_req *r)
 		return;
 	}
 	if (mac)
-		rc = api_sql1(r, &res, NULL, "SELECT dpn.broker_delete_handset("
-		    "g.flat_id, $3::macaddr) " AS_GATEWAY, r->gw.username,
+		rc = api_sql1(r, &res, NULL, "SELECT dpn.broker_gateway_delete_handset("
+		    "g.id, $3::macaddr) " AS_GATEWAY, r->gw.username,
 		    r->gw.secret_hash, mac);
 	else
-		rc = api_sql1(r, &res, NULL, "SELECT dpn.broker_delete_gateway("
-		    "g.flat_id, true) " AS_GATEWAY, r->gw.username, r->gw.secret_hash);
+		rc = api_sql1(r, &res, NULL, "SELECT dpn.broker_gateway_delete("
+		    "g.id) " AS_GATEWAY, r->gw.username, r->gw.secret_hash);
 	if (rc) {
 		metrics_broker("delete", 0);
 		return;
@@ -224,8 +226,8 @@ static void broker_report(struct api_req *r)
 
 	if (api_decode(r, f) || check_allotted(r, allotted) || check_free(r, freel))
 		return;
-	if (api_sql1(r, &res, NULL, "SELECT dpn.broker_report(g.id, $3::jsonb, "
-	    "$4::jsonb) " AS_GATEWAY, r->gw.username, r->gw.secret_hash,
+	if (api_sql1(r, &res, NULL, "SELECT dpn.broker_gateway_report(g.id, "
+	    "$3::jsonb, $4::jsonb) " AS_GATEWAY, r->gw.username, r->gw.secret_hash,
 	    json_text(allotted), json_text(freel))) {
 		metrics_broker("report", 0);
 		return;

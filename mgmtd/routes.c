@@ -10,11 +10,13 @@ extern const struct api_route api_numbers_routes[];
 extern const struct api_route api_audit_routes[];
 extern const struct api_route api_users_routes[];
 extern const struct api_route api_pool_blocks_routes[];
+extern const struct api_route api_broker_handsets_routes[];
 
 const struct api_route *const api_route_tables[] = {
 	api_ops_routes,
 	api_session_routes,
 	api_broker_routes,
+	api_broker_handsets_routes,
 	api_sites_routes,
 	api_buildings_routes,
 	api_flats_routes,

@@ -841,6 +841,11 @@ const struct sip_msg *sip_fork_request(const struct sip_fork *f)
 	return f->req;
 }
 
+struct sip_msg *sip_fork_request_edit(struct sip_fork *f)
+{
+	return f->req;
+}
+
 unsigned sip_fork_branches(const struct sip_fork *f)
 {
 	return f->n;

@@ -124,6 +124,11 @@ int sip_fork_reply(struct sip_fork *f, int status, const char *reason,
 /* The request as edited for forwarding; valid until the server
  * transaction ends (then NULL). */
 const struct sip_msg *sip_fork_request(const struct sip_fork *f);
+/* The same request for the TU to edit before sip_fork_start (headers such
+ * as P-Asserted-Identity: every branch is written from it when it starts).
+ * Not its top Via; the Request-URI is set per branch by sip_fork_add. NULL
+ * once the server transaction ended. */
+struct sip_msg *sip_fork_request_edit(struct sip_fork *f);
 unsigned sip_fork_branches(const struct sip_fork *f);
 /* The final status of branch i so far (0 while pending). */
 int sip_fork_branch_status(const struct sip_fork *f, unsigned i);

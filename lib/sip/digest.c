@@ -21,6 +21,8 @@ struct sip_digest_server {
 	char realm[128];
 	unsigned char key[32];
 	unsigned ttl;
+	uint64_t seq;		/* makes each nonce unique (replay slots are
+				 * per nonce) */
 	struct replay_slot slots[REPLAY_SLOTS];
 };
 
@@ -105,22 +107,26 @@ void sip_digest_server_free(struct sip_digest_server *s)
 	free(s);
 }
 
-/* nonce = 16 hex of the issue time + 32 hex of SHA-256(key:time:realm). */
+/* nonce = 16 hex of the issue time + 16 hex of a sequence number + 32 hex
+ * of SHA-256(key:time:seq:realm). The sequence number keeps two clients
+ * challenged in the same second from sharing a nonce (and its nc slot). */
+#define NONCE_LEN 64
 static int make_nonce(const struct sip_digest_server *s, uint64_t t,
-		      char *out)
+		      uint64_t seq, char *out)
 {
-	char ts[17], h[SIP_DIGEST_HEX];
+	char ts[33], h[SIP_DIGEST_HEX];
 	struct sip_str p[3] = { { (const char *)s->key, sizeof(s->key) },
-				{ ts, 16 }, cstr(s->realm) };
+				{ ts, 32 }, cstr(s->realm) };
 	int rc;
 
-	snprintf(ts, sizeof(ts), "%016llx", (unsigned long long)t);
+	snprintf(ts, sizeof(ts), "%016llx%016llx", (unsigned long long)t,
+		 (unsigned long long)seq);
 	rc = hash_hex(SIP_DIGEST_SHA256, p, 3, h);
 	if (rc)
 		return rc;
-	memcpy(out, ts, 16);
-	memcpy(out + 16, h, 32);
-	out[48] = '\0';
+	memcpy(out, ts, 32);
+	memcpy(out + 32, h, 32);
+	out[NONCE_LEN] = '\0';
 	return 0;
 }
 
@@ -131,7 +137,7 @@ int sip_digest_challenge(struct sip_digest_server *s, enum sip_digest_alg alg,
 	char nonce[NONCE_MAX];
 	int n;
 
-	if (make_nonce(s, now_s, nonce))
+	if (make_nonce(s, now_s, s->seq++, nonce))
 		return EINVAL;
 	n = snprintf(dst, cap, "Digest realm=\"%s\", nonce=\"%s\", "
 		     "algorithm=%s, qop=\"auth\"%s", s->realm, nonce,
@@ -151,7 +157,7 @@ int sip_digest_username(const struct sip_auth *cred, struct sip_str *user)
 	return 0;
 }
 
-static int alg_of(const struct sip_auth *a, enum sip_digest_alg *alg)
+int sip_digest_alg_of(const struct sip_auth *a, enum sip_digest_alg *alg)
 {
 	struct sip_str v;
 
@@ -168,16 +174,21 @@ static int alg_of(const struct sip_auth *a, enum sip_digest_alg *alg)
 static int check_nonce(const struct sip_digest_server *s, struct sip_str n,
 		       uint64_t now_s)
 {
-	char want[NONCE_MAX], ts[17];
-	uint64_t t;
+	char want[NONCE_MAX], ts[17], sq[17];
+	uint64_t t, seq;
 
-	if (n.len != 48)
+	if (n.len != NONCE_LEN)
 		return EACCES;
 	memcpy(ts, n.s, 16);
 	ts[16] = '\0';
-	if (sscanf(ts, "%16llx", (unsigned long long *)&t) != 1 ||
-	    make_nonce(s, t, want) ||
-	    CRYPTO_memcmp(want, n.s, 48) != 0)
+	memcpy(sq, n.s + 16, 16);
+	sq[16] = '\0';
+	if (strspn(ts, "0123456789abcdef") != 16 ||
+	    strspn(sq, "0123456789abcdef") != 16 ||
+	    sscanf(ts, "%16llx", (unsigned long long *)&t) != 1 ||
+	    sscanf(sq, "%16llx", (unsigned long long *)&seq) != 1 ||
+	    make_nonce(s, t, seq, want) ||
+	    CRYPTO_memcmp(want, n.s, NONCE_LEN) != 0)
 		return EACCES;
 	if (t > now_s + 5 || now_s - t > s->ttl)
 		return ESTALE;
@@ -259,7 +270,7 @@ int sip_digest_verify(struct sip_digest_server *s, const struct sip_auth *cred,
 	char want[SIP_DIGEST_HEX];
 	int rc;
 
-	if (read_cred(cred, &c) || alg_of(cred, &alg) ||
+	if (read_cred(cred, &c) || sip_digest_alg_of(cred, &alg) ||
 	    !sip_str_eq(c.realm, s->realm) || !sip_str_eq_str(c.uri, ruri))
 		return EBADMSG;
 	if ((rc = check_nonce(s, c.nonce, now_s)) != 0)
@@ -284,7 +295,8 @@ int sip_digest_answer(const struct sip_auth *chal, const char *user,
 	int n;
 
 	if (strpbrk(user, "\"\\\r\n") || strpbrk(cnonce, "\"\\\r\n") ||
-	    !sip_str_ieq(chal->scheme, "Digest") || alg_of(chal, &alg) ||
+	    !sip_str_ieq(chal->scheme, "Digest") ||
+	    sip_digest_alg_of(chal, &alg) ||
 	    !sip_auth_param(chal, "realm", &realm) ||
 	    !sip_auth_param(chal, "nonce", &nonce) || realm.len >= sizeof(rbuf))
 		return EBADMSG;

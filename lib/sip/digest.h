@@ -41,6 +41,10 @@ int sip_digest_challenge(struct sip_digest_server *s, enum sip_digest_alg alg,
 /* The username in credentials (for the HA1 lookup). 0 or EBADMSG. */
 int sip_digest_username(const struct sip_auth *cred, struct sip_str *user);
 
+/* The algorithm credentials or a challenge name (none means MD5): 0, or
+ * EBADMSG for one we do not know. */
+int sip_digest_alg_of(const struct sip_auth *a, enum sip_digest_alg *alg);
+
 /* Check credentials (parsed Authorization / Proxy-Authorization) for a
  * request with `method` and Request-URI `ruri`, given the user's HA1 hex
  * (of the algorithm the credentials name). Returns 0 (good), EBADMSG

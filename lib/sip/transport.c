@@ -764,6 +764,14 @@ static int open_sockets(struct sip_tp *tp)
 	if (tp->cfg.udp) {
 		rc = bind_socket(tp, SOCK_DGRAM, port, &tp->udp_fd,
 				 &tp->udp_port);
+		if (rc == 0 && tp->cfg.udp_rcvbuf) {
+			int v = tp->cfg.udp_rcvbuf > INT32_MAX / 2 ?
+				INT32_MAX / 2 : (int)tp->cfg.udp_rcvbuf;
+
+			/* best effort: the kernel caps it at rmem_max */
+			(void)setsockopt(tp->udp_fd, SOL_SOCKET, SO_RCVBUF, &v,
+					 sizeof(v));
+		}
 		if (rc || (rc = ev_io_add(tp->loop, tp->udp_fd, EV_READ,
 					  on_udp, tp)) != 0)
 			return rc;

@@ -61,6 +61,10 @@ struct sip_tp_cfg {
 	 * arg, before the connection is closed. May be NULL. A proxy ends the
 	 * transactions waiting on `to` (sip_core_peer_failed). */
 	void (*failed)(void *arg, const struct sip_peer *to);
+	size_t udp_rcvbuf;	/* SO_RCVBUF of the UDP socket, bytes (0: the
+				   system's; capped by net.core.rmem_max): a
+				   burst such as every gateway registering
+				   after a power cut must fit in it */
 	int lazy;		/* skip sip_msg_check: only the start line,
 				   header names and framing are checked, and
 				   the TU parses the values it reads */

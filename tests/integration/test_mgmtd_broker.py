@@ -227,30 +227,50 @@ def another_flats_handset_is_named_by_its_index(pg):
     check_eq(assigned(pg, S['flats'][b]), {}, 'nothing written for flat b')
 
 
-def race_allocation(pg, i, admin_sql):
-    """Flat i's gateway allocates while an admin transaction running
-    admin_sql (holding the flat's lock) is open; the transaction commits
-    once the request waits. Returns the request's (status, body)."""
+def race(pg, i, admin_sql, path='/api/v1/broker/allocate', body=None,
+         function='broker_allocate'):
+    """Flat i's gateway POSTs body to path (its allocation by default) while
+    an admin transaction running admin_sql (holding the flat's lock) is
+    open; the transaction commits once the request waits in function.
+    Returns the request's (status, body)."""
     import threading
     import broker
+    if body is None:
+        body = {'gateway_mac': mac(i, 0), 'handset_macs': [mac(i, 1)]}
     adm = broker.Session(pg)
     out = {}
     try:
         adm.query('BEGIN')
         for sql in admin_sql:
             adm.query(sql)
-        t = threading.Thread(target=lambda: out.update(r=gw(i).post(
-            '/api/v1/broker/allocate', {'gateway_mac': mac(i, 0),
-                                        'handset_macs': [mac(i, 1)]})))
+        t = threading.Thread(target=lambda: out.update(r=gw(i).post(path, body)))
         t.start()
         wait_for(lambda: pg.scalar(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND query LIKE '%broker_allocate%'") == '1', 10, 'allocation waiting')
+            "AND query LIKE '%%dpn.%s(%%'" % function) == '1', 10,
+            'request waiting in ' + function)
         adm.query('COMMIT')
         t.join(20)
     finally:
         adm.close()
     return out['r']
+
+
+def delete_gateway_sql(i):
+    return ['SELECT dpn.broker_delete_gateway(%d)' % S['flats'][i]]
+
+
+def delete_flat_sql(i):
+    return ['SELECT id FROM dpn.flats WHERE id = %d FOR UPDATE' % S['flats'][i],
+            'SELECT dpn.broker_delete_gateway(%d)' % S['flats'][i],
+            'DELETE FROM dpn.flats WHERE id = %d' % S['flats'][i]]
+
+
+def check_clean_401(status, body, what):
+    """The answer to a request whose gateway is gone, the same as to one
+    that came after the deletion: 401 asking for credentials, naming
+    neither a constraint nor an internal id."""
+    check_eq((status, body), (401, {'error': 'gateway credentials required'}), what)
 
 
 @case
@@ -259,19 +279,79 @@ def allocation_racing_the_gateway_deletion_is_a_401(pg):
     (flat locked, not yet committed), while the gateway's allocation
     request runs; the request waits and is then answered as one that came
     after the deletion: 401, no constraint name, no internal id."""
-    for i, what, sql in (
-            (26, 'gateway', ['SELECT dpn.broker_delete_gateway(%d)' % S['flats'][26]]),
-            (27, 'flat', ['SELECT id FROM dpn.flats WHERE id = %d FOR UPDATE' % S['flats'][27],
-                          'SELECT dpn.broker_delete_gateway(%d)' % S['flats'][27],
-                          'DELETE FROM dpn.flats WHERE id = %d' % S['flats'][27]])):
+    for i, what, sql in ((26, 'gateway', delete_gateway_sql(26)),
+                         (27, 'flat', delete_flat_sql(27))):
         check_eq(gw(i).post('/api/v1/broker/allocate', {'gateway_mac': mac(i, 0)})[0],
                  200, 'allocation before')
-        status, body = race_allocation(pg, i, sql)
-        check_eq(status, 401, 'allocation of a %s deleted meanwhile: %r' % (what, body))
+        status, body = race(pg, i, sql)
+        check_clean_401(status, body, 'allocation of a %s deleted meanwhile' % what)
         check_eq(gw(i).post('/api/v1/broker/allocate', {'gateway_mac': mac(i, 0)})[0],
                  401, 'allocation after the deletion')
         check_eq(assigned(pg, S['flats'][i]), {}, 'nothing allotted (%s deleted)' % what)
-    S['gone'] = {26, 27}
+    S.setdefault('gone', set()).update({26, 27})
+
+
+def allocated(i, handsets=()):
+    status, body = gw(i).post('/api/v1/broker/allocate', {
+        'gateway_mac': mac(i, 0), 'handset_macs': [mac(i, n) for n in handsets]})
+    check_eq(status, 200, 'allocation before: %r' % body)
+    return body
+
+
+@case
+def handset_request_racing_the_gateway_deletion_is_a_401(pg):
+    """Issue 14: /broker/handsets for a new MAC while the admin deletes the
+    gateway (the flat stays) or the whole flat: 401 once the deletion
+    commits, and no handset enrolled on the flat."""
+    for i, what, sql in ((30, 'gateway', delete_gateway_sql(30)),
+                         (31, 'flat', delete_flat_sql(31))):
+        allocated(i)
+        status, body = race(pg, i, sql, '/api/v1/broker/handsets', {'mac': mac(i, 5)},
+                            'broker_gateway_add_handset')
+        check_clean_401(status, body, 'handset request, %s deleted meanwhile' % what)
+        check_eq(pg.scalar("SELECT count(*) FROM dpn.handsets WHERE mac = '%s'"
+                           % mac(i, 5)), '0', 'no handset enrolled (%s deleted)' % what)
+        check_eq(gw(i).post('/api/v1/broker/handsets', {'mac': mac(i, 5)})[0], 401,
+                 'handset request after the deletion')
+    S['gone'].update({30, 31})
+
+
+@case
+def delete_requests_racing_the_gateway_deletion_are_401(pg):
+    """Issue 14: the gateway's deletion of a handset's address, and of its
+    own block, while the admin deletes the gateway: 401 once the admin's
+    deletion commits (not 200 for a gateway that no longer exists, not 404
+    naming the flat's id when the flat went too)."""
+    for i, what, sql, req in (
+            (32, 'gateway', delete_gateway_sql(32), {'mac': mac(32, 1)}),
+            (33, 'flat', delete_flat_sql(33), {'mac': mac(33, 1)}),
+            (34, 'gateway', delete_gateway_sql(34), {'gateway': True}),
+            (35, 'flat', delete_flat_sql(35), {'gateway': True})):
+        allocated(i, handsets=[1])
+        function = 'broker_gateway_delete_handset' if 'mac' in req else 'broker_gateway_delete'
+        status, body = race(pg, i, sql, '/api/v1/broker/delete', req, function)
+        check_clean_401(status, body, 'delete %r, %s deleted meanwhile' % (req, what))
+        check_eq(gw(i).post('/api/v1/broker/delete', req)[0], 401,
+                 'delete %r after the deletion' % req)
+        check_eq(assigned(pg, S['flats'][i]), {}, 'nothing left allotted')
+    S['gone'].update({32, 33, 34, 35})
+
+
+@case
+def report_racing_the_gateway_deletion_is_a_401(pg):
+    """Issue 14: the gateway's report while the admin deletes the gateway
+    or its flat: 401 (not 404 naming the gateway's id)."""
+    for i, what, sql in ((36, 'gateway', delete_gateway_sql(36)),
+                         (37, 'flat', delete_flat_sql(37))):
+        a = allocated(i)
+        req = {'allotted': [{'mac': mac(i, 0), 'address': a['gateway']['address']}],
+               'free': []}
+        check_eq(gw(i).post('/api/v1/broker/report', req)[0], 200, 'report before')
+        status, body = race(pg, i, sql, '/api/v1/broker/report', req,
+                            'broker_gateway_report')
+        check_clean_401(status, body, 'report, %s deleted meanwhile' % what)
+        check_eq(gw(i).post('/api/v1/broker/report', req)[0], 401, 'report after')
+    S['gone'].update({36, 37})
 
 
 @case
@@ -296,7 +376,7 @@ def pool_exhaustion_is_a_409(pg):
 if __name__ == '__main__':
     with Cluster() as cluster:
         mgmtd.migrate(cluster)
-        S['site'], S['flats'] = mgmtd.seed(cluster, cidr='127.30.0.0/24', flats=70)
+        S['site'], S['flats'] = mgmtd.seed(cluster, cidr='127.30.0.0/24', flats=80)
         S['pool'] = cluster.scalar('SELECT id FROM dpn.pools')
         S['pg'] = cluster
         S['creds'] = [mgmtd.add_gateway(cluster, f) for f in S['flats']]

@@ -278,6 +278,76 @@ def a_manager_sees_only_their_buildings_figures(pg):
              'an operator gets the 409')
 
 
+@case
+def a_manager_cannot_probe_other_buildings_macs_or_circuit_ids(pg):
+    site, flats = mgmtd.seed(pg, site_number=961, cidr='127.96.1.0/24', flats=1,
+                             building=1)
+    mine = flats[0]
+    bld = pg.scalar('SELECT building_id FROM dpn.flats WHERE id = %d' % mine)
+    c = admin()
+    status, other = c.post('/api/v1/sites/%d/buildings' % site,
+                           {'number': 2, 'floors': 1, 'units_per_floor': 1})
+    check_eq(status, 201, 'second building')
+    theirs = int(pg.scalar('SELECT id FROM dpn.flats WHERE building_id = %d' % other['id']))
+    taken_mac = '02:00:00:00:96:11'
+    check_eq(c.post('/api/v1/flats/%d/handsets' % theirs, {'mac': taken_mac})[0], 201,
+             "a handset with a MAC in the other building")
+    check_eq(c.patch('/api/v1/flats/%d' % theirs, {'circuit_id': 'probe-961'})[0], 200,
+             "the other flat's circuit-id")
+    pw = mgmtd.add_user(pg, 'mgr961', role='manager', buildings=[bld])
+    m = S['srv'].client()
+    m.login('mgr961', pw)
+    handsets = count(pg, 'handsets')
+    # Taken elsewhere or free: the same 403 naming the field, nothing written.
+    answers = [m.post('/api/v1/flats/%d/handsets' % mine, {'mac': mac})
+               for mac in (taken_mac, '02:00:00:00:96:12')]
+    for status, err in answers:
+        check_eq((status, err.get('field')), (403, 'mac'), 'manager sets a MAC: %r' % err)
+    check_eq(answers[0][1], answers[1][1], 'a taken and a free MAC answer alike')
+    check_eq(count(pg, 'handsets'), handsets, 'no handset written')
+    status, h = m.post('/api/v1/flats/%d/handsets' % mine, {})
+    check_eq((status, h.get('mac')), (201, None), 'a handset without MAC: %r' % h)
+    answers = [m.patch('/api/v1/handsets/%d' % h['id'], {'mac': mac})
+               for mac in (taken_mac, '02:00:00:00:96:12')]
+    for status, err in answers:
+        check_eq((status, err.get('field')), (403, 'mac'), 'manager changes a MAC: %r' % err)
+    check_eq(answers[0][1], answers[1][1], 'PATCH: a taken and a free MAC answer alike')
+    check_eq(c.patch('/api/v1/handsets/%d' % h['id'], {'mac': '02:00:00:00:96:13'})[0], 200,
+             'an operator sets the MAC')
+    check_eq(m.patch('/api/v1/handsets/%d' % h['id'], {'mac': '02-00-00-00-96-13'})[0], 200,
+             'the manager resends the MAC it has')
+    check_eq(c.patch('/api/v1/handsets/%d' % h['id'], {'mac': taken_mac})[0], 409,
+             'an operator gets the 409')
+    # A MAC the handset has is not checked again, even when (learnt by the
+    # broker) another building's gateway has it too.
+    mgmtd.add_gateway(pg, theirs)
+    pg.psql("UPDATE dpn.gateways SET mac = '02:00:00:00:96:14' WHERE flat_id = %d; "
+            "UPDATE dpn.handsets SET mac = '02:00:00:00:96:14' WHERE id = %d"
+            % (theirs, h['id']))
+    check_eq(m.patch('/api/v1/handsets/%d' % h['id'], {'mac': '02:00:00:00:96:14'})[0], 200,
+             "the manager resends a MAC another building's gateway has")
+    # Circuit-ids, on a flat of the manager's building and on a new one.
+    answers = [m.patch('/api/v1/flats/%d' % mine, {'circuit_id': cid})
+               for cid in ('probe-961', 'free-961')]
+    for status, err in answers:
+        check_eq((status, err.get('field')), (403, 'circuit_id'),
+                 'manager sets a circuit-id: %r' % err)
+    check_eq(answers[0][1], answers[1][1], 'a taken and a free circuit-id answer alike')
+    status, flat = m.get('/api/v1/flats/%d' % mine)
+    check_eq(m.patch('/api/v1/flats/%d' % mine, {'circuit_id': flat['circuit_id']})[0], 200,
+             'the manager resends the circuit-id it has')
+    check_eq(m.patch('/api/v1/flats/%d' % theirs, {'circuit_id': 'x-961'})[0], 404,
+             "another building's flat stays unknown")
+    status, err = m.post('/api/v1/buildings/%s/flats' % bld,
+                         {'number': 7, 'circuit_id': 'probe-961'})
+    check_eq((status, err.get('field')), (403, 'circuit_id'), 'create with a circuit-id')
+    status, new = m.post('/api/v1/buildings/%s/flats' % bld, {'number': 7})
+    check_eq((status, new.get('circuit_id')), (201, '0001-0007'),
+             'a new flat gets the default circuit-id: %r' % new)
+    check_eq(c.patch('/api/v1/flats/%d' % mine, {'circuit_id': 'probe-961'})[0], 409,
+             'an operator gets the 409')
+
+
 if __name__ == '__main__':
     with Cluster() as cluster:
         mgmtd.migrate(cluster)

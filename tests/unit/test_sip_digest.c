@@ -90,6 +90,23 @@ static void t_server_round_trips(void **st)
 	sip_digest_server_free(s);
 }
 
+/* Two clients challenged in the same second (a power cut: every gateway
+ * registers at once) each answer nc=1: both must pass (they once shared
+ * a nonce, and the second was taken for a replay). */
+static void t_same_second_clients(void **st)
+{
+	struct sip_digest_server *s;
+	char cred[1024];
+	size_t n;
+	(void)st;
+
+	assert_int_equal(sip_digest_server_new("dpn.test", 60, &s), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(round_trip(s, SIP_DIGEST_MD5, "s3cret", 1,
+			1000, 1000, "sip:dpn.test", cred, &n), 0);
+	sip_digest_server_free(s);
+}
+
 static void t_replay(void **st)
 {
 	struct sip_digest_server *s;
@@ -193,6 +210,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_rfc7616_vectors),
 		cmocka_unit_test(t_server_round_trips),
+		cmocka_unit_test(t_same_second_clients),
 		cmocka_unit_test(t_replay),
 		cmocka_unit_test(t_forged_and_malformed),
 		cmocka_unit_test(t_challenge_text),

@@ -874,6 +874,30 @@ testCase('manager_cannot_see_or_change_another_building', async (ctx) => {
   check(!page.url().includes('#/flats/'), 'search opened a flat of another building');
   await page.goto(`${URL}/#/buildings/${ctx.buildingId}`);
   await heading(page, 'Building 1101');
+  // MACs and circuit-ids are unique across the complex: a manager's 409
+  // would reveal another building's, so the forms do not offer them.
+  const newCircuit = page.getByLabel('Circuit id (optional)');
+  check(await newCircuit.isDisabled(), 'circuit id offered to a manager adding a flat');
+  await page.locator('.hint', { hasText: 'only operators set another' }).waitFor();
+  await page.goto(`${URL}/#/flats/${ctx.flat1201}`);
+  await heading(page, 'Flat 1201');
+  const before = await ctx.api.must(200, 'GET', `/flats/${ctx.flat1201}`);
+  check(await page.getByLabel('MAC (optional)').isDisabled(), 'MAC offered to a manager');
+  await page.locator('.hint', { hasText: 'only operators enter MACs' }).waitFor();
+  check(await page.getByLabel('Circuit id', { exact: true }).isDisabled(), 'circuit id change offered to a manager');
+  await page.locator('.hint', { hasText: 'Only operators change circuit ids' }).waitFor();
+  await page.getByRole('button', { name: 'Add handset' }).click();
+  await page.locator('.secret').waitFor();
+  const added = (await ctx.api.must(200, 'GET', `/flats/${ctx.flat1201}`)).handsets
+    .filter((x) => !before.handsets.some((y) => y.id === x.id));
+  checkEq(added.map((x) => x.mac), [null], 'the manager\'s new handset, MAC to be learnt');
+  await page.getByRole('button', { name: 'I have copied them' }).click();
+  const [saved] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().endsWith(`/flats/${ctx.flat1201}`)),
+    page.getByRole('button', { name: 'Save changes' }).click()]);
+  checkEq(saved.status(), 200, 'the manager saving the flat');
+  checkEq(JSON.parse(saved.request().postData()).circuit_id, undefined, 'a circuit id sent by the manager\'s form');
+  await ctx.api.must(204, 'DELETE', `/handsets/${added[0].id}`);
   const m = new Api(URL);
   await m.login(MANAGER, MANAGER_PW);
   const other = ctx.otherBuildingId;

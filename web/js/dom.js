@@ -38,14 +38,14 @@ export const nextId = (p) => (p || 'f') + '-' + (++uid);
 
 /** A labelled field. opts: name, label, type, value, hint, required,
  *  min/max, options ([value,label] for a select), multiple, autocomplete,
- *  autofocus (the page focuses it when shown).
+ *  autofocus (the page focuses it when shown), disabled (say why in hint).
  *  The error slot below it is found by the field's name. */
 export function field(opts) {
   const id = nextId('fld');
   const errId = id + '-err';
   const hintId = opts.hint ? id + '-hint' : null;
   const common = {
-    id, name: opts.name, required: !!opts.required,
+    id, name: opts.name, required: !!opts.required, disabled: !!opts.disabled,
     'aria-describedby': [hintId, errId].filter(Boolean).join(' '),
     autocomplete: opts.autocomplete || 'off',
     dataset: opts.autofocus ? { autofocus: '' } : undefined,

@@ -129,11 +129,12 @@ export function flatWords(site) {
 function addFlat(b, site, ctx) {
   const f = form({ class: 'card grid-form', 'aria-labelledby': 'h-addflat' }, [
     field({ name: 'number', label: 'Flat number', required: true, inputmode: 'numeric' }),
-    field({ name: 'circuit_id', label: 'Circuit id (optional)',
-      hint: 'Option 82 circuit-id of the flat port; default building-flat.' }),
+    field({ name: 'circuit_id', label: 'Circuit id (optional)', disabled: !ctx.isOperator,
+      hint: ctx.isOperator ? 'Option 82 circuit-id of the flat port; default building-flat.'
+        : 'The default, building-flat (only operators set another).' }),
   ], async (v) => {
     const body = { number: intOr(v.number) };
-    if (v.circuit_id) body.circuit_id = v.circuit_id;
+    if (v.circuit_id && ctx.isOperator) body.circuit_id = v.circuit_id;
     const flat = await api.post('/buildings/' + b.id + '/flats', body);
     ctx.go('#/flats/' + flat.id);
   }, 'Add flat', flatWords(site));

@@ -197,11 +197,13 @@ function addHandset(flat, site, ctx) {
     field({ name: 'suffix', label: 'Handset number (optional)', type: 'number', min: 1,
       hint: 'Empty: the next free one.' }),
     field({ name: 'mac', label: 'MAC (optional)', placeholder: 'aa:bb:cc:dd:ee:ff',
-      hint: 'Empty: learnt when the handset first asks for an address.' }),
+      disabled: !ctx.isOperator, hint: ctx.isOperator
+        ? 'Empty: learnt when the handset first asks for an address.'
+        : 'Learnt when the handset first asks for an address (only operators enter MACs).' }),
   ], async (v) => {
     const body = {};
     if (v.suffix) body.suffix = /^\d+$/.test(v.suffix) ? Number(v.suffix) : v.suffix;
-    if (v.mac) body.mac = v.mac;
+    if (v.mac && ctx.isOperator) body.mac = v.mac;
     const x = await api.post('/flats/' + flat.id + '/handsets', body);
     flash = { flatId: String(flat.id), node: sipPanel(handsetNumber(x), x) };
     ctx.reload();
@@ -244,9 +246,13 @@ function calls(flat) {
 function editFlat(flat, site, ctx) {
   const f = form({ class: 'inline-form', 'aria-label': 'Change the flat' }, [
     field({ name: 'number', label: 'Flat number', value: shownNumber(flat), inputmode: 'numeric', required: true }),
-    field({ name: 'circuit_id', label: 'Circuit id', value: flat.circuit_id || '', required: true }),
+    field({ name: 'circuit_id', label: 'Circuit id', value: flat.circuit_id || '', required: true,
+      disabled: !ctx.isOperator, hint: ctx.isOperator ? undefined
+        : 'Only operators change circuit ids: each is unique across the complex.' }),
   ], async (v) => {
-    await api.patch('/flats/' + flat.id, { number: intOr(v.number), circuit_id: v.circuit_id });
+    const body = { number: intOr(v.number) };
+    if (ctx.isOperator) body.circuit_id = v.circuit_id;
+    await api.patch('/flats/' + flat.id, body);
     ctx.reload();
   }, 'Save changes', flatWords(site));
   return h('section', { class: 'sub', 'aria-labelledby': 'h-edit-flat' },

@@ -1,0 +1,23 @@
+# gatekeeper/ — dpn-gatekeeper, the SIP entrance of a complex (registrar for
+# flat gateways, number translation from memory, routing, asserted
+# identity). Every gatekeeper/*.c is part of the program.
+GK_PKGS   := libpq
+GK_CFLAGS := $(shell pkg-config --cflags $(GK_PKGS))
+GK_LIBS   := $(shell pkg-config --libs $(GK_PKGS)) -lpthread
+GK_SRCS   := $(sort $(wildcard gatekeeper/*.c))
+GK_OBJS   := $(GK_SRCS:%.c=$(B)/%.o)
+
+BINS += $(B)/bin/dpn-gatekeeper
+
+$(GK_OBJS): DPN_CFLAGS += $(GK_CFLAGS)
+
+$(B)/bin/dpn-gatekeeper: $(GK_OBJS) $(B)/libdpn.a
+	@mkdir -p $(@D)
+	$(CC) $(DPN_LDFLAGS) $(GK_OBJS) $(B)/libdpn.a $(GK_LIBS) $(LIB_LDLIBS) -o $@
+
+# The flat table and number translation, unit-tested without a database.
+UNIT_TESTS += $(B)/tests/unit/test_gk_flats
+$(B)/tests/unit/test_gk_flats: $(B)/tests/unit/test_gk_flats.o $(B)/gatekeeper/flats.o $(LIBDPN)
+	$(CC) $(DPN_LDFLAGS) $< $(B)/gatekeeper/flats.o $(LIBDPN) -lcmocka $(LIB_LDLIBS) -o $@
+
+CHECKS += $(sort $(wildcard tests/integration/test_gatekeeper*.py))

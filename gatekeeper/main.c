@@ -1,0 +1,289 @@
+/* gatekeeper/main.c — dpn-gatekeeper: the SIP entrance of one complex, on
+ * the daemon skeleton (lib/daemon.h). Settings, start-up (database,
+ * registrar, transport, proxy core), the one-second tick (binding expiry,
+ * database reconnect), SIGHUP (expiry limits) and /metrics. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "gatekeeper/gk.h"
+#include "log.h"
+#include "pg.h"
+
+static const char *const transports[] = { "udp", "tcp", "both", NULL };
+
+#define G(f) offsetof(struct gk_conf, f)
+static const struct conf_item gk_table[] = {
+	{ .name = "db", .type = CONF_STR, .off = G(db), .flags = CONF_REQUIRED,
+	  .check = pg_conninfo_check, .arg = "CONNINFO",
+	  .help = "the dpn database (libpq connection string)" },
+	{ .name = "listen", .type = CONF_ADDR, .off = G(listen),
+	  .def = "127.0.0.1:5060", .help = "SIP address (numeric IPv4)" },
+	{ .name = "transport", .type = CONF_ENUM, .off = G(transport),
+	  .def = "both", .choices = transports, .help = "SIP transports" },
+	{ .name = "site", .type = CONF_UINT, .off = G(site),
+	  .flags = CONF_REQUIRED, .max = 999999999,
+	  .help = "the complex number this gatekeeper serves" },
+	{ .name = "domain", .type = CONF_STR, .off = G(domain), .def = "",
+	  .help = "host of asserted identities (default: the listen address)" },
+	{ .name = "min-expires", .type = CONF_UINT, .off = G(min_expires),
+	  .def = "60", .min = 10, .max = 86400, .flags = CONF_RELOAD,
+	  .help = "shortest registration (shorter: 423)" },
+	{ .name = "max-expires", .type = CONF_UINT, .off = G(max_expires),
+	  .def = "3600", .min = 60, .max = 86400, .flags = CONF_RELOAD,
+	  .help = "longest registration (longer is lowered)" },
+	{ .name = "max-flats", .type = CONF_UINT, .off = G(max_flats),
+	  .def = "200000", .min = 1, .max = 10000000,
+	  .help = "flats and registrations held in memory" },
+	{ .name = "max-queue", .type = CONF_UINT, .off = G(max_queue),
+	  .def = "65536", .min = 16, .max = 10000000,
+	  .help = "binding writes waiting for the database" },
+	{ .name = "ring-timeout", .type = CONF_DURATION, .off = G(ring_s),
+	  .def = "120s", .unit = 1000, .min = 5, .max = 600,
+	  .help = "timer C: how long a gateway may ring" },
+	{ .name = "udp-rcvbuf", .type = CONF_SIZE, .off = G(udp_rcvbuf),
+	  .def = "4M", .min = 65536, .max = 1 << 30,
+	  .help = "UDP receive buffer (a power cut's REGISTER burst; capped "
+		  "by net.core.rmem_max)" },
+	{ .name = "t1", .type = CONF_DURATION, .off = G(t1_ms), .def = "500ms",
+	  .unit = 1, .min = 50, .max = 5000, .help = "SIP timer T1" },
+	DAEMON_CONF_ROWS(struct gk_conf, base, "dpn"),
+	{ .name = NULL },
+};
+
+static int gk_check(const void *cfg, conf_err_fn err, void *arg)
+{
+	const struct gk_conf *c = cfg;
+
+	if (c->min_expires > c->max_expires) {
+		err(arg, "min-expires: more than max-expires");
+		return EINVAL;
+	}
+	if (c->listen.sa.ss_family != AF_INET) {
+		err(arg, "listen: an IPv4 address is needed");
+		return EINVAL;
+	}
+	return 0;
+}
+
+static struct gk gk;
+
+static void gk_stop(struct ev_loop *loop, void *arg)
+{
+	(void)arg;
+	ev_stop(loop);
+}
+
+static int gk_health(void *arg, char *why, size_t len)
+{
+	struct gk *g = arg;
+
+	if (g->pg)
+		return 0;
+	snprintf(why, len, "no database connection");
+	return 1;
+}
+
+static void gk_reloaded(void *cfg, void *arg);
+
+static const struct daemon_def gk_def = {
+	.name = "dpn-gatekeeper",
+	.usage = "usage: dpn-gatekeeper [-f FILE] [-n] [OPTIONS]",
+	.conf = gk_table, .conf_size = sizeof(struct gk_conf),
+	.base_off = offsetof(struct gk_conf, base),
+	.default_file = "/etc/dpn/gatekeeper.conf",
+	.check = gk_check, .reloaded = gk_reloaded, .stop = gk_stop,
+	.health = gk_health, .arg = &gk,
+};
+
+static int registrar_new(struct gk *g)
+{
+	struct sip_reg_cfg rc = { .realm = "dpn",
+		.min_expires = g->cfg->min_expires,
+		.max_expires = g->cfg->max_expires,
+		.default_expires = g->cfg->max_expires, .max_bindings = 1,
+		.max_aors = g->cfg->max_flats };
+
+	return sip_reg_new(&rc, &gk_reg_ops, g, &g->reg);
+}
+
+/* New expiry limits; the bindings stay. */
+static void gk_reloaded(void *cfg, void *arg)
+{
+	struct gk *g = arg;
+	(void)cfg;
+
+	if (sip_reg_set_expiry(g->reg, g->cfg->min_expires,
+			       g->cfg->max_expires))
+		log_warnx("gatekeeper: reload: expiry limits not changed");
+}
+
+static int metric(struct gk *g, enum prom_type t, const char *name,
+		  const char *help, const char *label, const char *value,
+		  struct prom_series **out)
+{
+	const char *labels[2] = { label, NULL }, *values[2] = { value, NULL };
+	struct prom_family *f;
+	int rc = prom_family_add(g->d->metrics, t, name, help,
+				 label ? labels : NULL, NULL, 0, &f);
+
+	return rc ? rc : prom_series(f, label ? values : NULL, out);
+}
+
+/* The series of a one-label family for value v (values end in NULL). */
+static int series1(struct prom_family *f, const char *v,
+		   struct prom_series **out)
+{
+	const char *values[2] = { v, NULL };
+
+	return prom_series(f, values, out);
+}
+
+static int reg_metrics(struct gk *g)
+{
+	static const char *const st[6] = { "200", "401", "403", "423", "400",
+					   "other" };
+	const char *labels[2] = { "status", NULL };
+	struct prom_family *f;
+	int rc = prom_family_add(g->d->metrics, PROM_COUNTER,
+		"dpn_gk_registers_total", "REGISTERs answered, by status",
+		labels, NULL, 0, &f);
+
+	for (int i = 0; rc == 0 && i < 6; i++)
+		rc = series1(f, st[i], &g->m.reg[i]);
+	return rc;
+}
+
+static int metrics_add(struct gk *g)
+{
+	struct gk_metrics *m = &g->m;
+	const char *c = "dpn_gk_requests_total";
+	const char *ch = "new requests, by what became of them";
+	struct prom_family *f;
+	const char *labels[2] = { "result", NULL };
+	const char *const res[6] = { "inbound", "flat_to_flat", "not_found",
+				     "not_registered", "refused", "in_dialog" };
+	struct prom_series **s[6] = { &m->calls_in, &m->calls_flat,
+		&m->calls_404, &m->calls_480, &m->relay_refused, &m->in_dialog };
+	int rc = reg_metrics(g);
+
+	if (!rc)
+		rc = prom_family_add(g->d->metrics, PROM_COUNTER, c, ch, labels,
+				     NULL, 0, &f);
+	for (int i = 0; rc == 0 && i < 6; i++)
+		rc = series1(f, res[i], s[i]);
+	if (!rc)
+		rc = metric(g, PROM_COUNTER, "dpn_gk_asserted_identities_total",
+			    "P-Asserted-Identity set on requests from gateways",
+			    NULL, NULL, &m->pai_set);
+	if (!rc)
+		rc = metric(g, PROM_COUNTER, "dpn_gk_identity_claims_replaced_total",
+			    "From claims outside the gateway's flat, replaced by "
+			    "the flat number", NULL, NULL, &m->pai_replaced);
+	if (!rc)
+		rc = metric(g, PROM_GAUGE, "dpn_gk_flats", "flats in memory",
+			    NULL, NULL, &m->flats);
+	if (!rc)
+		rc = metric(g, PROM_GAUGE, "dpn_gk_bindings",
+			    "registered gateways", NULL, NULL, &m->bindings);
+	if (!rc)
+		rc = metric(g, PROM_COUNTER, "dpn_gk_notifications_total",
+			    "dpn_gk notifications received", NULL, NULL,
+			    &m->notifies);
+	return rc;
+}
+
+static void on_tick(struct ev_loop *loop, struct ev_timer *t, void *arg)
+{
+	struct gk *g = arg;
+
+	sip_reg_expire(g->reg, gk_now());
+	gk_db_tick(g);
+	ev_timer_start(loop, t, 1000);
+}
+
+static void on_msg(void *arg, struct sip_msg *m, const struct sip_peer *from)
+{
+	struct gk *g = arg;
+
+	sip_core_recv(g->core, m, from);
+}
+
+static int sip_start(struct gk *g)
+{
+	const struct sockaddr_in *sa = (const void *)&g->cfg->listen.sa;
+	struct sip_tp_cfg tc = { .host = g->host, .lean = 1,
+		.udp_rcvbuf = (size_t)g->cfg->udp_rcvbuf,
+		.udp = g->cfg->transport != 1, .tcp = g->cfg->transport != 0 };
+	struct sip_core_cfg cc = { .tsx = { .auto_100 = 1,
+		.t1 = g->cfg->t1_ms, .timer_c = g->cfg->ring_s * 1000 },
+		.host = g->host, .record_route = 1, .to_tag = "gk" };
+	int rc;
+
+	inet_ntop(AF_INET, &sa->sin_addr, g->host, sizeof(g->host));
+	g->port = tc.port = cc.port = ntohs(sa->sin_port);
+	g->proto = g->cfg->transport == 1 ? SIP_PROTO_TCP : SIP_PROTO_UDP;
+	rc = sip_tp_open(g->d->loop, &tc, on_msg, g, &g->tp);
+	if (rc == 0)
+		rc = sip_core_new(g->d->loop, &cc, &gk_core_ops, g, &g->core);
+	return rc;
+}
+
+static int start(struct gk *g)
+{
+	const char *what;
+	int rc;
+
+	if ((rc = metrics_add(g)) != 0)
+		what = "metrics";
+	else if ((rc = gk_db_start(g)) != 0)
+		what = "database";
+	else if ((rc = registrar_new(g)) != 0)
+		what = "registrar";
+	else if ((rc = gk_store_new(g->cfg->db, g->cfg->max_queue,
+				    &g->store)) != 0)
+		what = "binding writer";
+	else if ((rc = gk_db_restore(g)) != 0)
+		what = "bindings";
+	else if ((rc = sip_start(g)) != 0)
+		what = "SIP transport";
+	if (rc) {
+		log_warnx("gatekeeper: cannot start: %s: %s", what, strerror(rc));
+		return rc;
+	}
+	ev_timer_init(&g->tick, on_tick, g);
+	ev_timer_start(g->d->loop, &g->tick, 1000);
+	log_info("gatekeeper: site %u on %s", g->cfg->site,
+		 g->cfg->listen.text);
+	return 0;
+}
+
+static void stop(struct gk *g)
+{
+	sip_core_free(g->core);
+	sip_tp_close(g->tp);
+	gk_store_free(g->store);
+	gk_db_stop(g);
+	sip_reg_free(g->reg);
+	gk_flats_free(g->flats);
+}
+
+int main(int argc, char **argv)
+{
+	int rc;
+
+	if ((rc = daemon_init(&gk_def, argc - 1, argv + 1, &gk.d)) >= 0)
+		return rc;
+	gk.cfg = gk.d->cfg;
+	rc = 1;
+	if (start(&gk) == 0 && daemon_bound(gk.d) == 0) {
+		printf("ready\n");
+		fflush(stdout);
+		rc = daemon_run(gk.d) ? 1 : 0;
+	}
+	stop(&gk);
+	daemon_free(gk.d);
+	return rc;
+}

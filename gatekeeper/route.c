@@ -1,0 +1,412 @@
+/* gatekeeper/route.c — what each request gets.
+ *
+ *  - REGISTER: the registrar (lib/sip/registrar.h) for flat gateways: the
+ *    AOR is the flat's canonical number, the digest user its gateway
+ *    username, the source its first private address (else 403).
+ *  - A request inside a dialog (To has a tag): relayed to its Route or
+ *    Request-URI only when one end is a flat gateway of this site.
+ *  - A new request: the Request-URI's number (sip: user part or tel:)
+ *    translated from memory: unknown 404, no registered gateway 480,
+ *    another complex 403 from a gateway (no outbound routes yet) or 404
+ *    from outside; otherwise forwarded to the flat's gateway (at the
+ *    address and port it registered from) with the dialled number, handset
+ *    part kept, as Request-URI. OPTIONS for the gatekeeper itself: 200.
+ *  - Identity: a request from a registered gateway carries
+ *    P-Asserted-Identity with its flat's number (the handset part of its
+ *    From kept when it is a handset of that flat; otherwise the flat
+ *    number, counted); from anywhere else P-Asserted-Identity and
+ *    P-Preferred-Identity are removed.
+ * Anything else is refused: not an open relay. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "gatekeeper/gk.h"
+#include "log.h"
+#include "sip/hdr.h"
+
+uint64_t gk_now(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+/* ---- registrar callbacks ---- */
+
+static int reg_ha1(void *arg, const char *aor, const char *user,
+		   enum sip_digest_alg alg, char *ha1)
+{
+	const struct gk_flat *f = gk_flat_of_aor(arg, aor);
+	const char *h;
+
+	if (!f || !f->username[0])
+		return ENOENT;
+	if (strcmp(user, f->username) != 0)
+		return EACCES;
+	h = alg == SIP_DIGEST_SHA256 ? f->ha1_sha256 : f->ha1_md5;
+	if (!h[0])
+		return ENOENT;
+	snprintf(ha1, SIP_DIGEST_HEX, "%s", h);
+	return 0;
+}
+
+static int peer_v4(const struct sip_peer *p, struct in_addr *a)
+{
+	const struct sockaddr_in *s = (const void *)&p->sa;
+
+	if (p->sa.ss_family != AF_INET)
+		return EAFNOSUPPORT;
+	*a = s->sin_addr;
+	return 0;
+}
+
+static int reg_source_ok(void *arg, const char *aor,
+			 const struct sip_peer *from)
+{
+	const struct gk_flat *f = gk_flat_of_aor(arg, aor);
+	struct in_addr a;
+
+	if (!f || peer_v4(from, &a) || !f->first.s_addr ||
+	    a.s_addr != f->first.s_addr)
+		return EACCES;
+	return 0;
+}
+
+static void reg_changed(void *arg, const struct sip_reg_binding *b,
+			enum sip_reg_change what)
+{
+	struct gk *g = arg;
+	const struct gk_flat *f = gk_flat_of_aor(g, b->aor);
+
+	if (f)
+		gk_store_push(g->store, f->id, b, what == SIP_REG_REMOVED ||
+			      what == SIP_REG_EXPIRED);
+	prom_set(g->m.bindings, sip_reg_bindings(g->reg));
+}
+
+const struct sip_reg_ops gk_reg_ops = {
+	.ha1 = reg_ha1, .source_ok = reg_source_ok, .changed = reg_changed,
+};
+
+/* ---- helpers ---- */
+
+/* The flat whose registered gateway sent this (its first address, with a
+ * live binding), or NULL. */
+static const struct gk_flat *gateway_of(struct gk *g,
+					const struct sip_peer *from)
+{
+	const struct gk_flat *f;
+	struct in_addr a;
+
+	if (peer_v4(from, &a))
+		return NULL;
+	f = gk_flats_by_addr(g->flats, a);
+	if (!f || !sip_reg_find(g->reg, f->number, gk_now()))
+		return NULL;
+	return f;
+}
+
+static void reply(struct sip_fork *f, int status, const char *why,
+		  struct prom_series *count)
+{
+	if (count)
+		prom_inc(count, 1);
+	sip_fork_reply(f, status, why, NULL);
+}
+
+static void do_register(struct gk *g, struct sip_fork *f,
+			const struct sip_msg *m, const struct sip_peer *from)
+{
+	static const int codes[5] = { 200, 401, 403, 423, 400 };
+	struct sip_reg_answer ans;
+	unsigned i;
+
+	if (sip_reg_handle(g->reg, m, from, gk_now(), &ans)) {
+		sip_fork_reply(f, 500, NULL, NULL);
+		return;
+	}
+	for (i = 0; i < 5 && codes[i] != ans.status; i++)
+		;
+	prom_inc(g->m.reg[i], 1);
+	sip_fork_reply(f, ans.status, ans.reason,
+		       ans.extra_len ? ans.extra : NULL);
+}
+
+/* ---- in-dialog requests and 2xx ACKs ---- */
+
+static int ruri_is_self(struct gk *g, const struct sip_msg *m);
+static int dialled(const struct sip_msg *m, char *buf, size_t cap);
+
+/* The registered gateway of the flat m's Request-URI names (a UA that
+ * addresses in-dialog requests to the number it dialled at the
+ * gatekeeper): its source into *to. 0 or ENOENT. */
+static int number_hop(struct gk *g, const struct sip_msg *m,
+		      struct sip_peer *to)
+{
+	const struct sip_reg_binding *b;
+	const struct gk_flat *f;
+	char num[NUMPLAN_MAX_LEN + 8];
+	uint32_t hs;
+
+	if (dialled(m, num, sizeof(num)) ||
+	    gk_flats_lookup(g->flats, num, strlen(num), &f, &hs) ||
+	    !(b = sip_reg_find(g->reg, f->number, gk_now())))
+		return ENOENT;
+	*to = b->source;
+	return 0;
+}
+
+/* Next hop of an in-dialog request: its Route, else its Request-URI; a
+ * flat gateway's address is replaced by where it registered from. 0 when
+ * one end is a flat gateway of this site, EACCES otherwise. */
+static int dialog_hop(struct gk *g, const struct sip_msg *m,
+		      const struct sip_peer *from, struct sip_peer *to)
+{
+	const struct sip_reg_binding *b;
+	const struct gk_flat *f;
+	struct sip_uri u;
+	struct in_addr a;
+	int rc = sip_route_target(m, g->proto, to);
+
+	if (rc == ENOENT && ruri_is_self(g, m))
+		return number_hop(g, m, to) ? EACCES : 0;
+	if (rc == ENOENT) {
+		if (sip_msg_ruri(m, &u) || u.scheme != SIP_SCHEME_SIP ||
+		    sip_peer_set(to, g->proto, u.host, u.port ? u.port : 5060))
+			return EINVAL;
+	} else if (rc) {
+		return EINVAL;
+	}
+	f = peer_v4(to, &a) ? NULL : gk_flats_by_addr(g->flats, a);
+	b = f ? sip_reg_find(g->reg, f->number, gk_now()) : NULL;
+	if (b) {
+		*to = b->source;
+		return 0;
+	}
+	return gateway_of(g, from) ? 0 : EACCES;
+}
+
+static void do_new(struct gk *g, struct sip_fork *fk, const struct sip_msg *m,
+		   const struct sip_peer *from);
+
+static void do_in_dialog(struct gk *g, struct sip_fork *f,
+			 const struct sip_msg *m, const struct sip_peer *from)
+{
+	struct sip_peer to;
+
+	/* A UA that addresses in-dialog requests to the number it dialled
+	 * at the gatekeeper (no Route): routed by the number again. */
+	if (sip_msg_hdr_find(m, SIP_HDR_ROUTE, 0) < 0 && ruri_is_self(g, m)) {
+		do_new(g, f, m, from);
+		return;
+	}
+	if (dialog_hop(g, m, from, &to)) {
+		log_debug("gatekeeper: %.*s %.*s not relayed: no gateway at "
+			  "either end", (int)m->method_str.len, m->method_str.s,
+			  (int)m->ruri.len, m->ruri.s);
+		reply(f, 403, "Relaying denied", g->m.relay_refused);
+		return;
+	}
+	prom_inc(g->m.in_dialog, 1);
+	if (sip_fork_add(f, NULL, 0, &to, 1000) || sip_fork_start(f, 0))
+		sip_fork_reply(f, 500, NULL, NULL);
+}
+
+/* A 2xx ACK (the core gives no source here): forwarded only when its
+ * target is a flat gateway of ours. */
+static int on_route(void *arg, const struct sip_msg *m, struct sip_peer *to)
+{
+	struct gk *g = arg;
+	struct sip_peer none = { .proto = g->proto };
+
+	return dialog_hop(g, m, &none, to) ? EACCES : 0;
+}
+
+/* ---- identity ---- */
+
+static void strip_identity(struct sip_msg *m)
+{
+	int i;
+
+	while ((i = sip_msg_hdr_find(m, SIP_HDR_P_ASSERTED_IDENTITY, 0)) >= 0)
+		sip_msg_hdr_del(m, (unsigned)i);
+	while ((i = sip_msg_hdr_find_name(m, "P-Preferred-Identity", 0)) >= 0)
+		sip_msg_hdr_del(m, (unsigned)i);
+}
+
+/* The handset of flat gw that From claims, or 0 (the flat). */
+static uint32_t claimed_handset(struct gk *g, const struct sip_msg *m,
+				const struct gk_flat *gw)
+{
+	const struct gk_flat *f;
+	struct sip_addr a;
+	uint32_t hs;
+
+	if (sip_msg_from(m, &a) || !a.uri.has_user ||
+	    gk_flats_lookup(g->flats, a.uri.user.s, a.uri.user.len, &f, &hs))
+		return UINT32_MAX;
+	return f == gw ? hs : UINT32_MAX;
+}
+
+static void assert_identity(struct gk *g, struct sip_msg *m,
+			    const struct gk_flat *gw)
+{
+	struct number n = { .complex = g->cfg->site, .building = gw->building,
+			    .flat = gw->flat };
+	char num[NUMPLAN_MAX_LEN], v[160];
+	uint32_t hs = claimed_handset(g, m, gw);
+
+	if (hs == UINT32_MAX) {
+		prom_inc(g->m.pai_replaced, 1);
+		hs = 0;
+	}
+	n.handset = hs;
+	strip_identity(m);
+	if (numplan_format(gk_flats_plan(g->flats), &n, num, sizeof(num)))
+		return;
+	snprintf(v, sizeof(v), "<sip:%s@%s>", num,
+		 g->cfg->domain && g->cfg->domain[0] ? g->cfg->domain : g->host);
+	if (sip_msg_hdr_add(m, SIP_HDR_P_ASSERTED_IDENTITY, v) == 0)
+		prom_inc(g->m.pai_set, 1);
+}
+
+/* ---- new requests ---- */
+
+/* The Request-URI's number, decoded, into buf. 0 or EINVAL. */
+static int dialled(const struct sip_msg *m, char *buf, size_t cap)
+{
+	struct sip_uri u;
+	size_t n;
+
+	if (sip_msg_ruri(m, &u) || !u.has_user || u.user.len == 0 ||
+	    sip_unescape(u.user, buf, cap - 1, &n) || memchr(buf, 0, n))
+		return EINVAL;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* "sip:NUMBER@HOST:PORT" of the contact b, with the dialled flat/handset. */
+static int target_uri(struct gk *g, const struct gk_flat *f, uint32_t hs,
+		      const struct sip_reg_binding *b, char *out, size_t cap,
+		      size_t *len)
+{
+	struct number n = { .complex = g->cfg->site, .building = f->building,
+			    .flat = f->flat, .handset = hs };
+	char num[NUMPLAN_MAX_LEN];
+	struct sip_uri u;
+	int w;
+
+	if (numplan_format(gk_flats_plan(g->flats), &n, num, sizeof(num)) ||
+	    sip_uri_parse((struct sip_str){ b->contact, strlen(b->contact) },
+			  &u, NULL))
+		return EINVAL;
+	if (u.port)
+		w = snprintf(out, cap, "sip:%s@%.*s:%u", num, (int)u.host.len,
+			     u.host.s, u.port);
+	else
+		w = snprintf(out, cap, "sip:%s@%.*s", num, (int)u.host.len,
+			     u.host.s);
+	if (w < 0 || (size_t)w >= cap)
+		return ENOSPC;
+	*len = (size_t)w;
+	return 0;
+}
+
+static void forward_to_flat(struct gk *g, struct sip_fork *fk,
+			    const struct gk_flat *f, uint32_t hs,
+			    const struct gk_flat *gw)
+{
+	const struct sip_reg_binding *b = sip_reg_find(g->reg, f->number,
+						       gk_now());
+	struct sip_msg *em = sip_fork_request_edit(fk);
+	char ruri[SIP_REG_URI_MAX + NUMPLAN_MAX_LEN];
+	size_t n;
+
+	if (!b) {
+		reply(fk, 480, "Flat not registered", g->m.calls_480);
+		return;
+	}
+	if (!em || target_uri(g, f, hs, b, ruri, sizeof(ruri), &n)) {
+		sip_fork_reply(fk, 500, NULL, NULL);
+		return;
+	}
+	if (gw)
+		assert_identity(g, em, gw);
+	else
+		strip_identity(em);
+	if (em->method == SIP_INVITE)
+		prom_inc(gw ? g->m.calls_flat : g->m.calls_in, 1);
+	if (sip_fork_add(fk, ruri, n, &b->source, 1000) ||
+	    sip_fork_start(fk, 0))
+		sip_fork_reply(fk, 500, NULL, NULL);
+}
+
+static int ruri_is_self(struct gk *g, const struct sip_msg *m)
+{
+	struct sip_uri u;
+
+	return sip_msg_ruri(m, &u) == 0 && u.scheme == SIP_SCHEME_SIP &&
+	       sip_str_eq(u.host, g->host) &&
+	       (u.port ? u.port : 5060) == g->port;
+}
+
+static int for_us(struct gk *g, const struct sip_msg *m)
+{
+	struct sip_uri u;
+
+	return ruri_is_self(g, m) && sip_msg_ruri(m, &u) == 0 && !u.has_user;
+}
+
+static void do_new(struct gk *g, struct sip_fork *fk, const struct sip_msg *m,
+		   const struct sip_peer *from)
+{
+	const struct gk_flat *gw = gateway_of(g, from), *f;
+	char num[NUMPLAN_MAX_LEN + 8];
+	uint32_t hs;
+	int rc;
+
+	if (m->method == SIP_OPTIONS && for_us(g, m)) {
+		sip_fork_reply(fk, 200, NULL, "Allow: INVITE, ACK, CANCEL, BYE, "
+			       "OPTIONS, REGISTER, INFO, UPDATE, PRACK\r\n");
+		return;
+	}
+	rc = dialled(m, num, sizeof(num));
+	if (rc == 0)
+		rc = gk_flats_lookup(g->flats, num, strlen(num), &f, &hs);
+	if (rc == EXDEV && gw) {
+		reply(fk, 403, "No outbound route", g->m.relay_refused);
+		return;
+	}
+	if (rc) {
+		reply(fk, 404, "Not Found", g->m.calls_404);
+		return;
+	}
+	forward_to_flat(g, fk, f, hs, gw);
+}
+
+static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
+		       const struct sip_peer *from)
+{
+	struct gk *g = arg;
+	struct sip_str tag;
+
+	if (m->method == SIP_REGISTER)
+		do_register(g, f, m, from);
+	else if (sip_msg_tag(m, SIP_HDR_TO, &tag) == 0 && tag.len)
+		do_in_dialog(g, f, m, from);
+	else
+		do_new(g, f, m, from);
+}
+
+static int on_send(void *arg, const struct sip_peer *to, const char *buf,
+		   size_t len)
+{
+	struct gk *g = arg;
+
+	return sip_tp_send(g->tp, to, buf, len);
+}
+
+const struct sip_core_ops gk_core_ops = {
+	.send = on_send, .request = on_request, .route = on_route,
+};

@@ -1,0 +1,18 @@
+# gatewayd/ — dpn-gatewayd, the daemon in every flat: no database client;
+# libcurl (to mgmtd) and json-c besides libdpn.
+GATEWAYD_PKGS := libcurl json-c libcrypto
+GATEWAYD_CFLAGS := $(shell pkg-config --cflags $(GATEWAYD_PKGS))
+GATEWAYD_LIBS := $(shell pkg-config --libs $(GATEWAYD_PKGS))
+GATEWAYD_SRCS := $(sort $(wildcard gatewayd/*.c))
+GATEWAYD_OBJS := $(GATEWAYD_SRCS:%.c=$(B)/%.o)
+
+BINS += $(B)/bin/dpn-gatewayd
+
+$(GATEWAYD_OBJS): DPN_CFLAGS += $(GATEWAYD_CFLAGS)
+
+$(B)/bin/dpn-gatewayd: $(GATEWAYD_OBJS) $(B)/libdpn.a
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(CC) $(DPN_LDFLAGS) $(GATEWAYD_OBJS) $(B)/libdpn.a $(GATEWAYD_LIBS) $(LIB_LDLIBS) -o $@
+
+CHECKS += $(sort $(wildcard tests/integration/test_gatewayd*.py))
