@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "daemon.h"
+#include "file.h"
 #include "kea_ctrl.h"
 #include "migrate.h"
 #include "paths.h"
@@ -225,29 +226,19 @@ static void to_config(const struct serve_conf *sc, struct mgmtd_config *cfg)
 	    .kea_socket = sc->kea_socket, .kea_poll_ms = sc->kea_poll_ms };
 }
 
-/* The whole of a small file (a PEM key or certificate), NUL-terminated,
- * into *out (malloc'd; the caller frees). 0 or errno. */
+/* A PEM key or certificate, whole, into *out (malloc'd; the caller frees).
+ * 0, EINVAL for an empty file, or file_read_all's errors. */
 static int read_small(const char *path, char **out)
 {
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
 	size_t n;
-	int rc = 0;
+	int rc = file_read_all(path, TLS_FILE_MAX, out, &n);
 
-	if (!f)
-		return errno;
-	if (!(buf = malloc(TLS_FILE_MAX + 1)))
-		rc = ENOMEM;
-	else if ((n = fread(buf, 1, TLS_FILE_MAX + 1, f)) == 0 || n > TLS_FILE_MAX)
-		rc = ferror(f) ? EIO : n == 0 ? EINVAL : EFBIG;
-	fclose(f);
-	if (rc) {
-		free(buf);
-		return rc;
+	if (rc == 0 && n == 0) {
+		free(*out);
+		*out = NULL;
+		rc = EINVAL;
 	}
-	buf[n] = '\0';
-	*out = buf;
-	return 0;
+	return rc;
 }
 
 /* Reads the TLS key and certificate (before the privilege drop: keys are

@@ -15,6 +15,7 @@
 
 #include <libpq-fe.h>
 
+#include "file.h"
 #include "pg.h"
 
 #define MIGRATE_LOCK_KEY "7283921001"   /* pg_advisory_lock key of dpn */
@@ -96,42 +97,6 @@ out:
 	return rc;
 }
 
-/* Reads a whole file into a NUL-terminated malloc'd string. */
-static int read_file(const char *path, char **out)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	long size;
-	int rc = 0;
-
-	if (!f)
-		return errno;
-	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0) {
-		rc = errno ? errno : EIO;
-		goto out;
-	}
-	if (size > MIGRATE_MAX_SIZE) {
-		rc = EFBIG;
-		goto out;
-	}
-	buf = malloc((size_t)size + 1);
-	if (!buf) {
-		rc = ENOMEM;
-		goto out;
-	}
-	if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
-		rc = EIO;
-		goto out;
-	}
-	buf[size] = '\0';
-	*out = buf;
-	buf = NULL;
-out:
-	free(buf);
-	fclose(f);
-	return rc;
-}
 
 /* Runs a command that returns no rows (or tuples we ignore); EIO with the
  * server's message in err. */
@@ -196,7 +161,7 @@ static int mig_apply(PGconn *c, const char *dir, const struct mig *m,
 
 	snprintf(path, sizeof(path), "%s/%s", dir, m->name);
 	snprintf(v, sizeof(v), "%d", m->version);
-	if ((rc = read_file(path, &sql))) {
+	if ((rc = file_read_all(path, MIGRATE_MAX_SIZE, &sql, NULL))) {
 		snprintf(err, errlen, "%s: %s", path, strerror(rc));
 		return rc;
 	}
