@@ -38,7 +38,7 @@ struct sip_fork {
 	enum sip_proto up_proto;
 	char base[SIP_BRANCH_LEN];
 	unsigned n, started;
-	int serial, final, cancelled;
+	int serial, final, cancelled, serial_stop;
 	struct sip_msg *best;	/* best final so far, or NULL */
 	int best_status;	/* its status, or a counted 408/503/487 */
 	unsigned nauth;		/* 401/407 challenges to merge */
@@ -464,7 +464,8 @@ static void complete(struct sip_fork *f)
 		if (f->b[i].state == BR_CALLING ||
 		    f->b[i].state == BR_PROCEEDING)
 			return;
-	if (!f->final && !f->cancelled && f->serial && start_group(f)) {
+	if (!f->final && !f->cancelled && f->serial && !f->serial_stop &&
+	    start_group(f)) {
 		complete(f);	/* every new branch may have failed at once */
 		return;
 	}
@@ -490,6 +491,11 @@ int sip_fork_add(struct sip_fork *f, const char *ruri, size_t len,
 	b->q = q > 1000 ? 1000 : q;
 	f->n++;
 	return 0;
+}
+
+void sip_fork_serial_stop(struct sip_fork *f)
+{
+	f->serial_stop = 1;
 }
 
 int sip_fork_start(struct sip_fork *f, int serial)
