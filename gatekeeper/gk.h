@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "event/event.h"
 #include "gatekeeper/flats.h"
+#include "gatekeeper/routes.h"
 #include "gatekeeper/store.h"
 #include "sip/core.h"
 #include "sip/registrar.h"
@@ -29,6 +30,7 @@ struct gk_conf {
 	unsigned t1_ms;
 	uint64_t udp_rcvbuf;
 	char *domain;			/* host part of asserted identities */
+	unsigned probe_ms, probe_down, probe_up;	/* outbound.c, probe.c */
 };
 
 /* Counters of /metrics. */
@@ -37,6 +39,12 @@ struct gk_metrics {
 	struct prom_series *calls_in, *calls_flat, *calls_404, *calls_480,
 			   *relay_refused, *in_dialog, *pai_set, *pai_replaced;
 	struct prom_series *flats, *bindings, *notifies;
+};
+
+/* Counters of outbound routing and probing (outbound.c, probe.c). */
+struct gk_out_metrics {
+	struct prom_series *routed, *no_peer, *failovers, *peers_up, *loads,
+			   *peer_downs, *peer_ups, *probes_ok, *probes_failed;
 };
 
 struct gk {
@@ -55,6 +63,12 @@ struct gk {
 	unsigned port;
 	enum sip_proto proto;		/* how requests are forwarded */
 	struct gk_metrics m;
+	/* outbound routes and peer probing (outbound.c, probe.c) */
+	struct gk_routes *routes;
+	struct gk_out_metrics om;
+	int probe_fd;
+	unsigned probe_port;
+	struct ev_timer probe_tick;
 };
 
 /* db.c */
@@ -69,7 +83,33 @@ void gk_db_stop(struct gk *g);
 /* The flat of a registrar AOR (a canonical flat number), or NULL. */
 const struct gk_flat *gk_flat_of_aor(struct gk *g, const char *aor);
 
+/* outbound.c: routes to other complexes */
+/* (Re)load the site's routes and peers; the old table stays on failure.
+ * 0 or an errno (logged). */
+int gk_outbound_load(struct gk *g);
+/* Route a new request of gateway gw for number num (not of this complex):
+ * forwarded to the route's peers, or answered (403 no route, 503 no peer
+ * up). */
+void gk_outbound_call(struct gk *g, struct sip_fork *fk, const char *num,
+		      const struct gk_flat *gw);
+/* sip_core_ops.branch_response: failover only after 503 and timeouts. */
+void gk_outbound_branch_response(void *arg, struct sip_fork *f,
+				 unsigned branch, const struct sip_msg *resp);
+/* 1 when `from` is a trusted peer (its identity headers are kept). */
+int gk_outbound_trusted(struct gk *g, const struct sip_peer *from);
+/* 1 when `to` is the address of a route peer. */
+int gk_outbound_is_peer(struct gk *g, const struct sip_peer *to);
+/* Register the outbound and probing counters in /metrics. */
+int gk_outbound_metrics(struct gk *g);
+
+/* probe.c: OPTIONS probing of route peers (probe-interval 0: off) */
+int gk_probe_start(struct gk *g);
+void gk_probe_stop(struct gk *g);
+
 /* route.c */
+/* P-Asserted-Identity of gateway gw's flat (and claimed handset) on m. */
+void gk_assert_identity(struct gk *g, struct sip_msg *m,
+			const struct gk_flat *gw);
 extern const struct sip_core_ops gk_core_ops;
 extern const struct sip_reg_ops gk_reg_ops;
 uint64_t gk_now(void);

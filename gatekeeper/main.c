@@ -1,7 +1,7 @@
 /* gatekeeper/main.c — dpn-gatekeeper: the SIP entrance of one complex, on
  * the daemon skeleton (lib/daemon.h). Settings, start-up (database,
  * registrar, transport, proxy core), the one-second tick (binding expiry,
- * database reconnect), SIGHUP (expiry limits) and /metrics. */
+ * database reconnect), SIGHUP (expiry limits, routes) and /metrics. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +49,15 @@ static const struct conf_item gk_table[] = {
 		  "by net.core.rmem_max)" },
 	{ .name = "t1", .type = CONF_DURATION, .off = G(t1_ms), .def = "500ms",
 	  .unit = 1, .min = 50, .max = 5000, .help = "SIP timer T1" },
+	{ .name = "probe-interval", .type = CONF_DURATION, .off = G(probe_ms),
+	  .def = "10s", .unit = 1, .max = 3600000,
+	  .help = "OPTIONS probing of route peers (0: off)" },
+	{ .name = "probe-down", .type = CONF_UINT, .off = G(probe_down),
+	  .def = "3", .min = 1, .max = 100, .flags = CONF_RELOAD,
+	  .help = "unanswered probes in a row that mark a peer down" },
+	{ .name = "probe-up", .type = CONF_UINT, .off = G(probe_up),
+	  .def = "2", .min = 1, .max = 100, .flags = CONF_RELOAD,
+	  .help = "answered probes in a row that bring a peer back" },
 	DAEMON_CONF_ROWS(struct gk_conf, base, "dpn"),
 	{ .name = NULL },
 };
@@ -118,6 +127,7 @@ static void gk_reloaded(void *cfg, void *arg)
 	if (sip_reg_set_expiry(g->reg, g->cfg->min_expires,
 			       g->cfg->max_expires))
 		log_warnx("gatekeeper: reload: expiry limits not changed");
+	gk_outbound_load(g);	/* routes: outbound.c */
 }
 
 static int metric(struct gk *g, enum prom_type t, const char *name,
@@ -168,6 +178,9 @@ static int metrics_add(struct gk *g)
 	struct prom_series **s[6] = { &m->calls_in, &m->calls_flat,
 		&m->calls_404, &m->calls_480, &m->relay_refused, &m->in_dialog };
 	int rc = reg_metrics(g);
+
+	if (!rc)
+		rc = gk_outbound_metrics(g);
 
 	if (!rc)
 		rc = prom_family_add(g->d->metrics, PROM_COUNTER, c, ch, labels,
@@ -247,8 +260,12 @@ static int start(struct gk *g)
 		what = "binding writer";
 	else if ((rc = gk_db_restore(g)) != 0)
 		what = "bindings";
+	else if ((rc = gk_outbound_load(g)) != 0)
+		what = "routes";
 	else if ((rc = sip_start(g)) != 0)
 		what = "SIP transport";
+	else if ((rc = gk_probe_start(g)) != 0)
+		what = "peer probing";
 	if (rc) {
 		log_warnx("gatekeeper: cannot start: %s: %s", what, strerror(rc));
 		return rc;
@@ -262,18 +279,21 @@ static int start(struct gk *g)
 
 static void stop(struct gk *g)
 {
+	gk_probe_stop(g);
 	sip_core_free(g->core);
 	sip_tp_close(g->tp);
 	gk_store_free(g->store);
 	gk_db_stop(g);
 	sip_reg_free(g->reg);
 	gk_flats_free(g->flats);
+	gk_routes_free(g->routes);
 }
 
 int main(int argc, char **argv)
 {
 	int rc;
 
+	gk.probe_fd = -1;
 	if ((rc = daemon_init(&gk_def, argc - 1, argv + 1, &gk.d)) >= 0)
 		return rc;
 	gk.cfg = gk.d->cfg;

@@ -7,15 +7,15 @@
  *    Request-URI only when one end is a flat gateway of this site.
  *  - A new request: the Request-URI's number (sip: user part or tel:)
  *    translated from memory: unknown 404, no registered gateway 480,
- *    another complex 403 from a gateway (no outbound routes yet) or 404
- *    from outside; otherwise forwarded to the flat's gateway (at the
+ *    another complex: from a gateway, the outbound route (outbound.c; 403
+ *    when none matches), from outside 404; otherwise forwarded to the flat's gateway (at the
  *    address and port it registered from) with the dialled number, handset
  *    part kept, as Request-URI. OPTIONS for the gatekeeper itself: 200.
  *  - Identity: a request from a registered gateway carries
  *    P-Asserted-Identity with its flat's number (the handset part of its
  *    From kept when it is a handset of that flat; otherwise the flat
- *    number, counted); from anywhere else P-Asserted-Identity and
- *    P-Preferred-Identity are removed.
+ *    number, counted); from anywhere else but a trusted route peer
+ *    P-Asserted-Identity and P-Preferred-Identity are removed.
  * Anything else is refused: not an open relay. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -219,8 +219,12 @@ static int on_route(void *arg, const struct sip_msg *m, struct sip_peer *to)
 {
 	struct gk *g = arg;
 	struct sip_peer none = { .proto = g->proto };
+	int rc = dialog_hop(g, m, &none, to);
 
-	return dialog_hop(g, m, &none, to) ? EACCES : 0;
+	/* a 2xx ACK towards a route peer (a call a gateway made) */
+	if (rc == EACCES && gk_outbound_is_peer(g, to))
+		rc = 0;
+	return rc ? EACCES : 0;
 }
 
 /* ---- identity ---- */
@@ -249,8 +253,8 @@ static uint32_t claimed_handset(struct gk *g, const struct sip_msg *m,
 	return f == gw ? hs : UINT32_MAX;
 }
 
-static void assert_identity(struct gk *g, struct sip_msg *m,
-			    const struct gk_flat *gw)
+void gk_assert_identity(struct gk *g, struct sip_msg *m,
+			const struct gk_flat *gw)
 {
 	struct number n = { .complex = g->cfg->site, .building = gw->building,
 			    .flat = gw->flat };
@@ -315,7 +319,7 @@ static int target_uri(struct gk *g, const struct gk_flat *f, uint32_t hs,
 
 static void forward_to_flat(struct gk *g, struct sip_fork *fk,
 			    const struct gk_flat *f, uint32_t hs,
-			    const struct gk_flat *gw)
+			    const struct gk_flat *gw, int trusted)
 {
 	const struct sip_reg_binding *b = sip_reg_find(g->reg, f->number,
 						       gk_now());
@@ -332,8 +336,8 @@ static void forward_to_flat(struct gk *g, struct sip_fork *fk,
 		return;
 	}
 	if (gw)
-		assert_identity(g, em, gw);
-	else
+		gk_assert_identity(g, em, gw);
+	else if (!trusted)
 		strip_identity(em);
 	if (em->method == SIP_INVITE)
 		prom_inc(gw ? g->m.calls_flat : g->m.calls_in, 1);
@@ -375,14 +379,14 @@ static void do_new(struct gk *g, struct sip_fork *fk, const struct sip_msg *m,
 	if (rc == 0)
 		rc = gk_flats_lookup(g->flats, num, strlen(num), &f, &hs);
 	if (rc == EXDEV && gw) {
-		reply(fk, 403, "No outbound route", g->m.relay_refused);
+		gk_outbound_call(g, fk, num, gw);	/* outbound.c */
 		return;
 	}
 	if (rc) {
 		reply(fk, 404, "Not Found", g->m.calls_404);
 		return;
 	}
-	forward_to_flat(g, fk, f, hs, gw);
+	forward_to_flat(g, fk, f, hs, gw, !gw && gk_outbound_trusted(g, from));
 }
 
 static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
@@ -409,4 +413,5 @@ static int on_send(void *arg, const struct sip_peer *to, const char *buf,
 
 const struct sip_core_ops gk_core_ops = {
 	.send = on_send, .request = on_request, .route = on_route,
+	.branch_response = gk_outbound_branch_response,
 };
