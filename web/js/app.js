@@ -16,6 +16,7 @@ import * as flat from './pages/flat.js';
 import * as search from './pages/search.js';
 import * as audit from './pages/audit.js';
 import * as users from './pages/users.js';
+import * as routes from './pages/routes.js';
 
 const ROUTES = [
   [/^\/login$/, login, null],
@@ -27,6 +28,8 @@ const ROUTES = [
   [/^\/search\/([^/]+)$/, search, null],
   [/^\/audit$/, audit, 'audit'],
   [/^\/users$/, users, 'users'],
+  [/^\/routes$/, routes, 'routes'],
+  [/^\/sites\/(\d+)\/routes$/, routes, 'routes'],
 ];
 
 const state = { user: null, seq: 0, afterLogin: '#/', flash: null };
