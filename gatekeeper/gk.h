@@ -31,6 +31,7 @@ struct gk_conf {
 	uint64_t udp_rcvbuf;
 	char *domain;			/* host part of asserted identities */
 	unsigned probe_ms, probe_down, probe_up;	/* outbound.c, probe.c */
+	unsigned gw_probe_s;			/* gwprobe.c */
 };
 
 /* Counters of /metrics. */
@@ -45,6 +46,7 @@ struct gk_metrics {
 struct gk_out_metrics {
 	struct prom_series *routed, *no_peer, *failovers, *peers_up, *loads,
 			   *peer_downs, *peer_ups, *probes_ok, *probes_failed;
+	struct prom_series *gw_unreachable, *gw_probes_ok, *gw_probes_failed;
 };
 
 struct gk {
@@ -69,6 +71,9 @@ struct gk {
 	int probe_fd;
 	unsigned probe_port;
 	struct ev_timer probe_tick;
+	unsigned gw_slice, gw_cycle_down;	/* gwprobe.c */
+	struct gk_gw_change { int64_t flat_id; int reachable; } gw_pending[512];
+	unsigned gw_npending;
 };
 
 /* db.c */
@@ -105,6 +110,16 @@ int gk_outbound_metrics(struct gk *g);
 /* probe.c: OPTIONS probing of route peers (probe-interval 0: off) */
 int gk_probe_start(struct gk *g);
 void gk_probe_stop(struct gk *g);
+/* An OPTIONS from the probe socket to `to` (UDP), Call-ID
+ * "gk<kind>-<id>-<seq>@host". 0 or an errno. */
+int gk_probe_send(struct gk *g, const struct sip_peer *to, char kind,
+		  int64_t id, uint32_t seq);
+
+/* gwprobe.c: OPTIONS probing of registered flat gateways, a slice of the
+ * flats per one-second tick (gateway-probe-interval 0: off) */
+void gk_gwprobe_tick(struct gk *g);
+void gk_gwprobe_answered(struct gk *g, int64_t flat_id, uint32_t seq,
+			 const struct sockaddr_in *src);
 
 /* route.c */
 /* P-Asserted-Identity of gateway gw's flat (and claimed handset) on m. */

@@ -52,6 +52,9 @@ static const struct conf_item gk_table[] = {
 	{ .name = "probe-interval", .type = CONF_DURATION, .off = G(probe_ms),
 	  .def = "10s", .unit = 1, .max = 3600000,
 	  .help = "OPTIONS probing of route peers (0: off)" },
+	{ .name = "gateway-probe-interval", .type = CONF_DURATION,
+	  .off = G(gw_probe_s), .def = "30s", .unit = 1000, .max = 3600,
+	  .help = "OPTIONS probing of registered gateways (0: off)" },
 	{ .name = "probe-down", .type = CONF_UINT, .off = G(probe_down),
 	  .def = "3", .min = 1, .max = 100, .flags = CONF_RELOAD,
 	  .help = "unanswered probes in a row that mark a peer down" },
@@ -214,6 +217,7 @@ static void on_tick(struct ev_loop *loop, struct ev_timer *t, void *arg)
 
 	sip_reg_expire(g->reg, gk_now());
 	gk_db_tick(g);
+	gk_gwprobe_tick(g);	/* gwprobe.c */
 	ev_timer_start(loop, t, 1000);
 }
 

@@ -214,10 +214,17 @@ int gk_outbound_metrics(struct gk *g)
 		  "OPTIONS probes answered" },
 		{ PROM_COUNTER, "dpn_gk_probes_failed_total",
 		  "OPTIONS probes not answered within an interval" },
+		{ PROM_GAUGE, "dpn_gk_gateways_unreachable",
+		  "registered gateways not answering OPTIONS" },
+		{ PROM_COUNTER, "dpn_gk_gateway_probes_answered_total",
+		  "OPTIONS probes of gateways answered" },
+		{ PROM_COUNTER, "dpn_gk_gateway_probes_failed_total",
+		  "OPTIONS probes of gateways not answered within an interval" },
 	};
 	struct prom_series **s[] = { &m->routed, &m->no_peer, &m->failovers,
 		&m->peers_up, &m->loads, &m->peer_downs, &m->peer_ups, &m->probes_ok,
-		&m->probes_failed };
+		&m->probes_failed, &m->gw_unreachable, &m->gw_probes_ok,
+		&m->gw_probes_failed };
 	struct prom_family *f;
 	int rc = 0;
 

@@ -1,5 +1,6 @@
 /* gatekeeper/probe.c — OPTIONS probing of the route peers (UDP peers
- * only: a TCP peer is not probed and stays up). Every probe-interval each peer
+ * only: a TCP peer is not probed and stays up), and the probe socket
+ * that gwprobe.c shares for the flat gateways. Every probe-interval each peer
  * gets an OPTIONS from a socket of its own (the listen address, another
  * port, so the proxy core never sees the answers); a probe not answered
  * by the next round is a failure. Any response counts as alive (a peer
@@ -74,30 +75,44 @@ static void answered(struct gk *g, struct gk_peer *p)
 		set_up(g, p, 1);
 }
 
-static void send_probe(struct gk *g, struct gk_peer *p)
+int gk_probe_send(struct gk *g, const struct sip_peer *to, char kind,
+		  int64_t id, uint32_t seq)
 {
-	char buf[768];
+	const struct sockaddr_in *sa = (const void *)&to->sa;
+	char buf[768], host[INET_ADDRSTRLEN];
+	unsigned port = ntohs(sa->sin_port);
 	int n;
 
-	p->seq++;
+	if (g->probe_fd < 0 || to->sa.ss_family != AF_INET)
+		return EINVAL;
+	inet_ntop(AF_INET, &sa->sin_addr, host, sizeof(host));
 	n = snprintf(buf, sizeof(buf),
 		"OPTIONS sip:%s:%u SIP/2.0\r\n"
-		"Via: SIP/2.0/UDP %s:%u;branch=z9hG4bKgkp%" PRId64 "x%" PRIu32 ";rport\r\n"
+		"Via: SIP/2.0/UDP %s:%u;branch=z9hG4bKgk%c%" PRId64 "x%" PRIu32 ";rport\r\n"
 		"Max-Forwards: 70\r\n"
 		"From: <sip:gatekeeper@%s>;tag=gkprobe\r\n"
 		"To: <sip:%s:%u>\r\n"
-		"Call-ID: gkp-%" PRId64 "-%" PRIu32 "@%s\r\n"
+		"Call-ID: gk%c-%" PRId64 "-%" PRIu32 "@%s\r\n"
 		"CSeq: %" PRIu32 " OPTIONS\r\n"
 		"Content-Length: 0\r\n\r\n",
-		p->host, p->port, g->host, g->probe_port, p->id, p->seq, g->host,
-		p->host, p->port, p->id, p->seq, g->host, p->seq);
+		host, port, g->host, g->probe_port, kind, id, seq, g->host,
+		host, port, kind, id, seq, g->host, seq);
 	if (n < 0 || (size_t)n >= sizeof(buf))
-		return;
-	p->waiting = 1;
+		return ENOSPC;
 	if (sendto(g->probe_fd, buf, (size_t)n, MSG_DONTWAIT,
-		   (const struct sockaddr *)&p->to.sa, p->to.salen) < 0)
-		log_debug("gatekeeper: probe %s:%u: %s", p->host, p->port,
+		   (const struct sockaddr *)&to->sa, to->salen) < 0) {
+		log_debug("gatekeeper: probe %s:%u: %s", host, port,
 			  strerror(errno));
+		return errno;
+	}
+	return 0;
+}
+
+static void send_probe(struct gk *g, struct gk_peer *p)
+{
+	p->seq++;
+	p->waiting = 1;
+	gk_probe_send(g, &p->to, 'p', p->id, p->seq);
 }
 
 static void on_round(struct ev_loop *loop, struct ev_timer *t, void *arg)
@@ -125,14 +140,25 @@ static struct gk_peer *peer_by_id(struct gk *g, int64_t id)
 	return NULL;
 }
 
-/* A response to one of our probes: its Call-ID names peer and round. */
+static void peer_answered(struct gk *g, int64_t id, uint32_t seq,
+			  const struct sockaddr_in *src)
+{
+	struct gk_peer *p = peer_by_id(g, id);
+
+	if (p && p->waiting && p->seq == seq &&
+	    ((const struct sockaddr_in *)&p->to.sa)->sin_addr.s_addr ==
+	    src->sin_addr.s_addr)
+		answered(g, p);
+}
+
+/* A response to one of our probes: its Call-ID names what was probed
+ * (gkp- a peer, gkg- a flat's gateway), its id and round. */
 static void on_answer(struct gk *g, const char *buf, size_t len,
 		      const struct sockaddr_in *src)
 {
 	struct sip_msg m;
 	struct sip_perr err;
-	struct gk_peer *p;
-	char cid[64];
+	char cid[64], kind;
 	long long id;
 	unsigned seq;
 	int i;
@@ -143,11 +169,12 @@ static void on_answer(struct gk *g, const char *buf, size_t len,
 	if (i >= 0 && m.hdrs[i].value.len < sizeof(cid)) {
 		memcpy(cid, m.hdrs[i].value.s, m.hdrs[i].value.len);
 		cid[m.hdrs[i].value.len] = '\0';
-		if (sscanf(cid, "gkp-%lld-%u@", &id, &seq) == 2 &&
-		    (p = peer_by_id(g, id)) && p->waiting && p->seq == seq &&
-		    ((const struct sockaddr_in *)&p->to.sa)->sin_addr.s_addr ==
-		    src->sin_addr.s_addr)
-			answered(g, p);
+		if (sscanf(cid, "gk%c-%lld-%u@", &kind, &id, &seq) != 3)
+			;	/* not one of ours */
+		else if (kind == 'p')
+			peer_answered(g, id, seq, src);
+		else if (kind == 'g')
+			gk_gwprobe_answered(g, id, seq, src);
 	}
 	sip_msg_release(&m);
 }
@@ -198,7 +225,7 @@ int gk_probe_start(struct gk *g)
 	int rc;
 
 	g->probe_fd = -1;
-	if (g->cfg->probe_ms == 0)
+	if (g->cfg->probe_ms == 0 && g->cfg->gw_probe_s == 0)
 		return 0;		/* probing off */
 	if ((rc = open_socket(g)) != 0)
 		return rc;
@@ -208,7 +235,8 @@ int gk_probe_start(struct gk *g)
 		return EIO;
 	}
 	ev_timer_init(&g->probe_tick, on_round, g);
-	ev_timer_start(g->d->loop, &g->probe_tick, g->cfg->probe_ms);
+	if (g->cfg->probe_ms)
+		ev_timer_start(g->d->loop, &g->probe_tick, g->cfg->probe_ms);
 	return 0;
 }
 
