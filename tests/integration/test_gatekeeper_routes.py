@@ -382,6 +382,37 @@ def every_peer_down_503_and_sighup_keeps_state(ctx):
     wait_routes(ctx, 3)
 
 
+@case
+def dead_gateway_shown_unreachable_through_mgmtd_and_metrics(ctx):
+    """A gatekeeper probing gateways every second: a registered gateway that
+    stops answering OPTIONS is unreachable (GET /flats/{id}/gateway,
+    /metrics) within a few seconds, and reachable again when it answers."""
+    gk = Gatekeeper(ctx.pg, args=['--gateway-probe-interval', '1s',
+                                  '--probe-down', '2', '--probe-up', '1'])
+    gw = Peer(ctx.addr)
+    path = '/api/v1/flats/%d/gateway' % ctx.flat_id
+
+    def reachable():
+        st, g = ctx.api('GET', path)
+        return g['registration'] and g['registration']['reachable']
+    try:
+        r = gw.register(gk.port, N1, ctx.user, ctx.secret)
+        check(r is not None and r.status == 200, 'registered')
+        wait_for(lambda: reachable() is True, timeout=5, what='reachable')
+        check(gw.options > 0, 'probed with OPTIONS')
+        gw.alive = False
+        wait_for(lambda: reachable() is False, timeout=8, what='unreachable')
+        check_eq(gk.metrics().get('dpn_gk_gateways_unreachable'), 1.0, 'gauge')
+        check(gk.metrics().get('dpn_gk_gateway_probes_failed_total') >= 2,
+              'failures counted')
+        gw.alive = True
+        wait_for(lambda: reachable() is True, timeout=5, what='reachable again')
+        check_eq(gk.metrics().get('dpn_gk_gateways_unreachable'), 0.0, 'gauge back')
+    finally:
+        gw.close()
+        gk.close()
+
+
 if __name__ == '__main__':
     with Cluster() as pg:
         ctx = Ctx(pg)
