@@ -102,6 +102,11 @@ void gk_outbound_branch_response(void *arg, struct sip_fork *f,
 				 unsigned branch, const struct sip_msg *resp);
 /* 1 when `from` is a trusted peer (its identity headers are kept). */
 int gk_outbound_trusted(struct gk *g, const struct sip_peer *from);
+/* The peer a new call of m's Call-ID to num would try first (a 2xx ACK
+ * sent to the number at the gatekeeper, without a Route): 0 and *to, or
+ * ENOENT. */
+int gk_outbound_first_peer(struct gk *g, const struct sip_msg *m,
+			   const char *num, struct sip_peer *to);
 /* 1 when `to` is the address of a route peer. */
 int gk_outbound_is_peer(struct gk *g, const struct sip_peer *to);
 /* Register the outbound and probing counters in /metrics. */

@@ -129,6 +129,26 @@ static int add_peers(struct sip_fork *fk, struct gk_peer **ps, unsigned n,
 	return rc;
 }
 
+static struct sip_str call_id(const struct sip_msg *m)
+{
+	int i = m ? sip_msg_hdr_find(m, SIP_HDR_CALL_ID, 0) : -1;
+
+	return i >= 0 ? m->hdrs[i].value : (struct sip_str){ NULL, 0 };
+}
+
+int gk_outbound_first_peer(struct gk *g, const struct sip_msg *m,
+			   const char *num, struct sip_peer *to)
+{
+	const struct gk_route *r = g->routes ?
+		gk_routes_match(g->routes, num) : NULL;
+	struct gk_peer *ps[GK_GROUP_PEERS_MAX];
+
+	if (!r || gk_routes_order(g->routes, r, call_id(m), ps) == 0)
+		return ENOENT;
+	*to = ps[0]->to;
+	return 0;
+}
+
 void gk_outbound_call(struct gk *g, struct sip_fork *fk, const char *num,
 		      const struct gk_flat *gw)
 {
@@ -136,18 +156,14 @@ void gk_outbound_call(struct gk *g, struct sip_fork *fk, const char *num,
 		gk_routes_match(g->routes, num) : NULL;
 	struct gk_peer *ps[GK_GROUP_PEERS_MAX];
 	struct sip_msg *em = sip_fork_request_edit(fk);
-	struct sip_str cid = { NULL, 0 };
 	unsigned n;
-	int i;
 
 	if (!r) {
 		prom_inc(g->m.relay_refused, 1);
 		sip_fork_reply(fk, 403, "No outbound route", NULL);
 		return;
 	}
-	if (em && (i = sip_msg_hdr_find(em, SIP_HDR_CALL_ID, 0)) >= 0)
-		cid = em->hdrs[i].value;
-	n = gk_routes_order(g->routes, r, cid, ps);
+	n = gk_routes_order(g->routes, r, call_id(em), ps);
 	if (n == 0) {
 		prom_inc(g->om.no_peer, 1);
 		sip_fork_reply(fk, 503, "No peer available", NULL);

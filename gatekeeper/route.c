@@ -219,9 +219,17 @@ static int on_route(void *arg, const struct sip_msg *m, struct sip_peer *to)
 {
 	struct gk *g = arg;
 	struct sip_peer none = { .proto = g->proto };
-	int rc = dialog_hop(g, m, &none, to);
+	char num[NUMPLAN_MAX_LEN + 8];
+	int rc;
 
-	/* a 2xx ACK towards a route peer (a call a gateway made) */
+	memset(to, 0, sizeof(*to));
+	rc = dialog_hop(g, m, &none, to);
+
+	/* a 2xx ACK of a call a gateway made through a route: to the peer,
+	 * also when sent to the number at the gatekeeper (outbound.c) */
+	if (rc == EACCES && !gk_outbound_is_peer(g, to) && ruri_is_self(g, m) &&
+	    dialled(m, num, sizeof(num)) == 0)
+		gk_outbound_first_peer(g, m, num, to);
 	if (rc == EACCES && gk_outbound_is_peer(g, to))
 		rc = 0;
 	return rc ? EACCES : 0;
