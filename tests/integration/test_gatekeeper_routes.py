@@ -27,6 +27,7 @@ from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
 from gatekeeper import Gatekeeper, Msg, Ua  # noqa: E402
 from mgmtd import add_user  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
+from sip import SCEN, Sipp, free_udp_port  # noqa: E402
 
 N1 = '100-1101-0101'
 OTHER = '200-1101-0101'      # a flat of complex 200
@@ -411,6 +412,45 @@ def dead_gateway_shown_unreachable_through_mgmtd_and_metrics(ctx):
     finally:
         gw.close()
         gk.close()
+
+
+@case
+def sipp_gateway_calls_through_a_route_to_a_sipp_peer(ctx):
+    """sipp as the gateway (from the flat's first address) calls 5 numbers
+    of another complex through a gatekeeper whose route sends them to sipp
+    as the peer, which answers only INVITEs asserting the flat's number;
+    ACK and BYE reach the same peer. Last case: the shared gatekeeper stops
+    (its peer probing would send the sipp peer OPTIONS)."""
+    ctx.gk.stop()
+    port = free_udp_port()
+    site = '/api/v1/sites/%d' % ctx.site
+    st, g = ctx.api('POST', site + '/peer-groups', {'name': 'sipp'})
+    check_eq(st, 201, 'group')
+    st, _ = ctx.api('POST', '/api/v1/peer-groups/%d/peers' % g['id'],
+                    {'address': '127.0.2.4', 'port': port})
+    check_eq(st, 201, 'sipp peer')
+    st, _ = ctx.api('POST', site + '/routes', {'prefix': '400', 'group_id': g['id']})
+    check_eq(st, 201, 'route 400')
+    gk = Gatekeeper(ctx.pg, args=['--probe-interval', '0'])
+    gw = Ua(ctx.addr)
+    uas = Sipp(['-sf', os.path.join(SCEN, 'uas_pai.xml'), '-i', '127.0.2.4', '-p',
+                str(port), '-m', '5', '-timeout', '60'])
+    try:
+        r = gw.register(gk.port, N1, ctx.user, ctx.secret)
+        check(r is not None and r.status == 200, 'registered')
+        uac = Sipp(['-sn', 'uac', '-i', ctx.addr, '-p', str(free_udp_port()),
+                    '-m', '5', '-r', '10', '-l', '5', '-timeout', '60',
+                    '-timeout_error', '-s', '400-1101-0101',
+                    '127.0.0.1:%d' % gk.port]).wait()
+        uas.wait()
+    finally:
+        uas.kill()
+        gw.close()
+        gk.close()
+    check_eq(uac.count('Successful call'), 5, 'calls answered and hung up\n'
+             + uac.out[-1500:] + uac.errors[-1500:])
+    check_eq(uas.rc, 0, 'the peer saw the identity, every ACK and BYE\n'
+             + uas.out[-1500:] + uas.errors[-1500:])
 
 
 if __name__ == '__main__':
