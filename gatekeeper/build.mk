@@ -21,3 +21,8 @@ $(B)/tests/unit/test_gk_flats: $(B)/tests/unit/test_gk_flats.o $(B)/gatekeeper/f
 	$(CC) $(DPN_LDFLAGS) $< $(B)/gatekeeper/flats.o $(LIBDPN) -lcmocka $(LIB_LDLIBS) -o $@
 
 CHECKS += $(sort $(wildcard tests/integration/test_gatekeeper*.py))
+
+# The outbound route table (prefix match, Call-ID order), without a database.
+UNIT_TESTS += $(B)/tests/unit/test_gk_routes
+$(B)/tests/unit/test_gk_routes: $(B)/tests/unit/test_gk_routes.o $(B)/gatekeeper/routes.o $(LIBDPN)
+	$(CC) $(DPN_LDFLAGS) $< $(B)/gatekeeper/routes.o $(LIBDPN) -lcmocka $(LIB_LDLIBS) -o $@
