@@ -68,6 +68,7 @@ static int group_decode(struct api_req *r, struct group_in *g)
 		API_FIELDS_END
 	};
 
+	memset(g, 0, sizeof(*g));
 	g->r = r;
 	if (api_decode(r, f))
 		return EINVAL;
@@ -169,6 +170,7 @@ static int peer_decode(struct api_req *r, struct peer_in *p, unsigned required)
 		API_FIELDS_END
 	};
 
+	memset(p, 0, sizeof(*p));
 	p->r = r;
 	if (api_decode(r, f))
 		return EINVAL;
@@ -260,6 +262,7 @@ static int route_decode(struct api_req *r, struct route_in *x, unsigned required
 		API_FIELDS_END
 	};
 
+	memset(x, 0, sizeof(*x));
 	x->r = r;
 	if (api_decode(r, f))
 		return EINVAL;
