@@ -25,6 +25,7 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
 from gatekeeper import Gatekeeper, Msg, Ua  # noqa: E402
+import mgmtd  # noqa: E402
 from mgmtd import add_user  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 from sip import SCEN, Sipp, free_udp_port  # noqa: E402
@@ -229,6 +230,53 @@ def api_routes_bad_input_roles_and_audit(ctx):
     st, _ = m.post(site + '/routes', {'prefix': '9', 'group_id': ctx.ga})
     check_eq(st, 403, 'nor write them')
     wait_routes(ctx, 3)
+
+
+@case
+def api_routes_refuse_malformed_input_and_write_nothing(ctx):
+    """Malformed JSON, wrong types, unknown fields, unknown ids, huge
+    bodies: a 4xx JSON answer naming the field, and no row changed."""
+    g, r, s = ctx.ga, ctx.route, ctx.site
+    peer = ctx.api('GET', '/api/v1/peer-groups/%d' % g)[1]['peers'][0]['id']
+    table = [
+        ('POST', '/sites/%d/peer-groups' % s, '{"name": ', 400, None),
+        ('POST', '/sites/%d/peer-groups' % s, '["x"]', 400, None),
+        ('POST', '/sites/%d/peer-groups' % s, '{"name": 7}', 400, 'name'),
+        ('POST', '/sites/%d/peer-groups' % s, '{"name": "x", "colour": 1}', 400, 'colour'),
+        ('POST', '/sites/987654321/peer-groups', '{"name": "x"}', 404, None),
+        ('PATCH', '/peer-groups/%d' % g, '{"name": ""}', 422, 'name'),
+        ('PATCH', '/peer-groups/987654321', '{"name": "y"}', 404, None),
+        ('DELETE', '/peer-groups/987654321', None, 404, None),
+        ('POST', '/peer-groups/%d/peers' % g, '{"port": 5060}', 400, 'address'),
+        ('POST', '/peer-groups/%d/peers' % g, '{"address": "127.0.2.9", "trusted": "yes"}',
+         400, 'trusted'),
+        ('POST', '/peer-groups/%d/peers' % g, '{"address": "127.0.2.9", "port": 0}', 422, 'port'),
+        ('POST', '/peer-groups/%d/peers' % g, '{"address": "0.0.0.0/8"}', 422, 'address'),
+        ('PATCH', '/peers/%d' % peer, '{"transport": "tls"}', 422, 'transport'),
+        ('PATCH', '/peers/%d' % peer, '{"port": "5060"}', 400, 'port'),
+        ('PATCH', '/peers/987654321', '{"port": 5061}', 404, None),
+        ('DELETE', '/peers/987654321', None, 404, None),
+        ('POST', '/sites/%d/routes' % s, '{"prefix": 200, "group_id": %d}' % g, 400, 'prefix'),
+        ('POST', '/sites/%d/routes' % s, '{"prefix": "", "group_id": %d}' % g, 422, 'prefix'),
+        ('POST', '/sites/%d/routes' % s, '{"prefix": "%s", "group_id": %d}' % ('1' * 33, g),
+         422, 'prefix'),
+        ('POST', '/sites/%d/routes' % s, '{"prefix": "7", "group_id": 0}', 422, 'group_id'),
+        ('PATCH', '/routes/%d' % r, '{"group_id": 987654321}', 422, 'group_id'),
+        ('PATCH', '/routes/%d' % r, '{"prefix": "+49"}', 422, 'prefix'),
+        ('PATCH', '/routes/987654321', '{"prefix": "7"}', 404, None),
+        ('DELETE', '/routes/987654321', None, 404, None),
+        ('DELETE', '/routes/%d' % r, '{"x": 1}', 400, None),
+        ('POST', '/sites/%d/peer-groups' % s, '{"name": "%s"}' % ('x' * 70000), 413, None),
+    ]
+    skip = ('sessions', 'gk_peer_state', 'gk_gateway_state', 'gk_bindings')
+    before = mgmtd.dump(ctx.pg, skip=skip)
+    for method, path, body, status, field in table:
+        got, err = ctx.env.c.raw(method, '/api/v1' + path, body)
+        what = '%s %s %.60r' % (method, path, body)
+        check_eq(got, status, what + ': %r' % (err,))
+        check(isinstance(err, dict) and err.get('error'), what + ': JSON error body')
+        check_eq(err.get('field'), field, what + ' names the field')
+    check_eq(mgmtd.dump(ctx.pg, skip=skip), before, 'database unchanged')
 
 
 @case
