@@ -862,6 +862,12 @@ int sip_fork_branch_status(const struct sip_fork *f, unsigned i)
 	return i < f->n ? f->b[i].status : 0;
 }
 
+const struct sip_peer *sip_fork_branch_to(const struct sip_fork *f,
+					  unsigned i)
+{
+	return i < f->n ? &f->b[i].to : NULL;
+}
+
 void *sip_fork_user(const struct sip_fork *f)
 {
 	return f->user;

@@ -136,6 +136,9 @@ unsigned sip_fork_branches(const struct sip_fork *f);
 void sip_fork_serial_stop(struct sip_fork *f);
 /* The final status of branch i so far (0 while pending). */
 int sip_fork_branch_status(const struct sip_fork *f, unsigned i);
+/* Where branch i is sent (as given to sip_fork_add), or NULL. */
+const struct sip_peer *sip_fork_branch_to(const struct sip_fork *f,
+					  unsigned i);
 void *sip_fork_user(const struct sip_fork *f);
 void sip_fork_set_user(struct sip_fork *f, void *user);
 
