@@ -22,7 +22,9 @@ $(B)/tests/unit/test_gk_flats: $(B)/tests/unit/test_gk_flats.o $(B)/gatekeeper/f
 
 CHECKS += $(sort $(wildcard tests/integration/test_gatekeeper*.py))
 
-# The outbound route table (prefix match, Call-ID order), without a database.
+# The outbound route table (prefix match, Call-ID order) and the Call-ID ->
+# peer table, without a database.
+GK_ROUTES_OBJS := $(B)/gatekeeper/routes.o $(B)/gatekeeper/sessions.o
 UNIT_TESTS += $(B)/tests/unit/test_gk_routes
-$(B)/tests/unit/test_gk_routes: $(B)/tests/unit/test_gk_routes.o $(B)/gatekeeper/routes.o $(LIBDPN)
-	$(CC) $(DPN_LDFLAGS) $< $(B)/gatekeeper/routes.o $(LIBDPN) -lcmocka $(LIB_LDLIBS) -o $@
+$(B)/tests/unit/test_gk_routes: $(B)/tests/unit/test_gk_routes.o $(GK_ROUTES_OBJS) $(LIBDPN)
+	$(CC) $(DPN_LDFLAGS) $< $(GK_ROUTES_OBJS) $(LIBDPN) -lcmocka $(LIB_LDLIBS) -o $@

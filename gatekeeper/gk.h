@@ -12,6 +12,7 @@
 #include "event/event.h"
 #include "gatekeeper/flats.h"
 #include "gatekeeper/routes.h"
+#include "gatekeeper/sessions.h"
 #include "gatekeeper/store.h"
 #include "sip/core.h"
 #include "sip/registrar.h"
@@ -67,6 +68,7 @@ struct gk {
 	struct gk_metrics m;
 	/* outbound routes and peer probing (outbound.c, probe.c) */
 	struct gk_routes *routes;
+	struct gk_sessions *sessions;	/* Call-ID -> the peer a call took */
 	struct gk_out_metrics om;
 	int probe_fd;
 	unsigned probe_port;
@@ -92,6 +94,8 @@ const struct gk_flat *gk_flat_of_aor(struct gk *g, const char *aor);
 /* (Re)load the site's routes and peers; the old table stays on failure.
  * 0 or an errno (logged). */
 int gk_outbound_load(struct gk *g);
+/* Free the routes and the call table (at exit). */
+void gk_outbound_free(struct gk *g);
 /* Route a new request of gateway gw for number num (not of this complex):
  * forwarded to the route's peers, or answered (403 no route, 503 no peer
  * up). */
@@ -102,9 +106,9 @@ void gk_outbound_branch_response(void *arg, struct sip_fork *f,
 				 unsigned branch, const struct sip_msg *resp);
 /* 1 when `from` is a trusted peer (its identity headers are kept). */
 int gk_outbound_trusted(struct gk *g, const struct sip_peer *from);
-/* The peer a new call of m's Call-ID to num would try first (a 2xx ACK
- * sent to the number at the gatekeeper, without a Route): 0 and *to, or
- * ENOENT. */
+/* Where a 2xx ACK sent to the number num at the gatekeeper (without a
+ * Route) goes: the peer m's call took, else the one a new call of m's
+ * Call-ID would try first. 0 and *to, or ENOENT. */
 int gk_outbound_first_peer(struct gk *g, const struct sip_msg *m,
 			   const char *num, struct sip_peer *to);
 /* 1 when `to` is the address of a route peer. */

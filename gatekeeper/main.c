@@ -290,7 +290,7 @@ static void stop(struct gk *g)
 	gk_db_stop(g);
 	sip_reg_free(g->reg);
 	gk_flats_free(g->flats);
-	gk_routes_free(g->routes);
+	gk_outbound_free(g);
 }
 
 int main(int argc, char **argv)

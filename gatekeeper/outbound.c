@@ -4,9 +4,11 @@
  * the longest matching prefix's peer group, its up peers tried one after
  * the other (serial fork, first peer by Call-ID hash). The next peer is
  * tried only when one answers 503, times out or cannot be reached; any
- * other final (486, 404, ...) ends the call there. A reload swaps the
- * table: calls under way keep their dialog (in-dialog requests follow
- * Route and Request-URI, never the table). */
+ * other final (486, 404, ...) ends the call there. The peer that took a
+ * call is remembered by Call-ID (sessions.h): a later request of the call
+ * that does not carry the Route (sent to the number at the gatekeeper)
+ * goes to that peer. A reload swaps the route table: calls under way keep
+ * their dialog (in-dialog requests follow Route and Request-URI). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,9 @@
 #include "gatekeeper/gk.h"
 #include "log.h"
 #include "sip/hdr.h"
+
+#define SESSIONS_MAX 65536	/* calls through routes remembered */
+#define SESSION_TTL 43200	/* s: the longest call kept on its peer */
 
 static PGresult *select_site(struct gk *g, const char *sql)
 {
@@ -74,11 +79,22 @@ static int load_routes(struct gk *g, struct gk_routes *t)
 	return rc;
 }
 
+void gk_outbound_free(struct gk *g)
+{
+	gk_routes_free(g->routes);
+	g->routes = NULL;
+	gk_sessions_free(g->sessions);
+	g->sessions = NULL;
+}
+
 int gk_outbound_load(struct gk *g)
 {
 	struct gk_routes *t;
 	int rc;
 
+	if (!g->sessions &&
+	    (rc = gk_sessions_new(SESSIONS_MAX, SESSION_TTL, &g->sessions)))
+		return rc;
 	if (!g->pg)
 		return EIO;
 	if ((rc = gk_routes_new(&t)) != 0)
@@ -143,10 +159,31 @@ int gk_outbound_first_peer(struct gk *g, const struct sip_msg *m,
 		gk_routes_match(g->routes, num) : NULL;
 	struct gk_peer *ps[GK_GROUP_PEERS_MAX];
 
+	if (g->sessions &&
+	    gk_sessions_get(g->sessions, call_id(m), gk_now(), to) == 0)
+		return 0;	/* the peer the call's INVITE took */
 	if (!r || gk_routes_order(g->routes, r, call_id(m), ps) == 0)
 		return ENOENT;
 	*to = ps[0]->to;
 	return 0;
+}
+
+/* An in-dialog request (To tag) of a call whose INVITE a peer took: that
+ * peer only, up or not. Returns how many peers ps holds now. */
+static unsigned session_peer(struct gk *g, const struct sip_msg *m,
+			     struct gk_peer **ps, unsigned n)
+{
+	const struct gk_peer *p;
+	struct sip_peer to;
+	struct sip_str tag;
+
+	if (!m || !g->sessions || sip_msg_tag(m, SIP_HDR_TO, &tag) ||
+	    tag.len == 0 ||
+	    gk_sessions_get(g->sessions, call_id(m), gk_now(), &to) ||
+	    !(p = gk_routes_peer_at(g->routes, &to)))
+		return n;
+	ps[0] = (struct gk_peer *)p;
+	return 1;
 }
 
 void gk_outbound_call(struct gk *g, struct sip_fork *fk, const char *num,
@@ -164,6 +201,7 @@ void gk_outbound_call(struct gk *g, struct sip_fork *fk, const char *num,
 		return;
 	}
 	n = gk_routes_order(g->routes, r, call_id(em), ps);
+	n = session_peer(g, em, ps, n);
 	if (n == 0) {
 		prom_inc(g->om.no_peer, 1);
 		sip_fork_reply(fk, 503, "No peer available", NULL);
@@ -182,12 +220,29 @@ void gk_outbound_call(struct gk *g, struct sip_fork *fk, const char *num,
 
 /* Serial failover goes on after 503 (and, counted by the core, timeouts
  * and unreachable peers) only; any other final is the callee's answer. */
+/* Remember the peer that took an INVITE (a provisional or 2xx from a
+ * route peer); forget the call at its BYE's final. */
+static void track_session(struct gk *g, struct sip_fork *f, unsigned branch,
+			  const struct sip_msg *resp)
+{
+	const struct sip_peer *to = sip_fork_branch_to(f, branch);
+	struct sip_cseq cs;
+
+	if (!g->sessions || !to || sip_msg_cseq(resp, &cs))
+		return;
+	if (cs.method == SIP_INVITE && resp->status > 100 &&
+	    resp->status < 300 && gk_outbound_is_peer(g, to))
+		gk_sessions_put(g->sessions, call_id(resp), to, gk_now());
+	else if (cs.method == SIP_BYE && resp->status >= 200)
+		gk_sessions_del(g->sessions, call_id(resp));
+}
+
 void gk_outbound_branch_response(void *arg, struct sip_fork *f,
 				 unsigned branch, const struct sip_msg *resp)
 {
 	struct gk *g = arg;
-	(void)branch;
 
+	track_session(g, f, branch, resp);
 	if (resp->status == 503) {
 		prom_inc(g->om.failovers, 1);
 		return;

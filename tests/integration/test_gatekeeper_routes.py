@@ -305,17 +305,34 @@ def gateway_reaches_the_route_peer_with_asserted_caller_id(ctx):
 
 @case
 def failover_to_the_second_peer_after_a_503(ctx):
-    invite(ctx, OTHER)
+    """The first peer answers 503, the second takes the call; the
+    gateway's ACK and BYE, sent to the number at the gatekeeper without a
+    Route, follow the call to the second peer, not to the Call-ID's
+    first."""
+    cid = invite(ctx, OTHER)
     first, inv = first_invite((ctx.p1, ctx.p2))
     check(first is not None, 'first peer tried')
     first.answer(inv, 503, 'Service Unavailable')
     second, inv2 = first_invite((ctx.p1, ctx.p2))
     check(second is not None and second is not first, 'second peer tried')
-    second.answer(inv2, 486, 'Busy Here')
+    second.answer(inv2, 200, 'OK', 'Contact: <sip:x@%s:%d>\r\n' % (second.addr, second.port))
     r = ctx.gw.final()
-    check_eq(r and r.status, 486, "the second peer's answer")
-    ctx.gw.ack(ctx.gk.port, r)
+    check_eq(r and r.status, 200, "the second peer's answer")
     check_eq(ctx.gk.metrics().get('dpn_gk_route_failovers_total'), 1.0, 'failover counted')
+    tag = r.one('To').split('tag=')[1]
+    ruri = 'sip:%s@127.0.0.1:%d' % (OTHER, ctx.gk.port)
+    for method in ('ACK', 'BYE'):
+        ctx.gw.request(ctx.gk.port, method, ruri, 'sip:%s@dpn' % OTHER, call_id=cid,
+                       to_tag=tag, from_user=N1 + '-1')
+        m = second.recv(3)
+        while m is not None and m.method != method:
+            m = second.recv(3)
+        check(m is not None, '%s reached the peer that took the call' % method)
+    second.answer(m, 200, 'OK')
+    r = ctx.gw.final()
+    check_eq(r and r.status, 200, '200 for the BYE')
+    check(all(m.method != 'BYE' for m in iter(lambda: first.recv(0.2), None)),
+          'nothing of the call at the first peer')
 
 
 @case

@@ -3,7 +3,8 @@
  * Call-ID hash (stable per call, every peer a start for some call, down
  * peers skipped, none up), peers per group capped, bad prefixes and
  * addresses refused, probing state kept across a reload only for the same
- * peer, lookup of a peer by source address. */
+ * peer, lookup of a peer by source address; the Call-ID -> peer table
+ * (set, replace, forget, expire, a full table making room). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "gatekeeper/routes.h"
+#include "gatekeeper/sessions.h"
 
 static void add_peer(struct gk_routes *t, int64_t id, int64_t group,
 		     const char *host, int rc)
@@ -155,6 +157,39 @@ static void peer_by_source_address(void **state)
 	gk_routes_free(t);
 }
 
+static void sessions_by_call_id(void **state)
+{
+	struct gk_sessions *s;
+	struct sip_peer a, b, got;
+	char cid[32];
+	(void)state;
+
+	assert_int_equal(gk_sessions_new(10, 100, &s), 0);	/* 64 slots */
+	assert_int_equal(sip_peer_set(&a, SIP_PROTO_UDP, str("127.0.2.1"), 5060), 0);
+	assert_int_equal(sip_peer_set(&b, SIP_PROTO_TCP, str("127.0.2.2"), 5070), 0);
+	assert_int_equal(gk_sessions_get(s, str("c1"), 10, &got), ENOENT);
+	gk_sessions_put(s, str("c1"), &a, 10);
+	gk_sessions_put(s, str("c2"), &b, 10);
+	assert_int_equal(gk_sessions_get(s, str("c1"), 20, &got), 0);
+	assert_memory_equal(&got.sa, &a.sa, sizeof(struct sockaddr_in));
+	assert_int_equal(gk_sessions_get(s, str("c2"), 20, &got), 0);
+	assert_int_equal(got.proto, SIP_PROTO_TCP);
+	gk_sessions_put(s, str("c1"), &b, 30);			/* replaced */
+	assert_int_equal(gk_sessions_get(s, str("c1"), 30, &got), 0);
+	assert_memory_equal(&got.sa, &b.sa, sizeof(struct sockaddr_in));
+	assert_int_equal(gk_sessions_count(s, 30), 2);
+	gk_sessions_del(s, str("c1"));
+	assert_int_equal(gk_sessions_get(s, str("c1"), 30, &got), ENOENT);
+	assert_int_equal(gk_sessions_get(s, str("c2"), 110, &got), ENOENT); /* ttl */
+	for (int i = 0; i < 1000; i++) {	/* far more calls than slots */
+		snprintf(cid, sizeof(cid), "%d@x", i);
+		gk_sessions_put(s, str(cid), &a, 200 + (uint64_t)i);
+	}
+	assert_true(gk_sessions_count(s, 1200) <= 64);
+	assert_int_equal(gk_sessions_get(s, str("999@x"), 1200, &got), 0);
+	gk_sessions_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -163,6 +198,7 @@ int main(void)
 		cmocka_unit_test(bad_input_refused),
 		cmocka_unit_test(reload_keeps_state_of_the_same_peer),
 		cmocka_unit_test(peer_by_source_address),
+		cmocka_unit_test(sessions_by_call_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
