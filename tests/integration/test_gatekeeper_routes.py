@@ -164,6 +164,23 @@ def patch_route(ctx, prefix):
              what='routes reloaded within a second')
 
 
+def ack_and_bye_reach(ctx, peer, ok, cid, ruri, extra=''):
+    """The gateway ACKs the 200 `ok` of call cid and hangs up (requests to
+    ruri, with `extra` headers): both reach `peer`, the 200 for the BYE
+    comes back."""
+    tag = ok.one('To').split('tag=')[1]
+    for method in ('ACK', 'BYE'):
+        ctx.gw.request(ctx.gk.port, method, ruri, 'sip:%s@dpn' % OTHER, extra,
+                       call_id=cid, to_tag=tag, from_user=N1 + '-1')
+        m = peer.recv(3)
+        while m is not None and m.method != method:
+            m = peer.recv(3)
+        check(m is not None, '%s reached the peer that took the call' % method)
+    peer.answer(m, 200, 'OK')
+    r = ctx.gw.final()
+    check_eq(r and r.status, 200, '200 for the BYE')
+
+
 def refused(ctx, number):
     r = ctx.gw.call(ctx.gk.port, number)
     return r and r.status
@@ -319,18 +336,7 @@ def failover_to_the_second_peer_after_a_503(ctx):
     r = ctx.gw.final()
     check_eq(r and r.status, 200, "the second peer's answer")
     check_eq(ctx.gk.metrics().get('dpn_gk_route_failovers_total'), 1.0, 'failover counted')
-    tag = r.one('To').split('tag=')[1]
-    ruri = 'sip:%s@127.0.0.1:%d' % (OTHER, ctx.gk.port)
-    for method in ('ACK', 'BYE'):
-        ctx.gw.request(ctx.gk.port, method, ruri, 'sip:%s@dpn' % OTHER, call_id=cid,
-                       to_tag=tag, from_user=N1 + '-1')
-        m = second.recv(3)
-        while m is not None and m.method != method:
-            m = second.recv(3)
-        check(m is not None, '%s reached the peer that took the call' % method)
-    second.answer(m, 200, 'OK')
-    r = ctx.gw.final()
-    check_eq(r and r.status, 200, '200 for the BYE')
+    ack_and_bye_reach(ctx, second, r, cid, 'sip:%s@127.0.0.1:%d' % (OTHER, ctx.gk.port))
     check(all(m.method != 'BYE' for m in iter(lambda: first.recv(0.2), None)),
           'nothing of the call at the first peer')
 
@@ -364,19 +370,8 @@ def answered_call_ack_and_bye_go_to_the_peer_of_the_invite(ctx):
                 % (peer.addr, peer.port, rr))
     ok = ctx.gw.final()
     check_eq(ok and ok.status, 200, '200 to the gateway')
-    tag = ok.one('To').split('tag=')[1]
-    contact = 'sip:x@%s:%d' % (peer.addr, peer.port)
-    for method in ('ACK', 'BYE'):
-        ctx.gw.request(ctx.gk.port, method, contact, 'sip:%s@dpn' % OTHER,
-                       'Route: %s\r\n' % rr, call_id=cid, to_tag=tag,
-                       from_user=N1 + '-1')
-        m = peer.recv(3)
-        while m is not None and m.method != method:
-            m = peer.recv(3)
-        check(m is not None, '%s reached the peer of the INVITE' % method)
-    peer.answer(m, 200, 'OK')
-    r = ctx.gw.final()
-    check_eq(r and r.status, 200, '200 for the BYE')
+    ack_and_bye_reach(ctx, peer, ok, cid, 'sip:x@%s:%d' % (peer.addr, peer.port),
+                      'Route: %s\r\n' % rr)
 
 
 @case
