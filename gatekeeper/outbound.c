@@ -39,9 +39,9 @@ static PGresult *select_site(struct gk *g, const char *sql)
 static int load_peers(struct gk *g, struct gk_routes *t)
 {
 	PGresult *r = select_site(g, "SELECT p.id, p.group_id, host(p.address), "
-		"p.port, p.transport = 'tcp', p.trusted FROM dpn.gk_peers p JOIN "
-		"dpn.gk_peer_groups pg ON pg.id = p.group_id WHERE pg.site_id = $1 "
-		"ORDER BY p.group_id, p.id");
+		"p.port, p.transport = 'tcp', p.trusted, p.weight FROM "
+		"dpn.gk_peers p JOIN dpn.gk_peer_groups pg ON pg.id = p.group_id "
+		"WHERE pg.site_id = $1 ORDER BY p.group_id, p.id");
 	struct gk_peer p;
 	int rc = 0;
 
@@ -55,6 +55,7 @@ static int load_peers(struct gk *g, struct gk_routes *t)
 		p.port = (unsigned)atoi(PQgetvalue(r, i, 3));
 		p.tcp = PQgetvalue(r, i, 4)[0] == 't';
 		p.trusted = PQgetvalue(r, i, 5)[0] == 't';
+		p.weight = (unsigned)atoi(PQgetvalue(r, i, 6));
 		if ((rc = gk_routes_add_peer(t, &p)) != 0)
 			log_warnx("gatekeeper: peer %lld skipped: %s",
 				  (long long)p.id, strerror(rc));

@@ -142,20 +142,29 @@ static uint32_t hash(struct sip_str s)
 	return h;
 }
 
+static unsigned weight(const struct gk_peer *p)
+{
+	return p->weight ? p->weight : 1;
+}
+
 unsigned gk_routes_order(const struct gk_routes *t, const struct gk_route *r,
 			 struct sip_str call_id, struct gk_peer **out)
 {
-	unsigned n = 0, start;
+	struct gk_peer *up[GK_GROUP_PEERS_MAX];
+	unsigned n = 0, total = 0, start = 0, x;
 
-	if (r->n == 0)
+	for (unsigned i = 0; i < r->n; i++)
+		if (t->peers[r->first + i].up) {
+			up[n++] = &t->peers[r->first + i];
+			total += weight(up[n - 1]);
+		}
+	if (n == 0)
 		return 0;
-	start = hash(call_id) % r->n;
-	for (unsigned i = 0; i < r->n; i++) {
-		struct gk_peer *p = &t->peers[r->first + (start + i) % r->n];
-
-		if (p->up)
-			out[n++] = p;
-	}
+	x = hash(call_id) % total;
+	while (x >= weight(up[start]))
+		x -= weight(up[start++]);
+	for (unsigned i = 0; i < n; i++)
+		out[i] = up[(start + i) % n];
 	return n;
 }
 

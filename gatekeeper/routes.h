@@ -21,6 +21,7 @@ struct gk_peer {
 	char host[48];		/* dotted quad */
 	unsigned port;
 	int tcp, trusted;
+	unsigned weight;	/* share of new calls (0 counts as 1) */
 	/* probing (probe.c) */
 	int up;			/* 1 until probing says otherwise */
 	unsigned fails, oks;	/* consecutive */
@@ -64,8 +65,10 @@ const struct gk_route *gk_routes_match(const struct gk_routes *t,
 				       const char *s);
 
 /* The peers to try for a new call of call_id on route r, in order: up
- * peers only, starting at the Call-ID hash. Returns how many (0: none up)
- * written to out[GK_GROUP_PEERS_MAX]. */
+ * peers only, starting at the one the Call-ID hash picks by weight (a peer
+ * of weight 2 starts twice as many calls as one of weight 1), then the
+ * others in table order. Returns how many (0: none up) written to
+ * out[GK_GROUP_PEERS_MAX]. */
 unsigned gk_routes_order(const struct gk_routes *t, const struct gk_route *r,
 			 struct sip_str call_id, struct gk_peer **out);
 

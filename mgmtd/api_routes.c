@@ -2,7 +2,8 @@
  * (schema/070_gk_routes.sql), operators only:
  *   /api/v1/sites/{id}/peer-groups    list (with peers and probe state), create
  *   /api/v1/peer-groups/{id}          get, rename, delete (not while a route uses it)
- *   /api/v1/peer-groups/{id}/peers    add a peer (address, port, transport, trusted)
+ *   /api/v1/peer-groups/{id}/peers    add a peer (address, port, transport,
+ *                                     trusted, weight)
  *   /api/v1/peers/{id}                change, delete
  *   /api/v1/sites/{id}/routes         list, create (prefix -> group_id)
  *   /api/v1/routes/{id}               get, change, delete
@@ -15,7 +16,7 @@
 
 #define PEER_JSON "json_build_object('id', p.id, 'group_id', p.group_id, " \
 	"'address', host(p.address), 'port', p.port, 'transport', p.transport, " \
-	"'trusted', p.trusted, 'state', coalesce((SELECT CASE WHEN st.up THEN " \
+	"'trusted', p.trusted, 'weight', p.weight, 'state', coalesce((SELECT CASE WHEN st.up THEN " \
 	"'up' ELSE 'down' END FROM dpn.gk_peer_state st WHERE st.peer_id = p.id), " \
 	"'unknown'))"
 
@@ -41,6 +42,7 @@ static const struct api_constraint peer_constraints[] = {
 	{ "gk_peers_address_host", 422, "address", "address must be one IPv4 host" },
 	{ "gk_peers_port_range", 422, "port", "port must be 1 to 65535" },
 	{ "gk_peers_transport", 422, "transport", "transport must be \"udp\" or \"tcp\"" },
+	{ "gk_peers_weight_range", 422, "weight", "weight must be 1 to 1000" },
 	{ "gk_peers_group_id_fkey", 404, NULL, "no such peer group" },
 	API_CONSTRAINTS_END
 };
@@ -155,9 +157,9 @@ static void group_delete(struct api_req *r)
 struct peer_in {
 	struct api_req *r;
 	const char *address, *transport;
-	int64_t port;
+	int64_t port, weight;
 	int trusted;
-	struct api_field f[5];
+	struct api_field f[6];
 };
 
 static int peer_decode(struct api_req *r, struct peer_in *p, unsigned required)
@@ -167,6 +169,7 @@ static int peer_decode(struct api_req *r, struct peer_in *p, unsigned required)
 		API_INT("port", 0, &p->port, 1, 65535),
 		API_STR("transport", 0, &p->transport, 1, 8),
 		API_BOOL("trusted", 0, &p->trusted),
+		API_INT("weight", 0, &p->weight, 1, 1000),
 		API_FIELDS_END
 	};
 
@@ -184,11 +187,11 @@ static int peer_create_txn(struct api_tx *tx, void *arg)
 	PGresult *res;
 
 	if (api_sql(tx, &res, "WITH n AS (INSERT INTO dpn.gk_peers (group_id, "
-	    "address, port, transport, trusted) VALUES ($1, $2::inet, "
+	    "address, port, transport, trusted, weight) VALUES ($1, $2::inet, "
 	    "coalesce($3::int, 5060), coalesce($4, 'udp'), coalesce($5::bool, "
-	    "false)) RETURNING *) SELECT " PEER_JSON " FROM n p", p->r->id[0],
-	    api_param(&p->f[0]), api_param(&p->f[1]), api_param(&p->f[2]),
-	    api_param(&p->f[3])))
+	    "false), coalesce($6::int, 1)) RETURNING *) SELECT " PEER_JSON
+	    " FROM n p", p->r->id[0], api_param(&p->f[0]), api_param(&p->f[1]),
+	    api_param(&p->f[2]), api_param(&p->f[3]), api_param(&p->f[4])))
 		return -1;
 	return api_answer_audited(tx, res, 201, "no such peer group",
 	    "peer.create", "peer");
@@ -210,9 +213,10 @@ static int peer_update_txn(struct api_tx *tx, void *arg)
 	if (api_sql(tx, &res, "UPDATE dpn.gk_peers p SET address = "
 	    "coalesce($2::inet, address), port = coalesce($3::int, port), "
 	    "transport = coalesce($4, transport), trusted = coalesce($5::bool, "
-	    "trusted) WHERE p.id = $1 RETURNING " PEER_JSON, p->r->id[0],
-	    api_param(&p->f[0]), api_param(&p->f[1]), api_param(&p->f[2]),
-	    api_param(&p->f[3])))
+	    "trusted), weight = coalesce($6::int, weight) WHERE p.id = $1 "
+	    "RETURNING " PEER_JSON, p->r->id[0], api_param(&p->f[0]),
+	    api_param(&p->f[1]), api_param(&p->f[2]), api_param(&p->f[3]),
+	    api_param(&p->f[4])))
 		return -1;
 	return api_answer_audited(tx, res, 200, "no such peer", "peer.update",
 	    "peer");

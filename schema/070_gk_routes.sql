@@ -5,7 +5,8 @@
 --
 -- dpn.gk_peer_groups  a named group of peers of a site.
 -- dpn.gk_peers        address:port and transport of a peer; `trusted`: its
---                     P-Asserted-Identity is kept on requests it sends.
+--                     P-Asserted-Identity is kept on requests it sends;
+--                     `weight`: its share of the group's new calls.
 -- dpn.gk_routes       prefix (digits) -> group, one per prefix and site.
 -- dpn.gk_peer_state   up or down as the gatekeeper's OPTIONS probing last
 --                     saw it (written by the gatekeeper on a change).
@@ -28,10 +29,12 @@ CREATE TABLE dpn.gk_peers (
     port      integer NOT NULL DEFAULT 5060,
     transport text    NOT NULL DEFAULT 'udp',
     trusted   boolean NOT NULL DEFAULT false,
+    weight    integer NOT NULL DEFAULT 1,
     CONSTRAINT gk_peers_unique UNIQUE (group_id, address, port, transport),
     CONSTRAINT gk_peers_address_host CHECK (family(address) = 4 AND masklen(address) = 32),
     CONSTRAINT gk_peers_port_range CHECK (port BETWEEN 1 AND 65535),
-    CONSTRAINT gk_peers_transport CHECK (transport IN ('udp', 'tcp'))
+    CONSTRAINT gk_peers_transport CHECK (transport IN ('udp', 'tcp')),
+    CONSTRAINT gk_peers_weight_range CHECK (weight BETWEEN 1 AND 1000)
 );
 -- The gatekeeper holds at most 16 peers per group (one fork's branches).
 CREATE FUNCTION dpn.gk_peers_limit() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -205,13 +205,16 @@ def api_routes_bad_input_roles_and_audit(ctx):
     check_eq((st, b.get('field')), (422, 'port'), 'peer port out of range')
     st, b = ctx.api('POST', grp, {'address': '127.0.2.1', 'transport': 'sctp'})
     check_eq((st, b.get('field')), (422, 'transport'), 'peer transport')
+    st, b = ctx.api('POST', grp, {'address': '127.0.2.1', 'weight': 0})
+    check_eq((st, b.get('field')), (422, 'weight'), 'peer weight')
     st, b = ctx.api('POST', '/api/v1/peer-groups/999999/peers', {'address': '127.0.2.1'})
     check_eq(st, 404, 'peer of a missing group')
     for p, trusted in ((ctx.p1, True), (ctx.p2, False)):
         st, b = ctx.api('POST', grp, {'address': p.addr, 'port': p.port,
                                       'trusted': trusted})
         check_eq(st, 201, 'peer %s: %r' % (p.addr, b))
-        check_eq(b['state'], 'unknown', 'state before any probe')
+        check_eq((b['state'], b['weight'], b['transport']), ('unknown', 1, 'udp'),
+                 'state before any probe, defaults')
     st, b = ctx.api('POST', grp, {'address': ctx.p1.addr, 'port': ctx.p1.port})
     check_eq((st, b.get('field')), (409, 'address'), 'same peer twice')
     st, gb = ctx.api('POST', site + '/peer-groups', {'name': 'complex-2009'})
@@ -271,6 +274,7 @@ def api_routes_refuse_malformed_input_and_write_nothing(ctx):
         ('POST', '/peer-groups/%d/peers' % g, '{"address": "0.0.0.0/8"}', 422, 'address'),
         ('PATCH', '/peers/%d' % peer, '{"transport": "tls"}', 422, 'transport'),
         ('PATCH', '/peers/%d' % peer, '{"port": "5060"}', 400, 'port'),
+        ('PATCH', '/peers/%d' % peer, '{"weight": 1001}', 422, 'weight'),
         ('PATCH', '/peers/987654321', '{"port": 5061}', 404, None),
         ('DELETE', '/peers/987654321', None, 404, None),
         ('POST', '/sites/%d/routes' % s, '{"prefix": 200, "group_id": %d}' % g, 400, 'prefix'),

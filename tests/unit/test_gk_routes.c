@@ -1,7 +1,7 @@
 /* tests/unit/test_gk_routes.c — the gatekeeper's outbound route table:
  * longest prefix (dashes skipped, no match, empty table), peer order by
- * Call-ID hash (stable per call, every peer a start for some call, down
- * peers skipped, none up), peers per group capped, bad prefixes and
+ * Call-ID hash (stable per call, every peer a start for some call, by
+ * weight, down peers skipped, none up), peers per group capped, bad prefixes and
  * addresses refused, probing state kept across a reload only for the same
  * peer, lookup of a peer by source address; the Call-ID -> peer table
  * (set, replace, forget, expire, a full table making room). */
@@ -88,6 +88,16 @@ static void order_by_call_id_skips_down_peers(void **state)
 	}
 	for (int i = 0; i < 3; i++)		/* spread, not all on one */
 		assert_true(starts[i] > 50);
+	t->peers[2].weight = 4;		/* 4 of 6 calls start there */
+	memset(starts, 0, sizeof(starts));
+	for (int i = 0; i < 600; i++) {
+		snprintf(cid, sizeof(cid), "w%d@host", i);
+		gk_routes_order(t, r, str(cid), a);
+		starts[a[0]->id - 11]++;
+	}
+	assert_true(starts[2] > 330 && starts[2] < 470);
+	assert_true(starts[0] > 50 && starts[1] > 50);
+	t->peers[2].weight = 0;
 	t->peers[1].up = 0;
 	for (int i = 0; i < 50; i++) {
 		snprintf(cid, sizeof(cid), "%d@host", i);

@@ -93,17 +93,20 @@ function peerFields(p) {
       options: [['udp', 'UDP'], ['tcp', 'TCP']] }),
     field({ name: 'trusted', label: 'Caller ID', value: p?.trusted ? 'yes' : 'no',
       options: [['no', 'Removed (untrusted)'], ['yes', 'Kept (trusted)']] }),
+    field({ name: 'weight', label: 'Weight', type: 'number', value: p?.weight ?? 1, min: 1, max: 1000,
+      hint: 'Its share of the group\'s new calls.' }),
   ];
 }
 
 const peerBody = (v) => ({ address: v.address, port: intOr(v.port), transport: v.transport,
-  trusted: v.trusted === 'yes' });
+  trusted: v.trusted === 'yes', weight: intOr(v.weight) });
 
 function groupCard(g, ctx) {
   const peers = table([
     { label: 'Peer', cell: (p) => `${p.address}:${p.port}` },
     { label: 'Transport', cell: (p) => p.transport },
     { label: 'Caller ID', cell: (p) => p.trusted ? 'kept' : 'removed' },
+    { label: 'Weight', cell: (p) => String(p.weight), class: 'num' },
     { label: 'State', cell: (p) => stateBadge(p.state) },
     { label: 'Actions', class: 'row-actions', cell: (p) => h('div', { class: 'actions' },
       editDialog(`peer ${p.address}:${p.port}`, peerFields(p), (v) =>
