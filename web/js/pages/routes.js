@@ -122,7 +122,7 @@ function groupCard(g, ctx) {
         editDialog('group ' + g.name, [field({ name: 'name', label: 'Name', required: true, value: g.name })],
           (v) => api.patch('/peer-groups/' + g.id, { name: v.name }), ctx),
         deleteButton('group ' + g.name, '/peer-groups/' + g.id, ctx))),
-    peers, add);
+    peers, h('h4', { text: 'Add a peer to ' + g.name }), add);
 }
 
 function addGroup(siteId, ctx) {
