@@ -31,3 +31,8 @@ install-gatekeeper:
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' gatekeeper/dpn-gatekeeper.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/dpn-gatekeeper.service
 	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/dpn-gatekeeper.service
 .PHONY: install-gatekeeper
+
+# The guard (flood bans, lockouts, scanners), unit-tested without a network.
+UNIT_TESTS += $(B)/tests/unit/test_gk_guard
+$(B)/tests/unit/test_gk_guard: $(B)/tests/unit/test_gk_guard.o $(B)/gatekeeper/guard.o $(LIBDPN)
+	$(CC) $(DPN_LDFLAGS) $< $(B)/gatekeeper/guard.o $(LIBDPN) -lcmocka $(LIB_LDLIBS) -o $@
