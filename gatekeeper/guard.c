@@ -270,8 +270,9 @@ static struct ent *get(struct gk_guard *g, const uint8_t a[16],
 
 	if (e)
 		return e;
-	if (g->free_head == NIL)
-		gk_guard_sweep(g, now);
+	/* No sweep here: with the table full of a spoofed flood's sources
+	 * that would scan it per packet. gk_guard_sweep (once a second)
+	 * makes room. */
 	if (g->free_head == NIL) {
 		g->st.untracked++;
 		return NULL;
@@ -495,13 +496,16 @@ static int stale(const struct gk_guard *g, const struct ent *e, uint64_t now)
 
 unsigned gk_guard_sweep(struct gk_guard *g, uint64_t now_ms)
 {
-	unsigned n = 0;
+	unsigned n = 0, left = g->used;
 
-	for (uint32_t i = 0; i < g->cfg.max_entries; i++) {
+	/* Entries are taken from the front of the free list first, so the
+	 * used ones are mostly at low indices: stop when all were seen. */
+	for (uint32_t i = 0; i < g->cfg.max_entries && left; i++) {
 		struct ent *e = &g->ents[i];
 
 		if (!e->used)
 			continue;
+		left--;
 		if (banned(e, now_ms)) {
 			n++;
 			if (e->ban.hits != e->hits_told)

@@ -19,8 +19,9 @@
  *  - Trusted sources (CIDR list) are exempt from all of it.
  *
  * Bounded: at most max_entries sources and (username, source) pairs; when
- * the table is full and nothing in it is stale, a new source is not
- * tracked (admitted, counted in stats.untracked) — bans in force stay.
+ * the table is full, a new source is not tracked (admitted, counted in
+ * stats.untracked) until gk_guard_sweep forgets idle ones — bans in force
+ * stay.
  * Time is the caller's wall clock in milliseconds (ban times are shown to
  * operators), the same clock for every call.
  *
