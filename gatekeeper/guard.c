@@ -42,6 +42,8 @@ struct gk_guard {
 	void *arg;
 	struct ent *ents;
 	uint32_t *buckets, nbuckets, free_head, used;
+	uint32_t fresh;			/* ents[fresh..] never used yet: pages
+					   untouched until a source needs them */
 	struct prefix trusted[MAX_PREFIXES];
 	unsigned ntrusted;
 	char scanners[MAX_SCANNERS][SCANNER_LEN];
@@ -273,12 +275,15 @@ static struct ent *get(struct gk_guard *g, const uint8_t a[16],
 	/* No sweep here: with the table full of a spoofed flood's sources
 	 * that would scan it per packet. gk_guard_sweep (once a second)
 	 * makes room. */
-	if (g->free_head == NIL) {
+	if (g->free_head != NIL) {
+		e = &g->ents[g->free_head];
+		g->free_head = e->next;
+	} else if (g->fresh < g->cfg.max_entries) {
+		e = &g->ents[g->fresh++];
+	} else {
 		g->st.untracked++;
 		return NULL;
 	}
-	e = &g->ents[g->free_head];
-	g->free_head = e->next;
 	memset(e, 0, sizeof(*e));
 	e->used = 1;
 	memcpy(e->addr, a, 16);
@@ -498,9 +503,9 @@ unsigned gk_guard_sweep(struct gk_guard *g, uint64_t now_ms)
 {
 	unsigned n = 0, left = g->used;
 
-	/* Entries are taken from the front of the free list first, so the
-	 * used ones are mostly at low indices: stop when all were seen. */
-	for (uint32_t i = 0; i < g->cfg.max_entries && left; i++) {
+	/* Freed entries are reused first, so the used ones are mostly at low
+	 * indices: stop when all were seen. */
+	for (uint32_t i = 0; i < g->fresh && left; i++) {
 		struct ent *e = &g->ents[i];
 
 		if (!e->used)
@@ -565,9 +570,7 @@ int gk_guard_new(const struct gk_guard_cfg *cfg, const struct gk_guard_ops *ops,
 	}
 	memset(g->buckets, 0xff, nb * sizeof(*g->buckets));
 	g->nbuckets = nb;
-	for (uint32_t i = 0; i < cfg->max_entries; i++)
-		g->ents[i].next = i + 1 < cfg->max_entries ? i + 1 : NIL;
-	g->free_head = 0;
+	g->free_head = NIL;
 	g->ops = ops;
 	g->arg = arg;
 	*out = g;
