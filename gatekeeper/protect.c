@@ -368,7 +368,8 @@ int gk_protect_notify(struct gk *g, const char *payload)
 	struct sockaddr_storage ss;
 	int n = 0;
 
-	if (sscanf(payload, "unban %lld %63s%n", &site, addr, &n) < 2 || !n)
+	if (!g->prot || sscanf(payload, "unban %lld %63s%n", &site, addr,
+			       &n) < 2 || !n)
 		return 0;
 	user = payload[n] == ' ' ? payload + n + 1 : "";	/* the rest */
 	if (site != g->site_id || addr_parse(addr, &ss))
