@@ -61,6 +61,17 @@ def options(ua, gk, extra='', timeout=1.0):
     return ua.final(timeout)
 
 
+def burst(ua, gk, n):
+    """n OPTIONS to the gatekeeper at once; how many were answered."""
+    ruri = 'sip:127.0.0.1:%d' % gk.port
+    for _ in range(n):
+        ua.request(gk.port, 'OPTIONS', ruri, ruri)
+    answered = 0
+    while ua.recv(0.5) is not None:
+        answered += 1
+    return answered
+
+
 def metric(gk, name, **labels):
     key = name + ('{%s}' % ','.join('%s="%s"' % kv for kv in labels.items())
                   if labels else '')
@@ -78,13 +89,7 @@ def flood_from_one_source_banned_and_counted_while_another_is_served(ctx):
     gk = ctx.gk
     bad, good = Ua(FLOOD), Ua(OTHER)
     try:
-        ruri = 'sip:127.0.0.1:%d' % gk.port
-        for _ in range(3 * LIMIT):
-            bad.request(gk.port, 'OPTIONS', ruri, ruri)
-        answered = 0
-        while bad.recv(0.5) is not None:
-            answered += 1
-        check_eq(answered, LIMIT, 'answers before the ban (the limit)')
+        check_eq(burst(bad, gk, 3 * LIMIT), LIMIT, 'answers before the ban (the limit)')
         check(options(bad, gk) is None, 'the banned source is not answered')
         r = options(good, gk)
         check(r is not None and r.status == 200, 'another source is served')
@@ -227,25 +232,14 @@ def sighup_applies_new_limits(ctx):
     gk = Gatekeeper(ctx.pg, args=['-f', f.name])
     ua = Ua('127.0.0.95')
     try:
-        ruri = 'sip:127.0.0.1:%d' % gk.port
-        for _ in range(40):
-            ua.request(gk.port, 'OPTIONS', ruri, ruri)
-        n = 0
-        while ua.recv(0.5) is not None:
-            n += 1
-        check_eq(n, 40, 'all answered with pike-limit 1000')
+        check_eq(burst(ua, gk, 40), 40, 'all answered with pike-limit 1000')
         with open(f.name, 'w') as fh:
             fh.write('pike-limit = 5\ntrusted = 127.0.0.1\n')
         gk.p.send_signal(signal.SIGHUP)
         wait_for(lambda: 'reload: pike-limit changed' in gk.log(), timeout=5,
                  what='reload logged')
         time.sleep(2.1)     # a fresh sampling window
-        for _ in range(20):
-            ua.request(gk.port, 'OPTIONS', ruri, ruri)
-        n = 0
-        while ua.recv(0.5) is not None:
-            n += 1
-        check_eq(n, 5, 'answers with pike-limit 5 after SIGHUP')
+        check_eq(burst(ua, gk, 20), 5, 'answers with pike-limit 5 after SIGHUP')
     finally:
         ua.close()
         gk.close()
