@@ -42,6 +42,11 @@ static const char upsert_sql[] =
 static const char delete_sql[] =
 	"DELETE FROM dpn.gk_bans WHERE site_id = $1 AND source = $2::inet "
 	"AND username = $3";
+/* Bans over for a day are history nobody lists: forgotten, so a scan of
+ * the internet does not grow the table for ever. */
+static const char purge_sql[] =
+	"DELETE FROM dpn.gk_bans WHERE site_id = $1 AND "
+	"until_at < now() - interval '1 day'";
 
 static void addr_text(const struct sockaddr_storage *ss, char *buf,
 		      size_t cap)
@@ -69,8 +74,11 @@ static int write_one(struct gk_banlog *l, const struct item *it)
 	snprintf(until, sizeof(until), "%llu",
 		 (unsigned long long)it->b.until_ms);
 	snprintf(hits, sizeof(hits), "%llu", (unsigned long long)it->b.hits);
-	r = PQexecParams(l->pg, it->ended ? delete_sql : upsert_sql,
-			 it->ended ? 3 : 7, NULL, v, NULL, NULL, 0);
+	if (it->ended == GK_BANLOG_PURGE)
+		r = PQexecParams(l->pg, purge_sql, 1, NULL, v, NULL, NULL, 0);
+	else
+		r = PQexecParams(l->pg, it->ended ? delete_sql : upsert_sql,
+				 it->ended ? 3 : 7, NULL, v, NULL, NULL, 0);
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
 		log_warnx("gatekeeper: ban of %s not written: %s", addr,
@@ -215,7 +223,10 @@ int gk_banlog_push(struct gk_banlog *l, const struct gk_ban *b, int ended)
 	} else {
 		struct item *it = &l->ring[(l->head + l->n++) % l->cap];
 
-		it->b = *b;
+		if (b)
+			it->b = *b;
+		else
+			memset(&it->b, 0, sizeof(it->b));
 		it->ended = ended;
 		pthread_cond_signal(&l->cv);
 	}

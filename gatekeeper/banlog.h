@@ -23,8 +23,10 @@ int gk_banlog_new(const char *conninfo, int64_t site_id, unsigned max_queue,
 /* Writes what is queued (giving the database ~2 s), stops, frees. NULL is
  * fine. */
 void gk_banlog_free(struct gk_banlog *l);
-/* Queue an upsert of b (ended 0) or the deletion of its row (ended 1).
+/* Queue an upsert of b (ended 0), the deletion of its row (ended 1), or
+ * (ended GK_BANLOG_PURGE, b NULL) of the site's rows over for a day.
  * b's times are wall-clock ms. 0, or ENOBUFS (dropped and counted). */
+#define GK_BANLOG_PURGE 2
 int gk_banlog_push(struct gk_banlog *l, const struct gk_ban *b, int ended);
 void gk_banlog_stats(struct gk_banlog *l, struct gk_banlog_stats *out);
 

@@ -21,8 +21,11 @@
 enum { D_BANNED, D_SCANNER, D_LOCKED, D_N };
 enum { W_WRITTEN, W_DROPPED, W_FAILED, W_N };
 
+#define PURGE_TICKS 3600	/* old bans forgotten hourly (and on start) */
+
 struct gk_protect {
 	struct gk_guard *guard;
+	unsigned ticks;
 	struct gk_banlog *log;
 	struct gk_guard_stats told;	/* stats already in the counters */
 	struct gk_banlog_stats wtold;
@@ -276,7 +279,11 @@ void gk_protect_reload(struct gk *g)
 
 void gk_protect_tick(struct gk *g)
 {
-	metrics_sync(g, g->prot, gk_guard_sweep(g->prot->guard, wall_ms()));
+	struct gk_protect *p = g->prot;
+
+	if (p->ticks++ % PURGE_TICKS == 0)
+		gk_banlog_push(p->log, NULL, GK_BANLOG_PURGE);
+	metrics_sync(g, p, gk_guard_sweep(p->guard, wall_ms()));
 }
 
 /* ---- hooks ---- */

@@ -7,9 +7,11 @@
 -- (never on its hot path; hits are brought up to date about once a
 -- second) and reads the ones still in force back on start. One row per
 -- (site, source, username): username '' is a ban of the whole source.
--- A ban is in force while until_at > now(). mgmtd lifts one by deleting
--- its row and sending NOTIFY dpn_gk 'unban SITE_ID SOURCE USERNAME' in the
--- same transaction; the gatekeeper lifts it in memory.
+-- A ban is in force while until_at > now(); the gatekeeper deletes its
+-- site's rows over for a day (hourly), so scans do not grow the table for
+-- ever. mgmtd lifts one by deleting its row and sending NOTIFY dpn_gk
+-- 'unban SITE_ID SOURCE USERNAME' in the same transaction; the gatekeeper
+-- lifts it in memory.
 
 CREATE TABLE dpn.gk_bans (
     id        bigserial   PRIMARY KEY,

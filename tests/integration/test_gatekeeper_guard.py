@@ -8,7 +8,8 @@ while the right password from the gateway's own address still registers;
 a scanner's User-Agent dropped (its source banned, a trusted source with
 the same User-Agent served); an oversized datagram dropped and counted;
 bans in dpn.gk_bans, listed by mgmtd and lifted through it (NOTIFY to the
-gatekeeper); bans kept across a restart; new limits by SIGHUP."""
+gatekeeper); bans kept across a restart, old ones deleted; new limits by
+SIGHUP."""
 import os
 import signal
 import sys
@@ -212,13 +213,19 @@ def bans_listed_by_mgmtd_and_lifted_through_it(ctx):
 
 
 @case
-def bans_kept_across_a_restart(ctx):
+def bans_kept_across_a_restart_old_ones_forgotten(ctx):
     ctx.gk.close()
+    ctx.pg.psql("INSERT INTO dpn.gk_bans (site_id, source, reason, since, until_at) "
+                "VALUES (%d, '192.0.2.99', 'flood', now() - interval '3 days', "
+                "now() - interval '2 days')" % ctx.site)
     ctx.gk = ctx.start()
     ua = Ua(SCANNER)
     try:
         check(options(ua, ctx.gk) is None, 'the scanner is still banned')
         check('1 of 1 bans restored' in ctx.gk.log(), 'restore logged')
+        wait_for(lambda: ctx.pg.scalar("SELECT count(*) FROM dpn.gk_bans WHERE "
+                                       "source = '192.0.2.99'") == '0', timeout=3,
+                 what='a ban over for two days deleted')
     finally:
         ua.close()
 
