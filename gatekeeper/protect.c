@@ -318,17 +318,25 @@ int gk_protect_msg(struct gk *g, const struct sip_msg *m,
 				wall_ms());
 }
 
-/* The digest username of m's first Authorization into user ("" when
- * none or malformed). */
+/* The digest username of m's Authorization for realm "dpn" (the one the
+ * registrar checks: an attacker must not dodge the count with a decoy
+ * header before it) into user; "" when none or malformed. */
 static void auth_user(const struct sip_msg *m, char *user, size_t cap)
 {
-	int i = sip_msg_hdr_find(m, SIP_HDR_AUTHORIZATION, 0);
 	struct sip_auth a;
-	struct sip_str u;
+	struct sip_str u, realm;
+	int i = -1;
 
 	user[0] = '\0';
-	if (i < 0 || sip_auth_parse(m->hdrs[i].value, &a, NULL) ||
-	    sip_digest_username(&a, &u))
+	while ((i = sip_msg_hdr_find(m, SIP_HDR_AUTHORIZATION,
+				     (unsigned)(i + 1))) >= 0) {
+		if (sip_auth_parse(m->hdrs[i].value, &a, NULL))
+			return;
+		if (sip_auth_param(&a, "realm", &realm) &&
+		    sip_str_eq(realm, "dpn"))
+			break;
+	}
+	if (i < 0 || sip_digest_username(&a, &u))
 		return;
 	snprintf(user, cap, "%.*s", (int)u.len, u.s);
 	for (char *c = user; *c; c++)	/* logged and stored: printable */

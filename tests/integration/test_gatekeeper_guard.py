@@ -4,7 +4,8 @@ PostgreSQL and mgmtd, attackers being UDP user agents on their own loopback
 addresses (127.0.0.1 is trusted by the fixture, as a peer would be): a
 flood from one source banned and counted while another source is served; a
 wrong-password burst locking a gateway's username at the attacker's source
-while the right password from the gateway's own address still registers;
+while the right password from the gateway's own address still registers,
+also when a decoy Authorization comes first;
 a scanner's User-Agent dropped (its source banned, a trusted source with
 the same User-Agent served); an oversized datagram dropped and counted;
 bans in dpn.gk_bans, listed by mgmtd and lifted through it (NOTIFY to the
@@ -17,11 +18,12 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
-from gatekeeper import Gatekeeper, Ua  # noqa: E402
+from gatekeeper import Gatekeeper, Ua, digest  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 
 N1 = '100-1101-0101'
 FLOOD, LOCKER, SCANNER, OTHER = '127.0.0.66', '127.0.0.70', '127.0.0.80', '127.0.0.90'
+DECOY = '127.0.0.71'
 LIMIT = 30          # requests per 2 s window and source
 
 
@@ -133,6 +135,29 @@ def wrong_password_burst_locks_the_username_at_that_source_only(ctx):
 
 
 @case
+def a_decoy_authorization_does_not_dodge_the_lockout(ctx):
+    """The username counted is the one of the Authorization the registrar
+    checks (realm dpn), not a decoy header put before it."""
+    gk, thief = ctx.gk, Ua(DECOY)
+    try:
+        to = 'sip:%s@dpn' % N1
+        for i in range(5):
+            thief.request(gk.port, 'REGISTER', 'sip:dpn', to)
+            chal = thief.final().one('WWW-Authenticate')
+            auth = digest(chal, 'MD5', ctx.user, 'guess%d' % i, 'REGISTER', 'sip:dpn')
+            thief.request(gk.port, 'REGISTER', 'sip:dpn', to,
+                          'Authorization: Digest username="decoy%d", realm="other", '
+                          'nonce="x", uri="sip:dpn", response="0"\r\n'
+                          'Authorization: %s\r\n' % (i, auth))
+            check_eq(thief.final().status, 401, 'wrong password %d' % i)
+        r = thief.register(gk.port, N1, ctx.user, ctx.secret)
+        check_eq(r.status, 403, 'locked despite the decoys')
+        check('Too many' in r.first, 'the lockout: ' + r.first)
+    finally:
+        thief.close()
+
+
+@case
 def scanner_user_agent_dropped_and_banned_trusted_source_exempt(ctx):
     gk = ctx.gk
     scan, trusted = Ua(SCANNER), Ua('127.0.0.1')
@@ -174,9 +199,9 @@ def bans_listed_by_mgmtd_and_lifted_through_it(ctx):
     status, body = c.get('/api/v1/sites/%d/bans' % ctx.site)
     check_eq(status, 200, 'GET bans')
     by = {(b['source'], b['username']): b for b in body['items']}
-    check_eq(sorted(by), sorted([(FLOOD, ''), (LOCKER, ctx.user), (SCANNER, '')]),
-             'bans listed: %r' % body)
-    check_eq(body['total'], 3, 'total')
+    check_eq(sorted(by), sorted([(FLOOD, ''), (LOCKER, ctx.user), (DECOY, ctx.user),
+                                 (SCANNER, '')]), 'bans listed: %r' % body)
+    check_eq(body['total'], 4, 'total')
     flood = by[(FLOOD, '')]
     check(flood['reason'] == 'flood' and flood['hits'] > 0 and
           flood['until'] > flood['since'], 'a ban\'s fields: %r' % flood)
@@ -192,10 +217,10 @@ def bans_listed_by_mgmtd_and_lifted_through_it(ctx):
                  timeout=3, what='the source served again after the lift')
         check_eq(ctx.env.audit_count('ban.delete'), 1, 'lift audited')
         status, body = c.get('/api/v1/sites/%d/bans' % ctx.site)
-        check_eq(sorted(b['source'] for b in body['items']), [LOCKER, SCANNER],
+        check_eq(sorted(b['source'] for b in body['items']), [LOCKER, DECOY, SCANNER],
                  'the lifted ban is gone from the list')
         # the lockout: lifted for that username at that source
-        lock = [b for b in body['items'] if b['username']][0]
+        lock = [b for b in body['items'] if b['source'] == LOCKER][0]
         check_eq(c.delete('/api/v1/sites/%d/bans/%d' % (ctx.site, lock['id']))[0],
                  204, 'DELETE lockout')
         thief = Ua(LOCKER)
@@ -204,7 +229,7 @@ def bans_listed_by_mgmtd_and_lifted_through_it(ctx):
                          gk.port, N1, ctx.user, ctx.secret).first, timeout=3,
                      what='no longer locked: the right password reaches the '
                      'source check (403 wrong source, not the lockout)')
-            check_eq(metric(gk, 'dpn_gk_guard_dropped_total', reason='locked'), 1.0,
+            check_eq(metric(gk, 'dpn_gk_guard_dropped_total', reason='locked'), 2.0,
                      'no more lockout refusals')
         finally:
             thief.close()
@@ -222,7 +247,8 @@ def bans_kept_across_a_restart_old_ones_forgotten(ctx):
     ua = Ua(SCANNER)
     try:
         check(options(ua, ctx.gk) is None, 'the scanner is still banned')
-        check('1 of 1 bans restored' in ctx.gk.log(), 'restore logged')
+        check('2 of 2 bans restored' in ctx.gk.log(), 'restore logged (the scanner, '
+              'the decoy\'s lockout)')
         wait_for(lambda: ctx.pg.scalar("SELECT count(*) FROM dpn.gk_bans WHERE "
                                        "source = '192.0.2.99'") == '0', timeout=3,
                  what='a ban over for two days deleted')
