@@ -62,6 +62,7 @@ static void addr_text(const struct sockaddr_storage *ss, char *buf,
 /* 0, EINVAL (refused, logged), EIO (reconnect). */
 static int write_one(struct gk_banlog *l, const struct item *it)
 {
+	static struct log_rl rl = LOG_RL_INIT(10, 60);	/* this thread's */
 	char addr[64], since[24], until[24], hits[24];
 	const char *v[7] = { l->site, addr, it->b.user,
 		gk_ban_reason_name(it->b.reason), since, until, hits };
@@ -81,8 +82,8 @@ static int write_one(struct gk_banlog *l, const struct item *it)
 				 it->ended ? 3 : 7, NULL, v, NULL, NULL, 0);
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
-		log_warnx("gatekeeper: ban of %s not written: %s", addr,
-			  PQerrorMessage(l->pg));
+		log_warnx_rl(&rl, "gatekeeper: ban of %s not written: %s",
+			     addr, PQerrorMessage(l->pg));
 	PQclear(r);
 	if (ok)
 		return 0;

@@ -150,6 +150,8 @@ static void metrics_sync(struct gk *g, struct gk_protect *p, unsigned bans)
 
 static void on_ban(void *arg, const struct gk_ban *b, int ended)
 {
+	/* a spoofed flood may begin many bans a second: rate-limited */
+	static struct log_rl rl = LOG_RL_INIT(20, 60);
 	struct gk *g = arg;
 	char a[64];
 	unsigned port;
@@ -157,11 +159,11 @@ static void on_ban(void *arg, const struct gk_ban *b, int ended)
 
 	if (!ended && b->hits == 0) {
 		sip_peer_addr(&p, a, sizeof(a), &port);
-		log_info("gatekeeper: %s%s%s %s for %llus (%s)", a,
-			 b->user[0] ? " user " : "", b->user,
-			 b->user[0] ? "locked" : "banned",
-			 (unsigned long long)(b->until_ms - b->since_ms) / 1000,
-			 gk_ban_reason_name(b->reason));
+		log_warnx_rl(&rl, "gatekeeper: %s%s%s %s for %llus (%s)", a,
+			     b->user[0] ? " user " : "", b->user,
+			     b->user[0] ? "locked" : "banned",
+			     (unsigned long long)(b->until_ms - b->since_ms) /
+			     1000, gk_ban_reason_name(b->reason));
 	}
 	gk_banlog_push(g->prot->log, b, ended);
 }
