@@ -11,6 +11,9 @@ between a sipp UAC and a sipp UAS on 127.0.0.1 (UDP):
   cpu        CPU-seconds of the element (all its processes, /proc) per
              10,000 calls at 1,000 calls/s; runs interleaved dpn, kam,
              dpn, kam, ...; medians. Load-sensitive.
+             With build/rel/bench/udp_floor built, a third element runs
+             interleaved: a relay that only moves datagrams (no SIP
+             work) — the kernel's floor for the same path.
   rate       the highest rate (calls/s, 5 s at each step) with < 0.1%
              failed calls. Load-sensitive.
 
@@ -35,6 +38,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROXY = os.environ.get('BENCH_PROXY') or os.path.join(
     ROOT, 'build', 'rel', 'tests', 'sip', 'sip-proxy')
+FLOOR = os.path.join(ROOT, 'build', 'rel', 'bench', 'udp_floor')
 KCFG = os.path.join(ROOT, 'bench', 'kamailio.cfg')
 UAS_NO180 = os.path.join(ROOT, 'bench', 'sip_uas_no180.xml')
 WORK = tempfile.mkdtemp(prefix='dpn-sipbench-')
@@ -63,6 +67,8 @@ class Element:
         if kind == 'dpn':
             cmd = [PROXY, '-l', '127.0.0.1:%d' % self.port,
                    '-t', '127.0.0.1:%d' % target]
+        elif kind == 'floor':
+            cmd = [FLOOR, '-l', str(self.port), '-t', str(target)]
         else:
             cfg = os.path.join(WORK, 'kamailio-%d.cfg' % self.port)
             with open(KCFG) as f:
@@ -109,6 +115,7 @@ class Element:
                 continue
             user += int(fields[11])
             system += int(fields[12])
+            self.minflt = getattr(self, 'minflt', 0) + int(fields[7])
         return user / tick, system / tick
 
     def stop(self):
@@ -220,9 +227,11 @@ def cpu_run(kind, calls=10000, rate=1000):
 
 def mode_cpu():
     runs = int(os.environ.get('BENCH_RUNS', '5'))
-    got = {'dpn': [], 'kam': []}
+    kinds = ('dpn', 'kam', 'floor') if os.path.exists(FLOOR) else \
+        ('dpn', 'kam')
+    got = {k: [] for k in kinds}
     for i in range(runs):
-        for kind in ('dpn', 'kam'):
+        for kind in kinds:
             (usr, sys_), ok, failed = cpu_run(kind)
             got[kind].append(usr + sys_)
             print('cpu run %d %s: %.2f CPU-s per 10000 calls at 1000/s '
@@ -232,6 +241,9 @@ def mode_cpu():
     m = {k: statistics.median(v) for k, v in got.items()}
     print('cpu median: dpn %.2f s, kam %.2f s, ratio %.3f' %
           (m['dpn'], m['kam'], m['dpn'] / m['kam']), flush=True)
+    if 'floor' in m:
+        print('cpu median: floor (kernel only, 5 of the 6 sends) %.2f s = '
+              '%.3f of kam' % (m['floor'], m['floor'] / m['kam']), flush=True)
 
 
 def mode_rate():
