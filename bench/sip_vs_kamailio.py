@@ -115,7 +115,6 @@ class Element:
                 continue
             user += int(fields[11])
             system += int(fields[12])
-            self.minflt = getattr(self, 'minflt', 0) + int(fields[7])
         return user / tick, system / tick
 
     def stop(self):
