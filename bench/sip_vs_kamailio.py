@@ -40,6 +40,7 @@ PROXY = os.environ.get('BENCH_PROXY') or os.path.join(
     ROOT, 'build', 'rel', 'tests', 'sip', 'sip-proxy')
 FLOOR = os.path.join(ROOT, 'build', 'rel', 'bench', 'udp_floor')
 KCFG = os.path.join(ROOT, 'bench', 'kamailio.cfg')
+KGKCFG = os.path.join(ROOT, 'bench', 'kamailio_gk.cfg')
 UAS_NO180 = os.path.join(ROOT, 'bench', 'sip_uas_no180.xml')
 WORK = tempfile.mkdtemp(prefix='dpn-sipbench-')
 
@@ -62,7 +63,9 @@ def udp_bound(port):
 class Element:
     """dpn or kam on 127.0.0.1:port forwarding to the UAS at target."""
 
-    def __init__(self, kind, target, wrap=()):
+    def __init__(self, kind, target, wrap=(), cfg_edit=None):
+        """kind 'kamgk': bench/kamailio_gk.cfg, whose placeholders
+        cfg_edit fills (bench/gk_vs_kamailio.py)."""
         self.kind, self.port = kind, free_port()
         if kind == 'dpn':
             cmd = [PROXY, '-l', '127.0.0.1:%d' % self.port,
@@ -71,10 +74,11 @@ class Element:
             cmd = [FLOOR, '-l', str(self.port), '-t', str(target)]
         else:
             cfg = os.path.join(WORK, 'kamailio-%d.cfg' % self.port)
-            with open(KCFG) as f:
+            with open(KGKCFG if kind == 'kamgk' else KCFG) as f:
                 text = f.read().replace('LISTEN_PORT', str(self.port))
             with open(cfg, 'w') as f:
-                f.write(text.replace('TARGET', 'sip:127.0.0.1:%d' % target))
+                f.write(cfg_edit(text) if cfg_edit else text.replace(
+                    'TARGET', 'sip:127.0.0.1:%d' % target))
             cmd = ['kamailio', '-f', cfg, '-DD', '-E', '-x', 'tlsf',
                    '-m', '256', '-M', '16', '-Y', WORK,
                    '-P', os.path.join(WORK, 'k%d.pid' % self.port)]
@@ -140,20 +144,20 @@ def count(out, what):
     return int(m[-1]) if m else 0
 
 
-def uas(port, calls, scen):
+def uas(port, calls, scen, addr='127.0.0.1'):
     sc = ['-sn', 'uas'] if scen is None else ['-sf', scen]
     return subprocess.Popen(['timeout', '-k', '5', '600', 'sipp'] + sc +
-                            ['-i', '127.0.0.1', '-p', str(port),
+                            ['-i', addr, '-p', str(port),
                              '-m', str(calls)],
                             cwd=WORK, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
 
-def uac(el_port, calls, rate, tmo):
+def uac(el_port, calls, rate, tmo, service='service'):
     args = ['-sn', 'uac', '-i', '127.0.0.1', '-p', str(free_port()),
             '-m', str(calls), '-r', str(rate), '-l', str(max(calls, 100)),
             '-recv_timeout', '10000', '-max_recv_loops', '20000',
-            '-max_sched_loops', '20000', '-s', 'service',
+            '-max_sched_loops', '20000', '-s', service,
             '127.0.0.1:%d' % el_port]
     out = sipp(args, tmo)
     return count(out, 'Successful call'), count(out, 'Failed call')
