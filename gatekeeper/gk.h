@@ -13,6 +13,7 @@
 #include "gatekeeper/flats.h"
 #include "gatekeeper/routes.h"
 #include "gatekeeper/sessions.h"
+#include "gatekeeper/protect.h"
 #include "gatekeeper/store.h"
 #include "sip/core.h"
 #include "sip/registrar.h"
@@ -33,6 +34,7 @@ struct gk_conf {
 	char *domain;			/* host part of asserted identities */
 	unsigned probe_ms, probe_down, probe_up;	/* outbound.c, probe.c */
 	unsigned gw_probe_s;			/* gwprobe.c */
+	struct gk_protect_conf prot;	/* protect.h */
 };
 
 /* Counters of /metrics. */
@@ -76,6 +78,7 @@ struct gk {
 	unsigned gw_slice, gw_cycle_down;	/* gwprobe.c */
 	struct gk_gw_change { int64_t flat_id; int reachable; } gw_pending[512];
 	unsigned gw_npending;
+	struct gk_protect *prot;	/* protect.c */
 };
 
 /* db.c */

@@ -61,6 +61,7 @@ static const struct conf_item gk_table[] = {
 	{ .name = "probe-up", .type = CONF_UINT, .off = G(probe_up),
 	  .def = "2", .min = 1, .max = 100, .flags = CONF_RELOAD,
 	  .help = "answered probes in a row that bring a peer back" },
+	GK_PROTECT_CONF_ROWS(struct gk_conf, prot),
 	DAEMON_CONF_ROWS(struct gk_conf, base, "dpn"),
 	{ .name = NULL },
 };
@@ -131,6 +132,7 @@ static void gk_reloaded(void *cfg, void *arg)
 			       g->cfg->max_expires))
 		log_warnx("gatekeeper: reload: expiry limits not changed");
 	gk_outbound_load(g);	/* routes: outbound.c */
+	gk_protect_reload(g);
 }
 
 static int metric(struct gk *g, enum prom_type t, const char *name,
@@ -218,6 +220,7 @@ static void on_tick(struct ev_loop *loop, struct ev_timer *t, void *arg)
 	sip_reg_expire(g->reg, gk_now());
 	gk_db_tick(g);
 	gk_gwprobe_tick(g);	/* gwprobe.c */
+	gk_protect_tick(g);
 	ev_timer_start(loop, t, 1000);
 }
 
@@ -225,6 +228,8 @@ static void on_msg(void *arg, struct sip_msg *m, const struct sip_peer *from)
 {
 	struct gk *g = arg;
 
+	if (gk_protect_msg(g, m, from))
+		return;
 	sip_core_recv(g->core, m, from);
 }
 
@@ -239,6 +244,7 @@ static int sip_start(struct gk *g)
 		.host = g->host, .record_route = 1, .to_tag = "gk" };
 	int rc;
 
+	gk_protect_tp(g, &tc);
 	inet_ntop(AF_INET, &sa->sin_addr, g->host, sizeof(g->host));
 	g->port = tc.port = cc.port = ntohs(sa->sin_port);
 	g->proto = g->cfg->transport == 1 ? SIP_PROTO_TCP : SIP_PROTO_UDP;
@@ -266,6 +272,8 @@ static int start(struct gk *g)
 		what = "bindings";
 	else if ((rc = gk_outbound_load(g)) != 0)
 		what = "routes";
+	else if ((rc = gk_protect_start(g)) != 0)
+		what = "protections";
 	else if ((rc = sip_start(g)) != 0)
 		what = "SIP transport";
 	else if ((rc = gk_probe_start(g)) != 0)
@@ -286,6 +294,7 @@ static void stop(struct gk *g)
 	gk_probe_stop(g);
 	sip_core_free(g->core);
 	sip_tp_close(g->tp);
+	gk_protect_stop(g);
 	gk_store_free(g->store);
 	gk_db_stop(g);
 	sip_reg_free(g->reg);

@@ -31,6 +31,9 @@ from mgmtd_resources import Env  # noqa: E402
 from sip import SCEN, Sipp, free_udp_port  # noqa: E402
 
 N1 = '100-1101-0101'
+# The gateway, peers and sipp here send calls in quick succession: exempt
+# from the flood limit (tests/integration/test_gatekeeper_guard.py tests it).
+LOOPBACK = '127.0.0.0/8'
 OTHER = '200-1101-0101'      # a flat of complex 200
 
 
@@ -100,7 +103,8 @@ class Ctx:
         # a peer is down after ~0.75 s of silence; a slow answer under
         # load must not be taken for one
         self.gk = Gatekeeper(pg, args=['--probe-interval', '250ms',
-                                       '--probe-down', '3', '--probe-up', '1'])
+                                       '--probe-down', '3', '--probe-up', '1'],
+                             trusted=LOOPBACK)
         self.gw = Ua(self.addr)
         r = self.gw.register(self.gk.port, N1, self.user, self.secret)
         check(r is not None and r.status == 200, 'gateway registered')
@@ -457,7 +461,8 @@ def dead_gateway_shown_unreachable_through_mgmtd_and_metrics(ctx):
     stops answering OPTIONS is unreachable (GET /flats/{id}/gateway,
     /metrics) within a few seconds, and reachable again when it answers."""
     gk = Gatekeeper(ctx.pg, args=['--gateway-probe-interval', '1s',
-                                  '--probe-down', '2', '--probe-up', '1'])
+                                  '--probe-down', '2', '--probe-up', '1'],
+                    trusted=LOOPBACK)
     gw = Peer(ctx.addr)
     path = '/api/v1/flats/%d/gateway' % ctx.flat_id
 
@@ -499,7 +504,7 @@ def sipp_gateway_calls_through_a_route_to_a_sipp_peer(ctx):
     check_eq(st, 201, 'sipp peer')
     st, _ = ctx.api('POST', site + '/routes', {'prefix': '400', 'group_id': g['id']})
     check_eq(st, 201, 'route 400')
-    gk = Gatekeeper(ctx.pg, args=['--probe-interval', '0'])
+    gk = Gatekeeper(ctx.pg, args=['--probe-interval', '0'], trusted=LOOPBACK)
     gw = Ua(ctx.addr)
     uas = Sipp(['-sf', os.path.join(SCEN, 'uas_pai.xml'), '-i', '127.0.2.4', '-p',
                 str(port), '-m', '5', '-timeout', '60'])
