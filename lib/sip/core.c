@@ -464,7 +464,8 @@ static void complete(struct sip_fork *f)
 		if (f->b[i].state == BR_CALLING ||
 		    f->b[i].state == BR_PROCEEDING)
 			return;
-	if (!f->final && !f->cancelled && f->serial && start_group(f)) {
+	/* idle branches: the next serial group, or added after the start */
+	if (!f->final && !f->cancelled && start_group(f)) {
 		complete(f);	/* every new branch may have failed at once */
 		return;
 	}
@@ -476,7 +477,7 @@ int sip_fork_add(struct sip_fork *f, const char *ruri, size_t len,
 {
 	struct branch *b;
 
-	if (f->started || f->final)
+	if (f->final || f->cancelled)
 		return EINVAL;
 	if (f->n >= SIP_FORK_MAX)
 		return E2BIG;
@@ -500,6 +501,25 @@ int sip_fork_start(struct sip_fork *f, int serial)
 	f->serial = serial;
 	f->c->st.forwarded++;
 	start_group(f);
+	complete(f);
+	return 0;
+}
+
+int sip_fork_cancel_branches(struct sip_fork *f, int status)
+{
+	if (!f->started || f->final || f->cancelled || !f->srv)
+		return EINVAL;
+	for (unsigned i = 0; i < f->n; i++) {
+		struct branch *b = &f->b[i];
+
+		if (b->state != BR_CALLING && b->state != BR_PROCEEDING)
+			continue;
+		b->cancel = 1;	/* 9.1: a branch without a 1xx yet gets its
+				   CANCEL when the 1xx comes */
+		if (b->state == BR_PROCEEDING)
+			send_cancel(b);
+		branch_final(b, status, NULL);
+	}
 	complete(f);
 	return 0;
 }

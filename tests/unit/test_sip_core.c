@@ -5,7 +5,9 @@
  * (the others CANCELled with Reason cause=200, a silent branch only once
  * it rings), an upstream CANCEL (200, CANCEL to the ringing branch, 487
  * up), no branch at all (480), and branches that cannot be sent (503 at
- * once, 500 upstream when nothing better came). */
+ * once, 500 upstream when nothing better came), and giving up on the
+ * ringing branches (a ring timeout): CANCELled, a target added after the
+ * start rings next, or the given status goes up at once. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -56,10 +58,13 @@ static int fake_send(void *arg, const struct sip_peer *to, const char *buf,
 	return 0;
 }
 
+static struct sip_fork *last_fork;
+
 static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 		       const struct sip_peer *from)
 {
 	(void)arg;
+	last_fork = f;
 	(void)m;
 	(void)from;
 	for (unsigned i = 0; i < nbranches; i++)
@@ -275,6 +280,48 @@ static void t_send_failure_alone_is_500(void **st)
 	assert_non_null(last_to(5070, "SIP/2.0 500 "));
 }
 
+/* Ring timeout with a forward target: the ringing branch is CANCELled, the
+ * silent one once it rings, and the target added after the start rings
+ * at once; its answer goes up. */
+static void t_give_up_then_next_target(void **st)
+{
+	static const char fwd[] = "sip:fwd@127.0.0.1";
+	(void)st;
+	nbranches = 2;
+	start_call();
+	branch_says(0, 180, NULL);
+	assert_int_equal(sip_fork_add(last_fork, fwd, sizeof(fwd) - 1, &uas[2], 1000), 0);
+	assert_null(last_to(6002, "INVITE "));		/* waits */
+	assert_int_equal(sip_fork_cancel_branches(last_fork, 408), 0);
+	assert_non_null(last_to(6000, "CANCEL "));
+	assert_null(last_to(6001, "CANCEL "));		/* no 1xx yet (9.1) */
+	assert_non_null(last_to(6002, "INVITE sip:fwd@127.0.0.1 "));
+	assert_null(last_to(5070, "SIP/2.0 4"));
+	branch_says(1, 180, NULL);
+	assert_non_null(last_to(6001, "CANCEL "));
+	branch_says(2, 200, NULL);
+	assert_non_null(last_to(5070, "SIP/2.0 200 "));
+	assert_null(last_to(5070, "SIP/2.0 4"));
+}
+
+/* Ring timeout alone: the status goes up at once, not the 487s. */
+static void t_give_up_answers_status(void **st)
+{
+	(void)st;
+	nbranches = 2;
+	start_call();
+	branch_says(0, 180, NULL);
+	branch_says(1, 180, NULL);
+	assert_int_equal(sip_fork_cancel_branches(last_fork, 408), 0);
+	assert_non_null(last_to(5070, "SIP/2.0 408 "));
+	assert_non_null(last_to(6000, "CANCEL "));
+	assert_non_null(last_to(6001, "CANCEL "));
+	branch_says(0, 487, NULL);
+	assert_null(last_to(5070, "SIP/2.0 487 "));
+	assert_int_equal(sip_fork_cancel_branches(last_fork, 408), EINVAL);
+	assert_int_equal(sip_fork_add(last_fork, NULL, 0, &uas[2], 1000), EINVAL);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 int main(void)
 {
@@ -282,7 +329,8 @@ int main(void)
 		T(t_challenges_merged), T(t_6xx_ends_the_fork),
 		T(t_2xx_cancels_the_others_with_reason), T(t_upstream_cancel),
 		T(t_no_branch_480), T(t_send_failure_counts_at_once),
-		T(t_send_failure_alone_is_500),
+		T(t_send_failure_alone_is_500), T(t_give_up_then_next_target),
+		T(t_give_up_answers_status),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
