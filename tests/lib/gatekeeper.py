@@ -149,6 +149,8 @@ class Ua:
         self.addr, self.port = self.s.getsockname()
         self.cseq = 0
         self.call_id = uuid.uuid4().hex + '@' + addr
+        self.dst_host = '127.0.0.1'     # where requests go (a gateway's address)
+        self.user_agent = None          # a User-Agent for REGISTER
 
     def close(self):
         self.s.close()
@@ -178,7 +180,7 @@ class Ua:
                   from_user or 'caller', self.addr, self.port, to,
                   ';tag=' + to_tag if to_tag else '',
                   self.last_call_id, self.cseq, method, extra))
-        self.s.sendto(msg.encode(), ('127.0.0.1', gk_port))
+        self.s.sendto(msg.encode(), (self.dst_host, gk_port))
         return msg
 
     def final(self, timeout=5.0):
@@ -199,7 +201,7 @@ class Ua:
                'Call-ID: %s\r\nCSeq: %d ACK\r\nContent-Length: 0\r\n\r\n'
                % (self.last_ruri, self.addr, self.port, self.branch, self.addr,
                   self.port, resp.one('To'), self.last_call_id, self.cseq))
-        self.s.sendto(msg.encode(), ('127.0.0.1', gk_port))
+        self.s.sendto(msg.encode(), (self.dst_host, gk_port))
 
     def call(self, gk_port, number, extra='', from_user=None):
         """INVITE sip:number@gatekeeper; returns the final response (ACKed
@@ -219,6 +221,8 @@ class Ua:
         to = 'sip:%s@dpn' % aor
         extra = ('Contact: <sip:%s@%s:%d>\r\nExpires: %d\r\n'
                  % (aor, self.addr, contact_port or self.port, expires))
+        if self.user_agent:
+            extra += 'User-Agent: %s\r\n' % self.user_agent
         self.request(gk_port, 'REGISTER', 'sip:dpn', to, extra)
         r = self.final()
         if r is None or r.status != 401:
