@@ -50,7 +50,7 @@ static int family(struct gw *g, const char *name, const char *help,
 	    label ? labels : NULL, NULL, 0, &f))
 		return ENOMEM;
 	for (unsigned i = 0; out[i]; i++)
-		if (prom_series(f, label ? (const char *[]){ values[i] } : NULL, out[i]))
+		if (prom_series(f, label ? (const char *[]){ values[i], NULL } : NULL, out[i]))
 			return ENOMEM;
 	return 0;
 }
