@@ -5,9 +5,15 @@
 // reports one handset registered through the broker as dpn-gatewayd does,
 // the page shows it (and the other as not registered); the settings form
 // puts refused values at their field and saves good ones; the DND switch
-// changes the handset.
+// changes the handset. A picture of the section goes to
+// tests/web/artifacts/ (and docs/screenshots/ with UPDATE_SCREENSHOTS=1).
 
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Api, check, checkEq, launch, runCases, testCase } from './browser.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 const URL = process.env.DPN_WEB_URL;
 const ADMIN = process.env.DPN_ADMIN_USER;
@@ -91,6 +97,11 @@ testCase('dnd_switch_changes_the_handset', async (ctx) => {
   const s = await ctx.api.must(200, 'GET', `/flats/${ctx.flat.id}/settings`);
   checkEq(s.handsets.map((x) => x.dnd), [false, true], 'handset 2 on DND');
   checkEq(ctx.problems, [], 'browser console errors');
+  const file = path.join(HERE, 'artifacts', 'flat-settings.png');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  await page.locator('section.flat-settings').screenshot({ path: file });
+  if (process.env.UPDATE_SCREENSHOTS === '1')
+    fs.copyFileSync(file, path.join(HERE, '..', '..', 'docs', 'screenshots', 'flat-settings.png'));
 });
 
 async function main() {
