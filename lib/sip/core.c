@@ -679,7 +679,10 @@ static void on_response(void *arg, struct sip_tsx *t, struct sip_msg *m)
 		return;
 	}
 	if (m->status < 300) {
-		int first = b->state != BR_DONE;
+		/* not a retransmission: also a branch given up on (counted,
+		   sip_fork_cancel_branches) that answers after all */
+		int first = b->state != BR_DONE || b->status < 200 ||
+			    b->status >= 300;
 		b->state = BR_DONE;
 		b->status = m->status;
 		forward_up(f, m);	/* every 2xx (16.7 step 5) */

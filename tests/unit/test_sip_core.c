@@ -304,6 +304,27 @@ static void t_give_up_then_next_target(void **st)
 	assert_null(last_to(5070, "SIP/2.0 4"));
 }
 
+/* A handset given up on answers after all, while the target rings: its
+ * 2xx goes up and the target is CANCELled with Reason. */
+static void t_late_answer_after_give_up(void **st)
+{
+	static const char fwd[] = "sip:fwd@127.0.0.1";
+	const char *c;
+	(void)st;
+	nbranches = 2;
+	start_call();
+	branch_says(0, 180, NULL);
+	branch_says(1, 180, NULL);
+	assert_int_equal(sip_fork_add(last_fork, fwd, sizeof(fwd) - 1, &uas[2], 1000), 0);
+	assert_int_equal(sip_fork_cancel_branches(last_fork, 408), 0);
+	branch_says(2, 180, NULL);
+	branch_says(0, 200, NULL);
+	assert_non_null(last_to(5070, "SIP/2.0 200 "));
+	c = last_to(6002, "CANCEL ");
+	assert_non_null(c);
+	assert_non_null(strstr(c, "cause=200"));
+}
+
 /* Ring timeout alone: the status goes up at once, not the 487s. */
 static void t_give_up_answers_status(void **st)
 {
@@ -330,7 +351,7 @@ int main(void)
 		T(t_2xx_cancels_the_others_with_reason), T(t_upstream_cancel),
 		T(t_no_branch_480), T(t_send_failure_counts_at_once),
 		T(t_send_failure_alone_is_500), T(t_give_up_then_next_target),
-		T(t_give_up_answers_status),
+		T(t_give_up_answers_status), T(t_late_answer_after_give_up),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
