@@ -74,7 +74,8 @@ int gw_settings_metrics(struct gw *g)
 /* ---- settings from mgmtd ------------------------------------------------- */
 
 /* A dialable number (an optional +, digits and dashes) or a sip:/sips: URI
- * with a user part: what may go into the forward's Request-URI. */
+ * with a user part and no ?headers: what may go into the forward's
+ * Request-URI (mgmtd checks the same; this is the box's own check). */
 static int target_ok(const char *s)
 {
 	struct sip_uri u;
@@ -84,7 +85,7 @@ static int target_ok(const char *s)
 		return 1;
 	return sip_uri_parse((struct sip_str){ s, strlen(s) }, &u, &why) == 0 &&
 	    (u.scheme == SIP_SCHEME_SIP || u.scheme == SIP_SCHEME_SIPS) &&
-	    u.has_user && u.host.len > 0;
+	    u.has_user && u.host.len > 0 && u.headers.len == 0;
 }
 
 static const char *str_of(json_object *o, const char *key)

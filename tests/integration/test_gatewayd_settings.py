@@ -162,6 +162,8 @@ def api_settings_defaults_and_bad_input(pg):
            ({'forward_to': 'call my mobile'}, 422, 'forward_to'),
            ({'forward_to': 'sip:@example.net'}, 422, 'forward_to'),
            ({'forward_to': '<sip:a@b>'}, 422, 'forward_to'),
+           ({'forward_to': 'sip:a@b?Route=%3Csip:x%3E'}, 422, 'forward_to'),
+           ({'forward_to': 'sip:a@b\r\nVia: x'}, 422, 'forward_to'),
            ({'forward_to': '1' * 129}, 422, 'forward_to'),
            ({'forward_when': 'sometimes', 'forward_to': '0171'}, 422, 'forward_when'),
            ({'forward_when': 'no_answer'}, 422, 'forward_to'),
