@@ -45,10 +45,10 @@ struct sip_fork {
 	struct { enum sip_hdr_id id; char *v; } auth[AUTH_MAX];
 	void *user;
 	/* Branches (sip_fork_add): one inline, an array once a second is
-	 * added (only before the fork starts, so nothing points into it
-	 * yet). A fork lingers with its transactions (up to 64*T1 after
-	 * the call's answer): room for SIP_FORK_MAX in every one was most
-	 * of a busy proxy's memory. */
+	 * added (also after the start: grow_branches moves the client
+	 * transactions' pointers along). A fork lingers with its
+	 * transactions (up to 64*T1 after the call's answer): room for
+	 * SIP_FORK_MAX in every one was most of a busy proxy's memory. */
 	struct branch *b;
 	unsigned cap;
 	struct branch inl[1];
@@ -479,7 +479,8 @@ static void complete(struct sip_fork *f)
 	send_best(f);
 }
 
-/* Room for twice the branches (at most SIP_FORK_MAX). 0 or ENOMEM. */
+/* Room for twice the branches (at most SIP_FORK_MAX). A started fork's
+ * client transactions point at their branch: they follow it. 0 or ENOMEM. */
 static int grow_branches(struct sip_fork *f)
 {
 	unsigned cap = f->cap * 2 > SIP_FORK_MAX ? SIP_FORK_MAX : f->cap * 2;
@@ -488,6 +489,9 @@ static int grow_branches(struct sip_fork *f)
 	if (!nb)
 		return ENOMEM;
 	memcpy(nb, f->b, f->n * sizeof(*nb));
+	for (unsigned i = 0; i < f->n; i++)
+		if (nb[i].cli)
+			sip_tsx_set_user(nb[i].cli, &nb[i]);
 	if (f->b != f->inl)
 		free(f->b);
 	f->b = nb;
