@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""tests/e2e/test_e2e.py — the whole system in network namespaces (issue 13):
+an outside host, complex A (three flats) and complex B (one flat) on the
+same private range 10.0.0.0/16, every gateway box and handset addressed by
+real DHCP (udhcpc -> dhcrelay -a with the flat's circuit-id -> Kea + the
+dpn hook), real dpn-gatekeeper, dpn-gatewayd, mgmtd, PostgreSQL, sipp.
+Each scenario prints what it checked. Needs root; `make e2e` runs it.
+
+Scenarios that need work not on main yet are listed as pending (printed,
+not counted as passed); E2E_WITH=outbound,media switches them on.
+"""
+import os
+import signal
+import sys
+import time
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
+sys.path.insert(0, os.path.dirname(__file__))
+from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
+from topo import Topo  # noqa: E402
+import system  # noqa: E402
+from system import OUTSIDE, SIP_PORT, log, sipp_result  # noqa: E402
+
+WITH = set(filter(None, os.environ.get('E2E_WITH', '').split(',')))
+PENDING = []
+S = {}
+
+
+def needs(*features):
+    """Register the case only when every feature is on (E2E_WITH);
+    otherwise list it as pending."""
+    def wrap(fn):
+        missing = [f for f in features if f not in WITH]
+        if missing:
+            PENDING.append((fn.__name__, missing))
+            return fn
+        return case(fn)
+    return wrap
+
+
+def A():
+    return S['sys'].complexes[0]
+
+
+def flat(cx, number):
+    return [f for f in cx.flats if f.number == number][0]
+
+
+def call(number, answer, cancel=(), silent=(), caller_ns='out', src=OUTSIDE,
+         target=None, cx=None):
+    """A call to number: `answer` answers, every handset of `cancel` must get
+    CANCEL with Reason, none of `silent` may see a request. Returns the
+    caller's message trace."""
+    cx = cx or A()
+    target = target or '%s:%d' % (cx.public, SIP_PORT)
+    socks = [h.listen() for h in silent]
+    ans = answer.sipp('uas_fork_answer')
+    losers = [h.sipp('uas_fork_cancel') for h in cancel]
+    time.sleep(0.3)             # the sipp handsets are listening
+    port = SIP_PORT if caller_ns != 'out' else None
+    caller = S['sys'].caller(number, target, ns=caller_ns, src=src, port=port)
+    rc, errs, trace = sipp_result(caller)
+    check_eq(rc, 0, 'caller of %s completed INVITE..BYE (%s)' % (number, errs))
+    rc, errs, _ = sipp_result(ans)
+    check_eq(rc, 0, '%s answered, got ACK and BYE (%s)' % (answer.number, errs))
+    log('checked: %s dialled from %s, %s rang and answered, ACK and BYE reached it'
+        % (number, src, answer.number))
+    for h, p in zip(cancel, losers):
+        rc, errs, _ = sipp_result(p)
+        check_eq(rc, 0, '%s rang, then got CANCEL with Reason cause=200 (%s)'
+                 % (h.number, errs))
+        log('checked: %s rang, then got CANCEL + Reason: SIP;cause=200 "Call completed '
+            'elsewhere"' % h.number)
+    for h, s in zip(silent, socks):
+        s.settimeout(0.01)
+        try:
+            data = s.recv(65535)
+        except (OSError, TimeoutError):
+            data = None
+        s.close()
+        check(data is None, '%s must not ring: got %r' % (h.number, data[:80] if data else ''))
+        log('checked: %s did not ring' % h.number)
+    return trace
+
+
+@case
+def bring_up_complexes_by_dhcp_and_register(ctx):
+    for cx in S['sys'].complexes:
+        secs = cx.bring_up()
+        for f in cx.flats:
+            blk = cx.api.ok('GET', '/flats/%d' % f.id)['block']
+            check_eq(f.box.addr, blk['first'], '%s box address = first of block' % f.full)
+            for h in f.handsets:
+                got = cx.api.ok('GET', '/numbers/%s' % h.number)['address']
+                check_eq(h.addr, got, '%s address by DHCP = the broker\'s' % h.number)
+            log('checked: %s box %s (first of %s..%s), handsets %s, all by DHCP via '
+                'circuit-id %s; flat registered with the gatekeeper, handsets with the box'
+                % (f.full, f.box.addr, blk['first'], blk['last'],
+                   ', '.join(h.addr for h in f.handsets), f.circuit))
+        log('complex %s up in %.1f s' % (cx.key, secs))
+    if len(S['sys'].complexes) > 1:
+        a, b = S['sys'].complexes[0].flats[0], S['sys'].complexes[1].flats[0]
+        check_eq(a.box.addr, b.box.addr, 'both complexes use the same private address')
+        log('checked: %s and %s both have %s (duplicate private network)'
+            % (a.full, b.full, a.box.addr))
+
+
+@case
+def s1_outside_dials_a_flat_every_handset_rings_one_answers(ctx):
+    f = flat(A(), 1201)
+    h = f.handsets
+    call(f.full, h[0], cancel=h[1:])
+
+
+@needs('media')
+def s1_media_rtp_both_ways_and_call_record(ctx):
+    raise NotImplementedError('RTP through rtpengine and the call record (media, gkcdr)')
+
+
+@case
+def s2_dial_one_handset_only_it_rings(ctx):
+    f = flat(A(), 1201)
+    h = f.handsets
+    call(h[1].number, h[1], silent=[h[0], h[2]])
+
+
+@needs('outbound')
+def s3_handset_dials_out_asserted_identity_replaces_forged(ctx):
+    raise NotImplementedError('outbound routes at the gatekeeper (gkroutes)')
+
+
+@needs('outbound', 'media')
+def s4_complex_a_calls_complex_b_through_both_gatekeepers(ctx):
+    raise NotImplementedError('outbound routes between complexes and media')
+
+
+@case
+def s5_flat_to_flat_inside_one_complex(ctx):
+    f1, f2 = flat(A(), 1201), flat(A(), 1202)
+    h = f1.handsets[0]
+    call(f2.full, f2.handsets[0], cancel=f2.handsets[1:], caller_ns=h.ns,
+                 src=h.addr, target='%s:%d' % (f1.box.addr, SIP_PORT))
+    log('checked: %s (from %s) -> its box %s -> gatekeeper -> box of %s -> handsets'
+        % (h.number, h.addr, f1.box.addr, f2.full))
+
+
+@case
+def s6a_handset_removed_cannot_register_and_its_address_is_reused(ctx):
+    cx = A()
+    f = flat(cx, 1201)
+    old = f.handsets[2]
+    addr = old.addr
+    cx.api.ok('DELETE', '/handsets/%d' % old.id)
+    st = wait_for(lambda: (lambda s: s if s in (401, 403, 404) else None)(old.register_once()),
+                  timeout=5, what='removed handset refused')
+    log('checked: %s removed in the admin; its REGISTER now gets %d' % (old.number, st))
+    old.unplug()
+    new = f.new_handset(old.suffix)
+    new.provision()
+    new.plug()
+    got = new.dhcp()
+    check_eq(got, addr, 'the new handset got the freed address')
+    check_eq(new.register(), 200, 'the new handset registers; gatewayd log:\n%s'
+             % f.box.log()[-3000:])
+    f.handsets[2] = new
+    log('checked: new handset %s (MAC %s) got the freed address %s by DHCP and registered'
+        % (new.number, new.mac, got))
+
+
+@case
+def s6b_gateway_box_power_cycled_same_block_calls_within_seconds(ctx):
+    cx = A()
+    f = flat(cx, 1202)
+    first = f.box.addr
+    f.box.unplug()
+    t0 = time.monotonic()
+    f.box.plug()
+    check_eq(f.box.dhcp(), first, 'same first address after the power cycle')
+    f.box.start()
+    f.box.wait_reachable()
+    for h in f.handsets:
+        check_eq(h.register(), 200, '%s registers again' % h.number)
+    secs = time.monotonic() - t0
+    call(f.full, f.handsets[0], cancel=f.handsets[1:])
+    log('checked: box of %s rebuilt: same block (first %s), registered and called in %.1f s'
+        % (f.full, first, secs))
+    check(secs < 10, 'box back within 10 s: %.1f s' % secs)
+
+
+@case
+def s6c_flat_vacated_returns_its_block(ctx):
+    cx = A()
+    f = flat(cx, 1203)
+    blk = cx.api.ok('GET', '/flats/%d' % f.id)['block']
+    for d in [f.box] + f.handsets:
+        d.unplug()
+    cx.api.ok('DELETE', '/flats/%d/gateway' % f.id)
+    check_eq(cx.api.ok('GET', '/flats/%d' % f.id)['block'], None, 'no block after vacating')
+    blocks = cx.api.ok('GET', '/pools/%d/blocks' % cx.pool_id)['blocks']
+    check(all(b['first'] != blk['first'] for b in blocks),
+          'block %s..%s back in the pool: %r' % (blk['first'], blk['last'], blocks))
+    log('checked: %s vacated (gateway deleted in the admin): block %s..%s is free in the pool'
+        % (f.full, blk['first'], blk['last']))
+    cx.flats.remove(f)
+
+
+@case
+def s7_power_cut_everything_back_in_under_10s(ctx):
+    cx = A()
+    cx.power_cut()
+    n = sum(1 + len(f.handsets) for f in cx.flats)
+    secs = cx.bring_up()
+    log('power cut of complex %s: %d boxes and handsets asked for addresses at once; all '
+        'registered again in %.2f s' % (cx.key, n, secs))
+    f = cx.flats[0]
+    call(f.full, f.handsets[0], cancel=f.handsets[1:])
+    check(secs < 10, 'all reachable again in under 10 s: %.2f s' % secs)
+
+
+def main():
+    signal.alarm(int(os.environ.get('E2E_TIMEOUT', '280')))
+    topo = Topo()
+    try:
+        with Cluster() as pg:
+            S['sys'] = sy = system.System(topo, pg, [
+                ('a', 100, '203.0.113.1', [(1201, 3), (1202, 2), (1203, 2)], 'a1'),
+                ('b', 200, '203.0.113.2', [(1201, 2)], 'b1')])
+            t0 = time.monotonic()
+            sy.build()
+            log('topology and services up in %.1f s' % (time.monotonic() - t0))
+            for name, missing in PENDING:
+                print('pending %-55s needs %s (set E2E_WITH)' % (name, ','.join(missing)))
+            try:
+                run(sy)
+            finally:
+                topo.close()
+    finally:
+        topo.close()
+
+
+if __name__ == '__main__':
+    main()
