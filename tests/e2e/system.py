@@ -15,6 +15,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import threading
@@ -429,6 +430,7 @@ class System:
             fh.write(UDHCPC_SCRIPT)
         os.chmod(self.udhcpc_script, 0o755)
         self.complexes = [Complex(self, *c) for c in complexes]
+        self.sipp_dirs = []
 
     def build(self):
         t = self.topo
@@ -448,15 +450,48 @@ class System:
                 % (cx.key, cx.site, POOL, cx.public, SIP_PORT, MGMT[0], MGMTD_PORT,
                    len(cx.flats)))
 
-    def stop(self, p):
-        if p.poll() is None:
+    def daemons(self):
+        """(name, Popen, log path) of every dpn daemon running now."""
+        out = []
+        for cx in self.complexes:
+            out += [('gatewayd ' + f.full, f.box.proc, f.box.log_path)
+                    for f in cx.flats if f.box.proc and f.box.proc.poll() is None]
+            out += [('gatekeeper ' + cx.key, cx.gk_proc, cx.gk_log),
+                    ('mgmtd ' + cx.key, cx.mgmtd, cx.mgmtd_log)]
+        return out
+
+    def stop_daemons(self):
+        """SIGTERM every dpn daemon; returns [(name, problem)] for those
+        that did not exit 0 or whose log holds a sanitizer report (the
+        leak check runs at exit)."""
+        bad = []
+        for name, p, path in self.daemons():
             p.terminate()
-            p.wait(timeout=20)
-        self.topo.procs.remove(p)
+            try:
+                rc = p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                rc = p.wait()
+            with open(path, errors='replace') as fh:
+                text = fh.read()
+            if rc != 0 or 'Sanitizer' in text or 'runtime error' in text:
+                bad.append((name, 'exit %s\n%s' % (rc, text[-3000:])))
+        return bad
+
+    def close(self, keep=False):
+        """Remove the temp folders (kept, and named, when keep)."""
+        dirs = [self.tmp] + [cx.kea_dir for cx in self.complexes
+                             if getattr(cx, 'kea_dir', None)] + self.sipp_dirs
+        if keep:
+            print('e2e: logs kept in ' + ' '.join(dirs))
+            return
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
 
     def sipp(self, ns, args, timeout=20):
         """sipp (one call) in namespace ns; a Popen with .dir."""
         d = tmpdir('dpn-e2e-sipp-')
+        self.sipp_dirs.append(d)
         p = self.topo.spawn(ns, ['sipp'] + args + ['-m', '1', '-timeout', str(timeout),
                                                    '-timeout_error', '-nostdin',
                                                    '-trace_err', '-trace_msg'],

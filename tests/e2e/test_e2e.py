@@ -181,8 +181,8 @@ def s6b_gateway_box_power_cycled_same_block_calls_within_seconds(ctx):
         check_eq(h.register(), 200, '%s registers again' % h.number)
     secs = time.monotonic() - t0
     call(f.full, f.handsets[0], cancel=f.handsets[1:])
-    log('checked: box of %s rebuilt: same block (first %s), registered and called in %.1f s'
-        % (f.full, first, secs))
+    log('checked: box of %s rebuilt: same block (first %s); box and handsets registered '
+        '%.1f s after power-on, then a call from outside completed' % (f.full, first, secs))
     check(secs < 10, 'box back within 10 s: %.1f s' % secs)
 
 
@@ -216,6 +216,17 @@ def s7_power_cut_everything_back_in_under_10s(ctx):
     check(secs < 10, 'all reachable again in under 10 s: %.2f s' % secs)
 
 
+@case
+def z_daemons_stop_cleanly(ctx):
+    """Last: every gatewayd, gatekeeper and mgmtd exits 0 on SIGTERM, with
+    no sanitizer report in its log."""
+    names = [n for n, _, _ in S['sys'].daemons()]
+    bad = S['sys'].stop_daemons()
+    check(not bad, 'daemons that did not stop cleanly: %s' % '\n'.join(
+        '%s: %s' % b for b in bad))
+    log('checked: %s exited 0 on SIGTERM, no sanitizer report' % ', '.join(names))
+
+
 def main():
     signal.alarm(int(os.environ.get('E2E_TIMEOUT', '280')))
     topo = Topo()
@@ -229,10 +240,15 @@ def main():
             log('topology and services up in %.1f s' % (time.monotonic() - t0))
             for name, missing in PENDING:
                 print('pending %-55s needs %s (set E2E_WITH)' % (name, ','.join(missing)))
+            ok = False
             try:
                 run(sy)
+            except SystemExit as e:
+                ok = e.code == 0
+                raise
             finally:
                 topo.close()
+                sy.close(keep=not ok or bool(os.environ.get('DPN_KEEP_LOGS')))
     finally:
         topo.close()
 
