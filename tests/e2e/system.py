@@ -383,20 +383,31 @@ class Complex:
         t0 = time.monotonic()
         errors = []
 
+        steps = {}
+
+        def mark(step):
+            steps[step] = max(steps.get(step, 0), time.monotonic() - t0)
+
         def box(f):
             try:
                 f.box.plug()
+                mark('boxes plugged')
                 f.box.dhcp()
+                mark('boxes addressed')
                 f.box.start()
                 f.box.wait_reachable()
+                mark('flats registered')
             except Exception as e:      # reported below, with the others
                 errors.append('%s: %s' % (f.box.ns, e))
 
         def handset(h):
             try:
                 h.plug()
+                mark('handsets plugged')
                 h.dhcp()
+                mark('handsets addressed')
                 st = h.register(timeout=15)
+                mark('handsets registered')
                 if st != 200:
                     errors.append('%s: REGISTER answered %s' % (h.number, st))
             except Exception as e:
@@ -411,6 +422,8 @@ class Complex:
             th.join(60)
         if errors:
             raise RuntimeError('bring-up of %s: %s' % (self.key, '; '.join(errors)))
+        log('complex %s, last of each step after power-on: %s' % (self.key, ', '.join(
+            '%s %.2f s' % kv for kv in sorted(steps.items(), key=lambda kv: kv[1]))))
         return time.monotonic() - t0
 
     def power_cut(self, flats=None):
@@ -545,15 +558,22 @@ def _register(gw, h, cseq, cid, auth=None, expires=600):
                ('Authorization: %s\r\n' % auth) if auth else '')).encode()
 
 
-def _sip_exchange(s, dst, data, timeout=2.0):
-    """Send data; the first final answer as text, or None."""
-    s.sendto(data, dst)
+def _sip_exchange(s, dst, data, timeout=2.0, t1=0.25):
+    """Send data, retransmitted after t1, 2*t1 ... (RFC 3261 17.1.2.2,
+    with a short T1 as on a LAN); the first final answer as text, or None."""
     deadline = time.monotonic() + timeout
+    resend, gap = 0.0, t1
     while time.monotonic() < deadline:
-        s.settimeout(max(0.01, deadline - time.monotonic()))
+        now = time.monotonic()
+        if now >= resend:
+            s.sendto(data, dst)
+            resend, gap = now + gap, gap * 2
+        s.settimeout(max(0.01, min(deadline, resend) - now))
         try:
             ans = s.recv(65535).decode('utf-8', 'replace')
-        except (socket.timeout, ConnectionRefusedError):
+        except socket.timeout:
+            continue
+        except ConnectionRefusedError:
             return None
         if ans.startswith('SIP/2.0 ') and not ans.startswith('SIP/2.0 1'):
             return ans
