@@ -215,10 +215,10 @@ class Box(Device):
         self.conf = os.path.join(d, 'gatewayd-%s.conf' % self.ns)
         with open(self.conf, 'w') as fh:
             fh.write('flat = %s\nmgmtd-url = http://%s:%d\ngateway-secret-file = %s\n'
-                     'mac = %s\naddresses = %s\nsip-port = %d\ngatekeeper = %s:%d\n'
+                     'mac = %s\naddresses = %s\nsip-port = %d\ngatekeeper = %s\n'
                      'poll-interval = 300ms\nretry-max = 1s\nhttp-timeout = 3s\n'
                      % (f.full, MGMT[0], MGMTD_PORT, sec, self.mac, POOL, SIP_PORT,
-                        self.cx.public, SIP_PORT))
+                        self.cx.gk_for_boxes()))
         self.log_path = os.path.join(d, 'gatewayd-%s.log' % self.ns)
         open(self.log_path, 'w').close()
         self.proc = self.cx.topo.spawn(self.ns, [GATEWAYD, '-f', self.conf, '-d'],
@@ -290,6 +290,18 @@ class Complex:
             t.bridge(self.relay, f.circuit)
             t.addr(self.relay, f.circuit, ROUTER + '/16', 'noprefixroute')
             t.sysctl(self.relay, 'net.ipv4.conf.%s.proxy_arp' % f.circuit, 1)
+
+    # -- the gatekeeper's sides ----------------------------------------------
+    # One listen address today: the public one, which the flats reach through
+    # the relay's default route (the entrance forwards nothing, it only
+    # delivers to itself). When the gatekeeper gets a public and a private
+    # side (issue 10), these two methods are the one change: listen on both,
+    # and give the boxes the private side (CORE[0]).
+    def gk_listen(self):
+        return ['--listen', '%s:%d' % (self.public, SIP_PORT)]
+
+    def gk_for_boxes(self):
+        return '%s:%d' % (self.public, SIP_PORT)
 
     # -- management LAN -----------------------------------------------------
     def provision_site(self):
@@ -369,8 +381,7 @@ class Complex:
         open(self.gk_log, 'w').close()
         self.gk_proc = self.topo.spawn(self.gk, [
             GATEKEEPER, '--db', self.sys.pg.conninfo, '--site', str(self.site),
-            '--listen', '%s:%d' % (self.public, SIP_PORT), '--transport', 'udp', '-d'],
-            log=self.gk_log)
+            '--transport', 'udp', '-d'] + self.gk_listen(), log=self.gk_log)
         wait_for(lambda: 'gatekeeper: site %d on' % self.site in open(self.gk_log).read(),
                  timeout=20, what='gatekeeper of %s: %s' % (self.key, open(self.gk_log).read()))
 

@@ -123,14 +123,69 @@ def s2_dial_one_handset_only_it_rings(ctx):
     call(h[1].number, h[1], silent=[h[0], h[2]])
 
 
+PEER_PORT = 5080
+OUT_NUMBER = '0015550100'       # a number "on the internet"
+
+
+def provision_outbound_route(cx, prefix, peer):
+    """Route numbers starting with prefix from complex cx to peer
+    (ADDR:PORT), as an operator would in the admin. Fill in with the
+    outbound routes API once it is on main (issue 10)."""
+    raise NotImplementedError('outbound routes (issue 10) are not on main: '
+                              'provision %s -> %s for complex %s here' % (prefix, peer, cx.key))
+
+
+def forged_caller_scenario():
+    """tests/sip/uac_fork.xml with a forged P-Asserted-Identity (another
+    flat's handset) in the INVITE."""
+    path = os.path.join(S['sys'].tmp, 'uac_forged.xml')
+    with open(os.path.join(system.SCEN, 'uac_fork.xml')) as fh:
+        text = fh.read()
+    text = text.replace('CSeq: 1 INVITE\n', 'CSeq: 1 INVITE\n      P-Asserted-Identity: '
+                        '<sip:100-1101-1202-1@forged.example>\n', 1)
+    with open(path, 'w') as fh:
+        fh.write(text)
+    return path
+
+
 @needs('outbound')
 def s3_handset_dials_out_asserted_identity_replaces_forged(ctx):
-    raise NotImplementedError('outbound routes at the gatekeeper (gkroutes)')
+    cx = A()
+    f = flat(cx, 1201)
+    h = f.handsets[0]
+    provision_outbound_route(cx, OUT_NUMBER[:2], '%s:%d' % (OUTSIDE, PEER_PORT))
+    peer = S['sys'].sipp('out', ['-sf', os.path.join(os.path.dirname(__file__), 'peer_pai.xml'),
+                                 '-i', OUTSIDE, '-p', str(PEER_PORT), '-trace_logs'])
+    time.sleep(0.3)
+    caller = S['sys'].sipp(h.ns, ['-sf', forged_caller_scenario(), '-i', h.addr,
+                                  '-p', str(SIP_PORT), '-s', OUT_NUMBER,
+                                  '%s:%d' % (f.box.addr, SIP_PORT)])
+    rc, errs, _ = sipp_result(caller)
+    check_eq(rc, 0, '%s dialled %s: INVITE..BYE (%s)' % (h.number, OUT_NUMBER, errs))
+    rc, errs, _ = sipp_result(peer)
+    check_eq(rc, 0, 'the outside peer got the call with an asserted identity (%s)' % errs)
+    logs = ''.join(open(os.path.join(peer.dir, n)).read() for n in os.listdir(peer.dir)
+                   if n.endswith('_logs.log'))
+    check('PAI sip:%s@' % h.number in logs, 'asserted identity %s, forged one replaced: %r'
+          % (h.number, logs[-300:]))
+    log('checked: %s dialled %s with a forged P-Asserted-Identity; the peer outside saw '
+        'P-Asserted-Identity sip:%s@...' % (h.number, OUT_NUMBER, h.number))
 
 
 @needs('outbound', 'media')
 def s4_complex_a_calls_complex_b_through_both_gatekeepers(ctx):
-    raise NotImplementedError('outbound routes between complexes and media')
+    """A handset of A (10.0.0.x) calls flat 200-1101-1201 of B (the same
+    10.0.0.x addresses): A's gatekeeper routes complex 200 to B's public
+    address, B's gatekeeper rings the flat."""
+    a, b = S['sys'].complexes[0], S['sys'].complexes[1]
+    provision_outbound_route(a, str(b.site), '%s:%d' % (b.public, SIP_PORT))
+    fa, fb = flat(a, 1201), b.flats[0]
+    h = fa.handsets[0]
+    call(fb.full, fb.handsets[0], cancel=fb.handsets[1:], caller_ns=h.ns, src=h.addr,
+         target='%s:%d' % (fa.box.addr, SIP_PORT), cx=b)
+    log('checked: %s (A, %s) -> gatekeeper A -> gatekeeper B -> %s (B, %s)'
+        % (h.number, h.addr, fb.full, fb.box.addr))
+    raise NotImplementedError('audio both ways through both rtpengines: check here')
 
 
 @case
