@@ -10,7 +10,9 @@ Scenarios that need work not on main yet are listed as pending (printed,
 not counted as passed); E2E_WITH=outbound,media switches them on.
 """
 import os
+import secrets
 import signal
+import socket
 import sys
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
@@ -102,6 +104,44 @@ def bring_up_complexes_by_dhcp_and_register(ctx):
         check_eq(a.box.addr, b.box.addr, 'both complexes use the same private address')
         log('checked: %s and %s both have %s (duplicate private network)'
             % (a.full, b.full, a.box.addr))
+
+
+def options_from_outside(dst):
+    """An OPTIONS from the outside host to dst:5060; the status or None."""
+    with S['sys'].topo.inside('out'):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with s:
+        s.bind((OUTSIDE, 0))
+        port = s.getsockname()[1]
+        msg = ('OPTIONS sip:%s:%d SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s;rport\r\n'
+               'From: <sip:probe@%s>;tag=p1\r\nTo: <sip:%s>\r\nCall-ID: %s@e2e\r\n'
+               'CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n'
+               % (dst, SIP_PORT, OUTSIDE, port, secrets.token_hex(6), OUTSIDE, dst,
+                  secrets.token_hex(8)))
+        ans = system._sip_exchange(s, (dst, SIP_PORT), msg.encode(), timeout=1.0)
+    return int(ans.split()[1]) if ans else None
+
+
+@case
+def outside_reaches_only_the_gatekeeper(ctx):
+    """The private range is not reachable from outside, not even with a
+    route pointing at the entrance: the entrance forwards nothing."""
+    t, cx = S['sys'].topo, A()
+    box = flat(cx, 1201).box.addr
+    try:
+        st = options_from_outside(box)
+    except OSError as e:            # no route: what outside should get
+        st = e.strerror
+    check(st == 'Network is unreachable', 'outside has no route to %s: %r' % (box, st))
+    t.route('out', system.POOL, 'via', cx.public)
+    try:
+        st = options_from_outside(box)
+    finally:
+        t.run('out', 'ip', 'route', 'del', system.POOL)
+    check_eq(st, None, 'the entrance must not forward OPTIONS to the box %s' % box)
+    check_eq(options_from_outside(cx.public), 200, 'the gatekeeper answers OPTIONS')
+    log('checked: from outside the box %s is unreachable (no route; and routed via the '
+        'entrance %s nothing answers); the gatekeeper answers OPTIONS 200' % (box, cx.public))
 
 
 @case
