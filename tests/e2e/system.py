@@ -287,7 +287,8 @@ class Complex:
         t.sysctl(self.gk, 'net.ipv4.ip_forward', 0)
         t.sysctl(self.relay, 'net.ipv4.ip_forward', 1)
         for f in self.flats:
-            t.bridge(self.relay, f.circuit)
+            t.bridge(self.relay, f.circuit, mac='02:%s:ff:%02x:%02x:fe' % (
+                self.mac_prefix, f.number // 100, f.number % 100))
             t.addr(self.relay, f.circuit, ROUTER + '/16', 'noprefixroute')
             t.sysctl(self.relay, 'net.ipv4.conf.%s.proxy_arp' % f.circuit, 1)
 
@@ -459,7 +460,7 @@ class System:
     def build(self):
         t = self.topo
         t.ns('out')
-        t.bridge('out', 'br0')
+        t.bridge('out', 'br0', mac='02:0e:2e:00:00:01')
         t.addr('out', 'br0', OUTSIDE + '/24')
         mgmtd.migrate(self.pg)
         mgmtd.add_user(self.pg, 'e2e-operator')

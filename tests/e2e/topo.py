@@ -132,10 +132,15 @@ class Topo:
         sh('ip', 'link', 'set', if_a, 'up', ns=a)
         sh('ip', 'link', 'set', if_b, 'up', ns=b)
 
-    def bridge(self, ns, name, ports=()):
-        """A bridge (up) in ns with the given interfaces as ports."""
+    def bridge(self, ns, name, ports=(), mac=None):
+        """A bridge (up) in ns with the given interfaces as ports. Give it
+        a mac when it has an address: a bridge without one takes the lowest
+        MAC of its ports, so it changes when a port comes or goes and its
+        neighbours' ARP entries then point nowhere for seconds."""
         full = self.full(ns)
         sh('ip', 'link', 'add', name, 'type', 'bridge', 'forward_delay', '0', ns=full)
+        if mac:
+            sh('ip', 'link', 'set', name, 'address', mac, ns=full)
         sh('ip', 'link', 'set', name, 'up', ns=full)
         for p in ports:
             self.port(ns, name, p)
