@@ -364,7 +364,7 @@ class Complex:
         site, and another complex's Kea refuses a subnet it does not have
         (the row then backs off for up to an hour)."""
         s = self.sys
-        self.kea_dir = tmpdir('dpn-e2e-kea-')
+        self.kea_dir = s.tmpdir('dpn-e2e-kea-')
         self.mgmtd_log = os.path.join(s.tmp, 'mgmtd-%s.log' % self.key)
         # Kea's control socket is named now; Kea starts once the pool exists
         # (its subnet id is the pool id) and mgmtd finds the socket then.
@@ -449,13 +449,19 @@ class System:
 
     def __init__(self, topo, pg, complexes):
         self.topo, self.pg = topo, pg
-        self.tmp = tmpdir('dpn-e2e-')
+        self.tmp = self.tmpdir('dpn-e2e-')
         self.udhcpc_script = os.path.join(self.tmp, 'udhcpc.script')
         with open(self.udhcpc_script, 'w') as fh:
             fh.write(UDHCPC_SCRIPT)
         os.chmod(self.udhcpc_script, 0o755)
         self.complexes = [Complex(self, *c) for c in complexes]
         self.sipp_dirs = []
+
+    def tmpdir(self, prefix):
+        """A temp folder that a later run removes should this one be killed."""
+        d = tmpdir(prefix)
+        self.topo.remember('dir', d)
+        return d
 
     def build(self):
         t = self.topo
@@ -515,7 +521,7 @@ class System:
 
     def sipp(self, ns, args, timeout=20):
         """sipp (one call) in namespace ns; a Popen with .dir."""
-        d = tmpdir('dpn-e2e-sipp-')
+        d = self.tmpdir('dpn-e2e-sipp-')
         self.sipp_dirs.append(d)
         p = self.topo.spawn(ns, ['sipp'] + args + ['-m', '1', '-timeout', str(timeout),
                                                    '-timeout_error', '-nostdin',

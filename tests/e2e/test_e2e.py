@@ -327,9 +327,13 @@ def main():
     topo = Topo()
     try:
         with Cluster() as pg:
+            topo.remember('dir', pg.base)
+            topo.remember('pg', pg.dir)
+            topo.on_signal(pg.remove)
             S['sys'] = sy = system.System(topo, pg, [
                 ('a', 100, '203.0.113.1', [(1201, 3), (1202, 2), (1203, 2)], 'a1'),
                 ('b', 200, '203.0.113.2', [(1201, 2)], 'b1')])
+            topo.on_signal(lambda: sy.close(keep=bool(os.environ.get('DPN_KEEP_LOGS'))))
             t0 = time.monotonic()
             sy.build()
             log('topology and services up in %.1f s' % (time.monotonic() - t0))

@@ -18,6 +18,7 @@ import atexit
 import ctypes
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,13 +65,34 @@ def _remove_ns(name):
     sh('ip', 'netns', 'del', name, check=False)
 
 
+STATE = '/run/dpn-e2e'           # what each run must undo: STATE/<pid>
+
+
 def remove_stale():
-    """Delete the namespaces of e2e runs whose process is gone."""
+    """Delete the namespaces of e2e runs whose process is gone (killed
+    with SIGKILL), and stop the database clusters and remove the folders
+    they recorded."""
     for line in sh('ip', 'netns', 'list', check=False).splitlines():
         name = line.split()[0] if line.split() else ''
         m = PREFIX_RE.match(name)
         if m and not _alive(int(m.group(1))):
             _remove_ns(name)
+    for pid in os.listdir(STATE) if os.path.isdir(STATE) else ():
+        if pid.isdigit() and not _alive(int(pid)):
+            _undo(os.path.join(STATE, pid))
+
+
+def _undo(path):
+    with open(path) as f:
+        lines = [ln.rstrip('\n').split(' ', 1) for ln in f if ' ' in ln]
+    for kind, arg in reversed(lines):
+        if kind == 'pg':
+            subprocess.run([os.path.join(os.path.dirname(__file__), '..', '..',
+                                         'scripts', 'pgcluster'), 'stop', arg],
+                           capture_output=True, timeout=60)
+        elif kind == 'dir':
+            shutil.rmtree(arg, ignore_errors=True)
+    os.unlink(path)
 
 
 class Topo:
@@ -83,16 +105,40 @@ class Topo:
             raise RuntimeError('the system test needs root (ip netns)')
         remove_stale()
         self.prefix = 'e2e%d-' % os.getpid()
+        self.state = os.path.join(STATE, str(os.getpid()))
         self.names = []
         self.procs = []
+        self.signal_cleanups = []
         self.closed = False
         atexit.register(self.close)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM):
             signal.signal(sig, self._on_signal)
 
+    def remember(self, kind, arg):
+        """Record what a later run must undo should this one be killed
+        (SIGKILL leaves no chance): 'pg' DIR (a cluster to stop), 'dir'
+        PATH (a folder to remove)."""
+        os.makedirs(STATE, exist_ok=True)
+        with open(self.state, 'a') as f:
+            f.write('%s %s\n' % (kind, arg))
+
+    def on_signal(self, fn):
+        """Also call fn (the caller's cleanup: a database cluster, temp
+        folders) when a signal ends the run."""
+        self.signal_cleanups.append(fn)
+
     def _on_signal(self, signum, frame):
+        """Tear down and exit at once: unwinding instead would let the
+        test's own finally blocks run against namespaces already gone."""
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM):
+            signal.signal(sig, signal.SIG_IGN)      # one teardown, not nested
         self.close()
-        print('e2e: stopped by signal %d, namespaces removed' % signum, flush=True)
+        for fn in reversed(self.signal_cleanups):
+            try:
+                fn()
+            except Exception as e:      # the rest must still run
+                print('e2e: cleanup: %s' % e, flush=True)
+        print('e2e: stopped by signal %d, everything removed' % signum, flush=True)
         os._exit(128 + signum)
 
     def full(self, name):
@@ -192,6 +238,8 @@ class Topo:
         for name in reversed(self.names):
             _remove_ns(name)
         self.names = []
+        if os.path.exists(self.state):
+            os.unlink(self.state)
 
 
 class _Inside:
