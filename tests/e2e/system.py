@@ -185,9 +185,10 @@ class Handset(Device):
         return int(ans.split()[1]) if ans else None
 
     def sipp(self, scenario, timeout=20):
-        """One sipp UAS call of tests/sip/<scenario>.xml on ADDR:5060."""
-        return self.cx.sys.sipp(self.ns, ['-sf', os.path.join(SCEN, scenario + '.xml'),
-                                          '-i', self.addr, '-p', str(SIP_PORT)], timeout)
+        """One sipp UAS call of scenario (tests/sip/<name>.xml, or a path)
+        on ADDR:5060."""
+        return self.cx.sys.sipp(self.ns, ['-sf', scenario_path(scenario), '-i', self.addr,
+                                          '-p', str(SIP_PORT)], timeout)
 
     def listen(self):
         """A UDP socket on ADDR:5060 in the handset's namespace (to see
@@ -532,9 +533,14 @@ class System:
 
     def caller(self, number, target, scenario='uac_fork', ns='out', src=OUTSIDE,
                port=None, timeout=20):
-        return self.sipp(ns, ['-sf', os.path.join(SCEN, scenario + '.xml'), '-i', src,
+        return self.sipp(ns, ['-sf', scenario_path(scenario), '-i', src,
                               '-p', str(port or _free_udp_in(self.topo, ns, src)),
                               '-s', number, target], timeout)
+
+
+def scenario_path(scenario):
+    """A sipp scenario: a path, or the name of one in tests/sip/."""
+    return scenario if os.path.isabs(scenario) else os.path.join(SCEN, scenario + '.xml')
 
 
 def sipp_result(p, timeout=40):

@@ -10,6 +10,7 @@ Scenarios that need work not on main yet are listed as pending (printed,
 not counted as passed); E2E_WITH=outbound,media switches them on.
 """
 import os
+import re
 import secrets
 import signal
 import socket
@@ -47,22 +48,26 @@ def flat(cx, number):
     return [f for f in cx.flats if f.number == number][0]
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
 def call(number, answer, cancel=(), silent=(), caller_ns='out', src=OUTSIDE,
-         target=None, cx=None):
+         target=None, cx=None, sdp=False):
     """A call to number: `answer` answers, every handset of `cancel` must get
-    CANCEL with Reason, none of `silent` may see a request. Returns the
-    caller's message trace."""
+    CANCEL with Reason, none of `silent` may see a request; with sdp, offer
+    and answer carry SDP. Returns the message traces (caller, answerer)."""
     cx = cx or A()
     target = target or '%s:%d' % (cx.public, SIP_PORT)
     socks = [h.listen() for h in silent]
-    ans = answer.sipp('uas_fork_answer')
+    ans = answer.sipp(os.path.join(HERE, 'uas_sdp_answer.xml') if sdp else 'uas_fork_answer')
     losers = [h.sipp('uas_fork_cancel') for h in cancel]
     time.sleep(0.3)             # the sipp handsets are listening
     port = SIP_PORT if caller_ns != 'out' else None
-    caller = S['sys'].caller(number, target, ns=caller_ns, src=src, port=port)
+    caller = S['sys'].caller(number, target, ns=caller_ns, src=src, port=port,
+                             scenario=os.path.join(HERE, 'uac_sdp.xml') if sdp else 'uac_fork')
     rc, errs, trace = sipp_result(caller)
     check_eq(rc, 0, 'caller of %s completed INVITE..BYE (%s)' % (number, errs))
-    rc, errs, _ = sipp_result(ans)
+    rc, errs, answer_trace = sipp_result(ans)
     check_eq(rc, 0, '%s answered, got ACK and BYE (%s)' % (answer.number, errs))
     log('checked: %s dialled from %s, %s rang and answered, ACK and BYE reached it'
         % (number, src, answer.number))
@@ -81,7 +86,51 @@ def call(number, answer, cancel=(), silent=(), caller_ns='out', src=OUTSIDE,
         s.close()
         check(data is None, '%s must not ring: got %r' % (h.number, data[:80] if data else ''))
         log('checked: %s did not ring' % h.number)
-    return trace
+    return trace, answer_trace
+
+
+def sdp_media(trace, first_line):
+    """(address, port) of the SDP in the message of trace that starts
+    with first_line, or None."""
+    for msg in trace.split('-----------------------------------------------'):
+        body = msg.split('\n\n', 1)[-1]
+        if first_line in msg and 'm=audio' in body:
+            c = re.search(r'^c=IN IP4 (\S+)', body, re.M)
+            m = re.search(r'^m=audio (\d+)', body, re.M)
+            if c and m:
+                return c.group(1), int(m.group(1))
+    return None
+
+
+def udp_both_ways(a, b, count=20):
+    """count datagrams from handset a's media address to b's and back
+    (each bound in its own namespace); returns (a->b, b->a) received."""
+    socks = []
+    for h, (addr, port) in (a, b):
+        with S['sys'].topo.inside(h.ns):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((addr, port))
+        # The first datagram waits for ARP, which the relay answers for the
+        # other flat's address (proxy ARP) after up to proxy_delay.
+        s.settimeout(2.0)
+        socks.append(s)
+    got = []
+    try:
+        for src, dst, dst_media in ((socks[0], socks[1], b[1]), (socks[1], socks[0], a[1])):
+            for i in range(count):
+                src.sendto(b'\x80\x00rtp-like %d' % i, dst_media)
+            n = 0
+            try:
+                while n < count:
+                    dst.recv(2048)
+                    n += 1
+            except socket.timeout:
+                pass
+            got.append(n)
+    finally:
+        for s in socks:
+            s.close()
+    return tuple(got)
 
 
 @case
@@ -231,11 +280,22 @@ def s4_complex_a_calls_complex_b_through_both_gatekeepers(ctx):
 @case
 def s5_flat_to_flat_inside_one_complex(ctx):
     f1, f2 = flat(A(), 1201), flat(A(), 1202)
-    h = f1.handsets[0]
-    call(f2.full, f2.handsets[0], cancel=f2.handsets[1:], caller_ns=h.ns,
-                 src=h.addr, target='%s:%d' % (f1.box.addr, SIP_PORT))
+    h, callee = f1.handsets[0], f2.handsets[0]
+    caller_trace, callee_trace = call(f2.full, callee, cancel=f2.handsets[1:], caller_ns=h.ns,
+                                      src=h.addr, target='%s:%d' % (f1.box.addr, SIP_PORT),
+                                      sdp=True)
     log('checked: %s (from %s) -> its box %s -> gatekeeper -> box of %s -> handsets'
         % (h.number, h.addr, f1.box.addr, f2.full))
+    offer = sdp_media(callee_trace, 'INVITE sip:')
+    answer = sdp_media(caller_trace, 'SIP/2.0 200 OK')
+    check(offer and offer[0] == h.addr, 'the callee got the caller\'s own address in the '
+          'offer (direct media): %r' % (offer,))
+    check(answer and answer[0] == callee.addr, 'the caller got the callee\'s own address in '
+          'the answer: %r' % (answer,))
+    sent = udp_both_ways((h, offer), (callee, answer))
+    check_eq(sent, (20, 20), 'datagrams between the two media addresses, each way')
+    log('checked: direct media: offer c=%s:%d and answer c=%s:%d unchanged end to end; '
+        '20/20 datagrams each way between the two handsets' % (offer + answer))
 
 
 @case
