@@ -9,6 +9,7 @@ complexes. Everything is provisioned through mgmtd's API as an operator
 would. docs/system.md draws the topology.
 """
 import base64
+import contextlib
 import hashlib
 import http.client
 import json
@@ -21,7 +22,7 @@ import subprocess
 import threading
 import time
 
-from dpn_test import BUILD, ROOT, tmpdir, wait_for
+from dpn_test import BUILD, ROOT, Cluster, tmpdir, wait_for
 import dhcp
 import mgmtd
 
@@ -435,6 +436,7 @@ class Complex:
             th.join(60)
         if errors:
             raise RuntimeError('bring-up of %s: %s' % (self.key, '; '.join(errors)))
+        self.last_steps = steps
         log('complex %s, last of each step after power-on: %s' % (self.key, ', '.join(
             '%s %.2f s' % kv for kv in sorted(steps.items(), key=lambda kv: kv[1]))))
         return time.monotonic() - t0
@@ -536,6 +538,17 @@ class System:
         return self.sipp(ns, ['-sf', scenario_path(scenario), '-i', src,
                               '-p', str(port or _free_udp_in(self.topo, ns, src)),
                               '-s', number, target], timeout)
+
+
+@contextlib.contextmanager
+def cluster(topo):
+    """A throwaway PostgreSQL cluster that a signal, or a later run after
+    a SIGKILL, also removes."""
+    with Cluster() as pg:
+        topo.remember('dir', pg.base)
+        topo.remember('pg', pg.dir)
+        topo.on_signal(pg.remove)
+        yield pg
 
 
 def scenario_path(scenario):

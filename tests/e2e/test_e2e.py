@@ -18,7 +18,7 @@ import sys
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 sys.path.insert(0, os.path.dirname(__file__))
-from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
+from dpn_test import case, check, check_eq, run, wait_for  # noqa: E402
 from topo import Topo  # noqa: E402
 import system  # noqa: E402
 from system import OUTSIDE, SIP_PORT, log, sipp_result  # noqa: E402
@@ -386,10 +386,7 @@ def main():
     signal.alarm(int(os.environ.get('E2E_TIMEOUT', '280')))
     topo = Topo()
     try:
-        with Cluster() as pg:
-            topo.remember('dir', pg.base)
-            topo.remember('pg', pg.dir)
-            topo.on_signal(pg.remove)
+        with system.cluster(topo) as pg:
             S['sys'] = sy = system.System(topo, pg, [
                 ('a', 100, '203.0.113.1', [(1201, 3), (1202, 2), (1203, 2)], 'a1'),
                 ('b', 200, '203.0.113.2', [(1201, 2)], 'b1')])
