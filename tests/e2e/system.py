@@ -33,6 +33,8 @@ MGMT = ('10.254.0.2', '10.254.0.1')   # mgmtd + Kea, the relay's side
 CORE = ('10.253.0.2', '10.253.0.1')   # the gatekeeper's, the relay's side
 MGMTD_PORT = 8080
 SIP_PORT = 5060
+RTP_PORT = 7100                   # what the SDP of the test's UAs names
+NG = '127.0.0.1:2223'             # rtpengine's control, inside the entrance
 SCEN = os.path.join(ROOT, 'tests', 'sip')
 GATEWAYD = os.path.join(BUILD, 'bin', 'dpn-gatewayd')
 GATEKEEPER = os.path.join(BUILD, 'bin', 'dpn-gatekeeper')
@@ -187,9 +189,10 @@ class Handset(Device):
 
     def sipp(self, scenario, timeout=20):
         """One sipp UAS call of scenario (tests/sip/<name>.xml, or a path)
-        on ADDR:5060."""
+        on ADDR:5060 (SDP, where the scenario has it, names ADDR:RTP_PORT)."""
         return self.cx.sys.sipp(self.ns, ['-sf', scenario_path(scenario), '-i', self.addr,
-                                          '-p', str(SIP_PORT)], timeout)
+                                          '-p', str(SIP_PORT), '-key', 'rtp_port',
+                                          str(RTP_PORT)], timeout)
 
     def listen(self):
         """A UDP socket on ADDR:5060 in the handset's namespace (to see
@@ -301,7 +304,21 @@ class Complex:
     # side (issue 10), these two methods are the one change: listen on both,
     # and give the boxes the private side (CORE[0]).
     def gk_listen(self):
-        return ['--listen', '%s:%d' % (self.public, SIP_PORT)]
+        media = ['--rtpengine', NG] if self.sys.media else []
+        return ['--listen', '%s:%d' % (self.public, SIP_PORT)] + media
+
+    def start_rtpengine(self):
+        """rtpengine in the entrance, user space: a public interface on the
+        outside LAN, a private one towards the building."""
+        log_path = os.path.join(self.sys.tmp, 'rtpengine-%s.log' % self.key)
+        self.rtpengine = self.topo.spawn(self.gk, [
+            'rtpengine', '--foreground', '--log-stderr', '--table=-1',
+            '--interface=pub/%s' % self.public, '--interface=priv/%s' % CORE[0],
+            '--listen-ng=' + NG, '--port-min', '30000', '--port-max', '30100',
+            '--pidfile', os.path.join(self.sys.tmp, 'rtpengine-%s.pid' % self.key)],
+            log=log_path)
+        wait_for(lambda: NG in self.topo.run(self.gk, 'ss', '-lun', check=False),
+                 timeout=10, what='rtpengine of %s: %s' % (self.key, log_path))
 
     def gk_for_boxes(self):
         return '%s:%d' % (self.public, SIP_PORT)
@@ -450,8 +467,11 @@ class Complex:
 class System:
     """The whole test system; close() tears it down."""
 
-    def __init__(self, topo, pg, complexes):
-        self.topo, self.pg = topo, pg
+    def __init__(self, topo, pg, complexes, media=False):
+        """complexes: (key, site, public address, [(flat, handsets)], MAC
+        prefix) each; media: run rtpengine at each entrance and give the
+        gatekeeper its ng address."""
+        self.topo, self.pg, self.media = topo, pg, media
         self.tmp = self.tmpdir('dpn-e2e-')
         self.udhcpc_script = os.path.join(self.tmp, 'udhcpc.script')
         with open(self.udhcpc_script, 'w') as fh:
@@ -479,6 +499,8 @@ class System:
             cx.start_mgmtd(token, kea_socket=(i == 0))
             cx.provision_site()
             cx.start_kea()
+            if self.media:
+                cx.start_rtpengine()
             cx.start_gatekeeper()
             log('complex %s: site %d, pool %s, gatekeeper %s:%d, mgmtd %s:%d, %d flats'
                 % (cx.key, cx.site, POOL, cx.public, SIP_PORT, MGMT[0], MGMTD_PORT,
@@ -534,9 +556,12 @@ class System:
         return p
 
     def caller(self, number, target, scenario='uac_fork', ns='out', src=OUTSIDE,
-               port=None, timeout=20):
+               port=None, timeout=20, length_ms=100):
+        """sipp calling number at target (ADDR:PORT) from src in ns; the
+        call lasts length_ms (scenarios with a plain <pause/>)."""
         return self.sipp(ns, ['-sf', scenario_path(scenario), '-i', src,
                               '-p', str(port or _free_udp_in(self.topo, ns, src)),
+                              '-key', 'rtp_port', str(RTP_PORT), '-d', str(length_ms),
                               '-s', number, target], timeout)
 
 
