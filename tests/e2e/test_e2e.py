@@ -7,7 +7,8 @@ dpn hook), real dpn-gatekeeper, dpn-gatewayd, mgmtd, PostgreSQL, sipp.
 Each scenario prints what it checked. Needs root; `make e2e` runs it.
 
 Scenarios that need work not on main yet are listed as pending (printed,
-not counted as passed); E2E_WITH=outbound,media switches them on.
+not counted as passed); E2E_WITH=media,cdr,outbound switches them on
+(docs/system.md says what each needs).
 """
 import os
 import re
@@ -23,6 +24,7 @@ from topo import Topo  # noqa: E402
 import system  # noqa: E402
 from system import OUTSIDE, SIP_PORT, log, sipp_result  # noqa: E402
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 WITH = set(filter(None, os.environ.get('E2E_WITH', '').split(',')))
 PENDING = []
 S = {}
@@ -46,9 +48,6 @@ def A():
 
 def flat(cx, number):
     return [f for f in cx.flats if f.number == number][0]
-
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def call(number, answer, cancel=(), silent=(), caller_ns='out', src=OUTSIDE,
@@ -285,7 +284,7 @@ def s3_handset_dials_out_asserted_identity_replaces_forged(ctx):
     f = flat(cx, 1201)
     h = f.handsets[0]
     provision_outbound_route(cx, OUT_NUMBER[:2], '%s:%d' % (OUTSIDE, PEER_PORT))
-    peer = S['sys'].sipp('out', ['-sf', os.path.join(os.path.dirname(__file__), 'peer_pai.xml'),
+    peer = S['sys'].sipp('out', ['-sf', os.path.join(HERE, 'peer_pai.xml'),
                                  '-i', OUTSIDE, '-p', str(PEER_PORT), '-trace_logs'])
     time.sleep(0.3)
     caller = S['sys'].sipp(h.ns, ['-sf', forged_caller_scenario(), '-i', h.addr,
