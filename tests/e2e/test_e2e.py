@@ -210,6 +210,34 @@ def s1_outside_dials_a_flat_every_handset_rings_one_answers(ctx):
     call(f.full, h[0], cancel=h[1:])
 
 
+def anchored_call(number, target, caller, answer, cancel, offer_at, answer_at):
+    """A call with SDP from caller (namespace, address) to number at target
+    (ADDR:PORT) whose media must be anchored: the handset `answer` must see
+    offer_at as the media address of the offer, the caller answer_at in the
+    answer, and datagrams must flow both ways through those addresses while
+    the call is up (5 s). Returns (offer, answer) as (address, port)."""
+    ns, src = caller
+    ans = answer.sipp(os.path.join(HERE, 'uas_sdp_answer.xml'), timeout=30)
+    losers = [x.sipp('uas_fork_cancel') for x in cancel]
+    time.sleep(0.3)
+    port = SIP_PORT if ns != 'out' else None
+    p = S['sys'].caller(number, target, scenario=os.path.join(HERE, 'uac_sdp.xml'), ns=ns,
+                        src=src, port=port, length_ms=5000)
+    got = wait_for(lambda: sdp_media(trace_of(p), 'SIP/2.0 200 OK'), timeout=10,
+                   what='the caller got a 200 with SDP')
+    offer = sdp_media(trace_of(ans), 'INVITE sip:')
+    check(offer and offer[0] == offer_at, '%s sees %s in the offer: %r'
+          % (answer.number, offer_at, offer))
+    check_eq(got[0], answer_at, 'the caller sees the anchor %s in the answer' % answer_at)
+    sent = udp_both_ways((ns, (src, system.RTP_PORT), got),
+                         (answer.ns, (answer.addr, system.RTP_PORT), offer))
+    check_eq(sent, (20, 20), 'datagrams through the anchor, each way')
+    for q in [p, ans] + losers:
+        rc, errs, _ = sipp_result(q)
+        check_eq(rc, 0, 'sipp %s: %s' % (q.args, errs))
+    return offer, got
+
+
 @needs('media')
 def s1_media_rtp_both_ways_through_rtpengine(ctx):
     """Outside dials the flat with SDP: the handset that answers sees
@@ -218,23 +246,8 @@ def s1_media_rtp_both_ways_through_rtpengine(ctx):
     cx = A()
     f = flat(cx, 1201)
     h = f.handsets
-    ans = h[0].sipp(os.path.join(HERE, 'uas_sdp_answer.xml'), timeout=30)
-    losers = [x.sipp('uas_fork_cancel') for x in h[1:]]
-    time.sleep(0.3)
-    caller = S['sys'].caller(f.full, '%s:%d' % (cx.public, SIP_PORT),
-                             scenario=os.path.join(HERE, 'uac_sdp.xml'), length_ms=5000)
-    answer = wait_for(lambda: sdp_media(trace_of(caller), 'SIP/2.0 200 OK'), timeout=10,
-                      what='the caller got a 200 with SDP')
-    offer = sdp_media(trace_of(ans), 'INVITE sip:')
-    check(offer and offer[0] == system.CORE[0], 'the handset sees rtpengine\'s private '
-          'address %s in the offer: %r' % (system.CORE[0], offer))
-    check_eq(answer[0], cx.public, 'the caller sees rtpengine\'s public address')
-    sent = udp_both_ways(('out', (OUTSIDE, system.RTP_PORT), answer),
-                         (h[0].ns, (h[0].addr, system.RTP_PORT), offer))
-    check_eq(sent, (20, 20), 'datagrams through rtpengine, each way')
-    for p in [caller, ans] + losers:
-        rc, errs, _ = sipp_result(p)
-        check_eq(rc, 0, 'sipp %s: %s' % (p.args, errs))
+    offer, answer = anchored_call(f.full, '%s:%d' % (cx.public, SIP_PORT), ('out', OUTSIDE),
+                                  h[0], h[1:], system.CORE[0], cx.public)
     log('checked: %s from outside: offer to %s names %s:%d, answer to the caller %s:%d; '
         '20/20 datagrams each way through rtpengine' % (f.full, h[0].number, offer[0],
                                                        offer[1], answer[0], answer[1]))
@@ -311,11 +324,14 @@ def s4_complex_a_calls_complex_b_through_both_gatekeepers(ctx):
     provision_outbound_route(a, str(b.site), '%s:%d' % (b.public, SIP_PORT))
     fa, fb = flat(a, 1201), b.flats[0]
     h = fa.handsets[0]
-    call(fb.full, fb.handsets[0], cancel=fb.handsets[1:], caller_ns=h.ns, src=h.addr,
-         target='%s:%d' % (fa.box.addr, SIP_PORT), cx=b)
-    log('checked: %s (A, %s) -> gatekeeper A -> gatekeeper B -> %s (B, %s)'
-        % (h.number, h.addr, fb.full, fb.box.addr))
-    raise NotImplementedError('audio both ways through both rtpengines: check here')
+    # Both anchors are the private side of their entrance: 10.253.0.2 in A
+    # and in B, the same address, as everything else in the two complexes.
+    offer, answer = anchored_call(fb.full, '%s:%d' % (fa.box.addr, SIP_PORT), (h.ns, h.addr),
+                                  fb.handsets[0], fb.handsets[1:], system.CORE[0],
+                                  system.CORE[0])
+    log('checked: %s (A, %s) -> box -> gatekeeper A -> gatekeeper B -> box -> %s (B, %s); '
+        'media anchored at both entrances, 20/20 datagrams each way'
+        % (h.number, h.addr, fb.handsets[0].number, fb.handsets[0].addr))
 
 
 @case
