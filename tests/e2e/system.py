@@ -133,6 +133,7 @@ class Device:
             p.wait(timeout=timeout + 5)
         except subprocess.TimeoutExpired:
             p.kill()
+            p.wait()
         if not os.path.exists(lease):
             raise RuntimeError('%s (%s) got no address by DHCP:\n%s' % (
                 self.ns, self.mac, open(lease + '.log').read()[-1500:]))
