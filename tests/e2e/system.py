@@ -373,7 +373,7 @@ class Complex:
         dpn = pwd.getpwnam('dpn')
         os.chown(sock, dpn.pw_uid, dpn.pw_gid)
         self.relay_proc = self.topo.spawn(
-            self.relay, ['dhcrelay', '-4', '-d', '-a', '-pf',
+            self.relay, ['dhcrelay', '-4', '-d', '-a', '-m', 'replace', '-pf',
                          os.path.join(s.tmp, 'dhcrelay-%s.pid' % self.key)]
             + sum((['-id', f.circuit] for f in self.flats), [])
             + ['-iu', 'mg0', MGMT[0]], log=os.path.join(s.tmp, 'dhcrelay-%s.log' % self.key))

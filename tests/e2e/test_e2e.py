@@ -11,6 +11,7 @@ not counted as passed); E2E_WITH=media,cdr,outbound switches them on
 (docs/system.md says what each needs).
 """
 import os
+import random
 import re
 import secrets
 import signal
@@ -22,6 +23,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from dpn_test import case, check, check_eq, run, wait_for  # noqa: E402
 from topo import Topo  # noqa: E402
 import system  # noqa: E402
+import dhcp  # noqa: E402
 from system import OUTSIDE, SIP_PORT, log, sipp_result  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -376,6 +378,44 @@ def s6a_handset_removed_cannot_register_and_its_address_is_reused(ctx):
     f.handsets[2] = new
     log('checked: new handset %s (MAC %s) got the freed address %s by DHCP and registered'
         % (new.number, new.mac, got))
+
+
+def send_relayed_discover(h, mac, circuit):
+    """From handset h's namespace, a DISCOVER that pretends to come from a
+    relay (giaddr = h's address) with option 82 circuit-id circuit, sent to
+    its flat port's relay address."""
+    pkt = dhcp.packet(dhcp.DISCOVER, mac, circuit.encode(), random.getrandbits(32),
+                      giaddr=h.addr)
+    with S['sys'].topo.inside(h.ns):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with s:
+        s.bind((h.addr, 0))
+        s.sendto(pkt, (system.ROUTER, 67))
+
+
+@case
+def s6d_a_device_cannot_claim_another_flats_port(ctx):
+    """A handset of flat 1201 sends a DISCOVER for a new MAC that carries
+    its own option 82 with flat 1202's circuit-id (and a giaddr, as a relay
+    would): the building relay must replace it with the port's real
+    circuit-id, so the new device lands in flat 1201, never in 1202."""
+    cx = A()
+    f1, f2 = flat(cx, 1201), flat(cx, 1202)
+    h = f1.handsets[0]
+    mac = '02:66:66:00:12:02'
+    send_relayed_discover(h, mac, f2.circuit)
+    where = lambda: S['sys'].pg.scalar(     # noqa: E731
+        "SELECT f.number FROM dpn.assignments a JOIN dpn.flats f ON f.id = a.flat_id "
+        "WHERE a.mac = '%s'" % mac)
+    got = wait_for(where, timeout=5, what='the forged DISCOVER enrolled somewhere')
+    check_eq(got, str(f1.number), 'the device on flat %s\'s port, claiming circuit-id %s, '
+             'was enrolled in flat' % (f1.number, f2.circuit))
+    log('checked: a DISCOVER from %s\'s port claiming circuit-id %s enrolled its MAC in '
+        'flat %s (the relay replaced the forged option 82)' % (f1.full, f2.circuit, got))
+    hs = [x for x in cx.api.ok('GET', '/flats/%d/handsets' % f1.id)['items']
+          if (x.get('mac') or '').lower() == mac]
+    if hs:                      # leave the flat as the later cases expect it
+        cx.api.ok('DELETE', '/handsets/%d' % hs[0]['id'])
 
 
 @case
