@@ -167,20 +167,48 @@ def bring_up_complexes_by_dhcp_and_register(ctx):
             % (a.full, b.full, a.box.addr))
 
 
-def options_from_outside(dst):
-    """An OPTIONS from the outside host to dst:5060; the status or None."""
-    with S['sys'].topo.inside('out'):
+def request_from(ns, src, dst, method, user=None):
+    """A bare request (no SDP) for sip:[user@]dst:5060 from src in ns; the
+    first final status, or None. An INVITE answered with an error is ACKed."""
+    with S['sys'].topo.inside(ns):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     with s:
-        s.bind((OUTSIDE, 0))
+        s.bind((src, 0))
         port = s.getsockname()[1]
-        msg = ('OPTIONS sip:%s:%d SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s;rport\r\n'
-               'From: <sip:probe@%s>;tag=p1\r\nTo: <sip:%s>\r\nCall-ID: %s@e2e\r\n'
-               'CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n'
-               % (dst, SIP_PORT, OUTSIDE, port, secrets.token_hex(6), OUTSIDE, dst,
-                  secrets.token_hex(8)))
-        ans = system._sip_exchange(s, (dst, SIP_PORT), msg.encode(), timeout=1.0)
-    return int(ans.split()[1]) if ans else None
+        branch, cid = 'z9hG4bK' + secrets.token_hex(6), secrets.token_hex(8) + '@e2e'
+
+        def msg(m, to):
+            return ('%s sip:%s%s:%d SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=%s;rport\r\n'
+                    'From: <sip:probe@%s>;tag=p1\r\nTo: %s\r\nCall-ID: %s\r\n'
+                    'CSeq: 1 %s\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n'
+                    % (m, user + '@' if user else '', dst, SIP_PORT, src, port, branch, src,
+                       to, cid, m)).encode()
+        ans = system._sip_exchange(s, (dst, SIP_PORT), msg(method, '<sip:%s%s>' % (
+            user + '@' if user else '', dst)), timeout=3.0)
+        status = int(ans.split()[1]) if ans else None
+        if method == 'INVITE' and status and status >= 300:
+            s.sendto(msg('ACK', re.search(r'^To: *(.*?)\r?$', ans, re.M).group(1)),
+                     (dst, SIP_PORT))
+    return status
+
+
+def options_from_outside(dst):
+    """An OPTIONS from the outside host to dst:5060; the status or None."""
+    return request_from('out', OUTSIDE, dst, 'OPTIONS')
+
+
+@case
+def outside_bad_numbers_are_refused(ctx):
+    """From outside, numbers that are no flat of this complex get a clear
+    SIP answer, not silence: an unknown flat, a flat of the other complex
+    (which shares the addresses but not the numbers), a handset that does
+    not exist, garbage."""
+    cx = A()
+    for number in ('100-1101-1299', '200-1101-1201', '100-1101-1201-7', 'not-a-number'):
+        got = request_from('out', OUTSIDE, cx.public, 'INVITE', number)
+        check(got is not None and 400 <= got < 500, 'INVITE %s at complex %s: a 4xx, '
+              'got %r' % (number, cx.key, got))
+        log('checked: INVITE %s from outside at %s -> %d' % (number, cx.public, got))
 
 
 @case
