@@ -6,6 +6,7 @@
 #include <string.h>
 #include <netinet/in.h>
 
+#include "gatewayd/guard.h"
 #include "gatewayd/gw.h"
 #include "gatewayd/sip.h"
 #include "gatewayd/uplink.h"
@@ -408,6 +409,7 @@ static int send_cb(void *arg, const struct sip_peer *to, const char *buf,
 
 static const struct sip_core_ops core_ops = {
 	.send = send_cb, .request = on_request, .route = on_route,
+	.answer = gw_answer_identity,
 };
 
 static void on_msg(void *arg, struct sip_msg *m, const struct sip_peer *from)
@@ -415,6 +417,8 @@ static void on_msg(void *arg, struct sip_msg *m, const struct sip_peer *from)
 	struct gw *g = arg;
 
 	if (!m->is_request && gw_uplink_response(g, m))
+		return;
+	if (m->is_request && gw_flood_drop(g, from))
 		return;
 	sip_core_recv(g->core, m, from);
 }
@@ -435,7 +439,8 @@ static int open_tp(struct gw *g)
 	    .udp = 1, .tcp = 1 };
 	struct sip_core_cfg cc = { .tsx = { .auto_100 = 1,
 	    .timer_c = g->cfg->ring_timeout * 1000 }, .host = g->first_text,
-	    .port = g->cfg->sip_port, .record_route = 1, .to_tag = "gw" };
+	    .port = g->cfg->sip_port, .record_route = 1, .to_tag = "gw",
+	    .one_answer = 1 };
 	int rc;
 
 	if ((rc = sip_tp_open(g->loop, &tc, on_msg, g, &g->tp))) {
