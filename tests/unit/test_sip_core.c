@@ -339,6 +339,22 @@ static void both_answer(const char *second_contact)
 	branch_says(1, 200, second_contact);
 }
 
+/* Branch i answers the BYE the core sent it with 200. */
+static void answer_bye(unsigned i)
+{
+	const char *bye = last_to(6000 + i, "BYE ");
+	struct sip_msg m;
+	struct sip_perr e;
+	char out[4096];
+	size_t n;
+
+	assert_non_null(bye);
+	assert_int_equal(sip_msg_parse(&m, bye, strlen(bye), 0, &e), 0);
+	assert_int_equal(sip_response_write(&m, 200, NULL, NULL, NULL,
+		(struct sip_str){ 0 }, out, sizeof(out), &n), 0);
+	feed(out, n, &uas[i]);
+}
+
 static void t_second_answer_gets_ack_and_bye(void **st)
 {
 	const char *ack, *bye, *up;
@@ -374,6 +390,14 @@ static void t_second_answer_gets_ack_and_bye(void **st)
 	branch_says(0, 200, CONTACT(0));
 	assert_int_equal(count_to(5070, "SIP/2.0 200 "), 2);
 	assert_int_equal(count_to(6000, "BYE "), 0);
+
+	/* The BYE answered: no retransmission of it. */
+	answer_bye(1);
+	for (int k = 0; k < 40; k++) {
+		now += 100;
+		ev_run_timers(loop);
+	}
+	assert_int_equal(count_to(6001, "BYE "), 1);
 }
 
 /* A plain proxy (the gatekeeper) forwards every 2xx (16.7 step 5). */
