@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/integration/test_install.sh — `make install` honours PREFIX and
-# DESTDIR: the programs, schema, web admin, man page, Kea hook and its config
-# generator land under DESTDIR/PREFIX, and nothing lands elsewhere.
+# DESTDIR: the programs, schema, web admin, man pages, Kea hook and its config
+# generator, dpn-gatewayd's example config and systemd unit land under
+# DESTDIR/PREFIX, and nothing lands elsewhere.
 set -euo pipefail
 cd "${DPN_ROOT:-$(dirname "$0")/../..}"
 san=0; case "${DPN_BUILD:-}" in */build/san) san=1 ;; esac
