@@ -20,10 +20,12 @@ GATEWAYD = os.path.join(BUILD, 'bin', 'dpn-gatewayd')
 
 
 class Gatewayd:
-    """dpn-gatewayd for `flat`; SIGTERM on stop, which must exit 0 (the
-    sanitizers' leak check runs at exit)."""
+    """dpn-gatewayd for `flat` (started under `wrap`, e.g. valgrind, when
+    given); SIGTERM on stop, which must exit 0 (the sanitizers' leak check
+    runs at exit)."""
 
-    def __init__(self, mgmtd_url, flat, secret, mac, pool, gk_port, extra=()):
+    def __init__(self, mgmtd_url, flat, secret, mac, pool, gk_port, extra=(),
+                 wrap=(), start_timeout=20):
         self.dir = tmpdir('dpn-gw-')
         self.flat = flat
         self.sip_port = free_udp_port()
@@ -42,10 +44,11 @@ class Gatewayd:
                        self.metrics_port))
         self.log_path = os.path.join(self.dir, 'log')
         log = open(self.log_path, 'a')
-        self.p = subprocess.Popen([GATEWAYD, '-f', self.conf] + list(extra),
+        self.p = subprocess.Popen(list(wrap) + [GATEWAYD, '-f', self.conf] + list(extra),
                                   stdout=log, stderr=log)
         log.close()
-        m = self.wait_log(r'SIP on (127\.\d+\.\d+\.\d+):%d' % self.sip_port)
+        m = self.wait_log(r'SIP on (127\.\d+\.\d+\.\d+):%d' % self.sip_port,
+                          timeout=start_timeout)
         self.first = m.group(1)
 
     def log(self):
