@@ -537,7 +537,8 @@ static void end_answer(struct branch *b, const struct sip_msg *m, int first)
 	size_t n;
 	struct sip_tsx *t;
 
-	if (!inv || !hangup_via(b, 'a', via, sizeof(via)))
+	if (!inv || inv->method != SIP_INVITE ||	/* others: just dropped */
+	    !hangup_via(b, 'a', via, sizeof(via)))
 		return;
 	if (sip_hangup_write(inv, m, SIP_ACK, via, NULL, out, sizeof(out),
 			     &n) == 0)

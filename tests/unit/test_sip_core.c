@@ -421,6 +421,38 @@ static void t_malformed_second_answer(void **st)
 	assert_int_equal(sip_core_stats(core)->answers_ended, 0);
 }
 
+/* one_answer and a forked request other than INVITE: the second 2xx is
+ * dropped, with no ACK or BYE (those belong to INVITE dialogs). */
+static void t_second_answer_not_invite(void **st)
+{
+	static const char opt[] =
+		"OPTIONS sip:100@127.0.0.1:5060 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKopt1\r\n"
+		"From: <sip:a@127.0.0.1>;tag=fa\r\nTo: <sip:100@127.0.0.1>\r\n"
+		"Call-ID: opt1@127.0.0.1\r\nCSeq: 1 OPTIONS\r\n"
+		"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+	(void)st;
+
+	feed(opt, sizeof(opt) - 1, &uac);
+	for (unsigned i = 0; i < 2; i++) {
+		const char *req = last_to(6000 + i, "OPTIONS ");
+		struct sip_msg m;
+		struct sip_perr e;
+		char out[4096];
+		size_t n;
+
+		assert_non_null(req);
+		assert_int_equal(sip_msg_parse(&m, req, strlen(req), 0, &e), 0);
+		assert_int_equal(sip_response_write(&m, 200, NULL, "o", NULL,
+			(struct sip_str){ 0 }, out, sizeof(out), &n), 0);
+		sip_msg_release(&m);
+		feed(out, n, &uas[i]);
+	}
+	assert_int_equal(count_to(5070, "SIP/2.0 200 "), 1);
+	assert_int_equal(count_to(6001, "ACK "), 0);
+	assert_int_equal(count_to(6001, "BYE "), 0);
+}
+
 static void t_hangup_write_bad_input(void **st)
 {
 	static const char resp[] =
@@ -470,6 +502,8 @@ int main(void)
 						setup_one, teardown),
 		T(t_plain_proxy_forwards_every_2xx),
 		cmocka_unit_test_setup_teardown(t_malformed_second_answer,
+						setup_one, teardown),
+		cmocka_unit_test_setup_teardown(t_second_answer_not_invite,
 						setup_one, teardown),
 		cmocka_unit_test(t_hangup_write_bad_input),
 	};
