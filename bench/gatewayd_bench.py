@@ -21,6 +21,8 @@ build, Python UAs as the caller and the handsets on loopback:
 
     make && bench/gatewayd_bench.py [mem] [fork] [callgrind]   (default all)
 
+BENCH_KEEP=1 keeps the callgrind files (for callgrind_annotate).
+
 Bounded: every wait has a timeout, processes are stopped by PID. Prints
 `uptime` before each mode."""
 import glob
@@ -372,7 +374,10 @@ def main():
                     mode_callgrind(site)
                 gk.close()
     finally:
-        shutil.rmtree(WORK, ignore_errors=True)
+        if os.environ.get('BENCH_KEEP'):
+            print('kept', WORK)
+        else:
+            shutil.rmtree(WORK, ignore_errors=True)
 
 
 if __name__ == '__main__':
