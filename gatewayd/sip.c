@@ -436,7 +436,9 @@ static void expire_timer(struct ev_loop *loop, struct ev_timer *t, void *arg)
 static int open_tp(struct gw *g)
 {
 	struct sip_tp_cfg tc = { .host = g->first_text, .port = g->cfg->sip_port,
-	    .udp = 1, .tcp = 1 };
+	    .udp = 1, .tcp = 1,
+	    .lean = 1 };	/* as the gatekeeper: what is read is checked
+			   where it is read (registrar, routing) */
 	struct sip_core_cfg cc = { .tsx = { .auto_100 = 1,
 	    .timer_c = g->cfg->ring_timeout * 1000 }, .host = g->first_text,
 	    .port = g->cfg->sip_port, .record_route = 1, .to_tag = "gw",
