@@ -6,7 +6,8 @@ when):
 
 - two handsets of flat A answer at the same moment: the caller gets one
   2xx (naming the answering handset in P-Asserted-Identity), the other
-  handset an ACK and a BYE with Reason cause=200 from gatewayd;
+  handset an ACK and a BYE with Reason cause=200 from gatewayd; the same
+  with sipp handsets and a sipp caller (last: it moves the contacts);
 - a handset flooding gatewayd is throttled and counted while the flat
   keeps ringing for the others, and is not banned once it stops;
 - a handset of flat A calls flat B through the gatekeeper: B's handset
@@ -20,10 +21,11 @@ import sys
 import time
 import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
+from dpn_test import Cluster, case, check, check_eq, run, tmpdir, wait_for  # noqa: E402
 import mgmtd  # noqa: E402
 from gatekeeper import Gatekeeper, Ua  # noqa: E402
 from gatewayd import Gatewayd, first_hop, in_dialog  # noqa: E402
+from sip import SCEN, Sipp, free_udp_port  # noqa: E402
 
 POOL = '127.37.0.0/24'
 S = {}
@@ -214,6 +216,38 @@ def a_handset_of_flat_a_calls_flat_b_through_the_gatekeeper(ctx):
     check_eq(ok.get('P-Asserted-Identity'), ['<sip:%s@%s>' % (b1.number, S['B'].first)],
              "A's handset sees which handset of B answered")
     hang_up(a1, cseq, ok, b1)
+
+
+@case
+def two_sipp_handsets_answering_at_once_both_end_cleanly(ctx):
+    """The same with sipp as the handsets and the caller: both handsets
+    answer 300 ms after the INVITE with no provisional (so no CANCEL can
+    reach them first, RFC 3261 9.1); each sipp handset needs its ACK and a
+    BYE to pass, the caller sends one BYE: the other came from gatewayd."""
+    gw, uas = S['A'], S['ua'][:2]
+    with open(os.path.join(SCEN, 'uas_fork_answer.xml')) as f:
+        text = re.sub(r'<send>\s*<!\[CDATA\[\s*SIP/2.0 180 Ringing.*?</send>', '',
+                      f.read(), count=1, flags=re.S)
+    check('180 Ringing' not in text, 'the handsets send no 180')
+    path = os.path.join(tmpdir('dpn-gwcalls-'), 'uas_answer_no180.xml')
+    with open(path, 'w') as f:
+        f.write(text)
+    phones = []
+    for ua, h in zip(uas, S['hs_a']):
+        port = free_udp_port()
+        phones.append(Sipp(['-sf', path, '-i', ua.addr, '-p', str(port), '-m', '1',
+                            '-timeout', '30', '-timeout_error']))
+        r = ua.register(gw.sip_port, h['number'], h['sip_username'], h['sip_password'],
+                        contact_port=port)
+        check(r is not None and r.status == 200, 'contact moved to sipp: %s' % (r and r.first))
+    caller = Sipp(['-sf', os.path.join(SCEN, 'uac_fork.xml'), '-i', '127.0.0.1',
+                   '-p', str(free_udp_port()), '-m', '1', '-s', gw.flat,
+                   '-timeout', '30', '-timeout_error', '%s:%d' % (gw.first, gw.sip_port)])
+    for p in [caller] + phones:
+        p.wait()
+    check_eq(caller.rc, 0, 'the caller had its call: %s' % caller.errors)
+    check_eq([p.rc for p in phones], [0, 0],
+             'both handsets got ACK and BYE: %s' % [p.errors for p in phones])
 
 
 def make_handsets(ctx, flat_id, gw, n, tag):
