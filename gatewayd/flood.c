@@ -63,7 +63,8 @@ static int take(struct bucket *b, uint64_t now, unsigned rate, unsigned burst)
 	return 0;
 }
 
-int gw_flood_drop(struct gw *g, const struct sip_peer *from)
+/* Whether a request from `from` now is over its source's limit. */
+static int over(struct gw *g, const struct sip_peer *from)
 {
 	uint32_t a = ip_of(&from->sa), gk = ip_of(&g->cfg->gatekeeper.sa);
 	uint64_t now = ev_now(g->loop);
@@ -84,4 +85,12 @@ int gw_flood_drop(struct gw *g, const struct sip_peer *from)
 		    g->cfg->flood_rate);
 	}
 	return 1;
+}
+
+int gw_flood_admit(void *arg, const struct sip_peer *from, const char *buf,
+		   size_t len)
+{
+	if (!buf || (len >= 8 && memcmp(buf, "SIP/2.0 ", 8) == 0))
+		return 0;	/* a new TCP connection, a response */
+	return over(arg, from);
 }

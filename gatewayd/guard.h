@@ -21,9 +21,12 @@ struct sip_fork;
 /* Registers the flood metric (dpn_gw_flood_dropped_total) and empties the
  * table. 0 or ENOMEM. */
 int gw_flood_init(struct gw *g);
-/* Whether a request from `from` now is over its source's limit: 1 (drop
- * it; counted, logged rate-limited when a source starts flooding) or 0. */
-int gw_flood_drop(struct gw *g, const struct sip_peer *from);
+/* The transport's admit hook (arg is the struct gw), before any parsing:
+ * 1 drops a request whose source is over its limit (counted, logged
+ * rate-limited when a source starts flooding); responses and new TCP
+ * connections always pass (0). */
+int gw_flood_admit(void *arg, const struct sip_peer *from, const char *buf,
+		   size_t len);
 
 /* The core's `answer` op (arg is the struct gw): a 2xx to an INVITE from a
  * branch sent to a handset gets that handset's full number as its only

@@ -418,8 +418,6 @@ static void on_msg(void *arg, struct sip_msg *m, const struct sip_peer *from)
 
 	if (!m->is_request && gw_uplink_response(g, m))
 		return;
-	if (m->is_request && gw_flood_drop(g, from))
-		return;
 	sip_core_recv(g->core, m, from);
 }
 
@@ -437,8 +435,9 @@ static int open_tp(struct gw *g)
 {
 	struct sip_tp_cfg tc = { .host = g->first_text, .port = g->cfg->sip_port,
 	    .udp = 1, .tcp = 1,
-	    .lean = 1 };	/* as the gatekeeper: what is read is checked
+	    .lean = 1,	/* as the gatekeeper: what is read is checked
 			   where it is read (registrar, routing) */
+	    .admit = gw_flood_admit };
 	struct sip_core_cfg cc = { .tsx = { .auto_100 = 1,
 	    .timer_c = g->cfg->ring_timeout * 1000 }, .host = g->first_text,
 	    .port = g->cfg->sip_port, .record_route = 1, .to_tag = "gw",
