@@ -46,8 +46,8 @@ def main():
             admin = srv.client().bearer(mgmtd.add_token(pg, 'op'))
             status, cred = admin.put('/api/v1/flats/%d/gateway' % flats[0])
             assert status == 201, cred
-            gw = Gatewayd('100-1101-1201', srv.url, cred['secret'], POOL, free_udp_port(),
-                          '02:00:00:35:00:00', extra=['--poll-interval', a.poll])
+            gw = Gatewayd(srv.url, '100-1101-1201', cred['secret'], '02:00:00:35:00:00', POOL,
+                          free_udp_port(), extra=['--poll-interval', a.poll])
             try:
                 gw.wait_log(r': ring timeout \d+ s')
                 took = []

@@ -36,8 +36,8 @@ class Gw(gatewayd.Gatewayd):
     the 2 s goal is measured as shipped."""
 
     def __init__(self):
-        super().__init__(FLAT, S['srv'].url, S['gw_secret'], POOL, S['gk_port'],
-                         '02:00:00:34:00:00', extra=['--poll-interval', '1s'])
+        super().__init__(S['srv'].url, FLAT, S['gw_secret'], '02:00:00:34:00:00', POOL,
+                         S['gk_port'], extra=['--poll-interval', '1s'])
 
 
 # ---- SIP helpers -----------------------------------------------------------
@@ -45,7 +45,7 @@ class Gw(gatewayd.Gatewayd):
 def phone(h, register=True):
     """A handset UA on its own address, registered with the gateway."""
     ua = Ua(h['address'])
-    ua.dst_host = S['first']
+    ua.peer_host = S['first']
     ua.user_agent = 'dpn-test-phone/%d' % h['suffix']
     if register:
         r = ua.register(S['gw'].sip_port, h['number'], h['sip_username'], h['sip_password'])
@@ -133,7 +133,7 @@ def gateway_starts_with_its_handsets(pg):
     S['gk'] = gk = Ua('127.0.0.1', S['gk_port'])
     S['gw'] = Gw()
     S['first'] = first = S['gw'].wait_log(r'first address (127\.34\.0\.\d+)').group(1)
-    gk.dst_host = first
+    gk.peer_host = first
     S['hs'] = []
     for n in range(1, 4):
         status, h = S['admin'].post('/api/v1/flats/%d/handsets' % S['flat'],
