@@ -226,7 +226,7 @@ void gk_outbound_call(struct gk *g, struct sip_fork *fk, const char *num,
 static void track_session(struct gk *g, struct sip_fork *f, unsigned branch,
 			  const struct sip_msg *resp)
 {
-	const struct sip_peer *to = sip_fork_branch_to(f, branch);
+	const struct sip_peer *to = sip_fork_branch_peer(f, branch);
 	struct sip_cseq cs;
 
 	if (!g->sessions || !to || sip_msg_cseq(resp, &cs))
