@@ -393,7 +393,7 @@ static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 		sip_fork_reply(f, 403, "Register First", NULL);
 }
 
-static int on_route(void *arg, const struct sip_msg *m, struct sip_peer *to)
+static int on_route(void *arg, struct sip_msg *m, struct sip_peer *to)
 {
 	return dialog_hop(arg, m, to);
 }

@@ -30,6 +30,25 @@
  * has not had a provisional yet cannot be CANCELled (9.1) and counts as 487
  * at once, so the caller gets its 487 without waiting for it.
  *
+ * Several local addresses (cfg.locals, e.g. a public and a private
+ * side, each its own transport): a request's side is its peer's `local`;
+ * each branch gets the Via of the local it leaves by (to.local); an INVITE
+ * is record-routed per branch, and when the branch leaves by another local
+ * than the request came in on, twice (the outgoing address on top, the
+ * incoming one below: double Record-Route), so in-dialog requests from
+ * either end enter where they should. Every Route naming us at the top of
+ * a request is removed (both of a double Record-Route).
+ *
+ * Topology hiding (locals[i].hide): a request leaving by local i carries
+ * our Via alone and only our own Record-Route; the Vias and Record-Routes
+ * it had are kept in the server transaction and put back into the
+ * responses that go upstream (the Vias in place of ours, the
+ * Record-Routes after the response's own, behind our incoming-side one).
+ * A 2xx ACK leaving by it keeps only our Via too. What else must not cross
+ * (Contact, Call-ID, ...) is the TU's: ops->response_out sees every
+ * response before it goes upstream, and the TU edits requests before
+ * sip_fork_start.
+ *
  * ACKs for 2xx and responses without a transaction are handled
  * statelessly: an ACK goes where ops->route says; a response goes to the
  * next Via only when the top Via is this proxy's (16.11; others are
@@ -50,6 +69,16 @@
 struct sip_core;
 struct sip_fork;
 
+/* One local address of a proxy with several (sip_peer.local indexes
+ * them). `hide`: topology hiding towards it (see above). */
+struct sip_core_local {
+	const char *host;
+	unsigned port;
+	int hide;
+};
+
+#define SIP_CORE_LOCALS_MAX 4
+
 struct sip_core_cfg {
 	struct sip_tsx_cfg tsx;
 	const char *host;	/* our Via sent-by and Record-Route host */
@@ -57,6 +86,10 @@ struct sip_core_cfg {
 	const char *const *supported;	/* option tags (Proxy-Require) */
 	int record_route;	/* add Record-Route to INVITEs */
 	const char *to_tag;	/* for the core's own answers; default "dpn" */
+	/* Several local addresses (NULL: host and port are the only one).
+	 * locals[0] is then also host/port's role for loop detection. */
+	const struct sip_core_local *locals;
+	unsigned nlocals;	/* 1..SIP_CORE_LOCALS_MAX */
 };
 
 struct sip_core_ops {
@@ -68,12 +101,20 @@ struct sip_core_ops {
 	void (*request)(void *arg, struct sip_fork *f, const struct sip_msg *m,
 			const struct sip_peer *from);
 	/* Next hop of a request outside any transaction (an ACK for a 2xx):
-	 * fill *to and return 0, or nonzero to drop it. May be NULL (drop). */
-	int (*route)(void *arg, const struct sip_msg *m, struct sip_peer *to);
+	 * fill *to and return 0, or nonzero to drop it; the TU may edit m
+	 * (e.g. its Request-URI). May be NULL (drop). */
+	int (*route)(void *arg, struct sip_msg *m, struct sip_peer *to);
 	/* Every response a branch receives, before the core acts on it. May
 	 * be NULL. */
 	void (*branch_response)(void *arg, struct sip_fork *f, unsigned branch,
 				const struct sip_msg *resp);
+	/* A response about to go upstream to `to` (our Via removed, hidden
+	 * Vias and Record-Routes back): the TU may edit it, or return nonzero
+	 * to drop it. f is NULL for a response sent statelessly; then the TU
+	 * may also set to->local (the core cannot know the side). May be
+	 * NULL. */
+	int (*response_out)(void *arg, struct sip_fork *f, struct sip_msg *m,
+			    struct sip_peer *to);
 	/* f ends; `status` is the final sent upstream (0 if none). May be
 	 * NULL. f is freed when this returns. */
 	void (*done)(void *arg, struct sip_fork *f, int status);

@@ -136,7 +136,7 @@ static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 }
 
 /* ACKs for 2xx: by Route or Request-URI, else to the first target. */
-static int on_route(void *arg, const struct sip_msg *m, struct sip_peer *to)
+static int on_route(void *arg, struct sip_msg *m, struct sip_peer *to)
 {
 	struct proxy *p = arg;
 	struct sip_uri u;
