@@ -1,0 +1,469 @@
+/* gatekeeper/topo.c — topology hiding on the public side, as Kamailio's
+ * topos module does it: no private address leaves by the public side.
+ *
+ * The proxy core hides Vias and Record-Routes of requests leaving by the
+ * public side and puts them back into their responses (lib/sip/core.h).
+ * What is left is here: a table of dialogs that cross to the public side,
+ * by Call-ID and by a random 64-bit key. Towards the public side the
+ * private party's Contact becomes <sip:gk-KEY@PUBLIC:PORT> and the
+ * Record-Routes of the private side (ours included) are removed from
+ * responses; a request from outside addressed to gk-KEY gets the private
+ * Contact back as its Request-URI and the private route set as Route. The
+ * table is bounded (max-dialogs: a new dialog beyond it is refused 503),
+ * an entry lives until dialog-idle passes without a request, or 32 s
+ * after a BYE or a failed INVITE; it is in memory only, so a restart
+ * forgets it (requests from outside then get 481). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "gatekeeper/gk.h"
+#include "sip/hdr.h"
+#include "sip/proxy.h"
+
+#define LINGER 32	/* seconds a dialog outlives its BYE (64*T1) */
+#define PREFIX "gk-"
+
+struct dlg {
+	struct dlg *next_key, *next_cid;
+	uint64_t key, cid_hash, expires;
+	int confirmed;		/* an INVITE of it was answered 2xx */
+	char *callid;
+	char *contact;		/* the private party's Contact URI */
+	char *route;		/* the private route set (Route value) */
+};
+
+struct gk_topo {
+	struct dlg **by_key, **by_cid;
+	unsigned mask, n, max, ttl;
+};
+
+int gk_topo_new(unsigned max, unsigned ttl_s, struct gk_topo **out)
+{
+	struct gk_topo *t = calloc(1, sizeof(*t));
+	unsigned nb = 64;
+
+	while (nb < max && nb < (1u << 22))
+		nb <<= 1;
+	if (t) {
+		t->by_key = calloc(nb, sizeof(*t->by_key));
+		t->by_cid = calloc(nb, sizeof(*t->by_cid));
+	}
+	if (!t || !t->by_key || !t->by_cid) {
+		gk_topo_free(t);
+		return ENOMEM;
+	}
+	t->mask = nb - 1;
+	t->max = max;
+	t->ttl = ttl_s;
+	*out = t;
+	return 0;
+}
+
+static void dlg_free(struct dlg *d)
+{
+	free(d->callid);
+	free(d->contact);
+	free(d->route);
+	free(d);
+}
+
+void gk_topo_free(struct gk_topo *t)
+{
+	if (!t)
+		return;
+	for (unsigned i = 0; t->by_key && i <= t->mask; i++)
+		while (t->by_key[i]) {
+			struct dlg *d = t->by_key[i];
+			t->by_key[i] = d->next_key;
+			dlg_free(d);
+		}
+	free(t->by_key);
+	free(t->by_cid);
+	free(t);
+}
+
+unsigned gk_topo_count(const struct gk_topo *t)
+{
+	return t ? t->n : 0;
+}
+
+static void unlink_cid(struct gk_topo *t, struct dlg *d)
+{
+	struct dlg **pp = &t->by_cid[d->cid_hash & t->mask];
+
+	while (*pp && *pp != d)
+		pp = &(*pp)->next_cid;
+	if (*pp)
+		*pp = d->next_cid;
+}
+
+void gk_topo_expire(struct gk_topo *t, uint64_t now)
+{
+	for (unsigned i = 0; i <= t->mask; i++) {
+		struct dlg **pp = &t->by_key[i];
+		while (*pp) {
+			struct dlg *d = *pp;
+			if (d->expires > now) {
+				pp = &d->next_key;
+				continue;
+			}
+			*pp = d->next_key;
+			unlink_cid(t, d);
+			dlg_free(d);
+			t->n--;
+		}
+	}
+}
+
+static struct dlg *find_cid(const struct gk_topo *t, struct sip_str cid)
+{
+	uint64_t h = sip_hash(SIP_HASH_INIT, cid.s, cid.len);
+
+	for (struct dlg *d = t->by_cid[h & t->mask]; d; d = d->next_cid)
+		if (d->cid_hash == h && strlen(d->callid) == cid.len &&
+		    memcmp(d->callid, cid.s, cid.len) == 0)
+			return d;
+	return NULL;
+}
+
+static struct dlg *find_key(const struct gk_topo *t, uint64_t key)
+{
+	for (struct dlg *d = t->by_key[key & t->mask]; d; d = d->next_key)
+		if (d->key == key)
+			return d;
+	return NULL;
+}
+
+static int new_key(const struct gk_topo *t, uint64_t *key)
+{
+	for (int i = 0; i < 4; i++) {
+		if (getrandom(key, sizeof(*key), 0) != sizeof(*key))
+			return EIO;
+		if (*key && !find_key(t, *key))
+			return 0;
+	}
+	return EIO;
+}
+
+/* n bytes of s (a slice, not NUL-ended) as a string, or NULL. */
+static char *dup_n(const char *s, size_t n)
+{
+	char *v = malloc(n + 1);
+
+	if (v) {
+		memcpy(v, s, n);
+		v[n] = '\0';
+	}
+	return v;
+}
+
+/* The dialog of Call-ID cid, made when absent. 0, ENOSPC, ENOMEM, EIO. */
+static int dlg_get(struct gk_topo *t, struct sip_str cid, struct dlg **out)
+{
+	struct dlg *d = find_cid(t, cid);
+	int rc;
+
+	if (d) {
+		*out = d;
+		return 0;
+	}
+	if (t->n >= t->max)
+		return ENOSPC;
+	if (!(d = calloc(1, sizeof(*d))) ||
+	    !(d->callid = dup_n(cid.s, cid.len))) {
+		free(d);
+		return ENOMEM;
+	}
+	if ((rc = new_key(t, &d->key)) != 0) {
+		dlg_free(d);
+		return rc;
+	}
+	d->cid_hash = sip_hash(SIP_HASH_INIT, cid.s, cid.len);
+	d->next_key = t->by_key[d->key & t->mask];
+	t->by_key[d->key & t->mask] = d;
+	d->next_cid = t->by_cid[d->cid_hash & t->mask];
+	t->by_cid[d->cid_hash & t->mask] = d;
+	t->n++;
+	*out = d;
+	return 0;
+}
+
+static int set_str(char **dst, const char *s, size_t n)
+{
+	char *v = dup_n(s, n);
+
+	if (!v)
+		return ENOMEM;
+	free(*dst);
+	*dst = v;
+	return 0;
+}
+
+/* A request or answer of d was seen: keep it, or let it go soon. */
+static void touch(const struct gk_topo *t, struct dlg *d, int ending)
+{
+	d->expires = gk_now() + (ending ? LINGER : t->ttl);
+}
+
+static void delete_all(struct sip_msg *m, enum sip_hdr_id id)
+{
+	int i;
+
+	while ((i = sip_msg_hdr_find(m, id, 0)) >= 0)
+		sip_msg_hdr_del(m, (unsigned)i);
+}
+
+/* m's Contact (the private party's) kept in d and replaced by ours with
+ * d's key; further Contacts removed. 0 or an errno. */
+static int hide_contact(struct gk *g, struct sip_msg *m, struct dlg *d)
+{
+	int i = sip_msg_hdr_find(m, SIP_HDR_CONTACT, 0), rc, n;
+	struct sip_str v;
+	struct sip_addr a;
+	size_t pos = 0;
+	char ours[160];
+
+	if (i < 0)
+		return 0;
+	if (sip_hdr_next_value(m->hdrs[i].value, &pos, &v) != 1 ||
+	    sip_addr_parse(v, SIP_ADDR_ALLOW_STAR, &a, NULL) || a.star) {
+		delete_all(m, SIP_HDR_CONTACT);
+		return 0;
+	}
+	if ((rc = set_str(&d->contact, a.uri_str.s, a.uri_str.len)) != 0)
+		return rc;
+	n = snprintf(ours, sizeof(ours), "<sip:" PREFIX "%016llx@%s:%u%s>",
+		     (unsigned long long)d->key, g->host, g->port,
+		     g->proto == SIP_PROTO_TCP ? ";transport=tcp" : "");
+	delete_all(m, SIP_HDR_CONTACT);
+	return sip_msg_hdr_insert(m, (unsigned)i, SIP_HDR_CONTACT, NULL, ours,
+				  (size_t)n);
+}
+
+/* The Record-Route values of m, in order, joined into buf (", "). */
+static int rr_values(const struct sip_msg *m, struct sip_str *vals,
+		     unsigned cap, unsigned *n)
+{
+	*n = 0;
+	for (int i = sip_msg_hdr_find(m, SIP_HDR_RECORD_ROUTE, 0); i >= 0;
+	     i = sip_msg_hdr_find(m, SIP_HDR_RECORD_ROUTE, (unsigned)i + 1)) {
+		struct sip_str v;
+		size_t pos = 0;
+		int r;
+		while ((r = sip_hdr_next_value(m->hdrs[i].value, &pos, &v)) == 1) {
+			if (*n >= cap)
+				return E2BIG;
+			vals[(*n)++] = v;
+		}
+		if (r < 0)
+			return EBADMSG;
+	}
+	return 0;
+}
+
+static int is_host(struct sip_str v, const char *host, unsigned port)
+{
+	struct sip_addr a;
+
+	return sip_addr_parse(v, 0, &a, NULL) == 0 &&
+	       sip_str_eq(a.uri.host, host) &&
+	       (a.uri.port ? a.uri.port : 5060) == port;
+}
+
+static int join(const struct sip_str *v, unsigned from, unsigned to, int rev,
+		char *buf, size_t cap, size_t *len)
+{
+	size_t o = 0;
+
+	for (unsigned k = from; k < to; k++) {
+		const struct sip_str *s = &v[rev ? to - 1 - (k - from) : k];
+		if (o + s->len + 2 >= cap)
+			return ENOSPC;
+		if (o) {
+			memcpy(buf + o, ", ", 2);
+			o += 2;
+		}
+		memcpy(buf + o, s->s, s->len);
+		o += s->len;
+	}
+	buf[o] = '\0';
+	*len = o;
+	return 0;
+}
+
+/* A response towards the public side keeps the Record-Routes from our
+ * public one down; the private ones above our private one are d's route
+ * set (reversed: the order requests from outside take them). */
+static int trim_rr(struct gk *g, struct sip_msg *m, struct dlg *d)
+{
+	struct sip_str v[32];
+	unsigned n, pub = 0, priv = 0, k;
+	char buf[2048];
+	size_t len;
+	int rc = rr_values(m, v, 32, &n), at;
+
+	if (rc || n == 0)
+		return rc;
+	for (pub = 0; pub < n && !is_host(v[pub], g->host, g->port); pub++)
+		;
+	for (priv = 0; priv < n && !is_host(v[priv], g->phost, g->pport);
+	     priv++)
+		;
+	if (d && priv < n && priv > 0 &&
+	    (join(v, 0, priv, 1, buf, sizeof(buf), &len) ||
+	     set_str(&d->route, buf, len)))
+		return ENOMEM;
+	k = pub < n ? pub : n;
+	if ((rc = join(v, k, n, 0, buf, sizeof(buf), &len)) != 0)
+		return rc;
+	at = sip_msg_hdr_find(m, SIP_HDR_RECORD_ROUTE, 0);
+	delete_all(m, SIP_HDR_RECORD_ROUTE);
+	return len ? sip_msg_hdr_insert(m, (unsigned)at, SIP_HDR_RECORD_ROUTE,
+					NULL, buf, len) : 0;
+}
+
+int gk_topo_inbound(struct gk *g, const struct sip_msg *m)
+{
+	struct sip_str cid;
+	struct dlg *d;
+	int rc;
+
+	if (sip_msg_callid(m, &cid))
+		return EINVAL;
+	rc = dlg_get(g->topo, cid, &d);
+	if (rc == ENOSPC)
+		prom_inc(g->m.topo_full, 1);
+	if (rc == 0)
+		touch(g->topo, d, 0);
+	return rc;
+}
+
+/* The Record-Routes of a new INVITE from the private side: the route set
+ * requests from outside take (in order, as a UAS reads them). */
+static int keep_request_rr(struct sip_msg *m, struct dlg *d)
+{
+	struct sip_str v[32];
+	unsigned n;
+	char buf[2048];
+	size_t len;
+	int rc = rr_values(m, v, 32, &n);
+
+	if (rc || n == 0)
+		return rc;
+	if ((rc = join(v, 0, n, 0, buf, sizeof(buf), &len)) != 0)
+		return rc;
+	return set_str(&d->route, buf, len);
+}
+
+int gk_topo_request_out(struct gk *g, struct sip_msg *m)
+{
+	struct sip_str cid, tag;
+	struct dlg *d;
+	int rc, fresh;
+
+	if (sip_msg_callid(m, &cid))
+		return EINVAL;
+	fresh = !find_cid(g->topo, cid);
+	if ((rc = dlg_get(g->topo, cid, &d)) != 0) {
+		if (rc == ENOSPC)
+			prom_inc(g->m.topo_full, 1);
+		return rc;
+	}
+	touch(g->topo, d, m->method == SIP_BYE);
+	if (fresh && m->method == SIP_INVITE &&
+	    (sip_msg_tag(m, SIP_HDR_TO, &tag) || !tag.len) &&
+	    (rc = keep_request_rr(m, d)) != 0)
+		return rc;
+	return hide_contact(g, m, d);
+}
+
+/* The key of a Request-URI sip:gk-KEY@<one of us>, or 0. */
+static uint64_t ruri_key(struct gk *g, const struct sip_msg *m)
+{
+	struct sip_uri u;
+	uint64_t key = 0;
+	size_t pl = sizeof(PREFIX) - 1;
+
+	if (sip_msg_ruri(m, &u) || u.scheme != SIP_SCHEME_SIP ||
+	    !u.has_user || u.user.len != pl + 16 ||
+	    memcmp(u.user.s, PREFIX, pl) || !gk_side_self(g, u.host, u.port))
+		return 0;
+	for (size_t i = pl; i < u.user.len; i++) {
+		char c = u.user.s[i];
+		int x = c >= '0' && c <= '9' ? c - '0' :
+			c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (x < 0)
+			return 0;
+		key = key << 4 | (uint64_t)x;
+	}
+	return key;
+}
+
+int gk_topo_request_in(struct gk *g, struct sip_msg *m, char *ruri,
+		       size_t cap)
+{
+	uint64_t key = ruri_key(g, m);
+	struct sip_str cid;
+	struct dlg *d;
+	int at;
+
+	if (!key)
+		return ENOENT;
+	d = find_key(g->topo, key);
+	if (!d || !d->contact || sip_msg_callid(m, &cid) ||
+	    strlen(d->callid) != cid.len ||
+	    memcmp(d->callid, cid.s, cid.len)) {
+		prom_inc(g->m.topo_unknown, 1);
+		return ESRCH;
+	}
+	if ((size_t)snprintf(ruri, cap, "%s", d->contact) >= cap)
+		return ENOSPC;
+	if (m->method != SIP_ACK)
+		touch(g->topo, d, m->method == SIP_BYE);
+	if (!d->route)
+		return 0;
+	at = sip_msg_hdr_find(m, SIP_HDR_ROUTE, 0);
+	return sip_msg_hdr_insert(m, at < 0 ? 0 : (unsigned)at, SIP_HDR_ROUTE,
+				  NULL, d->route, strlen(d->route));
+}
+
+/* An INVITE's final answer: a dialog that never formed goes soon. */
+static void invite_final(const struct gk_topo *t, const struct sip_msg *m,
+			 struct dlg *d)
+{
+	struct sip_cseq cs;
+
+	if (m->status < 200 || sip_msg_cseq(m, &cs) || cs.method != SIP_INVITE)
+		return;
+	if (m->status < 300)
+		d->confirmed = 1;
+	else if (!d->confirmed)
+		touch(t, d, 1);
+}
+
+int gk_topo_response_out(void *arg, struct sip_fork *f, struct sip_msg *m,
+			 struct sip_peer *to)
+{
+	struct gk *g = arg;
+	struct sip_str cid;
+	struct dlg *d;
+
+	if (!g->topo)
+		return 0;
+	if (!f)
+		gk_side_choose(g, to);
+	if (to->local != 0)
+		return 0;	/* towards the private side: as it is */
+	d = sip_msg_callid(m, &cid) ? NULL : find_cid(g->topo, cid);
+	if (trim_rr(g, m, d))
+		return EBADMSG;	/* dropped rather than leaked */
+	if (!d) {
+		delete_all(m, SIP_HDR_CONTACT);
+		return 0;
+	}
+	invite_final(g->topo, m, d);
+	return hide_contact(g, m, d);
+}
