@@ -149,6 +149,7 @@ class Ua:
         self.addr, self.port = self.s.getsockname()
         self.cseq = 0
         self.call_id = uuid.uuid4().hex + '@' + addr
+        self.gk_host = '127.0.0.1'      # where requests go (the private side)
 
     def close(self):
         self.s.close()
@@ -178,7 +179,7 @@ class Ua:
                   from_user or 'caller', self.addr, self.port, to,
                   ';tag=' + to_tag if to_tag else '',
                   self.last_call_id, self.cseq, method, extra))
-        self.s.sendto(msg.encode(), ('127.0.0.1', gk_port))
+        self.s.sendto(msg.encode(), (self.gk_host, gk_port))
         return msg
 
     def final(self, timeout=5.0):
@@ -199,7 +200,7 @@ class Ua:
                'Call-ID: %s\r\nCSeq: %d ACK\r\nContent-Length: 0\r\n\r\n'
                % (self.last_ruri, self.addr, self.port, self.branch, self.addr,
                   self.port, resp.one('To'), self.last_call_id, self.cseq))
-        self.s.sendto(msg.encode(), ('127.0.0.1', gk_port))
+        self.s.sendto(msg.encode(), (self.gk_host, gk_port))
 
     def call(self, gk_port, number, extra='', from_user=None):
         """INVITE sip:number@gatekeeper; returns the final response (ACKed
@@ -251,6 +252,28 @@ class Ua:
             if m.method == method:
                 return m
         return None
+
+
+class Flat:
+    """A flat with gateway credentials from mgmtd (env: a
+    mgmtd_resources.Env) and a block, so a first private address, allotted
+    through the broker; n makes the gateway's MAC unique."""
+
+    def __init__(self, env, pg, flat, n):
+        from dpn_test import check, check_eq
+        self.id, self.number = flat['id'], flat['full_number']
+        status, g = env.c.put('/api/v1/flats/%d/gateway' % self.id)
+        check(status in (200, 201), 'gateway credentials: %s %r' % (status, g))
+        self.user, self.secret = g['username'], g['secret']
+        status, a = env.srv.client().basic(self.user, self.secret).post(
+            '/api/v1/broker/allocate', {'gateway_mac': '02:00:00:00:01:%02x' % n,
+                                        'handset_macs': []})
+        check_eq(status, 200, 'allocate')
+        self.addr = pg.scalar('SELECT first_addr FROM dpn.gk_flats WHERE '
+                              'flat_id = %d' % self.id)
+
+    def ua(self):
+        return Ua(self.addr)
 
 
 def wait_metric(gk, key, want, timeout=5.0):
