@@ -552,21 +552,47 @@ static int set_branch_ruri(struct sip_fork *f, const struct branch *b)
 	return 0;
 }
 
+/* The TU's last word on a branch's request (ops->branch_out), its edits
+ * undone afterwards from the copy of the header table in *keep. */
+static int branch_out(struct sip_fork *f, struct branch *b,
+		      struct hidden *keep)
+{
+	struct sip_msg *m = f->req;
+
+	keep->n = m->nhdrs;
+	memcpy(keep->h, m->hdrs, m->nhdrs * sizeof(m->hdrs[0]));
+	return f->c->ops->branch_out(f->c->arg, f, m, &b->to) ? EACCES : 0;
+}
+
+static void branch_undo(struct sip_msg *m, const struct hidden *keep)
+{
+	m->nhdrs = keep->n;
+	memcpy(m->hdrs, keep->h, keep->n * sizeof(m->hdrs[0]));
+	m->via0_memo = m->cseq_memo = m->first_ok = 0;
+}
+
 /* Branch i's request written to out and handed to a new client
  * transaction with the parsed form (no re-parse). */
 static int emit_branch(struct sip_fork *f, struct branch *b, const char *via,
 		       size_t k, const struct local *l)
 {
+	int tu = f->c->ops->branch_out != NULL;
+	struct hidden keep;
 	char out[BUF];
 	size_t n;
 	int rc = insert_own_via(f, l, via, k);
 
 	if (rc)
 		return rc;
-	rc = sip_msg_serialize(f->req, out, sizeof(out), &n);
+	if (tu)
+		rc = branch_out(f, b, &keep);
+	if (rc == 0)
+		rc = sip_msg_serialize(f->req, out, sizeof(out), &n);
 	if (rc == 0)
 		rc = sip_tsx_client_msg(f->c->tsx, f->req, out, n, &b->to, b,
 					&b->cli);
+	if (tu)
+		branch_undo(f->req, &keep);
 	sip_msg_hdr_del(f->req, 0);
 	return rc;
 }

@@ -45,9 +45,9 @@
  * responses that go upstream (the Vias in place of ours, the
  * Record-Routes after the response's own, behind our incoming-side one).
  * A 2xx ACK leaving by it keeps only our Via too. What else must not cross
- * (Contact, Call-ID, ...) is the TU's: ops->response_out sees every
- * response before it goes upstream, and the TU edits requests before
- * sip_fork_start.
+ * (Contact, Call-ID, ...) is the TU's: ops->branch_out sees every request
+ * as it leaves for a branch, ops->response_out every response before it
+ * goes upstream, ops->route every 2xx ACK.
  *
  * ACKs for 2xx and responses without a transaction are handled
  * statelessly: an ACK goes where ops->route says; a response goes to the
@@ -108,6 +108,14 @@ struct sip_core_ops {
 	 * be NULL. */
 	void (*branch_response)(void *arg, struct sip_fork *f, unsigned branch,
 				const struct sip_msg *resp);
+	/* A request about to leave for a branch to `to`: f's request with
+	 * the branch's Request-URI, our Via and Record-Route(s) on. The TU
+	 * may edit its headers (Contact, Call-ID, ...; not the Request-URI,
+	 * set by sip_fork_add); the edits are undone once it is sent, so the
+	 * core's own answers upstream still match the request as it came.
+	 * Nonzero: the branch is not sent (it counts as 503). May be NULL. */
+	int (*branch_out)(void *arg, struct sip_fork *f, struct sip_msg *m,
+			  const struct sip_peer *to);
 	/* A response about to go upstream to `to` (our Via removed, hidden
 	 * Vias and Record-Routes back): the TU may edit it, or return nonzero
 	 * to drop it. f is NULL for a response sent statelessly; then the TU

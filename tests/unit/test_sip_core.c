@@ -10,7 +10,7 @@
  * Record-Route when a request crosses sides, a hidden request carrying our
  * Via and Record-Route alone and its answer getting them back, both of
  * our Routes removed from an in-dialog request, the ACK of a 2xx hidden
- * too. */
+ * too; ops->branch_out's edits undone after each branch. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -120,6 +120,36 @@ static int setup_sides(void **st)
 	sip_core_free(core);
 	assert_int_equal(sip_core_new(loop, &cfg, &ops, NULL, &core), 0);
 	uac.local = 1;
+	return 0;
+}
+
+/* ops->branch_out rewrites the Call-ID of every branch's request. */
+static unsigned branch_outs;
+
+static int mask_callid(void *arg, struct sip_fork *f, struct sip_msg *m,
+		       const struct sip_peer *to)
+{
+	int i = sip_msg_hdr_find(m, SIP_HDR_CALL_ID, 0);
+	(void)arg;
+	(void)f;
+	(void)to;
+	branch_outs++;
+	return sip_msg_hdr_set(m, (unsigned)i, "masked", 6);
+}
+
+static const struct sip_core_ops ops_tu = { .send = fake_send,
+	.request = on_request, .branch_out = mask_callid };
+
+static int setup_tu(void **st)
+{
+	struct sip_core_cfg cfg = { .host = "127.0.0.1", .port = 5060,
+				    .record_route = 1,
+				    .tsx = { .auto_100 = 1 } };
+
+	setup(st);
+	sip_core_free(core);
+	branch_outs = 0;
+	assert_int_equal(sip_core_new(loop, &cfg, &ops_tu, NULL, &core), 0);
 	return 0;
 }
 
@@ -401,6 +431,25 @@ static void t_both_routes_removed_and_ack_hidden(void **st)
 	assert_non_null(strstr(t, "\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;"));
 }
 
+/* The TU's edits reach the branch only: the core's own answer upstream
+ * is made from the request as it came. */
+static void t_branch_out_edits_undone(void **st)
+{
+	const char *up;
+	(void)st;
+
+	nbranches = 2;
+	refuse_port = 6001;
+	feed(invite, sizeof(invite) - 1, &uac);
+	assert_int_equal(branch_outs, 2);
+	assert_non_null(strstr(sent[branch_invite(0)].text,
+			       "\r\nCall-ID: masked\r\n"));
+	branch_says(0, 503, NULL);
+	up = last_to(5070, "SIP/2.0 500 ");
+	assert_non_null(up);
+	assert_non_null(strstr(up, "\r\nCall-ID: core1@127.0.0.1\r\n"));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define T2(f) cmocka_unit_test_setup_teardown(f, setup_sides, teardown)
 int main(void)
@@ -412,6 +461,8 @@ int main(void)
 		T(t_send_failure_alone_is_500),
 		T2(t_hidden_branch_and_its_answer), T2(t_double_record_route),
 		T2(t_both_routes_removed_and_ack_hidden),
+		cmocka_unit_test_setup_teardown(t_branch_out_edits_undone,
+						setup_tu, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
