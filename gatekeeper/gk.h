@@ -115,10 +115,15 @@ unsigned gk_topo_count(const struct gk_topo *t);
 /* A new INVITE from outside to a flat: its dialog entry. 0, ENOSPC (the
  * table is full: answer 503) or ENOMEM. */
 int gk_topo_inbound(struct gk *g, const struct sip_msg *m);
-/* A request leaving by the public side (m editable): its Contact
- * replaced by ours with the dialog's key (a dialog made when needed).
- * 0, ENOSPC, ENOMEM. */
-int gk_topo_request_out(struct gk *g, struct sip_msg *m);
+/* The core's branch_out hook: a request leaving by the public side gets
+ * our Contact with its dialog's key (a dialog made when needed: any
+ * request routed out, outbound calls included, is covered) and, for a
+ * dialog begun inside, the public Call-ID; one leaving by the private side
+ * gets the private Call-ID back. 0 or an errno (the branch is not sent). */
+int gk_topo_branch_out(void *arg, struct sip_fork *f, struct sip_msg *m,
+		       const struct sip_peer *to);
+/* The same for a 2xx ACK routed to `to` (Call-ID only). */
+int gk_topo_ack_out(struct gk *g, struct sip_msg *m, const struct sip_peer *to);
 /* A request from outside whose Request-URI carries a dialog key: the
  * private party's Contact into ruri (cap bytes, NUL-ended) and the
  * private route set put into m. 0, ENOENT (no such request: not ours),

@@ -229,9 +229,7 @@ static void do_in_dialog(struct gk *g, struct sip_fork *f,
 		return;
 	}
 	prom_inc(g->m.in_dialog, 1);
-	if ((g->topo && to.local == 0 &&
-	     gk_topo_request_out(g, sip_fork_request_edit(f))) ||
-	    sip_fork_add(f, topo ? NULL : ruri, topo ? 0 : strlen(ruri), &to,
+	if (sip_fork_add(f, topo ? NULL : ruri, topo ? 0 : strlen(ruri), &to,
 			 1000) || sip_fork_start(f, 0))
 		sip_fork_reply(f, 500, NULL, NULL);
 }
@@ -250,7 +248,9 @@ static int on_route(void *arg, struct sip_msg *m, struct sip_peer *to)
 		rc = sip_msg_set_ruri(m, ruri, strlen(ruri));
 	if (rc && rc != ENOENT)
 		return EACCES;
-	return dialog_hop(g, m, &none, to) ? EACCES : 0;
+	if (dialog_hop(g, m, &none, to))
+		return EACCES;
+	return g->topo && gk_topo_ack_out(g, m, to) ? EACCES : 0;
 }
 
 /* ---- identity ---- */
@@ -445,4 +445,5 @@ static int on_send(void *arg, const struct sip_peer *to, const char *buf,
 const struct sip_core_ops gk_core_ops = {
 	.send = on_send, .request = on_request, .route = on_route,
 	.response_out = gk_topo_response_out,
+	.branch_out = gk_topo_branch_out,
 };

@@ -8,8 +8,11 @@
  * private party's Contact becomes <sip:gk-KEY@PUBLIC:PORT> and the
  * Record-Routes of the private side (ours included) are removed from
  * responses; a request from outside addressed to gk-KEY gets the private
- * Contact back as its Request-URI and the private route set as Route. The
- * table is bounded (max-dialogs: a new dialog beyond it is refused 503),
+ * Contact back as its Request-URI and the private route set as Route.
+ * A dialog begun on the private side whose Call-ID has a host part is
+ * known outside by the Call-ID gk-KEY@PUBLIC instead, and an address as
+ * host of the private party's From or To becomes ours. The table is
+ * bounded (max-dialogs: a new dialog beyond it is refused 503),
  * an entry lives until dialog-idle passes without a request, or 32 s
  * after a BYE or a failed INVITE; it is in memory only, so a restart
  * forgets it (requests from outside then get 481). */
@@ -18,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <arpa/inet.h>
 
 #include "gatekeeper/gk.h"
 #include "sip/hdr.h"
@@ -30,6 +34,8 @@ struct dlg {
 	struct dlg *next_key, *next_cid;
 	uint64_t key, cid_hash, expires;
 	int confirmed;		/* an INVITE of it was answered 2xx */
+	int masked;		/* its Call-ID (with a private host part) is
+				   gk-KEY@PUBLIC on the public side */
 	char *callid;
 	char *contact;		/* the private party's Contact URI */
 	char *route;		/* the private route set (Route value) */
@@ -358,7 +364,110 @@ static int keep_request_rr(struct sip_msg *m, struct dlg *d)
 	return set_str(&d->route, buf, len);
 }
 
-int gk_topo_request_out(struct gk *g, struct sip_msg *m)
+static int is_ipv4(struct sip_str h)
+{
+	char b[INET_ADDRSTRLEN];
+	struct in_addr a;
+
+	if (h.len == 0 || h.len >= sizeof(b))
+		return 0;
+	memcpy(b, h.s, h.len);
+	b[h.len] = '\0';
+	return inet_pton(AF_INET, b, &a) == 1;
+}
+
+/* The private party's From or To (id) leaving by the public side: an
+ * address literal as host becomes our public address (user, display and
+ * tag kept; URI parameters dropped). 0 or an errno. */
+static int hide_identity(struct gk *g, struct sip_msg *m, enum sip_hdr_id id)
+{
+	int i = sip_msg_hdr_find(m, id, 0), n;
+	struct sip_addr a;
+	char v[512];
+
+	if (i < 0 || sip_addr_parse(m->hdrs[i].value, 0, &a, NULL))
+		return EBADMSG;
+	if (!is_ipv4(a.uri.host) || sip_str_eq(a.uri.host, g->host))
+		return 0;
+	n = snprintf(v, sizeof(v), "%.*s%s<sip:%.*s%s%s>%s%.*s",
+		     (int)a.display.len, a.display.s, a.display.len ? " " : "",
+		     (int)a.uri.user.len, a.uri.user.s, a.uri.has_user ? "@" : "",
+		     g->host, a.params.len ? ";" : "", (int)a.params.len,
+		     a.params.s);
+	if (n < 0 || (size_t)n >= sizeof(v))
+		return ENOSPC;
+	return sip_msg_hdr_set(m, (unsigned)i, v, (size_t)n);
+}
+
+/* m's Call-ID set to v. */
+static int set_callid(struct sip_msg *m, const char *v, size_t n)
+{
+	int i = sip_msg_hdr_find(m, SIP_HDR_CALL_ID, 0);
+
+	return i < 0 ? EBADMSG : sip_msg_hdr_set(m, (unsigned)i, v, n);
+}
+
+static size_t public_callid(const struct gk *g, const struct dlg *d,
+			    char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, PREFIX "%016llx@%s",
+			 (unsigned long long)d->key, g->host);
+
+	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+/* A message of d leaving by the public side: its public Call-ID. */
+static int mask_callid(struct gk *g, struct sip_msg *m, const struct dlg *d)
+{
+	char v[128];
+	size_t n = public_callid(g, d, v, sizeof(v));
+
+	if (!d->masked)
+		return 0;
+	return n ? set_callid(m, v, n) : ENOSPC;
+}
+
+static uint64_t hex_key(struct sip_str s)
+{
+	uint64_t key = 0;
+
+	if (s.len != 16)
+		return 0;
+	for (size_t i = 0; i < 16; i++) {
+		char c = s.s[i];
+		int x = c >= '0' && c <= '9' ? c - '0' :
+			c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (x < 0)
+			return 0;
+		key = key << 4 | (uint64_t)x;
+	}
+	return key;
+}
+
+/* A message leaving by the private side with a public Call-ID of ours:
+ * the private one back. */
+static int unmask_callid(struct gk *g, struct sip_msg *m)
+{
+	size_t pl = sizeof(PREFIX) - 1;
+	struct sip_str cid;
+	struct dlg *d;
+
+	if (sip_msg_callid(m, &cid) || cid.len < pl + 17 ||
+	    memcmp(cid.s, PREFIX, pl) || cid.s[pl + 16] != '@' ||
+	    !sip_str_eq((struct sip_str){ cid.s + pl + 17,
+					  cid.len - pl - 17 }, g->host))
+		return 0;
+	d = find_key(g->topo, hex_key((struct sip_str){ cid.s + pl, 16 }));
+	if (!d || !d->masked)
+		return 0;
+	return set_callid(m, d->callid, strlen(d->callid));
+}
+
+/* A request leaving by the public side: its Contact replaced by ours
+ * with the dialog's key (a dialog made when needed; a new one begun here
+ * keeps the request's Record-Routes as its private route set and, when
+ * its Call-ID has a host part, gets a public Call-ID). 0, ENOSPC, ENOMEM. */
+static int request_out(struct gk *g, struct sip_msg *m)
 {
 	struct sip_str cid, tag;
 	struct dlg *d;
@@ -373,33 +482,53 @@ int gk_topo_request_out(struct gk *g, struct sip_msg *m)
 		return rc;
 	}
 	touch(g->topo, d, m->method == SIP_BYE);
+	if (fresh)
+		d->masked = memchr(cid.s, '@', cid.len) != NULL;
 	if (fresh && m->method == SIP_INVITE &&
 	    (sip_msg_tag(m, SIP_HDR_TO, &tag) || !tag.len) &&
 	    (rc = keep_request_rr(m, d)) != 0)
 		return rc;
-	return hide_contact(g, m, d);
+	if ((rc = hide_contact(g, m, d)) != 0 ||
+	    (rc = hide_identity(g, m, SIP_HDR_FROM)) != 0)
+		return rc;
+	return mask_callid(g, m, d);
+}
+
+int gk_topo_branch_out(void *arg, struct sip_fork *f, struct sip_msg *m,
+		       const struct sip_peer *to)
+{
+	struct gk *g = arg;
+	(void)f;
+
+	if (!g->topo)
+		return 0;
+	return to->local == 0 ? request_out(g, m) : unmask_callid(g, m);
+}
+
+int gk_topo_ack_out(struct gk *g, struct sip_msg *m, const struct sip_peer *to)
+{
+	struct sip_str cid;
+	struct dlg *d;
+
+	if (to->local != 0)
+		return unmask_callid(g, m);
+	d = sip_msg_callid(m, &cid) ? NULL : find_cid(g->topo, cid);
+	if (hide_identity(g, m, SIP_HDR_FROM))
+		return EBADMSG;
+	return d ? mask_callid(g, m, d) : 0;
 }
 
 /* The key of a Request-URI sip:gk-KEY@<one of us>, or 0. */
 static uint64_t ruri_key(struct gk *g, const struct sip_msg *m)
 {
 	struct sip_uri u;
-	uint64_t key = 0;
 	size_t pl = sizeof(PREFIX) - 1;
 
 	if (sip_msg_ruri(m, &u) || u.scheme != SIP_SCHEME_SIP ||
 	    !u.has_user || u.user.len != pl + 16 ||
 	    memcmp(u.user.s, PREFIX, pl) || !gk_side_self(g, u.host, u.port))
 		return 0;
-	for (size_t i = pl; i < u.user.len; i++) {
-		char c = u.user.s[i];
-		int x = c >= '0' && c <= '9' ? c - '0' :
-			c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-		if (x < 0)
-			return 0;
-		key = key << 4 | (uint64_t)x;
-	}
-	return key;
+	return hex_key((struct sip_str){ u.user.s + pl, 16 });
 }
 
 int gk_topo_request_in(struct gk *g, struct sip_msg *m, char *ruri,
@@ -408,14 +537,17 @@ int gk_topo_request_in(struct gk *g, struct sip_msg *m, char *ruri,
 	uint64_t key = ruri_key(g, m);
 	struct sip_str cid;
 	struct dlg *d;
+	char pub[128];
+	const char *want;
 	int at;
 
 	if (!key)
 		return ENOENT;
 	d = find_key(g->topo, key);
+	want = !d ? NULL : d->masked && public_callid(g, d, pub, sizeof(pub)) ?
+	       pub : d->callid;
 	if (!d || !d->contact || sip_msg_callid(m, &cid) ||
-	    strlen(d->callid) != cid.len ||
-	    memcmp(d->callid, cid.s, cid.len)) {
+	    strlen(want) != cid.len || memcmp(want, cid.s, cid.len)) {
 		prom_inc(g->m.topo_unknown, 1);
 		return ESRCH;
 	}
@@ -455,15 +587,15 @@ int gk_topo_response_out(void *arg, struct sip_fork *f, struct sip_msg *m,
 		return 0;
 	if (!f)
 		gk_side_choose(g, to);
-	if (to->local != 0)
-		return 0;	/* towards the private side: as it is */
+	if (to->local != 0)	/* towards the private side: as it is */
+		return unmask_callid(g, m);
 	d = sip_msg_callid(m, &cid) ? NULL : find_cid(g->topo, cid);
-	if (trim_rr(g, m, d))
+	if (trim_rr(g, m, d) || hide_identity(g, m, SIP_HDR_TO))
 		return EBADMSG;	/* dropped rather than leaked */
 	if (!d) {
 		delete_all(m, SIP_HDR_CONTACT);
 		return 0;
 	}
 	invite_final(g->topo, m, d);
-	return hide_contact(g, m, d);
+	return hide_contact(g, m, d) || mask_callid(g, m, d) ? EBADMSG : 0;
 }
