@@ -139,6 +139,51 @@ def unknown_dialog_key_from_outside_481(ctx):
                                0) >= 1, 'unknown keys counted')
 
 
+def hidden(m, what):
+    """m (a Msg seen on the public side) names no private address."""
+    check(m is not None, what + ': nothing came')
+    for p in PRIVATE:
+        check(p not in m.raw, '%s: %s in\n%s' % (what, p, m.raw))
+    return m
+
+
+@case
+def dialog_begun_inside_gets_a_public_call_id_and_identity(ctx):
+    """A request a gateway sends out (here one inside a dialog, which
+    needs no outbound route) with its address in Call-ID, From and
+    Contact: outside sees the gatekeeper's instead, and gets back in."""
+    gw, out = registered(ctx, ctx.f1), Ua(PUB)
+    cid = 'inside-%s@%s' % (uuid.uuid4().hex[:8], ctx.f1.addr)
+    try:
+        gw.request(ctx.pport, 'INVITE', 'sip:out@%s:%d' % (PUB, out.port),
+                   'sip:out@%s' % PUB, 'Contact: <sip:gw@%s:%d>\r\n' % (
+                       gw.addr, gw.port), call_id=cid, to_tag='o1')
+        inv = hidden(out.expect_request('INVITE'), 'INVITE out')
+        pub = inv.one('Call-ID')
+        check(pub.startswith('gk-') and pub.endswith('@' + PUB),
+              'public Call-ID: ' + pub)
+        check_eq(len(inv.get('Via')), 1, 'our Via alone')
+        out.answer(inv, 200, 'OK', 'Contact: <sip:out@%s:%d>\r\n' % (PUB, out.port))
+        ok = gw.final()
+        check_eq((ok and ok.status, ok and ok.one('Call-ID')), (200, cid),
+                 'the answer inside carries the Call-ID it had')
+        target = inv.one('Contact').strip('<>')
+        check(inv.one('From').startswith('<sip:caller@%s>;tag=' % PUB),
+              "the gateway's From names the gatekeeper: " + inv.one('From'))
+        out.request(ctx.gk.port, 'BYE', target, 'sip:caller@%s' % PUB, call_id=pub,
+                    to_tag=inv.one('From').split('tag=')[1])
+        bye = gw.expect_request('BYE')
+        check(bye is not None, 'BYE from outside reached the gateway')
+        check_eq((bye.ruri, bye.one('Call-ID')), ('sip:gw@%s:%d' % (
+            gw.addr, gw.port), cid), 'private target and Call-ID back')
+        gw.answer(bye, 200, 'OK')
+        r = hidden(out.final(), '200 for the BYE')
+        check_eq((r.status, r.one('Call-ID')), (200, pub), 'answer outside')
+    finally:
+        gw.close()
+        out.close()
+
+
 def options(ua, host, port):
     ua.gk_host = host
     ua.request(port, 'OPTIONS', 'sip:%s:%d' % (host, port), 'sip:%s' % host)

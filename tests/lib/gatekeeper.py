@@ -122,7 +122,7 @@ class Msg:
     """A parsed SIP message: .first (start line), .hdrs [(name, value)]."""
 
     def __init__(self, data):
-        text = data.decode(errors='replace')
+        text = self.raw = data.decode(errors='replace')
         head, _, self.body = text.partition('\r\n\r\n')
         lines = head.split('\r\n')
         self.first = lines[0]
