@@ -8,7 +8,9 @@ a BYE from outside and a BYE from the gateway, where nothing the caller
 sent or received (sipp -trace_msg) names a private address; REGISTER on
 the public side refused (403); an unknown dialog key from outside 481;
 OPTIONS and CRLF keep-alives answered on both sides; received/rport; From's
-display name of a call leaving a flat."""
+display name of a call leaving a flat; a dialog begun inside (Call-ID,
+From and Contact with its address) seen outside with the gatekeeper's;
+the dialog table bounded (503 when full)."""
 import os
 import socket
 import sys
@@ -182,6 +184,35 @@ def dialog_begun_inside_gets_a_public_call_id_and_identity(ctx):
     finally:
         gw.close()
         out.close()
+
+
+@case
+def dialog_table_is_bounded_503_when_full(ctx):
+    """max-dialogs 16: sixteen calls from outside are held (a refused call
+    lingers 32 s), the seventeenth gets 503 and is counted."""
+    gk = Gatekeeper(ctx.pg, args=['--listen-private', '%s:%d' % (
+        PRIV, free_udp_port()), '--max-dialogs', '16'])
+    pport = int(gk.args[1].rsplit(':', 1)[1])
+    gw, caller = ctx.f1.ua(), Ua(PUB)
+    gw.gk_host = PRIV
+    try:
+        r = gw.register(pport, ctx.f1.number, ctx.f1.user, ctx.f1.secret)
+        check_eq(r and r.status, 200, 'registered')
+        for i in range(16):
+            caller.request(gk.port, 'INVITE', 'sip:%s@%s:%d' % (
+                ctx.f1.number, PUB, gk.port), 'sip:x@%s' % PUB,
+                call_id='full-%d' % i)
+            inv = gw.expect_request('INVITE')
+            check(inv is not None, 'call %d reached the gateway' % i)
+            gw.answer(inv, 486, 'Busy Here')
+            caller.ack(gk.port, caller.final())
+        check_eq(caller.call(gk.port, ctx.f1.number).status, 503, 'table full')
+        check_eq(gk.metrics().get('dpn_gk_topo_refused_total{reason="full"}'),
+                 1.0, 'counted')
+    finally:
+        gw.close()
+        caller.close()
+        gk.close()
 
 
 def options(ua, host, port):
