@@ -87,7 +87,7 @@ struct sip_core_cfg {
 	int record_route;	/* add Record-Route to INVITEs */
 	const char *to_tag;	/* for the core's own answers; default "dpn" */
 	/* Several local addresses (NULL: host and port are the only one).
-	 * locals[0] is then also host/port's role for loop detection. */
+	 * host/port stay what loop detection looks for in Vias. */
 	const struct sip_core_local *locals;
 	unsigned nlocals;	/* 1..SIP_CORE_LOCALS_MAX */
 };
