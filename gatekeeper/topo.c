@@ -482,10 +482,13 @@ static int request_out(struct gk *g, struct sip_msg *m)
 		return rc;
 	}
 	touch(g->topo, d, m->method == SIP_BYE);
+	/* Only a request that begins a dialog tells whose Call-ID it is: one
+	 * inside a dialog we do not know (begun outside, before a restart)
+	 * keeps the Call-ID the other end knows. */
+	fresh = fresh && (sip_msg_tag(m, SIP_HDR_TO, &tag) || !tag.len);
 	if (fresh)
 		d->masked = memchr(cid.s, '@', cid.len) != NULL;
 	if (fresh && m->method == SIP_INVITE &&
-	    (sip_msg_tag(m, SIP_HDR_TO, &tag) || !tag.len) &&
 	    (rc = keep_request_rr(m, d)) != 0)
 		return rc;
 	if ((rc = hide_contact(g, m, d)) != 0 ||
