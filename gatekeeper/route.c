@@ -234,12 +234,12 @@ static void do_in_dialog(struct gk *g, struct sip_fork *f,
 		sip_fork_reply(f, 500, NULL, NULL);
 }
 
-/* A 2xx ACK (the core gives no source here): forwarded only when its
- * target is a flat gateway of ours. */
-static int on_route(void *arg, struct sip_msg *m, struct sip_peer *to)
+/* A 2xx ACK: relayed as other in-dialog requests are (one end a flat
+ * gateway of ours). */
+static int on_route(void *arg, struct sip_msg *m, const struct sip_peer *from,
+		    struct sip_peer *to)
 {
 	struct gk *g = arg;
-	struct sip_peer none = { .proto = g->proto, .local = UINT32_MAX };
 	char ruri[SIP_REG_URI_MAX];
 	int rc = g->topo ? gk_topo_request_in(g, m, ruri, sizeof(ruri)) :
 		 ENOENT;
@@ -248,7 +248,7 @@ static int on_route(void *arg, struct sip_msg *m, struct sip_peer *to)
 		rc = sip_msg_set_ruri(m, ruri, strlen(ruri));
 	if (rc && rc != ENOENT)
 		return EACCES;
-	if (dialog_hop(g, m, &none, to))
+	if (dialog_hop(g, m, from, to))
 		return EACCES;
 	return g->topo && gk_topo_ack_out(g, m, to) ? EACCES : 0;
 }

@@ -946,7 +946,8 @@ static int ack_branch(const struct sip_msg *m, char *dst)
 }
 
 /* An ACK for a 2xx (or another request no transaction wants). */
-static void stray_request(struct sip_core *c, struct sip_msg *m)
+static void stray_request(struct sip_core *c, struct sip_msg *m,
+			  const struct sip_peer *from)
 {
 	struct sip_peer to;
 	char branch[SIP_BRANCH_LEN], via[256], out[BUF];
@@ -954,7 +955,7 @@ static void stray_request(struct sip_core *c, struct sip_msg *m)
 	int i;
 
 	if (m->method != SIP_ACK || !c->ops->route || ack_branch(m, branch) ||
-	    edit_request(c, m) || c->ops->route(c->arg, m, &to))
+	    edit_request(c, m) || c->ops->route(c->arg, m, from, &to))
 		return;
 	if (local_of(c, to.local)->hide)
 		while ((i = sip_msg_hdr_find(m, SIP_HDR_VIA, 0)) >= 0)
@@ -973,7 +974,7 @@ static void on_stray(void *arg, struct sip_msg *m, const struct sip_peer *from)
 	struct sip_core *c = arg;
 
 	if (m->is_request)
-		stray_request(c, m);
+		stray_request(c, m, from);
 	else
 		forward_stateless(c, m, from->proto);
 }

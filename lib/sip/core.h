@@ -100,10 +100,11 @@ struct sip_core_ops {
 	 * lives). Add branches and start them, or reply. */
 	void (*request)(void *arg, struct sip_fork *f, const struct sip_msg *m,
 			const struct sip_peer *from);
-	/* Next hop of a request outside any transaction (an ACK for a 2xx):
-	 * fill *to and return 0, or nonzero to drop it; the TU may edit m
-	 * (e.g. its Request-URI). May be NULL (drop). */
-	int (*route)(void *arg, struct sip_msg *m, struct sip_peer *to);
+	/* Next hop of a request outside any transaction (an ACK for a 2xx)
+	 * that came from `from`: fill *to and return 0, or nonzero to drop
+	 * it; the TU may edit m (e.g. its Request-URI). May be NULL (drop). */
+	int (*route)(void *arg, struct sip_msg *m, const struct sip_peer *from,
+		     struct sip_peer *to);
 	/* Every response a branch receives, before the core acts on it. May
 	 * be NULL. */
 	void (*branch_response)(void *arg, struct sip_fork *f, unsigned branch,

@@ -154,8 +154,8 @@ def request_from_inside_to_outside_hides_contact_and_from(ctx):
     """A request a gateway sends out (here one inside a dialog the
     gatekeeper never saw, which needs no outbound route) with its address
     in From and Contact: outside sees the gatekeeper's instead, the
-    Call-ID the other end knows is kept, and the answer and a BYE from
-    outside get back in. (A dialog begun inside also gets a public
+    Call-ID the other end knows is kept, the answer goes in, the 2xx ACK
+    out, and a BYE from outside gets in. (A dialog begun inside also gets a public
     Call-ID: test_gk_topo, as no outbound route exists here.)"""
     gw, out = registered(ctx, ctx.f1), Ua(PUB)
     cid = 'theirs-%s@%s' % (uuid.uuid4().hex[:8], PUB)
@@ -171,6 +171,9 @@ def request_from_inside_to_outside_hides_contact_and_from(ctx):
         out.answer(inv, 200, 'OK', 'Contact: <sip:out@%s:%d>\r\n' % (PUB, out.port))
         ok = gw.final()
         check_eq(ok and ok.status, 200, 'the answer reached the gateway')
+        gw.request(ctx.pport, 'ACK', 'sip:out@%s:%d' % (PUB, out.port),
+                   'sip:out@%s' % PUB, call_id=cid, to_tag='o1')
+        hidden(out.expect_request('ACK'), "the gateway's 2xx ACK")
         target = inv.one('Contact').strip('<>')
         check(target.startswith('sip:gk-'), 'Contact hidden: ' + target)
         out.request(ctx.gk.port, 'BYE', target, 'sip:caller@%s' % PUB, call_id=cid,

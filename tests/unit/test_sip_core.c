@@ -73,10 +73,12 @@ static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 	assert_int_equal(sip_fork_start(f, 0), 0);
 }
 
-static int route_to_uas0(void *arg, struct sip_msg *m, struct sip_peer *to)
+static int route_to_uas0(void *arg, struct sip_msg *m,
+			 const struct sip_peer *from, struct sip_peer *to)
 {
 	(void)arg;
 	(void)m;
+	(void)from;
 	*to = uas[0];
 	return 0;
 }
