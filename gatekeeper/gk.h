@@ -41,6 +41,7 @@ struct gk_metrics {
 	struct prom_series *flats, *bindings, *notifies;
 	struct prom_series *reg_public, *topo_dialogs, *topo_full,
 			   *topo_unknown;	/* sides.c, topo.c */
+	struct prom_series *side_msgs[2][3], *side_conns[2];	/* sides.c */
 };
 
 struct gk_topo;
@@ -89,6 +90,9 @@ int gk_sides_open(struct gk *g);
 void gk_sides_close(struct gk *g);
 /* The sides' and topology hiding's series of /metrics. */
 int gk_sides_metrics(struct gk *g);
+/* Each second: the transports' counts into /metrics, idle hidden
+ * dialogs forgotten. */
+void gk_sides_tick(struct gk *g);
 /* The core's send: by the transport of to->local. */
 int gk_side_send(struct gk *g, const struct sip_peer *to, const char *buf,
 		 size_t len);

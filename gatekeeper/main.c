@@ -224,10 +224,7 @@ static void on_tick(struct ev_loop *loop, struct ev_timer *t, void *arg)
 	struct gk *g = arg;
 
 	sip_reg_expire(g->reg, gk_now());
-	if (g->topo) {
-		gk_topo_expire(g->topo, gk_now());
-		prom_set(g->m.topo_dialogs, gk_topo_count(g->topo));
-	}
+	gk_sides_tick(g);
 	gk_db_tick(g);
 	ev_timer_start(loop, t, 1000);
 }

@@ -161,6 +161,37 @@ static int counter(struct gk *g, enum prom_type t, const char *name,
 	return rc ? rc : prom_series(f, NULL, out);
 }
 
+/* Per side: messages received, malformed, dropped (also 400s not sent
+ * for the rate limit), and TCP connections; the private side is bounded
+ * by the same transport limits as the public one. */
+static int side_metrics(struct gk *g)
+{
+	static const char *const sides[2] = { "public", "private" };
+	static const char *const res[3] = { "received", "malformed", "dropped" };
+	const char *l2[3] = { "side", "result", NULL }, *l1[2] = { "side", NULL };
+	struct prom_family *fm, *fc;
+	int rc = prom_family_add(g->d->metrics, PROM_COUNTER,
+				 "dpn_gk_sip_messages_total",
+				 "SIP messages by side, as the transport saw them",
+				 l2, NULL, 0, &fm);
+
+	if (!rc)
+		rc = prom_family_add(g->d->metrics, PROM_GAUGE,
+				     "dpn_gk_tcp_connections",
+				     "open TCP connections by side", l1, NULL,
+				     0, &fc);
+	for (unsigned s = 0; rc == 0 && s < 2; s++) {
+		const char *v1[2] = { sides[s], NULL };
+		for (unsigned r = 0; rc == 0 && r < 3; r++) {
+			const char *v2[3] = { sides[s], res[r], NULL };
+			rc = prom_series(fm, v2, &g->m.side_msgs[s][r]);
+		}
+		if (rc == 0)
+			rc = prom_series(fc, v1, &g->m.side_conns[s]);
+	}
+	return rc;
+}
+
 int gk_sides_metrics(struct gk *g)
 {
 	struct gk_metrics *m = &g->m;
@@ -184,5 +215,28 @@ int gk_sides_metrics(struct gk *g)
 		rc = prom_series(f, full, &m->topo_full);
 	if (!rc)
 		rc = prom_series(f, unknown, &m->topo_unknown);
-	return rc;
+	return rc ? rc : side_metrics(g);
+}
+
+static void side_tick(struct gk *g, const struct sip_tp *tp, unsigned side)
+{
+	const struct sip_tp_stats *st = sip_tp_stats(tp);
+
+	prom_set(g->m.side_msgs[side][0], (int64_t)st->rx_msgs);
+	prom_set(g->m.side_msgs[side][1], (int64_t)st->rx_bad);
+	prom_set(g->m.side_msgs[side][2], (int64_t)(st->rx_dropped +
+						     st->answers_limited));
+	prom_set(g->m.side_conns[side], sip_tp_conns(tp));
+}
+
+void gk_sides_tick(struct gk *g)
+{
+	if (g->tp)
+		side_tick(g, g->tp, 0);
+	if (g->tp_priv)
+		side_tick(g, g->tp_priv, 1);
+	if (g->topo) {
+		gk_topo_expire(g->topo, gk_now());
+		prom_set(g->m.topo_dialogs, gk_topo_count(g->topo));
+	}
 }

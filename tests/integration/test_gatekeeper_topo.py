@@ -240,6 +240,23 @@ def options_and_crlf_keepalives_answered_on_both_sides(ctx):
 
 
 @case
+def both_sides_counted(ctx):
+    """Messages and malformed ones are counted per side in /metrics."""
+    key = 'dpn_gk_sip_messages_total{side="%s",result="%s"}'
+    before = ctx.gk.metrics()
+    for host, port in ((PUB, ctx.gk.port), (PRIV, ctx.pport)):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b'INVITE nonsense\r\n\r\n', (host, port))
+    wait_for(lambda: all(ctx.gk.metrics().get(key % (side, 'malformed'), 0) >
+                         before.get(key % (side, 'malformed'), 0)
+                         for side in ('public', 'private')),
+             timeout=3, what='a malformed message counted on each side')
+    m = ctx.gk.metrics()
+    check(m.get(key % ('private', 'received'), 0) > 0 and
+          m.get(key % ('public', 'received'), 0) > 0, 'received on both: %r' % m)
+
+
+@case
 def received_and_rport_honoured(ctx):
     """A UA behind NAT writes an address it does not have in its Via: the
     answer goes to where the request came from, and says so."""
