@@ -444,6 +444,4 @@ static int on_send(void *arg, const struct sip_peer *to, const char *buf,
 
 const struct sip_core_ops gk_core_ops = {
 	.send = on_send, .request = on_request, .route = on_route,
-	.response_out = gk_topo_response_out,
-	.branch_out = gk_topo_branch_out,
 };

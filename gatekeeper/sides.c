@@ -52,6 +52,10 @@ static int tp_open(struct gk *g, const char *host, unsigned port,
 	return sip_tp_open(g->d->loop, &tc, on_msg, g, out);
 }
 
+/* gk_core_ops, with topology hiding's hooks when there are two sides
+ * (one side pays nothing for them). */
+static struct sip_core_ops core_ops;
+
 static int core_open(struct gk *g)
 {
 	struct sip_core_local loc[2] = {
@@ -63,7 +67,12 @@ static int core_open(struct gk *g)
 		.host = g->host, .port = g->port, .record_route = 1,
 		.to_tag = "gk", .locals = loc, .nlocals = g->priv ? 2 : 1 };
 
-	return sip_core_new(g->d->loop, &cc, &gk_core_ops, g, &g->core);
+	core_ops = gk_core_ops;
+	if (g->priv) {
+		core_ops.branch_out = gk_topo_branch_out;
+		core_ops.response_out = gk_topo_response_out;
+	}
+	return sip_core_new(g->d->loop, &cc, &core_ops, g, &g->core);
 }
 
 int gk_sides_open(struct gk *g)
