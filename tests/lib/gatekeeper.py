@@ -28,8 +28,10 @@ class Gatekeeper:
     """dpn-gatekeeper on 127.0.0.1:port (UDP) for site `site`; SIGTERM on
     stop, which must exit 0 (the sanitizers' leak check runs at exit)."""
 
-    def __init__(self, pg, site=100, args=(), port=None, transport='udp'):
+    def __init__(self, pg, site=100, args=(), port=None, transport='udp',
+                 wrap=()):
         self.pg, self.site, self.args = pg, site, list(args)
+        self.wrap = list(wrap)          # e.g. valgrind (bench/gk_topo_cost.py)
         self.transport = transport
         self.port = port or free_udp_port()
         self.mport = free_port()
@@ -40,7 +42,7 @@ class Gatekeeper:
     def start(self):
         log = open(self.log_path, 'a')
         self.p = subprocess.Popen(
-            [GK, '--db', self.pg.conninfo, '--listen', '127.0.0.1:%d' % self.port,
+            self.wrap + [GK, '--db', self.pg.conninfo, '--listen', '127.0.0.1:%d' % self.port,
              '--transport', self.transport, '--site', str(self.site), '--t1', '100ms',
              '--metrics-listen', '127.0.0.1:%d' % self.mport, '-d'] + self.args,
             stdout=subprocess.PIPE, stderr=log, text=True)
