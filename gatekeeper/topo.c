@@ -39,11 +39,14 @@ struct dlg {
 	char *callid;
 	char *contact;		/* the private party's Contact URI */
 	char *route;		/* the private route set (Route value) */
+	char *ours;		/* our Contact for it, made once */
 };
 
 struct gk_topo {
 	struct dlg **by_key, **by_cid;
 	unsigned mask, n, max, ttl;
+	char rr_pub[96], rr_priv[96];	/* our Record-Routes as the core
+					   writes them (made once) */
 };
 
 int gk_topo_new(unsigned max, unsigned ttl_s, struct gk_topo **out)
@@ -73,6 +76,7 @@ static void dlg_free(struct dlg *d)
 	free(d->callid);
 	free(d->contact);
 	free(d->route);
+	free(d->ours);
 	free(d);
 }
 
@@ -239,14 +243,20 @@ static int hide_contact(struct gk *g, struct sip_msg *m, struct dlg *d)
 		delete_all(m, SIP_HDR_CONTACT);
 		return 0;
 	}
-	if ((rc = set_str(&d->contact, a.uri_str.s, a.uri_str.len)) != 0)
+	if ((!d->contact || strlen(d->contact) != a.uri_str.len ||
+	     memcmp(d->contact, a.uri_str.s, a.uri_str.len)) &&
+	    (rc = set_str(&d->contact, a.uri_str.s, a.uri_str.len)) != 0)
 		return rc;
-	n = snprintf(ours, sizeof(ours), "<sip:" PREFIX "%016llx@%s:%u%s>",
-		     (unsigned long long)d->key, g->host, g->port,
-		     g->proto == SIP_PROTO_TCP ? ";transport=tcp" : "");
+	if (!d->ours) {
+		n = snprintf(ours, sizeof(ours), "<sip:" PREFIX "%016llx@%s:%u%s>",
+			     (unsigned long long)d->key, g->host, g->port,
+			     g->proto == SIP_PROTO_TCP ? ";transport=tcp" : "");
+		if ((rc = set_str(&d->ours, ours, (size_t)n)) != 0)
+			return rc;
+	}
 	delete_all(m, SIP_HDR_CONTACT);
-	return sip_msg_hdr_insert(m, (unsigned)i, SIP_HDR_CONTACT, NULL, ours,
-				  (size_t)n);
+	return sip_msg_hdr_insert(m, (unsigned)i, SIP_HDR_CONTACT, NULL, d->ours,
+				  strlen(d->ours));
 }
 
 /* The Record-Route values of m, in order, joined into buf (", "). */
@@ -303,6 +313,26 @@ static int join(const struct sip_str *v, unsigned from, unsigned to, int rev,
 /* A response towards the public side keeps the Record-Routes from our
  * public one down; the private ones above our private one are d's route
  * set (reversed: the order requests from outside take them). */
+/* Is Record-Route value v ours: as the core writes it (no parse), or
+ * naming host:port? */
+static int is_ours(struct sip_str v, const char *rr, const char *host,
+		   unsigned port)
+{
+	return sip_str_eq(v, rr) || is_host(v, host, port);
+}
+
+static void self_rrs(struct gk *g)
+{
+	struct gk_topo *t = g->topo;
+
+	if (t->rr_pub[0])
+		return;
+	snprintf(t->rr_pub, sizeof(t->rr_pub), "<sip:%s:%u;lr>", g->host,
+		 g->port);
+	snprintf(t->rr_priv, sizeof(t->rr_priv), "<sip:%s:%u;lr>", g->phost,
+		 g->pport);
+}
+
 static int trim_rr(struct gk *g, struct sip_msg *m, struct dlg *d)
 {
 	struct sip_str v[32];
@@ -313,12 +343,16 @@ static int trim_rr(struct gk *g, struct sip_msg *m, struct dlg *d)
 
 	if (rc || n == 0)
 		return rc;
-	for (pub = 0; pub < n && !is_host(v[pub], g->host, g->port); pub++)
+	self_rrs(g);
+	for (pub = 0; pub < n && !is_ours(v[pub], g->topo->rr_pub, g->host,
+					  g->port); pub++)
 		;
-	for (priv = 0; priv < n && !is_host(v[priv], g->phost, g->pport);
-	     priv++)
+	for (priv = 0; priv < pub && !is_ours(v[priv], g->topo->rr_priv,
+					      g->phost, g->pport); priv++)
 		;
-	if (d && priv < n && priv > 0 &&
+	if (pub == 0)
+		return 0;	/* nothing of the private side above ours */
+	if (d && priv < pub && priv > 0 &&
 	    (join(v, 0, priv, 1, buf, sizeof(buf), &len) ||
 	     set_str(&d->route, buf, len)))
 		return ENOMEM;
@@ -379,12 +413,30 @@ static int is_ipv4(struct sip_str h)
 /* The private party's From or To (id) leaving by the public side: an
  * address literal as host becomes our public address (user, display and
  * tag kept; URI parameters dropped). 0 or an errno. */
+/* Does v name "@host" followed by a port, '>', ';' or its end? (Most
+ * identities going out already do: no parse for them.) */
+static int names_host(struct sip_str v, const char *host)
+{
+	size_t hl = strlen(host);
+
+	for (const char *p = v.s, *e = v.s + v.len;
+	     (p = memchr(p, '@', (size_t)(e - p))) != NULL; p++) {
+		const char *h = p + 1;
+		if ((size_t)(e - h) >= hl && memcmp(h, host, hl) == 0 &&
+		    (h + hl == e || memchr(":>;", h[hl], 3)))
+			return 1;
+	}
+	return 0;
+}
+
 static int hide_identity(struct gk *g, struct sip_msg *m, enum sip_hdr_id id)
 {
 	int i = sip_msg_hdr_find(m, id, 0), n;
 	struct sip_addr a;
 	char v[512];
 
+	if (i >= 0 && names_host(m->hdrs[i].value, g->host))
+		return 0;
 	if (i < 0 || sip_addr_parse(m->hdrs[i].value, 0, &a, NULL))
 		return EBADMSG;
 	if (!is_ipv4(a.uri.host) || sip_str_eq(a.uri.host, g->host))
@@ -420,10 +472,11 @@ static size_t public_callid(const struct gk *g, const struct dlg *d,
 static int mask_callid(struct gk *g, struct sip_msg *m, const struct dlg *d)
 {
 	char v[128];
-	size_t n = public_callid(g, d, v, sizeof(v));
+	size_t n;
 
 	if (!d->masked)
 		return 0;
+	n = public_callid(g, d, v, sizeof(v));
 	return n ? set_callid(m, v, n) : ENOSPC;
 }
 
