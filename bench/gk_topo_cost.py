@@ -11,7 +11,6 @@ same length) / N. Not a test: figures for docs/bench.md.
     make && bench/gk_topo_cost.py [--calls 300] [--rate 30]
 """
 import argparse
-import glob
 import os
 import shutil
 import sys
@@ -20,23 +19,13 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tests', 'lib'))
 os.environ.setdefault('DPN_BUILD', os.path.join(os.path.dirname(__file__), '..',
                                                 'build', 'rel'))
-from dpn_test import Cluster, tmpdir  # noqa: E402
+from dpn_test import Cluster  # noqa: E402
 from gatekeeper import Gatekeeper, Ua  # noqa: E402
 from gk_powercut import SECRET, setup  # noqa: E402
 from sip import Sipp, free_udp_port  # noqa: E402
+import sip_vs_kamailio as svk  # noqa: E402  (callgrind_total, WORK)
 
 PRIV = '127.0.0.2'
-
-
-def callgrind_total(prefix):
-    total = 0
-    for fn in glob.glob(prefix + '*'):
-        with open(fn, errors='replace') as f:
-            for line in f:
-                if line.startswith(('summary:', 'totals:')):
-                    total += int(line.split()[1])
-                    break
-    return total
 
 
 def run(pg, flat, two, calls, rate, seconds, work):
@@ -71,7 +60,7 @@ def run(pg, flat, two, calls, rate, seconds, work):
     took = time.time() - t0
     gk.stop()           # runuser reports the signal: its exit status is not ours
     os.unlink(gk.log_path)
-    return callgrind_total(prefix), took, ok, r and r.status
+    return svk.callgrind_total(prefix), took, ok, r and r.status
 
 
 def main():
@@ -79,7 +68,7 @@ def main():
     ap.add_argument('--calls', type=int, default=300)
     ap.add_argument('--rate', type=int, default=30)
     a = ap.parse_args()
-    work = tmpdir('dpn-gktopo-cost-')
+    work = svk.WORK
     os.chmod(work, 0o1777)          # the gatekeeper writes as user dpn
     try:
         with Cluster() as pg:
