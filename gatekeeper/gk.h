@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "event/event.h"
 #include "gatekeeper/flats.h"
+#include "gatekeeper/protect.h"
 #include "gatekeeper/store.h"
 #include "sip/core.h"
 #include "sip/registrar.h"
@@ -31,6 +32,7 @@ struct gk_conf {
 	unsigned t1_ms;
 	uint64_t udp_rcvbuf;
 	char *domain;			/* host part of asserted identities */
+	struct gk_protect_conf prot;	/* protect.h */
 };
 
 /* Counters of /metrics. */
@@ -69,6 +71,7 @@ struct gk {
 	struct gk_topo *topo;		/* topo.c; NULL with one side */
 	enum sip_proto proto;		/* how requests are forwarded */
 	struct gk_metrics m;
+	struct gk_protect *prot;	/* protect.c */
 };
 
 /* db.c */

@@ -63,6 +63,7 @@ static const struct conf_item gk_table[] = {
 		  "by net.core.rmem_max)" },
 	{ .name = "t1", .type = CONF_DURATION, .off = G(t1_ms), .def = "500ms",
 	  .unit = 1, .min = 50, .max = 5000, .help = "SIP timer T1" },
+	GK_PROTECT_CONF_ROWS(struct gk_conf, prot),
 	DAEMON_CONF_ROWS(struct gk_conf, base, "dpn"),
 	{ .name = NULL },
 };
@@ -140,6 +141,7 @@ static void gk_reloaded(void *cfg, void *arg)
 	if (sip_reg_set_expiry(g->reg, g->cfg->min_expires,
 			       g->cfg->max_expires))
 		log_warnx("gatekeeper: reload: expiry limits not changed");
+	gk_protect_reload(g);
 }
 
 static int metric(struct gk *g, enum prom_type t, const char *name,
@@ -226,6 +228,7 @@ static void on_tick(struct ev_loop *loop, struct ev_timer *t, void *arg)
 	sip_reg_expire(g->reg, gk_now());
 	gk_sides_tick(g);
 	gk_db_tick(g);
+	gk_protect_tick(g);
 	ev_timer_start(loop, t, 1000);
 }
 
@@ -245,6 +248,8 @@ static int start(struct gk *g)
 		what = "binding writer";
 	else if ((rc = gk_db_restore(g)) != 0)
 		what = "bindings";
+	else if ((rc = gk_protect_start(g)) != 0)
+		what = "protections";
 	else if ((rc = gk_sides_open(g)) != 0)
 		what = "SIP transport";
 	if (rc) {
@@ -261,6 +266,7 @@ static int start(struct gk *g)
 static void stop(struct gk *g)
 {
 	gk_sides_close(g);
+	gk_protect_stop(g);
 	gk_store_free(g->store);
 	gk_db_stop(g);
 	sip_reg_free(g->reg);

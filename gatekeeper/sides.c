@@ -19,6 +19,8 @@ static void on_msg(void *arg, struct sip_msg *m, const struct sip_peer *from)
 {
 	struct gk *g = arg;
 
+	if (gk_protect_msg(g, m, from))
+		return;
 	sip_core_recv(g->core, m, from);
 }
 
@@ -49,6 +51,7 @@ static int tp_open(struct gk *g, const char *host, unsigned port,
 		.udp_rcvbuf = (size_t)g->cfg->udp_rcvbuf, .local = local,
 		.udp = g->cfg->transport != 1, .tcp = g->cfg->transport != 0 };
 
+	gk_protect_tp(g, &tc);	/* both sides: the same bounds */
 	return sip_tp_open(g->d->loop, &tc, on_msg, g, out);
 }
 
@@ -171,8 +174,9 @@ static int counter(struct gk *g, enum prom_type t, const char *name,
 }
 
 /* Per side: messages received, malformed, dropped (also 400s not sent
- * for the rate limit), and TCP connections; the private side is bounded
- * by the same transport limits as the public one. */
+ * for the rate limit, and what the protections refused before parsing),
+ * and TCP connections; the private side has the same transport limits
+ * and protections as the public one. */
 static int side_metrics(struct gk *g)
 {
 	static const char *const sides[2] = { "public", "private" };
@@ -234,7 +238,8 @@ static void side_tick(struct gk *g, const struct sip_tp *tp, unsigned side)
 	prom_set(g->m.side_msgs[side][0], (int64_t)st->rx_msgs);
 	prom_set(g->m.side_msgs[side][1], (int64_t)st->rx_bad);
 	prom_set(g->m.side_msgs[side][2], (int64_t)(st->rx_dropped +
-						     st->answers_limited));
+						     st->answers_limited +
+						     st->rx_refused));
 	prom_set(g->m.side_conns[side], sip_tp_conns(tp));
 }
 

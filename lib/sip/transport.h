@@ -72,6 +72,13 @@ struct sip_tp_cfg {
 				   after a power cut must fit in it */
 	unsigned local;		/* stamped on every peer delivered (see
 				   struct sip_peer); default 0 */
+	/* Called with the recv callback's arg for each message's bytes
+	 * before they are parsed (a UDP datagram, a framed TCP message) and
+	 * for each accepted TCP connection (buf NULL, len 0): nonzero drops
+	 * the message or closes the connection (counted in rx_refused), so
+	 * a banned source costs no parsing. May be NULL. */
+	int (*admit)(void *arg, const struct sip_peer *from, const char *buf,
+		     size_t len);
 	int lazy;		/* skip sip_msg_check: only the start line,
 				   header names and framing are checked, and
 				   the TU parses the values it reads */
@@ -81,6 +88,7 @@ struct sip_tp_stats {
 	uint64_t rx_msgs, rx_bad, rx_dropped, tx_answers, rx_pings;
 	uint64_t conns_accepted, conns_opened, conns_closed, conns_idle;
 	uint64_t conns_refused, tx_errors, answers_limited, conns_slow;
+	uint64_t rx_refused;	/* dropped by cfg.admit */
 };
 
 struct sip_tp;

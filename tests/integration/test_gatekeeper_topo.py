@@ -193,9 +193,9 @@ def request_from_inside_to_outside_hides_contact_and_from(ctx):
 def dialog_table_is_bounded_503_when_full(ctx):
     """max-dialogs 16: sixteen calls from outside are held (a refused call
     lingers 32 s), the seventeenth gets 503 and is counted."""
-    gk = Gatekeeper(ctx.pg, args=['--listen-private', '%s:%d' % (
-        PRIV, free_udp_port()), '--max-dialogs', '16'])
-    pport = int(gk.args[1].rsplit(':', 1)[1])
+    pport = free_udp_port()
+    gk = Gatekeeper(ctx.pg, args=['--listen-private', '%s:%d' % (PRIV, pport),
+                                  '--max-dialogs', '16'])
     gw, caller = ctx.f1.ua(), Ua(PUB)
     gw.gk_host = PRIV
     try:
