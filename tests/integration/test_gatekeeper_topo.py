@@ -3,9 +3,10 @@
 against a real PostgreSQL and mgmtd, with sipp as outside caller on the
 public side (127.0.0.1) and as flat gateway on the private side (the
 gatekeeper on 127.0.0.2, the gateways on their flats' first addresses in
-127.16/16): calls from outside answered by a gateway, with a re-INVITE and
-a BYE from outside and a BYE from the gateway, where nothing the caller
-sent or received (sipp -trace_msg) names a private address; REGISTER on
+127.16/16): calls from outside answered by a gateway, with a re-INVITE
+and a BYE from outside, a BYE from the gateway, or CANCELled, where
+nothing the caller sent or received (sipp -trace_msg) names a private
+address; REGISTER on
 the public side refused (403); an unknown dialog key from outside 481;
 OPTIONS and CRLF keep-alives answered on both sides; received/rport; From's
 display name of a call leaving a flat; a request from inside (From and
@@ -110,6 +111,13 @@ def bye_from_the_flat_reaches_outside_hidden(ctx):
     text = public_call(ctx, ctx.f2, 'uac_topo_bye_in', 'uas_topo_bye_out')
     no_private_address(text, 'the gateway hangs up')
     check('BYE sip:sipp@%s' % PUB in text, 'the BYE came to the caller')
+
+
+@case
+def cancel_from_outside_hidden(ctx):
+    text = public_call(ctx, ctx.f1, 'uac_cancel', 'uas_cancel')
+    no_private_address(text, 'the caller cancels')
+    check('SIP/2.0 487' in text, 'the 487 came out')
 
 
 @case
