@@ -113,8 +113,10 @@ void gk_side_choose(const struct gk *g, struct sip_peer *p);
 int gk_from_display(struct sip_msg *m, const char *num);
 
 /* topo.c: topology hiding on the public side (see docs/gatekeeper.md). */
-/* A table of at most max dialogs, idle ones forgotten after ttl_s. */
-int gk_topo_new(unsigned max, unsigned ttl_s, struct gk_topo **out);
+/* A table of at most max dialogs, idle ones forgotten after ttl_s, those
+ * not answered 2xx yet after pending_s. */
+int gk_topo_new(unsigned max, unsigned ttl_s, unsigned pending_s,
+		struct gk_topo **out);
 void gk_topo_free(struct gk_topo *t);
 /* Forget dialogs idle past their time (from the tick). */
 void gk_topo_expire(struct gk_topo *t, uint64_t now);

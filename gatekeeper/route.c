@@ -418,6 +418,7 @@ static void do_new(struct gk *g, struct sip_fork *fk, const struct sip_msg *m,
 		return;
 	}
 	if (g->topo && !gk_side_private(g, from) && m->method == SIP_INVITE &&
+	    sip_reg_find(g->reg, f->number, gk_now()) &&	/* else 480 */
 	    (rc = gk_topo_inbound(g, m)) != 0) {
 		sip_fork_reply(fk, rc == ENOSPC ? 503 : 500, NULL, NULL);
 		return;

@@ -91,7 +91,7 @@ int gk_sides_open(struct gk *g)
 		rc = tp_open(g, g->phost, g->pport, 1, &g->tp_priv);
 	if (rc == 0 && g->priv)
 		rc = gk_topo_new(g->cfg->max_dialogs, g->cfg->dialog_idle_s,
-				 &g->topo);
+				 g->cfg->ring_s + 32, &g->topo);
 	if (rc == 0)
 		rc = core_open(g);
 	if (rc == 0 && g->priv)

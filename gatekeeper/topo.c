@@ -12,9 +12,10 @@
  * A dialog begun on the private side whose Call-ID has a host part is
  * known outside by the Call-ID gk-KEY@PUBLIC instead, and an address as
  * host of the private party's From or To becomes ours. The table is
- * bounded (max-dialogs: a new dialog beyond it is refused 503),
- * an entry lives until dialog-idle passes without a request, or 32 s
- * after a BYE or a failed INVITE; it is in memory only, so a restart
+ * bounded (max-dialogs: a new dialog beyond it is refused 503), an
+ * entry lives until dialog-idle passes without a request (until an
+ * INVITE of it is answered 2xx: ring-timeout + 32 s), or 32 s after a
+ * BYE or a failed INVITE; it is in memory only, so a restart
  * forgets it (requests from outside then get 481). */
 #include <errno.h>
 #include <stdio.h>
@@ -44,12 +45,13 @@ struct dlg {
 
 struct gk_topo {
 	struct dlg **by_key, **by_cid;
-	unsigned mask, n, max, ttl;
+	unsigned mask, n, max, ttl, pending;
 	char rr_pub[96], rr_priv[96];	/* our Record-Routes as the core
 					   writes them (made once) */
 };
 
-int gk_topo_new(unsigned max, unsigned ttl_s, struct gk_topo **out)
+int gk_topo_new(unsigned max, unsigned ttl_s, unsigned pending_s,
+		struct gk_topo **out)
 {
 	struct gk_topo *t = calloc(1, sizeof(*t));
 	unsigned nb = 64;
@@ -67,6 +69,7 @@ int gk_topo_new(unsigned max, unsigned ttl_s, struct gk_topo **out)
 	t->mask = nb - 1;
 	t->max = max;
 	t->ttl = ttl_s;
+	t->pending = pending_s;
 	*out = t;
 	return 0;
 }
@@ -212,10 +215,14 @@ static int set_str(char **dst, const char *s, size_t n)
 	return 0;
 }
 
-/* A request or answer of d was seen: keep it, or let it go soon. */
+/* A request or answer of d was seen: keep it (dialog-idle once an
+ * INVITE of it was answered 2xx; until then only as long as an INVITE
+ * may ring, so a call that fails where we do not see it, a timeout or an
+ * answer of our own, does not hold its entry), or let it go soon. */
 static void touch(const struct gk_topo *t, struct dlg *d, int ending)
 {
-	d->expires = gk_now() + (ending ? LINGER : t->ttl);
+	d->expires = gk_now() + (ending ? LINGER :
+				 d->confirmed ? t->ttl : t->pending);
 }
 
 static void delete_all(struct sip_msg *m, enum sip_hdr_id id)
@@ -626,10 +633,27 @@ static void invite_final(const struct gk_topo *t, const struct sip_msg *m,
 
 	if (m->status < 200 || sip_msg_cseq(m, &cs) || cs.method != SIP_INVITE)
 		return;
-	if (m->status < 300)
+	if (m->status < 300) {
 		d->confirmed = 1;
-	else if (!d->confirmed)
+		touch(t, d, 0);
+	} else if (!d->confirmed) {
 		touch(t, d, 1);
+	}
+}
+
+/* An answer going in: the private Call-ID back; an INVITE's final
+ * answer confirms or ends a dialog begun inside. */
+static int private_answer(struct gk *g, struct sip_msg *m)
+{
+	struct sip_str cid;
+	struct dlg *d;
+	int rc = unmask_callid(g, m);
+
+	if (rc || m->status < 200 || sip_msg_callid(m, &cid) ||
+	    !(d = find_cid(g->topo, cid)))
+		return rc;
+	invite_final(g->topo, m, d);
+	return 0;
 }
 
 int gk_topo_response_out(void *arg, struct sip_fork *f, struct sip_msg *m,
@@ -644,7 +668,7 @@ int gk_topo_response_out(void *arg, struct sip_fork *f, struct sip_msg *m,
 	if (!f)
 		gk_side_choose(g, to);
 	if (to->local != 0)	/* towards the private side: as it is */
-		return unmask_callid(g, m);
+		return private_answer(g, m);
 	d = sip_msg_callid(m, &cid) ? NULL : find_cid(g->topo, cid);
 	if (trim_rr(g, m, d) || hide_identity(g, m, SIP_HDR_TO))
 		return EBADMSG;	/* dropped rather than leaked */

@@ -60,7 +60,7 @@ static int setup(void **st)
 					 NULL, 0, &f), 0);
 	assert_int_equal(prom_series(f, NULL, &g.m.topo_full), 0);
 	g.m.topo_unknown = g.m.topo_full;
-	return gk_topo_new(16, 60, &g.topo);
+	return gk_topo_new(16, 60, 40, &g.topo);
 }
 
 static int teardown(void **st)
@@ -149,6 +149,9 @@ static void t_dialog_begun_inside(void **st)
 		  "<sip:o@203.0.113.5>;tag=b", pubcid, "INVITE", "");
 	assert_int_equal(gk_topo_response_out(&g, NULL, m, &priv), 0);
 	assert_hdr(m, SIP_HDR_CALL_ID, "cid1@10.0.0.7");
+	now += 45;		/* answered 2xx: past the ringing time, kept */
+	gk_topo_expire(g.topo, now);
+	assert_int_equal(gk_topo_count(g.topo), 1);
 	/* a BYE from outside to the key: private target, route set */
 	snprintf(contact, sizeof(contact), "sip:gk-%.16s@192.0.2.10:5060",
 		 pubcid + 3);
@@ -232,7 +235,7 @@ static void t_bounded(void **st)
 		assert_int_equal(gk_topo_inbound(&g, m), i < 16 ? 0 : ENOSPC);
 	}
 	assert_int_equal(prom_value(g.m.topo_full), 1);
-	now += 61;		/* idle past dialog-idle */
+	now += 41;		/* never answered: gone after the ringing time */
 	gk_topo_expire(g.topo, now);
 	assert_int_equal(gk_topo_count(g.topo), 0);
 }
