@@ -85,7 +85,7 @@ def public_call(ctx, flat, uac, uas, calls=2):
     with open(log, errors='replace') as f:
         text = f.read()
     os.unlink(log)
-    if os.environ.get('TOPO_DUMP'):
+    if os.environ.get('TOPO_DUMP'):     # keep what the caller saw, to read
         with open(os.environ['TOPO_DUMP'], 'a') as f:
             f.write(text)
     check_eq(c.count('Successful call'), calls, 'calls from outside\n' +
