@@ -41,7 +41,7 @@ def run(pg, flat, two, calls, rate, seconds, work):
         '--callgrind-out-file=' + prefix + '%p'])
     t0 = time.time()
     ua = Ua(addr)
-    ua.gk_host = PRIV if two else '127.0.0.1'
+    ua.peer_host = PRIV if two else '127.0.0.1'
     r = ua.register(pport if two else gk.port, number, 'gw-' + number, SECRET)
     port = ua.port
     ua.close()

@@ -33,6 +33,7 @@ struct gw_conf {
 	unsigned retry_max;	/* s, longest backoff */
 	unsigned http_timeout;	/* ms */
 	unsigned ring_timeout;	/* s, timer C of a flat call */
+	unsigned flood_rate, flood_burst;	/* requests/s per source; 0 off */
 	int decommission;
 };
 

@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 
+#include "gatewayd/guard.h"
 #include "gatewayd/gw.h"
 #include "gatewayd/http.h"
 #include "gatewayd/sip.h"
@@ -53,6 +54,12 @@ static const struct conf_item gw_table[] = {
 	{ .name = "ring-timeout", .type = CONF_DURATION, .off = G(ring_timeout),
 	  .def = "60s", .unit = 1000, .min = 5, .max = 600,
 	  .help = "how long handsets ring before the call is given up" },
+	{ .name = "flood-rate", .type = CONF_UINT, .off = G(flood_rate),
+	  .def = "30", .max = 100000, .flags = CONF_RELOAD,
+	  .help = "requests a second one handset may send (excess dropped; 0: no limit)" },
+	{ .name = "flood-burst", .type = CONF_UINT, .off = G(flood_burst),
+	  .def = "60", .min = 1, .max = 100000, .flags = CONF_RELOAD,
+	  .help = "requests a handset may send at once above flood-rate" },
 	{ .name = "decommission", .type = CONF_BOOL, .off = G(decommission),
 	  .def = "no", .flags = CONF_FLAG,
 	  .help = "send the deletion request for the gateway and its block, then exit" },
@@ -214,7 +221,7 @@ static int setup(struct gw *g)
 {
 	struct gw_http_cfg hc;
 
-	if (read_secret(g) || metrics(g))
+	if (read_secret(g) || metrics(g) || gw_flood_init(g))
 		return EINVAL;
 	if (g->cfg->user)
 		snprintf(g->user, sizeof(g->user), "%s", g->cfg->user);

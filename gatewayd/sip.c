@@ -6,6 +6,7 @@
 #include <string.h>
 #include <netinet/in.h>
 
+#include "gatewayd/guard.h"
 #include "gatewayd/gw.h"
 #include "gatewayd/sip.h"
 #include "gatewayd/uplink.h"
@@ -410,6 +411,7 @@ static int send_cb(void *arg, const struct sip_peer *to, const char *buf,
 
 static const struct sip_core_ops core_ops = {
 	.send = send_cb, .request = on_request, .route = on_route,
+	.answer = gw_answer_identity,
 };
 
 static void on_msg(void *arg, struct sip_msg *m, const struct sip_peer *from)
@@ -434,10 +436,14 @@ static void expire_timer(struct ev_loop *loop, struct ev_timer *t, void *arg)
 static int open_tp(struct gw *g)
 {
 	struct sip_tp_cfg tc = { .host = g->first_text, .port = g->cfg->sip_port,
-	    .udp = 1, .tcp = 1 };
+	    .udp = 1, .tcp = 1,
+	    .lean = 1,	/* as the gatekeeper: what is read is checked
+			   where it is read (registrar, routing) */
+	    .admit = gw_flood_admit };
 	struct sip_core_cfg cc = { .tsx = { .auto_100 = 1,
 	    .timer_c = g->cfg->ring_timeout * 1000 }, .host = g->first_text,
-	    .port = g->cfg->sip_port, .record_route = 1, .to_tag = "gw" };
+	    .port = g->cfg->sip_port, .record_route = 1, .to_tag = "gw",
+	    .one_answer = 1 };
 	int rc;
 
 	if ((rc = sip_tp_open(g->loop, &tc, on_msg, g, &g->tp))) {

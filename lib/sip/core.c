@@ -9,6 +9,7 @@
 
 #include "sip/core.h"
 #include "sip/build.h"
+#include "sip/hangup.h"
 #include "sip/hdr.h"
 
 #define BUF 16384
@@ -43,6 +44,7 @@ struct sip_fork {
 	char base[SIP_BRANCH_LEN];
 	unsigned n, started;
 	int serial, final, cancelled;
+	unsigned winner;	/* 1 + the branch whose 2xx went up; 0 none */
 	struct sip_msg *best;	/* best final so far, or NULL */
 	int best_status;	/* its status, or a counted 408/503/487 */
 	unsigned nauth;		/* 401/407 challenges to merge */
@@ -729,6 +731,73 @@ int sip_fork_start(struct sip_fork *f, int serial)
 	return 0;
 }
 
+/* ---- 2xx ---- */
+
+/* Our Via for the ACK (kind 'a') or BYE ('b') that ends branch b's
+ * answer: the branch's own label with a marker, so it is unique. */
+static size_t hangup_via(const struct branch *b, char kind, char *via,
+			 size_t cap)
+{
+	const struct sip_fork *f = b->f;
+	char br[SIP_BRANCH_LEN + 16], *p = br;
+	size_t k;
+
+	p = put_cstr(p, f->base, 23);
+	*p++ = 'h';
+	p = put_uint(p, (unsigned)(b - f->b));
+	*p++ = kind;
+	k = self_via(local_of(f->c, b->to.local), b->to.proto, br, (size_t)(p - br), via, cap - 1);
+	via[k] = '\0';		/* a C string for sip_hangup_write */
+	return k;
+}
+
+/* one_answer: branch b answered 2xx after another branch had: ACK it
+ * (again for each retransmission) and, the first time, BYE it. Sent where
+ * the INVITE went, not to the Contact's host: no relay to elsewhere. */
+static void end_answer(struct branch *b, const struct sip_msg *m, int first)
+{
+	struct sip_core *c = b->f->c;
+	const struct sip_msg *inv = b->cli ? sip_tsx_request(b->cli) : NULL;
+	char via[256], out[BUF];
+	size_t n;
+	struct sip_tsx *t;
+
+	if (!inv || inv->method != SIP_INVITE ||	/* others: just dropped */
+	    !hangup_via(b, 'a', via, sizeof(via)))
+		return;
+	if (sip_hangup_write(inv, m, SIP_ACK, via, NULL, out, sizeof(out),
+			     &n) == 0)
+		c->ops->send(c->arg, &b->to, out, n);
+	if (!first || !hangup_via(b, 'b', via, sizeof(via)) ||
+	    sip_hangup_write(inv, m, SIP_BYE, via, reason_200, out,
+			     sizeof(out), &n) ||
+	    sip_tsx_client(c->tsx, out, n, &b->to, NULL, &t))
+		return;
+	c->st.answers_ended++;
+}
+
+/* A 2xx from branch b: up (every one, 16.7 step 5, unless one_answer
+ * keeps only the first branch's), and the others CANCELled. */
+static void on_2xx(struct sip_fork *f, struct branch *b, struct sip_msg *m)
+{
+	unsigned i = (unsigned)(b - f->b);
+	int first = b->state != BR_DONE;
+
+	b->state = BR_DONE;
+	b->status = m->status;
+	if (f->c->cfg.one_answer && f->winner && f->winner != i + 1) {
+		end_answer(b, m, first);
+		return;
+	}
+	if (!f->winner)
+		f->winner = i + 1;
+	if (f->c->ops->answer)
+		f->c->ops->answer(f->c->arg, f, i, m);
+	forward_up(f, m);
+	if (first)
+		cancel_others(f, b, 2);
+}
+
 /* ---- the fork's life ---- */
 
 static void fork_free(struct sip_fork *f)
@@ -895,12 +964,7 @@ static void on_response(void *arg, struct sip_tsx *t, struct sip_msg *m)
 		return;
 	}
 	if (m->status < 300) {
-		int first = b->state != BR_DONE;
-		b->state = BR_DONE;
-		b->status = m->status;
-		forward_up(f, m);	/* every 2xx (16.7 step 5) */
-		if (first)
-			cancel_others(f, b, 2);
+		on_2xx(f, b, m);
 		return;
 	}
 	if (b->state == BR_DONE)
@@ -1125,6 +1189,12 @@ unsigned sip_fork_branches(const struct sip_fork *f)
 int sip_fork_branch_status(const struct sip_fork *f, unsigned i)
 {
 	return i < f->n ? f->b[i].status : 0;
+}
+
+const struct sip_peer *sip_fork_branch_peer(const struct sip_fork *f,
+					    unsigned i)
+{
+	return i < f->n ? &f->b[i].to : NULL;
 }
 
 void *sip_fork_user(const struct sip_fork *f)

@@ -49,6 +49,13 @@
  * as it leaves for a branch, ops->response_out every response before it
  * goes upstream, ops->route every 2xx ACK.
  *
+ * With cfg.one_answer (gatewayd: a flat of handsets, where a second
+ * answer is a second call nobody wants) the first 2xx wins outright: a 2xx
+ * of another branch is not forwarded; the core ACKs it (every
+ * retransmission) and ends that dialog with a BYE carrying the same Reason
+ * (RFC 3261 13.2.2.4, acting as the UAC of that branch). A plain proxy (the
+ * gatekeeper) leaves it off and forwards every 2xx (16.7 step 5).
+ *
  * ACKs for 2xx and responses without a transaction are handled
  * statelessly: an ACK goes where ops->route says; a response goes to the
  * next Via only when the top Via is this proxy's (16.11; others are
@@ -90,6 +97,7 @@ struct sip_core_cfg {
 	 * host/port stay what loop detection looks for in Vias. */
 	const struct sip_core_local *locals;
 	unsigned nlocals;	/* 1..SIP_CORE_LOCALS_MAX */
+	int one_answer;		/* end a fork's second 2xx here (see above) */
 };
 
 struct sip_core_ops {
@@ -124,6 +132,10 @@ struct sip_core_ops {
 	 * NULL. */
 	int (*response_out)(void *arg, struct sip_fork *f, struct sip_msg *m,
 			    struct sip_peer *to);
+	/* A 2xx of branch `branch` about to go upstream: the TU may edit it
+	 * (P-Asserted-Identity of the answerer). May be NULL. */
+	void (*answer)(void *arg, struct sip_fork *f, unsigned branch,
+		       struct sip_msg *resp);
 	/* f ends; `status` is the final sent upstream (0 if none). May be
 	 * NULL. f is freed when this returns. */
 	void (*done)(void *arg, struct sip_fork *f, int status);
@@ -138,6 +150,7 @@ struct sip_core_stats {
 	uint64_t timeouts;	/* branches that timed out (408) */
 	uint64_t send_failed;	/* branches that could not be sent (503) */
 	uint64_t cancels;	/* CANCELs sent to branches */
+	uint64_t answers_ended;	/* second answers ACKed and BYEd (one_answer) */
 };
 
 /* Returns 0, EINVAL (no host/port/send), ENOMEM. */
@@ -182,6 +195,9 @@ struct sip_msg *sip_fork_request_edit(struct sip_fork *f);
 unsigned sip_fork_branches(const struct sip_fork *f);
 /* The final status of branch i so far (0 while pending). */
 int sip_fork_branch_status(const struct sip_fork *f, unsigned i);
+/* Where branch i is sent, or NULL for no such branch. */
+const struct sip_peer *sip_fork_branch_peer(const struct sip_fork *f,
+					    unsigned i);
 void *sip_fork_user(const struct sip_fork *f);
 void sip_fork_set_user(struct sip_fork *f, void *user);
 

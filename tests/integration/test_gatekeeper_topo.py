@@ -50,7 +50,7 @@ class Ctx:
 def registered(ctx, flat):
     """flat's gateway registered on the private side; returns its UA."""
     ua = flat.ua()
-    ua.gk_host = PRIV
+    ua.peer_host = PRIV
     r = ua.register(ctx.pport, flat.number, flat.user, flat.secret)
     check(r is not None and r.status == 200, 'REGISTER %s on the private '
           'side: %s' % (flat.number, r and r.first))
@@ -205,7 +205,7 @@ def dialog_table_is_bounded_503_when_full(ctx):
     gk = Gatekeeper(ctx.pg, args=['--listen-private', '%s:%d' % (PRIV, pport),
                                   '--max-dialogs', '16'])
     gw, caller = ctx.f1.ua(), Ua(PUB)
-    gw.gk_host = PRIV
+    gw.peer_host = PRIV
     try:
         r = gw.register(pport, ctx.f1.number, ctx.f1.user, ctx.f1.secret)
         check_eq(r and r.status, 200, 'registered')
@@ -227,7 +227,7 @@ def dialog_table_is_bounded_503_when_full(ctx):
 
 
 def options(ua, host, port):
-    ua.gk_host = host
+    ua.peer_host = host
     ua.request(port, 'OPTIONS', 'sip:%s:%d' % (host, port), 'sip:%s' % host)
     return ua.final()
 

@@ -148,15 +148,16 @@ class Msg:
 
 
 class Ua:
-    """A UDP user agent bound to (addr, port)."""
+    """A UDP user agent bound to (addr, port); its requests go to
+    peer_host (the gatekeeper's 127.0.0.1, or a gatewayd's address)."""
 
-    def __init__(self, addr='127.0.0.1', port=0):
+    def __init__(self, addr='127.0.0.1', port=0, peer_host='127.0.0.1'):
+        self.peer_host = peer_host
         self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.s.bind((addr, port))
         self.addr, self.port = self.s.getsockname()
         self.cseq = 0
         self.call_id = uuid.uuid4().hex + '@' + addr
-        self.gk_host = '127.0.0.1'      # where requests go (the private side)
 
     def close(self):
         self.s.close()
@@ -186,7 +187,7 @@ class Ua:
                   from_user or 'caller', self.addr, self.port, to,
                   ';tag=' + to_tag if to_tag else '',
                   self.last_call_id, self.cseq, method, extra))
-        self.s.sendto(msg.encode(), (self.gk_host, gk_port))
+        self.s.sendto(msg.encode(), (self.peer_host, gk_port))
         return msg
 
     def final(self, timeout=5.0):
@@ -207,7 +208,7 @@ class Ua:
                'Call-ID: %s\r\nCSeq: %d ACK\r\nContent-Length: 0\r\n\r\n'
                % (self.last_ruri, self.addr, self.port, self.branch, self.addr,
                   self.port, resp.one('To'), self.last_call_id, self.cseq))
-        self.s.sendto(msg.encode(), (self.gk_host, gk_port))
+        self.s.sendto(msg.encode(), (self.peer_host, gk_port))
 
     def call(self, gk_port, number, extra='', from_user=None):
         """INVITE sip:number@gatekeeper; returns the final response (ACKed
