@@ -13,6 +13,7 @@ display name of a call leaving a flat; a request from inside (From and
 Contact with the gateway's address) seen outside with the gatekeeper's;
 the dialog table bounded (503 when full)."""
 import os
+import shutil
 import socket
 import sys
 import uuid
@@ -45,6 +46,7 @@ class Ctx:
             self.gk.close()
         finally:
             self.env.srv.stop()
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def registered(ctx, flat):
