@@ -51,10 +51,10 @@ struct sip_fork {
 	struct { enum sip_hdr_id id; char *v; } auth[AUTH_MAX];
 	void *user;
 	/* Branches (sip_fork_add): one inline, an array once a second is
-	 * added (only before the fork starts, so nothing points into it
-	 * yet). A fork lingers with its transactions (up to 64*T1 after
-	 * the call's answer): room for SIP_FORK_MAX in every one was most
-	 * of a busy proxy's memory. */
+	 * added (also after the start: grow_branches moves the client
+	 * transactions' pointers along). A fork lingers with its
+	 * transactions (up to 64*T1 after the call's answer): room for
+	 * SIP_FORK_MAX in every one was most of a busy proxy's memory. */
 	struct branch *b;
 	unsigned cap;
 	struct branch inl[1];
@@ -673,14 +673,16 @@ static void complete(struct sip_fork *f)
 		if (f->b[i].state == BR_CALLING ||
 		    f->b[i].state == BR_PROCEEDING)
 			return;
-	if (!f->final && !f->cancelled && f->serial && start_group(f)) {
+	/* idle branches: the next serial group, or added after the start */
+	if (!f->final && !f->cancelled && start_group(f)) {
 		complete(f);	/* every new branch may have failed at once */
 		return;
 	}
 	send_best(f);
 }
 
-/* Room for twice the branches (at most SIP_FORK_MAX). 0 or ENOMEM. */
+/* Room for twice the branches (at most SIP_FORK_MAX). A started fork's
+ * client transactions point at their branch: they follow it. 0 or ENOMEM. */
 static int grow_branches(struct sip_fork *f)
 {
 	unsigned cap = f->cap * 2 > SIP_FORK_MAX ? SIP_FORK_MAX : f->cap * 2;
@@ -689,6 +691,9 @@ static int grow_branches(struct sip_fork *f)
 	if (!nb)
 		return ENOMEM;
 	memcpy(nb, f->b, f->n * sizeof(*nb));
+	for (unsigned i = 0; i < f->n; i++)
+		if (nb[i].cli)
+			sip_tsx_set_user(nb[i].cli, &nb[i]);
 	if (f->b != f->inl)
 		free(f->b);
 	f->b = nb;
@@ -701,7 +706,7 @@ int sip_fork_add(struct sip_fork *f, const char *ruri, size_t len,
 {
 	struct branch *b;
 
-	if (f->started || f->final)
+	if (f->final || f->cancelled)
 		return EINVAL;
 	if (f->n >= SIP_FORK_MAX)
 		return E2BIG;
@@ -727,6 +732,25 @@ int sip_fork_start(struct sip_fork *f, int serial)
 	f->serial = serial;
 	f->c->st.forwarded++;
 	start_group(f);
+	complete(f);
+	return 0;
+}
+
+int sip_fork_cancel_branches(struct sip_fork *f, int status)
+{
+	if (!f->started || f->final || f->cancelled || !f->srv)
+		return EINVAL;
+	for (unsigned i = 0; i < f->n; i++) {
+		struct branch *b = &f->b[i];
+
+		if (b->state != BR_CALLING && b->state != BR_PROCEEDING)
+			continue;
+		b->cancel = 1;	/* 9.1: a branch without a 1xx yet gets its
+				   CANCEL when the 1xx comes */
+		if (b->state == BR_PROCEEDING)
+			send_cancel(b);
+		branch_final(b, status, NULL);
+	}
 	complete(f);
 	return 0;
 }
@@ -781,7 +805,9 @@ static void end_answer(struct branch *b, const struct sip_msg *m, int first)
 static void on_2xx(struct sip_fork *f, struct branch *b, struct sip_msg *m)
 {
 	unsigned i = (unsigned)(b - f->b);
-	int first = b->state != BR_DONE;
+	/* not a retransmission: also a branch given up on (counted,
+	   sip_fork_cancel_branches) that answers after all */
+	int first = b->state != BR_DONE || b->status < 200 || b->status >= 300;
 
 	b->state = BR_DONE;
 	b->status = m->status;

@@ -169,8 +169,10 @@ const struct sip_core_stats *sip_core_stats(const struct sip_core *c);
 struct sip_tsx_layer *sip_core_tsx(struct sip_core *c);
 
 /* Add a target: `ruri` (len bytes, copied; NULL keeps the request's), sent
- * to `to`, with q in 0..1000 (serial forking; higher first). Returns 0,
- * E2BIG (SIP_FORK_MAX), EINVAL (started or answered already), ENOMEM. */
+ * to `to`, with q in 0..1000 (serial forking; higher first). A target
+ * added to a started fork waits until every pending branch has ended, then
+ * starts (unless a 2xx or 6xx came). Returns 0, E2BIG (SIP_FORK_MAX),
+ * EINVAL (answered or CANCELled already), ENOMEM. */
 int sip_fork_add(struct sip_fork *f, const char *ruri, size_t len,
 		 const struct sip_peer *to, unsigned q);
 /* Start the branches: all at once, or by q when `serial`. With no branch
@@ -178,6 +180,12 @@ int sip_fork_add(struct sip_fork *f, const char *ruri, size_t len,
  * that cannot be sent counts as 503; when none could, the best of those
  * goes upstream at once. */
 int sip_fork_start(struct sip_fork *f, int serial);
+/* Give up on the pending branches (a ring timeout): each is CANCELled
+ * (one without a provisional yet when its first one comes, 9.1) and
+ * counts as `status` at once, without waiting for its 487. Targets added
+ * since (sip_fork_add) start now; without any, the best final goes
+ * upstream. Returns 0, or EINVAL (not started, answered, CANCELled). */
+int sip_fork_cancel_branches(struct sip_fork *f, int status);
 /* Answer the request with a final (or provisional) status; `extra` are
  * whole header lines (CRLF-ended) or NULL. Returns 0, EINVAL (a final was
  * sent already), or an error of the transaction layer. */

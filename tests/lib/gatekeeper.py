@@ -158,6 +158,7 @@ class Ua:
         self.addr, self.port = self.s.getsockname()
         self.cseq = 0
         self.call_id = uuid.uuid4().hex + '@' + addr
+        self.user_agent = None          # a User-Agent for REGISTER
 
     def close(self):
         self.s.close()
@@ -228,6 +229,8 @@ class Ua:
         to = 'sip:%s@dpn' % aor
         extra = ('Contact: <sip:%s@%s:%d>\r\nExpires: %d\r\n'
                  % (aor, self.addr, contact_port or self.port, expires))
+        if self.user_agent:
+            extra += 'User-Agent: %s\r\n' % self.user_agent
         self.request(gk_port, 'REGISTER', 'sip:dpn', to, extra)
         r = self.final()
         if r is None or r.status != 401:

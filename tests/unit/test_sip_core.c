@@ -8,7 +8,9 @@
  * once, 500 upstream when nothing better came); two branches answering 2xx
  * (every 2xx up in a plain proxy; with cfg.one_answer only the first, the
  * other ACKed and BYEd by the core, the `answer` op editing what goes
- * up) and sip_hangup_write's bad input. With two local addresses (a
+ * up) and sip_hangup_write's bad input; giving up on the ringing branches
+ * (a ring timeout): CANCELled, a target added after the start rings next,
+ * or the given status goes up at once. With two local addresses (a
  * public one that hides the topology and a private one): double
  * Record-Route when a request crosses sides, a hidden request carrying our
  * Via and Record-Route alone and its answer getting them back, both of
@@ -66,10 +68,13 @@ static int fake_send(void *arg, const struct sip_peer *to, const char *buf,
 	return 0;
 }
 
+static struct sip_fork *last_fork;
+
 static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 		       const struct sip_peer *from)
 {
 	(void)arg;
+	last_fork = f;
 	(void)m;
 	(void)from;
 	for (unsigned i = 0; i < nbranches; i++)
@@ -491,6 +496,70 @@ static void t_branch_out_edits_undone(void **st)
 	assert_non_null(strstr(up, "\r\nCall-ID: core1@127.0.0.1\r\n"));
 }
 
+/* Ring timeout with a forward target: the ringing branch is CANCELled, the
+ * silent one once it rings, and the target added after the start rings
+ * at once; its answer goes up. The third branch grows the branch array
+ * while two transactions point into it (ASan sees it if they stay). */
+static void t_give_up_then_next_target(void **st)
+{
+	static const char fwd[] = "sip:fwd@127.0.0.1";
+	(void)st;
+	nbranches = 2;
+	start_call();
+	branch_says(0, 180, NULL);
+	assert_int_equal(sip_fork_add(last_fork, fwd, sizeof(fwd) - 1, &uas[2], 1000), 0);
+	assert_null(last_to(6002, "INVITE "));		/* waits */
+	assert_int_equal(sip_fork_cancel_branches(last_fork, 408), 0);
+	assert_non_null(last_to(6000, "CANCEL "));
+	assert_null(last_to(6001, "CANCEL "));		/* no 1xx yet (9.1) */
+	assert_non_null(last_to(6002, "INVITE sip:fwd@127.0.0.1 "));
+	assert_null(last_to(5070, "SIP/2.0 4"));
+	branch_says(1, 180, NULL);
+	assert_non_null(last_to(6001, "CANCEL "));
+	branch_says(2, 200, NULL);
+	assert_non_null(last_to(5070, "SIP/2.0 200 "));
+	assert_null(last_to(5070, "SIP/2.0 4"));
+}
+
+/* A handset given up on answers after all, while the target rings: its
+ * 2xx goes up and the target is CANCELled with Reason. */
+static void t_late_answer_after_give_up(void **st)
+{
+	static const char fwd[] = "sip:fwd@127.0.0.1";
+	const char *c;
+	(void)st;
+	nbranches = 2;
+	start_call();
+	branch_says(0, 180, NULL);
+	branch_says(1, 180, NULL);
+	assert_int_equal(sip_fork_add(last_fork, fwd, sizeof(fwd) - 1, &uas[2], 1000), 0);
+	assert_int_equal(sip_fork_cancel_branches(last_fork, 408), 0);
+	branch_says(2, 180, NULL);
+	branch_says(0, 200, NULL);
+	assert_non_null(last_to(5070, "SIP/2.0 200 "));
+	c = last_to(6002, "CANCEL ");
+	assert_non_null(c);
+	assert_non_null(strstr(c, "cause=200"));
+}
+
+/* Ring timeout alone: the status goes up at once, not the 487s. */
+static void t_give_up_answers_status(void **st)
+{
+	(void)st;
+	nbranches = 2;
+	start_call();
+	branch_says(0, 180, NULL);
+	branch_says(1, 180, NULL);
+	assert_int_equal(sip_fork_cancel_branches(last_fork, 408), 0);
+	assert_non_null(last_to(5070, "SIP/2.0 408 "));
+	assert_non_null(last_to(6000, "CANCEL "));
+	assert_non_null(last_to(6001, "CANCEL "));
+	branch_says(0, 487, NULL);
+	assert_null(last_to(5070, "SIP/2.0 487 "));
+	assert_int_equal(sip_fork_cancel_branches(last_fork, 408), EINVAL);
+	assert_int_equal(sip_fork_add(last_fork, NULL, 0, &uas[2], 1000), EINVAL);
+}
+
 /* ---- two answers (cfg.one_answer, lib/sip/hangup.c) ---- */
 
 #define CONTACT(i) "Contact: <sip:h" #i "@127.0.0.1:600" #i ">\r\n"
@@ -688,6 +757,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_second_answer_not_invite,
 						setup_one, teardown),
 		cmocka_unit_test(t_hangup_write_bad_input),
+		T(t_give_up_then_next_target), T(t_give_up_answers_status),
+		T(t_late_answer_after_give_up),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
