@@ -227,15 +227,19 @@ static void track_session(struct gk *g, struct sip_fork *f, unsigned branch,
 			  const struct sip_msg *resp)
 {
 	const struct sip_peer *to = sip_fork_branch_peer(f, branch);
+	const struct sip_msg *req = sip_fork_request(f);
+	/* the Call-ID as the gateway's side knows it (topology hiding may
+	 * show the peer another) */
+	struct sip_str cid = call_id(req ? req : resp);
 	struct sip_cseq cs;
 
 	if (!g->sessions || !to || sip_msg_cseq(resp, &cs))
 		return;
 	if (cs.method == SIP_INVITE && resp->status > 100 &&
 	    resp->status < 300 && gk_outbound_is_peer(g, to))
-		gk_sessions_put(g->sessions, call_id(resp), to, gk_now());
+		gk_sessions_put(g->sessions, cid, to, gk_now());
 	else if (cs.method == SIP_BYE && resp->status >= 200)
-		gk_sessions_del(g->sessions, call_id(resp));
+		gk_sessions_del(g->sessions, cid);
 }
 
 void gk_outbound_branch_response(void *arg, struct sip_fork *f,
