@@ -299,14 +299,16 @@ class Complex:
             t.sysctl(self.relay, 'net.ipv4.conf.%s.proxy_arp' % f.circuit, 1)
 
     # -- the gatekeeper's sides ----------------------------------------------
-    # One listen address today: the public one, which the flats reach through
-    # the relay's default route (the entrance forwards nothing, it only
-    # delivers to itself). When the gatekeeper gets a public and a private
-    # side (issue 10), these two methods are the one change: listen on both,
-    # and give the boxes the private side (CORE[0]).
+    # The public side on the outside LAN (callers, peers, other complexes),
+    # the private side towards the building (the flats' gateways register
+    # and are called there). Topology hiding keeps every private address on
+    # the private side; OPTIONS probing of route peers is off, as a sipp
+    # peer would take an OPTIONS for a call.
     def gk_listen(self):
         media = ['--rtpengine', NG] if self.sys.media else []
-        return ['--listen', '%s:%d' % (self.public, SIP_PORT)] + media
+        return ['--listen-public', '%s:%d' % (self.public, SIP_PORT),
+                '--listen-private', '%s:%d' % (CORE[0], SIP_PORT),
+                '--probe-interval', '0s'] + media
 
     def start_rtpengine(self):
         """rtpengine in the entrance, user space: a public interface on the
@@ -322,7 +324,7 @@ class Complex:
                  timeout=10, what='rtpengine of %s: %s' % (self.key, log_path))
 
     def gk_for_boxes(self):
-        return '%s:%d' % (self.public, SIP_PORT)
+        return '%s:%d' % (CORE[0], SIP_PORT)
 
     # -- management LAN -----------------------------------------------------
     def provision_site(self):
