@@ -11,7 +11,7 @@
  * Contact back as its Request-URI and the private route set as Route.
  * A dialog begun on the private side whose Call-ID has a host part is
  * known outside by the Call-ID gk-KEY@PUBLIC instead, and an address as
- * host of the private party's From or To becomes ours. The table is
+ * host of From, To or P-Asserted-Identity becomes ours. The table is
  * bounded (max-dialogs: a new dialog beyond it is refused 503), an
  * entry lives until dialog-idle passes without a request (until an
  * INVITE of it is answered 2xx: ring-timeout + 32 s), or 32 s after a
@@ -417,9 +417,6 @@ static int is_ipv4(struct sip_str h)
 	return inet_pton(AF_INET, b, &a) == 1;
 }
 
-/* The private party's From or To (id) leaving by the public side: an
- * address literal as host becomes our public address (user, display and
- * tag kept; URI parameters dropped). 0 or an errno. */
 /* Does v name "@host" followed by a port, '>', ';' or its end? (Most
  * identities going out already do: no parse for them.) */
 static int names_host(struct sip_str v, const char *host)
@@ -436,11 +433,16 @@ static int names_host(struct sip_str v, const char *host)
 	return 0;
 }
 
-static int hide_identity(struct gk *g, struct sip_msg *m, enum sip_hdr_id id)
+/* The From or To (header index i; -1: missing) of a message leaving by
+ * the public side: an address literal as host becomes our public address
+ * (user, display and tag kept; URI parameters dropped). The To of a
+ * request names the callee as the private party wrote it (its gateway's
+ * address, say), so it is treated the same. 0 or an errno. */
+static int hide_identity_at(struct gk *g, struct sip_msg *m, int i)
 {
-	int i = sip_msg_hdr_find(m, id, 0), n;
 	struct sip_addr a;
 	char v[512];
+	int n;
 
 	if (i >= 0 && names_host(m->hdrs[i].value, g->host))
 		return 0;
@@ -456,6 +458,30 @@ static int hide_identity(struct gk *g, struct sip_msg *m, enum sip_hdr_id id)
 	if (n < 0 || (size_t)n >= sizeof(v))
 		return ENOSPC;
 	return sip_msg_hdr_set(m, (unsigned)i, v, (size_t)n);
+}
+
+static int hide_identity(struct gk *g, struct sip_msg *m, enum sip_hdr_id id)
+{
+	return hide_identity_at(g, m, sip_msg_hdr_find(m, id, 0));
+}
+
+/* Every P-Asserted-Identity of a message leaving by the public side the
+ * same way: a gateway asserts who answered as <sip:HANDSET@FIRST-ADDRESS>.
+ * One that does not parse is removed (a tel: URI names no host). 0 or an
+ * errno. */
+static int hide_asserted(struct gk *g, struct sip_msg *m)
+{
+	int i = sip_msg_hdr_find(m, SIP_HDR_P_ASSERTED_IDENTITY, 0), rc = 0;
+
+	while (i >= 0 && rc == 0) {
+		rc = hide_identity_at(g, m, i);
+		if (rc == EBADMSG && (rc = sip_msg_hdr_del(m, (unsigned)i)) == 0) {
+			i = sip_msg_hdr_find(m, SIP_HDR_P_ASSERTED_IDENTITY, (unsigned)i);
+			continue;
+		}
+		i = sip_msg_hdr_find(m, SIP_HDR_P_ASSERTED_IDENTITY, (unsigned)i + 1);
+	}
+	return rc;
 }
 
 /* m's Call-ID set to v. */
@@ -552,7 +578,8 @@ static int request_out(struct gk *g, struct sip_msg *m)
 	    (rc = keep_request_rr(m, d)) != 0)
 		return rc;
 	if ((rc = hide_contact(g, m, d)) != 0 ||
-	    (rc = hide_identity(g, m, SIP_HDR_FROM)) != 0)
+	    (rc = hide_identity(g, m, SIP_HDR_FROM)) != 0 ||
+	    (rc = hide_identity(g, m, SIP_HDR_TO)) != 0)
 		return rc;
 	return mask_callid(g, m, d);
 }
@@ -576,7 +603,7 @@ int gk_topo_ack_out(struct gk *g, struct sip_msg *m, const struct sip_peer *to)
 	if (to->local != 0)
 		return unmask_callid(g, m);
 	d = sip_msg_callid(m, &cid) ? NULL : find_cid(g->topo, cid);
-	if (hide_identity(g, m, SIP_HDR_FROM))
+	if (hide_identity(g, m, SIP_HDR_FROM) || hide_identity(g, m, SIP_HDR_TO))
 		return EBADMSG;
 	return d ? mask_callid(g, m, d) : 0;
 }
@@ -670,7 +697,8 @@ int gk_topo_response_out(void *arg, struct sip_fork *f, struct sip_msg *m,
 	if (to->local != 0)	/* towards the private side: as it is */
 		return private_answer(g, m);
 	d = sip_msg_callid(m, &cid) ? NULL : find_cid(g->topo, cid);
-	if (trim_rr(g, m, d) || hide_identity(g, m, SIP_HDR_TO))
+	if (trim_rr(g, m, d) || hide_identity(g, m, SIP_HDR_TO) ||
+	    hide_asserted(g, m))
 		return EBADMSG;	/* dropped rather than leaked */
 	if (!d) {
 		delete_all(m, SIP_HDR_CONTACT);

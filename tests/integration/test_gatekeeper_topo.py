@@ -11,7 +11,8 @@ the public side refused (403); an unknown dialog key from outside 481;
 OPTIONS and CRLF keep-alives answered on both sides; received/rport; From's
 display name of a call leaving a flat; a request from inside (From and
 Contact with the gateway's address) seen outside with the gatekeeper's;
-the dialog table bounded (503 when full)."""
+the dialog table bounded (503 when full); a gateway's asserted identity
+in a 2xx and a To at the gateway's address hidden."""
 import os
 import shutil
 import socket
@@ -285,6 +286,15 @@ def received_and_rport_honoured(ctx):
           'received and rport: %s' % m.one('Via'))
 
 
+def busy(inv, callee, caller, port):
+    """callee answers inv 486; the caller (a gateway on the private side)
+    gets it and ACKs it."""
+    callee.answer(inv, 486, 'Busy Here')
+    r = caller.final()
+    check_eq(r and r.status, 486, 'busy back to the calling gateway')
+    caller.ack(port, r)
+
+
 @case
 def from_display_of_a_call_leaving_a_flat_is_the_handset_number(ctx):
     gw1, gw2 = registered(ctx, ctx.f1), registered(ctx, ctx.f2)
@@ -298,13 +308,40 @@ def from_display_of_a_call_leaving_a_flat_is_the_handset_number(ctx):
             ctx.f2.number, ctx.f2.number)), 'From display: ' + inv.one('From'))
         check_eq(inv.get('P-Asserted-Identity'), ['<sip:%s-3@%s>' % (
             ctx.f2.number, PUB)], 'asserted identity')
-        gw1.answer(inv, 486, 'Busy Here')
-        r = gw2.final()
-        check_eq(r and r.status, 486, 'busy back to the calling gateway')
-        gw2.ack(ctx.pport, r)
+        busy(inv, gw1, gw2, ctx.pport)
     finally:
         gw1.close()
         gw2.close()
+
+
+@case
+def asserted_identity_and_to_with_a_private_host_hidden(ctx):
+    """What the e2e capture found: a gateway asserts who answered as
+    <sip:HANDSET@FIRST-ADDRESS> in its 2xx, and a handset that dials out
+    addresses the To at its gateway. Outside sees the gatekeeper's address
+    in both, the numbers kept."""
+    gw, out = registered(ctx, ctx.f1), Ua(PUB)
+    try:
+        out.request(ctx.gk.port, 'INVITE', 'sip:%s@%s:%d' % (ctx.f1.number, PUB, ctx.gk.port),
+                    'sip:%s@%s' % (ctx.f1.number, PUB), call_id=uuid.uuid4().hex)
+        inv = gw.expect_request('INVITE')
+        check(inv is not None, 'the call from outside reached the gateway')
+        gw.answer(inv, 200, 'OK', 'Contact: <sip:gw@%s:%d>\r\nP-Asserted-Identity: '
+                  '<sip:%s-2@%s>\r\n' % (gw.addr, gw.port, ctx.f1.number, gw.addr))
+        ok = hidden(out.final(), "the gateway's 2xx with who answered")
+        check_eq(ok.get('P-Asserted-Identity'), ['<sip:%s-2@%s>' % (ctx.f1.number, PUB)],
+                 'who answered, under the public address')
+        cid = 'to-%s@%s' % (uuid.uuid4().hex[:8], PUB)
+        gw.request(ctx.pport, 'INVITE', 'sip:out@%s:%d' % (PUB, out.port),
+                   'sip:300-5550-0100@%s:5060' % gw.addr, 'Contact: <sip:gw@%s:%d>\r\n'
+                   % (gw.addr, gw.port), call_id=cid, to_tag='o2')
+        inv = hidden(out.expect_request('INVITE'), 'INVITE out, To at the gateway')
+        check(inv.one('To').startswith('<sip:300-5550-0100@%s>;tag=o2' % PUB),
+              'To names the gatekeeper: ' + inv.one('To'))
+        busy(inv, out, gw, ctx.pport)
+    finally:
+        gw.close()
+        out.close()
 
 
 if __name__ == '__main__':
