@@ -332,6 +332,7 @@ class Complex:
         credentials, handsets: all through mgmtd's API."""
         api = self.api
         site = api.ok('POST', '/sites', {'number': self.site, 'name': 'complex ' + self.key})
+        self.site_id = site['id']
         self.pool_id = api.ok('POST', '/sites/%d/pools' % site['id'], {'cidr': POOL})['id']
         nums = sorted(f.number for f in self.flats)
         b = api.ok('POST', '/sites/%d/buildings' % site['id'],

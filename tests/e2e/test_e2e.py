@@ -6,9 +6,10 @@ real DHCP (udhcpc -> dhcrelay -a with the flat's circuit-id -> Kea + the
 dpn hook), real dpn-gatekeeper, dpn-gatewayd, mgmtd, PostgreSQL, sipp.
 Each scenario prints what it checked. Needs root; `make e2e` runs it.
 
-Scenarios that need work not on main yet are listed as pending (printed,
-not counted as passed); E2E_WITH=media,cdr,outbound switches them on
-(docs/system.md says what each needs).
+Scenarios that need work not on main yet are listed as pending with the
+reason (printed, not counted as passed); E2E_WITH=media,cdr switches them
+on (docs/system.md says what each needs). The outside host's LAN is
+captured for the whole run: no private address may reach it.
 """
 import os
 import random
@@ -22,6 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 sys.path.insert(0, os.path.dirname(__file__))
 from dpn_test import case, check, check_eq, run, wait_for  # noqa: E402
 from topo import Topo  # noqa: E402
+from capture import Capture  # noqa: E402
 import system  # noqa: E402
 import dhcp  # noqa: E402
 from system import OUTSIDE, SIP_PORT, log, sipp_result  # noqa: E402
@@ -32,13 +34,13 @@ PENDING = []
 S = {}
 
 
-def needs(*features):
+def needs(*features, why=''):
     """Register the case only when every feature is on (E2E_WITH);
-    otherwise list it as pending."""
+    otherwise list it as pending, with why it cannot pass yet."""
     def wrap(fn):
         missing = [f for f in features if f not in WITH]
         if missing:
-            PENDING.append((fn.__name__, missing))
+            PENDING.append((fn.__name__, missing, why))
             return fn
         return case(fn)
     return wrap
@@ -268,7 +270,7 @@ def anchored_call(number, target, caller, answer, cancel, offer_at, answer_at):
     return offer, got
 
 
-@needs('media')
+@needs('media', why='media anchoring at rtpengine (branch media) is not on main yet')
 def s1_media_rtp_both_ways_through_rtpengine(ctx):
     """Outside dials the flat with SDP: the handset that answers sees
     rtpengine's private address, the caller its public one, and datagrams
@@ -283,7 +285,7 @@ def s1_media_rtp_both_ways_through_rtpengine(ctx):
                                                        offer[1], answer[0], answer[1]))
 
 
-@needs('media', 'cdr')
+@needs('media', 'cdr', why='call records (branch gkcdr) are not on main yet')
 def s1_call_record_names_the_handset_that_answered(ctx):
     raise NotImplementedError('call records (gkcdr): check here that the record of the '
                               'last call to 100-1101-1201 names 100-1101-1201-1')
@@ -297,15 +299,29 @@ def s2_dial_one_handset_only_it_rings(ctx):
 
 
 PEER_PORT = 5080
-OUT_NUMBER = '0015550100'       # a number "on the internet"
+PEER_COMPLEX = '300'            # the peer outside serves complex 300
+OUT_NUMBER = '300-5550-0100'    # a number of it: dialled from a handset
+FORGED = '100-1101-1202-1'      # another flat's handset
 
 
 def provision_outbound_route(cx, prefix, peer):
     """Route numbers starting with prefix from complex cx to peer
-    (ADDR:PORT), as an operator would in the admin. Fill in with the
-    outbound routes API once it is on main (issue 10)."""
-    raise NotImplementedError('outbound routes (issue 10) are not on main: '
-                              'provision %s -> %s for complex %s here' % (prefix, peer, cx.key))
+    (ADDR:PORT), as an operator would in the admin: a peer group holding
+    the peer, a route by prefix to the group (mgmtd's routes API). Returns
+    once the gatekeeper has read the new route (its log says so)."""
+    host, port = peer.rsplit(':', 1)
+    cx.routes = getattr(cx, 'routes', 0) + 1
+    g = cx.api.ok('POST', '/sites/%d/peer-groups' % cx.site_id, {'name': 'to-' + prefix})
+    cx.api.ok('POST', '/peer-groups/%d/peers' % g['id'], {'address': host, 'port': int(port)})
+    r = cx.api.ok('POST', '/sites/%d/routes' % cx.site_id,
+                  {'prefix': prefix, 'group_id': g['id']})
+    check_eq((r['prefix'], r['group_id']), (prefix, g['id']), 'route as made')
+    loaded = lambda: [int(n) for n in re.findall(     # noqa: E731
+        r'site %d: (\d+) routes' % cx.site, open(cx.gk_log, errors='replace').read())]
+    wait_for(lambda: loaded() and loaded()[-1] == cx.routes, timeout=5,
+             what='gatekeeper of %s read %d routes' % (cx.key, cx.routes))
+    log('provisioned: complex %s routes prefix %s to peer group %s (%s); the gatekeeper '
+        'read it' % (cx.key, prefix, g['name'], peer))
 
 
 def forged_caller_scenario():
@@ -314,19 +330,24 @@ def forged_caller_scenario():
     path = os.path.join(S['sys'].tmp, 'uac_forged.xml')
     with open(os.path.join(system.SCEN, 'uac_fork.xml')) as fh:
         text = fh.read()
-    text = text.replace('CSeq: 1 INVITE\n', 'CSeq: 1 INVITE\n      P-Asserted-Identity: '
-                        '<sip:100-1101-1202-1@forged.example>\n', 1)
+    forged = 'CSeq: 1 INVITE\n      P-Asserted-Identity: <sip:%s@forged.example>\n' % FORGED
+    check('CSeq: 1 INVITE\n' in text, 'uac_fork.xml has the line the forgery follows')
     with open(path, 'w') as fh:
-        fh.write(text)
+        fh.write(text.replace('CSeq: 1 INVITE\n', forged, 1))
     return path
 
 
-@needs('outbound')
+@case
 def s3_handset_dials_out_asserted_identity_replaces_forged(ctx):
+    """A handset dials a number of complex 300, which complex A routes to a
+    peer on the outside host; the handset's INVITE carries a forged
+    P-Asserted-Identity (a handset of another flat). The peer must see the
+    handset's full number, asserted by the gatekeeper under its public
+    address, and nothing of the forged one."""
     cx = A()
     f = flat(cx, 1201)
     h = f.handsets[0]
-    provision_outbound_route(cx, OUT_NUMBER[:2], '%s:%d' % (OUTSIDE, PEER_PORT))
+    provision_outbound_route(cx, PEER_COMPLEX, '%s:%d' % (OUTSIDE, PEER_PORT))
     peer = S['sys'].sipp('out', ['-sf', os.path.join(HERE, 'peer_pai.xml'),
                                  '-i', OUTSIDE, '-p', str(PEER_PORT), '-trace_logs'])
     time.sleep(0.3)
@@ -335,23 +356,60 @@ def s3_handset_dials_out_asserted_identity_replaces_forged(ctx):
                                   '%s:%d' % (f.box.addr, SIP_PORT)])
     rc, errs, _ = sipp_result(caller)
     check_eq(rc, 0, '%s dialled %s: INVITE..BYE (%s)' % (h.number, OUT_NUMBER, errs))
-    rc, errs, _ = sipp_result(peer)
+    rc, errs, trace = sipp_result(peer)
     check_eq(rc, 0, 'the outside peer got the call with an asserted identity (%s)' % errs)
     logs = ''.join(open(os.path.join(peer.dir, n)).read() for n in os.listdir(peer.dir)
                    if n.endswith('_logs.log'))
-    check('PAI sip:%s@' % h.number in logs, 'asserted identity %s, forged one replaced: %r'
-          % (h.number, logs[-300:]))
-    log('checked: %s dialled %s with a forged P-Asserted-Identity; the peer outside saw '
-        'P-Asserted-Identity sip:%s@...' % (h.number, OUT_NUMBER, h.number))
+    want = 'PAI sip:%s@%s' % (h.number, cx.public)
+    check(want in logs, 'the peer saw %r: %r' % (want, logs[-300:]))
+    invite = [m for m in trace.split('-' * 47) if 'INVITE sip:' in m]
+    check(invite and FORGED not in invite[0] and 'forged.example' not in invite[0],
+          'the forged identity %s is gone from the INVITE the peer got: %r'
+          % (FORGED, invite[:1]))
+    log('checked: %s dialled %s with a forged P-Asserted-Identity (%s); the route took it '
+        'to the peer outside, which saw P-Asserted-Identity <sip:%s@%s> and no trace of '
+        'the forged one; ACK and BYE reached it' % (h.number, OUT_NUMBER, FORGED, h.number,
+                                                   cx.public))
 
 
-@needs('outbound', 'media')
+def route_a_to_b():
+    """Complex A routes complex B's numbers to B's public address (once)."""
+    a, b = S['sys'].complexes[0], S['sys'].complexes[1]
+    if not getattr(a, 'routes_to_b', False):
+        provision_outbound_route(a, str(b.site), '%s:%d' % (b.public, SIP_PORT))
+        a.routes_to_b = True
+    return a, b
+
+
+@case
+def s4a_complex_a_calls_complex_b_signalling(ctx):
+    """A handset of A (10.0.0.x) calls flat 200-1101-1201 of B, whose
+    devices have the same 10.0.0.x addresses: A's gatekeeper routes complex
+    200 to B's public address, B's gatekeeper rings the flat, every handset
+    rings, one answers, the other gets CANCEL; the callee sees the calling
+    handset's number. No SDP: the audio is s4 (media)."""
+    a, b = route_a_to_b()
+    fa, fb = flat(a, 1201), b.flats[0]
+    h = fa.handsets[0]
+    _, callee_trace = call(fb.full, fb.handsets[0], cancel=fb.handsets[1:], caller_ns=h.ns,
+                           src=h.addr, target='%s:%d' % (fa.box.addr, SIP_PORT), cx=b)
+    invite = [m for m in callee_trace.split('-' * 47) if 'INVITE sip:' in m]
+    frm = re.search(r'^From:(.*)$', invite[0], re.M) if invite else None
+    check(frm and h.number in frm.group(1), 'the callee in B sees %s as the caller: %r'
+          % (h.number, frm and frm.group(1)))
+    log('checked: %s (A, %s) -> box %s -> gatekeeper A -> route %d -> gatekeeper B %s -> box '
+        '%s -> %s (B, %s), the same private addresses on both sides; the callee saw From%s'
+        % (h.number, h.addr, fa.box.addr, b.site, b.public, fb.box.addr,
+           fb.handsets[0].number, fb.handsets[0].addr, frm.group(1)))
+
+
+@needs('media', why='flat -> outside calls (outbound routes) are not anchored at '
+       'rtpengine yet, so A\'s private SDP would go out (docs/gatekeeper.md, Media)')
 def s4_complex_a_calls_complex_b_through_both_gatekeepers(ctx):
     """A handset of A (10.0.0.x) calls flat 200-1101-1201 of B (the same
-    10.0.0.x addresses): A's gatekeeper routes complex 200 to B's public
-    address, B's gatekeeper rings the flat."""
-    a, b = S['sys'].complexes[0], S['sys'].complexes[1]
-    provision_outbound_route(a, str(b.site), '%s:%d' % (b.public, SIP_PORT))
+    10.0.0.x addresses) with SDP: both entrances anchor the media, and
+    datagrams flow both ways."""
+    a, b = route_a_to_b()
     fa, fb = flat(a, 1201), b.flats[0]
     h = fa.handsets[0]
     # Both anchors are the private side of their entrance: 10.253.0.2 in A
@@ -497,6 +555,20 @@ def s7_power_cut_everything_back_in_under_10s(ctx):
 
 
 @case
+def z_outside_saw_no_private_address(ctx):
+    """Everything the outside host's LAN carried from the entrances during
+    the run (registrations, calls in and out, A -> B between the two
+    gatekeepers): no private address, as a packet's source or destination
+    or written in SIP or SDP."""
+    n, sip, leaks, drops = S['cap'].stop()
+    check(n > 0 and sip > 0, 'the capture saw the run: %d packets, %d with SIP' % (n, sip))
+    check_eq(drops, 0, 'packets the capture missed')
+    check(not leaks, 'private addresses reached the outside host:\n%s' % '\n'.join(leaks))
+    log('checked: %d packets from the entrances on the outside LAN (%d SIP), none with a '
+        'private address in its header or its text' % (n, sip))
+
+
+@case
 def z_daemons_stop_cleanly(ctx):
     """Last: every gatewayd, gatekeeper and mgmtd exits 0 on SIGTERM, with
     no sanitizer report in its log."""
@@ -519,8 +591,10 @@ def main():
             t0 = time.monotonic()
             sy.build()
             log('topology and services up in %.1f s' % (time.monotonic() - t0))
-            for name, missing in PENDING:
-                print('pending %-55s needs %s (set E2E_WITH)' % (name, ','.join(missing)))
+            for name, missing, why in PENDING:
+                print('pending %-55s needs %s (E2E_WITH)%s'
+                      % (name, ','.join(missing), ': ' + why if why else ''))
+            S['cap'] = Capture(topo, 'out', 'br0', exclude=OUTSIDE)
             ok = False
             try:
                 if os.environ.get('CASE', '') not in 'bring_up_complexes_by_dhcp_and_register':
