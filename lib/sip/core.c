@@ -846,6 +846,11 @@ struct sip_msg *sip_fork_request_edit(struct sip_fork *f)
 	return f->req;
 }
 
+int sip_fork_cancelled(const struct sip_fork *f)
+{
+	return f->cancelled;
+}
+
 unsigned sip_fork_branches(const struct sip_fork *f)
 {
 	return f->n;

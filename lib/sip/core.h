@@ -132,6 +132,8 @@ struct sip_msg *sip_fork_request_edit(struct sip_fork *f);
 unsigned sip_fork_branches(const struct sip_fork *f);
 /* The final status of branch i so far (0 while pending). */
 int sip_fork_branch_status(const struct sip_fork *f, unsigned i);
+/* Whether the caller CANCELled the request (not timer C). */
+int sip_fork_cancelled(const struct sip_fork *f);
 void *sip_fork_user(const struct sip_fork *f);
 void sip_fork_set_user(struct sip_fork *f, void *user);
 
