@@ -49,6 +49,22 @@ static const struct conf_item gk_table[] = {
 		  "by net.core.rmem_max)" },
 	{ .name = "t1", .type = CONF_DURATION, .off = G(t1_ms), .def = "500ms",
 	  .unit = 1, .min = 50, .max = 5000, .help = "SIP timer T1" },
+	/* call records (cdr.c) */
+	{ .name = "max-calls", .type = CONF_UINT, .off = G(max_calls),
+	  .def = "16384", .min = 16, .max = 1000000,
+	  .help = "calls tracked at once for call records (more: counted, "
+		  "not recorded)" },
+	{ .name = "call-queue", .type = CONF_UINT, .off = G(cdr_queue),
+	  .def = "8192", .min = 16, .max = 1000000,
+	  .help = "call records waiting for the database (more: dropped, "
+		  "counted)" },
+	{ .name = "call-max-duration", .type = CONF_DURATION,
+	  .off = G(call_max_s), .def = "4h", .unit = 1000, .min = 60,
+	  .max = 172800, .help = "an answered call without a BYE ends "
+	  "(by timeout) after this long" },
+	{ .name = "call-retention-days", .type = CONF_UINT,
+	  .off = G(call_keep_days), .def = "90", .max = 36500,
+	  .help = "call records older than this are deleted hourly (0: kept)" },
 	DAEMON_CONF_ROWS(struct gk_conf, base, "dpn"),
 	{ .name = NULL },
 };
@@ -201,6 +217,7 @@ static void on_tick(struct ev_loop *loop, struct ev_timer *t, void *arg)
 
 	sip_reg_expire(g->reg, gk_now());
 	gk_db_tick(g);
+	gk_cdr_tick(g);
 	ev_timer_start(loop, t, 1000);
 }
 
@@ -245,6 +262,8 @@ static int start(struct gk *g)
 	else if ((rc = gk_store_new(g->cfg->db, g->cfg->max_queue,
 				    &g->store)) != 0)
 		what = "binding writer";
+	else if ((rc = gk_cdr_start(g)) != 0)
+		what = "call records";
 	else if ((rc = gk_db_restore(g)) != 0)
 		what = "bindings";
 	else if ((rc = sip_start(g)) != 0)
@@ -263,6 +282,7 @@ static int start(struct gk *g)
 static void stop(struct gk *g)
 {
 	sip_core_free(g->core);
+	gk_cdr_stop(g);
 	sip_tp_close(g->tp);
 	gk_store_free(g->store);
 	gk_db_stop(g);
