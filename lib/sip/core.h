@@ -74,6 +74,10 @@ struct sip_core_ops {
 	 * be NULL. */
 	void (*branch_response)(void *arg, struct sip_fork *f, unsigned branch,
 				const struct sip_msg *resp);
+	/* The first final response (>= 200) went upstream on f, with
+	 * `status`: the call's outcome, before the transactions linger for
+	 * ACKs and retransmissions. Must not reply on f. May be NULL. */
+	void (*final)(void *arg, struct sip_fork *f, int status);
 	/* f ends; `status` is the final sent upstream (0 if none). May be
 	 * NULL. f is freed when this returns. */
 	void (*done)(void *arg, struct sip_fork *f, int status);
@@ -132,6 +136,8 @@ struct sip_msg *sip_fork_request_edit(struct sip_fork *f);
 unsigned sip_fork_branches(const struct sip_fork *f);
 /* The final status of branch i so far (0 while pending). */
 int sip_fork_branch_status(const struct sip_fork *f, unsigned i);
+/* The final status sent upstream so far (0: none yet). */
+int sip_fork_final(const struct sip_fork *f);
 /* Whether the caller CANCELled the request (not timer C). */
 int sip_fork_cancelled(const struct sip_fork *f);
 void *sip_fork_user(const struct sip_fork *f);
