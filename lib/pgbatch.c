@@ -23,6 +23,7 @@ struct pg_batch {
 	char *ring;		/* max_queue slots of item_size */
 	struct pg_batch_stats st;
 	PGconn *pg;		/* the writer's, touched only by it */
+	int down;		/* the writer's: an outage was logged */
 	char *batch;		/* the writer's copy of the queue's head */
 };
 
@@ -50,10 +51,16 @@ static int connect_db(struct pg_batch *b)
 		return 0;
 	PQfinish(b->pg);
 	b->pg = pg_connect(&o);
-	if (b->pg && PQstatus(b->pg) == CONNECTION_OK)
+	if (b->pg && PQstatus(b->pg) == CONNECTION_OK) {
+		if (b->down)
+			log_info("%s: database back", b->app);
+		b->down = 0;
 		return 0;
-	log_warnx("%s: database: %s", b->app,
-		  b->pg ? PQerrorMessage(b->pg) : "no memory");
+	}
+	if (!b->down)	/* once per outage: retries come every half second */
+		log_warnx("%s: database: %s", b->app,
+			  b->pg ? PQerrorMessage(b->pg) : "no memory");
+	b->down = 1;
 	return EIO;
 }
 
