@@ -290,6 +290,24 @@ static int apply(void *arg, PGconn *pg, const void *item)
 	return run(pg, insert_sql, 15, v, "call record");
 }
 
+/* An unanswered call of fork f ends with `status` upstream. */
+static void end_unanswered(struct gk *g, struct sip_fork *f, struct call *k,
+			   int status)
+{
+	enum who who = WHO_CALLEE;
+
+	if (status != k->status)
+		k->reason[0] = '\0';	/* not the response we kept */
+	k->status = status >= 300 ? status : 500;
+	if (!sip_fork_branches(f))
+		who = WHO_NONE;		/* the gatekeeper refused it */
+	else if (sip_fork_cancelled(f))
+		who = WHO_CALLER;
+	else if (status == 408 || status == 487)
+		who = WHO_TIMEOUT;	/* timer C or no answer at all */
+	finish(g, k, who);
+}
+
 /* ---- what the INVITE says ---- */
 
 /* The user part of URI u, decoded, into dst; "" when it has none. */
@@ -303,19 +321,22 @@ static void uri_user(const struct sip_uri *u, char *dst, size_t cap)
 	dst[n] = '\0';
 }
 
-/* The caller: the identity the gatekeeper asserted for a flat's gateway,
- * else the user part of From (unverified, from outside). */
-static void caller_of(const struct sip_msg *m, int from_flat, char *dst,
-		      size_t cap)
+/* The caller: the identity the gatekeeper asserted for a flat's gateway
+ * (the flat's number when it refused the call before asserting one), else
+ * the user part of From (unverified, from outside). */
+static void caller_of(const struct sip_msg *m, const struct gk_flat *flat,
+		      char *dst, size_t cap)
 {
 	int i = sip_msg_hdr_find(m, SIP_HDR_P_ASSERTED_IDENTITY, 0);
 	struct sip_addr a;
 	const char *why;
 
 	dst[0] = '\0';
-	if (from_flat && i >= 0 &&
+	if (flat && i >= 0 &&
 	    sip_addr_parse(m->hdrs[i].value, 0, &a, &why) == 0)
 		uri_user(&a.uri, dst, cap);
+	else if (flat)
+		snprintf(dst, cap, "%s", flat->number);
 	else if (sip_msg_from(m, &a) == 0)
 		uri_user(&a.uri, dst, cap);
 }
@@ -374,9 +395,11 @@ void gk_cdr_invite(struct gk *g, struct sip_fork *f, const struct sip_msg *m,
 	k->callee_flat = callee ? callee->id : 0;
 	k->dir = !caller ? 0 : callee ? 2 : 1;
 	memcpy(k->callee, callee_num, sizeof(k->callee));
-	caller_of(m, caller != NULL, k->caller, sizeof(k->caller));
+	caller_of(m, caller, k->caller, sizeof(k->caller));
 	if (sip_msg_tag(m, SIP_HDR_FROM, &tag) == 0)
 		put(k->from_tag, sizeof(k->from_tag), tag);
+	if (sip_fork_final(f) >= 300)	/* refused already */
+		end_unanswered(g, f, k, sip_fork_final(f));
 }
 
 /* ---- responses, the INVITE's end, BYE ---- */
@@ -441,26 +464,25 @@ void gk_cdr_response(struct gk *g, struct sip_fork *f, unsigned branch,
 	answered_by(g, k, resp);
 }
 
+void gk_cdr_final(struct gk *g, struct sip_fork *f, int status)
+{
+	struct call *k;
+
+	if (g->cdr && status >= 300 && (k = find_fork(g->cdr, f)) &&
+	    k->answer <= 0)
+		end_unanswered(g, f, k, status);
+}
+
 void gk_cdr_done(struct gk *g, struct sip_fork *f, int status)
 {
 	struct call *k;
-	enum who who = WHO_CALLEE;
 
 	if (!g->cdr || !(k = find_fork(g->cdr, f)))
 		return;
-	forget_fork(g->cdr, k);
 	if (k->answer > 0)
-		return;		/* up until a BYE */
-	if (status != k->status)
-		k->reason[0] = '\0';	/* not the response we kept */
-	k->status = status >= 300 ? status : 500;
-	if (!sip_fork_branches(f))
-		who = WHO_NONE;		/* the gatekeeper refused it */
-	else if (sip_fork_cancelled(f))
-		who = WHO_CALLER;
-	else if (status == 408 || status == 487)
-		who = WHO_TIMEOUT;	/* timer C or no answer at all */
-	finish(g, k, who);
+		forget_fork(g->cdr, k);	/* up until a BYE */
+	else
+		end_unanswered(g, f, k, status);
 }
 
 void gk_cdr_bye(struct gk *g, const struct sip_msg *m)
@@ -609,6 +631,7 @@ int gk_cdr_start(struct gk *g)
 	if (!c)
 		return ENOMEM;
 	c->max_s = g->cfg->call_max_s;
+	c->last_prune = now_s() - 3600 + 60;	/* the first, a minute in */
 	c->keep_days = g->cfg->call_keep_days;
 	rc = cdr_alloc(c, g->cfg->max_calls);
 	if (!rc)

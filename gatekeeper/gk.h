@@ -102,8 +102,10 @@ void gk_cdr_invite(struct gk *g, struct sip_fork *f, const struct sip_msg *m,
  * of the called flat), a final >= 300 is kept for the record. */
 void gk_cdr_response(struct gk *g, struct sip_fork *f, unsigned branch,
 		     const struct sip_msg *resp);
-/* f ended with `status` upstream (ops->done): an unanswered call ends
- * here (refused, cancelled by the caller, timed out). */
+/* The first final went upstream on f (ops->final): an unanswered call
+ * ends here (refused, cancelled by the caller, timed out). */
+void gk_cdr_final(struct gk *g, struct sip_fork *f, int status);
+/* f is freed (ops->done): an answered call stays up until its BYE. */
 void gk_cdr_done(struct gk *g, struct sip_fork *f, int status);
 /* A BYE (in-dialog, before it is relayed): the call ends, hung up by the
  * caller when its From tag is the INVITE's, else by the callee. */

@@ -418,6 +418,11 @@ static void on_branch_response(void *arg, struct sip_fork *f,
 	gk_cdr_response(arg, f, branch, resp);
 }
 
+static void on_final(void *arg, struct sip_fork *f, int status)
+{
+	gk_cdr_final(arg, f, status);
+}
+
 static void on_done(void *arg, struct sip_fork *f, int status)
 {
 	gk_cdr_done(arg, f, status);
@@ -435,5 +440,6 @@ int gk_dialled(const struct sip_msg *m, char *buf, size_t cap)
 
 const struct sip_core_ops gk_core_ops = {
 	.send = on_send, .request = on_request, .route = on_route,
-	.branch_response = on_branch_response, .done = on_done,
+	.branch_response = on_branch_response, .final = on_final,
+	.done = on_done,
 };
