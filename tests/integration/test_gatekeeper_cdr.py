@@ -15,28 +15,12 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
-from gatekeeper import Gatekeeper, Ua  # noqa: E402
+from gatekeeper import Gatekeeper, GkFlat as Flat, Ua  # noqa: E402
 import mgmtd  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 from sip import Sipp, free_udp_port  # noqa: E402
 
 N1, N2, N3 = '100-1101-0101', '100-1101-0102', '100-1101-0103'
-
-
-class Flat:
-    """A flat with gateway credentials and a block (its first address)."""
-
-    def __init__(self, env, pg, flat, n):
-        self.id, self.number = flat['id'], flat['full_number']
-        status, g = env.c.put('/api/v1/flats/%d/gateway' % self.id)
-        check(status in (200, 201), 'gateway credentials: %s %r' % (status, g))
-        self.user, self.secret = g['username'], g['secret']
-        status, _ = env.srv.client().basic(self.user, self.secret).post(
-            '/api/v1/broker/allocate', {'gateway_mac': '02:00:00:00:02:%02x' % n,
-                                        'handset_macs': []})
-        check_eq(status, 200, 'allocate')
-        self.addr = pg.scalar('SELECT first_addr FROM dpn.gk_flats WHERE '
-                              'flat_id = %d' % self.id)
 
 
 class Ctx:
@@ -142,22 +126,32 @@ def bye(ua, gk_port, rr, frm, to, call_id, ruri):
     ua.s.sendto(msg.encode(), ('127.0.0.1', gk_port))
 
 
+def answered_then_bye(ctx, caller, gw, number, call_id, pai, callee_hangs_up,
+                      from_user=None):
+    """caller calls number (flat gw's), gw answers 200 with pai as its
+    P-Asserted-Identity, then one side hangs up by the Record-Route."""
+    invite(ctx.gk.port, caller, number, call_id, from_user=from_user)
+    inv = gw.expect_request('INVITE')
+    check(inv is not None, 'INVITE reached the flat')
+    rr = answer_200(gw, inv, pai=pai)
+    ok = caller.final()
+    check_eq(ok and ok.status, 200, '200 to the caller')
+    if callee_hangs_up:     # From is the 200's To (with the callee's tag)
+        by, to, frm, dest = gw, caller, ok.one('To'), inv.one('From')
+    else:
+        by, to, frm, dest = caller, gw, inv.one('From'), ok.one('To')
+    bye(by, ctx.gk.port, rr, frm, dest, call_id, 'sip:x@%s:%d' % (to.addr, to.port))
+    got = to.expect_request('BYE')
+    check(got is not None, 'BYE reached the other side')
+    to.answer(got, 200, 'OK')
+
+
 @case
 def flat_to_flat_answered_by_a_handset_hung_up_by_the_callee(ctx):
     gw1, gw2 = ctx.register(ctx.f1), ctx.register(ctx.f2)
     try:
-        invite(ctx.gk.port, gw2, N1, 'cdr-f2f', from_user=N2 + '-3')
-        inv = gw1.expect_request('INVITE')
-        check(inv is not None, 'INVITE reached flat 1')
-        rr = answer_200(gw1, inv, pai=N1 + '-2')
-        ok = gw2.final()
-        check_eq(ok and ok.status, 200, '200 to the calling flat')
-        # the callee hangs up: From is its To (with its tag)
-        bye(gw1, ctx.gk.port, rr, ok.one('To'), inv.one('From'), 'cdr-f2f',
-            'sip:%s@%s:%d' % (N2, gw2.addr, gw2.port))
-        got = gw2.expect_request('BYE')
-        check(got is not None, 'BYE reached the caller')
-        gw2.answer(got, 200, 'OK')
+        answered_then_bye(ctx, gw2, gw1, N1, 'cdr-f2f', N1 + '-2', True,
+                          from_user=N2 + '-3')
     finally:
         gw1.close()
         gw2.close()
@@ -177,17 +171,9 @@ def flat_to_flat_answered_by_a_handset_hung_up_by_the_callee(ctx):
 @case
 def foreign_handset_in_the_2xx_ignored_caller_hangs_up(ctx):
     gw1, caller = ctx.register(ctx.f1), Ua('127.0.0.1')
-    try:
-        invite(ctx.gk.port, caller, N1, 'cdr-foreign', from_user='0301234567')
-        inv = gw1.expect_request('INVITE')
-        rr = answer_200(gw1, inv, pai=N2 + '-1')     # not a handset of flat 1
-        ok = caller.final()
-        check_eq(ok and ok.status, 200, 'answered')
-        bye(caller, ctx.gk.port, rr, inv.one('From'), ok.one('To'), 'cdr-foreign',
-            'sip:x@%s:%d' % (gw1.addr, gw1.port))
-        got = gw1.expect_request('BYE')
-        check(got is not None, 'BYE reached the gateway')
-        gw1.answer(got, 200, 'OK')
+    try:        # the 2xx names a handset of flat 2, not of flat 1
+        answered_then_bye(ctx, caller, gw1, N1, 'cdr-foreign', N2 + '-1', False,
+                          from_user='0301234567')
     finally:
         gw1.close()
         caller.close()
