@@ -16,6 +16,7 @@ import * as flat from './pages/flat.js';
 import * as search from './pages/search.js';
 import * as audit from './pages/audit.js';
 import * as users from './pages/users.js';
+import { siteCalls, flatCalls } from './pages/calls.js';
 
 const ROUTES = [
   [/^\/login$/, login, null],
@@ -24,6 +25,8 @@ const ROUTES = [
   [/^\/sites\/(\d+)\/provision$/, provision, 'sites'],
   [/^\/buildings\/(\d+)$/, building, 'sites'],
   [/^\/flats\/(\d+)$/, flat, 'sites'],
+  [/^\/sites\/(\d+)\/calls$/, siteCalls, 'sites'],
+  [/^\/flats\/(\d+)\/calls$/, flatCalls, 'sites'],
   [/^\/search\/([^/]+)$/, search, null],
   [/^\/audit$/, audit, 'audit'],
   [/^\/users$/, users, 'users'],
