@@ -2,7 +2,7 @@
  * files give each other: main.c (settings, start, the loop), db.c (the
  * site's flats from PostgreSQL, kept true by LISTEN dpn_gk; bindings
  * restored on start), route.c (what each request gets: registrar, number
- * translation, routing, asserted identity). */
+ * translation, routing, asserted identity), cdr.c (call records). */
 #ifndef DPN_GK_H
 #define DPN_GK_H
 
