@@ -14,7 +14,7 @@ UNIT_TESTS += $(B)/tests/unit/test_numplan $(B)/tests/unit/test_addr \
               $(B)/tests/unit/test_log $(B)/tests/unit/test_conf \
               $(B)/tests/unit/test_prom $(B)/tests/unit/test_daemon \
               $(B)/tests/unit/test_ncache $(B)/tests/unit/test_pg \
-              $(B)/tests/unit/test_file
+              $(B)/tests/unit/test_file $(B)/tests/unit/test_pgbatch
 UNIT_LDLIBS_log := -lpthread
 
 # The smallest daemon on the skeleton, for bench/daemon_mem.sh (not installed).

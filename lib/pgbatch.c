@@ -24,6 +24,7 @@ struct pg_batch {
 	struct pg_batch_stats st;
 	PGconn *pg;		/* the writer's, touched only by it */
 	int down;		/* the writer's: an outage was logged */
+	int stopping;		/* the writer's copy of stop, read in take() */
 	char *batch;		/* the writer's copy of the queue's head */
 };
 
@@ -74,6 +75,7 @@ static unsigned take(struct pg_batch *b)
 	pthread_mutex_lock(&b->mu);
 	while (!b->n && !b->stop)
 		pthread_cond_wait(&b->cv, &b->mu);
+	b->stopping = b->stop;
 	for (n = 0; n < b->n && n < PG_BATCH_MAX; n++)
 		memcpy(slot(b->batch, b, n),
 		       slot(b->ring, b, (b->head + n) % b->cfg.max_queue),
@@ -144,6 +146,12 @@ static void *writer(void *arg)
 	int rc, ok;
 
 	while ((n = take(b)) > 0) {
+		/* Stopping with the database down: ~2 s of retries, then
+		 * whatever is left goes without another connection attempt. */
+		if (b->stopping && tries > 4) {
+			done(b, n, 0);
+			continue;
+		}
 		rc = connect_db(b) ? EIO : apply_batch(b, n);
 		if (rc == 0) {
 			done(b, n, n);
@@ -154,11 +162,8 @@ static void *writer(void *arg)
 			done(b, n, (unsigned)ok);
 			continue;
 		}
-		/* Down: retry, but not for ever when stopping. */
-		if (b->stop && ++tries > 4)
-			done(b, n, 0);
-		else
-			usleep(500 * 1000);
+		tries += b->stopping;
+		usleep(500 * 1000);
 	}
 	PQfinish(b->pg);
 	return NULL;
