@@ -33,6 +33,7 @@ struct call {
 	char caller[NUM_MAX], callee[NUM_MAX], answered_by[NUM_MAX];
 	char reason[REASON_MAX];
 	int64_t caller_flat, callee_flat;	/* 0: none */
+	uint32_t callee_hs;			/* the handset dialled; 0: flat */
 	int answered_handset;			/* -1: none */
 	int dir, status, used;
 	double start, answer;			/* epoch seconds; answer 0: no */
@@ -351,22 +352,22 @@ static int flat_number(struct gk *g, const struct gk_flat *f, uint32_t hs,
 	return numplan_format(gk_flats_plan(g->flats), &n, dst, cap);
 }
 
-/* The called flat and the callee's number (canonical when it is ours). */
+/* The called flat (its handset part into *hs) and the callee's number
+ * (canonical when it is ours). */
 static const struct gk_flat *callee_of(struct gk *g, const struct sip_msg *m,
-				       char *dst, size_t cap)
+				       char *dst, size_t cap, uint32_t *hs)
 {
 	const struct gk_flat *f;
 	char buf[NUM_MAX];
-	uint32_t hs;
 
 	dst[0] = '\0';
 	if (gk_dialled(m, buf, sizeof(buf)))
 		return NULL;
 	memcpy(dst, buf, cap < sizeof(buf) ? cap : sizeof(buf));
 	dst[cap - 1] = '\0';
-	if (gk_flats_lookup(g->flats, buf, strlen(buf), &f, &hs))
+	if (gk_flats_lookup(g->flats, buf, strlen(buf), &f, hs))
 		return NULL;
-	if (flat_number(g, f, hs, dst, cap))
+	if (flat_number(g, f, *hs, dst, cap))
 		memcpy(dst, buf, cap < sizeof(buf) ? cap : sizeof(buf));
 	dst[cap - 1] = '\0';
 	return f;
@@ -379,11 +380,12 @@ void gk_cdr_invite(struct gk *g, struct sip_fork *f, const struct sip_msg *m,
 	char callee_num[NUM_MAX];
 	struct sip_str id, tag;
 	struct call *k;
+	uint32_t hs = 0;
 
 	if (!g->cdr || m->method != SIP_INVITE || !sip_fork_request(f) ||
 	    sip_msg_callid(m, &id) || find_id(g->cdr, id))
 		return;
-	callee = callee_of(g, m, callee_num, sizeof(callee_num));
+	callee = callee_of(g, m, callee_num, sizeof(callee_num), &hs);
 	if (!caller && !callee)
 		return;		/* no flat of ours: not recorded */
 	if (id.len >= CALLID_MAX || !(k = call_new(g->cdr, id, f))) {
@@ -393,6 +395,7 @@ void gk_cdr_invite(struct gk *g, struct sip_fork *f, const struct sip_msg *m,
 	k->start = now_s();
 	k->caller_flat = caller ? caller->id : 0;
 	k->callee_flat = callee ? callee->id : 0;
+	k->callee_hs = callee ? hs : 0;
 	k->dir = !caller ? 0 : callee ? 2 : 1;
 	memcpy(k->callee, callee_num, sizeof(k->callee));
 	caller_of(m, caller, k->caller, sizeof(k->caller));
@@ -416,7 +419,8 @@ static void take_reason(struct call *k, const struct sip_msg *m)
 }
 
 /* Who answered: the handset of the called flat that the 2xx's
- * P-Asserted-Identity names, else the flat (the callee for a call out). */
+ * P-Asserted-Identity names, else the handset dialled (only it rang),
+ * else the flat; for a call out, the callee. */
 static void answered_by(struct gk *g, struct call *k, const struct sip_msg *m)
 {
 	const struct gk_flat *flat = gk_flats_by_id(g->flats, k->callee_flat);
@@ -425,16 +429,16 @@ static void answered_by(struct gk *g, struct call *k, const struct sip_msg *m)
 	char user[NUM_MAX];
 	struct sip_addr a;
 	const char *why;
-	uint32_t hs = 0;
+	uint32_t hs = k->callee_hs, h;
 
 	memcpy(k->answered_by, k->callee, sizeof(k->answered_by));
 	if (!flat)
 		return;
 	if (i >= 0 && sip_addr_parse(m->hdrs[i].value, 0, &a, &why) == 0) {
 		uri_user(&a.uri, user, sizeof(user));
-		if (gk_flats_lookup(g->flats, user, strlen(user), &said, &hs) ||
-		    said != flat)
-			hs = 0;
+		if (gk_flats_lookup(g->flats, user, strlen(user), &said, &h) == 0 &&
+		    said == flat && h)
+			hs = h;
 	}
 	if (flat_number(g, flat, hs, k->answered_by, sizeof(k->answered_by)))
 		memcpy(k->answered_by, k->callee, sizeof(k->answered_by));
@@ -479,10 +483,15 @@ void gk_cdr_done(struct gk *g, struct sip_fork *f, int status)
 
 	if (!g->cdr || !(k = find_fork(g->cdr, f)))
 		return;
-	if (k->answer > 0)
+	if (k->answer > 0) {
 		forget_fork(g->cdr, k);	/* up until a BYE */
-	else
+	} else if (status >= 300) {
 		end_unanswered(g, f, k, status);
+	} else {		/* no final went up: the gatekeeper stops */
+		k->status = 500;
+		snprintf(k->reason, sizeof(k->reason), "gatekeeper stopped");
+		finish(g, k, WHO_TIMEOUT);
+	}
 }
 
 void gk_cdr_bye(struct gk *g, const struct sip_msg *m)

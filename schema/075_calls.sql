@@ -11,7 +11,8 @@
 -- (NULL from or to outside, and once the flat is deleted).
 -- answered_by: the full number of the handset that answered (from the
 -- P-Asserted-Identity of the gateway's 2xx, when it names a handset of
--- the called flat), else the flat's number; NULL when not answered.
+-- the called flat; else the handset dialled), else the flat's number (the
+-- callee for a call out); NULL when not answered.
 -- ended_by: 'caller' (BYE or CANCEL from the caller), 'callee' (BYE from
 -- the callee, or the callee side refused), 'timeout' (no answer in time,
 -- or no BYE within the gatekeeper's call-max-duration), 'media' (the media

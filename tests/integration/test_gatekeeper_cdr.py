@@ -169,11 +169,13 @@ def flat_to_flat_answered_by_a_handset_hung_up_by_the_callee(ctx):
 
 
 @case
-def foreign_handset_in_the_2xx_ignored_caller_hangs_up(ctx):
+def foreign_handset_in_the_2xx_ignored_dialled_handset_kept(ctx):
     gw1, caller = ctx.register(ctx.f1), Ua('127.0.0.1')
     try:        # the 2xx names a handset of flat 2, not of flat 1
         answered_then_bye(ctx, caller, gw1, N1, 'cdr-foreign', N2 + '-1', False,
                           from_user='0301234567')
+        # a handset dialled, no identity in the 2xx: only that one rang
+        answered_then_bye(ctx, caller, gw1, N1 + '-1', 'cdr-dialled', None, True)
     finally:
         gw1.close()
         caller.close()
@@ -182,6 +184,9 @@ def foreign_handset_in_the_2xx_ignored_caller_hangs_up(ctx):
                     'ended_by'),
              ('in', '0301234567', N1, None, 'caller'),
              'answered by the flat, hung up by the caller: %r' % rec)
+    rec = ctx.call('cdr-dialled')
+    check_eq(fields(rec, 'callee', 'answered_by', 'answered_handset', 'ended_by'),
+             (N1 + '-1', N1 + '-1', 1, 'callee'), 'the dialled handset answered: %r' % rec)
 
 
 @case
@@ -339,6 +344,54 @@ def full_writer_queue_counted_not_a_stall(ctx):
     finally:
         caller.close()
         gk.close()
+
+
+@case
+def a_full_call_table_counted_calls_still_routed(ctx):
+    """With room to follow 16 calls, 20 ringing calls all reach the flat;
+    4 are counted as not recorded; the 16 are written when the gatekeeper
+    stops with them still ringing."""
+    gk = Gatekeeper(ctx.pg, args=['--max-calls', '16'])
+    gw, caller = Ua(ctx.f2.addr), Ua('127.0.0.1')
+    try:
+        r = gw.register(gk.port, ctx.f2.number, ctx.f2.user, ctx.f2.secret)
+        check_eq(r and r.status, 200, 'REGISTER')
+        for i in range(20):
+            invite(gk.port, caller, N2, 'cdr-full-%d' % i)
+        got = set()
+        while len(got) < 20:
+            inv = gw.expect_request('INVITE', timeout=3)
+            check(inv is not None, 'INVITEs reached the flat: %d' % len(got))
+            got.add(inv.one('Call-ID'))
+        m = gk.metrics()
+        check_eq((m.get('dpn_gk_calls_active'), m.get('dpn_gk_calls_untracked_total')),
+                 (16.0, 4.0), 'calls followed and not')
+    finally:
+        gw.close()
+        caller.close()
+        gk.close()
+    rows = ctx.pg.psql("SELECT status, ended_by, reason FROM dpn.calls WHERE "
+                       "call_id LIKE 'cdr-full-%' GROUP BY 1, 2, 3")
+    check_eq(rows, [['500', 'timeout', 'gatekeeper stopped']], 'written on stop')
+    check_eq(ctx.pg.scalar("SELECT count(*) FROM dpn.calls WHERE call_id LIKE 'cdr-full-%'"),
+             '16', 'the 16 followed')
+
+
+@case
+def deleted_flat_keeps_its_calls_and_old_ones_are_pruned(ctx):
+    before = ctx.call('cdr-480')
+    status, _ = ctx.env.c.delete('/api/v1/flats/%d' % ctx.f3.id)
+    check_eq(status, 204, 'DELETE flat 3')
+    after = ctx.call('cdr-480')
+    check_eq((after['id'], after['callee_flat_id'], after['callee']),
+             (before['id'], None, N3), 'the record stays, its flat gone')
+    ctx.pg.psql("UPDATE dpn.calls SET started_at = started_at - interval '91 days', "
+                "answered_at = answered_at - interval '91 days', ended_at = ended_at - "
+                "interval '91 days' WHERE call_id = 'cdr-480'")
+    n = ctx.pg.scalar("SELECT dpn.calls_prune(%d, interval '90 days')" % ctx.site)
+    check_eq(n, '1', 'one call older than 90 days pruned')
+    ids = [c['call_id'] for c in ctx.calls('sites/%d' % ctx.site, '?limit=200')['items']]
+    check('cdr-480' not in ids and 'cdr-busy' in ids, 'only the old one went')
 
 
 if __name__ == '__main__':
