@@ -55,7 +55,9 @@ struct rec {
 struct gk_cdr {
 	struct pg_batch *w;
 	struct call *calls;
-	uint32_t cap, nbuckets, used, free_head;
+	uint32_t cap, nbuckets, used;
+	uint32_t free_head;		/* freed entries (index + 1) */
+	uint32_t fresh;			/* entries [0, fresh) were ever used */
 	uint32_t *by_id, *by_fork;	/* bucket heads: index + 1 */
 	unsigned max_s, keep_days;
 	double last_prune, last_expire;
@@ -168,10 +170,13 @@ static struct call *call_new(struct gk_cdr *c, struct sip_str id,
 	uint32_t x = c->free_head, h;
 	struct call *k;
 
-	if (!x)
+	if (!x && c->fresh < c->cap)
+		x = ++c->fresh;		/* never used: its page not touched yet */
+	else if (x)
+		c->free_head = c->calls[x - 1].next_id;
+	else
 		return NULL;
 	k = &c->calls[x - 1];
-	c->free_head = k->next_id;
 	memset(k, 0, sizeof(*k));
 	put(k->call_id, sizeof(k->call_id), id);
 	k->used = 1;
@@ -529,7 +534,7 @@ static void expire(struct gk *g, double now)
 {
 	struct gk_cdr *c = g->cdr;
 
-	for (uint32_t i = 0; i < c->cap && c->used; i++) {
+	for (uint32_t i = 0; i < c->fresh && c->used; i++) {
 		struct call *k = &c->calls[i];
 
 		if (k->used && k->answer > 0 && !k->fork &&
@@ -623,9 +628,6 @@ static int cdr_alloc(struct gk_cdr *c, unsigned max_calls)
 	c->by_fork = calloc(c->nbuckets, sizeof(*c->by_fork));
 	if (!c->calls || !c->by_id || !c->by_fork)
 		return ENOMEM;
-	for (uint32_t i = 0; i < c->cap; i++)
-		c->calls[i].next_id = i + 2 <= c->cap ? i + 2 : 0;
-	c->free_head = 1;
 	return 0;
 }
 
@@ -665,7 +667,7 @@ void gk_cdr_stop(struct gk *g)
 	if (!c)
 		return;
 	/* Calls still up are written as they stand (ended now, by timeout). */
-	for (uint32_t i = 0; i < c->cap && c->used; i++)
+	for (uint32_t i = 0; i < c->fresh && c->used; i++)
 		if (c->calls[i].used && c->calls[i].answer > 0) {
 			snprintf(c->calls[i].reason, REASON_MAX,
 				 "gatekeeper stopped");
