@@ -73,13 +73,23 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;
 }
 
-/* Bounded copy of a slice into dst (cap bytes, NUL-terminated). */
+/* Printable ASCII only: what came from the network goes to a text column
+ * (UTF-8, which a stray byte would make PostgreSQL refuse) and to a page. */
+static void clean(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
+
+/* Bounded, cleaned copy of a slice into dst (cap bytes, NUL-terminated). */
 static void put(char *dst, size_t cap, struct sip_str s)
 {
 	size_t n = s.len < cap - 1 ? s.len : cap - 1;
 
 	memcpy(dst, s.s, n);
 	dst[n] = '\0';
+	clean(dst);
 }
 
 static uint32_t hash_str(const char *s)
@@ -325,6 +335,7 @@ static void uri_user(const struct sip_uri *u, char *dst, size_t cap)
 	    memchr(dst, 0, n))
 		n = 0;
 	dst[n] = '\0';
+	clean(dst);
 }
 
 /* The caller: the identity the gatekeeper asserted for a flat's gateway
@@ -370,11 +381,13 @@ static const struct gk_flat *callee_of(struct gk *g, const struct sip_msg *m,
 		return NULL;
 	memcpy(dst, buf, cap < sizeof(buf) ? cap : sizeof(buf));
 	dst[cap - 1] = '\0';
+	clean(dst);
 	if (gk_flats_lookup(g->flats, buf, strlen(buf), &f, hs))
 		return NULL;
 	if (flat_number(g, f, *hs, dst, cap))
 		memcpy(dst, buf, cap < sizeof(buf) ? cap : sizeof(buf));
 	dst[cap - 1] = '\0';
+	clean(dst);
 	return f;
 }
 
@@ -524,6 +537,7 @@ int gk_cdr_ended(struct gk *g, const char *callid, const char *reason)
 	    k->answer <= 0)
 		return ENOENT;
 	snprintf(k->reason, sizeof(k->reason), "%s", reason ? reason : "");
+	clean(k->reason);
 	finish(g, k, WHO_MEDIA);
 	return 0;
 }

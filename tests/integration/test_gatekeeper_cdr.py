@@ -193,7 +193,8 @@ def foreign_handset_in_the_2xx_ignored_dialled_handset_kept(ctx):
 def rejected_486_with_its_reason(ctx):
     gw1, caller = ctx.register(ctx.f1), Ua('127.0.0.1')
     try:
-        invite(ctx.gk.port, caller, N1 + '-1', 'cdr-busy')
+        # a caller's name with bytes a text column must not take
+        invite(ctx.gk.port, caller, N1 + '-1', 'cdr-busy', from_user='caf%C3%A9%01')
         inv = gw1.expect_request('INVITE')
         gw1.answer(inv, 486, 'Busy Here', 'Reason: Q.850;cause=17\r\n')
         r = caller.final()
@@ -203,9 +204,9 @@ def rejected_486_with_its_reason(ctx):
         gw1.close()
         caller.close()
     rec = ctx.call('cdr-busy')
-    check_eq(fields(rec, 'direction', 'callee', 'callee_flat_id', 'status',
+    check_eq(fields(rec, 'direction', 'caller', 'callee', 'callee_flat_id', 'status',
                     'ended_by', 'reason'),
-             ('in', N1 + '-1', ctx.f1.id, 486, 'callee', 'Q.850;cause=17'),
+             ('in', 'caf???', N1 + '-1', ctx.f1.id, 486, 'callee', 'Q.850;cause=17'),
              'rejected call: %r' % rec)
     times_in_order(rec, False)
 
