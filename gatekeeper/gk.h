@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "event/event.h"
 #include "gatekeeper/flats.h"
+#include "gatekeeper/protect.h"
 #include "gatekeeper/store.h"
 #include "sip/core.h"
 #include "sip/registrar.h"
@@ -31,6 +32,7 @@ struct gk_conf {
 	char *domain;			/* host part of asserted identities */
 	/* call records (cdr.c) */
 	unsigned max_calls, cdr_queue, call_max_s, call_keep_days;
+	struct gk_protect_conf prot;	/* protect.h */
 };
 
 /* Counters of /metrics. */
@@ -58,6 +60,7 @@ struct gk {
 	unsigned port;
 	enum sip_proto proto;		/* how requests are forwarded */
 	struct gk_metrics m;
+	struct gk_protect *prot;	/* protect.c */
 };
 
 /* db.c */

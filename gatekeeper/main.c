@@ -65,6 +65,7 @@ static const struct conf_item gk_table[] = {
 	{ .name = "call-retention-days", .type = CONF_UINT,
 	  .off = G(call_keep_days), .def = "90", .max = 36500,
 	  .help = "call records older than this are deleted hourly (0: kept)" },
+	GK_PROTECT_CONF_ROWS(struct gk_conf, prot),
 	DAEMON_CONF_ROWS(struct gk_conf, base, "dpn"),
 	{ .name = NULL },
 };
@@ -134,6 +135,7 @@ static void gk_reloaded(void *cfg, void *arg)
 	if (sip_reg_set_expiry(g->reg, g->cfg->min_expires,
 			       g->cfg->max_expires))
 		log_warnx("gatekeeper: reload: expiry limits not changed");
+	gk_protect_reload(g);
 }
 
 static int metric(struct gk *g, enum prom_type t, const char *name,
@@ -218,6 +220,7 @@ static void on_tick(struct ev_loop *loop, struct ev_timer *t, void *arg)
 	sip_reg_expire(g->reg, gk_now());
 	gk_db_tick(g);
 	gk_cdr_tick(g);
+	gk_protect_tick(g);
 	ev_timer_start(loop, t, 1000);
 }
 
@@ -225,6 +228,8 @@ static void on_msg(void *arg, struct sip_msg *m, const struct sip_peer *from)
 {
 	struct gk *g = arg;
 
+	if (gk_protect_msg(g, m, from))
+		return;
 	sip_core_recv(g->core, m, from);
 }
 
@@ -239,6 +244,7 @@ static int sip_start(struct gk *g)
 		.host = g->host, .record_route = 1, .to_tag = "gk" };
 	int rc;
 
+	gk_protect_tp(g, &tc);
 	inet_ntop(AF_INET, &sa->sin_addr, g->host, sizeof(g->host));
 	g->port = tc.port = cc.port = ntohs(sa->sin_port);
 	g->proto = g->cfg->transport == 1 ? SIP_PROTO_TCP : SIP_PROTO_UDP;
@@ -266,6 +272,8 @@ static int start(struct gk *g)
 		what = "call records";
 	else if ((rc = gk_db_restore(g)) != 0)
 		what = "bindings";
+	else if ((rc = gk_protect_start(g)) != 0)
+		what = "protections";
 	else if ((rc = sip_start(g)) != 0)
 		what = "SIP transport";
 	if (rc) {
@@ -284,6 +292,7 @@ static void stop(struct gk *g)
 	sip_core_free(g->core);
 	gk_cdr_stop(g);
 	sip_tp_close(g->tp);
+	gk_protect_stop(g);
 	gk_store_free(g->store);
 	gk_db_stop(g);
 	sip_reg_free(g->reg);

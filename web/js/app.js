@@ -17,6 +17,7 @@ import * as search from './pages/search.js';
 import * as audit from './pages/audit.js';
 import * as users from './pages/users.js';
 import { siteCalls, flatCalls } from './pages/calls.js';
+import * as bans from './pages/bans.js';
 
 const ROUTES = [
   [/^\/login$/, login, null],
@@ -30,6 +31,7 @@ const ROUTES = [
   [/^\/search\/([^/]+)$/, search, null],
   [/^\/audit$/, audit, 'audit'],
   [/^\/users$/, users, 'users'],
+  [/^\/bans$/, bans, 'bans'],
 ];
 
 const state = { user: null, seq: 0, afterLogin: '#/', flash: null };
