@@ -295,32 +295,114 @@ static int apply_prune(PGconn *pg, const struct rec *r)
 		   "call record pruning");
 }
 
+/* The 15 column values of record r (numbers formatted into nb, 8 x 24
+ * bytes); NULL for SQL NULL. */
+static void values(const struct rec *r, char nb[8][24], const char **v)
+{
+	v[0] = num(nb[0], r->site_id, -1);
+	v[1] = r->call_id;
+	v[2] = dir_text[r->dir];
+	v[3] = r->caller;
+	v[4] = r->callee;
+	v[5] = num(nb[1], r->caller_flat, 0);
+	v[6] = num(nb[2], r->callee_flat, 0);
+	v[7] = r->answer > 0 ? r->answered_by : NULL;
+	v[8] = num(nb[3], r->answered_handset, -1);
+	v[9] = ms(nb[4], r->start);
+	v[10] = r->answer > 0 ? ms(nb[5], r->answer) : NULL;
+	v[11] = ms(nb[6], r->end);
+	v[12] = who_text[r->who];
+	v[13] = num(nb[7], r->status, -1);
+	v[14] = opt(r->reason);
+}
+
 /* One record (a pg_batch_apply_fn). */
 static int apply(void *arg, PGconn *pg, const void *item)
 {
 	const struct rec *r = item;
-	char site[24], cf[24], ef[24], hs[24], st[24], an[24], en[24], code[24];
+	char nb[8][24];
 	const char *v[15];
 	(void)arg;
 
 	if (r->site_id < 0)
 		return apply_prune(pg, r);
-	v[0] = num(site, r->site_id, -1);
-	v[1] = r->call_id;
-	v[2] = dir_text[r->dir];
-	v[3] = r->caller;
-	v[4] = r->callee;
-	v[5] = num(cf, r->caller_flat, 0);
-	v[6] = num(ef, r->callee_flat, 0);
-	v[7] = r->answer > 0 ? r->answered_by : NULL;
-	v[8] = num(hs, r->answered_handset, -1);
-	v[9] = ms(st, r->start);
-	v[10] = r->answer > 0 ? ms(an, r->answer) : NULL;
-	v[11] = ms(en, r->end);
-	v[12] = who_text[r->who];
-	v[13] = num(code, r->status, -1);
-	v[14] = opt(r->reason);
+	values(r, nb, v);
 	return run(pg, insert_sql, 15, v, "call record");
+}
+
+static const char insert_many_sql[] =
+	"INSERT INTO dpn.calls (site_id, call_id, direction, caller, callee, "
+	"caller_flat_id, callee_flat_id, answered_by, answered_handset, "
+	"started_at, answered_at, ended_at, ended_by, status, reason) "
+	"SELECT u.site, u.cid, u.dir, u.caller, u.callee, (SELECT id FROM "
+	"dpn.flats WHERE id = u.cf), (SELECT id FROM dpn.flats WHERE id = u.ef), "
+	"u.ab, u.ah, to_timestamp(u.st::float8 / 1000), to_timestamp(u.an::float8 "
+	"/ 1000), to_timestamp(u.en::float8 / 1000), u.eb, u.status, u.reason "
+	"FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], "
+	"$6::bigint[], $7::bigint[], $8::text[], $9::int[], $10::bigint[], "
+	"$11::bigint[], $12::bigint[], $13::text[], $14::int[], $15::text[]) AS "
+	"u(site, cid, dir, caller, callee, cf, ef, ab, ah, st, an, en, eb, status, "
+	"reason) WHERE EXISTS (SELECT 1 FROM dpn.sites WHERE id = u.site)";
+
+/* Append value v (NULL: SQL NULL) to the array literal at *p, quoted and
+ * escaped; the texts are printable ASCII (clean()). */
+static char *array_put(char *p, const char *v, int first)
+{
+	if (!first)
+		*p++ = ',';
+	if (!v) {
+		memcpy(p, "NULL", 4);
+		return p + 4;
+	}
+	*p++ = '"';
+	for (; *v; v++) {
+		if (*v == '"' || *v == '\\')
+			*p++ = '\\';
+		*p++ = *v;
+	}
+	*p++ = '"';
+	return p;
+}
+
+/* Every value is at most 2 x 127 escaped bytes, 2 quotes and a comma. */
+#define ELEM_MAX 264
+
+/* Many records in one INSERT from 15 arrays (a pg_batch_apply_many_fn):
+ * the statement's cost is shared by the batch. Prunes go first, alone. */
+static int apply_many(void *arg, PGconn *pg, const void *items, unsigned n)
+{
+	const struct rec *r = items;
+	size_t col = (size_t)n * ELEM_MAX + 3;
+	char *buf = malloc(col * 15), *end[15], nb[8][24];
+	const char *v[15], *cols[15];
+	unsigned i, m = 0;
+	int c, rc = 0;
+	(void)arg;
+
+	if (!buf)
+		return EINVAL;		/* each alone, then */
+	for (c = 0; c < 15; c++) {
+		end[c] = buf + col * (size_t)c;
+		*end[c]++ = '{';
+	}
+	for (i = 0; i < n; i++) {
+		if (r[i].site_id < 0) {	/* a failure is logged; the rest go on */
+			apply_prune(pg, &r[i]);
+			continue;
+		}
+		values(&r[i], nb, v);
+		for (c = 0; c < 15; c++)
+			end[c] = array_put(end[c], v[c], m == 0);
+		m++;
+	}
+	for (c = 0; c < 15; c++) {
+		memcpy(end[c], "}", 2);
+		cols[c] = buf + col * (size_t)c;
+	}
+	if (m)
+		rc = run(pg, insert_many_sql, 15, cols, "call records");
+	free(buf);
+	return rc;
 }
 
 /* An unanswered call of fork f ends with `status` upstream. */
@@ -671,7 +753,8 @@ int gk_cdr_start(struct gk *g)
 {
 	struct pg_batch_cfg bc = { .conninfo = g->cfg->db,
 		.app = "dpn-gatekeeper calls", .item_size = sizeof(struct rec),
-		.max_queue = g->cfg->cdr_queue, .apply = apply };
+		.max_queue = g->cfg->cdr_queue, .apply = apply,
+		.apply_many = apply_many, .linger_ms = 1000 };
 	struct gk_cdr *c = calloc(1, sizeof(*c));
 	int rc;
 

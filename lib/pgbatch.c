@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -65,6 +66,26 @@ static int connect_db(struct pg_batch *b)
 	return EIO;
 }
 
+/* With cfg.linger_ms, wait (mutex held) that long for a full batch once
+ * one item is queued: one statement for many items. */
+static void linger(struct pg_batch *b)
+{
+	struct timespec until;
+
+	if (!b->cfg.linger_ms || b->stop || b->n >= PG_BATCH_MAX)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += b->cfg.linger_ms / 1000;
+	until.tv_nsec += (long)(b->cfg.linger_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (b->n < PG_BATCH_MAX && !b->stop &&
+	       pthread_cond_timedwait(&b->cv, &b->mu, &until) == 0)
+		;
+}
+
 /* Copy up to PG_BATCH_MAX queued items to b->batch, waiting for one;
  * returns how many (0: stopping with nothing left). They stay queued
  * until done(). */
@@ -75,6 +96,7 @@ static unsigned take(struct pg_batch *b)
 	pthread_mutex_lock(&b->mu);
 	while (!b->n && !b->stop)
 		pthread_cond_wait(&b->cv, &b->mu);
+	linger(b);
 	b->stopping = b->stop;
 	for (n = 0; n < b->n && n < PG_BATCH_MAX; n++)
 		memcpy(slot(b->batch, b, n),
@@ -113,6 +135,11 @@ static int apply_batch(struct pg_batch *b, unsigned n)
 
 	if (n == 1)
 		return apply(b, 0);
+	if (b->cfg.apply_many) {
+		int rc = b->cfg.apply_many(b->cfg.arg, b->pg, b->batch, n);
+
+		return rc && PQstatus(b->pg) != CONNECTION_OK ? EIO : rc;
+	}
 	if (pg_batch_exec(b->pg, "BEGIN"))
 		return EIO;
 	for (i = 0; i < n; i++)

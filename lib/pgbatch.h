@@ -26,13 +26,24 @@ struct pg_batch;
  * thread. */
 typedef int (*pg_batch_apply_fn)(void *arg, PGconn *pg, const void *item);
 
+/* Apply n items (1 < n <= PG_BATCH_MAX, item_size apart) in one
+ * statement, outside a transaction: 0, EINVAL (refused: each is then
+ * applied alone), EIO. Optional; runs on the writer thread. */
+typedef int (*pg_batch_apply_many_fn)(void *arg, PGconn *pg,
+				      const void *items, unsigned n);
+
 struct pg_batch_cfg {
 	const char *conninfo;
 	const char *app;		/* application_name */
 	size_t item_size;
 	unsigned max_queue;		/* items waiting at most */
 	pg_batch_apply_fn apply;
-	void *arg;			/* for apply */
+	pg_batch_apply_many_fn apply_many;	/* NULL: apply each in a
+						 * transaction */
+	unsigned linger_ms;		/* wait this long for a batch to
+					 * fill once an item is queued
+					 * (0: write at once) */
+	void *arg;			/* for apply, apply_many */
 };
 
 struct pg_batch_stats {
