@@ -1,9 +1,11 @@
 /* lib/pgbatch.h — rows written to PostgreSQL behind a hot path. The
  * caller's thread queues fixed-size items (pg_batch_push copies one and
  * never waits for the database); a writer thread with its own connection
- * takes up to PG_BATCH_MAX of them at a time and applies them in order in
- * one transaction, through the caller's apply function (a power cut brings
- * every gateway back at once: one commit per row would not keep up). When
+ * takes up to PG_BATCH_MAX of them at a time (after lingering up to
+ * cfg.linger_ms for them, when set) and applies them in order in one
+ * transaction through the caller's apply function, or in one statement
+ * through its apply_many (a power cut brings every gateway back at once:
+ * one commit per row would not keep up). When
  * a row is refused the batch is rolled back and applied one item at a
  * time, so one bad row costs only itself. A lost connection is retried
  * every half second, the items staying queued. A full queue drops the
