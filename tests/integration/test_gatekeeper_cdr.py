@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
-from gatekeeper import Gatekeeper, GkFlat as Flat, Ua  # noqa: E402
+from gatekeeper import Flat, Gatekeeper, Ua  # noqa: E402
 import mgmtd  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 from sip import Sipp, free_udp_port  # noqa: E402
