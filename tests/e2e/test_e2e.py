@@ -7,7 +7,7 @@ dpn hook), real dpn-gatekeeper, dpn-gatewayd, mgmtd, PostgreSQL, sipp.
 Each scenario prints what it checked. Needs root; `make e2e` runs it.
 
 Scenarios that need work not on main yet are listed as pending with the
-reason (printed, not counted as passed); E2E_WITH=media,cdr switches them
+reason (printed, not counted as passed); E2E_WITH=media switches them
 on (docs/system.md says what each needs). The outside host's LAN is
 captured for the whole run: no private address may reach it.
 """
@@ -235,11 +235,39 @@ def outside_reaches_only_the_gatekeeper(ctx):
         'entrance %s nothing answers); the gatekeeper answers OPTIONS 200' % (box, cx.public))
 
 
+def call_id_of(trace):
+    m = re.search(r'^Call-ID: *(\S+)', trace, re.M)
+    return m.group(1) if m else None
+
+
 @case
 def s1_outside_dials_a_flat_every_handset_rings_one_answers(ctx):
     f = flat(A(), 1201)
     h = f.handsets
-    call(f.full, h[0], cancel=h[1:])
+    trace, _ = call(f.full, h[0], cancel=h[1:])
+    S['s1_call_id'] = call_id_of(trace)
+
+
+@case
+def s1_call_record_names_the_handset_that_answered(ctx):
+    """The record of scenario 1's call, as the admin reads it (GET
+    /flats/{id}/calls): a call in to the flat, answered by the handset
+    that answered (the box asserts it in its 2xx), ended by the caller."""
+    cx = A()
+    f = flat(cx, 1201)
+    h = f.handsets[0]
+    cid = S.get('s1_call_id')
+    check(cid, 'scenario 1 ran first (its Call-ID)')
+    rec = wait_for(lambda: [c for c in cx.api.ok('GET', '/flats/%d/calls' % f.id)['items']
+                            if c['call_id'] == cid], timeout=5,
+                   what='the record of call %s' % cid)[0]
+    got = tuple(rec.get(k) for k in ('direction', 'callee', 'answered_by',
+                                     'answered_handset', 'status', 'ended_by'))
+    check_eq(got, ('in', f.full, h.number, h.suffix, 200, 'caller'),
+             'record of %s: %r' % (cid, rec))
+    log('checked: GET /flats/%d/calls has call %s: in from %s to %s, answered by %s '
+        '(handset %d), %s s, ended by the caller' % (f.id, cid, rec['caller'], f.full,
+                                                     h.number, h.suffix, rec['duration_s']))
 
 
 def anchored_call(number, target, caller, answer, cancel, offer_at, answer_at):
@@ -283,12 +311,6 @@ def s1_media_rtp_both_ways_through_rtpengine(ctx):
     log('checked: %s from outside: offer to %s names %s:%d, answer to the caller %s:%d; '
         '20/20 datagrams each way through rtpengine' % (f.full, h[0].number, offer[0],
                                                        offer[1], answer[0], answer[1]))
-
-
-@needs('media', 'cdr', why='call records (branch gkcdr) are not on main yet')
-def s1_call_record_names_the_handset_that_answered(ctx):
-    raise NotImplementedError('call records (gkcdr): check here that the record of the '
-                              'last call to 100-1101-1201 names 100-1101-1201-1')
 
 
 @case
