@@ -483,6 +483,7 @@ class System:
         os.chmod(self.udhcpc_script, 0o755)
         self.complexes = [Complex(self, *c) for c in complexes]
         self.sipp_dirs = []
+        self.sipps = []
 
     def tmpdir(self, prefix):
         """A temp folder that a later run removes should this one be killed."""
@@ -557,7 +558,17 @@ class System:
                                                    '-trace_err', '-trace_msg'],
                             log=os.path.join(d, 'out'), cwd=d)
         p.dir = d
+        self.sipps.append(p)
         return p
+
+    def kill_sipps(self):
+        """Kill every sipp still running: the start of each call, so that a
+        case that failed half-way leaves none holding a handset's port."""
+        for p in self.sipps:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.sipps = []
 
     def caller(self, number, target, scenario='uac_fork', ns='out', src=OUTSIDE,
                port=None, timeout=20, length_ms=100):

@@ -7,8 +7,8 @@ dpn hook), real dpn-gatekeeper, dpn-gatewayd, mgmtd, PostgreSQL, sipp.
 Each scenario prints what it checked. Needs root; `make e2e` runs it.
 
 Scenarios that need work not on main yet are listed as pending with the
-reason (printed, not counted as passed); E2E_WITH=media switches them
-on (docs/system.md says what each needs). The outside host's LAN is
+reason (printed, not counted as passed); E2E_WITH=FEATURE,... switches
+them on (media is on by itself when the gatekeeper has --rtpengine) (docs/system.md says what each needs). The outside host's LAN is
 captured for the whole run: no private address may reach it.
 """
 import os
@@ -17,6 +17,7 @@ import re
 import secrets
 import signal
 import socket
+import subprocess
 import sys
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
@@ -30,6 +31,17 @@ from system import OUTSIDE, SIP_PORT, log, sipp_result  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WITH = set(filter(None, os.environ.get('E2E_WITH', '').split(',')))
+
+
+def gatekeeper_knows(option):
+    """Does this build's dpn-gatekeeper have --option (the work landed)?"""
+    p = subprocess.run([system.GATEKEEPER, '--help'], capture_output=True, text=True,
+                       timeout=20)
+    return '--' + option + ' ' in p.stdout + p.stderr
+
+
+if gatekeeper_knows('rtpengine'):       # media anchoring: on by default
+    WITH.add('media')
 PENDING = []
 S = {}
 
@@ -55,19 +67,21 @@ def flat(cx, number):
 
 
 def call(number, answer, cancel=(), silent=(), caller_ns='out', src=OUTSIDE,
-         target=None, cx=None, sdp=False):
+         target=None, cx=None, sdp=False, uac='uac_fork'):
     """A call to number: `answer` answers, every handset of `cancel` must get
     CANCEL with Reason, none of `silent` may see a request; with sdp, offer
-    and answer carry SDP. Returns the message traces (caller, answerer)."""
+    and answer carry SDP (tests/e2e/uac_sdp.xml), else the caller runs
+    scenario uac. Returns the message traces (caller, answerer)."""
     cx = cx or A()
     target = target or '%s:%d' % (cx.public, SIP_PORT)
+    S['sys'].kill_sipps()
     socks = [h.listen() for h in silent]
     ans = answer.sipp(os.path.join(HERE, 'uas_sdp_answer.xml') if sdp else 'uas_fork_answer')
     losers = [h.sipp('uas_fork_cancel') for h in cancel]
     time.sleep(0.3)             # the sipp handsets are listening
     port = SIP_PORT if caller_ns != 'out' else None
     caller = S['sys'].caller(number, target, ns=caller_ns, src=src, port=port,
-                             scenario=os.path.join(HERE, 'uac_sdp.xml') if sdp else 'uac_fork')
+                             scenario=os.path.join(HERE, 'uac_sdp.xml') if sdp else uac)
     rc, errs, trace = sipp_result(caller)
     check_eq(rc, 0, 'caller of %s completed INVITE..BYE (%s)' % (number, errs))
     rc, errs, answer_trace = sipp_result(ans)
@@ -277,6 +291,7 @@ def anchored_call(number, target, caller, answer, cancel, offer_at, answer_at):
     answer, and datagrams must flow both ways through those addresses while
     the call is up (5 s). Returns (offer, answer) as (address, port)."""
     ns, src = caller
+    S['sys'].kill_sipps()
     ans = answer.sipp(os.path.join(HERE, 'uas_sdp_answer.xml'), timeout=30)
     losers = [x.sipp('uas_fork_cancel') for x in cancel]
     time.sleep(0.3)
@@ -298,7 +313,7 @@ def anchored_call(number, target, caller, answer, cancel, offer_at, answer_at):
     return offer, got
 
 
-@needs('media', why='media anchoring at rtpengine (branch media) is not on main yet')
+@needs('media', why='this dpn-gatekeeper has no --rtpengine (media anchoring not on main)')
 def s1_media_rtp_both_ways_through_rtpengine(ctx):
     """Outside dials the flat with SDP: the handset that answers sees
     rtpengine's private address, the caller its public one, and datagrams
@@ -346,11 +361,17 @@ def provision_outbound_route(cx, prefix, peer):
         'read it' % (cx.key, prefix, g['name'], peer))
 
 
+# Calls out of a flat carry no SDP here: media of flat -> outside calls is
+# not anchored yet (s4, pending), so an offer would take the handset's
+# private address outside.
+PLAIN = os.path.join(HERE, 'uac_plain.xml')
+
+
 def forged_caller_scenario():
-    """tests/sip/uac_fork.xml with a forged P-Asserted-Identity (another
+    """tests/e2e/uac_plain.xml with a forged P-Asserted-Identity (another
     flat's handset) in the INVITE."""
     path = os.path.join(S['sys'].tmp, 'uac_forged.xml')
-    with open(os.path.join(system.SCEN, 'uac_fork.xml')) as fh:
+    with open(PLAIN) as fh:
         text = fh.read()
     forged = 'CSeq: 1 INVITE\n      P-Asserted-Identity: <sip:%s@forged.example>\n' % FORGED
     check('CSeq: 1 INVITE\n' in text, 'uac_fork.xml has the line the forgery follows')
@@ -370,6 +391,7 @@ def s3_handset_dials_out_asserted_identity_replaces_forged(ctx):
     f = flat(cx, 1201)
     h = f.handsets[0]
     provision_outbound_route(cx, PEER_COMPLEX, '%s:%d' % (OUTSIDE, PEER_PORT))
+    S['sys'].kill_sipps()
     peer = S['sys'].sipp('out', ['-sf', os.path.join(HERE, 'peer_pai.xml'),
                                  '-i', OUTSIDE, '-p', str(PEER_PORT), '-trace_logs'])
     time.sleep(0.3)
@@ -414,7 +436,8 @@ def s4a_complex_a_calls_complex_b_signalling(ctx):
     fa, fb = flat(a, 1201), b.flats[0]
     h = fa.handsets[0]
     _, callee_trace = call(fb.full, fb.handsets[0], cancel=fb.handsets[1:], caller_ns=h.ns,
-                           src=h.addr, target='%s:%d' % (fa.box.addr, SIP_PORT), cx=b)
+                           src=h.addr, target='%s:%d' % (fa.box.addr, SIP_PORT), cx=b,
+                           uac=PLAIN)
     invite = [m for m in callee_trace.split('-' * 47) if 'INVITE sip:' in m]
     frm = re.search(r'^From:(.*)$', invite[0], re.M) if invite else None
     check(frm and h.number in frm.group(1), 'the callee in B sees %s as the caller: %r'
@@ -425,7 +448,7 @@ def s4a_complex_a_calls_complex_b_signalling(ctx):
            fb.handsets[0].number, fb.handsets[0].addr, frm.group(1)))
 
 
-@needs('media', why='flat -> outside calls (outbound routes) are not anchored at '
+@needs('media', 'media-out', why='flat -> outside calls (outbound routes) are not anchored at '
        'rtpengine yet, so A\'s private SDP would go out (docs/gatekeeper.md, Media)')
 def s4_complex_a_calls_complex_b_through_both_gatekeepers(ctx):
     """A handset of A (10.0.0.x) calls flat 200-1101-1201 of B (the same
