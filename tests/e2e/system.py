@@ -304,11 +304,15 @@ class Complex:
     # and are called there). Topology hiding keeps every private address on
     # the private side; OPTIONS probing of route peers is off, as a sipp
     # peer would take an OPTIONS for a call.
+    # The other complexes' gatekeepers are trusted (exempt from the flood
+    # guard), as docs/gatekeeper.md advises; the outside host is not.
     def gk_listen(self):
         media = ['--rtpengine', NG] if self.sys.media else []
+        others = [c.public for c in self.sys.complexes if c is not self]
         return ['--listen-public', '%s:%d' % (self.public, SIP_PORT),
                 '--listen-private', '%s:%d' % (CORE[0], SIP_PORT),
-                '--probe-interval', '0s'] + media
+                '--probe-interval', '0s'] + media + (
+                    ['--trusted', ','.join(others)] if others else [])
 
     def start_rtpengine(self):
         """rtpengine in the entrance, user space: a public interface on the
