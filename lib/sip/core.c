@@ -42,6 +42,7 @@ struct sip_fork {
 	struct sip_msg *best;	/* best final so far, or NULL */
 	int best_status;	/* its status, or a counted 408/503/487 */
 	unsigned nauth;		/* 401/407 challenges to merge */
+	unsigned held, held2xx;	/* responses the TU holds (ops->response) */
 	struct { enum sip_hdr_id id; char *v; } auth[AUTH_MAX];
 	void *user;
 	struct branch b[SIP_FORK_MAX];	/* last: set up by sip_fork_add */
@@ -212,7 +213,7 @@ static void send_best(struct sip_fork *f)
 {
 	int st = f->best_status ? f->best_status : 480;
 
-	if (f->final || !f->srv)
+	if (f->final || !f->srv || f->held2xx)
 		return;
 	if (!f->best) {
 		sip_fork_reply(f, st == 503 ? 500 : st, NULL, NULL);
@@ -518,7 +519,7 @@ static void fork_free(struct sip_fork *f)
 
 static void maybe_free(struct sip_fork *f)
 {
-	if (f->srv)
+	if (f->srv || f->held)
 		return;
 	for (unsigned i = 0; i < f->n; i++)
 		if (f->b[i].cli)
@@ -637,6 +638,35 @@ static void on_request(void *arg, struct sip_tsx *t, struct sip_msg *m,
 	c->ops->request(c->arg, f, f->req, from);
 }
 
+/* A 1xx or 2xx for upstream: now, or when the TU releases it. */
+static void pass_up(struct sip_fork *f, const struct branch *b,
+		    struct sip_msg *m)
+{
+	const struct sip_core_ops *ops = f->c->ops;
+
+	if (ops->response && ops->response(f->c->arg, f,
+			(unsigned)(b - f->b), m) == SIP_CORE_HOLD) {
+		f->held++;
+		f->held2xx += m->status >= 200;
+		return;
+	}
+	forward_up(f, m);
+}
+
+void sip_fork_release(struct sip_fork *f, int status, struct sip_msg *m)
+{
+	if (!f->held)
+		return;
+	f->held--;
+	if (status >= 200 && f->held2xx)
+		f->held2xx--;
+	if (m)
+		forward_up(f, m);
+	else if (status >= 200)
+		complete(f);
+	maybe_free(f);
+}
+
 static void on_response(void *arg, struct sip_tsx *t, struct sip_msg *m)
 {
 	struct branch *b = sip_tsx_user(t);
@@ -655,14 +685,14 @@ static void on_response(void *arg, struct sip_tsx *t, struct sip_msg *m)
 		if (b->cancel)
 			send_cancel(b);
 		if (m->status > 100 && !f->cancelled)
-			forward_up(f, m);
+			pass_up(f, b, m);
 		return;
 	}
 	if (m->status < 300) {
 		int first = b->state != BR_DONE;
 		b->state = BR_DONE;
 		b->status = m->status;
-		forward_up(f, m);	/* every 2xx (16.7 step 5) */
+		pass_up(f, b, m);	/* every 2xx (16.7 step 5) */
 		if (first)
 			cancel_others(f, b, 2);
 		return;

@@ -15,7 +15,8 @@
  * Forking: parallel (every branch at once, ring-all) or serial by q-value
  * (highest first; equal q in parallel; the next group starts when the last
  * one ended without a 2xx or 6xx). Responses, per RFC 3261 16.7: 1xx other
- * than 100 and every 2xx are forwarded at once; a 2xx CANCELs the other
+ * than 100 and every 2xx are forwarded at once (unless the TU holds one
+ * to edit it first: ops->response); a 2xx CANCELs the other
  * pending branches with `Reason: SIP;cause=200;text="Call completed
  * elsewhere"` (RFC 3326); a 6xx CANCELs the others and is forwarded at
  * once; otherwise the best final is chosen when every branch has ended
@@ -77,7 +78,19 @@ struct sip_core_ops {
 	/* f ends; `status` is the final sent upstream (0 if none). May be
 	 * NULL. f is freed when this returns. */
 	void (*done)(void *arg, struct sip_fork *f, int status);
+	/* A 1xx (not 100) or 2xx of `branch` about to go upstream; the TU
+	 * may edit m (its body: a media anchor rewrites SDP). Return 0 to
+	 * forward it now, or SIP_CORE_HOLD to forward it later: the core
+	 * then sends nothing of it, and the TU keeps its own copy
+	 * (sip_msg_dup) and hands it back exactly once, from any callback,
+	 * with sip_fork_release. While a 2xx is held the core sends no
+	 * other final upstream (it still CANCELs the other branches); the
+	 * fork lives until every held response is released. May be NULL. */
+	int (*response)(void *arg, struct sip_fork *f, unsigned branch,
+			struct sip_msg *m);
 };
+
+#define SIP_CORE_HOLD 1
 
 struct sip_core_stats {
 	uint64_t forwarded;	/* requests forked (one per request) */
@@ -120,6 +133,12 @@ int sip_fork_start(struct sip_fork *f, int serial);
  * sent already), or an error of the transaction layer. */
 int sip_fork_reply(struct sip_fork *f, int status, const char *reason,
 		   const char *extra);
+
+/* Hand back a response held by ops->response (`status` its status): m
+ * (the TU's copy, edited; the TU still owns it) goes upstream as the
+ * core would have sent it, or nothing when m is NULL (a dropped 2xx lets
+ * the best other final go up once every branch ended). */
+void sip_fork_release(struct sip_fork *f, int status, struct sip_msg *m);
 
 /* The request as edited for forwarding; valid until the server
  * transaction ends (then NULL). */

@@ -67,8 +67,26 @@ static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 	assert_int_equal(sip_fork_start(f, 0), 0);
 }
 
+static int hold_on;			/* ops->response holds 2xx */
+static struct sip_fork *held_fork;
+static struct sip_msg *held;
+
+static int on_response(void *arg, struct sip_fork *f, unsigned branch,
+		       struct sip_msg *m)
+{
+	(void)arg;
+	(void)branch;
+	if (!hold_on || m->status < 200)
+		return 0;
+	assert_null(held);
+	assert_int_equal(sip_msg_dup(m, &held), 0);
+	held_fork = f;
+	return SIP_CORE_HOLD;
+}
+
 static const struct sip_core_ops ops = { .send = fake_send,
-					 .request = on_request };
+					 .request = on_request,
+					 .response = on_response };
 
 static int setup(void **st)
 {
@@ -78,6 +96,8 @@ static int setup(void **st)
 	(void)st;
 	nsent = 0;
 	nbranches = 3;
+	hold_on = 0;
+	held = NULL;
 	refuse_port = 0;
 	assert_int_equal(ev_loop_new(&loop), 0);
 	ev_set_clock(loop, clock_fn, NULL);
@@ -275,6 +295,46 @@ static void t_send_failure_alone_is_500(void **st)
 	assert_non_null(last_to(5070, "SIP/2.0 500 "));
 }
 
+/* A 2xx the TU holds (ops->response): nothing goes up, not even the best
+ * final of the other branches, until it is released edited. */
+static void t_held_2xx_released_edited(void **st)
+{
+	(void)st;
+	hold_on = 1;
+	start_call();
+	branch_says(0, 180, NULL);
+	branch_says(1, 200, NULL);
+	assert_null(last_to(5070, "SIP/2.0 200 "));
+	assert_non_null(last_to(6000, "CANCEL "));	/* others cancelled */
+	branch_says(0, 487, NULL);
+	branch_says(2, 486, NULL);
+	assert_null(last_to(5070, "SIP/2.0 4"));
+	assert_int_equal(sip_msg_hdr_add(held, SIP_HDR_SUBJECT, "edited"), 0);
+	sip_fork_release(held_fork, 200, held);
+	assert_non_null(last_to(5070, "SIP/2.0 200 "));
+	assert_non_null(strstr(last_to(5070, "SIP/2.0 200 "), "edited"));
+	assert_null(last_to(5070, "SIP/2.0 4"));
+	sip_msg_free(held);
+}
+
+/* A held 2xx dropped by the TU: the best other final goes up. */
+static void t_held_2xx_dropped(void **st)
+{
+	(void)st;
+	hold_on = 1;
+	nbranches = 2;
+	start_call();
+	branch_says(0, 200, NULL);
+	branch_says(1, 486, NULL);
+	assert_null(last_to(5070, "SIP/2.0 2"));
+	assert_null(last_to(5070, "SIP/2.0 4"));
+	sip_fork_reply(held_fork, 503, "No media relay", NULL);
+	sip_fork_release(held_fork, 200, NULL);
+	assert_non_null(last_to(5070, "SIP/2.0 503 "));
+	assert_null(last_to(5070, "SIP/2.0 200 "));
+	sip_msg_free(held);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 int main(void)
 {
@@ -283,6 +343,7 @@ int main(void)
 		T(t_2xx_cancels_the_others_with_reason), T(t_upstream_cancel),
 		T(t_no_branch_480), T(t_send_failure_counts_at_once),
 		T(t_send_failure_alone_is_500),
+		T(t_held_2xx_released_edited), T(t_held_2xx_dropped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
