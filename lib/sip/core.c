@@ -115,8 +115,11 @@ static int respond_text(struct sip_fork *f, const char *buf, size_t n,
 	if (!f->srv)
 		return EINVAL;
 	rc = sip_tsx_respond(f->srv, buf, n);
-	if (rc == 0 && status >= 200)
+	if (rc == 0 && status >= 200 && !f->final) {
 		f->final = status;
+		if (f->c->ops->final && f->req)	/* not the core's own */
+			f->c->ops->final(f->c->arg, f, status);
+	}
 	return rc;
 }
 

@@ -88,6 +88,9 @@ struct sip_core_ops {
 	 * fork lives until every held response is released. May be NULL. */
 	int (*response)(void *arg, struct sip_fork *f, unsigned branch,
 			struct sip_msg *m);
+	/* The final `status` was sent upstream on f (f lives on until
+	 * ops->done: its transactions linger). May be NULL. */
+	void (*final)(void *arg, struct sip_fork *f, int status);
 };
 
 #define SIP_CORE_HOLD 1
