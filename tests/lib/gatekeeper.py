@@ -18,7 +18,7 @@ import time
 import urllib.request
 import uuid
 
-from dpn_test import BUILD, free_port, wait_for
+from dpn_test import BUILD, check, check_eq, free_port, wait_for
 from sip import free_udp_port
 
 GK = os.path.join(BUILD, 'bin', 'dpn-gatekeeper')
@@ -251,6 +251,26 @@ class Ua:
             if m.method == method:
                 return m
         return None
+
+
+class Flat:
+    """A flat with gateway credentials from mgmtd and a block (so a first
+    private address) allotted through the broker."""
+
+    def __init__(self, env, pg, flat, n):
+        self.id, self.number = flat['id'], flat['full_number']
+        status, g = env.c.put('/api/v1/flats/%d/gateway' % self.id)
+        check(status in (200, 201), 'gateway credentials: %s %r' % (status, g))
+        self.user, self.secret = g['username'], g['secret']
+        status, a = env.srv.client().basic(self.user, self.secret).post(
+            '/api/v1/broker/allocate', {'gateway_mac': '02:00:00:00:01:%02x' % n,
+                                        'handset_macs': []})
+        check_eq(status, 200, 'allocate')
+        self.addr = pg.scalar('SELECT first_addr FROM dpn.gk_flats WHERE '
+                              'flat_id = %d' % self.id)
+
+    def ua(self):
+        return Ua(self.addr)
 
 
 def wait_metric(gk, key, want, timeout=5.0):
