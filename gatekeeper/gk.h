@@ -2,7 +2,8 @@
  * files give each other: main.c (settings, start, the loop), db.c (the
  * site's flats from PostgreSQL, kept true by LISTEN dpn_gk; bindings
  * restored on start), route.c (what each request gets: registrar, number
- * translation, routing, asserted identity). */
+ * translation, routing, asserted identity), media.c (media anchoring
+ * through rtpengine, media.h). */
 #ifndef DPN_GK_H
 #define DPN_GK_H
 
@@ -11,6 +12,7 @@
 #include "daemon.h"
 #include "event/event.h"
 #include "gatekeeper/flats.h"
+#include "gatekeeper/media.h"
 #include "gatekeeper/store.h"
 #include "sip/core.h"
 #include "sip/registrar.h"
@@ -29,6 +31,11 @@ struct gk_conf {
 	unsigned t1_ms;
 	uint64_t udp_rcvbuf;
 	char *domain;			/* host part of asserted identities */
+	/* media anchoring (media.c) */
+	struct conf_addrs rtpengine;	/* ng addresses; none: not anchored */
+	char *media_public, *media_private;	/* rtpengine interface names */
+	unsigned ng_timeout_ms;
+	unsigned media_check_s;		/* media-timeout query period */
 };
 
 /* Counters of /metrics. */
@@ -54,6 +61,7 @@ struct gk {
 	char host[64];
 	unsigned port;
 	enum sip_proto proto;		/* how requests are forwarded */
+	struct gk_media *media;		/* NULL: media not anchored */
 	struct gk_metrics m;
 };
 

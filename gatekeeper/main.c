@@ -49,6 +49,19 @@ static const struct conf_item gk_table[] = {
 		  "by net.core.rmem_max)" },
 	{ .name = "t1", .type = CONF_DURATION, .off = G(t1_ms), .def = "500ms",
 	  .unit = 1, .min = 50, .max = 5000, .help = "SIP timer T1" },
+	{ .name = "rtpengine", .type = CONF_ADDRS, .off = G(rtpengine),
+	  .help = "rtpengine ng addresses (ADDR:PORT, several: a set; none: "
+		  "media is not anchored)" },
+	{ .name = "media-public", .type = CONF_STR, .off = G(media_public),
+	  .def = "pub", .help = "rtpengine interface of the public side" },
+	{ .name = "media-private", .type = CONF_STR, .off = G(media_private),
+	  .def = "priv", .help = "rtpengine interface of the private side" },
+	{ .name = "ng-timeout", .type = CONF_DURATION, .off = G(ng_timeout_ms),
+	  .def = "1s", .unit = 1, .min = 50, .max = 30000,
+	  .help = "deadline of an ng request (retransmitted twice before)" },
+	{ .name = "media-check", .type = CONF_DURATION, .off = G(media_check_s),
+	  .def = "10s", .unit = 1000, .min = 1, .max = 3600,
+	  .help = "how often each anchored call is queried for media timeout" },
 	DAEMON_CONF_ROWS(struct gk_conf, base, "dpn"),
 	{ .name = NULL },
 };
@@ -201,6 +214,7 @@ static void on_tick(struct ev_loop *loop, struct ev_timer *t, void *arg)
 
 	sip_reg_expire(g->reg, gk_now());
 	gk_db_tick(g);
+	gk_media_tick(g);
 	ev_timer_start(loop, t, 1000);
 }
 
@@ -249,6 +263,8 @@ static int start(struct gk *g)
 		what = "bindings";
 	else if ((rc = sip_start(g)) != 0)
 		what = "SIP transport";
+	else if ((rc = gk_media_new(g, &g->media)) != 0)
+		what = "rtpengine";
 	if (rc) {
 		log_warnx("gatekeeper: cannot start: %s: %s", what, strerror(rc));
 		return rc;
@@ -262,6 +278,7 @@ static int start(struct gk *g)
 
 static void stop(struct gk *g)
 {
+	gk_media_free(g->media);	/* first: it releases held responses */
 	sip_core_free(g->core);
 	sip_tp_close(g->tp);
 	gk_store_free(g->store);

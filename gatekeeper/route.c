@@ -209,8 +209,8 @@ static void do_in_dialog(struct gk *g, struct sip_fork *f,
 		return;
 	}
 	prom_inc(g->m.in_dialog, 1);
-	if (sip_fork_add(f, NULL, 0, &to, 1000) || sip_fork_start(f, 0))
-		sip_fork_reply(f, 500, NULL, NULL);
+	gk_media_forward(g, f, NULL, 0, &to, gateway_of(g, from) ?
+			 GK_MEDIA_FROM_PRIVATE : GK_MEDIA_FROM_PUBLIC);
 }
 
 /* A 2xx ACK (the core gives no source here): forwarded only when its
@@ -337,9 +337,9 @@ static void forward_to_flat(struct gk *g, struct sip_fork *fk,
 		strip_identity(em);
 	if (em->method == SIP_INVITE)
 		prom_inc(gw ? g->m.calls_flat : g->m.calls_in, 1);
-	if (sip_fork_add(fk, ruri, n, &b->source, 1000) ||
-	    sip_fork_start(fk, 0))
-		sip_fork_reply(fk, 500, NULL, NULL);
+	/* media: anchored from outside, direct between flats */
+	gk_media_forward(g, fk, ruri, n, &b->source,
+			 gw ? GK_MEDIA_DIRECT : GK_MEDIA_FROM_PUBLIC);
 }
 
 static int ruri_is_self(struct gk *g, const struct sip_msg *m)
@@ -409,4 +409,6 @@ static int on_send(void *arg, const struct sip_peer *to, const char *buf,
 
 const struct sip_core_ops gk_core_ops = {
 	.send = on_send, .request = on_request, .route = on_route,
+	.response = gk_media_response, .final = gk_media_final,
+	.done = gk_media_done,
 };

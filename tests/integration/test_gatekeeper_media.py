@@ -1,0 +1,394 @@
+#!/usr/bin/env python3
+"""test_gatekeeper_media — media anchoring through a real rtpengine (user
+space, interfaces pub 127.0.0.1 and priv 127.0.0.2) by a real
+dpn-gatekeeper on a real PostgreSQL: an outside -> flat call with RTP both
+ways through rtpengine (packets counted at each end, the SDP address each
+side received checked), flat -> flat with direct media (rtpengine not
+involved), a re-INVITE changing the port, a CANCELled and a rejected call
+leaving no stream, latching (a caller whose SDP names an unreachable
+address still receives audio after its first packet), two rtpengines with
+one stopped, none running -> 503, and media timeout ending the call both
+ways."""
+import os
+import re
+import sys
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
+from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
+from gatekeeper import Flat, Gatekeeper, Ua  # noqa: E402
+from mgmtd_resources import Env  # noqa: E402
+from rtpengine import Rtpengine, RtpEndpoint  # noqa: E402
+from sip import free_udp_port  # noqa: E402
+
+N1, N2 = '100-1101-0101', '100-1101-0102'
+PUB, PRIV = '127.0.0.1', '127.0.0.2'
+
+
+def sdp(addr, port):
+    return ('v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n'
+            'm=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n' % (addr, addr, port))
+
+
+def media_of(body):
+    """(c= address, m=audio port) of an SDP body."""
+    c = re.search(r'^c=IN IP4 (\S+)', body, re.M)
+    m = re.search(r'^m=audio (\d+)', body, re.M)
+    check(c and m, 'SDP with c= and m=audio: %r' % body)
+    return c.group(1), int(m.group(1))
+
+
+class Leg:
+    """One end of a dialog through the gatekeeper, on a Ua: sends requests
+    with an SDP body, answers them, keeps tags, CSeq, route set, target."""
+
+    def __init__(self, ua, gk_port, user):
+        self.ua, self.gk, self.user = ua, gk_port, user
+        self.tag = uuid.uuid4().hex[:8]
+        self.cseq = 0
+        self.route = []
+        self.target = None
+        self.remote = None      # the other end's From/To value with tag
+        self.call_id = None
+
+    def contact(self):
+        return '<sip:%s@%s:%d>' % (self.user, self.ua.addr, self.ua.port)
+
+    def send(self, method, ruri, body='', to=None, cseq=None, extra='',
+             branch=None):
+        if cseq is None:
+            self.cseq += 1
+            cseq = self.cseq
+        if branch is None:
+            self.branch = branch = uuid.uuid4().hex[:10]
+        route = ''.join('Route: %s\r\n' % r for r in self.route)
+        ctype = 'Content-Type: application/sdp\r\n' if body else ''
+        msg = ('%s %s SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s;rport\r\n'
+               'Max-Forwards: 70\r\n%sFrom: <sip:%s@%s>;tag=%s\r\nTo: %s\r\n'
+               'Call-ID: %s\r\nCSeq: %d %s\r\nContact: %s\r\n%s%s'
+               'Content-Length: %d\r\n\r\n%s'
+               % (method, ruri, self.ua.addr, self.ua.port, branch,
+                  route, self.user, self.ua.addr, self.tag, to or self.remote,
+                  self.call_id, cseq, method, self.contact(), extra, ctype,
+                  len(body), body))
+        self.ua.s.sendto(msg.encode(), ('127.0.0.1', self.gk))
+
+    def invite(self, number, body, call_id=None):
+        self.call_id = call_id or uuid.uuid4().hex
+        ruri = 'sip:%s@127.0.0.1:%d' % (number, self.gk)
+        self.send('INVITE', ruri, body, to='<%s>' % ruri)
+
+    def in_dialog(self, method, body=''):
+        self.send(method, self.target, body,
+                  cseq=self.cseq if method == 'ACK' else None)
+
+    def learn(self, resp):
+        """From a 2xx to our INVITE: the callee's tag, target, route set."""
+        self.remote = resp.one('To')
+        self.target = re.search(r'<([^>]+)>', resp.one('Contact')).group(1)
+        self.route = list(reversed(resp.get('Record-Route')))
+
+    def accept(self, req):
+        """Take the dialog of an incoming INVITE (we are the callee)."""
+        self.call_id = req.one('Call-ID')
+        self.remote = req.one('From')
+        self.route = req.get('Record-Route')
+        self.target = re.search(r'<([^>]+)>', req.one('Contact')).group(1)
+
+    def answer(self, req, status, body=''):
+        vias = ''.join('Via: %s\r\n' % v for v in req.get('Via'))
+        rr = ''.join('Record-Route: %s\r\n' % v for v in req.get('Record-Route'))
+        to = req.one('To')
+        if ';tag=' not in to and status > 100:
+            to += ';tag=' + self.tag
+        ctype = 'Content-Type: application/sdp\r\n' if body else ''
+        msg = ('SIP/2.0 %d X\r\n%s%sFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\n'
+               'CSeq: %s\r\nContact: %s\r\n%sContent-Length: %d\r\n\r\n%s'
+               % (status, vias, rr, req.one('From'), to, req.one('Call-ID'),
+                  req.one('CSeq'), self.contact(), ctype, len(body), body))
+        self.ua.s.sendto(msg.encode(), req.src)
+
+    def response(self, want=None, timeout=5.0):
+        """The next response of status `want` (or the next final), or None."""
+        while True:
+            m = self.ua.recv(timeout)
+            if m is None or (m.status and (m.status == want or
+                                           (want is None and m.status >= 200))):
+                return m
+
+
+class Ctx:
+    def __init__(self, pg):
+        self.pg = pg
+        self.env = Env(pg)
+        b = self.env.building(1101, floors=1, units_per_floor=2)
+        flats = self.env.flats(b['id'])
+        self.f1, self.f2 = (Flat(self.env, pg, flats[n], i + 20)
+                            for i, n in enumerate((101, 102)))
+        self.rtp = Rtpengine(PUB, PRIV, timeout=3)
+        self.gk = Gatekeeper(pg, args=['--rtpengine', self.rtp.ng_addr,
+                                       '--ng-timeout', '300ms',
+                                       '--media-check', '1s'])
+        self.gw1 = self.register(self.gk, self.f1)
+        self.gw2 = self.register(self.gk, self.f2)
+
+    def register(self, gk, flat):
+        ua = flat.ua()
+        r = ua.register(gk.port, flat.number, flat.user, flat.secret)
+        check(r is not None and r.status == 200, 'REGISTER %s' % flat.number)
+        return ua
+
+    def close(self):
+        try:
+            self.gk.close()
+        finally:
+            self.rtp.stop()
+            self.env.srv.stop()
+
+
+def no_streams(rtp):
+    wait_for(lambda: rtp.calls() == [], timeout=3,
+             what='rtpengine holds no call (list is empty)')
+
+
+def fnv1a64(s):
+    """The gatekeeper's hash of a Call-ID (lib/ng.c ng_pick)."""
+    h = 1469598103934665603
+    for b in s.encode():
+        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def anchored_call(ctx, caller_sdp_addr=None, gk=None, gw=None, call_id=None):
+    """Outside caller -> flat 1, answered; returns (caller leg, gw leg,
+    caller RTP, gw RTP, where the caller sends, where the gw sends)."""
+    gk = gk or ctx.gk
+    gw = gw or ctx.gw1
+    cu = Ua('127.0.0.1')
+    c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
+    caller, callee = Leg(cu, gk.port, 'caller'), Leg(gw, gk.port, N1)
+    caller.invite(N1, sdp(caller_sdp_addr or c_rtp.addr, c_rtp.port), call_id)
+    inv = gw.expect_request('INVITE')
+    check(inv is not None, 'INVITE reached the flat\n' + gk.log())
+    g_to = media_of(inv.body)
+    callee.accept(inv)
+    callee.answer(inv, 200, sdp(g_rtp.addr, g_rtp.port))
+    ok = caller.response(200)
+    check(ok is not None, 'caller got the 200\n' + gk.log())
+    c_to = media_of(ok.body)
+    caller.learn(ok)
+    caller.in_dialog('ACK')
+    check(gw.expect_request('ACK') is not None, 'ACK reached the flat')
+    return caller, callee, c_rtp, g_rtp, c_to, g_to
+
+
+def hang_up(caller, callee):
+    caller.in_dialog('BYE')
+    bye = callee.ua.expect_request('BYE')
+    check(bye is not None, 'BYE reached the flat')
+    callee.answer(bye, 200)
+    check(caller.response(200) is not None, '200 to the BYE')
+
+
+@case
+def outside_to_flat_rtp_both_ways_through_rtpengine(ctx):
+    caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(ctx)
+    try:
+        check_eq(c_to[0], PUB, 'the caller sees the public address')
+        check_eq(g_to[0], PRIV, 'the flat sees the private address')
+        check(ctx.rtp.in_range(c_to[1]) and ctx.rtp.in_range(g_to[1]),
+              'ports from rtpengine: %r %r' % (c_to, g_to))
+        check_eq(len(ctx.rtp.calls()), 1, 'one call in rtpengine')
+        c_rtp.send_to(*c_to, n=20, gap=0.005)
+        g_rtp.send_to(*g_to, n=20, gap=0.005)
+        check_eq(g_rtp.count(20), 20, 'flat received the caller\'s packets')
+        check_eq(c_rtp.count(20), 20, 'caller received the flat\'s packets')
+        check_eq(c_rtp.sources, {(PUB, c_to[1])}, 'caller\'s audio from rtpengine')
+        check_eq(g_rtp.sources, {(PRIV, g_to[1])}, 'flat\'s audio from rtpengine')
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+        m = ctx.gk.metrics()
+        check(m.get('dpn_gk_media_calls_total{result="anchored"}', 0) >= 1,
+              'anchored call counted')
+    finally:
+        caller.ua.close()
+        c_rtp.close()
+        g_rtp.close()
+
+
+@case
+def reinvite_changes_the_port(ctx):
+    caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(ctx)
+    c2 = RtpEndpoint('127.0.0.1')
+    try:
+        caller.in_dialog('INVITE', sdp(c2.addr, c2.port))
+        re_inv = ctx.gw1.expect_request('INVITE')
+        check(re_inv is not None, 're-INVITE reached the flat')
+        check_eq(media_of(re_inv.body)[0], PRIV, 're-INVITE SDP private')
+        g_to2 = media_of(re_inv.body)
+        callee.answer(re_inv, 200, sdp(g_rtp.addr, g_rtp.port))
+        ok = caller.response(200)
+        check(ok is not None, '200 to the re-INVITE')
+        c_to2 = media_of(ok.body)
+        check_eq(c_to2[0], PUB, 're-INVITE answer public')
+        caller.in_dialog('ACK')
+        c2.send_to(*c_to2, n=5, gap=0.005)     # from the new port
+        g_rtp.send_to(*g_to2, n=20, gap=0.005)
+        check_eq(c2.count(20), 20, 'audio reaches the new port')
+        check_eq(c_rtp.drain(), 0, 'nothing to the old port')
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (caller.ua, c_rtp, g_rtp, c2):
+            x.close()
+
+
+@case
+def latching_caller_sdp_names_an_unreachable_address(ctx):
+    caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(
+        ctx, caller_sdp_addr='10.255.255.1')
+    try:
+        g_rtp.send_to(*g_to, n=5, gap=0.005)
+        check_eq(c_rtp.count(1, timeout=0.3), 0, 'nothing before its first packet')
+        c_rtp.send_to(*c_to, n=1)
+        g_rtp.send_to(*g_to, n=20, gap=0.005)
+        check_eq(c_rtp.count(20), 20, 'audio after the first packet (latched)')
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (caller.ua, c_rtp, g_rtp):
+            x.close()
+
+
+@case
+def flat_to_flat_media_direct(ctx):
+    gw2, gw1 = Leg(ctx.gw2, ctx.gk.port, N2), Leg(ctx.gw1, ctx.gk.port, N1)
+    offer, answer = sdp(ctx.f2.addr, 4000), sdp(ctx.f1.addr, 5000)
+    gw2.invite(N1, offer)
+    inv = ctx.gw1.expect_request('INVITE')
+    check(inv is not None, 'INVITE reached flat 1')
+    check_eq(inv.body, offer, 'offer unchanged')
+    gw1.accept(inv)
+    gw1.answer(inv, 200, answer)
+    ok = gw2.response(200)
+    check_eq(ok.body, answer, 'answer unchanged')
+    check_eq(ctx.rtp.calls(), [], 'rtpengine not involved')
+    gw2.learn(ok)
+    gw2.in_dialog('ACK')
+    ctx.gw1.expect_request('ACK')
+    gw2.in_dialog('BYE')
+    bye = ctx.gw1.expect_request('BYE')
+    gw1.answer(bye, 200)
+    gw2.response(200)
+    check(ctx.gk.metrics().get('dpn_gk_media_calls_total{result="direct"}', 0) >= 1,
+          'direct call counted')
+
+
+@case
+def cancelled_and_rejected_calls_leave_no_stream(ctx):
+    cu = Ua('127.0.0.1')
+    try:
+        caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.port, N1)
+        caller.invite(N1, sdp('127.0.0.1', 7000))
+        inv = ctx.gw1.expect_request('INVITE')
+        callee.answer(inv, 180)
+        check_eq(len(ctx.rtp.calls()), 1, 'a stream while it rings')
+        ruri = 'sip:%s@127.0.0.1:%d' % (N1, ctx.gk.port)
+        caller.send('CANCEL', ruri, to='<%s>' % ruri, cseq=1, branch=caller.branch)
+        cancel = ctx.gw1.expect_request('CANCEL')
+        check(cancel is not None, 'CANCEL reached the flat')
+        callee.answer(cancel, 200)
+        callee.answer(inv, 487)
+        check(caller.response(487) is not None, '487 to the caller')
+        no_streams(ctx.rtp)
+        # rejected
+        caller.invite(N1, sdp('127.0.0.1', 7002))
+        inv = ctx.gw1.expect_request('INVITE')
+        callee.answer(inv, 486)
+        check(caller.response(486) is not None, '486 to the caller')
+        no_streams(ctx.rtp)
+    finally:
+        cu.close()
+
+
+@case
+def media_timeout_ends_the_call_both_ways(ctx):
+    caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(ctx)
+    try:
+        # no RTP: rtpengine's --timeout=3 ends it, the gatekeeper learns it
+        bye_gw = ctx.gw1.expect_request('BYE', timeout=8)
+        check(bye_gw is not None, 'BYE to the flat\n' + ctx.gk.log())
+        bye_c = caller.ua.expect_request('BYE', timeout=3)
+        check(bye_c is not None, 'BYE to the caller')
+        check_eq(bye_c.one('Call-ID'), caller.call_id, 'the same call')
+        check('media timeout' in (bye_gw.one('Reason') or ''),
+              'Reason says why: %r' % bye_gw.one('Reason'))
+        check(ctx.gk.metrics().get(
+            'dpn_gk_media_events_total{event="media_timeout"}', 0) >= 1,
+            'media timeout counted')
+        no_streams(ctx.rtp)
+    finally:
+        for x in (caller.ua, c_rtp, g_rtp):
+            x.close()
+
+
+@case
+def two_rtpengines_one_stopped(ctx):
+    other = Rtpengine(PUB, PRIV)
+    gk = Gatekeeper(ctx.pg, args=['--rtpengine', '%s,%s' % (other.ng_addr,
+                                                            ctx.rtp.ng_addr),
+                                  '--ng-timeout', '300ms'])
+    gw = ctx.register(gk, ctx.f1)
+    try:
+        other.stop()
+        # the first call hashes to the stopped one: its offer times out
+        # and goes to the running one; the stopped one is skipped after
+        first = next(c for c in (uuid.uuid4().hex for _ in range(100))
+                     if fnv1a64(c) % 2 == 0)
+        for i in range(6):
+            caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(
+                ctx, gk=gk, gw=gw, call_id=first if i == 0 else None)
+            check_eq(len(ctx.rtp.calls()), 1, 'call %d on the running one' % i)
+            hang_up(caller, callee)
+            for x in (caller.ua, c_rtp, g_rtp):
+                x.close()
+            no_streams(ctx.rtp)
+        m = gk.metrics()
+        check_eq(m.get('dpn_gk_media_calls_total{result="no_relay"}'), 0.0,
+                 'no call refused')
+        check(m.get('dpn_gk_ng_total{what="timeout"}', 0) >= 1,
+              'the offer to the stopped one timed out (probes may too)')
+    finally:
+        gw.close()
+        gk.close()
+        other.stop()
+
+
+@case
+def no_rtpengine_running_503(ctx):
+    dead = '127.0.0.1:%d' % free_udp_port()
+    gk = Gatekeeper(ctx.pg, args=['--rtpengine', dead, '--ng-timeout', '200ms'])
+    gw = ctx.register(gk, ctx.f1)
+    cu = Ua('127.0.0.1')
+    try:
+        for _ in range(2):
+            caller = Leg(cu, gk.port, 'caller')
+            caller.invite(N1, sdp('127.0.0.1', 7000))
+            r = caller.response()
+            check(r is not None and r.status == 503, '503: %s' % (r and r.first))
+        check(gw.recv(0.2) is None, 'nothing reached the flat')
+        check_eq(gk.metrics().get('dpn_gk_media_calls_total{result="no_relay"}'),
+                 2.0, 'counted')
+    finally:
+        cu.close()
+        gw.close()
+        gk.close()
+
+
+if __name__ == '__main__':
+    with Cluster() as pg:
+        ctx = Ctx(pg)
+        try:
+            run(ctx)
+        finally:
+            ctx.close()
