@@ -4,7 +4,9 @@ space, interfaces pub 127.0.0.1 and priv 127.0.0.2) by a real
 dpn-gatekeeper on a real PostgreSQL: an outside -> flat call with RTP both
 ways through rtpengine (packets counted at each end, the SDP address each
 side received checked), flat -> flat with direct media (rtpengine not
-involved), a re-INVITE changing the port, a CANCELled and a rejected call
+involved), a re-INVITE changing the port, early media of two handsets
+(183s under two To tags) and a 2xx retransmission, a CANCELled and a
+rejected call
 leaving no stream, latching (a caller whose SDP names an unreachable
 address still receives audio after its first packet), two rtpengines with
 one stopped, none running -> 503, and media timeout ending the call both
@@ -257,6 +259,51 @@ def latching_caller_sdp_names_an_unreachable_address(ctx):
         no_streams(ctx.rtp)
     finally:
         for x in (caller.ua, c_rtp, g_rtp):
+            x.close()
+
+
+@case
+def early_media_of_two_handsets_and_2xx_retransmission(ctx):
+    """Two 183s with SDP under different To tags (two handsets ringing
+    behind the gateway), then a 200 from the second, sent twice: every
+    one rewritten (ng answer per to-tag), the retransmission the same."""
+    cu = Ua('127.0.0.1')
+    c_rtp, h1, h2 = (RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr),
+                     RtpEndpoint(ctx.f1.addr))
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.port, N1)
+    try:
+        caller.invite(N1, sdp(c_rtp.addr, c_rtp.port))
+        inv = ctx.gw1.expect_request('INVITE')
+        g_to = media_of(inv.body)
+        callee.accept(inv)
+        seen = []
+        for ep in (h1, h2):
+            callee.tag = uuid.uuid4().hex[:8]
+            callee.answer(inv, 183, sdp(ep.addr, ep.port))
+            r = caller.response(183)
+            check(r is not None, '183 reached the caller')
+            seen.append((r.one('To'), media_of(r.body)))
+        check_eq([m[0] for _, m in seen], [PUB, PUB], '183 SDPs public')
+        check(seen[0][0] != seen[1][0], 'two early dialogs')
+        callee.answer(inv, 200, sdp(h2.addr, h2.port))
+        ok = caller.response(200)
+        callee.answer(inv, 200, sdp(h2.addr, h2.port))     # retransmitted
+        again = caller.response(200, timeout=2)
+        check(again is not None, 'the retransmission reached the caller')
+        check_eq(again.body, ok.body, 'the same answer both times')
+        c_to = media_of(ok.body)
+        check_eq(c_to[0], PUB, '200 SDP public')
+        caller.learn(ok)
+        caller.in_dialog('ACK')
+        ctx.gw1.expect_request('ACK')
+        c_rtp.send_to(*c_to, n=10, gap=0.005)
+        check_eq(h2.count(10), 10, 'the answering handset hears the caller')
+        h2.send_to(*g_to, n=10, gap=0.005)
+        check_eq(c_rtp.count(10), 10, 'the caller hears it')
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (cu, c_rtp, h1, h2):
             x.close()
 
 
