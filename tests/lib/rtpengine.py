@@ -56,15 +56,17 @@ def bdec(b, i=0):
 
 class Rtpengine:
     """rtpengine --table=-1 with interfaces pub/PUB and priv/PRIV, ng on
-    127.0.0.1:ng_port, 200 ports from a random base, sessions deleted at
-    once (so `list` returns to 0 as soon as a call ends)."""
+    127.0.0.1:ng_port, `ports` ports (4 a call) from a random base,
+    sessions deleted at once (so `list` returns to 0 as soon as a call
+    ends)."""
 
-    def __init__(self, pub='127.0.0.1', priv='127.0.0.2', timeout=None):
+    def __init__(self, pub='127.0.0.1', priv='127.0.0.2', timeout=None,
+                 ports=200):
         self.pub, self.priv = pub, priv
         self.ng_port = free_udp_port()
         self.ng_addr = '127.0.0.1:%d' % self.ng_port
-        self.port_min = random.randrange(20000, 59000, 200)
-        self.port_max = self.port_min + 199
+        self.port_min = random.randrange(20000, 61000 - ports, 200)
+        self.port_max = self.port_min + ports - 1
         self.dir = tempfile.mkdtemp(prefix='dpn-rtpengine-')
         self.log_path = os.path.join(self.dir, 'log')
         args = [RTPENGINE, '--config-file=none', '--foreground', '--table=-1', '--log-stderr',
