@@ -11,6 +11,9 @@ between a sipp UAC and a sipp UAS on 127.0.0.1 (UDP):
   cpu        CPU-seconds of the element (all its processes, /proc) per
              10,000 calls at 1,000 calls/s; runs interleaved dpn, kam,
              dpn, kam, ...; medians. Load-sensitive.
+             With build/rel/bench/udp_floor built, a third element runs
+             interleaved: a relay that only moves datagrams (no SIP
+             work) — the kernel's floor for the same path.
   rate       the highest rate (calls/s, 5 s at each step) with < 0.1%
              failed calls. Load-sensitive.
 
@@ -35,7 +38,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROXY = os.environ.get('BENCH_PROXY') or os.path.join(
     ROOT, 'build', 'rel', 'tests', 'sip', 'sip-proxy')
+FLOOR = os.path.join(ROOT, 'build', 'rel', 'bench', 'udp_floor')
 KCFG = os.path.join(ROOT, 'bench', 'kamailio.cfg')
+KGKCFG = os.path.join(ROOT, 'bench', 'kamailio_gk.cfg')
 UAS_NO180 = os.path.join(ROOT, 'bench', 'sip_uas_no180.xml')
 WORK = tempfile.mkdtemp(prefix='dpn-sipbench-')
 
@@ -58,17 +63,22 @@ def udp_bound(port):
 class Element:
     """dpn or kam on 127.0.0.1:port forwarding to the UAS at target."""
 
-    def __init__(self, kind, target, wrap=()):
+    def __init__(self, kind, target, wrap=(), cfg_edit=None):
+        """kind 'kamgk': bench/kamailio_gk.cfg, whose placeholders
+        cfg_edit fills (bench/gk_vs_kamailio.py)."""
         self.kind, self.port = kind, free_port()
         if kind == 'dpn':
             cmd = [PROXY, '-l', '127.0.0.1:%d' % self.port,
                    '-t', '127.0.0.1:%d' % target]
+        elif kind == 'floor':
+            cmd = [FLOOR, '-l', str(self.port), '-t', str(target)]
         else:
             cfg = os.path.join(WORK, 'kamailio-%d.cfg' % self.port)
-            with open(KCFG) as f:
+            with open(KGKCFG if kind == 'kamgk' else KCFG) as f:
                 text = f.read().replace('LISTEN_PORT', str(self.port))
             with open(cfg, 'w') as f:
-                f.write(text.replace('TARGET', 'sip:127.0.0.1:%d' % target))
+                f.write(cfg_edit(text) if cfg_edit else text.replace(
+                    'TARGET', 'sip:127.0.0.1:%d' % target))
             cmd = ['kamailio', '-f', cfg, '-DD', '-E', '-x', 'tlsf',
                    '-m', '256', '-M', '16', '-Y', WORK,
                    '-P', os.path.join(WORK, 'k%d.pid' % self.port)]
@@ -134,20 +144,20 @@ def count(out, what):
     return int(m[-1]) if m else 0
 
 
-def uas(port, calls, scen):
+def uas(port, calls, scen, addr='127.0.0.1'):
     sc = ['-sn', 'uas'] if scen is None else ['-sf', scen]
     return subprocess.Popen(['timeout', '-k', '5', '600', 'sipp'] + sc +
-                            ['-i', '127.0.0.1', '-p', str(port),
+                            ['-i', addr, '-p', str(port),
                              '-m', str(calls)],
                             cwd=WORK, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
 
-def uac(el_port, calls, rate, tmo):
+def uac(el_port, calls, rate, tmo, service='service'):
     args = ['-sn', 'uac', '-i', '127.0.0.1', '-p', str(free_port()),
             '-m', str(calls), '-r', str(rate), '-l', str(max(calls, 100)),
             '-recv_timeout', '10000', '-max_recv_loops', '20000',
-            '-max_sched_loops', '20000', '-s', 'service',
+            '-max_sched_loops', '20000', '-s', service,
             '127.0.0.1:%d' % el_port]
     out = sipp(args, tmo)
     return count(out, 'Successful call'), count(out, 'Failed call')
@@ -220,9 +230,11 @@ def cpu_run(kind, calls=10000, rate=1000):
 
 def mode_cpu():
     runs = int(os.environ.get('BENCH_RUNS', '5'))
-    got = {'dpn': [], 'kam': []}
+    kinds = ('dpn', 'kam', 'floor') if os.path.exists(FLOOR) else \
+        ('dpn', 'kam')
+    got = {k: [] for k in kinds}
     for i in range(runs):
-        for kind in ('dpn', 'kam'):
+        for kind in kinds:
             (usr, sys_), ok, failed = cpu_run(kind)
             got[kind].append(usr + sys_)
             print('cpu run %d %s: %.2f CPU-s per 10000 calls at 1000/s '
@@ -232,6 +244,9 @@ def mode_cpu():
     m = {k: statistics.median(v) for k, v in got.items()}
     print('cpu median: dpn %.2f s, kam %.2f s, ratio %.3f' %
           (m['dpn'], m['kam'], m['dpn'] / m['kam']), flush=True)
+    if 'floor' in m:
+        print('cpu median: floor (kernel only, 5 of the 6 sends) %.2f s = '
+              '%.3f of kam' % (m['floor'], m['floor'] / m['kam']), flush=True)
 
 
 def mode_rate():

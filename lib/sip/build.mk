@@ -43,3 +43,8 @@ fuzz: $(SIP_FUZZ)
 # bench/sip_bench: parse and proxy-rewrite throughput (bench/sip_bench.sh).
 $(B)/bench/sip_bench: $(B)/bench/sip_bench.o $(B)/libdpn.a
 	$(CC) $(DPN_LDFLAGS) $< $(B)/libdpn.a $(LIB_LDLIBS) -o $@
+
+# The kernel-only relay of bench/sip_vs_kamailio.py's floor (not installed).
+$(B)/bench/udp_floor: $(B)/bench/udp_floor.o
+	$(CC) $(DPN_LDFLAGS) $< -o $@
+TEST_DEPS += $(B)/bench/udp_floor

@@ -45,7 +45,14 @@ struct sip_fork {
 	unsigned held, held2xx;	/* responses the TU holds (ops->response) */
 	struct { enum sip_hdr_id id; char *v; } auth[AUTH_MAX];
 	void *user;
-	struct branch b[SIP_FORK_MAX];	/* last: set up by sip_fork_add */
+	/* Branches (sip_fork_add): one inline, an array once a second is
+	 * added (only before the fork starts, so nothing points into it
+	 * yet). A fork lingers with its transactions (up to 64*T1 after
+	 * the call's answer): room for SIP_FORK_MAX in every one was most
+	 * of a busy proxy's memory. */
+	struct branch *b;
+	unsigned cap;
+	struct branch inl[1];
 };
 
 struct sip_core {
@@ -475,6 +482,22 @@ static void complete(struct sip_fork *f)
 	send_best(f);
 }
 
+/* Room for twice the branches (at most SIP_FORK_MAX). 0 or ENOMEM. */
+static int grow_branches(struct sip_fork *f)
+{
+	unsigned cap = f->cap * 2 > SIP_FORK_MAX ? SIP_FORK_MAX : f->cap * 2;
+	struct branch *nb = malloc(cap * sizeof(*nb));
+
+	if (!nb)
+		return ENOMEM;
+	memcpy(nb, f->b, f->n * sizeof(*nb));
+	if (f->b != f->inl)
+		free(f->b);
+	f->b = nb;
+	f->cap = cap;
+	return 0;
+}
+
 int sip_fork_add(struct sip_fork *f, const char *ruri, size_t len,
 		 const struct sip_peer *to, unsigned q)
 {
@@ -484,6 +507,8 @@ int sip_fork_add(struct sip_fork *f, const char *ruri, size_t len,
 		return EINVAL;
 	if (f->n >= SIP_FORK_MAX)
 		return E2BIG;
+	if (f->n == f->cap && grow_branches(f))
+		return ENOMEM;
 	b = &f->b[f->n];
 	memset(b, 0, sizeof(*b));
 	if (ruri && !(b->ruri = strndup(ruri, len)))
@@ -517,6 +542,8 @@ static void fork_free(struct sip_fork *f)
 	for (unsigned i = 0; i < f->nauth; i++)
 		free(f->auth[i].v);
 	sip_msg_free(f->best);
+	if (f->b != f->inl)
+		free(f->b);
 	free(f);
 }
 
@@ -562,7 +589,9 @@ static int fork_new(struct sip_core *c, struct sip_tsx *t, struct sip_msg *m,
 
 	if (!f)
 		return ENOMEM;
-	memset(f, 0, offsetof(struct sip_fork, b));	/* b[]: sip_fork_add */
+	memset(f, 0, sizeof(*f));
+	f->b = f->inl;
+	f->cap = 1;
 	f->req = sip_tsx_request_edit(t);	/* edited in place: no copy */
 	if ((rc = sip_proxy_branch(m, f->base, sizeof(f->base))) != 0 ||
 	    (rc = edit_request(c, f->req)) != 0) {

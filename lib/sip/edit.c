@@ -2,6 +2,7 @@
  * text goes to a per-message arena of chunks that never move, so slices
  * into it stay valid; untouched headers remain slices of the input. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +73,7 @@ int sip_msg_hdr_insert(struct sip_msg *m, unsigned at, enum sip_hdr_id id,
 
 	if (at > m->nhdrs)
 		return EINVAL;
-	if (m->nhdrs >= SIP_MAX_HDRS)
+	if (m->nhdrs >= SIP_MAX_HDRS - m->hdrs_missing)
 		return E2BIG;
 	if (!name)
 		name = sip_hdr_name(id);
@@ -265,10 +266,6 @@ int sip_msg_serialize(const struct sip_msg *m, char *dst, size_t cap,
 	return 0;
 }
 
-struct sip_msg_copy {
-	struct sip_msg m;
-	char buf[];
-};
 
 /* ---- copies: written once and re-pointed, never re-parsed ---- */
 
@@ -361,7 +358,7 @@ static void copy_msg(struct out *o, struct sip_msg *d, const struct sip_msg *m)
 		else if (!clen_done++)
 			copy_clen(o, &d->hdrs[d->nhdrs++], m);
 	}
-	if (!clen_done && d->nhdrs < SIP_MAX_HDRS)
+	if (!clen_done && d->nhdrs < SIP_MAX_HDRS - d->hdrs_missing)
 		copy_clen(o, &d->hdrs[d->nhdrs++], m);
 	else if (!clen_done)
 		put_clen(o, m);
@@ -448,18 +445,29 @@ static void copy_memos(struct sip_msg *d, const struct sip_msg *m)
 	}
 }
 
+/* One allocation: the message with room for its own header lines (one
+ * more for a Content-Length it lacked) and SIP_DUP_SPARE_HDRS, then its
+ * text. A transaction keeps such a copy for up to 64*T1 after its final
+ * answer, so the 96-slot array of caller storage (5 KiB) would be most of
+ * a busy proxy's memory. */
 int sip_msg_dup(const struct sip_msg *m, struct sip_msg **out)
 {
 	size_t n = sip_msg_size(m);
-	struct sip_msg_copy *c = malloc(sizeof(*c) + n);
+	size_t cap = m->nhdrs + 1 + SIP_DUP_SPARE_HDRS, head;
+	struct sip_msg *d;
 	struct out o;
 
-	if (!c)
+	if (cap > SIP_MAX_HDRS)
+		cap = SIP_MAX_HDRS;
+	head = offsetof(struct sip_msg, hdrs) + cap * sizeof(struct sip_hdr);
+	d = malloc(head + n);
+	if (!d)
 		return ENOMEM;
-	o = (struct out){ c->buf, n, 0 };
-	copy_msg(&o, &c->m, m);
-	copy_memos(&c->m, m);
-	*out = &c->m;
+	d->hdrs_missing = (unsigned)(SIP_MAX_HDRS - cap);
+	o = (struct out){ (char *)d + head, n, 0 };
+	copy_msg(&o, d, m);
+	copy_memos(d, m);
+	*out = d;
 	return 0;
 }
 
@@ -468,5 +476,5 @@ void sip_msg_free(struct sip_msg *m)
 	if (!m)
 		return;
 	sip_msg_release(m);
-	free(m);	/* m is the first member of its sip_msg_copy */
+	free(m);	/* one allocation with its text (sip_msg_dup) */
 }

@@ -24,6 +24,9 @@
 
 #define SIP_MAX_HDRS 96
 #define SIP_MAX_MSG  65535
+/* Header lines an edit may add to a sip_msg_dup copy (a proxy adds a Via,
+ * Record-Routes, an identity; beyond: E2BIG). */
+#define SIP_DUP_SPARE_HDRS 16
 
 /* A slice: `len` bytes at `s`, not NUL-terminated. */
 struct sip_str {
@@ -105,7 +108,11 @@ struct sip_msg {
 	struct sip_str reason;
 	struct sip_str start_line;	/* without its line end */
 	unsigned nhdrs;
-	struct sip_hdr hdrs[SIP_MAX_HDRS];
+	unsigned hdrs_missing;		/* slots at the end of hdrs[] that
+					   were not allocated: a copy from
+					   sip_msg_dup has room for its own
+					   headers and SIP_DUP_SPARE_HDRS
+					   more; 0 in caller storage */
 	struct sip_str body;
 	struct sip_arena *arena;	/* text added by edits beyond inl[] */
 	size_t inl_used;		/* the first edits' text goes here: */
@@ -122,6 +129,7 @@ struct sip_msg {
 	 * first use; first_ok = 0 after any change to hdrs[]. */
 	int first_ok;
 	signed char first[SIP_HDR_COUNT];
+	struct sip_hdr hdrs[SIP_MAX_HDRS];	/* last: copies are shorter */
 };
 
 /* Why a message was rejected: the status to answer with (400, 505, 413,

@@ -610,6 +610,7 @@ static void msg_reset(struct sip_msg *m, const char *buf)
 	m->method_str = m->ruri = m->reason = m->body = (struct sip_str){ 0 };
 	m->status = 0;
 	m->nhdrs = 0;
+	m->hdrs_missing = 0;	/* caller storage: all SIP_MAX_HDRS */
 	m->arena = NULL;
 	m->inl_used = 0;
 	m->start_edited = 0;

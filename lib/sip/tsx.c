@@ -9,7 +9,12 @@
 #include "sip/hdr.h"
 #include "sip/proxy.h"
 
-#define NBUCKETS 4096
+/* The table starts small (a flat's gatewayd keeps a handful) and doubles
+ * while transactions outnumber buckets twice: a proxy at 1,000 calls/s
+ * keeps ~100,000 transactions lingering (Timer D/J/K, RFC 6026 Accepted),
+ * where a fixed 4,096 buckets made matching a walk of 25-deep chains. */
+#define BUCKETS_MIN_BITS 8
+#define BUCKETS_MAX_BITS 20
 #define TIMER_D 32000
 
 struct sip_tsx {
@@ -42,7 +47,8 @@ struct sip_tsx_layer {
 	void *arg;
 	unsigned count;
 	uint64_t mask;		/* of key hashes (cfg.key_hash_bits) */
-	struct sip_tsx *b[NBUCKETS];
+	unsigned bits;		/* 1 << bits buckets in b */
+	struct sip_tsx **b;
 };
 
 static int is_client(const struct sip_tsx *t)
@@ -58,6 +64,35 @@ static uint64_t key_hash(const struct sip_tsx_layer *l,
 	return k->hash & l->mask;
 }
 
+static struct sip_tsx **bucket(const struct sip_tsx_layer *l, uint64_t key)
+{
+	return &l->b[key & ((1ULL << l->bits) - 1)];
+}
+
+/* Twice the buckets, every chain re-threaded; on ENOMEM the table stays
+ * as it is (longer chains, still correct). */
+static void grow(struct sip_tsx_layer *l)
+{
+	size_t n = (size_t)1 << l->bits;
+	struct sip_tsx **old = l->b;
+
+	l->b = calloc(2 * n, sizeof(*l->b));
+	if (!l->b) {
+		l->b = old;
+		return;
+	}
+	l->bits++;
+	for (size_t i = 0; i < n; i++)
+		while (old[i]) {
+			struct sip_tsx *t = old[i], **b = bucket(l, t->key);
+
+			old[i] = t->next;
+			t->next = *b;
+			*b = t;
+		}
+	free(old);
+}
+
 /* By hash, then by the whole key: two requests whose keys collide on the
  * hash stay two transactions. */
 static struct sip_tsx *find(struct sip_tsx_layer *l,
@@ -65,7 +100,7 @@ static struct sip_tsx *find(struct sip_tsx_layer *l,
 {
 	uint64_t h = key_hash(l, k);
 
-	for (struct sip_tsx *t = l->b[h % NBUCKETS]; t; t = t->next)
+	for (struct sip_tsx *t = *bucket(l, h); t; t = t->next)
 		if (t->key == h && is_client(t) == client && !t->ending &&
 		    t->keylen == k->len &&
 		    memcmp(t->keytext, k->text, k->len) == 0)
@@ -75,7 +110,7 @@ static struct sip_tsx *find(struct sip_tsx_layer *l,
 
 static void unlink_tsx(struct sip_tsx *t)
 {
-	for (struct sip_tsx **pp = &t->l->b[t->key % NBUCKETS]; *pp;
+	for (struct sip_tsx **pp = bucket(t->l, t->key); *pp;
 	     pp = &(*pp)->next)
 		if (*pp == t) {
 			*pp = t->next;
@@ -256,8 +291,10 @@ static int tsx_new(struct sip_tsx_layer *l, const struct sip_msg *m,
 	t->reliable = peer->proto == SIP_PROTO_TCP;
 	ev_timer_init(&t->retr, on_retr, t);
 	ev_timer_init(&t->tmo, on_timeout, t);
-	t->next = l->b[key % NBUCKETS];
-	l->b[key % NBUCKETS] = t;
+	if (l->count >= 2u << l->bits && l->bits < BUCKETS_MAX_BITS)
+		grow(l);
+	t->next = *bucket(l, key);
+	*bucket(l, key) = t;
 	l->count++;
 	*out = t;
 	return 0;
@@ -509,7 +546,7 @@ int sip_tsx_respond(struct sip_tsx *t, const char *resp, size_t len)
 void sip_tsx_layer_peer_failed(struct sip_tsx_layer *l,
 			       const struct sip_peer *to)
 {
-	for (size_t i = 0; i < NBUCKETS; i++)
+	for (size_t i = 0; i < (size_t)1 << l->bits; i++)
 		for (struct sip_tsx *t = l->b[i]; t; t = t->next)
 			if (is_client(t) && !t->ending &&
 			    (t->state == SIP_TSX_CALLING ||
@@ -542,6 +579,12 @@ int sip_tsx_layer_new(struct ev_loop *loop, const struct sip_tsx_cfg *cfg,
 
 	if (!l)
 		return ENOMEM;
+	l->bits = BUCKETS_MIN_BITS;
+	l->b = calloc((size_t)1 << l->bits, sizeof(*l->b));
+	if (!l->b) {
+		free(l);
+		return ENOMEM;
+	}
 	l->loop = loop;
 	l->cfg = *cfg;
 	if (!l->cfg.t1)
@@ -551,7 +594,7 @@ int sip_tsx_layer_new(struct ev_loop *loop, const struct sip_tsx_cfg *cfg,
 	if (!l->cfg.t4)
 		l->cfg.t4 = 5000;
 	if (!l->cfg.max_tsx)
-		l->cfg.max_tsx = 65536;
+		l->cfg.max_tsx = 262144;
 	if (!l->cfg.timer_c)
 		l->cfg.timer_c = 180000;
 	l->mask = !l->cfg.key_hash_bits || l->cfg.key_hash_bits >= 64 ?
@@ -566,7 +609,7 @@ void sip_tsx_layer_free(struct sip_tsx_layer *l)
 {
 	if (!l)
 		return;
-	for (size_t i = 0; i < NBUCKETS; i++)
+	for (size_t i = 0; i < (size_t)1 << l->bits; i++)
 		while (l->b[i]) {
 			struct sip_tsx *t = l->b[i];
 			l->b[i] = t->next;
@@ -575,6 +618,7 @@ void sip_tsx_layer_free(struct sip_tsx_layer *l)
 						   SIP_TSX_END_SHUTDOWN);
 			tsx_free(t);
 		}
+	free(l->b);
 	free(l);
 }
 

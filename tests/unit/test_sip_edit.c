@@ -170,6 +170,41 @@ static void t_no_content_length(void **st)
 	sip_msg_free(d);
 }
 
+/* A copy holds its own headers and SIP_DUP_SPARE_HDRS more (and a slot
+ * for a Content-Length, used or not): edits up to that work and serialise like the original, one more is E2BIG and
+ * changes nothing; a copy of a copy does the same. */
+static void t_dup_room(void **st)
+{
+	static const char s[] = "INVITE sip:a@b SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCSeq: 1 INVITE\r\n"
+		"Content-Length: 0\r\n\r\n";
+	struct sip_msg m, *d, *d2;
+	struct sip_perr e;
+	char a[4096], b[4096];
+	size_t an, bn;
+	(void)st;
+
+	assert_int_equal(sip_msg_parse(&m, s, sizeof(s) - 1, 0, &e), 0);
+	assert_int_equal(sip_msg_dup(&m, &d), 0);
+	for (unsigned i = 0; i < SIP_DUP_SPARE_HDRS + 1; i++) {
+		assert_int_equal(sip_msg_hdr_add(&m, SIP_HDR_SUBJECT, "s"), 0);
+		assert_int_equal(sip_msg_hdr_add(d, SIP_HDR_SUBJECT, "s"), 0);
+	}
+	assert_int_equal(sip_msg_hdr_add(d, SIP_HDR_SUBJECT, "s"), E2BIG);
+	assert_int_equal(sip_msg_serialize(&m, a, sizeof(a), &an), 0);
+	assert_int_equal(sip_msg_serialize(d, b, sizeof(b), &bn), 0);
+	assert_int_equal(an, bn);
+	assert_memory_equal(a, b, an);
+	assert_int_equal(sip_msg_dup(d, &d2), 0);
+	assert_int_equal(d2->nhdrs, d->nhdrs);
+	for (unsigned i = 0; i < SIP_DUP_SPARE_HDRS + 1; i++)
+		assert_int_equal(sip_msg_hdr_add(d2, SIP_HDR_SUBJECT, "s"), 0);
+	assert_int_equal(sip_msg_hdr_add(d2, SIP_HDR_SUBJECT, "s"), E2BIG);
+	sip_msg_free(d2);
+	sip_msg_free(d);
+	sip_msg_release(&m);
+}
+
 static void assert_same_str(struct sip_str a, struct sip_str b)
 {
 	assert_int_equal(a.len, b.len);
@@ -431,6 +466,7 @@ int main(void)
 		cmocka_unit_test(t_no_content_length),
 		cmocka_unit_test(t_builders),
 		cmocka_unit_test(t_dup_equals_parse),
+		cmocka_unit_test(t_dup_room),
 		cmocka_unit_test(t_request_write),
 		cmocka_unit_test(t_sdp),
 		cmocka_unit_test(t_sdp_rfc4475),

@@ -583,6 +583,40 @@ static void t_hash_collision_full_key(void **st)
 	sip_tsx_layer_free(cl);
 }
 
+/* 20,000 transactions (the table grows from 256 buckets past 8,192 on the
+ * way): every one is still found — its retransmission is absorbed, not a
+ * new request — and its CANCEL finds its INVITE. */
+static void t_table_grows(void **st)
+{
+	enum { N = 20000 };
+	static struct sip_tsx *made[N];
+	struct sip_msg m;
+	struct sip_perr e;
+	char br[32], r[1024];
+	size_t n;
+	(void)st;
+
+	nreq = 0;
+	for (unsigned i = 0; i < N; i++) {
+		snprintf(br, sizeof(br), "z9hG4bKgrow%u", i);
+		mkreq("INVITE", br, r, &n);
+		assert_int_equal(sip_msg_parse(&m, r, n, 0, &e), 0);
+		assert_int_equal(sip_tsx_layer_recv(layer, &m, &udp), 0);
+		made[i] = last_server;
+	}
+	assert_int_equal(nreq, N);
+	assert_int_equal(sip_tsx_layer_count(layer), N);
+	for (unsigned i = 0; i < N; i += 7) {
+		snprintf(br, sizeof(br), "z9hG4bKgrow%u", i);
+		mkreq("INVITE", br, r, &n);
+		feed(r, n, &udp);		/* a retransmission */
+		mkreq("CANCEL", br, r, &n);
+		assert_int_equal(sip_msg_parse(&m, r, n, 0, &e), 0);
+		assert_ptr_equal(sip_tsx_find_invite(layer, &m), made[i]);
+	}
+	assert_int_equal(nreq, N);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 int main(void)
 {
@@ -595,6 +629,7 @@ int main(void)
 		T(t_uas_invite_2xx_and_ack), T(t_uas_noninvite),
 		T(t_cancel_matches_invite), T(t_rfc2543_matching),
 		T(t_limit_503), T(t_hash_collision_full_key),
+		T(t_table_grows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
