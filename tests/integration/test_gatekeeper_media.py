@@ -4,7 +4,8 @@ space, interfaces pub 127.0.0.1 and priv 127.0.0.2) by a real
 dpn-gatekeeper on a real PostgreSQL: an outside -> flat call with RTP both
 ways through rtpengine (packets counted at each end, the SDP address each
 side received checked), flat -> flat with direct media (rtpengine not
-involved), a re-INVITE changing the port, early media of two handsets
+involved), a re-INVITE changing the port, an UPDATE offered by the flat,
+early media of two handsets
 (183s under two To tags) and a 2xx retransmission, a CANCELled and a
 rejected call
 leaving no stream, latching (a caller whose SDP names an unreachable
@@ -150,6 +151,34 @@ def reinvite_changes_the_port(ctx):
         no_streams(ctx.rtp)
     finally:
         for x in (caller.ua, c_rtp, g_rtp, c2):
+            x.close()
+
+
+@case
+def update_from_the_flat_side(ctx):
+    """The flat offers (UPDATE with SDP): the private side is the offerer's
+    (ng direction [priv, pub]), each side still sees its own address."""
+    caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(ctx)
+    g2 = RtpEndpoint(ctx.f1.addr)
+    try:
+        callee.in_dialog('UPDATE', sdp(g2.addr, g2.port))
+        upd = caller.ua.expect_request('UPDATE')
+        check(upd is not None, 'UPDATE reached the caller\n' + ctx.gk.log())
+        c_to2 = media_of(upd.body)
+        check_eq(c_to2[0], PUB, 'the caller sees the public address')
+        caller.answer(upd, 200, sdp(c_rtp.addr, c_rtp.port))
+        ok = callee.response(200)
+        check(ok is not None, '200 to the UPDATE')
+        g_to2 = media_of(ok.body)
+        check_eq(g_to2[0], PRIV, 'the flat sees the private address')
+        c_rtp.send_to(*c_to2, n=10, gap=0.005)
+        check_eq(g2.count(10), 10, 'audio to the flat\'s new port')
+        g2.send_to(*g_to2, n=10, gap=0.005)
+        check_eq(c_rtp.count(10), 10, 'audio from it')
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (caller.ua, c_rtp, g_rtp, g2):
             x.close()
 
 
