@@ -74,6 +74,12 @@ static int gk_check(const void *cfg, conf_err_fn err, void *arg)
 		err(arg, "min-expires: more than max-expires");
 		return EINVAL;
 	}
+	if (c->rtpengine.n && (!c->media_public[0] || !c->media_private[0] ||
+			       !strcmp(c->media_public, c->media_private))) {
+		err(arg, "media-public, media-private: two different rtpengine "
+		    "interface names are needed");
+		return EINVAL;
+	}
 	if (c->listen.sa.ss_family != AF_INET) {
 		err(arg, "listen: an IPv4 address is needed");
 		return EINVAL;

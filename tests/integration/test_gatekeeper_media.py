@@ -11,13 +11,14 @@ retransmission, a CANCELled and a rejected call leaving no stream, latching
 its first packet), two rtpengines with one stopped, none running -> 503,
 and media timeout ending the call both ways."""
 import os
+import subprocess
 import sys
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
 from dialog import Leg, media_of, sdp  # noqa: E402
-from gatekeeper import Flat, Gatekeeper, Ua  # noqa: E402
+from gatekeeper import GK, Flat, Gatekeeper, Ua  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 from rtpengine import Rtpengine, RtpEndpoint  # noqa: E402
 from sip import free_udp_port  # noqa: E402
@@ -365,6 +366,22 @@ def no_rtpengine_running_503(ctx):
         cu.close()
         gw.close()
         gk.close()
+
+
+@case
+def settings_checked(ctx):
+    """-n names the bad media settings; a good set passes."""
+    base = [GK, '-n', '--db', ctx.pg.conninfo, '--site', '100']
+    for extra, want in ((['--rtpengine', '127.0.0.1:2223', '--media-private', 'pub'],
+                         'media-public, media-private'),
+                        (['--rtpengine', '127.0.0.1:99999'], '--rtpengine'),
+                        (['--ng-timeout', '10ms'], 'ng-timeout')):
+        r = subprocess.run(base + extra, capture_output=True, text=True, timeout=20)
+        check(r.returncode != 0 and want in r.stderr,
+              '%s refused naming %s: %s' % (extra, want, r.stderr))
+    r = subprocess.run(base + ['--rtpengine', '127.0.0.1:2223, 127.0.0.1:2224'],
+                       capture_output=True, text=True, timeout=20)
+    check_eq(r.returncode, 0, 'two instances accepted: ' + r.stderr)
 
 
 if __name__ == '__main__':
