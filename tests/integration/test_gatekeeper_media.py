@@ -35,10 +35,8 @@ class Ctx:
         flats = self.env.flats(b['id'])
         self.f1, self.f2 = (Flat(self.env, pg, flats[n], i + 20)
                             for i, n in enumerate((101, 102)))
-        self.rtp = Rtpengine(PUB, PRIV, timeout=3)
-        self.gk = Gatekeeper(pg, args=['--rtpengine', self.rtp.ng_addr,
-                                       '--ng-timeout', '300ms',
-                                       '--media-check', '1s'])
+        self.rtp = Rtpengine(PUB, PRIV)
+        self.gk = Gatekeeper(pg, args=['--rtpengine', self.rtp.ng_addr])
         self.gw1 = self.register(self.gk, self.f1)
         self.gw2 = self.register(self.gk, self.f2)
 
@@ -296,23 +294,29 @@ def cancelled_and_rejected_calls_leave_no_stream(ctx):
 
 @case
 def media_timeout_ends_the_call_both_ways(ctx):
-    caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(ctx)
+    rtp = Rtpengine(PUB, PRIV, timeout=2)
+    gk = Gatekeeper(ctx.pg, args=['--rtpengine', rtp.ng_addr,
+                                  '--media-check', '1s'])
+    gw = ctx.register(gk, ctx.f1)
+    caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(ctx, gk=gk, gw=gw)
     try:
-        # no RTP: rtpengine's --timeout=3 ends it, the gatekeeper learns it
-        bye_gw = ctx.gw1.expect_request('BYE', timeout=8)
-        check(bye_gw is not None, 'BYE to the flat\n' + ctx.gk.log())
+        # no RTP: rtpengine's --timeout=2 ends it, the gatekeeper learns it
+        bye_gw = gw.expect_request('BYE', timeout=8)
+        check(bye_gw is not None, 'BYE to the flat\n' + gk.log())
         bye_c = caller.ua.expect_request('BYE', timeout=3)
         check(bye_c is not None, 'BYE to the caller')
         check_eq(bye_c.one('Call-ID'), caller.call_id, 'the same call')
         check('media timeout' in (bye_gw.one('Reason') or ''),
               'Reason says why: %r' % bye_gw.one('Reason'))
-        check(ctx.gk.metrics().get(
-            'dpn_gk_media_events_total{event="media_timeout"}', 0) >= 1,
+        check_eq(gk.metrics().get(
+            'dpn_gk_media_events_total{event="media_timeout"}'), 1.0,
             'media timeout counted')
-        no_streams(ctx.rtp)
+        no_streams(rtp)
     finally:
-        for x in (caller.ua, c_rtp, g_rtp):
+        for x in (caller.ua, c_rtp, g_rtp, gw):
             x.close()
+        gk.close()
+        rtp.stop()
 
 
 @case
