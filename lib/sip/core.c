@@ -675,14 +675,15 @@ static void pass_up(struct sip_fork *f, const struct branch *b,
 		    struct sip_msg *m)
 {
 	const struct sip_core_ops *ops = f->c->ops;
+	int rc = ops->response ? ops->response(f->c->arg, f,
+					      (unsigned)(b - f->b), m) : 0;
 
-	if (ops->response && ops->response(f->c->arg, f,
-			(unsigned)(b - f->b), m) == SIP_CORE_HOLD) {
+	if (rc == SIP_CORE_HOLD) {
 		f->held++;
 		f->held2xx += m->status >= 200;
-		return;
+	} else if (rc != SIP_CORE_DROP) {
+		forward_up(f, m);
 	}
-	forward_up(f, m);
 }
 
 void sip_fork_release(struct sip_fork *f, int status, struct sip_msg *m)

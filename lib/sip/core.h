@@ -80,7 +80,9 @@ struct sip_core_ops {
 	void (*done)(void *arg, struct sip_fork *f, int status);
 	/* A 1xx (not 100) or 2xx of `branch` about to go upstream; the TU
 	 * may edit m (its body: a media anchor rewrites SDP). Return 0 to
-	 * forward it now, or SIP_CORE_HOLD to forward it later: the core
+	 * forward it now, SIP_CORE_DROP to never forward it (a 2xx still
+	 * counts as the branch's answer), or SIP_CORE_HOLD to forward it
+	 * later: the core
 	 * then sends nothing of it, and the TU keeps its own copy
 	 * (sip_msg_dup) and hands it back exactly once, from any callback,
 	 * with sip_fork_release. While a 2xx is held the core sends no
@@ -94,6 +96,7 @@ struct sip_core_ops {
 };
 
 #define SIP_CORE_HOLD 1
+#define SIP_CORE_DROP 2
 
 struct sip_core_stats {
 	uint64_t forwarded;	/* requests forked (one per request) */

@@ -78,6 +78,8 @@ static int on_response(void *arg, struct sip_fork *f, unsigned branch,
 	(void)branch;
 	if (!hold_on || m->status < 200)
 		return 0;
+	if (hold_on == 2)
+		return SIP_CORE_DROP;
 	assert_null(held);
 	assert_int_equal(sip_msg_dup(m, &held), 0);
 	held_fork = f;
@@ -335,6 +337,18 @@ static void t_held_2xx_dropped(void **st)
 	sip_msg_free(held);
 }
 
+/* A 2xx the TU drops: never upstream, the others still CANCELled. */
+static void t_dropped_2xx(void **st)
+{
+	(void)st;
+	hold_on = 2;
+	start_call();
+	branch_says(0, 180, NULL);
+	branch_says(1, 200, NULL);
+	assert_null(last_to(5070, "SIP/2.0 200 "));
+	assert_non_null(last_to(6000, "CANCEL "));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 int main(void)
 {
@@ -344,6 +358,7 @@ int main(void)
 		T(t_no_branch_480), T(t_send_failure_counts_at_once),
 		T(t_send_failure_alone_is_500),
 		T(t_held_2xx_released_edited), T(t_held_2xx_dropped),
+		T(t_dropped_2xx),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
