@@ -676,8 +676,11 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 	struct ben_w w;
 	(void)branch;
 
-	if (!md || !has_sdp(m) || sip_msg_callid(m, &id) ||
-	    !(c = call_find(md, id)) || sip_msg_cseq(m, &cs) ||
+	if (!md || !has_sdp(m) || sip_msg_callid(m, &id))
+		return 0;
+	if (!(c = call_find(md, id)))	/* a 2xx after the call failed */
+		return fork_op(md, f) ? SIP_CORE_DROP : 0;
+	if (sip_msg_cseq(m, &cs) ||
 	    (cs.method != SIP_INVITE && cs.method != SIP_UPDATE) ||
 	    cached_answer(c, m))
 		return 0;

@@ -373,6 +373,36 @@ def no_rtpengine_running_503(ctx):
 
 
 @case
+def rtpengine_gone_before_the_answer_500_not_the_2xx(ctx):
+    """rtpengine stops between offer and answer: the caller gets 500, never
+    the 2xx with an SDP it cannot use; counted."""
+    rtp = Rtpengine(PUB, PRIV)
+    gk = Gatekeeper(ctx.pg, args=['--rtpengine', rtp.ng_addr,
+                                  '--ng-timeout', '300ms'])
+    gw = ctx.register(gk, ctx.f1)
+    cu = Ua('127.0.0.1')
+    try:
+        caller, callee = Leg(cu, gk.port, 'caller'), Leg(gw, gk.port, N1)
+        caller.invite(N1, sdp('127.0.0.1', 7000))
+        inv = gw.expect_request('INVITE')
+        check(inv is not None, 'INVITE reached the flat')
+        rtp.stop()
+        callee.answer(inv, 200, sdp(ctx.f1.addr, 7002))
+        r = caller.response()
+        check(r is not None and r.status == 500, 'caller got %s' % (r and r.first))
+        callee.answer(inv, 200, sdp(ctx.f1.addr, 7002))     # retransmitted
+        r = caller.response(200, timeout=0.5)
+        check(r is None, 'the 2xx never reaches the caller: %s' % (r and r.body))
+        check_eq(gk.metrics().get(
+            'dpn_gk_media_events_total{event="answer_failed"}'), 1.0, 'counted')
+    finally:
+        cu.close()
+        gw.close()
+        gk.close()
+        rtp.stop()
+
+
+@case
 def settings_checked(ctx):
     """-n names the bad media settings; a good set passes."""
     base = [GK, '-n', '--db', ctx.pg.conninfo, '--site', '100']
