@@ -81,6 +81,9 @@ class GkElement:
         self.p = subprocess.Popen(
             list(wrap) + [GK, '--db', pg.conninfo, '--listen',
                           '127.0.0.1:%d' % self.port, '--site', '100',
+                          # sipp sends the load from one address: trusted,
+                          # as a peer would be (else the flood limit bans it)
+                          '--trusted', '127.0.0.1, %s' % UAS_ADDR,
                           '--metrics-listen', '127.0.0.1:%d' % svk.free_port()],
             stdout=subprocess.PIPE, text=True, stderr=open(os.path.join(
                 svk.WORK, 'gk-%d.err' % self.port), 'w'))

@@ -21,3 +21,18 @@ $(B)/tests/unit/test_gk_flats: $(B)/tests/unit/test_gk_flats.o $(B)/gatekeeper/f
 	$(CC) $(DPN_LDFLAGS) $< $(B)/gatekeeper/flats.o $(LIBDPN) -lcmocka $(LIB_LDLIBS) -o $@
 
 CHECKS += $(sort $(wildcard tests/integration/test_gatekeeper*.py))
+
+# The man page, an example config and the systemd unit go with the program.
+INSTALLS += install-gatekeeper
+install-gatekeeper:
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/dpn/examples $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0644 gatekeeper/dpn-gatekeeper.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 gatekeeper/gatekeeper.conf.example $(DESTDIR)$(PREFIX)/share/dpn/examples/gatekeeper.conf
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' gatekeeper/dpn-gatekeeper.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/dpn-gatekeeper.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/dpn-gatekeeper.service
+.PHONY: install-gatekeeper
+
+# The guard (flood bans, lockouts, scanners), unit-tested without a network.
+UNIT_TESTS += $(B)/tests/unit/test_gk_guard
+$(B)/tests/unit/test_gk_guard: $(B)/tests/unit/test_gk_guard.o $(B)/gatekeeper/guard.o $(LIBDPN)
+	$(CC) $(DPN_LDFLAGS) $< $(B)/gatekeeper/guard.o $(LIBDPN) -lcmocka $(LIB_LDLIBS) -o $@

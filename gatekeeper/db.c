@@ -154,6 +154,8 @@ static void on_notify(struct gk *g, const char *payload)
 	long long site, id;
 
 	prom_inc(g->m.notifies, 1);
+	if (gk_protect_notify(g, payload))
+		return;
 	if (sscanf(payload, "flat %lld %lld", &site, &id) == 2) {
 		if (site == g->site_id)
 			reload_flat(g, id);

@@ -13,6 +13,7 @@
 #include "event/event.h"
 #include "gatekeeper/flats.h"
 #include "gatekeeper/media.h"
+#include "gatekeeper/protect.h"
 #include "gatekeeper/store.h"
 #include "sip/core.h"
 #include "sip/registrar.h"
@@ -36,6 +37,7 @@ struct gk_conf {
 	char *media_public, *media_private;	/* rtpengine interface names */
 	unsigned ng_timeout_ms;
 	unsigned media_check_s;		/* media-timeout query period */
+	struct gk_protect_conf prot;	/* protect.h */
 };
 
 /* Counters of /metrics. */
@@ -63,6 +65,7 @@ struct gk {
 	enum sip_proto proto;		/* how requests are forwarded */
 	struct gk_media *media;		/* NULL: media not anchored */
 	struct gk_metrics m;
+	struct gk_protect *prot;	/* protect.c */
 };
 
 /* db.c */

@@ -62,6 +62,7 @@ static const struct conf_item gk_table[] = {
 	{ .name = "media-check", .type = CONF_DURATION, .off = G(media_check_s),
 	  .def = "10s", .unit = 1000, .min = 1, .max = 3600,
 	  .help = "how often each anchored call is queried for media timeout" },
+	GK_PROTECT_CONF_ROWS(struct gk_conf, prot),
 	DAEMON_CONF_ROWS(struct gk_conf, base, "dpn"),
 	{ .name = NULL },
 };
@@ -137,6 +138,7 @@ static void gk_reloaded(void *cfg, void *arg)
 	if (sip_reg_set_expiry(g->reg, g->cfg->min_expires,
 			       g->cfg->max_expires))
 		log_warnx("gatekeeper: reload: expiry limits not changed");
+	gk_protect_reload(g);
 }
 
 static int metric(struct gk *g, enum prom_type t, const char *name,
@@ -221,6 +223,7 @@ static void on_tick(struct ev_loop *loop, struct ev_timer *t, void *arg)
 	sip_reg_expire(g->reg, gk_now());
 	gk_db_tick(g);
 	gk_media_tick(g);
+	gk_protect_tick(g);
 	ev_timer_start(loop, t, 1000);
 }
 
@@ -228,6 +231,8 @@ static void on_msg(void *arg, struct sip_msg *m, const struct sip_peer *from)
 {
 	struct gk *g = arg;
 
+	if (gk_protect_msg(g, m, from))
+		return;
 	sip_core_recv(g->core, m, from);
 }
 
@@ -242,6 +247,7 @@ static int sip_start(struct gk *g)
 		.host = g->host, .record_route = 1, .to_tag = "gk" };
 	int rc;
 
+	gk_protect_tp(g, &tc);
 	inet_ntop(AF_INET, &sa->sin_addr, g->host, sizeof(g->host));
 	g->port = tc.port = cc.port = ntohs(sa->sin_port);
 	g->proto = g->cfg->transport == 1 ? SIP_PROTO_TCP : SIP_PROTO_UDP;
@@ -267,6 +273,8 @@ static int start(struct gk *g)
 		what = "binding writer";
 	else if ((rc = gk_db_restore(g)) != 0)
 		what = "bindings";
+	else if ((rc = gk_protect_start(g)) != 0)
+		what = "protections";
 	else if ((rc = sip_start(g)) != 0)
 		what = "SIP transport";
 	else if ((rc = gk_media_new(g, &g->media)) != 0)
@@ -287,6 +295,7 @@ static void stop(struct gk *g)
 	gk_media_free(g->media);	/* first: it releases held responses */
 	sip_core_free(g->core);
 	sip_tp_close(g->tp);
+	gk_protect_stop(g);
 	gk_store_free(g->store);
 	gk_db_stop(g);
 	sip_reg_free(g->reg);

@@ -122,6 +122,8 @@ static void do_register(struct gk *g, struct sip_fork *f,
 	struct sip_reg_answer ans;
 	unsigned i;
 
+	if (gk_protect_register(g, f, m, from))
+		return;
 	if (sip_reg_handle(g->reg, m, from, gk_now(), &ans)) {
 		sip_fork_reply(f, 500, NULL, NULL);
 		return;
@@ -129,6 +131,7 @@ static void do_register(struct gk *g, struct sip_fork *f,
 	for (i = 0; i < 5 && codes[i] != ans.status; i++)
 		;
 	prom_inc(g->m.reg[i], 1);
+	gk_protect_register_done(g, m, from, &ans);
 	sip_fork_reply(f, ans.status, ans.reason,
 		       ans.extra_len ? ans.extra : NULL);
 }

@@ -279,6 +279,10 @@ static void deliver(struct sip_tp *tp, const char *buf, size_t len,
 	struct sip_msg *m = &tp->msg;
 	struct sip_perr e = { 0 };
 
+	if (tp->cfg.admit && tp->cfg.admit(tp->arg, from, buf, len)) {
+		tp->st.rx_refused++;
+		return;
+	}
 	if (sip_msg_parse(m, buf, len, flags, &e) ||
 	    (!tp->cfg.lazy && (tp->cfg.lean ? sip_msg_check_lean(m, &e) :
 			       sip_msg_check(m, &e)))) {
@@ -622,6 +626,12 @@ static void on_accept(struct ev_loop *loop, int fd, unsigned ev, void *arg)
 				  SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0)
 			return;
+		p.proto = SIP_PROTO_TCP;
+		if (tp->cfg.admit && tp->cfg.admit(tp->arg, &p, NULL, 0)) {
+			tp->st.rx_refused++;
+			close(cfd);
+			continue;
+		}
 		if (!conn_new(tp, cfd, &p, 0)) {
 			close(cfd);
 			continue;

@@ -65,6 +65,13 @@ struct sip_tp_cfg {
 				   system's; capped by net.core.rmem_max): a
 				   burst such as every gateway registering
 				   after a power cut must fit in it */
+	/* Called with the recv callback's arg for each message's bytes
+	 * before they are parsed (a UDP datagram, a framed TCP message) and
+	 * for each accepted TCP connection (buf NULL, len 0): nonzero drops
+	 * the message or closes the connection (counted in rx_refused), so
+	 * a banned source costs no parsing. May be NULL. */
+	int (*admit)(void *arg, const struct sip_peer *from, const char *buf,
+		     size_t len);
 	int lazy;		/* skip sip_msg_check: only the start line,
 				   header names and framing are checked, and
 				   the TU parses the values it reads */
@@ -74,6 +81,7 @@ struct sip_tp_stats {
 	uint64_t rx_msgs, rx_bad, rx_dropped, tx_answers, rx_pings;
 	uint64_t conns_accepted, conns_opened, conns_closed, conns_idle;
 	uint64_t conns_refused, tx_errors, answers_limited, conns_slow;
+	uint64_t rx_refused;	/* dropped by cfg.admit */
 };
 
 struct sip_tp;

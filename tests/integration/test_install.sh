@@ -25,11 +25,23 @@ kc="$dest/opt/dpn/sbin/dpn-kea-config"
 grep -q '^INSTALLED_HOOK = "/opt/dpn/lib/kea/hooks/libdpn_dhcp.so"$' \
   "$dest/opt/dpn/share/dpn/dhcp-hook/dpn-kea-config" \
   || fail "dpn-kea-config does not default to the installed hook"
+# dpn-gatekeeper: program, man page, example config, systemd unit naming
+# the installed program; the example passes -n.
+[ -x "$dest/opt/dpn/sbin/dpn-gatekeeper" ] || fail "dpn-gatekeeper not in PREFIX/sbin"
+[ -f "$dest/opt/dpn/share/man/man8/dpn-gatekeeper.8" ] || fail "gatekeeper man page not installed"
+unit="$dest/opt/dpn/lib/systemd/system/dpn-gatekeeper.service"
+grep -q '^ExecStart=/opt/dpn/sbin/dpn-gatekeeper -f /etc/dpn/gatekeeper.conf' "$unit" \
+  || fail "systemd unit missing or not naming PREFIX/sbin/dpn-gatekeeper"
+! grep -q '@' "$unit" || fail "systemd unit has an unfilled @PLACEHOLDER@"
+"$dest/opt/dpn/sbin/dpn-gatekeeper" -n -f "$dest/opt/dpn/share/dpn/examples/gatekeeper.conf" \
+  >/dev/null 2>&1 || fail "the example gatekeeper.conf does not pass -n"
 outside=$(cd "$dest" && find . -mindepth 1 -maxdepth 1 ! -name opt)
 [ -z "$outside" ] || fail "installed outside PREFIX: $outside"
 # The man page is well-formed enough for man(1) to render.
 if command -v groff >/dev/null; then
-  groff -man -Tutf8 -ww "$dest/opt/dpn/share/man/man8/dpn-mgmtd.8" >/dev/null 2>&1 \
-    || fail "man page does not render"
+  for m in dpn-mgmtd dpn-gatekeeper; do
+    out=$(groff -man -Tutf8 -ww "$dest/opt/dpn/share/man/man8/$m.8" 2>&1 >/dev/null) \
+      && [ -z "$out" ] || fail "man page $m.8 does not render cleanly: $out"
+  done
 fi
 echo "1 passed, 0 failed"

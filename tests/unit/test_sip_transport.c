@@ -591,6 +591,63 @@ static void t_via_received_multi(void **st)
 	free(big);
 }
 
+/* cfg.admit sees the raw bytes before parsing: a refused source's
+ * datagrams never reach the callback (not even garbage is parsed or
+ * answered), its TCP connections are closed at accept; counted. */
+static int admitted, refused_tcp;
+
+static int admit_not_127_0_0_1(void *arg, const struct sip_peer *from,
+			       const char *buf, size_t len)
+{
+	const struct sockaddr_in *a = (const void *)&from->sa;
+	(void)arg;
+
+	if (!buf) {
+		assert_int_equal(len, 0);
+		refused_tcp += a->sin_addr.s_addr == htonl(0x7f000001);
+	}
+	admitted++;
+	return a->sin_addr.s_addr == htonl(0x7f000001) ? EPERM : 0;
+}
+
+static void t_admit_drops_before_parsing(void **st)
+{
+	struct ev_loop *l;
+	struct rx r = { 0 };
+	struct sip_tp_cfg cfg = { .udp = 1, .tcp = 1,
+				  .admit = admit_not_127_0_0_1 };
+	struct sip_tp *tp;
+	int fd, tfd, ok;
+	(void)st;
+
+	assert_int_equal(ev_loop_new(&l), 0);
+	tp = open_tp(l, &r, &cfg);
+	fd = sock_to(SOCK_DGRAM, sip_tp_port(tp, SIP_PROTO_UDP));
+	send(fd, options, sizeof(options) - 1, 0);
+	send(fd, "garbage\r\n\r\n", 11, 0);
+	for (int i = 0; i < 100 && sip_tp_stats(tp)->rx_refused < 2; i++)
+		ev_run_once(l, 10);
+	assert_int_equal(sip_tp_stats(tp)->rx_refused, 2);
+	assert_int_equal(sip_tp_stats(tp)->rx_bad, 0);
+	assert_int_equal(sip_tp_stats(tp)->tx_answers, 0);
+	assert_int_equal(r.n, 0);
+	tfd = sock_to(SOCK_STREAM, sip_tp_port(tp, SIP_PROTO_TCP));
+	assert_closed(l, tfd);
+	assert_int_equal(refused_tcp, 1);
+	assert_int_equal(sip_tp_conns(tp), 0);
+	close(tfd);
+	/* another source is let in */
+	tfd = sock_from("127.0.0.2", sip_tp_port(tp, SIP_PROTO_TCP));
+	send(tfd, options, sizeof(options) - 1, MSG_NOSIGNAL);
+	spin(l, &r.n);
+	ok = admitted >= 4;
+	assert_true(ok);
+	close(tfd);
+	close(fd);
+	sip_tp_close(tp);
+	ev_loop_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -605,6 +662,7 @@ int main(void)
 		cmocka_unit_test(t_tcp_trickle_hits_deadline),
 		cmocka_unit_test(t_tcp_per_source_and_outbound_budget),
 		cmocka_unit_test(t_oversized_gets_513),
+		cmocka_unit_test(t_admit_drops_before_parsing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

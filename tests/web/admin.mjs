@@ -1033,12 +1033,51 @@ testCase('keyboard_reaches_search_and_focus_is_visible', async (ctx) => {
   check(outline.style !== 'none' && outline.width !== '0px', 'focus not visible: ' + JSON.stringify(outline));
 });
 
+/** As dpn-gatekeeper writes them (schema/080): a flood ban and a lockout. */
+function bansWritten(siteId) {
+  if (!/^\d+$/.test(String(siteId))) throw new Error('not a site id: ' + siteId);
+  execFileSync(process.env.DPN_PGCLUSTER, ['psql', process.env.DPN_PG_DIR, '-tAq', '-c',
+    'INSERT INTO dpn.gk_bans (site_id, source, username, reason, since, until_at, hits) VALUES ' +
+    `(${siteId}, '198.51.100.7', '', 'flood', now() - interval '1 minute', now() + interval '4 minutes', 1234), ` +
+    `(${siteId}, '198.51.100.9', 'gw-100-1101-0301', 'lockout', now(), now() + interval '5 minutes', 2), ` +
+    `(${siteId}, '198.51.100.8', '', 'scanner', now() - interval '1 hour', now() - interval '55 minutes', 9)`],
+  { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+testCase('operator_sees_bans_and_lifts_one', async (ctx) => {
+  const { page } = ctx;
+  bansWritten(ctx.siteId);
+  await page.getByRole('link', { name: 'Bans' }).click();
+  await heading(page, 'Bans');
+  const rows = () => page.$$eval('table.bans tbody tr', (trs) => trs.map((tr) =>
+    [...tr.children].slice(0, 3).map((td) => td.textContent.trim()).join(' | ')));
+  await page.locator('table.bans tbody tr').first().waitFor();
+  checkEq((await rows()).sort(), ['198.51.100.7 | any | too many requests',
+    '198.51.100.9 | gw-100-1101-0301 | wrong passwords for this user'], 'bans in force (not the expired one)');
+  check(await page.locator('table.bans td', { hasText: '1234' }).count() === 1, 'hits shown');
+  const since = await page.$$eval('table.bans tbody tr', (trs) => trs.map((tr) => tr.children[3].textContent.trim()));
+  check(since.includes('1 min ago') && since.includes('just now'), 'since, readably: ' + since);
+  checkEq(await page.locator('table.bans', { hasText: '[object' }).count(), 0, 'no object text in the table');
+  await allLabelled(page);
+  await shot(ctx, 'bans');
+  await page.getByRole('button', { name: 'Lift the ban of 198.51.100.7' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Lift' }).click();
+  await page.locator('table.bans td', { hasText: '198.51.100.7' }).waitFor({ state: 'detached' });
+  checkEq(await rows(), ['198.51.100.9 | gw-100-1101-0301 | wrong passwords for this user'], 'after the lift');
+  const list = await ctx.api.must(200, 'GET', `/sites/${ctx.siteId}/bans`);
+  checkEq(list.items.map((b) => b.source), ['198.51.100.9'], 'the API agrees');
+  checkEq((await ctx.api.call('GET', `/sites/${ctx.siteId}/bans?page=0`)).body.field, 'page', 'bad page named');
+  const m = new Api(URL);
+  await m.login(MANAGER, MANAGER_PW);
+  checkEq((await m.call('GET', `/sites/${ctx.siteId}/bans`)).status, 403, 'a manager may not list bans');
+});
+
 testCase('tablet_width_has_no_sideways_scroll', async (ctx) => {
   const tab = await ctx.context.newPage();
   try {
     await tab.setViewportSize({ width: 820, height: 1180 });
     for (const route of [`#/sites/${ctx.siteId}`, `#/sites/${ctx.largeSiteId}`, `#/buildings/${ctx.buildingId}`, `#/flats/${ctx.flat1201}`,
-      `#/sites/${ctx.siteId}/provision`, '#/audit', '#/users', '#/']) {
+      `#/sites/${ctx.siteId}/provision`, '#/audit', '#/users', '#/bans', '#/']) {
       await tab.goto(`${URL}/${route}`);
       await tab.locator('main h1').waitFor();
       await tab.waitForLoadState('networkidle');

@@ -16,6 +16,7 @@ import * as flat from './pages/flat.js';
 import * as search from './pages/search.js';
 import * as audit from './pages/audit.js';
 import * as users from './pages/users.js';
+import * as bans from './pages/bans.js';
 
 const ROUTES = [
   [/^\/login$/, login, null],
@@ -27,6 +28,7 @@ const ROUTES = [
   [/^\/search\/([^/]+)$/, search, null],
   [/^\/audit$/, audit, 'audit'],
   [/^\/users$/, users, 'users'],
+  [/^\/bans$/, bans, 'bans'],
 ];
 
 const state = { user: null, seq: 0, afterLogin: '#/', flash: null };
