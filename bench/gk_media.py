@@ -194,7 +194,7 @@ def instructions(ctx, k):
                         '--callgrind-out-file=%s %s "$@"\n' % (AS_DPN, out, real))
             os.chmod(wrap, 0o755)
             gatekeeper.GK = wrap
-            args = ['--ng-timeout', '5s'] + (
+            args = ['--ng-timeout', '5s', '--pike-limit', '0'] + (
                 ['--rtpengine', ctx.rtp.ng_addr] if anchored else [])
             gk = Gatekeeper(ctx.pg, args=args)
             gw = register(gk, ctx.f1)
@@ -231,7 +231,9 @@ class Ctx:
         self.f1, self.f2 = (Flat(self.env, pg, flats[n], i + 40)
                             for i, n in enumerate((101, 102)))
         self.rtp = Rtpengine(ports=ports)
-        self.gk = Gatekeeper(pg, args=['--rtpengine', self.rtp.ng_addr])
+        # the flat gateways' bursts are the load, not a flood: pike off
+        self.gk = Gatekeeper(pg, args=['--rtpengine', self.rtp.ng_addr,
+                                       '--pike-limit', '0'])
         self.gw1, self.gw2 = register(self.gk, self.f1), register(self.gk, self.f2)
 
     def close(self):
