@@ -802,21 +802,32 @@ static int ack_branch(const struct sip_msg *m, char *dst)
 }
 
 /* An ACK for a 2xx (or another request no transaction wants). */
+int sip_core_ack_forward(struct sip_core *c, struct sip_msg *m,
+			 const struct sip_peer *to)
+{
+	char branch[SIP_BRANCH_LEN], via[256], out[BUF];
+	size_t n, k;
+	int rc;
+
+	if (ack_branch(m, branch))
+		return EBADMSG;
+	k = self_via(c, to->proto, branch, 23, via, sizeof(via));
+	if (!k || sip_msg_hdr_insert(m, 0, SIP_HDR_VIA, NULL, via, k) ||
+	    sip_msg_serialize(m, out, sizeof(out), &n))
+		return ENOSPC;
+	if ((rc = c->ops->send(c->arg, to, out, n)) == 0)
+		c->st.stray_fwd++;
+	return rc;
+}
+
 static void stray_request(struct sip_core *c, struct sip_msg *m)
 {
 	struct sip_peer to;
-	char branch[SIP_BRANCH_LEN], via[256], out[BUF];
-	size_t n, k;
 
-	if (m->method != SIP_ACK || !c->ops->route || ack_branch(m, branch) ||
-	    edit_request(c, m) || c->ops->route(c->arg, m, &to))
-		return;
-	k = self_via(c, to.proto, branch, 23, via, sizeof(via));
-	if (k &&
-	    sip_msg_hdr_insert(m, 0, SIP_HDR_VIA, NULL, via, k) == 0 &&
-	    sip_msg_serialize(m, out, sizeof(out), &n) == 0 &&
-	    c->ops->send(c->arg, &to, out, n) == 0)
-		c->st.stray_fwd++;
+	if (m->method != SIP_ACK || !c->ops->route || edit_request(c, m) ||
+	    c->ops->route(c->arg, m, &to))
+		return;		/* dropped, or held by the TU */
+	sip_core_ack_forward(c, m, &to);
 }
 
 static void on_stray(void *arg, struct sip_msg *m, const struct sip_peer *from)

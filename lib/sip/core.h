@@ -69,7 +69,10 @@ struct sip_core_ops {
 	void (*request)(void *arg, struct sip_fork *f, const struct sip_msg *m,
 			const struct sip_peer *from);
 	/* Next hop of a request outside any transaction (an ACK for a 2xx):
-	 * fill *to and return 0, or nonzero to drop it. May be NULL (drop). */
+	 * fill *to and return 0, or nonzero to drop it. SIP_CORE_HOLD: the
+	 * TU keeps a copy of m (as edited: our Route gone, Max-Forwards
+	 * lowered) to edit and send later with sip_core_ack_forward. May be
+	 * NULL (drop). */
 	int (*route)(void *arg, const struct sip_msg *m, struct sip_peer *to);
 	/* Every response a branch receives, before the core acts on it. May
 	 * be NULL. */
@@ -115,6 +118,12 @@ int sip_core_new(struct ev_loop *loop, const struct sip_core_cfg *cfg,
 		 struct sip_core **out);
 /* Ends every transaction (ops->done for each fork) and frees the core. */
 void sip_core_free(struct sip_core *c);
+/* Send an ACK the TU held (ops->route returned SIP_CORE_HOLD) to `to`,
+ * with the Via the core would have given it (m: the TU's copy, which it
+ * still owns; our Via is added to it). Returns 0, EBADMSG, ENOSPC, or
+ * the error of ops->send. */
+int sip_core_ack_forward(struct sip_core *c, struct sip_msg *m,
+			 const struct sip_peer *to);
 /* Feed a received message (a sip_tp_recv_cb can call this). */
 void sip_core_recv(struct sip_core *c, struct sip_msg *m,
 		   const struct sip_peer *from);

@@ -86,9 +86,23 @@ static int on_response(void *arg, struct sip_fork *f, unsigned branch,
 	return SIP_CORE_HOLD;
 }
 
+static struct sip_msg *held_ack;
+
+/* 2xx ACKs go to branch 1's port; held (copied) when hold_on. */
+static int on_route(void *arg, const struct sip_msg *m, struct sip_peer *to)
+{
+	(void)arg;
+	*to = uas[1];
+	if (!hold_on)
+		return 0;
+	assert_int_equal(sip_msg_dup(m, &held_ack), 0);
+	return SIP_CORE_HOLD;
+}
+
 static const struct sip_core_ops ops = { .send = fake_send,
 					 .request = on_request,
-					 .response = on_response };
+					 .response = on_response,
+					 .route = on_route };
 
 static int setup(void **st)
 {
@@ -349,6 +363,33 @@ static void t_dropped_2xx(void **st)
 	assert_non_null(last_to(6000, "CANCEL "));
 }
 
+/* A 2xx ACK the TU holds goes out later, edited, with the core's Via. */
+static void t_held_ack_forwarded(void **st)
+{
+	static const char ack[] =
+		"ACK sip:100@127.0.0.1:6001 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKack1\r\n"
+		"From: <sip:a@127.0.0.1>;tag=fa\r\nTo: <sip:100@127.0.0.1>;tag=b1\r\n"
+		"Call-ID: core1@127.0.0.1\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\n"
+		"Content-Length: 0\r\n\r\n";
+	const char *out;
+	(void)st;
+
+	hold_on = 1;
+	feed(ack, sizeof(ack) - 1, &uac);
+	assert_null(last_to(6001, "ACK "));
+	assert_non_null(held_ack);
+	assert_int_equal(sip_msg_set_body(held_ack, "v=0\r\n", 5), 0);
+	assert_int_equal(sip_core_ack_forward(core, held_ack, &uas[1]), 0);
+	out = last_to(6001, "ACK ");
+	assert_non_null(out);
+	assert_non_null(strstr(out, "\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK"));
+	assert_non_null(strstr(out, "Max-Forwards: 69\r\n"));
+	assert_non_null(strstr(out, "\r\n\r\nv=0\r\n"));
+	sip_msg_free(held_ack);
+	held_ack = NULL;
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 int main(void)
 {
@@ -358,7 +399,7 @@ int main(void)
 		T(t_no_branch_480), T(t_send_failure_counts_at_once),
 		T(t_send_failure_alone_is_500),
 		T(t_held_2xx_released_edited), T(t_held_2xx_dropped),
-		T(t_dropped_2xx),
+		T(t_dropped_2xx), T(t_held_ack_forwarded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
