@@ -53,6 +53,10 @@ struct mcall {
 	char *ans_key, *ans_sdp;	/* the 2xx answer, for retransmissions */
 	size_t ans_len;
 	struct gk_media_dlg *dlg;	/* what a media-timeout BYE needs */
+	enum gk_media_side side;	/* of the first INVITE's sender */
+	enum { LATE_NO, LATE_OFFER, LATE_ANSWER } late;	/* late offer:
+					   waiting for the 2xx's offer, then
+					   for the ACK's answer */
 };
 
 /* What ending a call both ways needs (captured from its first INVITE and
@@ -64,7 +68,7 @@ struct gk_media_dlg {
 	uint32_t cseq;			/* caller's INVITE CSeq */
 };
 
-enum mop_kind { OP_OFFER, OP_ANSWER, OP_OTHER };
+enum mop_kind { OP_OFFER, OP_ANSWER, OP_ACK, OP_OTHER };
 
 /* One ng request in flight, or (OP_OFFER) the record of a fork whose
  * request media offered, until the fork ends. */
@@ -382,15 +386,6 @@ static void on_offer(void *arg, const struct ng_answer *a)
 	start_branch(op->f, op->ruri, op->rlen, &op->to);
 }
 
-static void offer_failed_now(struct ev_loop *l, struct ev_timer *t, void *arg)
-{
-	struct ng_answer a = { .err = ENETDOWN };
-	(void)l;
-	(void)t;
-
-	on_offer(arg, &a);
-}
-
 static int offer_msg(struct gk_media *md, const struct sip_msg *m,
 		     struct sip_str id, enum gk_media_side side,
 		     struct ben_w *w)
@@ -407,6 +402,26 @@ static int offer_msg(struct gk_media *md, const struct sip_msg *m,
 	return w->err;
 }
 
+static void on_answer(void *arg, const struct ng_answer *a);
+static void on_ack(void *arg, const struct ng_answer *a);
+
+/* ng_send failed at once: the op's callback runs from the loop (never
+ * inside the core callback that sent it) with ENETDOWN. */
+static void failed_now(struct ev_loop *l, struct ev_timer *t, void *arg)
+{
+	struct mop *op = arg;
+	struct ng_answer a = { .err = ENETDOWN };
+	(void)l;
+	(void)t;
+
+	if (op->kind == OP_OFFER)
+		on_offer(op, &a);
+	else if (op->kind == OP_ACK)
+		on_ack(op, &a);
+	else
+		on_answer(op, &a);
+}
+
 static int mop_new(struct gk *g, enum mop_kind kind, struct sip_fork *f,
 		   struct sip_str id, struct mop **out)
 {
@@ -421,7 +436,7 @@ static int mop_new(struct gk *g, enum mop_kind kind, struct sip_fork *f,
 	op->kind = kind;
 	op->f = f;
 	op->idlen = id.len;
-	ev_timer_init(&op->now, offer_failed_now, op);
+	ev_timer_init(&op->now, failed_now, op);
 	op->next = g->media->ops;
 	if (op->next)
 		op->next->prev = op;
@@ -460,9 +475,46 @@ static void offer(struct gk *g, struct sip_fork *fk, struct mcall *c,
 	op->to = *to;
 	op->side = side;
 	op->initial = initial;
+	if (initial)
+		c->side = side;
 	fork_link(md, op);
 	if (ng_send(md->ng, c->inst, w.buf, w.len, on_offer, op, &op->req))
 		ev_timer_start(g->d->loop, &op->now, 0);
+}
+
+/* A new anchored INVITE without SDP (late offer): the call is placed on
+ * an instance now and the branch starts at once; the 2xx carries the
+ * offer (gk_media_response), the ACK the answer (gk_media_ack). */
+static void late_call(struct gk *g, struct sip_fork *fk, struct sip_str id,
+		      const char *ruri, size_t len, const struct sip_peer *to,
+		      enum gk_media_side side)
+{
+	struct gk_media *md = g->media;
+	struct mcall *c;
+	unsigned inst;
+	struct mop *op;
+
+	if (ng_pick(md->ng, id.s, id.len, &inst)) {
+		no_relay(md, fk, id, "no rtpengine answers");
+		return;
+	}
+	if (mop_new(g, OP_OFFER, fk, id, &op)) {
+		sip_fork_reply(fk, 500, NULL, NULL);
+		return;
+	}
+	if (call_new(md, id, inst, &c)) {
+		mop_free(op);
+		no_relay(md, fk, id, "too many calls");
+		return;
+	}
+	c->side = side;
+	c->late = LATE_OFFER;
+	op->initial = 1;
+	op->to = *to;
+	op->side = side;
+	fork_link(md, op);
+	md->st.anchored++;
+	start_branch(fk, ruri, len, to);
 }
 
 void gk_media_forward(struct gk *g, struct sip_fork *fk, const char *ruri,
@@ -491,6 +543,10 @@ void gk_media_forward(struct gk *g, struct sip_fork *fk, const char *ruri,
 		offer(g, fk, c, id, ruri, len, to,
 		      side == GK_MEDIA_DIRECT ? GK_MEDIA_FROM_PUBLIC : side,
 		      !in_dialog);
+		return;
+	} else if (!in_dialog && m->method == SIP_INVITE &&
+		   side != GK_MEDIA_DIRECT && !c && !m->body.len) {
+		late_call(g, fk, id, ruri, len, to, side);
 		return;
 	} else if (!in_dialog && m->method == SIP_INVITE) {
 		md->st.direct++;
@@ -638,16 +694,6 @@ static void on_answer(void *arg, const struct ng_answer *a)
 	mop_free(op);
 }
 
-static void answer_failed_now(struct ev_loop *l, struct ev_timer *t,
-			      void *arg)
-{
-	struct ng_answer a = { .err = ENETDOWN };
-	(void)l;
-	(void)t;
-
-	on_answer(arg, &a);
-}
-
 static int answer_msg(struct gk_media *md, const struct sip_msg *m,
 		      struct sip_str id, struct ben_w *w)
 {
@@ -664,6 +710,25 @@ static int answer_msg(struct gk_media *md, const struct sip_msg *m,
 	return w->err;
 }
 
+/* The offer a 2xx carries in a late-offer call: its offerer is the
+ * callee (from-tag = To tag), on the other side from the caller. */
+static int late_offer_msg(struct gk_media *md, const struct sip_msg *m,
+			  struct sip_str id, enum gk_media_side caller,
+			  struct ben_w *w)
+{
+	struct sip_str tt;
+
+	if (sip_msg_tag(m, SIP_HDR_TO, &tt) || !tt.len)
+		return EBADMSG;
+	msg_head(w, md, "offer", id);
+	put_kv(w, "from-tag", tt);
+	put_direction(w, md->g, caller == GK_MEDIA_FROM_PUBLIC ?
+		      GK_MEDIA_FROM_PRIVATE : GK_MEDIA_FROM_PUBLIC);
+	put_sdp(w, m->body);
+	ben_end(w);
+	return w->err;
+}
+
 int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 		      struct sip_msg *m)
 {
@@ -674,6 +739,7 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 	struct mcall *c;
 	struct mop *op = NULL;
 	struct ben_w w;
+	int late;
 	(void)branch;
 
 	if (!md || !has_sdp(m) || sip_msg_callid(m, &id))
@@ -684,8 +750,15 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 	    (cs.method != SIP_INVITE && cs.method != SIP_UPDATE) ||
 	    cached_answer(c, m))
 		return 0;
-	if (answer_msg(md, m, id, &w) || mop_new(g, OP_ANSWER, f, id, &op) ||
-	    sip_msg_dup(m, &op->held)) {
+	late = c->late != LATE_NO && cs.method == SIP_INVITE &&
+	       m->status >= 200;
+	if (late && c->late == LATE_ANSWER)
+		return SIP_CORE_DROP;	/* a retransmission while the offer
+					   is at rtpengine: the next one is
+					   answered from the cache */
+	if ((late ? late_offer_msg(md, m, id, c->side, &w) :
+		    answer_msg(md, m, id, &w)) ||
+	    mop_new(g, OP_ANSWER, f, id, &op) || sip_msg_dup(m, &op->held)) {
 		if (op)
 			mop_free(op);
 		m->body.len = 0;	/* never the unanchored SDP */
@@ -693,10 +766,67 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 		return 0;
 	}
 	op->status = m->status;
-	ev_timer_init(&op->now, answer_failed_now, op);
+	if (late)
+		c->late = LATE_ANSWER;
 	if (ng_send(md->ng, c->inst, w.buf, w.len, on_answer, op, &op->req))
 		ev_timer_start(g->d->loop, &op->now, 0);
 	return SIP_CORE_HOLD;
+}
+
+/* ---- late offer: the answer in the ACK ---- */
+
+static void on_ack(void *arg, const struct ng_answer *a)
+{
+	struct mop *op = arg;
+	struct gk_media *md = op->md;
+	struct sip_str sdp = answer_sdp(a);
+	struct mcall *c = call_find(md, (struct sip_str){ op->callid,
+							  op->idlen });
+
+	op->req = NULL;
+	if (sdp.len && sip_msg_set_body(op->held, sdp.s, sdp.len) == 0) {
+		if (c)
+			c->late = LATE_NO;
+		sip_core_ack_forward(md->g->core, op->held, &op->to);
+	} else {
+		md->st.failed++;	/* the ACK is lost: the callee's 2xx
+					   retransmission brings another */
+		log_warnx("media: %.*s: answer in the ACK failed: %s",
+			  (int)op->idlen, op->callid,
+			  a->err ? strerror(a->err) : "no SDP");
+	}
+	mop_free(op);
+}
+
+int gk_media_ack(struct gk *g, const struct sip_msg *m,
+		 const struct sip_peer *to)
+{
+	struct gk_media *md = g->media;
+	struct sip_str id, ft, tt;
+	struct mcall *c;
+	struct mop *op;
+	struct ben_w w;
+
+	if (!md || !has_sdp(m) || sip_msg_callid(m, &id) ||
+	    !(c = call_find(md, id)) || c->late != LATE_ANSWER)
+		return 0;
+	if (sip_msg_tag(m, SIP_HDR_FROM, &ft) || sip_msg_tag(m, SIP_HDR_TO, &tt))
+		return 1;		/* dropped: never the unanchored SDP */
+	msg_head(&w, md, "answer", id);	/* the offerer is the callee */
+	put_kv(&w, "from-tag", tt);
+	put_kv(&w, "to-tag", ft);
+	put_sdp(&w, m->body);
+	ben_end(&w);
+	if (w.err || mop_new(g, OP_ACK, NULL, id, &op))
+		return 1;
+	if (sip_msg_dup(m, &op->held)) {
+		mop_free(op);
+		return 1;
+	}
+	op->to = *to;
+	if (ng_send(md->ng, c->inst, w.buf, w.len, on_ack, op, &op->req))
+		ev_timer_start(g->d->loop, &op->now, 0);
+	return 1;
 }
 
 /* A final went upstream: the first INVITE of a call failed (rejected,

@@ -31,12 +31,19 @@ void gk_media_free(struct gk_media *m);
  * own when ruri is NULL). When the call is anchored (a new INVITE with
  * SDP from `side` != DIRECT; an in-dialog INVITE/UPDATE with SDP of an
  * anchored call) its SDP is first offered to rtpengine and the branch
- * starts when the rewritten SDP came back; a BYE of an anchored call
+ * starts when the rewritten SDP came back (a new INVITE without SDP: at
+ * once, its 2xx and ACK carry offer and answer); a BYE of an anchored call
  * deletes its streams. No instance answering: 503 to the sender,
  * counted. Never blocks. */
 void gk_media_forward(struct gk *g, struct sip_fork *fk, const char *ruri,
 		      size_t len, const struct sip_peer *to,
 		      enum gk_media_side side);
+
+/* An ACK for a 2xx, going to `to` (ops->route): 1 when media took it
+ * (a late-offer call's answer: it is sent, rewritten, from the ng
+ * callback, or dropped), 0 when it goes on as it is. */
+int gk_media_ack(struct gk *g, const struct sip_msg *m,
+		 const struct sip_peer *to);
 
 /* Core hooks (struct sip_core_ops .response, .final and .done). */
 int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,

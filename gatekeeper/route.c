@@ -223,7 +223,9 @@ static int on_route(void *arg, const struct sip_msg *m, struct sip_peer *to)
 	struct gk *g = arg;
 	struct sip_peer none = { .proto = g->proto };
 
-	return dialog_hop(g, m, &none, to) ? EACCES : 0;
+	if (dialog_hop(g, m, &none, to))
+		return EACCES;
+	return gk_media_ack(g, m, to) ? SIP_CORE_HOLD : 0;	/* late offer */
 }
 
 /* ---- identity ---- */

@@ -242,6 +242,42 @@ def early_media_of_two_handsets_and_2xx_retransmission(ctx):
 
 
 @case
+def late_offer_in_the_2xx_answer_in_the_ack(ctx):
+    """An INVITE without SDP from outside: the flat's 2xx carries the offer
+    (the caller sees the public address), the caller's ACK the answer (the
+    flat sees the private address); RTP flows both ways."""
+    cu = Ua('127.0.0.1')
+    c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.port, N1)
+    try:
+        caller.invite(N1, '')
+        inv = ctx.gw1.expect_request('INVITE')
+        check(inv is not None and inv.body == '', 'INVITE without SDP reached the flat')
+        callee.accept(inv)
+        callee.answer(inv, 200, sdp(g_rtp.addr, g_rtp.port))
+        ok = caller.response(200)
+        check(ok is not None, '200 reached the caller\n' + ctx.gk.log())
+        c_to = media_of(ok.body)
+        check_eq(c_to[0], PUB, 'the offer in the 2xx: public address')
+        caller.learn(ok)
+        caller.in_dialog('ACK', sdp(c_rtp.addr, c_rtp.port))
+        ack = ctx.gw1.expect_request('ACK')
+        check(ack is not None, 'ACK reached the flat')
+        g_to = media_of(ack.body)
+        check_eq(g_to[0], PRIV, 'the answer in the ACK: private address')
+        check(ctx.rtp.in_range(g_to[1]), 'a port of rtpengine: %r' % (g_to,))
+        c_rtp.send_to(*c_to, n=10, gap=0.005)
+        g_rtp.send_to(*g_to, n=10, gap=0.005)
+        check_eq(g_rtp.count(10), 10, 'flat hears the caller')
+        check_eq(c_rtp.count(10), 10, 'caller hears the flat')
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (cu, c_rtp, g_rtp):
+            x.close()
+
+
+@case
 def flat_to_flat_media_direct(ctx):
     gw2, gw1 = Leg(ctx.gw2, ctx.gk.port, N2), Leg(ctx.gw1, ctx.gk.port, N1)
     offer, answer = sdp(ctx.f2.addr, 4000), sdp(ctx.f1.addr, 5000)
