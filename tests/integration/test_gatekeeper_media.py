@@ -4,13 +4,13 @@ space, interfaces pub 127.0.0.1 and priv 127.0.0.2) by a real
 dpn-gatekeeper on a real PostgreSQL: an outside -> flat call with RTP both
 ways through rtpengine (packets counted at each end, the SDP address each
 side received checked), flat -> flat with direct media (rtpengine not
-involved), a re-INVITE changing the port, an UPDATE offered by the flat, a late
-offer (offer in the 2xx, answer in the ACK),
-early media of two handsets (183s under two To tags) and a 2xx
-retransmission, a CANCELled and a rejected call leaving no stream, latching
-(a caller whose SDP names an unreachable address still receives audio after
-its first packet), two rtpengines with one stopped, none running -> 503,
-and media timeout ending the call both ways."""
+involved), a re-INVITE changing the port, an UPDATE offered by the flat, a
+late offer (offer in the 2xx, answer in the ACK), early media of two
+handsets (183s under two To tags) and a 2xx retransmission, a CANCELled and
+a rejected call leaving no stream, latching (a caller whose SDP names an
+unreachable address still receives audio after its first packet), two
+rtpengines with one stopped, none running -> 503, and media timeout ending
+the call both ways."""
 import os
 import subprocess
 import sys
