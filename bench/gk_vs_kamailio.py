@@ -78,8 +78,13 @@ class GkElement:
 
     def __init__(self, pg, uport, wrap=()):
         self.kind, self.port = 'gk', svk.free_port()
+        # As the unprivileged user from the start (setpriv execs, no extra
+        # process): valgrind opens its output file before the daemon would
+        # drop privileges, and could not write it afterwards.
+        user = ['setpriv', '--reuid', 'dpn', '--regid', 'dpn',
+                '--init-groups'] if os.geteuid() == 0 else []
         self.p = subprocess.Popen(
-            list(wrap) + [GK, '--db', pg.conninfo, '--listen',
+            user + list(wrap) + [GK, '--db', pg.conninfo, '--listen',
                           '127.0.0.1:%d' % self.port, '--site', '100',
                           # sipp sends the load from one address: trusted,
                           # as a peer would be (else the flood limit bans it)
@@ -156,7 +161,7 @@ def cg(kind, ctx, calls):
                                                        calls))
     wrap = ['valgrind', '--tool=callgrind', '--trace-children=yes',
             '--callgrind-out-file=' + prefix + '%p']
-    os.chmod(svk.WORK, 0o1777)     # written after the privilege drop
+    os.chmod(svk.WORK, 0o1777)     # the gatekeeper runs as dpn
     _, ok, failed = run_calls(kind, ctx, calls, 20, wrap, scen=None)
     return svk.callgrind_total(prefix), ok, failed
 

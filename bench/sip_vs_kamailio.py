@@ -150,7 +150,8 @@ def uas(port, calls, scen, addr='127.0.0.1'):
                             ['-i', addr, '-p', str(port),
                              '-m', str(calls)],
                             cwd=WORK, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL,
+                            start_new_session=True)
 
 
 def uac(el_port, calls, rate, tmo, service='service'):
@@ -164,8 +165,12 @@ def uac(el_port, calls, rate, tmo, service='service'):
 
 
 def stop_uas(u):
-    if u.poll() is None:
-        u.kill()
+    """Kill the UAS's session: `timeout` and the sipp under it (killing
+    `timeout` alone left sipp running, e.g. the idle runs' UAS)."""
+    try:
+        os.killpg(u.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
     u.wait()
 
 

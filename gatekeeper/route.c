@@ -240,18 +240,34 @@ static void strip_identity(struct sip_msg *m)
 		sip_msg_hdr_del(m, (unsigned)i);
 }
 
-/* The handset of flat gw that From claims, or 0 (the flat). */
-static uint32_t claimed_handset(struct gk *g, const struct sip_msg *m,
-				const struct gk_flat *gw)
+/* The handset of flat gw that header id (its first value) names, or
+ * UINT32_MAX when it names none of gw's. */
+static uint32_t handset_in(struct gk *g, const struct sip_msg *m,
+			   enum sip_hdr_id id, const struct gk_flat *gw)
 {
+	int i = sip_msg_hdr_find(m, id, 0);
 	const struct gk_flat *f;
 	struct sip_addr a;
+	struct sip_str v;
+	size_t pos = 0;
 	uint32_t hs;
 
-	if (sip_msg_from(m, &a) || !a.uri.has_user ||
+	if (i < 0 || sip_hdr_next_value(m->hdrs[i].value, &pos, &v) != 1 ||
+	    sip_addr_parse(v, 0, &a, NULL) || !a.uri.has_user ||
 	    gk_flats_lookup(g->flats, a.uri.user.s, a.uri.user.len, &f, &hs))
 		return UINT32_MAX;
 	return f == gw ? hs : UINT32_MAX;
+}
+
+/* The handset of flat gw that the gateway asserts (dpn-gatewayd puts the
+ * calling handset's number in P-Asserted-Identity), else the one From
+ * claims; UINT32_MAX when neither names one of gw's (then: the flat). */
+static uint32_t claimed_handset(struct gk *g, const struct sip_msg *m,
+				const struct gk_flat *gw)
+{
+	uint32_t hs = handset_in(g, m, SIP_HDR_P_ASSERTED_IDENTITY, gw);
+
+	return hs != UINT32_MAX ? hs : handset_in(g, m, SIP_HDR_FROM, gw);
 }
 
 static void assert_identity(struct gk *g, struct sip_msg *m,

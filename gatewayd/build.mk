@@ -16,3 +16,18 @@ $(B)/bin/dpn-gatewayd: $(GATEWAYD_OBJS) $(B)/libdpn.a
 	$(CC) $(DPN_LDFLAGS) $(GATEWAYD_OBJS) $(B)/libdpn.a $(GATEWAYD_LIBS) $(LIB_LDLIBS) -o $@
 
 CHECKS += $(sort $(wildcard tests/integration/test_gatewayd*.py))
+
+# make install: the man page, an example config and the systemd unit (its
+# paths filled in for PREFIX), all under DESTDIR/PREFIX.
+INSTALLS += install-gatewayd
+
+install-gatewayd:
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/dpn/examples \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0644 gatewayd/dpn-gatewayd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 gatewayd/gatewayd.conf.example $(DESTDIR)$(PREFIX)/share/dpn/examples/gatewayd.conf
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' gatewayd/dpn-gatewayd.service.in \
+	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/dpn-gatewayd.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/dpn-gatewayd.service
+
+.PHONY: install-gatewayd

@@ -33,6 +33,7 @@ struct gw_conf {
 	unsigned retry_max;	/* s, longest backoff */
 	unsigned http_timeout;	/* ms */
 	unsigned ring_timeout;	/* s, timer C of a flat call */
+	unsigned flood_rate, flood_burst;	/* requests/s per source; 0 off */
 	int decommission;
 };
 
@@ -44,6 +45,7 @@ struct gw_handset {
 	char ha1_md5[SIP_DIGEST_HEX], ha1_sha256[SIP_DIGEST_HEX];
 	char mac[MAC_STRLEN];
 	uint32_t addr;		/* 0: none yet */
+	int dnd;		/* do-not-disturb (settings.c) */
 };
 
 struct gw_backoff {

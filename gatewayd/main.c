@@ -10,8 +10,10 @@
 
 #include <curl/curl.h>
 
+#include "gatewayd/guard.h"
 #include "gatewayd/gw.h"
 #include "gatewayd/http.h"
+#include "gatewayd/settings.h"
 #include "gatewayd/sip.h"
 #include "gatewayd/uplink.h"
 #include "log.h"
@@ -53,6 +55,12 @@ static const struct conf_item gw_table[] = {
 	{ .name = "ring-timeout", .type = CONF_DURATION, .off = G(ring_timeout),
 	  .def = "60s", .unit = 1000, .min = 5, .max = 600,
 	  .help = "how long handsets ring before the call is given up" },
+	{ .name = "flood-rate", .type = CONF_UINT, .off = G(flood_rate),
+	  .def = "30", .max = 100000, .flags = CONF_RELOAD,
+	  .help = "requests a second one handset may send (excess dropped; 0: no limit)" },
+	{ .name = "flood-burst", .type = CONF_UINT, .off = G(flood_burst),
+	  .def = "60", .min = 1, .max = 100000, .flags = CONF_RELOAD,
+	  .help = "requests a handset may send at once above flood-rate" },
 	{ .name = "decommission", .type = CONF_BOOL, .off = G(decommission),
 	  .def = "no", .flags = CONF_FLAG,
 	  .help = "send the deletion request for the gateway and its block, then exit" },
@@ -184,7 +192,7 @@ static int metrics(struct gw *g)
 	    gauge(g, "dpn_gw_flat_reachable",
 	    "1 while the flat is registered with the gatekeeper.", &g->m_reachable) ||
 	    gauge(g, "dpn_gw_handsets_registered", "Handsets with a binding.",
-	    &g->m_handsets) ? ENOMEM : 0;
+	    &g->m_handsets) || gw_settings_metrics(g) ? ENOMEM : 0;
 }
 
 void gw_block_ready(struct gw *g)
@@ -214,7 +222,7 @@ static int setup(struct gw *g)
 {
 	struct gw_http_cfg hc;
 
-	if (read_secret(g) || metrics(g))
+	if (read_secret(g) || metrics(g) || gw_flood_init(g))
 		return EINVAL;
 	if (g->cfg->user)
 		snprintf(g->user, sizeof(g->user), "%s", g->cfg->user);

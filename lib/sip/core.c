@@ -9,6 +9,7 @@
 
 #include "sip/core.h"
 #include "sip/build.h"
+#include "sip/hangup.h"
 #include "sip/hdr.h"
 
 #define BUF 16384
@@ -39,6 +40,7 @@ struct sip_fork {
 	char base[SIP_BRANCH_LEN];
 	unsigned n, started;
 	int serial, final, cancelled;
+	unsigned winner;	/* 1 + the branch whose 2xx went up; 0 none */
 	struct sip_msg *best;	/* best final so far, or NULL */
 	int best_status;	/* its status, or a counted 408/503/487 */
 	unsigned nauth;		/* 401/407 challenges to merge */
@@ -46,10 +48,10 @@ struct sip_fork {
 	struct { enum sip_hdr_id id; char *v; } auth[AUTH_MAX];
 	void *user;
 	/* Branches (sip_fork_add): one inline, an array once a second is
-	 * added (only before the fork starts, so nothing points into it
-	 * yet). A fork lingers with its transactions (up to 64*T1 after
-	 * the call's answer): room for SIP_FORK_MAX in every one was most
-	 * of a busy proxy's memory. */
+	 * added (also after the start: grow_branches moves the client
+	 * transactions' pointers along). A fork lingers with its
+	 * transactions (up to 64*T1 after the call's answer): room for
+	 * SIP_FORK_MAX in every one was most of a busy proxy's memory. */
 	struct branch *b;
 	unsigned cap;
 	struct branch inl[1];
@@ -475,14 +477,16 @@ static void complete(struct sip_fork *f)
 		if (f->b[i].state == BR_CALLING ||
 		    f->b[i].state == BR_PROCEEDING)
 			return;
-	if (!f->final && !f->cancelled && f->serial && start_group(f)) {
+	/* idle branches: the next serial group, or added after the start */
+	if (!f->final && !f->cancelled && start_group(f)) {
 		complete(f);	/* every new branch may have failed at once */
 		return;
 	}
 	send_best(f);
 }
 
-/* Room for twice the branches (at most SIP_FORK_MAX). 0 or ENOMEM. */
+/* Room for twice the branches (at most SIP_FORK_MAX). A started fork's
+ * client transactions point at their branch: they follow it. 0 or ENOMEM. */
 static int grow_branches(struct sip_fork *f)
 {
 	unsigned cap = f->cap * 2 > SIP_FORK_MAX ? SIP_FORK_MAX : f->cap * 2;
@@ -491,6 +495,9 @@ static int grow_branches(struct sip_fork *f)
 	if (!nb)
 		return ENOMEM;
 	memcpy(nb, f->b, f->n * sizeof(*nb));
+	for (unsigned i = 0; i < f->n; i++)
+		if (nb[i].cli)
+			sip_tsx_set_user(nb[i].cli, &nb[i]);
 	if (f->b != f->inl)
 		free(f->b);
 	f->b = nb;
@@ -503,7 +510,7 @@ int sip_fork_add(struct sip_fork *f, const char *ruri, size_t len,
 {
 	struct branch *b;
 
-	if (f->started || f->final)
+	if (f->final || f->cancelled)
 		return EINVAL;
 	if (f->n >= SIP_FORK_MAX)
 		return E2BIG;
@@ -531,6 +538,97 @@ int sip_fork_start(struct sip_fork *f, int serial)
 	start_group(f);
 	complete(f);
 	return 0;
+}
+
+int sip_fork_cancel_branches(struct sip_fork *f, int status)
+{
+	if (!f->started || f->final || f->cancelled || !f->srv)
+		return EINVAL;
+	for (unsigned i = 0; i < f->n; i++) {
+		struct branch *b = &f->b[i];
+
+		if (b->state != BR_CALLING && b->state != BR_PROCEEDING)
+			continue;
+		b->cancel = 1;	/* 9.1: a branch without a 1xx yet gets its
+				   CANCEL when the 1xx comes */
+		if (b->state == BR_PROCEEDING)
+			send_cancel(b);
+		branch_final(b, status, NULL);
+	}
+	complete(f);
+	return 0;
+}
+
+/* ---- 2xx ---- */
+
+/* Our Via for the ACK (kind 'a') or BYE ('b') that ends branch b's
+ * answer: the branch's own label with a marker, so it is unique. */
+static size_t hangup_via(const struct branch *b, char kind, char *via,
+			 size_t cap)
+{
+	const struct sip_fork *f = b->f;
+	char br[SIP_BRANCH_LEN + 16], *p = br;
+	size_t k;
+
+	p = put_cstr(p, f->base, 23);
+	*p++ = 'h';
+	p = put_uint(p, (unsigned)(b - f->b));
+	*p++ = kind;
+	k = self_via(f->c, b->to.proto, br, (size_t)(p - br), via, cap - 1);
+	via[k] = '\0';		/* a C string for sip_hangup_write */
+	return k;
+}
+
+/* one_answer: branch b answered 2xx after another branch had: ACK it
+ * (again for each retransmission) and, the first time, BYE it. Sent where
+ * the INVITE went, not to the Contact's host: no relay to elsewhere. */
+static void end_answer(struct branch *b, const struct sip_msg *m, int first)
+{
+	struct sip_core *c = b->f->c;
+	const struct sip_msg *inv = b->cli ? sip_tsx_request(b->cli) : NULL;
+	char via[256], out[BUF];
+	size_t n;
+	struct sip_tsx *t;
+
+	if (!inv || inv->method != SIP_INVITE ||	/* others: just dropped */
+	    !hangup_via(b, 'a', via, sizeof(via)))
+		return;
+	if (sip_hangup_write(inv, m, SIP_ACK, via, NULL, out, sizeof(out),
+			     &n) == 0)
+		c->ops->send(c->arg, &b->to, out, n);
+	if (!first || !hangup_via(b, 'b', via, sizeof(via)) ||
+	    sip_hangup_write(inv, m, SIP_BYE, via, reason_200, out,
+			     sizeof(out), &n) ||
+	    sip_tsx_client(c->tsx, out, n, &b->to, NULL, &t))
+		return;
+	c->st.answers_ended++;
+}
+
+static void pass_up(struct sip_fork *f, const struct branch *b,
+		    struct sip_msg *m);
+
+/* A 2xx from branch b: up (every one, 16.7 step 5, unless one_answer
+ * keeps only the first branch's), and the others CANCELled. */
+static void on_2xx(struct sip_fork *f, struct branch *b, struct sip_msg *m)
+{
+	unsigned i = (unsigned)(b - f->b);
+	/* not a retransmission: also a branch given up on (counted,
+	   sip_fork_cancel_branches) that answers after all */
+	int first = b->state != BR_DONE || b->status < 200 || b->status >= 300;
+
+	b->state = BR_DONE;
+	b->status = m->status;
+	if (f->c->cfg.one_answer && f->winner && f->winner != i + 1) {
+		end_answer(b, m, first);
+		return;
+	}
+	if (!f->winner)
+		f->winner = i + 1;
+	if (f->c->ops->answer)
+		f->c->ops->answer(f->c->arg, f, i, m);
+	pass_up(f, b, m);
+	if (first)
+		cancel_others(f, b, 2);
 }
 
 /* ---- the fork's life ---- */
@@ -722,12 +820,7 @@ static void on_response(void *arg, struct sip_tsx *t, struct sip_msg *m)
 		return;
 	}
 	if (m->status < 300) {
-		int first = b->state != BR_DONE;
-		b->state = BR_DONE;
-		b->status = m->status;
-		pass_up(f, b, m);	/* every 2xx (16.7 step 5) */
-		if (first)
-			cancel_others(f, b, 2);
+		on_2xx(f, b, m);
 		return;
 	}
 	if (b->state == BR_DONE)
@@ -928,6 +1021,12 @@ unsigned sip_fork_branches(const struct sip_fork *f)
 int sip_fork_branch_status(const struct sip_fork *f, unsigned i)
 {
 	return i < f->n ? f->b[i].status : 0;
+}
+
+const struct sip_peer *sip_fork_branch_peer(const struct sip_fork *f,
+					    unsigned i)
+{
+	return i < f->n ? &f->b[i].to : NULL;
 }
 
 void *sip_fork_user(const struct sip_fork *f)

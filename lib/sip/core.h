@@ -31,6 +31,13 @@
  * has not had a provisional yet cannot be CANCELled (9.1) and counts as 487
  * at once, so the caller gets its 487 without waiting for it.
  *
+ * With cfg.one_answer (gatewayd: a flat of handsets, where a second
+ * answer is a second call nobody wants) the first 2xx wins outright: a 2xx
+ * of another branch is not forwarded; the core ACKs it (every
+ * retransmission) and ends that dialog with a BYE carrying the same Reason
+ * (RFC 3261 13.2.2.4, acting as the UAC of that branch). A plain proxy (the
+ * gatekeeper) leaves it off and forwards every 2xx (16.7 step 5).
+ *
  * ACKs for 2xx and responses without a transaction are handled
  * statelessly: an ACK goes where ops->route says; a response goes to the
  * next Via only when the top Via is this proxy's (16.11; others are
@@ -58,6 +65,7 @@ struct sip_core_cfg {
 	const char *const *supported;	/* option tags (Proxy-Require) */
 	int record_route;	/* add Record-Route to INVITEs */
 	const char *to_tag;	/* for the core's own answers; default "dpn" */
+	int one_answer;		/* end a fork's second 2xx here (see above) */
 };
 
 struct sip_core_ops {
@@ -78,6 +86,10 @@ struct sip_core_ops {
 	 * be NULL. */
 	void (*branch_response)(void *arg, struct sip_fork *f, unsigned branch,
 				const struct sip_msg *resp);
+	/* A 2xx of branch `branch` about to go upstream: the TU may edit it
+	 * (P-Asserted-Identity of the answerer). May be NULL. */
+	void (*answer)(void *arg, struct sip_fork *f, unsigned branch,
+		       struct sip_msg *resp);
 	/* f ends; `status` is the final sent upstream (0 if none). May be
 	 * NULL. f is freed when this returns. */
 	void (*done)(void *arg, struct sip_fork *f, int status);
@@ -110,6 +122,7 @@ struct sip_core_stats {
 	uint64_t timeouts;	/* branches that timed out (408) */
 	uint64_t send_failed;	/* branches that could not be sent (503) */
 	uint64_t cancels;	/* CANCELs sent to branches */
+	uint64_t answers_ended;	/* second answers ACKed and BYEd (one_answer) */
 };
 
 /* Returns 0, EINVAL (no host/port/send), ENOMEM. */
@@ -134,8 +147,10 @@ const struct sip_core_stats *sip_core_stats(const struct sip_core *c);
 struct sip_tsx_layer *sip_core_tsx(struct sip_core *c);
 
 /* Add a target: `ruri` (len bytes, copied; NULL keeps the request's), sent
- * to `to`, with q in 0..1000 (serial forking; higher first). Returns 0,
- * E2BIG (SIP_FORK_MAX), EINVAL (started or answered already), ENOMEM. */
+ * to `to`, with q in 0..1000 (serial forking; higher first). A target
+ * added to a started fork waits until every pending branch has ended, then
+ * starts (unless a 2xx or 6xx came). Returns 0, E2BIG (SIP_FORK_MAX),
+ * EINVAL (answered or CANCELled already), ENOMEM. */
 int sip_fork_add(struct sip_fork *f, const char *ruri, size_t len,
 		 const struct sip_peer *to, unsigned q);
 /* Start the branches: all at once, or by q when `serial`. With no branch
@@ -143,6 +158,12 @@ int sip_fork_add(struct sip_fork *f, const char *ruri, size_t len,
  * that cannot be sent counts as 503; when none could, the best of those
  * goes upstream at once. */
 int sip_fork_start(struct sip_fork *f, int serial);
+/* Give up on the pending branches (a ring timeout): each is CANCELled
+ * (one without a provisional yet when its first one comes, 9.1) and
+ * counts as `status` at once, without waiting for its 487. Targets added
+ * since (sip_fork_add) start now; without any, the best final goes
+ * upstream. Returns 0, or EINVAL (not started, answered, CANCELled). */
+int sip_fork_cancel_branches(struct sip_fork *f, int status);
 /* Answer the request with a final (or provisional) status; `extra` are
  * whole header lines (CRLF-ended) or NULL. Returns 0, EINVAL (a final was
  * sent already), or an error of the transaction layer. */
@@ -166,6 +187,9 @@ struct sip_msg *sip_fork_request_edit(struct sip_fork *f);
 unsigned sip_fork_branches(const struct sip_fork *f);
 /* The final status of branch i so far (0 while pending). */
 int sip_fork_branch_status(const struct sip_fork *f, unsigned i);
+/* Where branch i is sent, or NULL for no such branch. */
+const struct sip_peer *sip_fork_branch_peer(const struct sip_fork *f,
+					    unsigned i);
 void *sip_fork_user(const struct sip_fork *f);
 void sip_fork_set_user(struct sip_fork *f, void *user);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/integration/test_install.sh — `make install` honours PREFIX and
-# DESTDIR: the programs, schema, web admin, man page, Kea hook and its config
-# generator land under DESTDIR/PREFIX, and nothing lands elsewhere.
+# DESTDIR: the programs, schema, web admin, man pages, Kea hook and its config
+# generator, the SIP daemons' example configs and systemd units land under
+# DESTDIR/PREFIX, and nothing lands elsewhere.
 set -euo pipefail
 cd "${DPN_ROOT:-$(dirname "$0")/../..}"
 san=0; case "${DPN_BUILD:-}" in */build/san) san=1 ;; esac
@@ -35,11 +36,31 @@ grep -q '^ExecStart=/opt/dpn/sbin/dpn-gatekeeper -f /etc/dpn/gatekeeper.conf' "$
 ! grep -q '@' "$unit" || fail "systemd unit has an unfilled @PLACEHOLDER@"
 "$dest/opt/dpn/sbin/dpn-gatekeeper" -n -f "$dest/opt/dpn/share/dpn/examples/gatekeeper.conf" \
   >/dev/null 2>&1 || fail "the example gatekeeper.conf does not pass -n"
+# dpn-gatewayd: man page, example config (which -n accepts once its secret
+# file exists), systemd unit naming the installed program.
+[ -x "$dest/opt/dpn/sbin/dpn-gatewayd" ] || fail "dpn-gatewayd not in PREFIX/sbin"
+[ -f "$dest/opt/dpn/share/man/man8/dpn-gatewayd.8" ] || fail "gatewayd man page not installed"
+unit="$dest/opt/dpn/lib/systemd/system/dpn-gatewayd.service"
+grep -q '^ExecStart=/opt/dpn/sbin/dpn-gatewayd -f /etc/dpn/gatewayd.conf$' "$unit" \
+  || fail "gatewayd unit does not start the installed program"
+! grep -q @ "$unit" || fail "gatewayd unit has an unfilled @PLACEHOLDER@"
+if command -v systemd-analyze >/dev/null; then
+  # Every complaint but the program's absence from /opt (it is in DESTDIR).
+  bad=$(systemd-analyze verify --man=no "$unit" 2>&1 | grep -v 'is not executable' || true)
+  [ -z "$bad" ] || fail "gatewayd unit does not verify: $bad"
+fi
+ex="$dest/opt/dpn/share/dpn/examples/gatewayd.conf"
+[ -f "$ex" ] || fail "gatewayd example config not installed"
+sed "s|/etc/dpn/gatewayd.secret|$dest/secret|" "$ex" > "$dest/gw.conf"
+echo s3cret > "$dest/secret"
+"$dest/opt/dpn/sbin/dpn-gatewayd" -n -f "$dest/gw.conf" >/dev/null \
+  || fail "the example config does not pass -n"
+rm -f "$dest/gw.conf" "$dest/secret"
 outside=$(cd "$dest" && find . -mindepth 1 -maxdepth 1 ! -name opt)
 [ -z "$outside" ] || fail "installed outside PREFIX: $outside"
 # The man page is well-formed enough for man(1) to render.
 if command -v groff >/dev/null; then
-  for m in dpn-mgmtd dpn-gatekeeper; do
+  for m in dpn-mgmtd dpn-gatekeeper dpn-gatewayd; do
     out=$(groff -man -Tutf8 -ww "$dest/opt/dpn/share/man/man8/$m.8" 2>&1 >/dev/null) \
       && [ -z "$out" ] || fail "man page $m.8 does not render cleanly: $out"
   done

@@ -147,14 +147,17 @@ class Msg:
 
 
 class Ua:
-    """A UDP user agent bound to (addr, port)."""
+    """A UDP user agent bound to (addr, port); its requests go to
+    peer_host (the gatekeeper's 127.0.0.1, or a gatewayd's address)."""
 
-    def __init__(self, addr='127.0.0.1', port=0):
+    def __init__(self, addr='127.0.0.1', port=0, peer_host='127.0.0.1'):
+        self.peer_host = peer_host
         self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.s.bind((addr, port))
         self.addr, self.port = self.s.getsockname()
         self.cseq = 0
         self.call_id = uuid.uuid4().hex + '@' + addr
+        self.user_agent = None          # a User-Agent for REGISTER
 
     def close(self):
         self.s.close()
@@ -184,7 +187,7 @@ class Ua:
                   from_user or 'caller', self.addr, self.port, to,
                   ';tag=' + to_tag if to_tag else '',
                   self.last_call_id, self.cseq, method, extra))
-        self.s.sendto(msg.encode(), ('127.0.0.1', gk_port))
+        self.s.sendto(msg.encode(), (self.peer_host, gk_port))
         return msg
 
     def final(self, timeout=5.0):
@@ -205,7 +208,7 @@ class Ua:
                'Call-ID: %s\r\nCSeq: %d ACK\r\nContent-Length: 0\r\n\r\n'
                % (self.last_ruri, self.addr, self.port, self.branch, self.addr,
                   self.port, resp.one('To'), self.last_call_id, self.cseq))
-        self.s.sendto(msg.encode(), ('127.0.0.1', gk_port))
+        self.s.sendto(msg.encode(), (self.peer_host, gk_port))
 
     def call(self, gk_port, number, extra='', from_user=None):
         """INVITE sip:number@gatekeeper; returns the final response (ACKed
@@ -225,6 +228,8 @@ class Ua:
         to = 'sip:%s@dpn' % aor
         extra = ('Contact: <sip:%s@%s:%d>\r\nExpires: %d\r\n'
                  % (aor, self.addr, contact_port or self.port, expires))
+        if self.user_agent:
+            extra += 'User-Agent: %s\r\n' % self.user_agent
         self.request(gk_port, 'REGISTER', 'sip:dpn', to, extra)
         r = self.final()
         if r is None or r.status != 401:

@@ -5,7 +5,12 @@
  * (the others CANCELled with Reason cause=200, a silent branch only once
  * it rings), an upstream CANCEL (200, CANCEL to the ringing branch, 487
  * up), no branch at all (480), and branches that cannot be sent (503 at
- * once, 500 upstream when nothing better came). */
+ * once, 500 upstream when nothing better came); two branches answering 2xx
+ * (every 2xx up in a plain proxy; with cfg.one_answer only the first, the
+ * other ACKed and BYEd by the core, the `answer` op editing what goes
+ * up) and sip_hangup_write's bad input; giving up on the ringing branches
+ * (a ring timeout): CANCELled, a target added after the start rings next,
+ * or the given status goes up at once. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -19,6 +24,7 @@
 #include "event/event.h"
 #include "sip/build.h"
 #include "sip/core.h"
+#include "sip/hangup.h"
 
 #define MAXSENT 64
 
@@ -56,10 +62,13 @@ static int fake_send(void *arg, const struct sip_peer *to, const char *buf,
 	return 0;
 }
 
+static struct sip_fork *last_fork;
+
 static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 		       const struct sip_peer *from)
 {
 	(void)arg;
+	last_fork = f;
 	(void)m;
 	(void)from;
 	for (unsigned i = 0; i < nbranches; i++)
@@ -104,25 +113,60 @@ static const struct sip_core_ops ops = { .send = fake_send,
 					 .response = on_response,
 					 .route = on_route };
 
-static int setup(void **st)
+static int answers_seen;
+
+/* The TU names the answering branch in the 2xx that goes up. */
+static void on_answer(void *arg, struct sip_fork *f, unsigned branch,
+		      struct sip_msg *resp)
+{
+	char v[64];
+	(void)arg;
+
+	assert_non_null(sip_fork_branch_peer(f, branch));
+	assert_null(sip_fork_branch_peer(f, 99));
+	snprintf(v, sizeof(v), "<sip:branch%u@127.0.0.1>", branch);
+	assert_int_equal(sip_msg_hdr_add(resp, SIP_HDR_P_ASSERTED_IDENTITY, v),
+			 0);
+	answers_seen++;
+}
+
+static const struct sip_core_ops ops_answer = { .send = fake_send,
+	.request = on_request, .answer = on_answer };
+
+/* A core on the fake wire; one_answer and the answer op when `one`. */
+static int setup_core(int one)
 {
 	struct sip_core_cfg cfg = { .host = "127.0.0.1", .port = 5060,
-				    .record_route = 1,
+				    .record_route = 1, .one_answer = one,
 				    .tsx = { .auto_100 = 1 } };
-	(void)st;
+
 	nsent = 0;
-	nbranches = 3;
+	nbranches = one ? 2 : 3;
 	hold_on = 0;
 	held = NULL;
 	refuse_port = 0;
+	answers_seen = 0;
 	assert_int_equal(ev_loop_new(&loop), 0);
 	ev_set_clock(loop, clock_fn, NULL);
-	assert_int_equal(sip_core_new(loop, &cfg, &ops, NULL, &core), 0);
+	assert_int_equal(sip_core_new(loop, &cfg, one ? &ops_answer : &ops,
+				      NULL, &core), 0);
 	sip_peer_set(&uac, SIP_PROTO_UDP, SIP_STR("127.0.0.1"), 5070);
 	for (int i = 0; i < 3; i++)
 		sip_peer_set(&uas[i], SIP_PROTO_UDP, SIP_STR("127.0.0.1"),
 			     (unsigned)(6000 + i));
 	return 0;
+}
+
+static int setup(void **st)
+{
+	(void)st;
+	return setup_core(0);
+}
+
+static int setup_one(void **st)
+{
+	(void)st;
+	return setup_core(1);
 }
 
 static int teardown(void **st)
@@ -390,6 +434,246 @@ static void t_held_ack_forwarded(void **st)
 	held_ack = NULL;
 }
 
+/* Ring timeout with a forward target: the ringing branch is CANCELled, the
+ * silent one once it rings, and the target added after the start rings
+ * at once; its answer goes up. The third branch grows the branch array
+ * while two transactions point into it (ASan sees it if they stay). */
+static void t_give_up_then_next_target(void **st)
+{
+	static const char fwd[] = "sip:fwd@127.0.0.1";
+	(void)st;
+	nbranches = 2;
+	start_call();
+	branch_says(0, 180, NULL);
+	assert_int_equal(sip_fork_add(last_fork, fwd, sizeof(fwd) - 1, &uas[2], 1000), 0);
+	assert_null(last_to(6002, "INVITE "));		/* waits */
+	assert_int_equal(sip_fork_cancel_branches(last_fork, 408), 0);
+	assert_non_null(last_to(6000, "CANCEL "));
+	assert_null(last_to(6001, "CANCEL "));		/* no 1xx yet (9.1) */
+	assert_non_null(last_to(6002, "INVITE sip:fwd@127.0.0.1 "));
+	assert_null(last_to(5070, "SIP/2.0 4"));
+	branch_says(1, 180, NULL);
+	assert_non_null(last_to(6001, "CANCEL "));
+	branch_says(2, 200, NULL);
+	assert_non_null(last_to(5070, "SIP/2.0 200 "));
+	assert_null(last_to(5070, "SIP/2.0 4"));
+}
+
+/* A handset given up on answers after all, while the target rings: its
+ * 2xx goes up and the target is CANCELled with Reason. */
+static void t_late_answer_after_give_up(void **st)
+{
+	static const char fwd[] = "sip:fwd@127.0.0.1";
+	const char *c;
+	(void)st;
+	nbranches = 2;
+	start_call();
+	branch_says(0, 180, NULL);
+	branch_says(1, 180, NULL);
+	assert_int_equal(sip_fork_add(last_fork, fwd, sizeof(fwd) - 1, &uas[2], 1000), 0);
+	assert_int_equal(sip_fork_cancel_branches(last_fork, 408), 0);
+	branch_says(2, 180, NULL);
+	branch_says(0, 200, NULL);
+	assert_non_null(last_to(5070, "SIP/2.0 200 "));
+	c = last_to(6002, "CANCEL ");
+	assert_non_null(c);
+	assert_non_null(strstr(c, "cause=200"));
+}
+
+/* Ring timeout alone: the status goes up at once, not the 487s. */
+static void t_give_up_answers_status(void **st)
+{
+	(void)st;
+	nbranches = 2;
+	start_call();
+	branch_says(0, 180, NULL);
+	branch_says(1, 180, NULL);
+	assert_int_equal(sip_fork_cancel_branches(last_fork, 408), 0);
+	assert_non_null(last_to(5070, "SIP/2.0 408 "));
+	assert_non_null(last_to(6000, "CANCEL "));
+	assert_non_null(last_to(6001, "CANCEL "));
+	branch_says(0, 487, NULL);
+	assert_null(last_to(5070, "SIP/2.0 487 "));
+	assert_int_equal(sip_fork_cancel_branches(last_fork, 408), EINVAL);
+	assert_int_equal(sip_fork_add(last_fork, NULL, 0, &uas[2], 1000), EINVAL);
+}
+
+/* ---- two answers (cfg.one_answer, lib/sip/hangup.c) ---- */
+
+#define CONTACT(i) "Contact: <sip:h" #i "@127.0.0.1:600" #i ">\r\n"
+
+static unsigned count_to(unsigned port, const char *start)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < nsent; i++)
+		if (sent[i].port == port &&
+		    strncmp(sent[i].text, start, strlen(start)) == 0)
+			k++;
+	return k;
+}
+
+/* Both branches ring, then both answer at the same moment. */
+static void both_answer(const char *second_contact)
+{
+	feed(invite, sizeof(invite) - 1, &uac);
+	branch_says(0, 180, NULL);
+	branch_says(1, 180, NULL);
+	branch_says(0, 200, CONTACT(0));
+	branch_says(1, 200, second_contact);
+}
+
+/* Branch i answers the BYE the core sent it with 200. */
+static void answer_bye(unsigned i)
+{
+	const char *bye = last_to(6000 + i, "BYE ");
+	struct sip_msg m;
+	struct sip_perr e;
+	char out[4096];
+	size_t n;
+
+	assert_non_null(bye);
+	assert_int_equal(sip_msg_parse(&m, bye, strlen(bye), 0, &e), 0);
+	assert_int_equal(sip_response_write(&m, 200, NULL, NULL, NULL,
+		(struct sip_str){ 0 }, out, sizeof(out), &n), 0);
+	feed(out, n, &uas[i]);
+}
+
+static void t_second_answer_gets_ack_and_bye(void **st)
+{
+	const char *ack, *bye, *up;
+	(void)st;
+
+	both_answer(CONTACT(1));
+	assert_int_equal(count_to(5070, "SIP/2.0 200 "), 1);
+	up = last_to(5070, "SIP/2.0 200 ");
+	assert_non_null(strstr(up, "To: <sip:100@127.0.0.1>;tag=b0\r\n"));
+	assert_non_null(strstr(up, "P-Asserted-Identity: <sip:branch0@"));
+	assert_int_equal(answers_seen, 1);
+	ack = last_to(6001, "ACK sip:h1@127.0.0.1:6001 SIP/2.0\r\n");
+	bye = last_to(6001, "BYE sip:h1@127.0.0.1:6001 SIP/2.0\r\n");
+	assert_non_null(ack);
+	assert_non_null(bye);
+	assert_true(ack < bye);
+	assert_non_null(strstr(ack, "To: <sip:100@127.0.0.1>;tag=b1\r\n"));
+	assert_non_null(strstr(ack, "CSeq: 1 ACK\r\n"));
+	assert_non_null(strstr(ack, "Call-ID: core1@127.0.0.1\r\n"));
+	assert_non_null(strstr(bye, "CSeq: 2 BYE\r\n"));
+	assert_non_null(strstr(bye, "From: <sip:a@127.0.0.1>;tag=fa\r\n"));
+	assert_non_null(strstr(bye, "Reason: SIP;cause=200;"));
+	assert_non_null(strstr(bye, "Via: SIP/2.0/UDP 127.0.0.1:5060;branch="
+			       "z9hG4bK"));
+	assert_int_equal(sip_core_stats(core)->answers_ended, 1);
+
+	/* The loser retransmits its 2xx: ACKed again, no second BYE, nothing
+	 * upstream; the winner's retransmission still goes up. */
+	branch_says(1, 200, CONTACT(1));
+	assert_int_equal(count_to(6001, "ACK "), 2);
+	assert_int_equal(count_to(6001, "BYE "), 1);
+	assert_int_equal(count_to(5070, "SIP/2.0 200 "), 1);
+	branch_says(0, 200, CONTACT(0));
+	assert_int_equal(count_to(5070, "SIP/2.0 200 "), 2);
+	assert_int_equal(count_to(6000, "BYE "), 0);
+
+	/* The BYE answered: no retransmission of it. */
+	answer_bye(1);
+	for (int k = 0; k < 40; k++) {
+		now += 100;
+		ev_run_timers(loop);
+	}
+	assert_int_equal(count_to(6001, "BYE "), 1);
+}
+
+/* A plain proxy (the gatekeeper) forwards every 2xx (16.7 step 5). */
+static void t_plain_proxy_forwards_every_2xx(void **st)
+{
+	(void)st;
+	both_answer(CONTACT(1));
+	assert_int_equal(count_to(5070, "SIP/2.0 200 "), 2);
+	assert_int_equal(count_to(6001, "BYE "), 0);
+	assert_int_equal(sip_core_stats(core)->answers_ended, 0);
+}
+
+/* A second answer whose Contact does not parse: not up, no BYE to a
+ * made-up target, no crash. */
+static void t_malformed_second_answer(void **st)
+{
+	(void)st;
+	both_answer("Contact: <sip:@@>;;\r\n");
+	assert_int_equal(count_to(5070, "SIP/2.0 200 "), 1);
+	assert_int_equal(count_to(6001, "BYE "), 0);
+	assert_int_equal(sip_core_stats(core)->answers_ended, 0);
+}
+
+/* one_answer and a forked request other than INVITE: the second 2xx is
+ * dropped, with no ACK or BYE (those belong to INVITE dialogs). */
+static void t_second_answer_not_invite(void **st)
+{
+	static const char opt[] =
+		"OPTIONS sip:100@127.0.0.1:5060 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKopt1\r\n"
+		"From: <sip:a@127.0.0.1>;tag=fa\r\nTo: <sip:100@127.0.0.1>\r\n"
+		"Call-ID: opt1@127.0.0.1\r\nCSeq: 1 OPTIONS\r\n"
+		"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+	(void)st;
+
+	feed(opt, sizeof(opt) - 1, &uac);
+	for (unsigned i = 0; i < 2; i++) {
+		const char *req = last_to(6000 + i, "OPTIONS ");
+		struct sip_msg m;
+		struct sip_perr e;
+		char out[4096];
+		size_t n;
+
+		assert_non_null(req);
+		assert_int_equal(sip_msg_parse(&m, req, strlen(req), 0, &e), 0);
+		assert_int_equal(sip_response_write(&m, 200, NULL, "o", NULL,
+			(struct sip_str){ 0 }, out, sizeof(out), &n), 0);
+		sip_msg_release(&m);
+		feed(out, n, &uas[i]);
+	}
+	assert_int_equal(count_to(5070, "SIP/2.0 200 "), 1);
+	assert_int_equal(count_to(6001, "ACK "), 0);
+	assert_int_equal(count_to(6001, "BYE "), 0);
+}
+
+static void t_hangup_write_bad_input(void **st)
+{
+	static const char resp[] =
+		"SIP/2.0 %d X\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKx\r\n"
+		"From: <sip:a@127.0.0.1>;tag=fa\r\nTo: <sip:100@127.0.0.1>;tag=t\r\n"
+		"Call-ID: core1@127.0.0.1\r\nCSeq: 1 INVITE\r\n"
+		"Content-Length: 0\r\n\r\n";
+	static const char via[] = "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKq";
+	struct sip_msg inv, r2, r4;
+	struct sip_perr e;
+	char ok[512], busy[512], out[2048], tiny[40];
+	size_t n;
+	(void)st;
+
+	snprintf(ok, sizeof(ok), resp, 200);
+	snprintf(busy, sizeof(busy), resp, 486);
+	assert_int_equal(sip_msg_parse(&inv, invite, sizeof(invite) - 1, 0, &e), 0);
+	assert_int_equal(sip_msg_parse(&r2, ok, strlen(ok), 0, &e), 0);
+	assert_int_equal(sip_msg_parse(&r4, busy, strlen(busy), 0, &e), 0);
+	assert_int_equal(sip_hangup_write(&inv, &r4, SIP_BYE, via, NULL, out,
+					  sizeof(out), &n), EINVAL);
+	assert_int_equal(sip_hangup_write(&inv, &r2, SIP_INVITE, via, NULL,
+					  out, sizeof(out), &n), EINVAL);
+	assert_int_equal(sip_hangup_write(&inv, &r2, SIP_BYE, NULL, NULL, out,
+					  sizeof(out), &n), EINVAL);
+	assert_int_equal(sip_hangup_write(&inv, &r2, SIP_BYE, via, NULL, tiny,
+					  sizeof(tiny), &n), ENOSPC);
+	/* No Contact: the INVITE's Request-URI is the target. */
+	assert_int_equal(sip_hangup_write(&inv, &r2, SIP_BYE, via, NULL, out,
+					  sizeof(out), &n), 0);
+	out[n] = '\0';
+	assert_non_null(strstr(out, "BYE sip:100@127.0.0.1:5060 SIP/2.0\r\n"));
+	sip_msg_release(&inv);
+	sip_msg_release(&r2);
+	sip_msg_release(&r4);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 int main(void)
 {
@@ -400,6 +684,16 @@ int main(void)
 		T(t_send_failure_alone_is_500),
 		T(t_held_2xx_released_edited), T(t_held_2xx_dropped),
 		T(t_dropped_2xx), T(t_held_ack_forwarded),
+		cmocka_unit_test_setup_teardown(t_second_answer_gets_ack_and_bye,
+						setup_one, teardown),
+		T(t_plain_proxy_forwards_every_2xx),
+		cmocka_unit_test_setup_teardown(t_malformed_second_answer,
+						setup_one, teardown),
+		cmocka_unit_test_setup_teardown(t_second_answer_not_invite,
+						setup_one, teardown),
+		cmocka_unit_test(t_hangup_write_bad_input),
+		T(t_give_up_then_next_target), T(t_give_up_answers_status),
+		T(t_late_answer_after_give_up),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

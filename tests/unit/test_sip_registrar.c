@@ -276,6 +276,17 @@ static void t_expiry_limits(void **st)
 	assert_int_equal(sip_reg_expire(c->r, 1100), 1);
 	assert_int_equal(c->expired, 1);
 	assert_int_equal(sip_reg_aors(c->r), 0);
+	/* a refresh moves the expiry later: the walk at the old time finds
+	 * nothing, the new time is still kept */
+	assert_int_equal(reg_auth(c, "MD5", USER, PASS, AOR, "Contact: <sip:" AOR
+		"@10.0.0.1:5060>;expires=200\r\n", 2000), 200);
+	assert_int_equal(reg_auth(c, "MD5", USER, PASS, AOR, "Contact: <sip:" AOR
+		"@10.0.0.1:5060>;expires=3600\r\n", 2100), 200);
+	assert_int_equal(sip_reg_expire(c->r, 2200), 0);
+	assert_int_equal(sip_reg_expire(c->r, 5699), 0);
+	assert_non_null(sip_reg_find(c->r, AOR, 5699));
+	assert_int_equal(sip_reg_expire(c->r, 5700), 1);
+	assert_int_equal(c->expired, 2);
 }
 
 static void t_remove(void **st)
