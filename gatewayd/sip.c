@@ -403,8 +403,10 @@ static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 		sip_fork_reply(f, 403, "Register First", NULL);
 }
 
-static int on_route(void *arg, const struct sip_msg *m, struct sip_peer *to)
+static int on_route(void *arg, struct sip_msg *m, const struct sip_peer *from,
+		    struct sip_peer *to)
 {
+	(void)from;
 	return dialog_hop(arg, m, to);
 }
 
