@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """test_gatekeeper_media — media anchoring through a real rtpengine (user
 space, interfaces pub 127.0.0.1 and priv 127.0.0.2) by a real
-dpn-gatekeeper on a real PostgreSQL: an outside -> flat call with RTP both
-ways through rtpengine (packets counted at each end, the SDP address each
-side received checked), flat -> flat with direct media (rtpengine not
+dpn-gatekeeper (public side 127.0.0.1, private side 127.0.0.2 with topology
+hiding, as deployed) on a real PostgreSQL: an outside -> flat call with RTP
+both ways through rtpengine (packets counted at each end, the SDP address
+each side received checked), flat -> flat with direct media (rtpengine not
 involved), a re-INVITE changing the port, an UPDATE offered by the flat, a
 late offer (offer in the 2xx, answer in the ACK), early media of two
 handsets (183s under two To tags) and a 2xx retransmission, a CANCELled and
@@ -28,6 +29,16 @@ N1, N2 = '100-1101-0101', '100-1101-0102'
 PUB, PRIV = '127.0.0.1', '127.0.0.2'
 
 
+def sided(pg, args):
+    """A gatekeeper with its public side on 127.0.0.1 and its private side
+    (the flats') on PRIV, as deployed; gk.pport is the private port."""
+    pport = free_udp_port()
+    gk = Gatekeeper(pg, args=['--listen-private', '%s:%d' % (PRIV, pport)]
+                    + args)
+    gk.pport = pport
+    return gk
+
+
 class Ctx:
     def __init__(self, pg):
         self.pg = pg
@@ -37,13 +48,14 @@ class Ctx:
         self.f1, self.f2 = (Flat(self.env, pg, flats[n], i + 20)
                             for i, n in enumerate((101, 102)))
         self.rtp = Rtpengine(PUB, PRIV)
-        self.gk = Gatekeeper(pg, args=['--rtpengine', self.rtp.ng_addr])
+        self.gk = sided(pg, ['--rtpengine', self.rtp.ng_addr])
         self.gw1 = self.register(self.gk, self.f1)
         self.gw2 = self.register(self.gk, self.f2)
 
     def register(self, gk, flat):
         ua = flat.ua()
-        r = ua.register(gk.port, flat.number, flat.user, flat.secret)
+        ua.peer_host = PRIV
+        r = ua.register(gk.pport, flat.number, flat.user, flat.secret)
         check(r is not None and r.status == 200, 'REGISTER %s' % flat.number)
         return ua
 
@@ -75,7 +87,7 @@ def anchored_call(ctx, caller_sdp_addr=None, gk=None, gw=None, call_id=None):
     gw = gw or ctx.gw1
     cu = Ua('127.0.0.1')
     c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
-    caller, callee = Leg(cu, gk.port, 'caller'), Leg(gw, gk.port, N1)
+    caller, callee = Leg(cu, gk.port, 'caller'), Leg(gw, gk.pport, N1)
     caller.invite(N1, sdp(caller_sdp_addr or c_rtp.addr, c_rtp.port), call_id)
     inv = gw.expect_request('INVITE')
     check(inv is not None, 'INVITE reached the flat\n' + gk.log())
@@ -205,7 +217,7 @@ def early_media_of_two_handsets_and_2xx_retransmission(ctx):
     cu = Ua('127.0.0.1')
     c_rtp, h1, h2 = (RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr),
                      RtpEndpoint(ctx.f1.addr))
-    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.port, N1)
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
     try:
         caller.invite(N1, sdp(c_rtp.addr, c_rtp.port))
         inv = ctx.gw1.expect_request('INVITE')
@@ -249,7 +261,7 @@ def late_offer_in_the_2xx_answer_in_the_ack(ctx):
     flat sees the private address); RTP flows both ways."""
     cu = Ua('127.0.0.1')
     c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
-    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.port, N1)
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
     try:
         caller.invite(N1, '')
         inv = ctx.gw1.expect_request('INVITE')
@@ -280,7 +292,7 @@ def late_offer_in_the_2xx_answer_in_the_ack(ctx):
 
 @case
 def flat_to_flat_media_direct(ctx):
-    gw2, gw1 = Leg(ctx.gw2, ctx.gk.port, N2), Leg(ctx.gw1, ctx.gk.port, N1)
+    gw2, gw1 = Leg(ctx.gw2, ctx.gk.pport, N2), Leg(ctx.gw1, ctx.gk.pport, N1)
     offer, answer = sdp(ctx.f2.addr, 4000), sdp(ctx.f1.addr, 5000)
     gw2.invite(N1, offer)
     inv = ctx.gw1.expect_request('INVITE')
@@ -306,7 +318,7 @@ def flat_to_flat_media_direct(ctx):
 def cancelled_and_rejected_calls_leave_no_stream(ctx):
     cu = Ua('127.0.0.1')
     try:
-        caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.port, N1)
+        caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
         caller.invite(N1, sdp('127.0.0.1', 7000))
         inv = ctx.gw1.expect_request('INVITE')
         callee.answer(inv, 180)
@@ -332,7 +344,7 @@ def cancelled_and_rejected_calls_leave_no_stream(ctx):
 @case
 def media_timeout_ends_the_call_both_ways(ctx):
     rtp = Rtpengine(PUB, PRIV, timeout=2)
-    gk = Gatekeeper(ctx.pg, args=['--rtpengine', rtp.ng_addr,
+    gk = sided(ctx.pg, ['--rtpengine', rtp.ng_addr,
                                   '--media-check', '1s'])
     gw = ctx.register(gk, ctx.f1)
     caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(ctx, gk=gk, gw=gw)
@@ -359,7 +371,7 @@ def media_timeout_ends_the_call_both_ways(ctx):
 @case
 def two_rtpengines_one_stopped(ctx):
     other = Rtpengine(PUB, PRIV)
-    gk = Gatekeeper(ctx.pg, args=['--rtpengine', '%s,%s' % (other.ng_addr,
+    gk = sided(ctx.pg, ['--rtpengine', '%s,%s' % (other.ng_addr,
                                                             ctx.rtp.ng_addr),
                                   '--ng-timeout', '300ms'])
     gw = ctx.register(gk, ctx.f1)
@@ -391,7 +403,7 @@ def two_rtpengines_one_stopped(ctx):
 @case
 def no_rtpengine_running_503(ctx):
     dead = '127.0.0.1:%d' % free_udp_port()
-    gk = Gatekeeper(ctx.pg, args=['--rtpengine', dead, '--ng-timeout', '200ms'])
+    gk = sided(ctx.pg, ['--rtpengine', dead, '--ng-timeout', '200ms'])
     gw = ctx.register(gk, ctx.f1)
     cu = Ua('127.0.0.1')
     try:
@@ -414,12 +426,12 @@ def rtpengine_gone_before_the_answer_500_not_the_2xx(ctx):
     """rtpengine stops between offer and answer: the caller gets 500, never
     the 2xx with an SDP it cannot use; counted."""
     rtp = Rtpengine(PUB, PRIV)
-    gk = Gatekeeper(ctx.pg, args=['--rtpengine', rtp.ng_addr,
+    gk = sided(ctx.pg, ['--rtpengine', rtp.ng_addr,
                                   '--ng-timeout', '300ms'])
     gw = ctx.register(gk, ctx.f1)
     cu = Ua('127.0.0.1')
     try:
-        caller, callee = Leg(cu, gk.port, 'caller'), Leg(gw, gk.port, N1)
+        caller, callee = Leg(cu, gk.port, 'caller'), Leg(gw, gk.pport, N1)
         caller.invite(N1, sdp('127.0.0.1', 7000))
         inv = gw.expect_request('INVITE')
         check(inv is not None, 'INVITE reached the flat')

@@ -39,6 +39,11 @@ class Leg:
         self.remote = None      # the other end's From/To value with tag
         self.call_id = None
 
+    def host(self):
+        """Where the gatekeeper is for this end (Ua.peer_host: a gateway
+        on the private side)."""
+        return getattr(self.ua, 'peer_host', '127.0.0.1')
+
     def contact(self):
         return '<sip:%s@%s:%d>' % (self.user, self.ua.addr, self.ua.port)
 
@@ -59,11 +64,11 @@ class Leg:
                   route, self.user, self.ua.addr, self.tag, to or self.remote,
                   self.call_id, cseq, method, self.contact(), extra, ctype,
                   len(body), body))
-        self.ua.s.sendto(msg.encode(), ('127.0.0.1', self.gk))
+        self.ua.s.sendto(msg.encode(), (self.host(), self.gk))
 
     def invite(self, number, body, call_id=None):
         self.call_id = call_id or uuid.uuid4().hex
-        ruri = 'sip:%s@127.0.0.1:%d' % (number, self.gk)
+        ruri = 'sip:%s@%s:%d' % (number, self.host(), self.gk)
         self.send('INVITE', ruri, body, to='<%s>' % ruri)
 
     def in_dialog(self, method, body=''):
