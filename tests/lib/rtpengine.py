@@ -9,6 +9,7 @@ client to look into it, and a tiny RTP endpoint that counts packets.
 Every rtpengine started here is stopped by its PID."""
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -111,10 +112,14 @@ class Rtpengine:
         return self.port_min <= port <= self.port_max
 
     def log(self):
-        with open(self.log_path) as f:
-            return f.read()[-3000:]
+        try:
+            with open(self.log_path) as f:
+                return f.read()[-3000:]
+        except OSError:
+            return '(no log)'
 
     def stop(self):
+        """Stop it by its PID and forget its folder (log, pid file)."""
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
             try:
@@ -122,6 +127,7 @@ class Rtpengine:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
         return self
