@@ -987,15 +987,8 @@ static void send_bye(struct gk *g, const struct mcall *c, const char *uri,
 		log_warnx("media: %s: media-timeout BYE not sent", c->callid);
 }
 
-__attribute__((weak)) void gk_media_timeout_hook(struct gk *g,
-						const char *call_id)
-{
-	(void)g;
-	(void)call_id;
-}
-
 /* rtpengine no longer knows the call (its --timeout ended it): end it
- * both ways, and tell the call records (gk_media_timeout_hook). */
+ * both ways, and tell the call records (gk_cdr_ended). */
 static void media_timed_out(struct gk_media *md, struct mcall *c)
 {
 	const struct gk_media_dlg *d = c->dlg;
@@ -1006,7 +999,7 @@ static void media_timed_out(struct gk_media *md, struct mcall *c)
 		 &d->caller);
 	md->st.timeouts++;
 	log_info("media: %s: call ended both ways: media timeout", c->callid);
-	gk_media_timeout_hook(md->g, c->callid);
+	gk_cdr_ended(md->g, c->callid, "media timeout");	/* its record */
 	call_free(md, c);
 }
 

@@ -51,12 +51,6 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 void gk_media_final(void *arg, struct sip_fork *f, int status);
 void gk_media_done(void *arg, struct sip_fork *f, int status);
 
-/* Called when a call was ended both ways because its media stopped
- * (after the BYEs went out, before the call is forgotten). The default
- * is a weak no-op: the call-record writer defines it to give the call's
- * record its cause. */
-void gk_media_timeout_hook(struct gk *g, const char *call_id);
-
 /* From the one-second tick: media-timeout checks. */
 void gk_media_tick(struct gk *g);
 const struct gk_media_stats *gk_media_stats(const struct gk_media *m);
