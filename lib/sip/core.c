@@ -238,34 +238,14 @@ static void send_best(struct sip_fork *f)
 
 /* ---- branches ---- */
 
-static int write_cancel(const struct branch *b, char *out, size_t cap,
-			size_t *n)
-{
-	size_t rl = sizeof(reason_200) - 1, cl;
-	int rc = sip_ack_cancel_write(sip_tsx_request(b->cli), SIP_CANCEL,
-				      NULL, out, cap, n);
-
-	if (rc || b->cancel != 2)
-		return rc;
-	if (*n + rl > cap)
-		return ENOSPC;
-	cl = sizeof("Content-Length: 0\r\n\r\n") - 1;	/* the last lines */
-	memmove(out + *n - cl + rl, out + *n - cl, cl);
-	memcpy(out + *n - cl, reason_200, rl);
-	*n += rl;
-	return 0;
-}
-
 static void send_cancel(struct branch *b)
 {
-	char out[BUF];
-	size_t n;
 	struct sip_tsx *t;
 
-	if (!b->cli || write_cancel(b, out, sizeof(out), &n))
+	if (!b->cli)
 		return;
-	if (sip_tsx_client(sip_core_tsx(b->f->c), out, n, sip_tsx_peer(b->cli),
-			   NULL, &t) == 0)
+	if (sip_tsx_cancel(b->cli, b->cancel == 2 ? reason_200 : NULL, NULL,
+			   &t) == 0)
 		b->f->c->st.cancels++;
 	b->cancel = 0;
 }
