@@ -152,17 +152,11 @@ int sip_ack_stem_fill(const struct sip_msg *invite, char *buf, size_t cap,
 	return wbuf_finish(&b, &s->len);
 }
 
-/* Decimal, no printf: every CANCEL and ACK. */
 static void wuint(struct wbuf *b, uint32_t v)
 {
 	char tmp[10];
-	size_t n = sizeof(tmp);
 
-	do {
-		tmp[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	w(b, tmp + n, sizeof(tmp) - n);
+	w(b, tmp, (size_t)(sip_put_dec(tmp, v) - tmp));
 }
 
 int sip_ack_stem_write(const struct sip_ack_stem *s, enum sip_method method,

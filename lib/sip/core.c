@@ -11,6 +11,7 @@
 #include "sip/build.h"
 #include "sip/hangup.h"
 #include "sip/hdr.h"
+#include "sip/wbuf.h"
 
 #define BUF 16384
 #define AUTH_MAX 8
@@ -293,21 +294,6 @@ static void cancel_others(struct sip_fork *f, const struct branch *except,
 	}
 }
 
-/* Append a decimal number to dst (room for 10 digits); returns its end. */
-static char *put_uint(char *dst, unsigned v)
-{
-	char tmp[10];
-	size_t n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*dst++ = tmp[--n];
-	return dst;
-}
-
 static char *put_cstr(char *dst, const char *s, size_t n)
 {
 	memcpy(dst, s, n);
@@ -328,7 +314,7 @@ static size_t self_via(const struct sip_core *c, enum sip_proto proto,
 		     "SIP/2.0/UDP ", 12);
 	p = put_cstr(p, c->cfg.host, c->hostlen);
 	*p++ = ':';
-	p = put_uint(p, c->cfg.port);
+	p = sip_put_dec(p, c->cfg.port);
 	p = put_cstr(p, ";branch=", 8);
 	p = put_cstr(p, branch, blen);
 	return (size_t)(p - via);
@@ -343,7 +329,7 @@ static size_t branch_via(const struct sip_fork *f, unsigned i, char *via,
 	size_t k;
 
 	p = put_cstr(p, f->base, 23);
-	p = put_uint(p, i);
+	p = sip_put_dec(p, i);
 	p = put_cstr(p, f->base + 23, SIP_BRANCH_LEN - 1 - 23);
 	k = self_via(f->c, f->b[i].to.proto, br, (size_t)(p - br), via,
 		     cap - 6);
@@ -524,7 +510,7 @@ static size_t hangup_via(const struct branch *b, char kind, char *via,
 
 	p = put_cstr(p, f->base, 23);
 	*p++ = 'h';
-	p = put_uint(p, (unsigned)(b - f->b));
+	p = sip_put_dec(p, (unsigned)(b - f->b));
 	*p++ = kind;
 	k = self_via(f->c, b->to.proto, br, (size_t)(p - br), via, cap - 1);
 	via[k] = '\0';		/* a C string for sip_hangup_write */

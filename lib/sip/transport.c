@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 
 #include "sip/transport.h"
+#include "sip/wbuf.h"
 #include "sip/hdr.h"
 #include "sip/build.h"
 
@@ -88,22 +89,6 @@ int sip_peer_set(struct sip_peer *p, enum sip_proto proto,
 	return EINVAL;
 }
 
-/* Decimal v at dst; returns the end. No printf: these run for every
- * request (the received and rport of RFC 3581). */
-static char *put_dec(char *dst, unsigned v)
-{
-	char tmp[10];
-	size_t n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*dst++ = tmp[--n];
-	return dst;
-}
-
 /* Dotted quad of a (network order) into buf (16 bytes at least). */
 static void ipv4_text(const struct in_addr *a, char *buf)
 {
@@ -111,7 +96,7 @@ static void ipv4_text(const struct in_addr *a, char *buf)
 	char *p = buf;
 
 	for (int i = 0; i < 4; i++) {
-		p = put_dec(p, b[i]);
+		p = sip_put_dec(p, b[i]);
 		*p++ = i < 3 ? '.' : '\0';
 	}
 }
@@ -172,7 +157,7 @@ static size_t via_with_received(const struct sip_via *v, struct sip_str first,
 	o += 10 + n;
 	if (v->has_rport) {
 		memcpy(out + o, ";rport=", 7);
-		o = (size_t)(put_dec(out + o + 7, port) - out);
+		o = (size_t)(sip_put_dec(out + o + 7, port) - out);
 	}
 	if (rest.len) {
 		out[o++] = ',';
