@@ -20,6 +20,13 @@ UNIT_TESTS += $(B)/tests/unit/test_gk_flats
 $(B)/tests/unit/test_gk_flats: $(B)/tests/unit/test_gk_flats.o $(B)/gatekeeper/flats.o $(LIBDPN)
 	$(CC) $(DPN_LDFLAGS) $< $(B)/gatekeeper/flats.o $(LIBDPN) -lcmocka $(LIB_LDLIBS) -o $@
 
+# The topology hiding table, unit-tested without sockets (the side
+# helpers are stubbed in the test).
+UNIT_TESTS += $(B)/tests/unit/test_gk_topo
+$(B)/tests/unit/test_gk_topo.o: DPN_CFLAGS += $(GK_CFLAGS)
+$(B)/tests/unit/test_gk_topo: $(B)/tests/unit/test_gk_topo.o $(B)/gatekeeper/topo.o $(LIBDPN)
+	$(CC) $(DPN_LDFLAGS) $< $(B)/gatekeeper/topo.o $(LIBDPN) -lcmocka $(LIB_LDLIBS) -o $@
+
 CHECKS += $(sort $(wildcard tests/integration/test_gatekeeper*.py))
 
 # The man page, an example config and the systemd unit go with the program.

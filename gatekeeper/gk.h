@@ -21,6 +21,8 @@ struct gk_conf {
 	struct daemon_conf base;
 	char *db;
 	struct conf_addr listen;
+	struct conf_addr listen_public, listen_private;	/* sides.c */
+	unsigned max_dialogs, dialog_idle_s;		/* topo.c */
 	int transport;			/* 0 udp, 1 tcp, 2 both */
 	unsigned site;
 	unsigned min_expires, max_expires;
@@ -39,7 +41,12 @@ struct gk_metrics {
 	struct prom_series *calls_in, *calls_flat, *calls_404, *calls_480,
 			   *relay_refused, *in_dialog, *pai_set, *pai_replaced;
 	struct prom_series *flats, *bindings, *notifies;
+	struct prom_series *reg_public, *topo_dialogs, *topo_full,
+			   *topo_unknown;	/* sides.c, topo.c */
+	struct prom_series *side_msgs[2][3], *side_conns[2];	/* sides.c */
 };
+
+struct gk_topo;
 
 struct gk {
 	struct daemon *d;
@@ -53,8 +60,15 @@ struct gk {
 	PGconn *pg;			/* loads and LISTEN, loop thread */
 	int pg_fd;
 	struct ev_timer tick;
-	char host[64];
+	char host[64];			/* the public side */
 	unsigned port;
+	/* sides.c: a public and a private side, each its own transport
+	 * (tp_priv NULL and priv 0 when both are one address) */
+	struct sip_tp *tp_priv;
+	char phost[64];
+	unsigned pport;
+	unsigned priv;			/* sip_peer.local of the private side */
+	struct gk_topo *topo;		/* topo.c; NULL with one side */
 	enum sip_proto proto;		/* how requests are forwarded */
 	struct gk_metrics m;
 	struct gk_protect *prot;	/* protect.c */
@@ -71,6 +85,64 @@ void gk_db_tick(struct gk *g);
 void gk_db_stop(struct gk *g);
 /* The flat of a registrar AOR (a canonical flat number), or NULL. */
 const struct gk_flat *gk_flat_of_aor(struct gk *g, const char *aor);
+
+/* sides.c */
+/* Open the public and private transports and the proxy core on them.
+ * 0 or an errno (logged by the caller). */
+int gk_sides_open(struct gk *g);
+void gk_sides_close(struct gk *g);
+/* The sides' and topology hiding's series of /metrics. */
+int gk_sides_metrics(struct gk *g);
+/* Each second: the transports' counts into /metrics, idle hidden
+ * dialogs forgotten. */
+void gk_sides_tick(struct gk *g);
+/* The core's send: by the transport of to->local. */
+int gk_side_send(struct gk *g, const struct sip_peer *to, const char *buf,
+		 size_t len);
+/* Did p come by the private side (always, with one side)? */
+int gk_side_private(const struct gk *g, const struct sip_peer *p);
+/* Is host:port (0: 5060) one of our listen addresses? */
+int gk_side_self(const struct gk *g, struct sip_str host, unsigned port);
+/* The private-side peer of a gateway's registered source. */
+struct sip_peer gk_side_gateway(const struct gk *g, const struct sip_peer *src);
+/* Set p->local for a peer outside any transaction: private when it is a
+ * flat's first address, public otherwise. */
+void gk_side_choose(const struct gk *g, struct sip_peer *p);
+/* Put `num` as From's display name (calls leaving a flat). 0 or an
+ * errno; m unchanged on error. */
+int gk_from_display(struct sip_msg *m, const char *num);
+
+/* topo.c: topology hiding on the public side (see docs/gatekeeper.md). */
+/* A table of at most max dialogs, idle ones forgotten after ttl_s, those
+ * not answered 2xx yet after pending_s. */
+int gk_topo_new(unsigned max, unsigned ttl_s, unsigned pending_s,
+		struct gk_topo **out);
+void gk_topo_free(struct gk_topo *t);
+/* Forget dialogs idle past their time (from the tick). */
+void gk_topo_expire(struct gk_topo *t, uint64_t now);
+unsigned gk_topo_count(const struct gk_topo *t);
+/* A new INVITE from outside to a flat: its dialog entry. 0, ENOSPC (the
+ * table is full: answer 503) or ENOMEM. */
+int gk_topo_inbound(struct gk *g, const struct sip_msg *m);
+/* The core's branch_out hook: a request leaving by the public side gets
+ * our Contact with its dialog's key (a dialog made when needed: any
+ * request routed out, outbound calls included, is covered) and, for a
+ * dialog begun inside, the public Call-ID; one leaving by the private side
+ * gets the private Call-ID back. 0 or an errno (the branch is not sent). */
+int gk_topo_branch_out(void *arg, struct sip_fork *f, struct sip_msg *m,
+		       const struct sip_peer *to);
+/* The same for a 2xx ACK routed to `to` (Call-ID only). */
+int gk_topo_ack_out(struct gk *g, struct sip_msg *m, const struct sip_peer *to);
+/* A request from outside whose Request-URI carries a dialog key: the
+ * private party's Contact into ruri (cap bytes, NUL-ended) and the
+ * private route set put into m. 0, ENOENT (no such request: not ours),
+ * ESRCH (unknown or expired dialog: 481), ENOSPC. */
+int gk_topo_request_in(struct gk *g, struct sip_msg *m, char *ruri,
+		       size_t cap);
+/* The core's response_out hook: responses towards the public side lose
+ * private Record-Routes and get our Contact. */
+int gk_topo_response_out(void *arg, struct sip_fork *f, struct sip_msg *m,
+			 struct sip_peer *to);
 
 /* route.c */
 extern const struct sip_core_ops gk_core_ops;

@@ -21,6 +21,20 @@ static const struct conf_item gk_table[] = {
 	  .help = "the dpn database (libpq connection string)" },
 	{ .name = "listen", .type = CONF_ADDR, .off = G(listen),
 	  .def = "127.0.0.1:5060", .help = "SIP address (numeric IPv4)" },
+	{ .name = "listen-public", .type = CONF_ADDR, .off = G(listen_public),
+	  .help = "public side: outside callers and peers (default: listen)" },
+	{ .name = "listen-private", .type = CONF_ADDR,
+	  .off = G(listen_private),
+	  .help = "private side: the flats' gateways (default: the public "
+		  "side; the same address means one side, no hiding)" },
+	{ .name = "max-dialogs", .type = CONF_UINT, .off = G(max_dialogs),
+	  .def = "65536", .min = 16, .max = 10000000,
+	  .help = "dialogs crossing to the public side held for topology "
+		  "hiding (more: 503)" },
+	{ .name = "dialog-idle", .type = CONF_DURATION, .off = G(dialog_idle_s),
+	  .def = "12h", .unit = 1000, .min = 60, .max = 604800,
+	  .help = "a hidden dialog without requests for this long is "
+		  "forgotten" },
 	{ .name = "transport", .type = CONF_ENUM, .off = G(transport),
 	  .def = "both", .choices = transports, .help = "SIP transports" },
 	{ .name = "site", .type = CONF_UINT, .off = G(site),
@@ -64,6 +78,14 @@ static int gk_check(const void *cfg, conf_err_fn err, void *arg)
 	}
 	if (c->listen.sa.ss_family != AF_INET) {
 		err(arg, "listen: an IPv4 address is needed");
+		return EINVAL;
+	}
+	if ((c->listen_public.len &&
+	     c->listen_public.sa.ss_family != AF_INET) ||
+	    (c->listen_private.len &&
+	     c->listen_private.sa.ss_family != AF_INET)) {
+		err(arg, "listen-public, listen-private: IPv4 addresses are "
+		    "needed");
 		return EINVAL;
 	}
 	return 0;
@@ -191,6 +213,8 @@ static int metrics_add(struct gk *g)
 		rc = metric(g, PROM_GAUGE, "dpn_gk_bindings",
 			    "registered gateways", NULL, NULL, &m->bindings);
 	if (!rc)
+		rc = gk_sides_metrics(g);
+	if (!rc)
 		rc = metric(g, PROM_COUNTER, "dpn_gk_notifications_total",
 			    "dpn_gk notifications received", NULL, NULL,
 			    &m->notifies);
@@ -202,39 +226,10 @@ static void on_tick(struct ev_loop *loop, struct ev_timer *t, void *arg)
 	struct gk *g = arg;
 
 	sip_reg_expire(g->reg, gk_now());
+	gk_sides_tick(g);
 	gk_db_tick(g);
 	gk_protect_tick(g);
 	ev_timer_start(loop, t, 1000);
-}
-
-static void on_msg(void *arg, struct sip_msg *m, const struct sip_peer *from)
-{
-	struct gk *g = arg;
-
-	if (gk_protect_msg(g, m, from))
-		return;
-	sip_core_recv(g->core, m, from);
-}
-
-static int sip_start(struct gk *g)
-{
-	const struct sockaddr_in *sa = (const void *)&g->cfg->listen.sa;
-	struct sip_tp_cfg tc = { .host = g->host, .lean = 1,
-		.udp_rcvbuf = (size_t)g->cfg->udp_rcvbuf,
-		.udp = g->cfg->transport != 1, .tcp = g->cfg->transport != 0 };
-	struct sip_core_cfg cc = { .tsx = { .auto_100 = 1,
-		.t1 = g->cfg->t1_ms, .timer_c = g->cfg->ring_s * 1000 },
-		.host = g->host, .record_route = 1, .to_tag = "gk" };
-	int rc;
-
-	gk_protect_tp(g, &tc);
-	inet_ntop(AF_INET, &sa->sin_addr, g->host, sizeof(g->host));
-	g->port = tc.port = cc.port = ntohs(sa->sin_port);
-	g->proto = g->cfg->transport == 1 ? SIP_PROTO_TCP : SIP_PROTO_UDP;
-	rc = sip_tp_open(g->d->loop, &tc, on_msg, g, &g->tp);
-	if (rc == 0)
-		rc = sip_core_new(g->d->loop, &cc, &gk_core_ops, g, &g->core);
-	return rc;
 }
 
 static int start(struct gk *g)
@@ -255,7 +250,7 @@ static int start(struct gk *g)
 		what = "bindings";
 	else if ((rc = gk_protect_start(g)) != 0)
 		what = "protections";
-	else if ((rc = sip_start(g)) != 0)
+	else if ((rc = gk_sides_open(g)) != 0)
 		what = "SIP transport";
 	if (rc) {
 		log_warnx("gatekeeper: cannot start: %s: %s", what, strerror(rc));
@@ -263,15 +258,14 @@ static int start(struct gk *g)
 	}
 	ev_timer_init(&g->tick, on_tick, g);
 	ev_timer_start(g->d->loop, &g->tick, 1000);
-	log_info("gatekeeper: site %u on %s", g->cfg->site,
-		 g->cfg->listen.text);
+	log_info("gatekeeper: site %u on %s:%u", g->cfg->site, g->host,
+		 g->port);
 	return 0;
 }
 
 static void stop(struct gk *g)
 {
-	sip_core_free(g->core);
-	sip_tp_close(g->tp);
+	gk_sides_close(g);
 	gk_protect_stop(g);
 	gk_store_free(g->store);
 	gk_db_stop(g);

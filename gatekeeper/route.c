@@ -99,7 +99,7 @@ static const struct gk_flat *gateway_of(struct gk *g,
 	const struct gk_flat *f;
 	struct in_addr a;
 
-	if (peer_v4(from, &a))
+	if (!gk_side_private(g, from) || peer_v4(from, &a))
 		return NULL;
 	f = gk_flats_by_addr(g->flats, a);
 	if (!f || !sip_reg_find(g->reg, f->number, gk_now()))
@@ -122,6 +122,10 @@ static void do_register(struct gk *g, struct sip_fork *f,
 	struct sip_reg_answer ans;
 	unsigned i;
 
+	if (!gk_side_private(g, from)) {
+		reply(f, 403, "Register on the private side", g->m.reg_public);
+		return;
+	}
 	if (gk_protect_register(g, f, m, from))
 		return;
 	if (sip_reg_handle(g->reg, m, from, gk_now(), &ans)) {
@@ -156,7 +160,7 @@ static int number_hop(struct gk *g, const struct sip_msg *m,
 	    gk_flats_lookup(g->flats, num, strlen(num), &f, &hs) ||
 	    !(b = sip_reg_find(g->reg, f->number, gk_now())))
 		return ENOENT;
-	*to = b->source;
+	*to = gk_side_gateway(g, &b->source);
 	return 0;
 }
 
@@ -184,7 +188,7 @@ static int dialog_hop(struct gk *g, const struct sip_msg *m,
 	f = peer_v4(to, &a) ? NULL : gk_flats_by_addr(g->flats, a);
 	b = f ? sip_reg_find(g->reg, f->number, gk_now()) : NULL;
 	if (b) {
-		*to = b->source;
+		*to = gk_side_gateway(g, &b->source);
 		return 0;
 	}
 	return gateway_of(g, from) ? 0 : EACCES;
@@ -197,11 +201,27 @@ static void do_in_dialog(struct gk *g, struct sip_fork *f,
 			 const struct sip_msg *m, const struct sip_peer *from)
 {
 	struct sip_peer to;
+	char ruri[SIP_REG_URI_MAX];
+	int topo = g->topo && !gk_side_private(g, from) ?
+		   gk_topo_request_in(g, sip_fork_request_edit(f), ruri,
+				      sizeof(ruri)) : ENOENT;
 
+	if (topo == ESRCH) {
+		sip_fork_reply(f, 481, NULL, NULL);
+		return;
+	}
+	if (topo == 0 && sip_msg_set_ruri(sip_fork_request_edit(f), ruri,
+					  strlen(ruri)))
+		topo = ENOMEM;
 	/* A UA that addresses in-dialog requests to the number it dialled
 	 * at the gatekeeper (no Route): routed by the number again. */
-	if (sip_msg_hdr_find(m, SIP_HDR_ROUTE, 0) < 0 && ruri_is_self(g, m)) {
+	if (topo == ENOENT && sip_msg_hdr_find(m, SIP_HDR_ROUTE, 0) < 0 &&
+	    ruri_is_self(g, m)) {
 		do_new(g, f, m, from);
+		return;
+	}
+	if (topo > 0 && topo != ENOENT) {
+		sip_fork_reply(f, 500, NULL, NULL);
 		return;
 	}
 	if (dialog_hop(g, m, from, &to)) {
@@ -212,18 +232,28 @@ static void do_in_dialog(struct gk *g, struct sip_fork *f,
 		return;
 	}
 	prom_inc(g->m.in_dialog, 1);
-	if (sip_fork_add(f, NULL, 0, &to, 1000) || sip_fork_start(f, 0))
+	if (sip_fork_add(f, topo ? NULL : ruri, topo ? 0 : strlen(ruri), &to,
+			 1000) || sip_fork_start(f, 0))
 		sip_fork_reply(f, 500, NULL, NULL);
 }
 
-/* A 2xx ACK (the core gives no source here): forwarded only when its
- * target is a flat gateway of ours. */
-static int on_route(void *arg, const struct sip_msg *m, struct sip_peer *to)
+/* A 2xx ACK: relayed as other in-dialog requests are (one end a flat
+ * gateway of ours). */
+static int on_route(void *arg, struct sip_msg *m, const struct sip_peer *from,
+		    struct sip_peer *to)
 {
 	struct gk *g = arg;
-	struct sip_peer none = { .proto = g->proto };
+	char ruri[SIP_REG_URI_MAX];
+	int rc = g->topo ? gk_topo_request_in(g, m, ruri, sizeof(ruri)) :
+		 ENOENT;
 
-	return dialog_hop(g, m, &none, to) ? EACCES : 0;
+	if (rc == 0)
+		rc = sip_msg_set_ruri(m, ruri, strlen(ruri));
+	if (rc && rc != ENOENT)
+		return EACCES;
+	if (dialog_hop(g, m, from, to))
+		return EACCES;
+	return g->topo && gk_topo_ack_out(g, m, to) ? EACCES : 0;
 }
 
 /* ---- identity ---- */
@@ -288,6 +318,8 @@ static void assert_identity(struct gk *g, struct sip_msg *m,
 		 g->cfg->domain && g->cfg->domain[0] ? g->cfg->domain : g->host);
 	if (sip_msg_hdr_add(m, SIP_HDR_P_ASSERTED_IDENTITY, v) == 0)
 		prom_inc(g->m.pai_set, 1);
+	if (gk_from_display(m, num))
+		log_debug("gatekeeper: From display not set");
 }
 
 /* ---- new requests ---- */
@@ -340,6 +372,7 @@ static void forward_to_flat(struct gk *g, struct sip_fork *fk,
 						       gk_now());
 	struct sip_msg *em = sip_fork_request_edit(fk);
 	char ruri[SIP_REG_URI_MAX + NUMPLAN_MAX_LEN];
+	struct sip_peer to;
 	size_t n;
 
 	if (!b) {
@@ -356,8 +389,8 @@ static void forward_to_flat(struct gk *g, struct sip_fork *fk,
 		strip_identity(em);
 	if (em->method == SIP_INVITE)
 		prom_inc(gw ? g->m.calls_flat : g->m.calls_in, 1);
-	if (sip_fork_add(fk, ruri, n, &b->source, 1000) ||
-	    sip_fork_start(fk, 0))
+	to = gk_side_gateway(g, &b->source);
+	if (sip_fork_add(fk, ruri, n, &to, 1000) || sip_fork_start(fk, 0))
 		sip_fork_reply(fk, 500, NULL, NULL);
 }
 
@@ -366,8 +399,7 @@ static int ruri_is_self(struct gk *g, const struct sip_msg *m)
 	struct sip_uri u;
 
 	return sip_msg_ruri(m, &u) == 0 && u.scheme == SIP_SCHEME_SIP &&
-	       sip_str_eq(u.host, g->host) &&
-	       (u.port ? u.port : 5060) == g->port;
+	       gk_side_self(g, u.host, u.port);
 }
 
 static int for_us(struct gk *g, const struct sip_msg *m)
@@ -401,6 +433,12 @@ static void do_new(struct gk *g, struct sip_fork *fk, const struct sip_msg *m,
 		reply(fk, 404, "Not Found", g->m.calls_404);
 		return;
 	}
+	if (g->topo && !gk_side_private(g, from) && m->method == SIP_INVITE &&
+	    sip_reg_find(g->reg, f->number, gk_now()) &&	/* else 480 */
+	    (rc = gk_topo_inbound(g, m)) != 0) {
+		sip_fork_reply(fk, rc == ENOSPC ? 503 : 500, NULL, NULL);
+		return;
+	}
 	forward_to_flat(g, fk, f, hs, gw);
 }
 
@@ -421,9 +459,7 @@ static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 static int on_send(void *arg, const struct sip_peer *to, const char *buf,
 		   size_t len)
 {
-	struct gk *g = arg;
-
-	return sip_tp_send(g->tp, to, buf, len);
+	return gk_side_send(arg, to, buf, len);
 }
 
 const struct sip_core_ops gk_core_ops = {

@@ -364,6 +364,7 @@ static void on_udp(struct ev_loop *loop, int fd, unsigned ev, void *arg)
 			from[i].salen = mm[i].msg_hdr.msg_namelen;
 			from[i].proto = SIP_PROTO_UDP;
 			from[i].conn = 0;
+			from[i].local = tp->cfg.local;
 			udp_datagram(tp, iov[i].iov_base, mm[i].msg_len,
 				     (mm[i].msg_hdr.msg_flags & MSG_TRUNC) != 0,
 				     &from[i]);
@@ -621,6 +622,7 @@ static struct conn *conn_new(struct sip_tp *tp, int fd,
 	c->fd = fd;
 	c->peer = *peer;
 	c->peer.proto = SIP_PROTO_TCP;
+	c->peer.local = tp->cfg.local;
 	c->id = c->peer.conn = ++tp->next_id ? tp->next_id : ++tp->next_id;
 	ev_timer_init(&c->idle, on_idle, c);
 	ev_timer_init(&c->deadline, on_deadline, c);
@@ -646,6 +648,7 @@ static void on_accept(struct ev_loop *loop, int fd, unsigned ev, void *arg)
 		if (cfd < 0)
 			return;
 		p.proto = SIP_PROTO_TCP;
+		p.local = tp->cfg.local;
 		if (tp->cfg.admit && tp->cfg.admit(tp->arg, &p, NULL, 0)) {
 			tp->st.rx_refused++;
 			close(cfd);

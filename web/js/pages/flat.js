@@ -9,6 +9,7 @@
 import * as api from '../api.js';
 import { sawBuilding } from '../recent.js';
 import { flatWords, shownNumber } from './building.js';
+import { flatSettings } from './flat_settings.js';
 import { h, confirmDialog, copyButton, field, form, intOr, link, notice, plural, table, timeAgo } from '../dom.js';
 
 // A secret to show on the next render of one flat, then forget.
@@ -38,6 +39,7 @@ export async function render([id], ctx) {
     shown,
     h('div', { class: 'cards' }, blockCard(flat), gatewayCard(flat, ctx)),
     handsets(flat, site, ctx),
+    flatSettings(flat, ctx),
     calls(flat),
     h('div', { class: 'split' }, editFlat(flat, site, ctx), danger(flat, b, ctx)));
 }
