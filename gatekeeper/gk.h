@@ -11,6 +11,8 @@
 #include "daemon.h"
 #include "event/event.h"
 #include "gatekeeper/flats.h"
+#include "gatekeeper/routes.h"
+#include "gatekeeper/sessions.h"
 #include "gatekeeper/protect.h"
 #include "gatekeeper/store.h"
 #include "sip/core.h"
@@ -32,6 +34,8 @@ struct gk_conf {
 	unsigned t1_ms;
 	uint64_t udp_rcvbuf;
 	char *domain;			/* host part of asserted identities */
+	unsigned probe_ms, probe_down, probe_up;	/* outbound.c, probe.c */
+	unsigned gw_probe_s;			/* gwprobe.c */
 	struct gk_protect_conf prot;	/* protect.h */
 };
 
@@ -46,6 +50,12 @@ struct gk_metrics {
 	struct prom_series *side_msgs[2][3], *side_conns[2];	/* sides.c */
 };
 
+/* Counters of outbound routing and probing (outbound.c, probe.c). */
+struct gk_out_metrics {
+	struct prom_series *routed, *no_peer, *failovers, *peers_up, *loads,
+			   *peer_downs, *peer_ups, *probes_ok, *probes_failed;
+	struct prom_series *gw_unreachable, *gw_probes_ok, *gw_probes_failed;
+};
 struct gk_topo;
 
 struct gk {
@@ -71,6 +81,16 @@ struct gk {
 	struct gk_topo *topo;		/* topo.c; NULL with one side */
 	enum sip_proto proto;		/* how requests are forwarded */
 	struct gk_metrics m;
+	/* outbound routes and peer probing (outbound.c, probe.c) */
+	struct gk_routes *routes;
+	struct gk_sessions *sessions;	/* Call-ID -> the peer a call took */
+	struct gk_out_metrics om;
+	int probe_fd;
+	unsigned probe_port;
+	struct ev_timer probe_tick;
+	unsigned gw_slice, gw_cycle_down;	/* gwprobe.c */
+	struct gk_gw_change { int64_t flat_id; int reachable; } gw_pending[512];
+	unsigned gw_npending;
 	struct gk_protect *prot;	/* protect.c */
 };
 
@@ -86,6 +106,45 @@ void gk_db_stop(struct gk *g);
 /* The flat of a registrar AOR (a canonical flat number), or NULL. */
 const struct gk_flat *gk_flat_of_aor(struct gk *g, const char *aor);
 
+/* outbound.c: routes to other complexes */
+/* (Re)load the site's routes and peers; the old table stays on failure.
+ * 0 or an errno (logged). */
+int gk_outbound_load(struct gk *g);
+/* Free the routes and the call table (at exit). */
+void gk_outbound_free(struct gk *g);
+/* Route a new request of gateway gw for number num (not of this complex):
+ * forwarded to the route's peers, or answered (403 no route, 503 no peer
+ * up). */
+void gk_outbound_call(struct gk *g, struct sip_fork *fk, const char *num,
+		      const struct gk_flat *gw);
+/* sip_core_ops.branch_response: failover only after 503 and timeouts. */
+void gk_outbound_branch_response(void *arg, struct sip_fork *f,
+				 unsigned branch, const struct sip_msg *resp);
+/* 1 when `from` is a trusted peer (its identity headers are kept). */
+int gk_outbound_trusted(struct gk *g, const struct sip_peer *from);
+/* Where a 2xx ACK sent to the number num at the gatekeeper (without a
+ * Route) goes: the peer m's call took, else the one a new call of m's
+ * Call-ID would try first. 0 and *to, or ENOENT. */
+int gk_outbound_first_peer(struct gk *g, const struct sip_msg *m,
+			   const char *num, struct sip_peer *to);
+/* 1 when `to` is the address of a route peer. */
+int gk_outbound_is_peer(struct gk *g, const struct sip_peer *to);
+/* Register the outbound and probing counters in /metrics. */
+int gk_outbound_metrics(struct gk *g);
+
+/* probe.c: OPTIONS probing of route peers (probe-interval 0: off) */
+int gk_probe_start(struct gk *g);
+void gk_probe_stop(struct gk *g);
+/* An OPTIONS from the probe socket to `to` (UDP), Call-ID
+ * "gk<kind>-<id>-<seq>@host". 0 or an errno. */
+int gk_probe_send(struct gk *g, const struct sip_peer *to, char kind,
+		  int64_t id, uint32_t seq);
+
+/* gwprobe.c: OPTIONS probing of registered flat gateways, a slice of the
+ * flats per one-second tick (gateway-probe-interval 0: off) */
+void gk_gwprobe_tick(struct gk *g);
+void gk_gwprobe_answered(struct gk *g, int64_t flat_id, uint32_t seq,
+			 const struct sockaddr_in *src);
 /* sides.c */
 /* Open the public and private transports and the proxy core on them.
  * 0 or an errno (logged by the caller). */
@@ -145,6 +204,9 @@ int gk_topo_response_out(void *arg, struct sip_fork *f, struct sip_msg *m,
 			 struct sip_peer *to);
 
 /* route.c */
+/* P-Asserted-Identity of gateway gw's flat (and claimed handset) on m. */
+void gk_assert_identity(struct gk *g, struct sip_msg *m,
+			const struct gk_flat *gw);
 extern const struct sip_core_ops gk_core_ops;
 extern const struct sip_reg_ops gk_reg_ops;
 uint64_t gk_now(void);

@@ -1,7 +1,7 @@
 /* gatekeeper/main.c — dpn-gatekeeper: the SIP entrance of one complex, on
  * the daemon skeleton (lib/daemon.h). Settings, start-up (database,
  * registrar, transport, proxy core), the one-second tick (binding expiry,
- * database reconnect), SIGHUP (expiry limits) and /metrics. */
+ * database reconnect), SIGHUP (expiry limits, routes) and /metrics. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +63,18 @@ static const struct conf_item gk_table[] = {
 		  "by net.core.rmem_max)" },
 	{ .name = "t1", .type = CONF_DURATION, .off = G(t1_ms), .def = "500ms",
 	  .unit = 1, .min = 50, .max = 5000, .help = "SIP timer T1" },
+	{ .name = "probe-interval", .type = CONF_DURATION, .off = G(probe_ms),
+	  .def = "10s", .unit = 1, .max = 3600000,
+	  .help = "OPTIONS probing of route peers (0: off)" },
+	{ .name = "gateway-probe-interval", .type = CONF_DURATION,
+	  .off = G(gw_probe_s), .def = "30s", .unit = 1000, .max = 3600,
+	  .help = "OPTIONS probing of registered gateways (0: off)" },
+	{ .name = "probe-down", .type = CONF_UINT, .off = G(probe_down),
+	  .def = "3", .min = 1, .max = 100, .flags = CONF_RELOAD,
+	  .help = "unanswered probes in a row that mark a peer down" },
+	{ .name = "probe-up", .type = CONF_UINT, .off = G(probe_up),
+	  .def = "2", .min = 1, .max = 100, .flags = CONF_RELOAD,
+	  .help = "answered probes in a row that bring a peer back" },
 	GK_PROTECT_CONF_ROWS(struct gk_conf, prot),
 	DAEMON_CONF_ROWS(struct gk_conf, base, "dpn"),
 	{ .name = NULL },
@@ -141,6 +153,7 @@ static void gk_reloaded(void *cfg, void *arg)
 	if (sip_reg_set_expiry(g->reg, g->cfg->min_expires,
 			       g->cfg->max_expires))
 		log_warnx("gatekeeper: reload: expiry limits not changed");
+	gk_outbound_load(g);	/* routes: outbound.c */
 	gk_protect_reload(g);
 }
 
@@ -194,6 +207,9 @@ static int metrics_add(struct gk *g)
 	int rc = reg_metrics(g);
 
 	if (!rc)
+		rc = gk_outbound_metrics(g);
+
+	if (!rc)
 		rc = prom_family_add(g->d->metrics, PROM_COUNTER, c, ch, labels,
 				     NULL, 0, &f);
 	for (int i = 0; rc == 0 && i < 6; i++)
@@ -228,6 +244,7 @@ static void on_tick(struct ev_loop *loop, struct ev_timer *t, void *arg)
 	sip_reg_expire(g->reg, gk_now());
 	gk_sides_tick(g);
 	gk_db_tick(g);
+	gk_gwprobe_tick(g);	/* gwprobe.c */
 	gk_protect_tick(g);
 	ev_timer_start(loop, t, 1000);
 }
@@ -248,10 +265,14 @@ static int start(struct gk *g)
 		what = "binding writer";
 	else if ((rc = gk_db_restore(g)) != 0)
 		what = "bindings";
+	else if ((rc = gk_outbound_load(g)) != 0)
+		what = "routes";
 	else if ((rc = gk_protect_start(g)) != 0)
 		what = "protections";
 	else if ((rc = gk_sides_open(g)) != 0)
 		what = "SIP transport";
+	else if ((rc = gk_probe_start(g)) != 0)
+		what = "peer probing";
 	if (rc) {
 		log_warnx("gatekeeper: cannot start: %s: %s", what, strerror(rc));
 		return rc;
@@ -265,18 +286,21 @@ static int start(struct gk *g)
 
 static void stop(struct gk *g)
 {
+	gk_probe_stop(g);
 	gk_sides_close(g);
 	gk_protect_stop(g);
 	gk_store_free(g->store);
 	gk_db_stop(g);
 	sip_reg_free(g->reg);
 	gk_flats_free(g->flats);
+	gk_outbound_free(g);
 }
 
 int main(int argc, char **argv)
 {
 	int rc;
 
+	gk.probe_fd = -1;
 	if ((rc = daemon_init(&gk_def, argc - 1, argv + 1, &gk.d)) >= 0)
 		return rc;
 	gk.cfg = gk.d->cfg;

@@ -7,15 +7,15 @@
  *    Request-URI only when one end is a flat gateway of this site.
  *  - A new request: the Request-URI's number (sip: user part or tel:)
  *    translated from memory: unknown 404, no registered gateway 480,
- *    another complex 403 from a gateway (no outbound routes yet) or 404
- *    from outside; otherwise forwarded to the flat's gateway (at the
+ *    another complex: from a gateway, the outbound route (outbound.c; 403
+ *    when none matches), from outside 404; otherwise forwarded to the flat's gateway (at the
  *    address and port it registered from) with the dialled number, handset
  *    part kept, as Request-URI. OPTIONS for the gatekeeper itself: 200.
  *  - Identity: a request from a registered gateway carries
  *    P-Asserted-Identity with its flat's number (the handset part of its
  *    From kept when it is a handset of that flat; otherwise the flat
- *    number, counted); from anywhere else P-Asserted-Identity and
- *    P-Preferred-Identity are removed.
+ *    number, counted); from anywhere else but a trusted route peer
+ *    P-Asserted-Identity and P-Preferred-Identity are removed.
  * Anything else is refused: not an open relay. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -237,8 +237,23 @@ static void do_in_dialog(struct gk *g, struct sip_fork *f,
 		sip_fork_reply(f, 500, NULL, NULL);
 }
 
+/* A gateway's 2xx ACK of a call it made through a route, sent to the
+ * number at the gatekeeper (no Route): to the peer the call took
+ * (outbound.c). 0 or EACCES. */
+static int outbound_ack(struct gk *g, const struct sip_msg *m,
+			const struct sip_peer *from, struct sip_peer *to)
+{
+	char num[NUMPLAN_MAX_LEN + 8];
+
+	if (gateway_of(g, from) && ruri_is_self(g, m) &&
+	    dialled(m, num, sizeof(num)) == 0 &&
+	    gk_outbound_first_peer(g, m, num, to) == 0)
+		return 0;
+	return EACCES;
+}
+
 /* A 2xx ACK: relayed as other in-dialog requests are (one end a flat
- * gateway of ours). */
+ * gateway of ours), or as outbound_ack says. */
 static int on_route(void *arg, struct sip_msg *m, const struct sip_peer *from,
 		    struct sip_peer *to)
 {
@@ -251,7 +266,7 @@ static int on_route(void *arg, struct sip_msg *m, const struct sip_peer *from,
 		rc = sip_msg_set_ruri(m, ruri, strlen(ruri));
 	if (rc && rc != ENOENT)
 		return EACCES;
-	if (dialog_hop(g, m, from, to))
+	if (dialog_hop(g, m, from, to) && outbound_ack(g, m, from, to))
 		return EACCES;
 	return g->topo && gk_topo_ack_out(g, m, to) ? EACCES : 0;
 }
@@ -298,8 +313,8 @@ static uint32_t claimed_handset(struct gk *g, const struct sip_msg *m,
 	return hs != UINT32_MAX ? hs : handset_in(g, m, SIP_HDR_FROM, gw);
 }
 
-static void assert_identity(struct gk *g, struct sip_msg *m,
-			    const struct gk_flat *gw)
+void gk_assert_identity(struct gk *g, struct sip_msg *m,
+			const struct gk_flat *gw)
 {
 	struct number n = { .complex = g->cfg->site, .building = gw->building,
 			    .flat = gw->flat };
@@ -366,7 +381,7 @@ static int target_uri(struct gk *g, const struct gk_flat *f, uint32_t hs,
 
 static void forward_to_flat(struct gk *g, struct sip_fork *fk,
 			    const struct gk_flat *f, uint32_t hs,
-			    const struct gk_flat *gw)
+			    const struct gk_flat *gw, int trusted)
 {
 	const struct sip_reg_binding *b = sip_reg_find(g->reg, f->number,
 						       gk_now());
@@ -384,8 +399,8 @@ static void forward_to_flat(struct gk *g, struct sip_fork *fk,
 		return;
 	}
 	if (gw)
-		assert_identity(g, em, gw);
-	else
+		gk_assert_identity(g, em, gw);
+	else if (!trusted)
 		strip_identity(em);
 	if (em->method == SIP_INVITE)
 		prom_inc(gw ? g->m.calls_flat : g->m.calls_in, 1);
@@ -426,7 +441,7 @@ static void do_new(struct gk *g, struct sip_fork *fk, const struct sip_msg *m,
 	if (rc == 0)
 		rc = gk_flats_lookup(g->flats, num, strlen(num), &f, &hs);
 	if (rc == EXDEV && gw) {
-		reply(fk, 403, "No outbound route", g->m.relay_refused);
+		gk_outbound_call(g, fk, num, gw);	/* outbound.c */
 		return;
 	}
 	if (rc) {
@@ -439,7 +454,7 @@ static void do_new(struct gk *g, struct sip_fork *fk, const struct sip_msg *m,
 		sip_fork_reply(fk, rc == ENOSPC ? 503 : 500, NULL, NULL);
 		return;
 	}
-	forward_to_flat(g, fk, f, hs, gw);
+	forward_to_flat(g, fk, f, hs, gw, !gw && gk_outbound_trusted(g, from));
 }
 
 static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
@@ -464,4 +479,5 @@ static int on_send(void *arg, const struct sip_peer *to, const char *buf,
 
 const struct sip_core_ops gk_core_ops = {
 	.send = on_send, .request = on_request, .route = on_route,
+	.branch_response = gk_outbound_branch_response,
 };

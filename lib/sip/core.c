@@ -44,7 +44,7 @@ struct sip_fork {
 				   put back into responses (-1: none) */
 	char base[SIP_BRANCH_LEN];
 	unsigned n, started;
-	int serial, final, cancelled;
+	int serial, final, cancelled, serial_stop;
 	unsigned winner;	/* 1 + the branch whose 2xx went up; 0 none */
 	struct sip_msg *best;	/* best final so far, or NULL */
 	int best_status;	/* its status, or a counted 408/503/487 */
@@ -639,8 +639,10 @@ static void complete(struct sip_fork *f)
 		if (f->b[i].state == BR_CALLING ||
 		    f->b[i].state == BR_PROCEEDING)
 			return;
-	/* idle branches: the next serial group, or added after the start */
-	if (!f->final && !f->cancelled && start_group(f)) {
+	/* idle branches: the next serial group (unless the TU stopped the
+	 * failover), or added after the start */
+	if (!f->final && !f->cancelled && !(f->serial && f->serial_stop) &&
+	    start_group(f)) {
 		complete(f);	/* every new branch may have failed at once */
 		return;
 	}
@@ -688,6 +690,11 @@ int sip_fork_add(struct sip_fork *f, const char *ruri, size_t len,
 	b->q = q > 1000 ? 1000 : q;
 	f->n++;
 	return 0;
+}
+
+void sip_fork_serial_stop(struct sip_fork *f)
+{
+	f->serial_stop = 1;
 }
 
 int sip_fork_start(struct sip_fork *f, int serial)

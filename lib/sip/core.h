@@ -201,6 +201,10 @@ const struct sip_msg *sip_fork_request(const struct sip_fork *f);
  * once the server transaction ended. */
 struct sip_msg *sip_fork_request_edit(struct sip_fork *f);
 unsigned sip_fork_branches(const struct sip_fork *f);
+/* Serial forking: start no further group (a TU's failover that must not
+ * go on after, say, a 486; call it from ops->branch_response). The branches
+ * not started yet never run; the best final so far goes upstream. */
+void sip_fork_serial_stop(struct sip_fork *f);
 /* The final status of branch i so far (0 while pending). */
 int sip_fork_branch_status(const struct sip_fork *f, unsigned i);
 /* Where branch i is sent, or NULL for no such branch. */

@@ -49,7 +49,10 @@ class Gatekeeper:
         self.p = subprocess.Popen(
             self.wrap + [GK, '--db', self.pg.conninfo, '--listen', '127.0.0.1:%d' % self.port,
              '--transport', self.transport, '--site', str(self.site), '--t1', '100ms',
-             '--metrics-listen', '127.0.0.1:%d' % self.mport, '-d'] + self.args,
+             '--metrics-listen', '127.0.0.1:%d' % self.mport, '-d',
+             # gateways here are test agents (sipp, Ua) that would take an
+             # OPTIONS probe for a stray request: on only where asked for
+             '--gateway-probe-interval', '0'] + self.args,
             stdout=subprocess.PIPE, stderr=log, text=True)
         log.close()
         line = self.p.stdout.readline()

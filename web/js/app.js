@@ -16,6 +16,7 @@ import * as flat from './pages/flat.js';
 import * as search from './pages/search.js';
 import * as audit from './pages/audit.js';
 import * as users from './pages/users.js';
+import * as routes from './pages/routes.js';
 import * as bans from './pages/bans.js';
 
 const ROUTES = [
@@ -28,6 +29,8 @@ const ROUTES = [
   [/^\/search\/([^/]+)$/, search, null],
   [/^\/audit$/, audit, 'audit'],
   [/^\/users$/, users, 'users'],
+  [/^\/routes$/, routes, 'routes'],
+  [/^\/sites\/(\d+)\/routes$/, routes, 'routes'],
   [/^\/bans$/, bans, 'bans'],
 ];
 
