@@ -11,6 +11,7 @@
 #include "sip/build.h"
 #include "sip/hangup.h"
 #include "sip/hdr.h"
+#include "sip/wbuf.h"
 
 #define BUF 16384
 #define AUTH_MAX 8
@@ -354,34 +355,14 @@ static void send_best(struct sip_fork *f)
 
 /* ---- branches ---- */
 
-static int write_cancel(const struct branch *b, char *out, size_t cap,
-			size_t *n)
-{
-	size_t rl = sizeof(reason_200) - 1, cl;
-	int rc = sip_ack_cancel_write(sip_tsx_request(b->cli), SIP_CANCEL,
-				      NULL, out, cap, n);
-
-	if (rc || b->cancel != 2)
-		return rc;
-	if (*n + rl > cap)
-		return ENOSPC;
-	cl = sizeof("Content-Length: 0\r\n\r\n") - 1;	/* the last lines */
-	memmove(out + *n - cl + rl, out + *n - cl, cl);
-	memcpy(out + *n - cl, reason_200, rl);
-	*n += rl;
-	return 0;
-}
-
 static void send_cancel(struct branch *b)
 {
-	char out[BUF];
-	size_t n;
 	struct sip_tsx *t;
 
-	if (!b->cli || write_cancel(b, out, sizeof(out), &n))
+	if (!b->cli)
 		return;
-	if (sip_tsx_client(sip_core_tsx(b->f->c), out, n, sip_tsx_peer(b->cli),
-			   NULL, &t) == 0)
+	if (sip_tsx_cancel(b->cli, b->cancel == 2 ? reason_200 : NULL, NULL,
+			   &t) == 0)
 		b->f->c->st.cancels++;
 	b->cancel = 0;
 }
@@ -429,21 +410,6 @@ static void cancel_others(struct sip_fork *f, const struct branch *except,
 	}
 }
 
-/* Append a decimal number to dst (room for 10 digits); returns its end. */
-static char *put_uint(char *dst, unsigned v)
-{
-	char tmp[10];
-	size_t n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*dst++ = tmp[--n];
-	return dst;
-}
-
 static char *put_cstr(char *dst, const char *s, size_t n)
 {
 	memcpy(dst, s, n);
@@ -464,7 +430,7 @@ static size_t self_via(const struct local *l, enum sip_proto proto,
 		     "SIP/2.0/UDP ", 12);
 	p = put_cstr(p, l->host, l->hostlen);
 	*p++ = ':';
-	p = put_uint(p, l->port);
+	p = sip_put_dec(p, l->port);
 	p = put_cstr(p, ";branch=", 8);
 	p = put_cstr(p, branch, blen);
 	return (size_t)(p - via);
@@ -479,7 +445,7 @@ static size_t branch_via(const struct sip_fork *f, unsigned i, char *via,
 	size_t k;
 
 	p = put_cstr(p, f->base, 23);
-	p = put_uint(p, i);
+	p = sip_put_dec(p, i);
 	p = put_cstr(p, f->base + 23, SIP_BRANCH_LEN - 1 - 23);
 	k = self_via(local_of(f->c, f->b[i].to.local), f->b[i].to.proto, br,
 		     (size_t)(p - br), via, cap - 6);
@@ -779,7 +745,7 @@ static size_t hangup_via(const struct branch *b, char kind, char *via,
 
 	p = put_cstr(p, f->base, 23);
 	*p++ = 'h';
-	p = put_uint(p, (unsigned)(b - f->b));
+	p = sip_put_dec(p, (unsigned)(b - f->b));
 	*p++ = kind;
 	k = self_via(local_of(f->c, b->to.local), b->to.proto, br, (size_t)(p - br), via, cap - 1);
 	via[k] = '\0';		/* a C string for sip_hangup_write */
