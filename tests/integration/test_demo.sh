@@ -16,6 +16,9 @@ export DPN_DEMO_DHCP_PORT; DPN_DEMO_DHCP_PORT=$(python3 -c 'import socket; s=soc
 udp_port() { python3 -c 'import socket; s=socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export DPN_DEMO_SIP_PORT; DPN_DEMO_SIP_PORT=$(udp_port)
 export DPN_DEMO_GW_SIP_PORT; DPN_DEMO_GW_SIP_PORT=$(udp_port)
+export DPN_DEMO_NG_PORT; DPN_DEMO_NG_PORT=$(udp_port)
+rtp_min=$((20000 + RANDOM % 200 * 200))
+export DPN_DEMO_RTP_PORTS=$rtp_min-$((rtp_min + 199))
 url=http://$DPN_DEMO_LISTEN
 cleanup() { scripts/demo stop >/dev/null 2>&1 || true; rm -rf "$DPN_DEMO_STATE"; }
 trap cleanup EXIT
@@ -63,7 +66,7 @@ ok "Kea with the hook serves the demo pool: a new handset gets $addr"
 # The SIP daemons: both run, the gateway's secret stays in the state (0600,
 # never printed), and the demo flat is registered at the gatekeeper from its
 # first address.
-for d in gatekeeper gatewayd; do
+for d in gatekeeper gatewayd rtpengine; do
   kill -0 "$(cat "$DPN_DEMO_STATE/run/$d.pid")" 2>/dev/null || fail "dpn-$d not running"
 done
 echo "$out" | grep -q "dpn-gatekeeper on 127.0.0.1:$DPN_DEMO_SIP_PORT" || fail "gatekeeper not printed"
@@ -89,7 +92,9 @@ for want in 'rings 2 handsets' 'answered by handset 100-1101-1202-1' \
 done
 call=$(timeout 40 scripts/demo call 100-1101-1202-2) || fail "call to handset 2 failed: $call"
 echo "$call" | grep -q 'answered by handset 100-1101-1202-2' || fail "handset 2 did not answer: $call"
-ok "scripts/demo call completes a call through gatekeeper and gatewayd"
+grep -q "Received command 'offer'" "$DPN_DEMO_STATE/log/rtpengine.log" \
+  || fail "the call's media was not anchored at rtpengine"
+ok "scripts/demo call completes a call through gatekeeper and gatewayd, media through rtpengine"
 
 # Flat 1201 has no gateway: the call fails and says why; a non-number is
 # refused before anything is sent.
