@@ -414,6 +414,13 @@ def s3_handset_dials_out_asserted_identity_replaces_forged(ctx):
         'to the peer outside, which saw P-Asserted-Identity <sip:%s@%s> and no trace of '
         'the forged one; ACK and BYE reached it' % (h.number, OUT_NUMBER, FORGED, h.number,
                                                    cx.public))
+    rec = wait_for(lambda: [c for c in cx.api.ok('GET', '/flats/%d/calls' % f.id)['items']
+                            if c['direction'] == 'out'], timeout=5,
+                   what='the record of the call out')[0]
+    check_eq((rec['caller'], rec['status']), (h.number, 200),
+             'the call out recorded with the handset as caller: %r' % rec)
+    log('checked: the call out is recorded (GET /flats/%d/calls): caller %s, callee %s, '
+        'status 200' % (f.id, rec['caller'], rec['callee']))
 
 
 def route_a_to_b():
