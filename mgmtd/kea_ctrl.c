@@ -7,8 +7,9 @@
  * Kea's own "config-get" answer (at most KC_CONFIG_MAX bytes, at most
  * KEA_SUBNETS_MAX subnets, kea_subnets.c), read at start, again when
  * "status-get" (asked at most once a second) shows another pid or a new
- * configuration (config-reload, config-set), after Kea could not be
- * reached, and every KC_SUBNETS_REFRESH_S. An answer too long or
+ * configuration (config-reload, config-set; one younger than KC_FRESH_S is
+ * read at each check), after Kea could not be reached, and every
+ * KC_SUBNETS_REFRESH_S. An answer too long or
  * malformed changes nothing: the subnets learnt before are kept (none at
  * first: then no row is taken), a rate-limited warning says why, and it is
  * asked again after KC_SUBNETS_RETRY_S.
@@ -58,6 +59,7 @@
 #define KC_ANSWER_TIME_S 5	/* a whole answer, however it trickles */
 #define KC_CONFIG_MAX (4 << 20)	/* config-get answer, bytes */
 #define KC_STATUS_S 1.0		/* status-get at most this often */
+#define KC_FRESH_S 3		/* seconds: a configuration that young is read again */
 #define KC_SUBNETS_REFRESH_S 60.0
 #define KC_SUBNETS_RETRY_S 10.0	/* after an answer that could not be read */
 
@@ -341,9 +343,12 @@ static int kc_subnets_check(struct kea_ctrl *k)
 	}
 	k->next_status = now + KC_STATUS_S;
 	/* reload is in whole seconds: a new configuration moves the time it
-	 * points at by more than the rounding. */
+	 * points at by more than the rounding, unless it came within a second
+	 * of the one before; so a configuration younger than KC_FRESH_S is
+	 * read again at each check. */
 	moved = now - (double)reload - k->kea_reconf;
-	changed = rc == 0 && (pid != k->kea_pid || moved > 1.5 || moved < -1.5);
+	changed = rc == 0 && (pid != k->kea_pid || moved > 1.05 ||
+	    moved < -1.05 || reload < KC_FRESH_S);
 	if (rc == 0) {
 		k->kea_pid = pid;
 		k->kea_reconf = now - (double)reload;
