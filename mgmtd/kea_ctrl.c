@@ -5,14 +5,16 @@
  * and one mgmtd each, and a row of another Kea's subnet is left untouched
  * for that Kea's mgmtd (no attempt counted, no warning). Which subnets:
  * Kea's own "config-get" answer (at most KC_CONFIG_MAX bytes, at most
- * KEA_SUBNETS_MAX subnets, kea_subnets.c), read at start, again when
- * "status-get" (asked at most once a second) shows another pid or a new
- * configuration (config-reload, config-set; one younger than KC_FRESH_S is
- * read at each check), after Kea could not be reached, and every
- * KC_SUBNETS_REFRESH_S. An answer too long or
- * malformed changes nothing: the subnets learnt before are kept (none at
- * first: then no row is taken), a rate-limited warning says why, and it is
- * asked again after KC_SUBNETS_RETRY_S.
+ * KEA_SUBNETS_MAX subnets, kea_subnets.c), read when the first row is
+ * due (an empty outbox needs no word with Kea), again when "status-get"
+ * (asked at the start of every round that has due rows, whatever their
+ * subnet: a small answer) shows another pid or a new configuration
+ * (config-reload, config-set; one younger than KC_FRESH_S is read again
+ * at every round: reload counts whole seconds), after Kea could not be
+ * reached, and every KC_SUBNETS_REFRESH_S. An answer too long or malformed changes nothing:
+ * the subnets learnt before are kept (none at first: then no row is
+ * taken), a rate-limited warning says why, and it is asked again after
+ * KC_SUBNETS_RETRY_S.
  *
  * Each round takes up to KC_BATCH due rows of those subnets (next_try
  * passed, oldest first) with FOR UPDATE SKIP LOCKED (several mgmtd
@@ -58,7 +60,6 @@
 #define KC_IO_TIMEOUT_S 2
 #define KC_ANSWER_TIME_S 5	/* a whole answer, however it trickles */
 #define KC_CONFIG_MAX (4 << 20)	/* config-get answer, bytes */
-#define KC_STATUS_S 1.0		/* status-get at most this often */
 #define KC_FRESH_S 3		/* seconds: a configuration that young is read again */
 #define KC_SUBNETS_REFRESH_S 60.0
 #define KC_SUBNETS_RETRY_S 10.0	/* after an answer that could not be read */
@@ -76,7 +77,7 @@ struct kea_ctrl {
 	char *subnets_sql;	/* "{1,7}"; NULL until learnt */
 	long kea_pid;
 	double kea_reconf;	/* monotonic s of Kea's last configuration */
-	double next_status, next_fetch;
+	double next_fetch;	/* monotonic s */
 	int stale;		/* Kea was unreachable: read them again */
 };
 
@@ -334,18 +335,15 @@ static int kc_subnets_check(struct kea_ctrl *k)
 	double moved;
 	int rc, changed;
 
-	if (now < k->next_status && !k->stale)
-		return 0;
 	rc = kc_status(k, &pid, &reload);
 	if (rc == ENOTCONN) {
 		k->stale = 1;
 		return ENOTCONN;
 	}
-	k->next_status = now + KC_STATUS_S;
 	/* reload is in whole seconds: a new configuration moves the time it
 	 * points at by more than the rounding, unless it came within a second
 	 * of the one before; so a configuration younger than KC_FRESH_S is
-	 * read again at each check. */
+	 * read again at every round. */
 	moved = now - (double)reload - k->kea_reconf;
 	changed = rc == 0 && (pid != k->kea_pid || moved > 1.05 ||
 	    moved < -1.05 || reload < KC_FRESH_S);
@@ -362,6 +360,18 @@ static int kc_subnets_check(struct kea_ctrl *k)
 	return 0;
 }
 
+/* Whether any row is due, whatever its subnet: 1, 0, or -1 on a
+ * database error. */
+static int kc_due(PGconn *db)
+{
+	PGresult *r = PQexec(db, "SELECT 1 FROM dpn.lease_deletions "
+	    "WHERE next_try <= now() LIMIT 1");
+	int n = PQresultStatus(r) == PGRES_TUPLES_OK ? PQntuples(r) : -1;
+
+	PQclear(r);
+	return n;
+}
+
 /* One round. Returns how many rows it handled, KC_DOWN when Kea could not
  * be reached (what was settled before is kept), or -1 on a database
  * error. */
@@ -369,8 +379,11 @@ static int kc_round(struct kea_ctrl *k, PGconn *db)
 {
 	unsigned long done0 = atomic_load(&k->done);
 	PGresult *rows = NULL;
-	int i, n = -1, rc = 0;
+	int i, n = -1, rc = 0, due = kc_due(db);
 
+	/* An empty outbox needs no word with Kea (which may not run yet). */
+	if (due <= 0)
+		return due;
 	if (kc_subnets_check(k) == ENOTCONN)
 		return KC_DOWN;
 	if (!k->subnets_sql)

@@ -28,8 +28,8 @@ unsigned long kea_ctrl_done(struct kea_ctrl *k);
 /* Failed attempts (Kea or PostgreSQL unreachable, Kea refused). */
 unsigned long kea_ctrl_errors(struct kea_ctrl *k);
 
-/* How many subnets of its Kea the drain takes deletions for (0 until
- * Kea's configuration could be read). */
+/* How many subnets of its Kea the drain takes deletions for, as last
+ * read (0 until Kea's configuration could be read). */
 unsigned long kea_ctrl_subnets(struct kea_ctrl *k);
 
 #endif

@@ -127,7 +127,7 @@ static void write_scraped(struct prom_text *t, void *arg)
 		    "dpn_kea_lease_deletions_total{result=\"ok\"} %lu\n"
 		    "dpn_kea_lease_deletions_total{result=\"error\"} %lu\n"
 		    "# HELP dpn_kea_subnets Kea subnets whose lease deletions this "
-		    "mgmtd takes (0 until Kea's config-get could be read).\n"
+		    "mgmtd takes, as last read (0 until Kea's config-get could be read).\n"
 		    "# TYPE dpn_kea_subnets gauge\ndpn_kea_subnets %lu\n",
 		    kea_ctrl_done(k), kea_ctrl_errors(k), kea_ctrl_subnets(k));
 	prom_printf(t, "# HELP dpn_db_errors_total Database failures: lost or refused "
