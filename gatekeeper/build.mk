@@ -20,8 +20,21 @@ UNIT_TESTS += $(B)/tests/unit/test_gk_flats
 $(B)/tests/unit/test_gk_flats: $(B)/tests/unit/test_gk_flats.o $(B)/gatekeeper/flats.o $(LIBDPN)
 	$(CC) $(DPN_LDFLAGS) $< $(B)/gatekeeper/flats.o $(LIBDPN) -lcmocka $(LIB_LDLIBS) -o $@
 
+# The topology hiding table, unit-tested without sockets (the side
+# helpers are stubbed in the test).
+UNIT_TESTS += $(B)/tests/unit/test_gk_topo
+$(B)/tests/unit/test_gk_topo.o: DPN_CFLAGS += $(GK_CFLAGS)
+$(B)/tests/unit/test_gk_topo: $(B)/tests/unit/test_gk_topo.o $(B)/gatekeeper/topo.o $(LIBDPN)
+	$(CC) $(DPN_LDFLAGS) $< $(B)/gatekeeper/topo.o $(LIBDPN) -lcmocka $(LIB_LDLIBS) -o $@
+
 CHECKS += $(sort $(wildcard tests/integration/test_gatekeeper*.py))
 
+# The outbound route table (prefix match, Call-ID order) and the Call-ID ->
+# peer table, without a database.
+GK_ROUTES_OBJS := $(B)/gatekeeper/routes.o $(B)/gatekeeper/sessions.o
+UNIT_TESTS += $(B)/tests/unit/test_gk_routes
+$(B)/tests/unit/test_gk_routes: $(B)/tests/unit/test_gk_routes.o $(GK_ROUTES_OBJS) $(LIBDPN)
+	$(CC) $(DPN_LDFLAGS) $< $(GK_ROUTES_OBJS) $(LIBDPN) -lcmocka $(LIB_LDLIBS) -o $@
 # The man page, an example config and the systemd unit go with the program.
 INSTALLS += install-gatekeeper
 install-gatekeeper:

@@ -1,6 +1,7 @@
 /* gatekeeper/db.c — the site's flats from PostgreSQL into the in-memory
  * table, kept true by LISTEN dpn_gk (schema/050_gatekeeper.sql): "flat
- * SITE ID" re-reads one flat, "site SITE" the whole site. The connection
+ * SITE ID" re-reads one flat, "site SITE" the whole site, "routes SITE" the outbound
+ * routes (outbound.c, schema/070_gk_routes.sql). The connection
  * is watched on the loop; notifications arrive milliseconds after the
  * admin's commit. After a lost connection the tick reconnects and reloads
  * everything (a notification missed meanwhile must not leave a stale
@@ -147,6 +148,7 @@ static void reload_site(struct gk *g)
 {
 	if (load_site(g) == 0)
 		load_flats(g);
+	gk_outbound_load(g);	/* routes: outbound.c */
 }
 
 static void on_notify(struct gk *g, const char *payload)
@@ -163,6 +165,8 @@ static void on_notify(struct gk *g, const char *payload)
 	}
 	if (sscanf(payload, "site %lld", &site) == 1 && site == g->site_id)
 		reload_site(g);
+	if (sscanf(payload, "routes %lld", &site) == 1 && site == g->site_id)
+		gk_outbound_load(g);	/* outbound.c */
 }
 
 static void drop_conn(struct gk *g)

@@ -74,6 +74,14 @@ unsigned gk_flats_count(const struct gk_flats *t)
 	return t->n;
 }
 
+void gk_flats_each(struct gk_flats *t, unsigned part, unsigned parts,
+		   void (*fn)(void *arg, struct gk_flat *f), void *arg)
+{
+	for (size_t i = part; parts && i < NBUCKETS; i += parts)
+		for (struct gk_flat *f = t->by_id[i]; f; f = f->next_id)
+			fn(arg, f);
+}
+
 const struct numplan *gk_flats_plan(const struct gk_flats *t)
 {
 	return &t->np;

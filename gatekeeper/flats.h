@@ -22,6 +22,10 @@ struct gk_flat {
 	char username[65];		/* the gateway's; empty: none */
 	char ha1_md5[33], ha1_sha256[65];	/* empty: none (old gateway) */
 	struct in_addr first;		/* first private address; 0: none */
+	struct gk_flat_probe {		/* OPTIONS to its gateway (gwprobe.c) */
+		uint32_t seq;
+		uint8_t waiting, down, saved, fails, oks;
+	} probe;
 	struct gk_flat *next_id, *next_num, *next_addr;	/* internal */
 };
 
@@ -45,6 +49,11 @@ const struct gk_flat *gk_flats_by_id(const struct gk_flats *t, int64_t id);
 const struct gk_flat *gk_flats_by_addr(const struct gk_flats *t,
 				       struct in_addr a);
 unsigned gk_flats_count(const struct gk_flats *t);
+/* Call fn for every flat in part `part` of `parts` (0 <= part < parts):
+ * the table split so that a periodic job can visit a slice per tick. fn
+ * must not add or remove flats. */
+void gk_flats_each(struct gk_flats *t, unsigned part, unsigned parts,
+		   void (*fn)(void *arg, struct gk_flat *f), void *arg);
 const struct numplan *gk_flats_plan(const struct gk_flats *t);
 
 /* Translate a dialled number (a sip: user part or tel: number, escapes

@@ -1,7 +1,7 @@
 /* gatekeeper/main.c — dpn-gatekeeper: the SIP entrance of one complex, on
  * the daemon skeleton (lib/daemon.h). Settings, start-up (database,
  * registrar, transport, proxy core), the one-second tick (binding expiry,
- * database reconnect), SIGHUP (expiry limits) and /metrics. */
+ * database reconnect), SIGHUP (expiry limits, routes) and /metrics. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +21,20 @@ static const struct conf_item gk_table[] = {
 	  .help = "the dpn database (libpq connection string)" },
 	{ .name = "listen", .type = CONF_ADDR, .off = G(listen),
 	  .def = "127.0.0.1:5060", .help = "SIP address (numeric IPv4)" },
+	{ .name = "listen-public", .type = CONF_ADDR, .off = G(listen_public),
+	  .help = "public side: outside callers and peers (default: listen)" },
+	{ .name = "listen-private", .type = CONF_ADDR,
+	  .off = G(listen_private),
+	  .help = "private side: the flats' gateways (default: the public "
+		  "side; the same address means one side, no hiding)" },
+	{ .name = "max-dialogs", .type = CONF_UINT, .off = G(max_dialogs),
+	  .def = "65536", .min = 16, .max = 10000000,
+	  .help = "dialogs crossing to the public side held for topology "
+		  "hiding (more: 503)" },
+	{ .name = "dialog-idle", .type = CONF_DURATION, .off = G(dialog_idle_s),
+	  .def = "12h", .unit = 1000, .min = 60, .max = 604800,
+	  .help = "a hidden dialog without requests for this long is "
+		  "forgotten" },
 	{ .name = "transport", .type = CONF_ENUM, .off = G(transport),
 	  .def = "both", .choices = transports, .help = "SIP transports" },
 	{ .name = "site", .type = CONF_UINT, .off = G(site),
@@ -49,6 +63,34 @@ static const struct conf_item gk_table[] = {
 		  "by net.core.rmem_max)" },
 	{ .name = "t1", .type = CONF_DURATION, .off = G(t1_ms), .def = "500ms",
 	  .unit = 1, .min = 50, .max = 5000, .help = "SIP timer T1" },
+	{ .name = "probe-interval", .type = CONF_DURATION, .off = G(probe_ms),
+	  .def = "10s", .unit = 1, .max = 3600000,
+	  .help = "OPTIONS probing of route peers (0: off)" },
+	{ .name = "gateway-probe-interval", .type = CONF_DURATION,
+	  .off = G(gw_probe_s), .def = "30s", .unit = 1000, .max = 3600,
+	  .help = "OPTIONS probing of registered gateways (0: off)" },
+	{ .name = "probe-down", .type = CONF_UINT, .off = G(probe_down),
+	  .def = "3", .min = 1, .max = 100, .flags = CONF_RELOAD,
+	  .help = "unanswered probes in a row that mark a peer down" },
+	{ .name = "probe-up", .type = CONF_UINT, .off = G(probe_up),
+	  .def = "2", .min = 1, .max = 100, .flags = CONF_RELOAD,
+	  .help = "answered probes in a row that bring a peer back" },
+	/* call records (cdr.c) */
+	{ .name = "max-calls", .type = CONF_UINT, .off = G(max_calls),
+	  .def = "16384", .min = 16, .max = 1000000,
+	  .help = "calls tracked at once for call records (more: counted, "
+		  "not recorded)" },
+	{ .name = "call-queue", .type = CONF_UINT, .off = G(cdr_queue),
+	  .def = "8192", .min = 16, .max = 1000000,
+	  .help = "call records waiting for the database (more: dropped, "
+		  "counted)" },
+	{ .name = "call-max-duration", .type = CONF_DURATION,
+	  .off = G(call_max_s), .def = "4h", .unit = 1000, .min = 60,
+	  .max = 172800, .help = "an answered call without a BYE ends "
+	  "(by timeout) after this long" },
+	{ .name = "call-retention-days", .type = CONF_UINT,
+	  .off = G(call_keep_days), .def = "90", .max = 36500,
+	  .help = "call records older than this are deleted hourly (0: kept)" },
 	GK_PROTECT_CONF_ROWS(struct gk_conf, prot),
 	DAEMON_CONF_ROWS(struct gk_conf, base, "dpn"),
 	{ .name = NULL },
@@ -64,6 +106,14 @@ static int gk_check(const void *cfg, conf_err_fn err, void *arg)
 	}
 	if (c->listen.sa.ss_family != AF_INET) {
 		err(arg, "listen: an IPv4 address is needed");
+		return EINVAL;
+	}
+	if ((c->listen_public.len &&
+	     c->listen_public.sa.ss_family != AF_INET) ||
+	    (c->listen_private.len &&
+	     c->listen_private.sa.ss_family != AF_INET)) {
+		err(arg, "listen-public, listen-private: IPv4 addresses are "
+		    "needed");
 		return EINVAL;
 	}
 	return 0;
@@ -119,6 +169,7 @@ static void gk_reloaded(void *cfg, void *arg)
 	if (sip_reg_set_expiry(g->reg, g->cfg->min_expires,
 			       g->cfg->max_expires))
 		log_warnx("gatekeeper: reload: expiry limits not changed");
+	gk_outbound_load(g);	/* routes: outbound.c */
 	gk_protect_reload(g);
 }
 
@@ -172,6 +223,9 @@ static int metrics_add(struct gk *g)
 	int rc = reg_metrics(g);
 
 	if (!rc)
+		rc = gk_outbound_metrics(g);
+
+	if (!rc)
 		rc = prom_family_add(g->d->metrics, PROM_COUNTER, c, ch, labels,
 				     NULL, 0, &f);
 	for (int i = 0; rc == 0 && i < 6; i++)
@@ -191,6 +245,8 @@ static int metrics_add(struct gk *g)
 		rc = metric(g, PROM_GAUGE, "dpn_gk_bindings",
 			    "registered gateways", NULL, NULL, &m->bindings);
 	if (!rc)
+		rc = gk_sides_metrics(g);
+	if (!rc)
 		rc = metric(g, PROM_COUNTER, "dpn_gk_notifications_total",
 			    "dpn_gk notifications received", NULL, NULL,
 			    &m->notifies);
@@ -202,39 +258,12 @@ static void on_tick(struct ev_loop *loop, struct ev_timer *t, void *arg)
 	struct gk *g = arg;
 
 	sip_reg_expire(g->reg, gk_now());
+	gk_sides_tick(g);
 	gk_db_tick(g);
+	gk_gwprobe_tick(g);	/* gwprobe.c */
+	gk_cdr_tick(g);
 	gk_protect_tick(g);
 	ev_timer_start(loop, t, 1000);
-}
-
-static void on_msg(void *arg, struct sip_msg *m, const struct sip_peer *from)
-{
-	struct gk *g = arg;
-
-	if (gk_protect_msg(g, m, from))
-		return;
-	sip_core_recv(g->core, m, from);
-}
-
-static int sip_start(struct gk *g)
-{
-	const struct sockaddr_in *sa = (const void *)&g->cfg->listen.sa;
-	struct sip_tp_cfg tc = { .host = g->host, .lean = 1,
-		.udp_rcvbuf = (size_t)g->cfg->udp_rcvbuf,
-		.udp = g->cfg->transport != 1, .tcp = g->cfg->transport != 0 };
-	struct sip_core_cfg cc = { .tsx = { .auto_100 = 1,
-		.t1 = g->cfg->t1_ms, .timer_c = g->cfg->ring_s * 1000 },
-		.host = g->host, .record_route = 1, .to_tag = "gk" };
-	int rc;
-
-	gk_protect_tp(g, &tc);
-	inet_ntop(AF_INET, &sa->sin_addr, g->host, sizeof(g->host));
-	g->port = tc.port = cc.port = ntohs(sa->sin_port);
-	g->proto = g->cfg->transport == 1 ? SIP_PROTO_TCP : SIP_PROTO_UDP;
-	rc = sip_tp_open(g->d->loop, &tc, on_msg, g, &g->tp);
-	if (rc == 0)
-		rc = sip_core_new(g->d->loop, &cc, &gk_core_ops, g, &g->core);
-	return rc;
 }
 
 static int start(struct gk *g)
@@ -251,38 +280,47 @@ static int start(struct gk *g)
 	else if ((rc = gk_store_new(g->cfg->db, g->cfg->max_queue,
 				    &g->store)) != 0)
 		what = "binding writer";
+	else if ((rc = gk_cdr_start(g)) != 0)
+		what = "call records";
 	else if ((rc = gk_db_restore(g)) != 0)
 		what = "bindings";
+	else if ((rc = gk_outbound_load(g)) != 0)
+		what = "routes";
 	else if ((rc = gk_protect_start(g)) != 0)
 		what = "protections";
-	else if ((rc = sip_start(g)) != 0)
+	else if ((rc = gk_sides_open(g)) != 0)
 		what = "SIP transport";
+	else if ((rc = gk_probe_start(g)) != 0)
+		what = "peer probing";
 	if (rc) {
 		log_warnx("gatekeeper: cannot start: %s: %s", what, strerror(rc));
 		return rc;
 	}
 	ev_timer_init(&g->tick, on_tick, g);
 	ev_timer_start(g->d->loop, &g->tick, 1000);
-	log_info("gatekeeper: site %u on %s", g->cfg->site,
-		 g->cfg->listen.text);
+	log_info("gatekeeper: site %u on %s:%u", g->cfg->site, g->host,
+		 g->port);
 	return 0;
 }
 
 static void stop(struct gk *g)
 {
-	sip_core_free(g->core);
-	sip_tp_close(g->tp);
+	gk_probe_stop(g);
+	gk_sides_close(g);
+	gk_cdr_stop(g);	/* after the core: its forks' ends are recorded */
 	gk_protect_stop(g);
 	gk_store_free(g->store);
 	gk_db_stop(g);
 	sip_reg_free(g->reg);
 	gk_flats_free(g->flats);
+	gk_outbound_free(g);
 }
 
 int main(int argc, char **argv)
 {
 	int rc;
 
+	gk.probe_fd = -1;
 	if ((rc = daemon_init(&gk_def, argc - 1, argv + 1, &gk.d)) >= 0)
 		return rc;
 	gk.cfg = gk.d->cfg;

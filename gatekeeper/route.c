@@ -7,15 +7,15 @@
  *    Request-URI only when one end is a flat gateway of this site.
  *  - A new request: the Request-URI's number (sip: user part or tel:)
  *    translated from memory: unknown 404, no registered gateway 480,
- *    another complex 403 from a gateway (no outbound routes yet) or 404
- *    from outside; otherwise forwarded to the flat's gateway (at the
+ *    another complex: from a gateway, the outbound route (outbound.c; 403
+ *    when none matches), from outside 404; otherwise forwarded to the flat's gateway (at the
  *    address and port it registered from) with the dialled number, handset
  *    part kept, as Request-URI. OPTIONS for the gatekeeper itself: 200.
  *  - Identity: a request from a registered gateway carries
  *    P-Asserted-Identity with its flat's number (the handset part of its
  *    From kept when it is a handset of that flat; otherwise the flat
- *    number, counted); from anywhere else P-Asserted-Identity and
- *    P-Preferred-Identity are removed.
+ *    number, counted); from anywhere else but a trusted route peer
+ *    P-Asserted-Identity and P-Preferred-Identity are removed.
  * Anything else is refused: not an open relay. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -99,7 +99,7 @@ static const struct gk_flat *gateway_of(struct gk *g,
 	const struct gk_flat *f;
 	struct in_addr a;
 
-	if (peer_v4(from, &a))
+	if (!gk_side_private(g, from) || peer_v4(from, &a))
 		return NULL;
 	f = gk_flats_by_addr(g->flats, a);
 	if (!f || !sip_reg_find(g->reg, f->number, gk_now()))
@@ -122,6 +122,10 @@ static void do_register(struct gk *g, struct sip_fork *f,
 	struct sip_reg_answer ans;
 	unsigned i;
 
+	if (!gk_side_private(g, from)) {
+		reply(f, 403, "Register on the private side", g->m.reg_public);
+		return;
+	}
 	if (gk_protect_register(g, f, m, from))
 		return;
 	if (sip_reg_handle(g->reg, m, from, gk_now(), &ans)) {
@@ -156,7 +160,7 @@ static int number_hop(struct gk *g, const struct sip_msg *m,
 	    gk_flats_lookup(g->flats, num, strlen(num), &f, &hs) ||
 	    !(b = sip_reg_find(g->reg, f->number, gk_now())))
 		return ENOENT;
-	*to = b->source;
+	*to = gk_side_gateway(g, &b->source);
 	return 0;
 }
 
@@ -184,7 +188,7 @@ static int dialog_hop(struct gk *g, const struct sip_msg *m,
 	f = peer_v4(to, &a) ? NULL : gk_flats_by_addr(g->flats, a);
 	b = f ? sip_reg_find(g->reg, f->number, gk_now()) : NULL;
 	if (b) {
-		*to = b->source;
+		*to = gk_side_gateway(g, &b->source);
 		return 0;
 	}
 	return gateway_of(g, from) ? 0 : EACCES;
@@ -197,11 +201,27 @@ static void do_in_dialog(struct gk *g, struct sip_fork *f,
 			 const struct sip_msg *m, const struct sip_peer *from)
 {
 	struct sip_peer to;
+	char ruri[SIP_REG_URI_MAX];
+	int topo = g->topo && !gk_side_private(g, from) ?
+		   gk_topo_request_in(g, sip_fork_request_edit(f), ruri,
+				      sizeof(ruri)) : ENOENT;
 
+	if (topo == ESRCH) {
+		sip_fork_reply(f, 481, NULL, NULL);
+		return;
+	}
+	if (topo == 0 && sip_msg_set_ruri(sip_fork_request_edit(f), ruri,
+					  strlen(ruri)))
+		topo = ENOMEM;
 	/* A UA that addresses in-dialog requests to the number it dialled
 	 * at the gatekeeper (no Route): routed by the number again. */
-	if (sip_msg_hdr_find(m, SIP_HDR_ROUTE, 0) < 0 && ruri_is_self(g, m)) {
+	if (topo == ENOENT && sip_msg_hdr_find(m, SIP_HDR_ROUTE, 0) < 0 &&
+	    ruri_is_self(g, m)) {
 		do_new(g, f, m, from);
+		return;
+	}
+	if (topo > 0 && topo != ENOENT) {
+		sip_fork_reply(f, 500, NULL, NULL);
 		return;
 	}
 	if (dialog_hop(g, m, from, &to)) {
@@ -212,18 +232,43 @@ static void do_in_dialog(struct gk *g, struct sip_fork *f,
 		return;
 	}
 	prom_inc(g->m.in_dialog, 1);
-	if (sip_fork_add(f, NULL, 0, &to, 1000) || sip_fork_start(f, 0))
+	if (sip_fork_add(f, topo ? NULL : ruri, topo ? 0 : strlen(ruri), &to,
+			 1000) || sip_fork_start(f, 0))
 		sip_fork_reply(f, 500, NULL, NULL);
 }
 
-/* A 2xx ACK (the core gives no source here): forwarded only when its
- * target is a flat gateway of ours. */
-static int on_route(void *arg, const struct sip_msg *m, struct sip_peer *to)
+/* A gateway's 2xx ACK of a call it made through a route, sent to the
+ * number at the gatekeeper (no Route): to the peer the call took
+ * (outbound.c). 0 or EACCES. */
+static int outbound_ack(struct gk *g, const struct sip_msg *m,
+			const struct sip_peer *from, struct sip_peer *to)
+{
+	char num[NUMPLAN_MAX_LEN + 8];
+
+	if (gateway_of(g, from) && ruri_is_self(g, m) &&
+	    dialled(m, num, sizeof(num)) == 0 &&
+	    gk_outbound_first_peer(g, m, num, to) == 0)
+		return 0;
+	return EACCES;
+}
+
+/* A 2xx ACK: relayed as other in-dialog requests are (one end a flat
+ * gateway of ours), or as outbound_ack says. */
+static int on_route(void *arg, struct sip_msg *m, const struct sip_peer *from,
+		    struct sip_peer *to)
 {
 	struct gk *g = arg;
-	struct sip_peer none = { .proto = g->proto };
+	char ruri[SIP_REG_URI_MAX];
+	int rc = g->topo ? gk_topo_request_in(g, m, ruri, sizeof(ruri)) :
+		 ENOENT;
 
-	return dialog_hop(g, m, &none, to) ? EACCES : 0;
+	if (rc == 0)
+		rc = sip_msg_set_ruri(m, ruri, strlen(ruri));
+	if (rc && rc != ENOENT)
+		return EACCES;
+	if (dialog_hop(g, m, from, to) && outbound_ack(g, m, from, to))
+		return EACCES;
+	return g->topo && gk_topo_ack_out(g, m, to) ? EACCES : 0;
 }
 
 /* ---- identity ---- */
@@ -268,8 +313,8 @@ static uint32_t claimed_handset(struct gk *g, const struct sip_msg *m,
 	return hs != UINT32_MAX ? hs : handset_in(g, m, SIP_HDR_FROM, gw);
 }
 
-static void assert_identity(struct gk *g, struct sip_msg *m,
-			    const struct gk_flat *gw)
+void gk_assert_identity(struct gk *g, struct sip_msg *m,
+			const struct gk_flat *gw)
 {
 	struct number n = { .complex = g->cfg->site, .building = gw->building,
 			    .flat = gw->flat };
@@ -288,6 +333,8 @@ static void assert_identity(struct gk *g, struct sip_msg *m,
 		 g->cfg->domain && g->cfg->domain[0] ? g->cfg->domain : g->host);
 	if (sip_msg_hdr_add(m, SIP_HDR_P_ASSERTED_IDENTITY, v) == 0)
 		prom_inc(g->m.pai_set, 1);
+	if (gk_from_display(m, num))
+		log_debug("gatekeeper: From display not set");
 }
 
 /* ---- new requests ---- */
@@ -334,12 +381,13 @@ static int target_uri(struct gk *g, const struct gk_flat *f, uint32_t hs,
 
 static void forward_to_flat(struct gk *g, struct sip_fork *fk,
 			    const struct gk_flat *f, uint32_t hs,
-			    const struct gk_flat *gw)
+			    const struct gk_flat *gw, int trusted)
 {
 	const struct sip_reg_binding *b = sip_reg_find(g->reg, f->number,
 						       gk_now());
 	struct sip_msg *em = sip_fork_request_edit(fk);
 	char ruri[SIP_REG_URI_MAX + NUMPLAN_MAX_LEN];
+	struct sip_peer to;
 	size_t n;
 
 	if (!b) {
@@ -351,13 +399,13 @@ static void forward_to_flat(struct gk *g, struct sip_fork *fk,
 		return;
 	}
 	if (gw)
-		assert_identity(g, em, gw);
-	else
+		gk_assert_identity(g, em, gw);
+	else if (!trusted)
 		strip_identity(em);
 	if (em->method == SIP_INVITE)
 		prom_inc(gw ? g->m.calls_flat : g->m.calls_in, 1);
-	if (sip_fork_add(fk, ruri, n, &b->source, 1000) ||
-	    sip_fork_start(fk, 0))
+	to = gk_side_gateway(g, &b->source);
+	if (sip_fork_add(fk, ruri, n, &to, 1000) || sip_fork_start(fk, 0))
 		sip_fork_reply(fk, 500, NULL, NULL);
 }
 
@@ -366,8 +414,7 @@ static int ruri_is_self(struct gk *g, const struct sip_msg *m)
 	struct sip_uri u;
 
 	return sip_msg_ruri(m, &u) == 0 && u.scheme == SIP_SCHEME_SIP &&
-	       sip_str_eq(u.host, g->host) &&
-	       (u.port ? u.port : 5060) == g->port;
+	       gk_side_self(g, u.host, u.port);
 }
 
 static int for_us(struct gk *g, const struct sip_msg *m)
@@ -394,14 +441,20 @@ static void do_new(struct gk *g, struct sip_fork *fk, const struct sip_msg *m,
 	if (rc == 0)
 		rc = gk_flats_lookup(g->flats, num, strlen(num), &f, &hs);
 	if (rc == EXDEV && gw) {
-		reply(fk, 403, "No outbound route", g->m.relay_refused);
+		gk_outbound_call(g, fk, num, gw);	/* outbound.c */
 		return;
 	}
 	if (rc) {
 		reply(fk, 404, "Not Found", g->m.calls_404);
 		return;
 	}
-	forward_to_flat(g, fk, f, hs, gw);
+	if (g->topo && !gk_side_private(g, from) && m->method == SIP_INVITE &&
+	    sip_reg_find(g->reg, f->number, gk_now()) &&	/* else 480 */
+	    (rc = gk_topo_inbound(g, m)) != 0) {
+		sip_fork_reply(fk, rc == ENOSPC ? 503 : 500, NULL, NULL);
+		return;
+	}
+	forward_to_flat(g, fk, f, hs, gw, !gw && gk_outbound_trusted(g, from));
 }
 
 static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
@@ -410,22 +463,56 @@ static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 	struct gk *g = arg;
 	struct sip_str tag;
 
-	if (m->method == SIP_REGISTER)
+	if (m->method == SIP_REGISTER) {
 		do_register(g, f, m, from);
-	else if (sip_msg_tag(m, SIP_HDR_TO, &tag) == 0 && tag.len)
+	} else if (sip_msg_tag(m, SIP_HDR_TO, &tag) == 0 && tag.len) {
+		gk_cdr_bye(g, m);	/* call records: a BYE ends the call */
 		do_in_dialog(g, f, m, from);
-	else
+	} else {
 		do_new(g, f, m, from);
+		gk_cdr_invite(g, f, m, from);	/* call records */
+	}
 }
 
 static int on_send(void *arg, const struct sip_peer *to, const char *buf,
 		   size_t len)
 {
-	struct gk *g = arg;
+	return gk_side_send(arg, to, buf, len);
+}
 
-	return sip_tp_send(g->tp, to, buf, len);
+/* ---- call records (cdr.c) ---- */
+
+/* Every response a branch receives: outbound failover (outbound.c) and
+ * the call record (cdr.c). */
+static void on_branch_response(void *arg, struct sip_fork *f,
+			       unsigned branch, const struct sip_msg *resp)
+{
+	gk_outbound_branch_response(arg, f, branch, resp);
+	gk_cdr_response(arg, f, branch, resp);
+}
+
+static void on_final(void *arg, struct sip_fork *f, int status)
+{
+	gk_cdr_final(arg, f, status);
+}
+
+static void on_done(void *arg, struct sip_fork *f, int status)
+{
+	gk_cdr_done(arg, f, status);
+}
+
+const struct gk_flat *gk_gateway_of(struct gk *g, const struct sip_peer *from)
+{
+	return gateway_of(g, from);
+}
+
+int gk_dialled(const struct sip_msg *m, char *buf, size_t cap)
+{
+	return dialled(m, buf, cap);
 }
 
 const struct sip_core_ops gk_core_ops = {
 	.send = on_send, .request = on_request, .route = on_route,
+	.branch_response = on_branch_response, .final = on_final,
+	.done = on_done,
 };

@@ -45,6 +45,7 @@ struct gw_handset {
 	char ha1_md5[SIP_DIGEST_HEX], ha1_sha256[SIP_DIGEST_HEX];
 	char mac[MAC_STRLEN];
 	uint32_t addr;		/* 0: none yet */
+	int dnd;		/* do-not-disturb (settings.c) */
 };
 
 struct gw_backoff {

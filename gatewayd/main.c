@@ -13,6 +13,7 @@
 #include "gatewayd/guard.h"
 #include "gatewayd/gw.h"
 #include "gatewayd/http.h"
+#include "gatewayd/settings.h"
 #include "gatewayd/sip.h"
 #include "gatewayd/uplink.h"
 #include "log.h"
@@ -191,7 +192,7 @@ static int metrics(struct gw *g)
 	    gauge(g, "dpn_gw_flat_reachable",
 	    "1 while the flat is registered with the gatekeeper.", &g->m_reachable) ||
 	    gauge(g, "dpn_gw_handsets_registered", "Handsets with a binding.",
-	    &g->m_handsets) ? ENOMEM : 0;
+	    &g->m_handsets) || gw_settings_metrics(g) ? ENOMEM : 0;
 }
 
 void gw_block_ready(struct gw *g)

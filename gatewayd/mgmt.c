@@ -14,6 +14,7 @@
 
 #include "gatewayd/gw.h"
 #include "gatewayd/http.h"
+#include "gatewayd/settings.h"
 #include "gatewayd/sip.h"
 #include "log.h"
 #include "prom.h"
@@ -295,6 +296,7 @@ static void poll_done(void *arg, int err, long status, const char *body,
 		poll_next(g, 0);
 		return;
 	}
+	gw_settings_take(g, o);
 	json_object_put(o);
 	prom_inc(g->m_mgmtd_ok, 1);
 	snprintf(g->hs_etag, sizeof(g->hs_etag), "%s", etag);
@@ -479,6 +481,8 @@ static json_object *regs_body(struct gw *g)
 			json_object_object_add(e, "contact", json_object_new_string(b->contact));
 			json_object_object_add(e, "user_agent",
 			    json_object_new_string(b->user_agent));
+			json_object_object_add(e, "address", json_object_new_string(
+			    gw_peer_text(&b->source, (char[32]){ 0 }, 32)));
 		}
 		json_object_array_add(arr, e);
 	}

@@ -8,6 +8,7 @@
 
 #include "gatewayd/guard.h"
 #include "gatewayd/gw.h"
+#include "gatewayd/settings.h"
 #include "gatewayd/sip.h"
 #include "gatewayd/uplink.h"
 #include "log.h"
@@ -222,17 +223,19 @@ static int add_handset(struct gw *g, struct sip_fork *f, const struct gw_handset
 /* The flat number: every registered handset at once. */
 static void ring_all(struct gw *g, struct sip_fork *f, const char *cid)
 {
-	unsigned n = 0;
+	unsigned n = 0, dnd = 0;
 
 	for (unsigned i = 0; i < g->nhs; i++)
-		if (add_handset(g, f, &g->hs[i]) == 0)
+		if (gw_dnd(g, &g->hs[i], 0))
+			dnd++;
+		else if (add_handset(g, f, &g->hs[i]) == 0)
 			n++;
 	log_info("call %s: flat %s rings %u handset%s", cid, g->cfg->flat, n,
 	    n == 1 ? "" : "s");
 	if (n == 0)
-		sip_fork_reply(f, 480, NULL, NULL);
-	else
-		sip_fork_start(f, 0);
+		gw_ring_none(g, f, dnd, cid);
+	else if (sip_fork_start(f, 0) == 0)
+		gw_ring_arm(g, f, 1);
 }
 
 static void ring_one(struct gw *g, struct sip_fork *f, unsigned suffix)
@@ -243,11 +246,16 @@ static void ring_one(struct gw *g, struct sip_fork *f, unsigned suffix)
 		sip_fork_reply(f, 404, NULL, NULL);
 		return;
 	}
+	if (gw_dnd(g, h, 1)) {
+		sip_fork_reply(f, 486, "Do Not Disturb", NULL);
+		return;
+	}
 	if (add_handset(g, f, h)) {
 		sip_fork_reply(f, 480, NULL, NULL);
 		return;
 	}
-	sip_fork_start(f, 0);
+	if (sip_fork_start(f, 0) == 0)
+		gw_ring_arm(g, f, 0);
 }
 
 /* A peer in the flat's block or the gatekeeper: where in-dialog requests
@@ -321,7 +329,7 @@ static void from_gatekeeper(struct gw *g, struct sip_fork *f, struct sip_str use
  * what the handset claims: any P-Asserted-Identity it sent goes, ours is
  * added (the gatekeeper trusts its registered gateways and asserts it
  * onward). 0 or errno. */
-static int assert_identity(struct gw *g, struct sip_fork *f, const struct gw_handset *h)
+int gw_sip_assert_identity(struct gw *g, struct sip_fork *f, const char *number)
 {
 	struct sip_msg *m = sip_fork_request_edit(f);
 	char v[NUMPLAN_MAX_LEN + 80];
@@ -332,7 +340,7 @@ static int assert_identity(struct gw *g, struct sip_fork *f, const struct gw_han
 	while ((i = sip_msg_hdr_find(m, SIP_HDR_P_ASSERTED_IDENTITY, 0)) >= 0)
 		if (sip_msg_hdr_del(m, (unsigned)i))
 			return EINVAL;
-	snprintf(v, sizeof(v), "<sip:%s@%s>", h->number, g->first_text);
+	snprintf(v, sizeof(v), "<sip:%s@%s>", number, g->first_text);
 	return sip_msg_hdr_add(m, SIP_HDR_P_ASSERTED_IDENTITY, v);
 }
 
@@ -352,7 +360,8 @@ static void from_handset(struct gw *g, struct sip_fork *f, struct sip_str user,
 		return;
 	}
 	log_info("call %s: handset %s out through the gatekeeper", cid, h->number);
-	if (assert_identity(g, f, h) || sip_fork_add(f, NULL, 0, &S.gk, 1000)) {
+	if (gw_sip_assert_identity(g, f, h->number) ||
+	    sip_fork_add(f, NULL, 0, &S.gk, 1000)) {
 		sip_fork_reply(f, 500, NULL, NULL);
 		return;
 	}
@@ -394,8 +403,10 @@ static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 		sip_fork_reply(f, 403, "Register First", NULL);
 }
 
-static int on_route(void *arg, const struct sip_msg *m, struct sip_peer *to)
+static int on_route(void *arg, struct sip_msg *m, const struct sip_peer *from,
+		    struct sip_peer *to)
 {
+	(void)from;
 	return dialog_hop(arg, m, to);
 }
 
@@ -407,9 +418,15 @@ static int send_cb(void *arg, const struct sip_peer *to, const char *buf,
 	return sip_tp_send(g->tp, to, buf, len);
 }
 
+static void on_done(void *arg, struct sip_fork *f, int status)
+{
+	(void)status;
+	gw_ring_done(arg, f);
+}
+
 static const struct sip_core_ops core_ops = {
 	.send = send_cb, .request = on_request, .route = on_route,
-	.answer = gw_answer_identity,
+	.answer = gw_answer_identity, .done = on_done,
 };
 
 static void on_msg(void *arg, struct sip_msg *m, const struct sip_peer *from)
@@ -438,8 +455,10 @@ static int open_tp(struct gw *g)
 	    .lean = 1,	/* as the gatekeeper: what is read is checked
 			   where it is read (registrar, routing) */
 	    .admit = gw_flood_admit };
+	/* Timer C is the safety net: the ring timeout ends ringing
+	 * (settings.c); C must outlast it and a forwarded leg (16.8: > 3 min). */
 	struct sip_core_cfg cc = { .tsx = { .auto_100 = 1,
-	    .timer_c = g->cfg->ring_timeout * 1000 }, .host = g->first_text,
+	    .timer_c = (g->cfg->ring_timeout + 180) * 1000 }, .host = g->first_text,
 	    .port = g->cfg->sip_port, .record_route = 1, .to_tag = "gw",
 	    .one_answer = 1 };
 	int rc;
@@ -547,4 +566,28 @@ int gw_sip_send(struct gw *g, const char *buf, size_t len)
 	if (!g->tp)
 		return ENOTCONN;
 	return sip_tp_send(g->tp, &S.gk, buf, len);
+}
+
+const struct sip_peer *gw_sip_gatekeeper(struct gw *g)
+{
+	(void)g;
+	return &S.gk;
+}
+
+const char *gw_peer_text(const struct sip_peer *p, char *buf, size_t len)
+{
+	const struct sockaddr_in *sin = (const void *)&p->sa;
+	char a[ADDR4_STRLEN];
+
+	snprintf(buf, len, "%s:%u", addr4_format(ntohl(sin->sin_addr.s_addr), a),
+	    ntohs(sin->sin_port));
+	return buf;
+}
+
+const char *gw_sip_gatekeeper_text(struct gw *g)
+{
+	static char text[ADDR4_STRLEN + 8];
+
+	(void)g;
+	return gw_peer_text(&S.gk, text, sizeof(text));
 }

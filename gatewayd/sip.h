@@ -36,6 +36,16 @@ void gw_sip_handsets_changed(struct gw *g);
 struct sip_reg_binding;
 /* The live binding of handset `number`, or NULL. */
 const struct sip_reg_binding *gw_sip_binding(struct gw *g, const char *number);
+struct sip_fork;
+struct sip_peer;
+/* P-Asserted-Identity of f's request becomes <sip:number@first address>
+ * (any the sender put there goes). 0 or errno. */
+int gw_sip_assert_identity(struct gw *g, struct sip_fork *f, const char *number);
+/* The gatekeeper as a peer, and as "ADDR:PORT" (a static buffer). */
+const struct sip_peer *gw_sip_gatekeeper(struct gw *g);
+const char *gw_sip_gatekeeper_text(struct gw *g);
+/* "ADDR:PORT" of an IPv4 peer into buf (len >= 22); returns buf. */
+const char *gw_peer_text(const struct sip_peer *p, char *buf, size_t len);
 /* Sends a whole message (the uplink's REGISTER, keep-alives). 0 or errno. */
 int gw_sip_send(struct gw *g, const char *buf, size_t len);
 

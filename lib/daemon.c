@@ -261,7 +261,7 @@ int daemon_reload(struct daemon *d)
 	log_changes(def->conf, d->cfg, fresh);
 	n = conf_apply_reload(def->conf, d->cfg, fresh, to_log, NULL);
 	log_set_level(d->base->debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
-	if (n && def->reloaded)
+	if (def->reloaded)	/* also with nothing changed: data reloads */
 		def->reloaded(d->cfg, def->arg);
 	log_info("reload: %u setting%s changed", n, n == 1 ? "" : "s");
 	prom_inc(d->reloads_ok, 1);

@@ -15,7 +15,8 @@
  *                     through a signalfd: SIGINT/SIGTERM call def->stop (or
  *                     stop the loop), SIGHUP re-reads the settings and moves
  *                     the CONF_RELOAD ones that changed into the live config,
- *                     then calls def->reloaded; the others are logged as
+ *                     then calls def->reloaded (even when none changed:
+ *                     a daemon re-reads its data); the others are logged as
  *                     needing a restart. A config with errors changes nothing.
  *   daemon_free()
  *
@@ -66,7 +67,8 @@ struct daemon_def {
 	/* Checks across settings (both -n and reload): 0, or nonzero with
 	 * each problem reported through err. May be NULL. */
 	int (*check)(const void *cfg, conf_err_fn err, void *arg);
-	/* After SIGHUP changed settings (loop thread). May be NULL. */
+	/* After a SIGHUP whose settings were good, changed or not (loop
+	 * thread; a daemon re-reads its data here too). May be NULL. */
 	void (*reloaded)(void *cfg, void *arg);
 	/* SIGINT/SIGTERM: begin a graceful stop, then ev_stop the loop when
 	 * done. NULL: ev_stop at once. */

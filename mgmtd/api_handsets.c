@@ -135,12 +135,14 @@ static void gateway_put(struct api_req *r)
 }
 
 /* The gateway's registration with the gatekeeper (dpn.gk_bindings), or
- * null when it has none that is still valid. */
+ * null when it has none that is still valid; `reachable`: the gatekeeper's
+ * OPTIONS probing of it (dpn.gk_gateway_state; null before a verdict). */
 #define GATEWAY_REGISTRATION "(SELECT json_build_object('contact', k.contact, " \
 	"'source', host(k.source_addr) || ':' || k.source_port, 'transport', " \
 	"k.transport, 'user_agent', k.user_agent, 'since', k.registered_at, " \
-	"'expires_at', k.expires_at) FROM dpn.gk_bindings k WHERE k.flat_id = " \
-	"g.flat_id AND k.expires_at > now())"
+	"'expires_at', k.expires_at, 'reachable', (SELECT st.reachable FROM " \
+	"dpn.gk_gateway_state st WHERE st.flat_id = k.flat_id)) FROM " \
+	"dpn.gk_bindings k WHERE k.flat_id = g.flat_id AND k.expires_at > now())"
 
 static void gateway_get(struct api_req *r)
 {

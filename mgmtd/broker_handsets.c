@@ -4,6 +4,8 @@
  * gateway's registrar needs (suffix, full number, SIP username, HA1 MD5
  * and SHA-256, MAC, address). PUT /api/v1/broker/registrations: the
  * gateway's view of which handsets are registered (dpn.handset_registrations).
+ * The handsets answer also carries the flat settings (schema 085: ring
+ * timeout, forward, do-not-disturb per handset), so they share its ETag.
  *
  * The answer carries an ETag (MD5 of the body): a gateway polls with
  * If-None-Match and gets 304 with no body while nothing changed, so polling
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "api_res.h"
+#include "api_settings.h"
 #include "server.h"
 
 /* Row: the ETag (quoted), the answer's JSON text. No row: the credentials
@@ -25,8 +28,9 @@
 	"s.w_handset, '0'), 'sip_username', h.sip_username, 'ha1_md5', " \
 	"h.ha1_md5, 'ha1_sha256', h.ha1_sha256, 'mac', h.mac::text, " \
 	"'address', (SELECT dpn.ip4(a.addr) FROM dpn.assignments a " \
-	"WHERE a.handset_id = h.id)) ORDER BY h.suffix) FROM dpn.handsets h " \
-	"WHERE h.flat_id = f.id), '[]'::json))::text AS body " \
+	"WHERE a.handset_id = h.id), 'dnd', " SETTINGS_HANDSET_DND ") ORDER BY " \
+	"h.suffix) FROM dpn.handsets h WHERE h.flat_id = f.id), '[]'::json), " \
+	"'settings', " SETTINGS_BROKER_JSON ")::text AS body " \
 	"FROM dpn.gateways g JOIN " RES_FLAT_FROM " ON f.id = g.flat_id " \
 	"WHERE g.username = $1 AND g.secret_hash = decode($2, 'hex')) " \
 	"SELECT '\"' || md5(body) || '\"', body FROM x"
@@ -79,19 +83,22 @@ static void broker_handsets_get(struct api_req *r)
 #define REGS_SQL "WITH g AS (SELECT g.flat_id FROM dpn.gateways g " \
 	"WHERE g.username = $1 AND g.secret_hash = decode($2, 'hex')), " \
 	"r AS (SELECT * FROM jsonb_to_recordset($3::jsonb) AS x(suffix int, " \
-	"registered bool, since_s bigint, contact text, user_agent text)), " \
-	"up AS (INSERT INTO dpn.handset_registrations AS hr (handset_id, " \
-	"registered, since, contact, user_agent, reported_at) SELECT h.id, " \
-	"r.registered, CASE WHEN r.registered THEN now() - make_interval(" \
-	"secs => coalesce(r.since_s, 0)) END, r.contact, r.user_agent, now() " \
+	"registered bool, since_s bigint, contact text, user_agent text, " \
+	"address text)), up AS (INSERT INTO dpn.handset_registrations AS hr " \
+	"(handset_id, registered, since, contact, user_agent, address, " \
+	"reported_at) SELECT h.id, r.registered, CASE WHEN r.registered THEN " \
+	"now() - make_interval(secs => coalesce(r.since_s, 0)) END, r.contact, " \
+	"r.user_agent, r.address, now() " \
 	"FROM g JOIN dpn.handsets h ON h.flat_id = g.flat_id JOIN r ON " \
 	"r.suffix = h.suffix ON CONFLICT (handset_id) DO UPDATE SET " \
 	"registered = EXCLUDED.registered, since = EXCLUDED.since, contact = " \
-	"EXCLUDED.contact, user_agent = EXCLUDED.user_agent, reported_at = now() " \
+	"EXCLUDED.contact, user_agent = EXCLUDED.user_agent, address = " \
+	"EXCLUDED.address, reported_at = now() " \
 	"RETURNING 1) SELECT count(*) FROM up " \
 	"HAVING EXISTS (SELECT 1 FROM g)"
 
-/* Each element {suffix, registered, since_s?, contact?, user_agent?},
+/* Each element {suffix, registered, since_s?, contact?, user_agent?,
+ * address?},
  * checked strictly (4xx naming handsets[i].field). */
 static int check_regs(struct api_req *r, json_object *arr)
 {
@@ -101,13 +108,14 @@ static int check_regs(struct api_req *r, json_object *arr)
 		json_object *v = json_object_array_get_idx(arr, i);
 		int64_t suffix, since;
 		int reg;
-		const char *contact, *ua;
+		const char *contact, *ua, *addr;
 		struct api_field f[] = {
 			API_INT("suffix", API_REQUIRED, &suffix, 1, 999999999),
 			API_BOOL("registered", API_REQUIRED, &reg),
 			API_INT("since_s", 0, &since, 0, 10LL * 365 * 86400),
 			API_STR("contact", 0, &contact, 1, 256),
 			API_STR("user_agent", 0, &ua, 0, 200),
+			API_STR("address", 0, &addr, 1, 64),
 			API_FIELDS_END
 		};
 

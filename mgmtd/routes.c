@@ -11,6 +11,9 @@ extern const struct api_route api_audit_routes[];
 extern const struct api_route api_users_routes[];
 extern const struct api_route api_pool_blocks_routes[];
 extern const struct api_route api_broker_handsets_routes[];
+extern const struct api_route api_routes_routes[];
+extern const struct api_route api_calls_routes[];
+extern const struct api_route api_flat_settings_routes[];
 extern const struct api_route api_bans_routes[];
 
 const struct api_route *const api_route_tables[] = {
@@ -26,6 +29,9 @@ const struct api_route *const api_route_tables[] = {
 	api_audit_routes,
 	api_users_routes,
 	api_pool_blocks_routes,
+	api_routes_routes,
+	api_calls_routes,
+	api_flat_settings_routes,
 	api_bans_routes,
 	NULL
 };

@@ -11,6 +11,7 @@
 #include "sip/build.h"
 #include "sip/hangup.h"
 #include "sip/hdr.h"
+#include "sip/wbuf.h"
 
 #define BUF 16384
 #define AUTH_MAX 8
@@ -37,9 +38,13 @@ struct sip_fork {
 				   transaction ended */
 	struct sip_str ruri0;	/* its Request-URI as received */
 	enum sip_proto up_proto;
+	unsigned up_local;	/* the local the request came in on */
+	int hidden;		/* a branch left by a hiding local */
+	int rr_in;		/* hidden: our incoming-side Record-Route to
+				   put back into responses (-1: none) */
 	char base[SIP_BRANCH_LEN];
 	unsigned n, started;
-	int serial, final, cancelled;
+	int serial, final, cancelled, serial_stop;
 	unsigned winner;	/* 1 + the branch whose 2xx went up; 0 none */
 	struct sip_msg *best;	/* best final so far, or NULL */
 	int best_status;	/* its status, or a counted 408/503/487 */
@@ -47,13 +52,23 @@ struct sip_fork {
 	struct { enum sip_hdr_id id; char *v; } auth[AUTH_MAX];
 	void *user;
 	/* Branches (sip_fork_add): one inline, an array once a second is
-	 * added (only before the fork starts, so nothing points into it
-	 * yet). A fork lingers with its transactions (up to 64*T1 after
-	 * the call's answer): room for SIP_FORK_MAX in every one was most
-	 * of a busy proxy's memory. */
+	 * added (also after the start: grow_branches moves the client
+	 * transactions' pointers along). A fork lingers with its
+	 * transactions (up to 64*T1 after the call's answer): room for
+	 * SIP_FORK_MAX in every one was most of a busy proxy's memory. */
 	struct branch *b;
 	unsigned cap;
 	struct branch inl[1];
+};
+
+/* A local address: its Via sent-by and its Record-Route. */
+struct local {
+	const char *host;
+	size_t hostlen;
+	unsigned port;
+	int hide;
+	char rr[128];
+	size_t rrlen;
 };
 
 struct sip_core {
@@ -62,9 +77,17 @@ struct sip_core {
 	void *arg;
 	struct sip_tsx_layer *tsx;
 	struct sip_proxy_self self;
-	char rr[128];
-	size_t rrlen, hostlen;
+	struct local loc[SIP_CORE_LOCALS_MAX];
+	unsigned nloc;
 	struct sip_core_stats st;
+};
+
+/* Headers taken out of a message for a while (topology hiding) with the
+ * index each had. */
+struct hidden {
+	unsigned n;
+	unsigned at[SIP_MAX_HDRS];
+	struct sip_hdr h[SIP_MAX_HDRS];
 };
 
 static const char reason_200[] =
@@ -82,8 +105,48 @@ static int is_client_tsx(const struct sip_tsx *t)
 static int self_hostport(const struct sip_core *c, struct sip_str host,
 			 unsigned port)
 {
-	return sip_str_ieq(host, c->cfg.host) &&
-	       (port ? port : 5060) == c->cfg.port;
+	for (unsigned i = 0; i < c->nloc; i++)
+		if (sip_str_ieq(host, c->loc[i].host) &&
+		    (port ? port : 5060) == c->loc[i].port)
+			return 1;
+	return 0;
+}
+
+static const struct local *local_of(const struct sip_core *c, unsigned i)
+{
+	return &c->loc[i < c->nloc ? i : 0];
+}
+
+/* Take every Via and Record-Route line out of m into *h. */
+static void hide_lines(struct sip_msg *m, struct hidden *h)
+{
+	unsigned k = 0;
+
+	h->n = 0;
+	for (unsigned i = 0; i < m->nhdrs; i++) {
+		if (m->hdrs[i].id == SIP_HDR_VIA ||
+		    m->hdrs[i].id == SIP_HDR_RECORD_ROUTE) {
+			h->at[h->n] = i;
+			h->h[h->n++] = m->hdrs[i];
+		} else {
+			m->hdrs[k++] = m->hdrs[i];
+		}
+	}
+	m->nhdrs = k;
+	m->via0_memo = m->first_ok = 0;
+}
+
+/* Put what hide_lines took back where it was. */
+static void unhide_lines(struct sip_msg *m, const struct hidden *h)
+{
+	for (unsigned k = 0; k < h->n; k++) {
+		unsigned at = h->at[k];
+		memmove(&m->hdrs[at + 1], &m->hdrs[at],
+			(m->nhdrs - at) * sizeof(m->hdrs[0]));
+		m->hdrs[at] = h->h[k];
+		m->nhdrs++;
+	}
+	m->via0_memo = m->first_ok = 0;
 }
 
 /* Remove our own Via from a response; 0 or EBADMSG. */
@@ -123,8 +186,11 @@ static int respond_text(struct sip_fork *f, const char *buf, size_t n,
 	if (!f->srv)
 		return EINVAL;
 	rc = sip_tsx_respond(f->srv, buf, n);
-	if (rc == 0 && status >= 200)
+	if (rc == 0 && status >= 200 && !f->final) {
 		f->final = status;
+		if (f->c->ops->final)
+			f->c->ops->final(f->c->arg, f, status);
+	}
 	return rc;
 }
 
@@ -163,10 +229,56 @@ static void forward_stateless(struct sip_core *c, struct sip_msg *m,
 	}
 	if (sip_proxy_response_target(m, &host, &port) ||
 	    sip_peer_set(&to, proto, host, port) || strip_via(m) ||
+	    (c->ops->response_out &&
+	     c->ops->response_out(c->arg, NULL, m, &to)) ||
 	    sip_msg_serialize(m, out, sizeof(out), &n) ||
 	    c->ops->send(c->arg, &to, out, n))
 		return;
 	c->st.stray_fwd++;
+}
+
+/* Insert the lines of `from` with id at index *at of m, in order. */
+static int copy_lines(struct sip_msg *m, unsigned *at,
+		      const struct sip_msg *from, enum sip_hdr_id id)
+{
+	int rc = 0;
+
+	for (int i = sip_msg_hdr_find(from, id, 0); rc == 0 && i >= 0;
+	     i = sip_msg_hdr_find(from, id, (unsigned)i + 1))
+		rc = sip_msg_hdr_insert(m, (*at)++, id, NULL,
+					from->hdrs[i].value.s,
+					from->hdrs[i].value.len);
+	return rc;
+}
+
+/* A response to a hidden request (our Via gone): the request's Vias in
+ * place of any it has, and after its Record-Routes our incoming-side one
+ * and the request's. 0 or an errno of the edits. */
+static int unhide_response(struct sip_fork *f, struct sip_msg *m)
+{
+	const struct sip_msg *req = f->req;
+	unsigned at = 0;
+	int i, last = -1, rc;
+
+	if (!f->hidden || !req)
+		return 0;
+	while ((i = sip_msg_hdr_find(m, SIP_HDR_VIA, 0)) >= 0)
+		sip_msg_hdr_del(m, (unsigned)i);
+	if ((rc = copy_lines(m, &at, req, SIP_HDR_VIA)) != 0)
+		return rc;
+	for (i = sip_msg_hdr_find(m, SIP_HDR_RECORD_ROUTE, 0); i >= 0;
+	     i = sip_msg_hdr_find(m, SIP_HDR_RECORD_ROUTE, (unsigned)i + 1))
+		last = i;
+	if (last < 0)
+		return 0;	/* no dialog-forming answer */
+	at = (unsigned)last + 1;
+	if (f->rr_in >= 0) {
+		const struct local *l = local_of(f->c, (unsigned)f->rr_in);
+		if ((rc = sip_msg_hdr_insert(m, at++, SIP_HDR_RECORD_ROUTE,
+					     NULL, l->rr, l->rrlen)) != 0)
+			return rc;
+	}
+	return copy_lines(m, &at, req, SIP_HDR_RECORD_ROUTE);
 }
 
 /* Forward a branch's response upstream (our Via removed): through the
@@ -176,11 +288,15 @@ static void forward_stateless(struct sip_core *c, struct sip_msg *m,
 static void forward_up(struct sip_fork *f, struct sip_msg *m)
 {
 	int ok2xx = m->status >= 200 && m->status < 300;
+	struct sip_peer to;
 	char out[BUF];
 	size_t n;
 
 	if (f->srv && (!f->final || (ok2xx && f->final < 300))) {
-		if (strip_via(m) == 0 &&
+		to = *sip_tsx_peer(f->srv);
+		if (strip_via(m) == 0 && unhide_response(f, m) == 0 &&
+		    (!f->c->ops->response_out ||
+		     f->c->ops->response_out(f->c->arg, f, m, &to) == 0) &&
 		    sip_msg_serialize(m, out, sizeof(out), &n) == 0)
 			respond_text(f, out, n, m->status);
 		return;
@@ -238,34 +354,14 @@ static void send_best(struct sip_fork *f)
 
 /* ---- branches ---- */
 
-static int write_cancel(const struct branch *b, char *out, size_t cap,
-			size_t *n)
-{
-	size_t rl = sizeof(reason_200) - 1, cl;
-	int rc = sip_ack_cancel_write(sip_tsx_request(b->cli), SIP_CANCEL,
-				      NULL, out, cap, n);
-
-	if (rc || b->cancel != 2)
-		return rc;
-	if (*n + rl > cap)
-		return ENOSPC;
-	cl = sizeof("Content-Length: 0\r\n\r\n") - 1;	/* the last lines */
-	memmove(out + *n - cl + rl, out + *n - cl, cl);
-	memcpy(out + *n - cl, reason_200, rl);
-	*n += rl;
-	return 0;
-}
-
 static void send_cancel(struct branch *b)
 {
-	char out[BUF];
-	size_t n;
 	struct sip_tsx *t;
 
-	if (!b->cli || write_cancel(b, out, sizeof(out), &n))
+	if (!b->cli)
 		return;
-	if (sip_tsx_client(sip_core_tsx(b->f->c), out, n, sip_tsx_peer(b->cli),
-			   NULL, &t) == 0)
+	if (sip_tsx_cancel(b->cli, b->cancel == 2 ? reason_200 : NULL, NULL,
+			   &t) == 0)
 		b->f->c->st.cancels++;
 	b->cancel = 0;
 }
@@ -313,21 +409,6 @@ static void cancel_others(struct sip_fork *f, const struct branch *except,
 	}
 }
 
-/* Append a decimal number to dst (room for 10 digits); returns its end. */
-static char *put_uint(char *dst, unsigned v)
-{
-	char tmp[10];
-	size_t n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*dst++ = tmp[--n];
-	return dst;
-}
-
 static char *put_cstr(char *dst, const char *s, size_t n)
 {
 	memcpy(dst, s, n);
@@ -337,18 +418,18 @@ static char *put_cstr(char *dst, const char *s, size_t n)
 /* "SIP/2.0/UDP host:port;branch=" + branch (blen bytes): our Via without
  * printf, for every request forwarded. Returns the length, 0 if it does
  * not fit in cap. */
-static size_t self_via(const struct sip_core *c, enum sip_proto proto,
+static size_t self_via(const struct local *l, enum sip_proto proto,
 		       const char *branch, size_t blen, char *via, size_t cap)
 {
 	char *p = via;
 
-	if (c->hostlen + blen + 48 > cap)
+	if (l->hostlen + blen + 48 > cap)
 		return 0;
 	p = put_cstr(p, proto == SIP_PROTO_TCP ? "SIP/2.0/TCP " :
 		     "SIP/2.0/UDP ", 12);
-	p = put_cstr(p, c->cfg.host, c->hostlen);
+	p = put_cstr(p, l->host, l->hostlen);
 	*p++ = ':';
-	p = put_uint(p, c->cfg.port);
+	p = sip_put_dec(p, l->port);
 	p = put_cstr(p, ";branch=", 8);
 	p = put_cstr(p, branch, blen);
 	return (size_t)(p - via);
@@ -363,10 +444,10 @@ static size_t branch_via(const struct sip_fork *f, unsigned i, char *via,
 	size_t k;
 
 	p = put_cstr(p, f->base, 23);
-	p = put_uint(p, i);
+	p = sip_put_dec(p, i);
 	p = put_cstr(p, f->base + 23, SIP_BRANCH_LEN - 1 - 23);
-	k = self_via(f->c, f->b[i].to.proto, br, (size_t)(p - br), via,
-		     cap - 6);
+	k = self_via(local_of(f->c, f->b[i].to.local), f->b[i].to.proto, br,
+		     (size_t)(p - br), via, cap - 6);
 	if (!k)
 		return 0;
 	memcpy(via + k, ";rport", 6);
@@ -377,17 +458,17 @@ static size_t branch_via(const struct sip_fork *f, unsigned i, char *via,
  * message's parse memo with what sip_via_parse would find in it, so the
  * client transaction's key costs no parse; CSeq is untouched by the
  * insert and keeps its memo. */
-static int insert_own_via(struct sip_fork *f, const char *via, size_t k)
+static int insert_own_via(struct sip_fork *f, const struct local *c,
+			  const char *via, size_t k)
 {
 	struct sip_msg *m = f->req;
-	const struct sip_core *c = f->c;
 	struct sip_cseq cs = m->cseq;
 	int cs_memo = m->cseq_memo, rc;
 	struct sip_via *v = &m->via0;
 	const char *s, *e;
 
 	rc = sip_msg_hdr_insert(m, 0, SIP_HDR_VIA, NULL, via, k);
-	if (rc || memchr(c->cfg.host, ':', c->hostlen))
+	if (rc || memchr(c->host, ':', c->hostlen))
 		return rc;	/* IPv6: let sip_via_parse say what host is */
 	s = m->hdrs[0].value.s;		/* the copy in the message's arena */
 	e = s + k;
@@ -396,7 +477,7 @@ static int insert_own_via(struct sip_fork *f, const char *via, size_t k)
 	v->version = (struct sip_str){ s + 4, 3 };
 	v->transport = (struct sip_str){ s + 8, 3 };
 	v->host = (struct sip_str){ s + 12, c->hostlen };
-	v->port = c->cfg.port;
+	v->port = c->port;
 	s = memchr(s + 12 + c->hostlen, ';', (size_t)(e - s) - 12 - c->hostlen);
 	v->params = (struct sip_str){ s + 1, (size_t)(e - s - 1) };
 	v->branch = (struct sip_str){ s + 8, (size_t)(e - s) - 8 - 6 };
@@ -410,28 +491,116 @@ static int insert_own_via(struct sip_fork *f, const char *via, size_t k)
 /* Branch i's request: f->req with its Request-URI and our Via, written to
  * out and handed to a new client transaction with the parsed form (no
  * re-parse); the Via comes off again for the next branch. */
-static int send_branch(struct sip_fork *f, unsigned i)
+/* Our Record-Route(s) for a branch leaving by `out`: that local's on top,
+ * and below it the incoming one when they differ (double Record-Route),
+ * unless the branch is hidden (then the incoming one goes into the
+ * responses instead). Returns how many were inserted at the top, or -1. */
+static int insert_rr(struct sip_fork *f, unsigned out, int hide)
 {
-	struct branch *b = &f->b[i];
-	char via[256], out[BUF];
-	size_t k = branch_via(f, i, via, sizeof(via)), n;
-	int rc;
+	const struct local *o = local_of(f->c, out);
+	const struct local *in = local_of(f->c, f->up_local);
+	int n = 0;
 
-	if (!k || !f->req)
-		return k ? EINVAL : ENOSPC;
+	f->rr_in = -1;
+	if (!f->c->cfg.record_route || f->req->method != SIP_INVITE)
+		return 0;
+	if (o != in && hide) {
+		f->rr_in = (int)(in - f->c->loc);
+	} else if (o != in) {
+		if (sip_msg_hdr_insert(f->req, 0, SIP_HDR_RECORD_ROUTE, NULL,
+				       in->rr, in->rrlen))
+			return -1;
+		n++;
+	}
+	if (sip_msg_hdr_insert(f->req, 0, SIP_HDR_RECORD_ROUTE, NULL, o->rr,
+			       o->rrlen)) {
+		if (n)
+			sip_msg_hdr_del(f->req, 0);
+		return -1;
+	}
+	return n + 1;
+}
+
+static int set_branch_ruri(struct sip_fork *f, const struct branch *b)
+{
 	if (b->ruri)
-		rc = sip_msg_set_ruri(f->req, b->ruri, b->ruri_len);
-	else if (f->req->ruri.s != f->ruri0.s)
-		rc = sip_msg_set_ruri(f->req, f->ruri0.s, f->ruri0.len);
-	else
-		rc = 0;
-	if (rc || (rc = insert_own_via(f, via, k)) != 0)
+		return sip_msg_set_ruri(f->req, b->ruri, b->ruri_len);
+	if (f->req->ruri.s != f->ruri0.s)
+		return sip_msg_set_ruri(f->req, f->ruri0.s, f->ruri0.len);
+	return 0;
+}
+
+/* The TU's last word on a branch's request (ops->branch_out), its edits
+ * undone afterwards from the copy of the header table in *keep. */
+static int branch_out(struct sip_fork *f, struct branch *b,
+		      struct hidden *keep)
+{
+	struct sip_msg *m = f->req;
+
+	keep->n = m->nhdrs;
+	memcpy(keep->h, m->hdrs, m->nhdrs * sizeof(m->hdrs[0]));
+	return f->c->ops->branch_out(f->c->arg, f, m, &b->to) ? EACCES : 0;
+}
+
+static void branch_undo(struct sip_msg *m, const struct hidden *keep)
+{
+	m->nhdrs = keep->n;
+	memcpy(m->hdrs, keep->h, keep->n * sizeof(m->hdrs[0]));
+	m->via0_memo = m->cseq_memo = m->first_ok = 0;
+}
+
+/* Branch i's request written to out and handed to a new client
+ * transaction with the parsed form (no re-parse). */
+static int emit_branch(struct sip_fork *f, struct branch *b, const char *via,
+		       size_t k, const struct local *l)
+{
+	int tu = f->c->ops->branch_out != NULL;
+	struct hidden keep;
+	char out[BUF];
+	size_t n;
+	int rc = insert_own_via(f, l, via, k);
+
+	if (rc)
 		return rc;
-	rc = sip_msg_serialize(f->req, out, sizeof(out), &n);
+	if (tu)
+		rc = branch_out(f, b, &keep);
+	if (rc == 0)
+		rc = sip_msg_serialize(f->req, out, sizeof(out), &n);
 	if (rc == 0)
 		rc = sip_tsx_client_msg(f->c->tsx, f->req, out, n, &b->to, b,
 					&b->cli);
+	if (tu)
+		branch_undo(f->req, &keep);
 	sip_msg_hdr_del(f->req, 0);
+	return rc;
+}
+
+/* Branch i's request: f->req with its Request-URI, our Record-Route(s)
+ * and Via (alone when its local hides), sent; f->req is put back as it
+ * was for the next branch and the answers. */
+static int send_branch(struct sip_fork *f, unsigned i)
+{
+	struct branch *b = &f->b[i];
+	const struct local *l = local_of(f->c, b->to.local);
+	struct hidden h;
+	char via[256];
+	size_t k = branch_via(f, i, via, sizeof(via));
+	int rc, rr;
+
+	if (!k || !f->req)
+		return k ? EINVAL : ENOSPC;
+	if ((rc = set_branch_ruri(f, b)) != 0)
+		return rc;
+	h.n = 0;
+	if (l->hide) {
+		hide_lines(f->req, &h);
+		f->hidden = 1;
+	}
+	rr = insert_rr(f, b->to.local, l->hide);
+	rc = rr < 0 ? ENOMEM : emit_branch(f, b, via, k, l);
+	while (rr-- > 0)
+		sip_msg_hdr_del(f->req, 0);
+	unhide_lines(f->req, &h);
 	return rc;
 }
 
@@ -473,14 +642,18 @@ static void complete(struct sip_fork *f)
 		if (f->b[i].state == BR_CALLING ||
 		    f->b[i].state == BR_PROCEEDING)
 			return;
-	if (!f->final && !f->cancelled && f->serial && start_group(f)) {
+	/* idle branches: the next serial group (unless the TU stopped the
+	 * failover), or added after the start */
+	if (!f->final && !f->cancelled && !(f->serial && f->serial_stop) &&
+	    start_group(f)) {
 		complete(f);	/* every new branch may have failed at once */
 		return;
 	}
 	send_best(f);
 }
 
-/* Room for twice the branches (at most SIP_FORK_MAX). 0 or ENOMEM. */
+/* Room for twice the branches (at most SIP_FORK_MAX). A started fork's
+ * client transactions point at their branch: they follow it. 0 or ENOMEM. */
 static int grow_branches(struct sip_fork *f)
 {
 	unsigned cap = f->cap * 2 > SIP_FORK_MAX ? SIP_FORK_MAX : f->cap * 2;
@@ -489,6 +662,9 @@ static int grow_branches(struct sip_fork *f)
 	if (!nb)
 		return ENOMEM;
 	memcpy(nb, f->b, f->n * sizeof(*nb));
+	for (unsigned i = 0; i < f->n; i++)
+		if (nb[i].cli)
+			sip_tsx_set_user(nb[i].cli, &nb[i]);
 	if (f->b != f->inl)
 		free(f->b);
 	f->b = nb;
@@ -501,7 +677,7 @@ int sip_fork_add(struct sip_fork *f, const char *ruri, size_t len,
 {
 	struct branch *b;
 
-	if (f->started || f->final)
+	if (f->final || f->cancelled)
 		return EINVAL;
 	if (f->n >= SIP_FORK_MAX)
 		return E2BIG;
@@ -519,6 +695,11 @@ int sip_fork_add(struct sip_fork *f, const char *ruri, size_t len,
 	return 0;
 }
 
+void sip_fork_serial_stop(struct sip_fork *f)
+{
+	f->serial_stop = 1;
+}
+
 int sip_fork_start(struct sip_fork *f, int serial)
 {
 	if (f->started || f->final)
@@ -527,6 +708,25 @@ int sip_fork_start(struct sip_fork *f, int serial)
 	f->serial = serial;
 	f->c->st.forwarded++;
 	start_group(f);
+	complete(f);
+	return 0;
+}
+
+int sip_fork_cancel_branches(struct sip_fork *f, int status)
+{
+	if (!f->started || f->final || f->cancelled || !f->srv)
+		return EINVAL;
+	for (unsigned i = 0; i < f->n; i++) {
+		struct branch *b = &f->b[i];
+
+		if (b->state != BR_CALLING && b->state != BR_PROCEEDING)
+			continue;
+		b->cancel = 1;	/* 9.1: a branch without a 1xx yet gets its
+				   CANCEL when the 1xx comes */
+		if (b->state == BR_PROCEEDING)
+			send_cancel(b);
+		branch_final(b, status, NULL);
+	}
 	complete(f);
 	return 0;
 }
@@ -544,9 +744,9 @@ static size_t hangup_via(const struct branch *b, char kind, char *via,
 
 	p = put_cstr(p, f->base, 23);
 	*p++ = 'h';
-	p = put_uint(p, (unsigned)(b - f->b));
+	p = sip_put_dec(p, (unsigned)(b - f->b));
 	*p++ = kind;
-	k = self_via(f->c, b->to.proto, br, (size_t)(p - br), via, cap - 1);
+	k = self_via(local_of(f->c, b->to.local), b->to.proto, br, (size_t)(p - br), via, cap - 1);
 	via[k] = '\0';		/* a C string for sip_hangup_write */
 	return k;
 }
@@ -581,7 +781,9 @@ static void end_answer(struct branch *b, const struct sip_msg *m, int first)
 static void on_2xx(struct sip_fork *f, struct branch *b, struct sip_msg *m)
 {
 	unsigned i = (unsigned)(b - f->b);
-	int first = b->state != BR_DONE;
+	/* not a retransmission: also a branch given up on (counted,
+	   sip_fork_cancel_branches) that answers after all */
+	int first = b->state != BR_DONE || b->status < 200 || b->status >= 300;
 
 	b->state = BR_DONE;
 	b->status = m->status;
@@ -624,26 +826,31 @@ static void maybe_free(struct sip_fork *f)
 	fork_free(f);
 }
 
-/* 16.4: a Route naming us goes; 16.6 step 3: Max-Forwards - 1; an INVITE
- * gets our Record-Route. */
-static int edit_request(struct sip_core *c, struct sip_msg *m)
+/* Is the top Route of m ours? Its index into *idx. */
+static int top_route_is_self(const struct sip_core *c,
+			     const struct sip_msg *m, int *idx)
 {
-	int i = sip_msg_hdr_find(m, SIP_HDR_ROUTE, 0), rc;
+	int i = sip_msg_hdr_find(m, SIP_HDR_ROUTE, 0);
 	struct sip_addr a;
 	struct sip_str v;
 	size_t pos = 0;
 
-	if (i >= 0 && sip_hdr_next_value(m->hdrs[i].value, &pos, &v) == 1 &&
-	    sip_addr_parse(v, 0, &a, NULL) == 0 &&
-	    self_hostport(c, a.uri.host, a.uri.port) &&
-	    (rc = sip_msg_hdr_del_first_value(m, (unsigned)i)) != 0)
-		return rc;
-	if ((rc = sip_proxy_dec_max_forwards(m)) != 0)
-		return rc;
-	if (m->method == SIP_INVITE && c->cfg.record_route)
-		return sip_msg_hdr_insert(m, 0, SIP_HDR_RECORD_ROUTE, NULL,
-					  c->rr, c->rrlen);
-	return 0;
+	*idx = i;
+	return i >= 0 && sip_hdr_next_value(m->hdrs[i].value, &pos, &v) == 1 &&
+	       sip_addr_parse(v, 0, &a, NULL) == 0 &&
+	       self_hostport(c, a.uri.host, a.uri.port);
+}
+
+/* 16.4: the Routes naming us go (two after a double Record-Route); 16.6
+ * step 3: Max-Forwards - 1. Record-Route is added per branch. */
+static int edit_request(struct sip_core *c, struct sip_msg *m)
+{
+	int i, rc;
+
+	for (unsigned k = 0; k < c->nloc && top_route_is_self(c, m, &i); k++)
+		if ((rc = sip_msg_hdr_del_first_value(m, (unsigned)i)) != 0)
+			return rc;
+	return sip_proxy_dec_max_forwards(m);
 }
 
 static int fork_new(struct sip_core *c, struct sip_tsx *t, struct sip_msg *m,
@@ -667,6 +874,8 @@ static int fork_new(struct sip_core *c, struct sip_tsx *t, struct sip_msg *m,
 	f->srv = t;
 	f->ruri0 = f->req->ruri;
 	f->up_proto = from->proto;
+	f->up_local = from->local;
+	f->rr_in = -1;
 	*out = f;
 	return 0;
 }
@@ -832,16 +1041,22 @@ static int ack_branch(const struct sip_msg *m, char *dst)
 }
 
 /* An ACK for a 2xx (or another request no transaction wants). */
-static void stray_request(struct sip_core *c, struct sip_msg *m)
+static void stray_request(struct sip_core *c, struct sip_msg *m,
+			  const struct sip_peer *from)
 {
 	struct sip_peer to;
 	char branch[SIP_BRANCH_LEN], via[256], out[BUF];
 	size_t n, k;
+	int i;
 
 	if (m->method != SIP_ACK || !c->ops->route || ack_branch(m, branch) ||
-	    edit_request(c, m) || c->ops->route(c->arg, m, &to))
+	    edit_request(c, m) || c->ops->route(c->arg, m, from, &to))
 		return;
-	k = self_via(c, to.proto, branch, 23, via, sizeof(via));
+	if (local_of(c, to.local)->hide)
+		while ((i = sip_msg_hdr_find(m, SIP_HDR_VIA, 0)) >= 0)
+			sip_msg_hdr_del(m, (unsigned)i);
+	k = self_via(local_of(c, to.local), to.proto, branch, 23, via,
+		     sizeof(via));
 	if (k &&
 	    sip_msg_hdr_insert(m, 0, SIP_HDR_VIA, NULL, via, k) == 0 &&
 	    sip_msg_serialize(m, out, sizeof(out), &n) == 0 &&
@@ -854,7 +1069,7 @@ static void on_stray(void *arg, struct sip_msg *m, const struct sip_peer *from)
 	struct sip_core *c = arg;
 
 	if (m->is_request)
-		stray_request(c, m);
+		stray_request(c, m, from);
 	else
 		forward_stateless(c, m, from->proto);
 }
@@ -870,12 +1085,45 @@ void sip_core_recv(struct sip_core *c, struct sip_msg *m,
 	sip_tsx_layer_recv(c->tsx, m, from);
 }
 
+static int local_set(struct local *l, const char *host, unsigned port,
+		     int hide)
+{
+	int k = snprintf(l->rr, sizeof(l->rr), "<sip:%s:%u;lr>", host, port);
+
+	if (!host || !port || k < 0 || (size_t)k >= sizeof(l->rr))
+		return EINVAL;
+	l->rrlen = (size_t)k;
+	l->host = host;
+	l->hostlen = strlen(host);
+	l->port = port;
+	l->hide = hide;
+	return 0;
+}
+
+/* The local addresses: cfg->locals, or host/port alone. */
+static int locals_set(struct sip_core *c, const struct sip_core_cfg *cfg)
+{
+	int rc = 0;
+
+	if (!cfg->locals) {
+		c->nloc = 1;
+		return local_set(&c->loc[0], cfg->host, cfg->port, 0);
+	}
+	if (cfg->nlocals == 0 || cfg->nlocals > SIP_CORE_LOCALS_MAX)
+		return EINVAL;
+	c->nloc = cfg->nlocals;
+	for (unsigned i = 0; rc == 0 && i < c->nloc; i++)
+		rc = local_set(&c->loc[i], cfg->locals[i].host,
+			       cfg->locals[i].port, cfg->locals[i].hide);
+	return rc;
+}
+
 int sip_core_new(struct ev_loop *loop, const struct sip_core_cfg *cfg,
 		 const struct sip_core_ops *ops, void *arg,
 		 struct sip_core **out)
 {
 	struct sip_core *c;
-	int rc, k;
+	int rc;
 
 	if (!cfg->host || !cfg->port || !ops->send || !ops->request)
 		return EINVAL;
@@ -889,14 +1137,10 @@ int sip_core_new(struct ev_loop *loop, const struct sip_core_cfg *cfg,
 	c->arg = arg;
 	c->self = (struct sip_proxy_self){ cfg->host, cfg->port,
 					   cfg->supported };
-	k = snprintf(c->rr, sizeof(c->rr), "<sip:%s:%u;lr>", cfg->host,
-		     cfg->port);
-	if (k < 0 || (size_t)k >= sizeof(c->rr)) {
+	if ((rc = locals_set(c, cfg)) != 0) {
 		free(c);
-		return EINVAL;
+		return rc;
 	}
-	c->rrlen = (size_t)k;
-	c->hostlen = strlen(cfg->host);
 	rc = sip_tsx_layer_new(loop, &cfg->tsx, &tsx_ops, c, &c->tsx);
 	if (rc) {
 		free(c);
@@ -937,6 +1181,16 @@ const struct sip_msg *sip_fork_request(const struct sip_fork *f)
 struct sip_msg *sip_fork_request_edit(struct sip_fork *f)
 {
 	return f->req;
+}
+
+int sip_fork_final(const struct sip_fork *f)
+{
+	return f->final;
+}
+
+int sip_fork_cancelled(const struct sip_fork *f)
+{
+	return f->cancelled;
 }
 
 unsigned sip_fork_branches(const struct sip_fork *f)

@@ -30,6 +30,25 @@
  * has not had a provisional yet cannot be CANCELled (9.1) and counts as 487
  * at once, so the caller gets its 487 without waiting for it.
  *
+ * Several local addresses (cfg.locals, e.g. a public and a private
+ * side, each its own transport): a request's side is its peer's `local`;
+ * each branch gets the Via of the local it leaves by (to.local); an INVITE
+ * is record-routed per branch, and when the branch leaves by another local
+ * than the request came in on, twice (the outgoing address on top, the
+ * incoming one below: double Record-Route), so in-dialog requests from
+ * either end enter where they should. Every Route naming us at the top of
+ * a request is removed (both of a double Record-Route).
+ *
+ * Topology hiding (locals[i].hide): a request leaving by local i carries
+ * our Via alone and only our own Record-Route; the Vias and Record-Routes
+ * it had are kept in the server transaction and put back into the
+ * responses that go upstream (the Vias in place of ours, the
+ * Record-Routes after the response's own, behind our incoming-side one).
+ * A 2xx ACK leaving by it keeps only our Via too. What else must not cross
+ * (Contact, Call-ID, ...) is the TU's: ops->branch_out sees every request
+ * as it leaves for a branch, ops->response_out every response before it
+ * goes upstream, ops->route every 2xx ACK.
+ *
  * With cfg.one_answer (gatewayd: a flat of handsets, where a second
  * answer is a second call nobody wants) the first 2xx wins outright: a 2xx
  * of another branch is not forwarded; the core ACKs it (every
@@ -57,6 +76,16 @@
 struct sip_core;
 struct sip_fork;
 
+/* One local address of a proxy with several (sip_peer.local indexes
+ * them). `hide`: topology hiding towards it (see above). */
+struct sip_core_local {
+	const char *host;
+	unsigned port;
+	int hide;
+};
+
+#define SIP_CORE_LOCALS_MAX 4
+
 struct sip_core_cfg {
 	struct sip_tsx_cfg tsx;
 	const char *host;	/* our Via sent-by and Record-Route host */
@@ -64,6 +93,10 @@ struct sip_core_cfg {
 	const char *const *supported;	/* option tags (Proxy-Require) */
 	int record_route;	/* add Record-Route to INVITEs */
 	const char *to_tag;	/* for the core's own answers; default "dpn" */
+	/* Several local addresses (NULL: host and port are the only one).
+	 * host/port stay what loop detection looks for in Vias. */
+	const struct sip_core_local *locals;
+	unsigned nlocals;	/* 1..SIP_CORE_LOCALS_MAX */
 	int one_answer;		/* end a fork's second 2xx here (see above) */
 };
 
@@ -75,13 +108,34 @@ struct sip_core_ops {
 	 * lives). Add branches and start them, or reply. */
 	void (*request)(void *arg, struct sip_fork *f, const struct sip_msg *m,
 			const struct sip_peer *from);
-	/* Next hop of a request outside any transaction (an ACK for a 2xx):
-	 * fill *to and return 0, or nonzero to drop it. May be NULL (drop). */
-	int (*route)(void *arg, const struct sip_msg *m, struct sip_peer *to);
+	/* Next hop of a request outside any transaction (an ACK for a 2xx)
+	 * that came from `from`: fill *to and return 0, or nonzero to drop
+	 * it; the TU may edit m (e.g. its Request-URI). May be NULL (drop). */
+	int (*route)(void *arg, struct sip_msg *m, const struct sip_peer *from,
+		     struct sip_peer *to);
 	/* Every response a branch receives, before the core acts on it. May
 	 * be NULL. */
 	void (*branch_response)(void *arg, struct sip_fork *f, unsigned branch,
 				const struct sip_msg *resp);
+	/* The first final response (>= 200) went upstream on f, with
+	 * `status`: the call's outcome, before the transactions linger for
+	 * ACKs and retransmissions. Must not reply on f. May be NULL. */
+	void (*final)(void *arg, struct sip_fork *f, int status);
+	/* A request about to leave for a branch to `to`: f's request with
+	 * the branch's Request-URI, our Via and Record-Route(s) on. The TU
+	 * may edit its headers (Contact, Call-ID, ...; not the Request-URI,
+	 * set by sip_fork_add); the edits are undone once it is sent, so the
+	 * core's own answers upstream still match the request as it came.
+	 * Nonzero: the branch is not sent (it counts as 503). May be NULL. */
+	int (*branch_out)(void *arg, struct sip_fork *f, struct sip_msg *m,
+			  const struct sip_peer *to);
+	/* A response about to go upstream to `to` (our Via removed, hidden
+	 * Vias and Record-Routes back): the TU may edit it, or return nonzero
+	 * to drop it. f is NULL for a response sent statelessly; then the TU
+	 * may also set to->local (the core cannot know the side). May be
+	 * NULL. */
+	int (*response_out)(void *arg, struct sip_fork *f, struct sip_msg *m,
+			    struct sip_peer *to);
 	/* A 2xx of branch `branch` about to go upstream: the TU may edit it
 	 * (P-Asserted-Identity of the answerer). May be NULL. */
 	void (*answer)(void *arg, struct sip_fork *f, unsigned branch,
@@ -119,8 +173,10 @@ const struct sip_core_stats *sip_core_stats(const struct sip_core *c);
 struct sip_tsx_layer *sip_core_tsx(struct sip_core *c);
 
 /* Add a target: `ruri` (len bytes, copied; NULL keeps the request's), sent
- * to `to`, with q in 0..1000 (serial forking; higher first). Returns 0,
- * E2BIG (SIP_FORK_MAX), EINVAL (started or answered already), ENOMEM. */
+ * to `to`, with q in 0..1000 (serial forking; higher first). A target
+ * added to a started fork waits until every pending branch has ended, then
+ * starts (unless a 2xx or 6xx came). Returns 0, E2BIG (SIP_FORK_MAX),
+ * EINVAL (answered or CANCELled already), ENOMEM. */
 int sip_fork_add(struct sip_fork *f, const char *ruri, size_t len,
 		 const struct sip_peer *to, unsigned q);
 /* Start the branches: all at once, or by q when `serial`. With no branch
@@ -128,6 +184,12 @@ int sip_fork_add(struct sip_fork *f, const char *ruri, size_t len,
  * that cannot be sent counts as 503; when none could, the best of those
  * goes upstream at once. */
 int sip_fork_start(struct sip_fork *f, int serial);
+/* Give up on the pending branches (a ring timeout): each is CANCELled
+ * (one without a provisional yet when its first one comes, 9.1) and
+ * counts as `status` at once, without waiting for its 487. Targets added
+ * since (sip_fork_add) start now; without any, the best final goes
+ * upstream. Returns 0, or EINVAL (not started, answered, CANCELled). */
+int sip_fork_cancel_branches(struct sip_fork *f, int status);
 /* Answer the request with a final (or provisional) status; `extra` are
  * whole header lines (CRLF-ended) or NULL. Returns 0, EINVAL (a final was
  * sent already), or an error of the transaction layer. */
@@ -143,8 +205,16 @@ const struct sip_msg *sip_fork_request(const struct sip_fork *f);
  * once the server transaction ended. */
 struct sip_msg *sip_fork_request_edit(struct sip_fork *f);
 unsigned sip_fork_branches(const struct sip_fork *f);
+/* Serial forking: start no further group (a TU's failover that must not
+ * go on after, say, a 486; call it from ops->branch_response). The branches
+ * not started yet never run; the best final so far goes upstream. */
+void sip_fork_serial_stop(struct sip_fork *f);
 /* The final status of branch i so far (0 while pending). */
 int sip_fork_branch_status(const struct sip_fork *f, unsigned i);
+/* The final status sent upstream so far (0: none yet). */
+int sip_fork_final(const struct sip_fork *f);
+/* Whether the caller CANCELled the request (not timer C). */
+int sip_fork_cancelled(const struct sip_fork *f);
 /* Where branch i is sent, or NULL for no such branch. */
 const struct sip_peer *sip_fork_branch_peer(const struct sip_fork *f,
 					    unsigned i);

@@ -31,12 +31,17 @@
 enum sip_proto { SIP_PROTO_UDP = 1, SIP_PROTO_TCP = 2 };
 
 /* Where a message came from or goes to. `conn` is the TCP connection id
- * that delivered a message (0 for UDP, or to let sip_tp_send choose). */
+ * that delivered a message (0 for UDP, or to let sip_tp_send choose).
+ * `local` names the local address: a transport stamps its cfg.local on
+ * every peer it delivers, and an element with several transports (a
+ * public and a private side) sends to a peer through the transport of
+ * that number; sip_tp_send itself ignores it. */
 struct sip_peer {
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	enum sip_proto proto;
 	uint32_t conn;
+	unsigned local;
 };
 
 struct sip_tp_cfg {
@@ -65,6 +70,8 @@ struct sip_tp_cfg {
 				   system's; capped by net.core.rmem_max): a
 				   burst such as every gateway registering
 				   after a power cut must fit in it */
+	unsigned local;		/* stamped on every peer delivered (see
+				   struct sip_peer); default 0 */
 	/* Called with the recv callback's arg for each message's bytes
 	 * before they are parsed (a UDP datagram, a framed TCP message) and
 	 * for each accepted TCP connection (buf NULL, len 0): nonzero drops

@@ -16,31 +16,11 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
-from gatekeeper import Gatekeeper, Ua  # noqa: E402
+from gatekeeper import Flat, Gatekeeper, Ua  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 from sip import Sipp, free_udp_port  # noqa: E402
 
 N1, N2, N3 = '100-1101-0101', '100-1101-0102', '100-1101-0103'
-
-
-class Flat:
-    """A flat with gateway credentials from mgmtd and a block (so a first
-    private address) allotted through the broker."""
-
-    def __init__(self, env, pg, flat, n):
-        self.id, self.number = flat['id'], flat['full_number']
-        status, g = env.c.put('/api/v1/flats/%d/gateway' % self.id)
-        check(status in (200, 201), 'gateway credentials: %s %r' % (status, g))
-        self.user, self.secret = g['username'], g['secret']
-        status, a = env.srv.client().basic(self.user, self.secret).post(
-            '/api/v1/broker/allocate', {'gateway_mac': '02:00:00:00:01:%02x' % n,
-                                        'handset_macs': []})
-        check_eq(status, 200, 'allocate')
-        self.addr = pg.scalar('SELECT first_addr FROM dpn.gk_flats WHERE '
-                              'flat_id = %d' % self.id)
-
-    def ua(self):
-        return Ua(self.addr)
 
 
 class Ctx:

@@ -29,11 +29,12 @@ class Gatekeeper:
     stop, which must exit 0 (the sanitizers' leak check runs at exit)."""
 
     def __init__(self, pg, site=100, args=(), port=None, transport='udp',
-                 trusted='127.0.0.1'):
+                 trusted='127.0.0.1', wrap=()):
         # 127.0.0.1 (sipp, bursts from one socket address) is trusted by
         # default: the flood limit is for the guard tests, which send
         # from other loopback addresses.
         self.pg, self.site, self.args = pg, site, list(args)
+        self.wrap = list(wrap)          # e.g. valgrind (bench/gk_topo_cost.py)
         if trusted:
             self.args = ['--trusted', trusted] + self.args
         self.transport = transport
@@ -46,9 +47,12 @@ class Gatekeeper:
     def start(self):
         log = open(self.log_path, 'a')
         self.p = subprocess.Popen(
-            [GK, '--db', self.pg.conninfo, '--listen', '127.0.0.1:%d' % self.port,
+            self.wrap + [GK, '--db', self.pg.conninfo, '--listen', '127.0.0.1:%d' % self.port,
              '--transport', self.transport, '--site', str(self.site), '--t1', '100ms',
-             '--metrics-listen', '127.0.0.1:%d' % self.mport, '-d'] + self.args,
+             '--metrics-listen', '127.0.0.1:%d' % self.mport, '-d',
+             # gateways here are test agents (sipp, Ua) that would take an
+             # OPTIONS probe for a stray request: on only where asked for
+             '--gateway-probe-interval', '0'] + self.args,
             stdout=subprocess.PIPE, stderr=log, text=True)
         log.close()
         line = self.p.stdout.readline()
@@ -128,7 +132,7 @@ class Msg:
     """A parsed SIP message: .first (start line), .hdrs [(name, value)]."""
 
     def __init__(self, data):
-        text = data.decode(errors='replace')
+        text = self.raw = data.decode(errors='replace')
         head, _, self.body = text.partition('\r\n\r\n')
         lines = head.split('\r\n')
         self.first = lines[0]
@@ -157,6 +161,7 @@ class Ua:
         self.addr, self.port = self.s.getsockname()
         self.cseq = 0
         self.call_id = uuid.uuid4().hex + '@' + addr
+        self.user_agent = None          # a User-Agent for REGISTER
 
     def close(self):
         self.s.close()
@@ -227,6 +232,8 @@ class Ua:
         to = 'sip:%s@dpn' % aor
         extra = ('Contact: <sip:%s@%s:%d>\r\nExpires: %d\r\n'
                  % (aor, self.addr, contact_port or self.port, expires))
+        if self.user_agent:
+            extra += 'User-Agent: %s\r\n' % self.user_agent
         self.request(gk_port, 'REGISTER', 'sip:dpn', to, extra)
         r = self.final()
         if r is None or r.status != 401:
@@ -259,6 +266,28 @@ class Ua:
             if m.method == method:
                 return m
         return None
+
+
+class Flat:
+    """A flat with gateway credentials from mgmtd (env: a
+    mgmtd_resources.Env) and a block, so a first private address, allotted
+    through the broker; n makes the gateway's MAC unique."""
+
+    def __init__(self, env, pg, flat, n):
+        from dpn_test import check, check_eq
+        self.id, self.number = flat['id'], flat['full_number']
+        status, g = env.c.put('/api/v1/flats/%d/gateway' % self.id)
+        check(status in (200, 201), 'gateway credentials: %s %r' % (status, g))
+        self.user, self.secret = g['username'], g['secret']
+        status, a = env.srv.client().basic(self.user, self.secret).post(
+            '/api/v1/broker/allocate', {'gateway_mac': '02:00:00:00:01:%02x' % n,
+                                        'handset_macs': []})
+        check_eq(status, 200, 'allocate')
+        self.addr = pg.scalar('SELECT first_addr FROM dpn.gk_flats WHERE '
+                              'flat_id = %d' % self.id)
+
+    def ua(self):
+        return Ua(self.addr)
 
 
 def wait_metric(gk, key, want, timeout=5.0):

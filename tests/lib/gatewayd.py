@@ -5,6 +5,7 @@ Record-Route).
 
     gw = Gatewayd(url, flat, secret, mac, pool, gk_port)   # .first, .sip_port
     gw.wait_log(r'flat .* reachable'); gw.metric('dpn_gw_flat_reachable')
+    gw.stop(); gw.start()                                   # a restart
     ua.s.sendto(in_dialog(ua, resp, 'ACK'), gw.first_hop(resp))
 """
 import http.client
@@ -43,13 +44,16 @@ class Gatewayd:
                     % (flat, mgmtd_url, sec, mac, pool, self.sip_port, gk_port,
                        self.metrics_port))
         self.log_path = os.path.join(self.dir, 'log')
-        log = open(self.log_path, 'a')
-        self.p = subprocess.Popen(list(wrap) + [GATEWAYD, '-f', self.conf] + list(extra),
-                                  stdout=log, stderr=log)
-        log.close()
+        self.cmd = list(wrap) + [GATEWAYD, '-f', self.conf] + list(extra)
+        self.start()
         m = self.wait_log(r'SIP on (127\.\d+\.\d+\.\d+):%d' % self.sip_port,
                           timeout=start_timeout)
         self.first = m.group(1)
+
+    def start(self):
+        """(Re)start the daemon; its log goes on in the same file."""
+        with open(self.log_path, 'a') as log:
+            self.p = subprocess.Popen(self.cmd, stdout=log, stderr=log)
 
     def log(self):
         with open(self.log_path) as f:
@@ -67,11 +71,12 @@ class Gatewayd:
             text = c.getresponse().read().decode()
         finally:
             c.close()
-        m = re.search(r'^%s(?:\{[^}]*\})? (\S+)$' % re.escape(name), text, re.M)
+        labels = '' if '{' in name else r'(?:\{[^}]*\})?'   # a series, or any
+        m = re.search(r'^%s%s (\S+)$' % (re.escape(name), labels), text, re.M)
         return float(m.group(1)) if m else None
 
-    def close(self):
-        """Stop; raise if it did not exit 0 or a sanitizer spoke."""
+    def stop(self):
+        """SIGTERM (SIGKILL after 20 s); the exit status."""
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
             try:
@@ -79,6 +84,11 @@ class Gatewayd:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
+        return self.p.returncode
+
+    def close(self):
+        """Stop; raise if it did not exit 0 or a sanitizer spoke."""
+        self.stop()
         log = self.log()[-4000:]
         if self.p.returncode != 0 or 'Sanitizer' in log or 'runtime error' in log:
             raise RuntimeError('gatewayd %s exited %s:\n%s'

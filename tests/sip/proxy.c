@@ -136,12 +136,14 @@ static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 }
 
 /* ACKs for 2xx: by Route or Request-URI, else to the first target. */
-static int on_route(void *arg, const struct sip_msg *m, struct sip_peer *to)
+static int on_route(void *arg, struct sip_msg *m, const struct sip_peer *from,
+		    struct sip_peer *to)
 {
 	struct proxy *p = arg;
 	struct sip_uri u;
 	int rc = direct_hop(p, m, to, &u);
 
+	(void)from;
 	if (rc == 1)
 		*to = p->targets[0].peer;
 	return rc < 0 ? EINVAL : 0;

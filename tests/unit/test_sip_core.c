@@ -8,7 +8,14 @@
  * once, 500 upstream when nothing better came); two branches answering 2xx
  * (every 2xx up in a plain proxy; with cfg.one_answer only the first, the
  * other ACKed and BYEd by the core, the `answer` op editing what goes
- * up) and sip_hangup_write's bad input. */
+ * up) and sip_hangup_write's bad input; giving up on the ringing branches
+ * (a ring timeout): CANCELled, a target added after the start rings next,
+ * or the given status goes up at once. With two local addresses (a
+ * public one that hides the topology and a private one): double
+ * Record-Route when a request crosses sides, a hidden request carrying our
+ * Via and Record-Route alone and its answer getting them back, both of
+ * our Routes removed from an in-dialog request, the ACK of a 2xx hidden
+ * too; ops->branch_out's edits undone after each branch. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -27,7 +34,7 @@
 #define MAXSENT 64
 
 struct sent {
-	unsigned port;
+	unsigned port, local;
 	char text[4096];
 	size_t len;
 };
@@ -54,16 +61,20 @@ static int fake_send(void *arg, const struct sip_peer *to, const char *buf,
 	assert_true(nsent < MAXSENT && len < sizeof(sent[0].text));
 	sent[nsent].port = ntohs(((const struct sockaddr_in *)&to->sa)->
 				 sin_port);
+	sent[nsent].local = to->local;
 	memcpy(sent[nsent].text, buf, len);
 	sent[nsent].text[len] = '\0';
 	sent[nsent++].len = len;
 	return 0;
 }
 
+static struct sip_fork *last_fork;
+
 static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 		       const struct sip_peer *from)
 {
 	(void)arg;
+	last_fork = f;
 	(void)m;
 	(void)from;
 	for (unsigned i = 0; i < nbranches; i++)
@@ -71,8 +82,19 @@ static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 	assert_int_equal(sip_fork_start(f, 0), 0);
 }
 
+static int route_to_uas0(void *arg, struct sip_msg *m,
+			 const struct sip_peer *from, struct sip_peer *to)
+{
+	(void)arg;
+	(void)m;
+	(void)from;
+	*to = uas[0];
+	return 0;
+}
+
 static const struct sip_core_ops ops = { .send = fake_send,
-					 .request = on_request };
+					 .request = on_request,
+					 .route = route_to_uas0 };
 
 static int answers_seen;
 
@@ -126,6 +148,55 @@ static int setup_one(void **st)
 {
 	(void)st;
 	return setup_core(1);
+}
+
+/* The same with two locals: 0 public (127.0.0.1, hiding), 1 private
+ * (10.0.0.1); the caller on the private side, the branches public. */
+static int setup_sides(void **st)
+{
+	static const struct sip_core_local loc[2] = {
+		{ .host = "127.0.0.1", .port = 5060, .hide = 1 },
+		{ .host = "10.0.0.1", .port = 5060 },
+	};
+	struct sip_core_cfg cfg = { .host = "127.0.0.1", .port = 5060,
+				    .record_route = 1, .locals = loc,
+				    .nlocals = 2, .tsx = { .auto_100 = 1 } };
+
+	setup(st);
+	sip_core_free(core);
+	assert_int_equal(sip_core_new(loop, &cfg, &ops, NULL, &core), 0);
+	uac.local = 1;
+	return 0;
+}
+
+/* ops->branch_out rewrites the Call-ID of every branch's request. */
+static unsigned branch_outs;
+
+static int mask_callid(void *arg, struct sip_fork *f, struct sip_msg *m,
+		       const struct sip_peer *to)
+{
+	int i = sip_msg_hdr_find(m, SIP_HDR_CALL_ID, 0);
+	(void)arg;
+	(void)f;
+	(void)to;
+	branch_outs++;
+	return sip_msg_hdr_set(m, (unsigned)i, "masked", 6);
+}
+
+static const struct sip_core_ops ops_tu = { .send = fake_send,
+	.request = on_request, .branch_out = mask_callid };
+
+static int setup_tu(void **st)
+{
+	struct sip_core_cfg cfg = { .host = "127.0.0.1", .port = 5060,
+				    .record_route = 1,
+				    .tsx = { .auto_100 = 1 } };
+
+	setup(st);
+	sip_core_free(core);
+	branch_outs = 0;
+	assert_int_equal(sip_core_new(loop, &cfg, &ops_tu, NULL, &core), 0);
+	return 0;
 }
 
 static int teardown(void **st)
@@ -314,6 +385,181 @@ static void t_send_failure_alone_is_500(void **st)
 	assert_non_null(last_to(5070, "SIP/2.0 500 "));
 }
 
+static const char invite_rr[] =
+	"INVITE sip:100@127.0.0.1:6000 SIP/2.0\r\n"
+	"Via: SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bKuac2\r\n"
+	"Record-Route: <sip:10.0.0.5;lr>\r\n"
+	"From: <sip:a@dpn>;tag=fa\r\nTo: <sip:100@127.0.0.1>\r\n"
+	"Call-ID: core2\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+	"Content-Length: 0\r\n\r\n";
+
+static void t_hidden_branch_and_its_answer(void **st)
+{
+	const char *t, *up;
+	(void)st;
+
+	nbranches = 1;
+	feed(invite_rr, sizeof(invite_rr) - 1, &uac);
+	t = sent[branch_invite(0)].text;
+	assert_int_equal(sent[branch_invite(0)].local, 0);
+	assert_null(strstr(t, "10.0.0."));	/* no private address */
+	assert_non_null(strstr(t, "\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;"));
+	assert_non_null(strstr(t, "Record-Route: <sip:127.0.0.1:5060;lr>"));
+	assert_null(strstr(strstr(t, "Via:") + 4, "Via:"));
+	branch_says(0, 200, "Record-Route: <sip:127.0.0.1:5060;lr>\r\n");
+	up = last_to(5070, "SIP/2.0 200 ");
+	assert_non_null(up);
+	assert_int_equal(sent[nsent - 1].local, 1);
+	assert_non_null(strstr(up, "\r\nVia: SIP/2.0/UDP 10.0.0.9:5070;"
+			       "branch=z9hG4bKuac2"));
+	assert_null(strstr(up, "Via: SIP/2.0/UDP 127.0.0.1"));
+	assert_non_null(strstr(up, "Record-Route: <sip:127.0.0.1:5060;lr>\r\n"
+			       "Record-Route: <sip:10.0.0.1:5060;lr>\r\n"
+			       "Record-Route: <sip:10.0.0.5;lr>\r\n"));
+}
+
+/* From the public side to the private one: nothing hidden, two
+ * Record-Routes (the private one on top). */
+static void t_double_record_route(void **st)
+{
+	static const char inv[] =
+		"INVITE sip:100@127.0.0.1:5060 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKuac3\r\n"
+		"From: <sip:a@127.0.0.1>;tag=fa\r\nTo: <sip:100@127.0.0.1>\r\n"
+		"Call-ID: core3\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+		"Content-Length: 0\r\n\r\n";
+	const char *t;
+	(void)st;
+
+	nbranches = 1;
+	uac.local = 0;
+	uas[0].local = 1;
+	feed(inv, sizeof(inv) - 1, &uac);
+	t = sent[branch_invite(0)].text;
+	assert_non_null(strstr(t, "\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;"));
+	assert_non_null(strstr(t, "Record-Route: <sip:10.0.0.1:5060;lr>\r\n"
+			       "Record-Route: <sip:127.0.0.1:5060;lr>\r\n"));
+	assert_non_null(strstr(t, "Via: SIP/2.0/UDP 127.0.0.1:5070;"));
+}
+
+/* An in-dialog request with both our Routes and another: ours go; a 2xx
+ * ACK leaving by the hiding side keeps only our Via. */
+static void t_both_routes_removed_and_ack_hidden(void **st)
+{
+	static const char bye[] =
+		"BYE sip:b@127.0.0.1:6000 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bKbye4\r\n"
+		"Route: <sip:10.0.0.1:5060;lr>, <sip:127.0.0.1:5060;lr>\r\n"
+		"Route: <sip:192.0.2.1;lr>\r\n"
+		"From: <sip:a@dpn>;tag=fa\r\nTo: <sip:b@x>;tag=tb\r\n"
+		"Call-ID: core4\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\n"
+		"Content-Length: 0\r\n\r\n";
+	static const char ack[] =
+		"ACK sip:b@127.0.0.1:6000 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bKack4\r\n"
+		"Route: <sip:10.0.0.1:5060;lr>, <sip:127.0.0.1:5060;lr>\r\n"
+		"From: <sip:a@dpn>;tag=fa\r\nTo: <sip:b@x>;tag=tb\r\n"
+		"Call-ID: core4\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\n"
+		"Content-Length: 0\r\n\r\n";
+	const char *t;
+	(void)st;
+
+	nbranches = 1;
+	feed(bye, sizeof(bye) - 1, &uac);
+	t = last_to(6000, "BYE ");
+	assert_non_null(t);
+	assert_null(strstr(t, "10.0.0."));
+	assert_non_null(strstr(t, "\r\nRoute: <sip:192.0.2.1;lr>\r\n"));
+	feed(ack, sizeof(ack) - 1, &uac);
+	t = last_to(6000, "ACK ");
+	assert_non_null(t);
+	assert_null(strstr(t, "10.0.0."));
+	assert_non_null(strstr(t, "\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;"));
+}
+
+/* The TU's edits reach the branch only: the core's own answer upstream
+ * is made from the request as it came. */
+static void t_branch_out_edits_undone(void **st)
+{
+	const char *up;
+	(void)st;
+
+	nbranches = 2;
+	refuse_port = 6001;
+	feed(invite, sizeof(invite) - 1, &uac);
+	assert_int_equal(branch_outs, 2);
+	assert_non_null(strstr(sent[branch_invite(0)].text,
+			       "\r\nCall-ID: masked\r\n"));
+	branch_says(0, 503, NULL);
+	up = last_to(5070, "SIP/2.0 500 ");
+	assert_non_null(up);
+	assert_non_null(strstr(up, "\r\nCall-ID: core1@127.0.0.1\r\n"));
+}
+
+/* Ring timeout with a forward target: the ringing branch is CANCELled, the
+ * silent one once it rings, and the target added after the start rings
+ * at once; its answer goes up. The third branch grows the branch array
+ * while two transactions point into it (ASan sees it if they stay). */
+static void t_give_up_then_next_target(void **st)
+{
+	static const char fwd[] = "sip:fwd@127.0.0.1";
+	(void)st;
+	nbranches = 2;
+	start_call();
+	branch_says(0, 180, NULL);
+	assert_int_equal(sip_fork_add(last_fork, fwd, sizeof(fwd) - 1, &uas[2], 1000), 0);
+	assert_null(last_to(6002, "INVITE "));		/* waits */
+	assert_int_equal(sip_fork_cancel_branches(last_fork, 408), 0);
+	assert_non_null(last_to(6000, "CANCEL "));
+	assert_null(last_to(6001, "CANCEL "));		/* no 1xx yet (9.1) */
+	assert_non_null(last_to(6002, "INVITE sip:fwd@127.0.0.1 "));
+	assert_null(last_to(5070, "SIP/2.0 4"));
+	branch_says(1, 180, NULL);
+	assert_non_null(last_to(6001, "CANCEL "));
+	branch_says(2, 200, NULL);
+	assert_non_null(last_to(5070, "SIP/2.0 200 "));
+	assert_null(last_to(5070, "SIP/2.0 4"));
+}
+
+/* A handset given up on answers after all, while the target rings: its
+ * 2xx goes up and the target is CANCELled with Reason. */
+static void t_late_answer_after_give_up(void **st)
+{
+	static const char fwd[] = "sip:fwd@127.0.0.1";
+	const char *c;
+	(void)st;
+	nbranches = 2;
+	start_call();
+	branch_says(0, 180, NULL);
+	branch_says(1, 180, NULL);
+	assert_int_equal(sip_fork_add(last_fork, fwd, sizeof(fwd) - 1, &uas[2], 1000), 0);
+	assert_int_equal(sip_fork_cancel_branches(last_fork, 408), 0);
+	branch_says(2, 180, NULL);
+	branch_says(0, 200, NULL);
+	assert_non_null(last_to(5070, "SIP/2.0 200 "));
+	c = last_to(6002, "CANCEL ");
+	assert_non_null(c);
+	assert_non_null(strstr(c, "cause=200"));
+}
+
+/* Ring timeout alone: the status goes up at once, not the 487s. */
+static void t_give_up_answers_status(void **st)
+{
+	(void)st;
+	nbranches = 2;
+	start_call();
+	branch_says(0, 180, NULL);
+	branch_says(1, 180, NULL);
+	assert_int_equal(sip_fork_cancel_branches(last_fork, 408), 0);
+	assert_non_null(last_to(5070, "SIP/2.0 408 "));
+	assert_non_null(last_to(6000, "CANCEL "));
+	assert_non_null(last_to(6001, "CANCEL "));
+	branch_says(0, 487, NULL);
+	assert_null(last_to(5070, "SIP/2.0 487 "));
+	assert_int_equal(sip_fork_cancel_branches(last_fork, 408), EINVAL);
+	assert_int_equal(sip_fork_add(last_fork, NULL, 0, &uas[2], 1000), EINVAL);
+}
+
 /* ---- two answers (cfg.one_answer, lib/sip/hangup.c) ---- */
 
 #define CONTACT(i) "Contact: <sip:h" #i "@127.0.0.1:600" #i ">\r\n"
@@ -491,6 +737,7 @@ static void t_hangup_write_bad_input(void **st)
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T2(f) cmocka_unit_test_setup_teardown(f, setup_sides, teardown)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -498,6 +745,10 @@ int main(void)
 		T(t_2xx_cancels_the_others_with_reason), T(t_upstream_cancel),
 		T(t_no_branch_480), T(t_send_failure_counts_at_once),
 		T(t_send_failure_alone_is_500),
+		T2(t_hidden_branch_and_its_answer), T2(t_double_record_route),
+		T2(t_both_routes_removed_and_ack_hidden),
+		cmocka_unit_test_setup_teardown(t_branch_out_edits_undone,
+						setup_tu, teardown),
 		cmocka_unit_test_setup_teardown(t_second_answer_gets_ack_and_bye,
 						setup_one, teardown),
 		T(t_plain_proxy_forwards_every_2xx),
@@ -506,6 +757,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_second_answer_not_invite,
 						setup_one, teardown),
 		cmocka_unit_test(t_hangup_write_bad_input),
+		T(t_give_up_then_next_target), T(t_give_up_answers_status),
+		T(t_late_answer_after_give_up),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

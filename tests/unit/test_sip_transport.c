@@ -1,7 +1,8 @@
 /* tests/unit/test_sip_transport.c — UDP and TCP transports on 127.0.0.1
  * with real sockets on ports the kernel picks: received/rport, 400 for a
  * malformed request, TCP byte-at-a-time framing, keep-alive ping/pong,
- * connection reuse both ways, size cap, idle limit, connection limit. */
+ * connection reuse both ways, size cap, idle limit, connection limit;
+ * every peer delivered carries the transport's `local`. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -107,7 +108,7 @@ static void t_udp_received_rport(void **st)
 {
 	struct ev_loop *l;
 	struct rx r = { 0 };
-	struct sip_tp_cfg cfg = { .udp = 1 };
+	struct sip_tp_cfg cfg = { .udp = 1, .local = 3 };
 	struct sip_tp *tp;
 	struct sockaddr_in me;
 	socklen_t ml = sizeof(me);
@@ -127,6 +128,7 @@ static void t_udp_received_rport(void **st)
 		 ntohs(me.sin_port));
 	assert_string_equal(r.via, want);
 	assert_int_equal(r.from.proto, SIP_PROTO_UDP);
+	assert_int_equal(r.from.local, 3);	/* the side it came in on */
 	close(fd);
 	sip_tp_close(tp);
 	ev_loop_free(l);
@@ -226,7 +228,7 @@ static void t_tcp_bytewise_and_reuse(void **st)
 {
 	struct ev_loop *l;
 	struct rx r = { .answer = 1 };
-	struct sip_tp_cfg cfg = { .tcp = 1 };
+	struct sip_tp_cfg cfg = { .tcp = 1, .local = 1 };
 	struct sip_tp *tp;
 	struct sip_msg m;
 	struct sip_perr e;
@@ -244,6 +246,7 @@ static void t_tcp_bytewise_and_reuse(void **st)
 	}
 	spin(l, &r.n);
 	assert_int_equal(r.from.proto, SIP_PROTO_TCP);
+	assert_int_equal(r.from.local, 1);
 	assert_true(r.from.conn != 0);
 	/* the 200 came back on the same connection */
 	n = read_spin(l, fd, buf, sizeof(buf));
@@ -648,6 +651,29 @@ static void t_admit_drops_before_parsing(void **st)
 	ev_loop_free(l);
 }
 
+/* sip_peer_addr writes IPv4 without inet_ntop: the same text, for every
+ * width of octet; a short buffer still gets inet_ntop's answer. */
+static void t_peer_addr_text(void **st)
+{
+	static const char *const addrs[] = { "0.0.0.0", "255.255.255.255",
+		"10.20.100.9", "127.38.0.1", "1.0.10.100", "192.168.1.254" };
+	struct sip_peer p;
+	char buf[64];
+	unsigned port;
+	(void)st;
+
+	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		struct sip_str a = { addrs[i], strlen(addrs[i]) };
+		assert_int_equal(sip_peer_set(&p, SIP_PROTO_UDP, a, 5060 + i), 0);
+		memset(buf, 'x', sizeof(buf));
+		sip_peer_addr(&p, buf, sizeof(buf), &port);
+		assert_string_equal(buf, addrs[i]);
+		assert_int_equal(port, 5060 + i);
+	}
+	sip_peer_addr(&p, buf, 8, &port);	/* too short: inet_ntop's */
+	assert_int_equal(port, 5065);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -663,6 +689,7 @@ int main(void)
 		cmocka_unit_test(t_tcp_per_source_and_outbound_budget),
 		cmocka_unit_test(t_oversized_gets_513),
 		cmocka_unit_test(t_admit_drops_before_parsing),
+		cmocka_unit_test(t_peer_addr_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1005,6 +1005,50 @@ testCase('operator_gives_the_manager_a_second_building', async (ctx) => {
   checkEq((await m.call('GET', `/buildings/${ctx.otherBuildingId}`)).status, 200, 'manager reads the added building');
 });
 
+testCase('routes_page_adds_groups_peers_and_routes_with_field_errors', async (ctx) => {
+  const { page } = ctx;
+  await page.getByRole('link', { name: 'Routes', exact: true }).click();
+  await heading(page, 'Routes');
+  await page.locator('main table a', { hasText: /^100$/ }).click();
+  await heading(page, 'Routes of complex 100');
+  await page.locator('.notice', { hasText: 'Add a peer group first' }).waitFor();
+  await page.getByLabel('Name', { exact: true }).fill('complex-200');
+  await page.getByRole('button', { name: 'Add group' }).click();
+  const card = page.locator('section.group[data-group="complex-200"]');
+  await card.waitFor();
+  await refusedAt(page, card.getByLabel('Address'), 'peer.example', 'Add peer', 'address');
+  await card.getByLabel('Address').fill('127.0.2.1');
+  await card.getByLabel('Caller ID').selectOption('yes');
+  await card.getByRole('button', { name: 'Add peer' }).click();
+  const peer = page.locator('section.group tbody tr', { hasText: '127.0.2.1:5060' });
+  await peer.waitFor();
+  checkEq(await peer.locator('.badge').textContent(), 'unknown', 'no probe yet: state unknown');
+  checkEq(await peer.locator('td').nth(2).textContent(), 'kept', 'trusted peer keeps caller ID');
+  await refusedAt(page, page.getByLabel('Number prefix'), '2x', 'Add route', 'prefix');
+  const routes = await ctx.api.must(200, 'GET', `/sites/${ctx.siteId}/routes`);
+  checkEq(routes.items.length, 0, 'no route written by the bad request');
+  await page.getByLabel('Number prefix').fill('200');
+  await page.getByRole('button', { name: 'Add route' }).click();
+  const row = page.locator('main > section > .table-wrap tbody tr', { hasText: 'complex-200' });
+  await row.filter({ hasText: '200' }).waitFor();
+  await page.getByRole('button', { name: 'Edit route 200' }).click();
+  const dlg = page.locator('dialog.edit');
+  await dlg.getByLabel('Number prefix').fill('20a');
+  await dlg.getByRole('button', { name: 'Save' }).click();
+  await dlg.locator('[data-error-for="prefix"]').filter({ hasText: /./ }).waitFor();
+  await dlg.getByLabel('Number prefix').fill('201');
+  await dlg.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Edit route 201' }).waitFor();
+  await page.getByRole('button', { name: 'Delete group complex-200' }).click();
+  await confirm(page, 'Delete');
+  await card.locator('.form-error', { hasText: 'routes still use this peer group' }).waitFor();
+  await page.getByRole('button', { name: 'Delete route 201' }).click();
+  await confirm(page, 'Delete');
+  await page.locator('p.empty', { hasText: 'No route' }).waitFor();
+  await allLabelled(page);
+  await shot(ctx, 'routes');
+});
+
 testCase('expired_session_asks_to_log_in_and_returns', async (ctx) => {
   const { page } = ctx;
   await page.goto(`${URL}/#/`);

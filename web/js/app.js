@@ -16,6 +16,8 @@ import * as flat from './pages/flat.js';
 import * as search from './pages/search.js';
 import * as audit from './pages/audit.js';
 import * as users from './pages/users.js';
+import * as routes from './pages/routes.js';
+import { siteCalls, flatCalls } from './pages/calls.js';
 import * as bans from './pages/bans.js';
 
 const ROUTES = [
@@ -25,9 +27,13 @@ const ROUTES = [
   [/^\/sites\/(\d+)\/provision$/, provision, 'sites'],
   [/^\/buildings\/(\d+)$/, building, 'sites'],
   [/^\/flats\/(\d+)$/, flat, 'sites'],
+  [/^\/sites\/(\d+)\/calls$/, siteCalls, 'sites'],
+  [/^\/flats\/(\d+)\/calls$/, flatCalls, 'sites'],
   [/^\/search\/([^/]+)$/, search, null],
   [/^\/audit$/, audit, 'audit'],
   [/^\/users$/, users, 'users'],
+  [/^\/routes$/, routes, 'routes'],
+  [/^\/sites\/(\d+)\/routes$/, routes, 'routes'],
   [/^\/bans$/, bans, 'bans'],
 ];
 

@@ -1,0 +1,255 @@
+/* tests/unit/test_gk_topo.c — the gatekeeper's topology hiding table
+ * (gatekeeper/topo.c) without sockets: an INVITE begun inside leaves with
+ * the gatekeeper's Contact, From host and Call-ID; the answer goes back
+ * in with the Call-ID it had; a request from outside to the key gets the
+ * private Contact and route set; a wrong Call-ID or key is refused; an
+ * in-dialog request for an unknown dialog keeps its Call-ID; an answer to
+ * a call from outside loses the private Record-Routes and Contact; the
+ * table is bounded and forgets idle dialogs. The daemon's side helpers
+ * are stubbed here. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "gatekeeper/gk.h"
+#include "sip/hdr.h"
+
+static uint64_t now = 1000;
+
+uint64_t gk_now(void)
+{
+	return now;
+}
+
+int gk_side_self(const struct gk *g, struct sip_str host, unsigned port)
+{
+	port = port ? port : 5060;
+	return (sip_str_eq(host, g->host) && port == g->port) ||
+	       (sip_str_eq(host, g->phost) && port == g->pport);
+}
+
+void gk_side_choose(const struct gk *g, struct sip_peer *p)
+{
+	(void)g;
+	(void)p;	/* the tests say the side themselves */
+}
+
+static struct gk g;
+static struct prom *reg;
+static struct sip_peer pub = { .local = 0 }, priv = { .local = 1 };
+static char text[4][2048];	/* messages being worked on */
+static struct sip_msg msg[4];
+
+static int setup(void **st)
+{
+	struct prom_family *f;
+	(void)st;
+
+	memset(&g, 0, sizeof(g));
+	snprintf(g.host, sizeof(g.host), "192.0.2.10");
+	snprintf(g.phost, sizeof(g.phost), "10.0.0.1");
+	g.port = g.pport = 5060;
+	g.priv = 1;
+	assert_int_equal(prom_new(&reg), 0);
+	assert_int_equal(prom_family_add(reg, PROM_COUNTER, "x", "x", NULL,
+					 NULL, 0, &f), 0);
+	assert_int_equal(prom_series(f, NULL, &g.m.topo_full), 0);
+	g.m.topo_unknown = g.m.topo_full;
+	return gk_topo_new(16, 60, 40, &g.topo);
+}
+
+static int teardown(void **st)
+{
+	(void)st;
+	for (int i = 0; i < 4; i++)
+		sip_msg_release(&msg[i]);
+	gk_topo_free(g.topo);
+	prom_free(reg);
+	return 0;
+}
+
+static struct sip_msg *parse(int slot, const char *fmt, ...)
+{
+	struct sip_perr e;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(text[slot], sizeof(text[slot]), fmt, ap);
+	va_end(ap);
+	sip_msg_release(&msg[slot]);
+	assert_int_equal(sip_msg_parse(&msg[slot], text[slot], (size_t)n, 0,
+				       &e), 0);
+	return &msg[slot];
+}
+
+static struct sip_str hdr(const struct sip_msg *m, enum sip_hdr_id id)
+{
+	int i = sip_msg_hdr_find(m, id, 0);
+
+	assert_true(i >= 0);
+	return m->hdrs[i].value;
+}
+
+static void assert_hdr(const struct sip_msg *m, enum sip_hdr_id id,
+		       const char *want)
+{
+	struct sip_str v = hdr(m, id);
+	char got[512];
+
+	snprintf(got, sizeof(got), "%.*s", (int)v.len, v.s);
+	assert_string_equal(got, want);
+}
+
+#define REQ "%s %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK1\r\n" \
+	"From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 %s\r\n%s" \
+	"Content-Length: 0\r\n\r\n"
+#define RESP "SIP/2.0 %d X\r\nVia: SIP/2.0/UDP 1.1.1.1;branch=z9hG4bK1\r\n" \
+	"From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 %s\r\n%s" \
+	"Content-Length: 0\r\n\r\n"
+
+/* An INVITE begun inside, out by the public side; its public Call-ID
+ * (gk-KEY@...) into pubcid. */
+static void invite_out(char *pubcid, size_t cap)
+{
+	struct sip_msg *m = parse(0, REQ, "INVITE", "sip:o@203.0.113.5",
+		"10.0.0.7", "\"2\" <sip:100-1101-0101-2@10.0.0.7:5062>;tag=a",
+		"<sip:o@203.0.113.5>", "cid1@10.0.0.7", "INVITE",
+		"Contact: <sip:gw@10.0.0.7:5062;transport=udp>\r\n"
+		"Record-Route: <sip:10.0.0.7;lr>\r\n");
+	struct sip_str v;
+
+	assert_int_equal(gk_topo_branch_out(&g, NULL, m, &pub), 0);
+	v = hdr(m, SIP_HDR_CALL_ID);
+	assert_true(v.len > 20 && memcmp(v.s, "gk-", 3) == 0);
+	assert_memory_equal(v.s + 19, "@192.0.2.10", 11);
+	snprintf(pubcid, cap, "%.*s", (int)v.len, v.s);
+	assert_hdr(m, SIP_HDR_FROM,
+		   "\"2\" <sip:100-1101-0101-2@192.0.2.10>;tag=a");
+	v = hdr(m, SIP_HDR_CONTACT);
+	assert_int_equal(v.len, sizeof("<sip:gk-0123456789abcdef@192.0.2.10:5060>") - 1);
+	assert_memory_equal(v.s + 8, pubcid + 3, 16);	/* the same key */
+}
+
+static void t_dialog_begun_inside(void **st)
+{
+	char pubcid[64], ruri[256], contact[128];
+	struct sip_msg *m;
+	(void)st;
+
+	invite_out(pubcid, sizeof(pubcid));
+	assert_int_equal(gk_topo_count(g.topo), 1);
+	/* the answer from outside goes in with the Call-ID it had */
+	m = parse(1, RESP, 200, "<sip:x@192.0.2.10>;tag=a",
+		  "<sip:o@203.0.113.5>;tag=b", pubcid, "INVITE", "");
+	assert_int_equal(gk_topo_response_out(&g, NULL, m, &priv), 0);
+	assert_hdr(m, SIP_HDR_CALL_ID, "cid1@10.0.0.7");
+	now += 45;		/* answered 2xx: past the ringing time, kept */
+	gk_topo_expire(g.topo, now);
+	assert_int_equal(gk_topo_count(g.topo), 1);
+	/* a BYE from outside to the key: private target, route set */
+	snprintf(contact, sizeof(contact), "sip:gk-%.16s@192.0.2.10:5060",
+		 pubcid + 3);
+	m = parse(2, REQ, "BYE", contact, "203.0.113.5", "<sip:o@x>;tag=b",
+		  "<sip:x@192.0.2.10>;tag=a", pubcid, "BYE", "");
+	assert_int_equal(gk_topo_request_in(&g, m, ruri, sizeof(ruri)), 0);
+	assert_string_equal(ruri, "sip:gw@10.0.0.7:5062;transport=udp");
+	assert_hdr(m, SIP_HDR_ROUTE, "<sip:10.0.0.7;lr>");
+	/* going in by the private side, the Call-ID it had */
+	assert_int_equal(gk_topo_branch_out(&g, NULL, m, &priv), 0);
+	assert_hdr(m, SIP_HDR_CALL_ID, "cid1@10.0.0.7");
+	/* the key with another Call-ID, and an unknown key: 481 */
+	m = parse(3, REQ, "BYE", contact, "203.0.113.5", "<sip:o@x>;tag=b",
+		  "<sip:x@y>;tag=a", "other@203.0.113.5", "BYE", "");
+	assert_int_equal(gk_topo_request_in(&g, m, ruri, sizeof(ruri)), ESRCH);
+	m = parse(3, REQ, "BYE", "sip:gk-0000000000000001@192.0.2.10",
+		  "203.0.113.5", "<sip:o@x>;tag=b", "<sip:x@y>;tag=a", pubcid,
+		  "BYE", "");
+	assert_int_equal(gk_topo_request_in(&g, m, ruri, sizeof(ruri)), ESRCH);
+	m = parse(3, REQ, "BYE", "sip:o@203.0.113.5", "203.0.113.5",
+		  "<sip:o@x>;tag=b", "<sip:x@y>;tag=a", pubcid, "BYE", "");
+	assert_int_equal(gk_topo_request_in(&g, m, ruri, sizeof(ruri)), ENOENT);
+	/* after the BYE the dialog lingers 32 s, then goes */
+	now += 33;
+	gk_topo_expire(g.topo, now);
+	assert_int_equal(gk_topo_count(g.topo), 0);
+}
+
+/* A request inside a dialog we never saw (begun outside, before a
+ * restart) keeps the Call-ID the other end knows. */
+static void t_unknown_dialog_keeps_its_call_id(void **st)
+{
+	struct sip_msg *m = parse(0, REQ, "BYE", "sip:o@203.0.113.5",
+		"10.0.0.7", "<sip:n@192.0.2.10>;tag=a", "<sip:o@x>;tag=b",
+		"theirs@203.0.113.5", "BYE", "");
+	(void)st;
+
+	assert_int_equal(gk_topo_branch_out(&g, NULL, m, &pub), 0);
+	assert_hdr(m, SIP_HDR_CALL_ID, "theirs@203.0.113.5");
+}
+
+/* A call from outside: the gateway's answer loses the private
+ * Record-Routes (kept as the route set) and its Contact. */
+static void t_answer_to_outside(void **st)
+{
+	static const char rr[] = "Record-Route: <sip:10.0.0.7;lr>, "
+		"<sip:10.0.0.1:5060;lr>\r\nRecord-Route: <sip:192.0.2.10:5060;"
+		"lr>, <sip:203.0.113.9;lr>\r\nContact: <sip:gw@10.0.0.7>\r\n";
+	struct sip_msg *m = parse(0, REQ, "INVITE", "sip:100@192.0.2.10",
+		"203.0.113.5", "<sip:o@203.0.113.5>;tag=b",
+		"<sip:100@192.0.2.10>", "c2@203.0.113.5", "INVITE", "");
+	struct sip_str v;
+	char got[256];
+	(void)st;
+
+	assert_int_equal(gk_topo_inbound(&g, m), 0);
+	m = parse(1, RESP, 200, "<sip:o@203.0.113.5>;tag=b",
+		  "<sip:100@10.0.0.7>;tag=a", "c2@203.0.113.5", "INVITE", rr);
+	assert_int_equal(gk_topo_response_out(&g, NULL, m, &pub), 0);
+	assert_hdr(m, SIP_HDR_RECORD_ROUTE,
+		   "<sip:192.0.2.10:5060;lr>, <sip:203.0.113.9;lr>");
+	assert_int_equal(sip_msg_hdr_count(m, SIP_HDR_RECORD_ROUTE), 1);
+	assert_hdr(m, SIP_HDR_TO, "<sip:100@192.0.2.10>;tag=a");
+	v = hdr(m, SIP_HDR_CONTACT);
+	snprintf(got, sizeof(got), "%.*s", (int)v.len, v.s);
+	assert_non_null(strstr(got, "<sip:gk-"));
+	assert_null(strstr(got, "10.0.0"));
+	assert_int_equal(gk_topo_count(g.topo), 1);
+}
+
+static void t_bounded(void **st)
+{
+	char cid[32];
+	(void)st;
+
+	for (int i = 0; i < 17; i++) {
+		struct sip_msg *m;
+		snprintf(cid, sizeof(cid), "b%d", i);
+		m = parse(0, REQ, "INVITE", "sip:1@192.0.2.10", "203.0.113.5",
+			  "<sip:o@x>;tag=b", "<sip:1@y>", cid, "INVITE", "");
+		assert_int_equal(gk_topo_inbound(&g, m), i < 16 ? 0 : ENOSPC);
+	}
+	assert_int_equal(prom_value(g.m.topo_full), 1);
+	now += 41;		/* never answered: gone after the ringing time */
+	gk_topo_expire(g.topo, now);
+	assert_int_equal(gk_topo_count(g.topo), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(t_dialog_begun_inside, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			t_unknown_dialog_keeps_its_call_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_answer_to_outside, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(t_bounded, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
