@@ -385,20 +385,18 @@ class Complex:
             + sum((['-id', f.circuit] for f in self.flats), [])
             + ['-iu', 'mg0', MGMT[0]], log=os.path.join(s.tmp, 'dhcrelay-%s.log' % self.key))
 
-    def start_mgmtd(self, token, kea_socket=True):
-        """mgmtd on the management LAN. Only one mgmtd of a database may
-        drain the lease-deletion outbox (kea_socket): the outbox is not per
-        site, and another complex's Kea refuses a subnet it does not have
-        (the row then backs off for up to an hour)."""
+    def start_mgmtd(self, token):
+        """mgmtd on the management LAN, with its complex's Kea for lease
+        deletions: each mgmtd drains only the rows of the subnets its Kea
+        serves (docs/dhcp.md), though all share one database."""
         s = self.sys
         self.kea_dir = s.tmpdir('dpn-e2e-kea-')
         self.mgmtd_log = os.path.join(s.tmp, 'mgmtd-%s.log' % self.key)
         # Kea's control socket is named now; Kea starts once the pool exists
         # (its subnet id is the pool id) and mgmtd finds the socket then.
         args = [mgmtd.MGMTD, 'serve', '--db', s.pg.conninfo, '--listen',
-                '%s:%d' % (MGMT[0], MGMTD_PORT), '--web-dir', mgmtd.WEB]
-        if kea_socket:
-            args += ['--kea-socket', os.path.join(self.kea_dir, 'kea.sock')]
+                '%s:%d' % (MGMT[0], MGMTD_PORT), '--web-dir', mgmtd.WEB,
+                '--kea-socket', os.path.join(self.kea_dir, 'kea.sock')]
         self.mgmtd = self.topo.spawn(self.mgmt, args, log=self.mgmtd_log)
         self.api = Api(self.topo, self.mgmt, MGMT[0], MGMTD_PORT, 'Bearer ' + token)
         wait_for(lambda: self.api.call('GET', '/sites')[0] == 200, timeout=30,
@@ -503,9 +501,9 @@ class System:
         mgmtd.migrate(self.pg)
         mgmtd.add_user(self.pg, 'e2e-operator')
         token = mgmtd.add_token(self.pg, 'e2e-operator')
-        for i, cx in enumerate(self.complexes):
+        for cx in self.complexes:
             cx.wire()
-            cx.start_mgmtd(token, kea_socket=(i == 0))
+            cx.start_mgmtd(token)
             cx.provision_site()
             cx.start_kea()
             if self.media:

@@ -497,9 +497,23 @@ def s5_flat_to_flat_inside_one_complex(ctx):
 
 @case
 def s6a_handset_removed_cannot_register_and_its_address_is_reused(ctx):
-    cx = A()
-    f = flat(cx, 1201)
-    old = f.handsets[2]
+    replace_handset(A(), flat(A(), 1201), 2)
+
+
+@case
+def s6e_the_same_in_complex_b_with_its_own_kea(ctx):
+    """Complex B's mgmtd drains the lease deletions of B's pool into B's
+    Kea (each mgmtd takes only the subnets its Kea serves), while A's takes
+    A's: the freed 10.0.0.x of B is reused in B."""
+    b = S['sys'].complexes[1]
+    replace_handset(b, b.flats[0], 1)
+
+
+def replace_handset(cx, f, i):
+    """Handset i of flat f removed in the admin: its REGISTER is refused;
+    a new handset (new MAC) for the same suffix gets the freed address by
+    DHCP and registers."""
+    old = f.handsets[i]
     addr = old.addr
     cx.api.ok('DELETE', '/handsets/%d' % old.id)
     st = wait_for(lambda: (lambda s: s if s in (401, 403, 404) else None)(old.register_once()),
@@ -513,9 +527,9 @@ def s6a_handset_removed_cannot_register_and_its_address_is_reused(ctx):
     check_eq(got, addr, 'the new handset got the freed address')
     check_eq(new.register(), 200, 'the new handset registers; gatewayd log:\n%s'
              % f.box.log()[-3000:])
-    f.handsets[2] = new
-    log('checked: new handset %s (MAC %s) got the freed address %s by DHCP and registered'
-        % (new.number, new.mac, got))
+    f.handsets[i] = new
+    log('checked: new handset %s (MAC %s) got the freed address %s by DHCP from complex '
+        '%s\'s Kea and registered' % (new.number, new.mac, got, cx.key))
 
 
 def send_relayed_discover(h, mac, circuit):
