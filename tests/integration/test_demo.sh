@@ -128,8 +128,10 @@ ok "make call N=<handset> rings only that handset"
 # Flat 1203 has no gateway: 480; an unknown number: the gatekeeper's 404; a
 # non-number is refused before anything is sent.
 call=$(timeout 40 scripts/call 100-1101-1203 2>&1) && fail "call without a gateway succeeded"
+echo "$call"
 echo "$call" | grep -q 'the call failed: SIP/2.0 480' || fail "failed call does not show the 480: $call"
 call=$(timeout 40 scripts/call 100-1101-1299 2>&1) && fail "call to an unknown number succeeded"
+echo "$call"
 echo "$call" | grep -q 'the call failed: SIP/2.0 404' || fail "unknown number does not show the 404: $call"
 call=$(timeout 10 scripts/call 'x;1' 2>&1) && fail "a non-number was called"
 echo "$call" | grep -q 'not a dpn number' || fail "no clear error for a non-number: $call"
