@@ -2,7 +2,7 @@
  * files give each other: main.c (settings, start, the loop), db.c (the
  * site's flats from PostgreSQL, kept true by LISTEN dpn_gk; bindings
  * restored on start), route.c (what each request gets: registrar, number
- * translation, routing, asserted identity). */
+ * translation, routing, asserted identity), cdr.c (call records). */
 #ifndef DPN_GK_H
 #define DPN_GK_H
 
@@ -36,6 +36,8 @@ struct gk_conf {
 	char *domain;			/* host part of asserted identities */
 	unsigned probe_ms, probe_down, probe_up;	/* outbound.c, probe.c */
 	unsigned gw_probe_s;			/* gwprobe.c */
+	/* call records (cdr.c) */
+	unsigned max_calls, cdr_queue, call_max_s, call_keep_days;
 	struct gk_protect_conf prot;	/* protect.h */
 };
 
@@ -66,6 +68,7 @@ struct gk {
 	struct sip_reg *reg;
 	struct gk_flats *flats;
 	struct gk_store *store;
+	struct gk_cdr *cdr;		/* call records (cdr.c) */
 	int64_t site_id;
 	PGconn *pg;			/* loads and LISTEN, loop thread */
 	int pg_fd;
@@ -196,6 +199,9 @@ int gk_topo_ack_out(struct gk *g, struct sip_msg *m, const struct sip_peer *to);
  * private party's Contact into ruri (cap bytes, NUL-ended) and the
  * private route set put into m. 0, ENOENT (no such request: not ours),
  * ESRCH (unknown or expired dialog: 481), ENOSPC. */
+/* The private Call-ID of a dialog begun inside whose public Call-ID (one
+ * the gatekeeper made up, gk-KEY@public) is cid; NULL for any other. */
+const char *gk_topo_private_callid(struct gk *g, struct sip_str cid);
 int gk_topo_request_in(struct gk *g, struct sip_msg *m, char *ruri,
 		       size_t cap);
 /* The core's response_out hook: responses towards the public side lose
@@ -210,5 +216,46 @@ void gk_assert_identity(struct gk *g, struct sip_msg *m,
 extern const struct sip_core_ops gk_core_ops;
 extern const struct sip_reg_ops gk_reg_ops;
 uint64_t gk_now(void);
+/* The flat whose registered gateway sent a request from `from`, or NULL. */
+const struct gk_flat *gk_gateway_of(struct gk *g, const struct sip_peer *from);
+/* The Request-URI's number (user part or tel:), decoded, into buf (cap
+ * bytes). 0 or EINVAL. */
+int gk_dialled(const struct sip_msg *m, char *buf, size_t cap);
+
+/* cdr.c — call records (dpn.calls). Every INVITE dialog that concerns a
+ * flat of the site is tracked by Call-ID in a table of max-calls entries
+ * (loop thread only) and written when it ends, in batches, by a writer
+ * thread (a full queue or table is counted in /metrics, never waited
+ * for). The hooks below are called by route.c; each is a no-op for calls
+ * that are not tracked. */
+/* The table, the writer thread and the metrics. 0 or an errno. */
+int gk_cdr_start(struct gk *g);
+/* Answered calls still up are written as ended now; then the writer
+ * empties its queue (at most ~2 s without a database). Call after
+ * sip_core_free (whose fork ends are recorded). NULL cdr is fine. */
+void gk_cdr_stop(struct gk *g);
+/* A new INVITE on fork f, after routing (its P-Asserted-Identity set). */
+void gk_cdr_invite(struct gk *g, struct sip_fork *f, const struct sip_msg *m,
+		   const struct sip_peer *from);
+/* Every response a branch of f gets (ops->branch_response): a 2xx
+ * answers the call (the handset its P-Asserted-Identity names, when one
+ * of the called flat), a final >= 300 is kept for the record. */
+void gk_cdr_response(struct gk *g, struct sip_fork *f, unsigned branch,
+		     const struct sip_msg *resp);
+/* The first final went upstream on f (ops->final): an unanswered call
+ * ends here (refused, cancelled by the caller, timed out). */
+void gk_cdr_final(struct gk *g, struct sip_fork *f, int status);
+/* f is freed (ops->done): an answered call stays up until its BYE. */
+void gk_cdr_done(struct gk *g, struct sip_fork *f, int status);
+/* A BYE (in-dialog, before it is relayed): the call ends, hung up by the
+ * caller when its From tag is the INVITE's, else by the callee. */
+void gk_cdr_bye(struct gk *g, const struct sip_msg *m);
+/* End an answered call from outside SIP (the media relay saw its media
+ * stop): ended_by "media", `reason` (copied, may be NULL) as Reason.
+ * 0, or ENOENT (no answered call of that Call-ID is up). */
+int gk_cdr_ended(struct gk *g, const char *callid, const char *reason);
+/* Once a second: calls without a BYE past call-max-duration end (by
+ * timeout), hourly pruning past call-retention-days, /metrics. */
+void gk_cdr_tick(struct gk *g);
 
 #endif

@@ -75,6 +75,22 @@ static const struct conf_item gk_table[] = {
 	{ .name = "probe-up", .type = CONF_UINT, .off = G(probe_up),
 	  .def = "2", .min = 1, .max = 100, .flags = CONF_RELOAD,
 	  .help = "answered probes in a row that bring a peer back" },
+	/* call records (cdr.c) */
+	{ .name = "max-calls", .type = CONF_UINT, .off = G(max_calls),
+	  .def = "16384", .min = 16, .max = 1000000,
+	  .help = "calls tracked at once for call records (more: counted, "
+		  "not recorded)" },
+	{ .name = "call-queue", .type = CONF_UINT, .off = G(cdr_queue),
+	  .def = "8192", .min = 16, .max = 1000000,
+	  .help = "call records waiting for the database (more: dropped, "
+		  "counted)" },
+	{ .name = "call-max-duration", .type = CONF_DURATION,
+	  .off = G(call_max_s), .def = "4h", .unit = 1000, .min = 60,
+	  .max = 172800, .help = "an answered call without a BYE ends "
+	  "(by timeout) after this long" },
+	{ .name = "call-retention-days", .type = CONF_UINT,
+	  .off = G(call_keep_days), .def = "90", .max = 36500,
+	  .help = "call records older than this are deleted hourly (0: kept)" },
 	GK_PROTECT_CONF_ROWS(struct gk_conf, prot),
 	DAEMON_CONF_ROWS(struct gk_conf, base, "dpn"),
 	{ .name = NULL },
@@ -245,6 +261,7 @@ static void on_tick(struct ev_loop *loop, struct ev_timer *t, void *arg)
 	gk_sides_tick(g);
 	gk_db_tick(g);
 	gk_gwprobe_tick(g);	/* gwprobe.c */
+	gk_cdr_tick(g);
 	gk_protect_tick(g);
 	ev_timer_start(loop, t, 1000);
 }
@@ -263,6 +280,8 @@ static int start(struct gk *g)
 	else if ((rc = gk_store_new(g->cfg->db, g->cfg->max_queue,
 				    &g->store)) != 0)
 		what = "binding writer";
+	else if ((rc = gk_cdr_start(g)) != 0)
+		what = "call records";
 	else if ((rc = gk_db_restore(g)) != 0)
 		what = "bindings";
 	else if ((rc = gk_outbound_load(g)) != 0)
@@ -288,6 +307,7 @@ static void stop(struct gk *g)
 {
 	gk_probe_stop(g);
 	gk_sides_close(g);
+	gk_cdr_stop(g);	/* after the core: its forks' ends are recorded */
 	gk_protect_stop(g);
 	gk_store_free(g->store);
 	gk_db_stop(g);

@@ -463,12 +463,15 @@ static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 	struct gk *g = arg;
 	struct sip_str tag;
 
-	if (m->method == SIP_REGISTER)
+	if (m->method == SIP_REGISTER) {
 		do_register(g, f, m, from);
-	else if (sip_msg_tag(m, SIP_HDR_TO, &tag) == 0 && tag.len)
+	} else if (sip_msg_tag(m, SIP_HDR_TO, &tag) == 0 && tag.len) {
+		gk_cdr_bye(g, m);	/* call records: a BYE ends the call */
 		do_in_dialog(g, f, m, from);
-	else
+	} else {
 		do_new(g, f, m, from);
+		gk_cdr_invite(g, f, m, from);	/* call records */
+	}
 }
 
 static int on_send(void *arg, const struct sip_peer *to, const char *buf,
@@ -477,7 +480,39 @@ static int on_send(void *arg, const struct sip_peer *to, const char *buf,
 	return gk_side_send(arg, to, buf, len);
 }
 
+/* ---- call records (cdr.c) ---- */
+
+/* Every response a branch receives: outbound failover (outbound.c) and
+ * the call record (cdr.c). */
+static void on_branch_response(void *arg, struct sip_fork *f,
+			       unsigned branch, const struct sip_msg *resp)
+{
+	gk_outbound_branch_response(arg, f, branch, resp);
+	gk_cdr_response(arg, f, branch, resp);
+}
+
+static void on_final(void *arg, struct sip_fork *f, int status)
+{
+	gk_cdr_final(arg, f, status);
+}
+
+static void on_done(void *arg, struct sip_fork *f, int status)
+{
+	gk_cdr_done(arg, f, status);
+}
+
+const struct gk_flat *gk_gateway_of(struct gk *g, const struct sip_peer *from)
+{
+	return gateway_of(g, from);
+}
+
+int gk_dialled(const struct sip_msg *m, char *buf, size_t cap)
+{
+	return dialled(m, buf, cap);
+}
+
 const struct sip_core_ops gk_core_ops = {
 	.send = on_send, .request = on_request, .route = on_route,
-	.branch_response = gk_outbound_branch_response,
+	.branch_response = on_branch_response, .final = on_final,
+	.done = on_done,
 };

@@ -504,23 +504,38 @@ static uint64_t hex_key(struct sip_str s)
 	return key;
 }
 
+/* The dialog whose public Call-ID (one of ours) cid is, or NULL. */
+static struct dlg *masked_dlg(struct gk *g, struct sip_str cid)
+{
+	size_t pl = sizeof(PREFIX) - 1;
+	struct dlg *d;
+
+	if (cid.len < pl + 17 || memcmp(cid.s, PREFIX, pl) ||
+	    cid.s[pl + 16] != '@' ||
+	    !sip_str_eq((struct sip_str){ cid.s + pl + 17,
+					  cid.len - pl - 17 }, g->host))
+		return NULL;
+	d = find_key(g->topo, hex_key((struct sip_str){ cid.s + pl, 16 }));
+	return d && d->masked ? d : NULL;
+}
+
 /* A message leaving by the private side with a public Call-ID of ours:
  * the private one back. */
 static int unmask_callid(struct gk *g, struct sip_msg *m)
 {
-	size_t pl = sizeof(PREFIX) - 1;
 	struct sip_str cid;
 	struct dlg *d;
 
-	if (sip_msg_callid(m, &cid) || cid.len < pl + 17 ||
-	    memcmp(cid.s, PREFIX, pl) || cid.s[pl + 16] != '@' ||
-	    !sip_str_eq((struct sip_str){ cid.s + pl + 17,
-					  cid.len - pl - 17 }, g->host))
-		return 0;
-	d = find_key(g->topo, hex_key((struct sip_str){ cid.s + pl, 16 }));
-	if (!d || !d->masked)
+	if (sip_msg_callid(m, &cid) || !(d = masked_dlg(g, cid)))
 		return 0;
 	return set_callid(m, d->callid, strlen(d->callid));
+}
+
+const char *gk_topo_private_callid(struct gk *g, struct sip_str cid)
+{
+	struct dlg *d = g->topo ? masked_dlg(g, cid) : NULL;
+
+	return d ? d->callid : NULL;
 }
 
 /* A request leaving by the public side: its Contact replaced by ours

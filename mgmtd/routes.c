@@ -12,6 +12,7 @@ extern const struct api_route api_users_routes[];
 extern const struct api_route api_pool_blocks_routes[];
 extern const struct api_route api_broker_handsets_routes[];
 extern const struct api_route api_routes_routes[];
+extern const struct api_route api_calls_routes[];
 extern const struct api_route api_flat_settings_routes[];
 extern const struct api_route api_bans_routes[];
 
@@ -29,6 +30,7 @@ const struct api_route *const api_route_tables[] = {
 	api_users_routes,
 	api_pool_blocks_routes,
 	api_routes_routes,
+	api_calls_routes,
 	api_flat_settings_routes,
 	api_bans_routes,
 	NULL

@@ -5,6 +5,7 @@ WEB_FILES := $(foreach d,$(WEB_DIRS),$(filter-out %/build.mk,$(wildcard $(d)/*.*
 
 CHECKS   += tests/web/test_numbers.mjs tests/web/test_poolmap.mjs tests/web/test_web.py
 CHECKS   += tests/web/test_flat_settings.py
+CHECKS   += tests/web/test_web_calls.py
 INSTALLS += install-web
 
 install-web:

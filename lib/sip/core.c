@@ -185,8 +185,11 @@ static int respond_text(struct sip_fork *f, const char *buf, size_t n,
 	if (!f->srv)
 		return EINVAL;
 	rc = sip_tsx_respond(f->srv, buf, n);
-	if (rc == 0 && status >= 200)
+	if (rc == 0 && status >= 200 && !f->final) {
 		f->final = status;
+		if (f->c->ops->final)
+			f->c->ops->final(f->c->arg, f, status);
+	}
 	return rc;
 }
 
@@ -1212,6 +1215,16 @@ const struct sip_msg *sip_fork_request(const struct sip_fork *f)
 struct sip_msg *sip_fork_request_edit(struct sip_fork *f)
 {
 	return f->req;
+}
+
+int sip_fork_final(const struct sip_fork *f)
+{
+	return f->final;
+}
+
+int sip_fork_cancelled(const struct sip_fork *f)
+{
+	return f->cancelled;
 }
 
 unsigned sip_fork_branches(const struct sip_fork *f)

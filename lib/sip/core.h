@@ -117,6 +117,10 @@ struct sip_core_ops {
 	 * be NULL. */
 	void (*branch_response)(void *arg, struct sip_fork *f, unsigned branch,
 				const struct sip_msg *resp);
+	/* The first final response (>= 200) went upstream on f, with
+	 * `status`: the call's outcome, before the transactions linger for
+	 * ACKs and retransmissions. Must not reply on f. May be NULL. */
+	void (*final)(void *arg, struct sip_fork *f, int status);
 	/* A request about to leave for a branch to `to`: f's request with
 	 * the branch's Request-URI, our Via and Record-Route(s) on. The TU
 	 * may edit its headers (Contact, Call-ID, ...; not the Request-URI,
@@ -207,6 +211,10 @@ unsigned sip_fork_branches(const struct sip_fork *f);
 void sip_fork_serial_stop(struct sip_fork *f);
 /* The final status of branch i so far (0 while pending). */
 int sip_fork_branch_status(const struct sip_fork *f, unsigned i);
+/* The final status sent upstream so far (0: none yet). */
+int sip_fork_final(const struct sip_fork *f);
+/* Whether the caller CANCELled the request (not timer C). */
+int sip_fork_cancelled(const struct sip_fork *f);
 /* Where branch i is sent, or NULL for no such branch. */
 const struct sip_peer *sip_fork_branch_peer(const struct sip_fork *f,
 					    unsigned i);

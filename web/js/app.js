@@ -17,6 +17,7 @@ import * as search from './pages/search.js';
 import * as audit from './pages/audit.js';
 import * as users from './pages/users.js';
 import * as routes from './pages/routes.js';
+import { siteCalls, flatCalls } from './pages/calls.js';
 import * as bans from './pages/bans.js';
 
 const ROUTES = [
@@ -26,6 +27,8 @@ const ROUTES = [
   [/^\/sites\/(\d+)\/provision$/, provision, 'sites'],
   [/^\/buildings\/(\d+)$/, building, 'sites'],
   [/^\/flats\/(\d+)$/, flat, 'sites'],
+  [/^\/sites\/(\d+)\/calls$/, siteCalls, 'sites'],
+  [/^\/flats\/(\d+)\/calls$/, flatCalls, 'sites'],
   [/^\/search\/([^/]+)$/, search, null],
   [/^\/audit$/, audit, 'audit'],
   [/^\/users$/, users, 'users'],

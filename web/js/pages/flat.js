@@ -1,14 +1,15 @@
 // web/js/pages/flat.js — one flat: its block, gateway (address in use or
 // not per DHCP, since when, from where; credentials), handsets (address in
 // use, last seen, address, SIP credentials or none yet; add, remove, new
-// credentials), recent calls, its audit history, and deletion. Secrets the
-// API hands out once are shown once, with copy buttons. SIP registration is
-// not known to mgmtd yet (no gatekeeper): the badges say "in use" (a DHCP
-// lease), and a "registered" badge joins them when it is.
+// credentials), the gateway's SIP registration and recent calls
+// (flat_calls.js), its audit history, and deletion. Secrets the API hands
+// out once are shown once, with copy buttons. The address badges say "in
+// use" (a DHCP lease); the SIP registration has its own card.
 
 import * as api from '../api.js';
 import { sawBuilding } from '../recent.js';
 import { flatWords, shownNumber } from './building.js';
+import { flatCalls } from './flat_calls.js';
 import { flatSettings } from './flat_settings.js';
 import { h, confirmDialog, copyButton, field, form, intOr, link, notice, plural, table, timeAgo } from '../dom.js';
 
@@ -40,7 +41,7 @@ export async function render([id], ctx) {
     h('div', { class: 'cards' }, blockCard(flat), gatewayCard(flat, ctx)),
     handsets(flat, site, ctx),
     flatSettings(flat, ctx),
-    calls(flat),
+    flatCalls(flat),
     h('div', { class: 'split' }, editFlat(flat, site, ctx), danger(flat, b, ctx)));
 }
 
@@ -230,19 +231,6 @@ function secretPanel(title, pairs) {
   done.addEventListener('click', () => panel.remove());
   panel.append(h('div', { class: 'actions' }, done));
   return panel;
-}
-
-function calls(flat) {
-  const list = Array.isArray(flat.calls) ? flat.calls : [];
-  return h('section', { class: 'sub', 'aria-labelledby': 'h-calls' },
-    h('h2', { id: 'h-calls', text: 'Recent calls' }),
-    table([
-      { label: 'When', cell: (c) => timeAgo(pick(c, 'start', 'started_at', 'at')) },
-      { label: 'From', cell: (c) => h('code', { text: String(pick(c, 'from', 'caller') ?? '') }) },
-      { label: 'To', cell: (c) => h('code', { text: String(pick(c, 'to', 'callee') ?? '') }) },
-      { label: 'Result', cell: (c) => String(pick(c, 'result', 'status') ?? '') },
-      { label: 'Duration', cell: (c) => pick(c, 'duration') !== undefined ? c.duration + ' s' : '', class: 'num' },
-    ], list, { caption: 'Recent calls', empty: 'No calls yet.' }));
 }
 
 function editFlat(flat, site, ctx) {

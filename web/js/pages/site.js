@@ -23,6 +23,7 @@ export async function render([id], ctx) {
     ctx.crumbs([['Complexes', '#/'], [title]]),
     h('div', { class: 'title-row' },
       h('h1', null, title, site.name && h('span', { class: 'sub-title', text: ' · ' + site.name })),
+      link('#/sites/' + id + '/calls', 'Calls', 'button'),
       ctx.isOperator && h('a', { class: 'button primary', href: '#/sites/' + id + '/provision', text: 'Provision a building' })),
     h('p', { class: 'facts' },
       fact('Digit widths', widthsText(site.widths)), fact('Block size', site.block_size),
