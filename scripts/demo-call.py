@@ -217,7 +217,10 @@ def main(argv):
         ev = wait_for_handsets(events_dir, start, 2)
         if ev:
             report_handsets(ev, say)
-        say('the call failed: %s' % (final.first if final else 'no final answer within 32 s'))
+        why = {403: 'refused', 404: 'no such number here', 480: 'nobody registered to take it',
+               486: 'busy', 408: 'nobody answered in time'}.get(final.status if final else 0)
+        say('the call failed: %s%s' % (final.first if final else 'no final answer within 32 s',
+                                       ' (%s)' % why if why else ''))
         return 1
     c.dialog(final)
     c.rtp_peer = sip.sdp_media(final.body)

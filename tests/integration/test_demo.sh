@@ -110,7 +110,9 @@ echo "$call"
 for want in 'flat 100-1101-1201 rings 2 handsets' 'rang: 100-1101-1201-1, 100-1101-1201-2' \
     'answered as <sip:100-1101-1201-1@127.16.' 'answered by handset 100-1101-1201-1' \
     'handset 100-1101-1201-2 stopped ringing: CANCEL, Reason SIP;cause=200;text="Call completed elsewhere"' \
-    'caller ID the handset saw: ' 'BYE answered 200 OK' 'call to 100-1101-1201 completed'; do
+    'caller ID the handset saw: ' 'BYE answered 200 OK' 'call to 100-1101-1201 completed' \
+    'call record (admin, flat page): outside -> 100-1101-1201, answered by 100-1101-1201-1, ' \
+    ', ended by caller'; do
   echo "$call" | grep -qF "$want" || fail "call output lacks '$want'"
 done
 read -r cs hr hs cr <<<"$(rtp_counts "$call")"
@@ -132,7 +134,7 @@ echo "$call"
 echo "$call" | grep -q 'the call failed: SIP/2.0 480' || fail "failed call does not show the 480: $call"
 call=$(timeout 40 scripts/call 100-1101-1299 2>&1) && fail "call to an unknown number succeeded"
 echo "$call"
-echo "$call" | grep -q 'the call failed: SIP/2.0 404' || fail "unknown number does not show the 404: $call"
+echo "$call" | grep -q 'the call failed: SIP/2.0 404 Not Found (no such number here)' || fail "unknown number does not show the 404: $call"
 call=$(timeout 10 scripts/call 'x;1' 2>&1) && fail "a non-number was called"
 echo "$call" | grep -q 'not a dpn number' || fail "no clear error for a non-number: $call"
 ok "no gateway reports 480, an unknown number 404; a non-number is refused"
