@@ -11,7 +11,8 @@ who rang, who answered and the RTP counts.
 HANDSETS_FILE (mode 0600): one handset a line, `NUMBER USER PASSWORD ADDRESS
 ANSWER_AFTER_SECONDS`. Runs until SIGTERM (scripts/demo stop). Bounded: one
 call a handset at a time (486 for another), RTP for at most 120 s a call, a
-call forgotten 32 s after it ended or when its 200 is never ACKed."""
+call forgotten 32 s after it ended or when its 200 is never ACKed; SIP from
+anywhere but the gateway's address, or that we cannot read, is dropped."""
 import json
 import os
 import select
@@ -41,6 +42,7 @@ class Handset:
         self.reg_at = 0.0          # when to send the next REGISTER
         self.registered = False
         self.reg_authed = False
+        self.dropped = 0
         self.call = None
 
     def log(self, event, **kw):
@@ -201,6 +203,11 @@ class Handset:
             data, src = self.sock.recvfrom(65535)
         except OSError:
             return
+        if src[0] != self.gw[0]:
+            self.dropped += 1         # a handset behind the flat's gateway hears only it
+            if self.dropped in (1, 10, 100, 1000):
+                self.log('dropped', source='%s:%d' % src, count=self.dropped)
+            return
         m = sip.parse(data)
         if m is None:
             return
@@ -246,7 +253,10 @@ def main(argv):
             continue
         for s in ready:
             if s is socks[s].sock:
-                socks[s].readable()
+                try:
+                    socks[s].readable()
+                except (ValueError, KeyError, IndexError, TypeError) as e:  # a message we cannot use
+                    socks[s].log('bad-message', error=repr(e))
     return 0
 
 

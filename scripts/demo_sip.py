@@ -55,6 +55,9 @@ def parse(data):
         return None
     if not m.get('Call-ID') or not m.get('CSeq') or (m.is_response and not m.status):
         return None
+    if not m.get('Via') or not m.get('From') or not m.get('To') or \
+            not re.match(r'\d+ [A-Z]+$', m.get('CSeq')):
+        return None
     return m
 
 

@@ -120,12 +120,32 @@ read -r cs hr hs cr <<<"$(rtp_counts "$call")"
   || fail "3 s of RTP each way not counted (sent/received: $cs $hr $hs $cr)"
 ok "a flat call: both ring, one answers, the other is cancelled, RTP $cs/$hr and $hs/$cr each way"
 
+# Junk at handset 2 first, from outside (dropped unread) and from its
+# gateway's address (unreadable, ignored): it keeps working.
+hs=$(sed -n 's/.*"contact": "\([0-9.:]*\)".*"handset": "100-1101-1202-2".*/\1/p' \
+  "$DPN_DEMO_STATE/log/handsets-100-1101-1202.events" | head -n 1)
+[ -n "$hs" ] || fail "no registered contact of 100-1101-1202-2 in the events"
+gw=$(echo "$out" | sed -n 's/.*dpn-gatewayd for 100-1101-1202 on \([0-9.]*\):.*/\1/p')
+python3 - "$hs" "$gw" <<'PY'
+import os, socket, sys
+host, port = sys.argv[1].split(':')
+for src in ('127.0.0.1', sys.argv[2]):
+    s = socket.socket(type=socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    for junk in (os.urandom(300), b'INVITE sip:x SIP/2.0\r\nCall-ID: 1\r\nCSeq: x\r\n\r\n',
+                 b'SIP/2.0 200 OK\r\n\r\n', b'BYE sip:x SIP/2.0\r\nCall-ID: 9\r\nCSeq: 1 BYE\r\n\r\n',
+                 b'SIP/2.0 99999999999999999999 X\r\nVia: a\r\nFrom: b\r\nTo: c\r\nCall-ID: 1\r\nCSeq: 1 REGISTER\r\n\r\n',
+                 b'X' * 60000):
+        s.sendto(junk, (host, int(port)))
+PY
 call=$(timeout 40 make -s call N=100-1101-1202-2) || fail "call to handset 2 failed: $call"
 echo "$call"
 echo "$call" | grep -q 'rang: 100-1101-1202-2$' || fail "not only handset 2 rang: $call"
 echo "$call" | grep -q 'answered by handset 100-1101-1202-2' || fail "handset 2 did not answer: $call"
 echo "$call" | grep -q 'stopped ringing' && fail "a handset call cancelled another: $call"
-ok "make call N=<handset> rings only that handset"
+kill -0 "$(cat "$DPN_DEMO_STATE/run/handsets-100-1101-1202.pid")" || fail "junk killed the handsets"
+grep -q "\"event\": \"dropped\"" "$DPN_DEMO_STATE/log/handsets-100-1101-1202.events" || fail "junk from outside the gateway not dropped"
+ok "make call N=<handset> rings only that handset (after junk sent to it)"
 
 # Flat 1203 has no gateway: 480; an unknown number: the gatekeeper's 404; a
 # non-number is refused before anything is sent.
