@@ -150,7 +150,7 @@ def ring(c, say):
 def talk(c, seconds, say):
     """RTP both ways for SECONDS; ACKs a retransmitted 2xx meanwhile."""
     until = time.monotonic() + seconds
-    c.rtp.peer = c.rtp_peer
+    c.rtp.peer = c.rtp_peer if c.rtp_peer[1] else None
     nxt = time.monotonic()
     while time.monotonic() < until:
         m = c.recv(min(nxt, until))
@@ -228,6 +228,9 @@ def main(argv):
     c.sock.sendto(c.ack, c.next_hop)
     say('answered as %s' % (final.get('P-Asserted-Identity') or
                             'nobody asserted (no P-Asserted-Identity)'))
+    if c.rtp_peer is None:
+        say('the 200 OK carries no audio SDP: no RTP sent')
+        c.rtp_peer = ('0.0.0.0', 0)
     talk(c, seconds, say)
     bye = hang_up(c)
     c.rtp.drain()
@@ -248,6 +251,9 @@ def main(argv):
             'handset -> caller %s sent, %d received'
             % (seconds, c.rtp.sent, end.get('rtp_received', '?'), end.get('rtp_sent', '?'),
                c.rtp.received))
+        say('RTP path: caller %s:%d -> %s:%d (the answer\'s SDP); handset %s -> %s '
+            '(the offer it got)' % (c.addr[0], c.rtp.port, c.rtp_peer[0], c.rtp_peer[1],
+                                     r.get('rtp_from'), r.get('rtp_to')))
         if not c.rtp.received or not end.get('rtp_received'):
             say('no audio one way')
             ok = False

@@ -124,7 +124,9 @@ class Handset:
         c['last'] = sip.response(m, 180, 'Ringing', to_tag=c['tag'])
         self.send(c['last'], src)
         self.log('ringing', call_id=c['cid'], caller_from=m.get('From'),
-                 caller_pai=m.get('P-Asserted-Identity'), sdp=bool(c['rtp'].peer))
+                 caller_pai=m.get('P-Asserted-Identity'),
+                 rtp_to='%s:%d' % c['rtp'].peer if c['rtp'].peer else None,
+                 rtp_from='%s:%d' % (self.addr, c['rtp'].port))
 
     def on_cancel(self, m, src, c, same):
         if not same or c['state'] != 'ringing':
