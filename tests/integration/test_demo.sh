@@ -121,6 +121,12 @@ for n in "${cs:-0}" "${hr:-0}" "${hs:-0}" "${cr:-0}"; do
 done
 ok "a flat call: both ring, one answers, the other is cancelled, RTP $cs/$hr and $hs/$cr each way"
 
+# The admin's flat page, in Chromium, shows the registrations and that call.
+DPN_WEB_URL=$url DPN_ADMIN_USER=admin DPN_ADMIN_PASSWORD=$pw DPN_DEMO_FLAT=100-1101-1201 \
+  DPN_DEMO_ANSWERED=100-1101-1201-1 timeout -k 5 60 node tests/web/demo_flat.mjs \
+  || fail "the admin's flat page does not show the handsets registered and the call"
+ok "the admin's flat page shows both handsets registered and the call"
+
 # Junk at handset 2 first, from outside (dropped unread) and from its
 # gateway's address (unreadable, ignored): it keeps working.
 hs=$(sed -n 's/.*"contact": "\([0-9.:]*\)".*"handset": "100-1101-1202-2".*/\1/p' \
