@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Api, check, launch, runCases, testCase } from './browser.mjs';
+import { check, runPage, testCase } from './browser.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const URL = process.env.DPN_WEB_URL;
@@ -50,20 +50,8 @@ testCase('demo_flat_page_shows_registrations_and_the_call', async (ctx) => {
   await page.screenshot({ path: file, fullPage: true });
 });
 
-async function main() {
-  if (!URL || !ADMIN || !ADMIN_PW || !FLAT || !ANSWERED) {
-    console.error('demo_flat.mjs: needs DPN_WEB_URL, DPN_ADMIN_USER, DPN_ADMIN_PASSWORD, DPN_DEMO_FLAT, DPN_DEMO_ANSWERED');
-    process.exit(2);
-  }
-  const browser = await launch({ width: 1280, height: 1000 });
-  const ctx = { api: new Api(URL), page: await browser.context.newPage() };
-  let failures = 1;
-  try {
-    failures = await runCases(ctx);
-  } finally {
-    await browser.close();
-  }
-  process.exit(failures ? 1 : 0);
+if (!URL || !ADMIN || !ADMIN_PW || !FLAT || !ANSWERED) {
+  console.error('demo_flat.mjs: needs DPN_WEB_URL, DPN_ADMIN_USER, DPN_ADMIN_PASSWORD, DPN_DEMO_FLAT, DPN_DEMO_ANSWERED');
+  process.exit(2);
 }
-
-main();
+runPage(URL, { width: 1280, height: 1000 });
