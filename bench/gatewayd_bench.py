@@ -15,9 +15,15 @@ build, Python UAs as the caller and the handsets on loopback:
              (INVITE forked to 4, 180 from each, one 200, three CANCEL/487,
              ACK, BYE), dpn-gatewayd against Kamailio 5.6
              (bench/kamailio_fork.cfg: usrloc lookup with 4 contacts,
-             t_relay, `-x tlsf`) in the same run: BENCH_CG_CALLS (200)
+             t_relay, `-x tlsf`) in the same run: BENCH_CG_CALLS (1000)
              calls under valgrind --tool=callgrind minus an idle run of the
              same length (same registrations), divided by the calls.
+             Each element then runs idle a second time: the difference of
+             the two idle runs, per call, is printed as the error of the
+             subtraction (what start-up and timers cost varies a little
+             from run to run). gatewayd runs with --poll-interval 1h here,
+             so that no handsets poll to mgmtd (10 s otherwise) falls in
+             one run and not in the other.
 
     make && bench/gatewayd_bench.py [mem] [fork] [callgrind]   (default all)
 
@@ -54,7 +60,7 @@ KCFG = os.path.join(ROOT, 'bench', 'kamailio_fork.cfg')
 WORK = tempfile.mkdtemp(prefix='dpn-gwbench-')
 os.chmod(WORK, 0o711)      # gatewayd (user dpn) reaches its callgrind file
 CALLS = int(os.environ.get('BENCH_CALLS', '300'))
-CG_CALLS = int(os.environ.get('BENCH_CG_CALLS', '200'))
+CG_CALLS = int(os.environ.get('BENCH_CG_CALLS', '1000'))
 
 
 def free_port():
@@ -152,9 +158,9 @@ class Site:
         self.flat_id = flats[0]
         self.hs = None
 
-    def gatewayd(self, wrap=(), timeout=20):
+    def gatewayd(self, wrap=(), timeout=20, poll='10s'):
         gw = Gatewayd(self.srv.url, FLAT, self.secret, '02:00:00:38:00:00', POOL,
-                      self.gk.port, extra=['--poll-interval', '10s'], wrap=wrap,
+                      self.gk.port, extra=['--poll-interval', poll], wrap=wrap,
                       start_timeout=timeout)
         if self.hs is None:
             self.hs = []
@@ -277,8 +283,8 @@ def cg_calls(host, port, uas, calls, idle_s):
     return ok, time.monotonic() - t0
 
 
-def cg_gatewayd(site, calls, duration):
-    prefix = os.path.join(WORK, 'cg-gw-%d-' % calls)
+def cg_gatewayd(site, calls, duration, run=0):
+    prefix = os.path.join(WORK, 'cg-gw-%d-%d-' % (calls, run))
     # gatewayd drops to user dpn and callgrind writes its file at the end:
     # one file made beforehand that dpn may write (callgrind made it root's).
     with open(prefix + 'out', 'w'):
@@ -286,7 +292,7 @@ def cg_gatewayd(site, calls, duration):
     os.chmod(prefix + 'out', 0o666)
     wrap = valgrind(prefix)
     wrap[-1] = '--callgrind-out-file=' + prefix + 'out'
-    gw = site.gatewayd(wrap=wrap, timeout=90)
+    gw = site.gatewayd(wrap=wrap, timeout=90, poll='3600s')
     uas = site.phones(gw, 4)
     try:
         ok, duration = cg_calls(gw.first, gw.sip_port, uas, calls, duration)
@@ -322,8 +328,8 @@ class Kamailio(svk.Element):
         time.sleep(1.0)
 
 
-def cg_kamailio(calls, duration):
-    prefix = os.path.join(WORK, 'cg-kam-%d-' % calls)
+def cg_kamailio(calls, duration, run=0):
+    prefix = os.path.join(WORK, 'cg-kam-%d-%d-' % (calls, run))
     k = Kamailio(valgrind(prefix))
     uas = []
     try:
@@ -341,14 +347,21 @@ def cg_kamailio(calls, duration):
 
 def mode_callgrind(site):
     res = {}
-    for kind, run in (('gatewayd', lambda c, d: cg_gatewayd(site, c, d)),
+    # A handset gets its address through the broker and gatewayd sees it at
+    # its next poll: one plain run first, so that the measured runs (one
+    # poll at start, none after) start with every address known.
+    site.gatewayd().close()
+    for kind, run in (('gatewayd', lambda c, d, r: cg_gatewayd(site, c, d, r)),
                       ('kamailio', cg_kamailio)):
-        full, ok, dur = run(CG_CALLS, 0)
-        idle, _, _ = run(0, dur)
+        full, ok, dur = run(CG_CALLS, 0, 0)
+        idle, _, _ = run(0, dur, 0)
+        idle2, _, _ = run(0, dur, 1)
         res[kind] = (full - idle) / CG_CALLS
         print('callgrind %s: %d instructions per flat call with 4 handsets (%d calls, %d '
-              'answered; total %d, idle %d over %.0f s)'
-              % (kind, res[kind], CG_CALLS, ok, full, idle, dur), flush=True)
+              'answered; total %d, idle %d over %.0f s; a second idle run %d: '
+              'subtraction error %.0f per call)'
+              % (kind, res[kind], CG_CALLS, ok, full, idle, dur, idle2,
+                 abs(idle2 - idle) / CG_CALLS), flush=True)
     print('callgrind ratio gatewayd/kamailio: %.3f' % (res['gatewayd'] / res['kamailio']),
           flush=True)
 

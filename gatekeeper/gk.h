@@ -2,7 +2,8 @@
  * files give each other: main.c (settings, start, the loop), db.c (the
  * site's flats from PostgreSQL, kept true by LISTEN dpn_gk; bindings
  * restored on start), route.c (what each request gets: registrar, number
- * translation, routing, asserted identity), cdr.c (call records). */
+ * translation, routing, asserted identity), cdr.c (call records), media.c
+ * (media anchoring through rtpengine, media.h). */
 #ifndef DPN_GK_H
 #define DPN_GK_H
 
@@ -11,6 +12,7 @@
 #include "daemon.h"
 #include "event/event.h"
 #include "gatekeeper/flats.h"
+#include "gatekeeper/media.h"
 #include "gatekeeper/routes.h"
 #include "gatekeeper/sessions.h"
 #include "gatekeeper/protect.h"
@@ -34,6 +36,11 @@ struct gk_conf {
 	unsigned t1_ms;
 	uint64_t udp_rcvbuf;
 	char *domain;			/* host part of asserted identities */
+	/* media anchoring (media.c) */
+	struct conf_addrs rtpengine;	/* ng addresses; none: not anchored */
+	char *media_public, *media_private;	/* rtpengine interface names */
+	unsigned ng_timeout_ms;
+	unsigned media_check_s;		/* media-timeout query period */
 	unsigned probe_ms, probe_down, probe_up;	/* outbound.c, probe.c */
 	unsigned gw_probe_s;			/* gwprobe.c */
 	/* call records (cdr.c) */
@@ -83,6 +90,7 @@ struct gk {
 	unsigned priv;			/* sip_peer.local of the private side */
 	struct gk_topo *topo;		/* topo.c; NULL with one side */
 	enum sip_proto proto;		/* how requests are forwarded */
+	struct gk_media *media;		/* NULL: media not anchored */
 	struct gk_metrics m;
 	/* outbound routes and peer probing (outbound.c, probe.c) */
 	struct gk_routes *routes;

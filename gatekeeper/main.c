@@ -63,6 +63,19 @@ static const struct conf_item gk_table[] = {
 		  "by net.core.rmem_max)" },
 	{ .name = "t1", .type = CONF_DURATION, .off = G(t1_ms), .def = "500ms",
 	  .unit = 1, .min = 50, .max = 5000, .help = "SIP timer T1" },
+	{ .name = "rtpengine", .type = CONF_ADDRS, .off = G(rtpengine),
+	  .help = "rtpengine ng addresses (ADDR:PORT, several: a set; none: "
+		  "media is not anchored)" },
+	{ .name = "media-public", .type = CONF_STR, .off = G(media_public),
+	  .def = "pub", .help = "rtpengine interface of the public side" },
+	{ .name = "media-private", .type = CONF_STR, .off = G(media_private),
+	  .def = "priv", .help = "rtpengine interface of the private side" },
+	{ .name = "ng-timeout", .type = CONF_DURATION, .off = G(ng_timeout_ms),
+	  .def = "1s", .unit = 1, .min = 50, .max = 30000,
+	  .help = "deadline of an ng request (retransmitted twice before)" },
+	{ .name = "media-check", .type = CONF_DURATION, .off = G(media_check_s),
+	  .def = "10s", .unit = 1000, .min = 1, .max = 3600,
+	  .help = "how often each anchored call is queried for media timeout" },
 	{ .name = "probe-interval", .type = CONF_DURATION, .off = G(probe_ms),
 	  .def = "10s", .unit = 1, .max = 3600000,
 	  .help = "OPTIONS probing of route peers (0: off)" },
@@ -102,6 +115,12 @@ static int gk_check(const void *cfg, conf_err_fn err, void *arg)
 
 	if (c->min_expires > c->max_expires) {
 		err(arg, "min-expires: more than max-expires");
+		return EINVAL;
+	}
+	if (c->rtpengine.n && (!c->media_public[0] || !c->media_private[0] ||
+			       !strcmp(c->media_public, c->media_private))) {
+		err(arg, "media-public, media-private: two different rtpengine "
+		    "interface names are needed");
 		return EINVAL;
 	}
 	if (c->listen.sa.ss_family != AF_INET) {
@@ -260,6 +279,7 @@ static void on_tick(struct ev_loop *loop, struct ev_timer *t, void *arg)
 	sip_reg_expire(g->reg, gk_now());
 	gk_sides_tick(g);
 	gk_db_tick(g);
+	gk_media_tick(g);
 	gk_gwprobe_tick(g);	/* gwprobe.c */
 	gk_cdr_tick(g);
 	gk_protect_tick(g);
@@ -290,6 +310,8 @@ static int start(struct gk *g)
 		what = "protections";
 	else if ((rc = gk_sides_open(g)) != 0)
 		what = "SIP transport";
+	else if ((rc = gk_media_new(g, &g->media)) != 0)
+		what = "rtpengine";
 	else if ((rc = gk_probe_start(g)) != 0)
 		what = "peer probing";
 	if (rc) {
@@ -305,6 +327,7 @@ static int start(struct gk *g)
 
 static void stop(struct gk *g)
 {
+	gk_media_free(g->media);	/* first: it releases held responses */
 	gk_probe_stop(g);
 	gk_sides_close(g);
 	gk_cdr_stop(g);	/* after the core: its forks' ends are recorded */

@@ -232,9 +232,9 @@ static void do_in_dialog(struct gk *g, struct sip_fork *f,
 		return;
 	}
 	prom_inc(g->m.in_dialog, 1);
-	if (sip_fork_add(f, topo ? NULL : ruri, topo ? 0 : strlen(ruri), &to,
-			 1000) || sip_fork_start(f, 0))
-		sip_fork_reply(f, 500, NULL, NULL);
+	gk_media_forward(g, f, topo ? NULL : ruri, topo ? 0 : strlen(ruri), &to,
+			 gateway_of(g, from) ? GK_MEDIA_FROM_PRIVATE :
+			 GK_MEDIA_FROM_PUBLIC);
 }
 
 /* A gateway's 2xx ACK of a call it made through a route, sent to the
@@ -268,7 +268,9 @@ static int on_route(void *arg, struct sip_msg *m, const struct sip_peer *from,
 		return EACCES;
 	if (dialog_hop(g, m, from, to) && outbound_ack(g, m, from, to))
 		return EACCES;
-	return g->topo && gk_topo_ack_out(g, m, to) ? EACCES : 0;
+	if (g->topo && gk_topo_ack_out(g, m, to))
+		return EACCES;
+	return gk_media_ack(g, m, to) ? SIP_CORE_HOLD : 0;	/* late offer */
 }
 
 /* ---- identity ---- */
@@ -405,8 +407,9 @@ static void forward_to_flat(struct gk *g, struct sip_fork *fk,
 	if (em->method == SIP_INVITE)
 		prom_inc(gw ? g->m.calls_flat : g->m.calls_in, 1);
 	to = gk_side_gateway(g, &b->source);
-	if (sip_fork_add(fk, ruri, n, &to, 1000) || sip_fork_start(fk, 0))
-		sip_fork_reply(fk, 500, NULL, NULL);
+	/* media: anchored from outside, direct between flats */
+	gk_media_forward(g, fk, ruri, n, &to,
+			 gw ? GK_MEDIA_DIRECT : GK_MEDIA_FROM_PUBLIC);
 }
 
 static int ruri_is_self(struct gk *g, const struct sip_msg *m)
@@ -494,11 +497,13 @@ static void on_branch_response(void *arg, struct sip_fork *f,
 static void on_final(void *arg, struct sip_fork *f, int status)
 {
 	gk_cdr_final(arg, f, status);
+	gk_media_final(arg, f, status);
 }
 
 static void on_done(void *arg, struct sip_fork *f, int status)
 {
 	gk_cdr_done(arg, f, status);
+	gk_media_done(arg, f, status);
 }
 
 const struct gk_flat *gk_gateway_of(struct gk *g, const struct sip_peer *from)
@@ -513,6 +518,7 @@ int gk_dialled(const struct sip_msg *m, char *buf, size_t cap)
 
 const struct sip_core_ops gk_core_ops = {
 	.send = on_send, .request = on_request, .route = on_route,
+	.response = gk_media_response,
 	.branch_response = on_branch_response, .final = on_final,
 	.done = on_done,
 };

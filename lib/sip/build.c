@@ -124,38 +124,85 @@ int sip_response_write(const struct sip_msg *req, int status,
 	return wbuf_finish(&b, len);
 }
 
-int sip_ack_cancel_write(const struct sip_msg *invite, enum sip_method method,
-			 const struct sip_msg *resp, char *dst, size_t cap,
-			 size_t *len)
+int sip_ack_stem_fill(const struct sip_msg *invite, char *buf, size_t cap,
+		      struct sip_ack_stem *s)
 {
-	struct wbuf b = { dst, cap, 0, 0 };
+	struct wbuf b = { buf, cap, 0, 0 };
 	struct sip_cseq cs;
 	struct sip_str via;
 	size_t pos = 0;
 	int i = sip_msg_hdr_find(invite, SIP_HDR_VIA, 0);
-	char num[48];
-	const struct sip_msg *tosrc = method == SIP_ACK ? resp : invite;
-	int to = tosrc ? sip_msg_hdr_find(tosrc, SIP_HDR_TO, 0) : -1;
+	int to = sip_msg_hdr_find(invite, SIP_HDR_TO, 0);
 
-	if ((method != SIP_ACK && method != SIP_CANCEL) || i < 0 || to < 0 ||
-	    sip_msg_cseq(invite, &cs) ||
+	if (i < 0 || to < 0 || sip_msg_cseq(invite, &cs) ||
 	    sip_hdr_next_value(invite->hdrs[i].value, &pos, &via) != 1)
 		return EINVAL;
-	ws(&b, sip_method_name(method));
-	w(&b, " ", 1);
 	wstr(&b, invite->ruri);
-	ws(&b, " SIP/2.0\r\n");
+	s->ruri_len = b.len;
 	whdr(&b, "Via", via);
 	copy_lines(&b, invite, SIP_HDR_ROUTE);
 	copy_lines(&b, invite, SIP_HDR_MAX_FORWARDS);
 	copy_lines(&b, invite, SIP_HDR_FROM);
-	whdr(&b, "To", tosrc->hdrs[to].value);
+	s->to = b.len;
+	whdr(&b, "To", invite->hdrs[to].value);
+	s->callid = b.len;
 	copy_lines(&b, invite, SIP_HDR_CALL_ID);
-	snprintf(num, sizeof(num), "CSeq: %u %s\r\n", cs.num,
-		 sip_method_name(method));
-	ws(&b, num);
-	write_clen(&b, 0);
+	s->text = buf;
+	s->cseq = cs.num;
+	return wbuf_finish(&b, &s->len);
+}
+
+static void wuint(struct wbuf *b, uint32_t v)
+{
+	char tmp[10];
+
+	w(b, tmp, (size_t)(sip_put_dec(tmp, v) - tmp));
+}
+
+int sip_ack_stem_write(const struct sip_ack_stem *s, enum sip_method method,
+		       const struct sip_msg *resp, const char *extra,
+		       char *dst, size_t cap, size_t *len)
+{
+	struct wbuf b = { dst, cap, 0, 0 };
+	const char *name = sip_method_name(method);
+	int to = -1;
+
+	if (method == SIP_ACK && resp)
+		to = sip_msg_hdr_find(resp, SIP_HDR_TO, 0);
+	if ((method != SIP_ACK && method != SIP_CANCEL) ||
+	    (method == SIP_ACK && to < 0))
+		return EINVAL;
+	ws(&b, name);
+	w(&b, " ", 1);
+	w(&b, s->text, s->ruri_len);
+	w(&b, " SIP/2.0\r\n", 10);
+	w(&b, s->text + s->ruri_len, (to < 0 ? s->callid : s->to) -
+	  s->ruri_len);
+	if (to >= 0)
+		whdr(&b, "To", resp->hdrs[to].value);
+	w(&b, s->text + s->callid, s->len - s->callid);
+	w(&b, "CSeq: ", 6);
+	wuint(&b, s->cseq);
+	w(&b, " ", 1);
+	ws(&b, name);
+	w(&b, "\r\n", 2);
+	if (extra)
+		ws(&b, extra);
+	w(&b, "Content-Length: 0\r\n\r\n", 21);
 	return wbuf_finish(&b, len);
+}
+
+int sip_ack_cancel_write(const struct sip_msg *invite, enum sip_method method,
+			 const struct sip_msg *resp, char *dst, size_t cap,
+			 size_t *len)
+{
+	struct sip_ack_stem s;
+	char text[8192];
+	int rc = sip_ack_stem_fill(invite, text, sizeof(text), &s);
+
+	if (rc)
+		return rc == ENOSPC ? ENOSPC : EINVAL;
+	return sip_ack_stem_write(&s, method, resp, NULL, dst, cap, len);
 }
 
 static void opt_hdr(struct wbuf *b, const char *name, const char *v)

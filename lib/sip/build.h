@@ -30,6 +30,30 @@ int sip_ack_cancel_write(const struct sip_msg *invite, enum sip_method method,
 			 const struct sip_msg *resp, char *dst, size_t cap,
 			 size_t *len);
 
+/* What an INVITE's CANCEL and its non-2xx ACK repeat, taken once from the
+ * parsed INVITE (a client transaction keeps it) so that neither needs the
+ * INVITE parsed again: its Request-URI, then the lines Via (top value
+ * only), Route, Max-Forwards, From, To and Call-ID as they are written,
+ * and the CSeq number. `text` is the caller's buffer. */
+struct sip_ack_stem {
+	const char *text;
+	size_t ruri_len;	/* text starts with the Request-URI */
+	size_t to, callid, len;	/* offsets of the To and Call-ID lines, end */
+	uint32_t cseq;
+};
+/* Fill *s from invite, its text written into buf (cap bytes). Returns 0,
+ * EINVAL (no Via, To or CSeq) or ENOSPC. */
+int sip_ack_stem_fill(const struct sip_msg *invite, char *buf, size_t cap,
+		      struct sip_ack_stem *s);
+/* The CANCEL (resp ignored) or the ACK for non-2xx resp (its To) from a
+ * stem: the text sip_ack_cancel_write writes, with `extra` (whole header
+ * lines, each ending in CRLF; may be NULL) before Content-Length.
+ * Returns 0, EINVAL (another method; an ACK without resp or its To) or
+ * ENOSPC. */
+int sip_ack_stem_write(const struct sip_ack_stem *s, enum sip_method method,
+		       const struct sip_msg *resp, const char *extra,
+		       char *dst, size_t cap, size_t *len);
+
 /* A new request. Strings are whole header values (without the name);
  * NULL ones are left out (contact, route, extra, content_type). */
 struct sip_request_spec {

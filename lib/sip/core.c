@@ -11,6 +11,7 @@
 #include "sip/build.h"
 #include "sip/hangup.h"
 #include "sip/hdr.h"
+#include "sip/wbuf.h"
 
 #define BUF 16384
 #define AUTH_MAX 8
@@ -48,6 +49,7 @@ struct sip_fork {
 	struct sip_msg *best;	/* best final so far, or NULL */
 	int best_status;	/* its status, or a counted 408/503/487 */
 	unsigned nauth;		/* 401/407 challenges to merge */
+	unsigned held, held2xx;	/* responses the TU holds (ops->response) */
 	struct { enum sip_hdr_id id; char *v; } auth[AUTH_MAX];
 	void *user;
 	/* Branches (sip_fork_add): one inline, an array once a second is
@@ -336,7 +338,7 @@ static void send_best(struct sip_fork *f)
 {
 	int st = f->best_status ? f->best_status : 480;
 
-	if (f->final || !f->srv)
+	if (f->final || !f->srv || f->held2xx)
 		return;
 	if (!f->best) {
 		sip_fork_reply(f, st == 503 ? 500 : st, NULL, NULL);
@@ -353,34 +355,14 @@ static void send_best(struct sip_fork *f)
 
 /* ---- branches ---- */
 
-static int write_cancel(const struct branch *b, char *out, size_t cap,
-			size_t *n)
-{
-	size_t rl = sizeof(reason_200) - 1, cl;
-	int rc = sip_ack_cancel_write(sip_tsx_request(b->cli), SIP_CANCEL,
-				      NULL, out, cap, n);
-
-	if (rc || b->cancel != 2)
-		return rc;
-	if (*n + rl > cap)
-		return ENOSPC;
-	cl = sizeof("Content-Length: 0\r\n\r\n") - 1;	/* the last lines */
-	memmove(out + *n - cl + rl, out + *n - cl, cl);
-	memcpy(out + *n - cl, reason_200, rl);
-	*n += rl;
-	return 0;
-}
-
 static void send_cancel(struct branch *b)
 {
-	char out[BUF];
-	size_t n;
 	struct sip_tsx *t;
 
-	if (!b->cli || write_cancel(b, out, sizeof(out), &n))
+	if (!b->cli)
 		return;
-	if (sip_tsx_client(sip_core_tsx(b->f->c), out, n, sip_tsx_peer(b->cli),
-			   NULL, &t) == 0)
+	if (sip_tsx_cancel(b->cli, b->cancel == 2 ? reason_200 : NULL, NULL,
+			   &t) == 0)
 		b->f->c->st.cancels++;
 	b->cancel = 0;
 }
@@ -428,21 +410,6 @@ static void cancel_others(struct sip_fork *f, const struct branch *except,
 	}
 }
 
-/* Append a decimal number to dst (room for 10 digits); returns its end. */
-static char *put_uint(char *dst, unsigned v)
-{
-	char tmp[10];
-	size_t n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*dst++ = tmp[--n];
-	return dst;
-}
-
 static char *put_cstr(char *dst, const char *s, size_t n)
 {
 	memcpy(dst, s, n);
@@ -463,7 +430,7 @@ static size_t self_via(const struct local *l, enum sip_proto proto,
 		     "SIP/2.0/UDP ", 12);
 	p = put_cstr(p, l->host, l->hostlen);
 	*p++ = ':';
-	p = put_uint(p, l->port);
+	p = sip_put_dec(p, l->port);
 	p = put_cstr(p, ";branch=", 8);
 	p = put_cstr(p, branch, blen);
 	return (size_t)(p - via);
@@ -478,7 +445,7 @@ static size_t branch_via(const struct sip_fork *f, unsigned i, char *via,
 	size_t k;
 
 	p = put_cstr(p, f->base, 23);
-	p = put_uint(p, i);
+	p = sip_put_dec(p, i);
 	p = put_cstr(p, f->base + 23, SIP_BRANCH_LEN - 1 - 23);
 	k = self_via(local_of(f->c, f->b[i].to.local), f->b[i].to.proto, br,
 		     (size_t)(p - br), via, cap - 6);
@@ -778,7 +745,7 @@ static size_t hangup_via(const struct branch *b, char kind, char *via,
 
 	p = put_cstr(p, f->base, 23);
 	*p++ = 'h';
-	p = put_uint(p, (unsigned)(b - f->b));
+	p = sip_put_dec(p, (unsigned)(b - f->b));
 	*p++ = kind;
 	k = self_via(local_of(f->c, b->to.local), b->to.proto, br, (size_t)(p - br), via, cap - 1);
 	via[k] = '\0';		/* a C string for sip_hangup_write */
@@ -810,6 +777,9 @@ static void end_answer(struct branch *b, const struct sip_msg *m, int first)
 	c->st.answers_ended++;
 }
 
+static void pass_up(struct sip_fork *f, const struct branch *b,
+		    struct sip_msg *m);
+
 /* A 2xx from branch b: up (every one, 16.7 step 5, unless one_answer
  * keeps only the first branch's), and the others CANCELled. */
 static void on_2xx(struct sip_fork *f, struct branch *b, struct sip_msg *m)
@@ -829,7 +799,7 @@ static void on_2xx(struct sip_fork *f, struct branch *b, struct sip_msg *m)
 		f->winner = i + 1;
 	if (f->c->ops->answer)
 		f->c->ops->answer(f->c->arg, f, i, m);
-	forward_up(f, m);
+	pass_up(f, b, m);
 	if (first)
 		cancel_others(f, b, 2);
 }
@@ -850,7 +820,7 @@ static void fork_free(struct sip_fork *f)
 
 static void maybe_free(struct sip_fork *f)
 {
-	if (f->srv)
+	if (f->srv || f->held)
 		return;
 	for (unsigned i = 0; i < f->n; i++)
 		if (f->b[i].cli)
@@ -978,6 +948,36 @@ static void on_request(void *arg, struct sip_tsx *t, struct sip_msg *m,
 	c->ops->request(c->arg, f, f->req, from);
 }
 
+/* A 1xx or 2xx for upstream: now, or when the TU releases it. */
+static void pass_up(struct sip_fork *f, const struct branch *b,
+		    struct sip_msg *m)
+{
+	const struct sip_core_ops *ops = f->c->ops;
+	int rc = ops->response ? ops->response(f->c->arg, f,
+					      (unsigned)(b - f->b), m) : 0;
+
+	if (rc == SIP_CORE_HOLD) {
+		f->held++;
+		f->held2xx += m->status >= 200;
+	} else if (rc != SIP_CORE_DROP) {
+		forward_up(f, m);
+	}
+}
+
+void sip_fork_release(struct sip_fork *f, int status, struct sip_msg *m)
+{
+	if (!f->held)
+		return;
+	f->held--;
+	if (status >= 200 && f->held2xx)
+		f->held2xx--;
+	if (m)
+		forward_up(f, m);
+	else if (status >= 200)
+		complete(f);
+	maybe_free(f);
+}
+
 static void on_response(void *arg, struct sip_tsx *t, struct sip_msg *m)
 {
 	struct branch *b = sip_tsx_user(t);
@@ -996,7 +996,7 @@ static void on_response(void *arg, struct sip_tsx *t, struct sip_msg *m)
 		if (b->cancel)
 			send_cancel(b);
 		if (m->status > 100 && !f->cancelled)
-			forward_up(f, m);
+			pass_up(f, b, m);
 		return;
 	}
 	if (m->status < 300) {
@@ -1075,27 +1075,37 @@ static int ack_branch(const struct sip_msg *m, char *dst)
 }
 
 /* An ACK for a 2xx (or another request no transaction wants). */
+int sip_core_ack_forward(struct sip_core *c, struct sip_msg *m,
+			 const struct sip_peer *to)
+{
+	const struct local *l = local_of(c, to->local);
+	char branch[SIP_BRANCH_LEN], via[256], out[BUF];
+	size_t n, k;
+	int i, rc;
+
+	if (ack_branch(m, branch))
+		return EBADMSG;
+	if (l->hide)
+		while ((i = sip_msg_hdr_find(m, SIP_HDR_VIA, 0)) >= 0)
+			sip_msg_hdr_del(m, (unsigned)i);
+	k = self_via(l, to->proto, branch, 23, via, sizeof(via));
+	if (!k || sip_msg_hdr_insert(m, 0, SIP_HDR_VIA, NULL, via, k) ||
+	    sip_msg_serialize(m, out, sizeof(out), &n))
+		return ENOSPC;
+	if ((rc = c->ops->send(c->arg, to, out, n)) == 0)
+		c->st.stray_fwd++;
+	return rc;
+}
+
 static void stray_request(struct sip_core *c, struct sip_msg *m,
 			  const struct sip_peer *from)
 {
 	struct sip_peer to;
-	char branch[SIP_BRANCH_LEN], via[256], out[BUF];
-	size_t n, k;
-	int i;
 
-	if (m->method != SIP_ACK || !c->ops->route || ack_branch(m, branch) ||
-	    edit_request(c, m) || c->ops->route(c->arg, m, from, &to))
-		return;
-	if (local_of(c, to.local)->hide)
-		while ((i = sip_msg_hdr_find(m, SIP_HDR_VIA, 0)) >= 0)
-			sip_msg_hdr_del(m, (unsigned)i);
-	k = self_via(local_of(c, to.local), to.proto, branch, 23, via,
-		     sizeof(via));
-	if (k &&
-	    sip_msg_hdr_insert(m, 0, SIP_HDR_VIA, NULL, via, k) == 0 &&
-	    sip_msg_serialize(m, out, sizeof(out), &n) == 0 &&
-	    c->ops->send(c->arg, &to, out, n) == 0)
-		c->st.stray_fwd++;
+	if (m->method != SIP_ACK || !c->ops->route || edit_request(c, m) ||
+	    c->ops->route(c->arg, m, from, &to))
+		return;		/* dropped, or held by the TU */
+	sip_core_ack_forward(c, m, &to);
 }
 
 static void on_stray(void *arg, struct sip_msg *m, const struct sip_peer *from)

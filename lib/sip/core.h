@@ -15,7 +15,8 @@
  * Forking: parallel (every branch at once, ring-all) or serial by q-value
  * (highest first; equal q in parallel; the next group starts when the last
  * one ended without a 2xx or 6xx). Responses, per RFC 3261 16.7: 1xx other
- * than 100 and every 2xx are forwarded at once; a 2xx CANCELs the other
+ * than 100 and every 2xx are forwarded at once (unless the TU holds one
+ * to edit it first: ops->response); a 2xx CANCELs the other
  * pending branches with `Reason: SIP;cause=200;text="Call completed
  * elsewhere"` (RFC 3326); a 6xx CANCELs the others and is forwarded at
  * once; otherwise the best final is chosen when every branch has ended
@@ -110,7 +111,10 @@ struct sip_core_ops {
 			const struct sip_peer *from);
 	/* Next hop of a request outside any transaction (an ACK for a 2xx)
 	 * that came from `from`: fill *to and return 0, or nonzero to drop
-	 * it; the TU may edit m (e.g. its Request-URI). May be NULL (drop). */
+	 * it; the TU may edit m (e.g. its Request-URI). SIP_CORE_HOLD: the
+	 * TU keeps a copy of m (as edited: our Route gone, Max-Forwards
+	 * lowered) to edit and send later with sip_core_ack_forward. May be
+	 * NULL (drop). */
 	int (*route)(void *arg, struct sip_msg *m, const struct sip_peer *from,
 		     struct sip_peer *to);
 	/* Every response a branch receives, before the core acts on it. May
@@ -143,7 +147,22 @@ struct sip_core_ops {
 	/* f ends; `status` is the final sent upstream (0 if none). May be
 	 * NULL. f is freed when this returns. */
 	void (*done)(void *arg, struct sip_fork *f, int status);
+	/* A 1xx (not 100) or 2xx of `branch` about to go upstream; the TU
+	 * may edit m (its body: a media anchor rewrites SDP). Return 0 to
+	 * forward it now, SIP_CORE_DROP to never forward it (a 2xx still
+	 * counts as the branch's answer), or SIP_CORE_HOLD to forward it
+	 * later: the core
+	 * then sends nothing of it, and the TU keeps its own copy
+	 * (sip_msg_dup) and hands it back exactly once, from any callback,
+	 * with sip_fork_release. While a 2xx is held the core sends no
+	 * other final upstream (it still CANCELs the other branches); the
+	 * fork lives until every held response is released. May be NULL. */
+	int (*response)(void *arg, struct sip_fork *f, unsigned branch,
+			struct sip_msg *m);
 };
+
+#define SIP_CORE_HOLD 1
+#define SIP_CORE_DROP 2
 
 struct sip_core_stats {
 	uint64_t forwarded;	/* requests forked (one per request) */
@@ -163,6 +182,12 @@ int sip_core_new(struct ev_loop *loop, const struct sip_core_cfg *cfg,
 		 struct sip_core **out);
 /* Ends every transaction (ops->done for each fork) and frees the core. */
 void sip_core_free(struct sip_core *c);
+/* Send an ACK the TU held (ops->route returned SIP_CORE_HOLD) to `to`,
+ * with the Via the core would have given it (m: the TU's copy, which it
+ * still owns; our Via is added to it). Returns 0, EBADMSG, ENOSPC, or
+ * the error of ops->send. */
+int sip_core_ack_forward(struct sip_core *c, struct sip_msg *m,
+			 const struct sip_peer *to);
 /* Feed a received message (a sip_tp_recv_cb can call this). */
 void sip_core_recv(struct sip_core *c, struct sip_msg *m,
 		   const struct sip_peer *from);
@@ -195,6 +220,12 @@ int sip_fork_cancel_branches(struct sip_fork *f, int status);
  * sent already), or an error of the transaction layer. */
 int sip_fork_reply(struct sip_fork *f, int status, const char *reason,
 		   const char *extra);
+
+/* Hand back a response held by ops->response (`status` its status): m
+ * (the TU's copy, edited; the TU still owns it) goes upstream as the
+ * core would have sent it, or nothing when m is NULL (a dropped 2xx lets
+ * the best other final go up once every branch ended). */
+void sip_fork_release(struct sip_fork *f, int status, struct sip_msg *m);
 
 /* The request as edited for forwarding; valid until the server
  * transaction ends (then NULL). */

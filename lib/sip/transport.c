@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 
 #include "sip/transport.h"
+#include "sip/wbuf.h"
 #include "sip/hdr.h"
 #include "sip/build.h"
 
@@ -88,6 +89,18 @@ int sip_peer_set(struct sip_peer *p, enum sip_proto proto,
 	return EINVAL;
 }
 
+/* Dotted quad of a (network order) into buf (16 bytes at least). */
+static void ipv4_text(const struct in_addr *a, char *buf)
+{
+	const unsigned char *b = (const unsigned char *)&a->s_addr;
+	char *p = buf;
+
+	for (int i = 0; i < 4; i++) {
+		p = sip_put_dec(p, b[i]);
+		*p++ = i < 3 ? '.' : '\0';
+	}
+}
+
 void sip_peer_addr(const struct sip_peer *p, char *buf, size_t cap,
 		   unsigned *port)
 {
@@ -98,7 +111,10 @@ void sip_peer_addr(const struct sip_peer *p, char *buf, size_t cap,
 		inet_ntop(AF_INET6, &a6->sin6_addr, buf, (socklen_t)cap);
 		*port = ntohs(a6->sin6_port);
 	} else {
-		inet_ntop(AF_INET, &a4->sin_addr, buf, (socklen_t)cap);
+		if (cap >= INET_ADDRSTRLEN)
+			ipv4_text(&a4->sin_addr, buf);
+		else
+			inet_ntop(AF_INET, &a4->sin_addr, buf, (socklen_t)cap);
 		*port = ntohs(a4->sin_port);
 	}
 }
@@ -133,13 +149,16 @@ static size_t via_with_received(const struct sip_via *v, struct sip_str first,
 				struct sip_str rest, const char *ip,
 				unsigned port, char *out, size_t cap)
 {
-	size_t o = strip_rport(first, out, cap);
+	size_t o = strip_rport(first, out, cap), n = strlen(ip);
 
-	if (v->has_rport)
-		o += (size_t)snprintf(out + o, cap - o, ";received=%s;rport=%u",
-				      ip, port);
-	else
-		o += (size_t)snprintf(out + o, cap - o, ";received=%s", ip);
+	/* cap has room for these (sip_msg_via_received) */
+	memcpy(out + o, ";received=", 10);
+	memcpy(out + o + 10, ip, n);
+	o += 10 + n;
+	if (v->has_rport) {
+		memcpy(out + o, ";rport=", 7);
+		o = (size_t)(sip_put_dec(out + o + 7, port) - out);
+	}
 	if (rest.len) {
 		out[o++] = ',';
 		memcpy(out + o, rest.s, rest.len);

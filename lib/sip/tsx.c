@@ -31,6 +31,9 @@ struct sip_tsx {
 				   (client: most never need it) */
 	char *rtext;		/* client: the request as sent */
 	size_t rlen;
+	struct sip_ack_stem *stem;	/* client INVITE until its final: what
+					   its CANCEL and ACK repeat (or NULL) */
+	int k3261;		/* the key is an RFC 3261 branch's */
 	char *out;		/* what we retransmit: request, response */
 	size_t outlen, outcap;	/* or ACK (client INVITE completed) */
 	unsigned interval;
@@ -123,6 +126,7 @@ static void tsx_free(struct sip_tsx *t)
 	ev_timer_stop(t->l->loop, &t->retr);
 	ev_timer_stop(t->l->loop, &t->tmo);
 	sip_msg_free(t->req);
+	free(t->stem);
 	if (t->out != t->rtext)
 		free(t->out);
 	free(t->rtext);
@@ -300,23 +304,40 @@ static int tsx_new(struct sip_tsx_layer *l, const struct sip_msg *m,
 	return 0;
 }
 
-int sip_tsx_client_msg(struct sip_tsx_layer *l, const struct sip_msg *m,
-		       const char *req, size_t len, const struct sip_peer *to,
-		       void *user, struct sip_tsx **out)
+/* The stem of INVITE m (build.h), in one block with its text; NULL when
+ * it does not fit or on ENOMEM (the CANCEL and ACK then parse rtext). */
+static struct sip_ack_stem *stem_new(const struct sip_msg *m)
 {
-	struct sip_tsx_key k;
+	struct sip_ack_stem st, *s;
+	char text[4096];
+
+	if (sip_ack_stem_fill(m, text, sizeof(text), &st) ||
+	    !(s = malloc(sizeof(*s) + st.len)))
+		return NULL;
+	*s = st;
+	memcpy(s + 1, text, st.len);
+	s->text = (const char *)(s + 1);
+	return s;
+}
+
+/* A client transaction for request req (len bytes) of `method` with key
+ * k: sent, timers started. */
+static int client_start(struct sip_tsx_layer *l, enum sip_method method,
+			const struct sip_tsx_key *k, const char *req,
+			size_t len, const struct sip_peer *to, void *user,
+			struct sip_tsx **out)
+{
 	struct sip_tsx *t;
 	int rc;
 
-	if (!m->is_request || m->method == SIP_ACK || sip_tsx_key(m, 0, &k))
-		return EBADMSG;
-	if (find(l, &k, 1))
+	if (find(l, k, 1))
 		return EEXIST;
-	rc = tsx_new(l, NULL, m->method == SIP_INVITE ? SIP_TSX_UAC_INVITE :
-		     SIP_TSX_UAC, &k, to, &t);
+	rc = tsx_new(l, NULL, method == SIP_INVITE ? SIP_TSX_UAC_INVITE :
+		     SIP_TSX_UAC, k, to, &t);
 	if (rc)
 		return rc;
 	t->user = user;
+	t->k3261 = k->rfc3261;
 	t->state = t->kind == SIP_TSX_UAC_INVITE ? SIP_TSX_CALLING :
 		   SIP_TSX_TRYING;
 	t->rtext = malloc(len ? len : 1);
@@ -339,6 +360,21 @@ int sip_tsx_client_msg(struct sip_tsx_layer *l, const struct sip_msg *m,
 	return 0;
 }
 
+int sip_tsx_client_msg(struct sip_tsx_layer *l, const struct sip_msg *m,
+		       const char *req, size_t len, const struct sip_peer *to,
+		       void *user, struct sip_tsx **out)
+{
+	struct sip_tsx_key k;
+	int rc;
+
+	if (!m->is_request || m->method == SIP_ACK || sip_tsx_key(m, 0, &k))
+		return EBADMSG;
+	rc = client_start(l, m->method, &k, req, len, to, user, out);
+	if (rc == 0 && m->method == SIP_INVITE)
+		(*out)->stem = stem_new(m);
+	return rc;
+}
+
 int sip_tsx_client(struct sip_tsx_layer *l, const char *req, size_t len,
 		   const struct sip_peer *to, void *user, struct sip_tsx **out)
 {
@@ -352,14 +388,53 @@ int sip_tsx_client(struct sip_tsx_layer *l, const char *req, size_t len,
 
 /* ---- client side ---- */
 
+int sip_tsx_cancel(struct sip_tsx *inv, const char *extra, void *user,
+		   struct sip_tsx **out)
+{
+	struct sip_ack_stem ls;
+	const struct sip_ack_stem *s = inv->stem;
+	const struct sip_msg *r;
+	struct sip_tsx_key k;
+	enum sip_method cm = SIP_CANCEL;
+	char text[4096], buf[8192];
+	size_t n;
+	int rc;
+
+	if (inv->kind != SIP_TSX_UAC_INVITE)
+		return EINVAL;
+	if (!s && (!(r = sip_tsx_request(inv)) ||
+		   sip_ack_stem_fill(r, text, sizeof(text), &ls) != 0))
+		return EINVAL;
+	rc = sip_ack_stem_write(s ? s : &ls, SIP_CANCEL, NULL, extra, buf,
+				sizeof(buf), &n);
+	if (rc)
+		return rc;
+	if (!inv->k3261)	/* RFC 2543 key: the CANCEL's own fields */
+		return sip_tsx_client(inv->l, buf, n, &inv->peer, user, out);
+	/* Same branch, sent-by and port as the INVITE: only the method in
+	 * the key differs (sip_tsx_key puts it first). */
+	k.len = inv->keylen;
+	memcpy(k.text, inv->keytext, k.len);
+	memcpy(k.text, &cm, sizeof(cm));
+	k.rfc3261 = 1;
+	k.hash = sip_hash(SIP_HASH_INIT, k.text, k.len);
+	return client_start(inv->l, SIP_CANCEL, &k, buf, n, &inv->peer, user,
+			    out);
+}
+
 static void client_invite_final(struct sip_tsx *t, struct sip_msg *m)
 {
 	char ack[4096];
 	size_t n;
+	int rc = t->stem ?
+		 sip_ack_stem_write(t->stem, SIP_ACK, m, NULL, ack, sizeof(ack),
+				    &n) :
+		 !sip_tsx_request(t) ? EINVAL :
+		 sip_ack_cancel_write(t->req, SIP_ACK, m, ack, sizeof(ack), &n);
 
-	if (!sip_tsx_request(t) ||
-	    sip_ack_cancel_write(t->req, SIP_ACK, m, ack, sizeof(ack), &n) ||
-	    store_out(t, ack, n) || resend(t))
+	free(t->stem);
+	t->stem = NULL;
+	if (rc || store_out(t, ack, n) || resend(t))
 		return;
 	/* The parsed request (a 6 kB struct) is not kept through timer D: it
 	 * is parsed again from rtext if anyone asks. A flat call forked to 8
@@ -397,8 +472,11 @@ static void client_response(struct sip_tsx *t, struct sip_msg *m)
 	ev_timer_stop(t->l->loop, &t->retr);
 	ev_timer_stop(t->l->loop, &t->tmo);
 	ops->response(t->l->arg, t, m);
-	if (t->kind == SIP_TSX_UAC_INVITE && m->status < 300)
+	if (t->kind == SIP_TSX_UAC_INVITE && m->status < 300) {
+		free(t->stem);		/* a 2xx's ACK is end to end */
+		t->stem = NULL;
 		linger(t, SIP_TSX_ACCEPTED, 64 * t->l->cfg.t1);	/* M */
+	}
 	else if (t->kind == SIP_TSX_UAC_INVITE)
 		client_invite_final(t, m);
 	else

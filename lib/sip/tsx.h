@@ -101,6 +101,18 @@ int sip_tsx_client_msg(struct sip_tsx_layer *l, const struct sip_msg *m,
 		       const char *req, size_t len, const struct sip_peer *to,
 		       void *user, struct sip_tsx **out);
 
+/* CANCEL client INVITE transaction inv (RFC 3261 9.1): a new client
+ * transaction to inv's peer whose request repeats inv's Request-URI, top
+ * Via, Route, Max-Forwards, From, To, Call-ID and CSeq number, with
+ * `extra` (whole header lines ending in CRLF, e.g. a Reason; may be NULL)
+ * before Content-Length. Written from what inv kept when it was sent:
+ * nothing is parsed (after inv's final it parses inv's text). Returns 0
+ * and *out (owned by the layer), EINVAL (inv is not a client INVITE, or
+ * its request is unusable), EEXIST (a CANCEL is pending already), ENOMEM,
+ * ENOSPC, or the send error. */
+int sip_tsx_cancel(struct sip_tsx *inv, const char *extra, void *user,
+		   struct sip_tsx **out);
+
 /* Send a response on server transaction t: a whole message whose Via,
  * CSeq etc. match the request. Moves the state machine (a 2xx to INVITE
  * moves to Accepted, where only more 2xx may be sent: the TU or the other

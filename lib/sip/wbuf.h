@@ -34,4 +34,20 @@ static inline int wbuf_finish(const struct wbuf *b, size_t *len)
 	return 0;
 }
 
+/* Decimal v (no sign) at dst, no printf (every message writes some);
+ * room for 10 digits. Returns the end. */
+static inline char *sip_put_dec(char *dst, unsigned v)
+{
+	char tmp[10];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*dst++ = tmp[--n];
+	return dst;
+}
+
 #endif

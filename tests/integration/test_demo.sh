@@ -19,6 +19,9 @@ export DPN_DEMO_DHCP_PORT; DPN_DEMO_DHCP_PORT=$(python3 -c 'import socket; s=soc
 udp_port() { python3 -c 'import socket; s=socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export DPN_DEMO_SIP_PORT; DPN_DEMO_SIP_PORT=$(udp_port)
 export DPN_DEMO_GW_SIP_PORT; DPN_DEMO_GW_SIP_PORT=$(udp_port)
+export DPN_DEMO_NG_PORT; DPN_DEMO_NG_PORT=$(udp_port)
+rtp_min=$((20000 + RANDOM % 200 * 200))
+export DPN_DEMO_RTP_PORTS=$rtp_min-$((rtp_min + 199))
 url=http://$DPN_DEMO_LISTEN
 cleanup() { scripts/demo stop >/dev/null 2>&1 || true; rm -rf "$DPN_DEMO_STATE"; }
 trap cleanup EXIT
@@ -68,7 +71,7 @@ ok "Kea with the hook serves the demo pool: a new handset gets $addr"
 # (0600, never printed); each flat is registered at the gatekeeper from its
 # own block, and its two handsets with its gatewayd from their own addresses.
 flats="100-1101-1201 100-1101-1202 100-1101-1102"
-for d in gatekeeper $(for f in $flats; do echo "gatewayd-$f handsets-$f"; done); do
+for d in gatekeeper rtpengine $(for f in $flats; do echo "gatewayd-$f handsets-$f"; done); do
   kill -0 "$(cat "$DPN_DEMO_STATE/run/$d.pid")" 2>/dev/null || fail "$d not running"
 done
 echo "$out" | grep -q "dpn-gatekeeper on 127.0.0.1:$DPN_DEMO_SIP_PORT" || fail "gatekeeper not printed"
@@ -119,7 +122,11 @@ read -r cs hr hs cr <<<"$(rtp_counts "$call")"
 for n in "${cs:-0}" "${hr:-0}" "${hs:-0}" "${cr:-0}"; do
   [ "$n" -ge 100 ] || fail "3 s of RTP each way not counted (sent/received: $cs $hr $hs $cr)"
 done
-ok "a flat call: both ring, one answers, the other is cancelled, RTP $cs/$hr and $hs/$cr each way"
+grep -q "Received command 'offer'" "$DPN_DEMO_STATE/log/rtpengine.log" \
+  || fail "the call's media was not anchored at rtpengine"
+echo "$call" | grep -q 'RTP path: caller 127.0.0.1:[0-9]* -> 127.0.0.1:[0-9]* .*; handset 127.16.[0-9.:]* -> 127.0.0.2:' \
+  || fail "the RTP did not go through rtpengine's two sides: $call"
+ok "a flat call: both ring, one answers, the other is cancelled, RTP $cs/$hr and $hs/$cr each way through rtpengine"
 
 # The admin's flat page, in Chromium, shows the registrations and that call.
 DPN_WEB_URL=$url DPN_ADMIN_USER=admin DPN_ADMIN_PASSWORD=$pw DPN_DEMO_FLAT=100-1101-1201 \
@@ -173,7 +180,7 @@ echo "$out" | grep -q "login: admin / $pw" || fail "second start changed the log
 ok "a second start resumes over the kept state"
 
 pids=$(cat "$DPN_DEMO_STATE"/run/*.pid)
-[ "$(echo "$pids" | wc -w)" = 9 ] || fail "expected 9 pid files, got: $(ls "$DPN_DEMO_STATE/run")"
+[ "$(echo "$pids" | wc -w)" = 10 ] || fail "expected 10 pid files, got: $(ls "$DPN_DEMO_STATE/run")"
 scripts/demo stop >/dev/null
 for p in $pids; do kill -0 "$p" 2>/dev/null && fail "pid $p still running after stop"; done
 ls "$DPN_DEMO_STATE"/run/*.pid >/dev/null 2>&1 && fail "pid files left after stop"

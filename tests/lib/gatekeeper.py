@@ -18,7 +18,7 @@ import time
 import urllib.request
 import uuid
 
-from dpn_test import BUILD, free_port, wait_for
+from dpn_test import BUILD, check, check_eq, free_port, wait_for
 from sip import free_udp_port
 
 GK = os.path.join(BUILD, 'bin', 'dpn-gatekeeper')

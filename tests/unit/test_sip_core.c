@@ -82,19 +82,44 @@ static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 	assert_int_equal(sip_fork_start(f, 0), 0);
 }
 
-static int route_to_uas0(void *arg, struct sip_msg *m,
-			 const struct sip_peer *from, struct sip_peer *to)
+static int hold_on;			/* ops->response holds 2xx */
+static struct sip_fork *held_fork;
+static struct sip_msg *held;
+
+static int on_response(void *arg, struct sip_fork *f, unsigned branch,
+		       struct sip_msg *m)
 {
 	(void)arg;
-	(void)m;
+	(void)branch;
+	if (!hold_on || m->status < 200)
+		return 0;
+	if (hold_on == 2)
+		return SIP_CORE_DROP;
+	assert_null(held);
+	assert_int_equal(sip_msg_dup(m, &held), 0);
+	held_fork = f;
+	return SIP_CORE_HOLD;
+}
+
+static struct sip_msg *held_ack;
+
+/* 2xx ACKs go to branch 0's port; held (copied) when hold_on. */
+static int on_route(void *arg, struct sip_msg *m, const struct sip_peer *from,
+		    struct sip_peer *to)
+{
+	(void)arg;
 	(void)from;
 	*to = uas[0];
-	return 0;
+	if (!hold_on)
+		return 0;
+	assert_int_equal(sip_msg_dup(m, &held_ack), 0);
+	return SIP_CORE_HOLD;
 }
 
 static const struct sip_core_ops ops = { .send = fake_send,
 					 .request = on_request,
-					 .route = route_to_uas0 };
+					 .response = on_response,
+					 .route = on_route };
 
 static int answers_seen;
 
@@ -125,6 +150,8 @@ static int setup_core(int one)
 
 	nsent = 0;
 	nbranches = one ? 2 : 3;
+	hold_on = 0;
+	held = NULL;
 	refuse_port = 0;
 	answers_seen = 0;
 	assert_int_equal(ev_loop_new(&loop), 0);
@@ -383,6 +410,85 @@ static void t_send_failure_alone_is_500(void **st)
 	nbranches = 1;
 	feed(invite, sizeof(invite) - 1, &uac);
 	assert_non_null(last_to(5070, "SIP/2.0 500 "));
+}
+
+/* A 2xx the TU holds (ops->response): nothing goes up, not even the best
+ * final of the other branches, until it is released edited. */
+static void t_held_2xx_released_edited(void **st)
+{
+	(void)st;
+	hold_on = 1;
+	start_call();
+	branch_says(0, 180, NULL);
+	branch_says(1, 200, NULL);
+	assert_null(last_to(5070, "SIP/2.0 200 "));
+	assert_non_null(last_to(6000, "CANCEL "));	/* others cancelled */
+	branch_says(0, 487, NULL);
+	branch_says(2, 486, NULL);
+	assert_null(last_to(5070, "SIP/2.0 4"));
+	assert_int_equal(sip_msg_hdr_add(held, SIP_HDR_SUBJECT, "edited"), 0);
+	sip_fork_release(held_fork, 200, held);
+	assert_non_null(last_to(5070, "SIP/2.0 200 "));
+	assert_non_null(strstr(last_to(5070, "SIP/2.0 200 "), "edited"));
+	assert_null(last_to(5070, "SIP/2.0 4"));
+	sip_msg_free(held);
+}
+
+/* A held 2xx dropped by the TU: the best other final goes up. */
+static void t_held_2xx_dropped(void **st)
+{
+	(void)st;
+	hold_on = 1;
+	nbranches = 2;
+	start_call();
+	branch_says(0, 200, NULL);
+	branch_says(1, 486, NULL);
+	assert_null(last_to(5070, "SIP/2.0 2"));
+	assert_null(last_to(5070, "SIP/2.0 4"));
+	sip_fork_reply(held_fork, 503, "No media relay", NULL);
+	sip_fork_release(held_fork, 200, NULL);
+	assert_non_null(last_to(5070, "SIP/2.0 503 "));
+	assert_null(last_to(5070, "SIP/2.0 200 "));
+	sip_msg_free(held);
+}
+
+/* A 2xx the TU drops: never upstream, the others still CANCELled. */
+static void t_dropped_2xx(void **st)
+{
+	(void)st;
+	hold_on = 2;
+	start_call();
+	branch_says(0, 180, NULL);
+	branch_says(1, 200, NULL);
+	assert_null(last_to(5070, "SIP/2.0 200 "));
+	assert_non_null(last_to(6000, "CANCEL "));
+}
+
+/* A 2xx ACK the TU holds goes out later, edited, with the core's Via. */
+static void t_held_ack_forwarded(void **st)
+{
+	static const char ack[] =
+		"ACK sip:100@127.0.0.1:6001 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKack1\r\n"
+		"From: <sip:a@127.0.0.1>;tag=fa\r\nTo: <sip:100@127.0.0.1>;tag=b1\r\n"
+		"Call-ID: core1@127.0.0.1\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\n"
+		"Content-Length: 0\r\n\r\n";
+	const char *out;
+	(void)st;
+
+	hold_on = 1;
+	feed(ack, sizeof(ack) - 1, &uac);
+	assert_null(last_to(6001, "ACK "));
+	assert_non_null(held_ack);
+	assert_int_equal(sip_msg_set_body(held_ack, "v=0\r\n", 5), 0);
+	assert_int_equal(sip_core_ack_forward(core, held_ack, &uas[1]), 0);
+	out = last_to(6001, "ACK ");
+	assert_non_null(out);
+	assert_non_null(strstr(out, "\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK"));
+	assert_non_null(strstr(out, "Max-Forwards: 69\r\n"));
+	assert_non_null(strstr(out, "\r\n\r\nv=0\r\n"));
+	sip_msg_free(held_ack);
+	held_ack = NULL;
 }
 
 static const char invite_rr[] =
@@ -745,6 +851,8 @@ int main(void)
 		T(t_2xx_cancels_the_others_with_reason), T(t_upstream_cancel),
 		T(t_no_branch_480), T(t_send_failure_counts_at_once),
 		T(t_send_failure_alone_is_500),
+		T(t_held_2xx_released_edited), T(t_held_2xx_dropped),
+		T(t_dropped_2xx), T(t_held_ack_forwarded),
 		T2(t_hidden_branch_and_its_answer), T2(t_double_record_route),
 		T2(t_both_routes_removed_and_ack_hidden),
 		cmocka_unit_test_setup_teardown(t_branch_out_edits_undone,

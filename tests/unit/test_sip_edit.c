@@ -337,6 +337,36 @@ static void t_builders(void **st)
 	assert_false(to.has_tag);
 	assert_int_equal(sip_ack_cancel_write(&m, SIP_BYE, NULL, out,
 					      sizeof(out), &n), EINVAL);
+	/* from a stem: the same text, `extra` before Content-Length */
+	{
+		struct sip_ack_stem s;
+		char text[1024], want[1024];
+		size_t wn;
+
+		assert_int_equal(sip_ack_stem_fill(&m, text, 8, &s), ENOSPC);
+		assert_int_equal(sip_ack_stem_fill(&m, text, sizeof(text), &s), 0);
+		assert_int_equal(sip_ack_cancel_write(&m, SIP_ACK, &r, want,
+						      sizeof(want), &wn), 0);
+		assert_int_equal(sip_ack_stem_write(&s, SIP_ACK, &r, NULL, out,
+						    sizeof(out), &n), 0);
+		assert_int_equal(n, wn);
+		assert_memory_equal(out, want, n);
+		assert_int_equal(sip_ack_stem_write(&s, SIP_ACK, NULL, NULL, out,
+						    sizeof(out), &n), EINVAL);
+		assert_int_equal(sip_ack_stem_write(&s, SIP_BYE, NULL, NULL, out,
+						    sizeof(out), &n), EINVAL);
+		assert_int_equal(sip_ack_stem_write(&s, SIP_CANCEL, NULL,
+						    "Reason: x\r\n", out, 40, &n),
+				 ENOSPC);
+		assert_int_equal(sip_ack_stem_write(&s, SIP_CANCEL, NULL,
+						    "Reason: x\r\n", out,
+						    sizeof(out), &n), 0);
+		assert_int_equal(n, sizeof("Reason: x\r\n") - 1 +
+				 (sip_ack_cancel_write(&m, SIP_CANCEL, NULL, want,
+						       sizeof(want), &wn), wn));
+		assert_memory_equal(out, want, wn - 21);
+		assert_memory_equal(out + n - 32, "Reason: x\r\nContent-Length: 0\r\n\r\n", 32);
+	}
 	/* a response with a To tag added */
 	assert_int_equal(sip_response_write(&m, 180, NULL, "srv9", NULL,
 		(struct sip_str){ 0 }, out, sizeof(out), &n), 0);

@@ -651,6 +651,29 @@ static void t_admit_drops_before_parsing(void **st)
 	ev_loop_free(l);
 }
 
+/* sip_peer_addr writes IPv4 without inet_ntop: the same text, for every
+ * width of octet; a short buffer still gets inet_ntop's answer. */
+static void t_peer_addr_text(void **st)
+{
+	static const char *const addrs[] = { "0.0.0.0", "255.255.255.255",
+		"10.20.100.9", "127.38.0.1", "1.0.10.100", "192.168.1.254" };
+	struct sip_peer p;
+	char buf[64];
+	unsigned port;
+	(void)st;
+
+	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		struct sip_str a = { addrs[i], strlen(addrs[i]) };
+		assert_int_equal(sip_peer_set(&p, SIP_PROTO_UDP, a, 5060 + i), 0);
+		memset(buf, 'x', sizeof(buf));
+		sip_peer_addr(&p, buf, sizeof(buf), &port);
+		assert_string_equal(buf, addrs[i]);
+		assert_int_equal(port, 5060 + i);
+	}
+	sip_peer_addr(&p, buf, 8, &port);	/* too short: inet_ntop's */
+	assert_int_equal(port, 5065);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -666,6 +689,7 @@ int main(void)
 		cmocka_unit_test(t_tcp_per_source_and_outbound_budget),
 		cmocka_unit_test(t_oversized_gets_513),
 		cmocka_unit_test(t_admit_drops_before_parsing),
+		cmocka_unit_test(t_peer_addr_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

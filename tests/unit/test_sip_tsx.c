@@ -1,7 +1,8 @@
 /* tests/unit/test_sip_tsx.c — RFC 3261 section 17 transactions under a fake
  * clock: exact retransmission times and counts of timers A, E, G, the
  * timeouts B, F, H, the waits D, I, J, K, no retransmission over TCP, ACK
- * for non-2xx, 100 Trying, CANCEL matching, RFC 2543 matching, stray
+ * for non-2xx, 100 Trying, CANCEL matching, CANCEL sent from a client
+ * INVITE (no parse: the same text as from the parsed INVITE), RFC 2543 matching, stray
  * messages, and the transaction limit. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,8 @@ static uint64_t clock_fn(void *a) { (void)a; return now; }
 
 struct sent { uint64_t at; char line[64]; };
 static struct sent sent[64];
+static char last_text[2048];	/* the last message sent, whole */
+static size_t last_len;
 static unsigned nsent, nresp, nstray, nreq;
 static int ended, end_why;
 static uint64_t ended_at;
@@ -40,6 +43,8 @@ static int op_send(void *arg, const struct sip_peer *to, const char *buf,
 			 (int)(nl ? nl - buf : 0), buf);
 	}
 	nsent++;
+	last_len = len < sizeof(last_text) ? len : sizeof(last_text);
+	memcpy(last_text, buf, last_len);
 	return 0;
 }
 
@@ -617,6 +622,69 @@ static void t_table_grows(void **st)
 	assert_int_equal(nreq, N);
 }
 
+/* CANCEL (with a Reason) and ACK of a client INVITE written from what the
+ * transaction kept: the same text the builders write from the parsed
+ * INVITE, and the answers find their transactions. `branch` NULL: an RFC
+ * 2543 INVITE, whose CANCEL is keyed on its own fields (its text only is
+ * checked: a client transaction without a branch matches no answer that
+ * adds a To tag, before this change as after). */
+static void uac_cancel(const char *branch)
+{
+	static const char reason[] = "Reason: SIP;cause=200;text=\"x\"\r\n";
+	struct sip_tsx *t, *c, *o;
+	struct sip_msg inv, r, cm;
+	struct sip_perr e;
+	char buf[1024], rb[4096], want[2048], cbuf[2048];
+	size_t n, wn, cn;
+
+	mkreq("INVITE", branch, buf, &n);
+	assert_int_equal(sip_tsx_client(layer, buf, n, &udp, NULL, &t), 0);
+	mkresp(buf, n, 180, &r, rb);
+	assert_int_equal(sip_tsx_layer_recv(layer, &r, &udp), 0);
+	assert_int_equal(sip_tsx_cancel(t, reason, NULL, &c), 0);
+	assert_int_equal(sip_tsx_kind(c), SIP_TSX_UAC);
+	assert_int_equal(sip_msg_parse(&inv, buf, n, 0, &e), 0);
+	assert_int_equal(sip_ack_cancel_write(&inv, SIP_CANCEL, NULL, want,
+					      sizeof(want), &wn), 0);
+	/* the Reason goes just before the Content-Length line */
+	memmove(want + wn - 21 + sizeof(reason) - 1, want + wn - 21, 21);
+	memcpy(want + wn - 21, reason, sizeof(reason) - 1);
+	wn += sizeof(reason) - 1;
+	assert_int_equal(last_len, wn);
+	assert_memory_equal(last_text, want, wn);
+	memcpy(cbuf, last_text, last_len);
+	cn = last_len;
+	assert_int_equal(sip_msg_parse(&cm, cbuf, cn, 0, &e), 0);
+	assert_int_equal(sip_msg_check(&cm, &e), 0);
+	assert_int_equal(sip_tsx_cancel(t, NULL, NULL, &o), EEXIST);
+	if (!branch)	/* answers with a To tag match no RFC 2543 client */
+		return;
+	mkresp(cbuf, cn, 200, &r, rb);		/* the CANCEL's 200 */
+	assert_int_equal(sip_tsx_layer_recv(layer, &r, &udp), 0);
+	assert_int_equal(nstray, 0);
+	assert_int_equal(sip_tsx_state(c), SIP_TSX_COMPLETED);
+	mkresp(buf, n, 487, &r, rb);		/* the INVITE's 487: ACK */
+	assert_int_equal(sip_tsx_layer_recv(layer, &r, &udp), 0);
+	assert_int_equal(sip_ack_cancel_write(&inv, SIP_ACK, &r, want,
+					      sizeof(want), &wn), 0);
+	assert_int_equal(last_len, wn);
+	assert_memory_equal(last_text, want, wn);
+	assert_int_equal(nresp, 3);		/* 180, CANCEL's 200, 487 */
+	assert_int_equal(sip_tsx_cancel(c, NULL, NULL, &o), EINVAL);
+}
+
+static void t_uac_cancel(void **st)
+{
+	(void)st;
+	uac_cancel("z9hG4bKcx1");
+}
+
+static void t_uac_cancel_rfc2543(void **st)
+{
+	(void)st;
+	uac_cancel(NULL);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 int main(void)
 {
@@ -629,7 +697,7 @@ int main(void)
 		T(t_uas_invite_2xx_and_ack), T(t_uas_noninvite),
 		T(t_cancel_matches_invite), T(t_rfc2543_matching),
 		T(t_limit_503), T(t_hash_collision_full_key),
-		T(t_table_grows),
+		T(t_table_grows), T(t_uac_cancel), T(t_uac_cancel_rfc2543),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""bench/gk_media.py — media anchoring figures of issue 11 (not a test: no
+pass/fail, figures for docs/bench.md). A real gatekeeper, rtpengine in user
+space (interfaces pub 127.0.0.1, priv 127.0.0.2) and PostgreSQL; a caller
+and the flat's gateway are UDP user agents of this script.
+
+  1. setup latency, INVITE sent -> 200 OK received at the caller, anchored
+     (outside -> flat) and direct (flat -> flat), interleaved in one run:
+     p50 and p99 of --latency calls each;
+  2. concurrency: for each N of --calls, N anchored calls set up, then 20 ms
+     RTP (160-byte PCMU) both ways on every call for --seconds; packets
+     lost, whether this script kept the 20 ms pace, and the CPU-seconds
+     rtpengine and the gatekeeper spent in that period;
+  3. --callgrind K: user-space instructions per call of the gatekeeper
+     (valgrind --tool=callgrind), K outside -> flat calls with and without
+     rtpengine configured, an idle run (same start, registration, stop)
+     subtracted.
+
+    make && bench/gk_media.py [--latency 200] [--calls 50,100,200]
+                              [--seconds 30] [--callgrind 100]
+"""
+import argparse
+import os
+import selectors
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tests', 'lib'))
+os.environ.setdefault('DPN_BUILD', os.path.join(os.path.dirname(__file__), '..',
+                                                'build', 'rel'))
+import gatekeeper  # noqa: E402
+from dialog import Leg, media_of, sdp  # noqa: E402
+from dpn_test import Cluster, wait_for  # noqa: E402
+from gatekeeper import Flat, Gatekeeper, Ua  # noqa: E402
+from mgmtd_resources import Env  # noqa: E402
+from rtpengine import Rtpengine, RtpEndpoint  # noqa: E402
+
+N1, N2 = '100-1101-0101', '100-1101-0102'
+TICK = os.sysconf('SC_CLK_TCK')
+# As root the gatekeeper drops to dpn after start, and callgrind could no
+# longer write the file it opened as root: run it as dpn from the start.
+AS_DPN = ('setpriv --reuid=dpn --regid=dpn --init-groups '
+          if os.geteuid() == 0 else '')
+
+
+def cpu_s(pid):
+    """User + system CPU-seconds of a process so far."""
+    with open('/proc/%d/stat' % pid) as f:
+        v = f.read().rsplit(')', 1)[1].split()
+    return (int(v[11]) + int(v[12])) / TICK
+
+
+def register(gk, flat):
+    ua = flat.ua()
+    r = ua.register(gk.port, flat.number, flat.user, flat.secret)
+    assert r is not None and r.status == 200, 'REGISTER %s' % flat.number
+    return ua
+
+
+def call(gk, caller_ua, caller_user, gw, callee_number, c_ep, g_ep):
+    """One call set up to its ACK; (caller leg, callee leg, seconds from
+    INVITE to 200, where the caller sends, where the gateway sends)."""
+    caller = Leg(caller_ua, gk.port, caller_user)
+    callee = Leg(gw, gk.port, callee_number)
+    t0 = time.perf_counter()
+    caller.invite(callee_number, sdp(c_ep.addr, c_ep.port))
+    inv = gw.expect_request('INVITE')
+    callee.accept(inv)
+    callee.answer(inv, 200, sdp(g_ep.addr, g_ep.port))
+    ok = caller.response(200)
+    dt = time.perf_counter() - t0
+    caller.learn(ok)
+    caller.in_dialog('ACK')
+    gw.expect_request('ACK')
+    return caller, callee, dt, media_of(ok.body), media_of(inv.body)
+
+
+def hang_up(caller, callee):
+    caller.in_dialog('BYE')
+    callee.answer(callee.ua.expect_request('BYE'), 200)
+    caller.response(200)
+
+
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(len(v) * p / 100))]
+
+
+def latency(ctx, n):
+    gk = ctx.gk
+    out = {'anchored': [], 'direct': []}
+    outside = Ua('127.0.0.1')
+    for _ in range(n):
+        for kind in ('anchored', 'direct'):
+            c_ep = RtpEndpoint('127.0.0.1' if kind == 'anchored' else ctx.f2.addr)
+            g_ep = RtpEndpoint(ctx.f1.addr)
+            who, user = (outside, 'caller') if kind == 'anchored' else (ctx.gw2, N2)
+            caller, callee, dt, _, _ = call(gk, who, user, ctx.gw1, N1, c_ep, g_ep)
+            hang_up(caller, callee)
+            out[kind].append(dt * 1000)
+            c_ep.close()
+            g_ep.close()
+    outside.close()
+    for kind, v in out.items():
+        print('setup %-8s  %d calls  p50 %.2f ms  p99 %.2f ms' % (
+            kind, len(v), pct(v, 50), pct(v, 99)), flush=True)
+
+
+def carry(ctx, n, seconds):
+    """n anchored calls, RTP both ways for `seconds`; a result line."""
+    outside = Ua('127.0.0.1')
+    calls, eps = [], []
+    for _ in range(n):
+        c_ep, g_ep = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
+        caller, callee, _, c_to, g_to = call(ctx.gk, outside, 'caller', ctx.gw1,
+                                             N1, c_ep, g_ep)
+        calls.append((caller, callee))
+        eps += [(c_ep, c_to), (g_ep, g_to)]
+    sel = selectors.DefaultSelector()
+    for ep, _ in eps:
+        sel.register(ep.s, selectors.EVENT_READ, ep)
+    cpu0 = (cpu_s(ctx.rtp.p.pid), cpu_s(ctx.gk.p.pid))
+    start = time.monotonic()
+    late = 0
+    sent = 0
+    for k in range(int(seconds * 50)):
+        due = start + k * 0.02
+        if time.monotonic() > due + 0.02:
+            late += 1
+        for ep, to in eps:
+            ep.send_to(*to, n=1, gap=0)
+            sent += 1
+        while True:
+            wait = due + 0.02 - time.monotonic()
+            if wait <= 0:
+                break
+            for key, _ in sel.select(wait):
+                key.data.drain()
+    wall = time.monotonic() - start
+    cpu1 = (cpu_s(ctx.rtp.p.pid), cpu_s(ctx.gk.p.pid))
+    end = time.monotonic() + 1.0
+    while time.monotonic() < end:
+        for key, _ in sel.select(0.05):
+            key.data.drain()
+    got = sum(ep.got for ep, _ in eps)
+    for caller, callee in calls:
+        hang_up(caller, callee)
+    for ep, _ in eps:
+        sel.unregister(ep.s)
+        ep.close()
+    outside.close()
+    wait_for(lambda: ctx.rtp.calls() == [], timeout=10, what='streams deleted')
+    print('carry %4d calls %5.1f s  packets sent %d lost %d (%.3f%%)  '
+          'pace slips %d  CPU-s rtpengine %.2f gatekeeper %.2f  load %s'
+          % (n, wall, sent, sent - got, 100.0 * (sent - got) / max(sent, 1), late,
+             cpu1[0] - cpu0[0], cpu1[1] - cpu0[1],
+             open('/proc/loadavg').read().split()[0]), flush=True)
+    return sent - got
+
+
+def callgrind_total(path):
+    with open(path) as f:
+        for line in f:
+            if line.startswith(('summary:', 'totals:')):
+                return int(line.split()[1])
+    raise RuntimeError('no totals in ' + path)
+
+
+def control(gk, what):
+    """callgrind_control WHAT on the gatekeeper (-z zero, -d dump)."""
+    subprocess.run(AS_DPN.split() + ['callgrind_control', what, str(gk.p.pid)],
+                   check=True, capture_output=True, timeout=60)
+
+
+def instructions(ctx, k):
+    """Gatekeeper instructions per call with and without rtpengine."""
+    if not shutil.which('valgrind'):
+        print('callgrind: valgrind not installed')
+        return
+    tmp = tempfile.mkdtemp(prefix='dpn-gk-media-cg-')
+    os.chmod(tmp, 0o777)    # written by the user dpn
+    real = gatekeeper.GK
+    totals = {}
+    try:
+        for name, calls, anchored in (('idle', 0, True), ('anchored', k, True),
+                                      ('unanchored', k, False)):
+            out = os.path.join(tmp, name + '.out')
+            wrap = os.path.join(tmp, name + '.sh')
+            with open(wrap, 'w') as f:
+                f.write('#!/bin/sh\nexec %svalgrind --tool=callgrind -q '
+                        '--callgrind-out-file=%s %s "$@"\n' % (AS_DPN, out, real))
+            os.chmod(wrap, 0o755)
+            gatekeeper.GK = wrap
+            args = ['--ng-timeout', '5s', '--pike-limit', '0'] + (
+                ['--rtpengine', ctx.rtp.ng_addr] if anchored else [])
+            gk = Gatekeeper(ctx.pg, args=args)
+            gw = register(gk, ctx.f1)
+            outside = Ua('127.0.0.1')
+            control(gk, '-z')       # count the calls only
+            for _ in range(calls):
+                c_ep, g_ep = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
+                caller, callee, _, _, _ = call(gk, outside, 'caller', gw, N1,
+                                               c_ep, g_ep)
+                hang_up(caller, callee)
+                c_ep.close()
+                g_ep.close()
+            control(gk, '-d')
+            outside.close()
+            gw.close()
+            gk.stop()
+            totals[name] = callgrind_total(out + '.1')
+    finally:
+        gatekeeper.GK = real
+        if not os.environ.get('KEEP'):
+            shutil.rmtree(tmp, ignore_errors=True)
+    for name in ('anchored', 'unanchored'):
+        print('callgrind %-10s %d calls: %.0f instructions per call (idle %d '
+              'subtracted)' % (name, k, (totals[name] - totals['idle']) / k,
+                               totals['idle']), flush=True)
+
+
+class Ctx:
+    def __init__(self, pg, ports):
+        self.pg = pg
+        self.env = Env(pg)
+        b = self.env.building(1101, floors=1, units_per_floor=2)
+        flats = self.env.flats(b['id'])
+        self.f1, self.f2 = (Flat(self.env, pg, flats[n], i + 40)
+                            for i, n in enumerate((101, 102)))
+        self.rtp = Rtpengine(ports=ports)
+        # the flat gateways' bursts are the load, not a flood: pike off
+        self.gk = Gatekeeper(pg, args=['--rtpengine', self.rtp.ng_addr,
+                                       '--pike-limit', '0'])
+        self.gw1, self.gw2 = register(self.gk, self.f1), register(self.gk, self.f2)
+
+    def close(self):
+        try:
+            self.gk.close()
+        finally:
+            self.rtp.stop()
+            self.env.srv.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--latency', type=int, default=200)
+    ap.add_argument('--calls', default='50,100,200')
+    ap.add_argument('--seconds', type=float, default=30)
+    ap.add_argument('--callgrind', type=int, default=100)
+    a = ap.parse_args()
+    ns = [int(x) for x in a.calls.split(',') if x]
+    with Cluster() as pg:
+        ctx = Ctx(pg, ports=max(ns + [50]) * 4 + 200)
+        try:
+            print('uptime:', subprocess.run(['uptime'], capture_output=True,
+                                            text=True).stdout.strip(), flush=True)
+            if a.latency:
+                latency(ctx, a.latency)
+            for n in ns:
+                carry(ctx, n, a.seconds)
+            if a.callgrind:
+                instructions(ctx, a.callgrind)
+        finally:
+            ctx.close()
+
+
+if __name__ == '__main__':
+    main()

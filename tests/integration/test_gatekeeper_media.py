@@ -1,0 +1,476 @@
+#!/usr/bin/env python3
+"""test_gatekeeper_media — media anchoring through a real rtpengine (user
+space, interfaces pub 127.0.0.1 and priv 127.0.0.2) by a real
+dpn-gatekeeper (public side 127.0.0.1, private side 127.0.0.2 with topology
+hiding, as deployed) on a real PostgreSQL: an outside -> flat call with RTP
+both ways through rtpengine (packets counted at each end, the SDP address
+each side received checked), flat -> flat with direct media (rtpengine not
+involved), a re-INVITE changing the port, an UPDATE offered by the flat, a
+late offer (offer in the 2xx, answer in the ACK), early media of two
+handsets (183s under two To tags) and a 2xx retransmission, a CANCELled and
+a rejected call leaving no stream, latching (a caller whose SDP names an
+unreachable address still receives audio after its first packet), two
+rtpengines with one stopped, none running -> 503, and media timeout ending
+the call both ways."""
+import os
+import subprocess
+import sys
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
+from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
+from dialog import Leg, media_of, sdp  # noqa: E402
+from gatekeeper import GK, Flat, Gatekeeper, Ua  # noqa: E402
+from mgmtd_resources import Env  # noqa: E402
+from rtpengine import Rtpengine, RtpEndpoint  # noqa: E402
+from sip import free_udp_port  # noqa: E402
+
+N1, N2 = '100-1101-0101', '100-1101-0102'
+PUB, PRIV = '127.0.0.1', '127.0.0.2'
+
+
+def sided(pg, args):
+    """A gatekeeper with its public side on 127.0.0.1 and its private side
+    (the flats') on PRIV, as deployed; gk.pport is the private port."""
+    pport = free_udp_port()
+    gk = Gatekeeper(pg, args=['--listen-private', '%s:%d' % (PRIV, pport)]
+                    + args)
+    gk.pport = pport
+    return gk
+
+
+class Ctx:
+    def __init__(self, pg):
+        self.pg = pg
+        self.env = Env(pg)
+        b = self.env.building(1101, floors=1, units_per_floor=2)
+        flats = self.env.flats(b['id'])
+        self.f1, self.f2 = (Flat(self.env, pg, flats[n], i + 20)
+                            for i, n in enumerate((101, 102)))
+        self.rtp = Rtpengine(PUB, PRIV)
+        self.gk = sided(pg, ['--rtpengine', self.rtp.ng_addr])
+        self.gw1 = self.register(self.gk, self.f1)
+        self.gw2 = self.register(self.gk, self.f2)
+
+    def register(self, gk, flat):
+        ua = flat.ua()
+        ua.peer_host = PRIV
+        r = ua.register(gk.pport, flat.number, flat.user, flat.secret)
+        check(r is not None and r.status == 200, 'REGISTER %s' % flat.number)
+        return ua
+
+    def close(self):
+        try:
+            self.gk.close()
+        finally:
+            self.rtp.stop()
+            self.env.srv.stop()
+
+
+def no_streams(rtp):
+    wait_for(lambda: rtp.calls() == [], timeout=3,
+             what='rtpengine holds no call (list is empty)')
+
+
+def fnv1a64(s):
+    """The gatekeeper's hash of a Call-ID (lib/ng.c ng_pick)."""
+    h = 1469598103934665603
+    for b in s.encode():
+        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def anchored_call(ctx, caller_sdp_addr=None, gk=None, gw=None, call_id=None):
+    """Outside caller -> flat 1, answered; returns (caller leg, gw leg,
+    caller RTP, gw RTP, where the caller sends, where the gw sends)."""
+    gk = gk or ctx.gk
+    gw = gw or ctx.gw1
+    cu = Ua('127.0.0.1')
+    c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
+    caller, callee = Leg(cu, gk.port, 'caller'), Leg(gw, gk.pport, N1)
+    caller.invite(N1, sdp(caller_sdp_addr or c_rtp.addr, c_rtp.port), call_id)
+    inv = gw.expect_request('INVITE')
+    check(inv is not None, 'INVITE reached the flat\n' + gk.log())
+    g_to = media_of(inv.body)
+    callee.accept(inv)
+    callee.answer(inv, 200, sdp(g_rtp.addr, g_rtp.port))
+    ok = caller.response(200)
+    check(ok is not None, 'caller got the 200\n' + gk.log())
+    c_to = media_of(ok.body)
+    caller.learn(ok)
+    caller.in_dialog('ACK')
+    check(gw.expect_request('ACK') is not None, 'ACK reached the flat')
+    return caller, callee, c_rtp, g_rtp, c_to, g_to
+
+
+def hang_up(caller, callee):
+    caller.in_dialog('BYE')
+    bye = callee.ua.expect_request('BYE')
+    check(bye is not None, 'BYE reached the flat')
+    callee.answer(bye, 200)
+    check(caller.response(200) is not None, '200 to the BYE')
+
+
+@case
+def outside_to_flat_rtp_both_ways_through_rtpengine(ctx):
+    caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(ctx)
+    try:
+        check_eq(c_to[0], PUB, 'the caller sees the public address')
+        check_eq(g_to[0], PRIV, 'the flat sees the private address')
+        check(ctx.rtp.in_range(c_to[1]) and ctx.rtp.in_range(g_to[1]),
+              'ports from rtpengine: %r %r' % (c_to, g_to))
+        check_eq(len(ctx.rtp.calls()), 1, 'one call in rtpengine')
+        c_rtp.send_to(*c_to, n=20, gap=0.005)
+        g_rtp.send_to(*g_to, n=20, gap=0.005)
+        check_eq(g_rtp.count(20), 20, 'flat received the caller\'s packets')
+        check_eq(c_rtp.count(20), 20, 'caller received the flat\'s packets')
+        check_eq(c_rtp.sources, {(PUB, c_to[1])}, 'caller\'s audio from rtpengine')
+        check_eq(g_rtp.sources, {(PRIV, g_to[1])}, 'flat\'s audio from rtpengine')
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+        m = ctx.gk.metrics()
+        check(m.get('dpn_gk_media_calls_total{result="anchored"}', 0) >= 1,
+              'anchored call counted')
+    finally:
+        caller.ua.close()
+        c_rtp.close()
+        g_rtp.close()
+
+
+@case
+def reinvite_changes_the_port(ctx):
+    caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(ctx)
+    c2 = RtpEndpoint('127.0.0.1')
+    try:
+        caller.in_dialog('INVITE', sdp(c2.addr, c2.port))
+        re_inv = ctx.gw1.expect_request('INVITE')
+        check(re_inv is not None, 're-INVITE reached the flat')
+        check_eq(media_of(re_inv.body)[0], PRIV, 're-INVITE SDP private')
+        g_to2 = media_of(re_inv.body)
+        callee.answer(re_inv, 200, sdp(g_rtp.addr, g_rtp.port))
+        ok = caller.response(200)
+        check(ok is not None, '200 to the re-INVITE')
+        c_to2 = media_of(ok.body)
+        check_eq(c_to2[0], PUB, 're-INVITE answer public')
+        caller.in_dialog('ACK')
+        c2.send_to(*c_to2, n=5, gap=0.005)     # from the new port
+        g_rtp.send_to(*g_to2, n=20, gap=0.005)
+        check_eq(c2.count(20), 20, 'audio reaches the new port')
+        check_eq(c_rtp.drain(), 0, 'nothing to the old port')
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (caller.ua, c_rtp, g_rtp, c2):
+            x.close()
+
+
+@case
+def update_from_the_flat_side(ctx):
+    """The flat offers (UPDATE with SDP): the private side is the offerer's
+    (ng direction [priv, pub]), each side still sees its own address."""
+    caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(ctx)
+    g2 = RtpEndpoint(ctx.f1.addr)
+    try:
+        callee.in_dialog('UPDATE', sdp(g2.addr, g2.port))
+        upd = caller.ua.expect_request('UPDATE')
+        check(upd is not None, 'UPDATE reached the caller\n' + ctx.gk.log())
+        c_to2 = media_of(upd.body)
+        check_eq(c_to2[0], PUB, 'the caller sees the public address')
+        caller.answer(upd, 200, sdp(c_rtp.addr, c_rtp.port))
+        ok = callee.response(200)
+        check(ok is not None, '200 to the UPDATE')
+        g_to2 = media_of(ok.body)
+        check_eq(g_to2[0], PRIV, 'the flat sees the private address')
+        c_rtp.send_to(*c_to2, n=10, gap=0.005)
+        check_eq(g2.count(10), 10, 'audio to the flat\'s new port')
+        g2.send_to(*g_to2, n=10, gap=0.005)
+        check_eq(c_rtp.count(10), 10, 'audio from it')
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (caller.ua, c_rtp, g_rtp, g2):
+            x.close()
+
+
+@case
+def latching_caller_sdp_names_an_unreachable_address(ctx):
+    caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(
+        ctx, caller_sdp_addr='10.255.255.1')
+    try:
+        g_rtp.send_to(*g_to, n=5, gap=0.005)
+        check_eq(c_rtp.count(1, timeout=0.3), 0, 'nothing before its first packet')
+        c_rtp.send_to(*c_to, n=1)
+        g_rtp.send_to(*g_to, n=20, gap=0.005)
+        check_eq(c_rtp.count(20), 20, 'audio after the first packet (latched)')
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (caller.ua, c_rtp, g_rtp):
+            x.close()
+
+
+@case
+def early_media_of_two_handsets_and_2xx_retransmission(ctx):
+    """Two 183s with SDP under different To tags (two handsets ringing
+    behind the gateway), then a 200 from the second, sent twice: every
+    one rewritten (ng answer per to-tag), the retransmission the same."""
+    cu = Ua('127.0.0.1')
+    c_rtp, h1, h2 = (RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr),
+                     RtpEndpoint(ctx.f1.addr))
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+    try:
+        caller.invite(N1, sdp(c_rtp.addr, c_rtp.port))
+        inv = ctx.gw1.expect_request('INVITE')
+        g_to = media_of(inv.body)
+        callee.accept(inv)
+        seen = []
+        for ep in (h1, h2):
+            callee.tag = uuid.uuid4().hex[:8]
+            callee.answer(inv, 183, sdp(ep.addr, ep.port))
+            r = caller.response(183)
+            check(r is not None, '183 reached the caller')
+            seen.append((r.one('To'), media_of(r.body)))
+        check_eq([m[0] for _, m in seen], [PUB, PUB], '183 SDPs public')
+        check(seen[0][0] != seen[1][0], 'two early dialogs')
+        callee.answer(inv, 200, sdp(h2.addr, h2.port))
+        ok = caller.response(200)
+        callee.answer(inv, 200, sdp(h2.addr, h2.port))     # retransmitted
+        again = caller.response(200, timeout=2)
+        check(again is not None, 'the retransmission reached the caller')
+        check_eq(again.body, ok.body, 'the same answer both times')
+        c_to = media_of(ok.body)
+        check_eq(c_to[0], PUB, '200 SDP public')
+        caller.learn(ok)
+        caller.in_dialog('ACK')
+        ctx.gw1.expect_request('ACK')
+        c_rtp.send_to(*c_to, n=10, gap=0.005)
+        check_eq(h2.count(10), 10, 'the answering handset hears the caller')
+        h2.send_to(*g_to, n=10, gap=0.005)
+        check_eq(c_rtp.count(10), 10, 'the caller hears it')
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (cu, c_rtp, h1, h2):
+            x.close()
+
+
+@case
+def late_offer_in_the_2xx_answer_in_the_ack(ctx):
+    """An INVITE without SDP from outside: the flat's 2xx carries the offer
+    (the caller sees the public address), the caller's ACK the answer (the
+    flat sees the private address); RTP flows both ways."""
+    cu = Ua('127.0.0.1')
+    c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+    try:
+        caller.invite(N1, '')
+        inv = ctx.gw1.expect_request('INVITE')
+        check(inv is not None and inv.body == '', 'INVITE without SDP reached the flat')
+        callee.accept(inv)
+        callee.answer(inv, 200, sdp(g_rtp.addr, g_rtp.port))
+        ok = caller.response(200)
+        check(ok is not None, '200 reached the caller\n' + ctx.gk.log())
+        c_to = media_of(ok.body)
+        check_eq(c_to[0], PUB, 'the offer in the 2xx: public address')
+        caller.learn(ok)
+        caller.in_dialog('ACK', sdp(c_rtp.addr, c_rtp.port))
+        ack = ctx.gw1.expect_request('ACK')
+        check(ack is not None, 'ACK reached the flat')
+        g_to = media_of(ack.body)
+        check_eq(g_to[0], PRIV, 'the answer in the ACK: private address')
+        check(ctx.rtp.in_range(g_to[1]), 'a port of rtpengine: %r' % (g_to,))
+        c_rtp.send_to(*c_to, n=10, gap=0.005)
+        g_rtp.send_to(*g_to, n=10, gap=0.005)
+        check_eq(g_rtp.count(10), 10, 'flat hears the caller')
+        check_eq(c_rtp.count(10), 10, 'caller hears the flat')
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (cu, c_rtp, g_rtp):
+            x.close()
+
+
+@case
+def flat_to_flat_media_direct(ctx):
+    gw2, gw1 = Leg(ctx.gw2, ctx.gk.pport, N2), Leg(ctx.gw1, ctx.gk.pport, N1)
+    offer, answer = sdp(ctx.f2.addr, 4000), sdp(ctx.f1.addr, 5000)
+    gw2.invite(N1, offer)
+    inv = ctx.gw1.expect_request('INVITE')
+    check(inv is not None, 'INVITE reached flat 1')
+    check_eq(inv.body, offer, 'offer unchanged')
+    gw1.accept(inv)
+    gw1.answer(inv, 200, answer)
+    ok = gw2.response(200)
+    check_eq(ok.body, answer, 'answer unchanged')
+    check_eq(ctx.rtp.calls(), [], 'rtpengine not involved')
+    gw2.learn(ok)
+    gw2.in_dialog('ACK')
+    ctx.gw1.expect_request('ACK')
+    gw2.in_dialog('BYE')
+    bye = ctx.gw1.expect_request('BYE')
+    gw1.answer(bye, 200)
+    gw2.response(200)
+    check(ctx.gk.metrics().get('dpn_gk_media_calls_total{result="direct"}', 0) >= 1,
+          'direct call counted')
+
+
+@case
+def cancelled_and_rejected_calls_leave_no_stream(ctx):
+    cu = Ua('127.0.0.1')
+    try:
+        caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+        caller.invite(N1, sdp('127.0.0.1', 7000))
+        inv = ctx.gw1.expect_request('INVITE')
+        callee.answer(inv, 180)
+        check_eq(len(ctx.rtp.calls()), 1, 'a stream while it rings')
+        ruri = 'sip:%s@127.0.0.1:%d' % (N1, ctx.gk.port)
+        caller.send('CANCEL', ruri, to='<%s>' % ruri, cseq=1, branch=caller.branch)
+        cancel = ctx.gw1.expect_request('CANCEL')
+        check(cancel is not None, 'CANCEL reached the flat')
+        callee.answer(cancel, 200)
+        callee.answer(inv, 487)
+        check(caller.response(487) is not None, '487 to the caller')
+        no_streams(ctx.rtp)
+        # rejected
+        caller.invite(N1, sdp('127.0.0.1', 7002))
+        inv = ctx.gw1.expect_request('INVITE')
+        callee.answer(inv, 486)
+        check(caller.response(486) is not None, '486 to the caller')
+        no_streams(ctx.rtp)
+    finally:
+        cu.close()
+
+
+@case
+def media_timeout_ends_the_call_both_ways(ctx):
+    rtp = Rtpengine(PUB, PRIV, timeout=2)
+    gk = sided(ctx.pg, ['--rtpengine', rtp.ng_addr,
+                                  '--media-check', '1s'])
+    gw = ctx.register(gk, ctx.f1)
+    caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(ctx, gk=gk, gw=gw)
+    try:
+        # no RTP: rtpengine's --timeout=2 ends it, the gatekeeper learns it
+        bye_gw = gw.expect_request('BYE', timeout=8)
+        check(bye_gw is not None, 'BYE to the flat\n' + gk.log())
+        bye_c = caller.ua.expect_request('BYE', timeout=3)
+        check(bye_c is not None, 'BYE to the caller')
+        check_eq(bye_c.one('Call-ID'), caller.call_id, 'the same call')
+        check('media timeout' in (bye_gw.one('Reason') or ''),
+              'Reason says why: %r' % bye_gw.one('Reason'))
+        check_eq(gk.metrics().get(
+            'dpn_gk_media_events_total{event="media_timeout"}'), 1.0,
+            'media timeout counted')
+        no_streams(rtp)
+    finally:
+        for x in (caller.ua, c_rtp, g_rtp, gw):
+            x.close()
+        gk.close()
+        rtp.stop()
+
+
+@case
+def two_rtpengines_one_stopped(ctx):
+    other = Rtpengine(PUB, PRIV)
+    gk = sided(ctx.pg, ['--rtpengine', '%s,%s' % (other.ng_addr,
+                                                            ctx.rtp.ng_addr),
+                                  '--ng-timeout', '300ms'])
+    gw = ctx.register(gk, ctx.f1)
+    try:
+        other.stop()
+        # the first call hashes to the stopped one: its offer times out
+        # and goes to the running one; the stopped one is skipped after
+        first = next(c for c in (uuid.uuid4().hex for _ in range(100))
+                     if fnv1a64(c) % 2 == 0)
+        for i in range(6):
+            caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(
+                ctx, gk=gk, gw=gw, call_id=first if i == 0 else None)
+            check_eq(len(ctx.rtp.calls()), 1, 'call %d on the running one' % i)
+            hang_up(caller, callee)
+            for x in (caller.ua, c_rtp, g_rtp):
+                x.close()
+            no_streams(ctx.rtp)
+        m = gk.metrics()
+        check_eq(m.get('dpn_gk_media_calls_total{result="no_relay"}'), 0.0,
+                 'no call refused')
+        check(m.get('dpn_gk_ng_total{what="timeout"}', 0) >= 1,
+              'the offer to the stopped one timed out (probes may too)')
+    finally:
+        gw.close()
+        gk.close()
+        other.stop()
+
+
+@case
+def no_rtpengine_running_503(ctx):
+    dead = '127.0.0.1:%d' % free_udp_port()
+    gk = sided(ctx.pg, ['--rtpengine', dead, '--ng-timeout', '200ms'])
+    gw = ctx.register(gk, ctx.f1)
+    cu = Ua('127.0.0.1')
+    try:
+        for _ in range(2):
+            caller = Leg(cu, gk.port, 'caller')
+            caller.invite(N1, sdp('127.0.0.1', 7000))
+            r = caller.response()
+            check(r is not None and r.status == 503, '503: %s' % (r and r.first))
+        check(gw.recv(0.2) is None, 'nothing reached the flat')
+        check_eq(gk.metrics().get('dpn_gk_media_calls_total{result="no_relay"}'),
+                 2.0, 'counted')
+    finally:
+        cu.close()
+        gw.close()
+        gk.close()
+
+
+@case
+def rtpengine_gone_before_the_answer_500_not_the_2xx(ctx):
+    """rtpengine stops between offer and answer: the caller gets 500, never
+    the 2xx with an SDP it cannot use; counted."""
+    rtp = Rtpengine(PUB, PRIV)
+    gk = sided(ctx.pg, ['--rtpengine', rtp.ng_addr,
+                                  '--ng-timeout', '300ms'])
+    gw = ctx.register(gk, ctx.f1)
+    cu = Ua('127.0.0.1')
+    try:
+        caller, callee = Leg(cu, gk.port, 'caller'), Leg(gw, gk.pport, N1)
+        caller.invite(N1, sdp('127.0.0.1', 7000))
+        inv = gw.expect_request('INVITE')
+        check(inv is not None, 'INVITE reached the flat')
+        rtp.stop()
+        callee.answer(inv, 200, sdp(ctx.f1.addr, 7002))
+        r = caller.response()
+        check(r is not None and r.status == 500, 'caller got %s' % (r and r.first))
+        callee.answer(inv, 200, sdp(ctx.f1.addr, 7002))     # retransmitted
+        r = caller.response(200, timeout=0.5)
+        check(r is None, 'the 2xx never reaches the caller: %s' % (r and r.body))
+        check_eq(gk.metrics().get(
+            'dpn_gk_media_events_total{event="answer_failed"}'), 1.0, 'counted')
+    finally:
+        cu.close()
+        gw.close()
+        gk.close()
+        rtp.stop()
+
+
+@case
+def settings_checked(ctx):
+    """-n names the bad media settings; a good set passes."""
+    base = [GK, '-n', '--db', ctx.pg.conninfo, '--site', '100']
+    for extra, want in ((['--rtpengine', '127.0.0.1:2223', '--media-private', 'pub'],
+                         'media-public, media-private'),
+                        (['--rtpengine', '127.0.0.1:99999'], '--rtpengine'),
+                        (['--ng-timeout', '10ms'], 'ng-timeout')):
+        r = subprocess.run(base + extra, capture_output=True, text=True, timeout=20)
+        check(r.returncode != 0 and want in r.stderr,
+              '%s refused naming %s: %s' % (extra, want, r.stderr))
+    r = subprocess.run(base + ['--rtpengine', '127.0.0.1:2223, 127.0.0.1:2224'],
+                       capture_output=True, text=True, timeout=20)
+    check_eq(r.returncode, 0, 'two instances accepted: ' + r.stderr)
+
+
+if __name__ == '__main__':
+    with Cluster() as pg:
+        ctx = Ctx(pg)
+        try:
+            run(ctx)
+        finally:
+            ctx.close()
