@@ -47,3 +47,10 @@ UNIT_TESTS += $(B)/tests/unit/test_mgmtd_router
 UNIT_LDLIBS_mgmtd_router := $(B)/mgmtd/router.o $(B)/libdpn.a $(MGMTD_LIBS)
 $(B)/tests/unit/test_mgmtd_router: $(B)/mgmtd/router.o
 $(B)/tests/unit/test_mgmtd_router.o: DPN_CFLAGS += $(MGMTD_CFLAGS)
+
+# Unit test of reading Kea's subnets from a config-get answer (the lease-
+# deletion drain takes only those): whole, truncated, garbage, oversized.
+UNIT_TESTS += $(B)/tests/unit/test_mgmtd_kea_subnets
+UNIT_LDLIBS_mgmtd_kea_subnets := $(B)/mgmtd/kea_subnets.o $(MGMTD_LIBS)
+$(B)/tests/unit/test_mgmtd_kea_subnets: $(B)/mgmtd/kea_subnets.o
+$(B)/tests/unit/test_mgmtd_kea_subnets.o: DPN_CFLAGS += $(MGMTD_CFLAGS)

@@ -1,14 +1,30 @@
 /* mgmtd/kea_ctrl.c — the lease-deletion outbox to Kea (see kea_ctrl.h).
  *
- * Each round takes up to KC_BATCH due rows of dpn.lease_deletions (next_try
+ * The drain takes only the rows of the subnets its own Kea serves (pool id
+ * = Kea subnet id): several complexes may share one database with one Kea
+ * and one mgmtd each, and a row of another Kea's subnet is left untouched
+ * for that Kea's mgmtd (no attempt counted, no warning). Which subnets:
+ * Kea's own "config-get" answer (at most KC_CONFIG_MAX bytes, at most
+ * KEA_SUBNETS_MAX subnets, kea_subnets.c), read when the first row is
+ * due (an empty outbox needs no word with Kea), again when "status-get"
+ * (asked at the start of every round that has due rows, whatever their
+ * subnet: a small answer) shows another pid or a new configuration
+ * (config-reload, config-set; one younger than KC_FRESH_S is read again
+ * at every round: reload counts whole seconds), after Kea could not be
+ * reached, and every KC_SUBNETS_REFRESH_S. An answer too long or malformed changes nothing:
+ * the subnets learnt before are kept (none at first: then no row is
+ * taken), a rate-limited warning says why, and it is asked again after
+ * KC_SUBNETS_RETRY_S.
+ *
+ * Each round takes up to KC_BATCH due rows of those subnets (next_try
  * passed, oldest first) with FOR UPDATE SKIP LOCKED (several mgmtd
- * processes may run), sends lease4-del by subnet and MAC (the address
- * alone could name another device's lease later) and deletes the rows Kea
- * acknowledged, all in one transaction. A row is never dropped:
- * - Kea refused it (answered an error, e.g. a subnet it does not have):
- *   the row backs off on its own (next_try = now + poll * 2^attempts,
- *   capped at KC_ROW_BACKOFF_MAX_S), so it costs Kea one call per hour at
- *   most and cannot make the drain spin;
+ * processes may drive one Kea), sends lease4-del by subnet and MAC (the
+ * address alone could name another device's lease later) and deletes the
+ * rows Kea acknowledged, all in one transaction. A row is never dropped:
+ * - Kea refused it (answered an error): the row backs off on its own
+ *   (next_try = now + poll * 2^attempts, capped at KC_ROW_BACKOFF_MAX_S),
+ *   so it costs Kea one call per hour at most and cannot make the drain
+ *   spin;
  * - Kea cannot be reached (stopped, restarting, socket gone): the round
  *   stops at once, no row is touched, and the thread waits longer each
  *   time (poll doubled up to KC_DOWN_MAX_MS) until Kea answers again.
@@ -29,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kea_subnets.h"
 #include "log.h"
 #include "pg.h"
 
@@ -41,6 +58,11 @@
 #define KC_DOWN (-2)		/* kc_round: Kea unreachable */
 #define KC_ANSWER_MAX 65536
 #define KC_IO_TIMEOUT_S 2
+#define KC_ANSWER_TIME_S 5	/* a whole answer, however it trickles */
+#define KC_CONFIG_MAX (4 << 20)	/* config-get answer, bytes */
+#define KC_FRESH_S 3		/* seconds: a configuration that young is read again */
+#define KC_SUBNETS_REFRESH_S 60.0
+#define KC_SUBNETS_RETRY_S 10.0	/* after an answer that could not be read */
 
 struct kea_ctrl {
 	char *conninfo;
@@ -49,7 +71,23 @@ struct kea_ctrl {
 	pthread_t thread;
 	atomic_int stop;
 	atomic_ulong done, errors;
+	atomic_ulong nsubnets;
+	/* The subnets its Kea serves (drain thread only). */
+	struct kea_subnets subnets;
+	char *subnets_sql;	/* "{1,7}"; NULL until learnt */
+	long kea_pid;
+	double kea_reconf;	/* monotonic s of Kea's last configuration */
+	double next_fetch;	/* monotonic s */
+	int stale;		/* Kea was unreachable: read them again */
 };
+
+static double kc_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static int kc_connect(const struct kea_ctrl *k)
 {
@@ -67,42 +105,89 @@ static int kc_connect(const struct kea_ctrl *k)
 	return fd;
 }
 
-/* Reads Kea's answer (it closes the connection after one) and returns its
- * "result", or -1 when unreadable. */
-static int kc_read_result(int fd)
+/* Reads Kea's answer (it closes the connection after one) into *buf
+ * (malloc'd, NUL-terminated, *len bytes). Returns 0, ENOTCONN when
+ * nothing came within the timeouts, E2BIG when longer than max, ENOMEM. */
+static int kc_read(int fd, size_t max, char **buf, size_t *len)
 {
-	char *buf = malloc(KC_ANSWER_MAX + 1);
-	size_t len = 0;
-	ssize_t n;
-	json_object *ans = NULL, *res;
-	int result = -1;
+	double deadline = kc_now() + KC_ANSWER_TIME_S;
+	size_t cap = 16384, n = 0;
+	char *b = malloc(cap + 1), *nb;
+	ssize_t r;
+	int rc = 0;
 
-	if (!buf)
-		return -1;
-	while (len < KC_ANSWER_MAX &&
-	    (n = read(fd, buf + len, KC_ANSWER_MAX - len)) > 0)
-		len += (size_t)n;
-	buf[len] = '\0';
-	ans = json_tokener_parse(buf);
-	if (ans && json_object_object_get_ex(ans, "result", &res))
-		result = json_object_get_int(res);
-	json_object_put(ans);
+	while (b && (r = read(fd, b + n, cap - n)) > 0) {
+		n += (size_t)r;
+		if (n > max || kc_now() > deadline) {
+			rc = n > max ? E2BIG : ENOTCONN;
+			break;
+		}
+		if (n == cap) {
+			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+			nb = realloc(b, cap + 1);
+			if (!nb)
+				free(b);
+			b = nb;
+		}
+	}
+	if (!b)
+		return ENOMEM;
+	if (!rc && n == 0)
+		rc = ENOTCONN;
+	if (rc) {
+		free(b);
+		return rc;
+	}
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+/* Sends a command and reads the answer (kc_read). Returns 0, ENOTCONN
+ * when Kea cannot be reached or did not answer, E2BIG, ENOMEM. */
+static int kc_request(const struct kea_ctrl *k, const char *cmd, size_t max,
+    char **buf, size_t *len)
+{
+	int fd = kc_connect(k), rc = ENOTCONN;
+	size_t n = strlen(cmd);
+
+	if (fd < 0)
+		return ENOTCONN;
+	if (write(fd, cmd, n) == (ssize_t)n)
+		rc = kc_read(fd, max, buf, len);
+	close(fd);
+	return rc;
+}
+
+/* Sends a command and parses the answer; *ans owned by the caller
+ * (json_object_put). Returns 0, ENOTCONN (unreachable, no answer), EINVAL
+ * (not JSON, or longer than KC_ANSWER_MAX), ENOMEM. */
+static int kc_call(const struct kea_ctrl *k, const char *cmd, json_object **ans)
+{
+	char *buf;
+	size_t len;
+	int rc = kc_request(k, cmd, KC_ANSWER_MAX, &buf, &len);
+
+	if (rc)
+		return rc == E2BIG ? EINVAL : rc;
+	*ans = json_tokener_parse(buf);
 	free(buf);
-	return result;
+	return *ans ? 0 : EINVAL;
 }
 
 /* Sends a command; returns Kea's result, or -1 when Kea cannot be reached
  * or its answer cannot be read. */
 static int kc_command(const struct kea_ctrl *k, const char *cmd)
 {
-	int fd = kc_connect(k), result = -1;
-	size_t n = strlen(cmd);
+	json_object *ans, *res;
+	int result = -1;
 
-	if (fd < 0)
+	if (kc_call(k, cmd, &ans))
 		return -1;
-	if (write(fd, cmd, n) == (ssize_t)n)
-		result = kc_read_result(fd);
-	close(fd);
+	if (json_object_object_get_ex(ans, "result", &res))
+		result = json_object_get_int(res);
+	json_object_put(ans);
 	return result;
 }
 
@@ -164,6 +249,129 @@ static int kc_settle(struct kea_ctrl *k, PGconn *db, PGresult *rows, int i)
 	    2, p);
 }
 
+/* Kea's pid and the seconds since its last configuration (status-get).
+ * Returns 0, ENOTCONN, or EINVAL when the answer lacks them. */
+static int kc_status(const struct kea_ctrl *k, long *pid, long *reload)
+{
+	json_object *ans, *args, *p, *r;
+	int rc = kc_call(k, "{\"command\": \"status-get\"}", &ans);
+
+	if (rc)
+		return rc;
+	rc = EINVAL;
+	if (json_object_object_get_ex(ans, "arguments", &args) &&
+	    json_object_object_get_ex(args, "pid", &p) &&
+	    json_object_object_get_ex(args, "reload", &r) &&
+	    json_object_is_type(p, json_type_int) &&
+	    json_object_is_type(r, json_type_int)) {
+		*pid = (long)json_object_get_int64(p);
+		*reload = (long)json_object_get_int64(r);
+		rc = 0;
+	}
+	json_object_put(ans);
+	return rc;
+}
+
+/* Reads Kea's configuration into *s. Returns 0, ENOTCONN, or another
+ * errno with err saying why. */
+static int kc_subnets_read(struct kea_ctrl *k, struct kea_subnets *s,
+    char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len;
+	int rc = kc_request(k, "{\"command\": \"config-get\"}", KC_CONFIG_MAX,
+	    &buf, &len);
+
+	if (rc == E2BIG)
+		snprintf(err, errlen, "answer longer than %d bytes", KC_CONFIG_MAX);
+	else if (rc)
+		snprintf(err, errlen, "%s", strerror(rc));
+	else
+		rc = kea_subnets_parse(buf, len, s, err, errlen);
+	free(buf);
+	return rc;
+}
+
+/* Asks Kea which subnets it serves and, when the answer can be read, takes
+ * them as the drain's. Returns 0, ENOTCONN, or another errno (the
+ * subnets learnt before are kept). */
+static int kc_subnets_fetch(struct kea_ctrl *k, double now)
+{
+	static struct log_rl rl = LOG_RL_INIT(1, 60);
+	struct kea_subnets s = { 0 };
+	char err[128], *sql = NULL;
+	int rc = kc_subnets_read(k, &s, err, sizeof(err));
+
+	if (!rc && kea_subnets_sql(&s, &sql))
+		rc = ENOMEM;
+	if (rc) {
+		kea_subnets_free(&s);
+		k->next_fetch = now + KC_SUBNETS_RETRY_S;
+		if (rc != ENOTCONN)
+			log_warnx_rl(&rl, "kea_ctrl: cannot read the subnets of "
+			    "Kea at %s (config-get: %s); %s", k->sun.sun_path, err,
+			    k->subnets_sql ? "keeping those learnt before" :
+			    "no lease deletion is taken until it can");
+		return rc;
+	}
+	if (!k->subnets_sql || !kea_subnets_equal(&s, &k->subnets))
+		log_info("kea_ctrl: Kea at %s serves %zu subnets; taking their "
+		    "lease deletions: %.200s", k->sun.sun_path, s.n, sql);
+	kea_subnets_free(&k->subnets);
+	free(k->subnets_sql);
+	k->subnets = s;
+	k->subnets_sql = sql;
+	k->next_fetch = now + KC_SUBNETS_REFRESH_S;
+	atomic_store(&k->nsubnets, s.n);
+	return 0;
+}
+
+/* Keeps the drain's subnets up to date (see the top of this file).
+ * Returns 0, or ENOTCONN when Kea cannot be reached. */
+static int kc_subnets_check(struct kea_ctrl *k)
+{
+	double now = kc_now();
+	long pid = 0, reload = 0;
+	double moved;
+	int rc, changed;
+
+	rc = kc_status(k, &pid, &reload);
+	if (rc == ENOTCONN) {
+		k->stale = 1;
+		return ENOTCONN;
+	}
+	/* reload is in whole seconds: a new configuration moves the time it
+	 * points at by more than the rounding, unless it came within a second
+	 * of the one before; so a configuration younger than KC_FRESH_S is
+	 * read again at every round. */
+	moved = now - (double)reload - k->kea_reconf;
+	changed = rc == 0 && (pid != k->kea_pid || moved > 1.05 ||
+	    moved < -1.05 || reload < KC_FRESH_S);
+	if (rc == 0) {
+		k->kea_pid = pid;
+		k->kea_reconf = now - (double)reload;
+	}
+	if (!changed && !k->stale && now < k->next_fetch)
+		return 0;
+	rc = kc_subnets_fetch(k, now);
+	if (rc == ENOTCONN)
+		return ENOTCONN;
+	k->stale = 0;
+	return 0;
+}
+
+/* Whether any row is due, whatever its subnet: 1, 0, or -1 on a
+ * database error. */
+static int kc_due(PGconn *db)
+{
+	PGresult *r = PQexec(db, "SELECT 1 FROM dpn.lease_deletions "
+	    "WHERE next_try <= now() LIMIT 1");
+	int n = PQresultStatus(r) == PGRES_TUPLES_OK ? PQntuples(r) : -1;
+
+	PQclear(r);
+	return n;
+}
+
 /* One round. Returns how many rows it handled, KC_DOWN when Kea could not
  * be reached (what was settled before is kept), or -1 on a database
  * error. */
@@ -171,13 +379,24 @@ static int kc_round(struct kea_ctrl *k, PGconn *db)
 {
 	unsigned long done0 = atomic_load(&k->done);
 	PGresult *rows = NULL;
-	int i, n = -1, rc = 0;
+	int i, n = -1, rc = 0, due = kc_due(db);
 
+	/* An empty outbox needs no word with Kea (which may not run yet). */
+	if (due <= 0)
+		return due;
+	if (kc_subnets_check(k) == ENOTCONN)
+		return KC_DOWN;
+	if (!k->subnets_sql)
+		return 0;
 	if (kc_exec(db, "BEGIN", 0, NULL))
 		return -1;
-	rows = PQexec(db, "SELECT id, pool_id, mac::text, attempts "
+	/* Only the rows of its own Kea's subnets: the others wait, untouched,
+	 * for the mgmtd of the Kea that serves them. */
+	rows = PQexecParams(db, "SELECT id, pool_id, mac::text, attempts "
 	    "FROM dpn.lease_deletions WHERE next_try <= now() "
-	    "ORDER BY next_try, id LIMIT " KC_STR(KC_BATCH) " FOR UPDATE SKIP LOCKED");
+	    "AND pool_id = ANY($1::bigint[]) ORDER BY next_try, id "
+	    "LIMIT " KC_STR(KC_BATCH) " FOR UPDATE SKIP LOCKED",
+	    1, NULL, (const char *const *)&k->subnets_sql, NULL, NULL, 0);
 	if (PQresultStatus(rows) != PGRES_TUPLES_OK)
 		goto out;
 	for (i = 0; i < PQntuples(rows) && rc == 0; i++)
@@ -237,6 +456,7 @@ static unsigned kc_wait(struct kea_ctrl *k, int n, unsigned *down_ms)
 		*down_ms = 0;
 		return n == KC_BATCH ? 0 : k->poll_ms;
 	}
+	k->stale = 1;	/* perhaps another Kea when it answers again */
 	*down_ms = *down_ms ? *down_ms * 2 : k->poll_ms;
 	if (*down_ms > KC_DOWN_MAX_MS)
 		*down_ms = KC_DOWN_MAX_MS;
@@ -297,6 +517,8 @@ void kea_ctrl_stop(struct kea_ctrl *k)
 		return;
 	atomic_store(&k->stop, 1);
 	pthread_join(k->thread, NULL);
+	kea_subnets_free(&k->subnets);
+	free(k->subnets_sql);
 	free(k->conninfo);
 	free(k);
 }
@@ -309,4 +531,9 @@ unsigned long kea_ctrl_done(struct kea_ctrl *k)
 unsigned long kea_ctrl_errors(struct kea_ctrl *k)
 {
 	return atomic_load(&k->errors);
+}
+
+unsigned long kea_ctrl_subnets(struct kea_ctrl *k)
+{
+	return atomic_load(&k->nsubnets);
 }

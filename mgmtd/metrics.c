@@ -125,8 +125,11 @@ static void write_scraped(struct prom_text *t, void *arg)
 		prom_printf(t, "# HELP dpn_kea_lease_deletions_total lease4-del sent to Kea.\n"
 		    "# TYPE dpn_kea_lease_deletions_total counter\n"
 		    "dpn_kea_lease_deletions_total{result=\"ok\"} %lu\n"
-		    "dpn_kea_lease_deletions_total{result=\"error\"} %lu\n",
-		    kea_ctrl_done(k), kea_ctrl_errors(k));
+		    "dpn_kea_lease_deletions_total{result=\"error\"} %lu\n"
+		    "# HELP dpn_kea_subnets Kea subnets whose lease deletions this "
+		    "mgmtd takes, as last read (0 until Kea's config-get could be read).\n"
+		    "# TYPE dpn_kea_subnets gauge\ndpn_kea_subnets %lu\n",
+		    kea_ctrl_done(k), kea_ctrl_errors(k), kea_ctrl_subnets(k));
 	prom_printf(t, "# HELP dpn_db_errors_total Database failures: lost or refused "
 	    "connections, statements failing but not for the request's content "
 	    "(a 409 or 422 is not one).\n"

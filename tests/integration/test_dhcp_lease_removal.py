@@ -7,7 +7,6 @@ thousands, a deletion Kea refuses backs off on its own, and the warnings
 are rate-limited. More than one batch (64 rows) is queued each time: a
 full batch used to be retried without any pause."""
 import os
-import re
 import sys
 import time
 
@@ -34,11 +33,6 @@ def allocate_all(ctx, site):
         dhcp.allocate(ctx.pg, g, macs_of(i)[0], macs_of(i)[1:])
 
 
-def delete_all(ctx, site):
-    ctx.pg.psql("SELECT count(dpn.broker_delete_gateway(f, true)) FROM "
-                "unnest(ARRAY[%s]::bigint[]) f" % ','.join(map(str, site['flats'])))
-
-
 def queued(ctx, site):
     return int(ctx.pg.scalar("SELECT count(*) FROM dpn.lease_deletions WHERE "
                              "site_id = %d" % site['site']))
@@ -46,11 +40,7 @@ def queued(ctx, site):
 
 def kea_errors(ctx):
     """lease4-del calls that failed, from mgmtd's /metrics."""
-    status, text = ctx.mgmtd.client().get('/metrics')
-    check_eq(status, 200, '/metrics')
-    m = re.search(r'^dpn_kea_lease_deletions_total\{result="error"\} (\d+)$', text, re.M)
-    check(m is not None, 'lease deletion counter in /metrics')
-    return int(m.group(1))
+    return dhcp.mgmtd_metric(ctx.mgmtd, 'dpn_kea_lease_deletions_total{result="error"}')
 
 
 @case
@@ -64,7 +54,7 @@ def kea_stopped_loses_no_deletion(ctx):
     wait_for(lambda: queued(ctx, ctx.a) == 0, 10, 'outbox empty')
     e0 = kea_errors(ctx)
     ctx.kea.stop()
-    delete_all(ctx, ctx.a)
+    dhcp.delete_flats(ctx.pg, ctx.a)
     check_eq(queued(ctx, ctx.a), 4 * FLATS, 'deletions queued')
     time.sleep(OUTAGE)
     check_eq(queued(ctx, ctx.a), 4 * FLATS, 'deletions kept while Kea is down')
@@ -99,7 +89,7 @@ def deletion_kea_refuses_backs_off_and_stays(ctx):
     allocate_all(ctx, ctx.a)
     kea_restart(ctx, lease_cmds=False)
     try:
-        delete_all(ctx, ctx.a)
+        dhcp.delete_flats(ctx.pg, ctx.a)
         n = queued(ctx, ctx.a)
         check_eq(n, 4 * FLATS, 'deletions queued')
         e0 = kea_errors(ctx)

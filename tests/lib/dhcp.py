@@ -296,6 +296,26 @@ def allocate(pg, gateway_id, gateway_mac, handsets=()):
                      % (gateway_id, gateway_mac, arr))
 
 
+def delete_flats(pg, site):
+    """Deletes every flat's gateway of a broker.make_site() site with
+    dpn.broker_delete_gateway (credentials kept), queueing the lease
+    deletions of all its assignments."""
+    pg.psql("SELECT count(dpn.broker_delete_gateway(f, true)) FROM "
+            "unnest(ARRAY[%s]::bigint[]) f" % ','.join(map(str, site['flats'])))
+
+
+def mgmtd_metric(server, name):
+    """The value of a sample of a mgmtd Server's /metrics, name with its
+    labels (e.g. 'dpn_kea_lease_deletions_total{result="error"}')."""
+    import re
+    from dpn_test import check, check_eq
+    status, text = server.client().get('/metrics')
+    check_eq(status, 200, '/metrics')
+    m = re.search(r'^%s (\d+)$' % re.escape(name), text, re.M)
+    check(m is not None, '%s in /metrics' % name)
+    return int(m.group(1))
+
+
 def lease_events(pg, kind, mac):
     """How many lease events of this kind the hook wrote for mac."""
     return int(pg.scalar("SELECT count(*) FROM dpn.lease_events WHERE "

@@ -16,6 +16,7 @@ Usage in a test program (tests/integration/NAME.py):
             run(pg)
 """
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -37,11 +38,28 @@ def tmpdir(prefix='dpn-test-'):
     return d
 
 
-def free_port(kind=socket.SOCK_STREAM):
-    """A port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+# Ports handed to the processes under test come from below the kernel's
+# ephemeral range (32768-60999 on Debian): a port the kernel picks for some
+# socket bound to port 0 (a starting sipp's, a client's) can then never be
+# the one a test has just chosen and released.
+PORT_LOW, PORT_HIGH = 20000, 32767
+_ports = random.Random(os.getpid() ^ int(time.time() * 1000))
+
+
+def free_port(kind=socket.SOCK_STREAM, both=False):
+    """A port on 127.0.0.1 that was free a moment ago (for UDP and TCP
+    alike when `both`), chosen at random below the ephemeral range."""
+    kinds = (socket.SOCK_STREAM, socket.SOCK_DGRAM) if both else (kind,)
+    for _ in range(200):
+        port = _ports.randint(PORT_LOW, PORT_HIGH)
+        try:
+            for k in kinds:
+                with socket.socket(socket.AF_INET, k) as s:
+                    s.bind(('127.0.0.1', port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError('no free port')
 
 
 def wait_for(pred, timeout=10.0, what='condition', step=0.05):

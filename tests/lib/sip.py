@@ -15,7 +15,7 @@ import socket
 import subprocess
 import time
 
-from dpn_test import BUILD, ROOT, tmpdir, wait_for
+from dpn_test import BUILD, ROOT, free_port, tmpdir, wait_for
 
 SCEN = os.path.join(ROOT, 'tests', 'sip')
 SIPP_TIMEOUT = 120          # hard bound on any one sipp run, seconds
@@ -24,17 +24,7 @@ SIPP_TIMEOUT = 120          # hard bound on any one sipp run, seconds
 def free_udp_port():
     """A port on 127.0.0.1 that was free a moment ago for both UDP and TCP
     (sipp and the proxy use the same number for both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind(('127.0.0.1', 0))
-            port = t.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                try:
-                    u.bind(('127.0.0.1', port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError('no free port')
+    return free_port(both=True)
 
 
 class Proxy:
