@@ -5,7 +5,7 @@
 #   make SANITIZE=1      build with AddressSanitizer + UBSan (build/san)
 #   make check           setup, sanitized build, every test
 #   make check ONLY=x    only the tests whose path contains x
-#   make demo            the suite on loopback;  make demo-stop
+#   make demo            the suite on loopback;  make call N=NUMBER, make demo-stop
 #   make install         honours PREFIX and DESTDIR
 #   make V=1             show the compiler commands (quiet by default:
 #                        one "CC file" line per compiled file)
@@ -120,6 +120,9 @@ demo-stop:
 demo-call:
 	@scripts/demo call $(NUMBER)
 
+call:
+	@scripts/demo call $(N)
+
 install: all $(INSTALLS)
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	$(if $(BINS),install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/sbin/)
@@ -127,7 +130,7 @@ install: all $(INSTALLS)
 clean:
 	rm -rf build
 
-.PHONY: all tests check demo demo-stop demo-call install clean
+.PHONY: all tests check demo demo-stop demo-call call install clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -71,6 +71,20 @@ export async function runCases(ctx, onFail) {
 /** An API client for one identity. `login` keeps the session cookie and
  *  CSRF token; `basic` sends gateway credentials instead. Every call resolves
  *  with {status, body}; nothing throws on 4xx. */
+/** Runs the registered cases in one page of a fresh Chromium against URL
+ *  ({context, api, page} as ctx) and exits 0 when all passed, 1 otherwise. */
+export async function runPage(url, viewport) {
+  const browser = await launch(viewport);
+  let failures = 1;
+  try {
+    const ctx = { context: browser.context, api: new Api(url), page: await browser.context.newPage() };
+    failures = await runCases(ctx);
+  } finally {
+    await browser.close();
+  }
+  process.exit(failures ? 1 : 0);
+}
+
 export class Api {
   constructor(base) {
     this.base = base.replace(/\/$/, '') + '/api/v1';
