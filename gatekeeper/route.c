@@ -26,6 +26,7 @@
 #include "gatekeeper/gk.h"
 #include "log.h"
 #include "sip/hdr.h"
+#include "sip/wbuf.h"
 
 uint64_t gk_now(void)
 {
@@ -361,23 +362,30 @@ static int target_uri(struct gk *g, const struct gk_flat *f, uint32_t hs,
 {
 	struct number n = { .complex = g->cfg->site, .building = f->building,
 			    .flat = f->flat, .handset = hs };
-	char num[NUMPLAN_MAX_LEN];
+	char num[NUMPLAN_MAX_LEN], *p = out;
 	struct sip_uri u;
-	int w;
+	size_t nl;
 
 	if (numplan_format(gk_flats_plan(g->flats), &n, num, sizeof(num)) ||
 	    sip_uri_parse((struct sip_str){ b->contact, strlen(b->contact) },
 			  &u, NULL))
 		return EINVAL;
-	if (u.port)
-		w = snprintf(out, cap, "sip:%s@%.*s:%u", num, (int)u.host.len,
-			     u.host.s, u.port);
-	else
-		w = snprintf(out, cap, "sip:%s@%.*s", num, (int)u.host.len,
-			     u.host.s);
-	if (w < 0 || (size_t)w >= cap)
+	nl = strlen(num);
+	/* by hand, not snprintf: every call to a flat writes one */
+	if (4 + nl + 1 + u.host.len + 6 >= cap)
 		return ENOSPC;
-	*len = (size_t)w;
+	memcpy(p, "sip:", 4);
+	memcpy(p += 4, num, nl);
+	p += nl;
+	*p++ = '@';
+	memcpy(p, u.host.s, u.host.len);
+	p += u.host.len;
+	if (u.port) {
+		*p++ = ':';
+		p = sip_put_dec(p, u.port);
+	}
+	*p = '\0';
+	*len = (size_t)(p - out);
 	return 0;
 }
 

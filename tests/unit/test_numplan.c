@@ -126,7 +126,17 @@ static void format_round_trip(void **state)
 		struct number m = { 999999999, 999999999, 999999999, 999999999 };
 
 		assert_int_equal(numplan_format(&big, &m, buf, sizeof(buf)), 0);
+		assert_string_equal(buf, "999999999-999999999-999999999-"
+				    "999999999");
 	}
+	/* exactly the room: the number and its NUL; one less: ENOSPC */
+	assert_int_equal(numplan_format(&np, &n, buf, 16), 0);
+	assert_string_equal(buf, "007-0012-0305-4");
+	assert_int_equal(numplan_format(&np, &n, buf, 15), ENOSPC);
+	n.handset = 0;
+	n.complex = 0;
+	assert_int_equal(numplan_format(&np, &n, buf, 14), 0);
+	assert_string_equal(buf, "000-0012-0305");
 }
 
 static void format_refuses(void **state)
