@@ -20,8 +20,9 @@ UNIT_TESTS += $(B)/tests/unit/test_gk_flats
 $(B)/tests/unit/test_gk_flats: $(B)/tests/unit/test_gk_flats.o $(B)/gatekeeper/flats.o $(LIBDPN)
 	$(CC) $(DPN_LDFLAGS) $< $(B)/gatekeeper/flats.o $(LIBDPN) -lcmocka $(LIB_LDLIBS) -o $@
 
-# The topology hiding table, unit-tested without sockets (the side
-# helpers are stubbed in the test).
+# The topology hiding table, unit-tested without sockets: the test defines
+# its own gk_now, gk_side_self and gk_side_choose in place of main.c's and
+# sides.c's, which are not linked.
 UNIT_TESTS += $(B)/tests/unit/test_gk_topo
 $(B)/tests/unit/test_gk_topo.o: DPN_CFLAGS += $(GK_CFLAGS)
 $(B)/tests/unit/test_gk_topo: $(B)/tests/unit/test_gk_topo.o $(B)/gatekeeper/topo.o $(LIBDPN)

@@ -29,6 +29,7 @@ static int setup(void **state)
 	int fd;
 
 	(void)state;
+	/* mkstemp's template: it replaces the X's with a unique name */
 	snprintf(path, sizeof(path), "/tmp/dpn-test-file-XXXXXX");
 	fd = mkstemp(path);
 	if (fd < 0)

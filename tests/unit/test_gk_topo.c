@@ -5,8 +5,9 @@
  * private Contact and route set; a wrong Call-ID or key is refused; an
  * in-dialog request for an unknown dialog keeps its Call-ID; an answer to
  * a call from outside loses the private Record-Routes and Contact; the
- * table is bounded and forgets idle dialogs. The daemon's side helpers
- * are stubbed here. */
+ * table is bounded and forgets idle dialogs. gk_now, gk_side_self and
+ * gk_side_choose are defined below in place of the daemon's (a settable
+ * clock; sides told by each test). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
