@@ -18,7 +18,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
-from gatekeeper import Gatekeeper, Ua, digest  # noqa: E402
+from gatekeeper import Flat, Gatekeeper, Ua, digest  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 
 N1 = '100-1101-0101'
@@ -33,16 +33,8 @@ class Ctx:
         self.env = Env(pg)
         self.site = self.env.site['id']
         b = self.env.building(1101, floors=1, units_per_floor=1)
-        flat = self.env.flats(b['id'])[101]
-        status, g = self.env.c.put('/api/v1/flats/%d/gateway' % flat['id'])
-        check(status in (200, 201), 'gateway credentials: %s %r' % (status, g))
-        self.user, self.secret = g['username'], g['secret']
-        status, _ = self.env.srv.client().basic(self.user, self.secret).post(
-            '/api/v1/broker/allocate', {'gateway_mac': '02:00:00:00:02:01',
-                                        'handset_macs': []})
-        check_eq(status, 200, 'allocate')
-        self.flat_addr = pg.scalar('SELECT first_addr FROM dpn.gk_flats WHERE '
-                                   'flat_id = %d' % flat['id'])
+        f = Flat(self.env, pg, self.env.flats(b['id'])[101], 1)
+        self.user, self.secret, self.flat_addr = f.user, f.secret, f.addr
         self.gk = self.start()
 
     def start(self, extra=()):

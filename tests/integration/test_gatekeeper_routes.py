@@ -24,7 +24,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
-from gatekeeper import Gatekeeper, Msg, Ua  # noqa: E402
+from gatekeeper import Flat, Gatekeeper, Msg, Ua  # noqa: E402
 import mgmtd  # noqa: E402
 from mgmtd import add_user  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
@@ -87,17 +87,9 @@ class Ctx:
         self.env = Env(pg)
         self.site = self.env.site['id']
         b = self.env.building(1101, floors=1, units_per_floor=1)
-        flat = self.env.flats(b['id'])[101]
-        self.flat_id = flat['id']
-        status, g = self.env.c.put('/api/v1/flats/%d/gateway' % self.flat_id)
-        check(status in (200, 201), 'gateway credentials')
-        self.user, self.secret = g['username'], g['secret']
-        status, _ = self.env.srv.client().basic(self.user, self.secret).post(
-            '/api/v1/broker/allocate', {'gateway_mac': '02:00:00:00:02:01',
-                                        'handset_macs': []})
-        check_eq(status, 200, 'allocate')
-        self.addr = pg.scalar('SELECT first_addr FROM dpn.gk_flats WHERE '
-                              'flat_id = %d' % self.flat_id)
+        f = Flat(self.env, pg, self.env.flats(b['id'])[101], 1)
+        self.flat_id, self.addr = f.id, f.addr
+        self.user, self.secret = f.user, f.secret
         self.p1, self.p2, self.p3 = (Peer('127.0.2.%d' % i) for i in (1, 2, 3))
         self.peers = (self.p1, self.p2, self.p3)
         # a peer is down after ~0.75 s of silence; a slow answer under
