@@ -17,17 +17,15 @@ import hashlib
 import os
 import re
 import secrets
-import signal
 import socket
-import subprocess
 import sys
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import BUILD, Cluster, case, check, check_eq, free_port, run, tmpdir, wait_for  # noqa: E402
+from dpn_test import Cluster, case, check, check_eq, run, tmpdir, wait_for  # noqa: E402
 import mgmtd  # noqa: E402
 from sip import Sipp, free_udp_port, SCEN  # noqa: E402
+import gatewayd  # noqa: E402
 
-GATEWAYD = os.path.join(BUILD, 'bin', 'dpn-gatewayd')
 POOL = '127.33.0.0/24'
 FLAT = '100-1101-1201'
 S = {}
@@ -35,66 +33,14 @@ S = {}
 
 # ---- helpers ---------------------------------------------------------------
 
-class Gatewayd:
-    """dpn-gatewayd with a config file in a temp folder; log in .log_path."""
+class Gatewayd(gatewayd.Gatewayd):
+    """This file's flat's dpn-gatewayd (tests/lib/gatewayd.py), not waited
+    for: some cases start it where it cannot come up."""
 
     def __init__(self, extra=(), sip_port=None, start=True):
-        self.dir = tmpdir('dpn-gw-')
-        self.sip_port = sip_port or free_udp_port()
-        self.metrics_port = free_port()
-        sec = os.path.join(self.dir, 'secret')
-        with open(sec, 'w') as f:
-            f.write(S['gw_secret'] + '\n')
-        os.chmod(sec, 0o600)
-        self.conf = os.path.join(self.dir, 'gatewayd.conf')
-        with open(self.conf, 'w') as f:
-            f.write('flat = %s\nmgmtd-url = %s\ngateway-secret-file = %s\n'
-                    'mac = 02:00:00:33:00:00\naddresses = %s\nsip-port = %d\n'
-                    'gatekeeper = 127.0.0.1:%d\nmetrics-listen = 127.0.0.1:%d\n'
-                    'poll-interval = 300ms\nretry-max = 2s\nhttp-timeout = 3s\n'
-                    % (FLAT, S['srv'].url, sec, POOL, self.sip_port, S['gk_port'],
-                       self.metrics_port))
-        self.extra = list(extra)
-        self.log_path = os.path.join(self.dir, 'log')
-        self.p = None
-        if start:
-            self.start()
-
-    def start(self, args=()):
-        log = open(self.log_path, 'a')
-        self.p = subprocess.Popen([GATEWAYD, '-f', self.conf] + self.extra + list(args),
-                                  stdout=log, stderr=log)
-        log.close()
-        return self.p
-
-    def log(self):
-        with open(self.log_path) as f:
-            return f.read()
-
-    def wait_log(self, pattern, timeout=20):
-        return wait_for(lambda: re.search(pattern, self.log()), timeout=timeout,
-                        what='gatewayd log %r; log:\n%s' % (pattern, self.log()[-3000:]))
-
-    def metric(self, name):
-        import http.client
-        c = http.client.HTTPConnection('127.0.0.1', self.metrics_port, timeout=5)
-        try:
-            c.request('GET', '/metrics')
-            text = c.getresponse().read().decode()
-        finally:
-            c.close()
-        m = re.search(r'^%s(?:\{[^}]*\})? (\S+)$' % re.escape(name), text, re.M)
-        return float(m.group(1)) if m else None
-
-    def stop(self):
-        if self.p and self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        return self.p.returncode if self.p else None
+        super().__init__(S['srv'].url, FLAT, S['gw_secret'], '02:00:00:33:00:00',
+                         POOL, S['gk_port'], extra, sip_port=sip_port,
+                         start=start, wait=False)
 
     def __enter__(self):
         return self

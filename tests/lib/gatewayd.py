@@ -26,10 +26,14 @@ class Gatewayd:
     runs at exit)."""
 
     def __init__(self, mgmtd_url, flat, secret, mac, pool, gk_port, extra=(),
-                 wrap=(), start_timeout=20):
+                 wrap=(), start_timeout=20, sip_port=None, start=True,
+                 wait=True):
+        """start: run it now; wait: and wait for its SIP socket (its first
+        address in .first then)."""
         self.dir = tmpdir('dpn-gw-')
         self.flat = flat
-        self.sip_port = free_udp_port()
+        self.p = None
+        self.sip_port = sip_port or free_udp_port()
         self.metrics_port = free_port()
         sec = os.path.join(self.dir, 'secret')
         with open(sec, 'w') as f:
@@ -45,15 +49,21 @@ class Gatewayd:
                        self.metrics_port))
         self.log_path = os.path.join(self.dir, 'log')
         self.cmd = list(wrap) + [GATEWAYD, '-f', self.conf] + list(extra)
+        if not start:
+            return
         self.start()
-        m = self.wait_log(r'SIP on (127\.\d+\.\d+\.\d+):%d' % self.sip_port,
-                          timeout=start_timeout)
-        self.first = m.group(1)
+        if wait:
+            m = self.wait_log(r'SIP on (127\.\d+\.\d+\.\d+):%d' % self.sip_port,
+                              timeout=start_timeout)
+            self.first = m.group(1)
 
-    def start(self):
-        """(Re)start the daemon; its log goes on in the same file."""
+    def start(self, args=()):
+        """(Re)start the daemon, with args after the others; its log goes
+        on in the same file. Returns the process."""
         with open(self.log_path, 'a') as log:
-            self.p = subprocess.Popen(self.cmd, stdout=log, stderr=log)
+            self.p = subprocess.Popen(self.cmd + list(args), stdout=log,
+                                      stderr=log)
+        return self.p
 
     def log(self):
         with open(self.log_path) as f:
@@ -76,7 +86,10 @@ class Gatewayd:
         return float(m.group(1)) if m else None
 
     def stop(self):
-        """SIGTERM (SIGKILL after 20 s); the exit status."""
+        """SIGTERM (SIGKILL after 20 s); the exit status (None: never
+        started)."""
+        if self.p is None:
+            return None
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
             try:
