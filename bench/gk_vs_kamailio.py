@@ -200,21 +200,8 @@ def mode_cpu(ctx, kinds):
 
 
 def mode_rate(ctx, kinds):
-    rates = [int(r) for r in os.environ.get(
-        'BENCH_RATES', '1000,1500,2000,2500,3000,4000').split(',')]
-    for kind in kinds:
-        best = 0
-        for r in rates:
-            _, ok, failed = run_calls(kind, ctx, r * 5, r)
-            good = ok + failed >= r * 5 and failed * 1000 < r * 5
-            print('rate %s %d/s: %d ok, %d failed%s' %
-                  (kind, r, ok, failed, '' if good else '  <- over'),
-                  flush=True)
-            if not good:
-                break
-            best = r
-        print('rate %s: highest with < 0.1%% failed: %d calls/s' %
-              (kind, best), flush=True)
+    svk.highest_rate(kinds, svk.rate_steps('1000,1500,2000,2500,3000,4000'),
+                     lambda kind, r, calls: run_calls(kind, ctx, calls, r)[1:])
 
 
 def main():

@@ -254,20 +254,16 @@ def mode_cpu():
               '%.3f of kam' % (m['floor'], m['floor'] / m['kam']), flush=True)
 
 
-def mode_rate():
-    rates = [int(r) for r in os.environ.get(
-        'BENCH_RATES', '1000,2000,3000,4000,5000,6000,8000').split(',')]
-    for kind in ('dpn', 'kam'):
+def highest_rate(kinds, rates, run):
+    """For each kind, the rates in turn until one has >= 0.1% failed calls
+    (5 s of calls each); run(kind, rate, calls) -> (ok, failed). Prints a
+    line per step and the highest good rate. Shared with
+    bench/gk_vs_kamailio.py."""
+    for kind in kinds:
         best = 0
         for r in rates:
-            calls = r * 5
-            tport = free_port()
-            u = uas(tport, calls, UAS_NO180)
-            el = Element(kind, tport)
-            ok, failed = uac(el.port, calls, r, 5 + 120)
-            el.stop()
-            stop_uas(u)
-            good = ok + failed >= calls and failed * 1000 < calls
+            ok, failed = run(kind, r, r * 5)
+            good = ok + failed >= r * 5 and failed * 1000 < r * 5
             print('rate %s %d/s: %d ok, %d failed%s' %
                   (kind, r, ok, failed, '' if good else '  <- over'),
                   flush=True)
@@ -276,6 +272,23 @@ def mode_rate():
             best = r
         print('rate %s: highest with < 0.1%% failed: %d calls/s' %
               (kind, best), flush=True)
+
+
+def rate_steps(default):
+    return [int(r) for r in os.environ.get('BENCH_RATES', default).split(',')]
+
+
+def mode_rate():
+    def run(kind, r, calls):
+        tport = free_port()
+        u = uas(tport, calls, UAS_NO180)
+        el = Element(kind, tport)
+        got = uac(el.port, calls, r, 5 + 120)
+        el.stop()
+        stop_uas(u)
+        return got
+    highest_rate(('dpn', 'kam'), rate_steps('1000,2000,3000,4000,5000,6000,'
+                                            '8000'), run)
 
 
 def main():
