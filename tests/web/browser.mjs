@@ -68,16 +68,20 @@ export async function runCases(ctx, onFail) {
   return passed > 0 ? failed : 1;
 }
 
-/** An API client for one identity. `login` keeps the session cookie and
- *  CSRF token; `basic` sends gateway credentials instead. Every call resolves
- *  with {status, body}; nothing throws on 4xx. */
 /** Runs the registered cases in one page of a fresh Chromium against URL
- *  ({context, api, page} as ctx) and exits 0 when all passed, 1 otherwise. */
+ *  ({context, api, page, problems} as ctx: problems collects the page's
+ *  console errors, other than 4xx answers, and uncaught errors) and exits
+ *  0 when all passed, 1 otherwise. */
 export async function runPage(url, viewport) {
   const browser = await launch(viewport);
   let failures = 1;
   try {
-    const ctx = { context: browser.context, api: new Api(url), page: await browser.context.newPage() };
+    const ctx = { context: browser.context, api: new Api(url), problems: [],
+                  page: await browser.context.newPage() };
+    browser.context.on('console', (m) => {
+      if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) ctx.problems.push(m.text());
+    });
+    browser.context.on('weberror', (e) => ctx.problems.push(String(e.error())));
     failures = await runCases(ctx);
   } finally {
     await browser.close();
@@ -85,6 +89,9 @@ export async function runPage(url, viewport) {
   process.exit(failures ? 1 : 0);
 }
 
+/** An API client for one identity. `login` keeps the session cookie and
+ *  CSRF token; `basic` sends gateway credentials instead. Every call resolves
+ *  with {status, body}; nothing throws on 4xx. */
 export class Api {
   constructor(base) {
     this.base = base.replace(/\/$/, '') + '/api/v1';

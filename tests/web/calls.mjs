@@ -8,7 +8,7 @@
 // filtered by number and outcome, with a bad filter refused in place.
 
 import { execFileSync } from 'node:child_process';
-import { Api, check, checkEq, launch, runCases, testCase } from './browser.mjs';
+import { check, checkEq, runPage, testCase } from './browser.mjs';
 
 const URL = process.env.DPN_WEB_URL;
 const ADMIN = process.env.DPN_ADMIN_USER;
@@ -153,20 +153,7 @@ async function main() {
     console.error('calls.mjs: run test_web_calls.py');
     process.exit(2);
   }
-  const browser = await launch({ width: 1280, height: 900 });
-  const ctx = { api: new Api(URL), problems: [] };
-  ctx.page = await browser.context.newPage();
-  browser.context.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) ctx.problems.push(m.text());
-  });
-  browser.context.on('weberror', (e) => ctx.problems.push(String(e.error())));
-  let failures = 1;
-  try {
-    failures = await runCases(ctx);
-  } finally {
-    await browser.close();
-  }
-  process.exit(failures ? 1 : 0);
+  await runPage(URL, { width: 1280, height: 900 });
 }
 
 main();

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Api, check, checkEq, launch, runCases, testCase } from './browser.mjs';
+import { Api, check, checkEq, runPage, testCase } from './browser.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -109,20 +109,7 @@ async function main() {
     console.error('flat_settings.mjs: needs DPN_WEB_URL, DPN_ADMIN_USER, DPN_ADMIN_PASSWORD');
     process.exit(2);
   }
-  const browser = await launch({ width: 1280, height: 900 });
-  const ctx = { context: browser.context, api: new Api(URL), problems: [] };
-  ctx.page = await browser.context.newPage();
-  browser.context.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) ctx.problems.push(m.text());
-  });
-  browser.context.on('weberror', (e) => ctx.problems.push(String(e.error())));
-  let failures = 1;
-  try {
-    failures = await runCases(ctx);
-  } finally {
-    await browser.close();
-  }
-  process.exit(failures ? 1 : 0);
+  await runPage(URL, { width: 1280, height: 900 });
 }
 
 main();
