@@ -503,5 +503,44 @@ def bad_arguments_are_refused_and_change_nothing(c):
         c.s.query("ROLLBACK")
 
 
+@case
+def plans_cached_on_small_tables_still_use_indexes_once_they_grow(c):
+    """A cold start (schema 101): a session caches its plans while the
+    broker's tables hold a few rows; once they hold thousands, a handset
+    request and a gateway's deletion still read them by index, not whole.
+    Runs last: it empties the broker's tables first."""
+    c.s.query("DELETE FROM dpn.blocks")
+    c.s.query("DELETE FROM dpn.handsets")
+    c.s.query("VACUUM dpn.handsets, dpn.assignments, dpn.blocks, public.hosts")
+    st = c.site(block_size=8, max_block_size=10, flats=3)
+    big = c.site(flats=400, cidr='10.2.0.0/16')
+    s = Session(c.pg, actor='test:broker')
+    try:
+        g0 = c.mac()
+        s.query("SELECT dpn.broker_allocate(%d, %s, '{}')" % (st['gateways'][0], q(g0)))
+        for _ in range(8):     # more than the 5 custom plans before a generic one
+            m = c.mac()
+            s.query("SELECT dpn.broker_add_handset(%d, %s)" % (st['flats'][0], q(m)))
+            s.query("SELECT dpn.broker_delete_handset(%d, %s)" % (st['flats'][0], q(m)))
+        c.s.query("INSERT INTO dpn.handsets (flat_id, suffix, mac) SELECT f, k, "
+                  "('0e00' || lpad(to_hex(f * 16 + k), 8, '0'))::macaddr "
+                  "FROM unnest(ARRAY[%s]::bigint[]) f, generate_series(1, 8) k"
+                  % ','.join(str(f) for f in big['flats']))
+        for i, f in enumerate(big['flats'][:300]):
+            c.s.query("SELECT dpn.broker_allocate(%d, %s, '{}')"
+                      % (big['gateways'][i], q(mac(0x500000 + i))))
+        s.query("BEGIN")
+        s.query("SELECT dpn.broker_add_handset(%d, %s)" % (st['flats'][0], q(c.mac())))
+        s.query("SELECT dpn.broker_delete_gateway(%d)" % st['flats'][0])
+        scans = dict(s.query("SELECT relname, seq_scan FROM pg_stat_xact_user_tables "
+                             "WHERE relname IN ('handsets', 'assignments', 'blocks', "
+                             "'hosts', 'gateways', 'flats')"))
+        s.query("COMMIT")
+        check_eq({k: v for k, v in scans.items() if v != '0'}, {},
+                 'tables read whole by a handset request and a deletion')
+    finally:
+        s.close()
+
+
 if __name__ == '__main__':
     run_cases(Ctx)
