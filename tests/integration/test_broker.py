@@ -9,7 +9,7 @@ import ipaddress
 import os
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import case, check, check_eq  # noqa: E402
+from dpn_test import case, check, check_eq, wait_for  # noqa: E402
 from broker import (Session, SqlError, apply_schema, make_site, mac, q,  # noqa: E402
                     run_cases)
 
@@ -501,6 +501,29 @@ def bad_arguments_are_refused_and_change_nothing(c):
         check_eq(e.sqlstate, 'D1004', 'isolation refused')
     finally:
         c.s.query("ROLLBACK")
+
+
+@case
+def a_deleted_reservation_is_notified_without_flushing_the_hooks_cache(c):
+    """Kea's hook hears each reservation that goes (schema 012); the
+    cascade to the host's options (none here) must not also send "flush",
+    which empties the hook's whole cache (schema 102)."""
+    st = c.site()
+    c.allocate(st['gateways'][0], c.mac(), [c.mac()])
+    ls = Session(c.pg)
+    try:
+        ls.query("LISTEN dpn_hosts")
+        c.s.query("SELECT dpn.broker_delete_gateway(%d)" % st['flats'][0])
+        notes = []
+
+        def heard():
+            lines = ('\t'.join(r) for r in ls.query("SELECT 1"))
+            notes.extend(l for l in lines if 'notification' in l)
+            return len(notes) >= 2
+        wait_for(heard, 5, 'the two reservations notified')
+        check(not any('"flush"' in n for n in notes), 'flush sent: %r' % notes)
+    finally:
+        ls.close()
 
 
 @case
