@@ -19,6 +19,7 @@
 --   other callers.
 -- * broker_add_handset called broker_handset through its two-argument
 --   wrapper and read the handset again for its answer.
+-- * broker_audit asked broker_actor (one more call) for the actor.
 
 CREATE OR REPLACE FUNCTION dpn.assignments_kea_before() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -72,6 +73,16 @@ BEGIN
                           coalesce(NEW.ipv4_address, 0));
     END IF;
     RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION dpn.broker_audit(action text, object text, detail jsonb)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- broker_actor's expression.
+    INSERT INTO dpn.audit_log (actor, action, object, detail)
+    VALUES (coalesce(nullif(current_setting('dpn.actor', true), ''), 'db:' || session_user),
+            action, object, detail);
 END $$;
 
 -- Flow 1 (003, 013): the same checks, locks, rows and answer.
