@@ -122,6 +122,8 @@ static void invite_out(char *pubcid, size_t cap)
 		"10.0.0.7", "\"2\" <sip:100-1101-0101-2@10.0.0.7:5062>;tag=a",
 		"<sip:o@203.0.113.5>", "cid1@10.0.0.7", "INVITE",
 		"Contact: <sip:gw@10.0.0.7:5062;transport=udp>\r\n"
+		/* ours on top, as the core puts it: not in the route set */
+		"Record-Route: <sip:192.0.2.10:5060;lr>\r\n"
 		"Record-Route: <sip:10.0.0.7;lr>\r\n");
 	struct sip_str v;
 
