@@ -66,6 +66,7 @@ struct gk_out_metrics {
 	struct prom_series *gw_unreachable, *gw_probes_ok, *gw_probes_failed;
 };
 struct gk_topo;
+struct gk_tcprobe;
 
 struct gk {
 	struct daemon *d;
@@ -103,6 +104,7 @@ struct gk {
 	struct gk_gw_change { int64_t flat_id; int reachable; } gw_pending[512];
 	unsigned gw_npending;
 	struct gk_protect *prot;	/* protect.c */
+	struct gk_tcprobe *tcprobe;	/* tcpprobe.c; NULL until a TCP probe */
 };
 
 /* db.c */
@@ -150,6 +152,26 @@ void gk_probe_stop(struct gk *g);
  * "gk<kind>-<id>-<seq>@host". 0 or an errno. */
 int gk_probe_send(struct gk *g, const struct sip_peer *to, char kind,
 		  int64_t id, uint32_t seq);
+/* That OPTIONS as text for to->proto, its Via naming our public address
+ * and lport, into buf (cap bytes; *len). 0, EINVAL (not IPv4), ENOSPC. */
+int gk_probe_text(const struct gk *g, const struct sip_peer *to, char kind,
+		  int64_t id, uint32_t seq, unsigned lport, char *buf,
+		  size_t cap, size_t *len);
+/* A response to one of our probes (len bytes, one message) from src: its
+ * Call-ID names what was probed (gkp- a peer, gkg- a flat's gateway), its
+ * id and round; anything else is ignored. */
+void gk_probe_answer(struct gk *g, const char *buf, size_t len,
+		     const struct sockaddr_in *src);
+
+/* tcpprobe.c: probes of TCP route peers, each on a connection of its own,
+ * closed at the next round (see the file). */
+/* Open a connection to peer p and send its probe (p->seq) when it is up.
+ * 0, ENOSPC (every connection slot busy: not probed), or an errno (the
+ * probe stays unanswered). */
+int gk_tcprobe_send(struct gk *g, const struct gk_peer *p);
+/* Close the connections of the last round (their probes unanswered). */
+void gk_tcprobe_round(struct gk *g);
+void gk_tcprobe_stop(struct gk *g);
 
 /* gwprobe.c: OPTIONS probing of registered flat gateways, a slice of the
  * flats per one-second tick (gateway-probe-interval 0: off) */

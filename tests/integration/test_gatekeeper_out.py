@@ -14,11 +14,13 @@ the peer (486); each leaves its call record (read through mgmtd)."""
 import os
 import re
 import shutil
+import socket
 import sys
+import threading
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import Cluster, case, check, check_eq, run, tmpdir  # noqa: E402
+from dpn_test import Cluster, case, check, check_eq, run, tmpdir, wait_for  # noqa: E402
 from gatekeeper import Flat, Gatekeeper, Msg, call_record  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 from sip import Sipp, free_udp_port, message_log  # noqa: E402
@@ -26,6 +28,7 @@ from sip import Sipp, free_udp_port, message_log  # noqa: E402
 PUB, PRIV = '127.0.0.1', '127.0.0.2'
 PRIVATE = (PRIV, '127.16.')     # what the peer must never see
 PEER = '127.0.2.5'
+TCP_PEER = '127.0.2.6'
 OTHER = '400-1101-0101'         # a flat of complex 400, behind the route
 
 
@@ -200,6 +203,93 @@ def gateway_cancels_a_call_out(ctx):
 @case
 def peer_refuses_a_call_out_486(ctx):
     unanswered(ctx, 'uac_486', 'uas_486', 'outbusy', 'ACK', 'callee', 486)
+
+
+def peer_state(ctx, group):
+    st, g = ctx.env.c.get('/api/v1/peer-groups/%d' % group)
+    check_eq(st, 200, 'peer group')
+    return g['peers'][0]['state']
+
+
+def tcp_uas(port):
+    """sipp's built-in uas on TCP at TCP_PEER:port, answering OPTIONS
+    (-aa), bounded in time."""
+    return Sipp(['-sn', 'uas', '-t', 't1', '-aa', '-i', TCP_PEER, '-p', str(port),
+                 '-timeout', '60'])
+
+
+@case
+def tcp_peer_probed_down_when_stopped_and_up_again(ctx):
+    """A route's peer on TCP (sipp -t t1) is probed with OPTIONS on a
+    connection of the gatekeeper's own: up while it answers, down when
+    it is stopped (new calls to its route get 503), up when it is back,
+    down again when what answers on its port sends only garbage."""
+    port = free_udp_port()
+    st, g = ctx.env.c.post('/api/v1/sites/%d/peer-groups' % ctx.site,
+                           {'name': 'complex-500'})
+    check_eq(st, 201, 'peer group')
+    st, _ = ctx.env.c.post('/api/v1/peer-groups/%d/peers' % g['id'], {
+        'address': TCP_PEER, 'port': port, 'transport': 'tcp'})
+    check_eq(st, 201, 'TCP peer')
+    st, _ = ctx.env.c.post('/api/v1/sites/%d/routes' % ctx.site,
+                           {'prefix': '500', 'group_id': g['id']})
+    check_eq(st, 201, 'route 500')
+    gk = Gatekeeper(ctx.pg, transport='both', trusted='127.0.0.0/8', args=[
+        '--probe-interval', '250ms', '--probe-down', '2', '--probe-up', '1'])
+    gw, uas = ctx.flat.ua(), tcp_uas(port)
+    try:
+        r = gw.register(gk.port, ctx.flat.number, ctx.flat.user, ctx.flat.secret)
+        check(r is not None and r.status == 200, 'gateway registered')
+        wait_for(lambda: peer_state(ctx, g['id']) == 'up', timeout=5, what='up')
+        answered = gk.metrics()['dpn_gk_probes_answered_total']
+        check(answered >= 1, 'answers counted')
+        uas.kill()
+        wait_for(lambda: peer_state(ctx, g['id']) == 'down', timeout=5,
+                 what='down once stopped')
+        check_eq(gk.metrics().get('dpn_gk_probes_answered_total'), answered,
+                 'no answer counted while stopped')
+        r = gw.call(gk.port, '500-1101-0101')
+        check_eq((r and r.status, r and r.first), (503, 'SIP/2.0 503 No peer available'),
+                 'a new call to the route of a peer that is down')
+        uas = tcp_uas(port)
+        wait_for(lambda: peer_state(ctx, g['id']) == 'up', timeout=5,
+                 what='up again once started')
+        check(gk.metrics().get('dpn_gk_peer_up_total', 0) >= 1, 'back up counted')
+        uas.kill()
+        with socket.socket() as s:  # accepts, reads, answers only garbage
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((TCP_PEER, port))
+            s.listen(16)
+            stop = threading.Event()
+            t = threading.Thread(target=garbage_peer, args=(s, stop), daemon=True)
+            t.start()
+            try:
+                wait_for(lambda: peer_state(ctx, g['id']) == 'down', timeout=5,
+                         what='down while only garbage comes back')
+            finally:
+                stop.set()
+                t.join()
+        check(gk.p.poll() is None, 'the gatekeeper is alive')
+    finally:
+        uas.kill()
+        gw.close()
+        gk.close()
+
+
+def garbage_peer(s, stop):
+    """Accept the probes' connections; answer each with a CRLF keep-alive
+    and 5 KB of garbage (never a SIP response)."""
+    s.settimeout(0.05)
+    conns = []
+    while not stop.is_set():
+        try:
+            c, _ = s.accept()
+            c.sendall(b'\r\n\r\n' + b'x' * 5000)
+            conns.append(c)
+        except (socket.timeout, OSError):
+            pass
+    for c in conns:
+        c.close()
 
 
 if __name__ == '__main__':
