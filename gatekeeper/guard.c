@@ -46,6 +46,8 @@ struct gk_guard {
 					   untouched until a source needs them */
 	struct prefix trusted[MAX_PREFIXES];
 	unsigned ntrusted;
+	uint8_t (*peers)[16];		/* route peers, sorted (memcmp) */
+	unsigned npeers;
 	char scanners[MAX_SCANNERS][SCANNER_LEN];
 	unsigned nscanners;
 	struct gk_guard_stats st;
@@ -217,6 +219,17 @@ static int trusted_key(const struct gk_guard *g, const uint8_t a[16])
 	return 0;
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
+static int peer_key(const struct gk_guard *g, const uint8_t a[16])
+{
+	return g->npeers &&
+	       bsearch(a, g->peers, g->npeers, sizeof(g->peers[0]), key_cmp);
+}
+
 int gk_guard_trusted(const struct gk_guard *g, const struct sockaddr *sa)
 {
 	uint8_t a[16];
@@ -335,7 +348,7 @@ int gk_guard_admit(struct gk_guard *g, const struct sockaddr *sa,
 	uint8_t a[16];
 	struct ent *e;
 
-	if (key_addr(sa, a) || trusted_key(g, a))
+	if (key_addr(sa, a) || trusted_key(g, a) || peer_key(g, a))
 		return 0;
 	e = find(g, a, "");
 	if (e && banned(e, now_ms)) {
@@ -382,7 +395,7 @@ int gk_guard_scanner(struct gk_guard *g, const struct sockaddr *sa,
 	    !names_scanner(g, ua, len))
 		return 0;
 	g->st.dropped_scanner++;
-	if (g->cfg.scanner_ban && g->cfg.ban_s &&
+	if (g->cfg.scanner_ban && g->cfg.ban_s && !peer_key(g, a) &&
 	    (e = get(g, a, "", now_ms)) && !banned(e, now_ms))
 		start_ban(g, e, GK_BAN_SCANNER, g->cfg.ban_s, now_ms);
 	return 1;
@@ -436,6 +449,8 @@ void gk_guard_auth(struct gk_guard *g, const char *user,
 	if (fail_count(e, g->cfg.auth_fails, g->cfg.auth_window_s, now_ms) &&
 	    !banned(e, now_ms))
 		start_ban(g, e, GK_BAN_LOCKOUT, g->cfg.lock_s, now_ms);
+	if (peer_key(g, a))
+		return;		/* locked per username, never banned */
 	e = get(g, a, "", now_ms);
 	if (fail_count(e, g->cfg.src_auth_fails, g->cfg.auth_window_s,
 		       now_ms) && !banned(e, now_ms))
@@ -485,6 +500,37 @@ int gk_guard_lift(struct gk_guard *g, const struct sockaddr *sa,
 		return ENOENT;
 	tell(g, e, 1);
 	unlink_ent(g, e);
+	return 0;
+}
+
+int gk_guard_set_peers(struct gk_guard *g,
+		       const struct sockaddr_storage *addrs, unsigned n)
+{
+	uint8_t (*p)[16] = n ? malloc(n * sizeof(*p)) : NULL;
+	unsigned k = 0;
+
+	if (n && !p)
+		return ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		if (key_addr((const void *)&addrs[i], p[k]) == 0)
+			k++;
+	if (k < n) {
+		free(p);
+		return EINVAL;
+	}
+	if (k)
+		qsort(p, k, sizeof(*p), key_cmp);
+	free(g->peers);
+	g->peers = p;
+	g->npeers = k;
+	for (unsigned i = 0; i < k; i++) {	/* a ban from before it was one */
+		struct ent *e = find(g, p[i], "");
+
+		if (e && e->ban.until_ms) {
+			tell(g, e, 1);
+			unlink_ent(g, e);
+		}
+	}
 	return 0;
 }
 
@@ -583,5 +629,6 @@ void gk_guard_free(struct gk_guard *g)
 		return;
 	free(g->ents);
 	free(g->buckets);
+	free(g->peers);
 	free(g);
 }

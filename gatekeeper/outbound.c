@@ -111,6 +111,7 @@ int gk_outbound_load(struct gk *g)
 	gk_routes_keep_state(t, g->routes);
 	gk_routes_free(g->routes);
 	g->routes = t;
+	gk_protect_peers(g);	/* peers: no flood limit, no bans */
 	prom_set(g->om.peers_up, gk_routes_up(t));
 	prom_inc(g->om.loads, 1);
 	log_info("gatekeeper: site %u: %u routes, %u peers", g->cfg->site,
