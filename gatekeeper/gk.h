@@ -66,6 +66,7 @@ struct gk_out_metrics {
 	struct prom_series *gw_unreachable, *gw_probes_ok, *gw_probes_failed;
 };
 struct gk_topo;
+struct gk_topostore;
 struct gk_tcprobe;
 
 struct gk {
@@ -90,6 +91,7 @@ struct gk {
 	unsigned pport;
 	unsigned priv;			/* sip_peer.local of the private side */
 	struct gk_topo *topo;		/* topo.c; NULL with one side */
+	struct gk_topostore *topostore;	/* topostore.c: topo in PostgreSQL */
 	enum sip_proto proto;		/* how requests are forwarded */
 	struct gk_media *media;		/* NULL: media not anchored */
 	struct gk_metrics m;
@@ -210,8 +212,25 @@ int gk_from_display(struct sip_msg *m, const char *num);
 int gk_topo_new(unsigned max, unsigned ttl_s, unsigned pending_s,
 		struct gk_topo **out);
 void gk_topo_free(struct gk_topo *t);
-/* Forget dialogs idle past their time (from the tick). */
+/* Forget dialogs idle past their time (from the tick); with a store,
+ * tell it what changed (below). */
 void gk_topo_expire(struct gk_topo *t, uint64_t now);
+/* A dialog as its store keeps it (strings owned by the table: copy). */
+struct gk_topo_row {
+	uint64_t key, expires;		/* expires: gk_now() seconds */
+	int masked;
+	const char *callid, *contact, *route;	/* route "" for none */
+};
+/* Save (del 0) or delete row r; called from gk_topo_expire for answered
+ * dialogs that are new, changed or kept alive past their stored expiry
+ * (a quarter of dialog-idle), and for saved ones that end. Must not
+ * block. */
+typedef void (*gk_topo_save_fn)(void *arg, const struct gk_topo_row *r,
+				int del);
+void gk_topo_set_store(struct gk_topo *t, gk_topo_save_fn fn, void *arg);
+/* Put back an answered dialog from the store (as saved). 0, EEXIST (its
+ * key or Call-ID is held, or key 0), ENOSPC (table full), ENOMEM. */
+int gk_topo_restore(struct gk_topo *t, const struct gk_topo_row *r);
 unsigned gk_topo_count(const struct gk_topo *t);
 /* A new INVITE from outside to a flat: its dialog entry. 0, ENOSPC (the
  * table is full: answer 503) or ENOMEM. */
@@ -238,6 +257,15 @@ int gk_topo_request_in(struct gk *g, struct sip_msg *m, char *ruri,
  * private Record-Routes and get our Contact. */
 int gk_topo_response_out(void *arg, struct sip_fork *f, struct sip_msg *m,
 			 struct sip_peer *to);
+
+/* topostore.c: the topology-hiding table kept in dpn.gk_topo_dialogs */
+/* The writer, the table's store hook, the site's dialogs put back (the
+ * expired ones deleted). 0 or an errno (logged). */
+int gk_topostore_start(struct gk *g);
+/* Each second, after gk_topo_expire: the writer's counts into /metrics. */
+void gk_topostore_tick(struct gk *g);
+/* Writes what is queued and stops (after gk_topo_free). */
+void gk_topostore_stop(struct gk *g);
 
 /* route.c */
 /* P-Asserted-Identity of gateway gw's flat (and claimed handset) on m. */

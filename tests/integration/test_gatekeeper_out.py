@@ -21,7 +21,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 from dpn_test import Cluster, case, check, check_eq, run, tmpdir, wait_for  # noqa: E402
-from gatekeeper import Flat, Gatekeeper, Msg, call_record  # noqa: E402
+from gatekeeper import Flat, Gatekeeper, Msg, Ua, call_record  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 from sip import Sipp, free_udp_port, message_log  # noqa: E402
 
@@ -203,6 +203,76 @@ def gateway_cancels_a_call_out(ctx):
 @case
 def peer_refuses_a_call_out_486(ctx):
     unanswered(ctx, 'uac_486', 'uas_486', 'outbusy', 'ACK', 'callee', 486)
+
+
+def rows(ctx, *call_ids):
+    return ctx.pg.scalar("SELECT count(*) FROM dpn.gk_topo_dialogs WHERE call_id "
+                         "IN (%s)" % ', '.join("'%s'" % c for c in call_ids))
+
+
+def bye_gets_in(ctx, by, target, call_id, to_tag, gw, want_call_id):
+    """`by` (outside) sends a BYE to target in dialog call_id: it reaches
+    the gateway gw with want_call_id, and gw's 200 comes back out."""
+    by.request(ctx.gk.port, 'BYE', target, 'sip:x@%s' % PUB, call_id=call_id,
+               to_tag=to_tag)
+    bye = gw.expect_request('BYE')
+    while bye is not None and bye.one('Call-ID') != want_call_id:
+        gw.answer(bye, 200, 'OK')       # a retransmission of an earlier one
+        bye = gw.expect_request('BYE')
+    check(bye is not None, 'BYE of %s reached the gateway: %r' % (call_id, by.final(0.2)))
+    check_eq((bye.ruri, bye.one('Call-ID')), ('sip:gw@%s:%d' % (gw.addr, gw.port),
+                                              want_call_id), 'the private dialog')
+    gw.answer(bye, 200, 'OK')
+    r = by.final()
+    check_eq((r and r.status, r and r.one('Call-ID')), (200, call_id), '200 out')
+
+
+@case
+def hidden_dialogs_survive_a_restart(ctx):
+    """An answered call from outside and an answered call out (public
+    Call-ID), then the gatekeeper restarts: a BYE from outside in each
+    still reaches the gateway (its Contact, its own Call-ID); the rows
+    in dpn.gk_topo_dialogs go once the calls end."""
+    gw = ctx.flat.ua()
+    gw.peer_host = PRIV
+    caller, peer = Ua(PUB), Ua(PEER, ctx.peer_port)
+    contact = 'Contact: <sip:gw@%s:%d>\r\n' % (gw.addr, gw.port)
+    cid_in, cid_out = 'in-%s' % uuid.uuid4().hex, 'out-%s@%s' % (uuid.uuid4().hex,
+                                                                  gw.addr)
+    try:
+        r = gw.register(ctx.pport, ctx.flat.number, ctx.flat.user, ctx.flat.secret)
+        check(r is not None and r.status == 200, 'gateway registered')
+        caller.request(ctx.gk.port, 'INVITE', 'sip:%s@%s:%d' % (
+            ctx.flat.number, PUB, ctx.gk.port), 'sip:%s@%s' % (ctx.flat.number, PUB),
+            call_id=cid_in)
+        inv = gw.expect_request('INVITE')
+        check(inv is not None, 'the call from outside reached the gateway')
+        gw.answer(inv, 200, 'OK', contact)
+        ok_in = caller.final()
+        check_eq(ok_in and ok_in.status, 200, 'answered')
+        gw.request(ctx.pport, 'INVITE', 'sip:%s@%s:%d' % (OTHER, PRIV, ctx.pport),
+                   'sip:%s@dpn' % OTHER, contact, call_id=cid_out,
+                   from_user=ctx.handset)
+        inv_out = peer.expect_request('INVITE')
+        check(inv_out is not None, 'the call out reached the peer')
+        peer.answer(inv_out, 200, 'OK', 'Contact: <sip:p@%s:%d>\r\n' % (PEER, peer.port))
+        check_eq((gw.final() or gw).status, 200, 'answered by the peer')
+        wait_for(lambda: rows(ctx, cid_in, cid_out) == '2', timeout=5,
+                 what='both dialogs in dpn.gk_topo_dialogs')
+        ctx.gk.stop()
+        ctx.gk.start()
+        check('2 of 2 hidden dialogs restored' in ctx.gk.log(), 'restore logged')
+        bye_gets_in(ctx, caller, ok_in.one('Contact').strip('<>'), cid_in,
+                    ok_in.one('To').split('tag=')[1], gw, cid_in)
+        bye_gets_in(ctx, peer, inv_out.one('Contact').strip('<>'),
+                    inv_out.one('Call-ID'), inv_out.one('From').split('tag=')[1],
+                    gw, cid_out)
+        wait_for(lambda: rows(ctx, cid_in, cid_out) == '0', timeout=5,
+                 what='the rows gone once the calls ended')
+    finally:
+        gw.close()
+        caller.close()
+        peer.close()
 
 
 def peer_state(ctx, group):
