@@ -6,7 +6,7 @@
  * (no connection, no answer, a black hole) is closed then and counts as
  * an unanswered probe: each probe is bounded by probe-interval. At most
  * TCPROBE_MAX connections at once (a peer beyond them is not probed that
- * round). The proxy core and its transport never see these connections. */
+ * round), each ~5 KB while it is open. The proxy core and its transport never see these connections. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -22,7 +22,8 @@
 #define TCPROBE_IN 4096		/* bytes of an answer read */
 
 struct tconn {
-	int fd;			/* -1: free */
+	int fd;
+	unsigned slot;		/* in gk_tcprobe.c */
 	struct gk *g;
 	struct sockaddr_in peer;
 	size_t out_len, out_off, in_len;
@@ -31,7 +32,7 @@ struct tconn {
 };
 
 struct gk_tcprobe {
-	struct tconn c[TCPROBE_MAX];
+	struct tconn *c[TCPROBE_MAX];	/* NULL: free */
 	unsigned open;
 };
 
@@ -41,25 +42,24 @@ static void conn_close(struct tconn *c)
 
 	ev_io_del(c->g->d->loop, c->fd);
 	close(c->fd);
-	c->fd = -1;
+	t->c[c->slot] = NULL;
 	t->open--;
+	free(c);
 }
 
-static struct tconn *conn_slot(struct gk *g)
+/* A free slot's index, the table made when needed. 0, ENOSPC, ENOMEM. */
+static int conn_slot(struct gk *g, unsigned *slot)
 {
 	struct gk_tcprobe *t = g->tcprobe;
 
-	if (!t) {
-		if (!(t = g->tcprobe = malloc(sizeof(*t))))
-			return NULL;
-		for (unsigned i = 0; i < TCPROBE_MAX; i++)
-			t->c[i].fd = -1;
-		t->open = 0;
-	}
+	if (!t && !(t = g->tcprobe = calloc(1, sizeof(*t))))
+		return ENOMEM;
 	for (unsigned i = 0; i < TCPROBE_MAX; i++)
-		if (t->c[i].fd < 0)
-			return &t->c[i];
-	return NULL;
+		if (!t->c[i]) {
+			*slot = i;
+			return 0;
+		}
+	return ENOSPC;
 }
 
 /* The first complete message on the connection: an answer to probe.c
@@ -166,22 +166,26 @@ static int conn_open(struct gk *g, struct tconn *c, unsigned *lport)
 
 int gk_tcprobe_send(struct gk *g, const struct gk_peer *p)
 {
-	struct tconn *c = conn_slot(g);
-	unsigned lport;
+	struct tconn *c;
+	unsigned slot, lport;
 	int rc;
 
-	if (!c)
-		return g->tcprobe ? ENOSPC : ENOMEM;
 	if (p->to.sa.ss_family != AF_INET)
 		return EAFNOSUPPORT;
+	if ((rc = conn_slot(g, &slot)) != 0)
+		return rc;
+	if (!(c = calloc(1, sizeof(*c))))
+		return ENOMEM;
 	c->g = g;
+	c->slot = slot;
 	memcpy(&c->peer, &p->to.sa, sizeof(c->peer));
-	c->out_off = c->in_len = 0;
 	if ((rc = conn_open(g, c, &lport)) != 0) {
 		log_debug("gatekeeper: TCP probe of %s:%u: %s", p->host,
 			  p->port, strerror(rc));
+		free(c);
 		return rc;
 	}
+	g->tcprobe->c[slot] = c;
 	g->tcprobe->open++;
 	rc = gk_probe_text(g, &p->to, 'p', p->id, p->seq, lport, c->out,
 			   sizeof(c->out), &c->out_len);
@@ -195,8 +199,8 @@ void gk_tcprobe_round(struct gk *g)
 	struct gk_tcprobe *t = g->tcprobe;
 
 	for (unsigned i = 0; t && t->open && i < TCPROBE_MAX; i++)
-		if (t->c[i].fd >= 0)
-			conn_close(&t->c[i]);
+		if (t->c[i])
+			conn_close(t->c[i]);
 }
 
 void gk_tcprobe_stop(struct gk *g)
