@@ -15,6 +15,7 @@
 
 #include "gatekeeper/gk.h"
 #include "log.h"
+#include "pg.h"
 #include "pgbatch.h"
 #include "sip/hdr.h"
 
@@ -344,26 +345,6 @@ static const char insert_many_sql[] =
 	"u(site, cid, dir, caller, callee, cf, ef, ab, ah, st, an, en, eb, status, "
 	"reason) WHERE EXISTS (SELECT 1 FROM dpn.sites WHERE id = u.site)";
 
-/* Append value v (NULL: SQL NULL) to the array literal at *p, quoted and
- * escaped; the texts are printable ASCII (clean()). */
-static char *array_put(char *p, const char *v, int first)
-{
-	if (!first)
-		*p++ = ',';
-	if (!v) {
-		memcpy(p, "NULL", 4);
-		return p + 4;
-	}
-	*p++ = '"';
-	for (; *v; v++) {
-		if (*v == '"' || *v == '\\')
-			*p++ = '\\';
-		*p++ = *v;
-	}
-	*p++ = '"';
-	return p;
-}
-
 /* Every value is at most 2 x 127 escaped bytes, 2 quotes and a comma. */
 #define ELEM_MAX 264
 
@@ -392,7 +373,7 @@ static int apply_many(void *arg, PGconn *pg, const void *items, unsigned n)
 		}
 		values(&r[i], nb, v);
 		for (c = 0; c < 15; c++)
-			end[c] = array_put(end[c], v[c], m == 0);
+			end[c] = pg_array_put(end[c], v[c], m == 0);
 		m++;
 	}
 	for (c = 0; c < 15; c++) {

@@ -5,7 +5,8 @@
  * table hands answered dialogs over from its one-second sweep (topo.h's
  * store hook: saved when new or changed, deleted when they end); each is
  * a fixed-size item of a lib/pgbatch.h writer, so the SIP loop never
- * waits for the database (a full queue drops the write and counts it).
+ * waits for the database (a full queue drops the write and counts it);
+ * a batch is one statement (the last write of each dialog in it).
  * On start the site's rows still in force are put back and the others
  * deleted. A dialog whose Call-ID, Contact or route set is longer than
  * an item holds is not kept (counted as too_long). */
@@ -17,6 +18,7 @@
 
 #include "gatekeeper/gk.h"
 #include "log.h"
+#include "pg.h"
 #include "pgbatch.h"
 
 #define QUEUE 4096		/* writes waiting at most */
@@ -69,6 +71,96 @@ static int apply(void *arg, PGconn *pg, const void *item)
 			  PQerrorMessage(pg));
 	PQclear(r);
 	return ok ? 0 : EINVAL;
+}
+
+static const char many_sql[] =
+	"WITH gone AS (DELETE FROM dpn.gk_topo_dialogs WHERE site_id = $1 AND "
+	"dialog_key = ANY ($2::bigint[])) INSERT INTO dpn.gk_topo_dialogs "
+	"(site_id, dialog_key, call_id, contact, route, masked, expires_at) "
+	"SELECT $1, u.k, u.c, u.ct, u.r, u.m, to_timestamp(u.e) FROM "
+	"unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::bool[], "
+	"$8::bigint[]) AS u(k, c, ct, r, m, e) ON CONFLICT (site_id, dialog_key) "
+	"DO UPDATE SET call_id = EXCLUDED.call_id, contact = EXCLUDED.contact, "
+	"route = EXCLUDED.route, masked = EXCLUDED.masked, "
+	"expires_at = EXCLUDED.expires_at";
+
+/* Column c's room in many rows: an element escaped at most doubles, plus
+ * quotes and a comma (struct op's field sizes). */
+static const size_t col_elem[7] = { 24, 24, 2 * 256 + 3, 2 * 512 + 3,
+				    2 * 1024 + 3, 8, 24 };
+
+/* Is o[i] the last write of its dialog among o[0..n)? */
+static int last_of_key(const struct op *o, unsigned i, unsigned n)
+{
+	for (unsigned j = i + 1; j < n; j++)
+		if (o[j].key == o[i].key)
+			return 0;
+	return 1;
+}
+
+/* Item o's values for column c of many_sql ($2 the deleted keys, $3..$8
+ * the saved rows) into nb; NULL when o is not in that column. */
+static const char *col_value(const struct op *o, int c, char nb[24])
+{
+	if ((c == 0) != (o->del != 0))
+		return NULL;
+	switch (c) {
+	case 0: case 1:
+		snprintf(nb, 24, "%" PRId64, (int64_t)o->key);
+		return nb;
+	case 2: return o->callid;
+	case 3: return o->contact;
+	case 4: return o->route;
+	case 5: return o->masked ? "t" : "f";
+	default:
+		snprintf(nb, 24, "%" PRIu64, o->expires);
+		return nb;
+	}
+}
+
+/* Many writes in one statement (a pg_batch_apply_many_fn): the deleted
+ * dialogs' rows go, the saved ones are upserted; of several writes of one
+ * dialog only the last counts. 0, EINVAL (each alone then), EIO. */
+static int apply_many(void *arg, PGconn *pg, const void *items, unsigned n)
+{
+	const struct op *o = items;
+	char *buf[7] = { NULL }, *end[7], site[24], nb[24];
+	const char *v[8] = { site };
+	unsigned cnt[7] = { 0 };
+	PGresult *r;
+	int rc = EINVAL;
+	(void)arg;
+
+	for (int c = 0; c < 7; c++) {
+		if (!(buf[c] = end[c] = malloc(n * col_elem[c] + 3)))
+			goto out;
+		*end[c]++ = '{';
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (!last_of_key(o, i, n))
+			continue;
+		for (int c = 0; c < 7; c++) {
+			const char *x = col_value(&o[i], c, nb);
+			if (x)
+				end[c] = pg_array_put(end[c], x, cnt[c]++ == 0);
+		}
+	}
+	for (int c = 0; c < 7; c++) {
+		memcpy(end[c], "}", 2);
+		v[c + 1] = buf[c];
+	}
+	snprintf(site, sizeof(site), "%" PRId64, o[0].site_id);
+	r = PQexecParams(pg, many_sql, 8, NULL, v, NULL, NULL, 0);
+	rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 :
+	     PQstatus(pg) == CONNECTION_OK ? EINVAL : EIO;
+	if (rc)
+		log_warnx("gatekeeper: %u dialogs not written at once: %s", n,
+			  PQerrorMessage(pg));
+	PQclear(r);
+out:
+	for (int c = 0; c < 7; c++)
+		free(buf[c]);
+	return rc;
 }
 
 static int fits(char *dst, size_t cap, const char *s)
@@ -175,7 +267,7 @@ int gk_topostore_start(struct gk *g)
 {
 	struct pg_batch_cfg c = { .conninfo = g->cfg->db, .max_queue = QUEUE,
 		.app = "dpn-gatekeeper dialogs", .item_size = sizeof(struct op),
-		.apply = apply };
+		.apply = apply, .apply_many = apply_many };
 	struct gk_topostore *s = calloc(1, sizeof(*s));
 	int rc = s ? metrics(g, s) : ENOMEM;
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 PGconn *pg_connect(const struct pg_opts *o)
 {
@@ -42,4 +43,22 @@ int pg_conninfo_check(const void *field, char *err, size_t len)
 	}
 	PQconninfoFree(o);
 	return 0;
+}
+
+char *pg_array_put(char *p, const char *v, int first)
+{
+	if (!first)
+		*p++ = ',';
+	if (!v) {
+		memcpy(p, "NULL", 4);
+		return p + 4;
+	}
+	*p++ = '"';
+	for (; *v; v++) {
+		if (*v == '"' || *v == '\\')
+			*p++ = '\\';
+		*p++ = *v;
+	}
+	*p++ = '"';
+	return p;
 }

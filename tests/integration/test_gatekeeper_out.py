@@ -207,7 +207,8 @@ def peer_refuses_a_call_out_486(ctx):
 
 def rows(ctx, *call_ids):
     return ctx.pg.scalar("SELECT count(*) FROM dpn.gk_topo_dialogs WHERE call_id "
-                         "IN (%s)" % ', '.join("'%s'" % c for c in call_ids))
+                         "IN (%s)" % ', '.join("'%s'" % c.replace("'", "''")
+                                               for c in call_ids))
 
 
 def bye_gets_in(ctx, by, target, call_id, to_tag, gw, want_call_id):
@@ -237,8 +238,9 @@ def hidden_dialogs_survive_a_restart(ctx):
     gw.peer_host = PRIV
     caller, peer = Ua(PUB), Ua(PEER, ctx.peer_port)
     contact = 'Contact: <sip:gw@%s:%d>\r\n' % (gw.addr, gw.port)
-    cid_in, cid_out = 'in-%s' % uuid.uuid4().hex, 'out-%s@%s' % (uuid.uuid4().hex,
-                                                                  gw.addr)
+    # what an array literal of the batched write must quote: " \ { }
+    cid_in = 'in-"{a}\\%s' % uuid.uuid4().hex
+    cid_out = 'out-%s@%s' % (uuid.uuid4().hex, gw.addr)
     try:
         r = gw.register(ctx.pport, ctx.flat.number, ctx.flat.user, ctx.flat.secret)
         check(r is not None and r.status == 200, 'gateway registered')
