@@ -119,8 +119,11 @@ void gk_guard_auth(struct gk_guard *g, const char *user,
 		   const struct sockaddr *sa, int ok, uint64_t now_ms);
 
 /* The route peers' addresses (n of them, copied), replacing the last
- * set; a source ban in force for one of them is lifted (ops->ban ended).
- * 0, EINVAL (not IPv4/IPv6) or ENOMEM (the last set kept). */
+ * set: each gets an entry of the table marked as a peer's (found by the
+ * lookup every message does anyway: no cost for other sources), and a
+ * ban of it is lifted (ops->ban ended). 0, EINVAL (not IPv4/IPv6) or
+ * ENOMEM (the last set kept), ENOSPC (the table is full: the peers that
+ * found no entry are not exempt). */
 int gk_guard_set_peers(struct gk_guard *g,
 		       const struct sockaddr_storage *addrs, unsigned n);
 

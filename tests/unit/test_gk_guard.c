@@ -142,6 +142,11 @@ static void t_route_peers(void **state)
 		assert_int_equal(admit(g, p[0], 5000 + (uint64_t)i), 0);
 	assert_int_equal(admit(g, p[0], 5010), EPERM);
 	assert_int_equal(admit(g, p[1], 5010), 0);
+	/* an operator's ban of a peer is lifted without unmaking the peer */
+	assert_int_equal(gk_guard_ban(g, SA(p[1]), GK_BAN_FLOOD, 60, 5020), 0);
+	assert_int_equal(gk_guard_lift(g, SA(p[1]), NULL), 0);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(admit(g, p[1], 5030 + (uint64_t)i), 0);
 	/* a bad address: EINVAL, the set kept; an empty set */
 	assert_int_equal(gk_guard_set_peers(g, &bad, 1), EINVAL);
 	assert_int_equal(admit(g, p[1], 5020), 0);
@@ -149,6 +154,11 @@ static void t_route_peers(void **state)
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(admit(g, p[1], 9000 + (uint64_t)i), 0);
 	assert_int_equal(admit(g, p[1], 9010), EPERM);
+	/* peers again (their bans lifted), idle for an hour: still peers */
+	assert_int_equal(gk_guard_set_peers(g, p, 2), 0);
+	gk_guard_sweep(g, 3609010);
+	for (uint64_t i = 0; i < 20; i++)
+		assert_int_equal(admit(g, p[0], 3609010 + i), 0);
 	gk_guard_free(g);
 }
 
