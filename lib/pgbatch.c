@@ -271,7 +271,10 @@ int pg_batch_push(struct pg_batch *b, const void *item)
 		memcpy(slot(b->ring, b, (b->head + b->n) % b->cfg.max_queue),
 		       item, b->cfg.item_size);
 		b->n++;
-		pthread_cond_signal(&b->cv);
+		/* The writer waits for a first item, or lingers for a full
+		 * batch: a wake-up per item would only put it back to sleep. */
+		if (b->n == 1 || b->n == PG_BATCH_MAX)
+			pthread_cond_signal(&b->cv);
 	}
 	pthread_mutex_unlock(&b->mu);
 	return rc;
