@@ -196,7 +196,7 @@ static int dialog_hop(struct gk *g, const struct sip_msg *m,
 }
 
 static void do_new(struct gk *g, struct sip_fork *fk, const struct sip_msg *m,
-		   const struct sip_peer *from);
+		   const struct sip_peer *from, struct gk_dial *d);
 
 static void do_in_dialog(struct gk *g, struct sip_fork *f,
 			 const struct sip_msg *m, const struct sip_peer *from)
@@ -218,7 +218,9 @@ static void do_in_dialog(struct gk *g, struct sip_fork *f,
 	 * at the gatekeeper (no Route): routed by the number again. */
 	if (topo == ENOENT && sip_msg_hdr_find(m, SIP_HDR_ROUTE, 0) < 0 &&
 	    ruri_is_self(g, m)) {
-		do_new(g, f, m, from);
+		struct gk_dial d;
+
+		do_new(g, f, m, from, &d);
 		return;
 	}
 	if (topo > 0 && topo != ENOENT) {
@@ -435,24 +437,33 @@ static int for_us(struct gk *g, const struct sip_msg *m)
 	return ruri_is_self(g, m) && sip_msg_ruri(m, &u) == 0 && !u.has_user;
 }
 
+_Static_assert(sizeof(((struct gk_dial *)0)->num) >= NUMPLAN_MAX_LEN + 8,
+	       "gk_dial.num holds what dialled() accepts");
+
+/* A new request; what it was found to be goes into *d (call records). */
 static void do_new(struct gk *g, struct sip_fork *fk, const struct sip_msg *m,
-		   const struct sip_peer *from)
+		   const struct sip_peer *from, struct gk_dial *d)
 {
 	const struct gk_flat *gw = gateway_of(g, from), *f;
-	char num[NUMPLAN_MAX_LEN + 8];
 	uint32_t hs;
 	int rc;
 
+	*d = (struct gk_dial){ .gw = gw };
 	if (m->method == SIP_OPTIONS && for_us(g, m)) {
 		sip_fork_reply(fk, 200, NULL, "Allow: INVITE, ACK, CANCEL, BYE, "
 			       "OPTIONS, REGISTER, INFO, UPDATE, PRACK\r\n");
 		return;
 	}
-	rc = dialled(m, num, sizeof(num));
-	if (rc == 0)
-		rc = gk_flats_lookup(g->flats, num, strlen(num), &f, &hs);
+	rc = dialled(m, d->num, NUMPLAN_MAX_LEN + 8);
+	if (rc)
+		d->num[0] = '\0';
+	else if ((rc = gk_flats_lookup(g->flats, d->num, strlen(d->num), &f,
+				       &hs)) == 0) {
+		d->flat = f;
+		d->hs = hs;
+	}
 	if (rc == EXDEV && gw) {
-		gk_outbound_call(g, fk, num, gw);	/* outbound.c */
+		gk_outbound_call(g, fk, d->num, gw);	/* outbound.c */
 		return;
 	}
 	if (rc) {
@@ -472,6 +483,7 @@ static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 		       const struct sip_peer *from)
 {
 	struct gk *g = arg;
+	struct gk_dial d;
 	struct sip_str tag;
 
 	if (m->method == SIP_REGISTER) {
@@ -480,8 +492,8 @@ static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 		gk_cdr_bye(g, m);	/* call records: a BYE ends the call */
 		do_in_dialog(g, f, m, from);
 	} else {
-		do_new(g, f, m, from);
-		gk_cdr_invite(g, f, m, from);	/* call records */
+		do_new(g, f, m, from, &d);
+		gk_cdr_invite(g, f, m, &d);	/* call records */
 	}
 }
 
