@@ -321,8 +321,6 @@ static uint32_t claimed_handset(struct gk *g, const struct sip_msg *m,
 void gk_assert_identity(struct gk *g, struct sip_msg *m,
 			const struct gk_flat *gw)
 {
-	struct number n = { .complex = g->cfg->site, .building = gw->building,
-			    .flat = gw->flat };
 	char num[NUMPLAN_MAX_LEN], v[160];
 	uint32_t hs = claimed_handset(g, m, gw);
 
@@ -330,9 +328,8 @@ void gk_assert_identity(struct gk *g, struct sip_msg *m,
 		prom_inc(g->m.pai_replaced, 1);
 		hs = 0;
 	}
-	n.handset = hs;
 	strip_identity(m);
-	if (numplan_format(gk_flats_plan(g->flats), &n, num, sizeof(num)))
+	if (gk_flats_number(g->flats, gw, hs, num, sizeof(num)))
 		return;
 	snprintf(v, sizeof(v), "<sip:%s@%s>", num,
 		 g->cfg->domain && g->cfg->domain[0] ? g->cfg->domain : g->host);
@@ -362,13 +359,11 @@ static int target_uri(struct gk *g, const struct gk_flat *f, uint32_t hs,
 		      const struct sip_reg_binding *b, char *out, size_t cap,
 		      size_t *len)
 {
-	struct number n = { .complex = g->cfg->site, .building = f->building,
-			    .flat = f->flat, .handset = hs };
 	char num[NUMPLAN_MAX_LEN], *p = out;
 	struct sip_uri u;
 	size_t nl;
 
-	if (numplan_format(gk_flats_plan(g->flats), &n, num, sizeof(num)) ||
+	if (gk_flats_number(g->flats, f, hs, num, sizeof(num)) ||
 	    sip_uri_parse((struct sip_str){ b->contact, strlen(b->contact) },
 			  &u, NULL))
 		return EINVAL;
