@@ -252,21 +252,31 @@ static const char *opt(const char *s)
 	return s && s[0] ? s : NULL;
 }
 
-/* v >= 0 in decimal into buf (24 bytes): the writer formats six numbers
- * per record, and snprintf's cost was most of a record's. */
+/* v >= 0 in decimal into buf (24 bytes): the writer formats eight
+ * numbers per record (three 13-digit times), and snprintf's cost was most
+ * of a record's; two digits a step, from the end. */
 static const char *dec(char *buf, uint64_t v)
 {
-	char tmp[24];
-	size_t n = 0, i;
+	static const char pairs[] =
+		"00010203040506070809101112131415161718192021222324252627282930"
+		"31323334353637383940414243444546474849505152535455565758596061"
+		"62636465666768697071727374757677787980818283848586878889909192"
+		"93949596979899";
+	char *p = buf + 23;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (i = 0; i < n; i++)
-		buf[i] = tmp[n - 1 - i];
-	buf[n] = '\0';
-	return buf;
+	*p = '\0';
+	while (v >= 100) {
+		p -= 2;
+		memcpy(p, pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		p -= 2;
+		memcpy(p, pairs + 2 * v, 2);
+	} else {
+		*--p = (char)('0' + v);
+	}
+	return p;
 }
 
 /* Number as text into buf (24 bytes), or NULL when it is `none`. */
@@ -497,27 +507,12 @@ static void caller_of(const struct sip_msg *m, const struct gk_flat *flat,
 		put(k->from_tag, sizeof(k->from_tag), tag);
 }
 
-/* The canonical number of flat f with handset hs into dst; 0 or EINVAL. */
-static int flat_number(struct gk *g, const struct gk_flat *f, uint32_t hs,
-		       char *dst, size_t cap)
-{
-	struct number n = { .complex = g->cfg->site, .building = f->building,
-			    .flat = f->flat, .handset = hs };
-	size_t len = strlen(f->number);
-
-	if (!hs && len < cap) {		/* the usual case, formatted already */
-		memcpy(dst, f->number, len + 1);
-		return 0;
-	}
-	return numplan_format(gk_flats_plan(g->flats), &n, dst, cap);
-}
-
 /* The callee's number into dst (NUM_MAX bytes): canonical when routing
  * found a flat of ours, else as dialled. */
 static void callee_of(struct gk *g, const struct sip_msg *m,
 		      const struct gk_dial *d, char *dst)
 {
-	if (d->flat && flat_number(g, d->flat, d->hs, dst, NUM_MAX) == 0)
+	if (d->flat && gk_flats_number(g->flats, d->flat, d->hs, dst, NUM_MAX) == 0)
 		return;
 	if (d->num[0])
 		memcpy(dst, d->num, NUM_MAX);
@@ -587,7 +582,8 @@ static void answered_by(struct gk *g, struct call *k, const struct sip_msg *m)
 		    said == flat && h)
 			hs = h;
 	}
-	if (flat_number(g, flat, hs, k->r.answered_by, sizeof(k->r.answered_by)))
+	if (gk_flats_number(g->flats, flat, hs, k->r.answered_by,
+			    sizeof(k->r.answered_by)))
 		memcpy(k->r.answered_by, k->r.callee, sizeof(k->r.answered_by));
 	k->r.answered_handset = hs ? (int)hs : -1;
 }
