@@ -363,10 +363,17 @@ static int target_uri(struct gk *g, const struct gk_flat *f, uint32_t hs,
 	struct sip_uri u;
 	size_t nl;
 
-	if (gk_flats_number(g->flats, f, hs, num, sizeof(num)) ||
-	    sip_uri_parse((struct sip_str){ b->contact, strlen(b->contact) },
-			  &u, NULL))
+	if (gk_flats_number(g->flats, f, hs, num, sizeof(num)))
 		return EINVAL;
+	if (b->host_len) {	/* the registrar read it when bound */
+		u.host = (struct sip_str){ b->contact + b->host_at,
+					   b->host_len };
+		u.port = b->port;
+	} else if (sip_uri_parse((struct sip_str){ b->contact,
+						   strlen(b->contact) },
+				 &u, NULL)) {
+		return EINVAL;
+	}
 	nl = strlen(num);
 	/* by hand, not snprintf: every call to a flat writes one */
 	if (4 + nl + 1 + u.host.len + 6 >= cap)
