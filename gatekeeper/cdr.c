@@ -20,10 +20,10 @@
 
 #define CALLID_MAX 128
 #define NUM_MAX 64
+#define REASON_MAX 128
 
 _Static_assert(sizeof(((struct gk_dial *)0)->num) == NUM_MAX,
 	       "a dialled number is copied whole");
-#define REASON_MAX 128
 
 enum who { WHO_NONE, WHO_CALLER, WHO_CALLEE, WHO_TIMEOUT, WHO_MEDIA };
 static const char *const who_text[] = { NULL, "caller", "callee", "timeout",
@@ -512,7 +512,8 @@ static void caller_of(const struct sip_msg *m, const struct gk_flat *flat,
 static void callee_of(struct gk *g, const struct sip_msg *m,
 		      const struct gk_dial *d, char *dst)
 {
-	if (d->flat && gk_flats_number(g->flats, d->flat, d->hs, dst, NUM_MAX) == 0)
+	if (d->flat &&
+	    gk_flats_number(g->flats, d->flat, d->hs, dst, NUM_MAX) == 0)
 		return;
 	if (d->num[0])
 		memcpy(dst, d->num, NUM_MAX);
