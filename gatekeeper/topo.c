@@ -389,18 +389,27 @@ int gk_topo_inbound(struct gk *g, const struct sip_msg *m)
 }
 
 /* The Record-Routes of a new INVITE from the private side: the route set
- * requests from outside take (in order, as a UAS reads them). */
-static int keep_request_rr(struct sip_msg *m, struct dlg *d)
+ * requests from outside take (in order, as a UAS reads them), without
+ * ours (the core removed our Route before the request reaches us: a Route
+ * naming us put back would send it to ourselves). */
+static int keep_request_rr(struct gk *g, struct sip_msg *m, struct dlg *d)
 {
 	struct sip_str v[32];
-	unsigned n;
+	unsigned n, k = 0;
 	char buf[2048];
 	size_t len;
 	int rc = rr_values(m, v, 32, &n);
 
 	if (rc || n == 0)
 		return rc;
-	if ((rc = join(v, 0, n, 0, buf, sizeof(buf), &len)) != 0)
+	self_rrs(g);
+	for (unsigned i = 0; i < n; i++)
+		if (!is_ours(v[i], g->topo->rr_pub, g->host, g->port) &&
+		    !is_ours(v[i], g->topo->rr_priv, g->phost, g->pport))
+			v[k++] = v[i];
+	if (k == 0)
+		return 0;
+	if ((rc = join(v, 0, k, 0, buf, sizeof(buf), &len)) != 0)
 		return rc;
 	return set_str(&d->route, buf, len);
 }
@@ -590,7 +599,7 @@ static int request_out(struct gk *g, struct sip_msg *m)
 	if (fresh)
 		d->masked = memchr(cid.s, '@', cid.len) != NULL;
 	if (fresh && m->method == SIP_INVITE &&
-	    (rc = keep_request_rr(m, d)) != 0)
+	    (rc = keep_request_rr(g, m, d)) != 0)
 		return rc;
 	if ((rc = hide_contact(g, m, d)) != 0 ||
 	    (rc = hide_identity(g, m, SIP_HDR_FROM)) != 0 ||
