@@ -11,7 +11,16 @@
  * re-INVITE, UPDATE) is an ng `offer` with from-tag = its From tag and
  * `direction` [offerer's side, other side]; every SDP in a 1xx/2xx to it
  * an ng `answer` with from-tag = From tag and to-tag = To tag, so forked
- * 183s of several handsets each get their own answer. The request waits
+ * 183s of several handsets each get their own answer. A route peer that
+ * fails after a 183 with SDP keeps its early monologue until the call
+ * ends: its ports are the ones the offer named, which every failover
+ * branch was given (rtpengine relays them to the caller), and deleting it
+ * while it is the offerer's only peer would end the whole call.
+ * Calls out through an outbound route are offered first, and the route's
+ * peers, added by outbound.c, start from the ng callback: the rewritten
+ * SDP serves every failover branch. With topology hiding the outside end
+ * names a call begun inside by its public Call-ID: media maps it back
+ * (media_callid), so a BYE or re-INVITE from either side finds the call. The request waits
  * for the offer's answer without blocking (the branch starts from the ng
  * callback); a response is held through the core's ops->response and
  * forwarded when its answer came back. A 2xx retransmission gets the
@@ -89,6 +98,9 @@ struct mop {
 	char *ruri;			/* OP_OFFER: where the branch goes */
 	size_t rlen;
 	struct sip_peer to;
+	int added;			/* OP_OFFER: the caller added the
+					   branches (to unused): serial */
+	unsigned branch;		/* OP_ANSWER: of the held response */
 	struct ev_timer now;		/* a failure reported from the loop */
 };
 
@@ -289,12 +301,32 @@ static void ng_delete(struct gk_media *md, struct sip_str id, unsigned inst)
 		log_warnx("media: %.*s: delete not sent", (int)id.len, id.s);
 }
 
+/* The Call-ID media keys m's call by: the one the gatekeeper saw first.
+ * With topology hiding a dialog begun inside is known outside by another
+ * (gk-KEY@PUBLIC): what the outside end sends names that one, and gets
+ * the private one back (topo.c). Its storage is m's or the dialog's: use
+ * it before either goes. 0 or EBADMSG. */
+static int media_callid(struct gk *g, const struct sip_msg *m,
+			struct sip_str *id)
+{
+	const char *priv;
+
+	if (sip_msg_callid(m, id))
+		return EBADMSG;
+	if ((priv = gk_topo_private_callid(g, *id)) != NULL)
+		*id = (struct sip_str){ priv, strlen(priv) };
+	return 0;
+}
+
 /* ---- starting branches ---- */
 
+/* One branch to `to`, or (to NULL) the branches the caller added, one
+ * after the other (an outbound route's peers: failover). */
 static void start_branch(struct sip_fork *fk, const char *ruri, size_t len,
 			 const struct sip_peer *to)
 {
-	if (sip_fork_add(fk, ruri, len, to, 1000) || sip_fork_start(fk, 0))
+	if (to ? sip_fork_add(fk, ruri, len, to, 1000) ||
+		 sip_fork_start(fk, 0) : sip_fork_start(fk, 1))
 		sip_fork_reply(fk, 500, NULL, NULL);
 }
 
@@ -383,7 +415,7 @@ static void on_offer(void *arg, const struct ng_answer *a)
 		return;
 	}
 	md->st.anchored += op->initial;
-	start_branch(op->f, op->ruri, op->rlen, &op->to);
+	start_branch(op->f, op->ruri, op->rlen, op->added ? NULL : &op->to);
 }
 
 static int offer_msg(struct gk_media *md, const struct sip_msg *m,
@@ -445,6 +477,14 @@ static int mop_new(struct gk *g, enum mop_kind kind, struct sip_fork *f,
 	return 0;
 }
 
+/* Where an offered request's branch goes; NULL: the caller added them. */
+static void set_to(struct mop *op, const struct sip_peer *to)
+{
+	op->added = to == NULL;
+	if (to)
+		op->to = *to;
+}
+
 static void offer(struct gk *g, struct sip_fork *fk, struct mcall *c,
 		  struct sip_str id, const char *ruri, size_t len,
 		  const struct sip_peer *to, enum gk_media_side side,
@@ -472,7 +512,7 @@ static void offer(struct gk *g, struct sip_fork *fk, struct mcall *c,
 		return;
 	}
 	op->rlen = len;
-	op->to = *to;
+	set_to(op, to);
 	op->side = side;
 	op->initial = initial;
 	if (initial)
@@ -510,7 +550,7 @@ static void late_call(struct gk *g, struct sip_fork *fk, struct sip_str id,
 	c->side = side;
 	c->late = LATE_OFFER;
 	op->initial = 1;
-	op->to = *to;
+	set_to(op, to);
 	op->side = side;
 	fork_link(md, op);
 	md->st.anchored++;
@@ -527,7 +567,7 @@ void gk_media_forward(struct gk *g, struct sip_fork *fk, const char *ruri,
 	struct mcall *c;
 	int in_dialog;
 
-	if (!md || !m || sip_msg_callid(m, &id)) {
+	if (!md || !m || media_callid(g, m, &id)) {
 		start_branch(fk, ruri, len, to);
 		return;
 	}
@@ -639,8 +679,10 @@ static struct mop *fork_op(struct gk_media *md, const struct sip_fork *f)
 /* The 2xx m answered the call's first INVITE (fork f): keep what a
  * media-timeout BYE to each side needs. */
 static void keep_dialog(struct gk_media *md, struct mcall *c,
-			struct sip_fork *f, const struct sip_msg *m)
+			struct sip_fork *f, unsigned branch,
+			const struct sip_msg *m)
 {
+	const struct sip_peer *callee = sip_fork_branch_peer(f, branch);
 	const struct sip_msg *req = sip_fork_request(f);
 	const struct mop *offer = fork_op(md, f);
 	struct gk_media_dlg *d = calloc(1, sizeof(*d));
@@ -658,7 +700,8 @@ static void keep_dialog(struct gk_media *md, struct mcall *c,
 		free(d);
 		return;
 	}
-	d->callee = offer->to;
+	d->callee = callee ? *callee : offer->to;	/* the peer that
+							   answered */
 	d->cseq = cs.num;
 	c->dlg = d;
 	c->next_check = ev_now(md->g->d->loop) +
@@ -679,7 +722,7 @@ static void on_answer(void *arg, const struct ng_answer *a)
 		if (c) {
 			cache_answer(c, m);
 			if (m->status >= 200 && !c->dlg)
-				keep_dialog(md, c, op->f, m);
+				keep_dialog(md, c, op->f, op->branch, m);
 		}
 		sip_fork_release(op->f, op->status, m);
 	} else {
@@ -740,9 +783,8 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 	struct mop *op = NULL;
 	struct ben_w w;
 	int late;
-	(void)branch;
 
-	if (!md || !has_sdp(m) || sip_msg_callid(m, &id))
+	if (!md || !has_sdp(m) || media_callid(g, m, &id))
 		return 0;
 	if (!(c = call_find(md, id)))	/* a 2xx after the call failed */
 		return fork_op(md, f) ? SIP_CORE_DROP : 0;
@@ -766,6 +808,7 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 		return 0;
 	}
 	op->status = m->status;
+	op->branch = branch;
 	if (late)
 		c->late = LATE_ANSWER;
 	if (ng_send(md->ng, c->inst, w.buf, w.len, on_answer, op, &op->req))
@@ -807,7 +850,7 @@ int gk_media_ack(struct gk *g, const struct sip_msg *m,
 	struct mop *op;
 	struct ben_w w;
 
-	if (!md || !has_sdp(m) || sip_msg_callid(m, &id) ||
+	if (!md || !has_sdp(m) || media_callid(g, m, &id) ||
 	    !(c = call_find(md, id)) || c->late != LATE_ANSWER)
 		return 0;
 	if (sip_msg_tag(m, SIP_HDR_FROM, &ft) || sip_msg_tag(m, SIP_HDR_TO, &tt))
