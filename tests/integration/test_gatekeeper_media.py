@@ -16,7 +16,7 @@ flat -> outside with RTP both ways (the peer's SDP names rtpengine's
 public address under the public Call-ID, the gateway's its private one), a
 re-INVITE and the BYE from the peer naming the public Call-ID, failover to
 the second peer with the same offer and no stream of the first, every peer
-failing, a late offer; and complex -> complex through two gatekeepers and
+failing, a late offer, a CANCEL, no rtpengine (503); and complex -> complex through two gatekeepers and
 two rtpengines on the same private range, audio both ways."""
 import os
 import subprocess
@@ -39,8 +39,10 @@ def sided(pg, args):
     """A gatekeeper with its public side on 127.0.0.1 and its private side
     (the flats') on PRIV, as deployed; gk.pport is the private port."""
     pport = free_udp_port()
+    # the test agents send calls in quick succession: exempt from the
+    # flood limit (test_gatekeeper_guard.py tests it)
     gk = Gatekeeper(pg, args=['--listen-private', '%s:%d' % (PRIV, pport)]
-                    + args)
+                    + args, trusted='127.0.0.0/8')
     gk.pport = pport
     return gk
 
@@ -65,7 +67,8 @@ class Ctx:
         ua = flat.ua()
         ua.peer_host = PRIV
         r = ua.register(gk.pport, flat.number, flat.user, flat.secret)
-        check(r is not None and r.status == 200, 'REGISTER %s' % flat.number)
+        check(r is not None and r.status == 200, 'REGISTER %s: %s\n%s'
+              % (flat.number, r and r.first, gk.log()))
         return ua
 
     def close(self):
@@ -714,6 +717,47 @@ def flat_to_outside_late_offer(ctx):
     finally:
         g_rtp.close()
         p_rtp.close()
+
+
+@case
+def flat_to_outside_cancelled_leaves_no_stream(ctx):
+    """The gateway CANCELs a call out while the peer rings: 487, and
+    rtpengine holds nothing."""
+    caller, cid, peer, inv = out_call(ctx, sdp(ctx.f1.addr, 7000))
+    peer.answer(inv, 180)
+    check(caller.response(180) is not None, '180 reached the gateway')
+    check_eq(ctx.rtp.calls(), [cid.encode()], 'a stream while it rings')
+    ruri = 'sip:%s@%s:%d' % (OUT, PRIV, ctx.gk.pport)
+    caller.send('CANCEL', ruri, to='<%s>' % ruri, cseq=1, branch=caller.branch)
+    cancel = peer.expect_request('CANCEL')
+    check(cancel is not None, 'the CANCEL reached the peer')
+    peer.answer(cancel, 200)
+    peer.answer(inv, 487)
+    r = caller.response(487)
+    check(r is not None, '487 reached the gateway')
+    no_streams(ctx.rtp)
+
+
+@case
+def flat_to_outside_no_rtpengine_503(ctx):
+    """No rtpengine answering: a call out gets 503, counted, and nothing
+    reaches the peers (never a call out with the handset's private SDP)."""
+    ps = peers(ctx)
+    dead = '127.0.0.1:%d' % free_udp_port()
+    gk = sided(ctx.pg, ['--rtpengine', dead, '--ng-timeout', '200ms',
+                        '--probe-interval', '0'])
+    gw = ctx.register(gk, ctx.f1)
+    try:
+        caller = Leg(gw, gk.pport, N1)
+        caller.invite(OUT, sdp(ctx.f1.addr, 7000))
+        r = caller.response()
+        check(r is not None and r.status == 503, '503: %s' % (r and r.first))
+        check_eq(first_invite(ps, timeout=0.3), (None, None), 'nothing reached a peer')
+        check_eq(gk.metrics().get('dpn_gk_media_calls_total{result="no_relay"}'), 1.0,
+                 'counted')
+    finally:
+        gw.close()
+        gk.close()
 
 
 @case
