@@ -388,10 +388,11 @@ int gk_topo_inbound(struct gk *g, const struct sip_msg *m)
 	return rc;
 }
 
-/* The Record-Routes of a new INVITE from the private side: the route set
- * requests from outside take (in order, as a UAS reads them), without
- * ours (the core removed our Route before the request reaches us: a Route
- * naming us put back would send it to ourselves). */
+/* The Record-Routes of a new INVITE from the private side that are not
+ * ours: the route set requests from outside take (in order, as a UAS
+ * reads them). The core puts our public Record-Route on top of a request
+ * leaving by the public side: kept, a request from outside would be
+ * routed back to us and refused. */
 static int keep_request_rr(struct gk *g, struct sip_msg *m, struct dlg *d)
 {
 	struct sip_str v[32];
