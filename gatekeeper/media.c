@@ -6,21 +6,23 @@
  * flat of this complex is not (direct media inside the complex). The
  * caller of gk_media_forward says which side sent it.
  *
+ * Calls out through an outbound route (outbound.c adds the route's peers
+ * to the fork) are offered first and the peers start, one after the
+ * other, from the ng callback: the rewritten SDP serves every failover
+ * branch. A peer that fails after a 183 with SDP keeps its early
+ * monologue until the call ends: its ports are the ones the offer named,
+ * which the next peer was given too (rtpengine relays them to the
+ * caller), and deleting it while it is the offerer's only peer would end
+ * the whole call at rtpengine. With topology hiding the outside knows a
+ * call begun inside by another Call-ID: media maps it back (media_callid),
+ * so a BYE or re-INVITE from either side finds the call.
+ *
  * How it stays consistent with the call (the Kamailio rtpengine module's
  * rules for tags): every SDP in a request of an anchored call (INVITE,
  * re-INVITE, UPDATE) is an ng `offer` with from-tag = its From tag and
  * `direction` [offerer's side, other side]; every SDP in a 1xx/2xx to it
  * an ng `answer` with from-tag = From tag and to-tag = To tag, so forked
- * 183s of several handsets each get their own answer. A route peer that
- * fails after a 183 with SDP keeps its early monologue until the call
- * ends: its ports are the ones the offer named, which every failover
- * branch was given (rtpengine relays them to the caller), and deleting it
- * while it is the offerer's only peer would end the whole call.
- * Calls out through an outbound route are offered first, and the route's
- * peers, added by outbound.c, start from the ng callback: the rewritten
- * SDP serves every failover branch. With topology hiding the outside end
- * names a call begun inside by its public Call-ID: media maps it back
- * (media_callid), so a BYE or re-INVITE from either side finds the call. The request waits
+ * 183s of several handsets each get their own answer. The request waits
  * for the offer's answer without blocking (the branch starts from the ng
  * callback); a response is held through the core's ops->response and
  * forwarded when its answer came back. A 2xx retransmission gets the
@@ -679,10 +681,8 @@ static struct mop *fork_op(struct gk_media *md, const struct sip_fork *f)
 /* The 2xx m answered the call's first INVITE (fork f): keep what a
  * media-timeout BYE to each side needs. */
 static void keep_dialog(struct gk_media *md, struct mcall *c,
-			struct sip_fork *f, unsigned branch,
-			const struct sip_msg *m)
+			struct sip_fork *f, const struct sip_msg *m)
 {
-	const struct sip_peer *callee = sip_fork_branch_peer(f, branch);
 	const struct sip_msg *req = sip_fork_request(f);
 	const struct mop *offer = fork_op(md, f);
 	struct gk_media_dlg *d = calloc(1, sizeof(*d));
@@ -700,12 +700,24 @@ static void keep_dialog(struct gk_media *md, struct mcall *c,
 		free(d);
 		return;
 	}
-	d->callee = callee ? *callee : offer->to;	/* the peer that
-							   answered */
+	d->callee = offer->to;
 	d->cseq = cs.num;
 	c->dlg = d;
 	c->next_check = ev_now(md->g->d->loop) +
 			(uint64_t)md->g->cfg->media_check_s * 1000;
+}
+
+/* The fork of a 2xx answer op; its offer's record now names the branch
+ * that answered as the callee (a route's failover: not known when the
+ * offer was made). */
+static struct sip_fork *answered_by(struct gk_media *md, const struct mop *op)
+{
+	const struct sip_peer *p = sip_fork_branch_peer(op->f, op->branch);
+	struct mop *offer = fork_op(md, op->f);
+
+	if (offer && p)
+		offer->to = *p;
+	return op->f;
 }
 
 static void on_answer(void *arg, const struct ng_answer *a)
@@ -722,7 +734,7 @@ static void on_answer(void *arg, const struct ng_answer *a)
 		if (c) {
 			cache_answer(c, m);
 			if (m->status >= 200 && !c->dlg)
-				keep_dialog(md, c, op->f, op->branch, m);
+				keep_dialog(md, c, answered_by(md, op), m);
 		}
 		sip_fork_release(op->f, op->status, m);
 	} else {
