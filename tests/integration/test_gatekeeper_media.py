@@ -16,7 +16,8 @@ flat -> outside with RTP both ways (the peer's SDP names rtpengine's
 public address under the public Call-ID, the gateway's its private one), a
 re-INVITE and the BYE from the peer naming the public Call-ID, failover to
 the second peer with the same offer and no stream of the first, every peer
-failing, a late offer, a CANCEL, no rtpengine (503); and complex -> complex through two gatekeepers and
+failing, a late offer, a CANCEL, no rtpengine (503), the media-timeout BYE
+to the peer that answered after a failover; and complex -> complex through two gatekeepers and
 two rtpengines on the same private range, audio both ways."""
 import os
 import subprocess
@@ -758,6 +759,45 @@ def flat_to_outside_no_rtpengine_503(ctx):
     finally:
         gw.close()
         gk.close()
+
+
+@case
+def flat_to_outside_media_timeout_byes_the_peer_that_answered(ctx):
+    """A call out answered by the second peer (the first 503): when its
+    media stops, the BYE goes to that peer, not the one the offer was
+    first made for, and to the gateway."""
+    ps = peers(ctx)
+    rtp = Rtpengine(PUB, PRIV, timeout=2)
+    gk = sided(ctx.pg, ['--rtpengine', rtp.ng_addr, '--media-check', '1s',
+                        '--probe-interval', '0'])
+    gw = ctx.register(gk, ctx.f1)
+    try:
+        caller = Leg(gw, gk.pport, N1)
+        caller.invite(OUT, sdp(ctx.f1.addr, 7000), uuid.uuid4().hex + '@' + ctx.f1.addr)
+        first, inv1 = first_invite(ps)
+        check(inv1 is not None, 'the INVITE reached a peer\n' + gk.log())
+        first.answer(inv1, 503)
+        second = [p for p in ps if p is not first][0]
+        inv2 = second.expect_request('INVITE')
+        check(inv2 is not None, 'failover to the second peer')
+        callee = Leg(second, gk.port, OUT)
+        callee.accept(inv2)
+        callee.answer(inv2, 200, sdp(second.addr, 7002))
+        ok = caller.response(200)
+        check(ok is not None, 'the 200 reached the gateway')
+        caller.learn(ok)
+        caller.in_dialog('ACK')
+        check(second.expect_request('ACK') is not None, 'the ACK reached the peer')
+        bye = second.expect_request('BYE', timeout=8)
+        check(bye is not None, 'the media-timeout BYE reached the peer that answered\n'
+              + gk.log())
+        check('media timeout' in (bye.one('Reason') or ''), 'with its Reason')
+        check(gw.expect_request('BYE', timeout=3) is not None, 'and the gateway')
+        no_streams(rtp)
+    finally:
+        gw.close()
+        gk.close()
+        rtp.stop()
 
 
 @case
