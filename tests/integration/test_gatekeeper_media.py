@@ -60,7 +60,7 @@ class Ctx:
         # route peers are test agents: no OPTIONS probing
         self.gk = sided(pg, ['--rtpengine', self.rtp.ng_addr,
                              '--probe-interval', '0'])
-        self.routes = 0
+        self.npeers = 0      # route peers made (route())
         self.gw1 = self.register(self.gk, self.f1)
         self.gw2 = self.register(self.gk, self.f2)
 
@@ -493,13 +493,13 @@ def route(ctx, prefix, peers):
         st, b = c.post('/api/v1/peer-groups/%d/peers' % g['id'],
                        {'address': a, 'port': port})
         check_eq(st, 201, 'peer %s:%d: %r' % (a, port, b))
-    ctx.routes += len(peers)
-    wait_for(lambda: ctx.gk.metrics().get('dpn_gk_peers_up') == ctx.routes, timeout=3,
+    ctx.npeers += len(peers)
+    wait_for(lambda: ctx.gk.metrics().get('dpn_gk_peers_up') == ctx.npeers, timeout=3,
              what='the gatekeeper read the peers')
     st, _ = c.post('/api/v1/sites/%d/routes' % site, {'prefix': prefix, 'group_id': g['id']})
     check_eq(st, 201, 'route %s' % prefix)
     ctx.nroutes = getattr(ctx, 'nroutes', 0) + 1
-    want = 'site 100: %d routes, %d peers' % (ctx.nroutes, ctx.routes)
+    want = 'site 100: %d routes, %d peers' % (ctx.nroutes, ctx.npeers)
     wait_for(lambda: want in ctx.gk.log(), timeout=3,
              what='the gatekeeper read route %s' % prefix)
 
@@ -511,14 +511,6 @@ def peers(ctx):
         ctx.peers = [Ua(a) for a in PEERS]
         route(ctx, '300', [(p.addr, p.port) for p in ctx.peers])
     return ctx.peers
-
-
-def ports_of(rtp, call_id, tag):
-    """The local ports rtpengine holds for monologue `tag` of a call."""
-    q = rtp.ng({'command': 'query', 'call-id': call_id}) or {}
-    t = q.get('tags', {}).get(tag, {})
-    return [s['local port'] for m in t.get('medias', [])
-            for s in m.get('streams', []) if 'local port' in s]
 
 
 def out_call(ctx, body):
@@ -549,9 +541,11 @@ def talk(a, a_to, b, b_to, n=20):
 
 
 def no_private(msg, ctx, what):
-    text = msg.first + '\n' + msg.body
+    """Nothing of the private side (rtpengine's or the gatekeeper's
+    private address, the flat's) in a message the peer got, headers or
+    SDP."""
     for a in (PRIV, ctx.f1.addr):
-        check(a not in msg.body, '%s: no private address %s in %r' % (what, a, text))
+        check(a not in msg.raw, '%s: no private address %s in %r' % (what, a, msg.raw))
 
 
 @case
