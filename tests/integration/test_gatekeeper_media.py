@@ -14,7 +14,8 @@ rtpengines with one stopped, none running -> 503, and media timeout ending
 the call both ways. Calls out (outbound routes to peers on 127.0.2.x):
 flat -> outside with RTP both ways (the peer's SDP names rtpengine's
 public address under the public Call-ID, the gateway's its private one), a
-re-INVITE and the BYE from the peer naming the public Call-ID, failover to
+re-INVITE and the BYE from the peer naming the public Call-ID, a re-INVITE
+from the gateway, failover to
 the second peer with the same offer and no stream of the first, every peer
 failing, a late offer, a CANCEL, no rtpengine (503), the media-timeout BYE
 to the peer that answered after a failover; and complex -> complex through two gatekeepers and
@@ -119,11 +120,13 @@ def anchored_call(ctx, caller_sdp_addr=None, gk=None, gw=None, call_id=None):
 
 
 def hang_up(caller, callee):
+    """caller's BYE reaches callee, which answers 200; the BYE."""
     caller.in_dialog('BYE')
     bye = callee.ua.expect_request('BYE')
-    check(bye is not None, 'BYE reached the flat')
+    check(bye is not None, 'the BYE reached the other end')
     callee.answer(bye, 200)
     check(caller.response(200) is not None, '200 to the BYE')
+    return bye
 
 
 @case
@@ -152,22 +155,35 @@ def outside_to_flat_rtp_both_ways_through_rtpengine(ctx):
         g_rtp.close()
 
 
+def reinvite(offerer, answerer, new_ep, ans_ep, off_sees, ans_sees,
+             method='INVITE'):
+    """offerer (a Leg of an answered call) re-INVITEs (or sends `method`,
+    UPDATE) with RTP end new_ep, answerer answers with ans_ep; the
+    request's SDP names ans_sees, the 200's off_sees; a re-INVITE's ACK
+    reaches the answerer. Returns (where the offerer sends, where the
+    answerer sends, the request, its 200)."""
+    offerer.in_dialog(method, sdp(new_ep.addr, new_ep.port))
+    req = answerer.ua.expect_request(method)
+    check(req is not None, 'the %s reached the other end' % method)
+    a_to = media_of(req.body)
+    check_eq(a_to[0], ans_sees, 'the %s\'s SDP' % method)
+    answerer.answer(req, 200, sdp(ans_ep.addr, ans_ep.port))
+    ok = offerer.response(200)
+    check(ok is not None, 'the 200 to the %s' % method)
+    o_to = media_of(ok.body)
+    check_eq(o_to[0], off_sees, 'the 200\'s SDP')
+    if method == 'INVITE':
+        offerer.in_dialog('ACK')
+        check(answerer.ua.expect_request('ACK') is not None, 'the ACK reached the other end')
+    return o_to, a_to, req, ok
+
+
 @case
 def reinvite_changes_the_port(ctx):
     caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(ctx)
     c2 = RtpEndpoint('127.0.0.1')
     try:
-        caller.in_dialog('INVITE', sdp(c2.addr, c2.port))
-        re_inv = ctx.gw1.expect_request('INVITE')
-        check(re_inv is not None, 're-INVITE reached the flat')
-        check_eq(media_of(re_inv.body)[0], PRIV, 're-INVITE SDP private')
-        g_to2 = media_of(re_inv.body)
-        callee.answer(re_inv, 200, sdp(g_rtp.addr, g_rtp.port))
-        ok = caller.response(200)
-        check(ok is not None, '200 to the re-INVITE')
-        c_to2 = media_of(ok.body)
-        check_eq(c_to2[0], PUB, 're-INVITE answer public')
-        caller.in_dialog('ACK')
+        c_to2, g_to2, _, _ = reinvite(caller, callee, c2, g_rtp, PUB, PRIV)
         c2.send_to(*c_to2, n=5, gap=0.005)     # from the new port
         g_rtp.send_to(*g_to2, n=20, gap=0.005)
         check_eq(c2.count(20), 20, 'audio reaches the new port')
@@ -186,16 +202,7 @@ def update_from_the_flat_side(ctx):
     caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(ctx)
     g2 = RtpEndpoint(ctx.f1.addr)
     try:
-        callee.in_dialog('UPDATE', sdp(g2.addr, g2.port))
-        upd = caller.ua.expect_request('UPDATE')
-        check(upd is not None, 'UPDATE reached the caller\n' + ctx.gk.log())
-        c_to2 = media_of(upd.body)
-        check_eq(c_to2[0], PUB, 'the caller sees the public address')
-        caller.answer(upd, 200, sdp(c_rtp.addr, c_rtp.port))
-        ok = callee.response(200)
-        check(ok is not None, '200 to the UPDATE')
-        g_to2 = media_of(ok.body)
-        check_eq(g_to2[0], PRIV, 'the flat sees the private address')
+        g_to2, c_to2, _, _ = reinvite(callee, caller, g2, c_rtp, PRIV, PUB, 'UPDATE')
         c_rtp.send_to(*c_to2, n=10, gap=0.005)
         check_eq(g2.count(10), 10, 'audio to the flat\'s new port')
         g2.send_to(*g_to2, n=10, gap=0.005)
@@ -380,9 +387,10 @@ def media_timeout_ends_the_call_both_ways(ctx):
         check_eq(bye_c.one('Call-ID'), caller.call_id, 'the same call')
         check('media timeout' in (bye_gw.one('Reason') or ''),
               'Reason says why: %r' % bye_gw.one('Reason'))
-        check_eq(gk.metrics().get(
-            'dpn_gk_media_events_total{event="media_timeout"}'), 1.0,
-            'media timeout counted')
+        # counted just after the BYEs are sent: wait for it
+        wait_for(lambda: gk.metrics().get(
+            'dpn_gk_media_events_total{event="media_timeout"}') == 1.0,
+            timeout=2, what='media timeout counted')
         no_streams(rtp)
     finally:
         for x in (caller.ua, c_rtp, g_rtp, gw):
@@ -579,29 +587,15 @@ def flat_to_outside_rtp_both_ways_the_peer_reinvites_and_hangs_up(ctx):
         check(peer.expect_request('ACK') is not None, 'the ACK reached the peer')
         talk(g_rtp, g_to, p_rtp, p_to)
         # the peer moves its media (re-INVITE under the public Call-ID)
-        callee.in_dialog('INVITE', sdp(p2.addr, p2.port))
-        re_inv = ctx.gw1.expect_request('INVITE')
-        check(re_inv is not None, 'the re-INVITE reached the gateway\n' + ctx.gk.log())
-        check_eq(re_inv.one('Call-ID'), cid, 'with the private Call-ID')
-        g_to2 = media_of(re_inv.body)
-        check_eq(g_to2[0], PRIV, 're-INVITE SDP: the private address')
-        caller.answer(re_inv, 200, sdp(g_rtp.addr, g_rtp.port))
-        ok2 = callee.response(200)
-        check(ok2 is not None, 'the 200 to the re-INVITE reached the peer')
-        check_eq(media_of(ok2.body)[0], PUB, 'its SDP: the public address')
+        _, g_to2, re_inv, ok2 = reinvite(callee, caller, p2, g_rtp, PUB, PRIV)
+        check_eq(re_inv.one('Call-ID'), cid, 'the gateway gets the private Call-ID')
         no_private(ok2, ctx, 'the 200 the peer got')
-        callee.in_dialog('ACK')
-        ctx.gw1.expect_request('ACK')
         check_eq(ctx.rtp.calls(), [cid.encode()], 'one call in rtpengine, by the private Call-ID')
         g_rtp.send_to(*g_to2, n=10, gap=0.005)
         check_eq(p2.count(10), 10, 'audio reaches the peer\'s new port')
         # the peer hangs up, naming the public Call-ID
-        callee.in_dialog('BYE')
-        bye = ctx.gw1.expect_request('BYE')
-        check(bye is not None, 'the BYE reached the gateway')
-        check_eq(bye.one('Call-ID'), cid, 'with the private Call-ID')
-        caller.answer(bye, 200)
-        check(callee.response(200) is not None, '200 to the BYE')
+        bye = hang_up(callee, caller)
+        check_eq(bye.one('Call-ID'), cid, 'the gateway gets the private Call-ID')
         no_streams(ctx.rtp)
     finally:
         for x in (g_rtp, p_rtp, p2):
@@ -647,16 +641,42 @@ def failover(ctx, early):
         tags = set(q.get('tags', {}))
         check(caller.tag in tags and callee.tag in tags, 'caller and callee at rtpengine: %r'
               % tags)
-        caller.in_dialog('BYE')
-        bye = second.expect_request('BYE')
-        check(bye is not None, 'the BYE reached the second peer')
-        callee.answer(bye, 200)
-        check(caller.response(200) is not None, '200 to the BYE')
+        hang_up(caller, callee)
         no_streams(ctx.rtp)
         return tags - {caller.tag, callee.tag}
     finally:
         g_rtp.close()
         p_rtp.close()
+
+
+@case
+def flat_to_outside_the_gateway_reinvites(ctx):
+    """The gateway moves its media in a call out (re-INVITE from the
+    private side): the peer gets rtpengine's public address under the
+    public Call-ID, the gateway's new port gets the peer's audio, and the
+    gateway's BYE leaves nothing at rtpengine."""
+    g_rtp, g2 = RtpEndpoint(ctx.f1.addr), RtpEndpoint(ctx.f1.addr)
+    caller, cid, peer, inv = out_call(ctx, sdp(g_rtp.addr, g_rtp.port))
+    p_rtp = RtpEndpoint(peer.addr)
+    try:
+        callee = Leg(peer, ctx.gk.port, OUT)
+        callee.accept(inv)
+        callee.answer(inv, 200, sdp(p_rtp.addr, p_rtp.port))
+        ok = caller.response(200)
+        check(ok is not None, 'the 200 reached the gateway')
+        caller.learn(ok)
+        caller.in_dialog('ACK')
+        check(peer.expect_request('ACK') is not None, 'the ACK reached the peer')
+        g_to, p_to, re_inv, _ = reinvite(caller, callee, g2, p_rtp, PRIV, PUB)
+        check_eq(re_inv.one('Call-ID'), inv.one('Call-ID'), 'under the public Call-ID')
+        no_private(re_inv, ctx, 'the re-INVITE the peer got')
+        check_eq(ctx.rtp.calls(), [cid.encode()], 'still one call at rtpengine')
+        talk(g2, g_to, p_rtp, p_to)
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (g_rtp, g2, p_rtp):
+            x.close()
 
 
 @case
@@ -703,11 +723,7 @@ def flat_to_outside_late_offer(ctx):
         check_eq(g_to[0], PRIV, 'the offer in the 200: the private address')
         check_eq(p_to[0], PUB, 'the answer in the ACK: the public address')
         no_private(ack, ctx, 'the ACK the peer got')
-        callee.in_dialog('BYE')
-        bye = ctx.gw1.expect_request('BYE')
-        check(bye is not None, 'the BYE reached the gateway')
-        caller.answer(bye, 200)
-        check(callee.response(200) is not None, '200 to the BYE')
+        hang_up(callee, caller)
         no_streams(ctx.rtp)
     finally:
         g_rtp.close()
@@ -843,11 +859,7 @@ def complex_to_complex_through_two_gatekeepers_and_two_rtpengines(ctx):
         caller.in_dialog('ACK')
         check(gw_b.expect_request('ACK') is not None, 'the ACK reached B\'s gateway')
         talk(a_rtp, a_to, b_rtp, b_to)      # each through its own entrance
-        callee.in_dialog('BYE')
-        bye = ctx.gw1.expect_request('BYE')
-        check(bye is not None, 'B\'s BYE reached A\'s gateway\n' + ctx.gk.log() + gk_b.log())
-        caller.answer(bye, 200)
-        check(callee.response(200) is not None, '200 to the BYE')
+        hang_up(callee, caller)      # B hangs up, through both gatekeepers
         no_streams(ctx.rtp)
         no_streams(rtp_b)
     finally:
