@@ -201,7 +201,8 @@ int gk_topo_inbound(struct gk *g, const struct sip_msg *m);
  * gets the private Call-ID back. 0 or an errno (the branch is not sent). */
 int gk_topo_branch_out(void *arg, struct sip_fork *f, struct sip_msg *m,
 		       const struct sip_peer *to);
-/* The same for a 2xx ACK routed to `to` (Call-ID only). */
+/* The same for a 2xx ACK routed to `to`: by the public side, the public
+ * Call-ID, our address in From and To, no Contact. */
 int gk_topo_ack_out(struct gk *g, struct sip_msg *m, const struct sip_peer *to);
 /* A request from outside whose Request-URI carries a dialog key: the
  * private party's Contact into ruri (cap bytes, NUL-ended) and the
