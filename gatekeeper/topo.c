@@ -715,6 +715,9 @@ int gk_topo_ack_out(struct gk *g, struct sip_msg *m, const struct sip_peer *to)
 	d = sip_msg_callid(m, &cid) ? NULL : find_cid(g->topo, cid);
 	if (hide_identity(g, m, SIP_HDR_FROM) || hide_identity(g, m, SIP_HDR_TO))
 		return EBADMSG;
+	/* an ACK may carry a Contact, the private party's: it refreshes
+	 * nothing (RFC 3261 12.2), so it goes */
+	delete_all(m, SIP_HDR_CONTACT);
 	return d ? mask_callid(g, m, d) : 0;
 }
 

@@ -142,7 +142,8 @@ static int apply_many(void *arg, PGconn *pg, const void *items, unsigned n)
 		for (int c = 0; c < 7; c++) {
 			const char *x = col_value(&o[i], c, nb);
 			if (x)
-				end[c] = pg_array_put(end[c], x, cnt[c]++ == 0);
+				end[c] = pg_array_put(end[c], x, cnt[c]++ == 0,
+						      c < 2 || c > 4);
 		}
 	}
 	for (int c = 0; c < 7; c++) {

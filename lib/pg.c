@@ -45,19 +45,31 @@ int pg_conninfo_check(const void *field, char *err, size_t len)
 	return 0;
 }
 
-char *pg_array_put(char *p, const char *v, int first)
+char *pg_array_put(char *p, const char *v, int first, int bare)
 {
+	size_t n;
+
 	if (!first)
 		*p++ = ',';
 	if (!v) {
 		memcpy(p, "NULL", 4);
 		return p + 4;
 	}
+	if (bare) {
+		n = strlen(v);
+		memcpy(p, v, n);
+		return p + n;
+	}
 	*p++ = '"';
-	for (; *v; v++) {
-		if (*v == '"' || *v == '\\')
-			*p++ = '\\';
-		*p++ = *v;
+	for (;;) {		/* spans without '"' or '\\' copied at once */
+		n = strcspn(v, "\"\\");
+		memcpy(p, v, n);
+		p += n;
+		v += n;
+		if (!*v)
+			break;
+		*p++ = '\\';
+		*p++ = *v++;
 	}
 	*p++ = '"';
 	return p;

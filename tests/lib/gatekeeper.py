@@ -308,3 +308,15 @@ def call_record(client, path, pick, timeout=5.0):
         return bool(found)
     wait_for(written, timeout=timeout, what='a call record of ' + path)
     return found[0]
+
+
+def first_invite(peers, timeout=3.0):
+    """(peer, INVITE) of the first of peers (Ua-like: recv(timeout)) that
+    gets an INVITE, or (None, None)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for p in peers:
+            m = p.recv(0.02)
+            if m is not None and m.method == 'INVITE':
+                return p, m
+    return None, None
