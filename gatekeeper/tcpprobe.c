@@ -167,7 +167,7 @@ static int conn_open(struct gk *g, struct tconn *c, unsigned *lport)
 int gk_tcprobe_send(struct gk *g, const struct gk_peer *p)
 {
 	struct tconn *c;
-	unsigned slot, lport;
+	unsigned slot, lport = 0;
 	int rc;
 
 	if (p->to.sa.ss_family != AF_INET)
