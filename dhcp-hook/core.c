@@ -38,6 +38,7 @@ struct dhcp_core {
 	atomic_llong retry_at_ms;	/* identify skips the db until then */
 	atomic_llong logged_at_ms;	/* last database error logged */
 	atomic_llong spoof_logged_ms;	/* last refused RELEASE/DECLINE logged */
+	atomic_llong stmt_logged_ms;	/* last statement error logged */
 	int suspect;			/* writer only: last batch refused */
 
 	atomic_ullong enrolled, known, lookups, dropped_unknown,
@@ -152,6 +153,39 @@ static void db_failed(struct dhcp_core *core, const char *what, PGconn *conn)
 	}
 }
 
+/* A statement failed on conn (res: its result, may be NULL). Only a
+ * database that is gone or too slow to answer (connection lost, statement
+ * timeout) starts the back-off that makes every packet skip it: an error of
+ * one statement on a live connection (a lock timeout, a constraint, a
+ * deadlock between two enrolments in different packet threads) is counted
+ * and logged (once per LOG_EVERY_MS) but leaves the other packets alone. */
+static void db_statement_failed(struct dhcp_core *core, const char *what,
+				PGconn *conn, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	int64_t now = mono_ms();
+
+	if (PQstatus(conn) != CONNECTION_OK || !state || !strcmp(state, "57014")) {
+		db_failed(core, what, conn);
+		return;
+	}
+	atomic_fetch_add(&core->db_errors, 1);
+	if (now - atomic_load(&core->stmt_logged_ms) < LOG_EVERY_MS)
+		return;
+	atomic_store(&core->stmt_logged_ms, now);
+	core_log(core, 0, "%s failed (SQLSTATE %s, further ones counted, logged "
+		 "every 30 s): %.300s", what, state, PQerrorMessage(conn));
+}
+
+/* Whether a failed statement lost a race with another transaction
+ * (serialization failure, deadlock) and may simply be tried again. */
+static int db_lost_race(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return state && (!strcmp(state, "40001") || !strcmp(state, "40P01"));
+}
+
 /* A usable connection (reconnecting if needed) or NULL. */
 static PGconn *db_ready(struct dhcp_core *core, PGconn **slot)
 {
@@ -233,11 +267,16 @@ static enum db_answer db_identify(struct dhcp_core *core, uint32_t subnet_id,
 	if (!conn)
 		goto out;
 	atomic_fetch_add(&core->lookups, 1);
-	res = PQexecParams(conn, "SELECT dpn.dhcp_identify($1::bigint, $2::text,"
-			   " $3::macaddr, $4::boolean)", 4, NULL, params, NULL,
-			   NULL, 0);
+	for (int tries = 0; tries < 2; tries++) {
+		PQclear(res);
+		res = PQexecParams(conn, "SELECT dpn.dhcp_identify($1::bigint, "
+				   "$2::text, $3::macaddr, $4::boolean)", 4, NULL,
+				   params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_FATAL_ERROR || !db_lost_race(res))
+			break;
+	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		db_failed(core, "dpn.dhcp_identify", conn);
+		db_statement_failed(core, "dpn.dhcp_identify", conn, res);
 		goto out;
 	}
 	a = answer_parse(PQgetvalue(res, 0, 0));
@@ -379,16 +418,6 @@ static const char *event_word(enum dhcp_event_kind k)
 	return "committed";
 }
 
-static int exec_ok(PGconn *conn, const char *sql, int n, const char *const *p,
-		   ExecStatusType want)
-{
-	PGresult *res = PQexecParams(conn, sql, n, NULL, p, NULL, NULL, 0);
-	int ok = PQresultStatus(res) == want;
-
-	PQclear(res);
-	return ok;
-}
-
 /* Appends ",item" (or "item" first) to an array literal being built. */
 static int lit_add(char *buf, size_t len, size_t *used, const char *item)
 {
@@ -440,16 +469,20 @@ static int write_batch(struct dhcp_core *core, PGconn *conn,
 	char lit[5][DHCP_LIT_MAX];	/* ~60 KiB: the writer thread's own stack */
 	char prob[16];
 	const char *p[6] = { lit[0], lit[1], lit[2], lit[3], lit[4], prob };
+	PGresult *res;
+	int ok;
 
 	if (dhcp_events_literals(evs, n, lit))
 		return 0;
 	snprintf(prob, sizeof(prob), "%u", core->cfg.probation_s);
-	if (exec_ok(conn, "SELECT dpn.dhcp_lease_events($1::text[], $2::bigint[],"
-		    " $3::bigint[], $4::macaddr[], $5::bigint[], $6::integer)", 6,
-		    p, PGRES_TUPLES_OK))
-		return 1;
-	db_failed(core, "writing lease events", conn);
-	return 0;
+	res = PQexecParams(conn, "SELECT dpn.dhcp_lease_events($1::text[], "
+			   "$2::bigint[], $3::bigint[], $4::macaddr[], $5::bigint[],"
+			   " $6::integer)", 6, NULL, p, NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (!ok)
+		db_statement_failed(core, "writing lease events", conn, res);
+	PQclear(res);
+	return ok;
 }
 
 /* Deletes the blocks of gateways whose grace period ran out. */
@@ -471,7 +504,7 @@ static void sweep_gateways(struct dhcp_core *core, PGconn *conn)
 			core_log(core, 1, "deleted %ld gateway(s) after their grace period", n);
 		}
 	} else {
-		db_failed(core, "dpn.dhcp_gateway_sweep", conn);
+		db_statement_failed(core, "dpn.dhcp_gateway_sweep", conn, res);
 	}
 	PQclear(res);
 }
