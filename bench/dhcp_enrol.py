@@ -14,10 +14,11 @@ perfdhcp cannot be used here: it sends one option 82 for every client,
 and first sight of a building means one circuit-id per flat.
 
     make && bench/dhcp_enrol.py [--flats 1000] [--per-flat 2]
-        [--rates 100,200,500] [--threads 0] [--durable]
+        [--rates 100,200,500] [--threads N] [--durable]
 
---threads N > 0 runs Kea multi-threaded with N packet threads (and the
-hook's db-pool N). One fresh building per rate; a throwaway PostgreSQL
+Kea runs as dpn-kea-config writes it by default (multi-threaded,
+kea_config.default_threads()); --threads N sets its packet threads (and
+the hook's db-pool), 1 single-threaded. One fresh building per rate; a throwaway PostgreSQL
 (fsync off unless --durable); loopback only; every run bounded by its
 device count and --timeout."""
 import argparse
@@ -37,19 +38,6 @@ import broker  # noqa: E402
 import dhcp  # noqa: E402
 
 CIDR = '127.16.0.0/12'
-
-
-def building(pg, site, number, flats):
-    """A new building of `flats` flats with gateway rows; circuit-ids."""
-    bld = int(pg.scalar("INSERT INTO dpn.buildings (site_id, number) VALUES "
-                        "(%d, %d) RETURNING id" % (site, number)))
-    pg.psql("INSERT INTO dpn.flats (building_id, number) SELECT %d, 1201 + g "
-            "FROM generate_series(0, %d) g" % (bld, flats - 1))
-    pg.psql("INSERT INTO dpn.gateways (flat_id, username, secret_hash) "
-            "SELECT id, 'gw-' || id, sha256(id::text::bytea) FROM dpn.flats "
-            "WHERE building_id = %d" % bld)
-    pg.psql('ANALYZE')
-    return [('%04d-%04d' % (number, 1201 + i)).encode() for i in range(flats)]
 
 
 def dora_all(kea_port, devices, rate, timeout):
@@ -116,7 +104,7 @@ def main():
     ap.add_argument('--per-flat', type=int, default=2)
     ap.add_argument('--rates', default='100,200,500')
     ap.add_argument('--timeout', type=float, default=5.0)
-    ap.add_argument('--threads', type=int, default=0)
+    ap.add_argument('--threads', type=int, default=None)
     ap.add_argument('--durable', action='store_true')
     a = ap.parse_args()
     rows = []
@@ -132,11 +120,11 @@ def main():
                            threads=a.threads).start()
             # Warm-up, not counted: a building of 100 flats at 100/s (the
             # hook's and Kea's connections open, plans get cached).
-            warm = building(pg, s['site'], 1999, 100)
+            warm = [c for _, c in broker.add_building(pg, s['site'], 1999, 100)]
             dora_all(kea.port, [(c, broker.mac(0x3f0000 + i)) for i, c in enumerate(warm)],
                      100, a.timeout)
             for k, rate in enumerate(int(r) for r in a.rates.split(',')):
-                circuits = building(pg, s['site'], 2001 + k, a.flats)
+                circuits = [c for _, c in broker.add_building(pg, s['site'], 2001 + k, a.flats)]
                 devices = [(c, broker.mac(0x400000 + 0x10000 * k + d * a.flats + i))
                            for d in range(a.per_flat) for i, c in enumerate(circuits)]
                 st0 = kea.stats()
