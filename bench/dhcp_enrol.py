@@ -14,7 +14,7 @@ perfdhcp cannot be used here: it sends one option 82 for every client,
 and first sight of a building means one circuit-id per flat.
 
     make && bench/dhcp_enrol.py [--flats 1000] [--per-flat 2]
-        [--rates 100,200,500] [--threads N] [--durable]
+        [--rates 100,200,500] [--threads N] [--durable] [--param name=N]
 
 Kea runs as dpn-kea-config writes it by default (multi-threaded,
 kea_config.default_threads()); --threads N sets its packet threads (and
@@ -106,6 +106,8 @@ def main():
     ap.add_argument('--timeout', type=float, default=5.0)
     ap.add_argument('--threads', type=int, default=None)
     ap.add_argument('--durable', action='store_true')
+    ap.add_argument('--param', action='append', default=[],
+                    help="a hook parameter, name=value (e.g. enrol-batch=1)")
     a = ap.parse_args()
     rows = []
     with Cluster(durable=a.durable) as pg:
@@ -116,7 +118,8 @@ def main():
             s = broker.make_site(pg, cidr=CIDR, flats=1, block_size=8,
                                  max_block_size=64)
             kea = dhcp.Kea(pg, tmp, [(s['pool'], CIDR)], lease_cmds=False,
-                           hook_params={'sweep-interval': 5},
+                           hook_params=dict([('sweep-interval', 5)] + [
+                               (p.split('=', 1)[0], int(p.split('=', 1)[1])) for p in a.param]),
                            threads=a.threads).start()
             # Warm-up, not counted: a building of 100 flats at 100/s (the
             # hook's and Kea's connections open, plans get cached).
@@ -131,15 +134,24 @@ def main():
                 first = dora_all(kea.port, devices, rate, a.timeout)
                 st1 = kea.stats()
                 again = dora_all(kea.port, devices, rate, a.timeout)
+                st2 = kea.stats()
                 for name, r in (('first sight', first), ('known', again)):
                     row = dict(run=name, rate=rate, devices=len(devices),
                                served=r[0], drops=r[1], seconds=round(r[2], 2),
                                per_s=round(r[0] / r[2], 1) if r[2] else 0,
                                p50_ms=round(pct(r[3], 0.5), 1),
                                p99_ms=round(pct(r[3], 0.99), 1))
+                    sa, sb = (st0, st1) if name == 'first sight' else (st1, st2)
+                    # Kea's reservation lookups that reached PostgreSQL,
+                    # and answers the host cache could not keep.
+                    row['hc_misses'] = sb['host-cache-misses'] - sa['host-cache-misses']
+                    row['hc_skipped'] = sb['host-cache-skipped'] - sa['host-cache-skipped']
                     if name == 'first sight':
                         row['enrolled'] = st1['enrolled'] - st0['enrolled']
                         row['enrol_failed'] = st1['enrol-failed'] - st0['enrol-failed']
+                        # Transactions the enrolments took (grouped: fewer).
+                        row['enrol_txns'] = (st1['enrol-transactions']
+                                             - st0['enrol-transactions'])
                     print(row, flush=True)
                     rows.append(row)
         finally:
@@ -149,12 +161,12 @@ def main():
                 if warn:
                     print('hook log:\n  ' + '\n  '.join(warn[-5:]))
             shutil.rmtree(tmp, ignore_errors=True)
-    print('\n| run | offered/s | devices | served | drops | served/s | p50 ms | p99 ms | enrolled |')
-    print('|---|---|---|---|---|---|---|---|---|')
+    print('\n| run | offered/s | devices | served | drops | served/s | p50 ms | p99 ms | enrolled | transactions |')
+    print('|---|---|---|---|---|---|---|---|---|---|')
     for r in rows:
-        print('| %s | %d | %d | %d | %d | %.0f | %.1f | %.1f | %s |' % (
+        print('| %s | %d | %d | %d | %d | %.0f | %.1f | %.1f | %s | %s |' % (
             r['run'], r['rate'], r['devices'], r['served'], r['drops'], r['per_s'],
-            r['p50_ms'], r['p99_ms'], r.get('enrolled', '')))
+            r['p50_ms'], r['p99_ms'], r.get('enrolled', ''), r.get('enrol_txns', '')))
 
 
 if __name__ == '__main__':

@@ -4,6 +4,7 @@
  * connection of its own. After a database error the core stops trying for
  * cfg.retry_ms so that a dead server costs Kea no time per packet. */
 #include "dhcp-hook/core.h"
+#include "dhcp-hook/enrol.h"
 #include "dhcp-hook/pg.h"
 #include "lib/addr.h"
 
@@ -27,6 +28,7 @@ struct dhcp_core {
 	struct dhcp_queue *queue;
 	struct dhcp_seen *seen;
 	struct dhcp_hostcache *hc;	/* NULL: off */
+	struct dhcp_enrol_group *enrol;	/* first sights sharing a commit */
 
 	pthread_mutex_t pool_lock;
 	pthread_cond_t pool_cond;
@@ -43,7 +45,8 @@ struct dhcp_core {
 
 	atomic_ullong enrolled, known, lookups, dropped_unknown,
 		      dropped_invalid, refused, release_refused, decline_refused,
-		      enrol_failed, db_skipped, events_queued,
+		      enrol_failed, enrol_asked, enrol_txns, db_skipped,
+		      events_queued,
 		      events_written, events_dropped, events_coalesced, db_errors,
 		      gateways_deleted;
 };
@@ -65,6 +68,7 @@ void dhcp_cfg_defaults(struct dhcp_cfg *cfg)
 	cfg->seen_s = 60;
 	cfg->drop_unknown = 1;
 	cfg->enrol = 1;
+	cfg->enrol_batch = 64;
 	cfg->host_cache = 1;
 	cfg->hc_size = 131072;
 	cfg->hc_ttl_s = 300;
@@ -105,6 +109,8 @@ int dhcp_cfg_check(const struct dhcp_cfg *c, char *err, size_t errlen)
 		return cfg_bad(err, errlen, "sweep-interval");
 	if (c->seen_s > 86400)
 		return cfg_bad(err, errlen, "seen-interval");
+	if (c->enrol_batch < 1 || c->enrol_batch > DHCP_ENROL_BATCH_MAX)
+		return cfg_bad(err, errlen, "enrol-batch");
 	if (c->hc_size < 1 || c->hc_size > (1u << 24))
 		return cfg_bad(err, errlen, "host-cache-size");
 	if (c->hc_ttl_s < 1 || c->hc_ttl_s > 86400)
@@ -153,6 +159,16 @@ static void db_failed(struct dhcp_core *core, const char *what, PGconn *conn)
 	}
 }
 
+/* Whether a failed statement says the database is gone or too slow: the
+ * connection is lost, the statement timed out (57014), or the result
+ * carries no SQLSTATE at all (it was made by libpq, not the server). */
+static int db_gone(PGconn *conn, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return PQstatus(conn) != CONNECTION_OK || !state || !strcmp(state, "57014");
+}
+
 /* A statement failed on conn (res: its result, may be NULL). Only a
  * database that is gone or too slow to answer (connection lost, statement
  * timeout) starts the back-off that makes every packet skip it: an error of
@@ -165,7 +181,7 @@ static void db_statement_failed(struct dhcp_core *core, const char *what,
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	int64_t now = mono_ms();
 
-	if (PQstatus(conn) != CONNECTION_OK || !state || !strcmp(state, "57014")) {
+	if (db_gone(conn, res)) {
 		db_failed(core, what, conn);
 		return;
 	}
@@ -246,27 +262,17 @@ static enum db_answer answer_parse(const char *s)
 	return ANS_ERROR;
 }
 
-/* Asks dpn.dhcp_identify (schema/010_dhcp.sql) about one device. */
-static enum db_answer db_identify(struct dhcp_core *core, uint32_t subnet_id,
-				  const uint8_t *circuit, size_t clen,
-				  const uint8_t *mac, int enrol)
+/* Asks dpn.dhcp_identify (schema/010_dhcp.sql) about one device on conn,
+ * in a transaction of its own (tried once more if it lost a race). */
+static enum db_answer identify_on(struct dhcp_core *core, PGconn *conn,
+				  const struct dhcp_enrol_req *r, int enrol)
 {
-	char sid[16], circ[DHCP_CIRCUIT_MAX + 1], macs[18];
-	const char *params[4] = { sid, circ, macs, enrol ? "t" : "f" };
+	char sid[16];
+	const char *params[4] = { sid, r->circuit, r->mac, enrol ? "t" : "f" };
 	enum db_answer a = ANS_ERROR;
 	PGresult *res = NULL;
-	PGconn *conn;
-	int idx;
 
-	snprintf(sid, sizeof(sid), "%u", subnet_id);
-	memcpy(circ, circuit, clen);
-	circ[clen] = '\0';
-	mac_format(mac, macs);
-	idx = pool_take(core);
-	conn = db_ready(core, &core->conns[idx]);
-	if (!conn)
-		goto out;
-	atomic_fetch_add(&core->lookups, 1);
+	snprintf(sid, sizeof(sid), "%u", r->subnet_id);
 	for (int tries = 0; tries < 2; tries++) {
 		PQclear(res);
 		res = PQexecParams(conn, "SELECT dpn.dhcp_identify($1::bigint, "
@@ -275,13 +281,85 @@ static enum db_answer db_identify(struct dhcp_core *core, uint32_t subnet_id,
 		if (PQresultStatus(res) != PGRES_FATAL_ERROR || !db_lost_race(res))
 			break;
 	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		a = answer_parse(PQgetvalue(res, 0, 0));
+	else
 		db_statement_failed(core, "dpn.dhcp_identify", conn, res);
+	PQclear(res);
+	return a;
+}
+
+static const char *answer_word(enum db_answer a)
+{
+	switch (a) {
+	case ANS_KNOWN: return "known";
+	case ANS_ENROLLED: return "enrolled";
+	case ANS_MOVED: return "moved";
+	case ANS_UNKNOWN: return "unknown-circuit";
+	case ANS_ABSENT: return "absent";
+	case ANS_FULL: return "full";
+	case ANS_ERROR: break;
+	}
+	return "";
+}
+
+/* The enrolment group's run function: the batch in one transaction. When
+ * that fails on a live connection (one device's enrolment raised an error
+ * the broker does not answer with a word, or a deadlock), each is asked
+ * again alone, so that one bad device costs the others nothing. */
+static void enrol_run(void *arg, struct dhcp_enrol_req **reqs, size_t n)
+{
+	struct dhcp_core *core = arg;
+	int idx = pool_take(core);
+	PGconn *conn = db_ready(core, &core->conns[idx]);
+	PGresult *res = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		reqs[i]->answer[0] = '\0';
+	if (!conn)
+		goto out;
+	atomic_fetch_add(&core->lookups, n);
+	atomic_fetch_add(&core->enrol_asked, n);
+	atomic_fetch_add(&core->enrol_txns, 1);
+	if (n > 1 && !(res = dhcp_enrol_exec(conn, reqs, n)))
+		goto out;
+	if (res && db_gone(conn, res)) {
+		db_statement_failed(core, "dpn.dhcp_identify (grouped)", conn, res);
 		goto out;
 	}
-	a = answer_parse(PQgetvalue(res, 0, 0));
+	for (i = 0; i < n && PQstatus(conn) == CONNECTION_OK; i++)
+		snprintf(reqs[i]->answer, sizeof(reqs[i]->answer), "%s",
+			 answer_word(identify_on(core, conn, reqs[i], 1)));
 out:
 	PQclear(res);
+	pool_give(core, idx);
+}
+
+/* Asks the database about one device: a first-sight DISCOVER (enrol)
+ * through the enrolment group, anything else on a pooled connection. */
+static enum db_answer db_identify(struct dhcp_core *core, uint32_t subnet_id,
+				  const uint8_t *circuit, size_t clen,
+				  const uint8_t *mac, int enrol)
+{
+	struct dhcp_enrol_req r = { .subnet_id = subnet_id };
+	enum db_answer a = ANS_ERROR;
+	PGconn *conn;
+	int idx;
+
+	memcpy(r.circuit, circuit, clen);
+	r.circuit[clen] = '\0';
+	mac_format(mac, r.mac);
+	if (enrol) {
+		dhcp_enrol_group_do(core->enrol, &r, enrol_run, core);
+		return answer_parse(r.answer);
+	}
+	idx = pool_take(core);
+	conn = db_ready(core, &core->conns[idx]);
+	if (conn) {
+		atomic_fetch_add(&core->lookups, 1);
+		a = identify_on(core, conn, &r, 0);
+	}
 	pool_give(core, idx);
 	return a;
 }
@@ -634,12 +712,16 @@ int dhcp_core_new(const struct dhcp_cfg *cfg, struct dhcp_core **out)
 	rc = host_cache_new(core);
 	if (rc)
 		goto fail;
+	rc = dhcp_enrol_group_new(cfg->enrol_batch, &core->enrol);
+	if (rc)
+		goto fail;
 	rc = pthread_create(&core->writer, NULL, writer_main, core);
 	if (rc)
 		goto fail;
 	*out = core;
 	return 0;
 fail:
+	dhcp_enrol_group_free(core->enrol);
 	dhcp_hostcache_free(core->hc);
 	dhcp_seen_free(core->seen);
 	dhcp_queue_free(core->queue);
@@ -662,6 +744,7 @@ void dhcp_core_free(struct dhcp_core *core)
 	for (i = 0; i < POOL_MAX; i++)
 		if (core->conns[i])
 			PQfinish(core->conns[i]);
+	dhcp_enrol_group_free(core->enrol);
 	dhcp_hostcache_free(core->hc);
 	dhcp_seen_free(core->seen);
 	dhcp_queue_free(core->queue);
@@ -695,6 +778,8 @@ void dhcp_core_stats(struct dhcp_core *core, struct dhcp_stats *o)
 	o->release_refused = atomic_load(&core->release_refused);
 	o->decline_refused = atomic_load(&core->decline_refused);
 	o->enrol_failed = atomic_load(&core->enrol_failed);
+	o->enrol_asked = atomic_load(&core->enrol_asked);
+	o->enrol_txns = atomic_load(&core->enrol_txns);
 	o->db_skipped = atomic_load(&core->db_skipped);
 	o->events_queued = atomic_load(&core->events_queued);
 	o->events_written = atomic_load(&core->events_written);
@@ -717,7 +802,8 @@ int dhcp_stats_json(const struct dhcp_stats *s, char *buf, size_t len)
 		"\"dropped-unknown\": %llu, \"dropped-invalid\": %llu, "
 		"\"refused\": %llu, \"release-refused\": %llu, "
 		"\"decline-refused\": %llu, "
-		"\"enrol-failed\": %llu, \"db-skipped\": %llu, "
+		"\"enrol-failed\": %llu, \"enrol-asked\": %llu, "
+		"\"enrol-transactions\": %llu, \"db-skipped\": %llu, "
 		"\"events-queued\": %llu, \"events-written\": %llu, "
 		"\"events-dropped\": %llu, \"events-coalesced\": %llu, "
 		"\"db-errors\": %llu, "
@@ -738,6 +824,8 @@ int dhcp_stats_json(const struct dhcp_stats *s, char *buf, size_t len)
 		(unsigned long long)s->release_refused,
 		(unsigned long long)s->decline_refused,
 		(unsigned long long)s->enrol_failed,
+		(unsigned long long)s->enrol_asked,
+		(unsigned long long)s->enrol_txns,
 		(unsigned long long)s->db_skipped,
 		(unsigned long long)s->events_queued,
 		(unsigned long long)s->events_written,

@@ -41,6 +41,9 @@ struct dhcp_cfg {
 				   * written again (0: write every event) */
 	int drop_unknown;	  /* "drop-unknown-circuit" */
 	int enrol;		  /* "enrol": first-sight enrolment on */
+	unsigned enrol_batch;	  /* "enrol-batch": first-sight enrolments
+				   * sharing one transaction at most
+				   * (enrol.h); 1: one each */
 	int host_cache;		  /* "host-cache": cache Kea's reservations */
 	unsigned hc_size;	  /* "host-cache-size": slots (2 per device) */
 	unsigned hc_ttl_s;	  /* "host-cache-ttl": seconds at most */
@@ -68,7 +71,8 @@ enum dhcp_verdict {
 
 struct dhcp_stats {
 	uint64_t enrolled, known, lookups, dropped_unknown, dropped_invalid,
-		 refused, release_refused, decline_refused, enrol_failed, db_skipped, events_queued, events_written,
+		 refused, release_refused, decline_refused, enrol_failed,
+		 enrol_asked, enrol_txns, db_skipped, events_queued, events_written,
 		 events_dropped, events_coalesced, db_errors, gateways_deleted,
 		 queue_depth, queue_size;
 	struct dhcp_hc_stats hc;	/* all 0 without a host cache */

@@ -211,6 +211,26 @@ def a_failed_enrolment_does_not_hold_up_the_others(ctx):
                   st1['enrolled'] - st0['enrolled']), (1, 0, 1),
                  'db-errors, db-skipped, enrolled')
         check('refused by the test' in ctx.kea.output(), 'the error is not logged')
+        # The same device among others enrolling at the same moment (so
+        # in one transaction with some of them): only it goes without.
+        flats = broker.add_building(ctx.pg, ctx.site['site'], 1104, 24)
+        got, st0 = {}, ctx.kea.stats()
+
+        def job(circuit, mac):
+            def run_one(relay):
+                got[mac] = relay.dora(circuit, mac, timeout=3)
+            return run_one
+        others = [(c, broker.mac(0x7ff100 + i)) for i, (_, c) in enumerate(flats)]
+        jobs = [job(c, m) for c, m in others]
+        jobs.insert(len(jobs) // 2, job(flats[0][1], bad_mac))
+        check_eq(in_parallel(ctx.kea.port, jobs), [], 'client errors')
+        want = assignments(ctx.pg)
+        check_eq(got.pop(bad_mac), None, 'an answer for the refused device')
+        check_eq({m: a and a.type == dhcp.ACK and a.yiaddr for m, a in got.items()},
+                 {m: want[m][1] for _, m in others}, 'the others\' ACKs')
+        st1 = ctx.kea.stats()
+        check_eq((st1['enrolled'] - st0['enrolled'], st1['db-skipped'] - st0['db-skipped']),
+                 (len(others), 0), 'enrolled, db-skipped')
     finally:
         ctx.pg.psql("DROP TRIGGER test_refuse ON dpn.assignments; "
                     "DROP FUNCTION dpn.test_refuse()")
