@@ -68,7 +68,10 @@ void dhcp_cfg_defaults(struct dhcp_cfg *cfg)
 	cfg->seen_s = 60;
 	cfg->drop_unknown = 1;
 	cfg->enrol = 1;
-	cfg->enrol_batch = 64;
+	/* Each enrolment opens a subtransaction or two (its EXCEPTION
+	 * blocks); past 64 in one transaction PostgreSQL's snapshots of every
+	 * session get slower (subxid cache overflow). */
+	cfg->enrol_batch = 16;
 	cfg->host_cache = 1;
 	cfg->hc_size = 131072;
 	cfg->hc_ttl_s = 300;

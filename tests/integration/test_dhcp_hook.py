@@ -346,14 +346,14 @@ def renewals_within_seen_interval_leave_one_row(ctx):
 def demo_config_generator_matches_the_pools(ctx):
     """dhcp-hook/dpn-kea-config (what make demo runs) writes one subnet per
     dpn pool and a configuration kea-dhcp4 -t accepts: multi-threaded by
-    default (as many packet threads as CPUs, at least 4, and as many hook
+    default (as many packet threads as CPUs, at least 8, and as many hook
     connections), single-threaded with --threads 1, and it refuses a
     thread count out of range."""
     import json
     import subprocess
     gen = os.path.join(ROOT, 'dhcp-hook', 'dpn-kea-config')
     st = tmpdir('dpn-dhcp-gen-')
-    want = min(16, max(4, os.cpu_count()))
+    want = min(16, max(8, os.cpu_count()))
 
     def generate(*args):
         return subprocess.run([gen, '--pg', ctx.pg.dir, '--state', st,
