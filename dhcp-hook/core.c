@@ -331,6 +331,8 @@ static void enrol_run(void *arg, struct dhcp_enrol_req **reqs, size_t n)
 		db_statement_failed(core, "dpn.dhcp_identify (grouped)", conn, res);
 		goto out;
 	}
+	if (res)	/* the group's transaction was rolled back: one each */
+		atomic_fetch_add(&core->enrol_txns, n);
 	for (i = 0; i < n && PQstatus(conn) == CONNECTION_OK; i++)
 		snprintf(reqs[i]->answer, sizeof(reqs[i]->answer), "%s",
 			 answer_word(identify_on(core, conn, reqs[i], 1)));

@@ -92,7 +92,9 @@ void dhcp_core_free(struct dhcp_core *core);
 /* Decides about one client packet of subnet_id (= dpn pool id): circuit is
  * option 82.1 (NULL if absent), mac the client's hardware address. A
  * DISCOVER from a device without a reservation on a known flat port is
- * enrolled (dpn.broker_enrol) before returning. On DHCP_SERVE with a valid
+ * enrolled (dpn.broker_enrol) before returning, possibly in one
+ * transaction with the enrolments other threads asked for at the same
+ * moment (enrol.h). On DHCP_SERVE with a valid
  * identity, the flex-id is written to flexid (DHCP_FLEXID_MAX bytes) and
  * *flexid_len set; otherwise *flexid_len is 0. Never fails: a database
  * error is counted and the packet served (Kea falls back on what it has). */
