@@ -377,8 +377,8 @@ static enum dhcp_verdict drop_invalid(struct dhcp_core *core)
 
 /* Turns the database's answer into a verdict, updating cache and counters. */
 static enum dhcp_verdict apply_answer(struct dhcp_core *core, enum db_answer a,
-				      const uint8_t *dkey, size_t dlen,
-				      const uint8_t *ckey, size_t cl)
+				      uint64_t gen, const uint8_t *dkey,
+				      size_t dlen, const uint8_t *ckey, size_t cl)
 {
 	uint64_t now_s = (uint64_t)(mono_ms() / 1000);
 
@@ -395,12 +395,12 @@ static enum dhcp_verdict apply_answer(struct dhcp_core *core, enum db_answer a,
 		atomic_fetch_add(&core->enrolled, 1);
 		/* fall through */
 	case ANS_KNOWN:
-		dhcp_cache_put(core->cache, dkey, dlen, DHCP_CACHE_KNOWN, now_s,
-			       core->cfg.cache_ttl_s);
+		dhcp_cache_put_since(core->cache, dkey, dlen, DHCP_CACHE_KNOWN,
+				     now_s, core->cfg.cache_ttl_s, gen);
 		return DHCP_SERVE;
 	case ANS_UNKNOWN:
-		dhcp_cache_put(core->cache, ckey, cl, DHCP_CACHE_UNKNOWN, now_s,
-			       core->cfg.unknown_ttl_s);
+		dhcp_cache_put_since(core->cache, ckey, cl, DHCP_CACHE_UNKNOWN,
+				     now_s, core->cfg.unknown_ttl_s, gen);
 		atomic_fetch_add(&core->dropped_unknown, 1);
 		return core->cfg.drop_unknown ? DHCP_DROP : DHCP_SERVE;
 	case ANS_FULL:
@@ -423,7 +423,7 @@ enum dhcp_verdict dhcp_core_identify(struct dhcp_core *core, enum dhcp_msg msg,
 {
 	uint8_t dkey[DHCP_KEY_MAX], ckey[DHCP_KEY_MAX];
 	size_t dlen, cl;
-	uint64_t now_s = (uint64_t)(mono_ms() / 1000);
+	uint64_t now_s = (uint64_t)(mono_ms() / 1000), gen;
 
 	*flexid_len = 0;
 	if (dhcp_flexid_build(circuit, clen, mac, mac_len, flexid, flexid_len))
@@ -444,9 +444,12 @@ enum dhcp_verdict dhcp_core_identify(struct dhcp_core *core, enum dhcp_msg msg,
 		atomic_fetch_add(&core->db_skipped, 1);
 		return DHCP_SERVE;
 	}
+	/* Taken before asking: a flush (a deletion) that lands while this
+	 * thread waits for the database keeps the answer out of the cache. */
+	gen = dhcp_cache_generation(core->cache);
 	return apply_answer(core, db_identify(core, subnet_id, circuit, clen, mac,
 			    core->cfg.enrol && msg == DHCP_MSG_DISCOVER),
-			    dkey, dlen, ckey, cl);
+			    gen, dkey, dlen, ckey, cl);
 }
 
 int dhcp_core_lease_from_holder(struct dhcp_core *core,
