@@ -157,6 +157,51 @@ def concurrent_first_sight_known_and_releases_get_their_own_addresses(ctx):
 
 
 @case
+def concurrent_first_sight_that_grows_blocks_ends_with_every_address_right(ctx):
+    """Four new devices per flat at once in blocks of four: the fourth
+    enrolment grows or moves its flat's block (and with it the others'
+    reservations: the hook empties its host cache) while the flat's other
+    devices are being served. A device may get its old address first and
+    then a NAK, as a device whose block moved does; once every device has
+    asked again until it holds a lease (what a client does), each holds
+    exactly its own address in its flat's block, every block has grown to
+    eight, and nothing was served twice."""
+    flats = broker.add_building(ctx.pg, ctx.site['site'], 1105, 12)
+    devs = [(flat, circuit, broker.mac(0x7e0000 + 0x100 * i + d))
+            for i, (flat, circuit) in enumerate(flats) for d in range(4)]
+    st0 = ctx.kea.stats()
+    check_eq(in_parallel(ctx.kea.port, [
+        (lambda c, m: lambda relay: relay.dora(c, m, timeout=3))(c, m)
+        for _, c, m in devs]), [], 'client errors')
+    got, lock = {}, threading.Lock()
+
+    def settle(flat, circuit, mac):
+        def job(relay):
+            for _ in range(5):
+                a = relay.dora(circuit, mac, timeout=3)
+                if a is not None and a.type == dhcp.ACK:
+                    break
+            with lock:
+                got[mac] = [(flat, a)]
+        return job
+    check_eq(in_parallel(ctx.kea.port, [settle(*d) for d in devs]), [], 'client errors')
+    want = assignments(ctx.pg)
+    bad = [(m, a) for m, [(flat, a)] in got.items()
+           if a is None or a.type != dhcp.ACK or (flat, a.yiaddr) != want[m][:2]
+           or not ip(want[m][2]) <= ip(a.yiaddr) <= ip(want[m][3])]
+    check(not bad, '%d devices without their own address, e.g. %r' % (len(bad), bad[:6]))
+    check_eq(ctx.pg.psql("SELECT DISTINCT upper(range) - lower(range) FROM dpn.blocks "
+                         "WHERE flat_id IN (%s)" % ','.join(str(f) for f, _ in flats)),
+             [['8']], 'block sizes')
+    st1 = ctx.kea.stats()
+    check_eq((st1['enrolled'] - st0['enrolled'], st1['db-errors'] - st0['db-errors'],
+              st1['enrol-failed'] - st0['enrol-failed']), (len(devs), 0, 0),
+             'enrolled, db-errors, enrol-failed')
+    addrs = [a.yiaddr for [(f, a)] in got.values()]
+    check_eq(len(set(addrs)), len(addrs), 'an address served to two devices')
+
+
+@case
 def a_release_from_another_flats_port_is_ignored_under_load(ctx):
     """While the packet threads are busy with renewals, RELEASEs naming
     known devices' leases from other flats' ports change nothing."""
