@@ -373,14 +373,19 @@ def demo_config_generator_matches_the_pools(ctx):
                  (True, want, want),
                  'default: packet threads and the hook connections for them')
         conf = os.path.join(st, 'kea-dhcp4.conf')
-        with open(conf, 'w') as f:
-            f.write(out.stdout)
-        t = subprocess.run([dhcp.KEA_DHCP4, '-t', conf], capture_output=True,
-                           text=True, timeout=60)
-        check_eq(t.returncode, 0, 'kea-dhcp4 -t: ' + t.stdout[-500:])
-        one = json.loads(generate('--threads', '1').stdout)['Dhcp4']
-        check_eq((one['multi-threading'], one['hooks-libraries'][-1]['parameters']['db-pool']),
+
+        def kea_accepts(text, what):
+            with open(conf, 'w') as f:
+                f.write(text)
+            t = subprocess.run([dhcp.KEA_DHCP4, '-t', conf], capture_output=True,
+                               text=True, timeout=60)
+            check_eq(t.returncode, 0, 'kea-dhcp4 -t, %s: %s' % (what, t.stdout[-500:]))
+        kea_accepts(out.stdout, 'default')
+        one = generate('--threads', '1').stdout
+        cfg1 = json.loads(one)['Dhcp4']
+        check_eq((cfg1['multi-threading'], cfg1['hooks-libraries'][-1]['parameters']['db-pool']),
                  ({'enable-multi-threading': False}, 1), '--threads 1')
+        kea_accepts(one, '--threads 1')
         for bad in ('0', '17', 'many'):
             r = generate('--threads', bad)
             check(r.returncode == 2 and '--threads' in r.stderr and not r.stdout,
