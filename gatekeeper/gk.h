@@ -201,7 +201,8 @@ int gk_topo_inbound(struct gk *g, const struct sip_msg *m);
  * gets the private Call-ID back. 0 or an errno (the branch is not sent). */
 int gk_topo_branch_out(void *arg, struct sip_fork *f, struct sip_msg *m,
 		       const struct sip_peer *to);
-/* The same for a 2xx ACK routed to `to` (Call-ID only). */
+/* The same for a 2xx ACK routed to `to`: by the public side, the public
+ * Call-ID, our address in From and To, no Contact. */
 int gk_topo_ack_out(struct gk *g, struct sip_msg *m, const struct sip_peer *to);
 /* A request from outside whose Request-URI carries a dialog key: the
  * private party's Contact into ruri (cap bytes, NUL-ended) and the
@@ -242,9 +243,21 @@ int gk_cdr_start(struct gk *g);
  * empties its queue (at most ~2 s without a database). Call after
  * sip_core_free (whose fork ends are recorded). NULL cdr is fine. */
 void gk_cdr_stop(struct gk *g);
-/* A new INVITE on fork f, after routing (its P-Asserted-Identity set). */
+/* What route.c found for a new request, handed to the call record
+ * instead of being looked up again. */
+struct gk_dial {
+	const struct gk_flat *gw;	/* the calling flat's gateway; NULL:
+					 * not from a flat */
+	const struct gk_flat *flat;	/* the flat dialled; NULL: none of
+					 * ours (num says what was dialled) */
+	uint32_t hs;			/* its handset part; 0: the flat */
+	char num[64];			/* the Request-URI's number, decoded;
+					 * "": none (or too long) */
+};
+/* A new INVITE on fork f, after routing (its P-Asserted-Identity set);
+ * d is what routing found. */
 void gk_cdr_invite(struct gk *g, struct sip_fork *f, const struct sip_msg *m,
-		   const struct sip_peer *from);
+		   const struct gk_dial *d);
 /* Every response a branch of f gets (ops->branch_response): a 2xx
  * answers the call (the handset its P-Asserted-Identity names, when one
  * of the called flat), a final >= 300 is kept for the record. */

@@ -388,19 +388,29 @@ int gk_topo_inbound(struct gk *g, const struct sip_msg *m)
 	return rc;
 }
 
-/* The Record-Routes of a new INVITE from the private side: the route set
- * requests from outside take (in order, as a UAS reads them). */
-static int keep_request_rr(struct sip_msg *m, struct dlg *d)
+/* The Record-Routes of a new INVITE from the private side that are not
+ * ours: the route set requests from outside take (in order, as a UAS
+ * reads them). The core puts our public Record-Route on top of a request
+ * leaving by the public side: kept, a request from outside would be
+ * routed back to us and refused. */
+static int keep_request_rr(struct gk *g, struct sip_msg *m, struct dlg *d)
 {
 	struct sip_str v[32];
-	unsigned n;
+	unsigned n, k = 0;
 	char buf[2048];
 	size_t len;
 	int rc = rr_values(m, v, 32, &n);
 
 	if (rc || n == 0)
 		return rc;
-	if ((rc = join(v, 0, n, 0, buf, sizeof(buf), &len)) != 0)
+	self_rrs(g);
+	for (unsigned i = 0; i < n; i++)
+		if (!is_ours(v[i], g->topo->rr_pub, g->host, g->port) &&
+		    !is_ours(v[i], g->topo->rr_priv, g->phost, g->pport))
+			v[k++] = v[i];
+	if (k == 0)
+		return 0;
+	if ((rc = join(v, 0, k, 0, buf, sizeof(buf), &len)) != 0)
 		return rc;
 	return set_str(&d->route, buf, len);
 }
@@ -590,7 +600,7 @@ static int request_out(struct gk *g, struct sip_msg *m)
 	if (fresh)
 		d->masked = memchr(cid.s, '@', cid.len) != NULL;
 	if (fresh && m->method == SIP_INVITE &&
-	    (rc = keep_request_rr(m, d)) != 0)
+	    (rc = keep_request_rr(g, m, d)) != 0)
 		return rc;
 	if ((rc = hide_contact(g, m, d)) != 0 ||
 	    (rc = hide_identity(g, m, SIP_HDR_FROM)) != 0 ||
@@ -620,6 +630,9 @@ int gk_topo_ack_out(struct gk *g, struct sip_msg *m, const struct sip_peer *to)
 	d = sip_msg_callid(m, &cid) ? NULL : find_cid(g->topo, cid);
 	if (hide_identity(g, m, SIP_HDR_FROM) || hide_identity(g, m, SIP_HDR_TO))
 		return EBADMSG;
+	/* an ACK may carry a Contact, the private party's: it refreshes
+	 * nothing (RFC 3261 12.2), so it goes */
+	delete_all(m, SIP_HDR_CONTACT);
 	return d ? mask_callid(g, m, d) : 0;
 }
 

@@ -293,3 +293,15 @@ class Flat:
 def wait_metric(gk, key, want, timeout=5.0):
     wait_for(lambda: gk.metrics().get(key) == want, timeout=timeout,
              what='%s == %s' % (key, want))
+
+
+def first_invite(peers, timeout=3.0):
+    """(peer, INVITE) of the first of peers (Ua-like: recv(timeout)) that
+    gets an INVITE, or (None, None)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for p in peers:
+            m = p.recv(0.02)
+            if m is not None and m.method == 'INVITE':
+                return p, m
+    return None, None

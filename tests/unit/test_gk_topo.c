@@ -122,6 +122,8 @@ static void invite_out(char *pubcid, size_t cap)
 		"10.0.0.7", "\"2\" <sip:100-1101-0101-2@10.0.0.7:5062>;tag=a",
 		"<sip:o@203.0.113.5>", "cid1@10.0.0.7", "INVITE",
 		"Contact: <sip:gw@10.0.0.7:5062;transport=udp>\r\n"
+		/* ours on top, as the core puts it: not in the route set */
+		"Record-Route: <sip:192.0.2.10:5060;lr>\r\n"
 		"Record-Route: <sip:10.0.0.7;lr>\r\n");
 	struct sip_str v;
 
@@ -153,6 +155,16 @@ static void t_dialog_begun_inside(void **st)
 	now += 45;		/* answered 2xx: past the ringing time, kept */
 	gk_topo_expire(g.topo, now);
 	assert_int_equal(gk_topo_count(g.topo), 1);
+	/* its ACK out: public Call-ID and From, and no Contact (an ACK
+	 * may carry the gateway's) */
+	m = parse(2, REQ, "ACK", "sip:o@203.0.113.5", "10.0.0.7",
+		  "<sip:100-1101-0101-2@10.0.0.7:5062>;tag=a",
+		  "<sip:o@203.0.113.5>;tag=b", "cid1@10.0.0.7", "ACK",
+		  "Contact: <sip:gw@10.0.0.7:5062>\r\n");
+	assert_int_equal(gk_topo_ack_out(&g, m, &pub), 0);
+	assert_hdr(m, SIP_HDR_CALL_ID, pubcid);
+	assert_hdr(m, SIP_HDR_FROM, "<sip:100-1101-0101-2@192.0.2.10>;tag=a");
+	assert_int_equal(sip_msg_hdr_find(m, SIP_HDR_CONTACT, 0), -1);
 	/* a BYE from outside to the key: private target, route set */
 	snprintf(contact, sizeof(contact), "sip:gk-%.16s@192.0.2.10:5060",
 		 pubcid + 3);
