@@ -4,7 +4,8 @@
 -- Profiled with pg_stat_statements (track = all) and perf on the backend:
 -- * every allocation answered its handsets through broker_flat_handsets, a
 --   LANGUAGE sql function parsed and planned again on each call (perf:
---   ~15 % of the backend's time in allocate+delete cycles). An allocation
+--   ~15 % of the backend's time in allocate+delete cycles went to such
+--   calls, this one and kea_flex_id's, see 102). An allocation
 --   that made the flat's block in this call and lists no handsets has none
 --   with an address: it answers [] without the query. Other allocations
 --   still call it (a PL/pgSQL restatement was tried and dropped in the
