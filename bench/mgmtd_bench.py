@@ -7,7 +7,7 @@ building provisioning request, and the power-cut case (1,000 gateways and
 4,000 handsets all asking at once). Bounded: every run has a time limit.
 
     make build/rel/bin/dpn-mgmtd build/rel/bench/mgmtd_load
-    bench/mgmtd_bench.py [--seconds 5] [--threads N] [--durable] [--quick]
+    bench/mgmtd_bench.py [--seconds 5] [--threads N] [--durable] [--quick] [--waits]
 
 --quick runs only what issue 14's goals name: allocate+delete cycles at 64
 clients and the cold power cut with 4,000 separate handset requests.
@@ -94,11 +94,43 @@ def cluster_pids(pg):
 
 
 CPU = {}      # 'pg', 'srv': what load() measures the CPU of
+WAITS = []    # --waits: sample what the backends wait for in each run
+
+# What the active backends wait for ("CPU": running), sampled every 10 ms
+# inside the server by one session that clears its statistics snapshot at
+# each sample.
+WAIT_SAMPLER = """CREATE TEMP TABLE w (ev text);
+DO $$ BEGIN FOR i IN 1..%d LOOP
+  PERFORM pg_stat_clear_snapshot();
+  INSERT INTO w SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU')
+    FROM pg_stat_activity WHERE backend_type = 'client backend'
+     AND state = 'active' AND pid <> pg_backend_pid();
+  PERFORM pg_sleep(0.01);
+END LOOP; END $$;
+SELECT ev, count(*) FROM w GROUP BY ev ORDER BY 2 DESC LIMIT 12;"""
+
+
+def sample_waits(pg, seconds):
+    """Starts the wait sampler for about seconds; returns its process."""
+    return subprocess.Popen(['psql', '-X', '-tA', '-F', ' ', pg.conninfo, '-c',
+                             WAIT_SAMPLER % int(seconds * 80)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def waits_of(sampler):
+    """The sampler's counts: {wait event: samples}."""
+    out = {}
+    for ln in sampler.communicate(timeout=60)[0].splitlines():
+        ev, _, n = ln.rpartition(' ')
+        if n.isdigit():
+            out[ev] = int(n)
+    return out
 
 
 def load(port, gwfile, clients, mode, seconds, handsets=4, warmup=0):
     pids = cluster_pids(CPU['pg'])
     pg0, srv0 = cpu_ticks(pids), cpu_ticks([CPU['srv'].proc.pid])
+    sampler = sample_waits(CPU['pg'], seconds + warmup) if WAITS else None
     p = subprocess.run([LOAD, '--port', str(port), '--gateways', gwfile,
                         '--clients', str(clients), '--mode', mode,
                         '--seconds', str(seconds), '--handsets', str(handsets),
@@ -115,6 +147,8 @@ def load(port, gwfile, clients, mode, seconds, handsets=4, warmup=0):
     n = max(1, out['requests'])
     out['pg_cpu_ms_per_req'] = round((pg1 - pg0) * 1000.0 / hz / n, 3)
     out['mgmtd_cpu_ms_per_req'] = round((srv1 - srv0) * 1000.0 / hz / n, 3)
+    if sampler:
+        out['waits'] = waits_of(sampler)
     print(json.dumps(out), flush=True)
     return out
 
@@ -174,7 +208,12 @@ def main():
     ap.add_argument('--no-hosts-notify', action='store_true',
                     help="disable schema 012's NOTIFY trigger on public.hosts "
                          "(to measure what it costs the broker)")
+    ap.add_argument('--waits', action='store_true',
+                    help='sample what the active backends wait for during each '
+                         'run (pg_stat_activity every 10 ms; adds a little load)')
     a = ap.parse_args()
+    if a.waits:
+        WAITS.append(1)
     if a.no_vacuum:
         VACUUM[0] = 'ANALYZE'
     rows = []
