@@ -1,7 +1,11 @@
 /* mgmtd/db.c — a locked pool of PostgreSQL connections: reconnect on
  * demand, statements prepared once per connection, transactions retried on
  * serialization failure and deadlock, and SQL errors mapped to HTTP answers
- * (api_txn, api_sql of api.h). */
+ * (api_txn, api_sql of api.h). Each connection defers the change
+ * notifications of its transactions to after their commit (schema 103):
+ * dpn.notify_flush() is sent when the connection is released and read when
+ * it is next taken; dpn.notify_resync() makes up for any that may have been
+ * lost (at start, and after losing a connection that had written). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,6 +29,8 @@ struct db_conn {
 	char *texts[DB_MAX_STMTS];         /* copies: a reused buffer is caught */
 	int nstmts;
 	int busy;
+	int wrote;        /* may have queued notifications since the last flush */
+	int flushing;     /* dpn.notify_flush() sent, its result not read */
 };
 
 struct api_tx {
@@ -51,6 +57,11 @@ static struct {
  * retry): a refused request (409, 422) is the client's error. */
 static atomic_ulong db_error_count;
 
+/* Set when notifications may have been lost: the next connection taken
+ * runs dpn.notify_resync() first. Set at start (the previous run may have
+ * died between a commit and its flush). */
+static atomic_int notify_resync = 1;
+
 unsigned long db_errors(void) { return atomic_load(&db_error_count); }
 
 int db_init(const char *conninfo, unsigned size)
@@ -69,6 +80,9 @@ static void conn_drop(struct db_conn *c)
 {
 	PQfinish(c->pg);
 	c->pg = NULL;
+	if (c->wrote || c->flushing)
+		atomic_store(&notify_resync, 1);
+	c->wrote = c->flushing = 0;
 	for (int i = 0; i < c->nstmts; i++)
 		free(c->texts[i]);
 	c->nstmts = 0;
@@ -106,7 +120,8 @@ static int conn_ensure(struct db_conn *c)
 	c->pg = pg_connect(&o);
 	if (PQstatus(c->pg) == CONNECTION_OK) {
 		res = PQexec(c->pg, "SET statement_timeout = 15000; "
-		    "SET lock_timeout = 10000; SET client_min_messages = warning");
+		    "SET lock_timeout = 10000; SET client_min_messages = warning; "
+		    "SET dpn.notify_defer = on");
 		PQclear(res);
 		if (PQstatus(c->pg) == CONNECTION_OK)
 			return 0;
@@ -118,6 +133,40 @@ static int conn_ensure(struct db_conn *c)
 	pool.last_fail_ns = http_now_ns();
 	pthread_mutex_unlock(&pool.mu);
 	return EAGAIN;
+}
+
+/* Reads the result of the notify_flush c sent when it was released; a
+ * failed one means lost notifications (then resync). */
+static void notify_drain(struct db_conn *c)
+{
+	PGresult *res;
+	int ok = 1;
+
+	if (!c->flushing)
+		return;
+	c->flushing = 0;
+	while ((res = PQgetResult(c->pg))) {
+		ok &= PQresultStatus(res) == PGRES_TUPLES_OK;
+		PQclear(res);
+	}
+	if (!ok || PQstatus(c->pg) != CONNECTION_OK)
+		atomic_store(&notify_resync, 1);
+}
+
+/* Runs dpn.notify_resync() on c when notifications may have been lost.
+ * A database without it (not migrated yet) has no listeners to tell. */
+static void notify_resync_run(struct db_conn *c)
+{
+	PGresult *res;
+	const char *st;
+
+	if (!atomic_exchange(&notify_resync, 0))
+		return;
+	res = PQexec(c->pg, "SELECT dpn.notify_resync()");
+	st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK && !(st && !strcmp(st, "42883")))
+		atomic_store(&notify_resync, 1);
+	PQclear(res);
 }
 
 /* Takes a free connection, waiting up to DB_WAIT_S; connects it if needed.
@@ -143,7 +192,11 @@ static int db_acquire(struct db_conn **out)
 	pthread_mutex_unlock(&pool.mu);
 	if (!c)
 		return EAGAIN;
-	if ((rc = conn_ensure(c))) {
+	if (c->pg)
+		notify_drain(c);
+	if ((rc = conn_ensure(c)) == 0)
+		notify_resync_run(c);
+	if (rc) {
 		pthread_mutex_lock(&pool.mu);
 		c->busy = 0;
 		pthread_cond_signal(&pool.cv);
@@ -154,8 +207,14 @@ static int db_acquire(struct db_conn **out)
 	return 0;
 }
 
+/* Sends dpn.notify_flush() for what c's transactions queued (without
+ * waiting: notify_drain reads the answer), or drops a lost connection. */
 static void db_release(struct db_conn *c)
 {
+	if (c->pg && PQstatus(c->pg) == CONNECTION_OK && c->wrote) {
+		c->flushing = PQsendQuery(c->pg, "SELECT dpn.notify_flush()");
+		c->wrote = !c->flushing;
+	}
 	if (c->pg && PQstatus(c->pg) != CONNECTION_OK)
 		conn_drop(c);
 	pthread_mutex_lock(&pool.mu);
@@ -408,6 +467,7 @@ static int run_retrying(struct api_req *r, const struct attempt *a,
 			api_error(r, 503, NULL, "database unavailable; try again later");
 			return EAGAIN;
 		}
+		tx.c->wrote |= !a->begin || strcmp(a->begin, "BEGIN") == 0;
 		rc = attempt_once(&tx, a);
 		db_release(tx.c);
 		if (rc != EIO)
@@ -499,6 +559,7 @@ int db_query(PGresult **out, const char *sql, int n, const char *const *params)
 		memset(&tx, 0, sizeof(tx));
 		if (db_acquire(&tx.c))
 			return EAGAIN;
+		tx.c->wrote = 1;
 		rc = api_sql_v(&tx, out, sql, n, params);
 		db_release(tx.c);
 		if (rc == 0)
