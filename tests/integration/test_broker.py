@@ -527,6 +527,44 @@ def a_deleted_reservation_is_notified_without_flushing_the_hooks_cache(c):
 
 
 @case
+def a_deferring_session_notifies_after_its_commit_not_on_rollback(c):
+    """A session with dpn.notify_defer = on (mgmtd's, schema 103) sends
+    nothing from inside its transactions: a committed request's
+    notifications wait in the session until dpn.notify_flush() sends them,
+    same channels and payloads, once; a rolled-back request's are gone."""
+    st = c.site()
+    ls, s = Session(c.pg), Session(c.pg, actor='test:broker')
+
+    def heard():
+        lines = ('\t'.join(r) for r in ls.query("SELECT 1"))
+        return [l for l in lines if l.startswith('Asynchronous notification')]
+    try:
+        ls.query("LISTEN dpn_hosts")
+        ls.query("LISTEN dpn_gk")
+        s.query("SET dpn.notify_defer = on")
+        s.query("BEGIN")
+        s.query("SELECT dpn.broker_allocate(%d, %s, '{}')" % (st['gateways'][1], q(c.mac())))
+        s.query("ROLLBACK")
+        check_eq(s.query("SELECT dpn.notify_flush()"), [['0']], 'nothing after a rollback')
+        s.query("SELECT dpn.broker_allocate(%d, %s, %s)"
+                % (st["gateways"][0], q(c.mac()), macs_sql([c.mac()])))
+        pending = s.query("SELECT replace(current_setting('dpn.notify_pending'), "
+                          "chr(10), ' | ')")[0][0]
+        check('dpn_hosts ' in pending and 'dpn_gk flat ' in pending,
+              'queued after the commit: %r' % pending)
+        check_eq(heard(), [], 'nothing sent by the commit')
+        sent = int(s.query("SELECT dpn.notify_flush()")[0][0])
+        check(sent >= 2, 'flush sent %d' % sent)
+        notes = []
+        wait_for(lambda: len(notes.extend(heard()) or notes) >= 2, 5, 'the flush heard')
+        check(any('"dpn_gk" with payload "flat %d %d"' % (st['site'], st['flats'][0]) in n
+                  for n in notes), 'the flat notified: %r' % notes)
+        check_eq(s.query("SELECT dpn.notify_flush()"), [['0']], 'sent once')
+    finally:
+        s.close()
+        ls.close()
+
+@case
 def plans_cached_on_small_tables_still_use_indexes_once_they_grow(c):
     """A cold start (schema 101): a session caches its plans while the
     broker's tables hold a few rows; once they hold thousands, a handset

@@ -10,6 +10,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
 import mgmtd  # noqa: E402
+from broker import Session  # noqa: E402
 
 S = {}
 
@@ -139,6 +140,59 @@ def gateway_deletion_returns_the_whole_block(pg):
     status, a = gw(0).post('/api/v1/broker/allocate', {'gateway_mac': mac(0, 0)})
     check_eq(status, 200, 'the gateway can ask again after its deletion')
     gw(0).post('/api/v1/broker/delete', {'gateway': True})
+    check_eq(mgmtd.invariants(pg), [], 'invariants')
+
+
+def heard(listener, notes):
+    """Adds the notifications listener's psql printed since the last call
+    to notes (as (channel, payload)); returns notes."""
+    for row in listener.query('SELECT 1'):
+        line = '\t'.join(row)
+        if line.startswith('Asynchronous notification'):
+            parts = line.split('"')
+            notes.append((parts[1], parts[3]))
+    return notes
+
+
+@case
+def notifications_leave_after_the_commit_and_a_restart_resyncs(pg):
+    """mgmtd's writes notify after their commit (schema 103): an allocation
+    and its deletion through HTTP are heard on dpn_hosts (each reservation)
+    and dpn_gk (the flat), mgmtd's sessions keep nothing queued, and a
+    restarted mgmtd, which may have died between a commit and its
+    notifications, tells the hook to flush and each site's gatekeeper to
+    reload."""
+    ls = Session(pg)
+    try:
+        ls.query('LISTEN dpn_hosts')
+        ls.query('LISTEN dpn_gk')
+        status, a = gw(2).post('/api/v1/broker/allocate',
+                               {'gateway_mac': mac(2, 0), 'handset_macs': [mac(2, 1)]})
+        check_eq(status, 200, 'allocate: %r' % a)
+        notes = []
+        flat = ('dpn_gk', 'flat %d %d' % (S['site'], S['flats'][2]))
+        wait_for(lambda: len([n for n in heard(ls, notes) if n[0] == 'dpn_hosts']) >= 2
+                 and flat in notes, 5, 'the reservations and the flat notified')
+        check(('dpn_hosts', 'flush') not in notes, 'no flush: %r' % notes)
+        status, d = gw(2).post('/api/v1/broker/delete', {'gateway': True})
+        check_eq(status, 200, 'delete: %r' % d)
+        notes = []
+        wait_for(lambda: len([n for n in heard(ls, notes) if n[0] == 'dpn_hosts']) >= 2
+                 and flat in notes, 5, 'the deletion notified')
+        check_eq(pg.scalar("SELECT count(*) FROM pg_stat_activity WHERE "
+                           "application_name = 'dpn-mgmtd' AND state LIKE 'idle in%'"),
+                 '0', 'no mgmtd session left in a transaction')
+        S['srv'].stop()
+        S['srv'].start()
+        notes = []
+        check_eq(gw(2).post('/api/v1/broker/allocate', {'gateway_mac': mac(2, 0)})[0],
+                 200, 'allocate after the restart')
+        wait_for(lambda: ('dpn_hosts', 'flush') in heard(ls, notes)
+                 and ('dpn_gk', 'site %d' % S['site']) in notes, 5,
+                 'flush and site reload after the restart')
+        gw(2).post('/api/v1/broker/delete', {'gateway': True})
+    finally:
+        ls.close()
     check_eq(mgmtd.invariants(pg), [], 'invariants')
 
 
