@@ -93,7 +93,7 @@ static const struct conf_item serve_table[] = {
 	  "else the installed ones)" },
 	{ .name = "threads", .type = CONF_UINT, .off = SC(threads), .min = 1,
 	  .max = 256, .help = "HTTP workers = database connections (default: "
-	  "two per core)" },
+	  "one per core, at least 2)" },
 	{ .name = "max-conns", .type = CONF_UINT, .off = SC(max_conns),
 	  .def = "4096", .min = 1, .max = 60000, .help = "connections in all" },
 	{ .name = "max-conns-per-ip", .type = CONF_UINT, .off = SC(max_conns_per_ip),
@@ -199,15 +199,18 @@ static const struct daemon_def serve_def = {
 	.health = serve_health,
 };
 
-/* Two HTTP workers (and database connections) per core: with fewer, a core
- * idles while a worker waits for PostgreSQL; with more, requests queue inside
- * PostgreSQL instead and the latency tail grows (docs/bench.md, threads 4, 8
- * and 16 on 2 cores). */
+/* One HTTP worker (and database connection) per core, at least two: since
+ * the broker's commits no longer serialise on NOTIFY (schema 103), a worker
+ * waiting for its commit's WAL flush shares it with the others, and more
+ * connections than cores only make PostgreSQL's backends take turns on the
+ * CPU: on 2 cores, 2 workers held allocate+delete cycles at 64 clients to
+ * p99 28-47 ms against 35-77 ms with 4, at the same rate (docs/bench.md,
+ * "Issue 14, fourth pass"). */
 static unsigned default_threads(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
-	return n < 2 ? 4 : n > 32 ? 64 : (unsigned)(2 * n);
+	return n < 2 ? 2 : n > 64 ? 64 : (unsigned)n;
 }
 
 /* The settings as the HTTP server, auth and the rest read them. */
