@@ -53,10 +53,12 @@ struct mcall {
 	char *ans_key, *ans_sdp;	/* the 2xx answer, for retransmissions */
 	size_t ans_len;
 	struct gk_media_dlg *dlg;	/* what a media-timeout BYE needs */
-	enum gk_media_side side;	/* of the first INVITE's sender */
+	enum gk_media_side side;	/* sender of the INVITE (first or
+					   re-INVITE) whose 2xx offers late */
 	enum { LATE_NO, LATE_OFFER, LATE_ANSWER } late;	/* late offer:
 					   waiting for the 2xx's offer, then
 					   for the ACK's answer */
+	uint32_t late_cseq;		/* that INVITE's CSeq */
 };
 
 /* What ending a call both ways needs (captured from its first INVITE and
@@ -482,6 +484,22 @@ static void offer(struct gk *g, struct sip_fork *fk, struct mcall *c,
 		ev_timer_start(g->d->loop, &op->now, 0);
 }
 
+/* INVITE m (no SDP) from `side` makes its 2xx carry the offer and the
+ * ACK the answer: the first INVITE of a late-offer call, or a re-INVITE
+ * without SDP in an anchored call (RFC 3261 14.1; its 2xx's offer may come
+ * from either end, so the side is the re-INVITE's sender's). */
+static void late_offer_expect(struct mcall *c, const struct sip_msg *m,
+			      enum gk_media_side side)
+{
+	struct sip_cseq cs;
+
+	if (sip_msg_cseq(m, &cs))
+		return;
+	c->side = side == GK_MEDIA_DIRECT ? GK_MEDIA_FROM_PUBLIC : side;
+	c->late = LATE_OFFER;
+	c->late_cseq = cs.num;
+}
+
 /* A new anchored INVITE without SDP (late offer): the call is placed on
  * an instance now and the branch starts at once; the 2xx carries the
  * offer (gk_media_response), the ACK the answer (gk_media_ack). */
@@ -507,8 +525,7 @@ static void late_call(struct gk *g, struct sip_fork *fk, struct sip_str id,
 		no_relay(md, fk, id, "too many calls");
 		return;
 	}
-	c->side = side;
-	c->late = LATE_OFFER;
+	late_offer_expect(c, sip_fork_request(fk), side);
 	op->initial = 1;
 	op->to = *to;
 	op->side = side;
@@ -548,6 +565,8 @@ void gk_media_forward(struct gk *g, struct sip_fork *fk, const char *ruri,
 		   side != GK_MEDIA_DIRECT && !c && !m->body.len) {
 		late_call(g, fk, id, ruri, len, to, side);
 		return;
+	} else if (c && in_dialog && m->method == SIP_INVITE && !has_sdp(m)) {
+		late_offer_expect(c, m, side);	/* a re-INVITE without SDP */
 	} else if (!in_dialog && m->method == SIP_INVITE) {
 		md->st.direct++;
 	}
@@ -751,7 +770,7 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 	    cached_answer(c, m))
 		return 0;
 	late = c->late != LATE_NO && cs.method == SIP_INVITE &&
-	       m->status >= 200;
+	       cs.num == c->late_cseq && m->status >= 200;
 	if (late && c->late == LATE_ANSWER)
 		return SIP_CORE_DROP;	/* a retransmission while the offer
 					   is at rtpengine: the next one is
@@ -803,12 +822,14 @@ int gk_media_ack(struct gk *g, const struct sip_msg *m,
 {
 	struct gk_media *md = g->media;
 	struct sip_str id, ft, tt;
+	struct sip_cseq cs;
 	struct mcall *c;
 	struct mop *op;
 	struct ben_w w;
 
 	if (!md || !has_sdp(m) || sip_msg_callid(m, &id) ||
-	    !(c = call_find(md, id)) || c->late != LATE_ANSWER)
+	    !(c = call_find(md, id)) || c->late != LATE_ANSWER ||
+	    sip_msg_cseq(m, &cs) || cs.num != c->late_cseq)
 		return 0;
 	if (sip_msg_tag(m, SIP_HDR_FROM, &ft) || sip_msg_tag(m, SIP_HDR_TO, &tt))
 		return 1;		/* dropped: never the unanchored SDP */

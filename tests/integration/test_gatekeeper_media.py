@@ -5,7 +5,8 @@ dpn-gatekeeper (public side 127.0.0.1, private side 127.0.0.2 with topology
 hiding, as deployed) on a real PostgreSQL: an outside -> flat call with RTP
 both ways through rtpengine (packets counted at each end, the SDP address
 each side received checked), flat -> flat with direct media (rtpengine not
-involved), a re-INVITE changing the port, an UPDATE offered by the flat, a
+involved), a re-INVITE changing the port, re-INVITEs without SDP from
+either end (offer in the 2xx, answer in the ACK), an UPDATE offered by the flat, a
 late offer (offer in the 2xx, answer in the ACK), early media of two
 handsets (183s under two To tags) and a 2xx retransmission, a CANCELled and
 a rejected call leaving no stream, latching (a caller whose SDP names an
@@ -161,6 +162,58 @@ def reinvite_changes_the_port(ctx):
         no_streams(ctx.rtp)
     finally:
         for x in (caller.ua, c_rtp, g_rtp, c2):
+            x.close()
+
+
+def flows(c_rtp, g_rtp, c_to, g_to, n=10):
+    """n RTP packets each way between the caller's and the flat's endpoint
+    (each sending to where its SDP said), all received."""
+    c0, g0 = c_rtp.drain(), g_rtp.drain()
+    c_rtp.send_to(*c_to, n=n, gap=0.005)
+    g_rtp.send_to(*g_to, n=n, gap=0.005)
+    check_eq(g_rtp.count(g0 + n) - g0, n, 'the flat hears the caller')
+    check_eq(c_rtp.count(c0 + n) - c0, n, 'the caller hears the flat')
+
+
+def reinvite_without_sdp(gk, sender, receiver, s_rtp, r_rtp):
+    """sender re-INVITEs without SDP, receiver's 2xx offers r_rtp, sender's
+    ACK answers with s_rtp; returns (the 2xx's media as the sender got it,
+    the ACK's as the receiver got it)."""
+    sender.in_dialog('INVITE')
+    inv = receiver.ua.expect_request('INVITE')
+    check(inv is not None and inv.body == '',
+          're-INVITE without SDP reached the other end\n' + gk.log())
+    receiver.answer(inv, 200, sdp(r_rtp.addr, r_rtp.port))
+    ok = sender.response()
+    check(ok is not None and ok.status == 200, '200 to the re-INVITE: %s\n%s'
+          % (ok and ok.first, gk.log()))
+    sender.in_dialog('ACK', sdp(s_rtp.addr, s_rtp.port))
+    ack = receiver.ua.expect_request('ACK')
+    check(ack is not None, 'ACK reached the other end\n' + gk.log())
+    return media_of(ok.body), media_of(ack.body)
+
+
+@case
+def reinvite_without_sdp_from_either_side(ctx):
+    """A re-INVITE without SDP from the caller, then one from the flat: the
+    2xx carries the offer (ng offer from the answering end), the ACK the
+    answer; each end sees its own side's address and RTP flows both ways
+    after each; nothing left at rtpengine after the BYE."""
+    caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(ctx)
+    try:
+        c_to, g_to = reinvite_without_sdp(ctx.gk, caller, callee, c_rtp, g_rtp)
+        check_eq((c_to[0], g_to[0]), (PUB, PRIV),
+                 'offer in the 2xx to the caller, answer in the ACK to the flat')
+        flows(c_rtp, g_rtp, c_to, g_to)
+        g_to, c_to = reinvite_without_sdp(ctx.gk, callee, caller, g_rtp, c_rtp)
+        check_eq((c_to[0], g_to[0]), (PUB, PRIV),
+                 'offer in the 2xx to the flat, answer in the ACK to the caller')
+        flows(c_rtp, g_rtp, c_to, g_to)
+        check_eq(len(ctx.rtp.calls()), 1, 'still one call in rtpengine')
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (caller.ua, c_rtp, g_rtp):
             x.close()
 
 
