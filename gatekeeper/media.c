@@ -37,6 +37,7 @@
 #include "ng.h"
 #include "prom.h"
 #include "sip/hdr.h"
+#include "sip/multipart.h"
 #include "sip/tsx.h"
 
 #define BUCKETS 4096
@@ -87,6 +88,7 @@ struct mop {
 	int initial;			/* the call's first INVITE */
 	enum gk_media_side side;	/* OP_OFFER: the offerer's */
 	int status;			/* OP_ANSWER: of the held response */
+	int err;			/* the failure failed_now reports */
 	struct sip_msg *held;		/* OP_ANSWER */
 	char *ruri;			/* OP_OFFER: where the branch goes */
 	size_t rlen;
@@ -248,8 +250,14 @@ static void msg_head(struct ben_w *w, struct gk_media *md, const char *cmd,
 	put_kv(w, "call-id", id);
 }
 
-static void put_sdp(struct ben_w *w, struct sip_str sdp)
+/* The SDP of m (its body, or its multipart part: lib/sip/multipart.h);
+ * a message without one leaves w in error. */
+static void put_sdp(struct ben_w *w, const struct sip_msg *m)
 {
+	struct sip_str sdp = { NULL, 0 };
+
+	if (sip_msg_sdp(m, &sdp, NULL))
+		w->err = EBADMSG;
 	put_kv(w, "sdp", sdp);
 	ben_put_cstr(w, "replace");
 	ben_open(w, 'l');
@@ -308,13 +316,16 @@ static void no_relay(struct gk_media *md, struct sip_fork *fk,
 	sip_fork_reply(fk, 503, "Media relay unavailable", NULL);
 }
 
-static int has_sdp(const struct sip_msg *m)
+/* A body media cannot rewrite safely (lib/sip/multipart.h: malformed
+ * multipart, two SDP parts, ...): 400, counted; nothing goes on. */
+static void bad_body(struct gk_media *md, struct sip_fork *fk,
+		     struct sip_str id, const char *why)
 {
-	int i = sip_msg_hdr_find(m, SIP_HDR_CONTENT_TYPE, 0);
+	static struct log_rl rl = LOG_RL_INIT(10, 60);
 
-	return m->body.len > 0 && i >= 0 &&
-	       m->hdrs[i].value.len >= 15 &&
-	       strncasecmp(m->hdrs[i].value.s, "application/sdp", 15) == 0;
+	md->st.bad_body++;
+	log_warnx_rl(&rl, "media: %.*s: 400: %s", (int)id.len, id.s, why);
+	sip_fork_reply(fk, 400, why, NULL);
 }
 
 /* The answer's "sdp" string, or an empty slice. */
@@ -374,7 +385,7 @@ static void on_offer(void *arg, const struct ng_answer *a)
 	if (offer_elsewhere(md, op, c, a))
 		return;
 	em = sip_fork_request_edit(op->f);
-	if (!sdp.len || !em || sip_msg_set_body(em, sdp.s, sdp.len)) {
+	if (!sdp.len || !em || sip_msg_set_sdp(em, sdp.s, sdp.len)) {
 		if (op->initial && c)
 			call_free(md, c);	/* rtpengine has nothing */
 		if (a->err == EPROTO)
@@ -399,7 +410,7 @@ static int offer_msg(struct gk_media *md, const struct sip_msg *m,
 	msg_head(w, md, "offer", id);
 	put_kv(w, "from-tag", tag);
 	put_direction(w, md->g, side);
-	put_sdp(w, m->body);
+	put_sdp(w, m);
 	ben_end(w);
 	return w->err;
 }
@@ -412,7 +423,7 @@ static void on_ack(void *arg, const struct ng_answer *a);
 static void failed_now(struct ev_loop *l, struct ev_timer *t, void *arg)
 {
 	struct mop *op = arg;
-	struct ng_answer a = { .err = ENETDOWN };
+	struct ng_answer a = { .err = op->err ? op->err : ENETDOWN };
 	(void)l;
 	(void)t;
 
@@ -540,9 +551,10 @@ void gk_media_forward(struct gk *g, struct sip_fork *fk, const char *ruri,
 {
 	struct gk_media *md = g->media;
 	const struct sip_msg *m = sip_fork_request(fk);
-	struct sip_str id, tag;
+	struct sip_str id, tag, sdp;
+	const char *why = "bad body";
 	struct mcall *c;
-	int in_dialog;
+	int in_dialog, anchor, rc;
 
 	if (!md || !m || sip_msg_callid(m, &id)) {
 		start_branch(fk, ruri, len, to);
@@ -550,22 +562,28 @@ void gk_media_forward(struct gk *g, struct sip_fork *fk, const char *ruri,
 	}
 	c = call_find(md, id);
 	in_dialog = sip_msg_tag(m, SIP_HDR_TO, &tag) == 0 && tag.len;
-	if (c && m->method == SIP_BYE) {
-		ng_delete(md, id, c->inst);
-		call_free(md, c);
-	} else if ((c || (!in_dialog && side != GK_MEDIA_DIRECT &&
-			  m->method == SIP_INVITE)) &&
-		   (m->method == SIP_INVITE || m->method == SIP_UPDATE) &&
-		   has_sdp(m)) {
+	anchor = c || (!in_dialog && side != GK_MEDIA_DIRECT &&
+		       m->method == SIP_INVITE);
+	rc = anchor && (m->method == SIP_INVITE || m->method == SIP_UPDATE) ?
+	     sip_msg_sdp(m, &sdp, &why) : ENOENT;
+	if (rc == EBADMSG) {
+		bad_body(md, fk, id, why);
+		return;
+	}
+	if (rc == 0) {
 		offer(g, fk, c, id, ruri, len, to,
 		      side == GK_MEDIA_DIRECT ? GK_MEDIA_FROM_PUBLIC : side,
 		      !in_dialog);
 		return;
-	} else if (!in_dialog && m->method == SIP_INVITE &&
-		   side != GK_MEDIA_DIRECT && !c && !m->body.len) {
+	}
+	if (anchor && !c) {		/* a new INVITE without SDP */
 		late_call(g, fk, id, ruri, len, to, side);
 		return;
-	} else if (c && in_dialog && m->method == SIP_INVITE && !has_sdp(m)) {
+	}
+	if (c && m->method == SIP_BYE) {
+		ng_delete(md, id, c->inst);
+		call_free(md, c);
+	} else if (c && in_dialog && m->method == SIP_INVITE) {
 		late_offer_expect(c, m, side);	/* a re-INVITE without SDP */
 	} else if (!in_dialog && m->method == SIP_INVITE) {
 		md->st.direct++;
@@ -694,7 +712,7 @@ static void on_answer(void *arg, const struct ng_answer *a)
 	struct sip_msg *m = op->held;
 
 	op->req = NULL;
-	if (sdp.len && sip_msg_set_body(m, sdp.s, sdp.len) == 0) {
+	if (sdp.len && sip_msg_set_sdp(m, sdp.s, sdp.len) == 0) {
 		if (c) {
 			cache_answer(c, m);
 			if (m->status >= 200 && !c->dlg)
@@ -724,7 +742,7 @@ static int answer_msg(struct gk_media *md, const struct sip_msg *m,
 	msg_head(w, md, "answer", id);
 	put_kv(w, "from-tag", ft);
 	put_kv(w, "to-tag", tt);
-	put_sdp(w, m->body);
+	put_sdp(w, m);
 	ben_end(w);
 	return w->err;
 }
@@ -743,7 +761,7 @@ static int late_offer_msg(struct gk_media *md, const struct sip_msg *m,
 	put_kv(w, "from-tag", tt);
 	put_direction(w, md->g, caller == GK_MEDIA_FROM_PUBLIC ?
 		      GK_MEDIA_FROM_PRIVATE : GK_MEDIA_FROM_PUBLIC);
-	put_sdp(w, m->body);
+	put_sdp(w, m);
 	ben_end(w);
 	return w->err;
 }
@@ -753,15 +771,16 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 {
 	struct gk *g = arg;
 	struct gk_media *md = g->media;
-	struct sip_str id;
+	struct sip_str id, sdp;
 	struct sip_cseq cs;
 	struct mcall *c;
 	struct mop *op = NULL;
 	struct ben_w w;
-	int late;
+	int late, body, rc;
 	(void)branch;
 
-	if (!md || !has_sdp(m) || sip_msg_callid(m, &id))
+	if (!md || (body = sip_msg_sdp(m, &sdp, NULL)) == ENOENT ||
+	    sip_msg_callid(m, &id))
 		return 0;
 	if (!(c = call_find(md, id)))	/* a 2xx after the call failed */
 		return fork_op(md, f) ? SIP_CORE_DROP : 0;
@@ -775,9 +794,9 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 		return SIP_CORE_DROP;	/* a retransmission while the offer
 					   is at rtpengine: the next one is
 					   answered from the cache */
-	if ((late ? late_offer_msg(md, m, id, c->side, &w) :
-		    answer_msg(md, m, id, &w)) ||
-	    mop_new(g, OP_ANSWER, f, id, &op) || sip_msg_dup(m, &op->held)) {
+	rc = late ? late_offer_msg(md, m, id, c->side, &w) :
+		    answer_msg(md, m, id, &w);
+	if (mop_new(g, OP_ANSWER, f, id, &op) || sip_msg_dup(m, &op->held)) {
 		if (op)
 			mop_free(op);
 		m->body.len = 0;	/* never the unanchored SDP */
@@ -785,6 +804,13 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 		return 0;
 	}
 	op->status = m->status;
+	md->st.bad_body += body == EBADMSG;
+	if (rc) {	/* nothing to ask rtpengine: it fails from the loop
+			   (500 instead of a 2xx, a 1xx dropped) */
+		op->err = rc;
+		ev_timer_start(g->d->loop, &op->now, 0);
+		return SIP_CORE_HOLD;
+	}
 	if (late)
 		c->late = LATE_ANSWER;
 	if (ng_send(md->ng, c->inst, w.buf, w.len, on_answer, op, &op->req))
@@ -803,7 +829,7 @@ static void on_ack(void *arg, const struct ng_answer *a)
 							  op->idlen });
 
 	op->req = NULL;
-	if (sdp.len && sip_msg_set_body(op->held, sdp.s, sdp.len) == 0) {
+	if (sdp.len && sip_msg_set_sdp(op->held, sdp.s, sdp.len) == 0) {
 		if (c)
 			c->late = LATE_NO;
 		sip_core_ack_forward(md->g->core, op->held, &op->to);
@@ -821,22 +847,26 @@ int gk_media_ack(struct gk *g, const struct sip_msg *m,
 		 const struct sip_peer *to)
 {
 	struct gk_media *md = g->media;
-	struct sip_str id, ft, tt;
+	struct sip_str id, ft, tt, sdp;
 	struct sip_cseq cs;
 	struct mcall *c;
 	struct mop *op;
 	struct ben_w w;
+	int body;
 
-	if (!md || !has_sdp(m) || sip_msg_callid(m, &id) ||
-	    !(c = call_find(md, id)) || c->late != LATE_ANSWER ||
-	    sip_msg_cseq(m, &cs) || cs.num != c->late_cseq)
+	if (!md || (body = sip_msg_sdp(m, &sdp, NULL)) == ENOENT ||
+	    sip_msg_callid(m, &id) || !(c = call_find(md, id)) ||
+	    c->late != LATE_ANSWER || sip_msg_cseq(m, &cs) ||
+	    cs.num != c->late_cseq)
 		return 0;
-	if (sip_msg_tag(m, SIP_HDR_FROM, &ft) || sip_msg_tag(m, SIP_HDR_TO, &tt))
+	md->st.bad_body += body == EBADMSG;
+	if (body || sip_msg_tag(m, SIP_HDR_FROM, &ft) ||
+	    sip_msg_tag(m, SIP_HDR_TO, &tt))
 		return 1;		/* dropped: never the unanchored SDP */
 	msg_head(&w, md, "answer", id);	/* the offerer is the callee */
 	put_kv(&w, "from-tag", tt);
 	put_kv(&w, "to-tag", ft);
-	put_sdp(&w, m->body);
+	put_sdp(&w, m);
 	ben_end(&w);
 	if (w.err || mop_new(g, OP_ACK, NULL, id, &op))
 		return 1;
@@ -909,21 +939,23 @@ static void collect(struct prom_text *t, void *arg)
 {
 	static const char *const calls[] = { "anchored", "direct", "no_relay" };
 	static const char *const ev[] = { "answer_failed", "deleted",
-					  "media_timeout", "table_full" };
+					  "media_timeout", "table_full",
+					  "bad_body" };
 	static const char *const ng[] = { "sent", "retransmitted", "answered",
 		"error", "timeout", "late", "bad" };
 	const struct gk_media *md = arg;
 	const struct ng_stats *n = ng_stats(md->ng);
 	const struct gk_media_stats *s = &md->st;
 	uint64_t c[] = { s->anchored, s->direct, s->no_relay };
-	uint64_t e[] = { s->failed, s->deleted, s->timeouts, s->table_full };
+	uint64_t e[] = { s->failed, s->deleted, s->timeouts, s->table_full,
+			 s->bad_body };
 	uint64_t q[] = { n->sent, n->retransmits, n->answered, n->errors,
 			 n->timeouts, n->late, n->bad };
 
 	family(t, "dpn_gk_media_calls_total", "new INVITEs by media handling",
 	       "result", calls, c, 3);
 	family(t, "dpn_gk_media_events_total", "media events", "event", ev, e,
-	       4);
+	       5);
 	family(t, "dpn_gk_ng_total", "ng requests to rtpengine", "what", ng, q,
 	       7);
 	prom_printf(t, "# HELP dpn_gk_media_calls anchored calls held\n"

@@ -19,7 +19,9 @@ enum gk_media_side { GK_MEDIA_DIRECT, GK_MEDIA_FROM_PUBLIC,
 /* Counters of /metrics (dpn_gk_media_*). */
 struct gk_media_stats {
 	uint64_t anchored, direct, no_relay, failed, deleted, timeouts,
-		 table_full;
+		 table_full, bad_body;	/* bad_body: lib/sip/multipart.h
+					   refused it (400, or as a failed
+					   answer) */
 };
 
 /* Start media anchoring when rtpengine instances are configured (else

@@ -7,13 +7,15 @@ both ways through rtpengine (packets counted at each end, the SDP address
 each side received checked), flat -> flat with direct media (rtpengine not
 involved), a re-INVITE changing the port, re-INVITEs without SDP from
 either end (offer in the 2xx, answer in the ACK), an UPDATE offered by the flat, a
-late offer (offer in the 2xx, answer in the ACK), early media of two
+late offer (offer in the 2xx, answer in the ACK), multipart bodies (the
+SDP part rewritten, the others kept; malformed ones refused), early media of two
 handsets (183s under two To tags) and a 2xx retransmission, a CANCELled and
 a rejected call leaving no stream, latching (a caller whose SDP names an
 unreachable address still receives audio after its first packet), two
 rtpengines with one stopped, none running -> 503, and media timeout ending
 the call both ways."""
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -341,6 +343,110 @@ def late_offer_in_the_2xx_answer_in_the_ack(ctx):
     finally:
         for x in (cu, c_rtp, g_rtp):
             x.close()
+
+
+MP = 'multipart/mixed;boundary=dpn-b1'
+ISUP = ('Content-Type: application/ISUP;version=itu-t92+\r\n'
+        'Content-Disposition: signal;handling=required\r\n\r\n'
+        '\x01\x00\x49\x00\x00\x03\x02\x00\x07\x04\x10\x00\x33\x63\x21')
+
+
+def multipart(sdp_body, sdp_type='application/sdp'):
+    """A SIP-I style body: the SDP part, then a binary ISUP part."""
+    return ('--dpn-b1\r\nContent-Type: %s\r\n\r\n%s\r\n--dpn-b1\r\n%s'
+            '\r\n--dpn-b1--\r\n' % (sdp_type, sdp_body, ISUP))
+
+
+def sdp_part(body):
+    m = re.search(r'application/sdp\r\n\r\n(.*?)\r\n--dpn-b1\r\n', body, re.S)
+    check(m, 'an SDP part in %r' % body)
+    return m.group(1)
+
+
+def check_multipart(msg, sent, addr):
+    """msg's body is `sent` with only its SDP part rewritten (to name
+    addr), Content-Type and Content-Length right; the rewritten media."""
+    check_eq(msg.one('Content-Type'), MP, 'Content-Type kept')
+    check_eq(int(msg.one('Content-Length')), len(msg.body.encode()),
+             'Content-Length of the rewritten body')
+    got = sdp_part(msg.body)
+    check_eq(msg.body.replace(got, sdp_part(sent)), sent,
+             'every byte but the SDP part\'s kept')
+    media = media_of(got)
+    check_eq(media[0], addr, 'the SDP part rewritten')
+    return media
+
+
+@case
+def multipart_body_sdp_part_rewritten_others_kept(ctx):
+    """Offer and answer in multipart/mixed bodies (SDP + ISUP, as from a
+    SIP-I trunk): each side gets its SDP part rewritten, the ISUP part and
+    boundaries byte for byte; RTP flows both ways."""
+    cu = Ua('127.0.0.1')
+    c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+    try:
+        offer = multipart(sdp(c_rtp.addr, c_rtp.port))
+        caller.invite(N1, offer, ctype=MP)
+        inv = ctx.gw1.expect_request('INVITE')
+        check(inv is not None, 'INVITE reached the flat\n' + ctx.gk.log())
+        g_to = check_multipart(inv, offer, PRIV)
+        callee.accept(inv)
+        answer = multipart(sdp(g_rtp.addr, g_rtp.port))
+        callee.answer(inv, 200, answer, ctype=MP)
+        ok = caller.response(200)
+        check(ok is not None, 'caller got the 200\n' + ctx.gk.log())
+        c_to = check_multipart(ok, answer, PUB)
+        check(g_rtp.addr not in ok.body, 'no private address outside')
+        caller.learn(ok)
+        caller.in_dialog('ACK')
+        check(ctx.gw1.expect_request('ACK') is not None, 'ACK reached the flat')
+        flows(c_rtp, g_rtp, c_to, g_to)
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (cu, c_rtp, g_rtp):
+            x.close()
+
+
+@case
+def malformed_multipart_refused_never_forwarded(ctx):
+    """A malformed multipart INVITE from outside: 400 naming the fault,
+    nothing reaches the flat; a flat's 2xx with two SDP parts: the caller
+    gets 500, never that 2xx (nor its retransmission); both counted, no
+    stream left."""
+    cu = Ua('127.0.0.1')
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+    key = 'dpn_gk_media_events_total{event="bad_body"}'
+    before = ctx.gk.metrics().get(key, 0)
+    try:
+        for body, why in ((multipart(sdp('127.0.0.1', 7000))[:-12],
+                           'closing boundary'),
+                          (multipart(sdp('127.0.0.1', 7000), 'multipart/mixed;'
+                                     'boundary=x'), 'nested multipart')):
+            caller.invite(N1, body, ctype=MP)
+            r = caller.response()
+            check(r is not None and r.status == 400 and why in r.first,
+                  '400 naming the fault: %s' % (r and r.first))
+            caller.send('ACK', 'sip:%s@127.0.0.1:%d' % (N1, ctx.gk.port),
+                        to=r.one('To'), cseq=caller.cseq, branch=caller.branch)
+        check(ctx.gw1.recv(0.2) is None, 'nothing reached the flat')
+        caller.invite(N1, sdp('127.0.0.1', 7000))
+        inv = ctx.gw1.expect_request('INVITE')
+        check(inv is not None, 'INVITE reached the flat')
+        callee.accept(inv)
+        two = multipart(sdp(ctx.f1.addr, 7002), 'application/sdp').replace(
+            'application/ISUP;version=itu-t92+', 'application/sdp')
+        callee.answer(inv, 200, two, ctype=MP)
+        r = caller.response()
+        check(r is not None and r.status == 500, 'caller got %s' % (r and r.first))
+        callee.answer(inv, 200, two, ctype=MP)     # retransmitted
+        r = caller.response(200, timeout=0.5)
+        check(r is None, 'the 2xx never reaches the caller: %s' % (r and r.body))
+        check_eq(ctx.gk.metrics().get(key, 0) - before, 3.0, 'counted')
+        no_streams(ctx.rtp)
+    finally:
+        cu.close()
 
 
 @case
