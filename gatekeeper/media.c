@@ -33,12 +33,12 @@
 
 #include "gatekeeper/gk.h"
 #include "gatekeeper/media.h"
+#include "gatekeeper/media_dlg.h"
 #include "log.h"
 #include "ng.h"
 #include "prom.h"
 #include "sip/hdr.h"
 #include "sip/multipart.h"
-#include "sip/tsx.h"
 
 #define BUCKETS 4096
 #define CALLS_MAX 65536
@@ -60,15 +60,6 @@ struct mcall {
 					   waiting for the 2xx's offer, then
 					   for the ACK's answer */
 	uint32_t late_cseq;		/* that INVITE's CSeq */
-};
-
-/* What ending a call both ways needs (captured from its first INVITE and
- * the 2xx that answered it). */
-struct gk_media_dlg {
-	char from[256], to[256];	/* caller's From, callee's To (tags) */
-	char caller_uri[256], callee_uri[256];	/* their Contacts */
-	struct sip_peer caller, callee;	/* where requests to each go */
-	uint32_t cseq;			/* caller's INVITE CSeq */
 };
 
 enum mop_kind { OP_OFFER, OP_ANSWER, OP_ACK, OP_OTHER };
@@ -164,7 +155,7 @@ static void call_free(struct gk_media *md, struct mcall *c)
 	free(c->callid);
 	free(c->ans_key);
 	free(c->ans_sdp);
-	free(c->dlg);
+	gk_media_dlg_free(c->dlg);
 	free(c);
 }
 
@@ -562,6 +553,8 @@ void gk_media_forward(struct gk *g, struct sip_fork *fk, const char *ruri,
 	}
 	c = call_find(md, id);
 	in_dialog = sip_msg_tag(m, SIP_HDR_TO, &tag) == 0 && tag.len;
+	if (c && in_dialog)
+		gk_media_dlg_request(c->dlg, m);	/* its CSeq */
 	anchor = c || (!in_dialog && side != GK_MEDIA_DIRECT &&
 		       m->method == SIP_INVITE);
 	rc = anchor && (m->method == SIP_INVITE || m->method == SIP_UPDATE) ?
@@ -632,38 +625,6 @@ static int cached_answer(struct mcall *c, struct sip_msg *m)
 	       sip_msg_set_body(m, c->ans_sdp, c->ans_len) == 0;
 }
 
-static int copy_str(char *dst, size_t cap, struct sip_str v)
-{
-	if (v.len >= cap)
-		return ENOSPC;
-	memcpy(dst, v.s, v.len);
-	dst[v.len] = '\0';
-	return 0;
-}
-
-static int contact_uri(const struct sip_msg *m, char *dst, size_t cap)
-{
-	int i = sip_msg_hdr_find(m, SIP_HDR_CONTACT, 0);
-	struct sip_addr a;
-
-	if (i < 0 || sip_addr_parse(m->hdrs[i].value, 0, &a, NULL))
-		return EBADMSG;
-	return copy_str(dst, cap, a.uri_str);
-}
-
-/* Where requests to the caller go: its top Via's received/rport. */
-static int caller_peer(struct gk *g, const struct sip_msg *req,
-		       struct sip_peer *p)
-{
-	struct sip_via v;
-
-	if (sip_msg_via(req, 0, &v))
-		return EBADMSG;
-	return sip_peer_set(p, g->proto, v.has_received ? v.received : v.host,
-			    v.rport_val ? v.rport_val :
-			    v.port ? v.port : 5060);
-}
-
 static struct mop *fork_op(struct gk_media *md, const struct sip_fork *f)
 {
 	struct mop *op = md->forks[hash_ptr(f)];
@@ -674,32 +635,20 @@ static struct mop *fork_op(struct gk_media *md, const struct sip_fork *f)
 }
 
 /* The 2xx m answered the call's first INVITE (fork f): keep what a
- * media-timeout BYE to each side needs. */
+ * media-timeout BYE to each end needs (media_dlg.c). */
 static void keep_dialog(struct gk_media *md, struct mcall *c,
 			struct sip_fork *f, const struct sip_msg *m)
 {
 	const struct sip_msg *req = sip_fork_request(f);
 	const struct mop *offer = fork_op(md, f);
-	struct gk_media_dlg *d = calloc(1, sizeof(*d));
-	struct sip_cseq cs;
-	int i, k;
+	struct gk *g = md->g;
 
-	if (!d || !req || !offer || !offer->initial ||
-	    (i = sip_msg_hdr_find(req, SIP_HDR_FROM, 0)) < 0 ||
-	    (k = sip_msg_hdr_find(m, SIP_HDR_TO, 0)) < 0 ||
-	    copy_str(d->from, sizeof(d->from), req->hdrs[i].value) ||
-	    copy_str(d->to, sizeof(d->to), m->hdrs[k].value) ||
-	    contact_uri(req, d->caller_uri, sizeof(d->caller_uri)) ||
-	    contact_uri(m, d->callee_uri, sizeof(d->callee_uri)) ||
-	    caller_peer(md->g, req, &d->caller) || sip_msg_cseq(req, &cs)) {
-		free(d);
+	if (!req || !offer || !offer->initial ||
+	    gk_media_dlg_new(g, req, m, &offer->to,
+			     offer->side == GK_MEDIA_FROM_PRIVATE, &c->dlg))
 		return;
-	}
-	d->callee = offer->to;
-	d->cseq = cs.num;
-	c->dlg = d;
-	c->next_check = ev_now(md->g->d->loop) +
-			(uint64_t)md->g->cfg->media_check_s * 1000;
+	c->next_check = ev_now(g->d->loop) +
+			(uint64_t)g->cfg->media_check_s * 1000;
 }
 
 static void on_answer(void *arg, const struct ng_answer *a)
@@ -1016,40 +965,13 @@ void gk_media_free(struct gk_media *md)
 
 /* ---- media timeout ---- */
 
-/* A BYE inside c's dialog, from the side whose From is `from`, to `uri`
- * at `to`, as a client transaction of the core (its answer is dropped). */
-static void send_bye(struct gk *g, const struct mcall *c, const char *uri,
-		     const char *from, const char *to_hdr, uint32_t cseq,
-		     const struct sip_peer *to)
-{
-	char buf[2048];
-	uint64_t r = ((uint64_t)rand() << 32) ^ (uint64_t)rand();
-	int n = snprintf(buf, sizeof(buf),
-		"BYE %s SIP/2.0\r\nVia: SIP/2.0/%s %s:%u;branch=z9hG4bKmt%016llx"
-		"\r\nMax-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\n"
-		"CSeq: %u BYE\r\nReason: Q.850;cause=16;text=\"media timeout\"\r\n"
-		"Content-Length: 0\r\n\r\n", uri,
-		g->proto == SIP_PROTO_TCP ? "TCP" : "UDP", g->host, g->port,
-		(unsigned long long)r, from, to_hdr, c->callid, cseq);
-
-	struct sip_tsx *t;
-
-	if (n < 0 || (size_t)n >= sizeof(buf) ||
-	    sip_tsx_client(sip_core_tsx(g->core), buf, (size_t)n, to, NULL,
-			   &t))
-		log_warnx("media: %s: media-timeout BYE not sent", c->callid);
-}
-
 /* rtpengine no longer knows the call (its --timeout ended it): end it
- * both ways, and tell the call records (gk_cdr_ended). */
+ * both ways through each end's route set (media_dlg.c), and tell the
+ * call records (gk_cdr_ended). */
 static void media_timed_out(struct gk_media *md, struct mcall *c)
 {
-	const struct gk_media_dlg *d = c->dlg;
-
-	send_bye(md->g, c, d->callee_uri, d->from, d->to, d->cseq + 1,
-		 &d->callee);
-	send_bye(md->g, c, d->caller_uri, d->to, d->from, 1000000000u,
-		 &d->caller);
+	gk_media_dlg_bye(md->g, c->dlg, c->callid,
+			 "Reason: Q.850;cause=16;text=\"media timeout\"\r\n");
 	md->st.timeouts++;
 	log_info("media: %s: call ended both ways: media timeout", c->callid);
 	gk_cdr_ended(md->g, c->callid, "media timeout");	/* its record */

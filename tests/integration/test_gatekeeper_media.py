@@ -13,7 +13,7 @@ handsets (183s under two To tags) and a 2xx retransmission, a CANCELled and
 a rejected call leaving no stream, latching (a caller whose SDP names an
 unreachable address still receives audio after its first packet), two
 rtpengines with one stopped, none running -> 503, and media timeout ending
-the call both ways."""
+the call both ways (also through record-routing proxies on each side)."""
 import os
 import re
 import subprocess
@@ -83,24 +83,37 @@ def fnv1a64(s):
     return h
 
 
-def anchored_call(ctx, caller_sdp_addr=None, gk=None, gw=None, call_id=None):
+def rr_of(ua):
+    return '<sip:%s:%d;lr>' % (ua.addr, ua.port)
+
+
+def anchored_call(ctx, caller_sdp_addr=None, gk=None, gw=None, call_id=None,
+                  hop=None, gw_rr=False):
     """Outside caller -> flat 1, answered; returns (caller leg, gw leg,
-    caller RTP, gw RTP, where the caller sends, where the gw sends)."""
+    caller RTP, gw RTP, where the caller sends, where the gw sends).
+    hop: a socket that stands for a record-routing proxy between the
+    caller and us (its Record-Route in the INVITE; the caller's requests
+    come as if through it); gw_rr: the gateway record-routes (as gatewayd
+    does: its own address in the 2xx)."""
     gk = gk or ctx.gk
     gw = gw or ctx.gw1
     cu = Ua('127.0.0.1')
     c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
     caller, callee = Leg(cu, gk.port, 'caller'), Leg(gw, gk.pport, N1)
-    caller.invite(N1, sdp(caller_sdp_addr or c_rtp.addr, c_rtp.port), call_id)
+    caller.invite(N1, sdp(caller_sdp_addr or c_rtp.addr, c_rtp.port), call_id,
+                  extra='Record-Route: %s\r\n' % rr_of(hop) if hop else '')
     inv = gw.expect_request('INVITE')
     check(inv is not None, 'INVITE reached the flat\n' + gk.log())
     g_to = media_of(inv.body)
     callee.accept(inv)
-    callee.answer(inv, 200, sdp(g_rtp.addr, g_rtp.port))
+    callee.answer(inv, 200, sdp(g_rtp.addr, g_rtp.port),
+                  record_route=[rr_of(gw)] if gw_rr else ())
     ok = caller.response(200)
     check(ok is not None, 'caller got the 200\n' + gk.log())
     c_to = media_of(ok.body)
     caller.learn(ok)
+    if hop:
+        caller.route.remove(rr_of(hop))     # its hop takes its own Route
     caller.in_dialog('ACK')
     check(gw.expect_request('ACK') is not None, 'ACK reached the flat')
     return caller, callee, c_rtp, g_rtp, c_to, g_to
@@ -522,6 +535,62 @@ def media_timeout_ends_the_call_both_ways(ctx):
         no_streams(rtp)
     finally:
         for x in (caller.ua, c_rtp, g_rtp, gw):
+            x.close()
+        gk.close()
+        rtp.stop()
+
+
+def no_request(ua, method, timeout=0.3):
+    check(ua.expect_request(method, timeout) is None,
+          'no %s at %s:%d' % (method, ua.addr, ua.port))
+
+
+@case
+def media_timeout_byes_follow_the_route_set(ctx):
+    """A record-routing proxy before the caller (a socket standing for
+    it) and a gateway that record-routes: after in-dialog requests from
+    both ends, the media-timeout BYE to each end goes through its route
+    set (to the caller's proxy, to the gateway with its Route), its
+    Contact as Request-URI, the tags as that end knows them and a CSeq one
+    above the other end's last; none reaches the caller directly."""
+    rtp = Rtpengine(PUB, PRIV, timeout=2)
+    gk = sided(ctx.pg, ['--rtpengine', rtp.ng_addr, '--media-check', '1s'])
+    gw = ctx.register(gk, ctx.f1)
+    hop = Ua('127.0.0.1')
+    caller = None
+    try:
+        caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(
+            ctx, gk=gk, gw=gw, hop=hop, gw_rr=True)
+        caller.cseq, callee.cseq = 6, 40
+        caller.in_dialog('INFO')                # CSeq 7
+        info = gw.expect_request('INFO')
+        check(info is not None and info.get('Route') == [rr_of(gw)],
+              'INFO to the flat through its route set\n' + gk.log())
+        callee.answer(info, 200)
+        check(caller.response(200) is not None, '200 to the INFO')
+        callee.in_dialog('INFO')                # CSeq 41, through hop
+        info = hop.expect_request('INFO')
+        check(info is not None, 'INFO to the caller\'s proxy\n' + gk.log())
+        caller.answer(info, 200)
+        check(callee.response(200) is not None, '200 to the flat\'s INFO')
+        for ua, leg, other, cseq, rr in ((gw, callee, caller, 8, gw),
+                                         (hop, caller, callee, 42, hop)):
+            bye = ua.expect_request('BYE', timeout=8)
+            check(bye is not None, 'BYE at %s\n%s' % (rr_of(rr), gk.log()))
+            check_eq(bye.ruri, re.search(r'<([^>]+)>', leg.contact()).group(1),
+                     'Request-URI: the end\'s Contact')
+            check_eq(bye.get('Route'), [rr_of(rr)], 'the route set')
+            check_eq(bye.one('Call-ID'), caller.call_id, 'Call-ID')
+            check(bye.one('From').endswith('tag=' + other.tag) and
+                  bye.one('To').endswith('tag=' + leg.tag),
+                  'tags: %s / %s' % (bye.one('From'), bye.one('To')))
+            check_eq(bye.one('CSeq'), '%d BYE' % cseq, 'CSeq above the last')
+            check('media timeout' in (bye.one('Reason') or ''), 'Reason')
+            leg.answer(bye, 200)
+        no_request(caller.ua, 'BYE')
+        no_streams(rtp)
+    finally:
+        for x in (hop, gw) + ((caller.ua, c_rtp, g_rtp) if caller else ()):
             x.close()
         gk.close()
         rtp.stop()

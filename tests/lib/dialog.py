@@ -67,10 +67,12 @@ class Leg:
                   len(body.encode()), body))
         self.ua.s.sendto(msg.encode(), (self.host(), self.gk))
 
-    def invite(self, number, body, call_id=None, ctype='application/sdp'):
+    def invite(self, number, body, call_id=None, ctype='application/sdp',
+               extra=''):
         self.call_id = call_id or uuid.uuid4().hex
         ruri = 'sip:%s@%s:%d' % (number, self.host(), self.gk)
-        self.send('INVITE', ruri, body, to='<%s>' % ruri, ctype=ctype)
+        self.send('INVITE', ruri, body, to='<%s>' % ruri, ctype=ctype,
+                  extra=extra)
 
     def in_dialog(self, method, body=''):
         self.send(method, self.target, body,
@@ -80,7 +82,8 @@ class Leg:
         """From a 2xx to our INVITE: the callee's tag, target, route set."""
         self.remote = resp.one('To')
         self.target = re.search(r'<([^>]+)>', resp.one('Contact')).group(1)
-        self.route = list(reversed(resp.get('Record-Route')))
+        self.route = list(reversed([v.strip() for line in resp.get('Record-Route')
+                                    for v in line.split(',')]))
 
     def accept(self, req):
         """Take the dialog of an incoming INVITE (we are the callee)."""
@@ -89,9 +92,13 @@ class Leg:
         self.route = req.get('Record-Route')
         self.target = re.search(r'<([^>]+)>', req.one('Contact')).group(1)
 
-    def answer(self, req, status, body='', ctype='application/sdp'):
+    def answer(self, req, status, body='', ctype='application/sdp',
+               record_route=()):
+        """Answer req; `record_route`: values of proxies between us and
+        the request's sender put above its Record-Routes."""
         vias = ''.join('Via: %s\r\n' % v for v in req.get('Via'))
-        rr = ''.join('Record-Route: %s\r\n' % v for v in req.get('Record-Route'))
+        rr = ''.join('Record-Route: %s\r\n' % v for v in
+                     list(record_route) + req.get('Record-Route'))
         to = req.one('To')
         if ';tag=' not in to and status > 100:
             to += ';tag=' + self.tag

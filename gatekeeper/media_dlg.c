@@ -1,0 +1,281 @@
+/* gatekeeper/media_dlg.c — the dialog of an anchored call as each end
+ * knows it, so that the gatekeeper can end the call both ways when its
+ * media stopped (media.c, media timeout).
+ *
+ * For each end it keeps what a UA keeps (RFC 3261 12.1): the remote
+ * target (its Contact), the route set towards it (the Record-Routes
+ * between it and us: for the caller those its INVITE arrived with, in
+ * order; for the callee those above ours in its 2xx, reversed), the
+ * From/To with both tags, and the highest CSeq each end used. A BYE to
+ * one end speaks for the other: its From is the other end's, its CSeq one
+ * above the other end's last. It goes to the first Route when there is a
+ * route set (loose routing), else where requests to that end go (the
+ * caller's Via received/rport: behind NAT; the callee's binding) — and a
+ * flat's end always to its gateway's binding, Route kept, as route.c
+ * sends every request to a flat (the gateway record-routes); with
+ * topology hiding it leaves by the public side as every request does
+ * (topo.c: identities hidden, the public Call-ID of a dialog begun
+ * inside). Strict routers (a first Route without ;lr) are not supported:
+ * the BYE still goes to that hop, with the target as Request-URI. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gatekeeper/gk.h"
+#include "gatekeeper/media_dlg.h"
+#include "log.h"
+#include "sip/build.h"
+#include "sip/hdr.h"
+#include "sip/tsx.h"
+
+#define ROUTE_MAX 32		/* Record-Route values we follow */
+#define CALLER 0
+#define CALLEE 1
+
+struct end {
+	char *target;		/* its Contact URI: a BYE's Request-URI */
+	char *route;		/* the route set towards it, or NULL */
+	struct sip_peer next;	/* where a BYE goes without a route set */
+	uint32_t cseq;		/* the highest CSeq it sent */
+	int flat;		/* a flat's (next: its gateway's binding) */
+};
+
+struct gk_media_dlg {
+	char *from, *to;	/* the caller's From, the callee's To (tags) */
+	char *caller_tag;
+	struct end end[2];
+};
+
+static char *dup_slice(struct sip_str v)
+{
+	char *p = malloc(v.len + 1);
+
+	if (p) {
+		memcpy(p, v.s, v.len);
+		p[v.len] = '\0';
+	}
+	return p;
+}
+
+static int dup_hdr(const struct sip_msg *m, enum sip_hdr_id id, char **out)
+{
+	int i = sip_msg_hdr_find(m, id, 0);
+
+	if (i < 0)
+		return EBADMSG;
+	return (*out = dup_slice(m->hdrs[i].value)) ? 0 : ENOMEM;
+}
+
+static int contact_uri(const struct sip_msg *m, char **out)
+{
+	int i = sip_msg_hdr_find(m, SIP_HDR_CONTACT, 0);
+	struct sip_addr a;
+	struct sip_str v;
+	size_t pos = 0;
+
+	if (i < 0 || sip_hdr_next_value(m->hdrs[i].value, &pos, &v) != 1 ||
+	    sip_addr_parse(v, 0, &a, NULL))
+		return EBADMSG;
+	return (*out = dup_slice(a.uri_str)) ? 0 : ENOMEM;
+}
+
+/* The Record-Route values of m, top first, into v (at most ROUTE_MAX). */
+static unsigned rr_list(const struct sip_msg *m, struct sip_str *v)
+{
+	unsigned n = 0;
+	int i = sip_msg_hdr_find(m, SIP_HDR_RECORD_ROUTE, 0);
+
+	for (; i >= 0; i = sip_msg_hdr_find(m, SIP_HDR_RECORD_ROUTE,
+					    (unsigned)i + 1)) {
+		size_t pos = 0;
+
+		while (n < ROUTE_MAX &&
+		       sip_hdr_next_value(m->hdrs[i].value, &pos, &v[n]) == 1)
+			n++;
+	}
+	return n;
+}
+
+static int is_ours(const struct gk *g, struct sip_str v)
+{
+	struct sip_addr a;
+
+	return sip_addr_parse(v, 0, &a, NULL) == 0 &&
+	       gk_side_self(g, a.uri.host, a.uri.port);
+}
+
+/* v[0..n) as a Route value (backwards when rev), or NULL in *out when
+ * n = 0. 0 or ENOMEM. */
+static int route_text(const struct sip_str *v, unsigned n, int rev,
+		      char **out)
+{
+	size_t cap = 1, len;
+
+	*out = NULL;
+	if (n == 0)
+		return 0;
+	for (unsigned k = 0; k < n; k++)
+		cap += v[k].len + 2;
+	if (!(*out = malloc(cap)))
+		return ENOMEM;
+	return sip_values_join(v, n, rev, *out, cap, &len);
+}
+
+/* The caller's route set: its INVITE's Record-Routes as they came. */
+static int caller_route(const struct sip_msg *req, char **out)
+{
+	struct sip_str v[ROUTE_MAX];
+
+	return route_text(v, rr_list(req, v), 0, out);
+}
+
+/* The callee's: those above our own in its 2xx, nearest to us first. */
+static int callee_route(const struct gk *g, const struct sip_msg *ok,
+			char **out)
+{
+	struct sip_str v[ROUTE_MAX];
+	unsigned n = rr_list(ok, v), k = 0;
+
+	while (k < n && !is_ours(g, v[k]))
+		k++;
+	return route_text(v, k < n ? k : 0, 1, out);
+}
+
+/* Where requests to the caller go without a route set: its top Via's
+ * received/rport (a caller behind NAT), on side `local`. */
+static int caller_next(const struct gk *g, const struct sip_msg *req,
+		       unsigned local, struct sip_peer *p)
+{
+	struct sip_via v;
+	int rc;
+
+	if (sip_msg_via(req, 0, &v))
+		return EBADMSG;
+	rc = sip_peer_set(p, g->proto, v.has_received ? v.received : v.host,
+			  v.rport_val ? v.rport_val : v.port ? v.port : 5060);
+	p->local = local;
+	return rc;
+}
+
+void gk_media_dlg_free(struct gk_media_dlg *d)
+{
+	if (!d)
+		return;
+	free(d->from);
+	free(d->to);
+	free(d->caller_tag);
+	for (int i = 0; i < 2; i++) {
+		free(d->end[i].target);
+		free(d->end[i].route);
+	}
+	free(d);
+}
+
+int gk_media_dlg_new(const struct gk *g, const struct sip_msg *req,
+		     const struct sip_msg *ok, const struct sip_peer *callee,
+		     int from_flat, struct gk_media_dlg **out)
+{
+	struct gk_media_dlg *d = calloc(1, sizeof(*d));
+	struct sip_cseq cs;
+	struct sip_str tag;
+	int rc;
+
+	if (!d)
+		return ENOMEM;
+	rc = sip_msg_cseq(req, &cs) || sip_msg_tag(req, SIP_HDR_FROM, &tag) ?
+	     EBADMSG : 0;
+	if (rc == 0 && !(d->caller_tag = dup_slice(tag)))
+		rc = ENOMEM;
+	if (rc || (rc = dup_hdr(req, SIP_HDR_FROM, &d->from)) ||
+	    (rc = dup_hdr(ok, SIP_HDR_TO, &d->to)) ||
+	    (rc = contact_uri(req, &d->end[CALLER].target)) ||
+	    (rc = contact_uri(ok, &d->end[CALLEE].target)) ||
+	    (rc = caller_route(req, &d->end[CALLER].route)) ||
+	    (rc = callee_route(g, ok, &d->end[CALLEE].route)) ||
+	    (rc = caller_next(g, req, from_flat ? g->priv : 0,
+			       &d->end[CALLER].next))) {
+		gk_media_dlg_free(d);
+		return rc;
+	}
+	d->end[CALLEE].next = *callee;
+	d->end[from_flat ? CALLER : CALLEE].flat = 1;
+	d->end[CALLER].cseq = cs.num;
+	*out = d;
+	return 0;
+}
+
+void gk_media_dlg_request(struct gk_media_dlg *d, const struct sip_msg *m)
+{
+	struct sip_str tag;
+	struct sip_cseq cs;
+	struct end *e;
+
+	if (!d || sip_msg_tag(m, SIP_HDR_FROM, &tag) || sip_msg_cseq(m, &cs))
+		return;
+	e = &d->end[sip_str_eq(tag, d->caller_tag) ? CALLER : CALLEE];
+	if (cs.num > e->cseq)
+		e->cseq = cs.num;
+}
+
+/* Parse the BYE text, pick its next hop (the first Route, else e->next)
+ * and, with topology hiding, edit it as requests leaving by that side
+ * are; then start its client transaction (its answer is dropped). */
+static int bye_send(struct gk *g, const struct end *e, char *buf, size_t n)
+{
+	struct sip_peer to = e->next;
+	struct sip_perr pe;
+	struct sip_msg m;
+	struct sip_tsx *t;
+	char out[SIP_MAX_MSG];
+	int rc;
+
+	if (sip_msg_parse(&m, buf, n, 0, &pe))
+		return EBADMSG;
+	if (e->route && !e->flat &&
+	    (rc = sip_route_target(&m, g->proto, &to)) != 0)
+		goto out;
+	to.local = e->next.local;
+	rc = g->topo ? gk_topo_ack_out(g, &m, &to) : 0;
+	if (rc == 0)
+		rc = sip_msg_serialize(&m, out, sizeof(out), &n);
+	if (rc == 0)
+		rc = sip_tsx_client(sip_core_tsx(g->core), out, n, &to, NULL,
+				    &t);
+out:
+	sip_msg_release(&m);
+	return rc;
+}
+
+/* A BYE to end `to` of d, speaking for the other end. */
+static int bye_to(struct gk *g, const struct gk_media_dlg *d, int to,
+		  const char *callid, const char *extra)
+{
+	const struct end *e = &d->end[to], *o = &d->end[!to];
+	int priv = e->next.local != 0;
+	uint64_t r = ((uint64_t)rand() << 32) ^ (uint64_t)rand();
+	char via[160], buf[8192];
+	struct sip_request_spec s = { .method = "BYE", .ruri = e->target,
+		.via = via, .from = to == CALLEE ? d->from : d->to,
+		.to = to == CALLEE ? d->to : d->from, .call_id = callid,
+		.route = e->route, .extra = extra, .cseq = o->cseq + 1,
+		.max_forwards = 70 };
+	size_t n;
+
+	snprintf(via, sizeof(via), "SIP/2.0/%s %s:%u;branch=z9hG4bKmt%016llx",
+		 g->proto == SIP_PROTO_TCP ? "TCP" : "UDP",
+		 priv ? g->phost : g->host, priv ? g->pport : g->port,
+		 (unsigned long long)r);
+	if (sip_request_write(&s, buf, sizeof(buf), &n))
+		return ENOSPC;
+	return bye_send(g, e, buf, n);
+}
+
+void gk_media_dlg_bye(struct gk *g, const struct gk_media_dlg *d,
+		      const char *callid, const char *extra)
+{
+	if (bye_to(g, d, CALLEE, callid, extra))
+		log_warnx("media: %s: BYE to the callee not sent", callid);
+	if (bye_to(g, d, CALLER, callid, extra))
+		log_warnx("media: %s: BYE to the caller not sent", callid);
+}

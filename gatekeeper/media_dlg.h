@@ -1,0 +1,34 @@
+/* gatekeeper/media_dlg.h — each end's dialog of an anchored call (remote
+ * target, route set, tags, CSeq: RFC 3261 12.1), kept so that the
+ * gatekeeper can end the call both ways with BYEs that follow the route
+ * set (media timeout). See media_dlg.c. */
+#ifndef DPN_GK_MEDIA_DLG_H
+#define DPN_GK_MEDIA_DLG_H
+
+#include "sip/msg.h"
+#include "sip/transport.h"
+
+struct gk;
+struct gk_media_dlg;
+
+/* From the call's first INVITE (req: as it came, our Route removed) and
+ * the 2xx that answered it (ok: as it came from the callee): `callee` is
+ * where that INVITE was sent; from_flat: the caller is a flat (else the
+ * callee is). Returns 0
+ * and *out (the caller frees it with gk_media_dlg_free), EBADMSG (a
+ * header missing or malformed), ENOMEM. */
+int gk_media_dlg_new(const struct gk *g, const struct sip_msg *req,
+		     const struct sip_msg *ok, const struct sip_peer *callee,
+		     int from_flat, struct gk_media_dlg **out);
+void gk_media_dlg_free(struct gk_media_dlg *d);
+
+/* An in-dialog request m of the call passed: its sender's CSeq noted. */
+void gk_media_dlg_request(struct gk_media_dlg *d, const struct sip_msg *m);
+
+/* A BYE to each end (the callee first) inside the dialog, each through
+ * its route set, Call-ID `callid`, with `extra` header lines (CRLF-ended,
+ * e.g. a Reason). A BYE that cannot be sent is logged. */
+void gk_media_dlg_bye(struct gk *g, const struct gk_media_dlg *d,
+		      const char *callid, const char *extra);
+
+#endif
