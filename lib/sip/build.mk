@@ -26,7 +26,7 @@ FUZZ_SECONDS ?= 600
 SIP_FUZZ := build/fuzz/sip_fuzz_parse
 SIP_FUZZ_SRCS := tests/sip/fuzz_parse.c lib/sip/chars.c lib/sip/parse.c lib/sip/uri.c \
 	lib/sip/hdr.c lib/sip/check.c lib/sip/edit.c lib/sip/build.c \
-	lib/sip/sdp.c lib/sip/proxy.c
+	lib/sip/sdp.c lib/sip/multipart.c lib/sip/proxy.c
 TEST_DEPS += $(SIP_FUZZ)
 CHECKS += tests/integration/test_sip_fuzz.sh
 
