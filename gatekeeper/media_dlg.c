@@ -218,64 +218,84 @@ void gk_media_dlg_request(struct gk_media_dlg *d, const struct sip_msg *m)
 		e->cseq = cs.num;
 }
 
-/* Parse the BYE text, pick its next hop (the first Route, else e->next)
- * and, with topology hiding, edit it as requests leaving by that side
- * are; then start its client transaction (its answer is dropped). */
-static int bye_send(struct gk *g, const struct end *e, char *buf, size_t n)
-{
-	struct sip_peer to = e->next;
-	struct sip_perr pe;
-	struct sip_msg m;
-	struct sip_tsx *t;
-	char out[SIP_MAX_MSG];
-	int rc;
-
-	if (sip_msg_parse(&m, buf, n, 0, &pe))
-		return EBADMSG;
-	if (e->route && !e->flat &&
-	    (rc = sip_route_target(&m, g->proto, &to)) != 0)
-		goto out;
-	to.local = e->next.local;
-	rc = g->topo ? gk_topo_ack_out(g, &m, &to) : 0;
-	if (rc == 0)
-		rc = sip_msg_serialize(&m, out, sizeof(out), &n);
-	if (rc == 0)
-		rc = sip_tsx_client(sip_core_tsx(g->core), out, n, &to, NULL,
-				    &t);
-out:
-	sip_msg_release(&m);
-	return rc;
-}
-
-/* A BYE to end `to` of d, speaking for the other end. */
-static int bye_to(struct gk *g, const struct gk_media_dlg *d, int to,
-		  const char *callid, const char *extra)
+/* The BYE's text into buf: to d's end `to`, speaking for the other. */
+static int bye_text(const struct gk *g, const struct gk_media_dlg *d, int to,
+		    const char *callid, const char *extra, char *buf,
+		    size_t cap, size_t *len)
 {
 	const struct end *e = &d->end[to], *o = &d->end[!to];
 	int priv = e->next.local != 0;
 	uint64_t r = ((uint64_t)rand() << 32) ^ (uint64_t)rand();
-	char via[160], buf[8192];
+	char via[160];
 	struct sip_request_spec s = { .method = "BYE", .ruri = e->target,
 		.via = via, .from = to == CALLEE ? d->from : d->to,
 		.to = to == CALLEE ? d->to : d->from, .call_id = callid,
 		.route = e->route, .extra = extra, .cseq = o->cseq + 1,
 		.max_forwards = 70 };
-	size_t n;
 
 	snprintf(via, sizeof(via), "SIP/2.0/%s %s:%u;branch=z9hG4bKmt%016llx",
 		 g->proto == SIP_PROTO_TCP ? "TCP" : "UDP",
 		 priv ? g->phost : g->host, priv ? g->pport : g->port,
 		 (unsigned long long)r);
-	if (sip_request_write(&s, buf, sizeof(buf), &n))
-		return ENOSPC;
-	return bye_send(g, e, buf, n);
+	return sip_request_write(&s, buf, cap, len) ? ENOSPC : 0;
+}
+
+int gk_media_dlg_bye_msg(struct gk *g, const struct gk_media_dlg *d,
+			 int callee, const char *callid, const char *extra,
+			 char *buf, size_t cap, struct sip_msg *m,
+			 struct sip_peer *next)
+{
+	const struct end *e = &d->end[callee ? CALLEE : CALLER];
+	struct sip_perr pe;
+	size_t n;
+	int rc = bye_text(g, d, callee ? CALLEE : CALLER, callid, extra, buf,
+			  cap, &n);
+
+	if (rc)
+		return rc;
+	if (sip_msg_parse(m, buf, n, 0, &pe))
+		return EBADMSG;
+	*next = e->next;
+	if (e->route && !e->flat &&
+	    (rc = sip_route_target(m, g->proto, next)) != 0)
+		goto fail;
+	next->local = e->next.local;
+	if (g->topo && (rc = gk_topo_ack_out(g, m, next)) != 0)
+		goto fail;
+	return 0;
+fail:
+	sip_msg_release(m);
+	return rc;
+}
+
+/* A BYE to one end as a client transaction of the core (its answer is
+ * dropped). */
+static int bye_send(struct gk *g, const struct gk_media_dlg *d, int callee,
+		    const char *callid, const char *extra)
+{
+	char buf[8192], out[SIP_MAX_MSG];
+	struct sip_peer to;
+	struct sip_msg m;
+	struct sip_tsx *t;
+	size_t n;
+	int rc = gk_media_dlg_bye_msg(g, d, callee, callid, extra, buf,
+				      sizeof(buf), &m, &to);
+
+	if (rc)
+		return rc;
+	rc = sip_msg_serialize(&m, out, sizeof(out), &n);
+	if (rc == 0)
+		rc = sip_tsx_client(sip_core_tsx(g->core), out, n, &to, NULL,
+				    &t);
+	sip_msg_release(&m);
+	return rc;
 }
 
 void gk_media_dlg_bye(struct gk *g, const struct gk_media_dlg *d,
 		      const char *callid, const char *extra)
 {
-	if (bye_to(g, d, CALLEE, callid, extra))
+	if (bye_send(g, d, 1, callid, extra))
 		log_warnx("media: %s: BYE to the callee not sent", callid);
-	if (bye_to(g, d, CALLER, callid, extra))
+	if (bye_send(g, d, 0, callid, extra))
 		log_warnx("media: %s: BYE to the caller not sent", callid);
 }

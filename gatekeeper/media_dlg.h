@@ -31,4 +31,14 @@ void gk_media_dlg_request(struct gk_media_dlg *d, const struct sip_msg *m);
 void gk_media_dlg_bye(struct gk *g, const struct gk_media_dlg *d,
 		      const char *callid, const char *extra);
 
+/* The BYE gk_media_dlg_bye sends to the callee (callee = 1) or the
+ * caller (0): written into buf (cap bytes) and parsed into *m, with topo
+ * hiding's edits for the side it leaves by; *next is where it goes.
+ * Returns 0 (release m with sip_msg_release), ENOSPC, EBADMSG, EINVAL (a
+ * Route that names no address), or an errno of topo.c's edits. */
+int gk_media_dlg_bye_msg(struct gk *g, const struct gk_media_dlg *d,
+			 int callee, const char *callid, const char *extra,
+			 char *buf, size_t cap, struct sip_msg *m,
+			 struct sip_peer *next);
+
 #endif
