@@ -13,8 +13,9 @@ and the flat's gateway are UDP user agents of this script.
      rtpengine and the gatekeeper spent in that period;
   3. --callgrind K: user-space instructions per call of the gatekeeper
      (valgrind --tool=callgrind), K outside -> flat calls with and without
-     rtpengine configured, an idle run (same start, registration, stop)
-     subtracted.
+     rtpengine configured, and anchored with offer and answer in SIP-I
+     multipart bodies (SDP + ISUP), an idle run (same start,
+     registration, stop) subtracted.
 
     make && bench/gk_media.py [--latency 200] [--calls 50,100,200]
                               [--seconds 30] [--callgrind 100]
@@ -32,7 +33,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tests', 'lib')
 os.environ.setdefault('DPN_BUILD', os.path.join(os.path.dirname(__file__), '..',
                                                 'build', 'rel'))
 import gatekeeper  # noqa: E402
-from dialog import Leg, media_of, sdp  # noqa: E402
+from dialog import MP, Leg, media_of, multipart, sdp  # noqa: E402
 from dpn_test import Cluster, wait_for  # noqa: E402
 from gatekeeper import Flat, Gatekeeper, Ua  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
@@ -60,16 +61,19 @@ def register(gk, flat):
     return ua
 
 
-def call(gk, caller_ua, caller_user, gw, callee_number, c_ep, g_ep):
+def call(gk, caller_ua, caller_user, gw, callee_number, c_ep, g_ep,
+         sipi=False):
     """One call set up to its ACK; (caller leg, callee leg, seconds from
-    INVITE to 200, where the caller sends, where the gateway sends)."""
+    INVITE to 200, where the caller sends, where the gateway sends).
+    sipi: offer and answer in SIP-I multipart bodies (SDP + ISUP)."""
     caller = Leg(caller_ua, gk.port, caller_user)
     callee = Leg(gw, gk.port, callee_number)
+    body, ctype = (multipart, MP) if sipi else (str, 'application/sdp')
     t0 = time.perf_counter()
-    caller.invite(callee_number, sdp(c_ep.addr, c_ep.port))
+    caller.invite(callee_number, body(sdp(c_ep.addr, c_ep.port)), ctype=ctype)
     inv = gw.expect_request('INVITE')
     callee.accept(inv)
-    callee.answer(inv, 200, sdp(g_ep.addr, g_ep.port))
+    callee.answer(inv, 200, body(sdp(g_ep.addr, g_ep.port)), ctype=ctype)
     ok = caller.response(200)
     dt = time.perf_counter() - t0
     caller.learn(ok)
@@ -176,7 +180,8 @@ def control(gk, what):
 
 
 def instructions(ctx, k):
-    """Gatekeeper instructions per call with and without rtpengine."""
+    """Gatekeeper instructions per call with and without rtpengine, and
+    anchored with SIP-I multipart bodies."""
     if not shutil.which('valgrind'):
         print('callgrind: valgrind not installed')
         return
@@ -185,8 +190,10 @@ def instructions(ctx, k):
     real = gatekeeper.GK
     totals = {}
     try:
-        for name, calls, anchored in (('idle', 0, True), ('anchored', k, True),
-                                      ('unanchored', k, False)):
+        for name, calls, anchored, sipi in (
+                ('idle', 0, True, False), ('anchored', k, True, False),
+                ('unanchored', k, False, False),
+                ('multipart', k, True, True)):
             out = os.path.join(tmp, name + '.out')
             wrap = os.path.join(tmp, name + '.sh')
             with open(wrap, 'w') as f:
@@ -203,7 +210,7 @@ def instructions(ctx, k):
             for _ in range(calls):
                 c_ep, g_ep = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
                 caller, callee, _, _, _ = call(gk, outside, 'caller', gw, N1,
-                                               c_ep, g_ep)
+                                               c_ep, g_ep, sipi)
                 hang_up(caller, callee)
                 c_ep.close()
                 g_ep.close()
@@ -216,7 +223,7 @@ def instructions(ctx, k):
         gatekeeper.GK = real
         if not os.environ.get('KEEP'):
             shutil.rmtree(tmp, ignore_errors=True)
-    for name in ('anchored', 'unanchored'):
+    for name in ('anchored', 'unanchored', 'multipart'):
         print('callgrind %-10s %d calls: %.0f instructions per call (idle %d '
               'subtracted)' % (name, k, (totals[name] - totals['idle']) / k,
                                totals['idle']), flush=True)

@@ -22,7 +22,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
-from dialog import Leg, media_of, sdp  # noqa: E402
+from dialog import MP, Leg, media_of, multipart, sdp  # noqa: E402
 from gatekeeper import GK, Flat, Gatekeeper, Ua  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 from rtpengine import Rtpengine, RtpEndpoint  # noqa: E402
@@ -356,18 +356,6 @@ def late_offer_in_the_2xx_answer_in_the_ack(ctx):
     finally:
         for x in (cu, c_rtp, g_rtp):
             x.close()
-
-
-MP = 'multipart/mixed;boundary=dpn-b1'
-ISUP = ('Content-Type: application/ISUP;version=itu-t92+\r\n'
-        'Content-Disposition: signal;handling=required\r\n\r\n'
-        '\x01\x00\x49\x00\x00\x03\x02\x00\x07\x04\x10\x00\x33\x63\x21')
-
-
-def multipart(sdp_body, sdp_type='application/sdp'):
-    """A SIP-I style body: the SDP part, then a binary ISUP part."""
-    return ('--dpn-b1\r\nContent-Type: %s\r\n\r\n%s\r\n--dpn-b1\r\n%s'
-            '\r\n--dpn-b1--\r\n' % (sdp_type, sdp_body, ISUP))
 
 
 def sdp_part(body):

@@ -1,8 +1,8 @@
 """tests/lib/dialog.py — one end of a SIP dialog through the gatekeeper on
 a gatekeeper.Ua, for media tests and benchmarks: requests with an SDP body,
 answers, tags, CSeq, route set and remote target kept; an SDP offer of one
-audio stream and its c=/m= read back (bodies of another Content-Type, e.g.
-multipart, through `ctype`).
+audio stream and its c=/m= read back; a SIP-I style multipart body around
+an SDP (sent with `ctype=MP`).
 
     caller = Leg(Ua('127.0.0.1'), gk_port, 'caller')
     caller.invite(number, sdp(addr, port)); ok = caller.response(200)
@@ -17,6 +17,19 @@ from dpn_test import check
 def sdp(addr, port):
     return ('v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n'
             'm=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n' % (addr, addr, port))
+
+
+MP = 'multipart/mixed;boundary=dpn-b1'
+ISUP = ('Content-Type: application/ISUP;version=itu-t92+\r\n'
+        'Content-Disposition: signal;handling=required\r\n\r\n'
+        '\x01\x00\x49\x00\x00\x03\x02\x00\x07\x04\x10\x00\x33\x63\x21')
+
+
+def multipart(sdp_body, sdp_type='application/sdp'):
+    """A SIP-I style body (Content-Type MP): the SDP part, then a binary
+    ISUP part."""
+    return ('--dpn-b1\r\nContent-Type: %s\r\n\r\n%s\r\n--dpn-b1\r\n%s'
+            '\r\n--dpn-b1--\r\n' % (sdp_type, sdp_body, ISUP))
 
 
 def media_of(body):
