@@ -15,7 +15,12 @@
  * for the offer's answer without blocking (the branch starts from the ng
  * callback); a response is held through the core's ops->response and
  * forwarded when its answer came back. A 2xx retransmission gets the
- * answer it got the first time (cached). The call is `delete`d when a BYE
+ * answer it got the first time (cached). An INVITE without SDP (the
+ * first, or a re-INVITE) is a late offer: its 2xx's SDP is the ng offer
+ * of the end that answers, its ACK's the answer. The SDP is the body or
+ * the one application/sdp part of a multipart body (lib/sip/multipart.h,
+ * the other parts kept); a body that cannot be rewritten safely is
+ * refused (400), or fails as an answer. The call is `delete`d when a BYE
  * passes, or when its first INVITE ends without a 2xx (cancelled,
  * rejected, timed out). Calls live in a table by Call-ID; all requests of
  * a call go to the rtpengine instance its first offer used.
