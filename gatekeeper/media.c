@@ -733,10 +733,13 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 	int late, body, rc;
 	(void)branch;
 
-	if (!md || (body = sip_msg_sdp(m, &sdp, NULL)) == ENOENT ||
-	    sip_msg_callid(m, &id))
+	if (!md || sip_msg_callid(m, &id))
 		return 0;
-	if (!(c = call_find(md, id)))	/* a 2xx after the call failed */
+	if ((c = call_find(md, id)) != NULL)
+		gk_media_dlg_answer(c->dlg, m);	/* a target refresh */
+	if ((body = sip_msg_sdp(m, &sdp, NULL)) == ENOENT)
+		return 0;
+	if (!c)				/* a 2xx after the call failed */
 		return fork_op(md, f) ? SIP_CORE_DROP : 0;
 	if (sip_msg_cseq(m, &cs) ||
 	    (cs.method != SIP_INVITE && cs.method != SIP_UPDATE) ||

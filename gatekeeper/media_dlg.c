@@ -6,7 +6,9 @@
  * target (its Contact), the route set towards it (the Record-Routes
  * between it and us: for the caller those its INVITE arrived with, in
  * order; for the callee those above ours in its 2xx, reversed), the
- * From/To with both tags, and the highest CSeq each end used. A BYE to
+ * From/To with both tags, and the highest CSeq each end used; a
+ * re-INVITE or UPDATE (or its 2xx) with a Contact moves its sender's
+ * target (12.2: target refresh). A BYE to
  * one end speaks for the other: its From is the other end's, its CSeq one
  * above the other end's last. It goes to the first Route when there is a
  * route set (loose routing), else where requests to that end go (the
@@ -205,17 +207,53 @@ int gk_media_dlg_new(const struct gk *g, const struct sip_msg *req,
 	return 0;
 }
 
-void gk_media_dlg_request(struct gk_media_dlg *d, const struct sip_msg *m)
+/* The end that sent m: the one whose tag is in header id (From of a
+ * request, To of a response), or NULL. */
+static struct end *sender(struct gk_media_dlg *d, const struct sip_msg *m,
+			  enum sip_hdr_id id)
 {
 	struct sip_str tag;
-	struct sip_cseq cs;
-	struct end *e;
 
-	if (!d || sip_msg_tag(m, SIP_HDR_FROM, &tag) || sip_msg_cseq(m, &cs))
+	if (!d || sip_msg_tag(m, id, &tag))
+		return NULL;
+	return &d->end[sip_str_eq(tag, d->caller_tag) ? CALLER : CALLEE];
+}
+
+/* A target refresh (RFC 3261 12.2): m's Contact, when it has one, is
+ * e's remote target from now on. */
+static void refresh(struct end *e, const struct sip_msg *m,
+		    enum sip_method method)
+{
+	char *t;
+
+	if ((method == SIP_INVITE || method == SIP_UPDATE) &&
+	    sip_msg_hdr_find(m, SIP_HDR_CONTACT, 0) >= 0 &&
+	    contact_uri(m, &t) == 0) {
+		free(e->target);
+		e->target = t;
+	}
+}
+
+void gk_media_dlg_request(struct gk_media_dlg *d, const struct sip_msg *m)
+{
+	struct end *e = sender(d, m, SIP_HDR_FROM);
+	struct sip_cseq cs;
+
+	if (!e || sip_msg_cseq(m, &cs))
 		return;
-	e = &d->end[sip_str_eq(tag, d->caller_tag) ? CALLER : CALLEE];
 	if (cs.num > e->cseq)
 		e->cseq = cs.num;
+	refresh(e, m, m->method);
+}
+
+void gk_media_dlg_answer(struct gk_media_dlg *d, const struct sip_msg *m)
+{
+	struct end *e = sender(d, m, SIP_HDR_TO);
+	struct sip_cseq cs;
+
+	if (e && m->status >= 200 && m->status < 300 &&
+	    sip_msg_cseq(m, &cs) == 0)
+		refresh(e, m, cs.method);
 }
 
 /* The BYE's text into buf: to d's end `to`, speaking for the other. */

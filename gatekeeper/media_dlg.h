@@ -22,8 +22,14 @@ int gk_media_dlg_new(const struct gk *g, const struct sip_msg *req,
 		     int from_flat, struct gk_media_dlg **out);
 void gk_media_dlg_free(struct gk_media_dlg *d);
 
-/* An in-dialog request m of the call passed: its sender's CSeq noted. */
+/* An in-dialog request m of the call passed: its sender's CSeq noted;
+ * an INVITE or UPDATE with a Contact is a target refresh (RFC 3261
+ * 12.2.2: the sender's remote target is that Contact now). d may be
+ * NULL. */
 void gk_media_dlg_request(struct gk_media_dlg *d, const struct sip_msg *m);
+/* A response m of the call: a 2xx to an INVITE or UPDATE with a Contact
+ * refreshes its sender's remote target (12.2.1.2). d may be NULL. */
+void gk_media_dlg_answer(struct gk_media_dlg *d, const struct sip_msg *m);
 
 /* A BYE to each end (the callee first) inside the dialog, each through
  * its route set, Call-ID `callid`, with `extra` header lines (CRLF-ended,

@@ -312,7 +312,8 @@ static void check_bye(struct gk_media_dlg *d, const char *callid,
 
 /* Outside -> flat through a proxy at 203.0.113.9, the gateway
  * record-routing: each BYE through its end's route set, the flat's to its
- * binding; CSeq above the other end's last. As in every request leaving
+ * binding, to the target the last refresh set; CSeq above the other end's
+ * last. As in every request leaving
  * by the public side, an address as host becomes ours (the dialog is
  * told by its tags). */
 static void t_media_bye_call_from_outside(void **st)
@@ -323,11 +324,11 @@ static void t_media_bye_call_from_outside(void **st)
 		"Contact: <sip:o@203.0.113.5:5070>\r\n"
 		"Record-Route: <sip:203.0.113.9;lr>\r\n");
 	static const struct bye_want want[2] = {
-		{ 1, "sip:h1@10.0.0.7:5062", "<sip:10.0.0.7;lr>",
+		{ 1, "sip:h2@10.0.0.7:5064", "<sip:10.0.0.7;lr>",
 		  "<sip:o@203.0.113.5>;tag=b", "<sip:100@192.0.2.10>;tag=a",
 		  "2 BYE", "Via: SIP/2.0/UDP 10.0.0.1:5060;", "10.0.0.7", 5062,
 		  1 },
-		{ 0, "sip:o@203.0.113.5:5070", "<sip:203.0.113.9;lr>",
+		{ 0, "sip:o2@203.0.113.5:5071", "<sip:203.0.113.9;lr>",
 		  "<sip:100@192.0.2.10>;tag=a", "<sip:o@192.0.2.10>;tag=b",
 		  "42 BYE", "Via: SIP/2.0/UDP 192.0.2.10:5060;", "203.0.113.9",
 		  5060, 0 },
@@ -344,10 +345,15 @@ static void t_media_bye_call_from_outside(void **st)
 		  "Record-Route: <sip:192.0.2.10:5060;lr>, <sip:203.0.113.9;lr>"
 		  "\r\nContact: <sip:h1@10.0.0.7:5062>\r\n");
 	assert_int_equal(gk_media_dlg_new(&g, inv, m, &gw, 0, &d), 0);
-	gk_media_dlg_request(d, parse(2, "INFO sip:o@203.0.113.5:5070 SIP/2.0"
+	/* an UPDATE from the callee and its 2xx move both targets */
+	gk_media_dlg_request(d, parse(2, "UPDATE sip:o@203.0.113.5:5070 SIP/2.0"
 		"\r\nVia: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK2\r\nFrom: "
 		"<sip:100@192.0.2.10>;tag=a\r\nTo: <sip:o@203.0.113.5>;tag=b\r\n"
-		"Call-ID: c3@203.0.113.5\r\nCSeq: 41 INFO\r\n\r\n"));
+		"Call-ID: c3@203.0.113.5\r\nCSeq: 41 UPDATE\r\n"
+		"Contact: <sip:h2@10.0.0.7:5064>\r\n\r\n"));
+	gk_media_dlg_answer(d, parse(2, RESP, 200, "<sip:100@192.0.2.10>;tag=a",
+		"<sip:o@203.0.113.5>;tag=b", "c3@203.0.113.5", "UPDATE",
+		"Contact: <sip:o2@203.0.113.5:5071>\r\n"));
 	for (int i = 0; i < 2; i++)
 		check_bye(d, "c3@203.0.113.5", &want[i]);
 	gk_media_dlg_free(d);
