@@ -40,6 +40,12 @@ def media_of(body):
     return c.group(1), int(m.group(1))
 
 
+def route_values(headers):
+    """The values of Record-Route header lines, one per entry (a line may
+    hold several, comma-separated: a proxy's double Record-Route)."""
+    return [v.strip() for h in headers for v in re.findall(r'<[^>]*>[^,]*', h)]
+
+
 class Leg:
     """One end of a dialog through the gatekeeper, on a Ua: sends requests
     with an SDP body, answers them, keeps tags, CSeq, route set, target."""
@@ -95,8 +101,7 @@ class Leg:
         """From a 2xx to our INVITE: the callee's tag, target, route set."""
         self.remote = resp.one('To')
         self.target = re.search(r'<([^>]+)>', resp.one('Contact')).group(1)
-        self.route = list(reversed([v.strip() for line in resp.get('Record-Route')
-                                    for v in line.split(',')]))
+        self.route = list(reversed(route_values(resp.get('Record-Route'))))
 
     def accept(self, req):
         """Take the dialog of an incoming INVITE (we are the callee)."""
