@@ -17,8 +17,9 @@
  * sends every request to a flat (the gateway record-routes); with
  * topology hiding it leaves by the public side as every request does
  * (topo.c: identities hidden, the public Call-ID of a dialog begun
- * inside). Strict routers (a first Route without ;lr) are not supported:
- * the BYE still goes to that hop, with the target as Request-URI. */
+ * inside). A route set whose first URI has no ;lr (a strict router, RFC
+ * 2543) is followed as 12.2.1.1 says: that URI is the Request-URI and
+ * the next hop, the rest of the route set and then the target the Route. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,26 +257,82 @@ void gk_media_dlg_answer(struct gk_media_dlg *d, const struct sip_msg *m)
 		refresh(e, m, cs.method);
 }
 
-/* The BYE's text into buf: to d's end `to`, speaking for the other. */
+/* RFC 3261 12.2.1.1: when the first URI of e's route set has no ;lr, the
+ * BYE's Request-URI is that URI and its Route the rest of the route set
+ * with the remote target last. 1 (ruri and route filled), 0 (no route
+ * set, or a loose router first), or -ENOSPC. */
+static int strict_route(const struct end *e, char *ruri, size_t rcap,
+			char *route, size_t cap)
+{
+	struct sip_str all, first, rest = { "", 0 }, lr;
+	struct sip_addr a;
+	size_t pos = 0;
+	int n;
+
+	if (!e->route)
+		return 0;
+	all = (struct sip_str){ e->route, strlen(e->route) };
+	if (sip_hdr_next_value(all, &pos, &first) != 1 ||
+	    sip_addr_parse(first, 0, &a, NULL) ||
+	    sip_param_find(a.uri.params, "lr", &lr))
+		return 0;
+	if (sip_hdr_next_value(all, &pos, &rest) == 1)
+		rest.len = (size_t)(all.s + all.len - rest.s);
+	n = snprintf(ruri, rcap, "%.*s", (int)a.uri_str.len, a.uri_str.s);
+	if (n < 0 || (size_t)n >= rcap)
+		return -ENOSPC;
+	n = snprintf(route, cap, "%.*s%s<%s>", (int)rest.len, rest.s,
+		     rest.len ? ", " : "", e->target);
+	return n < 0 || (size_t)n >= cap ? -ENOSPC : 1;
+}
+
+/* The BYE's text into buf: to d's end `to`, speaking for the other;
+ * *strict: it goes to a strict router (its Request-URI). */
 static int bye_text(const struct gk *g, const struct gk_media_dlg *d, int to,
 		    const char *callid, const char *extra, char *buf,
-		    size_t cap, size_t *len)
+		    size_t cap, size_t *len, int *strict)
 {
 	const struct end *e = &d->end[to], *o = &d->end[!to];
 	int priv = e->next.local != 0;
 	uint64_t r = ((uint64_t)rand() << 32) ^ (uint64_t)rand();
-	char via[160];
+	char via[160], ruri[1024], route[4096];
 	struct sip_request_spec s = { .method = "BYE", .ruri = e->target,
 		.via = via, .from = to == CALLEE ? d->from : d->to,
 		.to = to == CALLEE ? d->to : d->from, .call_id = callid,
 		.route = e->route, .extra = extra, .cseq = o->cseq + 1,
 		.max_forwards = 70 };
 
+	if ((*strict = strict_route(e, ruri, sizeof(ruri), route,
+				    sizeof(route))) < 0)
+		return ENOSPC;
+	if (*strict) {
+		s.ruri = ruri;
+		s.route = route;
+	}
 	snprintf(via, sizeof(via), "SIP/2.0/%s %s:%u;branch=z9hG4bKmt%016llx",
 		 g->proto == SIP_PROTO_TCP ? "TCP" : "UDP",
 		 priv ? g->phost : g->host, priv ? g->pport : g->port,
 		 (unsigned long long)r);
 	return sip_request_write(&s, buf, cap, len) ? ENOSPC : 0;
+}
+
+/* Where the BYE m to e goes: a flat's gateway binding; else the strict
+ * router of its Request-URI, the first Route, or e->next. 0 or EINVAL. */
+static int next_hop(const struct gk *g, const struct end *e,
+		    const struct sip_msg *m, int strict, struct sip_peer *next)
+{
+	struct sip_uri u;
+	int rc = 0;
+
+	*next = e->next;
+	if (!e->flat && strict)
+		rc = sip_msg_ruri(m, &u) ||
+		     sip_peer_set(next, g->proto, u.host,
+				  u.port ? u.port : 5060) ? EINVAL : 0;
+	else if (!e->flat && e->route)
+		rc = sip_route_target(m, g->proto, next);
+	next->local = e->next.local;
+	return rc;
 }
 
 int gk_media_dlg_bye_msg(struct gk *g, const struct gk_media_dlg *d,
@@ -286,18 +343,15 @@ int gk_media_dlg_bye_msg(struct gk *g, const struct gk_media_dlg *d,
 	const struct end *e = &d->end[callee ? CALLEE : CALLER];
 	struct sip_perr pe;
 	size_t n;
-	int rc = bye_text(g, d, callee ? CALLEE : CALLER, callid, extra, buf,
-			  cap, &n);
+	int strict, rc = bye_text(g, d, callee ? CALLEE : CALLER, callid,
+				  extra, buf, cap, &n, &strict);
 
 	if (rc)
 		return rc;
 	if (sip_msg_parse(m, buf, n, 0, &pe))
 		return EBADMSG;
-	*next = e->next;
-	if (e->route && !e->flat &&
-	    (rc = sip_route_target(m, g->proto, next)) != 0)
+	if ((rc = next_hop(g, e, m, strict, next)) != 0)
 		goto fail;
-	next->local = e->next.local;
 	if (g->topo && (rc = gk_topo_ack_out(g, m, next)) != 0)
 		goto fail;
 	return 0;

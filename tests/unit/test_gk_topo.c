@@ -359,6 +359,33 @@ static void t_media_bye_call_from_outside(void **st)
 	gk_media_dlg_free(d);
 }
 
+/* The caller's nearest proxy a strict router (RFC 2543, no ;lr): the
+ * BYE to the caller has it as Request-URI and next hop, the rest of the
+ * route set and the caller's Contact as Route (RFC 3261 12.2.1.1). */
+static void t_media_bye_strict_router(void **st)
+{
+	static const struct bye_want want = { 0, "sip:203.0.113.9",
+		"<sip:203.0.113.8;lr>, <sip:o@203.0.113.5:5070>",
+		"<sip:100@192.0.2.10>;tag=a", "<sip:o@192.0.2.10>;tag=b", "1 BYE",
+		"Via: SIP/2.0/UDP 192.0.2.10:5060;", "203.0.113.9", 5060, 0 };
+	struct sip_msg *inv = parse(0, REQ, "INVITE", "sip:100@192.0.2.10",
+		"203.0.113.5", "<sip:o@203.0.113.5>;tag=b",
+		"<sip:100@192.0.2.10>", "c4@203.0.113.5", "INVITE",
+		"Contact: <sip:o@203.0.113.5:5070>\r\n"
+		"Record-Route: <sip:203.0.113.9>, <sip:203.0.113.8;lr>\r\n");
+	struct sip_peer gw = peer_at("10.0.0.7", 5062, 1);
+	struct gk_media_dlg *d;
+	(void)st;
+
+	assert_int_equal(gk_topo_inbound(&g, inv), 0);
+	assert_int_equal(gk_media_dlg_new(&g, inv, parse(1, RESP, 200,
+		"<sip:o@203.0.113.5>;tag=b", "<sip:100@192.0.2.10>;tag=a",
+		"c4@203.0.113.5", "INVITE", "Contact: <sip:h1@10.0.0.7>\r\n"),
+		&gw, 0, &d), 0);
+	check_bye(d, "c4@203.0.113.5", &want);
+	gk_media_dlg_free(d);
+}
+
 /* A call begun inside (anchored flat -> outside): the BYE outside has
  * the public Call-ID and our address in From; the one to the flat the
  * private Call-ID (whichever media keys the call by), its own From. */
@@ -409,6 +436,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_media_bye_call_from_outside,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(t_media_bye_dialog_begun_inside,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(t_media_bye_strict_router,
 						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
