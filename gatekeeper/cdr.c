@@ -22,34 +22,34 @@
 #define NUM_MAX 64
 #define REASON_MAX 128
 
+_Static_assert(sizeof(((struct gk_dial *)0)->num) == NUM_MAX,
+	       "a dialled number is copied whole");
+
 enum who { WHO_NONE, WHO_CALLER, WHO_CALLEE, WHO_TIMEOUT, WHO_MEDIA };
 static const char *const who_text[] = { NULL, "caller", "callee", "timeout",
 					"media" };
 static const char *const dir_text[] = { "in", "out", "flat" };
 
-/* A call being tracked (loop thread only). */
-struct call {
-	char call_id[CALLID_MAX], from_tag[64];
-	char caller[NUM_MAX], callee[NUM_MAX], answered_by[NUM_MAX];
-	char reason[REASON_MAX];
-	int64_t caller_flat, callee_flat;	/* 0: none */
-	uint32_t callee_hs;			/* the handset dialled; 0: flat */
-	int answered_handset;			/* -1: none */
-	int dir, status, used;
-	double start, answer;			/* epoch seconds; answer 0: no */
-	const struct sip_fork *fork;		/* until its INVITE ends */
-	uint32_t next_id, next_fk;		/* chains: index + 1, 0 ends */
-};
-
 /* A finished call as the writer gets it; prune (no call) when site_id is
  * negative: -site_id is the site, `status` the days kept. */
 struct rec {
-	int64_t site_id, caller_flat, callee_flat;
-	double start, answer, end;
-	int status, answered_handset, dir;
+	int64_t site_id, caller_flat, callee_flat;	/* flats 0: none */
+	double start, answer, end;		/* epoch seconds; answer 0: no */
+	int status, answered_handset, dir;	/* handset -1: none */
 	enum who who;
 	char call_id[CALLID_MAX], caller[NUM_MAX], callee[NUM_MAX];
 	char answered_by[NUM_MAX], reason[REASON_MAX];
+};
+
+/* A call being tracked (loop thread only): its record as it will be
+ * written (queued as it stands when the call ends: one copy). */
+struct call {
+	struct rec r;
+	char from_tag[64];
+	uint32_t callee_hs;			/* the handset dialled; 0: flat */
+	int used;
+	const struct sip_fork *fork;		/* until its INVITE ends */
+	uint32_t next_id, next_fk;		/* chains: index + 1, 0 ends */
 };
 
 struct gk_cdr {
@@ -92,13 +92,34 @@ static void put(char *dst, size_t cap, struct sip_str s)
 	clean(dst);
 }
 
-static uint32_t hash_str(const char *s)
+/* The byte clean() makes of c. */
+static unsigned char cleaned(unsigned char c)
+{
+	return c < 0x20 || c > 0x7e ? '?' : c;
+}
+
+/* FNV-1a of s as clean() would leave it: a slice hashes as its copy. */
+static uint32_t hash_mem(const char *s, size_t n)
 {
 	uint32_t h = 2166136261u;
 
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
+	while (n--)
+		h = (h ^ cleaned((unsigned char)*s++)) * 16777619u;
 	return h;
+}
+
+static uint32_t hash_str(const char *s)
+{
+	return hash_mem(s, strlen(s));
+}
+
+/* Is key (clean, NUL-terminated) the cleaned copy of slice id? */
+static int same_id(const char *key, struct sip_str id)
+{
+	for (size_t i = 0; i < id.len; i++)
+		if ((unsigned char)key[i] != cleaned((unsigned char)id.s[i]))
+			return 0;	/* a shorter key stops at its NUL */
+	return key[id.len] == '\0';
 }
 
 static uint32_t hash_ptr(const void *p)
@@ -112,15 +133,13 @@ static uint32_t hash_ptr(const void *p)
 
 static struct call *find_id(struct gk_cdr *c, struct sip_str id)
 {
-	char key[CALLID_MAX];
 	uint32_t i;
 
 	if (id.len >= CALLID_MAX)
 		return NULL;
-	put(key, sizeof(key), id);
-	for (i = c->by_id[hash_str(key) & (c->nbuckets - 1)]; i;
+	for (i = c->by_id[hash_mem(id.s, id.len) & (c->nbuckets - 1)]; i;
 	     i = c->calls[i - 1].next_id)
-		if (strcmp(c->calls[i - 1].call_id, key) == 0)
+		if (same_id(c->calls[i - 1].r.call_id, id))
 			return &c->calls[i - 1];
 	return NULL;
 }
@@ -164,7 +183,7 @@ static void call_free(struct gk_cdr *c, struct call *k)
 	uint32_t x = (uint32_t)(k - c->calls) + 1;
 
 	forget_fork(c, k);
-	unlink_from(c, &c->by_id[hash_str(k->call_id) & (c->nbuckets - 1)],
+	unlink_from(c, &c->by_id[hash_str(k->r.call_id) & (c->nbuckets - 1)],
 		    offsetof(struct call, next_id), x);
 	memset(k, 0, sizeof(*k));
 	k->next_id = c->free_head;
@@ -188,11 +207,11 @@ static struct call *call_new(struct gk_cdr *c, struct sip_str id,
 		return NULL;
 	k = &c->calls[x - 1];
 	memset(k, 0, sizeof(*k));
-	put(k->call_id, sizeof(k->call_id), id);
+	put(k->r.call_id, sizeof(k->r.call_id), id);
 	k->used = 1;
 	k->fork = f;
-	k->answered_handset = -1;
-	h = hash_str(k->call_id) & (c->nbuckets - 1);
+	k->r.answered_handset = -1;
+	h = hash_str(k->r.call_id) & (c->nbuckets - 1);
 	k->next_id = c->by_id[h];
 	c->by_id[h] = x;
 	h = hash_ptr(f) & (c->nbuckets - 1);
@@ -207,22 +226,14 @@ static struct call *call_new(struct gk_cdr *c, struct sip_str id,
 
 static void finish(struct gk *g, struct call *k, enum who who)
 {
-	struct rec r = { .site_id = g->site_id, .caller_flat = k->caller_flat,
-		.callee_flat = k->callee_flat, .start = k->start,
-		.answer = k->answer, .end = now_s(), .status = k->status,
-		.answered_handset = k->answered_handset, .dir = k->dir,
-		.who = who };
-
-	if (r.end < r.start)
-		r.end = r.start;
-	memcpy(r.call_id, k->call_id, sizeof(r.call_id));
-	memcpy(r.caller, k->caller, sizeof(r.caller));
-	memcpy(r.callee, k->callee, sizeof(r.callee));
-	memcpy(r.answered_by, k->answered_by, sizeof(r.answered_by));
-	memcpy(r.reason, k->reason, sizeof(r.reason));
-	if (pg_batch_push(g->cdr->w, &r))
+	k->r.site_id = g->site_id;
+	k->r.end = now_s();
+	if (k->r.end < k->r.start)
+		k->r.end = k->r.start;
+	k->r.who = who;
+	if (pg_batch_push(g->cdr->w, &k->r))
 		log_debug("gatekeeper: call %s: record dropped (queue full)",
-			  k->call_id);
+			  k->r.call_id);
 	call_free(g->cdr, k);
 }
 
@@ -241,21 +252,31 @@ static const char *opt(const char *s)
 	return s && s[0] ? s : NULL;
 }
 
-/* v >= 0 in decimal into buf (24 bytes): the writer formats six numbers
- * per record, and snprintf's cost was most of a record's. */
+/* v >= 0 in decimal into buf (24 bytes): the writer formats eight
+ * numbers per record (three 13-digit times), and snprintf's cost was most
+ * of a record's; two digits a step, from the end. */
 static const char *dec(char *buf, uint64_t v)
 {
-	char tmp[24];
-	size_t n = 0, i;
+	static const char pairs[] =
+		"00010203040506070809101112131415161718192021222324252627282930"
+		"31323334353637383940414243444546474849505152535455565758596061"
+		"62636465666768697071727374757677787980818283848586878889909192"
+		"93949596979899";
+	char *p = buf + 23;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (i = 0; i < n; i++)
-		buf[i] = tmp[n - 1 - i];
-	buf[n] = '\0';
-	return buf;
+	*p = '\0';
+	while (v >= 100) {
+		p -= 2;
+		memcpy(p, pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		p -= 2;
+		memcpy(p, pairs + 2 * v, 2);
+	} else {
+		*--p = (char)('0' + v);
+	}
+	return p;
 }
 
 /* Number as text into buf (24 bytes), or NULL when it is `none`. */
@@ -344,21 +365,40 @@ static const char insert_many_sql[] =
 	"u(site, cid, dir, caller, callee, cf, ef, ab, ah, st, an, en, eb, status, "
 	"reason) WHERE EXISTS (SELECT 1 FROM dpn.sites WHERE id = u.site)";
 
-/* Append value v (NULL: SQL NULL) to the array literal at *p, quoted and
- * escaped; the texts are printable ASCII (clean()). */
-static char *array_put(char *p, const char *v, int first)
+/* The columns of insert_many_sql that are numbers: written bare. */
+static const unsigned char numeric[15] = {
+	[0] = 1, [5] = 1, [6] = 1, [8] = 1, [9] = 1, [10] = 1, [11] = 1,
+	[13] = 1,
+};
+
+/* Append value v (NULL: SQL NULL) to the array literal at *p: a number
+ * bare, a text quoted and escaped (printable ASCII: clean()), a span
+ * without '"' or '\\' copied at once. */
+static char *array_put(char *p, const char *v, int first, int bare)
 {
+	size_t n;
+
 	if (!first)
 		*p++ = ',';
 	if (!v) {
 		memcpy(p, "NULL", 4);
 		return p + 4;
 	}
+	if (bare) {
+		n = strlen(v);
+		memcpy(p, v, n);
+		return p + n;
+	}
 	*p++ = '"';
-	for (; *v; v++) {
-		if (*v == '"' || *v == '\\')
-			*p++ = '\\';
-		*p++ = *v;
+	for (;;) {
+		n = strcspn(v, "\"\\");
+		memcpy(p, v, n);
+		p += n;
+		v += n;
+		if (!*v)
+			break;
+		*p++ = '\\';
+		*p++ = *v++;
 	}
 	*p++ = '"';
 	return p;
@@ -392,7 +432,8 @@ static int apply_many(void *arg, PGconn *pg, const void *items, unsigned n)
 		}
 		values(&r[i], nb, v);
 		for (c = 0; c < 15; c++)
-			end[c] = array_put(end[c], v[c], m == 0);
+			end[c] = array_put(end[c], v[c], m == 0,
+					   numeric[c]);
 		m++;
 	}
 	for (c = 0; c < 15; c++) {
@@ -411,9 +452,9 @@ static void end_unanswered(struct gk *g, struct sip_fork *f, struct call *k,
 {
 	enum who who = WHO_CALLEE;
 
-	if (status != k->status)
-		k->reason[0] = '\0';	/* not the response we kept */
-	k->status = status >= 300 ? status : 500;
+	if (status != k->r.status)
+		k->r.reason[0] = '\0';	/* not the response we kept */
+	k->r.status = status >= 300 ? status : 500;
 	if (!sip_fork_branches(f))
 		who = WHO_NONE;		/* the gatekeeper refused it */
 	else if (sip_fork_cancelled(f))
@@ -437,107 +478,87 @@ static void uri_user(const struct sip_uri *u, char *dst, size_t cap)
 	clean(dst);
 }
 
-/* The caller: the identity the gatekeeper asserted for a flat's gateway
- * (the flat's number when it refused the call before asserting one), else
- * the user part of From (unverified, from outside). */
+/* The caller and From's tag into k: the identity the gatekeeper asserted
+ * for a flat's gateway (the flat's number when it refused the call before
+ * asserting one), else the user part of From (unverified, from outside;
+ * From parsed once for both). */
 static void caller_of(const struct sip_msg *m, const struct gk_flat *flat,
-		      char *dst, size_t cap)
+		      struct call *k)
 {
 	int i = sip_msg_hdr_find(m, SIP_HDR_P_ASSERTED_IDENTITY, 0);
 	struct sip_addr a;
+	struct sip_str tag;
 	const char *why;
 
-	dst[0] = '\0';
-	if (flat && i >= 0 &&
-	    sip_addr_parse(m->hdrs[i].value, 0, &a, &why) == 0)
-		uri_user(&a.uri, dst, cap);
-	else if (flat)
-		snprintf(dst, cap, "%s", flat->number);
-	else if (sip_msg_from(m, &a) == 0)
-		uri_user(&a.uri, dst, cap);
-}
-
-/* The canonical number of flat f with handset hs into dst; 0 or EINVAL. */
-static int flat_number(struct gk *g, const struct gk_flat *f, uint32_t hs,
-		       char *dst, size_t cap)
-{
-	struct number n = { .complex = g->cfg->site, .building = f->building,
-			    .flat = f->flat, .handset = hs };
-	size_t len = strlen(f->number);
-
-	if (!hs && len < cap) {		/* the usual case, formatted already */
-		memcpy(dst, f->number, len + 1);
-		return 0;
+	k->r.caller[0] = '\0';
+	if (!flat) {
+		if (sip_msg_from(m, &a))
+			return;
+		uri_user(&a.uri, k->r.caller, sizeof(k->r.caller));
+		if (a.has_tag)
+			put(k->from_tag, sizeof(k->from_tag), a.tag);
+		return;
 	}
-	return numplan_format(gk_flats_plan(g->flats), &n, dst, cap);
+	if (i >= 0 && sip_addr_parse(m->hdrs[i].value, 0, &a, &why) == 0)
+		uri_user(&a.uri, k->r.caller, sizeof(k->r.caller));
+	else
+		snprintf(k->r.caller, sizeof(k->r.caller), "%s", flat->number);
+	if (sip_msg_tag(m, SIP_HDR_FROM, &tag) == 0)
+		put(k->from_tag, sizeof(k->from_tag), tag);
 }
 
-/* The called flat (its handset part into *hs) and the callee's number
- * (canonical when it is ours). */
-static const struct gk_flat *callee_of(struct gk *g, const struct sip_msg *m,
-				       char *dst, size_t cap, uint32_t *hs)
+/* The callee's number into dst (NUM_MAX bytes): canonical when routing
+ * found a flat of ours, else as dialled. */
+static void callee_of(struct gk *g, const struct sip_msg *m,
+		      const struct gk_dial *d, char *dst)
 {
-	const struct gk_flat *f;
-	char buf[NUM_MAX];
-
-	dst[0] = '\0';
-	if (gk_dialled(m, buf, sizeof(buf)))
-		return NULL;
-	memcpy(dst, buf, cap < sizeof(buf) ? cap : sizeof(buf));
-	dst[cap - 1] = '\0';
+	if (d->flat &&
+	    gk_flats_number(g->flats, d->flat, d->hs, dst, NUM_MAX) == 0)
+		return;
+	if (d->num[0])
+		memcpy(dst, d->num, NUM_MAX);
+	else if (gk_dialled(m, dst, NUM_MAX))	/* longer than routing reads */
+		dst[0] = '\0';
+	dst[NUM_MAX - 1] = '\0';
 	clean(dst);
-	if (gk_flats_lookup(g->flats, buf, strlen(buf), &f, hs))
-		return NULL;
-	if (flat_number(g, f, *hs, dst, cap))
-		memcpy(dst, buf, cap < sizeof(buf) ? cap : sizeof(buf));
-	dst[cap - 1] = '\0';
-	clean(dst);
-	return f;
 }
 
 void gk_cdr_invite(struct gk *g, struct sip_fork *f, const struct sip_msg *m,
-		   const struct sip_peer *from)
+		   const struct gk_dial *d)
 {
-	const struct gk_flat *caller = gk_gateway_of(g, from), *callee;
-	char callee_num[NUM_MAX];
-	struct sip_str id, tag;
+	struct sip_str id;
 	struct call *k;
-	uint32_t hs = 0;
 
 	if (!g->cdr || m->method != SIP_INVITE || !sip_fork_request(f) ||
+	    (!d->gw && !d->flat) ||	/* no flat of ours: not recorded */
 	    sip_msg_callid(m, &id) || find_id(g->cdr, id))
 		return;
-	callee = callee_of(g, m, callee_num, sizeof(callee_num), &hs);
-	if (!caller && !callee)
-		return;		/* no flat of ours: not recorded */
 	if (id.len >= CALLID_MAX || !(k = call_new(g->cdr, id, f))) {
 		prom_inc(g->cdr->untracked, 1);
 		return;
 	}
-	k->start = now_s();
-	k->caller_flat = caller ? caller->id : 0;
-	k->callee_flat = callee ? callee->id : 0;
-	k->callee_hs = callee ? hs : 0;
-	k->dir = !caller ? 0 : callee ? 2 : 1;
-	memcpy(k->callee, callee_num, sizeof(k->callee));
-	caller_of(m, caller, k->caller, sizeof(k->caller));
-	if (sip_msg_tag(m, SIP_HDR_FROM, &tag) == 0)
-		put(k->from_tag, sizeof(k->from_tag), tag);
+	k->r.start = now_s();
+	k->r.caller_flat = d->gw ? d->gw->id : 0;
+	k->r.callee_flat = d->flat ? d->flat->id : 0;
+	k->callee_hs = d->flat ? d->hs : 0;
+	k->r.dir = !d->gw ? 0 : d->flat ? 2 : 1;
+	callee_of(g, m, d, k->r.callee);
+	caller_of(m, d->gw, k);
 	if (sip_fork_final(f) >= 300)	/* refused already */
 		end_unanswered(g, f, k, sip_fork_final(f));
 }
 
 /* ---- responses, the INVITE's end, BYE ---- */
 
-/* The Reason header of m, else its reason phrase, into k->reason. */
+/* The Reason header of m, else its reason phrase, into k->r.reason. */
 static void take_reason(struct call *k, const struct sip_msg *m)
 {
 	int i = sip_msg_hdr_find(m, SIP_HDR_REASON, 0);
 
 	if (i >= 0)
-		put(k->reason, sizeof(k->reason), m->hdrs[i].value);
+		put(k->r.reason, sizeof(k->r.reason), m->hdrs[i].value);
 	else if (!m->is_request)
-		put(k->reason, sizeof(k->reason), m->reason);
+		put(k->r.reason, sizeof(k->r.reason), m->reason);
 }
 
 /* Who answered: the handset of the called flat that the 2xx's
@@ -545,7 +566,7 @@ static void take_reason(struct call *k, const struct sip_msg *m)
  * else the flat; for a call out, the callee. */
 static void answered_by(struct gk *g, struct call *k, const struct sip_msg *m)
 {
-	const struct gk_flat *flat = gk_flats_by_id(g->flats, k->callee_flat);
+	const struct gk_flat *flat = gk_flats_by_id(g->flats, k->r.callee_flat);
 	const struct gk_flat *said;
 	int i = sip_msg_hdr_find(m, SIP_HDR_P_ASSERTED_IDENTITY, 0);
 	char user[NUM_MAX];
@@ -553,7 +574,7 @@ static void answered_by(struct gk *g, struct call *k, const struct sip_msg *m)
 	const char *why;
 	uint32_t hs = k->callee_hs, h;
 
-	memcpy(k->answered_by, k->callee, sizeof(k->answered_by));
+	memcpy(k->r.answered_by, k->r.callee, sizeof(k->r.answered_by));
 	if (!flat)
 		return;
 	if (i >= 0 && sip_addr_parse(m->hdrs[i].value, 0, &a, &why) == 0) {
@@ -562,9 +583,10 @@ static void answered_by(struct gk *g, struct call *k, const struct sip_msg *m)
 		    said == flat && h)
 			hs = h;
 	}
-	if (flat_number(g, flat, hs, k->answered_by, sizeof(k->answered_by)))
-		memcpy(k->answered_by, k->callee, sizeof(k->answered_by));
-	k->answered_handset = hs ? (int)hs : -1;
+	if (gk_flats_number(g->flats, flat, hs, k->r.answered_by,
+			    sizeof(k->r.answered_by)))
+		memcpy(k->r.answered_by, k->r.callee, sizeof(k->r.answered_by));
+	k->r.answered_handset = hs ? (int)hs : -1;
 }
 
 void gk_cdr_response(struct gk *g, struct sip_fork *f, unsigned branch,
@@ -578,15 +600,15 @@ void gk_cdr_response(struct gk *g, struct sip_fork *f, unsigned branch,
 	    sip_msg_cseq(resp, &cs) || cs.method != SIP_INVITE)
 		return;
 	if (resp->status >= 300) {
-		k->status = resp->status;
+		k->r.status = resp->status;
 		take_reason(k, resp);
 		return;
 	}
-	if (k->answer > 0)
+	if (k->r.answer > 0)
 		return;
-	k->answer = now_s();
-	k->status = resp->status;
-	k->reason[0] = '\0';
+	k->r.answer = now_s();
+	k->r.status = resp->status;
+	k->r.reason[0] = '\0';
 	answered_by(g, k, resp);
 }
 
@@ -595,7 +617,7 @@ void gk_cdr_final(struct gk *g, struct sip_fork *f, int status)
 	struct call *k;
 
 	if (g->cdr && status >= 300 && (k = find_fork(g->cdr, f)) &&
-	    k->answer <= 0)
+	    k->r.answer <= 0)
 		end_unanswered(g, f, k, status);
 }
 
@@ -605,13 +627,13 @@ void gk_cdr_done(struct gk *g, struct sip_fork *f, int status)
 
 	if (!g->cdr || !(k = find_fork(g->cdr, f)))
 		return;
-	if (k->answer > 0) {
+	if (k->r.answer > 0) {
 		forget_fork(g->cdr, k);	/* up until a BYE */
 	} else if (status >= 300) {
 		end_unanswered(g, f, k, status);
 	} else {		/* no final went up: the gatekeeper stops */
-		k->status = 500;
-		snprintf(k->reason, sizeof(k->reason), "gatekeeper stopped");
+		k->r.status = 500;
+		snprintf(k->r.reason, sizeof(k->r.reason), "gatekeeper stopped");
 		finish(g, k, WHO_TIMEOUT);
 	}
 }
@@ -629,7 +651,7 @@ void gk_cdr_bye(struct gk *g, const struct sip_msg *m)
 	if (!(k = find_id(g->cdr, id)) &&
 	    (inside = gk_topo_private_callid(g, id)) != NULL)
 		k = find_id(g->cdr, (struct sip_str){ inside, strlen(inside) });
-	if (!k || k->answer <= 0)
+	if (!k || k->r.answer <= 0)
 		return;
 	take_reason(k, m);
 	if (sip_msg_tag(m, SIP_HDR_FROM, &tag))
@@ -645,10 +667,10 @@ int gk_cdr_ended(struct gk *g, const char *callid, const char *reason)
 
 	if (!g->cdr || !callid ||
 	    !(k = find_id(g->cdr, (struct sip_str){ callid, strlen(callid) })) ||
-	    k->answer <= 0)
+	    k->r.answer <= 0)
 		return ENOENT;
-	snprintf(k->reason, sizeof(k->reason), "%s", reason ? reason : "");
-	clean(k->reason);
+	snprintf(k->r.reason, sizeof(k->r.reason), "%s", reason ? reason : "");
+	clean(k->r.reason);
 	finish(g, k, WHO_MEDIA);
 	return 0;
 }
@@ -662,9 +684,9 @@ static void expire(struct gk *g, double now)
 	for (uint32_t i = 0; i < c->fresh && c->used; i++) {
 		struct call *k = &c->calls[i];
 
-		if (k->used && k->answer > 0 && !k->fork &&
-		    now - k->answer > c->max_s) {
-			snprintf(k->reason, sizeof(k->reason),
+		if (k->used && k->r.answer > 0 && !k->fork &&
+		    now - k->r.answer > c->max_s) {
+			snprintf(k->r.reason, sizeof(k->r.reason),
 				 "no BYE within call-max-duration");
 			finish(g, k, WHO_TIMEOUT);
 		}
@@ -794,8 +816,8 @@ void gk_cdr_stop(struct gk *g)
 		return;
 	/* Calls still up are written as they stand (ended now, by timeout). */
 	for (uint32_t i = 0; i < c->fresh && c->used; i++)
-		if (c->calls[i].used && c->calls[i].answer > 0) {
-			snprintf(c->calls[i].reason, REASON_MAX,
+		if (c->calls[i].used && c->calls[i].r.answer > 0) {
+			snprintf(c->calls[i].r.reason, REASON_MAX,
 				 "gatekeeper stopped");
 			finish(g, &c->calls[i], WHO_TIMEOUT);
 		}

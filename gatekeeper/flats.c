@@ -164,6 +164,12 @@ int gk_flats_put(struct gk_flats *t, const struct gk_flat *src)
 	*f = *src;
 	f->building = n.building;
 	f->flat = n.flat;
+	/* canonical (dashed, full widths) whatever the row said: the calls'
+	 * Request-URIs and records copy it as it is (gk_flats_number) */
+	if (numplan_format(&t->np, &n, f->number, sizeof(f->number))) {
+		free(f);
+		return EINVAL;
+	}
 	gk_flats_del(t, f->id);
 	f->next_id = t->by_id[h64((uint64_t)f->id)];
 	t->by_id[h64((uint64_t)f->id)] = f;
@@ -176,6 +182,20 @@ int gk_flats_put(struct gk_flats *t, const struct gk_flat *src)
 	}
 	t->n++;
 	return 0;
+}
+
+int gk_flats_number(const struct gk_flats *t, const struct gk_flat *f,
+		    uint32_t hs, char *dst, size_t cap)
+{
+	struct number n = { .complex = t->complex, .building = f->building,
+			    .flat = f->flat, .handset = hs };
+	size_t len = strlen(f->number);
+
+	if (!hs && len < cap) {	/* every call to a flat: formatted already */
+		memcpy(dst, f->number, len + 1);
+		return 0;
+	}
+	return numplan_format(&t->np, &n, dst, cap);
 }
 
 /* s with this complex's number in front ("1101-1201" -> "100-1101-1201",

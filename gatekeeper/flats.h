@@ -56,6 +56,11 @@ void gk_flats_each(struct gk_flats *t, unsigned part, unsigned parts,
 		   void (*fn)(void *arg, struct gk_flat *f), void *arg);
 const struct numplan *gk_flats_plan(const struct gk_flats *t);
 
+/* The canonical number of flat f with handset hs (0: the flat's own,
+ * copied) into dst (cap bytes). 0, EINVAL or ENOSPC (numplan_format). */
+int gk_flats_number(const struct gk_flats *t, const struct gk_flat *f,
+		    uint32_t hs, char *dst, size_t cap);
+
 /* Translate a dialled number (a sip: user part or tel: number, escapes
  * already decoded; dashes optional; inside the complex the complex part
  * may be left out) to a flat of this site and the handset part (0: the

@@ -242,9 +242,21 @@ int gk_cdr_start(struct gk *g);
  * empties its queue (at most ~2 s without a database). Call after
  * sip_core_free (whose fork ends are recorded). NULL cdr is fine. */
 void gk_cdr_stop(struct gk *g);
-/* A new INVITE on fork f, after routing (its P-Asserted-Identity set). */
+/* What route.c found for a new request, handed to the call record
+ * instead of being looked up again. */
+struct gk_dial {
+	const struct gk_flat *gw;	/* the calling flat's gateway; NULL:
+					 * not from a flat */
+	const struct gk_flat *flat;	/* the flat dialled; NULL: none of
+					 * ours (num says what was dialled) */
+	uint32_t hs;			/* its handset part; 0: the flat */
+	char num[64];			/* the Request-URI's number, decoded;
+					 * "": none (or too long) */
+};
+/* A new INVITE on fork f, after routing (its P-Asserted-Identity set);
+ * d is what routing found. */
 void gk_cdr_invite(struct gk *g, struct sip_fork *f, const struct sip_msg *m,
-		   const struct sip_peer *from);
+		   const struct gk_dial *d);
 /* Every response a branch of f gets (ops->branch_response): a 2xx
  * answers the call (the handset its P-Asserted-Identity names, when one
  * of the called flat), a final >= 300 is kept for the record. */

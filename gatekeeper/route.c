@@ -196,7 +196,7 @@ static int dialog_hop(struct gk *g, const struct sip_msg *m,
 }
 
 static void do_new(struct gk *g, struct sip_fork *fk, const struct sip_msg *m,
-		   const struct sip_peer *from);
+		   const struct sip_peer *from, struct gk_dial *d);
 
 static void do_in_dialog(struct gk *g, struct sip_fork *f,
 			 const struct sip_msg *m, const struct sip_peer *from)
@@ -218,7 +218,9 @@ static void do_in_dialog(struct gk *g, struct sip_fork *f,
 	 * at the gatekeeper (no Route): routed by the number again. */
 	if (topo == ENOENT && sip_msg_hdr_find(m, SIP_HDR_ROUTE, 0) < 0 &&
 	    ruri_is_self(g, m)) {
-		do_new(g, f, m, from);
+		struct gk_dial d;
+
+		do_new(g, f, m, from, &d);
 		return;
 	}
 	if (topo > 0 && topo != ENOENT) {
@@ -319,8 +321,6 @@ static uint32_t claimed_handset(struct gk *g, const struct sip_msg *m,
 void gk_assert_identity(struct gk *g, struct sip_msg *m,
 			const struct gk_flat *gw)
 {
-	struct number n = { .complex = g->cfg->site, .building = gw->building,
-			    .flat = gw->flat };
 	char num[NUMPLAN_MAX_LEN], v[160];
 	uint32_t hs = claimed_handset(g, m, gw);
 
@@ -328,9 +328,8 @@ void gk_assert_identity(struct gk *g, struct sip_msg *m,
 		prom_inc(g->m.pai_replaced, 1);
 		hs = 0;
 	}
-	n.handset = hs;
 	strip_identity(m);
-	if (numplan_format(gk_flats_plan(g->flats), &n, num, sizeof(num)))
+	if (gk_flats_number(g->flats, gw, hs, num, sizeof(num)))
 		return;
 	snprintf(v, sizeof(v), "<sip:%s@%s>", num,
 		 g->cfg->domain && g->cfg->domain[0] ? g->cfg->domain : g->host);
@@ -360,16 +359,21 @@ static int target_uri(struct gk *g, const struct gk_flat *f, uint32_t hs,
 		      const struct sip_reg_binding *b, char *out, size_t cap,
 		      size_t *len)
 {
-	struct number n = { .complex = g->cfg->site, .building = f->building,
-			    .flat = f->flat, .handset = hs };
 	char num[NUMPLAN_MAX_LEN], *p = out;
 	struct sip_uri u;
 	size_t nl;
 
-	if (numplan_format(gk_flats_plan(g->flats), &n, num, sizeof(num)) ||
-	    sip_uri_parse((struct sip_str){ b->contact, strlen(b->contact) },
-			  &u, NULL))
+	if (gk_flats_number(g->flats, f, hs, num, sizeof(num)))
 		return EINVAL;
+	if (b->host_len) {	/* the registrar read it when bound */
+		u.host = (struct sip_str){ b->contact + b->host_at,
+					   b->host_len };
+		u.port = b->port;
+	} else if (sip_uri_parse((struct sip_str){ b->contact,
+						   strlen(b->contact) },
+				 &u, NULL)) {
+		return EINVAL;
+	}
 	nl = strlen(num);
 	/* by hand, not snprintf: every call to a flat writes one */
 	if (4 + nl + 1 + u.host.len + 6 >= cap)
@@ -435,24 +439,33 @@ static int for_us(struct gk *g, const struct sip_msg *m)
 	return ruri_is_self(g, m) && sip_msg_ruri(m, &u) == 0 && !u.has_user;
 }
 
+_Static_assert(sizeof(((struct gk_dial *)0)->num) >= NUMPLAN_MAX_LEN + 8,
+	       "gk_dial.num holds what dialled() accepts");
+
+/* A new request; what it was found to be goes into *d (call records). */
 static void do_new(struct gk *g, struct sip_fork *fk, const struct sip_msg *m,
-		   const struct sip_peer *from)
+		   const struct sip_peer *from, struct gk_dial *d)
 {
 	const struct gk_flat *gw = gateway_of(g, from), *f;
-	char num[NUMPLAN_MAX_LEN + 8];
 	uint32_t hs;
 	int rc;
 
+	*d = (struct gk_dial){ .gw = gw };
 	if (m->method == SIP_OPTIONS && for_us(g, m)) {
 		sip_fork_reply(fk, 200, NULL, "Allow: INVITE, ACK, CANCEL, BYE, "
 			       "OPTIONS, REGISTER, INFO, UPDATE, PRACK\r\n");
 		return;
 	}
-	rc = dialled(m, num, sizeof(num));
-	if (rc == 0)
-		rc = gk_flats_lookup(g->flats, num, strlen(num), &f, &hs);
+	rc = dialled(m, d->num, NUMPLAN_MAX_LEN + 8);
+	if (rc)
+		d->num[0] = '\0';
+	else if ((rc = gk_flats_lookup(g->flats, d->num, strlen(d->num), &f,
+				       &hs)) == 0) {
+		d->flat = f;
+		d->hs = hs;
+	}
 	if (rc == EXDEV && gw) {
-		gk_outbound_call(g, fk, num, gw);	/* outbound.c */
+		gk_outbound_call(g, fk, d->num, gw);	/* outbound.c */
 		return;
 	}
 	if (rc) {
@@ -472,6 +485,7 @@ static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 		       const struct sip_peer *from)
 {
 	struct gk *g = arg;
+	struct gk_dial d;
 	struct sip_str tag;
 
 	if (m->method == SIP_REGISTER) {
@@ -480,8 +494,8 @@ static void on_request(void *arg, struct sip_fork *f, const struct sip_msg *m,
 		gk_cdr_bye(g, m);	/* call records: a BYE ends the call */
 		do_in_dialog(g, f, m, from);
 	} else {
-		do_new(g, f, m, from);
-		gk_cdr_invite(g, f, m, from);	/* call records */
+		do_new(g, f, m, from, &d);
+		gk_cdr_invite(g, f, m, &d);	/* call records */
 	}
 }
 

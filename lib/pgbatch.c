@@ -66,13 +66,21 @@ static int connect_db(struct pg_batch *b)
 	return EIO;
 }
 
+/* Items that make a batch worth writing without lingering further: a
+ * full batch, or a full queue (smaller than a batch). */
+static unsigned batch_full(const struct pg_batch *b)
+{
+	return b->cfg.max_queue < PG_BATCH_MAX ? b->cfg.max_queue :
+	       PG_BATCH_MAX;
+}
+
 /* With cfg.linger_ms, wait (mutex held) that long for a full batch once
  * one item is queued: one statement for many items. */
 static void linger(struct pg_batch *b)
 {
 	struct timespec until;
 
-	if (!b->cfg.linger_ms || b->stop || b->n >= PG_BATCH_MAX)
+	if (!b->cfg.linger_ms || b->stop || b->n >= batch_full(b))
 		return;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += b->cfg.linger_ms / 1000;
@@ -81,7 +89,7 @@ static void linger(struct pg_batch *b)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
-	while (b->n < PG_BATCH_MAX && !b->stop &&
+	while (b->n < batch_full(b) && !b->stop &&
 	       pthread_cond_timedwait(&b->cv, &b->mu, &until) == 0)
 		;
 }
@@ -271,7 +279,10 @@ int pg_batch_push(struct pg_batch *b, const void *item)
 		memcpy(slot(b->ring, b, (b->head + b->n) % b->cfg.max_queue),
 		       item, b->cfg.item_size);
 		b->n++;
-		pthread_cond_signal(&b->cv);
+		/* The writer waits for a first item, or lingers for a full
+		 * batch: a wake-up per item would only put it back to sleep. */
+		if (b->n == 1 || b->n == batch_full(b))
+			pthread_cond_signal(&b->cv);
 	}
 	pthread_mutex_unlock(&b->mu);
 	return rc;

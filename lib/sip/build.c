@@ -22,12 +22,31 @@ static void wstr(struct wbuf *b, struct sip_str s)
 	w(b, s.s, s.len);
 }
 
+/* "name: value\r\n" of nl + v.len + 4 bytes, checked once: every
+ * response and ACK stem copies a handful of lines. */
+static void whdr_n(struct wbuf *b, const char *name, size_t nl,
+		   struct sip_str v)
+{
+	size_t need = nl + v.len + 4;
+	char *p;
+
+	if (b->full || b->len + need > b->cap) {
+		b->full = 1;
+		return;
+	}
+	p = b->p + b->len;
+	memcpy(p, name, nl);
+	p[nl] = ':';
+	p[nl + 1] = ' ';
+	memcpy(p + nl + 2, v.s, v.len);
+	p[nl + 2 + v.len] = '\r';
+	p[nl + 3 + v.len] = '\n';
+	b->len += need;
+}
+
 static void whdr(struct wbuf *b, const char *name, struct sip_str v)
 {
-	ws(b, name);
-	w(b, ": ", 2);
-	wstr(b, v);
-	w(b, "\r\n", 2);
+	whdr_n(b, name, strlen(name), v);
 }
 
 const char *sip_reason_phrase(int status)
@@ -60,9 +79,16 @@ const char *sip_reason_phrase(int status)
 static void copy_lines(struct wbuf *b, const struct sip_msg *m,
 		       enum sip_hdr_id id)
 {
-	for (int i = sip_msg_hdr_find(m, id, 0); i >= 0;
-	     i = sip_msg_hdr_find(m, id, (unsigned)i + 1))
-		whdr(b, sip_hdr_name(id), m->hdrs[i].value);
+	int i = sip_msg_hdr_find(m, id, 0);
+	const char *name;
+	size_t nl;
+
+	if (i < 0)
+		return;
+	name = sip_hdr_name(id);
+	nl = strlen(name);
+	for (; i >= 0; i = sip_msg_hdr_find(m, id, (unsigned)i + 1))
+		whdr_n(b, name, nl, m->hdrs[i].value);
 }
 
 static void write_to(struct wbuf *b, const struct sip_msg *req,
@@ -83,12 +109,19 @@ static void write_to(struct wbuf *b, const struct sip_msg *req,
 	w(b, "\r\n", 2);
 }
 
+/* By hand, not snprintf: every response writes one (a 100 Trying per
+ * INVITE). A body over SIP_MAX_MSG bytes cannot be sent: ENOSPC. */
 static void write_clen(struct wbuf *b, size_t n)
 {
-	char num[32];
+	char num[40] = "Content-Length: ", *p = num + 16;
 
-	snprintf(num, sizeof(num), "Content-Length: %zu\r\n\r\n", n);
-	ws(b, num);
+	if (n > SIP_MAX_MSG) {
+		b->full = 1;
+		return;
+	}
+	p = sip_put_dec(p, (unsigned)n);
+	memcpy(p, "\r\n\r\n", 4);
+	w(b, num, (size_t)(p + 4 - num));
 }
 
 int sip_response_write(const struct sip_msg *req, int status,

@@ -857,7 +857,7 @@ static int edit_request(struct sip_core *c, struct sip_msg *m)
 	return sip_proxy_dec_max_forwards(m);
 }
 
-static int fork_new(struct sip_core *c, struct sip_tsx *t, struct sip_msg *m,
+static int fork_new(struct sip_core *c, struct sip_tsx *t,
 		    const struct sip_peer *from, struct sip_fork **out)
 {
 	struct sip_fork *f = malloc(sizeof(*f));
@@ -869,7 +869,9 @@ static int fork_new(struct sip_core *c, struct sip_tsx *t, struct sip_msg *m,
 	f->b = f->inl;
 	f->cap = 1;
 	f->req = sip_tsx_request_edit(t);	/* edited in place: no copy */
-	if ((rc = sip_proxy_branch(m, f->base, sizeof(f->base))) != 0 ||
+	/* Hashed from the copy before its edits (the same text as m): the
+	 * From/To tags it reads stay memoised there for the TU. */
+	if ((rc = sip_proxy_branch(f->req, f->base, sizeof(f->base))) != 0 ||
 	    (rc = edit_request(c, f->req)) != 0) {
 		free(f);
 		return rc;
@@ -940,7 +942,7 @@ static void on_request(void *arg, struct sip_tsx *t, struct sip_msg *m,
 		sip_fork_reply(&tmp, st, why, extra[0] ? extra : NULL);
 		return;
 	}
-	if (fork_new(c, t, m, from, &f)) {
+	if (fork_new(c, t, from, &f)) {
 		sip_fork_reply(&tmp, 500, NULL, NULL);
 		return;
 	}

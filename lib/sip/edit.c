@@ -348,6 +348,7 @@ static void copy_msg(struct out *o, struct sip_msg *d, const struct sip_msg *m)
 	d->inl_used = 0;
 	d->start_edited = 0;
 	d->via0_memo = d->cseq_memo = d->first_ok = d->ruri_memo = 0;
+	memset(d->tag_of, 0, sizeof(d->tag_of));
 	d->reason = (struct sip_str){ 0 };
 	copy_start(o, d, m);
 	d->nhdrs = 0;

@@ -616,21 +616,41 @@ static const char *hdr_params(struct sip_str v)
 	return NULL;
 }
 
+/* The tag parameter of From/To value v, or an empty slice. */
+static struct sip_str tag_of(struct sip_str v)
+{
+	struct sip_str params, tag = { NULL, 0 };
+	const char *p = hdr_params(v);
+
+	if (!p)
+		return tag;
+	params = (struct sip_str){ p + 1, (size_t)(v.s + v.len - p - 1) };
+	sip_param_find(params, "tag", &tag);
+	return tag;
+}
+
+/* From's and To's tags are read by every layer (loop detection, dialog
+ * matching, the application): found once per header value, kept in the
+ * message while the header's slice is the same. */
 int sip_msg_tag(const struct sip_msg *m, enum sip_hdr_id id,
 		struct sip_str *tag)
 {
-	struct sip_str v, params;
-	const char *p;
+	struct sip_msg *w = (struct sip_msg *)m;	/* the memo only */
+	unsigned k = id == SIP_HDR_TO;
+	struct sip_str v;
 	int rc = single(m, id, &v);
 
 	if (rc)
 		return rc;
-	*tag = (struct sip_str){ NULL, 0 };
-	p = hdr_params(v);
-	if (!p)
+	if (id != SIP_HDR_FROM && id != SIP_HDR_TO) {
+		*tag = tag_of(v);
 		return 0;
-	params = (struct sip_str){ p + 1, (size_t)(v.s + v.len - p - 1) };
-	sip_param_find(params, "tag", tag);
+	}
+	if (!v.s || m->tag_of[k].s != v.s || m->tag_of[k].len != v.len) {
+		w->tag[k] = tag_of(v);
+		w->tag_of[k] = v;
+	}
+	*tag = m->tag[k];
 	return 0;
 }
 

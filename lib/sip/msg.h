@@ -125,6 +125,10 @@ struct sip_msg {
 	struct sip_via via0;
 	struct sip_cseq cseq;
 	struct sip_uri ruri_u;
+	/* sip_msg_tag() of From [0] and To [1]: the tag found in the value
+	 * at tag_of[k] (the header's slice then; a changed header has
+	 * another, and the memo is not used). Reset by parsing and copying. */
+	struct sip_str tag_of[2], tag[2];
 	/* First index of each header id (sip_msg_hdr_find from 0), built on
 	 * first use; first_ok = 0 after any change to hdrs[]. */
 	int first_ok;

@@ -616,6 +616,7 @@ static void msg_reset(struct sip_msg *m, const char *buf)
 	m->start_edited = 0;
 	m->via0_memo = m->cseq_memo = m->ruri_memo = 0;
 	m->first_ok = 0;
+	memset(m->tag_of, 0, sizeof(m->tag_of));
 }
 
 int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len,

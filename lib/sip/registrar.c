@@ -36,6 +36,7 @@ struct sip_reg {
 struct reg_contact {
 	struct sip_str uri;
 	uint64_t expires;
+	uint16_t host_at, host_len, port;	/* in uri (binding's) */
 };
 
 /* The request as the registrar reads it. */
@@ -308,6 +309,20 @@ unsigned sip_reg_remove_aor(struct sip_reg *r, const char *aor)
 	return done;
 }
 
+/* The binding's host and port from its contact (restored from a store). */
+static void contact_host(struct sip_reg_binding *b)
+{
+	struct sip_uri u;
+
+	b->host_at = b->host_len = b->port = 0;
+	if (sip_uri_parse((struct sip_str){ b->contact, strlen(b->contact) },
+			  &u, NULL) == 0 && u.host.len) {
+		b->host_at = (uint16_t)(u.host.s - b->contact);
+		b->host_len = (uint16_t)u.host.len;
+		b->port = (uint16_t)u.port;
+	}
+}
+
 int sip_reg_restore(struct sip_reg *r, const struct sip_reg_binding *b,
 		    uint64_t now)
 {
@@ -329,13 +344,15 @@ int sip_reg_restore(struct sip_reg *r, const struct sip_reg_binding *b,
 		r->next_expiry = b->expires;
 	if (i >= 0) {
 		a->b[i] = *b;
+		contact_host(&a->b[i]);
 		return 0;
 	}
 	if (a->n >= r->cfg.max_bindings) {
 		aor_drop_if_empty(r, a);
 		return ENOSPC;
 	}
-	a->b[a->n++] = *b;
+	a->b[a->n] = *b;
+	contact_host(&a->b[a->n++]);
 	r->nbindings++;
 	return 0;
 }
@@ -395,6 +412,9 @@ static int add_contact(struct reg_req *q, const struct sip_addr *a,
 	c = &q->c[q->nc++];
 	c->uri = a->uri_str;
 	c->expires = dflt;
+	c->host_at = (uint16_t)(a->uri.host.s - a->uri_str.s);
+	c->host_len = (uint16_t)a->uri.host.len;
+	c->port = (uint16_t)a->uri.port;
 	if (sip_param_find(a->params, "expires", &v))
 		return sip_delta_parse(v, UINT32_MAX, &c->expires, NULL);
 	return 0;
@@ -610,6 +630,9 @@ static void fill_binding(struct sip_reg_binding *b, const struct reg_req *q,
 	snprintf(b->aor, sizeof(b->aor), "%s", q->aor);
 	memcpy(b->contact, c->uri.s, c->uri.len);
 	b->contact[c->uri.len] = '\0';
+	b->host_at = c->host_at;
+	b->host_len = c->host_len;
+	b->port = c->port;
 	if (ua)
 		memcpy(b->user_agent, q->ua.s, ua);
 	b->user_agent[ua] = '\0';

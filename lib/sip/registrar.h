@@ -55,6 +55,10 @@
 struct sip_reg_binding {
 	char aor[SIP_REG_AOR_MAX];
 	char contact[SIP_REG_URI_MAX];		/* the Contact URI */
+	/* Its host, contact[host_at] for host_len bytes (0: unparsed), and
+	 * port (0: none): read when bound, not on every request routed to
+	 * it. Set by the registrar (sip_reg_restore too). */
+	uint16_t host_at, host_len, port;
 	char user_agent[SIP_REG_UA_MAX];	/* may be empty */
 	char call_id[SIP_REG_CALLID_MAX];
 	uint32_t cseq;

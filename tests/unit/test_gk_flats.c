@@ -70,6 +70,31 @@ static void t_translation(void **st)
 	gk_flats_free(t);
 }
 
+/* A flat's number as calls and records write it: canonical whatever the
+ * row said, the handset part appended; too small a buffer refused. */
+static void t_number(void **st)
+{
+	struct gk_flats *t = table();
+	struct gk_flat f = { .id = 9, .number = "10011011204" };
+	const struct gk_flat *got;
+	char buf[NUMPLAN_MAX_LEN];
+	uint32_t hs;
+	(void)st;
+
+	assert_int_equal(gk_flats_put(t, &f), 0);	/* dashless row */
+	assert_int_equal(gk_flats_lookup(t, "1101-1204", 9, &got, &hs), 0);
+	assert_string_equal(got->number, "100-1101-1204");
+	assert_int_equal(gk_flats_number(t, got, 0, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "100-1101-1204");
+	assert_int_equal(gk_flats_number(t, got, 3, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "100-1101-1204-3");
+	assert_int_equal(gk_flats_number(t, got, 0, buf, 13), ENOSPC);
+	assert_int_equal(gk_flats_number(t, got, 3, buf, 15), ENOSPC);
+	strcpy(f.number, "100-1101-12045");	/* a handset is no flat */
+	assert_int_equal(gk_flats_put(t, &f), EINVAL);
+	gk_flats_free(t);
+}
+
 static void t_put_del_addr(void **st)
 {
 	struct gk_flats *t = table();
@@ -131,6 +156,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_translation),
+		cmocka_unit_test(t_number),
 		cmocka_unit_test(t_put_del_addr),
 		cmocka_unit_test(t_many),
 	};

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <errno.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "sip/msg.h"
@@ -202,6 +203,67 @@ static void t_dup_room(void **st)
 	assert_int_equal(sip_msg_hdr_add(d2, SIP_HDR_SUBJECT, "s"), E2BIG);
 	sip_msg_free(d2);
 	sip_msg_free(d);
+	sip_msg_release(&m);
+}
+
+/* sip_msg_tag keeps From's and To's tags in the message: an edit of the
+ * header, a header removed, a copy or a new parse must not see the old
+ * one (a stale tag would match the wrong dialog). */
+static void t_tag_memo(void **st)
+{
+	static const char bye[] = "BYE sip:a@h SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP h;branch=z9hG4bKq\r\nFrom: <sip:b@h>;tag=9\r\n"
+		"To: <sip:a@h>;tag=89\r\nCall-ID: q\r\nCSeq: 1 BYE\r\n"
+		"Max-Forwards: 70\r\n\r\n";
+	char buf[sizeof(bye)];
+	struct sip_msg m, *d;
+	struct sip_perr e;
+	struct sip_str t;
+	int i;
+	(void)st;
+
+	assert_int_equal(sip_msg_parse(&m, req, sizeof(req) - 1, 0, &e), 0);
+	assert_int_equal(sip_msg_tag(&m, SIP_HDR_FROM, &t), 0);
+	assert_slice(t, "77");
+	assert_int_equal(sip_msg_tag(&m, SIP_HDR_TO, &t), 0);
+	assert_int_equal(t.len, 0);
+	assert_int_equal(sip_msg_tag(&m, SIP_HDR_TO, &t), 0);	/* memo */
+	assert_int_equal(t.len, 0);
+	i = sip_msg_hdr_find(&m, SIP_HDR_TO, 0);
+	assert_int_equal(sip_msg_hdr_set(&m, (unsigned)i,
+					 "<sip:x@dpn.test>;tag=b2", 23), 0);
+	assert_int_equal(sip_msg_tag(&m, SIP_HDR_TO, &t), 0);
+	assert_slice(t, "b2");
+	assert_int_equal(sip_msg_tag(&m, SIP_HDR_FROM, &t), 0);
+	assert_slice(t, "77");
+	assert_int_equal(sip_msg_dup(&m, &d), 0);
+	assert_int_equal(sip_msg_tag(d, SIP_HDR_TO, &t), 0);
+	assert_slice(t, "b2");
+	assert_true(t.s >= (const char *)d);	/* the copy's own bytes */
+	i = sip_msg_hdr_find(d, SIP_HDR_FROM, 0);
+	assert_int_equal(sip_msg_hdr_set(d, (unsigned)i, "<sip:y@h>;tag=c3",
+					 16), 0);
+	assert_int_equal(sip_msg_tag(d, SIP_HDR_FROM, &t), 0);
+	assert_slice(t, "c3");
+	assert_int_equal(sip_msg_hdr_del(d, (unsigned)i), 0);
+	assert_int_equal(sip_msg_tag(d, SIP_HDR_FROM, &t), ENOENT);
+	assert_int_equal(sip_msg_tag(&m, SIP_HDR_FROM, &t), 0);
+	assert_slice(t, "77");
+	sip_msg_free(d);
+	sip_msg_release(&m);
+	/* the same buffer, new text, parsed again: tags of the new text */
+	memcpy(buf, bye, sizeof(bye));
+	assert_int_equal(sip_msg_parse(&m, buf, sizeof(bye) - 1, 0, &e), 0);
+	assert_int_equal(sip_msg_tag(&m, SIP_HDR_TO, &t), 0);
+	assert_slice(t, "89");
+	sip_msg_release(&m);
+	/* To's value where it was, as long, its tag elsewhere */
+	memcpy(strstr(buf, "<sip:a@h>;tag=89"), "<sip:a@hq>;tag=8", 16);
+	assert_int_equal(sip_msg_parse(&m, buf, sizeof(bye) - 1, 0, &e), 0);
+	assert_int_equal(sip_msg_tag(&m, SIP_HDR_TO, &t), 0);
+	assert_slice(t, "8");
+	assert_int_equal(sip_msg_tag(&m, SIP_HDR_FROM, &t), 0);
+	assert_slice(t, "9");
 	sip_msg_release(&m);
 }
 
@@ -497,6 +559,7 @@ int main(void)
 		cmocka_unit_test(t_builders),
 		cmocka_unit_test(t_dup_equals_parse),
 		cmocka_unit_test(t_dup_room),
+		cmocka_unit_test(t_tag_memo),
 		cmocka_unit_test(t_request_write),
 		cmocka_unit_test(t_sdp),
 		cmocka_unit_test(t_sdp_rfc4475),

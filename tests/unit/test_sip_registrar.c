@@ -191,6 +191,10 @@ static void t_good_md5_and_sha256(void **st)
 	b = sip_reg_find(c->r, AOR, 1000);
 	assert_non_null(b);
 	assert_string_equal(b->contact, "sip:" AOR "@10.0.0.1:5060");
+	/* the contact's host and port, read once for routing */
+	assert_int_equal(b->host_len, 8);
+	assert_memory_equal(b->contact + b->host_at, "10.0.0.1", 8);
+	assert_int_equal(b->port, 5060);
 	assert_string_equal(b->user_agent, "test-gw");
 	assert_int_equal(b->expires, 1600);
 	assert_int_equal(b->since, 1000);
@@ -392,11 +396,20 @@ static void t_restore_full_remove(void **st)
 {
 	struct ctx *c = ctx_new(2, 2);
 	struct sip_reg_binding b = { .aor = "100-1101-1203",
-		.contact = "sip:x@10.0.0.3", .expires = 2000 };
+		.contact = "sip:x@10.0.0.3", .expires = 2000, .host_at = 99,
+		.host_len = 99, .port = 99 };
+	const struct sip_reg_binding *got;
 
 	*st = c;
 	assert_int_equal(sip_reg_restore(c->r, &b, 2000), ESTALE);
 	assert_int_equal(sip_reg_restore(c->r, &b, 1000), 0);
+	/* a stored binding's host is read again from its contact, not
+	 * trusted as given */
+	got = sip_reg_find(c->r, "100-1101-1203", 1000);
+	assert_non_null(got);
+	assert_int_equal(got->host_len, 8);
+	assert_memory_equal(got->contact + got->host_at, "10.0.0.3", 8);
+	assert_int_equal(got->port, 0);
 	assert_int_equal(sip_reg_restore(c->r, &b, 1000), 0);	/* same one */
 	strcpy(b.contact, "sip:y@10.0.0.3");
 	assert_int_equal(sip_reg_restore(c->r, &b, 1000), 0);
