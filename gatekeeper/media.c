@@ -978,9 +978,9 @@ void gk_media_free(struct gk_media *md)
  * call records (gk_cdr_ended). */
 static void media_timed_out(struct gk_media *md, struct mcall *c)
 {
+	md->st.timeouts++;	/* first: whoever got a BYE sees it counted */
 	gk_media_dlg_bye(md->g, c->dlg, c->callid,
 			 "Reason: Q.850;cause=16;text=\"media timeout\"\r\n");
-	md->st.timeouts++;
 	log_info("media: %s: call ended both ways: media timeout", c->callid);
 	gk_cdr_ended(md->g, c->callid, "media timeout");	/* its record */
 	call_free(md, c);
