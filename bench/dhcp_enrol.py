@@ -14,10 +14,11 @@ perfdhcp cannot be used here: it sends one option 82 for every client,
 and first sight of a building means one circuit-id per flat.
 
     make && bench/dhcp_enrol.py [--flats 1000] [--per-flat 2]
-        [--rates 100,200,500] [--threads 0] [--durable]
+        [--rates 100,200,500] [--threads N] [--durable] [--param name=N]
 
---threads N > 0 runs Kea multi-threaded with N packet threads (and the
-hook's db-pool N). One fresh building per rate; a throwaway PostgreSQL
+Kea runs as dpn-kea-config writes it by default (multi-threaded,
+kea_config.default_threads()); --threads N sets its packet threads (and
+the hook's db-pool), 1 single-threaded. One fresh building per rate; a throwaway PostgreSQL
 (fsync off unless --durable); loopback only; every run bounded by its
 device count and --timeout."""
 import argparse
@@ -37,19 +38,6 @@ import broker  # noqa: E402
 import dhcp  # noqa: E402
 
 CIDR = '127.16.0.0/12'
-
-
-def building(pg, site, number, flats):
-    """A new building of `flats` flats with gateway rows; circuit-ids."""
-    bld = int(pg.scalar("INSERT INTO dpn.buildings (site_id, number) VALUES "
-                        "(%d, %d) RETURNING id" % (site, number)))
-    pg.psql("INSERT INTO dpn.flats (building_id, number) SELECT %d, 1201 + g "
-            "FROM generate_series(0, %d) g" % (bld, flats - 1))
-    pg.psql("INSERT INTO dpn.gateways (flat_id, username, secret_hash) "
-            "SELECT id, 'gw-' || id, sha256(id::text::bytea) FROM dpn.flats "
-            "WHERE building_id = %d" % bld)
-    pg.psql('ANALYZE')
-    return [('%04d-%04d' % (number, 1201 + i)).encode() for i in range(flats)]
 
 
 def dora_all(kea_port, devices, rate, timeout):
@@ -116,8 +104,10 @@ def main():
     ap.add_argument('--per-flat', type=int, default=2)
     ap.add_argument('--rates', default='100,200,500')
     ap.add_argument('--timeout', type=float, default=5.0)
-    ap.add_argument('--threads', type=int, default=0)
+    ap.add_argument('--threads', type=int, default=None)
     ap.add_argument('--durable', action='store_true')
+    ap.add_argument('--param', action='append', default=[],
+                    help="a hook parameter, name=value (e.g. enrol-batch=1)")
     a = ap.parse_args()
     rows = []
     with Cluster(durable=a.durable) as pg:
@@ -128,30 +118,40 @@ def main():
             s = broker.make_site(pg, cidr=CIDR, flats=1, block_size=8,
                                  max_block_size=64)
             kea = dhcp.Kea(pg, tmp, [(s['pool'], CIDR)], lease_cmds=False,
-                           hook_params={'sweep-interval': 5},
+                           hook_params=dict([('sweep-interval', 5)] + [
+                               (p.split('=', 1)[0], int(p.split('=', 1)[1])) for p in a.param]),
                            threads=a.threads).start()
             # Warm-up, not counted: a building of 100 flats at 100/s (the
             # hook's and Kea's connections open, plans get cached).
-            warm = building(pg, s['site'], 1999, 100)
+            warm = [c for _, c in broker.add_building(pg, s['site'], 1999, 100)]
             dora_all(kea.port, [(c, broker.mac(0x3f0000 + i)) for i, c in enumerate(warm)],
                      100, a.timeout)
             for k, rate in enumerate(int(r) for r in a.rates.split(',')):
-                circuits = building(pg, s['site'], 2001 + k, a.flats)
+                circuits = [c for _, c in broker.add_building(pg, s['site'], 2001 + k, a.flats)]
                 devices = [(c, broker.mac(0x400000 + 0x10000 * k + d * a.flats + i))
                            for d in range(a.per_flat) for i, c in enumerate(circuits)]
                 st0 = kea.stats()
                 first = dora_all(kea.port, devices, rate, a.timeout)
                 st1 = kea.stats()
                 again = dora_all(kea.port, devices, rate, a.timeout)
+                st2 = kea.stats()
                 for name, r in (('first sight', first), ('known', again)):
                     row = dict(run=name, rate=rate, devices=len(devices),
                                served=r[0], drops=r[1], seconds=round(r[2], 2),
                                per_s=round(r[0] / r[2], 1) if r[2] else 0,
                                p50_ms=round(pct(r[3], 0.5), 1),
                                p99_ms=round(pct(r[3], 0.99), 1))
+                    sa, sb = (st0, st1) if name == 'first sight' else (st1, st2)
+                    # Kea's reservation lookups that reached PostgreSQL,
+                    # and answers the host cache could not keep.
+                    row['hc_misses'] = sb['host-cache-misses'] - sa['host-cache-misses']
+                    row['hc_skipped'] = sb['host-cache-skipped'] - sa['host-cache-skipped']
                     if name == 'first sight':
                         row['enrolled'] = st1['enrolled'] - st0['enrolled']
                         row['enrol_failed'] = st1['enrol-failed'] - st0['enrol-failed']
+                        # Transactions the enrolments took (grouped: fewer).
+                        row['enrol_txns'] = (st1['enrol-transactions']
+                                             - st0['enrol-transactions'])
                     print(row, flush=True)
                     rows.append(row)
         finally:
@@ -161,12 +161,12 @@ def main():
                 if warn:
                     print('hook log:\n  ' + '\n  '.join(warn[-5:]))
             shutil.rmtree(tmp, ignore_errors=True)
-    print('\n| run | offered/s | devices | served | drops | served/s | p50 ms | p99 ms | enrolled |')
-    print('|---|---|---|---|---|---|---|---|---|')
+    print('\n| run | offered/s | devices | served | drops | served/s | p50 ms | p99 ms | enrolled | transactions |')
+    print('|---|---|---|---|---|---|---|---|---|---|')
     for r in rows:
-        print('| %s | %d | %d | %d | %d | %.0f | %.1f | %.1f | %s |' % (
+        print('| %s | %d | %d | %d | %d | %.0f | %.1f | %.1f | %s | %s |' % (
             r['run'], r['rate'], r['devices'], r['served'], r['drops'], r['per_s'],
-            r['p50_ms'], r['p99_ms'], r.get('enrolled', '')))
+            r['p50_ms'], r['p99_ms'], r.get('enrolled', ''), r.get('enrol_txns', '')))
 
 
 if __name__ == '__main__':

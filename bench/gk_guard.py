@@ -6,7 +6,11 @@ instructions under callgrind (not affected by the machine's load):
   banned:   a datagram from a banned source, dropped by the guard before
             parsing (the point of sip_tp_cfg.admit);
   scanner:  an OPTIONS with User-Agent friendly-scanner from a trusted-off,
-            scanner-ban-off source (parsed, then dropped).
+            scanner-ban-off source (parsed, then dropped);
+  answered, peers: as answered, with --peers route peers configured (the
+            sender not one of them: the guard's binary search misses);
+  peer:     as answered from a route peer (pike-limit at its default 16:
+            exempt, so never counted nor banned).
 Each run sends N (default 5,000) messages from 127.0.0.5, one at a time
 after the last was answered (or after 1 ms when none comes back), to a
 fresh gatekeeper (bans of earlier runs deleted first: they would be
@@ -15,7 +19,7 @@ restored). The figure is the instructions of the transport's UDP handler
 the answer's send) divided by N, so the once-a-second tick and start-up do
 not blur it; and of those, the guard's (gk_guard_admit). Not a test.
 
-    make && bench/gk_guard.py [--messages 5000]
+    make && bench/gk_guard.py [--messages 5000] [--peers 64]
 """
 import argparse
 import os
@@ -71,17 +75,35 @@ def options(port, ua=''):
             'Content-Length: 0\r\n\r\n' % (port, port, ua))
 
 
-def run(pg, kind, n):
-    out = os.path.join(WORK, 'cg-%s.out' % kind)
+def set_peers(pg, n, with_sender):
+    """n route peers of the site (16 a group) on 127.0.4.x, or 127.0.0.5
+    (the sender) among them; none for n 0."""
+    pg.psql('DELETE FROM dpn.gk_peer_groups')
+    for i in range(n):
+        if i % 16 == 0:
+            pg.psql("INSERT INTO dpn.gk_peer_groups (site_id, name) SELECT id, "
+                    "'bench%d' FROM dpn.sites" % (i // 16))
+        addr = '127.0.0.5' if with_sender and i == n // 2 else '127.0.4.%d' % (i + 1)
+        pg.psql("INSERT INTO dpn.gk_peers (group_id, address) SELECT max(id), "
+                "'%s' FROM dpn.gk_peer_groups" % addr)
+
+
+def run(pg, kind, n, peers=0):
+    out = os.path.join(WORK, 'cg-%s.out' % kind.replace(', ', '-'))
     gatekeeper.GK = wrapper(out)
     pg.psql('DELETE FROM dpn.gk_bans')
+    set_peers(pg, peers if kind in ('answered, peers', 'peer') else 0, kind == 'peer')
     args = ['--pike-limit', '1000000', '--scanner-ban', 'no']
     if kind == 'banned':
         args = ['--pike-limit', '5', '--pike-window', '600s']
+    if kind == 'peer':
+        args = []                               # the default pike-limit
+    if peers:
+        args += ['--probe-interval', '0']       # no OPTIONS to the peers
     gk = gatekeeper.Gatekeeper(pg, args=args, trusted=None)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(('127.0.0.5', 0))
-    s.settimeout(0.001 if kind != 'answered' else 2)
+    s.settimeout(0.001 if kind in ('banned', 'scanner') else 2)
     tmpl = options(gk.port, 'User-Agent: friendly-scanner\r\n' if kind == 'scanner' else '')
     t0 = time.time()
     answers = 0
@@ -107,19 +129,21 @@ def run(pg, kind, n):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--messages', type=int, default=5000)
+    ap.add_argument('--peers', type=int, default=64)
     a = ap.parse_args()
     with Cluster() as pg:
         env = Env(pg)
         try:
             b = env.building(1101, floors=1, units_per_floor=10)
             env.flats(b['id'])
-            want = {'answered': 'answers',
+            want = {'answered': 'answers', 'answered, peers': 'answers',
+                    'peer': 'answers',
                     'banned': 'dpn_gk_guard_dropped_total{reason="banned"}',
                     'scanner': 'dpn_gk_guard_dropped_total{reason="scanner"}'}
-            for kind in ('answered', 'banned', 'scanner'):
-                (ir, guard), took, m = run(pg, kind, a.messages)
+            for kind in ('answered', 'banned', 'scanner', 'answered, peers', 'peer'):
+                (ir, guard), took, m = run(pg, kind, a.messages, a.peers)
                 n = a.messages + (6 if kind == 'banned' else 0)
-                print('%-9s %6.0f instructions a message, %4.0f of them the guard\'s '
+                print('%-15s %6.0f instructions a message, %4.0f of them the guard\'s '
                       '(%d messages, %.1f s; %s = %d)' % (kind, ir / n, guard / n,
                                                          a.messages, took, want[kind],
                                                          m.get(want[kind], 0)),

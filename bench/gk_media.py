@@ -11,14 +11,20 @@ and the flat's gateway are UDP user agents of this script.
      RTP (160-byte PCMU) both ways on every call for --seconds; packets
      lost, whether this script kept the 20 ms pace, and the CPU-seconds
      rtpengine and the gatekeeper spent in that period;
+  1b. --out N: the same for calls out (flat 1's gateway -> a number of
+     complex 300, routed to a peer on 127.0.2.1 that answers): through
+     this gatekeeper (anchored: offer first, then the peer) and through a
+     second one of the same site without rtpengine (not anchored),
+     interleaved, N calls each;
   3. --callgrind K: user-space instructions per call of the gatekeeper
      (valgrind --tool=callgrind), K outside -> flat calls with and without
-     rtpengine configured, and anchored with offer and answer in SIP-I
-     multipart bodies (SDP + ISUP), an idle run (same start,
-     registration, stop) subtracted.
+     rtpengine configured, anchored with offer and answer in SIP-I
+     multipart bodies (SDP + ISUP), and K calls out with and without;
+     an idle run (same start, registration, stop) subtracted.
 
-    make && bench/gk_media.py [--latency 200] [--calls 50,100,200]
-                              [--seconds 30] [--callgrind 100]
+    make && bench/gk_media.py [--latency 200] [--out 200]
+                              [--calls 50,100,200] [--seconds 30]
+                              [--callgrind 100]
 """
 import argparse
 import os
@@ -113,6 +119,46 @@ def latency(ctx, n):
             kind, len(v), pct(v, 50), pct(v, 99)), flush=True)
 
 
+OUT = '300-5550-0100'       # a number of complex 300: the route's peer
+
+
+def route_out(ctx, peer):
+    """Complex 100 routes 300 to peer (through mgmtd); waits until the
+    gatekeeper read it."""
+    c, site = ctx.env.c, ctx.env.site['id']
+    st, g = c.post('/api/v1/sites/%d/peer-groups' % site, {'name': 'bench-out'})
+    assert st == 201, g
+    st, _ = c.post('/api/v1/peer-groups/%d/peers' % g['id'],
+                   {'address': peer.addr, 'port': peer.port})
+    assert st == 201
+    st, _ = c.post('/api/v1/sites/%d/routes' % site, {'prefix': '300', 'group_id': g['id']})
+    assert st == 201
+    wait_for(lambda: 'site 100: 1 routes, 1 peers' in ctx.gk.log(), timeout=5,
+             what='the route read')
+
+
+def latency_out(ctx, n):
+    """Setup latency of calls out, anchored and not, interleaved."""
+    peer = ctx.out_peer()
+    plain = Gatekeeper(ctx.pg, args=['--pike-limit', '0', '--probe-interval', '0'])
+    out = {'anchored': [], 'plain': []}
+    try:
+        register(plain, ctx.f1)
+        for _ in range(n):
+            for kind, gk in (('anchored', ctx.gk), ('plain', plain)):
+                g_ep, p_ep = RtpEndpoint(ctx.f1.addr), RtpEndpoint(peer.addr)
+                caller, callee, dt, _, _ = call(gk, ctx.gw1, N1, peer, OUT, g_ep, p_ep)
+                hang_up(caller, callee)
+                out[kind].append(dt * 1000)
+                g_ep.close()
+                p_ep.close()
+    finally:
+        plain.close()
+    for kind, v in out.items():
+        print('setup out %-8s  %d calls  p50 %.2f ms  p99 %.2f ms' % (
+            kind, len(v), pct(v, 50), pct(v, 99)), flush=True)
+
+
 def carry(ctx, n, seconds):
     """n anchored calls, RTP both ways for `seconds`; a result line."""
     outside = Ua('127.0.0.1')
@@ -179,9 +225,27 @@ def control(gk, what):
                    check=True, capture_output=True, timeout=60)
 
 
+def one_call(gk, gw, out_peer, sipi=False):
+    """One call to its BYE: outside -> flat 1 (gw its gateway; sipi: in
+    SIP-I multipart bodies), or (with out_peer) flat 1 -> the route's
+    peer."""
+    if out_peer:
+        a, b = RtpEndpoint(gw.addr), RtpEndpoint(out_peer.addr)
+        caller, callee, _, _, _ = call(gk, gw, N1, out_peer, OUT, a, b)
+    else:
+        outside = Ua('127.0.0.1')
+        a, b = RtpEndpoint('127.0.0.1'), RtpEndpoint(gw.addr)
+        caller, callee, _, _, _ = call(gk, outside, 'caller', gw, N1, a, b,
+                                       sipi)
+    hang_up(caller, callee)
+    for x in (a, b) if out_peer else (a, b, outside):
+        x.close()
+
+
 def instructions(ctx, k):
-    """Gatekeeper instructions per call with and without rtpengine, and
-    anchored with SIP-I multipart bodies."""
+    """Gatekeeper instructions per call with and without rtpengine, for
+    calls in (outside -> flat, also with SIP-I multipart bodies) and out
+    (flat -> a route's peer)."""
     if not shutil.which('valgrind'):
         print('callgrind: valgrind not installed')
         return
@@ -190,10 +254,13 @@ def instructions(ctx, k):
     real = gatekeeper.GK
     totals = {}
     try:
-        for name, calls, anchored, sipi in (
-                ('idle', 0, True, False), ('anchored', k, True, False),
-                ('unanchored', k, False, False),
-                ('multipart', k, True, True)):
+        peer = ctx.out_peer()
+        for name, calls, anchored, out_peer, sipi in (
+                ('idle', 0, True, None, False), ('anchored', k, True, None, False),
+                ('unanchored', k, False, None, False),
+                ('multipart', k, True, None, True),
+                ('out-anchored', k, True, peer, False),
+                ('out-plain', k, False, peer, False)):
             out = os.path.join(tmp, name + '.out')
             wrap = os.path.join(tmp, name + '.sh')
             with open(wrap, 'w') as f:
@@ -201,21 +268,14 @@ def instructions(ctx, k):
                         '--callgrind-out-file=%s %s "$@"\n' % (AS_DPN, out, real))
             os.chmod(wrap, 0o755)
             gatekeeper.GK = wrap
-            args = ['--ng-timeout', '5s', '--pike-limit', '0'] + (
+            args = ['--ng-timeout', '5s', '--pike-limit', '0', '--probe-interval', '0'] + (
                 ['--rtpengine', ctx.rtp.ng_addr] if anchored else [])
             gk = Gatekeeper(ctx.pg, args=args)
             gw = register(gk, ctx.f1)
-            outside = Ua('127.0.0.1')
             control(gk, '-z')       # count the calls only
             for _ in range(calls):
-                c_ep, g_ep = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
-                caller, callee, _, _, _ = call(gk, outside, 'caller', gw, N1,
-                                               c_ep, g_ep, sipi)
-                hang_up(caller, callee)
-                c_ep.close()
-                g_ep.close()
+                one_call(gk, gw, out_peer, sipi)
             control(gk, '-d')
-            outside.close()
             gw.close()
             gk.stop()
             totals[name] = callgrind_total(out + '.1')
@@ -223,8 +283,9 @@ def instructions(ctx, k):
         gatekeeper.GK = real
         if not os.environ.get('KEEP'):
             shutil.rmtree(tmp, ignore_errors=True)
-    for name in ('anchored', 'unanchored', 'multipart'):
-        print('callgrind %-10s %d calls: %.0f instructions per call (idle %d '
+    for name in ('anchored', 'unanchored', 'multipart', 'out-anchored',
+                 'out-plain'):
+        print('callgrind %-12s %d calls: %.0f instructions per call (idle %d '
               'subtracted)' % (name, k, (totals[name] - totals['idle']) / k,
                                totals['idle']), flush=True)
 
@@ -240,10 +301,20 @@ class Ctx:
         self.rtp = Rtpengine(ports=ports)
         # the flat gateways' bursts are the load, not a flood: pike off
         self.gk = Gatekeeper(pg, args=['--rtpengine', self.rtp.ng_addr,
-                                       '--pike-limit', '0'])
+                                       '--pike-limit', '0', '--probe-interval', '0'])
         self.gw1, self.gw2 = register(self.gk, self.f1), register(self.gk, self.f2)
 
+    def out_peer(self):
+        """The peer on 127.0.2.1 that complex 300's route takes (made
+        once)."""
+        if not hasattr(self, 'peer'):
+            self.peer = Ua('127.0.2.1')
+            route_out(self, self.peer)
+        return self.peer
+
     def close(self):
+        if hasattr(self, 'peer'):
+            self.peer.close()
         try:
             self.gk.close()
         finally:
@@ -254,6 +325,7 @@ class Ctx:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--latency', type=int, default=200)
+    ap.add_argument('--out', type=int, default=200)
     ap.add_argument('--calls', default='50,100,200')
     ap.add_argument('--seconds', type=float, default=30)
     ap.add_argument('--callgrind', type=int, default=100)
@@ -266,6 +338,8 @@ def main():
                                             text=True).stdout.strip(), flush=True)
             if a.latency:
                 latency(ctx, a.latency)
+            if a.out:
+                latency_out(ctx, a.out)
             for n in ns:
                 carry(ctx, n, a.seconds)
             if a.callgrind:

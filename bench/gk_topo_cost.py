@@ -6,9 +6,12 @@ dpn-gatekeeper -> sipp UAS (a registered flat gateway), each INVITE, 200,
 ACK, re-INVITE, 200, ACK, BYE, 200 (tests/sip/uac_topo.xml, uas_topo.xml),
 with one listen address (no hiding) and with a public (127.0.0.1) and a
 private side (127.0.0.2). Per call = (run with N calls - idle run of the
-same length) / N. Not a test: figures for docs/bench.md.
+same length) / N. --hold MS holds each call that long before its BYE: a
+hidden dialog answered for more than about a second is written to
+PostgreSQL and deleted again (topostore.c), which shorter calls never
+are. Not a test: figures for docs/bench.md.
 
-    make && bench/gk_topo_cost.py [--calls 300] [--rate 30]
+    make && bench/gk_topo_cost.py [--calls 300] [--rate 30] [--hold 0]
 """
 import argparse
 import os
@@ -28,7 +31,7 @@ import sip_vs_kamailio as svk  # noqa: E402  (callgrind_total, WORK)
 PRIV = '127.0.0.2'
 
 
-def run(pg, flat, two, calls, rate, seconds, work):
+def run(pg, flat, two, calls, rate, seconds, work, hold=0):
     """Total instructions of one gatekeeper run; calls 0: idle `seconds`."""
     number, addr = flat
     prefix = os.path.join(work, 'cg-%s-%d-' % ('two' if two else 'one', calls))
@@ -51,7 +54,7 @@ def run(pg, flat, two, calls, rate, seconds, work):
                                                '-m', str(calls), '-timeout', '300'])
         c = Sipp(Sipp._scenario('uac_topo') + [
             '-i', '127.0.0.1', '-p', str(free_udp_port()), '-m', str(calls),
-            '-r', str(rate), '-timeout', '300', '-s', number,
+            '-r', str(rate), '-timeout', '300', '-s', number, '-d', str(hold),
             '127.0.0.1:%d' % gk.port]).wait()
         g.wait()
         ok = c.count('Successful call')
@@ -67,6 +70,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--calls', type=int, default=300)
     ap.add_argument('--rate', type=int, default=30)
+    ap.add_argument('--hold', type=int, default=0, help='ms before the BYE')
     a = ap.parse_args()
     work = svk.WORK
     os.chmod(work, 0o1777)          # the gatekeeper writes as user dpn
@@ -74,11 +78,12 @@ def main():
         with Cluster() as pg:
             flat = setup(pg, 1)[0]
             for two in (False, True):
-                full, took, ok, reg = run(pg, flat, two, a.calls, a.rate, 0, work)
+                full, took, ok, reg = run(pg, flat, two, a.calls, a.rate, 0, work,
+                                          a.hold)
                 idle, _, _, _ = run(pg, flat, two, 0, 0, took, work)
-                print('%s: %d instructions/call (%s/%d calls ok, REGISTER %s; '
-                      'total %d, idle %d over %.0f s) load=%s' % (
-                          'two sides, hiding' if two else 'one side',
+                print('%s, hold %d ms: %d instructions/call (%s/%d calls ok, '
+                      'REGISTER %s; total %d, idle %d over %.0f s) load=%s' % (
+                          'two sides, hiding' if two else 'one side', a.hold,
                           (full - idle) / a.calls, ok, a.calls, reg, full, idle,
                           took, os.getloadavg()), flush=True)
     finally:

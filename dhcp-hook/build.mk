@@ -21,7 +21,8 @@ DHCP_KEA_LIBS := -lkea-dhcpsrv -lkea-dhcp++ -lkea-hooks -lkea-cc \
                  -lkea-process
 
 DHCP_CORE_SRCS := dhcp-hook/ident.c dhcp-hook/queue.c dhcp-hook/seen.c \
-                  dhcp-hook/pg.c dhcp-hook/hostcache.c dhcp-hook/core.c
+                  dhcp-hook/pg.c dhcp-hook/hostcache.c dhcp-hook/enrol.c \
+                  dhcp-hook/core.c
 DHCP_CORE_A    := $(B)/dhcp-hook/libdhcpcore.a
 DHCP_SO        := $(B)/lib/libdpn_dhcp.so
 DHCP_SO_OBJS   := $(DHCP_CORE_SRCS:%.c=$(B)/dhcp-hook/so/%.o) \
@@ -60,12 +61,13 @@ all: $(DHCP_SO)
 TEST_DEPS += $(DHCP_SO)
 
 UNIT_TESTS += $(B)/tests/unit/test_dhcp_ident $(B)/tests/unit/test_dhcp_core \
-              $(B)/tests/unit/test_dhcp_hostcache
+              $(B)/tests/unit/test_dhcp_hostcache $(B)/tests/unit/test_dhcp_enrol
 $(B)/tests/unit/test_dhcp_ident $(B)/tests/unit/test_dhcp_core \
-$(B)/tests/unit/test_dhcp_hostcache: $(DHCP_CORE_A)
+$(B)/tests/unit/test_dhcp_hostcache $(B)/tests/unit/test_dhcp_enrol: $(DHCP_CORE_A)
 UNIT_LDLIBS_dhcp_ident     := $(DHCP_CORE_A) $(LIBDPN) $(DHCP_PQ_LIBS) -lpthread
 UNIT_LDLIBS_dhcp_core      := $(DHCP_CORE_A) $(LIBDPN) $(DHCP_PQ_LIBS) -lpthread
 UNIT_LDLIBS_dhcp_hostcache := $(DHCP_CORE_A) $(LIBDPN) $(DHCP_PQ_LIBS) -lpthread
+UNIT_LDLIBS_dhcp_enrol     := $(DHCP_CORE_A) $(DHCP_PQ_LIBS) -lpthread
 
 CHECKS += $(sort $(wildcard tests/integration/test_dhcp_*.py))
 

@@ -4,6 +4,7 @@
  * connection of its own. After a database error the core stops trying for
  * cfg.retry_ms so that a dead server costs Kea no time per packet. */
 #include "dhcp-hook/core.h"
+#include "dhcp-hook/enrol.h"
 #include "dhcp-hook/pg.h"
 #include "lib/addr.h"
 
@@ -27,6 +28,7 @@ struct dhcp_core {
 	struct dhcp_queue *queue;
 	struct dhcp_seen *seen;
 	struct dhcp_hostcache *hc;	/* NULL: off */
+	struct dhcp_enrol_group *enrol;	/* first sights sharing a commit */
 
 	pthread_mutex_t pool_lock;
 	pthread_cond_t pool_cond;
@@ -38,11 +40,13 @@ struct dhcp_core {
 	atomic_llong retry_at_ms;	/* identify skips the db until then */
 	atomic_llong logged_at_ms;	/* last database error logged */
 	atomic_llong spoof_logged_ms;	/* last refused RELEASE/DECLINE logged */
+	atomic_llong stmt_logged_ms;	/* last statement error logged */
 	int suspect;			/* writer only: last batch refused */
 
 	atomic_ullong enrolled, known, lookups, dropped_unknown,
 		      dropped_invalid, refused, release_refused, decline_refused,
-		      enrol_failed, db_skipped, events_queued,
+		      enrol_failed, enrol_asked, enrol_txns, db_skipped,
+		      events_queued,
 		      events_written, events_dropped, events_coalesced, db_errors,
 		      gateways_deleted;
 };
@@ -64,6 +68,10 @@ void dhcp_cfg_defaults(struct dhcp_cfg *cfg)
 	cfg->seen_s = 60;
 	cfg->drop_unknown = 1;
 	cfg->enrol = 1;
+	/* Each enrolment opens a subtransaction or two (its EXCEPTION
+	 * blocks); past 64 in one transaction PostgreSQL's snapshots of every
+	 * session get slower (subxid cache overflow). */
+	cfg->enrol_batch = 16;
 	cfg->host_cache = 1;
 	cfg->hc_size = 131072;
 	cfg->hc_ttl_s = 300;
@@ -104,6 +112,8 @@ int dhcp_cfg_check(const struct dhcp_cfg *c, char *err, size_t errlen)
 		return cfg_bad(err, errlen, "sweep-interval");
 	if (c->seen_s > 86400)
 		return cfg_bad(err, errlen, "seen-interval");
+	if (c->enrol_batch < 1 || c->enrol_batch > DHCP_ENROL_BATCH_MAX)
+		return cfg_bad(err, errlen, "enrol-batch");
 	if (c->hc_size < 1 || c->hc_size > (1u << 24))
 		return cfg_bad(err, errlen, "host-cache-size");
 	if (c->hc_ttl_s < 1 || c->hc_ttl_s > 86400)
@@ -150,6 +160,49 @@ static void db_failed(struct dhcp_core *core, const char *what, PGconn *conn)
 		core_log(core, 0, "%s failed: %.300s", what,
 			 conn ? PQerrorMessage(conn) : "no connection");
 	}
+}
+
+/* Whether a failed statement says the database is gone or too slow: the
+ * connection is lost, the statement timed out (57014), or the result
+ * carries no SQLSTATE at all (it was made by libpq, not the server). */
+static int db_gone(PGconn *conn, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return PQstatus(conn) != CONNECTION_OK || !state || !strcmp(state, "57014");
+}
+
+/* A statement failed on conn (res: its result, may be NULL). Only a
+ * database that is gone or too slow to answer (connection lost, statement
+ * timeout) starts the back-off that makes every packet skip it: an error of
+ * one statement on a live connection (a lock timeout, a constraint, a
+ * deadlock between two enrolments in different packet threads) is counted
+ * and logged (once per LOG_EVERY_MS) but leaves the other packets alone. */
+static void db_statement_failed(struct dhcp_core *core, const char *what,
+				PGconn *conn, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	int64_t now = mono_ms();
+
+	if (db_gone(conn, res)) {
+		db_failed(core, what, conn);
+		return;
+	}
+	atomic_fetch_add(&core->db_errors, 1);
+	if (now - atomic_load(&core->stmt_logged_ms) < LOG_EVERY_MS)
+		return;
+	atomic_store(&core->stmt_logged_ms, now);
+	core_log(core, 0, "%s failed (SQLSTATE %s, further ones counted, logged "
+		 "every 30 s): %.300s", what, state, PQerrorMessage(conn));
+}
+
+/* Whether a failed statement lost a race with another transaction
+ * (serialization failure, deadlock) and may simply be tried again. */
+static int db_lost_race(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return state && (!strcmp(state, "40001") || !strcmp(state, "40P01"));
 }
 
 /* A usable connection (reconnecting if needed) or NULL. */
@@ -212,37 +265,106 @@ static enum db_answer answer_parse(const char *s)
 	return ANS_ERROR;
 }
 
-/* Asks dpn.dhcp_identify (schema/010_dhcp.sql) about one device. */
+/* Asks dpn.dhcp_identify (schema/010_dhcp.sql) about one device on conn,
+ * in a transaction of its own (tried once more if it lost a race). */
+static enum db_answer identify_on(struct dhcp_core *core, PGconn *conn,
+				  const struct dhcp_enrol_req *r, int enrol)
+{
+	char sid[16];
+	const char *params[4] = { sid, r->circuit, r->mac, enrol ? "t" : "f" };
+	enum db_answer a = ANS_ERROR;
+	PGresult *res = NULL;
+
+	snprintf(sid, sizeof(sid), "%u", r->subnet_id);
+	for (int tries = 0; tries < 2; tries++) {
+		PQclear(res);
+		res = PQexecParams(conn, "SELECT dpn.dhcp_identify($1::bigint, "
+				   "$2::text, $3::macaddr, $4::boolean)", 4, NULL,
+				   params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_FATAL_ERROR || !db_lost_race(res))
+			break;
+	}
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		a = answer_parse(PQgetvalue(res, 0, 0));
+	else
+		db_statement_failed(core, "dpn.dhcp_identify", conn, res);
+	PQclear(res);
+	return a;
+}
+
+static const char *answer_word(enum db_answer a)
+{
+	switch (a) {
+	case ANS_KNOWN: return "known";
+	case ANS_ENROLLED: return "enrolled";
+	case ANS_MOVED: return "moved";
+	case ANS_UNKNOWN: return "unknown-circuit";
+	case ANS_ABSENT: return "absent";
+	case ANS_FULL: return "full";
+	case ANS_ERROR: break;
+	}
+	return "";
+}
+
+/* The enrolment group's run function: the batch in one transaction. When
+ * that fails on a live connection (one device's enrolment raised an error
+ * the broker does not answer with a word, or a deadlock), each is asked
+ * again alone, so that one bad device costs the others nothing. */
+static void enrol_run(void *arg, struct dhcp_enrol_req **reqs, size_t n)
+{
+	struct dhcp_core *core = arg;
+	int idx = pool_take(core);
+	PGconn *conn = db_ready(core, &core->conns[idx]);
+	PGresult *res = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		reqs[i]->answer[0] = '\0';
+	if (!conn)
+		goto out;
+	atomic_fetch_add(&core->lookups, n);
+	atomic_fetch_add(&core->enrol_asked, n);
+	atomic_fetch_add(&core->enrol_txns, 1);
+	if (n > 1 && !(res = dhcp_enrol_exec(conn, reqs, n)))
+		goto out;
+	if (res && db_gone(conn, res)) {
+		db_statement_failed(core, "dpn.dhcp_identify (grouped)", conn, res);
+		goto out;
+	}
+	if (res)	/* the group's transaction was rolled back: one each */
+		atomic_fetch_add(&core->enrol_txns, n);
+	for (i = 0; i < n && PQstatus(conn) == CONNECTION_OK; i++)
+		snprintf(reqs[i]->answer, sizeof(reqs[i]->answer), "%s",
+			 answer_word(identify_on(core, conn, reqs[i], 1)));
+out:
+	PQclear(res);
+	pool_give(core, idx);
+}
+
+/* Asks the database about one device: a first-sight DISCOVER (enrol)
+ * through the enrolment group, anything else on a pooled connection. */
 static enum db_answer db_identify(struct dhcp_core *core, uint32_t subnet_id,
 				  const uint8_t *circuit, size_t clen,
 				  const uint8_t *mac, int enrol)
 {
-	char sid[16], circ[DHCP_CIRCUIT_MAX + 1], macs[18];
-	const char *params[4] = { sid, circ, macs, enrol ? "t" : "f" };
+	struct dhcp_enrol_req r = { .subnet_id = subnet_id };
 	enum db_answer a = ANS_ERROR;
-	PGresult *res = NULL;
 	PGconn *conn;
 	int idx;
 
-	snprintf(sid, sizeof(sid), "%u", subnet_id);
-	memcpy(circ, circuit, clen);
-	circ[clen] = '\0';
-	mac_format(mac, macs);
+	memcpy(r.circuit, circuit, clen);
+	r.circuit[clen] = '\0';
+	mac_format(mac, r.mac);
+	if (enrol) {
+		dhcp_enrol_group_do(core->enrol, &r, enrol_run, core);
+		return answer_parse(r.answer);
+	}
 	idx = pool_take(core);
 	conn = db_ready(core, &core->conns[idx]);
-	if (!conn)
-		goto out;
-	atomic_fetch_add(&core->lookups, 1);
-	res = PQexecParams(conn, "SELECT dpn.dhcp_identify($1::bigint, $2::text,"
-			   " $3::macaddr, $4::boolean)", 4, NULL, params, NULL,
-			   NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		db_failed(core, "dpn.dhcp_identify", conn);
-		goto out;
+	if (conn) {
+		atomic_fetch_add(&core->lookups, 1);
+		a = identify_on(core, conn, &r, 0);
 	}
-	a = answer_parse(PQgetvalue(res, 0, 0));
-out:
-	PQclear(res);
 	pool_give(core, idx);
 	return a;
 }
@@ -255,8 +377,8 @@ static enum dhcp_verdict drop_invalid(struct dhcp_core *core)
 
 /* Turns the database's answer into a verdict, updating cache and counters. */
 static enum dhcp_verdict apply_answer(struct dhcp_core *core, enum db_answer a,
-				      const uint8_t *dkey, size_t dlen,
-				      const uint8_t *ckey, size_t cl)
+				      uint64_t gen, const uint8_t *dkey,
+				      size_t dlen, const uint8_t *ckey, size_t cl)
 {
 	uint64_t now_s = (uint64_t)(mono_ms() / 1000);
 
@@ -273,12 +395,12 @@ static enum dhcp_verdict apply_answer(struct dhcp_core *core, enum db_answer a,
 		atomic_fetch_add(&core->enrolled, 1);
 		/* fall through */
 	case ANS_KNOWN:
-		dhcp_cache_put(core->cache, dkey, dlen, DHCP_CACHE_KNOWN, now_s,
-			       core->cfg.cache_ttl_s);
+		dhcp_cache_put_since(core->cache, dkey, dlen, DHCP_CACHE_KNOWN,
+				     now_s, core->cfg.cache_ttl_s, gen);
 		return DHCP_SERVE;
 	case ANS_UNKNOWN:
-		dhcp_cache_put(core->cache, ckey, cl, DHCP_CACHE_UNKNOWN, now_s,
-			       core->cfg.unknown_ttl_s);
+		dhcp_cache_put_since(core->cache, ckey, cl, DHCP_CACHE_UNKNOWN,
+				     now_s, core->cfg.unknown_ttl_s, gen);
 		atomic_fetch_add(&core->dropped_unknown, 1);
 		return core->cfg.drop_unknown ? DHCP_DROP : DHCP_SERVE;
 	case ANS_FULL:
@@ -301,7 +423,7 @@ enum dhcp_verdict dhcp_core_identify(struct dhcp_core *core, enum dhcp_msg msg,
 {
 	uint8_t dkey[DHCP_KEY_MAX], ckey[DHCP_KEY_MAX];
 	size_t dlen, cl;
-	uint64_t now_s = (uint64_t)(mono_ms() / 1000);
+	uint64_t now_s = (uint64_t)(mono_ms() / 1000), gen;
 
 	*flexid_len = 0;
 	if (dhcp_flexid_build(circuit, clen, mac, mac_len, flexid, flexid_len))
@@ -322,9 +444,12 @@ enum dhcp_verdict dhcp_core_identify(struct dhcp_core *core, enum dhcp_msg msg,
 		atomic_fetch_add(&core->db_skipped, 1);
 		return DHCP_SERVE;
 	}
+	/* Taken before asking: a flush (a deletion) that lands while this
+	 * thread waits for the database keeps the answer out of the cache. */
+	gen = dhcp_cache_generation(core->cache);
 	return apply_answer(core, db_identify(core, subnet_id, circuit, clen, mac,
 			    core->cfg.enrol && msg == DHCP_MSG_DISCOVER),
-			    dkey, dlen, ckey, cl);
+			    gen, dkey, dlen, ckey, cl);
 }
 
 int dhcp_core_lease_from_holder(struct dhcp_core *core,
@@ -379,16 +504,6 @@ static const char *event_word(enum dhcp_event_kind k)
 	return "committed";
 }
 
-static int exec_ok(PGconn *conn, const char *sql, int n, const char *const *p,
-		   ExecStatusType want)
-{
-	PGresult *res = PQexecParams(conn, sql, n, NULL, p, NULL, NULL, 0);
-	int ok = PQresultStatus(res) == want;
-
-	PQclear(res);
-	return ok;
-}
-
 /* Appends ",item" (or "item" first) to an array literal being built. */
 static int lit_add(char *buf, size_t len, size_t *used, const char *item)
 {
@@ -440,16 +555,20 @@ static int write_batch(struct dhcp_core *core, PGconn *conn,
 	char lit[5][DHCP_LIT_MAX];	/* ~60 KiB: the writer thread's own stack */
 	char prob[16];
 	const char *p[6] = { lit[0], lit[1], lit[2], lit[3], lit[4], prob };
+	PGresult *res;
+	int ok;
 
 	if (dhcp_events_literals(evs, n, lit))
 		return 0;
 	snprintf(prob, sizeof(prob), "%u", core->cfg.probation_s);
-	if (exec_ok(conn, "SELECT dpn.dhcp_lease_events($1::text[], $2::bigint[],"
-		    " $3::bigint[], $4::macaddr[], $5::bigint[], $6::integer)", 6,
-		    p, PGRES_TUPLES_OK))
-		return 1;
-	db_failed(core, "writing lease events", conn);
-	return 0;
+	res = PQexecParams(conn, "SELECT dpn.dhcp_lease_events($1::text[], "
+			   "$2::bigint[], $3::bigint[], $4::macaddr[], $5::bigint[],"
+			   " $6::integer)", 6, NULL, p, NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (!ok)
+		db_statement_failed(core, "writing lease events", conn, res);
+	PQclear(res);
+	return ok;
 }
 
 /* Deletes the blocks of gateways whose grace period ran out. */
@@ -471,7 +590,7 @@ static void sweep_gateways(struct dhcp_core *core, PGconn *conn)
 			core_log(core, 1, "deleted %ld gateway(s) after their grace period", n);
 		}
 	} else {
-		db_failed(core, "dpn.dhcp_gateway_sweep", conn);
+		db_statement_failed(core, "dpn.dhcp_gateway_sweep", conn, res);
 	}
 	PQclear(res);
 }
@@ -601,12 +720,16 @@ int dhcp_core_new(const struct dhcp_cfg *cfg, struct dhcp_core **out)
 	rc = host_cache_new(core);
 	if (rc)
 		goto fail;
+	rc = dhcp_enrol_group_new(cfg->enrol_batch, &core->enrol);
+	if (rc)
+		goto fail;
 	rc = pthread_create(&core->writer, NULL, writer_main, core);
 	if (rc)
 		goto fail;
 	*out = core;
 	return 0;
 fail:
+	dhcp_enrol_group_free(core->enrol);
 	dhcp_hostcache_free(core->hc);
 	dhcp_seen_free(core->seen);
 	dhcp_queue_free(core->queue);
@@ -629,6 +752,7 @@ void dhcp_core_free(struct dhcp_core *core)
 	for (i = 0; i < POOL_MAX; i++)
 		if (core->conns[i])
 			PQfinish(core->conns[i]);
+	dhcp_enrol_group_free(core->enrol);
 	dhcp_hostcache_free(core->hc);
 	dhcp_seen_free(core->seen);
 	dhcp_queue_free(core->queue);
@@ -662,6 +786,8 @@ void dhcp_core_stats(struct dhcp_core *core, struct dhcp_stats *o)
 	o->release_refused = atomic_load(&core->release_refused);
 	o->decline_refused = atomic_load(&core->decline_refused);
 	o->enrol_failed = atomic_load(&core->enrol_failed);
+	o->enrol_asked = atomic_load(&core->enrol_asked);
+	o->enrol_txns = atomic_load(&core->enrol_txns);
 	o->db_skipped = atomic_load(&core->db_skipped);
 	o->events_queued = atomic_load(&core->events_queued);
 	o->events_written = atomic_load(&core->events_written);
@@ -684,7 +810,8 @@ int dhcp_stats_json(const struct dhcp_stats *s, char *buf, size_t len)
 		"\"dropped-unknown\": %llu, \"dropped-invalid\": %llu, "
 		"\"refused\": %llu, \"release-refused\": %llu, "
 		"\"decline-refused\": %llu, "
-		"\"enrol-failed\": %llu, \"db-skipped\": %llu, "
+		"\"enrol-failed\": %llu, \"enrol-asked\": %llu, "
+		"\"enrol-transactions\": %llu, \"db-skipped\": %llu, "
 		"\"events-queued\": %llu, \"events-written\": %llu, "
 		"\"events-dropped\": %llu, \"events-coalesced\": %llu, "
 		"\"db-errors\": %llu, "
@@ -705,6 +832,8 @@ int dhcp_stats_json(const struct dhcp_stats *s, char *buf, size_t len)
 		(unsigned long long)s->release_refused,
 		(unsigned long long)s->decline_refused,
 		(unsigned long long)s->enrol_failed,
+		(unsigned long long)s->enrol_asked,
+		(unsigned long long)s->enrol_txns,
 		(unsigned long long)s->db_skipped,
 		(unsigned long long)s->events_queued,
 		(unsigned long long)s->events_written,

@@ -41,6 +41,9 @@ struct dhcp_cfg {
 				   * written again (0: write every event) */
 	int drop_unknown;	  /* "drop-unknown-circuit" */
 	int enrol;		  /* "enrol": first-sight enrolment on */
+	unsigned enrol_batch;	  /* "enrol-batch": first-sight enrolments
+				   * sharing one transaction at most
+				   * (enrol.h); 1: one each */
 	int host_cache;		  /* "host-cache": cache Kea's reservations */
 	unsigned hc_size;	  /* "host-cache-size": slots (2 per device) */
 	unsigned hc_ttl_s;	  /* "host-cache-ttl": seconds at most */
@@ -68,7 +71,8 @@ enum dhcp_verdict {
 
 struct dhcp_stats {
 	uint64_t enrolled, known, lookups, dropped_unknown, dropped_invalid,
-		 refused, release_refused, decline_refused, enrol_failed, db_skipped, events_queued, events_written,
+		 refused, release_refused, decline_refused, enrol_failed,
+		 enrol_asked, enrol_txns, db_skipped, events_queued, events_written,
 		 events_dropped, events_coalesced, db_errors, gateways_deleted,
 		 queue_depth, queue_size;
 	struct dhcp_hc_stats hc;	/* all 0 without a host cache */
@@ -88,7 +92,9 @@ void dhcp_core_free(struct dhcp_core *core);
 /* Decides about one client packet of subnet_id (= dpn pool id): circuit is
  * option 82.1 (NULL if absent), mac the client's hardware address. A
  * DISCOVER from a device without a reservation on a known flat port is
- * enrolled (dpn.broker_enrol) before returning. On DHCP_SERVE with a valid
+ * enrolled (dpn.broker_enrol) before returning, possibly in one
+ * transaction with the enrolments other threads asked for at the same
+ * moment (enrol.h). On DHCP_SERVE with a valid
  * identity, the flex-id is written to flexid (DHCP_FLEXID_MAX bytes) and
  * *flexid_len set; otherwise *flexid_len is 0. Never fails: a database
  * error is counted and the packet served (Kea falls back on what it has). */

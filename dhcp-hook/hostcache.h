@@ -11,8 +11,8 @@
  * on its own connection (LISTEN dpn_hosts) and turns into deletions, so a
  * change is seen milliseconds after its commit. Missed notifications are
  * never trusted: after the listener (re)connects the table is emptied, and
- * an answer fetched before an invalidation is not stored (generation
- * check). Fixed memory: a direct-mapped table, a new key evicts whatever
+ * an answer fetched before an invalidation of its key is not stored
+ * (generation check, per slot). Fixed memory: a direct-mapped table, a new key evicts whatever
  * shared its slot; entries also expire after a ttl. Thread-safe. */
 #ifndef DPN_DHCP_HOSTCACHE_H
 #define DPN_DHCP_HOSTCACHE_H
@@ -70,8 +70,9 @@ int dhcp_hostcache_get(struct dhcp_hostcache *hc, const uint8_t *key,
 		       size_t len, uint64_t now_s, void *out);
 
 /* Stores val under key, taking ownership of it. Not stored (released at
- * once, counted as skipped) when anything was invalidated since this
- * thread's last miss: the answer may predate that change. */
+ * once, counted as skipped) when, since this thread's last miss, the table
+ * was flushed or key (or a key sharing its slot) invalidated: the answer
+ * may predate that change. */
 void dhcp_hostcache_put(struct dhcp_hostcache *hc, const uint8_t *key,
 			size_t len, void *val, uint64_t now_s);
 

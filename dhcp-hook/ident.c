@@ -83,14 +83,33 @@ enum dhcp_cache_state dhcp_cache_get(struct dhcp_cache *c, const uint8_t *key,
 	return st;
 }
 
+uint64_t dhcp_cache_generation(struct dhcp_cache *c)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&c->lock);
+	g = c->gen;
+	pthread_mutex_unlock(&c->lock);
+	return g;
+}
+
 void dhcp_cache_put(struct dhcp_cache *c, const uint8_t *key, size_t len,
 		    enum dhcp_cache_state state, uint64_t now_s, unsigned ttl_s)
 {
+	dhcp_cache_put_since(c, key, len, state, now_s, ttl_s,
+			     dhcp_cache_generation(c));
+}
+
+int dhcp_cache_put_since(struct dhcp_cache *c, const uint8_t *key, size_t len,
+			 enum dhcp_cache_state state, uint64_t now_s,
+			 unsigned ttl_s, uint64_t gen)
+{
 	struct dhcp_cache_slot *s;
 	size_t h;
+	int stored = 0;
 
 	if (len == 0 || len > DHCP_KEY_MAX || ttl_s == 0)
-		return;
+		return 0;
 	h = ncache_hash(key, len);
 	/* Keys stored in the same second (a warm-up, a restart) must not all
 	 * expire in the same second and send every device back to the
@@ -98,12 +117,16 @@ void dhcp_cache_put(struct dhcp_cache *c, const uint8_t *key, size_t len,
 	 * ttl and all of it, by its hash. */
 	ttl_s -= (unsigned)((h >> 20) % (ttl_s / 4 + 1));
 	pthread_mutex_lock(&c->lock);
-	s = &c->slots[h & (c->nslots - 1)];
-	memcpy(s->key, key, len);
-	s->len = (uint8_t)len;
-	s->state = (uint8_t)state;
-	s->expires_s = now_s + ttl_s;
+	if (c->gen == gen) {
+		s = &c->slots[h & (c->nslots - 1)];
+		memcpy(s->key, key, len);
+		s->len = (uint8_t)len;
+		s->state = (uint8_t)state;
+		s->expires_s = now_s + ttl_s;
+		stored = 1;
+	}
 	pthread_mutex_unlock(&c->lock);
+	return stored;
 }
 
 void dhcp_cache_clear(struct dhcp_cache *c)
@@ -111,6 +134,7 @@ void dhcp_cache_clear(struct dhcp_cache *c)
 	size_t i;
 
 	pthread_mutex_lock(&c->lock);
+	c->gen++;
 	for (i = 0; i < c->nslots; i++)
 		c->slots[i].len = 0;
 	pthread_mutex_unlock(&c->lock);

@@ -37,6 +37,7 @@ enum dhcp_cache_state {
  * entry expires after the ttl it was stored with. Thread-safe. */
 struct dhcp_cache {
 	pthread_mutex_t lock;
+	uint64_t gen;		/* bumped by every clear */
 	size_t nslots;
 	struct dhcp_cache_slot *slots;
 };
@@ -55,7 +56,18 @@ enum dhcp_cache_state dhcp_cache_get(struct dhcp_cache *c, const uint8_t *key,
  * a key longer than DHCP_KEY_MAX, or a ttl of 0, stores nothing. */
 void dhcp_cache_put(struct dhcp_cache *c, const uint8_t *key, size_t len,
 		    enum dhcp_cache_state state, uint64_t now_s, unsigned ttl_s);
-/* Forgets every entry. */
+/* The cache's generation, which every dhcp_cache_clear changes: take it
+ * before asking the database, and store the answer with
+ * dhcp_cache_put_since. */
+uint64_t dhcp_cache_generation(struct dhcp_cache *c);
+/* As dhcp_cache_put, but only when the cache was not cleared since gen:
+ * an answer older than a clear (mgmtd's flush after a deletion, which
+ * under Kea's packet threads can land while another thread asks the
+ * database) is not kept. Returns 1 when stored. */
+int dhcp_cache_put_since(struct dhcp_cache *c, const uint8_t *key, size_t len,
+			 enum dhcp_cache_state state, uint64_t now_s,
+			 unsigned ttl_s, uint64_t gen);
+/* Forgets every entry (a new generation). */
 void dhcp_cache_clear(struct dhcp_cache *c);
 /* Forgets key if present. */
 void dhcp_cache_del(struct dhcp_cache *c, const uint8_t *key, size_t len);

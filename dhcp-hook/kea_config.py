@@ -8,23 +8,39 @@ import ipaddress
 import os
 
 KEA_HOOKS = '/usr/lib/x86_64-linux-gnu/kea/hooks'
+THREADS_MAX = 16
+
+
+def default_threads():
+    """Kea's packet threads when none are asked for: as many as CPUs, at
+    least 8 and at most THREADS_MAX. More than the CPUs because a
+    first-sight enrolment waits in its packet thread for a durable commit
+    (an fsync, not CPU), and PostgreSQL commits transactions that sent a
+    NOTIFY one at a time: the hook groups the enrolments waiting at the
+    same moment into one transaction (dhcp-hook/enrol.h), so the more
+    threads wait, the more devices one commit serves (docs/bench.md: 8
+    threads served a new building faster than 4 on 2 CPUs)."""
+    return min(THREADS_MAX, max(8, os.cpu_count() or 1))
 
 
 def kea_config(tmp, pg_dir, pools, hook_params=None, hook=True,
                identifiers=('flex-id',), lifetime=600, probation=3600,
                extra=None, hosts_db=True, lease_cmds=True, dynamic_pool=None,
-               hook_path=None, relay='127.0.0.1', threads=0):
+               hook_path=None, relay='127.0.0.1', threads=None):
     """Kea dhcp4 configuration (a dict): interfaces ["lo"], udp sockets,
     control socket and memfile leases in tmp, host reservations in the dpn
     database at pg_dir (unix socket), one subnet per (pool_id, cidr) relayed
     from `relay`, and the hook (hook_params merged into the defaults).
-    threads > 0: Kea multi-threaded with that many packet threads, and the
-    hook's db-pool as large (first-sight enrolment waits for a commit in
-    the packet path: one thread serves one enrolment at a time)."""
+    threads: Kea's packet threads (None: default_threads()), and the hook's
+    db-pool as large (a first-sight enrolment holds a connection in its
+    packet thread until its commit); 1: Kea single-threaded, written out
+    so that it stays so on a Kea whose own default is multi-threaded."""
+    threads = default_threads() if threads is None else int(threads)
+    if not 1 <= threads <= THREADS_MAX:
+        raise ValueError('threads must be 1..%d, not %d' % (THREADS_MAX, threads))
     params = {'database': 'host=%s dbname=dpn user=dpn' % pg_dir,
-              'sweep-interval': 1, 'decline-probation': probation}
-    if threads:
-        params['db-pool'] = threads
+              'sweep-interval': 1, 'decline-probation': probation,
+              'db-pool': threads}
     params.update(hook_params or {})
     libs = []
     if lease_cmds:
@@ -67,9 +83,12 @@ def kea_config(tmp, pg_dir, pools, hook_params=None, hook=True,
             'type': 'postgresql', 'name': 'dpn', 'host': pg_dir, 'user': 'dpn',
             'on-fail': 'serve-retry-continue', 'max-reconnect-tries': 100000,
             'reconnect-wait-time': 500, 'connect-timeout': 2}
-    if threads:
-        cfg['multi-threading'] = {'enable-multi-threading': True,
-                                  'thread-pool-size': threads,
-                                  'packet-queue-size': 1024}
+    # The packet queue (Kea 2.2's default 64) absorbs a building plugging
+    # in at once: 1024 packets are ~2 s of a 500/s burst, under a client's
+    # first retransmission (4 s); when it is full Kea drops the oldest.
+    cfg['multi-threading'] = {'enable-multi-threading': threads > 1}
+    if threads > 1:
+        cfg['multi-threading'].update({'thread-pool-size': threads,
+                                       'packet-queue-size': 1024})
     cfg.update(extra or {})
     return {'Dhcp4': cfg}

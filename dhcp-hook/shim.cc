@@ -106,6 +106,7 @@ bool read_params(LibraryHandle& h, struct dhcp_cfg& c, std::string& bad)
 		{ "seen-interval", &c.seen_s },
 		{ "host-cache-size", &c.hc_size },
 		{ "host-cache-ttl", &c.hc_ttl_s },
+		{ "enrol-batch", &c.enrol_batch },
 	};
 	for (auto& p : u)
 		if (!param_uint(h, p.name, *p.v)) {

@@ -15,6 +15,7 @@
 
 #include "gatekeeper/gk.h"
 #include "log.h"
+#include "pg.h"
 #include "pgbatch.h"
 #include "sip/hdr.h"
 
@@ -371,39 +372,6 @@ static const unsigned char numeric[15] = {
 	[13] = 1,
 };
 
-/* Append value v (NULL: SQL NULL) to the array literal at *p: a number
- * bare, a text quoted and escaped (printable ASCII: clean()), a span
- * without '"' or '\\' copied at once. */
-static char *array_put(char *p, const char *v, int first, int bare)
-{
-	size_t n;
-
-	if (!first)
-		*p++ = ',';
-	if (!v) {
-		memcpy(p, "NULL", 4);
-		return p + 4;
-	}
-	if (bare) {
-		n = strlen(v);
-		memcpy(p, v, n);
-		return p + n;
-	}
-	*p++ = '"';
-	for (;;) {
-		n = strcspn(v, "\"\\");
-		memcpy(p, v, n);
-		p += n;
-		v += n;
-		if (!*v)
-			break;
-		*p++ = '\\';
-		*p++ = *v++;
-	}
-	*p++ = '"';
-	return p;
-}
-
 /* Every value is at most 2 x 127 escaped bytes, 2 quotes and a comma. */
 #define ELEM_MAX 264
 
@@ -432,8 +400,8 @@ static int apply_many(void *arg, PGconn *pg, const void *items, unsigned n)
 		}
 		values(&r[i], nb, v);
 		for (c = 0; c < 15; c++)
-			end[c] = array_put(end[c], v[c], m == 0,
-					   numeric[c]);
+			end[c] = pg_array_put(end[c], v[c], m == 0,
+					      numeric[c]);
 		m++;
 	}
 	for (c = 0; c < 15; c++) {

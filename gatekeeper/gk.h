@@ -66,6 +66,8 @@ struct gk_out_metrics {
 	struct prom_series *gw_unreachable, *gw_probes_ok, *gw_probes_failed;
 };
 struct gk_topo;
+struct gk_topostore;
+struct gk_tcprobe;
 
 struct gk {
 	struct daemon *d;
@@ -89,6 +91,7 @@ struct gk {
 	unsigned pport;
 	unsigned priv;			/* sip_peer.local of the private side */
 	struct gk_topo *topo;		/* topo.c; NULL with one side */
+	struct gk_topostore *topostore;	/* topostore.c: topo in PostgreSQL */
 	enum sip_proto proto;		/* how requests are forwarded */
 	struct gk_media *media;		/* NULL: media not anchored */
 	struct gk_metrics m;
@@ -103,6 +106,7 @@ struct gk {
 	struct gk_gw_change { int64_t flat_id; int reachable; } gw_pending[512];
 	unsigned gw_npending;
 	struct gk_protect *prot;	/* protect.c */
+	struct gk_tcprobe *tcprobe;	/* tcpprobe.c; NULL until a TCP probe */
 };
 
 /* db.c */
@@ -150,6 +154,26 @@ void gk_probe_stop(struct gk *g);
  * "gk<kind>-<id>-<seq>@host". 0 or an errno. */
 int gk_probe_send(struct gk *g, const struct sip_peer *to, char kind,
 		  int64_t id, uint32_t seq);
+/* That OPTIONS as text for to->proto, its Via naming our public address
+ * and lport, into buf (cap bytes; *len). 0, EINVAL (not IPv4), ENOSPC. */
+int gk_probe_text(const struct gk *g, const struct sip_peer *to, char kind,
+		  int64_t id, uint32_t seq, unsigned lport, char *buf,
+		  size_t cap, size_t *len);
+/* A response to one of our probes (len bytes, one message) from src: its
+ * Call-ID names what was probed (gkp- a peer, gkg- a flat's gateway), its
+ * id and round; anything else is ignored. */
+void gk_probe_answer(struct gk *g, const char *buf, size_t len,
+		     const struct sockaddr_in *src);
+
+/* tcpprobe.c: probes of TCP route peers, each on a connection of its own,
+ * closed at the next round (see the file). */
+/* Open a connection to peer p and send its probe (p->seq) when it is up.
+ * 0, ENOSPC (every connection slot busy: not probed), or an errno (the
+ * probe stays unanswered). */
+int gk_tcprobe_send(struct gk *g, const struct gk_peer *p);
+/* Close the connections of the last round (their probes unanswered). */
+void gk_tcprobe_round(struct gk *g);
+void gk_tcprobe_stop(struct gk *g);
 
 /* gwprobe.c: OPTIONS probing of registered flat gateways, a slice of the
  * flats per one-second tick (gateway-probe-interval 0: off) */
@@ -188,8 +212,25 @@ int gk_from_display(struct sip_msg *m, const char *num);
 int gk_topo_new(unsigned max, unsigned ttl_s, unsigned pending_s,
 		struct gk_topo **out);
 void gk_topo_free(struct gk_topo *t);
-/* Forget dialogs idle past their time (from the tick). */
+/* Forget dialogs idle past their time (from the tick); with a store,
+ * tell it what changed (below). */
 void gk_topo_expire(struct gk_topo *t, uint64_t now);
+/* A dialog as its store keeps it (strings owned by the table: copy). */
+struct gk_topo_row {
+	uint64_t key, expires;		/* expires: gk_now() seconds */
+	int masked;
+	const char *callid, *contact, *route;	/* route "" for none */
+};
+/* Save (del 0) or delete row r; called from gk_topo_expire for answered
+ * dialogs that are new, changed or kept alive past their stored expiry
+ * (a quarter of dialog-idle), and for saved ones that end. Must not
+ * block. */
+typedef void (*gk_topo_save_fn)(void *arg, const struct gk_topo_row *r,
+				int del);
+void gk_topo_set_store(struct gk_topo *t, gk_topo_save_fn fn, void *arg);
+/* Put back an answered dialog from the store (as saved). 0, EEXIST (its
+ * key or Call-ID is held, or key 0), ENOSPC (table full), ENOMEM. */
+int gk_topo_restore(struct gk_topo *t, const struct gk_topo_row *r);
 unsigned gk_topo_count(const struct gk_topo *t);
 /* A new INVITE from outside to a flat: its dialog entry. 0, ENOSPC (the
  * table is full: answer 503) or ENOMEM. */
@@ -201,7 +242,8 @@ int gk_topo_inbound(struct gk *g, const struct sip_msg *m);
  * gets the private Call-ID back. 0 or an errno (the branch is not sent). */
 int gk_topo_branch_out(void *arg, struct sip_fork *f, struct sip_msg *m,
 		       const struct sip_peer *to);
-/* The same for a 2xx ACK routed to `to` (Call-ID only). */
+/* The same for a 2xx ACK routed to `to`: by the public side, the public
+ * Call-ID, our address in From and To, no Contact. */
 int gk_topo_ack_out(struct gk *g, struct sip_msg *m, const struct sip_peer *to);
 /* A request from outside whose Request-URI carries a dialog key: the
  * private party's Contact into ruri (cap bytes, NUL-ended) and the
@@ -216,6 +258,15 @@ int gk_topo_request_in(struct gk *g, struct sip_msg *m, char *ruri,
  * private Record-Routes and get our Contact. */
 int gk_topo_response_out(void *arg, struct sip_fork *f, struct sip_msg *m,
 			 struct sip_peer *to);
+
+/* topostore.c: the topology-hiding table kept in dpn.gk_topo_dialogs */
+/* The writer, the table's store hook, the site's dialogs put back (the
+ * expired ones deleted). 0 or an errno (logged). */
+int gk_topostore_start(struct gk *g);
+/* Each second, after gk_topo_expire: the writer's counts into /metrics. */
+void gk_topostore_tick(struct gk *g);
+/* Writes what is queued and stops (after gk_topo_free). */
+void gk_topostore_stop(struct gk *g);
 
 /* route.c */
 /* P-Asserted-Identity of gateway gw's flat (and claimed handset) on m. */

@@ -29,6 +29,8 @@ struct ent {
 	struct gk_ban ban;		/* in force while until_ms > now */
 	uint64_t hits_told;		/* hits last reported */
 	uint64_t seen_ms;
+	int peer;			/* a route peer's own entry: never
+					   counted, banned or forgotten */
 };
 
 struct prefix {
@@ -46,6 +48,9 @@ struct gk_guard {
 					   untouched until a source needs them */
 	struct prefix trusted[MAX_PREFIXES];
 	unsigned ntrusted;
+	uint8_t (*peers)[16];		/* route peers (their entries are
+					   marked) */
+	unsigned npeers;
 	char scanners[MAX_SCANNERS][SCANNER_LEN];
 	unsigned nscanners;
 	struct gk_guard_stats st;
@@ -338,6 +343,8 @@ int gk_guard_admit(struct gk_guard *g, const struct sockaddr *sa,
 	if (key_addr(sa, a) || trusted_key(g, a))
 		return 0;
 	e = find(g, a, "");
+	if (e && e->peer)
+		return 0;
 	if (e && banned(e, now_ms)) {
 		e->ban.hits++;
 		g->st.dropped_banned++;
@@ -383,7 +390,7 @@ int gk_guard_scanner(struct gk_guard *g, const struct sockaddr *sa,
 		return 0;
 	g->st.dropped_scanner++;
 	if (g->cfg.scanner_ban && g->cfg.ban_s &&
-	    (e = get(g, a, "", now_ms)) && !banned(e, now_ms))
+	    (e = get(g, a, "", now_ms)) && !e->peer && !banned(e, now_ms))
 		start_ban(g, e, GK_BAN_SCANNER, g->cfg.ban_s, now_ms);
 	return 1;
 }
@@ -437,6 +444,8 @@ void gk_guard_auth(struct gk_guard *g, const char *user,
 	    !banned(e, now_ms))
 		start_ban(g, e, GK_BAN_LOCKOUT, g->cfg.lock_s, now_ms);
 	e = get(g, a, "", now_ms);
+	if (e && e->peer)
+		return;		/* locked per username, never banned */
 	if (fail_count(e, g->cfg.src_auth_fails, g->cfg.auth_window_s,
 		       now_ms) && !banned(e, now_ms))
 		start_ban(g, e, GK_BAN_AUTH, g->cfg.ban_s, now_ms);
@@ -484,8 +493,54 @@ int gk_guard_lift(struct gk_guard *g, const struct sockaddr *sa,
 	    !e->ban.until_ms)
 		return ENOENT;
 	tell(g, e, 1);
-	unlink_ent(g, e);
+	if (e->peer)		/* the entry stays: it marks the peer */
+		memset(&e->ban, 0, sizeof(e->ban));
+	else
+		unlink_ent(g, e);
 	return 0;
+}
+
+/* a's own entry marked as a route peer's; a ban of it lifted. 0 or
+ * ENOSPC (the table is full). */
+static int mark_peer(struct gk_guard *g, const uint8_t a[16])
+{
+	struct ent *e = get(g, a, "", 0);
+
+	if (!e)
+		return ENOSPC;
+	if (e->ban.until_ms) {	/* a ban from before it was a peer */
+		tell(g, e, 1);
+		memset(&e->ban, 0, sizeof(e->ban));
+	}
+	e->peer = 1;
+	e->reqs = e->fails = 0;
+	return 0;
+}
+
+int gk_guard_set_peers(struct gk_guard *g,
+		       const struct sockaddr_storage *addrs, unsigned n)
+{
+	uint8_t (*p)[16] = n ? malloc(n * sizeof(*p)) : NULL;
+	struct ent *e;
+	int rc = 0;
+
+	if (n && !p)
+		return ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		if (key_addr((const void *)&addrs[i], p[i])) {
+			free(p);
+			return EINVAL;
+		}
+	for (unsigned i = 0; i < g->npeers; i++)
+		if ((e = find(g, g->peers[i], "")) != NULL)
+			e->peer = 0;	/* forgotten by the sweep if idle */
+	free(g->peers);
+	g->peers = p;
+	g->npeers = n;
+	for (unsigned i = 0; i < n; i++)
+		if (mark_peer(g, p[i]))
+			rc = ENOSPC;
+	return rc;
 }
 
 /* ---- upkeep ---- */
@@ -496,7 +551,7 @@ static int stale(const struct gk_guard *g, const struct ent *e, uint64_t now)
 
 	if ((uint64_t)g->cfg.auth_window_s * 1000 > keep)
 		keep = (uint64_t)g->cfg.auth_window_s * 1000;
-	return !banned(e, now) && now - e->seen_ms >= keep;
+	return !e->peer && !banned(e, now) && now - e->seen_ms >= keep;
 }
 
 unsigned gk_guard_sweep(struct gk_guard *g, uint64_t now_ms)
@@ -583,5 +638,6 @@ void gk_guard_free(struct gk_guard *g)
 		return;
 	free(g->ents);
 	free(g->buckets);
+	free(g->peers);
 	free(g);
 }

@@ -17,6 +17,10 @@
  *    insensitive substring) is dropped, and the source banned when
  *    scanner_ban is set.
  *  - Trusted sources (CIDR list) are exempt from all of it.
+ *  - Route peers (addresses set by gk_guard_set_peers: trunks, other
+ *    complexes' gatekeepers, which send many requests from one address)
+ *    are exempt from the flood limit and never banned; a scanner's
+ *    User-Agent is still dropped and a username still locked there.
  *
  * Bounded: at most max_entries sources and (username, source) pairs; when
  * the table is full, a new source is not tracked (admitted, counted in
@@ -113,6 +117,15 @@ int gk_guard_locked(struct gk_guard *g, const char *user,
  * succeeded (clears that pair's failures). */
 void gk_guard_auth(struct gk_guard *g, const char *user,
 		   const struct sockaddr *sa, int ok, uint64_t now_ms);
+
+/* The route peers' addresses (n of them, copied), replacing the last
+ * set: each gets an entry of the table marked as a peer's (found by the
+ * lookup every message does anyway: no cost for other sources), and a
+ * ban of it is lifted (ops->ban ended). 0, EINVAL (not IPv4/IPv6) or
+ * ENOMEM (the last set kept), ENOSPC (the table is full: the peers that
+ * found no entry are not exempt). */
+int gk_guard_set_peers(struct gk_guard *g,
+		       const struct sockaddr_storage *addrs, unsigned n);
 
 /* Ban sa for secs (an operator, a test). 0, ENOSPC (table full). */
 int gk_guard_ban(struct gk_guard *g, const struct sockaddr *sa,

@@ -6,6 +6,17 @@
  * flat of this complex is not (direct media inside the complex). The
  * caller of gk_media_forward says which side sent it.
  *
+ * Calls out through an outbound route (outbound.c adds the route's peers
+ * to the fork) are offered first and the peers start, one after the
+ * other, from the ng callback: the rewritten SDP serves every failover
+ * branch. A peer that fails after a 183 with SDP keeps its early
+ * monologue until the call ends: its ports are the ones the offer named,
+ * which the next peer was given too (rtpengine relays them to the
+ * caller), and deleting it while it is the offerer's only peer would end
+ * the whole call at rtpengine. With topology hiding the outside knows a
+ * call begun inside by another Call-ID: media maps it back (media_callid),
+ * so a BYE or re-INVITE from either side finds the call.
+ *
  * How it stays consistent with the call (the Kamailio rtpengine module's
  * rules for tags): every SDP in a request of an anchored call (INVITE,
  * re-INVITE, UPDATE) is an ng `offer` with from-tag = its From tag and
@@ -89,6 +100,9 @@ struct mop {
 	char *ruri;			/* OP_OFFER: where the branch goes */
 	size_t rlen;
 	struct sip_peer to;
+	int added;			/* OP_OFFER: the caller added the
+					   branches (to unused): serial */
+	unsigned branch;		/* OP_ANSWER: of the held response */
 	struct ev_timer now;		/* a failure reported from the loop */
 };
 
@@ -295,12 +309,32 @@ static void ng_delete(struct gk_media *md, struct sip_str id, unsigned inst)
 		log_warnx("media: %.*s: delete not sent", (int)id.len, id.s);
 }
 
+/* The Call-ID media keys m's call by: the one the gatekeeper saw first.
+ * With topology hiding a dialog begun inside is known outside by another
+ * (gk-KEY@PUBLIC): what the outside end sends names that one, and gets
+ * the private one back (topo.c). Its storage is m's or the dialog's: use
+ * it before either goes. 0 or EBADMSG. */
+static int media_callid(struct gk *g, const struct sip_msg *m,
+			struct sip_str *id)
+{
+	const char *priv;
+
+	if (sip_msg_callid(m, id))
+		return EBADMSG;
+	if ((priv = gk_topo_private_callid(g, *id)) != NULL)
+		*id = (struct sip_str){ priv, strlen(priv) };
+	return 0;
+}
+
 /* ---- starting branches ---- */
 
+/* One branch to `to`, or (to NULL) the branches the caller added, one
+ * after the other (an outbound route's peers: failover). */
 static void start_branch(struct sip_fork *fk, const char *ruri, size_t len,
 			 const struct sip_peer *to)
 {
-	if (sip_fork_add(fk, ruri, len, to, 1000) || sip_fork_start(fk, 0))
+	if (to ? sip_fork_add(fk, ruri, len, to, 1000) ||
+		 sip_fork_start(fk, 0) : sip_fork_start(fk, 1))
 		sip_fork_reply(fk, 500, NULL, NULL);
 }
 
@@ -392,7 +426,7 @@ static void on_offer(void *arg, const struct ng_answer *a)
 		return;
 	}
 	md->st.anchored += op->initial;
-	start_branch(op->f, op->ruri, op->rlen, &op->to);
+	start_branch(op->f, op->ruri, op->rlen, op->added ? NULL : &op->to);
 }
 
 static int offer_msg(struct gk_media *md, const struct sip_msg *m,
@@ -454,6 +488,14 @@ static int mop_new(struct gk *g, enum mop_kind kind, struct sip_fork *f,
 	return 0;
 }
 
+/* Where an offered request's branch goes; NULL: the caller added them. */
+static void set_to(struct mop *op, const struct sip_peer *to)
+{
+	op->added = to == NULL;
+	if (to)
+		op->to = *to;
+}
+
 static void offer(struct gk *g, struct sip_fork *fk, struct mcall *c,
 		  struct sip_str id, const char *ruri, size_t len,
 		  const struct sip_peer *to, enum gk_media_side side,
@@ -481,7 +523,7 @@ static void offer(struct gk *g, struct sip_fork *fk, struct mcall *c,
 		return;
 	}
 	op->rlen = len;
-	op->to = *to;
+	set_to(op, to);
 	op->side = side;
 	op->initial = initial;
 	if (initial)
@@ -534,7 +576,7 @@ static void late_call(struct gk *g, struct sip_fork *fk, struct sip_str id,
 	}
 	late_offer_expect(c, sip_fork_request(fk), side);
 	op->initial = 1;
-	op->to = *to;
+	set_to(op, to);
 	op->side = side;
 	fork_link(md, op);
 	md->st.anchored++;
@@ -552,7 +594,7 @@ void gk_media_forward(struct gk *g, struct sip_fork *fk, const char *ruri,
 	struct mcall *c;
 	int in_dialog, anchor, rc;
 
-	if (!md || !m || sip_msg_callid(m, &id)) {
+	if (!md || !m || media_callid(g, m, &id)) {
 		start_branch(fk, ruri, len, to);
 		return;
 	}
@@ -656,6 +698,19 @@ static void keep_dialog(struct gk_media *md, struct mcall *c,
 			(uint64_t)g->cfg->media_check_s * 1000;
 }
 
+/* The fork of a 2xx answer op; its offer's record now names the branch
+ * that answered as the callee (a route's failover: not known when the
+ * offer was made). */
+static struct sip_fork *answered_by(struct gk_media *md, const struct mop *op)
+{
+	const struct sip_peer *p = sip_fork_branch_peer(op->f, op->branch);
+	struct mop *offer = fork_op(md, op->f);
+
+	if (offer && p)
+		offer->to = *p;
+	return op->f;
+}
+
 static void on_answer(void *arg, const struct ng_answer *a)
 {
 	struct mop *op = arg;
@@ -670,7 +725,7 @@ static void on_answer(void *arg, const struct ng_answer *a)
 		if (c) {
 			cache_answer(c, m);
 			if (m->status >= 200 && !c->dlg)
-				keep_dialog(md, c, op->f, m);
+				keep_dialog(md, c, answered_by(md, op), m);
 		}
 		sip_fork_release(op->f, op->status, m);
 	} else {
@@ -731,9 +786,8 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 	struct mop *op = NULL;
 	struct ben_w w;
 	int late, body, rc;
-	(void)branch;
 
-	if (!md || sip_msg_callid(m, &id))
+	if (!md || media_callid(g, m, &id))
 		return 0;
 	if ((c = call_find(md, id)) != NULL)
 		gk_media_dlg_answer(c->dlg, m);	/* a target refresh */
@@ -761,6 +815,7 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 		return 0;
 	}
 	op->status = m->status;
+	op->branch = branch;
 	md->st.bad_body += body == EBADMSG;
 	if (rc) {	/* nothing to ask rtpengine: it fails from the loop
 			   (500 instead of a 2xx, a 1xx dropped) */
@@ -812,7 +867,7 @@ int gk_media_ack(struct gk *g, const struct sip_msg *m,
 	int body;
 
 	if (!md || (body = sip_msg_sdp(m, &sdp, NULL)) == ENOENT ||
-	    sip_msg_callid(m, &id) || !(c = call_find(md, id)) ||
+	    media_callid(g, m, &id) || !(c = call_find(md, id)) ||
 	    c->late != LATE_ANSWER || sip_msg_cseq(m, &cs) ||
 	    cs.num != c->late_cseq)
 		return 0;

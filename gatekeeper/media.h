@@ -30,7 +30,8 @@ int gk_media_new(struct gk *g, struct gk_media **out);
 void gk_media_free(struct gk_media *m);
 
 /* Forward fk's request to `to` (Request-URI ruri/len, or the request's
- * own when ruri is NULL). When the call is anchored (a new INVITE with
+ * own when ruri is NULL); `to` NULL: to the branches the caller added
+ * (sip_fork_add), one after the other (an outbound route's failover). When the call is anchored (a new INVITE with
  * SDP from `side` != DIRECT; an in-dialog INVITE/UPDATE with SDP of an
  * anchored call) its SDP is first offered to rtpengine and the branch
  * starts when the rewritten SDP came back (a new INVITE without SDP: at

@@ -125,12 +125,18 @@ static int route_text(const struct sip_str *v, unsigned n, int rev,
 	return sip_values_join(v, n, rev, *out, cap, &len);
 }
 
-/* The caller's route set: its INVITE's Record-Routes as they came. */
-static int caller_route(const struct sip_msg *req, char **out)
+/* The caller's route set: its INVITE's Record-Routes as they came, ours
+ * left out (a spiral, or ours already on). */
+static int caller_route(const struct gk *g, const struct sip_msg *req,
+			char **out)
 {
 	struct sip_str v[ROUTE_MAX];
+	unsigned n = rr_list(req, v), k = 0;
 
-	return route_text(v, rr_list(req, v), 0, out);
+	for (unsigned i = 0; i < n; i++)
+		if (!is_ours(g, v[i]))
+			v[k++] = v[i];
+	return route_text(v, k, 0, out);
 }
 
 /* The callee's: those above our own in its 2xx, nearest to us first. */
@@ -194,7 +200,7 @@ int gk_media_dlg_new(const struct gk *g, const struct sip_msg *req,
 	    (rc = dup_hdr(ok, SIP_HDR_TO, &d->to)) ||
 	    (rc = contact_uri(req, &d->end[CALLER].target)) ||
 	    (rc = contact_uri(ok, &d->end[CALLEE].target)) ||
-	    (rc = caller_route(req, &d->end[CALLER].route)) ||
+	    (rc = caller_route(g, req, &d->end[CALLER].route)) ||
 	    (rc = callee_route(g, ok, &d->end[CALLEE].route)) ||
 	    (rc = caller_next(g, req, from_flat ? g->priv : 0,
 			       &d->end[CALLER].next))) {

@@ -111,6 +111,7 @@ int gk_outbound_load(struct gk *g)
 	gk_routes_keep_state(t, g->routes);
 	gk_routes_free(g->routes);
 	g->routes = t;
+	gk_protect_peers(g);	/* peers: no flood limit, no bans */
 	prom_set(g->om.peers_up, gk_routes_up(t));
 	prom_inc(g->om.loads, 1);
 	log_info("gatekeeper: site %u: %u routes, %u peers", g->cfg->site,
@@ -215,8 +216,13 @@ void gk_outbound_call(struct gk *g, struct sip_fork *fk, const char *num,
 	gk_assert_identity(g, em, gw);
 	if (em->method == SIP_INVITE)
 		prom_inc(g->om.routed, 1);
-	if (add_peers(fk, ps, n, num) || sip_fork_start(fk, 1))
+	if (add_peers(fk, ps, n, num)) {
 		sip_fork_reply(fk, 500, NULL, NULL);
+		return;
+	}
+	/* media: offered first (the offerer is the flat, on the private
+	 * side); the peers start, one after the other, from its answer */
+	gk_media_forward(g, fk, NULL, 0, NULL, GK_MEDIA_FROM_PRIVATE);
 }
 
 /* Serial failover goes on after 503 (and, counted by the core, timeouts

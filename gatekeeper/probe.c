@@ -1,9 +1,9 @@
-/* gatekeeper/probe.c — OPTIONS probing of the route peers (UDP peers
- * only: a TCP peer is not probed and stays up), and the probe socket
- * that gwprobe.c shares for the flat gateways. Every probe-interval each peer
- * gets an OPTIONS from a socket of its own (the listen address, another
- * port, so the proxy core never sees the answers); a probe not answered
- * by the next round is a failure. Any response counts as alive (a peer
+/* gatekeeper/probe.c — OPTIONS probing of the route peers, and the probe
+ * socket that gwprobe.c shares for the flat gateways. Every
+ * probe-interval each UDP peer gets an OPTIONS from a socket of its own
+ * (the public listen address, another port, so the proxy core never sees
+ * the answers), each TCP peer one on a connection of its own
+ * (tcpprobe.c); a probe not answered by the next round is a failure. Any response counts as alive (a peer
  * answering 404 or 405 to OPTIONS is up). probe-down failures in a row
  * mark a peer down (new calls skip it), probe-up answers in a row bring
  * it back. State changes are logged, counted in /metrics and written to
@@ -75,44 +75,68 @@ static void answered(struct gk *g, struct gk_peer *p)
 		set_up(g, p, 1);
 }
 
-int gk_probe_send(struct gk *g, const struct sip_peer *to, char kind,
-		  int64_t id, uint32_t seq)
+int gk_probe_text(const struct gk *g, const struct sip_peer *to, char kind,
+		  int64_t id, uint32_t seq, unsigned lport, char *buf,
+		  size_t cap, size_t *len)
 {
 	const struct sockaddr_in *sa = (const void *)&to->sa;
-	char buf[768], host[INET_ADDRSTRLEN];
+	const char *tp = to->proto == SIP_PROTO_TCP ? "TCP" : "UDP";
+	char host[INET_ADDRSTRLEN];
 	unsigned port = ntohs(sa->sin_port);
 	int n;
 
-	if (g->probe_fd < 0 || to->sa.ss_family != AF_INET)
+	if (to->sa.ss_family != AF_INET)
 		return EINVAL;
 	inet_ntop(AF_INET, &sa->sin_addr, host, sizeof(host));
-	n = snprintf(buf, sizeof(buf),
-		"OPTIONS sip:%s:%u SIP/2.0\r\n"
-		"Via: SIP/2.0/UDP %s:%u;branch=z9hG4bKgk%c%" PRId64 "x%" PRIu32 ";rport\r\n"
+	n = snprintf(buf, cap,
+		"OPTIONS sip:%s:%u%s SIP/2.0\r\n"
+		"Via: SIP/2.0/%s %s:%u;branch=z9hG4bKgk%c%" PRId64 "x%" PRIu32 ";rport\r\n"
 		"Max-Forwards: 70\r\n"
 		"From: <sip:gatekeeper@%s>;tag=gkprobe\r\n"
 		"To: <sip:%s:%u>\r\n"
 		"Call-ID: gk%c-%" PRId64 "-%" PRIu32 "@%s\r\n"
 		"CSeq: %" PRIu32 " OPTIONS\r\n"
 		"Content-Length: 0\r\n\r\n",
-		host, port, g->host, g->probe_port, kind, id, seq, g->host,
-		host, port, kind, id, seq, g->host, seq);
-	if (n < 0 || (size_t)n >= sizeof(buf))
+		host, port, *tp == 'T' ? ";transport=tcp" : "", tp, g->host,
+		lport, kind, id, seq, g->host, host, port, kind, id, seq,
+		g->host, seq);
+	if (n < 0 || (size_t)n >= cap)
 		return ENOSPC;
-	if (sendto(g->probe_fd, buf, (size_t)n, MSG_DONTWAIT,
+	*len = (size_t)n;
+	return 0;
+}
+
+int gk_probe_send(struct gk *g, const struct sip_peer *to, char kind,
+		  int64_t id, uint32_t seq)
+{
+	char buf[768];
+	size_t n;
+	int rc;
+
+	if (g->probe_fd < 0)
+		return EINVAL;
+	if ((rc = gk_probe_text(g, to, kind, id, seq, g->probe_port, buf,
+				sizeof(buf), &n)) != 0)
+		return rc;
+	if (sendto(g->probe_fd, buf, n, MSG_DONTWAIT,
 		   (const struct sockaddr *)&to->sa, to->salen) < 0) {
-		log_debug("gatekeeper: probe %s:%u: %s", host, port,
-			  strerror(errno));
+		log_debug("gatekeeper: probe: %s", strerror(errno));
 		return errno;
 	}
 	return 0;
 }
 
+/* A UDP peer's probe from the probe socket; a TCP peer's on a connection
+ * of its own (tcpprobe.c; ENOSPC: every connection slot busy, the peer is
+ * not probed this round). A probe that cannot be sent stays unanswered. */
 static void send_probe(struct gk *g, struct gk_peer *p)
 {
 	p->seq++;
 	p->waiting = 1;
-	gk_probe_send(g, &p->to, 'p', p->id, p->seq);
+	if (!p->tcp)
+		gk_probe_send(g, &p->to, 'p', p->id, p->seq);
+	else if (gk_tcprobe_send(g, p) == ENOSPC)
+		p->waiting = 0;
 }
 
 static void on_round(struct ev_loop *loop, struct ev_timer *t, void *arg)
@@ -120,11 +144,10 @@ static void on_round(struct ev_loop *loop, struct ev_timer *t, void *arg)
 	struct gk *g = arg;
 	struct gk_routes *rt = g->routes;
 
+	gk_tcprobe_round(g);	/* connections of the last round closed */
 	for (unsigned i = 0; rt && i < rt->npeers; i++) {
 		struct gk_peer *p = &rt->peers[i];
 
-		if (p->tcp)
-			continue;
 		if (p->waiting)
 			failed(g, p);
 		send_probe(g, p);
@@ -151,10 +174,8 @@ static void peer_answered(struct gk *g, int64_t id, uint32_t seq,
 		answered(g, p);
 }
 
-/* A response to one of our probes: its Call-ID names what was probed
- * (gkp- a peer, gkg- a flat's gateway), its id and round. */
-static void on_answer(struct gk *g, const char *buf, size_t len,
-		      const struct sockaddr_in *src)
+void gk_probe_answer(struct gk *g, const char *buf, size_t len,
+		     const struct sockaddr_in *src)
 {
 	struct sip_msg m;
 	struct sip_perr err;
@@ -195,7 +216,7 @@ static void on_readable(struct ev_loop *loop, int fd, unsigned ev, void *arg)
 		if (n <= 0)
 			return;
 		if (src.sin_family == AF_INET)
-			on_answer(arg, buf, (size_t)n, &src);
+			gk_probe_answer(arg, buf, (size_t)n, &src);
 	}
 }
 
@@ -242,6 +263,7 @@ int gk_probe_start(struct gk *g)
 
 void gk_probe_stop(struct gk *g)
 {
+	gk_tcprobe_stop(g);
 	if (g->probe_fd < 0)
 		return;
 	ev_timer_stop(g->d->loop, &g->probe_tick);

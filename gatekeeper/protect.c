@@ -257,7 +257,28 @@ int gk_protect_start(struct gk *g)
 		return rc;
 	}
 	restore(g);
+	gk_protect_peers(g);	/* after restore: lifts a peer's old ban */
 	return 0;
+}
+
+void gk_protect_peers(struct gk *g)
+{
+	const struct gk_routes *t = g->routes;
+	struct sockaddr_storage *a;
+	unsigned n = t ? t->npeers : 0;
+	int rc = ENOMEM;
+
+	if (!g->prot)
+		return;		/* not started yet: gk_protect_start asks */
+	if ((a = calloc(n ? n : 1, sizeof(*a))) != NULL) {
+		for (unsigned i = 0; i < n; i++)
+			a[i] = t->peers[i].to.sa;
+		rc = gk_guard_set_peers(g->prot->guard, a, n);
+		free(a);
+	}
+	if (rc)
+		log_warnx("gatekeeper: route peers not exempted from the "
+			  "flood limit: %s", strerror(rc));
 }
 
 void gk_protect_stop(struct gk *g)

@@ -69,8 +69,9 @@ int gk_protect_trusted_check(const void *field, char *err, size_t cap);
 	{ .name = "trusted", .type = CONF_STR,				\
 	  .off = offsetof(T, f.trusted), .def = "", .flags = CONF_RELOAD,\
 	  .arg = "PREFIX,...", .check = gk_protect_trusted_check,	\
-	  .help = "sources exempt from limits and bans (peers, "	\
-	  "monitoring), e.g. 192.0.2.7,10.1.0.0/16" },			\
+	  .help = "sources exempt from limits and bans (monitoring; "	\
+	  "route peers are exempt from the flood limit and bans by "	\
+	  "themselves), e.g. 192.0.2.7,10.1.0.0/16" },			\
 	{ .name = "guard-entries", .type = CONF_UINT,			\
 	  .off = offsetof(T, f.entries), .def = "65536", .min = 16,	\
 	  .max = 4000000, .help = "sources and (username, source) pairs "\
@@ -97,6 +98,10 @@ int gk_protect_register(struct gk *g, struct sip_fork *f,
 void gk_protect_register_done(struct gk *g, const struct sip_msg *m,
 			      const struct sip_peer *from,
 			      const struct sip_reg_answer *ans);
+/* After every load of the routes: their peers' addresses are exempt from
+ * the flood limit and from bans (not from size limits). A failure is
+ * logged; the last set stays. */
+void gk_protect_peers(struct gk *g);
 /* Once a second: sweep, hits to the database, metrics. */
 void gk_protect_tick(struct gk *g);
 /* After SIGHUP: the new settings. */

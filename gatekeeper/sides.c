@@ -92,6 +92,8 @@ int gk_sides_open(struct gk *g)
 	if (rc == 0 && g->priv)
 		rc = gk_topo_new(g->cfg->max_dialogs, g->cfg->dialog_idle_s,
 				 g->cfg->ring_s + 32, &g->topo);
+	if (rc == 0 && g->priv)
+		rc = gk_topostore_start(g);	/* topostore.c */
 	if (rc == 0)
 		rc = core_open(g);
 	if (rc == 0 && g->priv)
@@ -106,6 +108,7 @@ void gk_sides_close(struct gk *g)
 	sip_tp_close(g->tp);
 	sip_tp_close(g->tp_priv);
 	gk_topo_free(g->topo);
+	gk_topostore_stop(g);
 	g->core = NULL;
 	g->tp = g->tp_priv = NULL;
 	g->topo = NULL;
@@ -251,6 +254,7 @@ void gk_sides_tick(struct gk *g)
 		side_tick(g, g->tp_priv, 1);
 	if (g->topo) {
 		gk_topo_expire(g->topo, gk_now());
+		gk_topostore_tick(g);
 		prom_set(g->m.topo_dialogs, gk_topo_count(g->topo));
 	}
 }

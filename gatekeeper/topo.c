@@ -15,8 +15,9 @@
  * bounded (max-dialogs: a new dialog beyond it is refused 503), an
  * entry lives until dialog-idle passes without a request (until an
  * INVITE of it is answered 2xx: ring-timeout + 32 s), or 32 s after a
- * BYE or a failed INVITE; it is in memory only, so a restart
- * forgets it (requests from outside then get 481). */
+ * BYE or a failed INVITE. Answered dialogs are handed to a store
+ * (topostore.c: PostgreSQL, behind the hot path) from the one-second
+ * sweep, and put back on start, so a restart keeps the calls up. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,10 @@ struct dlg {
 	int confirmed;		/* an INVITE of it was answered 2xx */
 	int masked;		/* its Call-ID (with a private host part) is
 				   gk-KEY@PUBLIC on the public side */
+	int ending;		/* a BYE or a failed INVITE was seen last */
+	int dirty;		/* changed since the store last had it */
+	int saved;		/* the store holds it */
+	uint64_t saved_exp;	/* with this expiry */
 	char *callid;
 	char *contact;		/* the private party's Contact URI */
 	char *route;		/* the private route set (Route value) */
@@ -46,6 +51,8 @@ struct dlg {
 struct gk_topo {
 	struct dlg **by_key, **by_cid;
 	unsigned mask, n, max, ttl, pending;
+	gk_topo_save_fn save;		/* the store; NULL: none */
+	void *save_arg;
 	char rr_pub[96], rr_priv[96];	/* our Record-Routes as the core
 					   writes them (made once) */
 };
@@ -113,6 +120,34 @@ static void unlink_cid(struct gk_topo *t, struct dlg *d)
 		*pp = d->next_cid;
 }
 
+/* d as the store takes it. */
+static void store(struct gk_topo *t, struct dlg *d, int del)
+{
+	struct gk_topo_row r = { .key = d->key, .expires = d->expires,
+		.masked = d->masked, .callid = d->callid,
+		.contact = d->contact, .route = d->route ? d->route : "" };
+
+	t->save(t->save_arg, &r, del);
+	d->saved = !del;
+	d->saved_exp = d->expires;
+	d->dirty = 0;
+}
+
+/* What the store is to learn of d, still held: an answered dialog (new,
+ * changed, or kept alive well past the expiry it has) saved, an ending
+ * one deleted. */
+static void keep_stored(struct gk_topo *t, struct dlg *d)
+{
+	if (d->ending) {
+		if (d->saved)
+			store(t, d, 1);
+	} else if (d->confirmed && d->contact &&
+		   (d->dirty || !d->saved ||
+		    d->expires > d->saved_exp + t->ttl / 4)) {
+		store(t, d, 0);
+	}
+}
+
 void gk_topo_expire(struct gk_topo *t, uint64_t now)
 {
 	for (unsigned i = 0; i <= t->mask; i++) {
@@ -120,15 +155,25 @@ void gk_topo_expire(struct gk_topo *t, uint64_t now)
 		while (*pp) {
 			struct dlg *d = *pp;
 			if (d->expires > now) {
+				if (t->save)
+					keep_stored(t, d);
 				pp = &d->next_key;
 				continue;
 			}
+			if (t->save && d->saved)
+				store(t, d, 1);
 			*pp = d->next_key;
 			unlink_cid(t, d);
 			dlg_free(d);
 			t->n--;
 		}
 	}
+}
+
+void gk_topo_set_store(struct gk_topo *t, gk_topo_save_fn fn, void *arg)
+{
+	t->save = fn;
+	t->save_arg = arg;
 }
 
 static struct dlg *find_cid(const struct gk_topo *t, struct sip_str cid)
@@ -173,6 +218,17 @@ static char *dup_n(const char *s, size_t n)
 	return v;
 }
 
+/* Put d (its key and Call-ID set) into both indexes. */
+static void link_dlg(struct gk_topo *t, struct dlg *d)
+{
+	d->cid_hash = sip_hash(SIP_HASH_INIT, d->callid, strlen(d->callid));
+	d->next_key = t->by_key[d->key & t->mask];
+	t->by_key[d->key & t->mask] = d;
+	d->next_cid = t->by_cid[d->cid_hash & t->mask];
+	t->by_cid[d->cid_hash & t->mask] = d;
+	t->n++;
+}
+
 /* The dialog of Call-ID cid, made when absent. 0, ENOSPC, ENOMEM, EIO. */
 static int dlg_get(struct gk_topo *t, struct sip_str cid, struct dlg **out)
 {
@@ -194,12 +250,7 @@ static int dlg_get(struct gk_topo *t, struct sip_str cid, struct dlg **out)
 		dlg_free(d);
 		return rc;
 	}
-	d->cid_hash = sip_hash(SIP_HASH_INIT, cid.s, cid.len);
-	d->next_key = t->by_key[d->key & t->mask];
-	t->by_key[d->key & t->mask] = d;
-	d->next_cid = t->by_cid[d->cid_hash & t->mask];
-	t->by_cid[d->cid_hash & t->mask] = d;
-	t->n++;
+	link_dlg(t, d);
 	*out = d;
 	return 0;
 }
@@ -215,12 +266,48 @@ static int set_str(char **dst, const char *s, size_t n)
 	return 0;
 }
 
+/* *dst (a string of d) set to s when it differs: d is then dirty (the
+ * store is to learn it). 0 or ENOMEM. */
+static int set_changed(struct dlg *d, char **dst, const char *s, size_t n)
+{
+	if (*dst && strlen(*dst) == n && memcmp(*dst, s, n) == 0)
+		return 0;
+	d->dirty = 1;
+	return set_str(dst, s, n);
+}
+
+int gk_topo_restore(struct gk_topo *t, const struct gk_topo_row *r)
+{
+	struct sip_str cid = { r->callid, strlen(r->callid) };
+	struct dlg *d;
+
+	if (!r->key || find_key(t, r->key) || find_cid(t, cid))
+		return EEXIST;
+	if (t->n >= t->max)
+		return ENOSPC;
+	if (!(d = calloc(1, sizeof(*d))) ||
+	    !(d->callid = dup_n(cid.s, cid.len)) ||
+	    set_str(&d->contact, r->contact, strlen(r->contact)) ||
+	    (r->route[0] && set_str(&d->route, r->route, strlen(r->route)))) {
+		if (d)
+			dlg_free(d);
+		return ENOMEM;
+	}
+	d->key = r->key;
+	d->masked = r->masked;
+	d->confirmed = d->saved = 1;
+	d->expires = d->saved_exp = r->expires;
+	link_dlg(t, d);
+	return 0;
+}
+
 /* A request or answer of d was seen: keep it (dialog-idle once an
  * INVITE of it was answered 2xx; until then only as long as an INVITE
  * may ring, so a call that fails where we do not see it, a timeout or an
  * answer of our own, does not hold its entry), or let it go soon. */
 static void touch(const struct gk_topo *t, struct dlg *d, int ending)
 {
+	d->ending = ending;	/* a new INVITE after a failed one revives */
 	d->expires = gk_now() + (ending ? LINGER :
 				 d->confirmed ? t->ttl : t->pending);
 }
@@ -250,9 +337,7 @@ static int hide_contact(struct gk *g, struct sip_msg *m, struct dlg *d)
 		delete_all(m, SIP_HDR_CONTACT);
 		return 0;
 	}
-	if ((!d->contact || strlen(d->contact) != a.uri_str.len ||
-	     memcmp(d->contact, a.uri_str.s, a.uri_str.len)) &&
-	    (rc = set_str(&d->contact, a.uri_str.s, a.uri_str.len)) != 0)
+	if ((rc = set_changed(d, &d->contact, a.uri_str.s, a.uri_str.len)))
 		return rc;
 	if (!d->ours) {
 		n = snprintf(ours, sizeof(ours), "<sip:" PREFIX "%016llx@%s:%u%s>",
@@ -346,7 +431,7 @@ static int trim_rr(struct gk *g, struct sip_msg *m, struct dlg *d)
 		return 0;	/* nothing of the private side above ours */
 	if (d && priv < pub && priv > 0 &&
 	    (join(v, 0, priv, 1, buf, sizeof(buf), &len) ||
-	     set_str(&d->route, buf, len)))
+	     set_changed(d, &d->route, buf, len)))
 		return ENOMEM;
 	k = pub < n ? pub : n;
 	if ((rc = join(v, k, n, 0, buf, sizeof(buf), &len)) != 0)
@@ -373,19 +458,29 @@ int gk_topo_inbound(struct gk *g, const struct sip_msg *m)
 	return rc;
 }
 
-/* The Record-Routes of a new INVITE from the private side: the route set
- * requests from outside take (in order, as a UAS reads them). */
-static int keep_request_rr(struct sip_msg *m, struct dlg *d)
+/* The Record-Routes of a new INVITE from the private side that are not
+ * ours: the route set requests from outside take (in order, as a UAS
+ * reads them). The core puts our public Record-Route on top of a request
+ * leaving by the public side: kept, a request from outside would be
+ * routed back to us and refused. */
+static int keep_request_rr(struct gk *g, struct sip_msg *m, struct dlg *d)
 {
 	struct sip_str v[32];
-	unsigned n;
+	unsigned n, k = 0;
 	char buf[2048];
 	size_t len;
 	int rc = rr_values(m, v, 32, &n);
 
 	if (rc || n == 0)
 		return rc;
-	if ((rc = join(v, 0, n, 0, buf, sizeof(buf), &len)) != 0)
+	self_rrs(g);
+	for (unsigned i = 0; i < n; i++)
+		if (!is_ours(v[i], g->topo->rr_pub, g->host, g->port) &&
+		    !is_ours(v[i], g->topo->rr_priv, g->phost, g->pport))
+			v[k++] = v[i];
+	if (k == 0)
+		return 0;
+	if ((rc = join(v, 0, k, 0, buf, sizeof(buf), &len)) != 0)
 		return rc;
 	return set_str(&d->route, buf, len);
 }
@@ -575,7 +670,7 @@ static int request_out(struct gk *g, struct sip_msg *m)
 	if (fresh)
 		d->masked = memchr(cid.s, '@', cid.len) != NULL;
 	if (fresh && m->method == SIP_INVITE &&
-	    (rc = keep_request_rr(m, d)) != 0)
+	    (rc = keep_request_rr(g, m, d)) != 0)
 		return rc;
 	if ((rc = hide_contact(g, m, d)) != 0 ||
 	    (rc = hide_identity(g, m, SIP_HDR_FROM)) != 0 ||
@@ -605,6 +700,9 @@ int gk_topo_ack_out(struct gk *g, struct sip_msg *m, const struct sip_peer *to)
 	d = sip_msg_callid(m, &cid) ? NULL : find_cid(g->topo, cid);
 	if (hide_identity(g, m, SIP_HDR_FROM) || hide_identity(g, m, SIP_HDR_TO))
 		return EBADMSG;
+	/* an ACK may carry a Contact, the private party's: it refreshes
+	 * nothing (RFC 3261 12.2), so it goes */
+	delete_all(m, SIP_HDR_CONTACT);
 	return d ? mask_callid(g, m, d) : 0;
 }
 
@@ -661,6 +759,7 @@ static void invite_final(const struct gk_topo *t, const struct sip_msg *m,
 	if (m->status < 200 || sip_msg_cseq(m, &cs) || cs.method != SIP_INVITE)
 		return;
 	if (m->status < 300) {
+		d->dirty |= !d->confirmed;
 		d->confirmed = 1;
 		touch(t, d, 0);
 	} else if (!d->confirmed) {

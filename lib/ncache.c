@@ -38,6 +38,9 @@ struct ncache {
 	size_t nslots;
 	struct hc_entry **slots;	/* NULL: free slot */
 	uint64_t gen;			/* last invalidation's number */
+	uint64_t flush_gen;		/* the last flush's (or creation's) */
+	uint64_t *slot_gen;		/* per slot: the last invalidation of a
+					 * key that maps to it */
 	struct ncache_stats st;	/* under lock (entries counted live) */
 
 	pthread_t listener;
@@ -125,10 +128,35 @@ static uint64_t next_gen(void)
 	return atomic_fetch_add(&hc_gen_seq, 1) + 1;
 }
 
-static void invalidated(struct ncache *hc)
+static uint64_t invalidated(struct ncache *hc)
 {
 	hc->gen = next_gen();
 	hc->st.invalidated++;
+	return hc->gen;
+}
+
+/* Whether an answer for key fetched after this thread's last miss may be
+ * stale: the table was flushed, or key (or a key sharing its slot: a
+ * collision only costs a skipped put) was invalidated since that miss.
+ * Per slot rather than for the whole table, so that under a stream of
+ * changes (a building enrolling hundreds of devices a second, one
+ * notification each) answers about the other keys are still kept. */
+static int put_is_stale(struct ncache *hc, const uint8_t *key, size_t len)
+{
+	size_t i = ncache_hash(key, len) & (hc->nslots - 1);
+
+	return hc->flush_gen > tl_miss_gen || hc->slot_gen[i] > tl_miss_gen;
+}
+
+/* Forgets key and stamps its slot with generation g (lock held). */
+static void forget_key(struct ncache *hc, const uint8_t *key, size_t len,
+		       uint64_t g)
+{
+	struct hc_entry **s = slot_of(hc, key, len);
+
+	if (slot_is(s, key, len))
+		slot_clear(hc, s);
+	hc->slot_gen[s - hc->slots] = g;
 }
 
 int ncache_get(struct ncache *hc, const uint8_t *key,
@@ -166,7 +194,7 @@ void ncache_put(struct ncache *hc, const uint8_t *key,
 	if (len > 0 && len <= NCACHE_KEY_MAX)
 		e = malloc(sizeof(*e) + len);
 	pthread_mutex_lock(&hc->lock);
-	if (!e || ttl == 0 || tl_miss_gen != hc->gen) {
+	if (!e || ttl == 0 || put_is_stale(hc, key, len)) {
 		hc->st.skipped++;
 		pthread_mutex_unlock(&hc->lock);
 		hc->ops.release(val);
@@ -192,13 +220,8 @@ void ncache_put(struct ncache *hc, const uint8_t *key,
 void ncache_del(struct ncache *hc, const uint8_t *key,
 			size_t len)
 {
-	struct hc_entry **s;
-
 	pthread_mutex_lock(&hc->lock);
-	s = slot_of(hc, key, len);
-	if (slot_is(s, key, len))
-		slot_clear(hc, s);
-	invalidated(hc);
+	forget_key(hc, key, len, invalidated(hc));
 	pthread_mutex_unlock(&hc->lock);
 }
 
@@ -209,7 +232,7 @@ static void flush_locked(struct ncache *hc)
 	for (i = 0; i < hc->nslots; i++)
 		slot_clear(hc, &hc->slots[i]);
 	hc->st.flushes++;
-	invalidated(hc);
+	hc->flush_gen = invalidated(hc);
 }
 
 void ncache_flush(struct ncache *hc)
@@ -224,7 +247,6 @@ int ncache_notify(struct ncache *hc, const char *payload)
 	uint8_t keys[NCACHE_NOTIFY_KEYS][NCACHE_KEY_MAX];
 	size_t lens[NCACHE_NOTIFY_KEYS], n = 0;
 	int rc = strcmp(payload, "flush") ? hc->ops.keys(payload, keys, lens, &n) : 0;
-	struct hc_entry **s;
 
 	pthread_mutex_lock(&hc->lock);
 	hc->st.notifications++;
@@ -233,12 +255,10 @@ int ncache_notify(struct ncache *hc, const char *payload)
 		hc->st.bad_notifications += rc ? 1 : 0;
 		flush_locked(hc);
 	} else {
-		for (size_t i = 0; i < n; i++) {
-			s = slot_of(hc, keys[i], lens[i]);
-			if (slot_is(s, keys[i], lens[i]))
-				slot_clear(hc, s);
-		}
-		invalidated(hc);
+		uint64_t g = invalidated(hc);
+
+		for (size_t i = 0; i < n; i++)
+			forget_key(hc, keys[i], lens[i], g);
 	}
 	pthread_mutex_unlock(&hc->lock);
 	return rc;
@@ -361,11 +381,17 @@ int ncache_new(const struct ncache_cfg *cfg, const struct ncache_ops *ops,
 		return rc;
 	}
 	hc->slots = slots;
+	hc->slot_gen = calloc(hc->nslots, sizeof(*hc->slot_gen));
+	if (!hc->slot_gen) {
+		free(hc->slots);
+		free(hc);
+		return ENOMEM;
+	}
 	hc->cfg = *cfg;
 	hc->ops = *ops;
 	hc->wake_fd = -1;
 	pthread_mutex_init(&hc->lock, NULL);
-	hc->gen = next_gen();
+	hc->gen = hc->flush_gen = next_gen();
 	if (cfg->conninfo) {
 		strcpy(hc->conninfo, cfg->conninfo);
 		snprintf(hc->channel, sizeof(hc->channel), "%s", cfg->channel);
@@ -405,6 +431,7 @@ void ncache_free(struct ncache *hc)
 	flush_locked(hc);
 	pthread_mutex_unlock(&hc->lock);
 	pthread_mutex_destroy(&hc->lock);
+	free(hc->slot_gen);
 	free(hc->slots);
 	free(hc);
 }

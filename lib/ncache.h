@@ -11,8 +11,11 @@
  * a change is seen milliseconds after its commit. Missed notifications are
  * never trusted: after the listener (re)connects the table is emptied, and
  * an answer fetched before an invalidation is not stored (generation check:
- * a miss remembers, per thread, the table's generation; a put after any
- * invalidation since is dropped). Fixed memory: a direct-mapped table, a
+ * a miss remembers, per thread, the table's generation; a put is dropped
+ * when the table was flushed since, or its key's slot invalidated: each
+ * slot keeps the generation of the last invalidation of a key in it, so a
+ * stream of changes to other keys does not stop answers from being kept).
+ * Fixed memory: a direct-mapped table, a
  * new key evicts whatever shared its slot; entries expire after a ttl,
  * spread over its last quarter. Thread-safe. */
 #ifndef DPN_NCACHE_H
@@ -69,8 +72,9 @@ void ncache_free(struct ncache *c);
 int ncache_get(struct ncache *c, const uint8_t *key, size_t len,
 	       uint64_t now_s, void *out);
 /* Stores val under key (1..NCACHE_KEY_MAX bytes), taking ownership of it.
- * Not stored (released at once, counted as skipped) when anything was
- * invalidated since this thread's last miss, or when ttl_s is 0. */
+ * Not stored (released at once, counted as skipped) when, since this
+ * thread's last miss, the table was flushed or key (or a key sharing its
+ * slot) was invalidated; or when ttl_s is 0. */
 void ncache_put(struct ncache *c, const uint8_t *key, size_t len, void *val,
 		uint64_t now_s);
 /* Forgets key; forgets everything. Both count as invalidations. */

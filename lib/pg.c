@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 PGconn *pg_connect(const struct pg_opts *o)
 {
@@ -42,4 +43,34 @@ int pg_conninfo_check(const void *field, char *err, size_t len)
 	}
 	PQconninfoFree(o);
 	return 0;
+}
+
+char *pg_array_put(char *p, const char *v, int first, int bare)
+{
+	size_t n;
+
+	if (!first)
+		*p++ = ',';
+	if (!v) {
+		memcpy(p, "NULL", 4);
+		return p + 4;
+	}
+	if (bare) {
+		n = strlen(v);
+		memcpy(p, v, n);
+		return p + n;
+	}
+	*p++ = '"';
+	for (;;) {		/* spans without '"' or '\\' copied at once */
+		n = strcspn(v, "\"\\");
+		memcpy(p, v, n);
+		p += n;
+		v += n;
+		if (!*v)
+			break;
+		*p++ = '\\';
+		*p++ = *v++;
+	}
+	*p++ = '"';
+	return p;
 }

@@ -27,4 +27,12 @@ PGconn *pg_connect(const struct pg_opts *o);
  * else EINVAL with libpq's reason in err. */
 int pg_conninfo_check(const void *field, char *err, size_t len);
 
+/* Append v (NULL: SQL NULL) as the next element of an array literal being
+ * written at p ("{" already there; first: no comma before it): bare (a
+ * number, copied as it is) or quoted, with '"' and '\\' escaped; returns
+ * the end. The caller's buffer must hold 2 * strlen(v) + 3 more bytes.
+ * The literal goes to PostgreSQL as a parameter (e.g. $1::text[], then
+ * unnest): one statement for many rows. */
+char *pg_array_put(char *p, const char *v, int first, int bare);
+
 #endif

@@ -361,20 +361,18 @@ def provision_outbound_route(cx, prefix, peer):
         'read it' % (cx.key, prefix, g['name'], peer))
 
 
-# Calls out of a flat carry no SDP here: media of flat -> outside calls is
-# not anchored yet (s4, pending), so an offer would take the handset's
-# private address outside.
+# A call out without SDP (s4a: signalling alone).
 PLAIN = os.path.join(HERE, 'uac_plain.xml')
 
 
 def forged_caller_scenario():
-    """tests/e2e/uac_plain.xml with a forged P-Asserted-Identity (another
+    """tests/e2e/uac_sdp.xml with a forged P-Asserted-Identity (another
     flat's handset) in the INVITE."""
     path = os.path.join(S['sys'].tmp, 'uac_forged.xml')
-    with open(PLAIN) as fh:
+    with open(os.path.join(HERE, 'uac_sdp.xml')) as fh:
         text = fh.read()
     forged = 'CSeq: 1 INVITE\n      P-Asserted-Identity: <sip:%s@forged.example>\n' % FORGED
-    check('CSeq: 1 INVITE\n' in text, 'uac_fork.xml has the line the forgery follows')
+    check('CSeq: 1 INVITE\n' in text, 'uac_sdp.xml has the line the forgery follows')
     with open(path, 'w') as fh:
         fh.write(text.replace('CSeq: 1 INVITE\n', forged, 1))
     return path
@@ -386,18 +384,32 @@ def s3_handset_dials_out_asserted_identity_replaces_forged(ctx):
     peer on the outside host; the handset's INVITE carries a forged
     P-Asserted-Identity (a handset of another flat). The peer must see the
     handset's full number, asserted by the gatekeeper under its public
-    address, and nothing of the forged one."""
+    address, and nothing of the forged one. The call has SDP: the peer is
+    offered the entrance's public address, the handset answered with its
+    private one (rtpengine), and datagrams flow both ways through it."""
     cx = A()
     f = flat(cx, 1201)
     h = f.handsets[0]
     provision_outbound_route(cx, PEER_COMPLEX, '%s:%d' % (OUTSIDE, PEER_PORT))
     S['sys'].kill_sipps()
+    rtp = ['-key', 'rtp_port', str(system.RTP_PORT)]
     peer = S['sys'].sipp('out', ['-sf', os.path.join(HERE, 'peer_pai.xml'),
-                                 '-i', OUTSIDE, '-p', str(PEER_PORT), '-trace_logs'])
+                                 '-i', OUTSIDE, '-p', str(PEER_PORT), '-trace_logs'] + rtp)
     time.sleep(0.3)
     caller = S['sys'].sipp(h.ns, ['-sf', forged_caller_scenario(), '-i', h.addr,
-                                  '-p', str(SIP_PORT), '-s', OUT_NUMBER,
-                                  '%s:%d' % (f.box.addr, SIP_PORT)])
+                                  '-p', str(SIP_PORT), '-d', '5000', '-s', OUT_NUMBER,
+                                  '%s:%d' % (f.box.addr, SIP_PORT)] + rtp)
+    got = wait_for(lambda: sdp_media(trace_of(caller), 'SIP/2.0 200 OK'), timeout=10,
+                   what='the handset got a 200 with SDP')
+    offer = sdp_media(trace_of(peer), 'INVITE sip:')
+    check(offer and offer[0] == cx.public, 'the peer outside is offered the entrance\'s '
+          'public address %s: %r' % (cx.public, offer))
+    check_eq(got[0], system.CORE[0], 'the handset sees the entrance\'s private address')
+    sent = udp_both_ways((h.ns, (h.addr, system.RTP_PORT), got),
+                         ('out', (OUTSIDE, system.RTP_PORT), offer))
+    check_eq(sent, (20, 20), 'datagrams handset <-> peer through rtpengine, each way')
+    log('checked: the peer outside was offered %s:%d, the handset answered %s:%d; 20/20 '
+        'datagrams each way through rtpengine' % (offer + got))
     rc, errs, _ = sipp_result(caller)
     check_eq(rc, 0, '%s dialled %s: INVITE..BYE (%s)' % (h.number, OUT_NUMBER, errs))
     rc, errs, trace = sipp_result(peer)
@@ -455,8 +467,7 @@ def s4a_complex_a_calls_complex_b_signalling(ctx):
            fb.handsets[0].number, fb.handsets[0].addr, frm.group(1)))
 
 
-@needs('media', 'media-out', why='flat -> outside calls (outbound routes) are not anchored at '
-       'rtpengine yet, so A\'s private SDP would go out (docs/gatekeeper.md, Media)')
+@needs('media', why='this dpn-gatekeeper has no --rtpengine (media anchoring not on main)')
 def s4_complex_a_calls_complex_b_through_both_gatekeepers(ctx):
     """A handset of A (10.0.0.x) calls flat 200-1101-1201 of B (the same
     10.0.0.x addresses) with SDP: both entrances anchor the media, and

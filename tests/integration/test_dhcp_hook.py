@@ -345,30 +345,51 @@ def renewals_within_seen_interval_leave_one_row(ctx):
 @case
 def demo_config_generator_matches_the_pools(ctx):
     """dhcp-hook/dpn-kea-config (what make demo runs) writes one subnet per
-    dpn pool and a configuration kea-dhcp4 -t accepts."""
+    dpn pool and a configuration kea-dhcp4 -t accepts: multi-threaded by
+    default (as many packet threads as CPUs, at least 8, and as many hook
+    connections), single-threaded with --threads 1, and it refuses a
+    thread count out of range."""
     import json
     import subprocess
     gen = os.path.join(ROOT, 'dhcp-hook', 'dpn-kea-config')
     st = tmpdir('dpn-dhcp-gen-')
+    want = min(16, max(8, os.cpu_count()))
+
+    def generate(*args):
+        return subprocess.run([gen, '--pg', ctx.pg.dir, '--state', st,
+                               '--hook', dhcp.HOOK, '--param', 'gateway-grace=60']
+                              + list(args), capture_output=True, text=True)
     try:
-        out = subprocess.run([gen, '--pg', ctx.pg.dir, '--state', st,
-                              '--hook', dhcp.HOOK, '--param', 'gateway-grace=60',
-                              '--threads', '4'],
-                             check=True, capture_output=True, text=True).stdout
-        cfg = json.loads(out)['Dhcp4']
+        out = generate()
+        check_eq(out.returncode, 0, 'dpn-kea-config: ' + out.stderr[-500:])
+        cfg = json.loads(out.stdout)['Dhcp4']
         check_eq([(s['id'], s['subnet']) for s in cfg['subnet4']],
                  [(ctx.site['pool'], '127.16.0.0/16')], 'subnets')
         check_eq(cfg['hooks-libraries'][-1]['parameters']['gateway-grace'], 60,
                  'hook parameter')
-        check_eq((cfg['multi-threading']['thread-pool-size'],
-                  cfg['hooks-libraries'][-1]['parameters']['db-pool']), (4, 4),
-                 'packet threads and the hook connections for them')
+        mt = cfg['multi-threading']
+        check_eq((mt['enable-multi-threading'], mt['thread-pool-size'],
+                  cfg['hooks-libraries'][-1]['parameters']['db-pool']),
+                 (True, want, want),
+                 'default: packet threads and the hook connections for them')
         conf = os.path.join(st, 'kea-dhcp4.conf')
-        with open(conf, 'w') as f:
-            f.write(out)
-        t = subprocess.run([dhcp.KEA_DHCP4, '-t', conf], capture_output=True,
-                           text=True, timeout=60)
-        check_eq(t.returncode, 0, 'kea-dhcp4 -t: ' + t.stdout[-500:])
+
+        def kea_accepts(text, what):
+            with open(conf, 'w') as f:
+                f.write(text)
+            t = subprocess.run([dhcp.KEA_DHCP4, '-t', conf], capture_output=True,
+                               text=True, timeout=60)
+            check_eq(t.returncode, 0, 'kea-dhcp4 -t, %s: %s' % (what, t.stdout[-500:]))
+        kea_accepts(out.stdout, 'default')
+        one = generate('--threads', '1').stdout
+        cfg1 = json.loads(one)['Dhcp4']
+        check_eq((cfg1['multi-threading'], cfg1['hooks-libraries'][-1]['parameters']['db-pool']),
+                 ({'enable-multi-threading': False}, 1), '--threads 1')
+        kea_accepts(one, '--threads 1')
+        for bad in ('0', '17', 'many'):
+            r = generate('--threads', bad)
+            check(r.returncode == 2 and '--threads' in r.stderr and not r.stdout,
+                  '--threads %s accepted: %r' % (bad, r.stderr[-200:]))
     finally:
         shutil.rmtree(st, ignore_errors=True)
 

@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
-from gatekeeper import Flat, Gatekeeper, Ua  # noqa: E402
+from gatekeeper import Flat, Gatekeeper, Ua, call_record  # noqa: E402
 import mgmtd  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 from sip import Sipp, free_udp_port  # noqa: E402
@@ -48,14 +48,8 @@ class Ctx:
 
     def call(self, call_id, timeout=5.0):
         """The record of call_id through the site list, once written."""
-        found = []
-
-        def written():
-            items = self.calls('sites/%d' % self.site, '?limit=200')['items']
-            found[:] = [c for c in items if c['call_id'] == call_id]
-            return bool(found)
-        wait_for(written, timeout=timeout, what='call record of ' + call_id)
-        return found[0]
+        return call_record(self.env.c, 'sites/%d' % self.site,
+                           lambda c: c['call_id'] == call_id, timeout)
 
     def close(self):
         try:

@@ -7,7 +7,9 @@ wrong-password burst locking a gateway's username at the attacker's source
 while the right password from the gateway's own address still registers,
 also when a decoy Authorization comes first;
 a scanner's User-Agent dropped (its source banned, a trusted source with
-the same User-Agent served); an oversized datagram dropped and counted;
+the same User-Agent served); a route's peer above the flood limit served
+and never banned while an unknown source is (until the peer is deleted);
+an oversized datagram dropped and counted;
 bans in dpn.gk_bans, listed by mgmtd and lifted through it (NOTIFY to the
 gatekeeper); bans kept across a restart, old ones deleted; new limits by
 SIGHUP."""
@@ -24,6 +26,7 @@ from mgmtd_resources import Env  # noqa: E402
 N1 = '100-1101-0101'
 FLOOD, LOCKER, SCANNER, OTHER = '127.0.0.66', '127.0.0.70', '127.0.0.80', '127.0.0.90'
 DECOY = '127.0.0.71'
+PEER, STRANGER = '127.0.0.60', '127.0.0.67'     # a route's peer, an unknown source
 LIMIT = 30          # requests per 2 s window and source
 
 
@@ -168,17 +171,74 @@ def scanner_user_agent_dropped_and_banned_trusted_source_exempt(ctx):
         trusted.close()
 
 
+def oversized_dropped(ua, gk, whose):
+    """A 20 kB OPTIONS from ua is not answered (max-msg-size 16k) and is
+    counted."""
+    before = metric(gk, 'dpn_gk_guard_bad_messages_total')
+    ruri = 'sip:127.0.0.1:%d' % gk.port
+    ua.request(gk.port, 'OPTIONS', ruri, ruri, 'X-Pad: %s\r\n' % ('a' * 20000))
+    check(ua.final(1.0) is None, '%s 20 kB OPTIONS not answered' % whose)
+    wait_for(lambda: metric(gk, 'dpn_gk_guard_bad_messages_total') == before + 1,
+             timeout=3, what='oversized message counted')
+
+
+def route_loads(gk):
+    return metric(gk, 'dpn_gk_route_loads_total')
+
+
+def routes_changed(ctx, gk, method, path, body=None):
+    """A change of the routes through mgmtd, once gk has read them again
+    (NOTIFY); returns the answer's body."""
+    before = route_loads(gk)
+    c = ctx.env.c
+    st, b = c.delete(path) if method == 'DELETE' else c.post(path, body)
+    check(st in (201, 204), '%s %s: %s %r' % (method, path, st, b))
+    wait_for(lambda: route_loads(gk) > before, timeout=3, what='routes reloaded')
+    return b
+
+
+@case
+def route_peer_above_the_flood_limit_served_until_it_is_no_peer(ctx):
+    """A route's peer (another complex's gatekeeper, a trunk) sends three
+    times the limit and is answered in full, never banned, while an
+    unknown source doing the same is banned; the size limit holds for the
+    peer too; once the peer is deleted (routes reloaded) it is limited
+    like anyone. A gatekeeper of its own, its bans deleted afterwards (the
+    cases below count the shared one's)."""
+    gk = ctx.start()
+    p, stranger = Ua(PEER), Ua(STRANGER)
+    try:
+        g = routes_changed(ctx, gk, 'POST', '/api/v1/sites/%d/peer-groups' % ctx.site,
+                           {'name': 'trunk'})
+        # the peer's SIP port is not the agent's: probes go nowhere
+        peer = routes_changed(ctx, gk, 'POST', '/api/v1/peer-groups/%d/peers' % g['id'],
+                              {'address': PEER, 'port': 5060})
+        bans = metric(gk, 'dpn_gk_guard_bans_total', reason='flood')
+        check_eq(burst(p, gk, 3 * LIMIT), 3 * LIMIT, 'every request of the peer answered')
+        check_eq(burst(stranger, gk, 3 * LIMIT), LIMIT, 'an unknown source: the limit')
+        check(options(stranger, gk) is None, 'the unknown source is banned')
+        r = options(p, gk)
+        check(r is not None and r.status == 200, 'the peer is still served')
+        check_eq(metric(gk, 'dpn_gk_guard_bans_total', reason='flood'), bans + 1,
+                 'one ban: the unknown source')
+        oversized_dropped(p, gk, "the peer's")
+        routes_changed(ctx, gk, 'DELETE', '/api/v1/peers/%d' % peer['id'])
+        check_eq(burst(p, gk, 3 * LIMIT), LIMIT, 'no longer a peer: the limit')
+        check(options(p, gk) is None, 'and banned')
+    finally:
+        p.close()
+        stranger.close()
+        gk.close()
+        ctx.pg.psql("DELETE FROM dpn.gk_bans WHERE source IN ('%s', '%s')"
+                    % (PEER, STRANGER))
+
+
 @case
 def oversized_datagram_dropped_and_counted(ctx):
     gk = ctx.gk
     ua = Ua('127.0.0.91')
     try:
-        before = metric(gk, 'dpn_gk_guard_bad_messages_total')
-        ruri = 'sip:127.0.0.1:%d' % gk.port
-        ua.request(gk.port, 'OPTIONS', ruri, ruri, 'X-Pad: %s\r\n' % ('a' * 20000))
-        check(ua.final(1.0) is None, '20 kB OPTIONS (max-msg-size 16k) not answered')
-        wait_for(lambda: metric(gk, 'dpn_gk_guard_bad_messages_total') == before + 1,
-                 timeout=3, what='oversized message counted')
+        oversized_dropped(ua, gk, 'a')
         r = options(ua, gk)
         check(r is not None and r.status == 200, 'a normal one is answered')
     finally:

@@ -13,7 +13,16 @@ handsets (183s under two To tags) and a 2xx retransmission, a CANCELled and
 a rejected call leaving no stream, latching (a caller whose SDP names an
 unreachable address still receives audio after its first packet), two
 rtpengines with one stopped, none running -> 503, and media timeout ending
-the call both ways (also through record-routing proxies on each side)."""
+the call both ways (also through record-routing proxies on each side).
+Calls out (outbound routes to peers on 127.0.2.x):
+flat -> outside with RTP both ways (the peer's SDP names rtpengine's
+public address under the public Call-ID, the gateway's its private one), a
+re-INVITE and the BYE from the peer naming the public Call-ID, a re-INVITE
+from the gateway, failover to
+the second peer with the same offer and no stream of the first, every peer
+failing, a late offer, a CANCEL, no rtpengine (503), the media-timeout BYE
+to the peer that answered after a failover; and complex -> complex through two gatekeepers and
+two rtpengines on the same private range, audio both ways."""
 import os
 import re
 import subprocess
@@ -23,7 +32,7 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
 from dialog import MP, Leg, media_of, multipart, sdp  # noqa: E402
-from gatekeeper import GK, Flat, Gatekeeper, Ua  # noqa: E402
+from gatekeeper import GK, Flat, Gatekeeper, Ua, first_invite  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 from rtpengine import Rtpengine, RtpEndpoint  # noqa: E402
 from sip import free_udp_port  # noqa: E402
@@ -36,8 +45,10 @@ def sided(pg, args):
     """A gatekeeper with its public side on 127.0.0.1 and its private side
     (the flats') on PRIV, as deployed; gk.pport is the private port."""
     pport = free_udp_port()
+    # the test agents send calls in quick succession: exempt from the
+    # flood limit (test_gatekeeper_guard.py tests it)
     gk = Gatekeeper(pg, args=['--listen-private', '%s:%d' % (PRIV, pport)]
-                    + args)
+                    + args, trusted='127.0.0.0/8')
     gk.pport = pport
     return gk
 
@@ -51,7 +62,10 @@ class Ctx:
         self.f1, self.f2 = (Flat(self.env, pg, flats[n], i + 20)
                             for i, n in enumerate((101, 102)))
         self.rtp = Rtpengine(PUB, PRIV)
-        self.gk = sided(pg, ['--rtpengine', self.rtp.ng_addr])
+        # route peers are test agents: no OPTIONS probing
+        self.gk = sided(pg, ['--rtpengine', self.rtp.ng_addr,
+                             '--probe-interval', '0'])
+        self.npeers = 0      # route peers made (route())
         self.gw1 = self.register(self.gk, self.f1)
         self.gw2 = self.register(self.gk, self.f2)
 
@@ -59,10 +73,13 @@ class Ctx:
         ua = flat.ua()
         ua.peer_host = PRIV
         r = ua.register(gk.pport, flat.number, flat.user, flat.secret)
-        check(r is not None and r.status == 200, 'REGISTER %s' % flat.number)
+        check(r is not None and r.status == 200, 'REGISTER %s: %s\n%s'
+              % (flat.number, r and r.first, gk.log()))
         return ua
 
     def close(self):
+        for p in getattr(self, 'peers', ()):
+            p.close()
         try:
             self.gk.close()
         finally:
@@ -120,11 +137,13 @@ def anchored_call(ctx, caller_sdp_addr=None, gk=None, gw=None, call_id=None,
 
 
 def hang_up(caller, callee):
+    """caller's BYE reaches callee, which answers 200; the BYE."""
     caller.in_dialog('BYE')
     bye = callee.ua.expect_request('BYE')
-    check(bye is not None, 'BYE reached the flat')
+    check(bye is not None, 'the BYE reached the other end')
     callee.answer(bye, 200)
     check(caller.response(200) is not None, '200 to the BYE')
+    return bye
 
 
 @case
@@ -153,22 +172,35 @@ def outside_to_flat_rtp_both_ways_through_rtpengine(ctx):
         g_rtp.close()
 
 
+def reinvite(offerer, answerer, new_ep, ans_ep, off_sees, ans_sees,
+             method='INVITE'):
+    """offerer (a Leg of an answered call) re-INVITEs (or sends `method`,
+    UPDATE) with RTP end new_ep, answerer answers with ans_ep; the
+    request's SDP names ans_sees, the 200's off_sees; a re-INVITE's ACK
+    reaches the answerer. Returns (where the offerer sends, where the
+    answerer sends, the request, its 200)."""
+    offerer.in_dialog(method, sdp(new_ep.addr, new_ep.port))
+    req = answerer.ua.expect_request(method)
+    check(req is not None, 'the %s reached the other end' % method)
+    a_to = media_of(req.body)
+    check_eq(a_to[0], ans_sees, 'the %s\'s SDP' % method)
+    answerer.answer(req, 200, sdp(ans_ep.addr, ans_ep.port))
+    ok = offerer.response(200)
+    check(ok is not None, 'the 200 to the %s' % method)
+    o_to = media_of(ok.body)
+    check_eq(o_to[0], off_sees, 'the 200\'s SDP')
+    if method == 'INVITE':
+        offerer.in_dialog('ACK')
+        check(answerer.ua.expect_request('ACK') is not None, 'the ACK reached the other end')
+    return o_to, a_to, req, ok
+
+
 @case
 def reinvite_changes_the_port(ctx):
     caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(ctx)
     c2 = RtpEndpoint('127.0.0.1')
     try:
-        caller.in_dialog('INVITE', sdp(c2.addr, c2.port))
-        re_inv = ctx.gw1.expect_request('INVITE')
-        check(re_inv is not None, 're-INVITE reached the flat')
-        check_eq(media_of(re_inv.body)[0], PRIV, 're-INVITE SDP private')
-        g_to2 = media_of(re_inv.body)
-        callee.answer(re_inv, 200, sdp(g_rtp.addr, g_rtp.port))
-        ok = caller.response(200)
-        check(ok is not None, '200 to the re-INVITE')
-        c_to2 = media_of(ok.body)
-        check_eq(c_to2[0], PUB, 're-INVITE answer public')
-        caller.in_dialog('ACK')
+        c_to2, g_to2, _, _ = reinvite(caller, callee, c2, g_rtp, PUB, PRIV)
         c2.send_to(*c_to2, n=5, gap=0.005)     # from the new port
         g_rtp.send_to(*g_to2, n=20, gap=0.005)
         check_eq(c2.count(20), 20, 'audio reaches the new port')
@@ -239,16 +271,7 @@ def update_from_the_flat_side(ctx):
     caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(ctx)
     g2 = RtpEndpoint(ctx.f1.addr)
     try:
-        callee.in_dialog('UPDATE', sdp(g2.addr, g2.port))
-        upd = caller.ua.expect_request('UPDATE')
-        check(upd is not None, 'UPDATE reached the caller\n' + ctx.gk.log())
-        c_to2 = media_of(upd.body)
-        check_eq(c_to2[0], PUB, 'the caller sees the public address')
-        caller.answer(upd, 200, sdp(c_rtp.addr, c_rtp.port))
-        ok = callee.response(200)
-        check(ok is not None, '200 to the UPDATE')
-        g_to2 = media_of(ok.body)
-        check_eq(g_to2[0], PRIV, 'the flat sees the private address')
+        g_to2, c_to2, _, _ = reinvite(callee, caller, g2, c_rtp, PRIV, PUB, 'UPDATE')
         c_rtp.send_to(*c_to2, n=10, gap=0.005)
         check_eq(g2.count(10), 10, 'audio to the flat\'s new port')
         g2.send_to(*g_to2, n=10, gap=0.005)
@@ -322,6 +345,27 @@ def early_media_of_two_handsets_and_2xx_retransmission(ctx):
             x.close()
 
 
+def late_offer(ctx, caller, callee, inv, c_rtp, e_rtp):
+    """The callee answers inv (without SDP) 200 with its offer (RTP end
+    e_rtp), the caller ACKs with its answer (c_rtp); 10 packets each way
+    to the addresses each got. Returns (the caller's media address from
+    the 200, the callee's from the ACK, the ACK)."""
+    callee.accept(inv)
+    callee.answer(inv, 200, sdp(e_rtp.addr, e_rtp.port))
+    ok = caller.response(200)
+    check(ok is not None, 'the 200 reached the caller\n' + ctx.gk.log())
+    c_to = media_of(ok.body)
+    caller.learn(ok)
+    caller.in_dialog('ACK', sdp(c_rtp.addr, c_rtp.port))
+    ack = callee.ua.expect_request('ACK')
+    check(ack is not None, 'the ACK reached the callee')
+    e_to = media_of(ack.body)
+    c_rtp.send_to(*c_to, n=10, gap=0.005)
+    e_rtp.send_to(*e_to, n=10, gap=0.005)
+    check_eq((e_rtp.count(10), c_rtp.count(10)), (10, 10), 'audio both ways')
+    return c_to, e_to, ack
+
+
 @case
 def late_offer_in_the_2xx_answer_in_the_ack(ctx):
     """An INVITE without SDP from outside: the flat's 2xx carries the offer
@@ -334,23 +378,10 @@ def late_offer_in_the_2xx_answer_in_the_ack(ctx):
         caller.invite(N1, '')
         inv = ctx.gw1.expect_request('INVITE')
         check(inv is not None and inv.body == '', 'INVITE without SDP reached the flat')
-        callee.accept(inv)
-        callee.answer(inv, 200, sdp(g_rtp.addr, g_rtp.port))
-        ok = caller.response(200)
-        check(ok is not None, '200 reached the caller\n' + ctx.gk.log())
-        c_to = media_of(ok.body)
+        c_to, g_to, _ = late_offer(ctx, caller, callee, inv, c_rtp, g_rtp)
         check_eq(c_to[0], PUB, 'the offer in the 2xx: public address')
-        caller.learn(ok)
-        caller.in_dialog('ACK', sdp(c_rtp.addr, c_rtp.port))
-        ack = ctx.gw1.expect_request('ACK')
-        check(ack is not None, 'ACK reached the flat')
-        g_to = media_of(ack.body)
         check_eq(g_to[0], PRIV, 'the answer in the ACK: private address')
         check(ctx.rtp.in_range(g_to[1]), 'a port of rtpengine: %r' % (g_to,))
-        c_rtp.send_to(*c_to, n=10, gap=0.005)
-        g_rtp.send_to(*g_to, n=10, gap=0.005)
-        check_eq(g_rtp.count(10), 10, 'flat hears the caller')
-        check_eq(c_rtp.count(10), 10, 'caller hears the flat')
         hang_up(caller, callee)
         no_streams(ctx.rtp)
     finally:
@@ -517,9 +548,10 @@ def media_timeout_ends_the_call_both_ways(ctx):
         check_eq(bye_c.one('Call-ID'), caller.call_id, 'the same call')
         check('media timeout' in (bye_gw.one('Reason') or ''),
               'Reason says why: %r' % bye_gw.one('Reason'))
-        check_eq(gk.metrics().get(
-            'dpn_gk_media_events_total{event="media_timeout"}'), 1.0,
-            'media timeout counted')
+        # counted just after the BYEs are sent: wait for it
+        wait_for(lambda: gk.metrics().get(
+            'dpn_gk_media_events_total{event="media_timeout"}') == 1.0,
+            timeout=2, what='media timeout counted')
         no_streams(rtp)
     finally:
         for x in (caller.ua, c_rtp, g_rtp, gw):
@@ -665,6 +697,393 @@ def rtpengine_gone_before_the_answer_500_not_the_2xx(ctx):
         gw.close()
         gk.close()
         rtp.stop()
+
+
+
+# ---- calls out: flat -> outside through an outbound route, and complex ->
+# complex through both gatekeepers ----
+
+OUT = '300-5550-0100'        # a number of complex 300: routed to PEERS
+PEERS = ('127.0.2.1', '127.0.2.2')
+
+
+def route(ctx, prefix, peers):
+    """Complex 100 routes numbers starting with prefix to a group holding
+    peers ((addr, port), ...), through mgmtd; waits until the gatekeeper
+    read it."""
+    c, site = ctx.env.c, ctx.env.site['id']
+    st, g = c.post('/api/v1/sites/%d/peer-groups' % site, {'name': 'to-' + prefix})
+    check_eq(st, 201, 'peer group to %s' % prefix)
+    for a, port in peers:
+        st, b = c.post('/api/v1/peer-groups/%d/peers' % g['id'],
+                       {'address': a, 'port': port})
+        check_eq(st, 201, 'peer %s:%d: %r' % (a, port, b))
+    ctx.npeers += len(peers)
+    wait_for(lambda: ctx.gk.metrics().get('dpn_gk_peers_up') == ctx.npeers, timeout=3,
+             what='the gatekeeper read the peers')
+    st, _ = c.post('/api/v1/sites/%d/routes' % site, {'prefix': prefix, 'group_id': g['id']})
+    check_eq(st, 201, 'route %s' % prefix)
+    ctx.nroutes = getattr(ctx, 'nroutes', 0) + 1
+    want = 'site 100: %d routes, %d peers' % (ctx.nroutes, ctx.npeers)
+    wait_for(lambda: want in ctx.gk.log(), timeout=3,
+             what='the gatekeeper read route %s' % prefix)
+
+
+def peers(ctx):
+    """The two peers outside that complex 300's route tries in turn (made
+    once: user agents on 127.0.2.1 and .2)."""
+    if not hasattr(ctx, 'peers'):
+        ctx.peers = [Ua(a) for a in PEERS]
+        route(ctx, '300', [(p.addr, p.port) for p in ctx.peers])
+    return ctx.peers
+
+
+def out_call(ctx, body):
+    """Flat 1's gateway dials OUT with `body` under a Call-ID with a host
+    part (topology hiding gives it another outside); returns (caller leg,
+    Call-ID, the peer that got the INVITE, the INVITE)."""
+    ps = peers(ctx)
+    caller = Leg(ctx.gw1, ctx.gk.pport, N1)
+    cid = uuid.uuid4().hex + '@' + ctx.f1.addr
+    caller.invite(OUT, body, cid)
+    peer, inv = first_invite(ps)
+    if inv is None:
+        r = caller.response(timeout=0.5)
+        check(False, 'the INVITE reached a peer (the gateway got %s)\n%s'
+              % (r and r.first, ctx.gk.log()))
+    return caller, cid, peer, inv
+
+
+def talk(a, a_to, b, b_to, n=20):
+    """n packets from RTP end a to a_to and from b to b_to: each end gets
+    all n, from the address and port it sends to (its anchor: symmetric
+    RTP)."""
+    a.send_to(*a_to, n=n, gap=0.005)
+    b.send_to(*b_to, n=n, gap=0.005)
+    check_eq((b.count(n), a.count(n)), (n, n), 'packets received each way')
+    check_eq((a.sources, b.sources), ({tuple(a_to)}, {tuple(b_to)}),
+             'each end hears its anchor')
+
+
+def no_private(msg, ctx, what):
+    """Nothing of the private side (rtpengine's or the gatekeeper's
+    private address, the flat's) in a message the peer got, headers or
+    SDP."""
+    for a in (PRIV, ctx.f1.addr):
+        check(a not in msg.raw, '%s: no private address %s in %r' % (what, a, msg.raw))
+
+
+@case
+def flat_to_outside_rtp_both_ways_the_peer_reinvites_and_hangs_up(ctx):
+    """A handset's call out through a route: the peer sees rtpengine's
+    public address (never the private one) under the public Call-ID, the
+    gateway the private address; RTP flows both ways; a re-INVITE and the
+    BYE from the peer, naming the public Call-ID, find the same ng call
+    (one call in rtpengine, then none)."""
+    g_rtp = RtpEndpoint(ctx.f1.addr)
+    caller, cid, peer, inv = out_call(ctx, sdp(g_rtp.addr, g_rtp.port))
+    p_rtp, p2 = RtpEndpoint(peer.addr), RtpEndpoint(peer.addr)
+    try:
+        pub_cid = inv.one('Call-ID')
+        check(pub_cid.startswith('gk-') and pub_cid != cid,
+              'the peer knows the call by the public Call-ID: %s' % pub_cid)
+        p_to = media_of(inv.body)
+        check_eq(p_to[0], PUB, 'the peer sees rtpengine\'s public address')
+        no_private(inv, ctx, 'the INVITE the peer got')
+        callee = Leg(peer, ctx.gk.port, OUT)
+        callee.accept(inv)
+        callee.answer(inv, 200, sdp(p_rtp.addr, p_rtp.port))
+        ok = caller.response(200)
+        check(ok is not None, 'the gateway got the 200\n' + ctx.gk.log())
+        g_to = media_of(ok.body)
+        check_eq(g_to[0], PRIV, 'the gateway sees rtpengine\'s private address')
+        check(ctx.rtp.in_range(p_to[1]) and ctx.rtp.in_range(g_to[1]),
+              'ports of rtpengine: %r %r' % (p_to, g_to))
+        caller.learn(ok)
+        caller.in_dialog('ACK')
+        check(peer.expect_request('ACK') is not None, 'the ACK reached the peer')
+        talk(g_rtp, g_to, p_rtp, p_to)
+        # the peer moves its media (re-INVITE under the public Call-ID)
+        _, g_to2, re_inv, ok2 = reinvite(callee, caller, p2, g_rtp, PUB, PRIV)
+        check_eq(re_inv.one('Call-ID'), cid, 'the gateway gets the private Call-ID')
+        no_private(ok2, ctx, 'the 200 the peer got')
+        check_eq(ctx.rtp.calls(), [cid.encode()], 'one call in rtpengine, by the private Call-ID')
+        g_rtp.send_to(*g_to2, n=10, gap=0.005)
+        check_eq(p2.count(10), 10, 'audio reaches the peer\'s new port')
+        # the peer hangs up, naming the public Call-ID
+        bye = hang_up(callee, caller)
+        check_eq(bye.one('Call-ID'), cid, 'the gateway gets the private Call-ID')
+        no_streams(ctx.rtp)
+    finally:
+        for x in (g_rtp, p_rtp, p2):
+            x.close()
+
+
+def failover(ctx, early):
+    """The gateway calls out; the first peer answers 503 (after a 183
+    with SDP when `early`), the second gets the same rewritten offer and
+    answers; audio both ways; the gateway hangs up. Returns the tags
+    rtpengine held for the call while it was up."""
+    g_rtp = RtpEndpoint(ctx.f1.addr)
+    caller, cid, first, inv1 = out_call(ctx, sdp(g_rtp.addr, g_rtp.port))
+    second = [p for p in ctx.peers if p is not first][0]
+    p_rtp = RtpEndpoint(second.addr)
+    try:
+        if early:
+            e = Leg(first, ctx.gk.port, OUT)
+            e.accept(inv1)
+            e.answer(inv1, 183, sdp(first.addr, 9000))
+            r = caller.response(183)
+            check(r is not None and media_of(r.body)[0] == PRIV,
+                  'the early SDP reached the gateway, private: %r' % (r and r.body))
+            e.answer(inv1, 503)
+        else:
+            first.answer(inv1, 503)
+        inv2 = second.expect_request('INVITE')
+        check(inv2 is not None, 'failover: the second peer got the INVITE\n' + ctx.gk.log())
+        check_eq(inv2.body, inv1.body, 'the same rewritten offer')
+        callee = Leg(second, ctx.gk.port, OUT)
+        callee.accept(inv2)
+        callee.answer(inv2, 200, sdp(p_rtp.addr, p_rtp.port))
+        ok = caller.response(200)
+        check(ok is not None, 'the second peer\'s 200 reached the gateway')
+        g_to, p_to = media_of(ok.body), media_of(inv2.body)
+        caller.learn(ok)
+        caller.in_dialog('ACK')
+        check(second.expect_request('ACK') is not None, 'the ACK reached the second peer')
+        g_rtp.send_to(*g_to, n=10, gap=0.005)
+        p_rtp.send_to(*p_to, n=10, gap=0.005)
+        check_eq((p_rtp.count(10), g_rtp.count(10)), (10, 10), 'audio both ways')
+        q = ctx.rtp.ng({'command': 'query', 'call-id': cid}) or {}
+        tags = set(q.get('tags', {}))
+        check(caller.tag in tags and callee.tag in tags, 'caller and callee at rtpengine: %r'
+              % tags)
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+        return tags - {caller.tag, callee.tag}
+    finally:
+        g_rtp.close()
+        p_rtp.close()
+
+
+@case
+def flat_to_outside_the_gateway_reinvites(ctx):
+    """The gateway moves its media in a call out (re-INVITE from the
+    private side): the peer gets rtpengine's public address under the
+    public Call-ID, the gateway's new port gets the peer's audio, and the
+    gateway's BYE leaves nothing at rtpengine."""
+    g_rtp, g2 = RtpEndpoint(ctx.f1.addr), RtpEndpoint(ctx.f1.addr)
+    caller, cid, peer, inv = out_call(ctx, sdp(g_rtp.addr, g_rtp.port))
+    p_rtp = RtpEndpoint(peer.addr)
+    try:
+        callee = Leg(peer, ctx.gk.port, OUT)
+        callee.accept(inv)
+        callee.answer(inv, 200, sdp(p_rtp.addr, p_rtp.port))
+        ok = caller.response(200)
+        check(ok is not None, 'the 200 reached the gateway')
+        caller.learn(ok)
+        caller.in_dialog('ACK')
+        check(peer.expect_request('ACK') is not None, 'the ACK reached the peer')
+        g_to, p_to, re_inv, _ = reinvite(caller, callee, g2, p_rtp, PRIV, PUB)
+        check_eq(re_inv.one('Call-ID'), inv.one('Call-ID'), 'under the public Call-ID')
+        no_private(re_inv, ctx, 'the re-INVITE the peer got')
+        check_eq(ctx.rtp.calls(), [cid.encode()], 'still one call at rtpengine')
+        talk(g2, g_to, p_rtp, p_to)
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (g_rtp, g2, p_rtp):
+            x.close()
+
+
+@case
+def flat_to_outside_failover_leaves_no_stream_of_the_first_peer(ctx):
+    """The first peer answers 503: the second gets the same offer (the
+    rewritten SDP serves every branch), and rtpengine holds nothing of
+    the first branch (no monologue besides caller and callee). A first
+    peer that sent early media (183 with SDP) before its 503: its
+    monologue carries the call's media on the ports the offer named, and
+    everything goes with the BYE."""
+    before = ctx.gk.metrics().get('dpn_gk_route_failovers_total', 0)
+    check_eq(failover(ctx, early=False), set(), 'no monologue of the failed branch')
+    failover(ctx, early=True)
+    check_eq(ctx.gk.metrics().get('dpn_gk_route_failovers_total', 0), before + 2,
+             'failovers counted')
+
+
+@case
+def flat_to_outside_every_peer_fails_no_stream(ctx):
+    caller, cid, first, inv1 = out_call(ctx, sdp(ctx.f1.addr, 7000))
+    first.answer(inv1, 503)
+    second = [p for p in ctx.peers if p is not first][0]
+    inv2 = second.expect_request('INVITE')
+    check(inv2 is not None, 'the second peer got the INVITE')
+    check_eq(len(ctx.rtp.calls()), 1, 'the call at rtpengine while it is tried')
+    second.answer(inv2, 503)
+    r = caller.response()
+    check(r is not None and r.status == 500, 'the gateway got 500: %s' % (r and r.first))
+    no_streams(ctx.rtp)
+
+
+@case
+def flat_to_outside_late_offer(ctx):
+    """An INVITE without SDP out: the peer's 200 carries the offer (the
+    gateway sees the private address), the ACK the answer (the peer sees
+    the public one); RTP both ways."""
+    g_rtp = RtpEndpoint(ctx.f1.addr)
+    caller, cid, peer, inv = out_call(ctx, '')
+    p_rtp = RtpEndpoint(peer.addr)
+    try:
+        check_eq(inv.body, '', 'no SDP in the INVITE the peer got')
+        callee = Leg(peer, ctx.gk.port, OUT)
+        g_to, p_to, ack = late_offer(ctx, caller, callee, inv, g_rtp, p_rtp)
+        check_eq(g_to[0], PRIV, 'the offer in the 200: the private address')
+        check_eq(p_to[0], PUB, 'the answer in the ACK: the public address')
+        no_private(ack, ctx, 'the ACK the peer got')
+        hang_up(callee, caller)
+        no_streams(ctx.rtp)
+    finally:
+        g_rtp.close()
+        p_rtp.close()
+
+
+@case
+def flat_to_outside_cancelled_leaves_no_stream(ctx):
+    """The gateway CANCELs a call out while the peer rings: 487, and
+    rtpengine holds nothing."""
+    caller, cid, peer, inv = out_call(ctx, sdp(ctx.f1.addr, 7000))
+    peer.answer(inv, 180)
+    check(caller.response(180) is not None, '180 reached the gateway')
+    check_eq(ctx.rtp.calls(), [cid.encode()], 'a stream while it rings')
+    ruri = 'sip:%s@%s:%d' % (OUT, PRIV, ctx.gk.pport)
+    caller.send('CANCEL', ruri, to='<%s>' % ruri, cseq=1, branch=caller.branch)
+    cancel = peer.expect_request('CANCEL')
+    check(cancel is not None, 'the CANCEL reached the peer')
+    peer.answer(cancel, 200)
+    peer.answer(inv, 487)
+    r = caller.response(487)
+    check(r is not None, '487 reached the gateway')
+    no_streams(ctx.rtp)
+
+
+@case
+def flat_to_outside_no_rtpengine_503(ctx):
+    """No rtpengine answering: a call out gets 503, counted, and nothing
+    reaches the peers (never a call out with the handset's private SDP)."""
+    ps = peers(ctx)
+    dead = '127.0.0.1:%d' % free_udp_port()
+    gk = sided(ctx.pg, ['--rtpengine', dead, '--ng-timeout', '200ms',
+                        '--probe-interval', '0'])
+    gw = ctx.register(gk, ctx.f1)
+    try:
+        caller = Leg(gw, gk.pport, N1)
+        caller.invite(OUT, sdp(ctx.f1.addr, 7000))
+        r = caller.response()
+        check(r is not None and r.status == 503, '503: %s' % (r and r.first))
+        check_eq(first_invite(ps, timeout=0.3), (None, None), 'nothing reached a peer')
+        check_eq(gk.metrics().get('dpn_gk_media_calls_total{result="no_relay"}'), 1.0,
+                 'counted')
+    finally:
+        gw.close()
+        gk.close()
+
+
+@case
+def flat_to_outside_media_timeout_byes_the_peer_that_answered(ctx):
+    """A call out answered by the second peer (the first 503): when its
+    media stops, the BYE goes to that peer, not the one the offer was
+    first made for, and to the gateway."""
+    ps = peers(ctx)
+    rtp = Rtpengine(PUB, PRIV, timeout=2)
+    gk = sided(ctx.pg, ['--rtpengine', rtp.ng_addr, '--media-check', '1s',
+                        '--probe-interval', '0'])
+    gw = ctx.register(gk, ctx.f1)
+    try:
+        caller = Leg(gw, gk.pport, N1)
+        caller.invite(OUT, sdp(ctx.f1.addr, 7000), uuid.uuid4().hex + '@' + ctx.f1.addr)
+        first, inv1 = first_invite(ps)
+        check(inv1 is not None, 'the INVITE reached a peer\n' + gk.log())
+        first.answer(inv1, 503)
+        second = [p for p in ps if p is not first][0]
+        inv2 = second.expect_request('INVITE')
+        check(inv2 is not None, 'failover to the second peer')
+        callee = Leg(second, gk.port, OUT)
+        callee.accept(inv2)
+        callee.answer(inv2, 200, sdp(second.addr, 7002))
+        ok = caller.response(200)
+        check(ok is not None, 'the 200 reached the gateway')
+        caller.learn(ok)
+        caller.in_dialog('ACK')
+        check(second.expect_request('ACK') is not None, 'the ACK reached the peer')
+        bye = second.expect_request('BYE', timeout=8)
+        check(bye is not None, 'the media-timeout BYE reached the peer that answered\n'
+              + gk.log())
+        check('media timeout' in (bye.one('Reason') or ''), 'with its Reason')
+        check(gw.expect_request('BYE', timeout=3) is not None, 'and the gateway')
+        no_streams(rtp)
+    finally:
+        gw.close()
+        gk.close()
+        rtp.stop()
+
+
+@case
+def complex_to_complex_through_two_gatekeepers_and_two_rtpengines(ctx):
+    """Complex 200 with its own gatekeeper (public 127.0.0.1, private
+    127.0.0.4) and rtpengine (pub 127.0.0.3, priv 127.0.0.4) on the same
+    private range as complex 100 (127.16.0.0/16: its flat has the very
+    address of flat 1 here). A's handset dials B's flat: anchored at both
+    entrances (each side of each sees its own address), audio both ways,
+    both rtpengines empty after the BYE."""
+    c = ctx.env.c
+    st, site = c.post('/api/v1/sites', {'number': 200})
+    check_eq(st, 201, 'complex 200')
+    st, _ = c.post('/api/v1/sites/%d/pools' % site['id'], {'cidr': ctx.env.cidr})
+    check_eq(st, 201, 'the same private range')
+    st, b = c.post('/api/v1/sites/%d/buildings' % site['id'],
+                   {'number': 1101, 'floors': 1, 'units_per_floor': 1})
+    check_eq(st, 201, 'building')
+    fb = Flat(ctx.env, ctx.pg, ctx.env.flats(b['id'])[101], 40)
+    check_eq(fb.addr, ctx.f1.addr, 'B\'s flat has A\'s flat\'s address')
+    rtp_b = Rtpengine('127.0.0.3', '127.0.0.4')
+    pport = free_udp_port()
+    gk_b = Gatekeeper(ctx.pg, site=200, args=[
+        '--listen-private', '127.0.0.4:%d' % pport, '--rtpengine', rtp_b.ng_addr,
+        '--probe-interval', '0'])
+    gw_b, a_rtp, b_rtp = fb.ua(), RtpEndpoint(ctx.f1.addr), RtpEndpoint(fb.addr)
+    try:
+        gw_b.peer_host = '127.0.0.4'
+        r = gw_b.register(pport, fb.number, fb.user, fb.secret)
+        check(r is not None and r.status == 200, 'B\'s gateway registered')
+        route(ctx, '200', [('127.0.0.1', gk_b.port)])
+        caller = Leg(ctx.gw1, ctx.gk.pport, N1)
+        caller.invite(fb.number, sdp(a_rtp.addr, a_rtp.port),
+                      uuid.uuid4().hex + '@' + ctx.f1.addr)
+        inv = gw_b.expect_request('INVITE')
+        check(inv is not None, 'the INVITE reached B\'s gateway\n' + ctx.gk.log() + gk_b.log())
+        b_to = media_of(inv.body)
+        check_eq(b_to[0], '127.0.0.4', 'B\'s flat sees B\'s rtpengine, private side')
+        callee = Leg(gw_b, pport, fb.number)
+        callee.accept(inv)
+        callee.answer(inv, 200, sdp(b_rtp.addr, b_rtp.port))
+        ok = caller.response(200)
+        check(ok is not None, 'A\'s gateway got the 200\n' + ctx.gk.log() + gk_b.log())
+        a_to = media_of(ok.body)
+        check_eq(a_to[0], PRIV, 'A\'s flat sees A\'s rtpengine, private side')
+        check_eq((len(ctx.rtp.calls()), len(rtp_b.calls())), (1, 1),
+                 'anchored at both entrances')
+        caller.learn(ok)
+        caller.in_dialog('ACK')
+        check(gw_b.expect_request('ACK') is not None, 'the ACK reached B\'s gateway')
+        talk(a_rtp, a_to, b_rtp, b_to)      # each through its own entrance
+        hang_up(callee, caller)      # B hangs up, through both gatekeepers
+        no_streams(ctx.rtp)
+        no_streams(rtp_b)
+    finally:
+        for x in (gw_b, a_rtp, b_rtp):
+            x.close()
+        gk_b.close()
+        rtp_b.stop()
 
 
 @case

@@ -24,7 +24,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
-from gatekeeper import Flat, Gatekeeper, Msg, Ua  # noqa: E402
+from gatekeeper import Flat, Gatekeeper, Msg, Ua, first_invite  # noqa: E402
 import mgmtd  # noqa: E402
 from mgmtd import add_user  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
@@ -134,17 +134,6 @@ def invite(ctx, number, call_id=None):
     ctx.gw.request(ctx.gk.port, 'INVITE', 'sip:%s@127.0.0.1:%d' % (number, ctx.gk.port),
                    'sip:%s@dpn' % number, call_id=cid, from_user=N1 + '-1')
     return cid
-
-
-def first_invite(peers, timeout=3.0):
-    """(peer, INVITE) of the first peer that gets one, or (None, None)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        for p in peers:
-            m = p.recv(0.02)
-            if m is not None and m.method == 'INVITE':
-                return p, m
-    return None, None
 
 
 def loads(ctx):

@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 from dpn_test import Cluster, case, check, check_eq, run, tmpdir, wait_for  # noqa: E402
 from gatekeeper import Flat, Gatekeeper, Msg, Ua  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
-from sip import Sipp, free_udp_port  # noqa: E402
+from sip import Sipp, free_udp_port, message_log  # noqa: E402
 
 PUB, PRIV = '127.0.0.1', '127.0.0.2'
 PRIVATE = (PRIV, '127.16.')     # what must never be seen on the public side
@@ -88,12 +88,7 @@ def public_call(ctx, flat, uac, uas, calls=2):
         g.wait()
     finally:
         g.kill()
-    with open(log, errors='replace') as f:
-        text = f.read()
-    os.unlink(log)
-    if os.environ.get('TOPO_DUMP'):     # keep what the caller saw, to read
-        with open(os.environ['TOPO_DUMP'], 'a') as f:
-            f.write(text)
+    text = message_log(log)             # $SIPP_DUMP keeps it, to read
     check_eq(c.count('Successful call'), calls, 'calls from outside\n' +
              c.out[-1500:] + c.errors[-2500:])
     check_eq(g.rc, 0, 'the gateway saw its scenario through\n' + g.out[-1500:]

@@ -333,6 +333,29 @@ def lease_events_of_known_kinds_only(c):
 
 
 @case
+def gk_topo_dialogs_refuse_bad_rows(c):
+    """097: the gatekeeper's hidden dialogs — key not 0, one per (site,
+    key), bounded lengths, of a site that exists."""
+    ins = ("INSERT INTO dpn.gk_topo_dialogs (site_id, dialog_key, call_id, "
+           "contact, route, masked, expires_at) VALUES (%d, %d, %s, %s, %s, "
+           "true, now() + interval '1 hour')")
+    ok = (q('c1@10.0.0.2'), q('sip:gw@10.0.0.2:5060'), q(''))
+    c.s.query(ins % ((c.a['site'], -5) + ok))
+    refused(c.s, ins % ((c.a['site'], -5) + ok), UNIQUE)
+    refused(c.s, ins % ((c.a['site'], 0) + ok), CHECK, 'gk_topo_dialogs_key')
+    refused(c.s, ins % ((c.a['site'], 7, q('')) + ok[1:]), CHECK,
+            'gk_topo_dialogs_call_id')
+    refused(c.s, ins % ((c.a['site'], 7, q('x' * 256)) + ok[1:]), CHECK,
+            'gk_topo_dialogs_call_id')
+    refused(c.s, ins % (c.a['site'], 7, ok[0], q(''), ok[2]), CHECK,
+            'gk_topo_dialogs_contact')
+    refused(c.s, ins % (c.a['site'], 7, ok[0], ok[1], q('r' * 1024)), CHECK,
+            'gk_topo_dialogs_route')
+    refused(c.s, ins % ((999999, 8) + ok), FK)
+    c.s.query('DELETE FROM dpn.gk_topo_dialogs')
+
+
+@case
 def admin_tables_refuse_bad_values(c):
     refused(c.s, "INSERT INTO dpn.users (username, password_hash, role) "
             "VALUES ('ann', 'plain', 'operator')", CHECK,

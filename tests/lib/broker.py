@@ -137,6 +137,24 @@ def make_site(pg, number=100, cidr='127.16.0.0/16', flats=4, block_size=4,
     return dict(site=site, pool=pool, building=bld, flats=fl, gateways=gws)
 
 
+def add_building(pg, site, number, flats, first_flat=1201):
+    """A new building of `flats` flats (numbered from first_flat) with
+    gateway rows and nothing allotted, as the admin leaves it before any
+    box or handset is plugged in. Returns [(flat id, circuit-id bytes)] in
+    flat number order."""
+    bld = int(pg.scalar("INSERT INTO dpn.buildings (site_id, number) VALUES "
+                        "(%d, %d) RETURNING id" % (site, number)))
+    pg.psql("INSERT INTO dpn.flats (building_id, number) SELECT %d, %d + g "
+            "FROM generate_series(0, %d) g" % (bld, first_flat, flats - 1))
+    pg.psql("INSERT INTO dpn.gateways (flat_id, username, secret_hash) "
+            "SELECT id, 'gw-' || id, sha256(id::text::bytea) FROM dpn.flats "
+            "WHERE building_id = %d" % bld)
+    pg.psql('ANALYZE')
+    return [(int(r[0]), r[1].encode()) for r in pg.psql(
+        "SELECT id, circuit_id FROM dpn.flats WHERE building_id = %d "
+        "ORDER BY number" % bld)]
+
+
 def run_cases(ctx_class):
     """Run the registered cases against ctx_class(pg) on a fresh cluster,
     closing the context's session (ctx.s) at the end, pass or fail."""

@@ -293,3 +293,30 @@ class Flat:
 def wait_metric(gk, key, want, timeout=5.0):
     wait_for(lambda: gk.metrics().get(key) == want, timeout=timeout,
              what='%s == %s' % (key, want))
+
+
+def call_record(client, path, pick, timeout=5.0):
+    """The first call record of GET /api/v1/PATH/calls (the newest 200)
+    for which pick(record) is true, waited for (records are written within
+    about a second of the call's end)."""
+    found = []
+
+    def written():
+        status, body = client.get('/api/v1/%s/calls?limit=200' % path)
+        check_eq(status, 200, 'GET %s/calls: %r' % (path, body))
+        found[:] = [c for c in body['items'] if pick(c)]
+        return bool(found)
+    wait_for(written, timeout=timeout, what='a call record of ' + path)
+    return found[0]
+
+
+def first_invite(peers, timeout=3.0):
+    """(peer, INVITE) of the first of peers (Ua-like: recv(timeout)) that
+    gets an INVITE, or (None, None)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for p in peers:
+            m = p.recv(0.02)
+            if m is not None and m.method == 'INVITE':
+                return p, m
+    return None, None

@@ -147,6 +147,19 @@ class Sipp:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def message_log(path):
+    """The text of sipp's -trace_msg log at path, which is removed; it is
+    also appended to the file $SIPP_DUMP names, if set (to read what a
+    party saw after a run)."""
+    with open(path, errors='replace') as f:
+        text = f.read()
+    os.unlink(path)
+    if os.environ.get('SIPP_DUMP'):
+        with open(os.environ['SIPP_DUMP'], 'a') as f:
+            f.write(text)
+    return text
+
+
 def udp_exchange(port, data, timeout=5.0):
     """Send one datagram to 127.0.0.1:port from a fresh socket and return
     the first answer (bytes), or None after timeout."""

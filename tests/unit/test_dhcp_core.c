@@ -53,6 +53,14 @@ static void cfg_check_names_the_parameter(void **state)
 	c.sweep_s = 0;
 	assert_int_equal(dhcp_cfg_check(&c, err, sizeof(err)), EINVAL);
 	assert_non_null(strstr(err, "'sweep-interval'"));
+	cfg_unreachable(&c);
+	c.enrol_batch = 0;
+	assert_int_equal(dhcp_cfg_check(&c, err, sizeof(err)), EINVAL);
+	assert_non_null(strstr(err, "'enrol-batch'"));
+	c.enrol_batch = 257;
+	assert_int_equal(dhcp_cfg_check(&c, err, sizeof(err)), EINVAL);
+	c.enrol_batch = 256;
+	assert_int_equal(dhcp_cfg_check(&c, err, sizeof(err)), 0);
 }
 
 static void core_new_refuses_bad_cfg(void **state)
@@ -384,7 +392,7 @@ static void core_counts_coalesced_events(void **state)
 static void stats_json_is_complete_or_refused(void **state)
 {
 	struct dhcp_stats st;
-	char buf[1024], small[16];
+	char buf[2048], small[16];
 	(void)state;
 
 	memset(&st, 0, sizeof(st));

@@ -80,6 +80,28 @@ static void cache_remembers_until_ttl(void **state)
 	dhcp_cache_free(c);
 }
 
+/* A packet thread asks the database while mgmtd's flush (a deletion)
+ * empties the cache: its answer, older than the flush, is not kept. */
+static void answer_older_than_a_clear_is_not_kept(void **state)
+{
+	struct dhcp_cache *c;
+	uint8_t k[DHCP_KEY_MAX];
+	size_t l = dhcp_cache_key(7, 'd', (const uint8_t *)"abc", 3, k);
+	uint64_t gen;
+	(void)state;
+
+	assert_int_equal(dhcp_cache_new(100, &c), 0);
+	gen = dhcp_cache_generation(c);
+	dhcp_cache_clear(c);
+	assert_int_equal(dhcp_cache_put_since(c, k, l, DHCP_CACHE_KNOWN, 1, 60, gen), 0);
+	assert_int_equal(dhcp_cache_get(c, k, l, 1), DHCP_CACHE_MISS);
+	/* Asked after the clear: kept. */
+	gen = dhcp_cache_generation(c);
+	assert_int_equal(dhcp_cache_put_since(c, k, l, DHCP_CACHE_KNOWN, 1, 60, gen), 1);
+	assert_int_equal(dhcp_cache_get(c, k, l, 1), DHCP_CACHE_KNOWN);
+	dhcp_cache_free(c);
+}
+
 /* Many more keys than slots: memory stays bounded, answers stay right
  * (a key either hits with its own state or misses). */
 static void cache_is_bounded_and_never_wrong(void **state)
@@ -187,6 +209,7 @@ int main(void)
 		cmocka_unit_test(flexid_refuses_bad_input),
 		cmocka_unit_test(mac_is_formatted_for_postgres),
 		cmocka_unit_test(cache_remembers_until_ttl),
+		cmocka_unit_test(answer_older_than_a_clear_is_not_kept),
 		cmocka_unit_test(cache_expiry_is_spread),
 		cmocka_unit_test(cache_is_bounded_and_never_wrong),
 		cmocka_unit_test(cache_refuses_bad_sizes),

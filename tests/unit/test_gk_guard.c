@@ -3,7 +3,8 @@
  * sources unaffected, responses not counted, lockout per (username,
  * source) with the right user from elsewhere untouched, a source banned
  * for failures of many usernames, scanners by substring, trusted prefixes
- * (IPv4 and IPv6) exempt, bad trusted lists, lift and restore, the ban
+ * (IPv4 and IPv6) exempt, route peers exempt from the flood limit and
+ * bans only, bad trusted lists, lift and restore, the ban
  * callback, a full table (untracked, bans kept), reload. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -103,6 +104,61 @@ static void t_flood(void **state)
 	/* over: a fresh window */
 	assert_int_equal(admit(g, a, 61020), 0);
 	assert_int_equal(gk_guard_sweep(g, 61020), 0);
+	gk_guard_free(g);
+}
+
+/* Route peers: no flood limit, never banned (an old ban lifted when the
+ * set names them), a scanner dropped and a username locked all the same;
+ * a new set replaces the last. */
+static void t_route_peers(void **state)
+{
+	struct gk_guard *g = guard(64);
+	struct sockaddr_storage p[2] = { v4("192.0.2.7"), v6("2001:db8::7") },
+				other = v4("192.0.2.8"), bad = { 0 };
+	static const char ua[] = "friendly-scanner";
+	(void)state;
+
+	assert_int_equal(gk_guard_ban(g, SA(p[0]), GK_BAN_FLOOD, 60, 0), 0);
+	assert_int_equal(admit(g, p[0], 10), EPERM);
+	assert_int_equal(gk_guard_set_peers(g, p, 2), 0);
+	assert_int_equal(seen.ended, 1);		/* its ban lifted */
+	for (uint64_t i = 0; i < 100; i++) {
+		assert_int_equal(admit(g, p[0], 100 + i), 0);
+		assert_int_equal(admit(g, p[1], 100 + i), 0);
+	}
+	assert_int_equal(gk_guard_scanner(g, SA(p[0]), ua, sizeof(ua) - 1, 300), 1);
+	for (int i = 0; i < 6; i++)
+		gk_guard_auth(g, i < 3 ? "u" : "v", SA(p[0]), 0, 400);
+	assert_int_equal(gk_guard_locked(g, "u", SA(p[0]), 500), 1);
+	assert_int_equal(admit(g, p[0], 600), 0);	/* the source: not banned */
+	assert_int_equal(gk_guard_stats(g)->bans[GK_BAN_SCANNER] +
+			 gk_guard_stats(g)->bans[GK_BAN_AUTH], 0);
+	for (int i = 0; i < 5; i++)		/* another source: limited */
+		assert_int_equal(admit(g, other, 100 + (uint64_t)i), 0);
+	assert_int_equal(admit(g, other, 200), EPERM);
+	/* a new set: p[0] no longer a peer, limited again */
+	assert_int_equal(gk_guard_set_peers(g, &p[1], 1), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(admit(g, p[0], 5000 + (uint64_t)i), 0);
+	assert_int_equal(admit(g, p[0], 5010), EPERM);
+	assert_int_equal(admit(g, p[1], 5010), 0);
+	/* an operator's ban of a peer is lifted without unmaking the peer */
+	assert_int_equal(gk_guard_ban(g, SA(p[1]), GK_BAN_FLOOD, 60, 5020), 0);
+	assert_int_equal(gk_guard_lift(g, SA(p[1]), NULL), 0);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(admit(g, p[1], 5030 + (uint64_t)i), 0);
+	/* a bad address: EINVAL, the set kept; an empty set */
+	assert_int_equal(gk_guard_set_peers(g, &bad, 1), EINVAL);
+	assert_int_equal(admit(g, p[1], 5020), 0);
+	assert_int_equal(gk_guard_set_peers(g, NULL, 0), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(admit(g, p[1], 9000 + (uint64_t)i), 0);
+	assert_int_equal(admit(g, p[1], 9010), EPERM);
+	/* peers again (their bans lifted), idle for an hour: still peers */
+	assert_int_equal(gk_guard_set_peers(g, p, 2), 0);
+	gk_guard_sweep(g, 3609010);
+	for (uint64_t i = 0; i < 20; i++)
+		assert_int_equal(admit(g, p[0], 3609010 + i), 0);
 	gk_guard_free(g);
 }
 
@@ -281,6 +337,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_flood),
 		cmocka_unit_test(t_window_resets),
+		cmocka_unit_test(t_route_peers),
 		cmocka_unit_test(t_lockout),
 		cmocka_unit_test(t_many_users_ban_the_source),
 		cmocka_unit_test(t_scanner_and_trusted),

@@ -5,12 +5,13 @@
  * private Contact and route set; a wrong Call-ID or key is refused; an
  * in-dialog request for an unknown dialog keeps its Call-ID; an answer to
  * a call from outside loses the private Record-Routes and Contact; the
- * table is bounded and forgets idle dialogs. The media-timeout BYEs
- * (gatekeeper/media_dlg.c) to each end of a call from outside and of one
- * begun inside: route set, target, tags, CSeq, next hop, and the Call-ID
- * and identities topo gives them on each side. gk_now, gk_side_self and
- * gk_side_choose are defined below in place of the daemon's (a settable
- * clock; sides told by each test). */
+ * table is bounded and forgets idle dialogs; its store hook saves answered
+ * dialogs and deletes ended ones, and a new table takes them back. The
+ * media-timeout BYEs (gatekeeper/media_dlg.c) to each end of a call from
+ * outside and of one begun inside: route set, target, tags, CSeq, next
+ * hop, and the Call-ID and identities topo gives them on each side.
+ * gk_now, gk_side_self and gk_side_choose are defined below in place of
+ * the daemon's (a settable clock; sides told by each test). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -126,6 +127,8 @@ static struct sip_msg *inside_invite(int slot)
 		"10.0.0.7", "\"2\" <sip:100-1101-0101-2@10.0.0.7:5062>;tag=a",
 		"<sip:o@203.0.113.5>", "cid1@10.0.0.7", "INVITE",
 		"Contact: <sip:gw@10.0.0.7:5062;transport=udp>\r\n"
+		/* ours on top, as the core puts it: not in the route set */
+		"Record-Route: <sip:192.0.2.10:5060;lr>\r\n"
 		"Record-Route: <sip:10.0.0.7;lr>\r\n");
 }
 
@@ -164,6 +167,16 @@ static void t_dialog_begun_inside(void **st)
 	now += 45;		/* answered 2xx: past the ringing time, kept */
 	gk_topo_expire(g.topo, now);
 	assert_int_equal(gk_topo_count(g.topo), 1);
+	/* its ACK out: public Call-ID and From, and no Contact (an ACK
+	 * may carry the gateway's) */
+	m = parse(2, REQ, "ACK", "sip:o@203.0.113.5", "10.0.0.7",
+		  "<sip:100-1101-0101-2@10.0.0.7:5062>;tag=a",
+		  "<sip:o@203.0.113.5>;tag=b", "cid1@10.0.0.7", "ACK",
+		  "Contact: <sip:gw@10.0.0.7:5062>\r\n");
+	assert_int_equal(gk_topo_ack_out(&g, m, &pub), 0);
+	assert_hdr(m, SIP_HDR_CALL_ID, pubcid);
+	assert_hdr(m, SIP_HDR_FROM, "<sip:100-1101-0101-2@192.0.2.10>;tag=a");
+	assert_int_equal(sip_msg_hdr_find(m, SIP_HDR_CONTACT, 0), -1);
 	/* a BYE from outside to the key: private target, route set */
 	snprintf(contact, sizeof(contact), "sip:gk-%.16s@192.0.2.10:5060",
 		 pubcid + 3);
@@ -423,6 +436,100 @@ static void t_media_bye_dialog_begun_inside(void **st)
 	gk_media_dlg_free(d);
 }
 
+/* What the store was told: the last row (copied) and how often. */
+static struct { unsigned saves, dels; struct gk_topo_row r;
+		char callid[128], contact[128], route[128]; } told;
+
+static void on_store(void *arg, const struct gk_topo_row *r, int del)
+{
+	(void)arg;
+	told.saves += !del;
+	told.dels += del != 0;
+	told.r = *r;
+	snprintf(told.callid, sizeof(told.callid), "%s", r->callid);
+	snprintf(told.contact, sizeof(told.contact), "%s", r->contact);
+	snprintf(told.route, sizeof(told.route), "%s", r->route);
+	told.r.callid = told.callid;
+	told.r.contact = told.contact;
+	told.r.route = told.route;
+}
+
+/* A request from outside in the dialog of public Call-ID pubcid: 0 and
+ * the private target in ruri, or the error. */
+static int req_in(const char *method, const char *pubcid, char *ruri,
+		  size_t cap)
+{
+	char contact[128];
+	struct sip_msg *m;
+
+	snprintf(contact, sizeof(contact), "sip:gk-%.16s@192.0.2.10:5060",
+		 pubcid + 3);
+	m = parse(2, REQ, method, contact, "203.0.113.5", "<sip:o@x>;tag=b",
+		  "<sip:x@192.0.2.10>;tag=a", pubcid, method, "");
+	return gk_topo_request_in(&g, m, ruri, cap);
+}
+
+/* The store hook: an answered dialog saved from the sweep (not before
+ * its answer, not again unchanged, again when kept alive well past its
+ * stored expiry), deleted when it ends; a new table takes it back and
+ * routes a request from outside by it. */
+static void t_store(void **st)
+{
+	char pubcid[64], ruri[256];
+	struct sip_msg *m;
+	(void)st;
+
+	memset(&told, 0, sizeof(told));
+	gk_topo_set_store(g.topo, on_store, NULL);
+	invite_out(pubcid, sizeof(pubcid));
+	gk_topo_expire(g.topo, now);
+	assert_int_equal(told.saves, 0);	/* ringing: not kept */
+	m = parse(1, RESP, 200, "<sip:x@192.0.2.10>;tag=a",
+		  "<sip:o@203.0.113.5>;tag=b", pubcid, "INVITE", "");
+	assert_int_equal(gk_topo_response_out(&g, NULL, m, &priv), 0);
+	gk_topo_expire(g.topo, now);
+	gk_topo_expire(g.topo, now);
+	assert_int_equal(told.saves, 1);
+	assert_string_equal(told.callid, "cid1@10.0.0.7");
+	assert_string_equal(told.contact, "sip:gw@10.0.0.7:5062;transport=udp");
+	assert_string_equal(told.route, "<sip:10.0.0.7;lr>");
+	assert_true(told.r.masked);
+	assert_int_equal(told.r.expires, now + 60);
+	now += 5;		/* a re-INVITE from outside: not worth a write */
+	assert_int_equal(req_in("INVITE", pubcid, ruri, sizeof(ruri)), 0);
+	gk_topo_expire(g.topo, now);
+	assert_int_equal(told.saves, 1);
+	now += 15;		/* past a quarter of dialog-idle: written */
+	assert_int_equal(req_in("INFO", pubcid, ruri, sizeof(ruri)), 0);
+	gk_topo_expire(g.topo, now);
+	assert_int_equal(told.saves, 2);
+	assert_int_equal(told.r.expires, now + 60);
+	/* the new table of a restart: restored, found by key and Call-ID */
+	{
+		struct gk_topo_row r = told.r;
+
+		gk_topo_free(g.topo);
+		assert_int_equal(gk_topo_new(16, 60, 40, &g.topo), 0);
+		assert_int_equal(gk_topo_restore(g.topo, &r), 0);
+		assert_int_equal(gk_topo_restore(g.topo, &r), EEXIST);
+		r.key = 0;
+		assert_int_equal(gk_topo_restore(g.topo, &r), EEXIST);
+	}
+	gk_topo_set_store(g.topo, on_store, NULL);
+	ruri[0] = '\0';
+	assert_int_equal(req_in("BYE", pubcid, ruri, sizeof(ruri)), 0);
+	assert_string_equal(ruri, "sip:gw@10.0.0.7:5062;transport=udp");
+	assert_hdr(&msg[2], SIP_HDR_ROUTE, "<sip:10.0.0.7;lr>");
+	assert_string_equal(gk_topo_private_callid(&g, (struct sip_str){
+		pubcid, strlen(pubcid) }), "cid1@10.0.0.7");
+	gk_topo_expire(g.topo, now);	/* the BYE: the row goes */
+	assert_int_equal(told.dels, 1);
+	now += 33;
+	gk_topo_expire(g.topo, now);
+	assert_int_equal(gk_topo_count(g.topo), 0);
+	assert_int_equal(told.dels, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -439,6 +546,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(t_media_bye_strict_router,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(t_store, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

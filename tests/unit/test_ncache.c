@@ -108,6 +108,35 @@ static void answer_older_than_a_change_is_not_kept(void **state)
 	ncache_free(c);
 }
 
+/* Under a stream of changes to other keys (a building enrolling, one
+ * notification per device) an answer is still kept; a change to its own
+ * key or a flush since the miss still drops it. */
+static void changes_to_other_keys_do_not_drop_an_answer(void **state)
+{
+	struct ncache *c = new_cache(1024, 100);
+	int out;
+
+	(void)state;
+	assert_int_equal(ncache_get(c, K("42"), 1, &out), 0);
+	assert_int_equal(ncache_notify(c, "7"), 0);
+	ncache_del(c, K("8"));
+	ncache_put(c, K("42"), val(1), 1);
+	assert_int_equal(ncache_get(c, K("42"), 1, &out), 1);
+	assert_int_equal(out, 1);
+	assert_int_equal(stats(c).skipped, 0);
+	/* Its own key changed, or everything flushed, since the miss: dropped. */
+	assert_int_equal(ncache_get(c, K("43"), 1, &out), 0);
+	ncache_del(c, K("43"));
+	ncache_put(c, K("43"), val(2), 1);
+	assert_int_equal(ncache_get(c, K("44"), 1, &out), 0);
+	ncache_flush(c);
+	ncache_put(c, K("44"), val(3), 1);
+	assert_int_equal(stats(c).skipped, 2);
+	assert_int_equal(stats(c).entries, 0);
+	ncache_free(c);
+	assert_int_equal(released, 3);
+}
+
 static void notifications(void **state)
 {
 	struct ncache *c = new_cache(1024, 100);
@@ -193,6 +222,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(hit_and_expiry),
 		cmocka_unit_test(answer_older_than_a_change_is_not_kept),
+		cmocka_unit_test(changes_to_other_keys_do_not_drop_an_answer),
 		cmocka_unit_test(notifications),
 		cmocka_unit_test(bounded_memory),
 		cmocka_unit_test(bad_config),

@@ -2,7 +2,7 @@
  * application_name; the conninfo's own settings win) read back from the
  * connection libpq made, and the conninfo check of config tables. No server
  * needed: the connection is refused (a socket folder that does not exist),
- * which is also checked. */
+ * which is also checked; and pg_array_put's array literals. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -90,12 +90,30 @@ static void conninfo_check(void **state)
 	assert_int_equal(pg_conninfo_check(&junk, err, sizeof(err)), EINVAL);
 }
 
+/* Array literals for one statement of many rows: NULL, bare numbers,
+ * texts quoted with '"' and '\\' escaped (and nothing else: ',', '{' are
+ * safe inside quotes). */
+static void array_literal(void **state)
+{
+	char buf[128], *p = buf;
+	(void)state;
+
+	*p++ = '{';
+	p = pg_array_put(p, "42", 1, 1);
+	p = pg_array_put(p, NULL, 0, 0);
+	p = pg_array_put(p, "a\"b\\c,{d}", 0, 0);
+	p = pg_array_put(p, "", 0, 0);
+	memcpy(p, "}", 2);
+	assert_string_equal(buf, "{42,NULL,\"a\\\"b\\\\c,{d}\",\"\"}");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(settings_and_refusal),
 		cmocka_unit_test(conninfo_wins),
 		cmocka_unit_test(conninfo_check),
+		cmocka_unit_test(array_literal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
