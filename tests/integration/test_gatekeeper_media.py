@@ -992,7 +992,8 @@ def flat_to_outside_no_rtpengine_503(ctx):
 def flat_to_outside_media_timeout_byes_the_peer_that_answered(ctx):
     """A call out answered by the second peer (the first 503): when its
     media stops, the BYE goes to that peer, not the one the offer was
-    first made for, and to the gateway."""
+    first made for, under the public Call-ID with nothing private in it,
+    and to the gateway by the private side under its own Call-ID."""
     ps = peers(ctx)
     rtp = Rtpengine(PUB, PRIV, timeout=2)
     gk = sided(ctx.pg, ['--rtpengine', rtp.ng_addr, '--media-check', '1s',
@@ -1019,7 +1020,14 @@ def flat_to_outside_media_timeout_byes_the_peer_that_answered(ctx):
         check(bye is not None, 'the media-timeout BYE reached the peer that answered\n'
               + gk.log())
         check('media timeout' in (bye.one('Reason') or ''), 'with its Reason')
-        check(gw.expect_request('BYE', timeout=3) is not None, 'and the gateway')
+        check_eq(bye.one('Call-ID'), inv2.one('Call-ID'), 'the public Call-ID')
+        check(bye.one('From').endswith('tag=' + caller.tag) and
+              bye.one('To').endswith('tag=' + callee.tag), 'the peer\'s tags')
+        no_private(bye, ctx, 'the BYE the peer got')
+        bye = gw.expect_request('BYE', timeout=3)
+        check(bye is not None, 'and the gateway')
+        check_eq((bye.one('Call-ID'), bye.src), (caller.call_id, (PRIV, gk.pport)),
+                 'its own Call-ID, by the private side')
         no_streams(rtp)
     finally:
         gw.close()
