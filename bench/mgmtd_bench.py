@@ -13,7 +13,16 @@ building provisioning request, and the power-cut case (1,000 gateways and
 clients and the cold power cut with 4,000 separate handset requests.
 
 Uses a throwaway PostgreSQL cluster (fsync off unless --durable) and the
-release build; prints one JSON line per run and a Markdown table."""
+release build; prints one JSON line per run and a Markdown table. Each run
+also reports the CPU time PostgreSQL (every process of the cluster) and
+mgmtd spent per request: steadier than wall time on a shared machine.
+
+Between runs every block goes back to the pool (a mass DELETE), then
+VACUUM ANALYZE, as autovacuum would after such a delete: ANALYZE alone
+would leave the emptied tables at their old size in pages with no rows,
+which the planner reads as "empty whatever the size": every cached plan
+made during the next run would assume empty tables (issue 14's third pass
+measured the cold power cut that way before; see docs/bench.md)."""
 import argparse
 import base64
 import hashlib
@@ -59,7 +68,37 @@ def setup(pg):
     return site, path
 
 
+def cpu_ticks(pids):
+    """utime + stime of the processes pids and of their children that
+    ended, in clock ticks (a process that is gone counts 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open('/proc/%d/stat' % pid) as f:
+                v = f.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in v[11:15])
+    return total
+
+
+def cluster_pids(pg):
+    """The postmaster and every process it runs (backends, WAL writer...)."""
+    with open(os.path.join(pg.dir, 'data', 'postmaster.pid')) as f:
+        pm = int(f.readline())
+    pids = [pm]
+    for task in os.listdir('/proc/%d/task' % pm):
+        with open('/proc/%d/task/%s/children' % (pm, task)) as f:
+            pids += [int(x) for x in f.read().split()]
+    return pids
+
+
+CPU = {}      # 'pg', 'srv': what load() measures the CPU of
+
+
 def load(port, gwfile, clients, mode, seconds, handsets=4, warmup=0):
+    pids = cluster_pids(CPU['pg'])
+    pg0, srv0 = cpu_ticks(pids), cpu_ticks([CPU['srv'].proc.pid])
     p = subprocess.run([LOAD, '--port', str(port), '--gateways', gwfile,
                         '--clients', str(clients), '--mode', mode,
                         '--seconds', str(seconds), '--handsets', str(handsets),
@@ -68,13 +107,26 @@ def load(port, gwfile, clients, mode, seconds, handsets=4, warmup=0):
     if p.stderr:
         sys.stderr.write(p.stderr[-2000:])
     out = json.loads(p.stdout)
+    # Backends that ended during the run are counted in the postmaster's
+    # children time (fields 14-15), read again here.
+    hz = os.sysconf('SC_CLK_TCK')
+    pg1 = cpu_ticks(set(pids) | set(cluster_pids(CPU['pg'])))
+    srv1 = cpu_ticks([CPU['srv'].proc.pid])
+    n = max(1, out['requests'])
+    out['pg_cpu_ms_per_req'] = round((pg1 - pg0) * 1000.0 / hz / n, 3)
+    out['mgmtd_cpu_ms_per_req'] = round((srv1 - srv0) * 1000.0 / hz / n, 3)
     print(json.dumps(out), flush=True)
     return out
 
 
+VACUUM = ['VACUUM ANALYZE']     # --no-vacuum: ANALYZE alone, as before
+
+
 def reset(pg):
-    """Every block back to the pool (cascades to assignments and Kea)."""
+    """Every block back to the pool (cascades to assignments and Kea),
+    then what autovacuum would do after that delete (see the top)."""
     pg.psql('DELETE FROM dpn.blocks')
+    pg.psql(VACUUM[0])
 
 
 def provision(pg, srv, token, site):
@@ -99,7 +151,6 @@ def powerlist(pg, srv, gwfile, rows):
     """Power back: every gateway sends its allocation request listing its
     4 handsets (flow 1), all at once; cold, then warm."""
     reset(pg)
-    pg.psql('ANALYZE')
     rows.append(load(srv.port, gwfile, FLATS, 'powerlist', 60, handsets=4))
     rows[-1]['mode'] = 'powercut: allocate listing 4 handsets, cold'
     devices = int(pg.scalar('SELECT count(*) FROM dpn.assignments'))
@@ -117,10 +168,15 @@ def main():
     ap.add_argument('--quick', action='store_true',
                     help='only the cycle at 64 clients and the cold power cut '
                          'with separate handset requests')
+    ap.add_argument('--no-vacuum', action='store_true',
+                    help='between runs ANALYZE only, without VACUUM (the method '
+                         'of the earlier passes, see the top)')
     ap.add_argument('--no-hosts-notify', action='store_true',
                     help="disable schema 012's NOTIFY trigger on public.hosts "
                          "(to measure what it costs the broker)")
     a = ap.parse_args()
+    if a.no_vacuum:
+        VACUUM[0] = 'ANALYZE'
     rows = []
     with Cluster(durable=a.durable) as pg:
         site, gwfile = setup(pg)
@@ -132,6 +188,7 @@ def main():
             threads = ['--threads', str(a.threads)] if a.threads else []
             with mgmtd.Server(pg, threads + ['--max-conns-per-ip', '4096',
                                              '--max-conns', '8192']) as srv:
+                CPU.update(pg=pg, srv=srv)
                 for mode in ('repeat', 'cycle'):
                     for clients in (1, 8, 64):
                         if a.quick and (mode, clients) != ('cycle', 64):
@@ -142,7 +199,6 @@ def main():
                 if not a.quick:
                     powerlist(pg, srv, gwfile, rows)
                 reset(pg)
-                pg.psql('ANALYZE')
                 # Cold: nothing allotted yet, every block made and grown.
                 rows.append(load(srv.port, gwfile, FLATS, 'powercut', 60, handsets=4))
                 rows[-1]['mode'] = 'powercut: allocate + 4 handset requests, cold'
@@ -160,16 +216,18 @@ def main():
 
 
 def print_rows(rows):
-    print('\n| run | clients | requests | errors | req/s | p50 ms | p99 ms | seconds |')
-    print('|---|---|---|---|---|---|---|---|')
+    print('\n| run | clients | requests | errors | req/s | p50 ms | p99 ms | seconds '
+          '| PostgreSQL CPU ms/req | mgmtd CPU ms/req |')
+    print('|---|---|---|---|---|---|---|---|---|---|')
     for r in rows:
         if r['mode'] == 'provision':
-            print('| provision 1,000 flats (HTTP %s) | 1 | 1 | %s | | | | %.3f |'
+            print('| provision 1,000 flats (HTTP %s) | 1 | 1 | %s | | | | %.3f | | |'
                   % (r['status'], 0 if r['status'] == 201 else 1, r['seconds']))
             continue
-        print('| %s | %d | %d | %d | %.0f | %.2f | %.2f | %.3f |' % (
+        print('| %s | %d | %d | %d | %.0f | %.2f | %.2f | %.3f | %.3f | %.3f |' % (
             r['mode'], r['clients'], r['requests'], r['errors'], r['rps'],
-            r['p50_ms'], r['p99_ms'], r['seconds']))
+            r['p50_ms'], r['p99_ms'], r['seconds'], r['pg_cpu_ms_per_req'],
+            r['mgmtd_cpu_ms_per_req']))
 
 
 if __name__ == '__main__':

@@ -9,7 +9,7 @@ import ipaddress
 import os
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import case, check, check_eq  # noqa: E402
+from dpn_test import case, check, check_eq, wait_for  # noqa: E402
 from broker import (Session, SqlError, apply_schema, make_site, mac, q,  # noqa: E402
                     run_cases)
 
@@ -501,6 +501,68 @@ def bad_arguments_are_refused_and_change_nothing(c):
         check_eq(e.sqlstate, 'D1004', 'isolation refused')
     finally:
         c.s.query("ROLLBACK")
+
+
+@case
+def a_deleted_reservation_is_notified_without_flushing_the_hooks_cache(c):
+    """Kea's hook hears each reservation that goes (schema 012); the
+    cascade to the host's options (none here) must not also send "flush",
+    which empties the hook's whole cache (schema 102)."""
+    st = c.site()
+    c.allocate(st['gateways'][0], c.mac(), [c.mac()])
+    ls = Session(c.pg)
+    try:
+        ls.query("LISTEN dpn_hosts")
+        c.s.query("SELECT dpn.broker_delete_gateway(%d)" % st['flats'][0])
+        notes = []
+
+        def heard():
+            lines = ('\t'.join(r) for r in ls.query("SELECT 1"))
+            notes.extend(l for l in lines if 'notification' in l)
+            return len(notes) >= 2
+        wait_for(heard, 5, 'the two reservations notified')
+        check(not any('"flush"' in n for n in notes), 'flush sent: %r' % notes)
+    finally:
+        ls.close()
+
+
+@case
+def plans_cached_on_small_tables_still_use_indexes_once_they_grow(c):
+    """A cold start (schema 101): a session caches its plans while the
+    broker's tables hold a few rows; once they hold thousands, a handset
+    request and a gateway's deletion still read them by index, not whole.
+    Runs last: it empties the broker's tables first."""
+    c.s.query("DELETE FROM dpn.blocks")
+    c.s.query("DELETE FROM dpn.handsets")
+    c.s.query("VACUUM dpn.handsets, dpn.assignments, dpn.blocks, public.hosts")
+    st = c.site(block_size=8, max_block_size=10, flats=3)
+    big = c.site(flats=400, cidr='10.2.0.0/16')
+    s = Session(c.pg, actor='test:broker')
+    try:
+        g0 = c.mac()
+        s.query("SELECT dpn.broker_allocate(%d, %s, '{}')" % (st['gateways'][0], q(g0)))
+        for _ in range(8):     # more than the 5 custom plans before a generic one
+            m = c.mac()
+            s.query("SELECT dpn.broker_add_handset(%d, %s)" % (st['flats'][0], q(m)))
+            s.query("SELECT dpn.broker_delete_handset(%d, %s)" % (st['flats'][0], q(m)))
+        c.s.query("INSERT INTO dpn.handsets (flat_id, suffix, mac) SELECT f, k, "
+                  "('0e00' || lpad(to_hex(f * 16 + k), 8, '0'))::macaddr "
+                  "FROM unnest(ARRAY[%s]::bigint[]) f, generate_series(1, 8) k"
+                  % ','.join(str(f) for f in big['flats']))
+        for i, f in enumerate(big['flats'][:300]):
+            c.s.query("SELECT dpn.broker_allocate(%d, %s, '{}')"
+                      % (big['gateways'][i], q(mac(0x500000 + i))))
+        s.query("BEGIN")
+        s.query("SELECT dpn.broker_add_handset(%d, %s)" % (st['flats'][0], q(c.mac())))
+        s.query("SELECT dpn.broker_delete_gateway(%d)" % st['flats'][0])
+        scans = dict(s.query("SELECT relname, seq_scan FROM pg_stat_xact_user_tables "
+                             "WHERE relname IN ('handsets', 'assignments', 'blocks', "
+                             "'hosts', 'gateways', 'flats')"))
+        s.query("COMMIT")
+        check_eq({k: v for k, v in scans.items() if v != '0'}, {},
+                 'tables read whole by a handset request and a deletion')
+    finally:
+        s.close()
 
 
 if __name__ == '__main__':
