@@ -18,8 +18,9 @@ and the flat's gateway are UDP user agents of this script.
      interleaved, N calls each;
   3. --callgrind K: user-space instructions per call of the gatekeeper
      (valgrind --tool=callgrind), K outside -> flat calls with and without
-     rtpengine configured, an idle run (same start, registration, stop)
-     subtracted.
+     rtpengine configured, anchored with offer and answer in SIP-I
+     multipart bodies (SDP + ISUP), and K calls out with and without;
+     an idle run (same start, registration, stop) subtracted.
 
     make && bench/gk_media.py [--latency 200] [--out 200]
                               [--calls 50,100,200] [--seconds 30]
@@ -38,7 +39,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tests', 'lib')
 os.environ.setdefault('DPN_BUILD', os.path.join(os.path.dirname(__file__), '..',
                                                 'build', 'rel'))
 import gatekeeper  # noqa: E402
-from dialog import Leg, media_of, sdp  # noqa: E402
+from dialog import MP, Leg, media_of, multipart, sdp  # noqa: E402
 from dpn_test import Cluster, wait_for  # noqa: E402
 from gatekeeper import Flat, Gatekeeper, Ua  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
@@ -66,16 +67,19 @@ def register(gk, flat):
     return ua
 
 
-def call(gk, caller_ua, caller_user, gw, callee_number, c_ep, g_ep):
+def call(gk, caller_ua, caller_user, gw, callee_number, c_ep, g_ep,
+         sipi=False):
     """One call set up to its ACK; (caller leg, callee leg, seconds from
-    INVITE to 200, where the caller sends, where the gateway sends)."""
+    INVITE to 200, where the caller sends, where the gateway sends).
+    sipi: offer and answer in SIP-I multipart bodies (SDP + ISUP)."""
     caller = Leg(caller_ua, gk.port, caller_user)
     callee = Leg(gw, gk.port, callee_number)
+    body, ctype = (multipart, MP) if sipi else (str, 'application/sdp')
     t0 = time.perf_counter()
-    caller.invite(callee_number, sdp(c_ep.addr, c_ep.port))
+    caller.invite(callee_number, body(sdp(c_ep.addr, c_ep.port)), ctype=ctype)
     inv = gw.expect_request('INVITE')
     callee.accept(inv)
-    callee.answer(inv, 200, sdp(g_ep.addr, g_ep.port))
+    callee.answer(inv, 200, body(sdp(g_ep.addr, g_ep.port)), ctype=ctype)
     ok = caller.response(200)
     dt = time.perf_counter() - t0
     caller.learn(ok)
@@ -221,16 +225,18 @@ def control(gk, what):
                    check=True, capture_output=True, timeout=60)
 
 
-def one_call(gk, gw, out_peer):
-    """One call to its BYE: outside -> flat 1 (gw its gateway), or (with
-    out_peer) flat 1 -> the route's peer."""
+def one_call(gk, gw, out_peer, sipi=False):
+    """One call to its BYE: outside -> flat 1 (gw its gateway; sipi: in
+    SIP-I multipart bodies), or (with out_peer) flat 1 -> the route's
+    peer."""
     if out_peer:
         a, b = RtpEndpoint(gw.addr), RtpEndpoint(out_peer.addr)
         caller, callee, _, _, _ = call(gk, gw, N1, out_peer, OUT, a, b)
     else:
         outside = Ua('127.0.0.1')
         a, b = RtpEndpoint('127.0.0.1'), RtpEndpoint(gw.addr)
-        caller, callee, _, _, _ = call(gk, outside, 'caller', gw, N1, a, b)
+        caller, callee, _, _, _ = call(gk, outside, 'caller', gw, N1, a, b,
+                                       sipi)
     hang_up(caller, callee)
     for x in (a, b) if out_peer else (a, b, outside):
         x.close()
@@ -238,7 +244,8 @@ def one_call(gk, gw, out_peer):
 
 def instructions(ctx, k):
     """Gatekeeper instructions per call with and without rtpengine, for
-    calls in (outside -> flat) and out (flat -> a route's peer)."""
+    calls in (outside -> flat, also with SIP-I multipart bodies) and out
+    (flat -> a route's peer)."""
     if not shutil.which('valgrind'):
         print('callgrind: valgrind not installed')
         return
@@ -248,10 +255,12 @@ def instructions(ctx, k):
     totals = {}
     try:
         peer = ctx.out_peer()
-        for name, calls, anchored, out_peer in (
-                ('idle', 0, True, None), ('anchored', k, True, None),
-                ('unanchored', k, False, None), ('out-anchored', k, True, peer),
-                ('out-plain', k, False, peer)):
+        for name, calls, anchored, out_peer, sipi in (
+                ('idle', 0, True, None, False), ('anchored', k, True, None, False),
+                ('unanchored', k, False, None, False),
+                ('multipart', k, True, None, True),
+                ('out-anchored', k, True, peer, False),
+                ('out-plain', k, False, peer, False)):
             out = os.path.join(tmp, name + '.out')
             wrap = os.path.join(tmp, name + '.sh')
             with open(wrap, 'w') as f:
@@ -265,7 +274,7 @@ def instructions(ctx, k):
             gw = register(gk, ctx.f1)
             control(gk, '-z')       # count the calls only
             for _ in range(calls):
-                one_call(gk, gw, out_peer)
+                one_call(gk, gw, out_peer, sipi)
             control(gk, '-d')
             gw.close()
             gk.stop()
@@ -274,7 +283,8 @@ def instructions(ctx, k):
         gatekeeper.GK = real
         if not os.environ.get('KEEP'):
             shutil.rmtree(tmp, ignore_errors=True)
-    for name in ('anchored', 'unanchored', 'out-anchored', 'out-plain'):
+    for name in ('anchored', 'unanchored', 'multipart', 'out-anchored',
+                 'out-plain'):
         print('callgrind %-12s %d calls: %.0f instructions per call (idle %d '
               'subtracted)' % (name, k, (totals[name] - totals['idle']) / k,
                                totals['idle']), flush=True)

@@ -25,8 +25,8 @@ $(B)/tests/unit/test_gk_flats: $(B)/tests/unit/test_gk_flats.o $(B)/gatekeeper/f
 # sides.c's, which are not linked.
 UNIT_TESTS += $(B)/tests/unit/test_gk_topo
 $(B)/tests/unit/test_gk_topo.o: DPN_CFLAGS += $(GK_CFLAGS)
-$(B)/tests/unit/test_gk_topo: $(B)/tests/unit/test_gk_topo.o $(B)/gatekeeper/topo.o $(LIBDPN)
-	$(CC) $(DPN_LDFLAGS) $< $(B)/gatekeeper/topo.o $(LIBDPN) -lcmocka $(LIB_LDLIBS) -o $@
+$(B)/tests/unit/test_gk_topo: $(B)/tests/unit/test_gk_topo.o $(B)/gatekeeper/topo.o $(B)/gatekeeper/media_dlg.o $(LIBDPN)
+	$(CC) $(DPN_LDFLAGS) $< $(B)/gatekeeper/topo.o $(B)/gatekeeper/media_dlg.o $(LIBDPN) -lcmocka $(LIB_LDLIBS) -o $@
 
 CHECKS += $(sort $(wildcard tests/integration/test_gatekeeper*.py))
 

@@ -26,7 +26,12 @@
  * for the offer's answer without blocking (the branch starts from the ng
  * callback); a response is held through the core's ops->response and
  * forwarded when its answer came back. A 2xx retransmission gets the
- * answer it got the first time (cached). The call is `delete`d when a BYE
+ * answer it got the first time (cached). An INVITE without SDP (the
+ * first, or a re-INVITE) is a late offer: its 2xx's SDP is the ng offer
+ * of the end that answers, its ACK's the answer. The SDP is the body or
+ * the one application/sdp part of a multipart body (lib/sip/multipart.h,
+ * the other parts kept); a body that cannot be rewritten safely is
+ * refused (400), or fails as an answer. The call is `delete`d when a BYE
  * passes, or when its first INVITE ends without a 2xx (cancelled,
  * rejected, timed out). Calls live in a table by Call-ID; all requests of
  * a call go to the rtpengine instance its first offer used.
@@ -44,11 +49,12 @@
 
 #include "gatekeeper/gk.h"
 #include "gatekeeper/media.h"
+#include "gatekeeper/media_dlg.h"
 #include "log.h"
 #include "ng.h"
 #include "prom.h"
 #include "sip/hdr.h"
-#include "sip/tsx.h"
+#include "sip/multipart.h"
 
 #define BUCKETS 4096
 #define CALLS_MAX 65536
@@ -64,19 +70,12 @@ struct mcall {
 	char *ans_key, *ans_sdp;	/* the 2xx answer, for retransmissions */
 	size_t ans_len;
 	struct gk_media_dlg *dlg;	/* what a media-timeout BYE needs */
-	enum gk_media_side side;	/* of the first INVITE's sender */
+	enum gk_media_side side;	/* sender of the INVITE (first or
+					   re-INVITE) whose 2xx offers late */
 	enum { LATE_NO, LATE_OFFER, LATE_ANSWER } late;	/* late offer:
 					   waiting for the 2xx's offer, then
 					   for the ACK's answer */
-};
-
-/* What ending a call both ways needs (captured from its first INVITE and
- * the 2xx that answered it). */
-struct gk_media_dlg {
-	char from[256], to[256];	/* caller's From, callee's To (tags) */
-	char caller_uri[256], callee_uri[256];	/* their Contacts */
-	struct sip_peer caller, callee;	/* where requests to each go */
-	uint32_t cseq;			/* caller's INVITE CSeq */
+	uint32_t late_cseq;		/* that INVITE's CSeq */
 };
 
 enum mop_kind { OP_OFFER, OP_ANSWER, OP_ACK, OP_OTHER };
@@ -96,6 +95,7 @@ struct mop {
 	int initial;			/* the call's first INVITE */
 	enum gk_media_side side;	/* OP_OFFER: the offerer's */
 	int status;			/* OP_ANSWER: of the held response */
+	int err;			/* the failure failed_now reports */
 	struct sip_msg *held;		/* OP_ANSWER */
 	char *ruri;			/* OP_OFFER: where the branch goes */
 	size_t rlen;
@@ -174,7 +174,7 @@ static void call_free(struct gk_media *md, struct mcall *c)
 	free(c->callid);
 	free(c->ans_key);
 	free(c->ans_sdp);
-	free(c->dlg);
+	gk_media_dlg_free(c->dlg);
 	free(c);
 }
 
@@ -260,8 +260,14 @@ static void msg_head(struct ben_w *w, struct gk_media *md, const char *cmd,
 	put_kv(w, "call-id", id);
 }
 
-static void put_sdp(struct ben_w *w, struct sip_str sdp)
+/* The SDP of m (its body, or its multipart part: lib/sip/multipart.h);
+ * a message without one leaves w in error. */
+static void put_sdp(struct ben_w *w, const struct sip_msg *m)
 {
+	struct sip_str sdp = { NULL, 0 };
+
+	if (sip_msg_sdp(m, &sdp, NULL))
+		w->err = EBADMSG;
 	put_kv(w, "sdp", sdp);
 	ben_put_cstr(w, "replace");
 	ben_open(w, 'l');
@@ -340,13 +346,16 @@ static void no_relay(struct gk_media *md, struct sip_fork *fk,
 	sip_fork_reply(fk, 503, "Media relay unavailable", NULL);
 }
 
-static int has_sdp(const struct sip_msg *m)
+/* A body media cannot rewrite safely (lib/sip/multipart.h: malformed
+ * multipart, two SDP parts, ...): 400, counted; nothing goes on. */
+static void bad_body(struct gk_media *md, struct sip_fork *fk,
+		     struct sip_str id, const char *why)
 {
-	int i = sip_msg_hdr_find(m, SIP_HDR_CONTENT_TYPE, 0);
+	static struct log_rl rl = LOG_RL_INIT(10, 60);
 
-	return m->body.len > 0 && i >= 0 &&
-	       m->hdrs[i].value.len >= 15 &&
-	       strncasecmp(m->hdrs[i].value.s, "application/sdp", 15) == 0;
+	md->st.bad_body++;
+	log_warnx_rl(&rl, "media: %.*s: 400: %s", (int)id.len, id.s, why);
+	sip_fork_reply(fk, 400, why, NULL);
 }
 
 /* The answer's "sdp" string, or an empty slice. */
@@ -406,7 +415,7 @@ static void on_offer(void *arg, const struct ng_answer *a)
 	if (offer_elsewhere(md, op, c, a))
 		return;
 	em = sip_fork_request_edit(op->f);
-	if (!sdp.len || !em || sip_msg_set_body(em, sdp.s, sdp.len)) {
+	if (!sdp.len || !em || sip_msg_set_sdp(em, sdp.s, sdp.len)) {
 		if (op->initial && c)
 			call_free(md, c);	/* rtpengine has nothing */
 		if (a->err == EPROTO)
@@ -431,7 +440,7 @@ static int offer_msg(struct gk_media *md, const struct sip_msg *m,
 	msg_head(w, md, "offer", id);
 	put_kv(w, "from-tag", tag);
 	put_direction(w, md->g, side);
-	put_sdp(w, m->body);
+	put_sdp(w, m);
 	ben_end(w);
 	return w->err;
 }
@@ -444,7 +453,7 @@ static void on_ack(void *arg, const struct ng_answer *a);
 static void failed_now(struct ev_loop *l, struct ev_timer *t, void *arg)
 {
 	struct mop *op = arg;
-	struct ng_answer a = { .err = ENETDOWN };
+	struct ng_answer a = { .err = op->err ? op->err : ENETDOWN };
 	(void)l;
 	(void)t;
 
@@ -524,6 +533,22 @@ static void offer(struct gk *g, struct sip_fork *fk, struct mcall *c,
 		ev_timer_start(g->d->loop, &op->now, 0);
 }
 
+/* INVITE m (no SDP) from `side` makes its 2xx carry the offer and the
+ * ACK the answer: the first INVITE of a late-offer call, or a re-INVITE
+ * without SDP in an anchored call (RFC 3261 14.1; its 2xx's offer may come
+ * from either end, so the side is the re-INVITE's sender's). */
+static void late_offer_expect(struct mcall *c, const struct sip_msg *m,
+			      enum gk_media_side side)
+{
+	struct sip_cseq cs;
+
+	if (sip_msg_cseq(m, &cs))
+		return;
+	c->side = side == GK_MEDIA_DIRECT ? GK_MEDIA_FROM_PUBLIC : side;
+	c->late = LATE_OFFER;
+	c->late_cseq = cs.num;
+}
+
 /* A new anchored INVITE without SDP (late offer): the call is placed on
  * an instance now and the branch starts at once; the 2xx carries the
  * offer (gk_media_response), the ACK the answer (gk_media_ack). */
@@ -549,8 +574,7 @@ static void late_call(struct gk *g, struct sip_fork *fk, struct sip_str id,
 		no_relay(md, fk, id, "too many calls");
 		return;
 	}
-	c->side = side;
-	c->late = LATE_OFFER;
+	late_offer_expect(c, sip_fork_request(fk), side);
 	op->initial = 1;
 	set_to(op, to);
 	op->side = side;
@@ -565,9 +589,10 @@ void gk_media_forward(struct gk *g, struct sip_fork *fk, const char *ruri,
 {
 	struct gk_media *md = g->media;
 	const struct sip_msg *m = sip_fork_request(fk);
-	struct sip_str id, tag;
+	struct sip_str id, tag, sdp;
+	const char *why = "bad body";
 	struct mcall *c;
-	int in_dialog;
+	int in_dialog, anchor, rc;
 
 	if (!md || !m || media_callid(g, m, &id)) {
 		start_branch(fk, ruri, len, to);
@@ -575,21 +600,31 @@ void gk_media_forward(struct gk *g, struct sip_fork *fk, const char *ruri,
 	}
 	c = call_find(md, id);
 	in_dialog = sip_msg_tag(m, SIP_HDR_TO, &tag) == 0 && tag.len;
-	if (c && m->method == SIP_BYE) {
-		ng_delete(md, id, c->inst);
-		call_free(md, c);
-	} else if ((c || (!in_dialog && side != GK_MEDIA_DIRECT &&
-			  m->method == SIP_INVITE)) &&
-		   (m->method == SIP_INVITE || m->method == SIP_UPDATE) &&
-		   has_sdp(m)) {
+	if (c && in_dialog)
+		gk_media_dlg_request(c->dlg, m);	/* its CSeq */
+	anchor = c || (!in_dialog && side != GK_MEDIA_DIRECT &&
+		       m->method == SIP_INVITE);
+	rc = anchor && (m->method == SIP_INVITE || m->method == SIP_UPDATE) ?
+	     sip_msg_sdp(m, &sdp, &why) : ENOENT;
+	if (rc == EBADMSG) {
+		bad_body(md, fk, id, why);
+		return;
+	}
+	if (rc == 0) {
 		offer(g, fk, c, id, ruri, len, to,
 		      side == GK_MEDIA_DIRECT ? GK_MEDIA_FROM_PUBLIC : side,
 		      !in_dialog);
 		return;
-	} else if (!in_dialog && m->method == SIP_INVITE &&
-		   side != GK_MEDIA_DIRECT && !c && !m->body.len) {
+	}
+	if (anchor && !c) {		/* a new INVITE without SDP */
 		late_call(g, fk, id, ruri, len, to, side);
 		return;
+	}
+	if (c && m->method == SIP_BYE) {
+		ng_delete(md, id, c->inst);
+		call_free(md, c);
+	} else if (c && in_dialog && m->method == SIP_INVITE) {
+		late_offer_expect(c, m, side);	/* a re-INVITE without SDP */
 	} else if (!in_dialog && m->method == SIP_INVITE) {
 		md->st.direct++;
 	}
@@ -637,38 +672,6 @@ static int cached_answer(struct mcall *c, struct sip_msg *m)
 	       sip_msg_set_body(m, c->ans_sdp, c->ans_len) == 0;
 }
 
-static int copy_str(char *dst, size_t cap, struct sip_str v)
-{
-	if (v.len >= cap)
-		return ENOSPC;
-	memcpy(dst, v.s, v.len);
-	dst[v.len] = '\0';
-	return 0;
-}
-
-static int contact_uri(const struct sip_msg *m, char *dst, size_t cap)
-{
-	int i = sip_msg_hdr_find(m, SIP_HDR_CONTACT, 0);
-	struct sip_addr a;
-
-	if (i < 0 || sip_addr_parse(m->hdrs[i].value, 0, &a, NULL))
-		return EBADMSG;
-	return copy_str(dst, cap, a.uri_str);
-}
-
-/* Where requests to the caller go: its top Via's received/rport. */
-static int caller_peer(struct gk *g, const struct sip_msg *req,
-		       struct sip_peer *p)
-{
-	struct sip_via v;
-
-	if (sip_msg_via(req, 0, &v))
-		return EBADMSG;
-	return sip_peer_set(p, g->proto, v.has_received ? v.received : v.host,
-			    v.rport_val ? v.rport_val :
-			    v.port ? v.port : 5060);
-}
-
 static struct mop *fork_op(struct gk_media *md, const struct sip_fork *f)
 {
 	struct mop *op = md->forks[hash_ptr(f)];
@@ -679,32 +682,20 @@ static struct mop *fork_op(struct gk_media *md, const struct sip_fork *f)
 }
 
 /* The 2xx m answered the call's first INVITE (fork f): keep what a
- * media-timeout BYE to each side needs. */
+ * media-timeout BYE to each end needs (media_dlg.c). */
 static void keep_dialog(struct gk_media *md, struct mcall *c,
 			struct sip_fork *f, const struct sip_msg *m)
 {
 	const struct sip_msg *req = sip_fork_request(f);
 	const struct mop *offer = fork_op(md, f);
-	struct gk_media_dlg *d = calloc(1, sizeof(*d));
-	struct sip_cseq cs;
-	int i, k;
+	struct gk *g = md->g;
 
-	if (!d || !req || !offer || !offer->initial ||
-	    (i = sip_msg_hdr_find(req, SIP_HDR_FROM, 0)) < 0 ||
-	    (k = sip_msg_hdr_find(m, SIP_HDR_TO, 0)) < 0 ||
-	    copy_str(d->from, sizeof(d->from), req->hdrs[i].value) ||
-	    copy_str(d->to, sizeof(d->to), m->hdrs[k].value) ||
-	    contact_uri(req, d->caller_uri, sizeof(d->caller_uri)) ||
-	    contact_uri(m, d->callee_uri, sizeof(d->callee_uri)) ||
-	    caller_peer(md->g, req, &d->caller) || sip_msg_cseq(req, &cs)) {
-		free(d);
+	if (!req || !offer || !offer->initial ||
+	    gk_media_dlg_new(g, req, m, &offer->to,
+			     offer->side == GK_MEDIA_FROM_PRIVATE, &c->dlg))
 		return;
-	}
-	d->callee = offer->to;
-	d->cseq = cs.num;
-	c->dlg = d;
-	c->next_check = ev_now(md->g->d->loop) +
-			(uint64_t)md->g->cfg->media_check_s * 1000;
+	c->next_check = ev_now(g->d->loop) +
+			(uint64_t)g->cfg->media_check_s * 1000;
 }
 
 /* The fork of a 2xx answer op; its offer's record now names the branch
@@ -730,7 +721,7 @@ static void on_answer(void *arg, const struct ng_answer *a)
 	struct sip_msg *m = op->held;
 
 	op->req = NULL;
-	if (sdp.len && sip_msg_set_body(m, sdp.s, sdp.len) == 0) {
+	if (sdp.len && sip_msg_set_sdp(m, sdp.s, sdp.len) == 0) {
 		if (c) {
 			cache_answer(c, m);
 			if (m->status >= 200 && !c->dlg)
@@ -760,7 +751,7 @@ static int answer_msg(struct gk_media *md, const struct sip_msg *m,
 	msg_head(w, md, "answer", id);
 	put_kv(w, "from-tag", ft);
 	put_kv(w, "to-tag", tt);
-	put_sdp(w, m->body);
+	put_sdp(w, m);
 	ben_end(w);
 	return w->err;
 }
@@ -779,7 +770,7 @@ static int late_offer_msg(struct gk_media *md, const struct sip_msg *m,
 	put_kv(w, "from-tag", tt);
 	put_direction(w, md->g, caller == GK_MEDIA_FROM_PUBLIC ?
 		      GK_MEDIA_FROM_PRIVATE : GK_MEDIA_FROM_PUBLIC);
-	put_sdp(w, m->body);
+	put_sdp(w, m);
 	ben_end(w);
 	return w->err;
 }
@@ -789,30 +780,34 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 {
 	struct gk *g = arg;
 	struct gk_media *md = g->media;
-	struct sip_str id;
+	struct sip_str id, sdp;
 	struct sip_cseq cs;
 	struct mcall *c;
 	struct mop *op = NULL;
 	struct ben_w w;
-	int late;
+	int late, body, rc;
 
-	if (!md || !has_sdp(m) || media_callid(g, m, &id))
+	if (!md || media_callid(g, m, &id))
 		return 0;
-	if (!(c = call_find(md, id)))	/* a 2xx after the call failed */
+	if ((c = call_find(md, id)) != NULL)
+		gk_media_dlg_answer(c->dlg, m);	/* a target refresh */
+	if ((body = sip_msg_sdp(m, &sdp, NULL)) == ENOENT)
+		return 0;
+	if (!c)				/* a 2xx after the call failed */
 		return fork_op(md, f) ? SIP_CORE_DROP : 0;
 	if (sip_msg_cseq(m, &cs) ||
 	    (cs.method != SIP_INVITE && cs.method != SIP_UPDATE) ||
 	    cached_answer(c, m))
 		return 0;
 	late = c->late != LATE_NO && cs.method == SIP_INVITE &&
-	       m->status >= 200;
+	       cs.num == c->late_cseq && m->status >= 200;
 	if (late && c->late == LATE_ANSWER)
 		return SIP_CORE_DROP;	/* a retransmission while the offer
 					   is at rtpengine: the next one is
 					   answered from the cache */
-	if ((late ? late_offer_msg(md, m, id, c->side, &w) :
-		    answer_msg(md, m, id, &w)) ||
-	    mop_new(g, OP_ANSWER, f, id, &op) || sip_msg_dup(m, &op->held)) {
+	rc = late ? late_offer_msg(md, m, id, c->side, &w) :
+		    answer_msg(md, m, id, &w);
+	if (mop_new(g, OP_ANSWER, f, id, &op) || sip_msg_dup(m, &op->held)) {
 		if (op)
 			mop_free(op);
 		m->body.len = 0;	/* never the unanchored SDP */
@@ -821,6 +816,13 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 	}
 	op->status = m->status;
 	op->branch = branch;
+	md->st.bad_body += body == EBADMSG;
+	if (rc) {	/* nothing to ask rtpengine: it fails from the loop
+			   (500 instead of a 2xx, a 1xx dropped) */
+		op->err = rc;
+		ev_timer_start(g->d->loop, &op->now, 0);
+		return SIP_CORE_HOLD;
+	}
 	if (late)
 		c->late = LATE_ANSWER;
 	if (ng_send(md->ng, c->inst, w.buf, w.len, on_answer, op, &op->req))
@@ -839,7 +841,7 @@ static void on_ack(void *arg, const struct ng_answer *a)
 							  op->idlen });
 
 	op->req = NULL;
-	if (sdp.len && sip_msg_set_body(op->held, sdp.s, sdp.len) == 0) {
+	if (sdp.len && sip_msg_set_sdp(op->held, sdp.s, sdp.len) == 0) {
 		if (c)
 			c->late = LATE_NO;
 		sip_core_ack_forward(md->g->core, op->held, &op->to);
@@ -857,20 +859,26 @@ int gk_media_ack(struct gk *g, const struct sip_msg *m,
 		 const struct sip_peer *to)
 {
 	struct gk_media *md = g->media;
-	struct sip_str id, ft, tt;
+	struct sip_str id, ft, tt, sdp;
+	struct sip_cseq cs;
 	struct mcall *c;
 	struct mop *op;
 	struct ben_w w;
+	int body;
 
-	if (!md || !has_sdp(m) || media_callid(g, m, &id) ||
-	    !(c = call_find(md, id)) || c->late != LATE_ANSWER)
+	if (!md || (body = sip_msg_sdp(m, &sdp, NULL)) == ENOENT ||
+	    media_callid(g, m, &id) || !(c = call_find(md, id)) ||
+	    c->late != LATE_ANSWER || sip_msg_cseq(m, &cs) ||
+	    cs.num != c->late_cseq)
 		return 0;
-	if (sip_msg_tag(m, SIP_HDR_FROM, &ft) || sip_msg_tag(m, SIP_HDR_TO, &tt))
+	md->st.bad_body += body == EBADMSG;
+	if (body || sip_msg_tag(m, SIP_HDR_FROM, &ft) ||
+	    sip_msg_tag(m, SIP_HDR_TO, &tt))
 		return 1;		/* dropped: never the unanchored SDP */
 	msg_head(&w, md, "answer", id);	/* the offerer is the callee */
 	put_kv(&w, "from-tag", tt);
 	put_kv(&w, "to-tag", ft);
-	put_sdp(&w, m->body);
+	put_sdp(&w, m);
 	ben_end(&w);
 	if (w.err || mop_new(g, OP_ACK, NULL, id, &op))
 		return 1;
@@ -943,21 +951,23 @@ static void collect(struct prom_text *t, void *arg)
 {
 	static const char *const calls[] = { "anchored", "direct", "no_relay" };
 	static const char *const ev[] = { "answer_failed", "deleted",
-					  "media_timeout", "table_full" };
+					  "media_timeout", "table_full",
+					  "bad_body" };
 	static const char *const ng[] = { "sent", "retransmitted", "answered",
 		"error", "timeout", "late", "bad" };
 	const struct gk_media *md = arg;
 	const struct ng_stats *n = ng_stats(md->ng);
 	const struct gk_media_stats *s = &md->st;
 	uint64_t c[] = { s->anchored, s->direct, s->no_relay };
-	uint64_t e[] = { s->failed, s->deleted, s->timeouts, s->table_full };
+	uint64_t e[] = { s->failed, s->deleted, s->timeouts, s->table_full,
+			 s->bad_body };
 	uint64_t q[] = { n->sent, n->retransmits, n->answered, n->errors,
 			 n->timeouts, n->late, n->bad };
 
 	family(t, "dpn_gk_media_calls_total", "new INVITEs by media handling",
 	       "result", calls, c, 3);
 	family(t, "dpn_gk_media_events_total", "media events", "event", ev, e,
-	       4);
+	       5);
 	family(t, "dpn_gk_ng_total", "ng requests to rtpengine", "what", ng, q,
 	       7);
 	prom_printf(t, "# HELP dpn_gk_media_calls anchored calls held\n"
@@ -1018,41 +1028,14 @@ void gk_media_free(struct gk_media *md)
 
 /* ---- media timeout ---- */
 
-/* A BYE inside c's dialog, from the side whose From is `from`, to `uri`
- * at `to`, as a client transaction of the core (its answer is dropped). */
-static void send_bye(struct gk *g, const struct mcall *c, const char *uri,
-		     const char *from, const char *to_hdr, uint32_t cseq,
-		     const struct sip_peer *to)
-{
-	char buf[2048];
-	uint64_t r = ((uint64_t)rand() << 32) ^ (uint64_t)rand();
-	int n = snprintf(buf, sizeof(buf),
-		"BYE %s SIP/2.0\r\nVia: SIP/2.0/%s %s:%u;branch=z9hG4bKmt%016llx"
-		"\r\nMax-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\n"
-		"CSeq: %u BYE\r\nReason: Q.850;cause=16;text=\"media timeout\"\r\n"
-		"Content-Length: 0\r\n\r\n", uri,
-		g->proto == SIP_PROTO_TCP ? "TCP" : "UDP", g->host, g->port,
-		(unsigned long long)r, from, to_hdr, c->callid, cseq);
-
-	struct sip_tsx *t;
-
-	if (n < 0 || (size_t)n >= sizeof(buf) ||
-	    sip_tsx_client(sip_core_tsx(g->core), buf, (size_t)n, to, NULL,
-			   &t))
-		log_warnx("media: %s: media-timeout BYE not sent", c->callid);
-}
-
 /* rtpengine no longer knows the call (its --timeout ended it): end it
- * both ways, and tell the call records (gk_cdr_ended). */
+ * both ways through each end's route set (media_dlg.c), and tell the
+ * call records (gk_cdr_ended). */
 static void media_timed_out(struct gk_media *md, struct mcall *c)
 {
-	const struct gk_media_dlg *d = c->dlg;
-
-	send_bye(md->g, c, d->callee_uri, d->from, d->to, d->cseq + 1,
-		 &d->callee);
-	send_bye(md->g, c, d->caller_uri, d->to, d->from, 1000000000u,
-		 &d->caller);
-	md->st.timeouts++;
+	md->st.timeouts++;	/* first: whoever got a BYE sees it counted */
+	gk_media_dlg_bye(md->g, c->dlg, c->callid,
+			 "Reason: Q.850;cause=16;text=\"media timeout\"\r\n");
 	log_info("media: %s: call ended both ways: media timeout", c->callid);
 	gk_cdr_ended(md->g, c->callid, "media timeout");	/* its record */
 	call_free(md, c);

@@ -19,7 +19,9 @@ enum gk_media_side { GK_MEDIA_DIRECT, GK_MEDIA_FROM_PUBLIC,
 /* Counters of /metrics (dpn_gk_media_*). */
 struct gk_media_stats {
 	uint64_t anchored, direct, no_relay, failed, deleted, timeouts,
-		 table_full;
+		 table_full, bad_body;	/* bad_body: lib/sip/multipart.h
+					   refused it (400, or as a failed
+					   answer) */
 };
 
 /* Start media anchoring when rtpengine instances are configured (else
@@ -34,8 +36,11 @@ void gk_media_free(struct gk_media *m);
  * anchored call) its SDP is first offered to rtpengine and the branch
  * starts when the rewritten SDP came back (a new INVITE without SDP: at
  * once, its 2xx and ACK carry offer and answer); a BYE of an anchored call
- * deletes its streams. No instance answering: 503 to the sender,
- * counted. Never blocks. */
+ * deletes its streams; a re-INVITE without SDP of an anchored call
+ * makes its 2xx the offer and its ACK the answer. The SDP may be the body
+ * or a multipart part (lib/sip/multipart.h); a body media cannot rewrite
+ * safely: 400 to the sender, counted. No instance answering: 503 to the
+ * sender, counted. Never blocks. */
 void gk_media_forward(struct gk *g, struct sip_fork *fk, const char *ruri,
 		      size_t len, const struct sip_peer *to,
 		      enum gk_media_side side);

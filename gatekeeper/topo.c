@@ -384,22 +384,7 @@ static int is_host(struct sip_str v, const char *host, unsigned port)
 static int join(const struct sip_str *v, unsigned from, unsigned to, int rev,
 		char *buf, size_t cap, size_t *len)
 {
-	size_t o = 0;
-
-	for (unsigned k = from; k < to; k++) {
-		const struct sip_str *s = &v[rev ? to - 1 - (k - from) : k];
-		if (o + s->len + 2 >= cap)
-			return ENOSPC;
-		if (o) {
-			memcpy(buf + o, ", ", 2);
-			o += 2;
-		}
-		memcpy(buf + o, s->s, s->len);
-		o += s->len;
-	}
-	buf[o] = '\0';
-	*len = o;
-	return 0;
+	return sip_values_join(v + from, to - from, rev, buf, cap, len);
 }
 
 /* A response towards the public side keeps the Record-Routes from our

@@ -1,10 +1,11 @@
 # lib/sip — the SIP stack (parser, editor, SDP, digest, transactions,
 # transports) archived into libdpn.a.
-LIB_SRCS += lib/sip/chars.c lib/sip/parse.c lib/sip/uri.c lib/sip/hdr.c lib/sip/check.c lib/sip/proxy.c lib/sip/edit.c lib/sip/build.c lib/sip/sdp.c lib/sip/transport.c lib/sip/tsx.c lib/sip/core.c lib/sip/hangup.c lib/sip/digest.c lib/sip/registrar.c
+LIB_SRCS += lib/sip/chars.c lib/sip/parse.c lib/sip/uri.c lib/sip/hdr.c lib/sip/check.c lib/sip/proxy.c lib/sip/edit.c lib/sip/build.c lib/sip/sdp.c lib/sip/multipart.c lib/sip/transport.c lib/sip/tsx.c lib/sip/core.c lib/sip/hangup.c lib/sip/digest.c lib/sip/registrar.c
 LIB_LDLIBS += -lcrypto
 UNIT_TESTS += $(B)/tests/unit/test_sip_rfc4475
 UNIT_TESTS += $(B)/tests/unit/test_sip_parse
 UNIT_TESTS += $(B)/tests/unit/test_sip_edit
+UNIT_TESTS += $(B)/tests/unit/test_sip_multipart
 UNIT_TESTS += $(B)/tests/unit/test_sip_transport
 UNIT_TESTS += $(B)/tests/unit/test_sip_tsx
 UNIT_TESTS += $(B)/tests/unit/test_sip_core
@@ -25,7 +26,7 @@ FUZZ_SECONDS ?= 600
 SIP_FUZZ := build/fuzz/sip_fuzz_parse
 SIP_FUZZ_SRCS := tests/sip/fuzz_parse.c lib/sip/chars.c lib/sip/parse.c lib/sip/uri.c \
 	lib/sip/hdr.c lib/sip/check.c lib/sip/edit.c lib/sip/build.c \
-	lib/sip/sdp.c lib/sip/proxy.c
+	lib/sip/sdp.c lib/sip/multipart.c lib/sip/proxy.c
 TEST_DEPS += $(SIP_FUZZ)
 CHECKS += tests/integration/test_sip_fuzz.sh
 

@@ -407,6 +407,30 @@ static int is_word_char(unsigned char c)
 	return sip_is_token_char(c) || (c && strchr("()<>:\\\"/[]?{}", c));
 }
 
+int sip_values_join(const struct sip_str *v, unsigned n, int rev, char *dst,
+		    size_t cap, size_t *len)
+{
+	size_t o = 0;
+
+	if (cap == 0)
+		return ENOSPC;
+	for (unsigned k = 0; k < n; k++) {
+		const struct sip_str *s = &v[rev ? n - 1 - k : k];
+
+		if (o + s->len + 2 >= cap)
+			return ENOSPC;
+		if (o) {
+			memcpy(dst + o, ", ", 2);
+			o += 2;
+		}
+		memcpy(dst + o, s->s, s->len);
+		o += s->len;
+	}
+	dst[o] = '\0';
+	*len = o;
+	return 0;
+}
+
 int sip_callid_check(struct sip_str s, const char **why)
 {
 	const char *at = memchr(s.s, '@', s.len);

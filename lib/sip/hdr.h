@@ -70,6 +70,12 @@ int sip_delta_parse(struct sip_str s, uint64_t max, uint64_t *out,
 int sip_reason_parse(struct sip_str s, struct sip_str *protocol,
 		     struct sip_str *params, const char **why);
 
+/* Header values v[0..n) joined by ", " into dst (capacity cap),
+ * NUL-ended; backwards when rev (a route set read from Record-Routes);
+ * *len without the NUL. Returns 0 or ENOSPC. */
+int sip_values_join(const struct sip_str *v, unsigned n, int rev, char *dst,
+		    size_t cap, size_t *len);
+
 /* Call-ID: word [ "@" word ]. */
 int sip_callid_check(struct sip_str s, const char **why);
 

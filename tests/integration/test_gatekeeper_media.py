@@ -5,13 +5,16 @@ dpn-gatekeeper (public side 127.0.0.1, private side 127.0.0.2 with topology
 hiding, as deployed) on a real PostgreSQL: an outside -> flat call with RTP
 both ways through rtpengine (packets counted at each end, the SDP address
 each side received checked), flat -> flat with direct media (rtpengine not
-involved), a re-INVITE changing the port, an UPDATE offered by the flat, a
-late offer (offer in the 2xx, answer in the ACK), early media of two
+involved), a re-INVITE changing the port, re-INVITEs without SDP from
+either end (offer in the 2xx, answer in the ACK), an UPDATE offered by the flat, a
+late offer (offer in the 2xx, answer in the ACK), multipart bodies (the
+SDP part rewritten, the others kept; malformed ones refused), early media of two
 handsets (183s under two To tags) and a 2xx retransmission, a CANCELled and
 a rejected call leaving no stream, latching (a caller whose SDP names an
 unreachable address still receives audio after its first packet), two
 rtpengines with one stopped, none running -> 503, and media timeout ending
-the call both ways. Calls out (outbound routes to peers on 127.0.2.x):
+the call both ways (also through record-routing proxies on each side).
+Calls out (outbound routes to peers on 127.0.2.x):
 flat -> outside with RTP both ways (the peer's SDP names rtpengine's
 public address under the public Call-ID, the gateway's its private one), a
 re-INVITE and the BYE from the peer naming the public Call-ID, a re-INVITE
@@ -21,13 +24,14 @@ failing, a late offer, a CANCEL, no rtpengine (503), the media-timeout BYE
 to the peer that answered after a failover; and complex -> complex through two gatekeepers and
 two rtpengines on the same private range, audio both ways."""
 import os
+import re
 import subprocess
 import sys
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
-from dialog import Leg, media_of, sdp  # noqa: E402
+from dialog import MP, Leg, media_of, multipart, sdp  # noqa: E402
 from gatekeeper import GK, Flat, Gatekeeper, Ua, first_invite  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 from rtpengine import Rtpengine, RtpEndpoint  # noqa: E402
@@ -96,24 +100,37 @@ def fnv1a64(s):
     return h
 
 
-def anchored_call(ctx, caller_sdp_addr=None, gk=None, gw=None, call_id=None):
+def rr_of(ua):
+    return '<sip:%s:%d;lr>' % (ua.addr, ua.port)
+
+
+def anchored_call(ctx, caller_sdp_addr=None, gk=None, gw=None, call_id=None,
+                  hop=None, gw_rr=False):
     """Outside caller -> flat 1, answered; returns (caller leg, gw leg,
-    caller RTP, gw RTP, where the caller sends, where the gw sends)."""
+    caller RTP, gw RTP, where the caller sends, where the gw sends).
+    hop: a socket that stands for a record-routing proxy between the
+    caller and us (its Record-Route in the INVITE; the caller's requests
+    come as if through it); gw_rr: the gateway record-routes (as gatewayd
+    does: its own address in the 2xx)."""
     gk = gk or ctx.gk
     gw = gw or ctx.gw1
     cu = Ua('127.0.0.1')
     c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
     caller, callee = Leg(cu, gk.port, 'caller'), Leg(gw, gk.pport, N1)
-    caller.invite(N1, sdp(caller_sdp_addr or c_rtp.addr, c_rtp.port), call_id)
+    caller.invite(N1, sdp(caller_sdp_addr or c_rtp.addr, c_rtp.port), call_id,
+                  extra='Record-Route: %s\r\n' % rr_of(hop) if hop else '')
     inv = gw.expect_request('INVITE')
     check(inv is not None, 'INVITE reached the flat\n' + gk.log())
     g_to = media_of(inv.body)
     callee.accept(inv)
-    callee.answer(inv, 200, sdp(g_rtp.addr, g_rtp.port))
+    callee.answer(inv, 200, sdp(g_rtp.addr, g_rtp.port),
+                  record_route=[rr_of(gw)] if gw_rr else ())
     ok = caller.response(200)
     check(ok is not None, 'caller got the 200\n' + gk.log())
     c_to = media_of(ok.body)
     caller.learn(ok)
+    if hop:
+        caller.route.remove(rr_of(hop))     # its hop takes its own Route
     caller.in_dialog('ACK')
     check(gw.expect_request('ACK') is not None, 'ACK reached the flat')
     return caller, callee, c_rtp, g_rtp, c_to, g_to
@@ -192,6 +209,58 @@ def reinvite_changes_the_port(ctx):
         no_streams(ctx.rtp)
     finally:
         for x in (caller.ua, c_rtp, g_rtp, c2):
+            x.close()
+
+
+def flows(c_rtp, g_rtp, c_to, g_to, n=10):
+    """n RTP packets each way between the caller's and the flat's endpoint
+    (each sending to where its SDP said), all received."""
+    c0, g0 = c_rtp.drain(), g_rtp.drain()
+    c_rtp.send_to(*c_to, n=n, gap=0.005)
+    g_rtp.send_to(*g_to, n=n, gap=0.005)
+    check_eq(g_rtp.count(g0 + n) - g0, n, 'the flat hears the caller')
+    check_eq(c_rtp.count(c0 + n) - c0, n, 'the caller hears the flat')
+
+
+def reinvite_without_sdp(gk, sender, receiver, s_rtp, r_rtp):
+    """sender re-INVITEs without SDP, receiver's 2xx offers r_rtp, sender's
+    ACK answers with s_rtp; returns (the 2xx's media as the sender got it,
+    the ACK's as the receiver got it)."""
+    sender.in_dialog('INVITE')
+    inv = receiver.ua.expect_request('INVITE')
+    check(inv is not None and inv.body == '',
+          're-INVITE without SDP reached the other end\n' + gk.log())
+    receiver.answer(inv, 200, sdp(r_rtp.addr, r_rtp.port))
+    ok = sender.response()
+    check(ok is not None and ok.status == 200, '200 to the re-INVITE: %s\n%s'
+          % (ok and ok.first, gk.log()))
+    sender.in_dialog('ACK', sdp(s_rtp.addr, s_rtp.port))
+    ack = receiver.ua.expect_request('ACK')
+    check(ack is not None, 'ACK reached the other end\n' + gk.log())
+    return media_of(ok.body), media_of(ack.body)
+
+
+@case
+def reinvite_without_sdp_from_either_side(ctx):
+    """A re-INVITE without SDP from the caller, then one from the flat: the
+    2xx carries the offer (ng offer from the answering end), the ACK the
+    answer; each end sees its own side's address and RTP flows both ways
+    after each; nothing left at rtpengine after the BYE."""
+    caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(ctx)
+    try:
+        c_to, g_to = reinvite_without_sdp(ctx.gk, caller, callee, c_rtp, g_rtp)
+        check_eq((c_to[0], g_to[0]), (PUB, PRIV),
+                 'offer in the 2xx to the caller, answer in the ACK to the flat')
+        flows(c_rtp, g_rtp, c_to, g_to)
+        g_to, c_to = reinvite_without_sdp(ctx.gk, callee, caller, g_rtp, c_rtp)
+        check_eq((c_to[0], g_to[0]), (PUB, PRIV),
+                 'offer in the 2xx to the flat, answer in the ACK to the caller')
+        flows(c_rtp, g_rtp, c_to, g_to)
+        check_eq(len(ctx.rtp.calls()), 1, 'still one call in rtpengine')
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (caller.ua, c_rtp, g_rtp):
             x.close()
 
 
@@ -320,6 +389,98 @@ def late_offer_in_the_2xx_answer_in_the_ack(ctx):
             x.close()
 
 
+def sdp_part(body):
+    m = re.search(r'application/sdp\r\n\r\n(.*?)\r\n--dpn-b1\r\n', body, re.S)
+    check(m, 'an SDP part in %r' % body)
+    return m.group(1)
+
+
+def check_multipart(msg, sent, addr):
+    """msg's body is `sent` with only its SDP part rewritten (to name
+    addr), Content-Type and Content-Length right; the rewritten media."""
+    check_eq(msg.one('Content-Type'), MP, 'Content-Type kept')
+    check_eq(int(msg.one('Content-Length')), len(msg.body.encode()),
+             'Content-Length of the rewritten body')
+    got = sdp_part(msg.body)
+    check_eq(msg.body.replace(got, sdp_part(sent)), sent,
+             'every byte but the SDP part\'s kept')
+    media = media_of(got)
+    check_eq(media[0], addr, 'the SDP part rewritten')
+    return media
+
+
+@case
+def multipart_body_sdp_part_rewritten_others_kept(ctx):
+    """Offer and answer in multipart/mixed bodies (SDP + ISUP, as from a
+    SIP-I trunk): each side gets its SDP part rewritten, the ISUP part and
+    boundaries byte for byte; RTP flows both ways."""
+    cu = Ua('127.0.0.1')
+    c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+    try:
+        offer = multipart(sdp(c_rtp.addr, c_rtp.port))
+        caller.invite(N1, offer, ctype=MP)
+        inv = ctx.gw1.expect_request('INVITE')
+        check(inv is not None, 'INVITE reached the flat\n' + ctx.gk.log())
+        g_to = check_multipart(inv, offer, PRIV)
+        callee.accept(inv)
+        answer = multipart(sdp(g_rtp.addr, g_rtp.port))
+        callee.answer(inv, 200, answer, ctype=MP)
+        ok = caller.response(200)
+        check(ok is not None, 'caller got the 200\n' + ctx.gk.log())
+        c_to = check_multipart(ok, answer, PUB)
+        check(g_rtp.addr not in ok.body, 'no private address outside')
+        caller.learn(ok)
+        caller.in_dialog('ACK')
+        check(ctx.gw1.expect_request('ACK') is not None, 'ACK reached the flat')
+        flows(c_rtp, g_rtp, c_to, g_to)
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (cu, c_rtp, g_rtp):
+            x.close()
+
+
+@case
+def malformed_multipart_refused_never_forwarded(ctx):
+    """A malformed multipart INVITE from outside: 400 naming the fault,
+    nothing reaches the flat; a flat's 2xx with two SDP parts: the caller
+    gets 500, never that 2xx (nor its retransmission); both counted, no
+    stream left."""
+    cu = Ua('127.0.0.1')
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+    key = 'dpn_gk_media_events_total{event="bad_body"}'
+    before = ctx.gk.metrics().get(key, 0)
+    try:
+        for body, why in ((multipart(sdp('127.0.0.1', 7000))[:-12],
+                           'closing boundary'),
+                          (multipart(sdp('127.0.0.1', 7000), 'multipart/mixed;'
+                                     'boundary=x'), 'nested multipart')):
+            caller.invite(N1, body, ctype=MP)
+            r = caller.response()
+            check(r is not None and r.status == 400 and why in r.first,
+                  '400 naming the fault: %s' % (r and r.first))
+            caller.send('ACK', 'sip:%s@127.0.0.1:%d' % (N1, ctx.gk.port),
+                        to=r.one('To'), cseq=caller.cseq, branch=caller.branch)
+        check(ctx.gw1.recv(0.2) is None, 'nothing reached the flat')
+        caller.invite(N1, sdp('127.0.0.1', 7000))
+        inv = ctx.gw1.expect_request('INVITE')
+        check(inv is not None, 'INVITE reached the flat')
+        callee.accept(inv)
+        two = multipart(sdp(ctx.f1.addr, 7002), 'application/sdp').replace(
+            'application/ISUP;version=itu-t92+', 'application/sdp')
+        callee.answer(inv, 200, two, ctype=MP)
+        r = caller.response()
+        check(r is not None and r.status == 500, 'caller got %s' % (r and r.first))
+        callee.answer(inv, 200, two, ctype=MP)     # retransmitted
+        r = caller.response(200, timeout=0.5)
+        check(r is None, 'the 2xx never reaches the caller: %s' % (r and r.body))
+        check_eq(ctx.gk.metrics().get(key, 0) - before, 3.0, 'counted')
+        no_streams(ctx.rtp)
+    finally:
+        cu.close()
+
+
 @case
 def flat_to_flat_media_direct(ctx):
     gw2, gw1 = Leg(ctx.gw2, ctx.gk.pport, N2), Leg(ctx.gw1, ctx.gk.pport, N1)
@@ -394,6 +555,62 @@ def media_timeout_ends_the_call_both_ways(ctx):
         no_streams(rtp)
     finally:
         for x in (caller.ua, c_rtp, g_rtp, gw):
+            x.close()
+        gk.close()
+        rtp.stop()
+
+
+def no_request(ua, method, timeout=0.3):
+    check(ua.expect_request(method, timeout) is None,
+          'no %s at %s:%d' % (method, ua.addr, ua.port))
+
+
+@case
+def media_timeout_byes_follow_the_route_set(ctx):
+    """A record-routing proxy before the caller (a socket standing for
+    it) and a gateway that record-routes: after in-dialog requests from
+    both ends, the media-timeout BYE to each end goes through its route
+    set (to the caller's proxy, to the gateway with its Route), its
+    Contact as Request-URI, the tags as that end knows them and a CSeq one
+    above the other end's last; none reaches the caller directly."""
+    rtp = Rtpengine(PUB, PRIV, timeout=2)
+    gk = sided(ctx.pg, ['--rtpengine', rtp.ng_addr, '--media-check', '1s'])
+    gw = ctx.register(gk, ctx.f1)
+    hop = Ua('127.0.0.1')
+    caller = None
+    try:
+        caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(
+            ctx, gk=gk, gw=gw, hop=hop, gw_rr=True)
+        caller.cseq, callee.cseq = 6, 40
+        caller.in_dialog('INFO')                # CSeq 7
+        info = gw.expect_request('INFO')
+        check(info is not None and info.get('Route') == [rr_of(gw)],
+              'INFO to the flat through its route set\n' + gk.log())
+        callee.answer(info, 200)
+        check(caller.response(200) is not None, '200 to the INFO')
+        callee.in_dialog('INFO')                # CSeq 41, through hop
+        info = hop.expect_request('INFO')
+        check(info is not None, 'INFO to the caller\'s proxy\n' + gk.log())
+        caller.answer(info, 200)
+        check(callee.response(200) is not None, '200 to the flat\'s INFO')
+        for ua, leg, other, cseq, rr in ((gw, callee, caller, 8, gw),
+                                         (hop, caller, callee, 42, hop)):
+            bye = ua.expect_request('BYE', timeout=8)
+            check(bye is not None, 'BYE at %s\n%s' % (rr_of(rr), gk.log()))
+            check_eq(bye.ruri, re.search(r'<([^>]+)>', leg.contact()).group(1),
+                     'Request-URI: the end\'s Contact')
+            check_eq(bye.get('Route'), [rr_of(rr)], 'the route set')
+            check_eq(bye.one('Call-ID'), caller.call_id, 'Call-ID')
+            check(bye.one('From').endswith('tag=' + other.tag) and
+                  bye.one('To').endswith('tag=' + leg.tag),
+                  'tags: %s / %s' % (bye.one('From'), bye.one('To')))
+            check_eq(bye.one('CSeq'), '%d BYE' % cseq, 'CSeq above the last')
+            check('media timeout' in (bye.one('Reason') or ''), 'Reason')
+            leg.answer(bye, 200)
+        no_request(caller.ua, 'BYE')
+        no_streams(rtp)
+    finally:
+        for x in (hop, gw) + ((caller.ua, c_rtp, g_rtp) if caller else ()):
             x.close()
         gk.close()
         rtp.stop()
@@ -775,7 +992,8 @@ def flat_to_outside_no_rtpengine_503(ctx):
 def flat_to_outside_media_timeout_byes_the_peer_that_answered(ctx):
     """A call out answered by the second peer (the first 503): when its
     media stops, the BYE goes to that peer, not the one the offer was
-    first made for, and to the gateway."""
+    first made for, under the public Call-ID with nothing private in it,
+    and to the gateway by the private side under its own Call-ID."""
     ps = peers(ctx)
     rtp = Rtpengine(PUB, PRIV, timeout=2)
     gk = sided(ctx.pg, ['--rtpengine', rtp.ng_addr, '--media-check', '1s',
@@ -802,7 +1020,14 @@ def flat_to_outside_media_timeout_byes_the_peer_that_answered(ctx):
         check(bye is not None, 'the media-timeout BYE reached the peer that answered\n'
               + gk.log())
         check('media timeout' in (bye.one('Reason') or ''), 'with its Reason')
-        check(gw.expect_request('BYE', timeout=3) is not None, 'and the gateway')
+        check_eq(bye.one('Call-ID'), inv2.one('Call-ID'), 'the public Call-ID')
+        check(bye.one('From').endswith('tag=' + caller.tag) and
+              bye.one('To').endswith('tag=' + callee.tag), 'the peer\'s tags')
+        no_private(bye, ctx, 'the BYE the peer got')
+        bye = gw.expect_request('BYE', timeout=3)
+        check(bye is not None, 'and the gateway')
+        check_eq((bye.one('Call-ID'), bye.src), (caller.call_id, (PRIV, gk.pport)),
+                 'its own Call-ID, by the private side')
         no_streams(rtp)
     finally:
         gw.close()

@@ -1,7 +1,8 @@
 """tests/lib/dialog.py — one end of a SIP dialog through the gatekeeper on
 a gatekeeper.Ua, for media tests and benchmarks: requests with an SDP body,
 answers, tags, CSeq, route set and remote target kept; an SDP offer of one
-audio stream and its c=/m= read back.
+audio stream and its c=/m= read back; a SIP-I style multipart body around
+an SDP (sent with `ctype=MP`).
 
     caller = Leg(Ua('127.0.0.1'), gk_port, 'caller')
     caller.invite(number, sdp(addr, port)); ok = caller.response(200)
@@ -16,6 +17,19 @@ from dpn_test import check
 def sdp(addr, port):
     return ('v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n'
             'm=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n' % (addr, addr, port))
+
+
+MP = 'multipart/mixed;boundary=dpn-b1'
+ISUP = ('Content-Type: application/ISUP;version=itu-t92+\r\n'
+        'Content-Disposition: signal;handling=required\r\n\r\n'
+        '\x01\x00\x49\x00\x00\x03\x02\x00\x07\x04\x10\x00\x33\x63\x21')
+
+
+def multipart(sdp_body, sdp_type='application/sdp'):
+    """A SIP-I style body (Content-Type MP): the SDP part, then a binary
+    ISUP part."""
+    return ('--dpn-b1\r\nContent-Type: %s\r\n\r\n%s\r\n--dpn-b1\r\n%s'
+            '\r\n--dpn-b1--\r\n' % (sdp_type, sdp_body, ISUP))
 
 
 def media_of(body):
@@ -54,14 +68,14 @@ class Leg:
         return '<sip:%s@%s:%d>' % (self.user, self.ua.addr, self.ua.port)
 
     def send(self, method, ruri, body='', to=None, cseq=None, extra='',
-             branch=None):
+             branch=None, ctype='application/sdp'):
         if cseq is None:
             self.cseq += 1
             cseq = self.cseq
         if branch is None:
             self.branch = branch = uuid.uuid4().hex[:10]
         route = ''.join('Route: %s\r\n' % r for r in self.route)
-        ctype = 'Content-Type: application/sdp\r\n' if body else ''
+        ctype = 'Content-Type: %s\r\n' % ctype if body else ''
         msg = ('%s %s SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s;rport\r\n'
                'Max-Forwards: 70\r\n%sFrom: <sip:%s@%s>;tag=%s\r\nTo: %s\r\n'
                'Call-ID: %s\r\nCSeq: %d %s\r\nContact: %s\r\n%s%s'
@@ -69,13 +83,15 @@ class Leg:
                % (method, ruri, self.ua.addr, self.ua.port, branch,
                   route, self.user, self.ua.addr, self.tag, to or self.remote,
                   self.call_id, cseq, method, self.contact(), extra, ctype,
-                  len(body), body))
+                  len(body.encode()), body))
         self.ua.s.sendto(msg.encode(), (self.host(), self.gk))
 
-    def invite(self, number, body, call_id=None):
+    def invite(self, number, body, call_id=None, ctype='application/sdp',
+               extra=''):
         self.call_id = call_id or uuid.uuid4().hex
         ruri = 'sip:%s@%s:%d' % (number, self.host(), self.gk)
-        self.send('INVITE', ruri, body, to='<%s>' % ruri)
+        self.send('INVITE', ruri, body, to='<%s>' % ruri, ctype=ctype,
+                  extra=extra)
 
     def in_dialog(self, method, body=''):
         self.send(method, self.target, body,
@@ -94,17 +110,22 @@ class Leg:
         self.route = req.get('Record-Route')
         self.target = re.search(r'<([^>]+)>', req.one('Contact')).group(1)
 
-    def answer(self, req, status, body=''):
+    def answer(self, req, status, body='', ctype='application/sdp',
+               record_route=()):
+        """Answer req; `record_route`: values of proxies between us and
+        the request's sender put above its Record-Routes."""
         vias = ''.join('Via: %s\r\n' % v for v in req.get('Via'))
-        rr = ''.join('Record-Route: %s\r\n' % v for v in req.get('Record-Route'))
+        rr = ''.join('Record-Route: %s\r\n' % v for v in
+                     list(record_route) + req.get('Record-Route'))
         to = req.one('To')
         if ';tag=' not in to and status > 100:
             to += ';tag=' + self.tag
-        ctype = 'Content-Type: application/sdp\r\n' if body else ''
+        ctype = 'Content-Type: %s\r\n' % ctype if body else ''
         msg = ('SIP/2.0 %d X\r\n%s%sFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\n'
                'CSeq: %s\r\nContact: %s\r\n%sContent-Length: %d\r\n\r\n%s'
                % (status, vias, rr, req.one('From'), to, req.one('Call-ID'),
-                  req.one('CSeq'), self.contact(), ctype, len(body), body))
+                  req.one('CSeq'), self.contact(), ctype, len(body.encode()),
+                  body))
         self.ua.s.sendto(msg.encode(), req.src)
 
     def response(self, want=None, timeout=5.0):

@@ -1,7 +1,8 @@
 /* tests/sip/fuzz_parse.c — libFuzzer target for the SIP parser and what
  * reads its output: datagram and stream parsing, the full header check,
  * every value parser, the proxy helpers, editing and serialising (the
- * result must parse again), stream framing, and SDP. Any crash, sanitizer
+ * result must parse again), stream framing, SDP, and the SDP of a
+ * multipart body (replaced before the message is written again). Any crash, sanitizer
  * report, or a serialised message that no longer parses is a finding. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "sip/build.h"
 #include "sip/hdr.h"
 #include "sip/msg.h"
+#include "sip/multipart.h"
 #include "sip/proxy.h"
 #include "sip/sdp.h"
 
@@ -88,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sip_msg m;
 	struct sip_perr e;
 	struct sip_sdp sdp;
+	struct sip_str sdp_body;
 	struct sip_uri u;
 	char *copy = malloc(size ? size : 1);	/* exact size: ASan sees overreads */
 
@@ -99,6 +102,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		values(&m);
 		sip_uri_parse(m.ruri, &u, NULL);
 		sip_sdp_parse(m.body, &sdp);
+		if (sip_msg_sdp(&m, &sdp_body, NULL) == 0)
+			sip_msg_set_sdp(&m, "v=0\r\n", 5);
 		edit_and_reparse(&m);
 		sip_msg_release(&m);
 	}

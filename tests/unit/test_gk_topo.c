@@ -6,9 +6,12 @@
  * in-dialog request for an unknown dialog keeps its Call-ID; an answer to
  * a call from outside loses the private Record-Routes and Contact; the
  * table is bounded and forgets idle dialogs; its store hook saves answered
- * dialogs and deletes ended ones, and a new table takes them back. gk_now, gk_side_self and
- * gk_side_choose are defined below in place of the daemon's (a settable
- * clock; sides told by each test). */
+ * dialogs and deletes ended ones, and a new table takes them back. The
+ * media-timeout BYEs (gatekeeper/media_dlg.c) to each end of a call from
+ * outside and of one begun inside: route set, target, tags, CSeq, next
+ * hop, and the Call-ID and identities topo gives them on each side.
+ * gk_now, gk_side_self and gk_side_choose are defined below in place of
+ * the daemon's (a settable clock; sides told by each test). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -19,6 +22,8 @@
 #include <cmocka.h>
 
 #include "gatekeeper/gk.h"
+#include "gatekeeper/media_dlg.h"
+#include "sip_testutil.h"
 #include "sip/hdr.h"
 
 static uint64_t now = 1000;
@@ -115,17 +120,23 @@ static void assert_hdr(const struct sip_msg *m, enum sip_hdr_id id,
 	"From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 %s\r\n%s" \
 	"Content-Length: 0\r\n\r\n"
 
-/* An INVITE begun inside, out by the public side; its public Call-ID
- * (gk-KEY@...) into pubcid. */
-static void invite_out(char *pubcid, size_t cap)
+/* An INVITE begun inside (a flat's gateway at 10.0.0.7), as it came. */
+static struct sip_msg *inside_invite(int slot)
 {
-	struct sip_msg *m = parse(0, REQ, "INVITE", "sip:o@203.0.113.5",
+	return parse(slot, REQ, "INVITE", "sip:o@203.0.113.5",
 		"10.0.0.7", "\"2\" <sip:100-1101-0101-2@10.0.0.7:5062>;tag=a",
 		"<sip:o@203.0.113.5>", "cid1@10.0.0.7", "INVITE",
 		"Contact: <sip:gw@10.0.0.7:5062;transport=udp>\r\n"
 		/* ours on top, as the core puts it: not in the route set */
 		"Record-Route: <sip:192.0.2.10:5060;lr>\r\n"
 		"Record-Route: <sip:10.0.0.7;lr>\r\n");
+}
+
+/* That INVITE out by the public side; its public Call-ID (gk-KEY@...)
+ * into pubcid. */
+static void invite_out(char *pubcid, size_t cap)
+{
+	struct sip_msg *m = inside_invite(0);
 	struct sip_str v;
 
 	assert_int_equal(gk_topo_branch_out(&g, NULL, m, &pub), 0);
@@ -254,6 +265,177 @@ static void t_bounded(void **st)
 	assert_int_equal(gk_topo_count(g.topo), 0);
 }
 
+static void assert_peer(const struct sip_peer *p, const char *host,
+			unsigned port, unsigned local)
+{
+	char got[64];
+	unsigned gport;
+
+	sip_peer_addr(p, got, sizeof(got), &gport);
+	assert_string_equal(got, host);
+	assert_int_equal(gport, port);
+	assert_int_equal(p->local, local);
+}
+
+static struct sip_peer peer_at(const char *host, unsigned port,
+			       unsigned local)
+{
+	struct sip_peer p;
+
+	assert_int_equal(sip_peer_set(&p, SIP_PROTO_UDP, (struct sip_str){
+		host, strlen(host) }, port), 0);
+	p.local = local;
+	return p;
+}
+
+/* The BYE of d to the callee or the caller, parsed into slot 3; its next
+ * hop into *next. */
+static struct sip_msg *bye(struct gk_media_dlg *d, int callee,
+			   const char *callid, struct sip_peer *next)
+{
+	sip_msg_release(&msg[3]);
+	assert_int_equal(gk_media_dlg_bye_msg(&g, d, callee, callid,
+		"Reason: Q.850;cause=16\r\n", text[3], sizeof(text[3]),
+		&msg[3], next), 0);
+	return &msg[3];
+}
+
+/* What a BYE to one end must be. */
+struct bye_want {
+	int callee;
+	const char *ruri, *route, *from, *to, *cseq, *via, *next;
+	unsigned port, local;
+};
+
+static void check_bye(struct gk_media_dlg *d, const char *callid,
+		      const struct bye_want *w)
+{
+	struct sip_peer next;
+	struct sip_msg *m = bye(d, w->callee, callid, &next);
+
+	assert_slice(m->ruri, w->ruri);
+	assert_hdr(m, SIP_HDR_ROUTE, w->route);
+	assert_hdr(m, SIP_HDR_FROM, w->from);
+	assert_hdr(m, SIP_HDR_TO, w->to);
+	assert_hdr(m, SIP_HDR_CALL_ID, callid);
+	assert_hdr(m, SIP_HDR_CSEQ, w->cseq);
+	assert_non_null(strstr(text[3], w->via));
+	assert_peer(&next, w->next, w->port, w->local);
+}
+
+/* Outside -> flat through a proxy at 203.0.113.9, the gateway
+ * record-routing: each BYE through its end's route set, the flat's to its
+ * binding, to the target the last refresh set; CSeq above the other end's
+ * last. As in every request leaving
+ * by the public side, an address as host becomes ours (the dialog is
+ * told by its tags). */
+static void t_media_bye_call_from_outside(void **st)
+{
+	struct sip_msg *inv = parse(0, REQ, "INVITE", "sip:100@192.0.2.10",
+		"203.0.113.5", "<sip:o@203.0.113.5>;tag=b",
+		"<sip:100@192.0.2.10>", "c3@203.0.113.5", "INVITE",
+		"Contact: <sip:o@203.0.113.5:5070>\r\n"
+		"Record-Route: <sip:203.0.113.9;lr>\r\n");
+	static const struct bye_want want[2] = {
+		{ 1, "sip:h2@10.0.0.7:5064", "<sip:10.0.0.7;lr>",
+		  "<sip:o@203.0.113.5>;tag=b", "<sip:100@192.0.2.10>;tag=a",
+		  "2 BYE", "Via: SIP/2.0/UDP 10.0.0.1:5060;", "10.0.0.7", 5062,
+		  1 },
+		{ 0, "sip:o2@203.0.113.5:5071", "<sip:203.0.113.9;lr>",
+		  "<sip:100@192.0.2.10>;tag=a", "<sip:o@192.0.2.10>;tag=b",
+		  "42 BYE", "Via: SIP/2.0/UDP 192.0.2.10:5060;", "203.0.113.9",
+		  5060, 0 },
+	};
+	struct sip_peer gw = peer_at("10.0.0.7", 5062, 1);
+	struct gk_media_dlg *d;
+	struct sip_msg *m;
+	(void)st;
+
+	assert_int_equal(gk_topo_inbound(&g, inv), 0);
+	m = parse(1, RESP, 200, "<sip:o@203.0.113.5>;tag=b",
+		  "<sip:100@192.0.2.10>;tag=a", "c3@203.0.113.5", "INVITE",
+		  "Record-Route: <sip:10.0.0.7;lr>, <sip:10.0.0.1:5060;lr>\r\n"
+		  "Record-Route: <sip:192.0.2.10:5060;lr>, <sip:203.0.113.9;lr>"
+		  "\r\nContact: <sip:h1@10.0.0.7:5062>\r\n");
+	assert_int_equal(gk_media_dlg_new(&g, inv, m, &gw, 0, &d), 0);
+	/* an UPDATE from the callee and its 2xx move both targets */
+	gk_media_dlg_request(d, parse(2, "UPDATE sip:o@203.0.113.5:5070 SIP/2.0"
+		"\r\nVia: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK2\r\nFrom: "
+		"<sip:100@192.0.2.10>;tag=a\r\nTo: <sip:o@203.0.113.5>;tag=b\r\n"
+		"Call-ID: c3@203.0.113.5\r\nCSeq: 41 UPDATE\r\n"
+		"Contact: <sip:h2@10.0.0.7:5064>\r\n\r\n"));
+	gk_media_dlg_answer(d, parse(2, RESP, 200, "<sip:100@192.0.2.10>;tag=a",
+		"<sip:o@203.0.113.5>;tag=b", "c3@203.0.113.5", "UPDATE",
+		"Contact: <sip:o2@203.0.113.5:5071>\r\n"));
+	for (int i = 0; i < 2; i++)
+		check_bye(d, "c3@203.0.113.5", &want[i]);
+	gk_media_dlg_free(d);
+}
+
+/* The caller's nearest proxy a strict router (RFC 2543, no ;lr): the
+ * BYE to the caller has it as Request-URI and next hop, the rest of the
+ * route set and the caller's Contact as Route (RFC 3261 12.2.1.1). */
+static void t_media_bye_strict_router(void **st)
+{
+	static const struct bye_want want = { 0, "sip:203.0.113.9",
+		"<sip:203.0.113.8;lr>, <sip:o@203.0.113.5:5070>",
+		"<sip:100@192.0.2.10>;tag=a", "<sip:o@192.0.2.10>;tag=b", "1 BYE",
+		"Via: SIP/2.0/UDP 192.0.2.10:5060;", "203.0.113.9", 5060, 0 };
+	struct sip_msg *inv = parse(0, REQ, "INVITE", "sip:100@192.0.2.10",
+		"203.0.113.5", "<sip:o@203.0.113.5>;tag=b",
+		"<sip:100@192.0.2.10>", "c4@203.0.113.5", "INVITE",
+		"Contact: <sip:o@203.0.113.5:5070>\r\n"
+		"Record-Route: <sip:203.0.113.9>, <sip:203.0.113.8;lr>\r\n");
+	struct sip_peer gw = peer_at("10.0.0.7", 5062, 1);
+	struct gk_media_dlg *d;
+	(void)st;
+
+	assert_int_equal(gk_topo_inbound(&g, inv), 0);
+	assert_int_equal(gk_media_dlg_new(&g, inv, parse(1, RESP, 200,
+		"<sip:o@203.0.113.5>;tag=b", "<sip:100@192.0.2.10>;tag=a",
+		"c4@203.0.113.5", "INVITE", "Contact: <sip:h1@10.0.0.7>\r\n"),
+		&gw, 0, &d), 0);
+	check_bye(d, "c4@203.0.113.5", &want);
+	gk_media_dlg_free(d);
+}
+
+/* A call begun inside (anchored flat -> outside): the BYE outside has
+ * the public Call-ID and our address in From; the one to the flat the
+ * private Call-ID (whichever media keys the call by), its own From. */
+static void t_media_bye_dialog_begun_inside(void **st)
+{
+	struct sip_peer out = peer_at("203.0.113.5", 5060, 0), next;
+	struct gk_media_dlg *d;
+	struct sip_msg *m;
+	char pubcid[64];
+	(void)st;
+
+	invite_out(pubcid, sizeof(pubcid));
+	m = parse(2, RESP, 200, "<sip:100-1101-0101-2@192.0.2.10>;tag=a",
+		  "<sip:o@203.0.113.5>;tag=b", pubcid, "INVITE",
+		  "Record-Route: <sip:203.0.113.9;lr>, <sip:192.0.2.10:5060;lr>"
+		  "\r\nContact: <sip:o@203.0.113.5>\r\n");
+	assert_int_equal(gk_media_dlg_new(&g, inside_invite(1), m, &out, 1,
+					  &d), 0);
+	m = bye(d, 1, "cid1@10.0.0.7", &next);
+	assert_hdr(m, SIP_HDR_CALL_ID, pubcid);
+	assert_hdr(m, SIP_HDR_FROM,
+		   "\"2\" <sip:100-1101-0101-2@192.0.2.10>;tag=a");
+	assert_hdr(m, SIP_HDR_ROUTE, "<sip:203.0.113.9;lr>");
+	assert_slice(m->ruri, "sip:o@203.0.113.5");
+	assert_peer(&next, "203.0.113.9", 5060, 0);
+	for (int i = 0; i < 2; i++) {
+		m = bye(d, 0, i ? pubcid : "cid1@10.0.0.7", &next);
+		assert_hdr(m, SIP_HDR_CALL_ID, "cid1@10.0.0.7");
+		assert_hdr(m, SIP_HDR_TO,
+			   "\"2\" <sip:100-1101-0101-2@10.0.0.7:5062>;tag=a");
+		assert_hdr(m, SIP_HDR_ROUTE, "<sip:10.0.0.7;lr>");
+		assert_slice(m->ruri, "sip:gw@10.0.0.7:5062;transport=udp");
+		assert_peer(&next, "10.0.0.7", 5060, 1);
+	}
+	gk_media_dlg_free(d);
+}
+
 /* What the store was told: the last row (copied) and how often. */
 static struct { unsigned saves, dels; struct gk_topo_row r;
 		char callid[128], contact[128], route[128]; } told;
@@ -358,6 +540,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_answer_to_outside, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(t_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_media_bye_call_from_outside,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(t_media_bye_dialog_begun_inside,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(t_media_bye_strict_router,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(t_store, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
