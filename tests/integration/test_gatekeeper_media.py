@@ -389,6 +389,178 @@ def late_offer_in_the_2xx_answer_in_the_ack(ctx):
             x.close()
 
 
+
+def rel(rseq):
+    """The header lines of a reliable provisional response (RFC 3262)."""
+    return 'Require: 100rel\r\nRSeq: %d\r\n' % rseq
+
+
+def prack(caller, r, body=''):
+    """The caller PRACKs reliable 1xx r (its early dialog: tag, target,
+    route set from r), with `body`."""
+    caller.learn(r)
+    caller.in_dialog('PRACK', body, extra='RAck: %s %s\r\n'
+                     % (r.one('RSeq'), r.one('CSeq')))
+
+
+def prack_through(ctx, caller, callee, r, body=''):
+    """PRACK r with body; the flat gets it and answers 200 (no body), which
+    reaches the caller. Returns the PRACK the flat got."""
+    prack(caller, r, body)
+    p = ctx.gw1.expect_request('PRACK')
+    check(p is not None, 'the PRACK reached the flat\n' + ctx.gk.log())
+    callee.answer(p, 200)
+    ok = caller.response(200)
+    check(ok is not None and 'PRACK' in ok.one('CSeq'),
+          'the 200 to the PRACK reached the caller')
+    return p
+
+
+def answer_invite_without_sdp(ctx, caller, callee, inv):
+    """The flat's 200 to the INVITE (no SDP: offer and answer were in the
+    183 and the PRACK), the caller's ACK (CSeq of the INVITE)."""
+    callee.answer(inv, 200)
+    ok = caller.response(200)
+    check(ok is not None and ok.body == '', 'the 200 without SDP passed')
+    caller.learn(ok)
+    caller.send('ACK', caller.target, cseq=1)
+    check(ctx.gw1.expect_request('ACK') is not None, 'ACK reached the flat')
+
+
+@case
+def reliable_183_offer_answer_in_the_prack(ctx):
+    """RFC 3262: an INVITE without SDP from outside; the flat's reliable 183
+    (Require: 100rel, RSeq) carries the offer (the caller sees the public
+    address; its retransmission the same SDP), the caller's PRACK the answer
+    (the flat sees the private address), the 200 to the PRACK passes; early
+    media both ways, then the 200 without SDP, audio, no stream left."""
+    cu = Ua('127.0.0.1')
+    c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+    try:
+        caller.invite(N1, '', extra='Require: 100rel\r\n')
+        inv = ctx.gw1.expect_request('INVITE')
+        check(inv is not None and inv.body == '', 'INVITE without SDP reached the flat')
+        callee.accept(inv)
+        callee.answer(inv, 183, sdp(g_rtp.addr, g_rtp.port), extra=rel(1))
+        r = caller.response(183)
+        check(r is not None, 'the reliable 183 reached the caller\n' + ctx.gk.log())
+        check_eq(r.one('Require'), '100rel', 'Require: 100rel kept')
+        c_to = media_of(r.body)
+        check_eq(c_to[0], PUB, 'the offer in the 183: public address')
+        check(ctx.rtp.in_range(c_to[1]), 'a port of rtpengine: %r' % (c_to,))
+        callee.answer(inv, 183, sdp(g_rtp.addr, g_rtp.port), extra=rel(1))
+        again = caller.response(183, timeout=2)
+        check(again is not None and again.body == r.body,
+              'the retransmitted 183 carries the same offer')
+        p = prack_through(ctx, caller, callee, r, sdp(c_rtp.addr, c_rtp.port))
+        g_to = media_of(p.body)
+        check_eq(g_to[0], PRIV, 'the answer in the PRACK: private address')
+        check(ctx.rtp.in_range(g_to[1]), 'a port of rtpengine: %r' % (g_to,))
+        flows(c_rtp, g_rtp, c_to, g_to)
+        answer_invite_without_sdp(ctx, caller, callee, inv)
+        flows(c_rtp, g_rtp, c_to, g_to)
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (cu, c_rtp, g_rtp):
+            x.close()
+
+
+@case
+def forked_reliable_183_offers_stay_separate(ctx):
+    """Two handsets behind the flat each send a reliable 183 with its offer
+    (two To tags) to an INVITE without SDP; the caller PRACKs each with its
+    answer: two early dialogs at rtpengine, each handset's early media
+    reaches the caller; the second answers, audio flows, nothing left."""
+    cu = Ua('127.0.0.1')
+    c_rtp, h1, h2 = (RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr),
+                     RtpEndpoint(ctx.f1.addr))
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+    try:
+        caller.invite(N1, '', extra='Supported: 100rel\r\n')
+        inv = ctx.gw1.expect_request('INVITE')
+        callee.accept(inv)
+        ends = []
+        for ep in (h1, h2):
+            callee.tag = uuid.uuid4().hex[:8]
+            callee.answer(inv, 183, sdp(ep.addr, ep.port), extra=rel(1))
+            r = caller.response(183)
+            check(r is not None, '183 reached the caller\n' + ctx.gk.log())
+            c_to = media_of(r.body)
+            check_eq(c_to[0], PUB, 'each offer public')
+            p = prack_through(ctx, caller, callee, r,
+                              sdp(c_rtp.addr, c_rtp.port))
+            g_to = media_of(p.body)
+            check_eq(g_to[0], PRIV, 'each answer private')
+            ends.append((ep, c_to, g_to))
+        check(ends[0][1] != ends[1][1] and ends[0][2] != ends[1][2],
+              'two early dialogs, two port pairs: %r' % ends)
+        for ep, c_to, g_to in ends:
+            c0 = c_rtp.drain()
+            ep.send_to(*g_to, n=10, gap=0.005)
+            check_eq(c_rtp.count(c0 + 10) - c0, 10,
+                     'the caller hears each handset early')
+        ep, c_to, g_to = ends[1]
+        answer_invite_without_sdp(ctx, caller, callee, inv)
+        flows(c_rtp, ep, c_to, g_to)
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (cu, c_rtp, h1, h2):
+            x.close()
+
+
+@case
+def reliable_183_answer_then_prack_and_update_offers(ctx):
+    """An INVITE with SDP; the flat's reliable 183 carries the answer; the
+    caller's PRACK a new offer (another port) and the 200 to it the answer;
+    an UPDATE of the caller's in the early dialog another offer, its 200
+    the answer: each rewritten (public to the caller, private to the flat),
+    media follows each new port; then the 200 and no stream left."""
+    cu = Ua('127.0.0.1')
+    c_rtp, c2, c3, g_rtp = (RtpEndpoint('127.0.0.1'), RtpEndpoint('127.0.0.1'),
+                            RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr))
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+    try:
+        caller.invite(N1, sdp(c_rtp.addr, c_rtp.port))
+        inv = ctx.gw1.expect_request('INVITE')
+        g_to = media_of(inv.body)
+        callee.accept(inv)
+        callee.answer(inv, 183, sdp(g_rtp.addr, g_rtp.port), extra=rel(1))
+        r = caller.response(183)
+        check(r is not None, 'the reliable 183 reached the caller')
+        c_to = media_of(r.body)
+        check_eq(c_to[0], PUB, 'the answer in the 183: public address')
+        flows(c_rtp, g_rtp, c_to, g_to)
+        for method, ep in (('PRACK', c2), ('UPDATE', c3)):
+            if method == 'PRACK':
+                prack(caller, r, sdp(ep.addr, ep.port))
+            else:
+                caller.in_dialog('UPDATE', sdp(ep.addr, ep.port))
+            q = ctx.gw1.expect_request(method)
+            check(q is not None, method + ' reached the flat\n' + ctx.gk.log())
+            g_to = media_of(q.body)
+            check_eq(g_to[0], PRIV, 'the offer in the %s: private' % method)
+            callee.answer(q, 200, sdp(g_rtp.addr, g_rtp.port))
+            ok = caller.response(200)
+            check(ok is not None and method in ok.one('CSeq'),
+                  'the 200 to the %s reached the caller' % method)
+            c_to = media_of(ok.body)
+            check_eq(c_to[0], PUB, 'the answer in its 200: public')
+            flows(ep, g_rtp, c_to, g_to)
+        callee.answer(inv, 200, sdp(g_rtp.addr, g_rtp.port))
+        ok = caller.response(200)
+        check(ok is not None and media_of(ok.body)[0] == PUB, '200: public SDP')
+        caller.learn(ok)
+        caller.send('ACK', caller.target, cseq=1)
+        check(ctx.gw1.expect_request('ACK') is not None, 'ACK reached the flat')
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (cu, c_rtp, c2, c3, g_rtp):
+            x.close()
+
 def sdp_part(body):
     m = re.search(r'application/sdp\r\n\r\n(.*?)\r\n--dpn-b1\r\n', body, re.S)
     check(m, 'an SDP part in %r' % body)
