@@ -9,7 +9,10 @@ involved), a re-INVITE changing the port, re-INVITEs without SDP from
 either end (offer in the 2xx, answer in the ACK), an UPDATE offered by the flat, a
 late offer (offer in the 2xx, answer in the ACK), multipart bodies (the
 SDP part rewritten, the others kept; malformed ones refused), early media of two
-handsets (183s under two To tags) and a 2xx retransmission, a CANCELled and
+handsets (183s under two To tags) and a 2xx retransmission, RFC 3262
+(an offer in a reliable 183 and its answer in the PRACK, also forked to
+two handsets; an answer in a reliable 183, then offers in the PRACK and in
+an UPDATE of the early dialog), a CANCELled and
 a rejected call leaving no stream, latching (a caller whose SDP names an
 unreachable address still receives audio after its first packet), two
 rtpengines with one stopped, none running -> 503, and media timeout ending
@@ -20,7 +23,9 @@ public address under the public Call-ID, the gateway's its private one), a
 re-INVITE and the BYE from the peer naming the public Call-ID, a re-INVITE
 from the gateway, failover to
 the second peer with the same offer and no stream of the first, every peer
-failing, a late offer, a CANCEL, no rtpengine (503), the media-timeout BYE
+failing (a failed peer's early monologue kept, its cost a port pair; why:
+every ng way to drop it alone at rtpengine is tried), a late offer, a
+CANCEL, no rtpengine (503), the media-timeout BYE
 to the peer that answered after a failover; and complex -> complex through two gatekeepers and
 two rtpengines on the same private range, audio both ways."""
 import os
@@ -991,15 +996,25 @@ def flat_to_outside_rtp_both_ways_the_peer_reinvites_and_hangs_up(ctx):
             x.close()
 
 
+def ports_held(q):
+    """The local ports of every stream of an ng query's answer."""
+    return len({(s.get('local address'), s['local port'])
+                for t in q.get('tags', {}).values() for m in t.get('medias', [])
+                for s in m.get('streams', []) if 'local port' in s})
+
+
 def failover(ctx, early):
     """The gateway calls out; the first peer answers 503 (after a 183
     with SDP when `early`), the second gets the same rewritten offer and
     answers; audio both ways; the gateway hangs up. Returns the tags
-    rtpengine held for the call while it was up."""
+    rtpengine held for the call while it was up besides caller and
+    callee, the first peer's tag (None without early media) and the ports
+    rtpengine held for the call."""
     g_rtp = RtpEndpoint(ctx.f1.addr)
     caller, cid, first, inv1 = out_call(ctx, sdp(g_rtp.addr, g_rtp.port))
     second = [p for p in ctx.peers if p is not first][0]
     p_rtp = RtpEndpoint(second.addr)
+    e = None
     try:
         if early:
             e = Leg(first, ctx.gk.port, OUT)
@@ -1032,11 +1047,64 @@ def failover(ctx, early):
               % tags)
         hang_up(caller, callee)
         no_streams(ctx.rtp)
-        return tags - {caller.tag, callee.tag}
+        return tags - {caller.tag, callee.tag}, e and e.tag, ports_held(q)
     finally:
         g_rtp.close()
         p_rtp.close()
 
+
+def early_branch_dropped(rtp, cid, alone, d):
+    """At rtpengine (ng only): A offers, the first peer P1 answers (its
+    early 183), then (unless `alone`) the next peer P2 is answered first;
+    then ng message d drops P1. Returns (whether rtpengine still has the
+    call, packets the caller got of P2's 10, P2 got of the caller's 10)."""
+    a, p2 = RtpEndpoint(PRIV), RtpEndpoint(PUB)
+    try:
+        o = rtp.ng({'command': 'offer', 'call-id': cid, 'from-tag': 'A',
+                    'direction': ['priv', 'pub'], 'sdp': sdp(a.addr, a.port)})
+        peer_to = media_of(o['sdp'].decode())
+        ans = dict(command='answer', **{'call-id': cid, 'from-tag': 'A'})
+        rtp.ng(dict(ans, sdp=sdp(PUB, 9000), **{'to-tag': 'P1'}))
+        a2 = None if alone else rtp.ng(dict(ans, sdp=sdp(p2.addr, p2.port),
+                                            **{'to-tag': 'P2'}))
+        check_eq(rtp.ng(dict(d, **{'call-id': cid}))['result'], b'ok', 'ng %r' % d)
+        if alone:
+            a2 = rtp.ng(dict(ans, sdp=sdp(p2.addr, p2.port), **{'to-tag': 'P2'}))
+        if a2.get('result') != b'ok':
+            return False, 0, 0
+        p2.send_to(*peer_to, n=10, gap=0.003)
+        a.send_to(*media_of(a2['sdp'].decode()), n=10, gap=0.003)
+        return True, a.count(10, timeout=0.5), p2.count(10, timeout=0.5)
+    finally:
+        rtp.ng({'command': 'delete', 'call-id': cid})
+        a.close()
+        p2.close()
+
+
+@case
+def rtpengine_cannot_drop_a_failed_early_branch_alone(ctx):
+    """Why a route peer that failed after early media keeps its monologue
+    until the call ends (docs/gatekeeper.md, "Calls out"): with this
+    rtpengine, every ng way to drop that branch alone either ends the
+    whole call (done before the next peer answers) or cuts the next
+    peer's audio to the caller (done after: the offer's ports, which every
+    peer was given, are the failed branch's). If this fails, rtpengine
+    learnt it: drop the branch in media.c."""
+    ways = {'delete to-tag': {'command': 'delete', 'from-tag': 'A', 'to-tag': 'P1',
+                              'flags': ['to-tag'], 'delete delay': 0},
+            'delete its from-tag': {'command': 'delete', 'from-tag': 'P1',
+                                    'delete delay': 0},
+            'unsubscribe': {'command': 'unsubscribe', 'from-tag': 'P1',
+                            'to-tag': 'A'}}
+    for name, d in ways.items():
+        for alone in (True, False):
+            up, heard, sent = early_branch_dropped(
+                ctx.rtp, 'drop-%s-%s' % (name.replace(' ', '-'), alone), alone, d)
+            check(not up or heard < 10,
+                  '%s (%s): call kept and the next peer heard: %r'
+                  % (name, 'alone' if alone else 'after the next answer',
+                     (up, heard, sent)))
+    no_streams(ctx.rtp)
 
 @case
 def flat_to_outside_the_gateway_reinvites(ctx):
@@ -1077,8 +1145,12 @@ def flat_to_outside_failover_leaves_no_stream_of_the_first_peer(ctx):
     monologue carries the call's media on the ports the offer named, and
     everything goes with the BYE."""
     before = ctx.gk.metrics().get('dpn_gk_route_failovers_total', 0)
-    check_eq(failover(ctx, early=False), set(), 'no monologue of the failed branch')
-    failover(ctx, early=True)
+    extra, _, plain = failover(ctx, early=False)
+    check_eq(extra, set(), 'no monologue of the failed branch')
+    check_eq(plain, 4, 'RTP and RTCP of caller and callee')
+    extra, first, held = failover(ctx, early=True)
+    check_eq(extra, {first}, 'the early monologue of the failed peer kept')
+    check_eq(held - plain, 2, 'what it costs until the call ends: a port pair')
     check_eq(ctx.gk.metrics().get('dpn_gk_route_failovers_total', 0), before + 2,
              'failovers counted')
 
