@@ -404,6 +404,39 @@ static int offer_elsewhere(struct gk_media *md, struct mop *op,
 	return 1;
 }
 
+/* The early dialog a PRACK m acknowledges, or NULL. */
+static struct gk_early *prack_early(struct mcall *c, const struct sip_msg *m)
+{
+	struct sip_str tag;
+
+	if (m->method != SIP_PRACK || !c || sip_msg_tag(m, SIP_HDR_TO, &tag))
+		return NULL;
+	return gk_early_find(c->early, tag);
+}
+
+/* A PRACK m answers the offer of the 1xx it acknowledges (RFC 3262) when
+ * that early dialog's offer was forwarded and not yet answered: 1, and
+ * the answer is on its way (one answer per offer). */
+static int prack_answers(struct mcall *c, const struct sip_msg *m)
+{
+	struct gk_early *e = prack_early(c, m);
+
+	if (!e || e->state != GK_EARLY_OFFERED)
+		return 0;
+	e->state = GK_EARLY_ANSWERING;
+	return 1;
+}
+
+/* rtpengine took (ok) or not the answer in PRACK m: its early dialog is
+ * answered, or waits for another PRACK's answer. */
+static void prack_answered(struct mcall *c, const struct sip_msg *m, int ok)
+{
+	struct gk_early *e = prack_early(c, m);
+
+	if (e && e->state == GK_EARLY_ANSWERING)
+		e->state = ok ? GK_EARLY_DONE : GK_EARLY_OFFERED;
+}
+
 static void on_offer(void *arg, const struct ng_answer *a)
 {
 	struct mop *op = arg;
@@ -411,6 +444,7 @@ static void on_offer(void *arg, const struct ng_answer *a)
 	struct sip_str id = { op->callid, op->idlen }, sdp = answer_sdp(a);
 	struct mcall *c = call_find(md, id);
 	struct sip_msg *em;
+	int ok;
 
 	op->req = NULL;
 	if (!op->f) {			/* the request ended meanwhile */
@@ -424,7 +458,10 @@ static void on_offer(void *arg, const struct ng_answer *a)
 	if (offer_elsewhere(md, op, c, a))
 		return;
 	em = sip_fork_request_edit(op->f);
-	if (!sdp.len || !em || sip_msg_set_sdp(em, sdp.s, sdp.len)) {
+	ok = sdp.len && em && sip_msg_set_sdp(em, sdp.s, sdp.len) == 0;
+	if (c && em)
+		prack_answered(c, em, ok);
+	if (!ok) {
 		if (op->initial && c)
 			call_free(md, c);	/* rtpengine has nothing */
 		if (a->err == EPROTO)
@@ -611,21 +648,6 @@ static int answer_msg(struct gk_media *md, const struct sip_msg *m,
 	return w->err;
 }
 
-/* A PRACK m answers the offer of the 1xx it acknowledges (RFC 3262) when
- * that early dialog's offer was forwarded and not yet answered; it is then
- * answered (one answer per offer). */
-static int prack_answers(struct mcall *c, const struct sip_msg *m)
-{
-	struct gk_early *e;
-	struct sip_str tag;
-
-	if (m->method != SIP_PRACK || !c || sip_msg_tag(m, SIP_HDR_TO, &tag) ||
-	    !(e = gk_early_find(c->early, tag)) ||
-	    e->state != GK_EARLY_OFFERED)
-		return 0;
-	e->state = GK_EARLY_DONE;
-	return 1;
-}
 
 /* The SDP of request fk of an anchored call: the answer to an early
  * dialog's 1xx offer (its PRACK), or an offer (INVITE, re-INVITE, UPDATE,
@@ -869,7 +891,7 @@ static int early_response(struct mcall *c, struct sip_msg *m, int *fresh)
 	    sip_msg_set_sdp(m, e->sdp, e->len))
 		return SIP_CORE_DROP;		/* never the unanchored SDP */
 	if (m->status >= 200) {
-		c->late = e->state == GK_EARLY_DONE ? LATE_NO : LATE_ANSWER;
+		c->late = e->state == GK_EARLY_OFFERED ? LATE_ANSWER : LATE_NO;
 		cache_answer(c, m);
 	}
 	return 0;

@@ -15,7 +15,8 @@ enum gk_early_state {
 	GK_EARLY_OFFERING,	/* the 1xx's offer is at rtpengine */
 	GK_EARLY_OFFERED,	/* rewritten and forwarded: the PRACK (or the
 				   ACK, the 1xx unreliable) answers */
-	GK_EARLY_DONE		/* the PRACK's answer went to rtpengine */
+	GK_EARLY_ANSWERING,	/* the PRACK's answer is at rtpengine */
+	GK_EARLY_DONE		/* rtpengine took the PRACK's answer */
 };
 
 struct gk_early {

@@ -400,20 +400,20 @@ def rel(rseq):
     return 'Require: 100rel\r\nRSeq: %d\r\n' % rseq
 
 
-def prack(caller, r, body=''):
+def prack(caller, r, body='', ctype='application/sdp'):
     """The caller PRACKs reliable 1xx r (its early dialog: tag, target,
     route set from r), with `body`."""
     caller.learn(r)
-    caller.in_dialog('PRACK', body, extra='RAck: %s %s\r\n'
-                     % (r.one('RSeq'), r.one('CSeq')))
+    caller.send('PRACK', caller.target, body, ctype=ctype,
+                extra='RAck: %s %s\r\n' % (r.one('RSeq'), r.one('CSeq')))
 
 
 def prack_through(ctx, caller, callee, r, body=''):
-    """PRACK r with body; the flat gets it and answers 200 (no body), which
-    reaches the caller. Returns the PRACK the flat got."""
+    """PRACK r with body; the callee gets it and answers 200 (no body),
+    which reaches the caller. Returns the PRACK the callee got."""
     prack(caller, r, body)
-    p = ctx.gw1.expect_request('PRACK')
-    check(p is not None, 'the PRACK reached the flat\n' + ctx.gk.log())
+    p = callee.ua.expect_request('PRACK')
+    check(p is not None, 'the PRACK reached the callee\n' + ctx.gk.log())
     callee.answer(p, 200)
     ok = caller.response(200)
     check(ok is not None and 'PRACK' in ok.one('CSeq'),
@@ -422,14 +422,14 @@ def prack_through(ctx, caller, callee, r, body=''):
 
 
 def answer_invite_without_sdp(ctx, caller, callee, inv):
-    """The flat's 200 to the INVITE (no SDP: offer and answer were in the
-    183 and the PRACK), the caller's ACK (CSeq of the INVITE)."""
+    """The callee's 200 to the INVITE (no SDP: offer and answer were in
+    the 183 and the PRACK), the caller's ACK (CSeq of the INVITE)."""
     callee.answer(inv, 200)
     ok = caller.response(200)
     check(ok is not None and ok.body == '', 'the 200 without SDP passed')
     caller.learn(ok)
     caller.send('ACK', caller.target, cseq=1)
-    check(ctx.gw1.expect_request('ACK') is not None, 'ACK reached the flat')
+    check(callee.ua.expect_request('ACK') is not None, 'ACK reached the callee')
 
 
 @case
@@ -471,6 +471,43 @@ def reliable_183_offer_answer_in_the_prack(ctx):
         for x in (cu, c_rtp, g_rtp):
             x.close()
 
+
+@case
+def reliable_183_and_prack_with_bad_bodies(ctx):
+    """A reliable 183 whose offer is a malformed multipart never reaches
+    the caller (nor its private SDP); its retransmission with a good body
+    does, rewritten; a PRACK whose answer is malformed gets 400 naming the
+    fault and never reaches the flat; counted; no stream left after the
+    call is rejected."""
+    cu = Ua('127.0.0.1')
+    g_rtp = RtpEndpoint(ctx.f1.addr)
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+    key = 'dpn_gk_media_events_total{event="bad_body"}'
+    before = ctx.gk.metrics().get(key, 0)
+    bad = multipart(sdp(g_rtp.addr, g_rtp.port))[:-12]     # no closing boundary
+    try:
+        caller.invite(N1, '')
+        inv = ctx.gw1.expect_request('INVITE')
+        callee.accept(inv)
+        callee.answer(inv, 183, bad, ctype=MP, extra=rel(1))
+        check(caller.response(183, timeout=0.5) is None,
+              'the 183 with a malformed offer never reaches the caller')
+        callee.answer(inv, 183, sdp(g_rtp.addr, g_rtp.port), extra=rel(1))
+        r = caller.response(183)
+        check(r is not None and media_of(r.body)[0] == PUB,
+              'its retransmission with a good body does, public: %s' % (r and r.body))
+        prack(caller, r, multipart(sdp('127.0.0.1', 7000))[:-12], ctype=MP)
+        p = caller.response()
+        check(p is not None and p.status == 400 and 'closing boundary' in p.first,
+              'the malformed PRACK: 400 naming the fault: %s' % (p and p.first))
+        check(ctx.gw1.recv(0.2) is None, 'nothing reached the flat')
+        check_eq(ctx.gk.metrics().get(key, 0) - before, 2.0, 'counted')
+        callee.answer(inv, 486)
+        check(caller.response(486) is not None, 'the 486 reached the caller')
+        no_streams(ctx.rtp)
+    finally:
+        cu.close()
+        g_rtp.close()
 
 @case
 def forked_reliable_183_offers_stay_separate(ctx):
@@ -1190,6 +1227,36 @@ def flat_to_outside_late_offer(ctx):
         g_rtp.close()
         p_rtp.close()
 
+
+@case
+def flat_to_outside_reliable_183_offer_answer_in_the_prack(ctx):
+    """An INVITE without SDP out: the peer's reliable 183 carries the offer
+    (the gateway sees the private address), the gateway's PRACK the answer
+    (the peer sees the public one, under the public Call-ID, nothing
+    private); early media and audio both ways; nothing left."""
+    g_rtp = RtpEndpoint(ctx.f1.addr)
+    caller, cid, peer, inv = out_call(ctx, '')
+    p_rtp = RtpEndpoint(peer.addr)
+    try:
+        callee = Leg(peer, ctx.gk.port, OUT)
+        callee.accept(inv)
+        callee.answer(inv, 183, sdp(p_rtp.addr, p_rtp.port), extra=rel(1))
+        r = caller.response(183)
+        check(r is not None, 'the 183 reached the gateway\n' + ctx.gk.log())
+        g_to = media_of(r.body)
+        check_eq(g_to[0], PRIV, 'the offer in the 183: the private address')
+        p = prack_through(ctx, caller, callee, r, sdp(g_rtp.addr, g_rtp.port))
+        p_to = media_of(p.body)
+        check_eq(p_to[0], PUB, 'the answer in the PRACK: the public address')
+        no_private(p, ctx, 'the PRACK the peer got')
+        flows(g_rtp, p_rtp, g_to, p_to)
+        answer_invite_without_sdp(ctx, caller, callee, inv)
+        flows(g_rtp, p_rtp, g_to, p_to)
+        hang_up(callee, caller)
+        no_streams(ctx.rtp)
+    finally:
+        g_rtp.close()
+        p_rtp.close()
 
 @case
 def flat_to_outside_cancelled_leaves_no_stream(ctx):
