@@ -592,6 +592,8 @@ static void late_offer_expect(struct mcall *c, const struct sip_msg *m,
 	c->side = side == GK_MEDIA_DIRECT ? GK_MEDIA_FROM_PUBLIC : side;
 	c->late = LATE_OFFER;
 	c->late_cseq = cs.num;
+	gk_early_free(c->early);	/* those of an earlier INVITE */
+	c->early = NULL;
 }
 
 /* A new anchored INVITE without SDP (late offer): the call is placed on
@@ -647,7 +649,6 @@ static int answer_msg(struct gk_media *md, const struct sip_msg *m,
 	ben_end(w);
 	return w->err;
 }
-
 
 /* The SDP of request fk of an anchored call: the answer to an early
  * dialog's 1xx offer (its PRACK), or an offer (INVITE, re-INVITE, UPDATE,
@@ -842,7 +843,6 @@ static void on_answer(void *arg, const struct ng_answer *a)
 	}
 	mop_free(op);
 }
-
 
 /* The offer a 2xx carries in a late-offer call: its offerer is the
  * callee (from-tag = To tag), on the other side from the caller. */

@@ -438,7 +438,9 @@ def reliable_183_offer_answer_in_the_prack(ctx):
     (Require: 100rel, RSeq) carries the offer (the caller sees the public
     address; its retransmission the same SDP), the caller's PRACK the answer
     (the flat sees the private address), the 200 to the PRACK passes; early
-    media both ways, then the 200 without SDP, audio, no stream left."""
+    media both ways, then the 200 without SDP, audio; a re-INVITE without
+    SDP is a late offer of its own (offer in its 2xx, answer in the ACK);
+    no stream left."""
     cu = Ua('127.0.0.1')
     c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
     caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
@@ -464,6 +466,9 @@ def reliable_183_offer_answer_in_the_prack(ctx):
         check(ctx.rtp.in_range(g_to[1]), 'a port of rtpengine: %r' % (g_to,))
         flows(c_rtp, g_rtp, c_to, g_to)
         answer_invite_without_sdp(ctx, caller, callee, inv)
+        flows(c_rtp, g_rtp, c_to, g_to)
+        c_to, g_to = reinvite_without_sdp(ctx.gk, caller, callee, c_rtp, g_rtp)
+        check_eq((c_to[0], g_to[0]), (PUB, PRIV), 'a later late offer: a new one')
         flows(c_rtp, g_rtp, c_to, g_to)
         hang_up(caller, callee)
         no_streams(ctx.rtp)
