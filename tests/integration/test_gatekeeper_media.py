@@ -11,8 +11,9 @@ late offer (offer in the 2xx, answer in the ACK), multipart bodies (the
 SDP part rewritten, the others kept; malformed ones refused), early media of two
 handsets (183s under two To tags) and a 2xx retransmission, RFC 3262
 (an offer in a reliable 183 and its answer in the PRACK, also forked to
-two handsets; an answer in a reliable 183, then offers in the PRACK and in
-an UPDATE of the early dialog), a CANCELled and
+two handsets, also with sipp at both ends, bad bodies in either; an
+answer in a reliable 183, then offers in the PRACK and in an UPDATE of the
+early dialog), a CANCELled and
 a rejected call leaving no stream, latching (a caller whose SDP names an
 unreachable address still receives audio after its first packet), two
 rtpengines with one stopped, none running -> 503, and media timeout ending
@@ -35,12 +36,12 @@ import sys
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
+from dpn_test import Cluster, case, check, check_eq, run, tmpdir, wait_for  # noqa: E402
 from dialog import MP, Leg, media_of, multipart, sdp  # noqa: E402
 from gatekeeper import GK, Flat, Gatekeeper, Ua, first_invite  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 from rtpengine import Rtpengine, RtpEndpoint  # noqa: E402
-from sip import free_udp_port  # noqa: E402
+from sip import Sipp, free_udp_port, message_log  # noqa: E402
 
 N1, N2 = '100-1101-0101', '100-1101-0102'
 PUB, PRIV = '127.0.0.1', '127.0.0.2'
@@ -557,6 +558,52 @@ def forked_reliable_183_offers_stay_separate(ctx):
         for x in (cu, c_rtp, h1, h2):
             x.close()
 
+
+def received(text, first):
+    """The messages a sipp party received (its -trace_msg log) whose first
+    line starts with `first`."""
+    return [m for m in re.findall(r'message received \[\d+\] bytes :\n\n(.*?)(?=\n-{20}|\Z)',
+                                  text, re.S) if m.startswith(first)]
+
+
+@case
+def sipp_reliable_183_offer_answer_in_the_prack(ctx):
+    """The same with sipp at both ends (another RFC 3262 implementation,
+    tests/sip/uac_100rel.xml and uas_100rel.xml: RSeq, RAck, the PRACK
+    following the early dialog's route set): outside -> flat 2, two calls;
+    the caller's 183s name rtpengine's public address, the PRACKs the flat
+    got its private one; nothing left at rtpengine."""
+    ua = ctx.f2.ua()
+    ua.peer_host = PRIV
+    r = ua.register(ctx.gk.pport, ctx.f2.number, ctx.f2.user, ctx.f2.secret)
+    check(r is not None and r.status == 200, 'flat 2 registered for sipp')
+    port = ua.port
+    ua.close()
+    d = tmpdir('dpn-100rel-')
+    clog, glog = os.path.join(d, 'c.log'), os.path.join(d, 'g.log')
+    g = Sipp(Sipp._scenario('uas_100rel') + [
+        '-i', ctx.f2.addr, '-p', str(port), '-m', '2', '-timeout', '30',
+        '-trace_msg', '-message_file', glog])
+    try:
+        c = Sipp.uac(ctx.gk.port, free_udp_port(), 2, 'uac_100rel', extra=(
+            '-s', ctx.f2.number, '-trace_msg', '-message_file', clog)).wait()
+        g.wait()
+    finally:
+        g.kill()
+        r = ctx.gw2.register(ctx.gk.pport, ctx.f2.number, ctx.f2.user, ctx.f2.secret)
+        check(r is not None and r.status == 200, 'flat 2 back on its UA')
+    check_eq(c.count('Successful call'), 2, 'calls\n' + c.out[-1500:] + c.errors[-2500:])
+    check_eq(g.rc, 0, 'the gateway saw its scenario through\n' + g.out[-1500:]
+             + g.errors[-2500:])
+    offers = [media_of(m) for m in received(message_log(clog), 'SIP/2.0 183')]
+    answers = [media_of(m) for m in received(message_log(glog), 'PRACK ')]
+    check(len(offers) >= 2 and len(answers) == 2, '183s and PRACKs: %r %r'
+          % (offers, answers))
+    check(all(a == PUB and ctx.rtp.in_range(p) for a, p in offers),
+          'the offers the caller got: rtpengine public %r' % offers)
+    check(all(a == PRIV and ctx.rtp.in_range(p) for a, p in answers),
+          'the answers the flat got: rtpengine private %r' % answers)
+    no_streams(ctx.rtp)
 
 @case
 def reliable_183_answer_then_prack_and_update_offers(ctx):
