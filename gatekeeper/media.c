@@ -83,6 +83,10 @@ struct mcall {
 	uint32_t late_cseq;		/* that INVITE's CSeq */
 	struct gk_early *early;		/* late offer: the early dialogs whose
 					   1xx offered (media_early.c) */
+	char *caller_tag;		/* the first INVITE's From tag */
+	uint32_t early_cseq[2];		/* until dlg is kept, the highest
+					   CSeq of the caller's and the
+					   callee's requests (PRACK, UPDATE) */
 };
 
 enum mop_kind { OP_OFFER, OP_ANSWER, OP_ACK, OP_OTHER };
@@ -184,19 +188,27 @@ static void call_free(struct gk_media *md, struct mcall *c)
 	free(c->ans_sdp);
 	gk_media_dlg_free(c->dlg);
 	gk_early_free(c->early);
+	free(c->caller_tag);
 	free(c);
 }
 
+/* A new call of Call-ID id on instance inst, begun by request m. */
 static int call_new(struct gk_media *md, struct sip_str id, unsigned inst,
-		    struct mcall **out)
+		    const struct sip_msg *m, struct mcall **out)
 {
+	struct sip_str tag = { "", 0 };
 	struct mcall *c;
 
 	if (md->ncalls >= CALLS_MAX) {
 		md->st.table_full++;
 		return ENOSPC;
 	}
-	if (!(c = calloc(1, sizeof(*c))) || !(c->callid = memdup0(id.s, id.len))) {
+	sip_msg_tag(m, SIP_HDR_FROM, &tag);
+	if (!(c = calloc(1, sizeof(*c))) ||
+	    !(c->callid = memdup0(id.s, id.len)) ||
+	    !(c->caller_tag = memdup0(tag.s, tag.len))) {
+		if (c)
+			free(c->callid);
 		free(c);
 		return ENOMEM;
 	}
@@ -562,7 +574,7 @@ static void offer(struct gk *g, struct sip_fork *fk, struct mcall *c,
 		return;
 	}
 	if ((ruri && !(op->ruri = memdup0(ruri, len))) ||
-	    (!c && call_new(md, id, inst, &c))) {
+	    (!c && call_new(md, id, inst, sip_fork_request(fk), &c))) {
 		mop_free(op);
 		no_relay(md, fk, id, "too many calls");
 		return;
@@ -616,7 +628,7 @@ static void late_call(struct gk *g, struct sip_fork *fk, struct sip_str id,
 		sip_fork_reply(fk, 500, NULL, NULL);
 		return;
 	}
-	if (call_new(md, id, inst, &c)) {
+	if (call_new(md, id, inst, sip_fork_request(fk), &c)) {
 		mop_free(op);
 		no_relay(md, fk, id, "too many calls");
 		return;
@@ -668,6 +680,27 @@ static void request_sdp(struct gk *g, struct sip_fork *fk, struct mcall *c,
 	offer(g, fk, c, id, ruri, len, to, side, initial, &w);
 }
 
+/* An in-dialog request m of call c: its sender's CSeq (and a target
+ * refresh) goes to the dialog a media-timeout BYE follows; before that
+ * dialog is kept (the early dialog: a PRACK, an UPDATE), it is kept for
+ * it. */
+static void note_request(struct mcall *c, const struct sip_msg *m)
+{
+	struct sip_str tag;
+	struct sip_cseq cs;
+	uint32_t *n;
+
+	if (c->dlg) {
+		gk_media_dlg_request(c->dlg, m);
+		return;
+	}
+	if (sip_msg_tag(m, SIP_HDR_FROM, &tag) || sip_msg_cseq(m, &cs))
+		return;
+	n = &c->early_cseq[!sip_str_eq(tag, c->caller_tag)];
+	if (cs.num > *n)
+		*n = cs.num;
+}
+
 void gk_media_forward(struct gk *g, struct sip_fork *fk, const char *ruri,
 		      size_t len, const struct sip_peer *to,
 		      enum gk_media_side side)
@@ -686,7 +719,7 @@ void gk_media_forward(struct gk *g, struct sip_fork *fk, const char *ruri,
 	c = call_find(md, id);
 	in_dialog = sip_msg_tag(m, SIP_HDR_TO, &tag) == 0 && tag.len;
 	if (c && in_dialog)
-		gk_media_dlg_request(c->dlg, m);	/* its CSeq */
+		note_request(c, m);
 	anchor = c || (!in_dialog && side != GK_MEDIA_DIRECT &&
 		       m->method == SIP_INVITE);
 	rc = anchor && (m->method == SIP_INVITE || m->method == SIP_UPDATE ||
@@ -780,21 +813,23 @@ static void keep_dialog(struct gk_media *md, struct mcall *c,
 	    gk_media_dlg_new(g, req, m, &offer->to,
 			     offer->side == GK_MEDIA_FROM_PRIVATE, &c->dlg))
 		return;
+	gk_media_dlg_cseqs(c->dlg, c->early_cseq[0], c->early_cseq[1]);
 	c->next_check = ev_now(g->d->loop) +
 			(uint64_t)g->cfg->media_check_s * 1000;
 }
 
-/* The fork of a 2xx answer op; its offer's record now names the branch
- * that answered as the callee (a route's failover: not known when the
- * offer was made). */
-static struct sip_fork *answered_by(struct gk_media *md, const struct mop *op)
+/* Fork f of a 2xx that `branch` sent; its offer's record now names that
+ * branch as the callee (a route's failover: not known when the offer was
+ * made). */
+static struct sip_fork *answered_by(struct gk_media *md, struct sip_fork *f,
+				    unsigned branch)
 {
-	const struct sip_peer *p = sip_fork_branch_peer(op->f, op->branch);
-	struct mop *offer = fork_op(md, op->f);
+	const struct sip_peer *p = sip_fork_branch_peer(f, branch);
+	struct mop *offer = fork_op(md, f);
 
 	if (offer && p)
 		offer->to = *p;
-	return op->f;
+	return f;
 }
 
 /* rtpengine answered (sdp) or not (empty) the offer of a 1xx m of call
@@ -829,7 +864,8 @@ static void on_answer(void *arg, const struct ng_answer *a)
 		if (c) {
 			cache_answer(c, m);
 			if (m->status >= 200 && !c->dlg)
-				keep_dialog(md, c, answered_by(md, op), m);
+				keep_dialog(md, c, answered_by(md, op->f,
+							       op->branch), m);
 		}
 		sip_fork_release(op->f, op->status, m);
 	} else {
@@ -913,8 +949,11 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 		return 0;
 	if ((c = call_find(md, id)) != NULL)
 		gk_media_dlg_answer(c->dlg, m);	/* a target refresh */
-	if ((body = sip_msg_sdp(m, &sdp, NULL)) == ENOENT)
-		return 0;
+	if ((body = sip_msg_sdp(m, &sdp, NULL)) == ENOENT) {
+		if (c && !c->dlg && m->status >= 200 && m->status < 300)
+			keep_dialog(md, c, answered_by(md, f, branch), m);
+		return 0;		/* (offer and answer were early) */
+	}
 	if (!c)				/* a 2xx after the call failed */
 		return fork_op(md, f) ? SIP_CORE_DROP : 0;
 	if (sip_msg_cseq(m, &cs) ||

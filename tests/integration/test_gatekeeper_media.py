@@ -826,6 +826,50 @@ def media_timeout_ends_the_call_both_ways(ctx):
         rtp.stop()
 
 
+@case
+def media_timeout_bye_after_prack_and_update_cseq_above(ctx):
+    """A call whose caller sent a PRACK and an UPDATE in the early dialog
+    (CSeq 2 and 3, before the 200): when its media stops, the BYE the flat
+    gets speaks for the caller with a CSeq above those (RFC 3261 12.2.2:
+    a lower one is refused 500)."""
+    rtp = Rtpengine(PUB, PRIV, timeout=2)
+    gk = sided(ctx.pg, ['--rtpengine', rtp.ng_addr, '--media-check', '1s'])
+    gw = ctx.register(gk, ctx.f1)
+    cu = Ua('127.0.0.1')
+    c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
+    caller, callee = Leg(cu, gk.port, 'caller'), Leg(gw, gk.pport, N1)
+    try:
+        caller.invite(N1, sdp(c_rtp.addr, c_rtp.port))
+        inv = gw.expect_request('INVITE')
+        check(inv is not None, 'INVITE reached the flat\n' + gk.log())
+        callee.accept(inv)
+        callee.answer(inv, 183, sdp(g_rtp.addr, g_rtp.port), extra=rel(1))
+        r = caller.response(183)
+        check(r is not None, 'the reliable 183 reached the caller')
+        prack(caller, r)
+        caller.in_dialog('UPDATE', sdp(c_rtp.addr, c_rtp.port))
+        for method in ('PRACK', 'UPDATE'):
+            q = gw.expect_request(method)
+            check(q is not None, method + ' reached the flat\n' + gk.log())
+            callee.answer(q, 200, sdp(g_rtp.addr, g_rtp.port) if method == 'UPDATE' else '')
+            check(caller.response(200) is not None, '200 to the ' + method)
+        callee.answer(inv, 200)
+        ok = caller.response(200)
+        check(ok is not None and 'INVITE' in ok.one('CSeq'), '200 to the INVITE')
+        caller.learn(ok)
+        caller.send('ACK', caller.target, cseq=1)
+        check(gw.expect_request('ACK') is not None, 'ACK reached the flat')
+        bye = gw.expect_request('BYE', timeout=8)
+        check(bye is not None, 'BYE to the flat\n' + gk.log())
+        check_eq(bye.one('CSeq'), '4 BYE', 'one above the UPDATE')
+        check(caller.ua.expect_request('BYE', timeout=3) is not None, 'BYE to the caller')
+        no_streams(rtp)
+    finally:
+        for x in (cu, c_rtp, g_rtp, gw):
+            x.close()
+        gk.close()
+        rtp.stop()
+
 def no_request(ua, method, timeout=0.3):
     check(ua.expect_request(method, timeout) is None,
           'no %s at %s:%d' % (method, ua.addr, ua.port))
