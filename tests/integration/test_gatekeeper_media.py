@@ -11,7 +11,8 @@ late offer (offer in the 2xx, answer in the ACK), multipart bodies (the
 SDP part rewritten, the others kept; malformed ones refused), early media of two
 handsets (183s under two To tags) and a 2xx retransmission, RFC 3262
 (an offer in a reliable 183 and its answer in the PRACK, also forked to
-two handsets, also with sipp at both ends, bad bodies in either; an
+two handsets, also with sipp at both ends, bad bodies in either; an offer
+in an unreliable 183 answered in the ACK; an
 answer in a reliable 183, then offers in the PRACK and in an UPDATE of the
 early dialog), a CANCELled and
 a rejected call leaving no stream, latching (a caller whose SDP names an
@@ -477,6 +478,40 @@ def reliable_183_offer_answer_in_the_prack(ctx):
         for x in (cu, c_rtp, g_rtp):
             x.close()
 
+
+@case
+def unreliable_183_offer_answer_in_the_ack(ctx):
+    """An INVITE without SDP; the flat's 183 (not reliable) carries the
+    offer and its 200 the same SDP (RFC 6337 3.1): the caller sees the same
+    public address and port in both, its ACK answers (the flat sees the
+    private address); audio both ways; nothing left."""
+    cu = Ua('127.0.0.1')
+    c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+    try:
+        caller.invite(N1, '')
+        inv = ctx.gw1.expect_request('INVITE')
+        callee.accept(inv)
+        callee.answer(inv, 183, sdp(g_rtp.addr, g_rtp.port))
+        r = caller.response(183)
+        check(r is not None, 'the 183 reached the caller\n' + ctx.gk.log())
+        c_to = media_of(r.body)
+        check_eq(c_to[0], PUB, 'the offer in the 183: public address')
+        callee.answer(inv, 200, sdp(g_rtp.addr, g_rtp.port))
+        ok = caller.response(200)
+        check(ok is not None and media_of(ok.body) == c_to, 'the 200 repeats it')
+        caller.learn(ok)
+        caller.in_dialog('ACK', sdp(c_rtp.addr, c_rtp.port))
+        ack = ctx.gw1.expect_request('ACK')
+        check(ack is not None, 'the ACK reached the flat')
+        g_to = media_of(ack.body)
+        check_eq(g_to[0], PRIV, 'the answer in the ACK: private address')
+        flows(c_rtp, g_rtp, c_to, g_to)
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (cu, c_rtp, g_rtp):
+            x.close()
 
 @case
 def reliable_183_and_prack_with_bad_bodies(ctx):
