@@ -50,3 +50,8 @@ install-gatekeeper:
 UNIT_TESTS += $(B)/tests/unit/test_gk_guard
 $(B)/tests/unit/test_gk_guard: $(B)/tests/unit/test_gk_guard.o $(B)/gatekeeper/guard.o $(LIBDPN)
 	$(CC) $(DPN_LDFLAGS) $< $(B)/gatekeeper/guard.o $(LIBDPN) -lcmocka $(LIB_LDLIBS) -o $@
+
+# The early dialogs of a late-offer call (media_early.c, RFC 3262).
+UNIT_TESTS += $(B)/tests/unit/test_gk_early
+$(B)/tests/unit/test_gk_early: $(B)/tests/unit/test_gk_early.o $(B)/gatekeeper/media_early.o $(LIBDPN)
+	$(CC) $(DPN_LDFLAGS) $< $(B)/gatekeeper/media_early.o $(LIBDPN) -lcmocka $(LIB_LDLIBS) -o $@

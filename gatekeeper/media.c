@@ -28,7 +28,11 @@
  * forwarded when its answer came back. A 2xx retransmission gets the
  * answer it got the first time (cached). An INVITE without SDP (the
  * first, or a re-INVITE) is a late offer: its 2xx's SDP is the ng offer
- * of the end that answers, its ACK's the answer. The SDP is the body or
+ * of the end that answers, its ACK's the answer. RFC 3262: a 1xx with SDP
+ * to a first INVITE without SDP (a reliable 183) is that offer, one early
+ * dialog per To tag (media_early.c), the PRACK's SDP its answer; a PRACK
+ * with SDP after a 1xx that answered offers, as an UPDATE does, and the
+ * 200 to either answers. The SDP is the body or
  * the one application/sdp part of a multipart body (lib/sip/multipart.h,
  * the other parts kept); a body that cannot be rewritten safely is
  * refused (400), or fails as an answer. The call is `delete`d when a BYE
@@ -50,6 +54,7 @@
 #include "gatekeeper/gk.h"
 #include "gatekeeper/media.h"
 #include "gatekeeper/media_dlg.h"
+#include "gatekeeper/media_early.h"
 #include "log.h"
 #include "ng.h"
 #include "prom.h"
@@ -76,6 +81,12 @@ struct mcall {
 					   waiting for the 2xx's offer, then
 					   for the ACK's answer */
 	uint32_t late_cseq;		/* that INVITE's CSeq */
+	struct gk_early *early;		/* late offer: the early dialogs whose
+					   1xx offered (media_early.c) */
+	char *caller_tag;		/* the first INVITE's From tag */
+	uint32_t early_cseq[2];		/* until dlg is kept, the highest
+					   CSeq of the caller's and the
+					   callee's requests (PRACK, UPDATE) */
 };
 
 enum mop_kind { OP_OFFER, OP_ANSWER, OP_ACK, OP_OTHER };
@@ -95,6 +106,7 @@ struct mop {
 	int initial;			/* the call's first INVITE */
 	enum gk_media_side side;	/* OP_OFFER: the offerer's */
 	int status;			/* OP_ANSWER: of the held response */
+	int early_offer;		/* OP_ANSWER: the held 1xx offers */
 	int err;			/* the failure failed_now reports */
 	struct sip_msg *held;		/* OP_ANSWER */
 	char *ruri;			/* OP_OFFER: where the branch goes */
@@ -175,19 +187,28 @@ static void call_free(struct gk_media *md, struct mcall *c)
 	free(c->ans_key);
 	free(c->ans_sdp);
 	gk_media_dlg_free(c->dlg);
+	gk_early_free(c->early);
+	free(c->caller_tag);
 	free(c);
 }
 
+/* A new call of Call-ID id on instance inst, begun by request m. */
 static int call_new(struct gk_media *md, struct sip_str id, unsigned inst,
-		    struct mcall **out)
+		    const struct sip_msg *m, struct mcall **out)
 {
+	struct sip_str tag = { "", 0 };
 	struct mcall *c;
 
 	if (md->ncalls >= CALLS_MAX) {
 		md->st.table_full++;
 		return ENOSPC;
 	}
-	if (!(c = calloc(1, sizeof(*c))) || !(c->callid = memdup0(id.s, id.len))) {
+	sip_msg_tag(m, SIP_HDR_FROM, &tag);
+	if (!(c = calloc(1, sizeof(*c))) ||
+	    !(c->callid = memdup0(id.s, id.len)) ||
+	    !(c->caller_tag = memdup0(tag.s, tag.len))) {
+		if (c)
+			free(c->callid);
 		free(c);
 		return ENOMEM;
 	}
@@ -395,6 +416,39 @@ static int offer_elsewhere(struct gk_media *md, struct mop *op,
 	return 1;
 }
 
+/* The early dialog a PRACK m acknowledges, or NULL. */
+static struct gk_early *prack_early(struct mcall *c, const struct sip_msg *m)
+{
+	struct sip_str tag;
+
+	if (m->method != SIP_PRACK || !c || sip_msg_tag(m, SIP_HDR_TO, &tag))
+		return NULL;
+	return gk_early_find(c->early, tag);
+}
+
+/* A PRACK m answers the offer of the 1xx it acknowledges (RFC 3262) when
+ * that early dialog's offer was forwarded and not yet answered: 1, and
+ * the answer is on its way (one answer per offer). */
+static int prack_answers(struct mcall *c, const struct sip_msg *m)
+{
+	struct gk_early *e = prack_early(c, m);
+
+	if (!e || e->state != GK_EARLY_OFFERED)
+		return 0;
+	e->state = GK_EARLY_ANSWERING;
+	return 1;
+}
+
+/* rtpengine took (ok) or not the answer in PRACK m: its early dialog is
+ * answered, or waits for another PRACK's answer. */
+static void prack_answered(struct mcall *c, const struct sip_msg *m, int ok)
+{
+	struct gk_early *e = prack_early(c, m);
+
+	if (e && e->state == GK_EARLY_ANSWERING)
+		e->state = ok ? GK_EARLY_DONE : GK_EARLY_OFFERED;
+}
+
 static void on_offer(void *arg, const struct ng_answer *a)
 {
 	struct mop *op = arg;
@@ -402,6 +456,7 @@ static void on_offer(void *arg, const struct ng_answer *a)
 	struct sip_str id = { op->callid, op->idlen }, sdp = answer_sdp(a);
 	struct mcall *c = call_find(md, id);
 	struct sip_msg *em;
+	int ok;
 
 	op->req = NULL;
 	if (!op->f) {			/* the request ended meanwhile */
@@ -415,7 +470,10 @@ static void on_offer(void *arg, const struct ng_answer *a)
 	if (offer_elsewhere(md, op, c, a))
 		return;
 	em = sip_fork_request_edit(op->f);
-	if (!sdp.len || !em || sip_msg_set_sdp(em, sdp.s, sdp.len)) {
+	ok = sdp.len && em && sip_msg_set_sdp(em, sdp.s, sdp.len) == 0;
+	if (c && em)
+		prack_answered(c, em, ok);
+	if (!ok) {
 		if (op->initial && c)
 			call_free(md, c);	/* rtpengine has nothing */
 		if (a->err == EPROTO)
@@ -496,28 +554,27 @@ static void set_to(struct mop *op, const struct sip_peer *to)
 		op->to = *to;
 }
 
+/* Request fk goes on when rtpengine answered w (an offer; or the answer
+ * in a PRACK): its SDP rewritten, its branch started from on_offer. */
 static void offer(struct gk *g, struct sip_fork *fk, struct mcall *c,
 		  struct sip_str id, const char *ruri, size_t len,
 		  const struct sip_peer *to, enum gk_media_side side,
-		  int initial)
+		  int initial, const struct ben_w *w)
 {
 	struct gk_media *md = g->media;
-	const struct sip_msg *m = sip_fork_request(fk);
 	unsigned inst;
 	struct mop *op;
-	struct ben_w w;
 
 	if (!c && ng_pick(md->ng, id.s, id.len, &inst)) {
 		no_relay(md, fk, id, "no rtpengine answers");
 		return;
 	}
-	if (offer_msg(md, m, id, side, &w) ||
-	    mop_new(g, OP_OFFER, fk, id, &op)) {
+	if (w->err || mop_new(g, OP_OFFER, fk, id, &op)) {
 		sip_fork_reply(fk, 500, NULL, NULL);
 		return;
 	}
 	if ((ruri && !(op->ruri = memdup0(ruri, len))) ||
-	    (!c && call_new(md, id, inst, &c))) {
+	    (!c && call_new(md, id, inst, sip_fork_request(fk), &c))) {
 		mop_free(op);
 		no_relay(md, fk, id, "too many calls");
 		return;
@@ -529,7 +586,7 @@ static void offer(struct gk *g, struct sip_fork *fk, struct mcall *c,
 	if (initial)
 		c->side = side;
 	fork_link(md, op);
-	if (ng_send(md->ng, c->inst, w.buf, w.len, on_offer, op, &op->req))
+	if (ng_send(md->ng, c->inst, w->buf, w->len, on_offer, op, &op->req))
 		ev_timer_start(g->d->loop, &op->now, 0);
 }
 
@@ -547,6 +604,8 @@ static void late_offer_expect(struct mcall *c, const struct sip_msg *m,
 	c->side = side == GK_MEDIA_DIRECT ? GK_MEDIA_FROM_PUBLIC : side;
 	c->late = LATE_OFFER;
 	c->late_cseq = cs.num;
+	gk_early_free(c->early);	/* those of an earlier INVITE */
+	c->early = NULL;
 }
 
 /* A new anchored INVITE without SDP (late offer): the call is placed on
@@ -569,7 +628,7 @@ static void late_call(struct gk *g, struct sip_fork *fk, struct sip_str id,
 		sip_fork_reply(fk, 500, NULL, NULL);
 		return;
 	}
-	if (call_new(md, id, inst, &c)) {
+	if (call_new(md, id, inst, sip_fork_request(fk), &c)) {
 		mop_free(op);
 		no_relay(md, fk, id, "too many calls");
 		return;
@@ -581,6 +640,65 @@ static void late_call(struct gk *g, struct sip_fork *fk, struct sip_str id,
 	fork_link(md, op);
 	md->st.anchored++;
 	start_branch(fk, ruri, len, to);
+}
+
+/* The ng answer in m: a response answers its request's offer (from-tag
+ * = From tag, to-tag = To tag); with `late`, an ACK or a PRACK m answers
+ * an offer the other end made in a response (a 2xx, or a 1xx of a
+ * late-offer call: RFC 3262): the offerer is m's To (from-tag). */
+static int answer_msg(struct gk_media *md, const struct sip_msg *m,
+		      struct sip_str id, int late, struct ben_w *w)
+{
+	struct sip_str ft, tt;
+
+	if (sip_msg_tag(m, SIP_HDR_FROM, &ft) ||
+	    sip_msg_tag(m, SIP_HDR_TO, &tt) || !tt.len)
+		return w->err = EBADMSG;
+	msg_head(w, md, "answer", id);
+	put_kv(w, "from-tag", late ? tt : ft);
+	put_kv(w, "to-tag", late ? ft : tt);
+	put_sdp(w, m);
+	ben_end(w);
+	return w->err;
+}
+
+/* The SDP of request fk of an anchored call: the answer to an early
+ * dialog's 1xx offer (its PRACK), or an offer (INVITE, re-INVITE, UPDATE,
+ * a PRACK after a 1xx that answered). */
+static void request_sdp(struct gk *g, struct sip_fork *fk, struct mcall *c,
+			struct sip_str id, const char *ruri, size_t len,
+			const struct sip_peer *to, enum gk_media_side side,
+			int initial)
+{
+	const struct sip_msg *m = sip_fork_request(fk);
+	struct ben_w w;
+
+	if (prack_answers(c, m))
+		answer_msg(g->media, m, id, 1, &w);
+	else
+		w.err = offer_msg(g->media, m, id, side, &w);
+	offer(g, fk, c, id, ruri, len, to, side, initial, &w);
+}
+
+/* An in-dialog request m of call c: its sender's CSeq (and a target
+ * refresh) goes to the dialog a media-timeout BYE follows; before that
+ * dialog is kept (the early dialog: a PRACK, an UPDATE), it is kept for
+ * it. */
+static void note_request(struct mcall *c, const struct sip_msg *m)
+{
+	struct sip_str tag;
+	struct sip_cseq cs;
+	uint32_t *n;
+
+	if (c->dlg) {
+		gk_media_dlg_request(c->dlg, m);
+		return;
+	}
+	if (sip_msg_tag(m, SIP_HDR_FROM, &tag) || sip_msg_cseq(m, &cs))
+		return;
+	n = &c->early_cseq[!sip_str_eq(tag, c->caller_tag)];
+	if (cs.num > *n)
+		*n = cs.num;
 }
 
 void gk_media_forward(struct gk *g, struct sip_fork *fk, const char *ruri,
@@ -601,19 +719,20 @@ void gk_media_forward(struct gk *g, struct sip_fork *fk, const char *ruri,
 	c = call_find(md, id);
 	in_dialog = sip_msg_tag(m, SIP_HDR_TO, &tag) == 0 && tag.len;
 	if (c && in_dialog)
-		gk_media_dlg_request(c->dlg, m);	/* its CSeq */
+		note_request(c, m);
 	anchor = c || (!in_dialog && side != GK_MEDIA_DIRECT &&
 		       m->method == SIP_INVITE);
-	rc = anchor && (m->method == SIP_INVITE || m->method == SIP_UPDATE) ?
+	rc = anchor && (m->method == SIP_INVITE || m->method == SIP_UPDATE ||
+			(c && m->method == SIP_PRACK)) ?
 	     sip_msg_sdp(m, &sdp, &why) : ENOENT;
 	if (rc == EBADMSG) {
 		bad_body(md, fk, id, why);
 		return;
 	}
 	if (rc == 0) {
-		offer(g, fk, c, id, ruri, len, to,
-		      side == GK_MEDIA_DIRECT ? GK_MEDIA_FROM_PUBLIC : side,
-		      !in_dialog);
+		request_sdp(g, fk, c, id, ruri, len, to,
+			    side == GK_MEDIA_DIRECT ? GK_MEDIA_FROM_PUBLIC : side,
+			    !in_dialog);
 		return;
 	}
 	if (anchor && !c) {		/* a new INVITE without SDP */
@@ -694,21 +813,39 @@ static void keep_dialog(struct gk_media *md, struct mcall *c,
 	    gk_media_dlg_new(g, req, m, &offer->to,
 			     offer->side == GK_MEDIA_FROM_PRIVATE, &c->dlg))
 		return;
+	gk_media_dlg_cseqs(c->dlg, c->early_cseq[0], c->early_cseq[1]);
 	c->next_check = ev_now(g->d->loop) +
 			(uint64_t)g->cfg->media_check_s * 1000;
 }
 
-/* The fork of a 2xx answer op; its offer's record now names the branch
- * that answered as the callee (a route's failover: not known when the
- * offer was made). */
-static struct sip_fork *answered_by(struct gk_media *md, const struct mop *op)
+/* Fork f of a 2xx that `branch` sent; its offer's record now names that
+ * branch as the callee (a route's failover: not known when the offer was
+ * made). */
+static struct sip_fork *answered_by(struct gk_media *md, struct sip_fork *f,
+				    unsigned branch)
 {
-	const struct sip_peer *p = sip_fork_branch_peer(op->f, op->branch);
-	struct mop *offer = fork_op(md, op->f);
+	const struct sip_peer *p = sip_fork_branch_peer(f, branch);
+	struct mop *offer = fork_op(md, f);
 
 	if (offer && p)
 		offer->to = *p;
-	return op->f;
+	return f;
+}
+
+/* rtpengine answered (sdp) or not (empty) the offer of a 1xx m of call
+ * c: its early dialog keeps the SDP, or goes (a retransmission of the 1xx
+ * tries again). */
+static void early_offered(struct mcall *c, const struct sip_msg *m,
+			  struct sip_str sdp)
+{
+	struct gk_early *e;
+	struct sip_str tag;
+
+	if (sip_msg_tag(m, SIP_HDR_TO, &tag) ||
+	    !(e = gk_early_find(c->early, tag)))
+		return;
+	if (!sdp.len || gk_early_offered(e, sdp))
+		gk_early_remove(&c->early, e);
 }
 
 static void on_answer(void *arg, const struct ng_answer *a)
@@ -721,11 +858,14 @@ static void on_answer(void *arg, const struct ng_answer *a)
 	struct sip_msg *m = op->held;
 
 	op->req = NULL;
+	if (op->early_offer && c)
+		early_offered(c, m, sdp);
 	if (sdp.len && sip_msg_set_sdp(m, sdp.s, sdp.len) == 0) {
 		if (c) {
 			cache_answer(c, m);
 			if (m->status >= 200 && !c->dlg)
-				keep_dialog(md, c, answered_by(md, op), m);
+				keep_dialog(md, c, answered_by(md, op->f,
+							       op->branch), m);
 		}
 		sip_fork_release(op->f, op->status, m);
 	} else {
@@ -738,22 +878,6 @@ static void on_answer(void *arg, const struct ng_answer *a)
 		sip_fork_release(op->f, op->status, NULL);
 	}
 	mop_free(op);
-}
-
-static int answer_msg(struct gk_media *md, const struct sip_msg *m,
-		      struct sip_str id, struct ben_w *w)
-{
-	struct sip_str ft, tt;
-
-	if (sip_msg_tag(m, SIP_HDR_FROM, &ft) ||
-	    sip_msg_tag(m, SIP_HDR_TO, &tt) || !tt.len)
-		return EBADMSG;
-	msg_head(w, md, "answer", id);
-	put_kv(w, "from-tag", ft);
-	put_kv(w, "to-tag", tt);
-	put_sdp(w, m);
-	ben_end(w);
-	return w->err;
 }
 
 /* The offer a 2xx carries in a late-offer call: its offerer is the
@@ -775,6 +899,40 @@ static int late_offer_msg(struct gk_media *md, const struct sip_msg *m,
 	return w->err;
 }
 
+/* A response m with SDP to the INVITE without SDP of call c (waiting for
+ * the offer): a 1xx offers (RFC 3262: a reliable 183; the PRACK answers),
+ * one early dialog per To tag (forked handsets); every later 1xx or 2xx
+ * of that tag carries rtpengine's SDP of that offer again (RFC 6337 3.1:
+ * the same SDP), its 2xx leaves the answer to the ACK unless the PRACK
+ * gave it. Returns -1 when m is for the caller to handle (*fresh: a 1xx
+ * whose offer goes to rtpengine now; else a 2xx offering), or what
+ * gk_media_response returns. */
+static int early_response(struct mcall *c, struct sip_msg *m, int *fresh)
+{
+	struct gk_early *e;
+	struct sip_str tag;
+
+	*fresh = 0;
+	if (sip_msg_tag(m, SIP_HDR_TO, &tag) || !tag.len)
+		return -1;
+	if (!(e = gk_early_find(c->early, tag))) {
+		if (m->status >= 200)
+			return -1;
+		if (gk_early_add(&c->early, tag, &e))
+			return SIP_CORE_DROP;
+		*fresh = 1;
+		return -1;
+	}
+	if (e->state == GK_EARLY_OFFERING ||	/* retransmitted meanwhile */
+	    sip_msg_set_sdp(m, e->sdp, e->len))
+		return SIP_CORE_DROP;		/* never the unanchored SDP */
+	if (m->status >= 200) {
+		c->late = e->state == GK_EARLY_OFFERED ? LATE_ANSWER : LATE_NO;
+		cache_answer(c, m);
+	}
+	return 0;
+}
+
 int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 		      struct sip_msg *m)
 {
@@ -785,37 +943,48 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 	struct mcall *c;
 	struct mop *op = NULL;
 	struct ben_w w;
-	int late, body, rc;
+	int late, body, rc, fresh = 0;
 
 	if (!md || media_callid(g, m, &id))
 		return 0;
 	if ((c = call_find(md, id)) != NULL)
 		gk_media_dlg_answer(c->dlg, m);	/* a target refresh */
-	if ((body = sip_msg_sdp(m, &sdp, NULL)) == ENOENT)
-		return 0;
+	if ((body = sip_msg_sdp(m, &sdp, NULL)) == ENOENT) {
+		if (c && !c->dlg && m->status >= 200 && m->status < 300)
+			keep_dialog(md, c, answered_by(md, f, branch), m);
+		return 0;		/* (offer and answer were early) */
+	}
 	if (!c)				/* a 2xx after the call failed */
 		return fork_op(md, f) ? SIP_CORE_DROP : 0;
 	if (sip_msg_cseq(m, &cs) ||
-	    (cs.method != SIP_INVITE && cs.method != SIP_UPDATE) ||
+	    (cs.method != SIP_INVITE && cs.method != SIP_UPDATE &&
+	     cs.method != SIP_PRACK) ||
 	    cached_answer(c, m))
 		return 0;
 	late = c->late != LATE_NO && cs.method == SIP_INVITE &&
-	       cs.num == c->late_cseq && m->status >= 200;
+	       cs.num == c->late_cseq;
+	if (late && c->late == LATE_OFFER &&
+	    (rc = early_response(c, m, &fresh)) >= 0)
+		return rc;
+	late = late && (m->status >= 200 || fresh);
 	if (late && c->late == LATE_ANSWER)
 		return SIP_CORE_DROP;	/* a retransmission while the offer
 					   is at rtpengine: the next one is
 					   answered from the cache */
 	rc = late ? late_offer_msg(md, m, id, c->side, &w) :
-		    answer_msg(md, m, id, &w);
+		    answer_msg(md, m, id, 0, &w);
 	if (mop_new(g, OP_ANSWER, f, id, &op) || sip_msg_dup(m, &op->held)) {
 		if (op)
 			mop_free(op);
+		if (fresh)		/* a retransmission tries again */
+			early_offered(c, m, (struct sip_str){ NULL, 0 });
 		m->body.len = 0;	/* never the unanchored SDP */
 		md->st.failed++;
 		return 0;
 	}
 	op->status = m->status;
 	op->branch = branch;
+	op->early_offer = fresh;
 	md->st.bad_body += body == EBADMSG;
 	if (rc) {	/* nothing to ask rtpengine: it fails from the loop
 			   (500 instead of a 2xx, a 1xx dropped) */
@@ -823,7 +992,7 @@ int gk_media_response(void *arg, struct sip_fork *f, unsigned branch,
 		ev_timer_start(g->d->loop, &op->now, 0);
 		return SIP_CORE_HOLD;
 	}
-	if (late)
+	if (late && !fresh)
 		c->late = LATE_ANSWER;
 	if (ng_send(md->ng, c->inst, w.buf, w.len, on_answer, op, &op->req))
 		ev_timer_start(g->d->loop, &op->now, 0);
@@ -859,7 +1028,7 @@ int gk_media_ack(struct gk *g, const struct sip_msg *m,
 		 const struct sip_peer *to)
 {
 	struct gk_media *md = g->media;
-	struct sip_str id, ft, tt, sdp;
+	struct sip_str id, sdp;
 	struct sip_cseq cs;
 	struct mcall *c;
 	struct mop *op;
@@ -872,15 +1041,8 @@ int gk_media_ack(struct gk *g, const struct sip_msg *m,
 	    cs.num != c->late_cseq)
 		return 0;
 	md->st.bad_body += body == EBADMSG;
-	if (body || sip_msg_tag(m, SIP_HDR_FROM, &ft) ||
-	    sip_msg_tag(m, SIP_HDR_TO, &tt))
-		return 1;		/* dropped: never the unanchored SDP */
-	msg_head(&w, md, "answer", id);	/* the offerer is the callee */
-	put_kv(&w, "from-tag", tt);
-	put_kv(&w, "to-tag", ft);
-	put_sdp(&w, m);
-	ben_end(&w);
-	if (w.err || mop_new(g, OP_ACK, NULL, id, &op))
+	if (body || answer_msg(md, m, id, 1, &w) ||
+	    mop_new(g, OP_ACK, NULL, id, &op))
 		return 1;
 	if (sip_msg_dup(m, &op->held)) {
 		mop_free(op);

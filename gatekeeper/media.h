@@ -32,10 +32,12 @@ void gk_media_free(struct gk_media *m);
 /* Forward fk's request to `to` (Request-URI ruri/len, or the request's
  * own when ruri is NULL); `to` NULL: to the branches the caller added
  * (sip_fork_add), one after the other (an outbound route's failover). When the call is anchored (a new INVITE with
- * SDP from `side` != DIRECT; an in-dialog INVITE/UPDATE with SDP of an
- * anchored call) its SDP is first offered to rtpengine and the branch
- * starts when the rewritten SDP came back (a new INVITE without SDP: at
- * once, its 2xx and ACK carry offer and answer); a BYE of an anchored call
+ * SDP from `side` != DIRECT; an in-dialog INVITE/UPDATE/PRACK with SDP
+ * of an anchored call) its SDP is first offered to rtpengine (a PRACK
+ * acknowledging a 1xx that offered: answered) and the branch starts when
+ * the rewritten SDP came back (a new INVITE without SDP: at once, its 2xx
+ * and ACK, or a 1xx and its PRACK, carry offer and answer: RFC 3262); a
+ * BYE of an anchored call
  * deletes its streams; a re-INVITE without SDP of an anchored call
  * makes its 2xx the offer and its ACK the answer. The SDP may be the body
  * or a multipart part (lib/sip/multipart.h); a body media cannot rewrite

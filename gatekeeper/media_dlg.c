@@ -253,6 +253,15 @@ void gk_media_dlg_request(struct gk_media_dlg *d, const struct sip_msg *m)
 	refresh(e, m, m->method);
 }
 
+void gk_media_dlg_cseqs(struct gk_media_dlg *d, uint32_t caller,
+			uint32_t callee)
+{
+	if (d->end[CALLER].cseq < caller)
+		d->end[CALLER].cseq = caller;
+	if (d->end[CALLEE].cseq < callee)
+		d->end[CALLEE].cseq = callee;
+}
+
 void gk_media_dlg_answer(struct gk_media_dlg *d, const struct sip_msg *m)
 {
 	struct end *e = sender(d, m, SIP_HDR_TO);

@@ -27,6 +27,11 @@ void gk_media_dlg_free(struct gk_media_dlg *d);
  * 12.2.2: the sender's remote target is that Contact now). d may be
  * NULL. */
 void gk_media_dlg_request(struct gk_media_dlg *d, const struct sip_msg *m);
+/* The CSeqs the caller and the callee used before d was made (requests
+ * of the early dialog: a PRACK, an UPDATE): each end's highest is at
+ * least these from now on. */
+void gk_media_dlg_cseqs(struct gk_media_dlg *d, uint32_t caller,
+			uint32_t callee);
 /* A response m of the call: a 2xx to an INVITE or UPDATE with a Contact
  * refreshes its sender's remote target (12.2.1.2). d may be NULL. */
 void gk_media_dlg_answer(struct gk_media_dlg *d, const struct sip_msg *m);

@@ -9,7 +9,12 @@ involved), a re-INVITE changing the port, re-INVITEs without SDP from
 either end (offer in the 2xx, answer in the ACK), an UPDATE offered by the flat, a
 late offer (offer in the 2xx, answer in the ACK), multipart bodies (the
 SDP part rewritten, the others kept; malformed ones refused), early media of two
-handsets (183s under two To tags) and a 2xx retransmission, a CANCELled and
+handsets (183s under two To tags) and a 2xx retransmission, RFC 3262
+(an offer in a reliable 183 and its answer in the PRACK, also forked to
+two handsets, also with sipp at both ends, bad bodies in either; an offer
+in an unreliable 183 answered in the ACK; an
+answer in a reliable 183, then offers in the PRACK and in an UPDATE of the
+early dialog), a CANCELled and
 a rejected call leaving no stream, latching (a caller whose SDP names an
 unreachable address still receives audio after its first packet), two
 rtpengines with one stopped, none running -> 503, and media timeout ending
@@ -20,7 +25,9 @@ public address under the public Call-ID, the gateway's its private one), a
 re-INVITE and the BYE from the peer naming the public Call-ID, a re-INVITE
 from the gateway, failover to
 the second peer with the same offer and no stream of the first, every peer
-failing, a late offer, a CANCEL, no rtpengine (503), the media-timeout BYE
+failing (a failed peer's early monologue kept, its cost a port pair; why:
+every ng way to drop it alone at rtpengine is tried), a late offer, a
+CANCEL, no rtpengine (503), the media-timeout BYE
 to the peer that answered after a failover; and complex -> complex through two gatekeepers and
 two rtpengines on the same private range, audio both ways."""
 import os
@@ -30,12 +37,12 @@ import sys
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
+from dpn_test import Cluster, case, check, check_eq, run, tmpdir, wait_for  # noqa: E402
 from dialog import MP, Leg, media_of, multipart, sdp  # noqa: E402
 from gatekeeper import GK, Flat, Gatekeeper, Ua, first_invite  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 from rtpengine import Rtpengine, RtpEndpoint  # noqa: E402
-from sip import free_udp_port  # noqa: E402
+from sip import Sipp, free_udp_port, message_log  # noqa: E402
 
 N1, N2 = '100-1101-0101', '100-1101-0102'
 PUB, PRIV = '127.0.0.1', '127.0.0.2'
@@ -389,6 +396,300 @@ def late_offer_in_the_2xx_answer_in_the_ack(ctx):
             x.close()
 
 
+
+def rel(rseq):
+    """The header lines of a reliable provisional response (RFC 3262)."""
+    return 'Require: 100rel\r\nRSeq: %d\r\n' % rseq
+
+
+def prack(caller, r, body='', ctype='application/sdp'):
+    """The caller PRACKs reliable 1xx r (its early dialog: tag, target,
+    route set from r), with `body`."""
+    caller.learn(r)
+    caller.send('PRACK', caller.target, body, ctype=ctype,
+                extra='RAck: %s %s\r\n' % (r.one('RSeq'), r.one('CSeq')))
+
+
+def prack_through(ctx, caller, callee, r, body=''):
+    """PRACK r with body; the callee gets it and answers 200 (no body),
+    which reaches the caller. Returns the PRACK the callee got."""
+    prack(caller, r, body)
+    p = callee.ua.expect_request('PRACK')
+    check(p is not None, 'the PRACK reached the callee\n' + ctx.gk.log())
+    callee.answer(p, 200)
+    ok = caller.response(200)
+    check(ok is not None and 'PRACK' in ok.one('CSeq'),
+          'the 200 to the PRACK reached the caller')
+    return p
+
+
+def answer_invite_without_sdp(ctx, caller, callee, inv):
+    """The callee's 200 to the INVITE (no SDP: offer and answer were in
+    the 183 and the PRACK), the caller's ACK (CSeq of the INVITE)."""
+    callee.answer(inv, 200)
+    ok = caller.response(200)
+    check(ok is not None and ok.body == '', 'the 200 without SDP passed')
+    caller.learn(ok)
+    caller.send('ACK', caller.target, cseq=1)
+    check(callee.ua.expect_request('ACK') is not None, 'ACK reached the callee')
+
+
+@case
+def reliable_183_offer_answer_in_the_prack(ctx):
+    """RFC 3262: an INVITE without SDP from outside; the flat's reliable 183
+    (Require: 100rel, RSeq) carries the offer (the caller sees the public
+    address; its retransmission the same SDP), the caller's PRACK the answer
+    (the flat sees the private address), the 200 to the PRACK passes; early
+    media both ways, then the 200 without SDP, audio; a re-INVITE without
+    SDP is a late offer of its own (offer in its 2xx, answer in the ACK);
+    no stream left."""
+    cu = Ua('127.0.0.1')
+    c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+    try:
+        caller.invite(N1, '', extra='Require: 100rel\r\n')
+        inv = ctx.gw1.expect_request('INVITE')
+        check(inv is not None and inv.body == '', 'INVITE without SDP reached the flat')
+        callee.accept(inv)
+        callee.answer(inv, 183, sdp(g_rtp.addr, g_rtp.port), extra=rel(1))
+        r = caller.response(183)
+        check(r is not None, 'the reliable 183 reached the caller\n' + ctx.gk.log())
+        check_eq(r.one('Require'), '100rel', 'Require: 100rel kept')
+        c_to = media_of(r.body)
+        check_eq(c_to[0], PUB, 'the offer in the 183: public address')
+        check(ctx.rtp.in_range(c_to[1]), 'a port of rtpengine: %r' % (c_to,))
+        callee.answer(inv, 183, sdp(g_rtp.addr, g_rtp.port), extra=rel(1))
+        again = caller.response(183, timeout=2)
+        check(again is not None and again.body == r.body,
+              'the retransmitted 183 carries the same offer')
+        p = prack_through(ctx, caller, callee, r, sdp(c_rtp.addr, c_rtp.port))
+        g_to = media_of(p.body)
+        check_eq(g_to[0], PRIV, 'the answer in the PRACK: private address')
+        check(ctx.rtp.in_range(g_to[1]), 'a port of rtpengine: %r' % (g_to,))
+        flows(c_rtp, g_rtp, c_to, g_to)
+        answer_invite_without_sdp(ctx, caller, callee, inv)
+        flows(c_rtp, g_rtp, c_to, g_to)
+        c_to, g_to = reinvite_without_sdp(ctx.gk, caller, callee, c_rtp, g_rtp)
+        check_eq((c_to[0], g_to[0]), (PUB, PRIV), 'a later late offer: a new one')
+        flows(c_rtp, g_rtp, c_to, g_to)
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (cu, c_rtp, g_rtp):
+            x.close()
+
+
+@case
+def unreliable_183_offer_answer_in_the_ack(ctx):
+    """An INVITE without SDP; the flat's 183 (not reliable) carries the
+    offer and its 200 the same SDP (RFC 6337 3.1): the caller sees the same
+    public address and port in both, its ACK answers (the flat sees the
+    private address); audio both ways; nothing left."""
+    cu = Ua('127.0.0.1')
+    c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+    try:
+        caller.invite(N1, '')
+        inv = ctx.gw1.expect_request('INVITE')
+        callee.accept(inv)
+        callee.answer(inv, 183, sdp(g_rtp.addr, g_rtp.port))
+        r = caller.response(183)
+        check(r is not None, 'the 183 reached the caller\n' + ctx.gk.log())
+        c_to = media_of(r.body)
+        check_eq(c_to[0], PUB, 'the offer in the 183: public address')
+        callee.answer(inv, 200, sdp(g_rtp.addr, g_rtp.port))
+        ok = caller.response(200)
+        check(ok is not None and media_of(ok.body) == c_to, 'the 200 repeats it')
+        caller.learn(ok)
+        caller.in_dialog('ACK', sdp(c_rtp.addr, c_rtp.port))
+        ack = ctx.gw1.expect_request('ACK')
+        check(ack is not None, 'the ACK reached the flat')
+        g_to = media_of(ack.body)
+        check_eq(g_to[0], PRIV, 'the answer in the ACK: private address')
+        flows(c_rtp, g_rtp, c_to, g_to)
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (cu, c_rtp, g_rtp):
+            x.close()
+
+@case
+def reliable_183_and_prack_with_bad_bodies(ctx):
+    """A reliable 183 whose offer is a malformed multipart never reaches
+    the caller (nor its private SDP); its retransmission with a good body
+    does, rewritten; a PRACK whose answer is malformed gets 400 naming the
+    fault and never reaches the flat; counted; no stream left after the
+    call is rejected."""
+    cu = Ua('127.0.0.1')
+    g_rtp = RtpEndpoint(ctx.f1.addr)
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+    key = 'dpn_gk_media_events_total{event="bad_body"}'
+    before = ctx.gk.metrics().get(key, 0)
+    bad = multipart(sdp(g_rtp.addr, g_rtp.port))[:-12]     # no closing boundary
+    try:
+        caller.invite(N1, '')
+        inv = ctx.gw1.expect_request('INVITE')
+        callee.accept(inv)
+        callee.answer(inv, 183, bad, ctype=MP, extra=rel(1))
+        check(caller.response(183, timeout=0.5) is None,
+              'the 183 with a malformed offer never reaches the caller')
+        callee.answer(inv, 183, sdp(g_rtp.addr, g_rtp.port), extra=rel(1))
+        r = caller.response(183)
+        check(r is not None and media_of(r.body)[0] == PUB,
+              'its retransmission with a good body does, public: %s' % (r and r.body))
+        prack(caller, r, multipart(sdp('127.0.0.1', 7000))[:-12], ctype=MP)
+        p = caller.response()
+        check(p is not None and p.status == 400 and 'closing boundary' in p.first,
+              'the malformed PRACK: 400 naming the fault: %s' % (p and p.first))
+        check(ctx.gw1.recv(0.2) is None, 'nothing reached the flat')
+        check_eq(ctx.gk.metrics().get(key, 0) - before, 2.0, 'counted')
+        callee.answer(inv, 486)
+        check(caller.response(486) is not None, 'the 486 reached the caller')
+        no_streams(ctx.rtp)
+    finally:
+        cu.close()
+        g_rtp.close()
+
+@case
+def forked_reliable_183_offers_stay_separate(ctx):
+    """Two handsets behind the flat each send a reliable 183 with its offer
+    (two To tags) to an INVITE without SDP; the caller PRACKs each with its
+    answer: two early dialogs at rtpengine, each handset's early media
+    reaches the caller; the second answers, audio flows, nothing left."""
+    cu = Ua('127.0.0.1')
+    c_rtp, h1, h2 = (RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr),
+                     RtpEndpoint(ctx.f1.addr))
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+    try:
+        caller.invite(N1, '', extra='Supported: 100rel\r\n')
+        inv = ctx.gw1.expect_request('INVITE')
+        callee.accept(inv)
+        ends = []
+        for ep in (h1, h2):
+            callee.tag = uuid.uuid4().hex[:8]
+            callee.answer(inv, 183, sdp(ep.addr, ep.port), extra=rel(1))
+            r = caller.response(183)
+            check(r is not None, '183 reached the caller\n' + ctx.gk.log())
+            c_to = media_of(r.body)
+            check_eq(c_to[0], PUB, 'each offer public')
+            p = prack_through(ctx, caller, callee, r,
+                              sdp(c_rtp.addr, c_rtp.port))
+            g_to = media_of(p.body)
+            check_eq(g_to[0], PRIV, 'each answer private')
+            ends.append((ep, c_to, g_to))
+        check(ends[0][1] != ends[1][1] and ends[0][2] != ends[1][2],
+              'two early dialogs, two port pairs: %r' % ends)
+        for ep, c_to, g_to in ends:
+            c0 = c_rtp.drain()
+            ep.send_to(*g_to, n=10, gap=0.005)
+            check_eq(c_rtp.count(c0 + 10) - c0, 10,
+                     'the caller hears each handset early')
+        ep, c_to, g_to = ends[1]
+        answer_invite_without_sdp(ctx, caller, callee, inv)
+        flows(c_rtp, ep, c_to, g_to)
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (cu, c_rtp, h1, h2):
+            x.close()
+
+
+def received(text, first):
+    """The messages a sipp party received (its -trace_msg log) whose first
+    line starts with `first`."""
+    return [m for m in re.findall(r'message received \[\d+\] bytes :\n\n(.*?)(?=\n-{20}|\Z)',
+                                  text, re.S) if m.startswith(first)]
+
+
+@case
+def sipp_reliable_183_offer_answer_in_the_prack(ctx):
+    """The same with sipp at both ends (another RFC 3262 implementation,
+    tests/sip/uac_100rel.xml and uas_100rel.xml: RSeq, RAck, the PRACK
+    following the early dialog's route set): outside -> flat 2, two calls;
+    the caller's 183s name rtpengine's public address, the PRACKs the flat
+    got its private one; nothing left at rtpengine."""
+    ua = ctx.f2.ua()
+    ua.peer_host = PRIV
+    r = ua.register(ctx.gk.pport, ctx.f2.number, ctx.f2.user, ctx.f2.secret)
+    check(r is not None and r.status == 200, 'flat 2 registered for sipp')
+    port = ua.port
+    ua.close()
+    d = tmpdir('dpn-100rel-')
+    clog, glog = os.path.join(d, 'c.log'), os.path.join(d, 'g.log')
+    g = Sipp(Sipp._scenario('uas_100rel') + [
+        '-i', ctx.f2.addr, '-p', str(port), '-m', '2', '-timeout', '30',
+        '-trace_msg', '-message_file', glog])
+    try:
+        c = Sipp.uac(ctx.gk.port, free_udp_port(), 2, 'uac_100rel', extra=(
+            '-s', ctx.f2.number, '-trace_msg', '-message_file', clog)).wait()
+        g.wait()
+    finally:
+        g.kill()
+        r = ctx.gw2.register(ctx.gk.pport, ctx.f2.number, ctx.f2.user, ctx.f2.secret)
+        check(r is not None and r.status == 200, 'flat 2 back on its UA')
+    check_eq(c.count('Successful call'), 2, 'calls\n' + c.out[-1500:] + c.errors[-2500:])
+    check_eq(g.rc, 0, 'the gateway saw its scenario through\n' + g.out[-1500:]
+             + g.errors[-2500:])
+    offers = [media_of(m) for m in received(message_log(clog), 'SIP/2.0 183')]
+    answers = [media_of(m) for m in received(message_log(glog), 'PRACK ')]
+    check(len(offers) >= 2 and len(answers) == 2, '183s and PRACKs: %r %r'
+          % (offers, answers))
+    check(all(a == PUB and ctx.rtp.in_range(p) for a, p in offers),
+          'the offers the caller got: rtpengine public %r' % offers)
+    check(all(a == PRIV and ctx.rtp.in_range(p) for a, p in answers),
+          'the answers the flat got: rtpengine private %r' % answers)
+    no_streams(ctx.rtp)
+
+@case
+def reliable_183_answer_then_prack_and_update_offers(ctx):
+    """An INVITE with SDP; the flat's reliable 183 carries the answer; the
+    caller's PRACK a new offer (another port) and the 200 to it the answer;
+    an UPDATE of the caller's in the early dialog another offer, its 200
+    the answer: each rewritten (public to the caller, private to the flat),
+    media follows each new port; then the 200 and no stream left."""
+    cu = Ua('127.0.0.1')
+    c_rtp, c2, c3, g_rtp = (RtpEndpoint('127.0.0.1'), RtpEndpoint('127.0.0.1'),
+                            RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr))
+    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+    try:
+        caller.invite(N1, sdp(c_rtp.addr, c_rtp.port))
+        inv = ctx.gw1.expect_request('INVITE')
+        g_to = media_of(inv.body)
+        callee.accept(inv)
+        callee.answer(inv, 183, sdp(g_rtp.addr, g_rtp.port), extra=rel(1))
+        r = caller.response(183)
+        check(r is not None, 'the reliable 183 reached the caller')
+        c_to = media_of(r.body)
+        check_eq(c_to[0], PUB, 'the answer in the 183: public address')
+        flows(c_rtp, g_rtp, c_to, g_to)
+        for method, ep in (('PRACK', c2), ('UPDATE', c3)):
+            if method == 'PRACK':
+                prack(caller, r, sdp(ep.addr, ep.port))
+            else:
+                caller.in_dialog('UPDATE', sdp(ep.addr, ep.port))
+            q = ctx.gw1.expect_request(method)
+            check(q is not None, method + ' reached the flat\n' + ctx.gk.log())
+            g_to = media_of(q.body)
+            check_eq(g_to[0], PRIV, 'the offer in the %s: private' % method)
+            callee.answer(q, 200, sdp(g_rtp.addr, g_rtp.port))
+            ok = caller.response(200)
+            check(ok is not None and method in ok.one('CSeq'),
+                  'the 200 to the %s reached the caller' % method)
+            c_to = media_of(ok.body)
+            check_eq(c_to[0], PUB, 'the answer in its 200: public')
+            flows(ep, g_rtp, c_to, g_to)
+        callee.answer(inv, 200, sdp(g_rtp.addr, g_rtp.port))
+        ok = caller.response(200)
+        check(ok is not None and media_of(ok.body)[0] == PUB, '200: public SDP')
+        caller.learn(ok)
+        caller.send('ACK', caller.target, cseq=1)
+        check(ctx.gw1.expect_request('ACK') is not None, 'ACK reached the flat')
+        hang_up(caller, callee)
+        no_streams(ctx.rtp)
+    finally:
+        for x in (cu, c_rtp, c2, c3, g_rtp):
+            x.close()
+
 def sdp_part(body):
     m = re.search(r'application/sdp\r\n\r\n(.*?)\r\n--dpn-b1\r\n', body, re.S)
     check(m, 'an SDP part in %r' % body)
@@ -559,6 +860,50 @@ def media_timeout_ends_the_call_both_ways(ctx):
         gk.close()
         rtp.stop()
 
+
+@case
+def media_timeout_bye_after_prack_and_update_cseq_above(ctx):
+    """A call whose caller sent a PRACK and an UPDATE in the early dialog
+    (CSeq 2 and 3, before the 200): when its media stops, the BYE the flat
+    gets speaks for the caller with a CSeq above those (RFC 3261 12.2.2:
+    a lower one is refused 500)."""
+    rtp = Rtpengine(PUB, PRIV, timeout=2)
+    gk = sided(ctx.pg, ['--rtpengine', rtp.ng_addr, '--media-check', '1s'])
+    gw = ctx.register(gk, ctx.f1)
+    cu = Ua('127.0.0.1')
+    c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
+    caller, callee = Leg(cu, gk.port, 'caller'), Leg(gw, gk.pport, N1)
+    try:
+        caller.invite(N1, sdp(c_rtp.addr, c_rtp.port))
+        inv = gw.expect_request('INVITE')
+        check(inv is not None, 'INVITE reached the flat\n' + gk.log())
+        callee.accept(inv)
+        callee.answer(inv, 183, sdp(g_rtp.addr, g_rtp.port), extra=rel(1))
+        r = caller.response(183)
+        check(r is not None, 'the reliable 183 reached the caller')
+        prack(caller, r)
+        caller.in_dialog('UPDATE', sdp(c_rtp.addr, c_rtp.port))
+        for method in ('PRACK', 'UPDATE'):
+            q = gw.expect_request(method)
+            check(q is not None, method + ' reached the flat\n' + gk.log())
+            callee.answer(q, 200, sdp(g_rtp.addr, g_rtp.port) if method == 'UPDATE' else '')
+            check(caller.response(200) is not None, '200 to the ' + method)
+        callee.answer(inv, 200)
+        ok = caller.response(200)
+        check(ok is not None and 'INVITE' in ok.one('CSeq'), '200 to the INVITE')
+        caller.learn(ok)
+        caller.send('ACK', caller.target, cseq=1)
+        check(gw.expect_request('ACK') is not None, 'ACK reached the flat')
+        bye = gw.expect_request('BYE', timeout=8)
+        check(bye is not None, 'BYE to the flat\n' + gk.log())
+        check_eq(bye.one('CSeq'), '4 BYE', 'one above the UPDATE')
+        check(caller.ua.expect_request('BYE', timeout=3) is not None, 'BYE to the caller')
+        no_streams(rtp)
+    finally:
+        for x in (cu, c_rtp, g_rtp, gw):
+            x.close()
+        gk.close()
+        rtp.stop()
 
 def no_request(ua, method, timeout=0.3):
     check(ua.expect_request(method, timeout) is None,
@@ -819,15 +1164,25 @@ def flat_to_outside_rtp_both_ways_the_peer_reinvites_and_hangs_up(ctx):
             x.close()
 
 
+def ports_held(q):
+    """The local ports of every stream of an ng query's answer."""
+    return len({(s.get('local address'), s['local port'])
+                for t in q.get('tags', {}).values() for m in t.get('medias', [])
+                for s in m.get('streams', []) if 'local port' in s})
+
+
 def failover(ctx, early):
     """The gateway calls out; the first peer answers 503 (after a 183
     with SDP when `early`), the second gets the same rewritten offer and
     answers; audio both ways; the gateway hangs up. Returns the tags
-    rtpengine held for the call while it was up."""
+    rtpengine held for the call while it was up besides caller and
+    callee, the first peer's tag (None without early media) and the ports
+    rtpengine held for the call."""
     g_rtp = RtpEndpoint(ctx.f1.addr)
     caller, cid, first, inv1 = out_call(ctx, sdp(g_rtp.addr, g_rtp.port))
     second = [p for p in ctx.peers if p is not first][0]
     p_rtp = RtpEndpoint(second.addr)
+    e = None
     try:
         if early:
             e = Leg(first, ctx.gk.port, OUT)
@@ -860,11 +1215,64 @@ def failover(ctx, early):
               % tags)
         hang_up(caller, callee)
         no_streams(ctx.rtp)
-        return tags - {caller.tag, callee.tag}
+        return tags - {caller.tag, callee.tag}, e and e.tag, ports_held(q)
     finally:
         g_rtp.close()
         p_rtp.close()
 
+
+def early_branch_dropped(rtp, cid, alone, d):
+    """At rtpengine (ng only): A offers, the first peer P1 answers (its
+    early 183), then (unless `alone`) the next peer P2 is answered first;
+    then ng message d drops P1. Returns (whether rtpengine still has the
+    call, packets the caller got of P2's 10, P2 got of the caller's 10)."""
+    a, p2 = RtpEndpoint(PRIV), RtpEndpoint(PUB)
+    try:
+        o = rtp.ng({'command': 'offer', 'call-id': cid, 'from-tag': 'A',
+                    'direction': ['priv', 'pub'], 'sdp': sdp(a.addr, a.port)})
+        peer_to = media_of(o['sdp'].decode())
+        ans = dict(command='answer', **{'call-id': cid, 'from-tag': 'A'})
+        rtp.ng(dict(ans, sdp=sdp(PUB, 9000), **{'to-tag': 'P1'}))
+        a2 = None if alone else rtp.ng(dict(ans, sdp=sdp(p2.addr, p2.port),
+                                            **{'to-tag': 'P2'}))
+        check_eq(rtp.ng(dict(d, **{'call-id': cid}))['result'], b'ok', 'ng %r' % d)
+        if alone:
+            a2 = rtp.ng(dict(ans, sdp=sdp(p2.addr, p2.port), **{'to-tag': 'P2'}))
+        if a2.get('result') != b'ok':
+            return False, 0, 0
+        p2.send_to(*peer_to, n=10, gap=0.003)
+        a.send_to(*media_of(a2['sdp'].decode()), n=10, gap=0.003)
+        return True, a.count(10, timeout=0.5), p2.count(10, timeout=0.5)
+    finally:
+        rtp.ng({'command': 'delete', 'call-id': cid})
+        a.close()
+        p2.close()
+
+
+@case
+def rtpengine_cannot_drop_a_failed_early_branch_alone(ctx):
+    """Why a route peer that failed after early media keeps its monologue
+    until the call ends (docs/gatekeeper.md, "Calls out"): with this
+    rtpengine, every ng way to drop that branch alone either ends the
+    whole call (done before the next peer answers) or cuts the next
+    peer's audio to the caller (done after: the offer's ports, which every
+    peer was given, are the failed branch's). If this fails, rtpengine
+    learnt it: drop the branch in media.c."""
+    ways = {'delete to-tag': {'command': 'delete', 'from-tag': 'A', 'to-tag': 'P1',
+                              'flags': ['to-tag'], 'delete delay': 0},
+            'delete its from-tag': {'command': 'delete', 'from-tag': 'P1',
+                                    'delete delay': 0},
+            'unsubscribe': {'command': 'unsubscribe', 'from-tag': 'P1',
+                            'to-tag': 'A'}}
+    for name, d in ways.items():
+        for alone in (True, False):
+            up, heard, sent = early_branch_dropped(
+                ctx.rtp, 'drop-%s-%s' % (name.replace(' ', '-'), alone), alone, d)
+            check(not up or heard < 10,
+                  '%s (%s): call kept and the next peer heard: %r'
+                  % (name, 'alone' if alone else 'after the next answer',
+                     (up, heard, sent)))
+    no_streams(ctx.rtp)
 
 @case
 def flat_to_outside_the_gateway_reinvites(ctx):
@@ -905,8 +1313,12 @@ def flat_to_outside_failover_leaves_no_stream_of_the_first_peer(ctx):
     monologue carries the call's media on the ports the offer named, and
     everything goes with the BYE."""
     before = ctx.gk.metrics().get('dpn_gk_route_failovers_total', 0)
-    check_eq(failover(ctx, early=False), set(), 'no monologue of the failed branch')
-    failover(ctx, early=True)
+    extra, _, plain = failover(ctx, early=False)
+    check_eq(extra, set(), 'no monologue of the failed branch')
+    check_eq(plain, 4, 'RTP and RTCP of caller and callee')
+    extra, first, held = failover(ctx, early=True)
+    check_eq(extra, {first}, 'the early monologue of the failed peer kept')
+    check_eq(held - plain, 2, 'what it costs until the call ends: a port pair')
     check_eq(ctx.gk.metrics().get('dpn_gk_route_failovers_total', 0), before + 2,
              'failovers counted')
 
@@ -946,6 +1358,36 @@ def flat_to_outside_late_offer(ctx):
         g_rtp.close()
         p_rtp.close()
 
+
+@case
+def flat_to_outside_reliable_183_offer_answer_in_the_prack(ctx):
+    """An INVITE without SDP out: the peer's reliable 183 carries the offer
+    (the gateway sees the private address), the gateway's PRACK the answer
+    (the peer sees the public one, under the public Call-ID, nothing
+    private); early media and audio both ways; nothing left."""
+    g_rtp = RtpEndpoint(ctx.f1.addr)
+    caller, cid, peer, inv = out_call(ctx, '')
+    p_rtp = RtpEndpoint(peer.addr)
+    try:
+        callee = Leg(peer, ctx.gk.port, OUT)
+        callee.accept(inv)
+        callee.answer(inv, 183, sdp(p_rtp.addr, p_rtp.port), extra=rel(1))
+        r = caller.response(183)
+        check(r is not None, 'the 183 reached the gateway\n' + ctx.gk.log())
+        g_to = media_of(r.body)
+        check_eq(g_to[0], PRIV, 'the offer in the 183: the private address')
+        p = prack_through(ctx, caller, callee, r, sdp(g_rtp.addr, g_rtp.port))
+        p_to = media_of(p.body)
+        check_eq(p_to[0], PUB, 'the answer in the PRACK: the public address')
+        no_private(p, ctx, 'the PRACK the peer got')
+        flows(g_rtp, p_rtp, g_to, p_to)
+        answer_invite_without_sdp(ctx, caller, callee, inv)
+        flows(g_rtp, p_rtp, g_to, p_to)
+        hang_up(callee, caller)
+        no_streams(ctx.rtp)
+    finally:
+        g_rtp.close()
+        p_rtp.close()
 
 @case
 def flat_to_outside_cancelled_leaves_no_stream(ctx):

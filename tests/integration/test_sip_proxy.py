@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """tests/integration/test_sip_proxy.py — the test proxy built from lib/sip
 between a sipp UAC and a sipp UAS on 127.0.0.1: calls (INVITE, 180, 200,
-ACK, BYE), 486 from the UAS, CANCEL before the answer, calls with packet
+ACK, BYE), reliable provisional responses (183 with RSeq, PRACK with
+RAck), 486 from the UAS, CANCEL before the answer, calls with packet
 loss on the UAC leg (sipp -lost, so both sides retransmit through the
 proxy's transactions), and malformed or unroutable requests answered with
 the right status. Every sipp run is bounded in calls and time."""
@@ -52,6 +53,16 @@ def busy_486_from_uas(ctx):
     _, _, c = call_round(10, 'uac_486', 'uas_486')
     check_eq(c['forwarded'], '10', 'INVITEs forwarded')
 
+
+@case
+def reliable_183_and_prack_pass(ctx):
+    """RFC 3262 between two sipp ends: Require: 100rel, the reliable 183
+    (RSeq) and the PRACK (RAck, with SDP) pass the proxy; the PRACK is
+    forwarded statefully as any non-INVITE, its 200 comes back."""
+    _, _, c = call_round(5, 'uac_100rel', 'uas_100rel')
+    check_eq(c['forwarded'], '15', 'INVITE, PRACK and BYE forwarded statefully')
+    check_eq(c['stray'], '5', 'ACKs for 2xx forwarded statelessly')
+    check_eq(c['rx_bad'], '0', 'nothing malformed')
 
 @case
 def cancel_before_answer(ctx):

@@ -93,9 +93,9 @@ class Leg:
         self.send('INVITE', ruri, body, to='<%s>' % ruri, ctype=ctype,
                   extra=extra)
 
-    def in_dialog(self, method, body=''):
+    def in_dialog(self, method, body='', extra=''):
         self.send(method, self.target, body,
-                  cseq=self.cseq if method == 'ACK' else None)
+                  cseq=self.cseq if method == 'ACK' else None, extra=extra)
 
     def learn(self, resp):
         """From a 2xx to our INVITE: the callee's tag, target, route set."""
@@ -111,9 +111,10 @@ class Leg:
         self.target = re.search(r'<([^>]+)>', req.one('Contact')).group(1)
 
     def answer(self, req, status, body='', ctype='application/sdp',
-               record_route=()):
+               record_route=(), extra=''):
         """Answer req; `record_route`: values of proxies between us and
-        the request's sender put above its Record-Routes."""
+        the request's sender put above its Record-Routes; `extra`: header
+        lines (e.g. Require: 100rel and RSeq of a reliable 1xx)."""
         vias = ''.join('Via: %s\r\n' % v for v in req.get('Via'))
         rr = ''.join('Record-Route: %s\r\n' % v for v in
                      list(record_route) + req.get('Record-Route'))
@@ -122,10 +123,10 @@ class Leg:
             to += ';tag=' + self.tag
         ctype = 'Content-Type: %s\r\n' % ctype if body else ''
         msg = ('SIP/2.0 %d X\r\n%s%sFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\n'
-               'CSeq: %s\r\nContact: %s\r\n%sContent-Length: %d\r\n\r\n%s'
+               'CSeq: %s\r\nContact: %s\r\n%s%sContent-Length: %d\r\n\r\n%s'
                % (status, vias, rr, req.one('From'), to, req.one('Call-ID'),
-                  req.one('CSeq'), self.contact(), ctype, len(body.encode()),
-                  body))
+                  req.one('CSeq'), self.contact(), extra, ctype,
+                  len(body.encode()), body))
         self.ua.s.sendto(msg.encode(), req.src)
 
     def response(self, want=None, timeout=5.0):
