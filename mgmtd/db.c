@@ -31,6 +31,7 @@ struct db_conn {
 	int busy;
 	int wrote;        /* may have queued notifications since the last flush */
 	int flushing;     /* dpn.notify_flush() sent, its result not read */
+	int flush_prepared; /* "notify_flush" prepared on this connection */
 };
 
 struct api_tx {
@@ -82,7 +83,7 @@ static void conn_drop(struct db_conn *c)
 	c->pg = NULL;
 	if (c->wrote || c->flushing)
 		atomic_store(&notify_resync, 1);
-	c->wrote = c->flushing = 0;
+	c->wrote = c->flushing = c->flush_prepared = 0;
 	for (int i = 0; i < c->nstmts; i++)
 		free(c->texts[i]);
 	c->nstmts = 0;
@@ -97,6 +98,18 @@ void db_free(void)
 	pool.conns = NULL;
 	pool.conninfo = NULL;
 	pool.n = 0;
+}
+
+/* Prepares the flush sent at every release of a connection that wrote:
+ * no parse or plan per request. A database without dpn.notify_flush (not
+ * migrated yet) gets it unprepared, as before. */
+static void flush_prepare(struct db_conn *c)
+{
+	PGresult *res = PQprepare(c->pg, "notify_flush",
+	    "SELECT dpn.notify_flush()", 0, NULL);
+
+	c->flush_prepared = PQresultStatus(res) == PGRES_COMMAND_OK;
+	PQclear(res);
 }
 
 /* Connects c if it has no live connection; EAGAIN when PostgreSQL is away
@@ -123,6 +136,7 @@ static int conn_ensure(struct db_conn *c)
 		    "SET lock_timeout = 10000; SET client_min_messages = warning; "
 		    "SET dpn.notify_defer = on");
 		PQclear(res);
+		flush_prepare(c);
 		if (PQstatus(c->pg) == CONNECTION_OK)
 			return 0;
 	}
@@ -212,7 +226,9 @@ static int db_acquire(struct db_conn **out)
 static void db_release(struct db_conn *c)
 {
 	if (c->pg && PQstatus(c->pg) == CONNECTION_OK && c->wrote) {
-		c->flushing = PQsendQuery(c->pg, "SELECT dpn.notify_flush()");
+		c->flushing = c->flush_prepared ?
+		    PQsendQueryPrepared(c->pg, "notify_flush", 0, NULL, NULL, NULL, 0) :
+		    PQsendQuery(c->pg, "SELECT dpn.notify_flush()");
 		c->wrote = !c->flushing;
 	}
 	if (c->pg && PQstatus(c->pg) != CONNECTION_OK)
