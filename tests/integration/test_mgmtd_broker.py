@@ -196,6 +196,45 @@ def notifications_leave_after_the_commit_and_a_restart_resyncs(pg):
     check_eq(mgmtd.invariants(pg), [], 'invariants')
 
 
+@case
+def notifications_still_leave_after_mgmtd_reconnects(pg):
+    """The flush mgmtd sends after a write is a statement prepared on each
+    connection: after PostgreSQL dropped mgmtd's sessions, the reconnected
+    one prepares it again. The first write after the loss resyncs (its
+    earlier flush may be lost); the following ones are heard line by line,
+    with no further resync (a flush sent to a statement that no longer
+    exists would fail and resync each time)."""
+    ls = Session(pg)
+    try:
+        ls.query('LISTEN dpn_hosts')
+        ls.query('LISTEN dpn_gk')
+        check_eq(gw(3).post('/api/v1/broker/allocate', {'gateway_mac': mac(3, 0)})[0],
+                 200, 'allocate before the loss')
+        check(int(pg.scalar("SELECT count(pg_terminate_backend(pid)) FROM "
+                            "pg_stat_activity WHERE application_name = 'dpn-mgmtd'")) >= 1,
+              'mgmtd had a session to drop')
+        notes = []
+        wait_for(lambda: gw(3).post('/api/v1/broker/delete', {'gateway': True})[0] == 200,
+                 10, 'delete after the loss')
+        wait_for(lambda: ('dpn_hosts', 'flush') in heard(ls, notes), 5,
+                 'the write after the loss resyncs')
+        flat = ('dpn_gk', 'flat %d %d' % (S['site'], S['flats'][3]))
+        for i in range(3):
+            notes = []
+            status, a = gw(3).post('/api/v1/broker/allocate',
+                                   {'gateway_mac': mac(3, 0), 'handset_macs': [mac(3, 1)]})
+            check_eq(status, 200, 'allocate %d: %r' % (i, a))
+            check_eq(gw(3).post('/api/v1/broker/delete', {'gateway': True})[0], 200,
+                     'delete %d' % i)
+            wait_for(lambda: len([n for n in heard(ls, notes) if n[0] == 'dpn_hosts']) >= 4
+                     and notes.count(flat) >= 2, 5, 'round %d notified' % i)
+            check(('dpn_hosts', 'flush') not in heard(ls, notes),
+                  'round %d resynced again: %r' % (i, notes))
+    finally:
+        ls.close()
+    check_eq(mgmtd.invariants(pg), [], 'invariants')
+
+
 def admin():
     if 'admin' not in S:
         mgmtd.add_user(S['pg'], 'broker-op')
