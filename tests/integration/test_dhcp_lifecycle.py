@@ -196,8 +196,14 @@ def full_queue_drops_new_events_and_counts_them(ctx):
         st0 = kea.stats()
         ctx.pg.stop()
         try:
-            for m in devs:
+            # One at a time: Kea's packet threads would otherwise take the
+            # three releases in any order, and which one is dropped with them.
+            for i, m in enumerate(devs[:2]):
                 relay.release(C1, m, acks[m].yiaddr, acks[m].server_id)
+                wait_for(lambda i=i: kea.stats()['queue-depth'] == i + 1, 10,
+                         'release %d queued' % (i + 1))
+            m = devs[2]
+            relay.release(C1, m, acks[m].yiaddr, acks[m].server_id)
             wait_for(lambda: kea.stats()['events-dropped'] > st0['events-dropped'],
                      10, 'a dropped event')
             st1 = kea.stats()
