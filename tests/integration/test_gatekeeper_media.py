@@ -153,6 +153,13 @@ def hang_up(caller, callee):
     return bye
 
 
+def outside_caller(ctx):
+    """An outside UA on loopback and the two legs of its call to flat 1's
+    gateway (the caller's, and the gateway's behind the private side)."""
+    cu = Ua('127.0.0.1')
+    return cu, Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+
+
 @case
 def outside_to_flat_rtp_both_ways_through_rtpengine(ctx):
     caller, callee, c_rtp, g_rtp, c_to, g_to = anchored_call(ctx)
@@ -312,10 +319,9 @@ def early_media_of_two_handsets_and_2xx_retransmission(ctx):
     """Two 183s with SDP under different To tags (two handsets ringing
     behind the gateway), then a 200 from the second, sent twice: every
     one rewritten (ng answer per to-tag), the retransmission the same."""
-    cu = Ua('127.0.0.1')
+    cu, caller, callee = outside_caller(ctx)
     c_rtp, h1, h2 = (RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr),
                      RtpEndpoint(ctx.f1.addr))
-    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
     try:
         caller.invite(N1, sdp(c_rtp.addr, c_rtp.port))
         inv = ctx.gw1.expect_request('INVITE')
@@ -378,9 +384,8 @@ def late_offer_in_the_2xx_answer_in_the_ack(ctx):
     """An INVITE without SDP from outside: the flat's 2xx carries the offer
     (the caller sees the public address), the caller's ACK the answer (the
     flat sees the private address); RTP flows both ways."""
-    cu = Ua('127.0.0.1')
+    cu, caller, callee = outside_caller(ctx)
     c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
-    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
     try:
         caller.invite(N1, '')
         inv = ctx.gw1.expect_request('INVITE')
@@ -443,9 +448,8 @@ def reliable_183_offer_answer_in_the_prack(ctx):
     media both ways, then the 200 without SDP, audio; a re-INVITE without
     SDP is a late offer of its own (offer in its 2xx, answer in the ACK);
     no stream left."""
-    cu = Ua('127.0.0.1')
+    cu, caller, callee = outside_caller(ctx)
     c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
-    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
     try:
         caller.invite(N1, '', extra='Require: 100rel\r\n')
         inv = ctx.gw1.expect_request('INVITE')
@@ -485,9 +489,8 @@ def unreliable_183_offer_answer_in_the_ack(ctx):
     offer and its 200 the same SDP (RFC 6337 3.1): the caller sees the same
     public address and port in both, its ACK answers (the flat sees the
     private address); audio both ways; nothing left."""
-    cu = Ua('127.0.0.1')
+    cu, caller, callee = outside_caller(ctx)
     c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
-    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
     try:
         caller.invite(N1, '')
         inv = ctx.gw1.expect_request('INVITE')
@@ -520,9 +523,8 @@ def reliable_183_and_prack_with_bad_bodies(ctx):
     does, rewritten; a PRACK whose answer is malformed gets 400 naming the
     fault and never reaches the flat; counted; no stream left after the
     call is rejected."""
-    cu = Ua('127.0.0.1')
+    cu, caller, callee = outside_caller(ctx)
     g_rtp = RtpEndpoint(ctx.f1.addr)
-    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
     key = 'dpn_gk_media_events_total{event="bad_body"}'
     before = ctx.gk.metrics().get(key, 0)
     bad = multipart(sdp(g_rtp.addr, g_rtp.port))[:-12]     # no closing boundary
@@ -556,10 +558,9 @@ def forked_reliable_183_offers_stay_separate(ctx):
     (two To tags) to an INVITE without SDP; the caller PRACKs each with its
     answer: two early dialogs at rtpengine, each handset's early media
     reaches the caller; the second answers, audio flows, nothing left."""
-    cu = Ua('127.0.0.1')
+    cu, caller, callee = outside_caller(ctx)
     c_rtp, h1, h2 = (RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr),
                      RtpEndpoint(ctx.f1.addr))
-    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
     try:
         caller.invite(N1, '', extra='Supported: 100rel\r\n')
         inv = ctx.gw1.expect_request('INVITE')
@@ -647,10 +648,9 @@ def reliable_183_answer_then_prack_and_update_offers(ctx):
     an UPDATE of the caller's in the early dialog another offer, its 200
     the answer: each rewritten (public to the caller, private to the flat),
     media follows each new port; then the 200 and no stream left."""
-    cu = Ua('127.0.0.1')
+    cu, caller, callee = outside_caller(ctx)
     c_rtp, c2, c3, g_rtp = (RtpEndpoint('127.0.0.1'), RtpEndpoint('127.0.0.1'),
                             RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr))
-    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
     try:
         caller.invite(N1, sdp(c_rtp.addr, c_rtp.port))
         inv = ctx.gw1.expect_request('INVITE')
@@ -715,9 +715,8 @@ def multipart_body_sdp_part_rewritten_others_kept(ctx):
     """Offer and answer in multipart/mixed bodies (SDP + ISUP, as from a
     SIP-I trunk): each side gets its SDP part rewritten, the ISUP part and
     boundaries byte for byte; RTP flows both ways."""
-    cu = Ua('127.0.0.1')
+    cu, caller, callee = outside_caller(ctx)
     c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
-    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
     try:
         offer = multipart(sdp(c_rtp.addr, c_rtp.port))
         caller.invite(N1, offer, ctype=MP)
@@ -748,8 +747,7 @@ def malformed_multipart_refused_never_forwarded(ctx):
     nothing reaches the flat; a flat's 2xx with two SDP parts: the caller
     gets 500, never that 2xx (nor its retransmission); both counted, no
     stream left."""
-    cu = Ua('127.0.0.1')
-    caller, callee = Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+    cu, caller, callee = outside_caller(ctx)
     key = 'dpn_gk_media_events_total{event="bad_body"}'
     before = ctx.gk.metrics().get(key, 0)
     try:
