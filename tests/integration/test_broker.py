@@ -6,6 +6,7 @@ returning addresses and blocks, the gateway's report, enrolment by
 circuit-id, pool exhaustion, and bad arguments (D1001/D1004) that change
 nothing."""
 import ipaddress
+import json
 import os
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
@@ -424,6 +425,43 @@ def handset_before_its_gateway_gets_a_block_with_the_first_kept(c):
     check_eq(a['gateway']['address'], '10.1.0.1', 'gateway gets the first later')
     check_eq(a['handsets'], [{'mac': h, 'suffix': 1, 'address': '10.1.0.2'}],
              'the earlier handset is listed')
+
+
+@case
+def a_handset_request_writes_one_audit_row_saying_what_it_did(c):
+    """Schema 105: enrolling, filling a MAC-less handset and asking again
+    each write one row that names the handset, flat, MAC, address and
+    caller; an allocation's handsets still get their "broker.enrol" row."""
+    st = c.site()
+    flat, s = st['flats'][0], c.s
+    mark = s.query("SELECT coalesce(max(id), 0) FROM dpn.audit_log")[0][0]
+    s.query("INSERT INTO dpn.handsets (flat_id, suffix) VALUES (%d, 1)" % flat)
+    waiting = s.query("SELECT id FROM dpn.handsets WHERE flat_id = %d" % flat)[0][0]
+    h1, h2 = c.mac(), c.mac()
+    a1, a2, again = c.add(flat, h1), c.add(flat, h2), c.add(flat, h1)
+    check_eq(again, a1, 'asking again answers the same')
+    h2id = s.query("SELECT id FROM dpn.handsets WHERE mac = %s" % q(h2))[0][0]
+    rows = [(r[0], r[1], r[2], json.loads(r[3])) for r in s.query(
+        "SELECT actor, action, object, detail FROM dpn.audit_log WHERE id > %s "
+        "AND action LIKE 'broker.%%' ORDER BY id" % mark)]
+    block = a1['block']
+    check_eq(rows, [
+        ('test:broker', 'broker.add_handset', 'handset:' + waiting,
+         {'flat_id': flat, 'suffix': 1, 'mac': h1, 'address': a1['address'],
+          'block': block, 'enrolled': True, 'filled': True}),
+        ('test:broker', 'broker.add_handset', 'handset:' + h2id,
+         {'flat_id': flat, 'suffix': 2, 'mac': h2, 'address': a2['address'],
+          'block': block, 'enrolled': True})],
+             'one row per enrolling request; none for a repeat')
+    # An allocation listing a new handset: "broker.enrol" then the allocation.
+    h3 = c.mac()
+    c.allocate(st['gateways'][0], c.mac(), [h3])
+    rows = s.query("SELECT action, detail->>'mac', detail->>'suffix' FROM "
+                   "dpn.audit_log WHERE id > %s AND detail->>'mac' = %s"
+                   % (mark, q(h3)))
+    check_eq(rows, [['broker.enrol', h3, '3']], 'allocation enrols as before')
+    c.refused("SELECT dpn.broker_add_handset(%d, '01:00:00:00:00:01')" % flat,
+              'D1004', 'mac')
 
 
 @case
