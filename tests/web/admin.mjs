@@ -935,6 +935,10 @@ testCase('audit_log_shows_who_changed_what', async (ctx) => {
   await logIn(page, ADMIN, ADMIN_PW);
   await heading(page, 'Complexes');
   await shot(ctx, 'complexes');
+  // A handset request that enrolls its device: one row, saying both.
+  const found = await ctx.api.must(200, 'GET', '/numbers/100-1102-1205');
+  const c = await ctx.api.must(200, 'PUT', `/flats/${found.flat.id}/gateway`);   // new secret
+  await Api.basic(URL, c.username, c.secret).must(200, 'POST', '/broker/handsets', { mac: '02:00:02:12:05:09' });
   await page.getByRole('link', { name: 'Audit log' }).click();
   await heading(page, 'Audit log');
   await page.locator('table.audit tbody tr').first().waitFor();
@@ -945,6 +949,12 @@ testCase('audit_log_shows_who_changed_what', async (ctx) => {
   check(rows.some((r) => r.What === 'deleted' && r.Object.startsWith('flat 100-1101-1202')), 'deleted flat 1202 named');
   check(rows.some((r) => r.What === 'block allotted to its gateway' && r.Object.startsWith('flat 100-1102-1205')
     && r.Who === 'gw-100-1102-1205 (gateway)'), 'broker row names its flat and gateway');
+  const enrolled = rows.filter((r) => r.What === 'enrolled and given an address');
+  check(enrolled.length === 1 && enrolled[0].Object.startsWith('handset ') && enrolled[0].Who === c.username + ' (gateway)'
+    && enrolled[0].Changes.includes('MAC: 02:00:02:12:05:09') && enrolled[0].Changes.includes('address: '),
+  'enrolling handset request: ' + JSON.stringify(enrolled));
+  check(!rows.some((r) => r.What === 'enrolled by its first DHCP request' && r.Changes.includes('02:00:02:12:05:09')),
+    'no second row for the same request');
   const wide = await page.locator('table.audit').evaluate((t) => {
     const w = t.closest('.table-wrap');
     return w.scrollWidth - w.clientWidth;

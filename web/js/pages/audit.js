@@ -26,8 +26,14 @@ const VERB = {
   login: 'logged in', logout: 'logged out',
 };
 
-function verb(action) {
-  return VERB[action] || VERB[String(action).split('.').pop()] || String(action);
+// A handset request that enrolled its device writes one row for both
+// (schema 105): the enrolment is said in the words.
+function verb(a) {
+  const d = a.detail || {};
+  if (a.action === 'broker.add_handset' && d.enrolled === true) {
+    return d.filled === true ? 'MAC learnt and given an address' : 'enrolled and given an address';
+  }
+  return VERB[a.action] || VERB[String(a.action).split('.').pop()] || String(a.action);
 }
 
 // A JSON value as an operator reads it.
@@ -46,7 +52,8 @@ const FIELD = { circuit_id: 'circuit id', full_number: 'full number', block_size
 const fieldName = (k) => FIELD[k] || k.replace(/_/g, ' ');
 
 // The fields worth a line for a row without a comparison.
-const SKIP = new Set(['id', 'site_id', 'building_id', 'flat_id', 'gateway_id', 'created_at', 'widths']);
+const SKIP = new Set(['id', 'site_id', 'building_id', 'flat_id', 'gateway_id', 'created_at', 'widths',
+  'enrolled']);
 
 /** What the row changed: "name: (empty) → North tower" lines for a
  *  change, the object's main facts otherwise. */
@@ -143,7 +150,7 @@ export async function render(_params, ctx) {
     table([
       { label: 'When', cell: (a) => timeAt(a.at), class: 'nowrap' },
       { label: 'Who', cell: (a) => whoText(a.actor) },
-      { label: 'What', cell: (a) => h('span', { class: 'action', title: a.action, text: verb(a.action) }) },
+      { label: 'What', cell: (a) => h('span', { class: 'action', title: a.action, text: verb(a) }) },
       { label: 'Object', cell: (a) => objectCell(a, f.object_id) },
       { label: 'Changes', cell: (a) => h('div', null, changes(a), record(a)), class: 'changes-cell' },
     ], list.items, { class: 'audit', caption: 'Audit log',
