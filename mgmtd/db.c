@@ -3,9 +3,12 @@
  * serialization failure and deadlock, and SQL errors mapped to HTTP answers
  * (api_txn, api_sql of api.h). Each connection defers the change
  * notifications of its transactions to after their commit (schema 103):
- * dpn.notify_flush() is sent when the connection is released and read when
- * it is next taken; dpn.notify_resync() makes up for any that may have been
- * lost (at start, and after losing a connection that had written). */
+ * a one-statement request sends BEGIN, the statement, COMMIT and
+ * dpn.notify_flush() in one flight (one_flight); after a transaction of
+ * several statements dpn.notify_flush() is sent when the connection is
+ * released and read when it is next taken. dpn.notify_resync() makes up
+ * for any that may have been lost (at start, and after losing a
+ * connection that had written). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -100,16 +103,23 @@ void db_free(void)
 	pool.n = 0;
 }
 
-/* Prepares the flush sent at every release of a connection that wrote:
- * no parse or plan per request. A database without dpn.notify_flush (not
- * migrated yet) gets it unprepared, as before. */
+/* Prepares the flush sent after every writing request, and the BEGIN and
+ * COMMIT that one_flight sends around a statement: no parse or plan per
+ * request. A database without dpn.notify_flush (not migrated yet) gets the
+ * flush unprepared at release, as before, and no one_flight. */
 static void flush_prepare(struct db_conn *c)
 {
-	PGresult *res = PQprepare(c->pg, "notify_flush",
-	    "SELECT dpn.notify_flush()", 0, NULL);
+	static const char *const stmt[][2] = { { "notify_flush",
+	    "SELECT dpn.notify_flush()" }, { "dpn_begin", "BEGIN" },
+	    { "dpn_commit", "COMMIT" } };
+	PGresult *res;
 
-	c->flush_prepared = PQresultStatus(res) == PGRES_COMMAND_OK;
-	PQclear(res);
+	c->flush_prepared = 1;
+	for (size_t i = 0; i < sizeof(stmt) / sizeof(stmt[0]); i++) {
+		res = PQprepare(c->pg, stmt[i][0], stmt[i][1], 0, NULL);
+		c->flush_prepared &= PQresultStatus(res) == PGRES_COMMAND_OK;
+		PQclear(res);
+	}
 }
 
 /* Connects c if it has no live connection; EAGAIN when PostgreSQL is away
@@ -231,7 +241,8 @@ static void db_release(struct db_conn *c)
 		    PQsendQuery(c->pg, "SELECT dpn.notify_flush()");
 		c->wrote = !c->flushing;
 	}
-	if (c->pg && PQstatus(c->pg) != CONNECTION_OK)
+	if (c->pg && (PQstatus(c->pg) != CONNECTION_OK ||
+	    PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF))
 		conn_drop(c);
 	pthread_mutex_lock(&pool.mu);
 	c->busy = 0;
@@ -316,6 +327,93 @@ int api_sql_v(struct api_tx *tx, PGresult **out, const char *sql,
 	}
 	*out = res;
 	return 0;
+}
+
+/* Ends a failed transaction, unless its connection is gone. */
+static void tx_rollback(struct api_tx *tx)
+{
+	PGresult *res;
+
+	if (tx->conn_lost)
+		return;
+	res = PQexec(tx->c->pg, "ROLLBACK");
+	PQclear(res);
+}
+
+/* Reads the n results of a pipeline and its Sync into res[] (each one
+ * cleared by the caller, NULL when not read) and leaves pipeline mode.
+ * EIO when the connection failed on the way (then it stays in pipeline
+ * mode, and db_release drops it). */
+static int pipe_read(PGconn *pg, PGresult **res, int n)
+{
+	PGresult *end;
+	int ok;
+
+	for (int i = 0; i < n; i++) {
+		if (!(res[i] = PQgetResult(pg)))
+			return EIO;
+		if ((end = PQgetResult(pg))) {     /* one statement, one result */
+			PQclear(end);
+			return EIO;
+		}
+	}
+	end = PQgetResult(pg);
+	ok = PQresultStatus(end) == PGRES_PIPELINE_SYNC;
+	PQclear(end);
+	return ok && PQexitPipelineMode(pg) ? 0 : EIO;
+}
+
+/* One statement in a transaction of its own, and the flush of the
+ * notifications it queued (schema 103), in one flight: BEGIN, the
+ * statement, COMMIT and dpn.notify_flush() sent together in pipeline mode
+ * with one Sync, so PostgreSQL reads them with one wake-up and answers
+ * them with one write (the separate flush after the answer was one more
+ * round trip per writing request). An error skips the rest up to the
+ * Sync: the flush runs only after the commit succeeded. 0 with *out (the
+ * statement's result), or EIO recorded in tx; the caller rolls back. */
+static int one_flight(struct api_tx *tx, PGresult **out, const char *sql,
+    int n, const char *const *params)
+{
+	PGconn *pg = tx->c->pg;
+	PGresult *res[4] = { NULL, NULL, NULL, NULL };
+	char name[16];
+	int prepared, rc = EIO;
+
+	if (stmt_name(tx, sql, n, name, &prepared))
+		return EIO;
+	if (!PQenterPipelineMode(pg) ||
+	    !PQsendQueryPrepared(pg, "dpn_begin", 0, NULL, NULL, NULL, 0) ||
+	    !(prepared ? PQsendQueryPrepared(pg, name, n, params, NULL, NULL, 0) :
+	    PQsendQueryParams(pg, sql, n, NULL, params, NULL, NULL, 0)) ||
+	    !PQsendQueryPrepared(pg, "dpn_commit", 0, NULL, NULL, NULL, 0) ||
+	    !PQsendQueryPrepared(pg, "notify_flush", 0, NULL, NULL, NULL, 0) ||
+	    !PQpipelineSync(pg) || pipe_read(pg, res, 4)) {
+		tx_fail(tx, NULL);
+		tx->conn_lost = 1;
+	} else if (PQresultStatus(res[0]) != PGRES_COMMAND_OK) {
+		tx_fail(tx, res[0]);
+	} else if (PQresultStatus(res[1]) != PGRES_TUPLES_OK &&
+	    PQresultStatus(res[1]) != PGRES_COMMAND_OK) {
+		tx_fail(tx, res[1]);
+	} else if (PQresultStatus(res[2]) != PGRES_COMMAND_OK) {
+		tx_fail(tx, res[2]);
+	} else {
+		*out = res[1];
+		res[1] = NULL;
+		rc = 0;
+	}
+	/* What this transaction queued left with the flush or was undone
+	 * with it; a failed flush after a commit: resync. A lost connection
+	 * keeps wrote (the commit may have happened; resync on drop). */
+	if (!tx->conn_lost)
+		tx->c->wrote = 0;
+	if (rc == 0 && PQresultStatus(res[3]) != PGRES_TUPLES_OK)
+		atomic_store(&notify_resync, 1);
+	for (int i = 0; i < 4; i++)
+		PQclear(res[i]);
+	if (rc)
+		tx_rollback(tx);
+	return rc;
 }
 
 /* A plain command (BEGIN, COMMIT, ROLLBACK). */
@@ -455,16 +553,15 @@ static int attempt_once(struct api_tx *tx, const struct attempt *a)
 	int rc;
 
 	if (!a->begin)
-		return api_sql_v(tx, a->out, a->sql, a->n, a->params);
+		return tx->c->flush_prepared ?
+		    one_flight(tx, a->out, a->sql, a->n, a->params) :
+		    api_sql_v(tx, a->out, a->sql, a->n, a->params);
 	if (tx_cmd(tx, a->begin) || (strcmp(a->begin, "BEGIN") == 0 && tx_set_actor(tx)))
 		return EIO;
 	rc = a->fn(tx, a->arg);
 	if (rc == 0 && !tx->failed && tx_cmd(tx, "COMMIT") == 0)
 		return 0;
-	if (!tx->conn_lost) {
-		PGresult *res = PQexec(tx->c->pg, "ROLLBACK");
-		PQclear(res);
-	}
+	tx_rollback(tx);
 	return tx->failed ? EIO : -1;
 }
 
