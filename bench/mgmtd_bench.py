@@ -193,6 +193,21 @@ def powerlist(pg, srv, gwfile, rows):
     rows[-1]['mode'] = 'powercut: allocate listing 4 handsets, warm'
 
 
+def index_usage(pg):
+    """Prints every index of the dpn and public schemas with its scans
+    since the cluster started, unscanned ones first (candidates to drop,
+    once no query of the code is found to need them). Waits for the idle
+    backends' statistics, flushed at most every 10 s."""
+    time.sleep(11)
+    rows = pg.psql("SELECT schemaname || '.' || indexrelname, idx_scan, "
+                   "pg_relation_size(indexrelid), i.indisunique OR i.indisexclusion "
+                   "FROM pg_stat_user_indexes JOIN pg_index i USING (indexrelid) "
+                   "WHERE schemaname IN ('dpn', 'public') ORDER BY idx_scan, 1")
+    for name, scans, size, constraint in rows:
+        print(json.dumps({'index': name, 'scans': int(scans), 'bytes': int(size),
+                          'unique_or_exclusion': constraint == 't'}))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--seconds', type=float, default=5)
@@ -211,6 +226,9 @@ def main():
     ap.add_argument('--waits', action='store_true',
                     help='sample what the active backends wait for during each '
                          'run (pg_stat_activity every 10 ms; adds a little load)')
+    ap.add_argument('--index-usage', action='store_true',
+                    help="after the runs, list the indexes of dpn's and Kea's "
+                         "tables with how often they were scanned")
     a = ap.parse_args()
     if a.waits:
         WAITS.append(1)
@@ -243,6 +261,8 @@ def main():
                 rows[-1]['mode'] = 'powercut: allocate + 4 handset requests, cold'
                 devices = int(pg.scalar('SELECT count(*) FROM dpn.assignments'))
                 print(json.dumps({'powercut_devices_with_address': devices}))
+                if a.index_usage:
+                    index_usage(pg)
                 if a.quick:
                     return print_rows(rows)
                 # Warm: power back after a cut, every device asks again.
