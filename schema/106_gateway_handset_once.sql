@@ -81,7 +81,9 @@ BEGIN
             PERFORM dpn.broker_fail('D1003', NULL,
                 'flat full: every handset number is in use');
         END IF;
-        INSERT INTO dpn.handsets (flat_id, suffix, mac) VALUES (f.id, sfx, m)
+        -- The carried columns given: handsets_fill has nothing to do (107).
+        INSERT INTO dpn.handsets (flat_id, site_id, w_handset, suffix, mac)
+        VALUES (f.id, f.site_id, f.w_handset, sfx, m)
         ON CONFLICT DO NOTHING RETURNING * INTO h;
         IF FOUND THEN
             fresh := '{"enrolled": true}';

@@ -179,6 +179,31 @@ def handsets_suffix_in_range_and_unique(c):
 
 
 @case
+def handsets_carried_columns_filled_when_missing_and_verified_when_given(c):
+    """Schema 107: the fill trigger runs when site_id or w_handset is
+    missing (and on a move to another flat); given ones are verified by
+    the foreign key handsets_flat."""
+    f0, b0 = c.a['flats'][0], c.b['flats'][0]
+    site, w = c.s.query("SELECT site_id, w_handset FROM dpn.flats WHERE id = %d" % f0)[0]
+    ins = ("INSERT INTO dpn.handsets (flat_id, site_id, w_handset, suffix, mac) "
+           "VALUES (%d, %s, %s, 1, %s)")
+    refused(c.s, ins % (f0, c.b['site'], w, q(mac(0x201))), FK, 'handsets_flat')
+    refused(c.s, ins % (f0, site, 9, q(mac(0x201))), FK, 'handsets_flat')
+    c.s.query(ins % (f0, site, w, q(mac(0x201))))
+    c.s.query("INSERT INTO dpn.handsets (flat_id, w_handset, suffix, mac) "
+              "VALUES (%d, 9, 2, %s)" % (f0, q(mac(0x202))))
+    check_eq(c.s.query("SELECT suffix, site_id, w_handset FROM dpn.handsets "
+                       "WHERE flat_id = %d ORDER BY suffix" % f0),
+             [['1', site, w], ['2', site, w]], 'given and filled rows')
+    c.s.query("UPDATE dpn.handsets SET flat_id = %d WHERE flat_id = %d AND "
+              "suffix = 2" % (b0, f0))
+    check_eq(c.s.query("SELECT site_id FROM dpn.handsets WHERE mac = %s"
+                       % q(mac(0x202))), [[str(c.b['site'])]], 'moved and refilled')
+    c.s.query("DELETE FROM dpn.handsets WHERE mac IN (%s, %s)"
+              % (q(mac(0x201)), q(mac(0x202))))
+
+
+@case
 def blocks_inside_a_pool_of_their_site_and_never_overlapping(c):
     site, pool, (f0, f1, f2, _) = c.a['site'], c.a['pool'], c.a['flats']
     lo = pool_lo(c.s, pool)
