@@ -11,8 +11,9 @@
 -- Now broker_add_handset writes one "broker.add_handset" row carrying all
 -- of it: flat_id, suffix, mac, address, block, and "enrolled": true (with
 -- "filled": true when a MAC-less handset took the MAC) when the device was
--- enrolled by this request. The other enrolling paths (an allocation's
--- handset_macs, the DHCP hook's first-sight broker_enrol) keep their
+-- enrolled by this request; the DHCP hook's first-sight enrolment of a
+-- handset (broker_enrol calls broker_add_handset) writes that one row too.
+-- Handsets enrolled by an allocation's handset_macs keep their
 -- "broker.enrol" row, now written by broker_handset(f, m, field).
 -- Same checks, answers, errors and rows otherwise.
 
