@@ -3,8 +3,8 @@
 -- the cold power cut; figures in docs/bench.md, "Issue 14, seventh pass").
 --
 -- /broker/handsets ran broker_gateway_add_handset: the MAC's assignment
--- looked up, broker_gateway_flat (the gateway read, its flat locked, the
--- gateway read again), then broker_add_handset, which looked the
+-- looked up, broker_gateway_flat (the gateway read again, its flat locked,
+-- the gateway read again), then broker_add_handset, which looked the
 -- assignment up again, locked the flat again (already held) and called
 -- broker_handset_fill (one more read of the flat's handsets) and
 -- broker_handset_new. Now:
@@ -12,13 +12,15 @@
 --   its flat is locked; broker_add_handset (checks, lookup, lock) and
 --   broker_gateway_add_handset (lookup, lock, gateway still there, checks)
 --   both call it, so the gateway's request no longer looks the assignment
---   up or locks the flat a second time. An assignment committed between
+--   up or locks the flat a second time, and reads its gateway once before
+--   the lock (with the MAC's assignment). An assignment committed between
 --   its first lookup and the lock (a concurrent request for the same MAC)
 --   is still found, through the MAC's handset, and answered as before,
 --   without an audit row (the early answer writes none either).
 -- * one read of the flat's handsets gives the next suffix and whether a
 --   MAC-less handset waits; broker_handset_fill is called only then, and
---   broker_handset_new's statements are inline.
+--   broker_handset_new's statements are inline, and block_json's
+--   expression (one call fewer).
 -- Same checks in the same order, same answers, errors, rows and audit row
 -- (105). broker_gateway_flat, broker_handset_fill/new stay for their other
 -- callers.
@@ -115,7 +117,10 @@ BEGIN
         circuit_id, handset_id, mac, addr)
     VALUES (f.site_id, f.id, b.id, b.pool_id, b.range, f.circuit_id, h.id, h.mac, a)
     RETURNING * INTO x;
-    bj := dpn.block_json(x.block_range);
+    -- block_json's expression.
+    bj := CASE WHEN x.block_range IS NULL THEN NULL ELSE jsonb_build_object(
+        'first', dpn.ip4(lower(x.block_range)), 'last', dpn.ip4(upper(x.block_range) - 1),
+        'size', upper(x.block_range) - lower(x.block_range)) END;
     INSERT INTO dpn.audit_log (actor, action, object, detail)
     VALUES (coalesce(nullif(current_setting('dpn.actor', true), ''), 'db:' || session_user),
             'broker.add_handset', 'handset:' || h.id,
@@ -163,9 +168,10 @@ BEGIN
     RETURN dpn.broker_add_handset_locked(f, m);
 END $$;
 
--- /broker/handsets (017): the MAC's address without any lock; else the
--- gateway's flat locked as broker_gateway_flat does (NULL when the gateway
--- is gone once the lock is held), broker_add_handset's checks, the rest.
+-- /broker/handsets (017): the gateway's flat and the MAC's address there
+-- in one read without any lock; else the flat locked as
+-- broker_gateway_flat does (NULL when the gateway is gone once the lock is
+-- held), broker_add_handset's checks, the rest.
 CREATE OR REPLACE FUNCTION dpn.broker_gateway_add_handset(gateway_id bigint, mac macaddr)
 RETURNS jsonb
 LANGUAGE plpgsql SET enable_seqscan = off AS $$   -- 101's setting, kept
@@ -174,17 +180,20 @@ DECLARE
     x dpn.assignments;
     f dpn.flats;
     fid bigint;
+    r record;
 BEGIN
-    SELECT a.* INTO x FROM dpn.gateways g
-      JOIN dpn.assignments a ON a.flat_id = g.flat_id
-     WHERE g.id = broker_gateway_add_handset.gateway_id
-       AND a.mac = m AND a.handset_id IS NOT NULL;
+    SELECT g.flat_id AS fid, a AS x INTO r FROM dpn.gateways g
+      LEFT JOIN dpn.assignments a ON a.flat_id = g.flat_id
+            AND a.mac = m AND a.handset_id IS NOT NULL
+     WHERE g.id = broker_gateway_add_handset.gateway_id;
     IF FOUND THEN
+        fid := r.fid;
+        x := r.x;
+    END IF;
+    IF x.id IS NOT NULL THEN
         RETURN dpn.broker_handset_json(x) ||
             jsonb_build_object('block', dpn.block_json(x.block_range));
     END IF;
-    SELECT g.flat_id INTO fid FROM dpn.gateways g
-     WHERE g.id = broker_gateway_add_handset.gateway_id;
     SELECT * INTO f FROM dpn.flats fx WHERE fx.id = fid FOR NO KEY UPDATE;
     IF NOT FOUND OR NOT EXISTS (SELECT 1 FROM dpn.gateways g
                                  WHERE g.id = broker_gateway_add_handset.gateway_id
