@@ -266,7 +266,7 @@ def carry_c(ctx, n, seconds):
         ep.close()
     cpu0 = (cpu_s(ctx.rtp.p.pid), cpu_s(ctx.gk.p.pid))
     load0 = open('/proc/loadavg').read().split()[0]
-    r = subprocess.run([RTP_LOAD, '--seconds', str(seconds)], input=lines,
+    r = subprocess.run([RTP_LOAD, '--seconds', str(seconds), '--drain', '2000'], input=lines,
                        capture_output=True, text=True, timeout=seconds + 60)
     cpu1 = (cpu_s(ctx.rtp.p.pid), cpu_s(ctx.gk.p.pid))
     if r.returncode != 0:

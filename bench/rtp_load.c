@@ -69,6 +69,8 @@ struct sock {
 	int fd;
 	struct sockaddr_in local;
 	uint32_t overflow;      /* SO_RXQ_OVFL: drops on its buffer so far */
+	size_t streams;
+	int connected;          /* one stream: connect()ed to its remote */
 };
 
 static struct {
@@ -239,6 +241,27 @@ fail:
 	return -1;
 }
 
+/* A socket of one stream is connected to its remote: the kernel keeps
+ * the route, a send costs less (and receives only from there). */
+static int connect_socks(void)
+{
+	size_t i;
+
+	for (i = 0; i < g.n; i++) {
+		struct sock *so = &g.so[g.st[i].sock];
+
+		if (so->streams != 1)
+			continue;
+		if (connect(so->fd, (const struct sockaddr *)&g.st[i].remote,
+			    sizeof g.st[i].remote)) {
+			fprintf(stderr, "rtp_load: connect: %s\n", strerror(errno));
+			return EIO;
+		}
+		so->connected = 1;
+	}
+	return 0;
+}
+
 /* A socket for each distinct local address (streams sorted by it would
  * be faster to match; a linear look-back over the sockets made so far is
  * enough for the usual one-socket-a-stream or few-sockets cases). */
@@ -258,15 +281,17 @@ static int open_socks(void)
 				break;
 		if (j > 0 && same_addr(&g.so[j - 1].local, &s->local)) {
 			s->sock = j - 1;
+			g.so[j - 1].streams++;
 			continue;
 		}
 		g.so[g.nso].local = s->local;
 		g.so[g.nso].fd = open_sock(&s->local, g.nso);
 		if (g.so[g.nso].fd < 0)
 			return EIO;
+		g.so[g.nso].streams = 1;
 		s->sock = g.nso++;
 	}
-	return 0;
+	return connect_socks();
 }
 
 /* Room for every socket in the file-descriptor limit (raised to the hard
@@ -316,7 +341,7 @@ static void send_run(size_t from, size_t to, uint64_t tick)
 	static uint8_t hdr[BATCH][12];
 	struct mmsghdr m[BATCH];
 	struct iovec iov[BATCH][2];
-	int fd = g.so[g.st[from].sock].fd;
+	int fd = g.so[g.st[from].sock].fd, conn = g.so[g.st[from].sock].connected;
 
 	while (from < to) {
 		size_t k, n = to - from < BATCH ? to - from : BATCH;
@@ -331,8 +356,10 @@ static void send_run(size_t from, size_t to, uint64_t tick)
 			iov[k][1] = (struct iovec){ payload, PAYLOAD };
 			m[k].msg_hdr.msg_iov = iov[k];
 			m[k].msg_hdr.msg_iovlen = 2;
-			m[k].msg_hdr.msg_name = &s->remote;
-			m[k].msg_hdr.msg_namelen = sizeof s->remote;
+			if (!conn) {
+				m[k].msg_hdr.msg_name = &s->remote;
+				m[k].msg_hdr.msg_namelen = sizeof s->remote;
+			}
 		}
 		sent = sendmmsg(fd, m, n, 0);
 		if (sent < 0)
