@@ -218,19 +218,11 @@ def carry(ctx, n, seconds):
     return sent - got
 
 
-def udp_drops(lo, hi):
-    """Packets the kernel dropped on full receive buffers of the UDP
-    sockets bound to ports lo..hi of 127.0.0.1/127.0.0.2 (rtpengine's),
-    from /proc/net/udp: the relay's own loss, apart from ours."""
-    total = 0
-    with open('/proc/net/udp') as f:
-        next(f)
-        for line in f:
-            v = line.split()
-            ip, port = v[1].split(':')
-            if ip in ('0100007F', '0200007F') and lo <= int(port, 16) <= hi:
-                total += int(v[-1])
-    return total
+def ng_counts(gk):
+    """The gatekeeper's ng request counters (sent, retransmitted,
+    timeouts...) from its /metrics."""
+    return {k.split('"')[1]: v for k, v in gk.metrics().items()
+            if k.startswith('dpn_gk_ng_total{')}
 
 
 def fd_limit(pid):
@@ -265,6 +257,7 @@ def carry_c(ctx, n, seconds):
     for ep in socks:        # rtp_load binds the same addresses
         ep.close()
     cpu0 = (cpu_s(ctx.rtp.p.pid), cpu_s(ctx.gk.p.pid))
+    ng0 = ng_counts(ctx.gk)
     load0 = open('/proc/loadavg').read().split()[0]
     r = subprocess.run([RTP_LOAD, '--seconds', str(seconds), '--drain', '2000'], input=lines,
                        capture_output=True, text=True, timeout=seconds + 60)
@@ -272,9 +265,11 @@ def carry_c(ctx, n, seconds):
     if r.returncode != 0:
         raise RuntimeError('rtp_load: ' + r.stderr)
     res = json.loads(r.stdout)
+    ng1 = ng_counts(ctx.gk)
+    res['gatekeeper_ng'] = {k: int(ng1[k] - ng0.get(k, 0)) for k in ng1}
     res.update(calls=n, rtpengine_cpu_s=round(cpu1[0] - cpu0[0], 2),
                gatekeeper_cpu_s=round(cpu1[1] - cpu0[1], 2),
-               rtpengine_drops=udp_drops(ctx.rtp.port_min, ctx.rtp.port_max),
+               rtpengine_drops=ctx.rtp.socket_drops(),
                load_before=load0, load=open('/proc/loadavg').read().split()[0])
     for caller, callee in calls:
         hang_up(caller, callee)
@@ -290,14 +285,18 @@ def carry_c(ctx, n, seconds):
               res['ticks'], res['max_late_ms'], 100 * res['send_busy'],
               res['rtpengine_cpu_s'], res['gatekeeper_cpu_s'], res['cpu_s'],
               load0, res['load']), flush=True)
+    print('  gatekeeper ng requests in the run: %s' % ', '.join(
+        '%s %d' % kv for kv in res['gatekeeper_ng'].items()), flush=True)
     print('  ' + json.dumps(res), flush=True)
     return res
 
 
 def behind(res):
-    """The generator fell behind: more than 1% of its ticks started a
-    whole packet time late."""
-    return res['late_ticks'] > res['ticks'] // 100
+    """The generator fell behind: it needed more than 90% of the time to
+    send, or ended more than 2% late. (Ticks started late and caught up
+    after are counted and shown, not taken for this: on the shared
+    machine other processes hold the cores for tens of ms at times.)"""
+    return res['send_busy'] > 0.9 or res['seconds'] > res['ticks'] * 0.02 * 1.02
 
 
 def callgrind_total(path):
