@@ -210,7 +210,7 @@ def carry(ctx, n, seconds):
         ep.close()
     outside.close()
     wait_for(lambda: ctx.rtp.calls() == [], timeout=10, what='streams deleted')
-    print('carry %4d calls %5.1f s  packets sent %d lost %d (%.3f%%)  '
+    print('carry %4d calls%s %5.1f s  packets sent %d lost %d (%.3f%%)  '
           'pace slips %d  CPU-s rtpengine %.2f gatekeeper %.2f  load %s'
           % (n, wall, sent, sent - got, 100.0 * (sent - got) / max(sent, 1), late,
              cpu1[0] - cpu0[0], cpu1[1] - cpu0[1],
@@ -233,27 +233,33 @@ def fd_limit(pid):
     return None
 
 
-def setup_calls(ctx, n):
+def setup_calls(ctx, n, shared=False):
     """n anchored calls outside -> flat 1 to their ACK, with a bound UDP
     socket for each end's media (held so no one takes the port until
-    rtp_load binds it); (calls, sockets, the stream lines)."""
+    rtp_load binds it; shared: one for every caller, one for every
+    gateway); (calls, sockets, the stream lines)."""
     outside = Ua('127.0.0.1')
     calls, socks, lines = [], [], []
+    if shared:
+        socks = [RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)]
     for _ in range(n):
-        c_ep, g_ep = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
+        if shared:
+            c_ep, g_ep = socks
+        else:
+            c_ep, g_ep = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
+            socks += [c_ep, g_ep]
         caller, callee, _, c_to, g_to = call(ctx.gk, outside, 'caller', ctx.gw1,
                                              N1, c_ep, g_ep)
         calls.append((caller, callee))
-        socks += [c_ep, g_ep]
         for ep, to in ((c_ep, c_to), (g_ep, g_to)):
             lines.append('%s:%d %s:%d\n' % (ep.addr, ep.port, to[0], to[1]))
     return outside, calls, socks, ''.join(lines)
 
 
-def carry_c(ctx, n, seconds):
+def carry_c(ctx, n, seconds, shared=False):
     """n anchored calls, RTP both ways for `seconds` from rtp_load; the
     result (dict) and a line printed."""
-    outside, calls, socks, lines = setup_calls(ctx, n)
+    outside, calls, socks, lines = setup_calls(ctx, n, shared)
     for ep in socks:        # rtp_load binds the same addresses
         ep.close()
     cpu0 = (cpu_s(ctx.rtp.p.pid), cpu_s(ctx.gk.p.pid))
@@ -275,11 +281,11 @@ def carry_c(ctx, n, seconds):
         hang_up(caller, callee)
     outside.close()
     wait_for(lambda: ctx.rtp.calls() == [], timeout=30, what='streams deleted')
-    print('carry %4d calls %5.1f s  packets sent %d lost %d (%.4f%%, by seq %d, '
+    print('carry %4d calls%s %5.1f s  packets sent %d lost %d (%.4f%%, by seq %d, '
           'on our sockets %d, on rtpengine\'s %d)  late ticks %d of %d '
           '(max %.1f ms, sender busy %.0f%%)  CPU-s rtpengine %.2f gatekeeper %.2f '
           'rtp_load %.2f  load %s -> %s' % (
-              n, res['seconds'], res['sent'], res['lost'],
+              n, ' (2 sockets)' if shared else '', res['seconds'], res['sent'], res['lost'],
               100.0 * res['lost'] / max(res['sent'], 1), res['lost_seq'],
               res['rx_overflow'], res['rtpengine_drops'], res['late_ticks'],
               res['ticks'], res['max_late_ms'], 100 * res['send_busy'],
@@ -419,6 +425,9 @@ def main():
     ap.add_argument('--callgrind', type=int, default=100)
     ap.add_argument('--rtp', choices=('c', 'py'), default='c',
                     help='RTP endpoints: rtp_load (c) or this script (py)')
+    ap.add_argument('--shared', action='store_true',
+                    help='with --rtp c: every caller on one port, every '
+                    'gateway on another (the endpoints cost less)')
     ap.add_argument('--no-stop', action='store_true',
                     help='with --rtp c: run every N even after a loss')
     a = ap.parse_args()
@@ -449,7 +458,7 @@ def main():
                 if a.rtp == 'py':
                     carry(ctx, n, a.seconds)
                     continue
-                res = carry_c(ctx, n, a.seconds)
+                res = carry_c(ctx, n, a.seconds, a.shared)
                 if (res['lost'] or behind(res)) and not a.no_stop:
                     print('stopped at %d calls: %s' % (
                         n, 'packets lost' if res['lost'] else 'rtp_load behind'),
