@@ -218,6 +218,19 @@ def carry(ctx, n, seconds):
     return sent - got
 
 
+def wait_s(pid):
+    """Seconds the threads of process pid spent ready to run with no CPU
+    free (schedstat, summed over its threads)."""
+    total = 0
+    for tid in os.listdir('/proc/%d/task' % pid):
+        try:
+            with open('/proc/%d/task/%s/schedstat' % (pid, tid)) as f:
+                total += int(f.read().split()[1])
+        except OSError:
+            pass
+    return total / 1e9
+
+
 def ng_counts(gk):
     """The gatekeeper's ng request counters (sent, retransmitted,
     timeouts...) from its /metrics."""
@@ -263,7 +276,7 @@ def carry_c(ctx, n, seconds, shared=False):
     for ep in socks:        # rtp_load binds the same addresses
         ep.close()
     cpu0 = (cpu_s(ctx.rtp.p.pid), cpu_s(ctx.gk.p.pid))
-    ng0 = ng_counts(ctx.gk)
+    ng0, wait0 = ng_counts(ctx.gk), wait_s(ctx.rtp.p.pid)
     load0 = open('/proc/loadavg').read().split()[0]
     r = subprocess.run([RTP_LOAD, '--seconds', str(seconds), '--drain', '2000'], input=lines,
                        capture_output=True, text=True, timeout=seconds + 60)
@@ -272,6 +285,7 @@ def carry_c(ctx, n, seconds, shared=False):
         raise RuntimeError('rtp_load: ' + r.stderr)
     res = json.loads(r.stdout)
     ng1 = ng_counts(ctx.gk)
+    res['rtpengine_wait_s'] = round(wait_s(ctx.rtp.p.pid) - wait0, 2)
     res['gatekeeper_ng'] = {k: int(ng1[k] - ng0.get(k, 0)) for k in ng1}
     res.update(calls=n, rtpengine_cpu_s=round(cpu1[0] - cpu0[0], 2),
                gatekeeper_cpu_s=round(cpu1[1] - cpu0[1], 2),
@@ -291,6 +305,9 @@ def carry_c(ctx, n, seconds, shared=False):
               res['ticks'], res['max_late_ms'], 100 * res['send_busy'],
               res['rtpengine_cpu_s'], res['gatekeeper_cpu_s'], res['cpu_s'],
               load0, res['load']), flush=True)
+    print('  waiting for a CPU: rtpengine %.2f s, rtp_load sender %.2f s, '
+          'receiver %.2f s' % (res['rtpengine_wait_s'], res['wait_send_s'],
+                               res['wait_recv_s']), flush=True)
     print('  gatekeeper ng requests in the run: %s' % ', '.join(
         '%s %d' % kv for kv in res['gatekeeper_ng'].items()), flush=True)
     print('  ' + json.dumps(res), flush=True)

@@ -24,7 +24,8 @@
  *   unknown (packets from no stream's remote address), silent_streams
  *   (received nothing), rx_overflow (packets the kernel dropped on our
  *   sockets' full buffers: our loss, not the relay's), cpu_send_s,
- *   cpu_recv_s, cpu_s (this process).
+ *   cpu_recv_s, cpu_s (this process), wait_send_s and wait_recv_s (time
+ *   each thread was ready to run but had no CPU: the machine's limit).
  *
  * Exit 0 after a run, 2 on bad input or arguments, 1 when a socket cannot
  * be set up. */
@@ -86,7 +87,7 @@ static struct {
 	atomic_int stop;
 	/* sender results */
 	uint64_t ticks, late_ticks;
-	double max_late, busy, wall, cpu_send, cpu_recv;
+	double max_late, busy, wall, cpu_send, cpu_recv, wait_send, wait_recv;
 	uint64_t unknown;
 } g = { .seconds = 30, .ptime_ms = 20, .drain_ms = 500 };
 
@@ -109,6 +110,21 @@ static double thread_cpu_s(void)
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
 	return ts_s(&t);
+}
+
+/* Seconds the calling thread spent runnable but waiting for a CPU
+ * (/proc/thread-self/schedstat, second field); 0 when unknown. */
+static double thread_wait_s(void)
+{
+	unsigned long long run, wait;
+	FILE *f = fopen("/proc/thread-self/schedstat", "r");
+	int ok;
+
+	if (!f)
+		return 0;
+	ok = fscanf(f, "%llu %llu", &run, &wait) == 2;
+	fclose(f);
+	return ok ? wait / 1e9 : 0;
 }
 
 /* "A.B.C.D:PORT" in 127.0.0.0/8 into *out; 0 or EINVAL. */
@@ -423,6 +439,7 @@ static void *sender(void *arg)
 	g.wall = now_s() - t0;
 	g.busy = busy;
 	g.cpu_send = thread_cpu_s();
+	g.wait_send = thread_wait_s();
 	return NULL;
 }
 
@@ -495,6 +512,7 @@ static void *receiver(void *arg)
 			drain(&g.so[ev[i].data.u64]);
 	}
 	g.cpu_recv = thread_cpu_s();
+	g.wait_recv = thread_wait_s();
 	return NULL;
 }
 
@@ -524,7 +542,8 @@ static void report(void)
 	       "\"sent\": %llu, \"send_errors\": %llu, \"received\": %llu, "
 	       "\"lost\": %lld, \"lost_seq\": %llu, \"reordered\": %llu, "
 	       "\"unknown\": %llu, \"silent_streams\": %llu, \"rx_overflow\": %llu, "
-	       "\"cpu_send_s\": %.2f, \"cpu_recv_s\": %.2f, \"cpu_s\": %.2f}\n",
+	       "\"cpu_send_s\": %.2f, \"cpu_recv_s\": %.2f, \"cpu_s\": %.2f, "
+	       "\"wait_send_s\": %.2f, \"wait_recv_s\": %.2f}\n",
 	       g.n, g.nso, g.wall, (unsigned long long)g.ticks,
 	       (unsigned long long)g.late_ticks, g.max_late * 1000,
 	       g.wall > 0 ? g.busy / g.wall : 0, (unsigned long long)sent,
@@ -534,7 +553,8 @@ static void report(void)
 	       (unsigned long long)silent, (unsigned long long)ovf,
 	       g.cpu_send, g.cpu_recv,
 	       ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	       ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+	       ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
+	       g.wait_send, g.wait_recv);
 }
 
 static int parse_args(int argc, char **argv)
