@@ -20,7 +20,10 @@
  *   late_ticks (ticks started more than one ptime after they were due:
  *   this program fell behind), max_late_ms, send_busy (share of the wall
  *   time the sender spent sending), sent, send_errors, received, lost
- *   (sent - received), lost_seq (gaps in sequence numbers), reordered,
+ *   (sent - received), lost_seq (gaps in sequence numbers), lost_ends
+ *   (missing before a stream's first or after its last packet received,
+ *   every stream sending as many packets as the others), short_streams
+ *   (streams that lost some there), reordered,
  *   unknown (packets from no stream's remote address), silent_streams
  *   (received nothing), rx_overflow (packets the kernel dropped on our
  *   sockets' full buffers: our loss, not the relay's), cpu_send_s,
@@ -519,6 +522,7 @@ static void *receiver(void *arg)
 static void report(void)
 {
 	uint64_t sent = 0, errs = 0, got = 0, lost_seq = 0, reord = 0, silent = 0, ovf = 0;
+	uint64_t span = 0, short_st = 0;
 	struct rusage ru;
 	size_t i;
 
@@ -529,9 +533,14 @@ static void report(void)
 		errs += s->send_errors;
 		got += s->received;
 		reord += s->reordered;
-		if (!s->received)
+		if (!s->received) {
 			silent++;
-		else if (s->max - s->base + 1 > s->received)
+			continue;
+		}
+		span += s->max - s->base + 1;
+		if (s->max - s->base + 1 < g.ticks)
+			short_st++;
+		if (s->max - s->base + 1 > s->received)
 			lost_seq += s->max - s->base + 1 - s->received;
 	}
 	for (i = 0; i < g.nso; i++)
@@ -540,7 +549,8 @@ static void report(void)
 	printf("{\"streams\": %zu, \"sockets\": %zu, \"seconds\": %.3f, \"ticks\": %llu, "
 	       "\"late_ticks\": %llu, \"max_late_ms\": %.2f, \"send_busy\": %.3f, "
 	       "\"sent\": %llu, \"send_errors\": %llu, \"received\": %llu, "
-	       "\"lost\": %lld, \"lost_seq\": %llu, \"reordered\": %llu, "
+	       "\"lost\": %lld, \"lost_seq\": %llu, \"lost_ends\": %lld, "
+	       "\"short_streams\": %llu, \"reordered\": %llu, "
 	       "\"unknown\": %llu, \"silent_streams\": %llu, \"rx_overflow\": %llu, "
 	       "\"cpu_send_s\": %.2f, \"cpu_recv_s\": %.2f, \"cpu_s\": %.2f, "
 	       "\"wait_send_s\": %.2f, \"wait_recv_s\": %.2f}\n",
@@ -549,6 +559,7 @@ static void report(void)
 	       g.wall > 0 ? g.busy / g.wall : 0, (unsigned long long)sent,
 	       (unsigned long long)errs, (unsigned long long)got,
 	       (long long)sent - (long long)got, (unsigned long long)lost_seq,
+	       (long long)sent - (long long)span, (unsigned long long)short_st,
 	       (unsigned long long)reord, (unsigned long long)g.unknown,
 	       (unsigned long long)silent, (unsigned long long)ovf,
 	       g.cpu_send, g.cpu_recv,
