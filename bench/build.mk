@@ -3,3 +3,4 @@
 $(B)/bench/rtp_load: $(B)/bench/rtp_load.o
 	$(CC) $(DPN_LDFLAGS) $< -lpthread -o $@
 TEST_DEPS += $(B)/bench/rtp_load
+CHECKS += tests/integration/test_bench_rtp_load.py

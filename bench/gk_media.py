@@ -296,11 +296,11 @@ def carry_c(ctx, n, seconds, shared=False):
     outside.close()
     wait_for(lambda: ctx.rtp.calls() == [], timeout=30, what='streams deleted')
     print('carry %4d calls%s %5.1f s  packets sent %d lost %d (%.4f%%, by seq %d, '
-          'at the ends %d, on our sockets %d, on rtpengine\'s %d)  late ticks %d of %d '
+          'at the ends %d (head %d, tail %d), on our sockets %d, on rtpengine\'s %d)  late ticks %d of %d '
           '(max %.1f ms, sender busy %.0f%%)  CPU-s rtpengine %.2f gatekeeper %.2f '
           'rtp_load %.2f  load %s -> %s' % (
               n, ' (2 sockets)' if shared else '', res['seconds'], res['sent'], res['lost'],
-              100.0 * res['lost'] / max(res['sent'], 1), res['lost_seq'], res['lost_ends'],
+              100.0 * res['lost'] / max(res['sent'], 1), res['lost_seq'], res['lost_ends'], res['lost_head'], res['lost_tail'],
               res['rx_overflow'], res['rtpengine_drops'], res['late_ticks'],
               res['ticks'], res['max_late_ms'], 100 * res['send_busy'],
               res['rtpengine_cpu_s'], res['gatekeeper_cpu_s'], res['cpu_s'],

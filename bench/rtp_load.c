@@ -22,7 +22,9 @@
  *   time the sender spent sending), sent, send_errors, received, lost
  *   (sent - received), lost_seq (gaps in sequence numbers), lost_ends
  *   (missing before a stream's first or after its last packet received,
- *   every stream sending as many packets as the others), short_streams
+ *   every stream sending as many packets as the others; lost_head and
+ *   lost_tail: the same before the first and after the last, the sender
+ *   known by its SSRC, which a relay keeps), short_streams
  *   (streams that lost some there), reordered,
  *   unknown (packets from no stream's remote address), silent_streams
  *   (received nothing), rx_overflow (packets the kernel dropped on our
@@ -60,7 +62,9 @@ struct stream {
 	struct sockaddr_in local, remote;
 	int sock;               /* index into the socket table */
 	size_t line;            /* order in the input */
-	uint32_t ssrc;
+	uint32_t ssrc;          /* ssrc_base + its index: its sender found */
+	uint16_t seq0;          /* its first sequence number */
+	struct stream *peer;    /* whose packets it receives (by SSRC) */
 	uint16_t seq;
 	uint64_t sent, send_errors;
 	/* receiver side (the receiver thread only) */
@@ -92,6 +96,7 @@ static struct {
 	uint64_t ticks, late_ticks;
 	double max_late, busy, wall, cpu_send, cpu_recv, wait_send, wait_recv;
 	uint64_t unknown;
+	uint32_t ssrc_base;
 } g = { .seconds = 30, .ptime_ms = 20, .drain_ms = 500 };
 
 static double ts_s(const struct timespec *t)
@@ -214,6 +219,7 @@ static int index_streams(void)
 {
 	size_t i;
 
+	g.ssrc_base = (uint32_t)random();
 	g.hsize = g.n * 2 + 1;
 	g.hash = calloc(g.hsize, sizeof *g.hash);
 	if (!g.hash)
@@ -229,8 +235,8 @@ static int index_streams(void)
 		}
 		s->next = g.hash[h];
 		g.hash[h] = s;
-		s->ssrc = (uint32_t)random() ^ (uint32_t)i << 20;
-		s->seq = (uint16_t)random();
+		s->ssrc = g.ssrc_base + (uint32_t)i;
+		s->seq = s->seq0 = (uint16_t)random();
 	}
 	return 0;
 }
@@ -281,12 +287,11 @@ static int connect_socks(void)
 	return 0;
 }
 
-/* A socket for each distinct local address (streams sorted by it would
- * be faster to match; a linear look-back over the sockets made so far is
- * enough for the usual one-socket-a-stream or few-sockets cases). */
+/* A socket for each distinct local address (the streams are sorted by
+ * it: a run of streams shares one). */
 static int open_socks(void)
 {
-	size_t i, j;
+	size_t i;
 
 	g.so = calloc(g.n, sizeof *g.so);
 	g.ep = epoll_create1(EPOLL_CLOEXEC);
@@ -295,12 +300,9 @@ static int open_socks(void)
 	for (i = 0; i < g.n; i++) {
 		struct stream *s = &g.st[i];
 
-		for (j = g.nso; j > 0 && g.nso - j < 64; j--)
-			if (same_addr(&g.so[j - 1].local, &s->local))
-				break;
-		if (j > 0 && same_addr(&g.so[j - 1].local, &s->local)) {
-			s->sock = j - 1;
-			g.so[j - 1].streams++;
+		if (i > 0 && same_addr(&g.st[i - 1].local, &s->local)) {
+			s->sock = g.st[i - 1].sock;
+			g.so[s->sock].streams++;
 			continue;
 		}
 		g.so[g.nso].local = s->local;
@@ -331,12 +333,16 @@ static int fd_room(void)
 	return 0;
 }
 
-static int by_sock(const void *a, const void *b)
+static int by_local(const void *a, const void *b)
 {
 	const struct stream *x = a, *y = b;
+	uint32_t xa = ntohl(x->local.sin_addr.s_addr), ya = ntohl(y->local.sin_addr.s_addr);
+	uint16_t xp = ntohs(x->local.sin_port), yp = ntohs(y->local.sin_port);
 
-	if (x->sock != y->sock)
-		return x->sock < y->sock ? -1 : 1;
+	if (xa != ya)
+		return xa < ya ? -1 : 1;
+	if (xp != yp)
+		return xp < yp ? -1 : 1;
 	return x->line < y->line ? -1 : x->line > y->line;
 }
 
@@ -446,13 +452,16 @@ static void *sender(void *arg)
 	return NULL;
 }
 
-/* Sequence number seq arrived on s (RFC 3550 A.1, without probation). */
-static void count_seq(struct stream *s, uint16_t seq)
+/* Sequence number seq from SSRC ssrc arrived on s (RFC 3550 A.1,
+ * without probation). */
+static void count_seq(struct stream *s, uint16_t seq, uint32_t ssrc)
 {
 	uint16_t d = (uint16_t)(seq - (uint16_t)s->max);
 
 	if (s->received++ == 0) {
 		s->base = s->max = seq;
+		if (ssrc - g.ssrc_base < g.n)
+			s->peer = &g.st[ssrc - g.ssrc_base];
 		return;
 	}
 	if (d != 0 && d < 0x8000)
@@ -498,7 +507,9 @@ static void drain(struct sock *so)
 				g.unknown++;
 				continue;
 			}
-			count_seq(s, (uint16_t)(buf[k][2] << 8 | buf[k][3]));
+			count_seq(s, (uint16_t)(buf[k][2] << 8 | buf[k][3]),
+				  (uint32_t)buf[k][8] << 24 | (uint32_t)buf[k][9] << 16 |
+				  (uint32_t)buf[k][10] << 8 | buf[k][11]);
 		}
 	} while (n == BATCH);
 }
@@ -522,7 +533,7 @@ static void *receiver(void *arg)
 static void report(void)
 {
 	uint64_t sent = 0, errs = 0, got = 0, lost_seq = 0, reord = 0, silent = 0, ovf = 0;
-	uint64_t span = 0, short_st = 0;
+	uint64_t span = 0, short_st = 0, head = 0, tail = 0;
 	struct rusage ru;
 	size_t i;
 
@@ -540,6 +551,13 @@ static void report(void)
 		span += s->max - s->base + 1;
 		if (s->max - s->base + 1 < g.ticks)
 			short_st++;
+		if (s->peer) {  /* before its first, after its last packet */
+			uint16_t h = (uint16_t)((uint16_t)s->base - s->peer->seq0);
+
+			head += h;
+			if (s->peer->sent > h + (s->max - s->base + 1))
+				tail += s->peer->sent - h - (s->max - s->base + 1);
+		}
 		if (s->max - s->base + 1 > s->received)
 			lost_seq += s->max - s->base + 1 - s->received;
 	}
@@ -550,6 +568,7 @@ static void report(void)
 	       "\"late_ticks\": %llu, \"max_late_ms\": %.2f, \"send_busy\": %.3f, "
 	       "\"sent\": %llu, \"send_errors\": %llu, \"received\": %llu, "
 	       "\"lost\": %lld, \"lost_seq\": %llu, \"lost_ends\": %lld, "
+	       "\"lost_head\": %llu, \"lost_tail\": %llu, "
 	       "\"short_streams\": %llu, \"reordered\": %llu, "
 	       "\"unknown\": %llu, \"silent_streams\": %llu, \"rx_overflow\": %llu, "
 	       "\"cpu_send_s\": %.2f, \"cpu_recv_s\": %.2f, \"cpu_s\": %.2f, "
@@ -559,7 +578,8 @@ static void report(void)
 	       g.wall > 0 ? g.busy / g.wall : 0, (unsigned long long)sent,
 	       (unsigned long long)errs, (unsigned long long)got,
 	       (long long)sent - (long long)got, (unsigned long long)lost_seq,
-	       (long long)sent - (long long)span, (unsigned long long)short_st,
+	       (long long)sent - (long long)span, (unsigned long long)head,
+	       (unsigned long long)tail, (unsigned long long)short_st,
 	       (unsigned long long)reord, (unsigned long long)g.unknown,
 	       (unsigned long long)silent, (unsigned long long)ovf,
 	       g.cpu_send, g.cpu_recv,
@@ -606,13 +626,14 @@ int main(int argc, char **argv)
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	if (parse_args(argc, argv) || read_streams(stdin))
 		return 2;
+	/* streams of one local address side by side: one socket, one
+	 * sendmmsg run each */
+	qsort(g.st, g.n, sizeof *g.st, by_local);
+	if (index_streams())
+		return 2;
 	if (fd_room() || open_socks())
 		return 1;
 	memset(payload, 0xff, sizeof payload);
-	/* streams of one socket side by side: one sendmmsg run each */
-	qsort(g.st, g.n, sizeof *g.st, by_sock);
-	if (index_streams())
-		return 2;
 	if ((err = pthread_create(&rx, NULL, receiver, NULL)) ||
 	    (err = pthread_create(&tx, NULL, sender, NULL))) {
 		fprintf(stderr, "rtp_load: threads: %s\n", strerror(err));
