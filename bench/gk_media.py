@@ -210,7 +210,7 @@ def carry(ctx, n, seconds):
         ep.close()
     outside.close()
     wait_for(lambda: ctx.rtp.calls() == [], timeout=10, what='streams deleted')
-    print('carry %4d calls%s %5.1f s  packets sent %d lost %d (%.3f%%)  '
+    print('carry %4d calls %5.1f s  packets sent %d lost %d (%.3f%%)  '
           'pace slips %d  CPU-s rtpengine %.2f gatekeeper %.2f  load %s'
           % (n, wall, sent, sent - got, 100.0 * (sent - got) / max(sent, 1), late,
              cpu1[0] - cpu0[0], cpu1[1] - cpu0[1],
