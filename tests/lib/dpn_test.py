@@ -18,6 +18,7 @@ Usage in a test program (tests/integration/NAME.py):
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -76,6 +77,41 @@ def wait_for(pred, timeout=10.0, what='condition', step=0.05):
         if time.monotonic() > deadline:
             raise TimeoutError('timed out waiting for ' + what)
         time.sleep(step)
+
+
+def handles_signal(pid, sig=signal.SIGTERM):
+    """True once process pid blocks or catches sig, i.e. its own handling
+    of sig is in place (or it is gone): before that, sig kills it by the
+    default action, skipping its clean exit and the sanitizers' leak
+    check."""
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            st = dict(ln.split(':', 1) for ln in f if ':' in ln)
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    if st.get('State', '').split()[:1] == ['Z']:
+        return True
+    bit = 1 << (sig - 1)
+    return any(int(st.get(k, '0'), 16) & bit for k in ('SigBlk', 'SigCgt'))
+
+
+def stop_process(p, sig=signal.SIGTERM, timeout=20):
+    """Send sig to the subprocess p once it handles sig (a daemon started
+    a moment ago may not have blocked it yet: waited for up to timeout s),
+    wait up to timeout s for it to exit, then SIGKILL; its exit status."""
+    if p.poll() is None:
+        deadline = time.monotonic() + timeout
+        while (p.poll() is None and not handles_signal(p.pid, sig)
+               and time.monotonic() < deadline):
+            time.sleep(0.01)
+        if p.poll() is None:
+            p.send_signal(sig)
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    return p.returncode
 
 
 class Cluster:
