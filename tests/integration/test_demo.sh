@@ -13,15 +13,9 @@ cd "${DPN_ROOT:-$(dirname "$0")/../..}"
 export DPN_DEMO_BIN=${DPN_BUILD:-$PWD/build/san}/bin
 export DPN_DEMO_STATE; DPN_DEMO_STATE=$(mktemp -d)
 chmod 0755 "$DPN_DEMO_STATE"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export DPN_DEMO_LISTEN=127.0.0.1:$port
-export DPN_DEMO_DHCP_PORT; DPN_DEMO_DHCP_PORT=$(python3 -c 'import socket; s=socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-udp_port() { python3 -c 'import socket; s=socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export DPN_DEMO_SIP_PORT; DPN_DEMO_SIP_PORT=$(udp_port)
-export DPN_DEMO_GW_SIP_PORT; DPN_DEMO_GW_SIP_PORT=$(udp_port)
-export DPN_DEMO_NG_PORT; DPN_DEMO_NG_PORT=$(udp_port)
-rtp_min=$((20000 + RANDOM % 200 * 200))
-export DPN_DEMO_RTP_PORTS=$rtp_min-$((rtp_min + 199))
+# every port below the ephemeral range (not one bound to port 0 meanwhile)
+ports=$(python3 tests/lib/demo_ports.py) || exit 1
+eval "$ports"
 url=http://$DPN_DEMO_LISTEN
 cleanup() { scripts/demo stop >/dev/null 2>&1 || true; rm -rf "$DPN_DEMO_STATE"; }
 trap cleanup EXIT
