@@ -29,20 +29,25 @@ trap cleanup EXIT
 fail() { echo "not ok: $*"; exit 1; }
 passed=0
 ok() { echo "ok     $*"; passed=$((passed + 1)); }
+# has TEXT [GREP-OPTION...] PATTERN: grep -q on TEXT through a here-string.
+# Not `echo "$TEXT" | grep -q`: with pipefail that fails whenever grep has
+# matched and exited before echo (which writes line by line) wrote the rest.
+has() { local text=$1; shift; grep -q "$@" <<<"$text"; }
 
 runuser -u dpn -- test -x "$priv/dpn" 2>/dev/null && fail "dpn can enter $priv: not a private folder"
 out=$("$priv/dpn/scripts/demo" start 2>&1) || fail "demo start from a private checkout failed: $out"
 echo "$out"
 state=$(echo "$out" | sed -n 's/.*(loopback only; state in \(.*\))$/\1/p')
 case "$state" in /var/lib/dpn/demo-*) ;; *) fail "state not in a place dpn owns: '$state'" ;; esac
-echo "$out" | grep -q 'could not change directory' && fail "tools complained about the private folder"
+has "$out" 'could not change directory' && fail "tools complained about the private folder"
 ok "demo starts from a checkout in a 0700 folder; state in $state"
 
 pw=$(echo "$out" | sed -n 's/.*login: admin \/ \(.*\)$/\1/p')
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
   --data "{\"username\":\"admin\",\"password\":\"$pw\"}" "$url/api/v1/session")
 [ "$code" = 200 ] || fail "printed login refused (HTTP $code)"
-curl -sf "$url/" | grep -qi '<html' || fail "web admin not served from the private checkout"
+page=$(curl -sf "$url/") || fail "web admin not served from the private checkout"
+has "$page" -i '<html' || fail "web admin from the private checkout is no HTML page"
 ok "the login works and the web admin is served"
 
 [ "$(stat -c %a "$priv")" = 700 ] || fail "the private folder's mode changed"
