@@ -45,20 +45,28 @@ def tmpdir(prefix='dpn-test-'):
 # the one a test has just chosen and released.
 PORT_LOW, PORT_HIGH = 20000, 32767
 _ports = random.Random(os.getpid() ^ int(time.time() * 1000))
+_given = set()      # handed out by this process: several may be unbound yet
 
 
 def free_port(kind=socket.SOCK_STREAM, both=False):
     """A port on 127.0.0.1 that was free a moment ago (for UDP and TCP
-    alike when `both`), chosen at random below the ephemeral range."""
+    alike when `both`), chosen at random below the ephemeral range, never
+    one this process was given before (a test often takes two or three
+    before anything binds them)."""
     kinds = (socket.SOCK_STREAM, socket.SOCK_DGRAM) if both else (kind,)
+    if len(_given) > (PORT_HIGH - PORT_LOW) // 4:     # a long bench loop
+        _given.clear()
     for _ in range(200):
         port = _ports.randint(PORT_LOW, PORT_HIGH)
+        if port in _given:
+            continue
         try:
             for k in kinds:
                 with socket.socket(socket.AF_INET, k) as s:
                     s.bind(('127.0.0.1', port))
         except OSError:
             continue
+        _given.add(port)
         return port
     raise RuntimeError('no free port')
 
