@@ -48,7 +48,7 @@ struct dhcp_core {
 		      enrol_failed, enrol_asked, enrol_txns, db_skipped,
 		      events_queued,
 		      events_written, events_dropped, events_coalesced, db_errors,
-		      gateways_deleted;
+		      db_reconnects, gateways_deleted;
 };
 
 void dhcp_cfg_defaults(struct dhcp_cfg *cfg)
@@ -220,6 +220,31 @@ static PGconn *db_ready(struct dhcp_core *core, PGconn **slot)
 	return NULL;
 }
 
+/* Runs sql on the connection in *slot (made ready by the caller). A
+ * connection the statement finds lost is made again and the statement run
+ * once more: after PostgreSQL restarts, every idle pooled connection is
+ * dead, and libpq only learns it by using one, so without this each would
+ * cost a packet (a first-sight device got no address) and start the
+ * back-off that makes every packet skip the database. A statement whose
+ * connection broke after its commit is safe to repeat: each one the hook
+ * sends is a transaction of its own that answers the same when repeated.
+ * The result (NULL only when the new connection failed: db_ready counted
+ * it); read *slot, not the old pointer, afterwards. */
+static PGresult *db_exec(struct dhcp_core *core, PGconn **slot,
+			 const char *sql, int n, const char *const *params)
+{
+	PGresult *res = PQexecParams(*slot, sql, n, NULL, params, NULL, NULL, 0);
+
+	if (PQresultStatus(res) != PGRES_FATAL_ERROR ||
+	    PQstatus(*slot) == CONNECTION_OK)
+		return res;
+	PQclear(res);
+	atomic_fetch_add(&core->db_reconnects, 1);
+	if (!db_ready(core, slot))
+		return NULL;
+	return PQexecParams(*slot, sql, n, NULL, params, NULL, NULL, 0);
+}
+
 static int pool_take(struct dhcp_core *core)
 {
 	unsigned i;
@@ -265,9 +290,10 @@ static enum db_answer answer_parse(const char *s)
 	return ANS_ERROR;
 }
 
-/* Asks dpn.dhcp_identify (schema/010_dhcp.sql) about one device on conn,
- * in a transaction of its own (tried once more if it lost a race). */
-static enum db_answer identify_on(struct dhcp_core *core, PGconn *conn,
+/* Asks dpn.dhcp_identify (schema/010_dhcp.sql) about one device on the
+ * ready connection in *slot, in a transaction of its own (tried once more
+ * if it lost a race; see db_exec for a lost connection). */
+static enum db_answer identify_on(struct dhcp_core *core, PGconn **slot,
 				  const struct dhcp_enrol_req *r, int enrol)
 {
 	char sid[16];
@@ -278,16 +304,16 @@ static enum db_answer identify_on(struct dhcp_core *core, PGconn *conn,
 	snprintf(sid, sizeof(sid), "%u", r->subnet_id);
 	for (int tries = 0; tries < 2; tries++) {
 		PQclear(res);
-		res = PQexecParams(conn, "SELECT dpn.dhcp_identify($1::bigint, "
-				   "$2::text, $3::macaddr, $4::boolean)", 4, NULL,
-				   params, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_FATAL_ERROR || !db_lost_race(res))
+		res = db_exec(core, slot, "SELECT dpn.dhcp_identify($1::bigint, "
+			      "$2::text, $3::macaddr, $4::boolean)", 4, params);
+		if (PQresultStatus(res) != PGRES_FATAL_ERROR || !res ||
+		    !db_lost_race(res))
 			break;
 	}
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 		a = answer_parse(PQgetvalue(res, 0, 0));
 	else
-		db_statement_failed(core, "dpn.dhcp_identify", conn, res);
+		db_statement_failed(core, "dpn.dhcp_identify", *slot, res);
 	PQclear(res);
 	return a;
 }
@@ -308,34 +334,35 @@ static const char *answer_word(enum db_answer a)
 
 /* The enrolment group's run function: the batch in one transaction. When
  * that fails on a live connection (one device's enrolment raised an error
- * the broker does not answer with a word, or a deadlock), each is asked
- * again alone, so that one bad device costs the others nothing. */
+ * the broker does not answer with a word, or a deadlock), or finds its
+ * connection lost (db_exec), each is asked again alone, so that one bad
+ * device costs the others nothing. */
 static void enrol_run(void *arg, struct dhcp_enrol_req **reqs, size_t n)
 {
 	struct dhcp_core *core = arg;
 	int idx = pool_take(core);
-	PGconn *conn = db_ready(core, &core->conns[idx]);
+	PGconn **slot = &core->conns[idx];
 	PGresult *res = NULL;
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		reqs[i]->answer[0] = '\0';
-	if (!conn)
+	if (!db_ready(core, slot))
 		goto out;
 	atomic_fetch_add(&core->lookups, n);
 	atomic_fetch_add(&core->enrol_asked, n);
 	atomic_fetch_add(&core->enrol_txns, 1);
-	if (n > 1 && !(res = dhcp_enrol_exec(conn, reqs, n)))
+	if (n > 1 && !(res = dhcp_enrol_exec(*slot, reqs, n)))
 		goto out;
-	if (res && db_gone(conn, res)) {
-		db_statement_failed(core, "dpn.dhcp_identify (grouped)", conn, res);
+	if (res && db_gone(*slot, res) && PQstatus(*slot) == CONNECTION_OK) {
+		db_statement_failed(core, "dpn.dhcp_identify (grouped)", *slot, res);
 		goto out;
 	}
 	if (res)	/* the group's transaction was rolled back: one each */
 		atomic_fetch_add(&core->enrol_txns, n);
-	for (i = 0; i < n && PQstatus(conn) == CONNECTION_OK; i++)
+	for (i = 0; i < n && (i == 0 || PQstatus(*slot) == CONNECTION_OK); i++)
 		snprintf(reqs[i]->answer, sizeof(reqs[i]->answer), "%s",
-			 answer_word(identify_on(core, conn, reqs[i], 1)));
+			 answer_word(identify_on(core, slot, reqs[i], 1)));
 out:
 	PQclear(res);
 	pool_give(core, idx);
@@ -349,7 +376,6 @@ static enum db_answer db_identify(struct dhcp_core *core, uint32_t subnet_id,
 {
 	struct dhcp_enrol_req r = { .subnet_id = subnet_id };
 	enum db_answer a = ANS_ERROR;
-	PGconn *conn;
 	int idx;
 
 	memcpy(r.circuit, circuit, clen);
@@ -360,10 +386,9 @@ static enum db_answer db_identify(struct dhcp_core *core, uint32_t subnet_id,
 		return answer_parse(r.answer);
 	}
 	idx = pool_take(core);
-	conn = db_ready(core, &core->conns[idx]);
-	if (conn) {
+	if (db_ready(core, &core->conns[idx])) {
 		atomic_fetch_add(&core->lookups, 1);
-		a = identify_on(core, conn, &r, 0);
+		a = identify_on(core, &core->conns[idx], &r, 0);
 	}
 	pool_give(core, idx);
 	return a;
@@ -548,8 +573,8 @@ int dhcp_events_literals(const struct dhcp_event *evs, size_t n,
 }
 
 /* Writes a batch in one round trip (dpn.dhcp_lease_events, one implicit
- * transaction). Returns 1 when committed. */
-static int write_batch(struct dhcp_core *core, PGconn *conn,
+ * transaction) on the ready connection in *slot. Returns 1 when committed. */
+static int write_batch(struct dhcp_core *core, PGconn **slot,
 		       const struct dhcp_event *evs, size_t n)
 {
 	char lit[5][DHCP_LIT_MAX];	/* ~60 KiB: the writer thread's own stack */
@@ -561,26 +586,26 @@ static int write_batch(struct dhcp_core *core, PGconn *conn,
 	if (dhcp_events_literals(evs, n, lit))
 		return 0;
 	snprintf(prob, sizeof(prob), "%u", core->cfg.probation_s);
-	res = PQexecParams(conn, "SELECT dpn.dhcp_lease_events($1::text[], "
-			   "$2::bigint[], $3::bigint[], $4::macaddr[], $5::bigint[],"
-			   " $6::integer)", 6, NULL, p, NULL, NULL, 0);
+	res = db_exec(core, slot, "SELECT dpn.dhcp_lease_events($1::text[], "
+		      "$2::bigint[], $3::bigint[], $4::macaddr[], $5::bigint[],"
+		      " $6::integer)", 6, p);
 	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 	if (!ok)
-		db_statement_failed(core, "writing lease events", conn, res);
+		db_statement_failed(core, "writing lease events", *slot, res);
 	PQclear(res);
 	return ok;
 }
 
 /* Deletes the blocks of gateways whose grace period ran out. */
-static void sweep_gateways(struct dhcp_core *core, PGconn *conn)
+static void sweep_gateways(struct dhcp_core *core, PGconn **slot)
 {
 	char grace[16];
 	const char *p[1] = { grace };
 	PGresult *res;
 
 	snprintf(grace, sizeof(grace), "%u", core->cfg.grace_s);
-	res = PQexecParams(conn, "SELECT dpn.dhcp_gateway_sweep($1::integer)", 1,
-			   NULL, p, NULL, NULL, 0);
+	res = db_exec(core, slot, "SELECT dpn.dhcp_gateway_sweep($1::integer)",
+		      1, p);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
 		long n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 		if (n > 0) {
@@ -590,7 +615,7 @@ static void sweep_gateways(struct dhcp_core *core, PGconn *conn)
 			core_log(core, 1, "deleted %ld gateway(s) after their grace period", n);
 		}
 	} else {
-		db_statement_failed(core, "dpn.dhcp_gateway_sweep", conn, res);
+		db_statement_failed(core, "dpn.dhcp_gateway_sweep", *slot, res);
 	}
 	PQclear(res);
 }
@@ -628,7 +653,6 @@ static unsigned writer_round(struct dhcp_core *core, PGconn **conn,
 			     struct dhcp_event *buf, int64_t *next_sweep)
 {
 	size_t n = dhcp_queue_peek(core->queue, buf, core->cfg.batch, 200);
-	PGconn *c;
 
 	/* Under load, wait a moment for more events: one round trip and one
 	 * commit for many keeps the database's share of the CPU small. */
@@ -639,13 +663,12 @@ static unsigned writer_round(struct dhcp_core *core, PGconn **conn,
 
 	if (n == 0 && mono_ms() < *next_sweep)
 		return 0;
-	c = db_ready(core, conn);
-	if (!c)
+	if (!db_ready(core, conn))
 		return core->cfg.retry_ms;
 	if (n > 0 && core->suspect)
 		n = 1;
-	if (n > 0 && !write_batch(core, c, buf, n)) {
-		skip_poison(core, c, n);
+	if (n > 0 && !write_batch(core, conn, buf, n)) {
+		skip_poison(core, *conn, n);
 		return core->cfg.retry_ms;
 	}
 	if (n > 0) {
@@ -654,7 +677,7 @@ static unsigned writer_round(struct dhcp_core *core, PGconn **conn,
 		core->suspect = 0;
 	}
 	if (mono_ms() >= *next_sweep) {
-		sweep_gateways(core, c);
+		sweep_gateways(core, conn);
 		*next_sweep = mono_ms() + (int64_t)core->cfg.sweep_s * 1000;
 	}
 	return 0;
@@ -794,6 +817,7 @@ void dhcp_core_stats(struct dhcp_core *core, struct dhcp_stats *o)
 	o->events_dropped = atomic_load(&core->events_dropped);
 	o->events_coalesced = atomic_load(&core->events_coalesced);
 	o->db_errors = atomic_load(&core->db_errors);
+	o->db_reconnects = atomic_load(&core->db_reconnects);
 	o->gateways_deleted = atomic_load(&core->gateways_deleted);
 	o->queue_depth = dhcp_queue_depth(core->queue);
 	o->queue_size = core->cfg.queue_size;
@@ -814,7 +838,7 @@ int dhcp_stats_json(const struct dhcp_stats *s, char *buf, size_t len)
 		"\"enrol-transactions\": %llu, \"db-skipped\": %llu, "
 		"\"events-queued\": %llu, \"events-written\": %llu, "
 		"\"events-dropped\": %llu, \"events-coalesced\": %llu, "
-		"\"db-errors\": %llu, "
+		"\"db-errors\": %llu, \"db-reconnects\": %llu, "
 		"\"gateways-deleted\": %llu, \"queue-depth\": %llu, "
 		"\"queue-size\": %llu, "
 		"\"host-cache-hits\": %llu, \"host-cache-misses\": %llu, "
@@ -840,6 +864,7 @@ int dhcp_stats_json(const struct dhcp_stats *s, char *buf, size_t len)
 		(unsigned long long)s->events_dropped,
 		(unsigned long long)s->events_coalesced,
 		(unsigned long long)s->db_errors,
+		(unsigned long long)s->db_reconnects,
 		(unsigned long long)s->gateways_deleted,
 		(unsigned long long)s->queue_depth,
 		(unsigned long long)s->queue_size,

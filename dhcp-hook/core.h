@@ -73,7 +73,8 @@ struct dhcp_stats {
 	uint64_t enrolled, known, lookups, dropped_unknown, dropped_invalid,
 		 refused, release_refused, decline_refused, enrol_failed,
 		 enrol_asked, enrol_txns, db_skipped, events_queued, events_written,
-		 events_dropped, events_coalesced, db_errors, gateways_deleted,
+		 events_dropped, events_coalesced, db_errors, db_reconnects,
+		 gateways_deleted,
 		 queue_depth, queue_size;
 	struct dhcp_hc_stats hc;	/* all 0 without a host cache */
 };

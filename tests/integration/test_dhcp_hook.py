@@ -272,7 +272,7 @@ def counters_add_up(ctx):
     for k in ('enrolled', 'known', 'lookups', 'dropped-unknown', 'dropped-invalid',
               'release-refused', 'decline-refused',
               'events-queued', 'events-written', 'events-dropped',
-              'events-coalesced', 'db-errors',
+              'events-coalesced', 'db-errors', 'db-reconnects',
               'queue-depth', 'queue-size', 'gateways-deleted'):
         check(k in st, 'dpn-stats lacks ' + k)
     wait_for(lambda: ctx.kea.stats()['queue-depth'] == 0, 10, 'queue drained')

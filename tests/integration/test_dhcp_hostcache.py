@@ -103,6 +103,46 @@ def known_devices_are_served_while_postgresql_is_down(ctx):
 
 
 @case
+def a_database_restart_costs_the_hook_nothing(ctx):
+    """After PostgreSQL restarts every pooled connection of the hook is
+    dead, which libpq learns only by using it: the first statement on each
+    must connect again and run at once, not fail (counted in db-errors)
+    and make every packet skip the database for db-retry-ms (3 s here).
+    (Kea's own hosts connection dies too: Kea may drop the first packet
+    while it reconnects, so the client retransmits, as a real one does.)"""
+    # A pooled connection used (once the previous case's outage, which
+    # made the hook skip the database for db-retry-ms, is over).
+    before = broker.mac(0x510)
+    wait_for(lambda: (lambda a: a is not None and a.type == dhcp.ACK)(
+        ctx.relay.dora(C1, before, timeout=1)), 10, 'first sight before the restart')
+    wait_for(lambda: ctx.kea.stats()['queue-depth'] == 0, 10, 'events written')
+    ctx.pg.stop()
+    ctx.pg.start()
+    wait_for(lambda: ctx.kea.stats()['host-cache-listening'], 20,
+             'listener back after the restart')
+    st0 = ctx.kea.stats()
+    m = broker.mac(0x511)       # a first sight needs the database: enrolment
+    acks = []
+    wait_for(lambda: acks.append(ctx.relay.dora(C1, m, timeout=1)) or (
+        acks[-1] is not None and acks[-1].type == dhcp.ACK), 10,
+        'first sight after the restart')
+    check_eq(acks[-1].yiaddr, address_of(ctx.pg, m), 'its address')
+    # Its lease event goes through the writer's connection, dead too.
+    wait_for(lambda: ctx.kea.stats()['queue-depth'] == 0, 10, 'events written')
+    st1 = ctx.kea.stats()
+    # A dead connection found is made again, not counted as the database
+    # failing (which would start the back-off: db-skipped itself is not
+    # compared, as an attempt of the writer while the server was down may
+    # have started one legitimately).
+    check(st1['db-reconnects'] > st0['db-reconnects'], 'no reconnection counted')
+    check_eq((st1['db-errors'] - st0['db-errors'], st1['events-dropped'],
+              st1['enrolled'] - st0['enrolled']), (0, 0, 1),
+             'database errors after the restart, events dropped, enrolled')
+    check_eq(ctx.pg.scalar("SELECT count(*) FROM dpn.lease_events WHERE mac = '%s'" % m),
+             '1', 'lease events of the new device')
+
+
+@case
 def a_moved_reservation_is_served_at_once(ctx):
     m = broker.mac(0x501)
     old = dhcp.acked(ctx.relay, C1, m).yiaddr
