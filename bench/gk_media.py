@@ -9,8 +9,12 @@ and the flat's gateway are UDP user agents of this script.
      p50 and p99 of --latency calls each;
   2. concurrency: for each N of --calls, N anchored calls set up, then 20 ms
      RTP (160-byte PCMU) both ways on every call for --seconds; packets
-     lost, whether this script kept the 20 ms pace, and the CPU-seconds
-     rtpengine and the gatekeeper spent in that period;
+     lost, whether the load kept the 20 ms pace, and the CPU-seconds
+     rtpengine and the gatekeeper spent in that period. The RTP endpoints
+     are build/rel/bench/rtp_load (C, `make tests`; --rtp c, the default)
+     or this script's one thread (--rtp py, enough up to ~300 calls).
+     With --rtp c the steps stop at the first N with a packet lost or
+     with the generator behind (--stop-on-loss, the default);
   1b. --out N: the same for calls out (flat 1's gateway -> a number of
      complex 300, routed to a peer on 127.0.2.1 that answers): through
      this gatekeeper (anchored: offer first, then the peer) and through a
@@ -22,12 +26,14 @@ and the flat's gateway are UDP user agents of this script.
      multipart bodies (SDP + ISUP), and K calls out with and without;
      an idle run (same start, registration, stop) subtracted.
 
-    make && bench/gk_media.py [--latency 200] [--out 200]
+    make tests && bench/gk_media.py [--latency 200] [--out 200]
                               [--calls 50,100,200] [--seconds 30]
-                              [--callgrind 100]
+                              [--rtp c|py] [--callgrind 100]
 """
 import argparse
+import json
 import os
+import resource
 import selectors
 import shutil
 import subprocess
@@ -45,6 +51,7 @@ from gatekeeper import Flat, Gatekeeper, Ua  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 from rtpengine import Rtpengine, RtpEndpoint  # noqa: E402
 
+RTP_LOAD = os.path.join(os.environ['DPN_BUILD'], 'bench', 'rtp_load')
 N1, N2 = '100-1101-0101', '100-1101-0102'
 TICK = os.sysconf('SC_CLK_TCK')
 # As root the gatekeeper drops to dpn after start, and callgrind could no
@@ -211,6 +218,110 @@ def carry(ctx, n, seconds):
     return sent - got
 
 
+def wait_s(pid):
+    """Seconds the threads of process pid spent ready to run with no CPU
+    free (schedstat, summed over its threads)."""
+    total = 0
+    for tid in os.listdir('/proc/%d/task' % pid):
+        try:
+            with open('/proc/%d/task/%s/schedstat' % (pid, tid)) as f:
+                total += int(f.read().split()[1])
+        except OSError:
+            pass
+    return total / 1e9
+
+
+def ng_counts(gk):
+    """The gatekeeper's ng request counters (sent, retransmitted,
+    timeouts...) from its /metrics."""
+    return {k.split('"')[1]: v for k, v in gk.metrics().items()
+            if k.startswith('dpn_gk_ng_total{')}
+
+
+def fd_limit(pid):
+    with open('/proc/%d/limits' % pid) as f:
+        for line in f:
+            if line.startswith('Max open files'):
+                return int(line.split()[3])
+    return None
+
+
+def setup_calls(ctx, n, shared=False):
+    """n anchored calls outside -> flat 1 to their ACK, with a bound UDP
+    socket for each end's media (held so no one takes the port until
+    rtp_load binds it; shared: one for every caller, one for every
+    gateway); (calls, sockets, the stream lines)."""
+    outside = Ua('127.0.0.1')
+    calls, socks, lines = [], [], []
+    if shared:
+        socks = [RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)]
+    for _ in range(n):
+        if shared:
+            c_ep, g_ep = socks
+        else:
+            c_ep, g_ep = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
+            socks += [c_ep, g_ep]
+        caller, callee, _, c_to, g_to = call(ctx.gk, outside, 'caller', ctx.gw1,
+                                             N1, c_ep, g_ep)
+        calls.append((caller, callee))
+        for ep, to in ((c_ep, c_to), (g_ep, g_to)):
+            lines.append('%s:%d %s:%d\n' % (ep.addr, ep.port, to[0], to[1]))
+    return outside, calls, socks, ''.join(lines)
+
+
+def carry_c(ctx, n, seconds, shared=False):
+    """n anchored calls, RTP both ways for `seconds` from rtp_load; the
+    result (dict) and a line printed."""
+    outside, calls, socks, lines = setup_calls(ctx, n, shared)
+    for ep in socks:        # rtp_load binds the same addresses
+        ep.close()
+    cpu0 = (cpu_s(ctx.rtp.p.pid), cpu_s(ctx.gk.p.pid))
+    ng0, wait0 = ng_counts(ctx.gk), wait_s(ctx.rtp.p.pid)
+    load0 = open('/proc/loadavg').read().split()[0]
+    r = subprocess.run([RTP_LOAD, '--seconds', str(seconds), '--drain', '2000'], input=lines,
+                       capture_output=True, text=True, timeout=seconds + 60)
+    cpu1 = (cpu_s(ctx.rtp.p.pid), cpu_s(ctx.gk.p.pid))
+    if r.returncode != 0:
+        raise RuntimeError('rtp_load: ' + r.stderr)
+    res = json.loads(r.stdout)
+    ng1 = ng_counts(ctx.gk)
+    res['rtpengine_wait_s'] = round(wait_s(ctx.rtp.p.pid) - wait0, 2)
+    res['gatekeeper_ng'] = {k: int(ng1[k] - ng0.get(k, 0)) for k in ng1}
+    res.update(calls=n, rtpengine_cpu_s=round(cpu1[0] - cpu0[0], 2),
+               gatekeeper_cpu_s=round(cpu1[1] - cpu0[1], 2),
+               rtpengine_drops=ctx.rtp.socket_drops(),
+               load_before=load0, load=open('/proc/loadavg').read().split()[0])
+    for caller, callee in calls:
+        hang_up(caller, callee)
+    outside.close()
+    wait_for(lambda: ctx.rtp.calls() == [], timeout=30, what='streams deleted')
+    print('carry %4d calls%s %5.1f s  packets sent %d lost %d (%.4f%%, by seq %d, '
+          'at the ends %d (head %d, tail %d), on our sockets %d, on rtpengine\'s %d)  late ticks %d of %d '
+          '(max %.1f ms, sender busy %.0f%%)  CPU-s rtpengine %.2f gatekeeper %.2f '
+          'rtp_load %.2f  load %s -> %s' % (
+              n, ' (2 sockets)' if shared else '', res['seconds'], res['sent'], res['lost'],
+              100.0 * res['lost'] / max(res['sent'], 1), res['lost_seq'], res['lost_ends'], res['lost_head'], res['lost_tail'],
+              res['rx_overflow'], res['rtpengine_drops'], res['late_ticks'],
+              res['ticks'], res['max_late_ms'], 100 * res['send_busy'],
+              res['rtpengine_cpu_s'], res['gatekeeper_cpu_s'], res['cpu_s'],
+              load0, res['load']), flush=True)
+    print('  waiting for a CPU: rtpengine %.2f s, rtp_load sender %.2f s, '
+          'receiver %.2f s' % (res['rtpengine_wait_s'], res['wait_send_s'],
+                               res['wait_recv_s']), flush=True)
+    print('  gatekeeper ng requests in the run: %s' % ', '.join(
+        '%s %d' % kv for kv in res['gatekeeper_ng'].items()), flush=True)
+    print('  ' + json.dumps(res), flush=True)
+    return res
+
+
+def behind(res):
+    """The generator fell behind: it needed more than 90% of the time to
+    send, or ended more than 2% late. (Ticks started late and caught up
+    after are counted and shown, not taken for this: on the shared
+    machine other processes hold the cores for tens of ms at times.)"""
+    return res['send_busy'] > 0.9 or res['seconds'] > res['ticks'] * 0.02 * 1.02
+
+
 def callgrind_total(path):
     with open(path) as f:
         for line in f:
@@ -329,19 +440,47 @@ def main():
     ap.add_argument('--calls', default='50,100,200')
     ap.add_argument('--seconds', type=float, default=30)
     ap.add_argument('--callgrind', type=int, default=100)
+    ap.add_argument('--rtp', choices=('c', 'py'), default='c',
+                    help='RTP endpoints: rtp_load (c) or this script (py)')
+    ap.add_argument('--shared', action='store_true',
+                    help='with --rtp c: every caller on one port, every '
+                    'gateway on another (the endpoints cost less)')
+    ap.add_argument('--no-stop', action='store_true',
+                    help='with --rtp c: run every N even after a loss')
     a = ap.parse_args()
     ns = [int(x) for x in a.calls.split(',') if x]
+    if ns and a.rtp == 'c' and not os.access(RTP_LOAD, os.X_OK):
+        sys.exit('%s missing: make tests (or --rtp py)' % RTP_LOAD)
+    if max(ns + [0]) > 5000:
+        sys.exit('--calls: at most 5000')
+    # two media sockets a call here while they are set up
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     with Cluster() as pg:
-        ctx = Ctx(pg, ports=max(ns + [50]) * 4 + 200)
+        # 4 rtpengine ports a call, and room for the ports our own media
+        # sockets (ephemeral, 2 a call) may take inside its range
+        ctx = Ctx(pg, ports=max(ns + [50]) * 6 + 200)
         try:
             print('uptime:', subprocess.run(['uptime'], capture_output=True,
                                             text=True).stdout.strip(), flush=True)
+            print('rtpengine ports %d-%d, open files limit: rtpengine %s, '
+                  'this script and rtp_load %d' % (
+                      ctx.rtp.port_min, ctx.rtp.port_max, fd_limit(ctx.rtp.p.pid),
+                      hard), flush=True)
             if a.latency:
                 latency(ctx, a.latency)
             if a.out:
                 latency_out(ctx, a.out)
             for n in ns:
-                carry(ctx, n, a.seconds)
+                if a.rtp == 'py':
+                    carry(ctx, n, a.seconds)
+                    continue
+                res = carry_c(ctx, n, a.seconds, a.shared)
+                if (res['lost'] or behind(res)) and not a.no_stop:
+                    print('stopped at %d calls: %s' % (
+                        n, 'packets lost' if res['lost'] else 'rtp_load behind'),
+                        flush=True)
+                    break
             if a.callgrind:
                 instructions(ctx, a.callgrind)
         finally:

@@ -125,6 +125,7 @@ struct gk_media {
 	struct mop *forks[BUCKETS];
 	struct mop *ops;
 	unsigned ncalls;
+	unsigned nquery, qcur;		/* media checks out; next bucket */
 	struct gk_media_stats st;
 	char msg[NG_MSG_MAX];
 };
@@ -1203,6 +1204,8 @@ static void media_timed_out(struct gk_media *md, struct mcall *c)
 	call_free(md, c);
 }
 
+static void query_due(struct gk_media *md);
+
 static void on_query(void *arg, const struct ng_answer *a)
 {
 	struct mop *op = arg;
@@ -1211,12 +1214,14 @@ static void on_query(void *arg, const struct ng_answer *a)
 							  op->idlen });
 
 	op->req = NULL;
+	md->nquery--;
 	if (c) {
 		c->querying = 0;
 		if (a->err == EPROTO && c->dlg)
 			media_timed_out(md, c);
 	}
 	mop_free(op);
+	query_due(md);		/* the next one takes its place */
 }
 
 static void query(struct gk_media *md, struct mcall *c)
@@ -1234,28 +1239,40 @@ static void query(struct gk_media *md, struct mcall *c)
 		return;
 	}
 	c->querying = 1;
+	md->nquery++;
 }
 
-/* Query each confirmed call every media-check; at most a bucket's worth
- * beyond MAX_QUERIES per tick, so a big table is spread over ticks. */
-#define MAX_QUERIES 2000
-void gk_media_tick(struct gk *g)
+/* Media checks: each confirmed call is queried once every media-check,
+ * with at most QUERY_WINDOW queries out at once; an answer sends the next
+ * (query_due from on_query), the one-second tick starts each round. Why
+ * a window: calls set up together fall due together, and a thousand
+ * queries sent back to back overflow rtpengine's ng socket buffer; the
+ * lost ones, retransmitted in the same burst, time out and mark the
+ * instance down, so new calls got 503 (bench/gk_media.py, 1,000 calls:
+ * 1,915 timeouts in 25 s). The scan goes on from bucket qcur, at most
+ * once round the table a call. */
+#define QUERY_WINDOW 32
+static void query_due(struct gk_media *md)
 {
-	struct gk_media *md = g->media;
-	uint64_t now, period;
-	unsigned sent = 0;
+	uint64_t now = ev_now(md->g->d->loop);
+	uint64_t period = (uint64_t)md->g->cfg->media_check_s * 1000;
 
-	if (!md)
-		return;
-	now = ev_now(g->d->loop);
-	period = (uint64_t)g->cfg->media_check_s * 1000;
-	for (unsigned i = 0; i < BUCKETS && sent < MAX_QUERIES; i++)
-		for (struct mcall *c = md->calls[i]; c; c = c->next)
+	for (unsigned n = 0; n < BUCKETS && md->nquery < QUERY_WINDOW; n++) {
+		for (struct mcall *c = md->calls[md->qcur]; c; c = c->next)
 			if (c->dlg && !c->querying && now >= c->next_check) {
 				c->next_check = now + period;
 				query(md, c);
-				sent++;
+				if (md->nquery >= QUERY_WINDOW)
+					return;	/* this bucket again next time */
 			}
+		md->qcur = (md->qcur + 1) % BUCKETS;
+	}
+}
+
+void gk_media_tick(struct gk *g)
+{
+	if (g->media)
+		query_due(g->media);
 }
 
 const struct gk_media_stats *gk_media_stats(const struct gk_media *md)

@@ -81,19 +81,33 @@ static void on_signal(struct ev_loop *loop, int fd, unsigned events, void *arg)
 	}
 }
 
-/* Signals are blocked in every thread (the caller starts threads later)
- * and read from a signalfd by the loop. */
+/* SIGINT, SIGTERM and SIGHUP into set. */
+static void stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+}
+
+/* Blocks them first thing: one that arrives while the settings load is
+ * kept pending for the loop's signalfd instead of killing the daemon by
+ * the default action (skipping its clean exit). Threads started later
+ * inherit the mask. */
+static int signals_block(void)
+{
+	sigset_t set;
+
+	stop_signals(&set);
+	return pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+/* The blocked signals are read from a signalfd by the loop. */
 static int signals_start(struct daemon *d)
 {
 	sigset_t set;
-	int rc;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	if ((rc = pthread_sigmask(SIG_BLOCK, &set, NULL)))
-		return rc;
+	stop_signals(&set);
 	signal(SIGPIPE, SIG_IGN);
 	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (d->sigfd < 0)
@@ -141,6 +155,8 @@ int daemon_init(const struct daemon_def *def, int argc, char **argv,
 	int status = 1;
 
 	log_init(def->name, 1, LOG_LVL_INFO);
+	if (signals_block())
+		log_warnx("cannot block the stop signals");
 	if (!d || !(d->cfg = calloc(1, def->conf_size))) {
 		free(d);
 		log_warnx("out of memory");

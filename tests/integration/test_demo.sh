@@ -13,21 +13,19 @@ cd "${DPN_ROOT:-$(dirname "$0")/../..}"
 export DPN_DEMO_BIN=${DPN_BUILD:-$PWD/build/san}/bin
 export DPN_DEMO_STATE; DPN_DEMO_STATE=$(mktemp -d)
 chmod 0755 "$DPN_DEMO_STATE"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export DPN_DEMO_LISTEN=127.0.0.1:$port
-export DPN_DEMO_DHCP_PORT; DPN_DEMO_DHCP_PORT=$(python3 -c 'import socket; s=socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-udp_port() { python3 -c 'import socket; s=socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export DPN_DEMO_SIP_PORT; DPN_DEMO_SIP_PORT=$(udp_port)
-export DPN_DEMO_GW_SIP_PORT; DPN_DEMO_GW_SIP_PORT=$(udp_port)
-export DPN_DEMO_NG_PORT; DPN_DEMO_NG_PORT=$(udp_port)
-rtp_min=$((20000 + RANDOM % 200 * 200))
-export DPN_DEMO_RTP_PORTS=$rtp_min-$((rtp_min + 199))
+# every port below the ephemeral range (not one bound to port 0 meanwhile)
+ports=$(python3 tests/lib/demo_ports.py) || exit 1
+eval "$ports"
 url=http://$DPN_DEMO_LISTEN
 cleanup() { scripts/demo stop >/dev/null 2>&1 || true; rm -rf "$DPN_DEMO_STATE"; }
 trap cleanup EXIT
 fail() { echo "not ok: $*"; exit 1; }
 passed=0
 ok() { echo "ok     $*"; passed=$((passed + 1)); }
+# has TEXT [GREP-OPTION...] PATTERN: grep -q on TEXT through a here-string.
+# Not `echo "$TEXT" | grep -q`: with pipefail that fails whenever grep has
+# matched and exited before echo (which writes line by line) wrote the rest.
+has() { local text=$1; shift; grep -q "$@" <<<"$text"; }
 
 out=$(scripts/demo start) || fail "demo start failed: $out"
 echo "$out"
@@ -47,7 +45,8 @@ ok "the printed login works, a wrong one is refused"
 for n in 100-1101-1201 10011011202 100-1101-1203; do
   curl -sf -b "$jar" "$url/api/v1/numbers/$n" >/dev/null || fail "demo flat $n not found"
 done
-curl -sf "$url/" | grep -qi '<html' || fail "web admin not served at /"
+page=$(curl -sf "$url/") || fail "web admin not served at /"
+has "$page" -i '<html' || fail "web admin at / is no HTML page"
 ok "the demo complex is provisioned and the admin is served"
 
 # A handset plugged into flat 1104's port asks Kea for an address: the hook
@@ -62,8 +61,9 @@ print(ack.yiaddr if ack and ack.type == dhcp.ACK else 'none')
 PY
 )
 case "$addr" in 127.16.*) ;; *) fail "no DHCP address from the demo Kea (got $addr)" ;; esac
-curl -sf -b "$jar" "$url/api/v1/numbers/100-1101-1104-1" | grep -q "$addr" \
-  || fail "the enrolled handset 100-1101-1104-1 does not show $addr"
+hs1=$(curl -sf -b "$jar" "$url/api/v1/numbers/100-1101-1104-1") \
+  || fail "the enrolled handset 100-1101-1104-1 not found"
+has "$hs1" "$addr" || fail "the enrolled handset 100-1101-1104-1 does not show $addr"
 ok "Kea with the hook serves the demo pool: a new handset gets $addr"
 
 # The SIP daemons: the gatekeeper, a gatewayd and the handsets of each demo
@@ -74,16 +74,16 @@ flats="100-1101-1201 100-1101-1202 100-1101-1102"
 for d in gatekeeper rtpengine $(for f in $flats; do echo "gatewayd-$f handsets-$f"; done); do
   kill -0 "$(cat "$DPN_DEMO_STATE/run/$d.pid")" 2>/dev/null || fail "$d not running"
 done
-echo "$out" | grep -q "dpn-gatekeeper on 127.0.0.1:$DPN_DEMO_SIP_PORT" || fail "gatekeeper not printed"
-echo "$out" | grep -q 'scripts/call 100-1101-1201 ' || fail "how to call not printed"
+has "$out" "dpn-gatekeeper on 127.0.0.1:$DPN_DEMO_SIP_PORT" || fail "gatekeeper not printed"
+has "$out" 'scripts/call 100-1101-1201 ' || fail "how to call not printed"
 sources=""
 for f in $flats; do
-  echo "$out" | grep -q "dpn-gatewayd for $f on 127.16.[0-9.]*:$DPN_DEMO_GW_SIP_PORT" \
+  has "$out" "dpn-gatewayd for $f on 127.16.[0-9.]*:$DPN_DEMO_GW_SIP_PORT" \
     || fail "gatewayd of $f not printed"
   for secret in "$DPN_DEMO_STATE/sip/$f/gateway-secret" "$DPN_DEMO_STATE/sip/$f/ua"; do
     [ "$(stat -c %a "$secret")" = 600 ] || fail "$secret not 0600"
   done
-  echo "$out" | grep -qF "$(cat "$DPN_DEMO_STATE/sip/$f/gateway-secret")" && fail "gateway secret printed"
+  has "$out" -F "$(cat "$DPN_DEMO_STATE/sip/$f/gateway-secret")" && fail "gateway secret printed"
   id=$(curl -sf -b "$jar" "$url/api/v1/numbers/$f" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["flat"]["id"])')
   reg=$(curl -sf -b "$jar" "$url/api/v1/flats/$id/gateway" | python3 -c 'import json,sys
@@ -116,7 +116,7 @@ for want in 'flat 100-1101-1201 rings 2 handsets' 'rang: 100-1101-1201-1, 100-11
     'caller ID the handset saw: ' 'BYE answered 200 OK' 'call to 100-1101-1201 completed' \
     'call record (admin, flat page): outside -> 100-1101-1201, answered by 100-1101-1201-1, ' \
     ', ended by caller'; do
-  echo "$call" | grep -qF "$want" || fail "call output lacks '$want'"
+  has "$call" -F "$want" || fail "call output lacks '$want'"
 done
 read -r cs hr hs cr <<<"$(rtp_counts "$call")"
 for n in "${cs:-0}" "${hr:-0}" "${hs:-0}" "${cr:-0}"; do
@@ -124,7 +124,7 @@ for n in "${cs:-0}" "${hr:-0}" "${hs:-0}" "${cr:-0}"; do
 done
 grep -q "Received command 'offer'" "$DPN_DEMO_STATE/log/rtpengine.log" \
   || fail "the call's media was not anchored at rtpengine"
-echo "$call" | grep -q 'RTP path: caller 127.0.0.1:[0-9]* -> 127.0.0.1:[0-9]* .*; handset 127.16.[0-9.:]* -> 127.0.0.2:' \
+has "$call" 'RTP path: caller 127.0.0.1:[0-9]* -> 127.0.0.1:[0-9]* .*; handset 127.16.[0-9.:]* -> 127.0.0.2:' \
   || fail "the RTP did not go through rtpengine's two sides: $call"
 ok "a flat call: both ring, one answers, the other is cancelled, RTP $cs/$hr and $hs/$cr each way through rtpengine"
 
@@ -136,8 +136,8 @@ ok "the admin's flat page shows both handsets registered and the call"
 
 # Junk at handset 2 first, from outside (dropped unread) and from its
 # gateway's address (unreadable, ignored): it keeps working.
-hs=$(sed -n 's/.*"contact": "\([0-9.:]*\)".*"handset": "100-1101-1202-2".*/\1/p' \
-  "$DPN_DEMO_STATE/log/handsets-100-1101-1202.events" | head -n 1)
+hs=$(sed -n 's/.*"contact": "\([0-9.:]*\)".*"handset": "100-1101-1202-2".*/\1/;T;p;q' \
+  "$DPN_DEMO_STATE/log/handsets-100-1101-1202.events")
 [ -n "$hs" ] || fail "no registered contact of 100-1101-1202-2 in the events"
 gw=$(echo "$out" | sed -n 's/.*dpn-gatewayd for 100-1101-1202 on \([0-9.]*\):.*/\1/p')
 python3 - "$hs" "$gw" <<'PY'
@@ -154,9 +154,9 @@ for src in ('127.0.0.1', sys.argv[2]):
 PY
 call=$(timeout 40 make -s call N=100-1101-1202-2) || fail "call to handset 2 failed: $call"
 echo "$call"
-echo "$call" | grep -q 'rang: 100-1101-1202-2$' || fail "not only handset 2 rang: $call"
-echo "$call" | grep -q 'answered by handset 100-1101-1202-2' || fail "handset 2 did not answer: $call"
-echo "$call" | grep -q 'stopped ringing' && fail "a handset call cancelled another: $call"
+has "$call" 'rang: 100-1101-1202-2$' || fail "not only handset 2 rang: $call"
+has "$call" 'answered by handset 100-1101-1202-2' || fail "handset 2 did not answer: $call"
+has "$call" 'stopped ringing' && fail "a handset call cancelled another: $call"
 kill -0 "$(cat "$DPN_DEMO_STATE/run/handsets-100-1101-1202.pid")" || fail "junk killed the handsets"
 grep -q "\"event\": \"dropped\"" "$DPN_DEMO_STATE/log/handsets-100-1101-1202.events" || fail "junk from outside the gateway not dropped"
 ok "make call N=<handset> rings only that handset (after junk sent to it)"
@@ -167,16 +167,16 @@ ok "make call N=<handset> rings only that handset (after junk sent to it)"
 call=$(env -u DPN_DEMO_LISTEN -u DPN_DEMO_SIP_PORT timeout 40 scripts/call 100-1101-1203 2>&1) \
   && fail "call without a gateway succeeded"
 echo "$call"
-echo "$call" | grep -q 'the call failed: SIP/2.0 480' || fail "failed call does not show the 480: $call"
+has "$call" 'the call failed: SIP/2.0 480' || fail "failed call does not show the 480: $call"
 call=$(timeout 40 scripts/call 100-1101-1299 2>&1) && fail "call to an unknown number succeeded"
 echo "$call"
-echo "$call" | grep -q 'the call failed: SIP/2.0 404 Not Found (no such number here)' || fail "unknown number does not show the 404: $call"
+has "$call" 'the call failed: SIP/2.0 404 Not Found (no such number here)' || fail "unknown number does not show the 404: $call"
 call=$(timeout 10 scripts/call 'x;1' 2>&1) && fail "a non-number was called"
-echo "$call" | grep -q 'not a dpn number' || fail "no clear error for a non-number: $call"
+has "$call" 'not a dpn number' || fail "no clear error for a non-number: $call"
 ok "no gateway reports 480, an unknown number 404; a non-number is refused"
 
 out=$(scripts/demo start) || fail "second start failed: $out"
-echo "$out" | grep -q "login: admin / $pw" || fail "second start changed the login"
+has "$out" "login: admin / $pw" || fail "second start changed the login"
 ok "a second start resumes over the kept state"
 
 pids=$(cat "$DPN_DEMO_STATE"/run/*.pid)

@@ -15,15 +15,9 @@ priv=$(mktemp -d)
 chmod 0700 "$priv"
 mkdir "$priv/dpn"
 cp -r scripts schema web dhcp-hook "$priv/dpn/"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export DPN_DEMO_LISTEN=127.0.0.1:$port
-export DPN_DEMO_DHCP_PORT; DPN_DEMO_DHCP_PORT=$(python3 -c 'import socket; s=socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-udp_port() { python3 -c 'import socket; s=socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export DPN_DEMO_SIP_PORT; DPN_DEMO_SIP_PORT=$(udp_port)
-export DPN_DEMO_GW_SIP_PORT; DPN_DEMO_GW_SIP_PORT=$(udp_port)
-export DPN_DEMO_NG_PORT; DPN_DEMO_NG_PORT=$(udp_port)
-rtp_min=$((20000 + RANDOM % 200 * 200))
-export DPN_DEMO_RTP_PORTS=$rtp_min-$((rtp_min + 199))
+# every port below the ephemeral range (not one bound to port 0 meanwhile)
+ports=$(python3 tests/lib/demo_ports.py) || exit 1
+eval "$ports"
 url=http://$DPN_DEMO_LISTEN
 state=""
 cleanup() {
@@ -35,20 +29,25 @@ trap cleanup EXIT
 fail() { echo "not ok: $*"; exit 1; }
 passed=0
 ok() { echo "ok     $*"; passed=$((passed + 1)); }
+# has TEXT [GREP-OPTION...] PATTERN: grep -q on TEXT through a here-string.
+# Not `echo "$TEXT" | grep -q`: with pipefail that fails whenever grep has
+# matched and exited before echo (which writes line by line) wrote the rest.
+has() { local text=$1; shift; grep -q "$@" <<<"$text"; }
 
 runuser -u dpn -- test -x "$priv/dpn" 2>/dev/null && fail "dpn can enter $priv: not a private folder"
 out=$("$priv/dpn/scripts/demo" start 2>&1) || fail "demo start from a private checkout failed: $out"
 echo "$out"
 state=$(echo "$out" | sed -n 's/.*(loopback only; state in \(.*\))$/\1/p')
 case "$state" in /var/lib/dpn/demo-*) ;; *) fail "state not in a place dpn owns: '$state'" ;; esac
-echo "$out" | grep -q 'could not change directory' && fail "tools complained about the private folder"
+has "$out" 'could not change directory' && fail "tools complained about the private folder"
 ok "demo starts from a checkout in a 0700 folder; state in $state"
 
 pw=$(echo "$out" | sed -n 's/.*login: admin \/ \(.*\)$/\1/p')
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
   --data "{\"username\":\"admin\",\"password\":\"$pw\"}" "$url/api/v1/session")
 [ "$code" = 200 ] || fail "printed login refused (HTTP $code)"
-curl -sf "$url/" | grep -qi '<html' || fail "web admin not served from the private checkout"
+page=$(curl -sf "$url/") || fail "web admin not served from the private checkout"
+has "$page" -i '<html' || fail "web admin from the private checkout is no HTML page"
 ok "the login works and the web admin is served"
 
 [ "$(stat -c %a "$priv")" = 700 ] || fail "the private folder's mode changed"

@@ -166,6 +166,7 @@ def a_flooding_handset_is_throttled_and_the_flat_keeps_ringing(ctx):
                           % (gw.first, gw.sip_port, h3['address'], port, i, uuid.uuid4().hex[:6],
                              h3['address'], gw.first, i)).encode(), (gw.first, gw.sip_port))
     caller = Ua('127.0.0.1', 0, peer_host=gw.first)
+    t0 = time.monotonic()
     options(200)
     cseq = call(caller, gw, gw.flat)
     options(200)
@@ -175,6 +176,9 @@ def a_flooding_handset_is_throttled_and_the_flat_keeps_ringing(ctx):
     reply(h2, invs[1], 180)
     reply(h2, invs[1], 200)
     ok = caller.final()
+    # the 200 came after every OPTIONS was taken (one socket, in order);
+    # the bucket refilled 30 a second until then
+    secs = time.monotonic() - t0
     check(ok is not None and ok.status == 200, 'the call was answered: %s' % (ok and ok.first))
     check_eq(ok.get('P-Asserted-Identity'), ['<sip:%s@%s>' % (h2.number, gw.first)],
              'the answering handset named')
@@ -192,9 +196,10 @@ def a_flooding_handset_is_throttled_and_the_flat_keeps_ringing(ctx):
         pass
     flood.close()
     dropped = gw.metric('dpn_gw_flood_dropped_total') - before
-    check(50 <= answered <= 120, '400 requests at once: about the burst (60) answered, got %d'
-          % answered)
-    check(dropped >= 250, 'the rest dropped and counted: %s' % dropped)
+    most = max(120, int(60 + 30 * secs) + 10)
+    check(50 <= answered <= most, '400 requests in %.1f s: about the burst (60) and 30/s '
+          'answered (at most %d), got %d' % (secs, most, answered))
+    check(dropped >= min(250, 370 - answered), 'the rest dropped and counted: %s' % dropped)
     gw.wait_log(r'flood from %s: over 30 requests/s, dropping' % re.escape(h3['address']))
     ua = wait_for(lambda: handset(gw, h3), timeout=5, what='the flooder may register again')
     ua.close()

@@ -5,7 +5,8 @@ Python stand-in: the real mgmtd never misbehaves this way) that gives a
 good block and then answers the handsets poll with broken JSON, a 2 MiB
 body, or not at all; SIP OPTIONS on the first address keep being answered
 at once, the faults are logged and counted, and the old handset list is
-kept. Also: a block outside `addresses` is refused, a bad config fails -n."""
+kept. Also: a block outside `addresses` is refused, a bad config fails -n,
+a SIGTERM that comes while the settings are read ends in a clean stop."""
 import http.server
 import os
 import re
@@ -16,7 +17,8 @@ import sys
 import threading
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import BUILD, case, check, check_eq, free_port, run, tmpdir, wait_for  # noqa: E402
+from dpn_test import (BUILD, case, check, check_eq, free_port, run, stop_process,  # noqa: E402
+                      tmpdir, wait_for)
 from sip import free_udp_port  # noqa: E402
 
 GATEWAYD = os.path.join(BUILD, 'bin', 'dpn-gatewayd')
@@ -117,10 +119,7 @@ class Gw:
                         what='log %r:\n%s' % (pattern, self.log()[-2000:]))
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            self.p.wait(timeout=20)
-        return self.p.returncode
+        return stop_process(self.p)
 
 
 def sip_stays_prompt(g, seconds):
@@ -185,6 +184,28 @@ def a_block_outside_the_allowed_addresses_is_refused(ctx):
     finally:
         S['mode'] = 'good'
         check_eq(g.stop(), 0, 'clean exit')
+
+
+@case
+def sigterm_while_the_settings_load_still_stops_it_cleanly(ctx):
+    """A stop that comes while the daemon is still reading its settings
+    (here: a FIFO whose writer holds it open) is kept for the loop: the
+    daemon starts, then stops with exit 0 and its clean exit (sanitizers'
+    leak check), not killed by SIGTERM's default action (-15)."""
+    fifo = os.path.join(tmpdir('dpn-gwf-'), 'gatewayd.conf')
+    os.mkfifo(fifo)
+    g = Gw(extra=('-f', fifo))
+    try:
+        fd = wait_for(lambda: os.open(fifo, os.O_WRONLY | os.O_NONBLOCK), timeout=20,
+                      what='gatewayd opening its settings')   # ENXIO until then
+        g.p.send_signal(signal.SIGTERM)     # it is blocked reading them
+        os.write(fd, b'# everything is on the command line\n')
+        os.close(fd)
+        check_eq(g.p.wait(timeout=30), 0, 'exit status: %s' % g.log()[-1500:])
+        check(re.search(r'signal 15: shutting down', g.log()), 'the stop was logged: %s'
+              % g.log()[-1500:])
+    finally:
+        stop_process(g.p)
 
 
 @case

@@ -11,10 +11,9 @@ Record-Route).
 import http.client
 import os
 import re
-import signal
 import subprocess
 
-from dpn_test import BUILD, free_port, tmpdir, wait_for
+from dpn_test import BUILD, free_port, stop_process, tmpdir, wait_for
 from sip import free_udp_port
 
 GATEWAYD = os.path.join(BUILD, 'bin', 'dpn-gatewayd')
@@ -33,6 +32,7 @@ class Gatewayd:
         self.dir = tmpdir('dpn-gw-')
         self.flat = flat
         self.p = None
+        self.run_from = 0               # where this run's lines begin
         self.sip_port = sip_port or free_udp_port()
         self.metrics_port = free_port()
         sec = os.path.join(self.dir, 'secret')
@@ -59,18 +59,29 @@ class Gatewayd:
 
     def start(self, args=()):
         """(Re)start the daemon, with args after the others; its log goes
-        on in the same file. Returns the process."""
-        with open(self.log_path, 'a') as log:
+        on in the same file (run_log() and wait_log() see this run's part).
+        Returns the process."""
+        with open(self.log_path, 'ab') as log:
+            self.run_from = log.tell()
             self.p = subprocess.Popen(self.cmd + list(args), stdout=log,
                                       stderr=log)
         return self.p
 
     def log(self):
-        with open(self.log_path) as f:
+        """The whole log, every run."""
+        with open(self.log_path, errors='replace') as f:
             return f.read()
 
+    def run_log(self):
+        """The log of the latest start only."""
+        with open(self.log_path, 'rb') as f:
+            f.seek(self.run_from)
+            return f.read().decode(errors='replace')
+
     def wait_log(self, pattern, timeout=20):
-        return wait_for(lambda: re.search(pattern, self.log()), timeout=timeout,
+        """The first match of pattern in the latest start's log, waited
+        for (a line of an earlier run never answers it)."""
+        return wait_for(lambda: re.search(pattern, self.run_log()), timeout=timeout,
                         what='gatewayd %s log %r; log:\n%s'
                         % (self.flat, pattern, self.log()[-3000:]))
 
@@ -86,18 +97,11 @@ class Gatewayd:
         return float(m.group(1)) if m else None
 
     def stop(self):
-        """SIGTERM (SIGKILL after 20 s); the exit status (None: never
-        started)."""
+        """SIGTERM once it handles it (SIGKILL after 20 s); the exit status
+        (None: never started)."""
         if self.p is None:
             return None
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        return self.p.returncode
+        return stop_process(self.p)
 
     def close(self):
         """Stop; raise if it did not exit 0 or a sanitizer spoke."""

@@ -108,6 +108,24 @@ class Rtpengine:
         """Call-IDs rtpengine holds (ng list)."""
         return self.ng({'command': 'list'})['calls']
 
+    def socket_drops(self):
+        """Datagrams the kernel dropped on the full receive buffers of this
+        rtpengine's UDP sockets (ng and media) so far: /proc/net/udp,
+        matched by the inodes of its file descriptors."""
+        fds = '/proc/%d/fd' % self.p.pid
+        inodes = set()
+        for fd in os.listdir(fds):
+            try:
+                link = os.readlink(os.path.join(fds, fd))
+            except OSError:
+                continue
+            if link.startswith('socket:['):
+                inodes.add(link[8:-1])
+        with open('/proc/net/udp') as f:
+            next(f)
+            return sum(int(v[-1]) for v in (ln.split() for ln in f)
+                       if v[9] in inodes)
+
     def in_range(self, port):
         return self.port_min <= port <= self.port_max
 
