@@ -14,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
+from dpn_test import case, check, check_eq, run_in_cluster, wait_for  # noqa: E402
 from gatekeeper import Flat, Gatekeeper, Ua, call_record  # noqa: E402
 import mgmtd  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
@@ -401,9 +401,4 @@ def deleted_flat_keeps_its_calls_and_old_ones_are_pruned(ctx):
 
 
 if __name__ == '__main__':
-    with Cluster() as pg:
-        ctx = Ctx(pg)
-        try:
-            run(ctx)
-        finally:
-            ctx.close()
+    run_in_cluster(Ctx)

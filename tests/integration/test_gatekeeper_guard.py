@@ -21,7 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
+from dpn_test import case, check, check_eq, run_in_cluster, wait_for  # noqa: E402
 from gatekeeper import Flat, Gatekeeper, Ua, digest  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 
@@ -345,9 +345,4 @@ def sighup_applies_new_limits(ctx):
 
 
 if __name__ == '__main__':
-    with Cluster() as pg:
-        ctx = Ctx(pg)
-        try:
-            run(ctx)
-        finally:
-            ctx.close()
+    run_in_cluster(Ctx)

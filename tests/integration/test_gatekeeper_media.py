@@ -30,6 +30,7 @@ every ng way to drop it alone at rtpengine is tried), a late offer, a
 CANCEL, no rtpengine (503), the media-timeout BYE
 to the peer that answered after a failover; and complex -> complex through two gatekeepers and
 two rtpengines on the same private range, audio both ways."""
+import contextlib
 import os
 import re
 import subprocess
@@ -37,7 +38,7 @@ import sys
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import Cluster, case, check, check_eq, run, tmpdir, wait_for  # noqa: E402
+from dpn_test import case, check, check_eq, run_in_cluster, tmpdir, wait_for  # noqa: E402
 from dialog import MP, Leg, media_of, multipart, sdp  # noqa: E402
 from gatekeeper import GK, Flat, Gatekeeper, Ua, first_invite  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
@@ -158,6 +159,19 @@ def outside_caller(ctx):
     gateway (the caller's, and the gateway's behind the private side)."""
     cu = Ua('127.0.0.1')
     return cu, Leg(cu, ctx.gk.port, 'caller'), Leg(ctx.gw1, ctx.gk.pport, N1)
+
+
+@contextlib.contextmanager
+def outside_media(ctx):
+    """outside_caller's two legs and an RTP endpoint at each end (the
+    caller's on loopback, the flat's at its address), all closed after."""
+    cu, caller, callee = outside_caller(ctx)
+    c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
+    try:
+        yield caller, callee, c_rtp, g_rtp
+    finally:
+        for x in (cu, c_rtp, g_rtp):
+            x.close()
 
 
 @case
@@ -384,9 +398,7 @@ def late_offer_in_the_2xx_answer_in_the_ack(ctx):
     """An INVITE without SDP from outside: the flat's 2xx carries the offer
     (the caller sees the public address), the caller's ACK the answer (the
     flat sees the private address); RTP flows both ways."""
-    cu, caller, callee = outside_caller(ctx)
-    c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
-    try:
+    with outside_media(ctx) as (caller, callee, c_rtp, g_rtp):
         caller.invite(N1, '')
         inv = ctx.gw1.expect_request('INVITE')
         check(inv is not None and inv.body == '', 'INVITE without SDP reached the flat')
@@ -396,9 +408,6 @@ def late_offer_in_the_2xx_answer_in_the_ack(ctx):
         check(ctx.rtp.in_range(g_to[1]), 'a port of rtpengine: %r' % (g_to,))
         hang_up(caller, callee)
         no_streams(ctx.rtp)
-    finally:
-        for x in (cu, c_rtp, g_rtp):
-            x.close()
 
 
 
@@ -448,9 +457,7 @@ def reliable_183_offer_answer_in_the_prack(ctx):
     media both ways, then the 200 without SDP, audio; a re-INVITE without
     SDP is a late offer of its own (offer in its 2xx, answer in the ACK);
     no stream left."""
-    cu, caller, callee = outside_caller(ctx)
-    c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
-    try:
+    with outside_media(ctx) as (caller, callee, c_rtp, g_rtp):
         caller.invite(N1, '', extra='Require: 100rel\r\n')
         inv = ctx.gw1.expect_request('INVITE')
         check(inv is not None and inv.body == '', 'INVITE without SDP reached the flat')
@@ -478,9 +485,6 @@ def reliable_183_offer_answer_in_the_prack(ctx):
         flows(c_rtp, g_rtp, c_to, g_to)
         hang_up(caller, callee)
         no_streams(ctx.rtp)
-    finally:
-        for x in (cu, c_rtp, g_rtp):
-            x.close()
 
 
 @case
@@ -489,9 +493,7 @@ def unreliable_183_offer_answer_in_the_ack(ctx):
     offer and its 200 the same SDP (RFC 6337 3.1): the caller sees the same
     public address and port in both, its ACK answers (the flat sees the
     private address); audio both ways; nothing left."""
-    cu, caller, callee = outside_caller(ctx)
-    c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
-    try:
+    with outside_media(ctx) as (caller, callee, c_rtp, g_rtp):
         caller.invite(N1, '')
         inv = ctx.gw1.expect_request('INVITE')
         callee.accept(inv)
@@ -512,9 +514,6 @@ def unreliable_183_offer_answer_in_the_ack(ctx):
         flows(c_rtp, g_rtp, c_to, g_to)
         hang_up(caller, callee)
         no_streams(ctx.rtp)
-    finally:
-        for x in (cu, c_rtp, g_rtp):
-            x.close()
 
 @case
 def reliable_183_and_prack_with_bad_bodies(ctx):
@@ -715,9 +714,7 @@ def multipart_body_sdp_part_rewritten_others_kept(ctx):
     """Offer and answer in multipart/mixed bodies (SDP + ISUP, as from a
     SIP-I trunk): each side gets its SDP part rewritten, the ISUP part and
     boundaries byte for byte; RTP flows both ways."""
-    cu, caller, callee = outside_caller(ctx)
-    c_rtp, g_rtp = RtpEndpoint('127.0.0.1'), RtpEndpoint(ctx.f1.addr)
-    try:
+    with outside_media(ctx) as (caller, callee, c_rtp, g_rtp):
         offer = multipart(sdp(c_rtp.addr, c_rtp.port))
         caller.invite(N1, offer, ctype=MP)
         inv = ctx.gw1.expect_request('INVITE')
@@ -736,9 +733,6 @@ def multipart_body_sdp_part_rewritten_others_kept(ctx):
         flows(c_rtp, g_rtp, c_to, g_to)
         hang_up(caller, callee)
         no_streams(ctx.rtp)
-    finally:
-        for x in (cu, c_rtp, g_rtp):
-            x.close()
 
 
 @case
@@ -1551,9 +1545,4 @@ def settings_checked(ctx):
 
 
 if __name__ == '__main__':
-    with Cluster() as pg:
-        ctx = Ctx(pg)
-        try:
-            run(ctx)
-        finally:
-            ctx.close()
+    run_in_cluster(Ctx)

@@ -15,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
+from dpn_test import case, check, check_eq, run_in_cluster, wait_for  # noqa: E402
 from dialog import Leg, media_of, sdp  # noqa: E402
 from gatekeeper import Flat, Gatekeeper, Ua  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
@@ -113,9 +113,4 @@ def many_calls_due_at_once_while_rtpengine_pauses(ctx):
 
 
 if __name__ == '__main__':
-    with Cluster() as pg:
-        ctx = Ctx(pg)
-        try:
-            run(ctx)
-        finally:
-            ctx.close()
+    run_in_cluster(Ctx)

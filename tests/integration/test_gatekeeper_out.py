@@ -20,7 +20,7 @@ import threading
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import Cluster, case, check, check_eq, run, tmpdir, wait_for  # noqa: E402
+from dpn_test import case, check, check_eq, run_in_cluster, tmpdir, wait_for  # noqa: E402
 from gatekeeper import Flat, Gatekeeper, Msg, Ua, call_record  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 from sip import Sipp, free_udp_port, message_log  # noqa: E402
@@ -365,9 +365,4 @@ def garbage_peer(s, stop):
 
 
 if __name__ == '__main__':
-    with Cluster() as pg:
-        ctx = Ctx(pg)
-        try:
-            run(ctx)
-        finally:
-            ctx.close()
+    run_in_cluster(Ctx)

@@ -23,7 +23,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import Cluster, case, check, check_eq, run, wait_for  # noqa: E402
+from dpn_test import case, check, check_eq, run_in_cluster, wait_for  # noqa: E402
 from gatekeeper import Flat, Gatekeeper, Msg, Ua, first_invite  # noqa: E402
 import mgmtd  # noqa: E402
 from mgmtd import add_user  # noqa: E402
@@ -508,9 +508,4 @@ def sipp_gateway_calls_through_a_route_to_a_sipp_peer(ctx):
 
 
 if __name__ == '__main__':
-    with Cluster() as pg:
-        ctx = Ctx(pg)
-        try:
-            run(ctx)
-        finally:
-            ctx.close()
+    run_in_cluster(Ctx)

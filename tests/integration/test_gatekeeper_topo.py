@@ -20,7 +20,7 @@ import sys
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
-from dpn_test import Cluster, case, check, check_eq, run, tmpdir, wait_for  # noqa: E402
+from dpn_test import case, check, check_eq, run_in_cluster, tmpdir, wait_for  # noqa: E402
 from gatekeeper import Flat, Gatekeeper, Msg, Ua  # noqa: E402
 from mgmtd_resources import Env  # noqa: E402
 from sip import Sipp, free_udp_port, message_log  # noqa: E402
@@ -343,9 +343,4 @@ def asserted_identity_and_to_with_a_private_host_hidden(ctx):
 
 
 if __name__ == '__main__':
-    with Cluster() as pg:
-        ctx = Ctx(pg)
-        try:
-            run(ctx)
-        finally:
-            ctx.close()
+    run_in_cluster(Ctx)

@@ -204,3 +204,15 @@ def run(ctx=None):
             traceback.print_exc(file=sys.stdout)
     print('%d passed, %d failed' % (passed, failed))
     sys.exit(0 if failed == 0 and passed > 0 else 1)
+
+
+def run_in_cluster(make_ctx):
+    """A test file's usual main: a throwaway PostgreSQL cluster, the file's
+    context made on it (make_ctx(pg), which has a close()), every case run
+    with it (run), the context closed whatever happened."""
+    with Cluster() as pg:
+        ctx = make_ctx(pg)
+        try:
+            run(ctx)
+        finally:
+            ctx.close()
