@@ -24,12 +24,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import mgmtd_bench as mb  # noqa: E402
-from dpn_test import Cluster  # noqa: E402
+from dpn_test import Cluster, wait_for  # noqa: E402
 import mgmtd  # noqa: E402
 
 PGBIN = sorted(d for d in (os.path.join('/usr/lib/postgresql', v, 'bin')
@@ -126,16 +125,9 @@ def counted(pg, outdir, files, n):
         outs = [run(srv, f, n) for f in files]
         pids = backend_pids(pg)
     # The backend writes its counts when it exits, after mgmtd's.
-    mb_wait(lambda: not any(os.path.exists('/proc/%d' % p) for p in pids))
+    wait_for(lambda: not any(os.path.exists('/proc/%d' % p) for p in pids),
+             120, 'callgrind output written', step=0.2)
     return instructions(outdir, pids), outs
-
-
-def mb_wait(cond, seconds=120):
-    t = time.monotonic() + seconds
-    while not cond():
-        if time.monotonic() > t:
-            raise RuntimeError('callgrind output not written')
-        time.sleep(0.2)
 
 
 def main():

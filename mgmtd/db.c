@@ -34,7 +34,7 @@ struct db_conn {
 	int busy;
 	int wrote;        /* may have queued notifications since the last flush */
 	int flushing;     /* dpn.notify_flush() sent, its result not read */
-	int flush_prepared; /* "notify_flush" prepared on this connection */
+	int prepared;	/* notify_flush, dpn_begin, dpn_commit prepared here */
 };
 
 struct api_tx {
@@ -86,7 +86,7 @@ static void conn_drop(struct db_conn *c)
 	c->pg = NULL;
 	if (c->wrote || c->flushing)
 		atomic_store(&notify_resync, 1);
-	c->wrote = c->flushing = c->flush_prepared = 0;
+	c->wrote = c->flushing = c->prepared = 0;
 	for (int i = 0; i < c->nstmts; i++)
 		free(c->texts[i]);
 	c->nstmts = 0;
@@ -107,17 +107,17 @@ void db_free(void)
  * COMMIT that one_flight sends around a statement: no parse or plan per
  * request. A database without dpn.notify_flush (not migrated yet) gets the
  * flush unprepared at release, as before, and no one_flight. */
-static void flush_prepare(struct db_conn *c)
+static void fixed_prepare(struct db_conn *c)
 {
 	static const char *const stmt[][2] = { { "notify_flush",
 	    "SELECT dpn.notify_flush()" }, { "dpn_begin", "BEGIN" },
 	    { "dpn_commit", "COMMIT" } };
 	PGresult *res;
 
-	c->flush_prepared = 1;
+	c->prepared = 1;
 	for (size_t i = 0; i < sizeof(stmt) / sizeof(stmt[0]); i++) {
 		res = PQprepare(c->pg, stmt[i][0], stmt[i][1], 0, NULL);
-		c->flush_prepared &= PQresultStatus(res) == PGRES_COMMAND_OK;
+		c->prepared &= PQresultStatus(res) == PGRES_COMMAND_OK;
 		PQclear(res);
 	}
 }
@@ -146,7 +146,7 @@ static int conn_ensure(struct db_conn *c)
 		    "SET lock_timeout = 10000; SET client_min_messages = warning; "
 		    "SET dpn.notify_defer = on");
 		PQclear(res);
-		flush_prepare(c);
+		fixed_prepare(c);
 		if (PQstatus(c->pg) == CONNECTION_OK)
 			return 0;
 	}
@@ -236,7 +236,7 @@ static int db_acquire(struct db_conn **out)
 static void db_release(struct db_conn *c)
 {
 	if (c->pg && PQstatus(c->pg) == CONNECTION_OK && c->wrote) {
-		c->flushing = c->flush_prepared ?
+		c->flushing = c->prepared ?
 		    PQsendQueryPrepared(c->pg, "notify_flush", 0, NULL, NULL, NULL, 0) :
 		    PQsendQuery(c->pg, "SELECT dpn.notify_flush()");
 		c->wrote = !c->flushing;
@@ -553,7 +553,7 @@ static int attempt_once(struct api_tx *tx, const struct attempt *a)
 	int rc;
 
 	if (!a->begin)
-		return tx->c->flush_prepared ?
+		return tx->c->prepared ?
 		    one_flight(tx, a->out, a->sql, a->n, a->params) :
 		    api_sql_v(tx, a->out, a->sql, a->n, a->params);
 	if (tx_cmd(tx, a->begin) || (strcmp(a->begin, "BEGIN") == 0 && tx_set_actor(tx)))
